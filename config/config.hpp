@@ -1,0 +1,221 @@
+#pragma once
+// sidelight's configuration as plain data: one struct per YAML section, every field with its
+// documented default. A `config` is immutable once loaded and is shared between threads as
+// `std::shared_ptr<const config>`; a reload builds a new one and swaps the pointer.
+//
+// The YAML shape (every key optional unless marked):
+//
+//   proxy:    {listen, workers, max_connections, trusted_proxies}
+//   upstream: {address (required), connect_timeout, response_timeout, idle_timeout, max_idle}
+//   admin:    {listen, token}
+//   health:   {interval, timeout, path}
+//   shutdown: {delay, grace}
+//   limits:   {header_read_timeout, keepalive_timeout, body_idle_timeout, tunnel_idle_timeout,
+//              max_url_bytes, max_header_bytes, max_header_count, max_body_bytes}
+//   metrics:  {prefix, buckets, const_labels}
+//   routes:   list of entries, or {openapi, unmatched, max_routes, entries}
+//   audit:    {store, queue_size, batch_max, batch_interval, strict_timeout, max_body_bytes,
+//              redact_keys, checkpoint, rules}
+//   security: {builtin, brute_force, rules}
+//   access_log, log_level, config_watch
+//
+// docs/CONFIG.md is the reference; `sidelight check` prints the effective config.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sidelight::config {
+
+using duration = std::chrono::milliseconds;
+
+// Where a value came from in the YAML file, for errors raised after parsing
+// (e.g. the route table rejecting a duplicate template).
+struct source_mark {
+    std::string file;
+    int line = 0;    // 1-based; 0 when the value is a default
+    int column = 0;  // 1-based
+};
+
+// `host:port`, `[v6]:port` or `dns-name:port`. The host is kept as written and resolved when
+// the listener or the upstream pool starts.
+struct address {
+    std::string host;
+    std::uint16_t port = 0;
+    std::string to_string() const;  // round-trips through the parser ("[::1]:80" for IPv6)
+};
+
+struct proxy_config {
+    address listen{"0.0.0.0", 8080};
+    unsigned workers = 0;  // 0: one per core (std::thread::hardware_concurrency)
+    std::size_t max_connections = 10000;  // beyond it new clients are accepted and closed at once
+    std::vector<std::string> trusted_proxies;  // CIDRs, validated at load ("10.0.0.0/8", "::1/128")
+};
+
+struct upstream_config {
+    address address{"127.0.0.1", 3000};
+    duration connect_timeout{1000};
+    duration response_timeout{30000};  // request fully sent -> response header received
+    duration idle_timeout{60000};      // a pooled idle connection is closed after this
+    std::size_t max_idle = 64;         // idle pooled connections kept per worker
+};
+
+struct admin_config {
+    address listen{"0.0.0.0", 9901};
+    std::string token;  // bearer token for /v1/*; empty: the event API answers 401 to everyone
+};
+
+struct health_config {
+    duration interval{5000};
+    duration timeout{1000};
+    std::string path;  // empty: a TCP connect; otherwise `GET path` must answer 2xx/3xx
+};
+
+struct shutdown_config {
+    duration delay{2000};   // keep serving after SIGTERM while /readyz is 503
+    duration grace{20000};  // in-flight requests get this long to finish after the delay
+};
+
+struct limits_config {
+    duration header_read_timeout{10000};  // slowloris: whole request header within this
+    duration keepalive_timeout{60000};    // idle client connection between requests
+    duration body_idle_timeout{60000};    // no body byte either way for this long
+    duration tunnel_idle_timeout{3600000};
+    std::size_t max_url_bytes = 8 * 1024;        // request line target -> 414
+    std::size_t max_header_bytes = 64 * 1024;    // whole header block -> 431
+    std::size_t max_header_count = 100;          // -> 431
+    std::uint64_t max_body_bytes = 0;            // 0: unlimited; otherwise -> 413
+};
+
+struct metrics_config {
+    std::string prefix;  // prepended to every traffic metric name ("" keeps api_latency_ms ...)
+    std::vector<double> buckets{10, 50, 100, 200, 500, 1000, 2000, 5000};
+    std::map<std::string, std::string> const_labels;  // values may use ${ENV}
+};
+
+// One `routes` entry: "GET /api/products/{id}" or {template, methods, name}.
+struct route_spec {
+    std::string path_template;         // "/api/products/{id}", ":id" accepted too
+    std::vector<std::string> methods;  // upper case; empty: any method
+    std::string name;                  // optional label for `sidelight routes`
+    source_mark mark;
+};
+
+enum class unmatched_mode { label, normalize };
+
+struct routes_config {
+    std::string openapi_file;  // OpenAPI 3 / Swagger 2, YAML or JSON; relative to the config file
+    unmatched_mode unmatched = unmatched_mode::label;
+    std::size_t max_routes = 100;  // cap on normalized templates before falling back to label
+    std::vector<route_spec> entries;
+};
+
+// Where a value is taken from: `path:id`, `header:X-User`, `jwt:sub`, `request:/user/id`
+// (JSON pointer into the request body), `response:/id` (into the response body).
+struct value_source {
+    enum class kind { none, path_param, header, jwt_claim, request_body, response_body };
+    kind from = kind::none;
+    std::string key;
+};
+
+// A status matcher: exact codes, ranges and classes ("2xx"), as written in `status:`.
+struct status_range {
+    int low = 0;
+    int high = 0;  // inclusive
+};
+
+struct rule_match {
+    std::vector<std::string> routes;   // route templates as configured; empty: any route
+    std::vector<std::string> methods;  // empty: any method
+    std::vector<status_range> status;  // empty: any status
+};
+
+enum class delivery_mode { batch, strict };
+
+struct audit_rule {
+    std::string name;
+    rule_match match;
+    std::string action;
+    std::string entity_type;
+    value_source entity_id;
+    value_source user;
+    bool changes = false;  // keep the (redacted) request body as `changes`
+    delivery_mode mode = delivery_mode::batch;
+    source_mark mark;
+};
+
+struct security_rule {
+    std::string name;
+    rule_match match;
+    std::string event_type;  // the user's name, e.g. LOGIN_ATTEMPT
+    std::string owasp;       // OWASP logging vocabulary name, e.g. authn_login_fail
+    std::vector<status_range> success_status{{200, 399}};
+    value_source user;
+    bool login = false;  // feeds the brute-force detector
+    delivery_mode mode = delivery_mode::batch;
+    source_mark mark;
+};
+
+struct store_config {
+    std::string type = "sqlite";  // sqlite (postgres follows)
+    std::string path = "sidelight-audit.db";
+    std::string synchronous = "full";  // off | normal | full | extra
+};
+
+struct checkpoint_config {
+    std::size_t every_events = 1000;  // 0: off
+    duration every{60000};            // 0: off
+    std::string key_file;  // Ed25519 private key (PEM); empty: checkpoints are unsigned
+};
+
+struct audit_config {
+    store_config store;
+    std::size_t queue_size = 10000;
+    std::size_t batch_max = 256;
+    duration batch_interval{20};
+    duration strict_timeout{2000};
+    std::size_t max_body_bytes = 64 * 1024;
+    std::vector<std::string> redact_keys{"password", "token", "secret", "card_number"};
+    checkpoint_config checkpoint;
+    std::vector<audit_rule> rules;
+};
+
+struct builtin_security {
+    bool authn_fail = true;  // 401
+    bool authz_fail = true;  // 403
+    bool rate_limit = true;  // 429 -> excess_rate_limit_exceeded
+};
+
+struct brute_force_config {
+    bool enabled = true;
+    std::size_t threshold = 5;
+    duration window{600000};
+};
+
+struct security_config {
+    builtin_security builtin;
+    brute_force_config brute_force;
+    std::vector<security_rule> rules;
+};
+
+struct config {
+    std::string file;  // the path it was loaded from ("" for built-in defaults)
+    proxy_config proxy;
+    upstream_config upstream;
+    admin_config admin;
+    health_config health;
+    shutdown_config shutdown;
+    limits_config limits;
+    metrics_config metrics;
+    routes_config routes;
+    audit_config audit;
+    security_config security;
+    bool access_log = false;
+    std::string log_level = "info";  // trace debug info warn error critical off
+    bool config_watch = false;       // reload when the file (or the symlink it is behind) changes
+};
+
+}  // namespace sidelight::config
