@@ -1,1 +1,99 @@
-int main() { return 0; }
+// sidelight's command line: `run` (default), `check`, `--version`, `--help`.
+// Exit codes: 0 success, 1 runtime failure, 2 usage, configuration or startup error.
+
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "agent/app.hpp"
+#include "config/load.hpp"
+
+namespace {
+
+constexpr const char* usage = R"(usage: sidelight [run] [--config FILE] [--log-level LEVEL]
+       sidelight check --config FILE
+       sidelight --version | --help
+
+  run     start the proxy and the admin server (default)
+  check   validate FILE, print the effective configuration, exit 0 (or 2 with the error)
+
+options:
+  --config FILE       configuration file (default /etc/sidelight/sidelight.yaml)
+  --log-level LEVEL   trace debug info warn error critical off (overrides log_level)
+  --version           print the version
+  --help              print this help
+
+exit codes: 0 ok, 1 runtime failure or second shutdown signal, 2 usage/config/startup error
+)";
+
+struct options {
+    std::string command = "run";
+    std::string config_path = "/etc/sidelight/sidelight.yaml";
+    std::string log_level;
+};
+
+int fail(const std::string& message) {
+    std::fprintf(stderr, "sidelight: %s\n", message.c_str());
+    return 2;
+}
+
+void setup_logging(const std::string& level) {
+    auto logger = spdlog::stderr_color_mt("sidelight");
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ level=%l %v", spdlog::pattern_time_type::utc);
+    logger->set_level(spdlog::level::from_str(level));
+    spdlog::set_default_logger(logger);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    options opt;
+    std::vector<std::string> args(argv + 1, argv + argc);
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const auto& a = args[i];
+        if (a == "--help" || a == "-h") {
+            std::fputs(usage, stdout);
+            return 0;
+        }
+        if (a == "--version") {
+            std::printf("sidelight %s\n", SIDELIGHT_VERSION);
+            return 0;
+        }
+        if ((a == "--config" || a == "-c" || a == "--log-level") && i + 1 >= args.size())
+            return fail(a + " needs a value\n" + usage);
+        if (a == "--config" || a == "-c") {
+            opt.config_path = args[++i];
+        } else if (a == "--log-level") {
+            opt.log_level = args[++i];
+        } else if (i == 0 && (a == "run" || a == "check")) {
+            opt.command = a;
+        } else {
+            return fail("unknown argument '" + a + "'\n" + usage);
+        }
+    }
+    std::shared_ptr<const sidelight::config::config> cfg;
+    try {
+        cfg = sidelight::config::load_file(opt.config_path);
+    } catch (const std::exception& e) {
+        return fail(e.what());
+    }
+    if (opt.command == "check") {
+        std::fputs(sidelight::config::dump(*cfg).c_str(), stdout);
+        return 0;
+    }
+    const std::string level = opt.log_level.empty() ? cfg->log_level : opt.log_level;
+    setup_logging(level);
+    sidelight::agent::block_signals();
+    try {
+        sidelight::agent::app app(cfg);
+        return app.run();
+    } catch (const std::exception& e) {
+        spdlog::critical("startup failed: {}", e.what());
+        return fail(e.what());
+    }
+}

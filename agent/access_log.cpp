@@ -1,0 +1,114 @@
+#include "agent/access_log.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+
+namespace sidelight::agent {
+namespace {
+
+// Length of the valid UTF-8 sequence starting at s[i], or 0 when it is not valid.
+std::size_t utf8_sequence(std::string_view s, std::size_t i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t n = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
+    if (n == 0 || i + n > s.size()) return 0;
+    for (std::size_t k = 1; k < n; ++k) {
+        if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return 0;
+    }
+    return n;
+}
+
+void append_time(std::string& out, std::chrono::system_clock::time_point t) {
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch());
+    const std::time_t secs = static_cast<std::time_t>(us.count() / 1000000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[40];
+    const int n = std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ",
+                                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                                tm.tm_min, tm.tm_sec, static_cast<long long>(us.count() % 1000000));
+    out.append(buf, static_cast<std::size_t>(n));
+}
+
+void field(std::string& out, std::string_view name, std::string_view value) {
+    out += ",\"";
+    out += name;
+    out += "\":\"";
+    append_json_escaped(out, value);
+    out += '"';
+}
+
+void field(std::string& out, std::string_view name, long long value) {
+    out += ",\"";
+    out += name;
+    out += "\":";
+    out += std::to_string(value);
+}
+
+}  // namespace
+
+void append_json_escaped(std::string& out, std::string_view s) {
+    static constexpr char hex[] = "0123456789abcdef";
+    for (std::size_t i = 0; i < s.size();) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += static_cast<char>(c);
+        } else if (c < 0x20 || c == 0x7f) {
+            out += "\\u00";
+            out += hex[c >> 4];
+            out += hex[c & 0xf];
+        } else if (c >= 0x80) {
+            const auto n = utf8_sequence(s, i);
+            if (n == 0) {
+                out += "\\ufffd";  // invalid UTF-8 is replaced, never passed through
+                ++i;
+                continue;
+            }
+            // U+2028/U+2029 end lines in some JSON consumers: escape them too.
+            if (n == 3 && c == 0xe2 && static_cast<unsigned char>(s[i + 1]) == 0x80 &&
+                (static_cast<unsigned char>(s[i + 2]) & 0xfe) == 0xa8) {
+                out += static_cast<unsigned char>(s[i + 2]) == 0xa8 ? "\\u2028" : "\\u2029";
+            } else {
+                out.append(s.substr(i, n));
+            }
+            i += n;
+            continue;
+        } else {
+            out += static_cast<char>(c);
+        }
+        ++i;
+    }
+}
+
+void format_access_line(std::string& out, const proxy::request_record& r) {
+    out.clear();
+    out += "{\"time\":\"";
+    append_time(out, r.wall_start);
+    out += '"';
+    field(out, "request_id", r.request_id);
+    field(out, "client_ip", r.client_ip);
+    field(out, "method", r.method);
+    field(out, "path", r.path);
+    field(out, "status", r.status);
+    field(out, "duration_us", r.duration().count());
+    field(out, "upstream_duration_us", r.upstream_duration().count());
+    field(out, "bytes_in", static_cast<long long>(r.bytes_in));
+    field(out, "bytes_out", static_cast<long long>(r.bytes_out));
+    field(out, "error_type", proxy::error_label(r.error));
+    out += "}\n";
+}
+
+void write_access_line(const proxy::request_record& r) {
+    thread_local std::string line;
+    format_access_line(line, r);
+    std::size_t off = 0;
+    while (off < line.size()) {
+        const auto n = ::write(STDOUT_FILENO, line.data() + off, line.size() - off);
+        if (n <= 0) break;  // stdout gone: the access log is best effort
+        off += static_cast<std::size_t>(n);
+    }
+}
+
+}  // namespace sidelight::agent

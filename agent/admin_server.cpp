@@ -1,0 +1,106 @@
+#include "agent/admin_server.hpp"
+
+#include <stdexcept>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <spdlog/spdlog.h>
+
+namespace sidelight::agent {
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+constexpr std::uint64_t max_body = 4 * 1024 * 1024;  // event API batches
+
+net::awaitable<void> serve(tcp::socket socket, const admin_handler& handler) {
+    beast::tcp_stream stream(std::move(socket));
+    beast::flat_buffer buffer;
+    for (;;) {
+        http::request_parser<http::string_body> parser;
+        parser.body_limit(max_body);
+        stream.expires_after(std::chrono::seconds(30));
+        auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
+        if (ec) {
+            if (ec != http::error::end_of_stream && ec != beast::error::timeout &&
+                ec != net::error::connection_reset && ec != net::error::eof) {
+                http::response<http::string_body> bad{http::status::bad_request, 11};
+                bad.set(http::field::content_type, "text/plain; charset=utf-8");
+                bad.body() = "bad request\n";
+                bad.keep_alive(false);
+                bad.prepare_payload();
+                co_await http::async_write(stream, bad, use_tuple);
+            }
+            break;
+        }
+        const auto& req = parser.get();
+        admin_request in{req.method_string(), req.target(), req[http::field::authorization],
+                         req[http::field::content_type], req.body()};
+        admin_response out = handler(in);
+        http::response<http::string_body> res{static_cast<http::status>(out.status),
+                                              req.version()};
+        res.set(http::field::content_type, out.content_type);
+        res.set(http::field::cache_control, "no-store");
+        res.body() = std::move(out.body);
+        res.keep_alive(req.keep_alive());
+        res.prepare_payload();
+        auto [wec, wn] = co_await http::async_write(stream, res, use_tuple);
+        if (wec || !res.keep_alive()) break;
+    }
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+net::awaitable<void> accept_loop(tcp::acceptor& acceptor, const admin_handler& handler) {
+    for (;;) {
+        auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
+        if (ec == net::error::operation_aborted || !acceptor.is_open()) co_return;
+        if (ec) continue;
+        net::co_spawn(acceptor.get_executor(), serve(std::move(socket), handler),
+                      [](std::exception_ptr e) {
+                          if (e) spdlog::warn("admin: connection ended by exception");
+                      });
+    }
+}
+
+}  // namespace
+
+admin_server::admin_server(net::io_context& ioc, const config::address& listen,
+                           admin_handler handler)
+    : ioc_(ioc), acceptor_(ioc), handler_(std::move(handler)) {
+    beast::error_code ec;
+    const auto addr = net::ip::make_address(listen.host, ec);
+    if (ec) throw std::runtime_error("cannot listen on " + listen.to_string() + ": not an IP");
+    const tcp::endpoint ep(addr, listen.port);
+    acceptor_.open(ep.protocol(), ec);
+    if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(ep, ec);
+    if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+    if (ec) throw std::runtime_error("cannot listen on " + listen.to_string() + ": " + ec.message());
+    port_ = acceptor_.local_endpoint().port();
+}
+
+void admin_server::start() {
+    net::co_spawn(ioc_, accept_loop(acceptor_, handler_), [](std::exception_ptr e) {
+        if (e) spdlog::error("admin: acceptor stopped by exception");
+    });
+}
+
+void admin_server::stop() {
+    net::post(ioc_, [this] {
+        beast::error_code ec;
+        acceptor_.close(ec);
+    });
+}
+
+}  // namespace sidelight::agent

@@ -1,0 +1,159 @@
+#include "agent/app.hpp"
+
+#include <signal.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+#include <spdlog/spdlog.h>
+
+namespace sidelight::agent {
+namespace {
+
+using namespace std::chrono_literals;
+
+sigset_t shutdown_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    return set;
+}
+
+// Waits up to `timeout` for a signal; 0 when none came.
+int wait_signal(std::chrono::milliseconds timeout) {
+    const auto set = shutdown_signals();
+    timespec ts{static_cast<time_t>(timeout.count() / 1000),
+                static_cast<long>((timeout.count() % 1000) * 1000000)};
+    const int sig = sigtimedwait(&set, nullptr, &ts);
+    return sig > 0 ? sig : 0;
+}
+
+admin_response text(int status, std::string body) {
+    return {status, "text/plain; charset=utf-8", std::move(body)};
+}
+
+}  // namespace
+
+void block_signals() {
+    auto set = shutdown_signals();
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+app::app(std::shared_ptr<const config::config> cfg) : cfg_(std::move(cfg)), metrics_(*cfg_) {}
+
+app::~app() {
+    if (proxy_) proxy_->join();
+    admin_ioc_.stop();
+    if (admin_thread_.joinable()) admin_thread_.join();
+}
+
+void app::start() {
+    started_ = std::chrono::steady_clock::now();
+    admin_ = std::make_unique<admin_server>(admin_ioc_, cfg_->admin.listen,
+                                            [this](const admin_request& r) {
+                                                return handle_admin(r);
+                                            });
+    proxy_ = std::make_unique<proxy::server>(cfg_, metrics_);
+    proxy_->start();
+    listening_ = true;
+    health_ = std::make_unique<health_checker>(admin_ioc_, *cfg_,
+                                               proxy::resolve_upstream(cfg_->upstream).endpoints);
+    admin_->start();
+    health_->start();
+    admin_thread_ = std::thread([this] {
+        auto guard = boost::asio::make_work_guard(admin_ioc_);
+        admin_ioc_.run();
+    });
+    const unsigned workers =
+        cfg_->proxy.workers ? cfg_->proxy.workers : std::max(1u, std::thread::hardware_concurrency());
+    spdlog::info("sidelight {} started proxy={}:{} admin={}:{} upstream={} workers={}",
+                 SIDELIGHT_VERSION, cfg_->proxy.listen.host, proxy_->port(),
+                 cfg_->admin.listen.host, admin_->port(), cfg_->upstream.address.to_string(),
+                 workers);
+}
+
+int app::run() {
+    start();
+    for (;;) {
+        const int sig = wait_signal(1000ms);
+        if (sig == SIGTERM || sig == SIGINT) break;
+        if (sig == SIGHUP) spdlog::info("reload: SIGHUP received; routes and rules reload lands "
+                                        "with the route table");
+    }
+    return drain();
+}
+
+int app::drain() {
+    draining_ = true;  // /readyz answers 503 from now on
+    spdlog::info("shutdown: draining delay_ms={} grace_ms={}", cfg_->shutdown.delay.count(),
+                 cfg_->shutdown.grace.count());
+    const auto second_signal = [] {
+        spdlog::warn("shutdown: second signal, exiting now");
+        return 1;
+    };
+    for (auto until = std::chrono::steady_clock::now() + cfg_->shutdown.delay;
+         std::chrono::steady_clock::now() < until;) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            until - std::chrono::steady_clock::now());
+        if (const int sig = wait_signal(std::max(left, 1ms)); sig == SIGTERM || sig == SIGINT)
+            return second_signal();
+    }
+    proxy_->stop_accepting();
+    const auto deadline = std::chrono::steady_clock::now() + cfg_->shutdown.grace;
+    while (proxy_->connections() > 0 && std::chrono::steady_clock::now() < deadline) {
+        if (const int sig = wait_signal(10ms); sig == SIGTERM || sig == SIGINT)
+            return second_signal();
+    }
+    if (proxy_->connections() > 0)
+        spdlog::warn("shutdown: grace over, closing {} connections", proxy_->connections());
+    proxy_->abort();
+    proxy_->join();
+    health_->stop();
+    admin_->stop();
+    spdlog::info("shutdown: done");
+    return 0;
+}
+
+admin_response app::handle_admin(const admin_request& req) {
+    const auto path = req.target.substr(0, req.target.find('?'));
+    const bool known = path == "/livez" || path == "/readyz" || path == "/healthz" ||
+                       path == "/metrics";
+    if (!known) return text(404, "not found\n");
+    if (req.method != "GET" && req.method != "HEAD") return text(405, "method not allowed\n");
+    if (path == "/livez") return text(200, "ok\n");
+    if (path == "/metrics") {
+        return {200, "text/plain; version=0.0.4; charset=utf-8", metrics_.render()};
+    }
+    const auto up = health_ ? health_->snapshot() : upstream_health{};
+    if (path == "/readyz") {
+        if (draining_) return text(503, "draining\n");
+        if (!listening_) return text(503, "not listening yet\n");
+        if (!up.reachable) return text(503, "upstream not reachable\n");
+        return text(200, "ready\n");
+    }
+    const bool healthy = up.reachable;
+    return {healthy ? 200 : 503, "application/json", healthz_json(up, healthy)};
+}
+
+std::string app::healthz_json(const upstream_health& up, bool healthy) const {
+    const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
+        std::chrono::steady_clock::now() - started_);
+    boost::json::object o;
+    o["status"] = healthy ? "ok" : "unhealthy";
+    o["uptime_s"] = uptime.count();
+    o["version"] = SIDELIGHT_VERSION;
+    o["draining"] = draining_.load();
+    boost::json::object u;
+    u["address"] = cfg_->upstream.address.to_string();
+    u["reachable"] = up.reachable;
+    u["checked"] = up.checked;
+    u["last_check_ms"] = up.last_check_age_ms;
+    u["last_error"] = up.last_error;
+    o["upstream"] = std::move(u);
+    return boost::json::serialize(o) + "\n";
+}
+
+}  // namespace sidelight::agent

@@ -1,0 +1,58 @@
+#pragma once
+// The composition root of `sidelight run`: builds the metrics, the admin server, the proxy and
+// the health checker from one config, wires the proxy's observer, and runs the lifecycle:
+//
+//   start: bind admin -> bind proxy -> check upstream -> ready
+//   SIGTERM/SIGINT: /readyz 503 at once -> keep serving `shutdown.delay` -> stop accepting ->
+//                   in-flight requests finish within `shutdown.grace` -> exit 0
+//   a second SIGTERM/SIGINT: exit 1 at once
+//
+// Signals must be blocked in every thread before the app is built (block_signals()); run()
+// waits for them synchronously on the calling thread.
+
+#include <atomic>
+#include <memory>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+
+#include "agent/admin_server.hpp"
+#include "agent/health.hpp"
+#include "agent/metrics.hpp"
+#include "config/config.hpp"
+#include "proxy/server.hpp"
+
+namespace sidelight::agent {
+
+// Blocks SIGTERM, SIGINT, SIGHUP and SIGPIPE in the calling thread (and the threads it starts).
+void block_signals();
+
+class app {
+public:
+    explicit app(std::shared_ptr<const config::config> cfg);
+    ~app();
+
+    // Starts everything (throws std::runtime_error on a startup failure), then serves until a
+    // shutdown signal. Returns the process exit code.
+    int run();
+
+    admin_response handle_admin(const admin_request& req);
+
+private:
+    void start();
+    int drain();
+    std::string healthz_json(const upstream_health& up, bool healthy) const;
+
+    std::shared_ptr<const config::config> cfg_;
+    metrics metrics_;
+    boost::asio::io_context admin_ioc_{1};
+    std::unique_ptr<admin_server> admin_;
+    std::unique_ptr<proxy::server> proxy_;
+    std::unique_ptr<health_checker> health_;
+    std::thread admin_thread_;
+    std::atomic<bool> listening_{false};
+    std::atomic<bool> draining_{false};
+    std::chrono::steady_clock::time_point started_;
+};
+
+}  // namespace sidelight::agent

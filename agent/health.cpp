@@ -1,0 +1,94 @@
+#include "agent/health.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <spdlog/spdlog.h>
+
+namespace sidelight::agent {
+namespace {
+
+namespace net = boost::asio;
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+}  // namespace
+
+health_checker::health_checker(net::io_context& ioc, const config::config& cfg,
+                               std::vector<net::ip::tcp::endpoint> endpoints)
+    : ioc_(ioc),
+      settings_(cfg.health),
+      host_header_(cfg.upstream.address.to_string()),
+      endpoints_(std::move(endpoints)),
+      timer_(ioc) {}
+
+void health_checker::start() {
+    net::co_spawn(ioc_, loop(), [](std::exception_ptr e) {
+        if (e) spdlog::error("health: checker stopped by exception");
+    });
+}
+
+void health_checker::stop() {
+    stopped_ = true;
+    net::post(ioc_, [this] { timer_.cancel(); });
+}
+
+upstream_health health_checker::snapshot() const {
+    std::lock_guard lock(mutex_);
+    upstream_health s = state_;
+    if (s.checked) {
+        s.last_check_age_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::steady_clock::now() - last_check_)
+                                  .count();
+    }
+    return s;
+}
+
+void health_checker::record(std::string error) {
+    std::lock_guard lock(mutex_);
+    const bool was = state_.reachable;
+    state_.checked = true;
+    state_.reachable = error.empty();
+    if (was != state_.reachable || state_.last_error != error) {
+        if (state_.reachable)
+            spdlog::info("health: upstream reachable");
+        else
+            spdlog::warn("health: upstream unreachable error=\"{}\"", error);
+    }
+    state_.last_error = std::move(error);
+    last_check_ = std::chrono::steady_clock::now();
+}
+
+net::awaitable<void> health_checker::loop() {
+    while (!stopped_) {
+        record(co_await check_once());
+        timer_.expires_after(settings_.interval);
+        co_await timer_.async_wait(use_tuple);
+    }
+}
+
+net::awaitable<std::string> health_checker::check_once() {
+    boost::beast::tcp_stream stream(ioc_);
+    stream.expires_after(settings_.timeout);
+    auto [ec, ep] = co_await stream.async_connect(endpoints_, use_tuple);
+    if (ec) co_return "connect: " + ec.message();
+    if (settings_.path.empty()) co_return "";
+    const std::string request = "GET " + settings_.path + " HTTP/1.1\r\nHost: " + host_header_ +
+                                "\r\nUser-Agent: sidelight-health\r\nConnection: close\r\n\r\n";
+    auto [wec, wn] = co_await net::async_write(stream, net::buffer(request), use_tuple);
+    if (wec) co_return "send: " + wec.message();
+    net::streambuf buf(4096);
+    auto [rec, rn] = co_await net::async_read_until(stream, buf, "\r\n", use_tuple);
+    if (rec) co_return "read: " + rec.message();
+    std::string line(net::buffers_begin(buf.data()), net::buffers_begin(buf.data()) + rn);
+    // "HTTP/1.1 200 OK"
+    if (line.size() < 12 || line.compare(0, 5, "HTTP/") != 0) co_return "not an HTTP response";
+    const int status = std::atoi(line.c_str() + 9);
+    if (status < 200 || status >= 400) co_return "status " + std::to_string(status);
+    co_return "";
+}
+
+}  // namespace sidelight::agent

@@ -1,0 +1,144 @@
+#include "proxy/header_check.hpp"
+
+#include <array>
+
+namespace sidelight::proxy {
+namespace {
+
+constexpr std::array<bool, 256> make_tchar_table() {
+    std::array<bool, 256> t{};
+    for (int c = '0'; c <= '9'; ++c) t[c] = true;
+    for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+    for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+    for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
+    return t;
+}
+constexpr auto tchar = make_tchar_table();
+
+bool iequals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        char x = a[i], y = b[i];
+        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+        if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+        if (x != y) return false;
+    }
+    return true;
+}
+
+std::string_view trim_ows(std::string_view v) {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    return v;
+}
+
+head_check_result bad(std::string_view why) { return {head_verdict::bad_request, why}; }
+
+// Request line: method SP request-target SP HTTP/1.x
+head_check_result check_request_line(std::string_view line, const head_limits& limits,
+                                     bool& http10) {
+    const auto sp1 = line.find(' ');
+    if (sp1 == std::string_view::npos || !is_token(line.substr(0, sp1)))
+        return bad("invalid method");
+    const auto sp2 = line.find(' ', sp1 + 1);
+    if (sp2 == std::string_view::npos) return bad("malformed request line");
+    const auto target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+    const auto version = line.substr(sp2 + 1);
+    if (target.size() > limits.max_url_bytes) return {head_verdict::uri_too_long, "uri too long"};
+    if (target.empty()) return bad("empty request target");
+    for (unsigned char c : target) {
+        if (c <= 0x20 || c >= 0x7f) return bad("invalid byte in request target");
+    }
+    if (version == "HTTP/1.1") {
+        http10 = false;
+    } else if (version == "HTTP/1.0") {
+        http10 = true;
+    } else {
+        return bad("unsupported http version");
+    }
+    return {};
+}
+
+struct framing_state {
+    int content_length_count = 0;
+    int transfer_encoding_count = 0;
+    bool chunked_last = false;
+};
+
+head_check_result check_framing_field(std::string_view name, std::string_view value,
+                                      framing_state& f) {
+    if (iequals(name, "content-length")) {
+        if (++f.content_length_count > 1) return bad("several content-length fields");
+        if (value.empty() || value.size() > 18) return bad("invalid content-length");
+        for (char c : value) {
+            if (c < '0' || c > '9') return bad("invalid content-length");
+        }
+    } else if (iequals(name, "transfer-encoding")) {
+        if (++f.transfer_encoding_count > 1) return bad("several transfer-encoding fields");
+        // Only exactly `chunked` is accepted: any other coding, or a list, is refused.
+        if (!iequals(value, "chunked")) return bad("transfer-encoding is not exactly chunked");
+        f.chunked_last = true;
+    }
+    return {};
+}
+
+// One header field line (without its CRLF).
+head_check_result check_field_line(std::string_view line, framing_state& f) {
+    if (line.front() == ' ' || line.front() == '\t') return bad("obs-fold");
+    const auto colon = line.find(':');
+    if (colon == std::string_view::npos) return bad("field without colon");
+    const auto name = line.substr(0, colon);
+    if (!is_token(name)) return bad("invalid field name or whitespace before colon");
+    const auto value = trim_ows(line.substr(colon + 1));
+    for (unsigned char c : value) {
+        if ((c < 0x20 && c != '\t') || c == 0x7f) return bad("control character in field value");
+    }
+    return check_framing_field(name, value, f);
+}
+
+}  // namespace
+
+bool is_token(std::string_view s) {
+    if (s.empty()) return false;
+    for (unsigned char c : s) {
+        if (!tchar[c]) return false;
+    }
+    return true;
+}
+
+head_check_result check_request_head(std::string_view head, const head_limits& limits) {
+    // Every line must end in CRLF; a bare CR or bare LF anywhere is refused.
+    for (std::size_t i = 0; i < head.size(); ++i) {
+        const char c = head[i];
+        if (c == '\0') return bad("nul byte in header");
+        if (c == '\r' && (i + 1 >= head.size() || head[i + 1] != '\n')) return bad("bare cr");
+        if (c == '\n' && (i == 0 || head[i - 1] != '\r')) return bad("bare lf");
+    }
+    auto eol = head.find("\r\n");
+    if (eol == std::string_view::npos) return bad("incomplete head");
+    bool http10 = false;
+    if (auto r = check_request_line(head.substr(0, eol), limits, http10);
+        r.verdict != head_verdict::ok)
+        return r;
+    framing_state framing;
+    std::size_t count = 0;
+    std::size_t pos = eol + 2;
+    while (pos < head.size()) {
+        eol = head.find("\r\n", pos);
+        if (eol == pos) break;  // the empty line that ends the head
+        if (eol == std::string_view::npos) return bad("incomplete head");
+        if (++count > limits.max_header_count)
+            return {head_verdict::header_too_large, "too many header fields"};
+        if (auto r = check_field_line(head.substr(pos, eol - pos), framing);
+            r.verdict != head_verdict::ok)
+            return r;
+        pos = eol + 2;
+    }
+    if (framing.transfer_encoding_count > 0 && framing.content_length_count > 0)
+        return bad("content-length with transfer-encoding");
+    if (framing.transfer_encoding_count > 0 && http10)
+        return bad("transfer-encoding in an http/1.0 request");
+    return {};
+}
+
+}  // namespace sidelight::proxy

@@ -1,0 +1,77 @@
+#include "proxy/header_rewrite.hpp"
+
+#include <array>
+
+#include <boost/beast/core/string.hpp>
+
+#include "proxy/request_id.hpp"
+
+namespace sidelight::proxy {
+namespace {
+
+std::string_view trim(std::string_view v) {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    return v;
+}
+
+}  // namespace
+
+void strip_hop_by_hop(http::fields& fields) {
+    // Fields named by Connection are hop-by-hop too (e.g. "Connection: close, X-Secret").
+    // Collect them first: erasing while the Connection value is borrowed would dangle.
+    std::array<std::string, 8> named;
+    std::size_t named_count = 0;
+    for (auto it = fields.find(http::field::connection); it != fields.end();
+         it = fields.find(http::field::connection)) {
+        std::string_view value = it->value();
+        while (!value.empty()) {
+            const auto comma = value.find(',');
+            auto token = trim(value.substr(0, comma));
+            if (!token.empty() && named_count < named.size()) named[named_count++] = token;
+            if (comma == std::string_view::npos) break;
+            value.remove_prefix(comma + 1);
+        }
+        fields.erase(it);
+    }
+    for (std::size_t i = 0; i < named_count; ++i) fields.erase(named[i]);
+    static constexpr http::field hop_by_hop[] = {
+        http::field::keep_alive,          http::field::proxy_connection,
+        http::field::te,                  http::field::trailer,
+        http::field::transfer_encoding,   http::field::upgrade,
+        http::field::proxy_authenticate,  http::field::proxy_authorization,
+    };
+    for (auto f : hop_by_hop) fields.erase(f);
+}
+
+void set_forwarded(http::fields& fields, std::string_view client_ip, std::string& scratch) {
+    scratch.clear();
+    // Several X-Forwarded-For lines are one comma-separated list (RFC 9110 5.3).
+    for (const auto& field : fields) {
+        if (!boost::beast::iequals(field.name_string(), "X-Forwarded-For")) continue;
+        if (!scratch.empty()) scratch += ", ";
+        scratch += trim(field.value());
+    }
+    if (!scratch.empty()) scratch += ", ";
+    scratch += client_ip;
+    fields.set("X-Forwarded-For", scratch);
+    fields.set("X-Forwarded-Proto", "http");
+    if (auto host = fields.find(http::field::host); host != fields.end()) {
+        fields.set("X-Forwarded-Host", host->value());
+    } else {
+        fields.erase("X-Forwarded-Host");
+    }
+}
+
+void ensure_request_id(http::fields& fields, std::string& id) {
+    auto it = fields.find("X-Request-Id");
+    if (it != fields.end() && is_sane_request_id(it->value()) &&
+        fields.count("X-Request-Id") == 1) {
+        id.assign(it->value());
+        return;
+    }
+    generate_request_id(id);
+    fields.set("X-Request-Id", id);
+}
+
+}  // namespace sidelight::proxy

@@ -1,0 +1,27 @@
+#pragma once
+// Header rewrites applied to every message that crosses the proxy:
+//  - hop-by-hop fields are removed (RFC 9110 7.6.1): Connection and every field it names,
+//    Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade,
+//    Proxy-Authenticate, Proxy-Authorization. Framing is set again by the serializer.
+//  - requests get X-Forwarded-For (appended), X-Forwarded-Proto and X-Forwarded-Host (set),
+//    and an X-Request-Id (the client's when sane, else a new one).
+// Pure functions over the fields they are given; thread-safe.
+
+#include <string>
+#include <string_view>
+
+#include <boost/beast/http/fields.hpp>
+
+namespace sidelight::proxy {
+
+namespace http = boost::beast::http;
+
+void strip_hop_by_hop(http::fields& fields);
+
+// Sets X-Forwarded-For/Proto/Host. `scratch` is reused storage.
+void set_forwarded(http::fields& fields, std::string_view client_ip, std::string& scratch);
+
+// Ensures a sane X-Request-Id on the request, writing its value to `id`.
+void ensure_request_id(http::fields& fields, std::string& id);
+
+}  // namespace sidelight::proxy

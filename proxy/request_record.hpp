@@ -1,0 +1,81 @@
+#pragma once
+// The per-request record a client session hands to its observers once the response is written
+// (or has failed). It is the single hand-off from the data path (`proxy/`) to telemetry
+// (`agent/` metrics and access log, then `audit/` rules): observers never see Beast types.
+//
+// A session owns one record and reuses it for every request on its connection, so its strings
+// keep their capacity and recording allocates nothing in steady state. Observers are called on
+// the session's worker thread and must not block; they copy what they keep.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace sidelight::proxy {
+
+// Closed set, used as the `error_type` label value.
+enum class error_type : std::uint8_t {
+    none,
+    client_error,      // 4xx from the app
+    server_error,      // 5xx from the app
+    upstream_connect,  // 502: could not connect to the app
+    upstream_timeout,  // 504: no response header in time
+    upstream_reset,    // 502 or aborted response: the app closed or reset mid-exchange
+    client_abort,      // 499: the client went away before the response was complete
+    bad_request,       // 400 / 413 / 414 / 431: the request was refused by the proxy
+};
+std::string_view error_label(error_type e);
+
+enum class connection_type : std::uint8_t { client, upstream, websocket };
+std::string_view connection_label(connection_type t);
+
+struct request_record {
+    using clock = std::chrono::steady_clock;
+
+    std::chrono::system_clock::time_point wall_start;  // for logs and audit rows
+    clock::time_point start;             // first byte of the request header read
+    clock::time_point upstream_start;    // request header sent to the app (or epoch if never)
+    clock::time_point upstream_header;   // response header received from the app
+    clock::time_point end;               // last byte of the response written (or failure)
+
+    std::string_view method;  // as sent by the client (points into session storage)
+    std::string path;         // request target without the query string
+    std::string request_id;
+    std::string client_ip;
+    int status = 0;  // what the client got; 499 when it went away first
+    error_type error = error_type::none;
+    std::uint64_t bytes_in = 0;   // request body bytes read from the client
+    std::uint64_t bytes_out = 0;  // response body bytes written to the client
+
+    std::chrono::microseconds duration() const {
+        return std::chrono::duration_cast<std::chrono::microseconds>(end - start);
+    }
+    // The app's own time (request sent -> response header), zero when it was never reached.
+    std::chrono::microseconds upstream_duration() const {
+        if (upstream_header < upstream_start || upstream_start == clock::time_point{}) return {};
+        return std::chrono::duration_cast<std::chrono::microseconds>(upstream_header -
+                                                                     upstream_start);
+    }
+    void reset() {
+        method = {};
+        path.clear();
+        request_id.clear();
+        client_ip.clear();
+        status = 0;
+        error = error_type::none;
+        bytes_in = bytes_out = 0;
+        start = upstream_start = upstream_header = end = clock::time_point{};
+    }
+};
+
+// What the proxy reports to. Implemented by the agent (metrics, access log, audit pipeline).
+// Thread-safety: called concurrently from every worker thread.
+class observer {
+public:
+    virtual ~observer() = default;
+    virtual void on_request(const request_record& record) = 0;
+    virtual void on_connection(connection_type type, int delta) = 0;
+};
+
+}  // namespace sidelight::proxy

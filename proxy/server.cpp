@@ -1,0 +1,134 @@
+#include "proxy/server.hpp"
+
+#include <stdexcept>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+#include "proxy/session.hpp"
+
+namespace sidelight::proxy {
+namespace {
+
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+using reuse_port = net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+void log_exception(std::exception_ptr e) {
+    if (!e) return;  // a session that ended normally
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+        spdlog::error("proxy: session ended by exception: {}", ex.what());
+    }
+}
+
+net::awaitable<void> accept_loop(worker& w) {
+    auto& shared = w.shared;
+    const std::size_t max = shared.cfg->proxy.max_connections;
+    for (;;) {
+        auto [ec, socket] = co_await w.acceptor->async_accept(use_tuple);
+        if (ec == net::error::operation_aborted || !w.acceptor->is_open()) co_return;
+        if (ec) {  // e.g. EMFILE: back off instead of spinning
+            spdlog::warn("proxy: accept failed: {}", ec.message());
+            net::steady_timer t(w.ioc, std::chrono::milliseconds(50));
+            co_await t.async_wait(use_tuple);
+            continue;
+        }
+        if (shared.client_connections.fetch_add(1, std::memory_order_relaxed) >= max) {
+            // At the limit: close at once rather than queue; the client sees a reset/EOF.
+            shared.client_connections.fetch_sub(1, std::memory_order_relaxed);
+            beast::error_code ignored;
+            socket.close(ignored);
+            continue;
+        }
+        net::co_spawn(w.ioc, serve_client(w, std::move(socket)), log_exception);
+    }
+}
+
+}  // namespace
+
+server::server(std::shared_ptr<const config::config> cfg, observer& obs) {
+    shared_.cfg = std::move(cfg);
+    shared_.obs = &obs;
+}
+
+server::~server() { join(); }
+
+void server::bind(worker& w, const tcp::endpoint& ep) {
+    auto& acc = w.acceptor.emplace(w.ioc);
+    beast::error_code ec;
+    acc.open(ep.protocol(), ec);
+    if (!ec) acc.set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec) acc.set_option(reuse_port(true), ec);
+    if (!ec) acc.bind(ep, ec);
+    if (!ec) acc.listen(net::socket_base::max_listen_connections, ec);
+    if (ec) {
+        throw std::runtime_error("cannot listen on " + shared_.cfg->proxy.listen.to_string() +
+                                 ": " + ec.message());
+    }
+}
+
+void server::start() {
+    const auto& cfg = *shared_.cfg;
+    shared_.upstream = resolve_upstream(cfg.upstream);
+    unsigned n = cfg.proxy.workers ? cfg.proxy.workers : std::thread::hardware_concurrency();
+    if (n == 0) n = 1;
+    beast::error_code ec;
+    const auto addr = net::ip::make_address(cfg.proxy.listen.host, ec);
+    if (ec) {
+        throw std::runtime_error("cannot listen on " + cfg.proxy.listen.to_string() +
+                                 ": not an IP address");
+    }
+    tcp::endpoint ep(addr, cfg.proxy.listen.port);
+    for (unsigned i = 0; i < n; ++i) {
+        auto w = std::make_unique<worker>(shared_);
+        bind(*w, ep);
+        if (i == 0) ep.port(w->acceptor->local_endpoint().port());  // port 0: share the one we got
+        workers_.push_back(std::move(w));
+    }
+    port_ = ep.port();
+    for (auto& w : workers_) {
+        net::co_spawn(w->ioc, accept_loop(*w), log_exception);
+        net::co_spawn(w->ioc, w->pool.sweep(), log_exception);
+        w->thread = std::thread([&ioc = w->ioc] {
+            auto guard = net::make_work_guard(ioc);
+            ioc.run();
+        });
+    }
+}
+
+void server::stop_accepting() {
+    shared_.draining.store(true);
+    for (auto& w : workers_) {
+        net::post(w->ioc, [&w = *w] {
+            beast::error_code ec;
+            if (w.acceptor) w.acceptor->close(ec);
+            close_idle_sessions(w);
+            w.pool.close_all();
+        });
+    }
+}
+
+std::size_t server::connections() const {
+    return shared_.client_connections.load(std::memory_order_relaxed);
+}
+
+void server::abort() {
+    for (auto& w : workers_) net::post(w->ioc, [&w = *w] { abort_sessions(w); });
+}
+
+void server::join() {
+    if (joined_) return;
+    joined_ = true;
+    for (auto& w : workers_) w->ioc.stop();
+    for (auto& w : workers_) {
+        if (w->thread.joinable()) w->thread.join();
+    }
+}
+
+}  // namespace sidelight::proxy

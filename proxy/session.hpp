@@ -1,0 +1,26 @@
+#pragma once
+// The client side: one coroutine per accepted connection, serving requests in a keep-alive
+// loop. Each request is validated (header_check), rewritten (header_rewrite), relayed to the
+// app over a pooled connection with bodies streamed through one fixed buffer, and its
+// response streamed back; then one request_record goes to the observer.
+//
+// Runs on its worker's thread only.
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+namespace sidelight::proxy {
+
+struct worker;
+
+// Serves one client connection until it closes. Never throws.
+boost::asio::awaitable<void> serve_client(worker& w, boost::asio::ip::tcp::socket socket);
+
+// Called on the worker's thread when draining starts: idle keep-alive connections are closed,
+// busy ones finish their current exchange with `Connection: close`.
+void close_idle_sessions(worker& w);
+
+// Closes every session of the worker at once (grace period over).
+void abort_sessions(worker& w);
+
+}  // namespace sidelight::proxy

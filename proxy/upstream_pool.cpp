@@ -1,0 +1,106 @@
+#include "proxy/upstream_pool.hpp"
+
+#include <sys/socket.h>
+
+#include <stdexcept>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace sidelight::proxy {
+namespace {
+
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+// An idle keep-alive connection must have nothing to read: EOF or stray bytes mean the app
+// closed it or broke framing, and reusing it would fail (or worse, mis-frame) the next request.
+bool still_usable(upstream_connection& c) {
+    if (!c.stream.socket().is_open() || c.buffer.size() != 0) return false;
+    char byte;
+    const auto n = ::recv(c.stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+}  // namespace
+
+upstream_target resolve_upstream(const config::upstream_config& cfg) {
+    net::io_context ioc;
+    tcp::resolver resolver(ioc);
+    boost::system::error_code ec;
+    auto results = resolver.resolve(cfg.address.host, std::to_string(cfg.address.port), ec);
+    if (ec || results.empty()) {
+        throw std::runtime_error("cannot resolve upstream " + cfg.address.to_string() + ": " +
+                                 (ec ? ec.message() : std::string("no address")));
+    }
+    upstream_target target;
+    for (const auto& r : results) target.endpoints.push_back(r.endpoint());
+    target.host_header = cfg.address.to_string();
+    target.settings = cfg;
+    return target;
+}
+
+upstream_connection::upstream_connection(net::any_io_executor ex, observer& obs)
+    : stream(std::move(ex)), observer_(obs) {
+    observer_.on_connection(connection_type::upstream, +1);
+}
+
+upstream_connection::~upstream_connection() {
+    observer_.on_connection(connection_type::upstream, -1);
+}
+
+upstream_pool::upstream_pool(net::io_context& ioc, const upstream_target& target, observer& obs)
+    : ioc_(ioc), target_(target), observer_(obs), sweep_timer_(ioc) {
+    idle_.reserve(target.settings.max_idle);
+}
+
+net::awaitable<std::unique_ptr<upstream_connection>> upstream_pool::acquire(
+    beast::error_code& ec) {
+    ec = {};
+    while (!idle_.empty()) {
+        auto conn = std::move(idle_.back());
+        idle_.pop_back();
+        if (still_usable(*conn)) {
+            conn->reused = true;
+            co_return conn;
+        }
+    }
+    auto conn = std::make_unique<upstream_connection>(ioc_.get_executor(), observer_);
+    conn->stream.expires_after(target_.settings.connect_timeout);
+    auto [cec, ep] = co_await conn->stream.async_connect(target_.endpoints, use_tuple);
+    if (cec) {
+        ec = cec;
+        co_return nullptr;
+    }
+    conn->stream.socket().set_option(tcp::no_delay(true), ec);
+    ec = {};
+    co_return conn;
+}
+
+void upstream_pool::release(std::unique_ptr<upstream_connection> conn) {
+    if (closed_ || idle_.size() >= target_.settings.max_idle) return;  // destructor closes it
+    conn->idle_since = std::chrono::steady_clock::now();
+    conn->stream.expires_never();
+    idle_.push_back(std::move(conn));
+}
+
+void upstream_pool::close_all() {
+    closed_ = true;
+    idle_.clear();
+    sweep_timer_.cancel();
+}
+
+net::awaitable<void> upstream_pool::sweep() {
+    const auto idle_timeout = target_.settings.idle_timeout;
+    const auto period = std::min<std::chrono::milliseconds>(idle_timeout, std::chrono::seconds(1));
+    while (!closed_) {
+        sweep_timer_.expires_after(period);
+        co_await sweep_timer_.async_wait(use_tuple);
+        if (closed_) break;
+        const auto cutoff = std::chrono::steady_clock::now() - idle_timeout;
+        std::erase_if(idle_, [&](const auto& c) { return c->idle_since < cutoff; });
+    }
+}
+
+}  // namespace sidelight::proxy

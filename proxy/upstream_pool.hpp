@@ -1,0 +1,79 @@
+#pragma once
+// The upstream side: keep-alive connections to the app, pooled per worker.
+//
+// One pool per worker thread, used only from that worker's io_context, so it takes no lock.
+// Checkout is LIFO (the most recently used connection is the warmest); a pooled connection
+// that the app has closed or written to while idle is detected with a non-blocking peek and
+// discarded, and connections idle longer than `upstream.idle_timeout` are swept.
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+
+#include "config/config.hpp"
+#include "proxy/request_record.hpp"
+
+namespace sidelight::proxy {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+using tcp = net::ip::tcp;
+
+// Where the app is: resolved once at startup.
+struct upstream_target {
+    std::vector<tcp::endpoint> endpoints;
+    std::string host_header;  // "127.0.0.1:3000", used when a client sent no Host
+    config::upstream_config settings;
+};
+
+// Resolves the configured upstream address; throws std::runtime_error naming it on failure.
+upstream_target resolve_upstream(const config::upstream_config& cfg);
+
+class upstream_connection {
+public:
+    upstream_connection(net::any_io_executor ex, observer& obs);
+    ~upstream_connection();
+    upstream_connection(const upstream_connection&) = delete;
+    upstream_connection& operator=(const upstream_connection&) = delete;
+
+    beast::tcp_stream stream;
+    beast::flat_buffer buffer;  // bytes read from the app beyond the current parse
+    std::chrono::steady_clock::time_point idle_since;
+    bool reused = false;  // came out of the pool rather than a fresh connect
+
+private:
+    observer& observer_;
+};
+
+class upstream_pool {
+public:
+    upstream_pool(net::io_context& ioc, const upstream_target& target, observer& obs);
+
+    // A pooled connection, or a new one. On failure `ec` is set (timeout: beast::error::timeout).
+    net::awaitable<std::unique_ptr<upstream_connection>> acquire(beast::error_code& ec);
+    // Returns a connection whose last exchange ended cleanly with keep-alive.
+    void release(std::unique_ptr<upstream_connection> conn);
+    // Closes every idle connection (drain) and stops the sweeper.
+    void close_all();
+    // Runs until close_all(): closes connections idle longer than the idle timeout.
+    net::awaitable<void> sweep();
+
+    std::size_t idle_count() const { return idle_.size(); }
+
+private:
+    net::io_context& ioc_;
+    const upstream_target& target_;
+    observer& observer_;
+    std::vector<std::unique_ptr<upstream_connection>> idle_;
+    net::steady_timer sweep_timer_;
+    bool closed_ = false;
+};
+
+}  // namespace sidelight::proxy

@@ -1,0 +1,44 @@
+#pragma once
+// One proxy worker: a thread running its own io_context, with its own acceptor (SO_REUSEPORT),
+// its own upstream pool and the list of its client sessions. Everything here is touched only
+// from the worker's thread, except `shared` (read-only or atomic) — hence no locks.
+
+#include <atomic>
+#include <list>
+#include <memory>
+#include <optional>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "config/config.hpp"
+#include "proxy/request_record.hpp"
+#include "proxy/upstream_pool.hpp"
+
+namespace sidelight::proxy {
+
+class client_session;
+
+// State shared by all workers: immutable after start, or atomic.
+struct shared_state {
+    std::shared_ptr<const config::config> cfg;
+    upstream_target upstream;
+    observer* obs = nullptr;
+    std::atomic<std::size_t> client_connections{0};
+    std::atomic<bool> draining{false};
+};
+
+struct worker {
+    explicit worker(shared_state& s) : shared(s), pool(ioc, s.upstream, *s.obs) {}
+
+    shared_state& shared;
+    // Declared before ioc: coroutine frames destroyed with the io_context unlink themselves.
+    std::list<client_session*> sessions;
+    net::io_context ioc{1};
+    std::optional<tcp::acceptor> acceptor;
+    upstream_pool pool;
+    std::thread thread;
+};
+
+}  // namespace sidelight::proxy

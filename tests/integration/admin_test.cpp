@@ -1,0 +1,121 @@
+// The admin port: health, readiness, liveness and the Prometheus exposition.
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+
+#include <boost/json/parse.hpp>
+
+#include "tests/support/fake_upstream.hpp"
+#include "tests/support/sidelight_process.hpp"
+
+namespace sidelight::test {
+namespace {
+
+boost::json::object healthz(std::uint16_t admin_port, int& status) {
+    auto res = http_get(admin_port, "/healthz");
+    if (!res) {
+        status = 0;
+        return {};
+    }
+    status = res->status;
+    return boost::json::parse(res->body).as_object();
+}
+
+TEST(AdminTest, HealthzFollowsTheUpstream) {
+    temp_dir dir;
+    auto app = std::make_unique<fake_upstream>();
+    const auto port = app->port();
+    auto proc = sidelight_process::run(dir, test_config(port));
+    int status = 0;
+    ASSERT_TRUE(eventually([&] {
+        healthz(proc->admin_port(), status);
+        return status == 200;
+    }));
+    auto body = healthz(proc->admin_port(), status);
+    EXPECT_EQ(body.at("status").as_string(), "ok");
+    EXPECT_EQ(body.at("version").as_string(), "0.1.0");
+    EXPECT_TRUE(body.at("upstream").at("reachable").as_bool());
+    EXPECT_GE(body.at("uptime_s").as_int64(), 0);
+
+    app.reset();  // the app goes away
+    ASSERT_TRUE(eventually([&] {
+        healthz(proc->admin_port(), status);
+        return status == 503;
+    }));
+    body = healthz(proc->admin_port(), status);
+    EXPECT_EQ(body.at("status").as_string(), "unhealthy");
+    EXPECT_FALSE(body.at("upstream").at("reachable").as_bool());
+    EXPECT_NE(body.at("upstream").at("last_error").as_string(), "");
+    EXPECT_EQ(http_get(proc->admin_port(), "/readyz")->status, 503);
+
+    fake_upstream back(nullptr, port);  // and comes back on the same port
+    ASSERT_TRUE(eventually([&] {
+        healthz(proc->admin_port(), status);
+        return status == 200;
+    }));
+    EXPECT_EQ(http_get(proc->admin_port(), "/readyz")->status, 200);
+}
+
+TEST(AdminTest, HealthPathMustAnswer2xx) {
+    temp_dir dir;
+    fake_upstream app([](const wire_message& m) {
+        const bool health = m.start_line.starts_with("GET /health ");
+        return fake_reply{simple_response(health ? 500 : 200, "x")};
+    });
+    auto proc = sidelight_process::run(
+        dir, "proxy:\n  listen: 127.0.0.1:0\nadmin:\n  listen: 127.0.0.1:0\n"
+             "upstream:\n  address: 127.0.0.1:" +
+                 std::to_string(app.port()) +
+                 "\nhealth:\n  interval: 100ms\n  timeout: 200ms\n  path: /health\n");
+    ASSERT_TRUE(eventually([&] {
+        int status = 0;
+        auto body = healthz(proc->admin_port(), status);
+        return status == 503 &&
+               body.at("upstream").at("last_error").as_string() == "status 500";
+    }));
+}
+
+TEST(AdminTest, LivezReadyzAndUnknownPaths) {
+    temp_dir dir;
+    fake_upstream app;
+    auto proc = sidelight_process::run(dir, test_config(app.port()));
+    EXPECT_EQ(http_get(proc->admin_port(), "/livez")->status, 200);
+    ASSERT_TRUE(
+        eventually([&] { return http_get(proc->admin_port(), "/readyz")->status == 200; }));
+    EXPECT_EQ(http_get(proc->admin_port(), "/nope")->status, 404);
+    auto c = connection::connect(proc->admin_port());
+    c.send("DELETE /metrics HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n");
+    EXPECT_EQ(c.read_message(true)->status, 405);
+}
+
+TEST(AdminTest, MetricsExposeProcessAndConnectionFamiliesAndPassPromtool) {
+    temp_dir dir;
+    fake_upstream app;
+    auto proc = sidelight_process::run(dir, test_config(app.port()));
+    auto held = connection::connect(proc->proxy_port());  // one open client connection
+    held.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    ASSERT_TRUE(held.read_message(true));
+    auto res = http_get(proc->admin_port(), "/metrics");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 200);
+    EXPECT_EQ(res->header("Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
+    const auto& text = res->body;
+    for (const char* family :
+         {"process_cpu_seconds_total ", "process_resident_memory_bytes ", "process_open_fds ",
+          "process_max_fds ", "process_start_time_seconds ", "sidelight_build_info{",
+          "active_connections{type=\"client\"} 1", "active_connections{type=\"upstream\"} 1"}) {
+        EXPECT_NE(text.find(family), std::string::npos) << family << "\n" << text;
+    }
+    const auto path = dir.write("metrics.txt", text);
+    const auto cmd = "promtool check metrics < " + path + " 2>&1";
+    FILE* p = ::popen(cmd.c_str(), "r");
+    ASSERT_NE(p, nullptr);
+    std::string out;
+    char buf[512];
+    while (std::fgets(buf, sizeof buf, p)) out += buf;
+    EXPECT_EQ(::pclose(p), 0) << out;
+}
+
+}  // namespace
+}  // namespace sidelight::test

@@ -1,0 +1,134 @@
+// Startup failures, `check`, the access log and the SIGTERM drain, on the real binary.
+
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <sys/socket.h>
+
+#include <boost/json/parse.hpp>
+
+#include "tests/support/fake_upstream.hpp"
+#include "tests/support/sidelight_process.hpp"
+
+namespace sidelight::test {
+namespace {
+
+TEST(LifecycleTest, DrainFinishesInFlightRequestsThenExitsZero) {
+    temp_dir dir;
+    fake_upstream app([](const wire_message& m) {
+        const bool slow = m.start_line.starts_with("GET /slow");
+        return fake_reply{simple_response(200, slow ? "slow done" : "fast"), false,
+                          slow ? 1200ms : 0ms};
+    });
+    auto proc = sidelight_process::run(dir, test_config(app.port()));
+    ASSERT_TRUE(eventually(
+        [&] { return http_get(proc->admin_port(), "/readyz")->status == 200; }));
+    auto idle = connection::connect(proc->proxy_port());  // an idle keep-alive client
+    idle.send("GET /fast HTTP/1.1\r\nHost: a\r\n\r\n");
+    ASSERT_TRUE(idle.read_message(true));
+
+    auto busy = connection::connect(proc->proxy_port());
+    busy.send("GET /slow HTTP/1.1\r\nHost: a\r\n\r\n");
+    ASSERT_TRUE(app.wait_requests(2));  // the slow request is in flight at the app
+    proc->signal(SIGTERM);
+    ASSERT_TRUE(eventually(
+        [&] { return http_get(proc->admin_port(), "/readyz")->status == 503; }, 1s));
+    // During the delay (300 ms) new requests are still served.
+    auto during = http_get(proc->proxy_port(), "/fast");
+    ASSERT_TRUE(during);
+    EXPECT_EQ(during->status, 200);
+
+    auto res = busy.read_message(true, false, 5s);
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 200);
+    EXPECT_EQ(res->body, "slow done");
+    EXPECT_EQ(res->header("Connection"), "close");
+    EXPECT_TRUE(idle.wait_closed(3s));  // idle keep-alive connections are closed
+    // After the delay the listener is closed: new connections are refused.
+    EXPECT_TRUE(eventually([&] { return !connection::connect(proc->proxy_port(), 0ms).valid(); },
+                           3s));
+    EXPECT_EQ(proc->wait_exit(10s), 0);
+    EXPECT_NE(proc->stderr_text().find("shutdown: done"), std::string::npos);
+}
+
+TEST(LifecycleTest, SecondSignalExitsAtOnce) {
+    temp_dir dir;
+    fake_upstream app;
+    auto proc = sidelight_process::run(
+        dir, test_config(app.port()).replace(test_config(app.port()).find("delay: 300ms"), 12,
+                                             "delay: 30s"));
+    proc->signal(SIGTERM);
+    ASSERT_TRUE(proc->wait_for_log("shutdown: draining"));
+    proc->signal(SIGTERM);
+    EXPECT_EQ(proc->wait_exit(3s), 1);
+}
+
+TEST(LifecycleTest, BadConfigExitsTwoWithFileLineColumn) {
+    temp_dir dir;
+    const auto path = dir.write("bad.yaml", "upstream:\n  address: 127.0.0.1:3000\n"
+                                            "  connect_timeout: soon\n");
+    sidelight_process proc({"run", "--config", path});
+    EXPECT_EQ(proc.wait_exit(), 2);
+    EXPECT_NE(proc.stderr_text().find("bad.yaml:3:20: upstream.connect_timeout:"),
+              std::string::npos)
+        << proc.stderr_text();
+}
+
+TEST(LifecycleTest, PortInUseExitsTwo) {
+    temp_dir dir;
+    fake_upstream app;
+    fake_upstream squatter;  // holds a port without SO_REUSEPORT
+    const auto yaml = "proxy:\n  listen: 127.0.0.1:" + std::to_string(squatter.port()) +
+                      "\nadmin:\n  listen: 127.0.0.1:0\nupstream:\n  address: 127.0.0.1:" +
+                      std::to_string(app.port()) + "\n";
+    sidelight_process proc({"run", "--config", dir.write("s.yaml", yaml)});
+    EXPECT_EQ(proc.wait_exit(), 2);
+    EXPECT_NE(proc.stderr_text().find("cannot listen on 127.0.0.1:" +
+                                      std::to_string(squatter.port())),
+              std::string::npos)
+        << proc.stderr_text();
+}
+
+TEST(LifecycleTest, UnresolvableUpstreamExitsTwo) {
+    temp_dir dir;
+    const auto yaml = "proxy:\n  listen: 127.0.0.1:0\nadmin:\n  listen: 127.0.0.1:0\n"
+                      "upstream:\n  address: no-such-host.invalid:3000\n";
+    sidelight_process proc({"run", "--config", dir.write("u.yaml", yaml)});
+    EXPECT_EQ(proc.wait_exit(), 2);
+    EXPECT_NE(proc.stderr_text().find("cannot resolve upstream no-such-host.invalid:3000"),
+              std::string::npos)
+        << proc.stderr_text();
+}
+
+TEST(LifecycleTest, CheckPrintsEffectiveConfig) {
+    temp_dir dir;
+    const auto path = dir.write("c.yaml", "upstream:\n  address: 127.0.0.1:3000\n");
+    sidelight_process proc({"check", "--config", path});
+    EXPECT_EQ(proc.wait_exit(), 0);
+    const auto out = proc.stdout_text();
+    EXPECT_NE(out.find("connect_timeout: 1s"), std::string::npos) << out;
+    EXPECT_NE(out.find("127.0.0.1:3000"), std::string::npos) << out;
+}
+
+TEST(LifecycleTest, AccessLogLinesAreEscapedJson) {
+    temp_dir dir;
+    fake_upstream app;
+    auto proc = sidelight_process::run(dir, test_config(app.port(), "access_log: true\n"));
+    auto c = connection::connect(proc->proxy_port());
+    // A path with a quote and a backslash: still one line of valid JSON.
+    c.send("GET /a\"b\\c?secret=1 HTTP/1.1\r\nHost: a\r\nX-Request-Id: r-1\r\n\r\n");
+    ASSERT_TRUE(c.read_message(true));
+    ASSERT_TRUE(eventually([&] { return proc->stdout_text().find('\n') != std::string::npos; }));
+    const auto line = proc->stdout_text().substr(0, proc->stdout_text().find('\n'));
+    const auto doc = boost::json::parse(line).as_object();
+    EXPECT_EQ(doc.at("request_id").as_string(), "r-1");
+    EXPECT_EQ(doc.at("path").as_string(), "/a\"b\\c");  // no query string
+    EXPECT_EQ(doc.at("status").as_int64(), 200);
+    EXPECT_EQ(doc.at("client_ip").as_string(), "127.0.0.1");
+    EXPECT_EQ(doc.at("method").as_string(), "GET");
+    EXPECT_GE(doc.at("duration_us").as_int64(), doc.at("upstream_duration_us").as_int64());
+    EXPECT_EQ(doc.at("bytes_out").as_int64(), 6);
+}
+
+}  // namespace
+}  // namespace sidelight::test

@@ -1,0 +1,66 @@
+#pragma once
+// Minimal HTTP/1.1 wire helpers for tests: blocking sockets, raw bytes in and out, so tests
+// can assert exactly what crossed the proxy. Not for production use.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sidelight::test {
+
+using namespace std::chrono_literals;
+
+// A parsed HTTP message as seen on the wire.
+struct wire_message {
+    std::string start_line;                              // "GET /x HTTP/1.1" / "HTTP/1.1 200 OK"
+    std::vector<std::pair<std::string, std::string>> headers;  // in order, names as sent
+    std::string body;                                    // de-chunked
+    std::string raw_head;
+    bool chunked = false;
+    int status = 0;  // responses only
+
+    // First value of a header (case-insensitive name), or "" when absent.
+    std::string header(const std::string& name) const;
+    std::size_t header_count(const std::string& name) const;
+};
+
+// A connected blocking TCP socket with a receive buffer.
+class connection {
+public:
+    connection() = default;
+    explicit connection(int fd) : fd_(fd) {}
+    ~connection();
+    connection(connection&& o) noexcept;
+    connection& operator=(connection&& o) noexcept;
+
+    static connection connect(std::uint16_t port, std::chrono::milliseconds timeout = 5s);
+    bool valid() const { return fd_ >= 0; }
+    void send(const std::string& bytes);
+    void shutdown_write();
+    void close();
+    // Reads one message; nullopt on EOF/timeout before a complete message.
+    // `head_only_body` is true for a response to HEAD.
+    std::optional<wire_message> read_message(bool is_response, bool head_only_body = false,
+                                             std::chrono::milliseconds timeout = 10s);
+    // True when the peer closed the connection (EOF) within the timeout.
+    bool wait_closed(std::chrono::milliseconds timeout = 5s);
+    // Everything until EOF or timeout.
+    std::string read_all(std::chrono::milliseconds timeout = 5s);
+    std::string& buffered() { return buf_; }
+    int fd() const { return fd_; }
+
+private:
+    bool fill(std::chrono::steady_clock::time_point deadline);
+    int fd_ = -1;
+    std::string buf_;
+    bool eof_ = false;
+};
+
+// One request, one response, on a fresh connection.
+std::optional<wire_message> http_get(std::uint16_t port, const std::string& path,
+                                     const std::string& extra_headers = "");
+
+}  // namespace sidelight::test

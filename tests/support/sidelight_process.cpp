@@ -1,0 +1,142 @@
+#include "tests/support/sidelight_process.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <regex>
+#include <stdexcept>
+
+namespace sidelight::test {
+
+temp_dir::temp_dir() {
+    std::string tmpl = "/tmp/sidelight-test-XXXXXX";
+    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+    path_ = tmpl;
+}
+
+temp_dir::~temp_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+}
+
+std::string temp_dir::write(const std::string& name, const std::string& content) const {
+    const auto p = path_ + "/" + name;
+    std::ofstream(p, std::ios::binary) << content;
+    return p;
+}
+
+std::string test_config(std::uint16_t upstream_port, const std::string& extra) {
+    return "proxy:\n  listen: 127.0.0.1:0\n  workers: 2\n"
+           "upstream:\n  address: 127.0.0.1:" +
+           std::to_string(upstream_port) +
+           "\n  connect_timeout: 500ms\n  response_timeout: 2s\n"
+           "admin:\n  listen: 127.0.0.1:0\n"
+           "health:\n  interval: 100ms\n  timeout: 200ms\n"
+           "shutdown:\n  delay: 300ms\n  grace: 5s\n" +
+           extra;
+}
+
+sidelight_process::sidelight_process(std::vector<std::string> args) {
+    int err_pipe[2], out_pipe[2];
+    if (::pipe2(err_pipe, O_CLOEXEC) != 0 || ::pipe2(out_pipe, O_CLOEXEC) != 0)
+        throw std::runtime_error("pipe failed");
+    pid_ = ::fork();
+    if (pid_ == 0) {
+        ::dup2(out_pipe[1], STDOUT_FILENO);
+        ::dup2(err_pipe[1], STDERR_FILENO);
+        std::vector<char*> argv;
+        std::string bin = SIDELIGHT_BINARY;
+        argv.push_back(bin.data());
+        for (auto& a : args) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        ::execv(bin.c_str(), argv.data());
+        ::_exit(127);
+    }
+    ::close(err_pipe[1]);
+    ::close(out_pipe[1]);
+    err_reader_ = std::thread([this, fd = err_pipe[0]] { pump(fd, err_); });
+    out_reader_ = std::thread([this, fd = out_pipe[0]] { pump(fd, out_); });
+}
+
+sidelight_process::~sidelight_process() {
+    if (!exit_code_ && pid_ > 0) {
+        ::kill(pid_, SIGKILL);
+        wait_exit(10s);
+    }
+    if (err_reader_.joinable()) err_reader_.join();
+    if (out_reader_.joinable()) out_reader_.join();
+}
+
+std::unique_ptr<sidelight_process> sidelight_process::run(const temp_dir& dir,
+                                                          const std::string& yaml) {
+    const auto path = dir.write("sidelight.yaml", yaml);
+    auto p = std::make_unique<sidelight_process>(
+        std::vector<std::string>{"run", "--config", path, "--log-level", "debug"});
+    if (!p->wait_started()) {
+        throw std::runtime_error("sidelight did not start:\n" + p->stderr_text());
+    }
+    return p;
+}
+
+void sidelight_process::pump(int fd, std::string& into) {
+    char buf[4096];
+    for (;;) {
+        const auto n = ::read(fd, buf, sizeof buf);
+        if (n <= 0) break;
+        std::lock_guard lock(mutex_);
+        into.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+}
+
+bool sidelight_process::wait_started(std::chrono::milliseconds timeout) {
+    static const std::regex started(R"(started proxy=\S+:(\d+) admin=\S+:(\d+))");
+    return eventually(
+        [&] {
+            std::smatch m;
+            const auto text = stderr_text();
+            if (!std::regex_search(text, m, started)) return false;
+            proxy_port_ = static_cast<std::uint16_t>(std::stoi(m[1]));
+            admin_port_ = static_cast<std::uint16_t>(std::stoi(m[2]));
+            return true;
+        },
+        timeout);
+}
+
+void sidelight_process::signal(int sig) { ::kill(pid_, sig); }
+
+std::optional<int> sidelight_process::wait_exit(std::chrono::milliseconds timeout) {
+    if (exit_code_) return exit_code_;
+    eventually(
+        [&] {
+            int status = 0;
+            if (::waitpid(pid_, &status, WNOHANG) != pid_) return false;
+            exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            return true;
+        },
+        timeout);
+    return exit_code_;
+}
+
+bool sidelight_process::wait_for_log(const std::string& needle,
+                                     std::chrono::milliseconds timeout) {
+    return eventually([&] { return stderr_text().find(needle) != std::string::npos; }, timeout);
+}
+
+std::string sidelight_process::stderr_text() const {
+    std::lock_guard lock(mutex_);
+    return err_;
+}
+
+std::string sidelight_process::stdout_text() const {
+    std::lock_guard lock(mutex_);
+    return out_;
+}
+
+}  // namespace sidelight::test
