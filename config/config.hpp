@@ -56,7 +56,7 @@ struct proxy_config {
 };
 
 struct upstream_config {
-    address address{"127.0.0.1", 3000};
+    config::address address{"127.0.0.1", 3000};  // qualified: GCC rejects `address address`
     duration connect_timeout{1000};
     duration response_timeout{30000};  // request fully sent -> response header received
     duration idle_timeout{60000};      // a pooled idle connection is closed after this
