@@ -6,9 +6,9 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <set>
+#include <system_error>
 
 #include "config/yaml_walk.hpp"
 
@@ -184,8 +184,9 @@ void resolve_paths(config& cfg) {
 
 std::string read_file(const std::string& path) {
     auto cannot_read = [&](int error) {
-        return config_error(source_mark{path, 0, 0}, "",
-                            "cannot read: " + std::string(std::strerror(error)));
+        return config_error(
+            source_mark{path, 0, 0}, "",
+            "cannot read: " + std::error_code(error, std::generic_category()).message());
     };
     std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
                                                          &std::fclose);
@@ -195,6 +196,38 @@ std::string read_file(const std::string& path) {
     while (std::size_t n = std::fread(buffer, 1, sizeof buffer, file.get())) text.append(buffer, n);
     if (std::ferror(file.get())) throw cannot_read(errno);
     return text;
+}
+
+// `section.key` positioned at that value, else at the section, else at the root: for errors
+// found after parsing.
+node_ref locate(const node_ref& root, const std::string& section, const std::string& key) {
+    node_ref at{root.node, section + "." + key, root.mark};
+    const YAML::Node& top = root.node;
+    if (!top.IsMap() || !top[section]) return at;
+    const YAML::Node sub = top[section];
+    at.mark = detail::to_mark(root.mark.file, sub.Mark());
+    if (sub.IsMap() && sub[key]) at.mark = detail::to_mark(root.mark.file, sub[key].Mark());
+    return at;
+}
+
+// Two listeners on one port, or an upstream that is sidelight itself, fail at bind time or loop
+// forever; say so while the position in the file is still known.
+void check_listeners(const node_ref& root, const config& cfg) {
+    auto any = [](const std::string& host) { return host == "0.0.0.0" || host == "::"; };
+    auto local = [&](const std::string& host) {
+        return any(host) || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+    };
+    const address& proxy = cfg.proxy.listen;
+    const address& admin = cfg.admin.listen;
+    if (proxy.port != 0 && admin.port == proxy.port &&
+        (admin.host == proxy.host || any(admin.host) || any(proxy.host)))
+        locate(root, "admin", "listen")
+            .fail("same port as proxy.listen (" + proxy.to_string() + ")");
+    const address& upstream = cfg.upstream.address;
+    if (upstream.port == proxy.port &&
+        (upstream.host == proxy.host || (any(proxy.host) && local(upstream.host))))
+        locate(root, "upstream", "address")
+            .fail("points at proxy.listen (" + proxy.to_string() + "): requests would loop");
 }
 
 void parse_root(const node_ref& root, config& cfg) {
@@ -241,6 +274,7 @@ std::shared_ptr<const config> load_string(std::string_view yaml, const std::stri
     if (!top.is_null() && !root.IsMap())
         top.fail("the document must be a map of sections (proxy, upstream, ...)");
     parse_root(top, *cfg);
+    check_listeners(top, *cfg);
     resolve_paths(*cfg);
     return cfg;
 }

@@ -131,6 +131,21 @@ TEST(config_errors, addresses_and_ports) {
               "[::1]:3000, name:3000 or :8080, got \"::1:9901\"");
 }
 
+TEST(config_errors, listeners_that_collide_or_loop) {
+    EXPECT_EQ(error_of(upstream + "admin: {listen: \":8080\"}\n"),
+              "sidelight.yaml:2:17: admin.listen: same port as proxy.listen (0.0.0.0:8080)");
+    EXPECT_EQ(error_of(upstream + "proxy: {listen: \"127.0.0.1:9901\"}\n"),
+              "sidelight.yaml:1:1: admin.listen: same port as proxy.listen (127.0.0.1:9901)");
+    EXPECT_EQ(error_of("upstream: {address: localhost:8080}\n"),
+              "sidelight.yaml:1:21: upstream.address: points at proxy.listen (0.0.0.0:8080): "
+              "requests would loop");
+    EXPECT_EQ(error_of(upstream + "proxy: {listen: \":0\"}\nadmin: {listen: \":0\"}\n"), "");
+    EXPECT_EQ(error_of(upstream + "proxy: {listen: \"10.0.0.1:9901\"}\n"
+                                  "admin: {listen: \"127.0.0.1:9901\"}\n"),
+              "");
+    EXPECT_EQ(error_of("upstream: {address: \"10.1.1.1:8080\"}\n"), "");
+}
+
 TEST(config_errors, sizes_and_durations) {
     EXPECT_EQ(error_of(upstream + "limits:\n  max_body_bytes: 10k\n"),
               "sidelight.yaml:3:19: limits.max_body_bytes: expected a size like 512, 64KiB, 1MiB "
