@@ -38,6 +38,8 @@ struct source_mark {
     std::string file;
     int line = 0;    // 1-based; 0 when the value is a default
     int column = 0;  // 1-based
+
+    bool operator==(const source_mark&) const = default;
 };
 
 // `host:port`, `[v6]:port` or `dns-name:port`. The host is kept as written and resolved when
@@ -46,37 +48,49 @@ struct address {
     std::string host;
     std::uint16_t port = 0;
     std::string to_string() const;  // round-trips through the parser ("[::1]:80" for IPv6)
+
+    bool operator==(const address&) const = default;
 };
 
 struct proxy_config {
     address listen{"0.0.0.0", 8080};
-    unsigned workers = 0;  // 0: one per core (std::thread::hardware_concurrency)
+    unsigned workers = 0;                 // 0: one per core (std::thread::hardware_concurrency)
     std::size_t max_connections = 10000;  // beyond it new clients are accepted and closed at once
     std::vector<std::string> trusted_proxies;  // CIDRs, validated at load ("10.0.0.0/8", "::1/128")
+
+    bool operator==(const proxy_config&) const = default;
 };
 
 struct upstream_config {
-    ::sidelight::config::address address{"127.0.0.1", 3000};
+    config::address address{"127.0.0.1", 3000};  // qualified: GCC rejects `address address`
     duration connect_timeout{1000};
     duration response_timeout{30000};  // request fully sent -> response header received
     duration idle_timeout{60000};      // a pooled idle connection is closed after this
     std::size_t max_idle = 64;         // idle pooled connections kept per worker
+
+    bool operator==(const upstream_config&) const = default;
 };
 
 struct admin_config {
     address listen{"0.0.0.0", 9901};
     std::string token;  // bearer token for /v1/*; empty: the event API answers 401 to everyone
+
+    bool operator==(const admin_config&) const = default;
 };
 
 struct health_config {
     duration interval{5000};
     duration timeout{1000};
     std::string path;  // empty: a TCP connect; otherwise `GET path` must answer 2xx/3xx
+
+    bool operator==(const health_config&) const = default;
 };
 
 struct shutdown_config {
     duration delay{2000};   // keep serving after SIGTERM while /readyz is 503
     duration grace{20000};  // in-flight requests get this long to finish after the delay
+
+    bool operator==(const shutdown_config&) const = default;
 };
 
 struct limits_config {
@@ -84,16 +98,20 @@ struct limits_config {
     duration keepalive_timeout{60000};    // idle client connection between requests
     duration body_idle_timeout{60000};    // no body byte either way for this long
     duration tunnel_idle_timeout{3600000};
-    std::size_t max_url_bytes = 8 * 1024;        // request line target -> 414
-    std::size_t max_header_bytes = 64 * 1024;    // whole header block -> 431
-    std::size_t max_header_count = 100;          // -> 431
-    std::uint64_t max_body_bytes = 0;            // 0: unlimited; otherwise -> 413
+    std::size_t max_url_bytes = 8 * 1024;      // request line target -> 414
+    std::size_t max_header_bytes = 64 * 1024;  // whole header block -> 431
+    std::size_t max_header_count = 100;        // -> 431
+    std::uint64_t max_body_bytes = 0;          // 0: unlimited; otherwise -> 413
+
+    bool operator==(const limits_config&) const = default;
 };
 
 struct metrics_config {
     std::string prefix;  // prepended to every traffic metric name ("" keeps api_latency_ms ...)
     std::vector<double> buckets{10, 50, 100, 200, 500, 1000, 2000, 5000};
     std::map<std::string, std::string> const_labels;  // values may use ${ENV}
+
+    bool operator==(const metrics_config&) const = default;
 };
 
 // One `routes` entry: "GET /api/products/{id}" or {template, methods, name}.
@@ -102,6 +120,8 @@ struct route_spec {
     std::vector<std::string> methods;  // upper case; empty: any method
     std::string name;                  // optional label for `sidelight routes`
     source_mark mark;
+
+    bool operator==(const route_spec&) const = default;
 };
 
 enum class unmatched_mode { label, normalize };
@@ -111,6 +131,8 @@ struct routes_config {
     unmatched_mode unmatched = unmatched_mode::label;
     std::size_t max_routes = 100;  // cap on normalized templates before falling back to label
     std::vector<route_spec> entries;
+
+    bool operator==(const routes_config&) const = default;
 };
 
 // Where a value is taken from: `path:id`, `header:X-User`, `jwt:sub`, `request:/user/id`
@@ -119,18 +141,24 @@ struct value_source {
     enum class kind { none, path_param, header, jwt_claim, request_body, response_body };
     kind from = kind::none;
     std::string key;
+
+    bool operator==(const value_source&) const = default;
 };
 
 // A status matcher: exact codes, ranges and classes ("2xx"), as written in `status:`.
 struct status_range {
     int low = 0;
     int high = 0;  // inclusive
+
+    bool operator==(const status_range&) const = default;
 };
 
 struct rule_match {
     std::vector<std::string> routes;   // route templates as configured; empty: any route
     std::vector<std::string> methods;  // empty: any method
     std::vector<status_range> status;  // empty: any status
+
+    bool operator==(const rule_match&) const = default;
 };
 
 enum class delivery_mode { batch, strict };
@@ -145,6 +173,8 @@ struct audit_rule {
     bool changes = false;  // keep the (redacted) request body as `changes`
     delivery_mode mode = delivery_mode::batch;
     source_mark mark;
+
+    bool operator==(const audit_rule&) const = default;
 };
 
 struct security_rule {
@@ -157,18 +187,24 @@ struct security_rule {
     bool login = false;  // feeds the brute-force detector
     delivery_mode mode = delivery_mode::batch;
     source_mark mark;
+
+    bool operator==(const security_rule&) const = default;
 };
 
 struct store_config {
     std::string type = "sqlite";  // sqlite (postgres follows)
     std::string path = "sidelight-audit.db";
     std::string synchronous = "full";  // off | normal | full | extra
+
+    bool operator==(const store_config&) const = default;
 };
 
 struct checkpoint_config {
     std::size_t every_events = 1000;  // 0: off
     duration every{60000};            // 0: off
-    std::string key_file;  // Ed25519 private key (PEM); empty: checkpoints are unsigned
+    std::string key_file;             // Ed25519 private key (PEM); empty: checkpoints are unsigned
+
+    bool operator==(const checkpoint_config&) const = default;
 };
 
 struct audit_config {
@@ -181,24 +217,32 @@ struct audit_config {
     std::vector<std::string> redact_keys{"password", "token", "secret", "card_number"};
     checkpoint_config checkpoint;
     std::vector<audit_rule> rules;
+
+    bool operator==(const audit_config&) const = default;
 };
 
 struct builtin_security {
     bool authn_fail = true;  // 401
     bool authz_fail = true;  // 403
     bool rate_limit = true;  // 429 -> excess_rate_limit_exceeded
+
+    bool operator==(const builtin_security&) const = default;
 };
 
 struct brute_force_config {
     bool enabled = true;
     std::size_t threshold = 5;
     duration window{600000};
+
+    bool operator==(const brute_force_config&) const = default;
 };
 
 struct security_config {
     builtin_security builtin;
     brute_force_config brute_force;
     std::vector<security_rule> rules;
+
+    bool operator==(const security_config&) const = default;
 };
 
 struct config {
@@ -216,6 +260,8 @@ struct config {
     bool access_log = false;
     std::string log_level = "info";  // trace debug info warn error critical off
     bool config_watch = false;       // reload when the file (or the symlink it is behind) changes
+
+    bool operator==(const config&) const = default;
 };
 
 }  // namespace sidelight::config

@@ -1,0 +1,264 @@
+// dump(): the effective configuration as YAML that load_string reads back to an equal config.
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+
+#include "config/load.hpp"
+
+namespace sidelight::config {
+namespace {
+
+// A literal `$` would be taken for ${ENV} on reload.
+std::string escape(const std::string& text) {
+    std::string out;
+    for (char c : text) {
+        out += c;
+        if (c == '$') out += '$';
+    }
+    return out;
+}
+
+std::string format_duration(duration d) {
+    auto ms = d.count();
+    if (ms == 0) return "0";
+    if (ms % 3'600'000 == 0) return std::to_string(ms / 3'600'000) + "h";
+    if (ms % 60'000 == 0) return std::to_string(ms / 60'000) + "m";
+    if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+    return std::to_string(ms) + "ms";
+}
+
+std::string format_size(std::uint64_t bytes) {
+    static constexpr std::pair<const char*, std::uint64_t> units[] = {
+        {"GiB", 1ULL << 30}, {"MiB", 1ULL << 20}, {"KiB", 1ULL << 10}};
+    for (const auto& [name, factor] : units)
+        if (bytes != 0 && bytes % factor == 0) return std::to_string(bytes / factor) + name;
+    return std::to_string(bytes);
+}
+
+std::string format_number(double value) {
+    char buffer[64];
+    auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
+    return std::string(buffer, end);
+}
+
+std::string format_status(const status_range& s) {
+    if (s.low == s.high) return std::to_string(s.low);
+    if (s.low % 100 == 0 && s.high == s.low + 99) return std::to_string(s.low / 100) + "xx";
+    return std::to_string(s.low) + "-" + std::to_string(s.high);
+}
+
+std::string format_source(const value_source& v) {
+    switch (v.from) {
+        case value_source::kind::path_param:
+            return "path:" + v.key;
+        case value_source::kind::header:
+            return "header:" + v.key;
+        case value_source::kind::jwt_claim:
+            return "jwt:" + v.key;
+        case value_source::kind::request_body:
+            return "request:" + v.key;
+        case value_source::kind::response_body:
+            return "response:" + v.key;
+        case value_source::kind::none:
+            break;
+    }
+    return "";
+}
+
+void put(YAML::Emitter& out, const char* key, const std::string& value) {
+    out << YAML::Key << key << YAML::Value << escape(value);
+}
+void put(YAML::Emitter& out, const char* key, duration value) {
+    put(out, key, format_duration(value));
+}
+void put_bool(YAML::Emitter& out, const char* key, bool value) {
+    out << YAML::Key << key << YAML::Value << (value ? "true" : "false");
+}
+void put_count(YAML::Emitter& out, const char* key, std::uint64_t value) {
+    out << YAML::Key << key << YAML::Value << std::to_string(value);
+}
+void put_size(YAML::Emitter& out, const char* key, std::uint64_t value) {
+    put(out, key, format_size(value));
+}
+
+void put_list(YAML::Emitter& out, const char* key, const std::vector<std::string>& items) {
+    out << YAML::Key << key << YAML::Value << YAML::Flow << YAML::BeginSeq;
+    for (const auto& item : items) out << escape(item);
+    out << YAML::EndSeq;
+}
+
+void put_status(YAML::Emitter& out, const char* key, const std::vector<status_range>& items) {
+    out << YAML::Key << key << YAML::Value << YAML::Flow << YAML::BeginSeq;
+    for (const auto& item : items) out << format_status(item);
+    out << YAML::EndSeq;
+}
+
+void put_source(YAML::Emitter& out, const char* key, const value_source& v) {
+    if (v.from != value_source::kind::none) put(out, key, format_source(v));
+}
+
+void begin(YAML::Emitter& out, const char* key) {
+    out << YAML::Key << key << YAML::Value << YAML::BeginMap;
+}
+
+void emit_match(YAML::Emitter& out, const rule_match& m) {
+    begin(out, "match");
+    put_list(out, "routes", m.routes);
+    put_list(out, "methods", m.methods);
+    put_status(out, "status", m.status);
+    out << YAML::EndMap;
+}
+
+void emit_servers(YAML::Emitter& out, const config& cfg) {
+    begin(out, "proxy");
+    put(out, "listen", cfg.proxy.listen.to_string());
+    put_count(out, "workers", cfg.proxy.workers);
+    put_count(out, "max_connections", cfg.proxy.max_connections);
+    put_list(out, "trusted_proxies", cfg.proxy.trusted_proxies);
+    out << YAML::EndMap;
+    begin(out, "upstream");
+    put(out, "address", cfg.upstream.address.to_string());
+    put(out, "connect_timeout", cfg.upstream.connect_timeout);
+    put(out, "response_timeout", cfg.upstream.response_timeout);
+    put(out, "idle_timeout", cfg.upstream.idle_timeout);
+    put_count(out, "max_idle", cfg.upstream.max_idle);
+    out << YAML::EndMap;
+    begin(out, "admin");
+    put(out, "listen", cfg.admin.listen.to_string());
+    out << YAML::Key << "token" << YAML::Value << (cfg.admin.token.empty() ? "" : "<redacted>");
+    out << YAML::EndMap;
+    begin(out, "health");
+    put(out, "interval", cfg.health.interval);
+    put(out, "timeout", cfg.health.timeout);
+    put(out, "path", cfg.health.path);
+    out << YAML::EndMap;
+    begin(out, "shutdown");
+    put(out, "delay", cfg.shutdown.delay);
+    put(out, "grace", cfg.shutdown.grace);
+    out << YAML::EndMap;
+}
+
+void emit_limits_metrics(YAML::Emitter& out, const config& cfg) {
+    const auto& l = cfg.limits;
+    begin(out, "limits");
+    put(out, "header_read_timeout", l.header_read_timeout);
+    put(out, "keepalive_timeout", l.keepalive_timeout);
+    put(out, "body_idle_timeout", l.body_idle_timeout);
+    put(out, "tunnel_idle_timeout", l.tunnel_idle_timeout);
+    put_size(out, "max_url_bytes", l.max_url_bytes);
+    put_size(out, "max_header_bytes", l.max_header_bytes);
+    put_count(out, "max_header_count", l.max_header_count);
+    put_size(out, "max_body_bytes", l.max_body_bytes);
+    out << YAML::EndMap;
+    begin(out, "metrics");
+    put(out, "prefix", cfg.metrics.prefix);
+    out << YAML::Key << "buckets" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+    for (double b : cfg.metrics.buckets) out << format_number(b);
+    out << YAML::EndSeq;
+    begin(out, "const_labels");
+    for (const auto& [name, value] : cfg.metrics.const_labels) put(out, name.c_str(), value);
+    out << YAML::EndMap << YAML::EndMap;
+}
+
+void emit_routes(YAML::Emitter& out, const routes_config& r) {
+    begin(out, "routes");
+    put(out, "openapi", r.openapi_file);
+    put(out, "unmatched", r.unmatched == unmatched_mode::label ? "label" : "normalize");
+    put_count(out, "max_routes", r.max_routes);
+    out << YAML::Key << "entries" << YAML::Value << YAML::BeginSeq;
+    for (const auto& e : r.entries) {
+        out << YAML::BeginMap;
+        put(out, "template", e.path_template);
+        put_list(out, "methods", e.methods);
+        if (!e.name.empty()) put(out, "name", e.name);
+        out << YAML::EndMap;
+    }
+    out << YAML::EndSeq << YAML::EndMap;
+}
+
+const char* mode_name(delivery_mode m) {
+    return m == delivery_mode::batch ? "batch" : "strict";
+}
+
+void emit_audit(YAML::Emitter& out, const audit_config& a) {
+    begin(out, "audit");
+    begin(out, "store");
+    put(out, "type", a.store.type);
+    put(out, "path", a.store.path);
+    put(out, "synchronous", a.store.synchronous);
+    out << YAML::EndMap;
+    put_count(out, "queue_size", a.queue_size);
+    put_count(out, "batch_max", a.batch_max);
+    put(out, "batch_interval", a.batch_interval);
+    put(out, "strict_timeout", a.strict_timeout);
+    put_size(out, "max_body_bytes", a.max_body_bytes);
+    put_list(out, "redact_keys", a.redact_keys);
+    begin(out, "checkpoint");
+    put_count(out, "every_events", a.checkpoint.every_events);
+    put(out, "every", a.checkpoint.every);
+    put(out, "key_file", a.checkpoint.key_file);
+    out << YAML::EndMap;
+    out << YAML::Key << "rules" << YAML::Value << YAML::BeginSeq;
+    for (const auto& r : a.rules) {
+        out << YAML::BeginMap;
+        if (!r.name.empty()) put(out, "name", r.name);
+        emit_match(out, r.match);
+        put(out, "action", r.action);
+        if (!r.entity_type.empty()) put(out, "entity_type", r.entity_type);
+        put_source(out, "entity_id", r.entity_id);
+        put_source(out, "user", r.user);
+        put_bool(out, "changes", r.changes);
+        put(out, "mode", mode_name(r.mode));
+        out << YAML::EndMap;
+    }
+    out << YAML::EndSeq << YAML::EndMap;
+}
+
+void emit_security(YAML::Emitter& out, const security_config& s) {
+    begin(out, "security");
+    begin(out, "builtin");
+    put_bool(out, "authn_fail", s.builtin.authn_fail);
+    put_bool(out, "authz_fail", s.builtin.authz_fail);
+    put_bool(out, "rate_limit", s.builtin.rate_limit);
+    out << YAML::EndMap;
+    begin(out, "brute_force");
+    put_bool(out, "enabled", s.brute_force.enabled);
+    put_count(out, "threshold", s.brute_force.threshold);
+    put(out, "window", s.brute_force.window);
+    out << YAML::EndMap;
+    out << YAML::Key << "rules" << YAML::Value << YAML::BeginSeq;
+    for (const auto& r : s.rules) {
+        out << YAML::BeginMap;
+        if (!r.name.empty()) put(out, "name", r.name);
+        emit_match(out, r.match);
+        put(out, "event_type", r.event_type);
+        if (!r.owasp.empty()) put(out, "owasp", r.owasp);
+        begin(out, "success");
+        put_status(out, "status", r.success_status);
+        out << YAML::EndMap;
+        put_source(out, "user", r.user);
+        put_bool(out, "login", r.login);
+        put(out, "mode", mode_name(r.mode));
+        out << YAML::EndMap;
+    }
+    out << YAML::EndSeq << YAML::EndMap;
+}
+
+}  // namespace
+
+std::string dump(const config& cfg) {
+    YAML::Emitter out;
+    out << YAML::BeginMap;
+    emit_servers(out, cfg);
+    emit_limits_metrics(out, cfg);
+    emit_routes(out, cfg.routes);
+    emit_audit(out, cfg.audit);
+    emit_security(out, cfg.security);
+    put_bool(out, "access_log", cfg.access_log);
+    put(out, "log_level", cfg.log_level);
+    put_bool(out, "config_watch", cfg.config_watch);
+    out << YAML::EndMap;
+    return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace sidelight::config

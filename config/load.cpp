@@ -1,0 +1,286 @@
+// Entry points (load_file, load_string) and the parsers of the small top-level sections.
+#include "config/load.hpp"
+
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <set>
+#include <system_error>
+
+#include "config/yaml_walk.hpp"
+
+namespace sidelight::config {
+namespace {
+
+using detail::map_reader;
+using detail::node_ref;
+
+// Appended piece by piece: GCC 12 warns (-Wrestrict, falsely) on `":" + std::to_string(...)`.
+std::string format_error(const source_mark& mark, const std::string& key_path,
+                         const std::string& message) {
+    std::string out = mark.file;
+    if (mark.line > 0) {
+        out.append(":").append(std::to_string(mark.line));
+        out.append(":").append(std::to_string(mark.column));
+    }
+    out.append(": ");
+    if (!key_path.empty()) out.append(key_path).append(": ");
+    return out.append(message);
+}
+
+proxy_config parse_proxy(const node_ref& n) {
+    map_reader m(n, {"listen", "workers", "max_connections", "trusted_proxies"});
+    proxy_config out;
+    if (auto v = m.get("listen")) out.listen = detail::to_address(*v, true);
+    if (auto v = m.get("workers")) out.workers = detail::to_uint(*v, 0, 1024);
+    if (auto v = m.get("max_connections")) out.max_connections = detail::to_uint(*v, 1, 10'000'000);
+    if (auto v = m.get("trusted_proxies")) {
+        for (const auto& item : detail::list_items(*v)) {
+            std::string cidr = item.scalar();
+            if (!detail::is_cidr(cidr))
+                item.fail("expected an IPv4 or IPv6 CIDR like 10.0.0.0/8 or ::1/128, got \"" +
+                          cidr + "\"");
+            out.trusted_proxies.push_back(cidr);
+        }
+    }
+    return out;
+}
+
+upstream_config parse_upstream(const node_ref& n) {
+    map_reader m(n, {"address", "connect_timeout", "response_timeout", "idle_timeout", "max_idle"});
+    upstream_config out;
+    out.address = detail::to_address(m.require("address"), false);
+    if (auto v = m.get("connect_timeout")) out.connect_timeout = detail::to_duration(*v, false);
+    if (auto v = m.get("response_timeout")) out.response_timeout = detail::to_duration(*v, false);
+    if (auto v = m.get("idle_timeout")) out.idle_timeout = detail::to_duration(*v, true);
+    if (auto v = m.get("max_idle")) out.max_idle = detail::to_uint(*v, 0, 100'000);
+    return out;
+}
+
+admin_config parse_admin(const node_ref& n) {
+    map_reader m(n, {"listen", "token"});
+    admin_config out;
+    if (auto v = m.get("listen")) out.listen = detail::to_address(*v, true);
+    if (auto v = m.get("token")) {
+        out.token = detail::to_string(*v);
+        if (out.token == "<redacted>")
+            v->fail("is the placeholder printed by `sidelight check`; set the real token");
+    }
+    return out;
+}
+
+health_config parse_health(const node_ref& n) {
+    map_reader m(n, {"interval", "timeout", "path"});
+    health_config out;
+    if (auto v = m.get("interval")) out.interval = detail::to_duration(*v, false);
+    if (auto v = m.get("timeout")) out.timeout = detail::to_duration(*v, false);
+    if (auto v = m.get("path")) {
+        out.path = detail::to_string(*v);
+        if (!out.path.empty() && out.path.front() != '/') v->fail("must start with /");
+    }
+    return out;
+}
+
+shutdown_config parse_shutdown(const node_ref& n) {
+    map_reader m(n, {"delay", "grace"});
+    shutdown_config out;
+    if (auto v = m.get("delay")) out.delay = detail::to_duration(*v, true);
+    if (auto v = m.get("grace")) out.grace = detail::to_duration(*v, true);
+    return out;
+}
+
+limits_config parse_limits(const node_ref& n) {
+    map_reader m(
+        n, {"header_read_timeout", "keepalive_timeout", "body_idle_timeout", "tunnel_idle_timeout",
+            "max_url_bytes", "max_header_bytes", "max_header_count", "max_body_bytes"});
+    limits_config out;
+    auto timeout = [&](std::string_view key, duration& field) {
+        if (auto v = m.get(key)) field = detail::to_duration(*v, false);
+    };
+    timeout("header_read_timeout", out.header_read_timeout);
+    timeout("keepalive_timeout", out.keepalive_timeout);
+    timeout("body_idle_timeout", out.body_idle_timeout);
+    timeout("tunnel_idle_timeout", out.tunnel_idle_timeout);
+    if (auto v = m.get("max_url_bytes")) out.max_url_bytes = detail::to_size(*v, 1);
+    if (auto v = m.get("max_header_bytes")) out.max_header_bytes = detail::to_size(*v, 1);
+    if (auto v = m.get("max_header_count")) out.max_header_count = detail::to_uint(*v, 1, 100'000);
+    if (auto v = m.get("max_body_bytes")) out.max_body_bytes = detail::to_size(*v, 0);
+    return out;
+}
+
+bool is_label_name(std::string_view name) {
+    if (name.empty() || std::isdigit(static_cast<unsigned char>(name.front()))) return false;
+    if (name.substr(0, 2) == "__") return false;  // reserved for Prometheus internals
+    for (char c : name)
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+    return true;
+}
+
+bool is_metric_prefix(std::string_view prefix) {
+    if (!prefix.empty() && std::isdigit(static_cast<unsigned char>(prefix.front()))) return false;
+    for (char c : prefix)
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != ':') return false;
+    return true;
+}
+
+std::vector<double> parse_buckets(const node_ref& n) {
+    std::vector<double> out;
+    for (const auto& item : detail::list_items(n)) {
+        std::string text = item.scalar();
+        double value = 0;
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+        if (ec != std::errc{} || end != text.data() + text.size() || !std::isfinite(value))
+            item.fail("expected a number, got \"" + text + "\"");
+        if (value <= 0) item.fail("bucket bounds must be greater than 0");
+        if (!out.empty() && value <= out.back())
+            item.fail("bucket bounds must be strictly increasing");
+        out.push_back(value);
+    }
+    if (out.empty()) n.fail("must list at least one bucket bound");
+    return out;
+}
+
+metrics_config parse_metrics(const node_ref& n) {
+    static const std::set<std::string, std::less<>> reserved = {
+        "method", "route", "status_code", "error_type", "type", "operation", "table", "le"};
+    map_reader m(n, {"prefix", "buckets", "const_labels"});
+    metrics_config out;
+    if (auto v = m.get("prefix")) {
+        out.prefix = detail::to_string(*v);
+        if (!is_metric_prefix(out.prefix))
+            v->fail("expected a metric name prefix like myapp_ (letters, digits, _ and :)");
+    }
+    if (auto v = m.get("buckets")) out.buckets = parse_buckets(*v);
+    if (auto v = m.get("const_labels")) {
+        for (const auto& entry : detail::map_entries(*v)) {
+            if (!is_label_name(entry.key))
+                throw config_error(entry.key_mark, entry.value.path,
+                                   "not a valid Prometheus label name");
+            if (reserved.count(entry.key))
+                throw config_error(entry.key_mark, entry.value.path,
+                                   "collides with a label sidelight sets itself");
+            out.const_labels[entry.key] = detail::to_string(entry.value);
+        }
+    }
+    return out;
+}
+
+// Relative paths in the file are relative to the file's directory, not to the working directory.
+void resolve_path(std::string& path, const std::filesystem::path& base) {
+    if (path.empty() || base.empty() || path.front() == ':') return;  // ":memory:" stays
+    std::filesystem::path p(path);
+    if (p.is_relative()) path = (base / p).lexically_normal().string();
+}
+
+void resolve_paths(config& cfg) {
+    auto base = std::filesystem::path(cfg.file).parent_path();
+    resolve_path(cfg.routes.openapi_file, base);
+    if (cfg.audit.store.type == "sqlite") resolve_path(cfg.audit.store.path, base);
+    resolve_path(cfg.audit.checkpoint.key_file, base);
+}
+
+std::string read_file(const std::string& path) {
+    auto cannot_read = [&](int error) {
+        return config_error(
+            source_mark{path, 0, 0}, "",
+            "cannot read: " + std::error_code(error, std::generic_category()).message());
+    };
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
+                                                         &std::fclose);
+    if (!file) throw cannot_read(errno);
+    std::string text;
+    char buffer[8192];
+    while (std::size_t n = std::fread(buffer, 1, sizeof buffer, file.get())) text.append(buffer, n);
+    if (std::ferror(file.get())) throw cannot_read(errno);
+    return text;
+}
+
+// `section.key` positioned at that value, else at the section, else at the root: for errors
+// found after parsing.
+node_ref locate(const node_ref& root, const std::string& section, const std::string& key) {
+    node_ref at{root.node, section + "." + key, root.mark};
+    const YAML::Node& top = root.node;
+    if (!top.IsMap() || !top[section]) return at;
+    const YAML::Node sub = top[section];
+    at.mark = detail::to_mark(root.mark.file, sub.Mark());
+    if (sub.IsMap() && sub[key]) at.mark = detail::to_mark(root.mark.file, sub[key].Mark());
+    return at;
+}
+
+// Two listeners on one port, or an upstream that is sidelight itself, fail at bind time or loop
+// forever; say so while the position in the file is still known.
+void check_listeners(const node_ref& root, const config& cfg) {
+    auto any = [](const std::string& host) { return host == "0.0.0.0" || host == "::"; };
+    auto local = [&](const std::string& host) {
+        return any(host) || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+    };
+    const address& proxy = cfg.proxy.listen;
+    const address& admin = cfg.admin.listen;
+    if (proxy.port != 0 && admin.port == proxy.port &&
+        (admin.host == proxy.host || any(admin.host) || any(proxy.host)))
+        locate(root, "admin", "listen")
+            .fail("same port as proxy.listen (" + proxy.to_string() + ")");
+    const address& upstream = cfg.upstream.address;
+    if (upstream.port == proxy.port &&
+        (upstream.host == proxy.host || (any(proxy.host) && local(upstream.host))))
+        locate(root, "upstream", "address")
+            .fail("points at proxy.listen (" + proxy.to_string() + "): requests would loop");
+}
+
+void parse_root(const node_ref& root, config& cfg) {
+    map_reader m(root, {"proxy", "upstream", "admin", "health", "shutdown", "limits", "metrics",
+                        "routes", "audit", "security", "access_log", "log_level", "config_watch"});
+    auto section = [&](std::string_view key) {
+        if (auto v = m.get(key)) return *v;
+        return node_ref{YAML::Node(), std::string(key), root.mark};
+    };
+    cfg.proxy = parse_proxy(section("proxy"));
+    cfg.upstream = parse_upstream(section("upstream"));
+    cfg.admin = parse_admin(section("admin"));
+    cfg.health = parse_health(section("health"));
+    cfg.shutdown = parse_shutdown(section("shutdown"));
+    cfg.limits = parse_limits(section("limits"));
+    cfg.metrics = parse_metrics(section("metrics"));
+    cfg.routes = detail::parse_routes(section("routes"));
+    cfg.audit = detail::parse_audit(section("audit"));
+    cfg.security = detail::parse_security(section("security"));
+    if (auto v = m.get("access_log")) cfg.access_log = detail::to_bool(*v);
+    if (auto v = m.get("log_level"))
+        cfg.log_level =
+            detail::to_choice(*v, {"trace", "debug", "info", "warn", "error", "critical", "off"});
+    if (auto v = m.get("config_watch")) cfg.config_watch = detail::to_bool(*v);
+}
+
+}  // namespace
+
+config_error::config_error(source_mark mark, std::string key_path, const std::string& message)
+    : std::runtime_error(format_error(mark, key_path, message)),
+      mark_(std::move(mark)),
+      key_path_(std::move(key_path)) {}
+
+std::shared_ptr<const config> load_string(std::string_view yaml, const std::string& file_name) {
+    YAML::Node root;
+    try {
+        root = YAML::Load(std::string(yaml));
+    } catch (const YAML::ParserException& e) {
+        throw config_error(detail::to_mark(file_name, e.mark), "", "invalid YAML: " + e.msg);
+    }
+    auto cfg = std::make_shared<config>();
+    cfg->file = file_name;
+    node_ref top{root, "", detail::to_mark(file_name, root.Mark())};
+    if (!top.is_null() && !root.IsMap())
+        top.fail("the document must be a map of sections (proxy, upstream, ...)");
+    parse_root(top, *cfg);
+    check_listeners(top, *cfg);
+    resolve_paths(*cfg);
+    return cfg;
+}
+
+std::shared_ptr<const config> load_file(const std::string& path) {
+    return load_string(read_file(path), path);
+}
+
+}  // namespace sidelight::config

@@ -1,0 +1,202 @@
+// The `audit` and `security` sections: stores, checkpoints and the event rules.
+#include <charconv>
+#include <set>
+
+#include "config/yaml_walk.hpp"
+
+namespace sidelight::config::detail {
+namespace {
+
+std::optional<int> status_code(std::string_view text) {
+    int code = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), code);
+    if (ec != std::errc{} || end != text.data() + text.size() || code < 100 || code > 599)
+        return std::nullopt;
+    return code;
+}
+
+// 404, "2xx" or "200-299".
+status_range parse_status(const node_ref& n) {
+    std::string text = n.scalar();
+    if (text.size() == 3 && text[0] >= '1' && text[0] <= '5' &&
+        (text[1] == 'x' || text[1] == 'X') && (text[2] == 'x' || text[2] == 'X')) {
+        int base = (text[0] - '0') * 100;
+        return status_range{base, base + 99};
+    }
+    auto dash = text.find('-');
+    auto low = status_code(std::string_view(text).substr(0, dash));
+    auto high =
+        dash == std::string::npos ? low : status_code(std::string_view(text).substr(dash + 1));
+    if (!low || !high)
+        n.fail(
+            "expected a status code (404), a class (\"2xx\") or a range (\"200-299\") between "
+            "100 and 599, got \"" +
+            text + "\"");
+    if (*low > *high) n.fail("the range \"" + text + "\" is empty (low > high)");
+    return status_range{*low, *high};
+}
+
+value_source parse_source(const node_ref& n) {
+    static const std::pair<std::string_view, value_source::kind> kinds[] = {
+        {"path", value_source::kind::path_param},
+        {"header", value_source::kind::header},
+        {"jwt", value_source::kind::jwt_claim},
+        {"request", value_source::kind::request_body},
+        {"response", value_source::kind::response_body}};
+    std::string text = n.scalar();
+    auto colon = text.find(':');
+    std::string prefix = text.substr(0, colon);
+    std::string key = colon == std::string::npos ? "" : text.substr(colon + 1);
+    for (const auto& [name, kind] : kinds) {
+        if (prefix != name) continue;
+        if (key.empty()) n.fail("\"" + prefix + ":\" needs a name after the colon");
+        bool body =
+            kind == value_source::kind::request_body || kind == value_source::kind::response_body;
+        if (body && key.front() != '/')
+            n.fail("expected a JSON pointer like " + prefix + ":/user/id, got \"" + text + "\"");
+        if (kind == value_source::kind::header && !is_http_token(key))
+            n.fail("\"" + key + "\" is not a valid header name");
+        return value_source{kind, key};
+    }
+    n.fail(
+        "expected path:<param>, header:<name>, jwt:<claim>, request:/<pointer> or "
+        "response:/<pointer>, got \"" +
+        text + "\"");
+}
+
+delivery_mode parse_mode(const node_ref& n) {
+    return to_choice(n, {"batch", "strict"}) == "batch" ? delivery_mode::batch
+                                                        : delivery_mode::strict;
+}
+
+rule_match parse_match(const node_ref& n) {
+    map_reader m(n, {"routes", "methods", "status"});
+    rule_match out;
+    if (auto v = m.get("routes")) {
+        for (const auto& item : list_items(*v)) {
+            std::string route = item.scalar();
+            if (route.empty() || route.front() != '/' || route.find(' ') != std::string::npos)
+                item.fail(
+                    "expected a route template like /api/products/{id} (methods go in "
+                    "match.methods), got \"" +
+                    route + "\"");
+            out.routes.push_back(route);
+        }
+    }
+    if (auto v = m.get("methods")) out.methods = parse_methods(*v);
+    if (auto v = m.get("status")) out.status = parse_status_list(*v);
+    return out;
+}
+
+audit_rule parse_audit_rule(const node_ref& n) {
+    map_reader m(
+        n, {"name", "match", "action", "entity_type", "entity_id", "user", "changes", "mode"});
+    audit_rule out;
+    out.mark = n.mark;
+    if (auto v = m.get("name")) out.name = to_string(*v);
+    if (auto v = m.get("match")) out.match = parse_match(*v);
+    out.action = to_nonempty_string(m.require("action"));
+    if (auto v = m.get("entity_type")) out.entity_type = to_string(*v);
+    if (auto v = m.get("entity_id")) out.entity_id = parse_source(*v);
+    if (auto v = m.get("user")) out.user = parse_source(*v);
+    if (auto v = m.get("changes")) out.changes = to_bool(*v);
+    if (auto v = m.get("mode")) out.mode = parse_mode(*v);
+    return out;
+}
+
+security_rule parse_security_rule(const node_ref& n) {
+    map_reader m(n, {"name", "match", "event_type", "owasp", "success", "user", "login", "mode"});
+    security_rule out;
+    out.mark = n.mark;
+    if (auto v = m.get("name")) out.name = to_string(*v);
+    if (auto v = m.get("match")) out.match = parse_match(*v);
+    out.event_type = to_nonempty_string(m.require("event_type"));
+    if (auto v = m.get("owasp")) out.owasp = to_string(*v);
+    if (auto v = m.get("success")) {
+        map_reader success(*v, {"status"});
+        out.success_status = parse_status_list(success.require("status"));
+    }
+    if (auto v = m.get("user")) out.user = parse_source(*v);
+    if (auto v = m.get("login")) out.login = to_bool(*v);
+    if (auto v = m.get("mode")) out.mode = parse_mode(*v);
+    return out;
+}
+
+// Rule names show up in logs and `sidelight check`; two rules with one name are a mistake.
+template <typename Rule>
+std::vector<Rule> parse_rules(const node_ref& n, Rule (*parse)(const node_ref&)) {
+    std::vector<Rule> out;
+    std::set<std::string> names;
+    for (const auto& item : list_items(n)) {
+        out.push_back(parse(item));
+        const std::string& name = out.back().name;
+        if (!name.empty() && !names.insert(name).second)
+            item.fail("duplicate rule name \"" + name + "\"");
+    }
+    return out;
+}
+
+store_config parse_store(const node_ref& n) {
+    map_reader m(n, {"type", "path", "synchronous"});
+    store_config out;
+    if (auto v = m.get("type")) out.type = to_choice(*v, {"sqlite", "postgres", "memory"});
+    if (auto v = m.get("path")) out.path = to_nonempty_string(*v);
+    if (auto v = m.get("synchronous"))
+        out.synchronous = to_choice(*v, {"off", "normal", "full", "extra"});
+    return out;
+}
+
+checkpoint_config parse_checkpoint(const node_ref& n) {
+    map_reader m(n, {"every_events", "every", "key_file"});
+    checkpoint_config out;
+    if (auto v = m.get("every_events")) out.every_events = to_uint(*v, 0, 1'000'000'000);
+    if (auto v = m.get("every")) out.every = to_duration(*v, true);
+    if (auto v = m.get("key_file")) out.key_file = to_string(*v);
+    return out;
+}
+
+}  // namespace
+
+std::vector<status_range> parse_status_list(const node_ref& n) {
+    std::vector<status_range> out;
+    if (n.node.IsScalar()) return {parse_status(n)};
+    for (const auto& item : list_items(n)) out.push_back(parse_status(item));
+    return out;
+}
+
+audit_config parse_audit(const node_ref& n) {
+    map_reader m(n, {"store", "queue_size", "batch_max", "batch_interval", "strict_timeout",
+                     "max_body_bytes", "redact_keys", "checkpoint", "rules"});
+    audit_config out;
+    if (auto v = m.get("store")) out.store = parse_store(*v);
+    if (auto v = m.get("queue_size")) out.queue_size = to_uint(*v, 1, 10'000'000);
+    if (auto v = m.get("batch_max")) out.batch_max = to_uint(*v, 1, 100'000);
+    if (auto v = m.get("batch_interval")) out.batch_interval = to_duration(*v, true);
+    if (auto v = m.get("strict_timeout")) out.strict_timeout = to_duration(*v, false);
+    if (auto v = m.get("max_body_bytes")) out.max_body_bytes = to_size(*v, 0);
+    if (auto v = m.get("redact_keys")) out.redact_keys = to_string_list(*v);
+    if (auto v = m.get("checkpoint")) out.checkpoint = parse_checkpoint(*v);
+    if (auto v = m.get("rules")) out.rules = parse_rules<audit_rule>(*v, &parse_audit_rule);
+    return out;
+}
+
+security_config parse_security(const node_ref& n) {
+    map_reader m(n, {"builtin", "brute_force", "rules"});
+    security_config out;
+    if (auto v = m.get("builtin")) {
+        map_reader b(*v, {"authn_fail", "authz_fail", "rate_limit"});
+        if (auto f = b.get("authn_fail")) out.builtin.authn_fail = to_bool(*f);
+        if (auto f = b.get("authz_fail")) out.builtin.authz_fail = to_bool(*f);
+        if (auto f = b.get("rate_limit")) out.builtin.rate_limit = to_bool(*f);
+    }
+    if (auto v = m.get("brute_force")) {
+        map_reader b(*v, {"enabled", "threshold", "window"});
+        if (auto f = b.get("enabled")) out.brute_force.enabled = to_bool(*f);
+        if (auto f = b.get("threshold")) out.brute_force.threshold = to_uint(*f, 1, 1'000'000);
+        if (auto f = b.get("window")) out.brute_force.window = to_duration(*f, false);
+    }
+    if (auto v = m.get("rules")) out.rules = parse_rules<security_rule>(*v, &parse_security_rule);
+    return out;
+}
+
+}  // namespace sidelight::config::detail

@@ -1,0 +1,86 @@
+#pragma once
+// Private to config/: the pieces the per-section parsers share. A `node_ref` is a YAML node plus
+// where it is (file, mark, dotted key path), so that every parser can throw a config_error that
+// quotes the position. A `map_reader` checks a map against its allowed keys (unknown and
+// duplicate keys are errors) and hands out the values. Not thread-safe; used during one load.
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "config/load.hpp"
+
+namespace sidelight::config::detail {
+
+struct node_ref {
+    YAML::Node node;
+    std::string path;  // "audit.rules[2].entity_id"
+    source_mark mark;
+
+    [[noreturn]] void fail(const std::string& message) const;
+    bool is_null() const { return !node.IsDefined() || node.IsNull(); }
+    // The scalar's text with ${ENV} expanded; fails when the node is not a scalar.
+    std::string scalar() const;
+    node_ref item(std::size_t index) const;
+};
+
+source_mark to_mark(const std::string& file, const YAML::Mark& mark);
+
+// One key/value pair of a map, as written (duplicates included).
+struct map_entry {
+    std::string key;
+    source_mark key_mark;
+    node_ref value;
+};
+
+// All pairs of a map node (null counts as an empty map); fails on a non-map, a non-scalar key
+// or a key written twice (reported at the second occurrence).
+std::vector<map_entry> map_entries(const node_ref& map);
+
+class map_reader {
+  public:
+    map_reader(const node_ref& map, std::initializer_list<std::string_view> allowed);
+    std::optional<node_ref> get(std::string_view key) const;
+    node_ref require(std::string_view key) const;  // fails with "missing required key"
+    const node_ref& self() const { return map_; }
+
+  private:
+    node_ref map_;
+    std::vector<map_entry> entries_;
+};
+
+// Items of a sequence (null counts as empty); fails on anything else.
+std::vector<node_ref> list_items(const node_ref& list);
+
+// Typed scalars. Each fails with a message naming the expected form.
+std::string to_string(const node_ref& n);
+std::string to_nonempty_string(const node_ref& n);
+bool to_bool(const node_ref& n);
+std::uint64_t to_uint(const node_ref& n, std::uint64_t low, std::uint64_t high);
+duration to_duration(const node_ref& n, bool allow_zero);
+std::uint64_t to_size(const node_ref& n, std::uint64_t low);
+address to_address(const node_ref& n, bool allow_port_zero);
+std::string to_choice(const node_ref& n, std::initializer_list<std::string_view> choices);
+std::vector<std::string> to_string_list(const node_ref& n);
+
+// ${VAR}, ${VAR:-default} and $$; returns the error message through `error` on failure.
+std::optional<std::string> expand_env(std::string_view text, std::string& error);
+
+bool is_http_token(std::string_view text);
+bool is_cidr(std::string_view text);
+std::string join(std::initializer_list<std::string_view> words, std::string_view separator);
+
+// Section parsers (one per struct), split over load.cpp, routes.cpp and rules.cpp.
+routes_config parse_routes(const node_ref& n);
+audit_config parse_audit(const node_ref& n);
+security_config parse_security(const node_ref& n);
+std::vector<std::string> parse_methods(const node_ref& n);
+std::vector<status_range> parse_status_list(const node_ref& n);
+
+}  // namespace sidelight::config::detail

@@ -1,0 +1,271 @@
+// Every error names file:line:col and the key path; these tests pin the exact text.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "config/load.hpp"
+
+namespace sidelight::config {
+namespace {
+
+const std::string upstream = "upstream: {address: 127.0.0.1:3000}\n";
+
+// The what() of the error load_string throws, or "" when it loads.
+std::string error_of(const std::string& yaml) {
+    try {
+        load_string(yaml, "sidelight.yaml");
+    } catch (const config_error& e) {
+        return e.what();
+    }
+    return "";
+}
+
+TEST(config_errors, yaml_syntax_error_has_the_parser_position) {
+    EXPECT_EQ(error_of("proxy:\n  listen: [1, 2\nupstream: x\n"),
+              "sidelight.yaml:3:9: invalid YAML: end of sequence flow not found");
+}
+
+TEST(config_errors, document_must_be_a_map) {
+    EXPECT_EQ(error_of("- a\n- b\n"),
+              "sidelight.yaml:1:1: the document must be a map of sections (proxy, upstream, ...)");
+}
+
+TEST(config_errors, bad_duration_quotes_path_and_value_position) {
+    std::string yaml =
+        "upstream:\n"
+        "  address: 127.0.0.1:3000\n"
+        "  connect_timeout: 500\n";
+    EXPECT_EQ(error_of(yaml),
+              "sidelight.yaml:3:20: upstream.connect_timeout: expected a duration like 500ms, 5s, "
+              "1m30s or 1h, got \"500\"");
+}
+
+TEST(config_errors, config_error_exposes_mark_and_key_path) {
+    try {
+        load_string(upstream + "proxy:\n  workers: 2000\n", "dir/s.yaml");
+        FAIL() << "expected a config_error";
+    } catch (const config_error& e) {
+        EXPECT_EQ(e.mark().file, "dir/s.yaml");
+        EXPECT_EQ(e.mark().line, 3);
+        EXPECT_EQ(e.mark().column, 12);
+        EXPECT_EQ(e.key_path(), "proxy.workers");
+    }
+}
+
+TEST(config_errors, wrong_types) {
+    EXPECT_EQ(error_of(upstream + "proxy: [1, 2]\n"),
+              "sidelight.yaml:2:8: proxy: expected a map, got a list");
+    EXPECT_EQ(error_of(upstream + "proxy:\n  trusted_proxies: 10.0.0.0/8\n"),
+              "sidelight.yaml:3:20: proxy.trusted_proxies: expected a list, got \"10.0.0.0/8\"");
+    EXPECT_EQ(error_of(upstream + "admin:\n  token: {a: 1}\n"),
+              "sidelight.yaml:3:10: admin.token: expected a value, got a map");
+    EXPECT_EQ(error_of(upstream + "access_log: maybe\n"),
+              "sidelight.yaml:2:13: access_log: expected a boolean (true or false), got \"maybe\"");
+    EXPECT_EQ(error_of(upstream + "routes: everything\n"),
+              "sidelight.yaml:2:9: routes: expected a list of routes or a map {openapi, "
+              "unmatched, max_routes, entries}");
+}
+
+TEST(config_errors, unknown_keys_list_the_valid_ones) {
+    EXPECT_EQ(error_of(upstream + "proxy:\n  listne: :8080\n"),
+              "sidelight.yaml:3:3: proxy.listne: unknown key (expected one of listen, workers, "
+              "max_connections, trusted_proxies)");
+    EXPECT_EQ(error_of(upstream + "config: {watch: true}\n"),
+              "sidelight.yaml:2:1: config: unknown key (expected one of proxy, upstream, admin, "
+              "health, shutdown, limits, metrics, routes, audit, security, access_log, "
+              "log_level, config_watch)");
+    EXPECT_EQ(error_of(upstream + "audit:\n  rules:\n    - action: x\n      entity: y\n"),
+              "sidelight.yaml:5:7: audit.rules[0].entity: unknown key (expected one of name, "
+              "match, action, entity_type, entity_id, user, changes, mode)");
+}
+
+TEST(config_errors, duplicate_key_at_top_level) {
+    EXPECT_EQ(error_of(upstream + "log_level: info\naccess_log: true\nlog_level: debug\n"),
+              "sidelight.yaml:4:1: log_level: duplicate key (first defined at line 2, column 1)");
+}
+
+TEST(config_errors, duplicate_key_nested) {
+    std::string yaml = upstream +
+                       "audit:\n"
+                       "  rules:\n"
+                       "    - action: a\n"
+                       "      mode: batch\n"
+                       "      mode: strict\n";
+    EXPECT_EQ(error_of(yaml),
+              "sidelight.yaml:6:7: audit.rules[0].mode: duplicate key (first defined at line 5, "
+              "column 7)");
+    EXPECT_EQ(error_of(upstream + "metrics:\n  const_labels: {env: a, env: b}\n"),
+              "sidelight.yaml:3:26: metrics.const_labels.env: duplicate key (first defined at "
+              "line 3, column 18)");
+}
+
+TEST(config_errors, duplicate_section) {
+    EXPECT_EQ(error_of(upstream + "upstream: {address: 127.0.0.1:4000}\n"),
+              "sidelight.yaml:2:1: upstream: duplicate key (first defined at line 1, column 1)");
+}
+
+TEST(config_errors, integers_out_of_range_negative_and_malformed) {
+    EXPECT_EQ(error_of(upstream + "proxy: {workers: 1025}\n"),
+              "sidelight.yaml:2:18: proxy.workers: out of range: 1025 (between 0 and 1024)");
+    EXPECT_EQ(error_of(upstream + "proxy: {workers: -1}\n"),
+              "sidelight.yaml:2:18: proxy.workers: must not be negative (between 0 and 1024)");
+    EXPECT_EQ(error_of(upstream + "proxy: {max_connections: 99999999999999999999}\n"),
+              "sidelight.yaml:2:26: proxy.max_connections: number too large (between 1 and "
+              "10000000)");
+    EXPECT_EQ(error_of(upstream + "proxy: {workers: 2.5}\n"),
+              "sidelight.yaml:2:18: proxy.workers: expected a whole number, got \"2.5\"");
+    EXPECT_EQ(error_of(upstream + "security: {brute_force: {threshold: 0}}\n"),
+              "sidelight.yaml:2:37: security.brute_force.threshold: out of range: 0 (between 1 "
+              "and 1000000)");
+}
+
+TEST(config_errors, addresses_and_ports) {
+    EXPECT_EQ(error_of("upstream: {address: 127.0.0.1:0}\n"),
+              "sidelight.yaml:1:21: upstream.address: port must be between 1 and 65535");
+    EXPECT_EQ(error_of("upstream: {address: 127.0.0.1:70000}\n"),
+              "sidelight.yaml:1:21: upstream.address: expected an address like 127.0.0.1:3000, "
+              "[::1]:3000, name:3000 or :8080, got \"127.0.0.1:70000\"");
+    EXPECT_EQ(error_of(upstream + "proxy: {listen: \"127.0.0.1:0\"}\n"), "");
+    EXPECT_EQ(error_of(upstream + "admin: {listen: ::1:9901}\n"),
+              "sidelight.yaml:2:17: admin.listen: expected an address like 127.0.0.1:3000, "
+              "[::1]:3000, name:3000 or :8080, got \"::1:9901\"");
+}
+
+TEST(config_errors, listeners_that_collide_or_loop) {
+    EXPECT_EQ(error_of(upstream + "admin: {listen: \":8080\"}\n"),
+              "sidelight.yaml:2:17: admin.listen: same port as proxy.listen (0.0.0.0:8080)");
+    EXPECT_EQ(error_of(upstream + "proxy: {listen: \"127.0.0.1:9901\"}\n"),
+              "sidelight.yaml:1:1: admin.listen: same port as proxy.listen (127.0.0.1:9901)");
+    EXPECT_EQ(error_of("upstream: {address: localhost:8080}\n"),
+              "sidelight.yaml:1:21: upstream.address: points at proxy.listen (0.0.0.0:8080): "
+              "requests would loop");
+    EXPECT_EQ(error_of(upstream + "proxy: {listen: \":0\"}\nadmin: {listen: \":0\"}\n"), "");
+    EXPECT_EQ(error_of(upstream + "proxy: {listen: \"10.0.0.1:9901\"}\n"
+                                  "admin: {listen: \"127.0.0.1:9901\"}\n"),
+              "");
+    EXPECT_EQ(error_of("upstream: {address: \"10.1.1.1:8080\"}\n"), "");
+}
+
+TEST(config_errors, sizes_and_durations) {
+    EXPECT_EQ(error_of(upstream + "limits:\n  max_body_bytes: 10k\n"),
+              "sidelight.yaml:3:19: limits.max_body_bytes: expected a size like 512, 64KiB, 1MiB "
+              "or 10KB, got \"10k\"");
+    EXPECT_EQ(error_of(upstream + "limits:\n  header_read_timeout: 0\n"),
+              "sidelight.yaml:3:24: limits.header_read_timeout: must be greater than 0");
+    EXPECT_EQ(error_of(upstream + "shutdown: {grace: 0}\n"), "");
+}
+
+TEST(config_errors, missing_required_values) {
+    EXPECT_EQ(error_of("proxy: {workers: 2}\n"),
+              "sidelight.yaml:1:1: upstream.address: missing required key");
+    EXPECT_EQ(error_of("upstream:\n  connect_timeout: 1s\n"),
+              "sidelight.yaml:2:3: upstream.address: missing required key");
+    EXPECT_EQ(error_of(upstream + "audit:\n  rules:\n    - name: r\n      entity_type: x\n"),
+              "sidelight.yaml:4:7: audit.rules[0].action: missing required key");
+    EXPECT_EQ(error_of(upstream + "security:\n  rules:\n    - {name: a, event_type: X}\n"
+                                  "    - {name: b}\n"),
+              "sidelight.yaml:5:7: security.rules[1].event_type: missing required key");
+    EXPECT_EQ(error_of(upstream + "admin:\n  token:\n"),
+              "sidelight.yaml:3:3: admin.token: expected a value, got nothing");
+}
+
+TEST(config_errors, unset_environment_variable) {
+    ::unsetenv("SIDELIGHT_TEST_UNSET");
+    EXPECT_EQ(error_of("upstream:\n  address: ${SIDELIGHT_TEST_UNSET}\n"),
+              "sidelight.yaml:2:12: upstream.address: environment variable SIDELIGHT_TEST_UNSET "
+              "is not set (use ${SIDELIGHT_TEST_UNSET:-default} for a default)");
+    EXPECT_EQ(error_of(upstream + "admin: {token: \"${UNTERMINATED\"}\n"),
+              "sidelight.yaml:2:16: admin.token: unterminated ${ in \"${UNTERMINATED\" (write $$ "
+              "for a literal $)");
+}
+
+TEST(config_errors, routes) {
+    EXPECT_EQ(error_of(upstream + "routes:\n  - GET /a\n  - \"GE T/b\"\n"),
+              "sidelight.yaml:4:5: routes[1]: expected a space between the methods and the path "
+              "in \"GE T/b\"");
+    EXPECT_EQ(error_of(upstream + "routes:\n  - \"G(T /a\"\n"),
+              "sidelight.yaml:3:5: routes[0]: expected HTTP methods like GET or GET,PUT, got "
+              "\"G(T\"");
+    EXPECT_EQ(error_of(upstream + "routes:\n  entries:\n    - {template: api/x}\n"),
+              "sidelight.yaml:4:18: routes.entries[0].template: expected a path template "
+              "starting with /, got \"api/x\"");
+    EXPECT_EQ(error_of(upstream + "routes: {unmatched: drop}\n"),
+              "sidelight.yaml:2:21: routes.unmatched: expected one of label, normalize, got "
+              "\"drop\"");
+}
+
+TEST(config_errors, rules) {
+    std::string rules = upstream + "audit:\n  rules:\n";
+    EXPECT_EQ(error_of(rules + "    - {action: a, entity_id: cookie:sid}\n"),
+              "sidelight.yaml:4:30: audit.rules[0].entity_id: expected path:<param>, "
+              "header:<name>, jwt:<claim>, request:/<pointer> or response:/<pointer>, got "
+              "\"cookie:sid\"");
+    EXPECT_EQ(error_of(rules + "    - {action: a, user: \"request:user.id\"}\n"),
+              "sidelight.yaml:4:25: audit.rules[0].user: expected a JSON pointer like "
+              "request:/user/id, got \"request:user.id\"");
+    EXPECT_EQ(error_of(rules + "    - action: a\n      match: {status: [200, 6xx]}\n"),
+              "sidelight.yaml:5:29: audit.rules[0].match.status[1]: expected a status code (404), "
+              "a class (\"2xx\") or a range (\"200-299\") between 100 and 599, got \"6xx\"");
+    EXPECT_EQ(error_of(rules + "    - action: a\n      match: {status: [\"299-200\"]}\n"),
+              "sidelight.yaml:5:24: audit.rules[0].match.status[0]: the range \"299-200\" is "
+              "empty (low > high)");
+    EXPECT_EQ(error_of(rules + "    - action: a\n      match: {routes: [\"PUT /a\"]}\n"),
+              "sidelight.yaml:5:24: audit.rules[0].match.routes[0]: expected a route template "
+              "like /api/products/{id} (methods go in match.methods), got \"PUT /a\"");
+    EXPECT_EQ(error_of(rules + "    - {name: x, action: a}\n    - {name: x, action: b}\n"),
+              "sidelight.yaml:5:7: audit.rules[1]: duplicate rule name \"x\"");
+    EXPECT_EQ(error_of(rules + "    - {action: a, mode: later}\n"),
+              "sidelight.yaml:4:25: audit.rules[0].mode: expected one of batch, strict, got "
+              "\"later\"");
+}
+
+TEST(config_errors, metrics) {
+    EXPECT_EQ(error_of(upstream + "metrics: {buckets: [10, 5]}\n"),
+              "sidelight.yaml:2:25: metrics.buckets[1]: bucket bounds must be strictly "
+              "increasing");
+    EXPECT_EQ(error_of(upstream + "metrics: {buckets: [0, 5]}\n"),
+              "sidelight.yaml:2:21: metrics.buckets[0]: bucket bounds must be greater than 0");
+    EXPECT_EQ(error_of(upstream + "metrics: {buckets: [1, ten]}\n"),
+              "sidelight.yaml:2:24: metrics.buckets[1]: expected a number, got \"ten\"");
+    EXPECT_EQ(error_of(upstream + "metrics: {buckets: []}\n"),
+              "sidelight.yaml:2:20: metrics.buckets: must list at least one bucket bound");
+    EXPECT_EQ(error_of(upstream + "metrics:\n  const_labels: {route: x}\n"),
+              "sidelight.yaml:3:18: metrics.const_labels.route: collides with a label sidelight "
+              "sets itself");
+    EXPECT_EQ(error_of(upstream + "metrics:\n  const_labels: {1st: x}\n"),
+              "sidelight.yaml:3:18: metrics.const_labels.1st: not a valid Prometheus label name");
+    EXPECT_EQ(error_of(upstream + "metrics: {prefix: my-app_}\n"),
+              "sidelight.yaml:2:19: metrics.prefix: expected a metric name prefix like myapp_ "
+              "(letters, digits, _ and :)");
+}
+
+TEST(config_errors, trusted_proxies_must_be_cidrs) {
+    EXPECT_EQ(error_of(upstream + "proxy:\n  trusted_proxies: [10.0.0.0/8, 10.0.0.0/33]\n"),
+              "sidelight.yaml:3:33: proxy.trusted_proxies[1]: expected an IPv4 or IPv6 CIDR like "
+              "10.0.0.0/8 or ::1/128, got \"10.0.0.0/33\"");
+    EXPECT_EQ(error_of(upstream + "proxy:\n  trusted_proxies: [\"fe80::/129\"]\n"),
+              "sidelight.yaml:3:21: proxy.trusted_proxies[0]: expected an IPv4 or IPv6 CIDR like "
+              "10.0.0.0/8 or ::1/128, got \"fe80::/129\"");
+}
+
+TEST(config_errors, log_level_and_store_choices) {
+    EXPECT_EQ(error_of(upstream + "log_level: verbose\n"),
+              "sidelight.yaml:2:12: log_level: expected one of trace, debug, info, warn, error, "
+              "critical, off, got \"verbose\"");
+    EXPECT_EQ(error_of(upstream + "audit: {store: {synchronous: maybe}}\n"),
+              "sidelight.yaml:2:30: audit.store.synchronous: expected one of off, normal, full, "
+              "extra, got \"maybe\"");
+}
+
+TEST(config_errors, unreadable_file) {
+    try {
+        load_file("/nonexistent/sidelight.yaml");
+        FAIL() << "expected a config_error";
+    } catch (const config_error& e) {
+        EXPECT_STREQ(e.what(),
+                     "/nonexistent/sidelight.yaml: cannot read: No such file or directory");
+    }
+}
+
+}  // namespace
+}  // namespace sidelight::config
