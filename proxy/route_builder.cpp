@@ -2,12 +2,13 @@
 // duplicates and explicit-over-imported overrides, build the trie, then number the routes in
 // precedence order.
 
+#include "proxy/route_table.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <unordered_map>
 
 #include "config/load.hpp"
-#include "proxy/route_table.hpp"
 
 namespace sidelight::proxy {
 

@@ -1,8 +1,8 @@
 // `sidelight routes` output: the compiled table and single-match explanations.
 
-#include <algorithm>
-
 #include "proxy/route_table.hpp"
+
+#include <algorithm>
 
 namespace sidelight::proxy {
 
