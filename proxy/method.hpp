@@ -3,6 +3,7 @@
 // RFC 5789 (PATCH), plus `other` for anything else (labelled "_OTHER", never the raw token).
 // Pure functions, thread-safe.
 
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
