@@ -57,9 +57,12 @@ boost::asio::awaitable<relay_result> relay_message(
                 co_return r;
             }
             body.size = buf.size() - body.size;
-            body.data = buf.data();
-            body.more = !p.is_done();
             body_bytes += body.size;
+            // A zero-length piece must not reach the serializer as data: for a chunked message
+            // it would be written as the last chunk. Read on, or end the body properly.
+            if (body.size == 0 && !p.is_done()) continue;
+            body.data = body.size ? buf.data() : nullptr;
+            body.more = !p.is_done();
         } else {
             body.data = nullptr;
             body.size = 0;

@@ -42,7 +42,7 @@ struct request_record {
     std::string_view method;  // as sent by the client (points into session storage)
     std::string path;         // request target without the query string
     std::string request_id;
-    std::string client_ip;
+    std::string client_ip;  // per connection: kept across reset()
     int status = 0;  // what the client got; 499 when it went away first
     error_type error = error_type::none;
     std::uint64_t bytes_in = 0;   // request body bytes read from the client
@@ -61,7 +61,6 @@ struct request_record {
         method = {};
         path.clear();
         request_id.clear();
-        client_ip.clear();
         status = 0;
         error = error_type::none;
         bytes_in = bytes_out = 0;
