@@ -18,12 +18,12 @@
 namespace sidelight::config {
 
 class config_error : public std::runtime_error {
-public:
+  public:
     config_error(source_mark mark, std::string key_path, const std::string& message);
     const source_mark& mark() const { return mark_; }
     const std::string& key_path() const { return key_path_; }
 
-private:
+  private:
     source_mark mark_;
     std::string key_path_;
 };
@@ -39,8 +39,9 @@ std::shared_ptr<const config> load_string(std::string_view yaml, const std::stri
 std::string dump(const config& cfg);
 
 // Scalar parsers, exposed for reuse and tests. std::nullopt when the text is not valid.
-std::optional<duration> parse_duration(std::string_view text);     // "250ms" "5s" "2m" "1h" "0"
-std::optional<std::uint64_t> parse_size(std::string_view text);    // "512" "64KiB" "1MiB" "2GiB" "10KB"
-std::optional<address> parse_address(std::string_view text);       // "h:1" "[::1]:2" "name:3"
+std::optional<duration> parse_duration(std::string_view text);  // "250ms" "5s" "2m" "1h" "0"
+std::optional<std::uint64_t> parse_size(
+    std::string_view text);                                   // "512" "64KiB" "1MiB" "2GiB" "10KB"
+std::optional<address> parse_address(std::string_view text);  // "h:1" "[::1]:2" "name:3"
 
 }  // namespace sidelight::config

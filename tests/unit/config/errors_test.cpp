@@ -99,6 +99,13 @@ TEST(config_errors, duplicate_key_nested) {
               "line 3, column 18)");
 }
 
+TEST(config_errors, keys_must_be_strings) {
+    EXPECT_EQ(error_of(upstream + "proxy:\n  ? [a, b]\n  : 1\n"),
+              "sidelight.yaml:3:5: proxy: keys must be plain strings");
+    EXPECT_EQ(error_of(upstream + "metrics: {const_labels: {\"${X}\": v}}\n"),
+              "sidelight.yaml:2:26: metrics.const_labels.${X}: not a valid Prometheus label name");
+}
+
 TEST(config_errors, duplicate_section) {
     EXPECT_EQ(error_of(upstream + "upstream: {address: 127.0.0.1:4000}\n"),
               "sidelight.yaml:2:1: upstream: duplicate key (first defined at line 1, column 1)");

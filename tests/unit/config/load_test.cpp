@@ -225,6 +225,7 @@ TEST(load_string, expands_environment_variables_before_parsing) {
         "    a: \"${SIDELIGHT_TEST_EMPTY:-dflt}\"\n"
         "    b: \"${SIDELIGHT_TEST_EMPTY}\"\n"
         "    c: \"cost $$5 and $HOME stays\"\n"
+        "    d: \"$${LITERAL} ${SIDELIGHT_TEST_UNSET:-x:y}\"\n"
         "proxy: {workers: \"${SIDELIGHT_TEST_UNSET:-2}\"}\n",
         "s.yaml");
     EXPECT_EQ(cfg->upstream.address.port, 3100);
@@ -233,6 +234,7 @@ TEST(load_string, expands_environment_variables_before_parsing) {
     EXPECT_EQ(cfg->metrics.const_labels.at("a"), "dflt");
     EXPECT_EQ(cfg->metrics.const_labels.at("b"), "");
     EXPECT_EQ(cfg->metrics.const_labels.at("c"), "cost $5 and $HOME stays");
+    EXPECT_EQ(cfg->metrics.const_labels.at("d"), "${LITERAL} x:y");
     EXPECT_EQ(cfg->proxy.workers, 2u);
 }
 
