@@ -26,8 +26,8 @@ void append_time(std::string& out, std::chrono::system_clock::time_point t) {
     gmtime_r(&secs, &tm);
     char buf[40];
     const int n = std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ",
-                                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                                tm.tm_min, tm.tm_sec, static_cast<long long>(us.count() % 1000000));
+                                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                                tm.tm_sec, static_cast<long long>(us.count() % 1000000));
     out.append(buf, static_cast<std::size_t>(n));
 }
 

@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -11,7 +12,6 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
-#include <spdlog/spdlog.h>
 
 namespace sidelight::agent {
 namespace {
@@ -47,8 +47,7 @@ net::awaitable<void> serve(tcp::socket socket, const admin_handler& handler) {
         admin_request in{req.method_string(), req.target(), req[http::field::authorization],
                          req[http::field::content_type], req.body()};
         admin_response out = handler(in);
-        http::response<http::string_body> res{static_cast<http::status>(out.status),
-                                              req.version()};
+        http::response<http::string_body> res{static_cast<http::status>(out.status), req.version()};
         res.set(http::field::content_type, out.content_type);
         res.set(http::field::cache_control, "no-store");
         res.body() = std::move(out.body);
@@ -86,7 +85,8 @@ admin_server::admin_server(net::io_context& ioc, const config::address& listen,
     if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
     if (!ec) acceptor_.bind(ep, ec);
     if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
-    if (ec) throw std::runtime_error("cannot listen on " + listen.to_string() + ": " + ec.message());
+    if (ec)
+        throw std::runtime_error("cannot listen on " + listen.to_string() + ": " + ec.message());
     port_ = acceptor_.local_endpoint().port();
 }
 

@@ -34,7 +34,7 @@ struct admin_response {
 using admin_handler = std::function<admin_response(const admin_request&)>;
 
 class admin_server {
-public:
+  public:
     // Binds at once; throws std::runtime_error ("cannot listen on ...") on failure.
     admin_server(boost::asio::io_context& ioc, const config::address& listen,
                  admin_handler handler);
@@ -42,7 +42,7 @@ public:
     void stop();
     std::uint16_t port() const { return port_; }
 
-private:
+  private:
     boost::asio::io_context& ioc_;
     boost::asio::ip::tcp::acceptor acceptor_;
     admin_handler handler_;

@@ -2,10 +2,10 @@
 
 #include <signal.h>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
-#include <spdlog/spdlog.h>
 
 namespace sidelight::agent {
 namespace {
@@ -52,10 +52,8 @@ app::~app() {
 
 void app::start() {
     started_ = std::chrono::steady_clock::now();
-    admin_ = std::make_unique<admin_server>(admin_ioc_, cfg_->admin.listen,
-                                            [this](const admin_request& r) {
-                                                return handle_admin(r);
-                                            });
+    admin_ = std::make_unique<admin_server>(
+        admin_ioc_, cfg_->admin.listen, [this](const admin_request& r) { return handle_admin(r); });
     proxy_ = std::make_unique<proxy::server>(cfg_, metrics_);
     proxy_->start();
     listening_ = true;
@@ -67,8 +65,9 @@ void app::start() {
         auto guard = boost::asio::make_work_guard(admin_ioc_);
         admin_ioc_.run();
     });
-    const unsigned workers =
-        cfg_->proxy.workers ? cfg_->proxy.workers : std::max(1u, std::thread::hardware_concurrency());
+    const unsigned workers = cfg_->proxy.workers
+                                 ? cfg_->proxy.workers
+                                 : std::max(1u, std::thread::hardware_concurrency());
     spdlog::info("sidelight {} started proxy={}:{} admin={}:{} upstream={} workers={}",
                  SIDELIGHT_VERSION, cfg_->proxy.listen.host, proxy_->port(),
                  cfg_->admin.listen.host, admin_->port(), cfg_->upstream.address.to_string(),
@@ -80,8 +79,10 @@ int app::run() {
     for (;;) {
         const int sig = wait_signal(1000ms);
         if (sig == SIGTERM || sig == SIGINT) break;
-        if (sig == SIGHUP) spdlog::info("reload: SIGHUP received; routes and rules reload lands "
-                                        "with the route table");
+        if (sig == SIGHUP)
+            spdlog::info(
+                "reload: SIGHUP received; routes and rules reload lands "
+                "with the route table");
     }
     return drain();
 }
@@ -119,8 +120,8 @@ int app::drain() {
 
 admin_response app::handle_admin(const admin_request& req) {
     const auto path = req.target.substr(0, req.target.find('?'));
-    const bool known = path == "/livez" || path == "/readyz" || path == "/healthz" ||
-                       path == "/metrics";
+    const bool known =
+        path == "/livez" || path == "/readyz" || path == "/healthz" || path == "/metrics";
     if (!known) return text(404, "not found\n");
     if (req.method != "GET" && req.method != "HEAD") return text(405, "method not allowed\n");
     if (path == "/livez") return text(200, "ok\n");

@@ -28,7 +28,7 @@ namespace sidelight::agent {
 void block_signals();
 
 class app {
-public:
+  public:
     explicit app(std::shared_ptr<const config::config> cfg);
     ~app();
 
@@ -38,7 +38,7 @@ public:
 
     admin_response handle_admin(const admin_request& req);
 
-private:
+  private:
     void start();
     int drain();
     std::string healthz_json(const upstream_health& up, bool healthy) const;

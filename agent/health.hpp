@@ -28,14 +28,14 @@ struct upstream_health {
 };
 
 class health_checker {
-public:
+  public:
     health_checker(boost::asio::io_context& ioc, const config::config& cfg,
                    std::vector<boost::asio::ip::tcp::endpoint> endpoints);
     void start();
     void stop();
     upstream_health snapshot() const;
 
-private:
+  private:
     boost::asio::awaitable<void> loop();
     boost::asio::awaitable<std::string> check_once();  // "" when healthy, else the reason
     void record(std::string error);

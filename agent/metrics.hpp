@@ -22,7 +22,7 @@
 namespace sidelight::agent {
 
 class metrics : public proxy::observer {
-public:
+  public:
     explicit metrics(const config::config& cfg);
 
     void on_request(const proxy::request_record& record) override;
@@ -32,7 +32,7 @@ public:
     std::string render() const;
     prometheus::Registry& registry() { return *registry_; }
 
-private:
+  private:
     std::shared_ptr<prometheus::Registry> registry_;
     process_metrics process_;
     std::array<prometheus::Gauge*, 3> connections_{};

@@ -89,13 +89,11 @@ std::vector<prometheus::MetricFamily> process_metrics::Collect() const {
             s.rss_pages * page),
         one("process_virtual_memory_bytes", "Virtual memory size in bytes.", MetricType::Gauge,
             s.vsize),
-        one("process_open_fds", "Number of open file descriptors.", MetricType::Gauge,
-            open_fds()),
+        one("process_open_fds", "Number of open file descriptors.", MetricType::Gauge, open_fds()),
         one("process_max_fds", "Maximum number of open file descriptors.", MetricType::Gauge,
             static_cast<double>(lim.rlim_cur)),
-        one("process_start_time_seconds",
-            "Start time of the process since unix epoch in seconds.", MetricType::Gauge,
-            boot_time_seconds() + s.start_ticks / ticks),
+        one("process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
+            MetricType::Gauge, boot_time_seconds() + s.start_ticks / ticks),
     };
 }
 

@@ -11,7 +11,7 @@
 namespace sidelight::agent {
 
 class process_metrics : public prometheus::Collectable {
-public:
+  public:
     std::vector<prometheus::MetricFamily> Collect() const override;
 };
 

@@ -32,7 +32,9 @@ std::string_view trim_ows(std::string_view v) {
     return v;
 }
 
-head_check_result bad(std::string_view why) { return {head_verdict::bad_request, why}; }
+head_check_result bad(std::string_view why) {
+    return {head_verdict::bad_request, why};
+}
 
 // Request line: method SP request-target SP HTTP/1.x
 head_check_result check_request_line(std::string_view line, const head_limits& limits,

@@ -36,10 +36,14 @@ void strip_hop_by_hop(http::fields& fields) {
     }
     for (std::size_t i = 0; i < named_count; ++i) fields.erase(named[i]);
     static constexpr http::field hop_by_hop[] = {
-        http::field::keep_alive,          http::field::proxy_connection,
-        http::field::te,                  http::field::trailer,
-        http::field::transfer_encoding,   http::field::upgrade,
-        http::field::proxy_authenticate,  http::field::proxy_authorization,
+        http::field::keep_alive,
+        http::field::proxy_connection,
+        http::field::te,
+        http::field::trailer,
+        http::field::transfer_encoding,
+        http::field::upgrade,
+        http::field::proxy_authenticate,
+        http::field::proxy_authorization,
     };
     for (auto f : hop_by_hop) fields.erase(f);
 }

@@ -34,16 +34,16 @@ struct request_record {
     using clock = std::chrono::steady_clock;
 
     std::chrono::system_clock::time_point wall_start;  // for logs and audit rows
-    clock::time_point start;             // first byte of the request header read
-    clock::time_point upstream_start;    // request header sent to the app (or epoch if never)
-    clock::time_point upstream_header;   // response header received from the app
-    clock::time_point end;               // last byte of the response written (or failure)
+    clock::time_point start;                           // first byte of the request header read
+    clock::time_point upstream_start;   // request header sent to the app (or epoch if never)
+    clock::time_point upstream_header;  // response header received from the app
+    clock::time_point end;              // last byte of the response written (or failure)
 
     std::string_view method;  // as sent by the client (points into session storage)
     std::string path;         // request target without the query string
     std::string request_id;
     std::string client_ip;  // per connection: kept across reset()
-    int status = 0;  // what the client got; 499 when it went away first
+    int status = 0;         // what the client got; 499 when it went away first
     error_type error = error_type::none;
     std::uint64_t bytes_in = 0;   // request body bytes read from the client
     std::uint64_t bytes_out = 0;  // response body bytes written to the client
@@ -71,7 +71,7 @@ struct request_record {
 // What the proxy reports to. Implemented by the agent (metrics, access log, audit pipeline).
 // Thread-safety: called concurrently from every worker thread.
 class observer {
-public:
+  public:
     virtual ~observer() = default;
     virtual void on_request(const request_record& record) = 0;
     virtual void on_connection(connection_type type, int delta) = 0;

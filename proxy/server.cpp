@@ -2,13 +2,13 @@
 
 #include <stdexcept>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
 
 #include "proxy/session.hpp"
 
@@ -57,7 +57,9 @@ server::server(std::shared_ptr<const config::config> cfg, observer& obs) {
     shared_.obs = &obs;
 }
 
-server::~server() { join(); }
+server::~server() {
+    join();
+}
 
 void server::bind(worker& w, const tcp::endpoint& ep) {
     auto& acc = w.acceptor.emplace(w.ioc);

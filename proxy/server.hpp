@@ -16,7 +16,7 @@
 namespace sidelight::proxy {
 
 class server {
-public:
+  public:
     server(std::shared_ptr<const config::config> cfg, observer& obs);
     ~server();
     server(const server&) = delete;
@@ -37,7 +37,7 @@ public:
     // Stops the workers and joins their threads.
     void join();
 
-private:
+  private:
     void bind(worker& w, const tcp::endpoint& ep);
 
     shared_state shared_;

@@ -3,12 +3,12 @@
 #include <array>
 #include <optional>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/status.hpp>
-#include <spdlog/spdlog.h>
 
 #include "proxy/client_address.hpp"
 #include "proxy/header_check.hpp"
@@ -52,7 +52,7 @@ error_type classify_status(int status) {
 }  // namespace
 
 class client_session {
-public:
+  public:
     client_session(worker& w, tcp::socket socket);
     ~client_session();
     client_session(const client_session&) = delete;
@@ -62,7 +62,7 @@ public:
     void close_if_idle();
     void abort();
 
-private:
+  private:
     enum class next { keep_alive, close };
     struct exchange_state;
 
@@ -161,8 +161,7 @@ net::awaitable<std::size_t> client_session::read_head() {
         auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(read_chunk), use_tuple);
         if (ec) {
             if (!idle_ && ec == beast::error::timeout)
-                co_await send_error(http::status::request_timeout, error_type::bad_request,
-                                    false);
+                co_await send_error(http::status::request_timeout, error_type::bad_request, false);
             co_return 0;
         }
         buffer_.commit(n);
@@ -238,8 +237,8 @@ net::awaitable<client_session::next> client_session::forward(request_parser& rp)
     set_forwarded(req, record_.client_ip, scratch_);
     ensure_request_id(req, record_.request_id);
     req.version(11);
-    if (req.find(http::field::host) == req.end()) req.set(http::field::host,
-                                                          w_.shared.upstream.host_header);
+    if (req.find(http::field::host) == req.end())
+        req.set(http::field::host, w_.shared.upstream.host_header);
     if (chunked) req.chunked(true);
     if (expect_continue && !rp.is_done()) {
         // We answer the expectation ourselves; the app gets a plain request with a body.
@@ -266,9 +265,9 @@ net::awaitable<client_session::next> client_session::respond(exchange_state& x) 
                                           x.request.is_done() && x.client_keep_alive);
         }
         record_.upstream_start = steady::now();
-        const auto sent = co_await relay_message(stream_, buffer_, x.request, x.conn->stream,
-                                                 body_buf_, cfg_.limits.body_idle_timeout,
-                                                 record_.bytes_in);
+        const auto sent =
+            co_await relay_message(stream_, buffer_, x.request, x.conn->stream, body_buf_,
+                                   cfg_.limits.body_idle_timeout, record_.bytes_in);
         if (sent.read_ec) {
             if (sent.read_ec == http::error::body_limit)
                 co_return co_await send_error(http::status::payload_too_large,
@@ -287,9 +286,8 @@ net::awaitable<client_session::next> client_session::respond(exchange_state& x) 
         x.response->header_limit(static_cast<std::uint32_t>(cfg_.limits.max_header_bytes));
         if (x.head) x.response->skip(true);
         x.conn->stream.expires_after(up.response_timeout);
-        auto [hec, n] =
-            co_await http::async_read_header(x.conn->stream, x.conn->buffer, *x.response,
-                                             use_tuple);
+        auto [hec, n] = co_await http::async_read_header(x.conn->stream, x.conn->buffer,
+                                                         *x.response, use_tuple);
         // 1xx interim responses (other than 101) are consumed here: the client never asked.
         while (!hec && x.response->get().result_int() / 100 == 1 &&
                x.response->get().result_int() != 101) {
@@ -324,9 +322,9 @@ net::awaitable<client_session::next> client_session::respond(exchange_state& x) 
     res.version(x.client_version);
     res.keep_alive(keep);
     res.set("X-Request-Id", record_.request_id);
-    const auto got = co_await relay_message(x.conn->stream, x.conn->buffer, *x.response, stream_,
-                                            body_buf_, cfg_.limits.body_idle_timeout,
-                                            record_.bytes_out);
+    const auto got =
+        co_await relay_message(x.conn->stream, x.conn->buffer, *x.response, stream_, body_buf_,
+                               cfg_.limits.body_idle_timeout, record_.bytes_out);
     if (got.read_ec) {
         // Never let a truncated body look complete: abort the client connection.
         finish(status, error_type::upstream_reset);
@@ -344,8 +342,7 @@ net::awaitable<client_session::next> client_session::respond(exchange_state& x) 
 
 // Answers with a short plain-text body made by the proxy itself.
 net::awaitable<client_session::next> client_session::send_error(http::status status,
-                                                                 error_type error,
-                                                                 bool keep_alive) {
+                                                                error_type error, bool keep_alive) {
     const auto reason = http::obsolete_reason(status);
     keep_alive = keep_alive && !w_.shared.draining.load(std::memory_order_relaxed);
     if (record_.request_id.empty()) generate_request_id(record_.request_id);

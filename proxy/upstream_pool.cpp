@@ -55,8 +55,7 @@ upstream_pool::upstream_pool(net::io_context& ioc, const upstream_target& target
     idle_.reserve(target.settings.max_idle);
 }
 
-net::awaitable<std::unique_ptr<upstream_connection>> upstream_pool::acquire(
-    beast::error_code& ec) {
+net::awaitable<std::unique_ptr<upstream_connection>> upstream_pool::acquire(beast::error_code& ec) {
     ec = {};
     while (!idle_.empty()) {
         auto conn = std::move(idle_.back());

@@ -37,7 +37,7 @@ struct upstream_target {
 upstream_target resolve_upstream(const config::upstream_config& cfg);
 
 class upstream_connection {
-public:
+  public:
     upstream_connection(net::any_io_executor ex, observer& obs);
     ~upstream_connection();
     upstream_connection(const upstream_connection&) = delete;
@@ -48,12 +48,12 @@ public:
     std::chrono::steady_clock::time_point idle_since;
     bool reused = false;  // came out of the pool rather than a fresh connect
 
-private:
+  private:
     observer& observer_;
 };
 
 class upstream_pool {
-public:
+  public:
     upstream_pool(net::io_context& ioc, const upstream_target& target, observer& obs);
 
     // A pooled connection, or a new one. On failure `ec` is set (timeout: beast::error::timeout).
@@ -67,7 +67,7 @@ public:
 
     std::size_t idle_count() const { return idle_.size(); }
 
-private:
+  private:
     net::io_context& ioc_;
     const upstream_target& target_;
     observer& observer_;

@@ -64,15 +64,15 @@ TEST(AdminTest, HealthPathMustAnswer2xx) {
         return fake_reply{simple_response(health ? 500 : 200, "x")};
     });
     auto proc = sidelight_process::run(
-        dir, "proxy:\n  listen: 127.0.0.1:0\nadmin:\n  listen: 127.0.0.1:0\n"
-             "upstream:\n  address: 127.0.0.1:" +
-                 std::to_string(app.port()) +
-                 "\nhealth:\n  interval: 100ms\n  timeout: 200ms\n  path: /health\n");
+        dir,
+        "proxy:\n  listen: 127.0.0.1:0\nadmin:\n  listen: 127.0.0.1:0\n"
+        "upstream:\n  address: 127.0.0.1:" +
+            std::to_string(app.port()) +
+            "\nhealth:\n  interval: 100ms\n  timeout: 200ms\n  path: /health\n");
     ASSERT_TRUE(eventually([&] {
         int status = 0;
         auto body = healthz(proc->admin_port(), status);
-        return status == 503 &&
-               body.at("upstream").at("last_error").as_string() == "status 500";
+        return status == 503 && body.at("upstream").at("last_error").as_string() == "status 500";
     }));
 }
 
@@ -81,8 +81,7 @@ TEST(AdminTest, LivezReadyzAndUnknownPaths) {
     fake_upstream app;
     auto proc = sidelight_process::run(dir, test_config(app.port()));
     EXPECT_EQ(http_get(proc->admin_port(), "/livez")->status, 200);
-    ASSERT_TRUE(
-        eventually([&] { return http_get(proc->admin_port(), "/readyz")->status == 200; }));
+    ASSERT_TRUE(eventually([&] { return http_get(proc->admin_port(), "/readyz")->status == 200; }));
     EXPECT_EQ(http_get(proc->admin_port(), "/nope")->status, 404);
     auto c = connection::connect(proc->admin_port());
     c.send("DELETE /metrics HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n");

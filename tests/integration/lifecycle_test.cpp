@@ -21,8 +21,7 @@ TEST(LifecycleTest, DrainFinishesInFlightRequestsThenExitsZero) {
                           slow ? 1200ms : 0ms};
     });
     auto proc = sidelight_process::run(dir, test_config(app.port()));
-    ASSERT_TRUE(eventually(
-        [&] { return http_get(proc->admin_port(), "/readyz")->status == 200; }));
+    ASSERT_TRUE(eventually([&] { return http_get(proc->admin_port(), "/readyz")->status == 200; }));
     auto idle = connection::connect(proc->proxy_port());  // an idle keep-alive client
     idle.send("GET /fast HTTP/1.1\r\nHost: a\r\n\r\n");
     ASSERT_TRUE(idle.read_message(true));
@@ -31,8 +30,8 @@ TEST(LifecycleTest, DrainFinishesInFlightRequestsThenExitsZero) {
     busy.send("GET /slow HTTP/1.1\r\nHost: a\r\n\r\n");
     ASSERT_TRUE(app.wait_requests(2));  // the slow request is in flight at the app
     proc->signal(SIGTERM);
-    ASSERT_TRUE(eventually(
-        [&] { return http_get(proc->admin_port(), "/readyz")->status == 503; }, 1s));
+    ASSERT_TRUE(
+        eventually([&] { return http_get(proc->admin_port(), "/readyz")->status == 503; }, 1s));
     // During the delay (300 ms) new requests are still served.
     auto during = http_get(proc->proxy_port(), "/fast");
     ASSERT_TRUE(during);
@@ -45,8 +44,8 @@ TEST(LifecycleTest, DrainFinishesInFlightRequestsThenExitsZero) {
     EXPECT_EQ(res->header("Connection"), "close");
     EXPECT_TRUE(idle.wait_closed(3s));  // idle keep-alive connections are closed
     // After the delay the listener is closed: new connections are refused.
-    EXPECT_TRUE(eventually([&] { return !connection::connect(proc->proxy_port(), 0ms).valid(); },
-                           3s));
+    EXPECT_TRUE(
+        eventually([&] { return !connection::connect(proc->proxy_port(), 0ms).valid(); }, 3s));
     EXPECT_EQ(proc->wait_exit(10s), 0);
     EXPECT_NE(proc->stderr_text().find("shutdown: done"), std::string::npos);
 }
@@ -55,8 +54,8 @@ TEST(LifecycleTest, SecondSignalExitsAtOnce) {
     temp_dir dir;
     fake_upstream app;
     auto proc = sidelight_process::run(
-        dir, test_config(app.port()).replace(test_config(app.port()).find("delay: 300ms"), 12,
-                                             "delay: 30s"));
+        dir, test_config(app.port())
+                 .replace(test_config(app.port()).find("delay: 300ms"), 12, "delay: 30s"));
     proc->signal(SIGTERM);
     ASSERT_TRUE(proc->wait_for_log("shutdown: draining"));
     proc->signal(SIGTERM);
@@ -65,8 +64,9 @@ TEST(LifecycleTest, SecondSignalExitsAtOnce) {
 
 TEST(LifecycleTest, BadConfigExitsTwoWithFileLineColumn) {
     temp_dir dir;
-    const auto path = dir.write("bad.yaml", "upstream:\n  address: 127.0.0.1:3000\n"
-                                            "  connect_timeout: soon\n");
+    const auto path = dir.write("bad.yaml",
+                                "upstream:\n  address: 127.0.0.1:3000\n"
+                                "  connect_timeout: soon\n");
     sidelight_process proc({"run", "--config", path});
     EXPECT_EQ(proc.wait_exit(), 2);
     EXPECT_NE(proc.stderr_text().find("bad.yaml:3:20: upstream.connect_timeout:"),
@@ -83,16 +83,17 @@ TEST(LifecycleTest, PortInUseExitsTwo) {
                       std::to_string(app.port()) + "\n";
     sidelight_process proc({"run", "--config", dir.write("s.yaml", yaml)});
     EXPECT_EQ(proc.wait_exit(), 2);
-    EXPECT_NE(proc.stderr_text().find("cannot listen on 127.0.0.1:" +
-                                      std::to_string(squatter.port())),
-              std::string::npos)
+    EXPECT_NE(
+        proc.stderr_text().find("cannot listen on 127.0.0.1:" + std::to_string(squatter.port())),
+        std::string::npos)
         << proc.stderr_text();
 }
 
 TEST(LifecycleTest, UnresolvableUpstreamExitsTwo) {
     temp_dir dir;
-    const auto yaml = "proxy:\n  listen: 127.0.0.1:0\nadmin:\n  listen: 127.0.0.1:0\n"
-                      "upstream:\n  address: no-such-host.invalid:3000\n";
+    const auto yaml =
+        "proxy:\n  listen: 127.0.0.1:0\nadmin:\n  listen: 127.0.0.1:0\n"
+        "upstream:\n  address: no-such-host.invalid:3000\n";
     sidelight_process proc({"run", "--config", dir.write("u.yaml", yaml)});
     EXPECT_EQ(proc.wait_exit(), 2);
     EXPECT_NE(proc.stderr_text().find("cannot resolve upstream no-such-host.invalid:3000"),

@@ -11,7 +11,7 @@ namespace sidelight::test {
 namespace {
 
 class ProxyTest : public ::testing::Test {
-protected:
+  protected:
     void start(const std::string& extra = "") {
         proc_ = sidelight_process::run(dir_, test_config(app_.port(), extra));
     }
@@ -45,8 +45,9 @@ TEST_F(ProxyTest, ForwardsRequestAndSetsForwardingHeaders) {
 TEST_F(ProxyTest, AppendsToExistingForwardedForAndKeepsSaneRequestId) {
     start();
     auto c = connect();
-    c.send("GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 203.0.113.9\r\n"
-           "X-Request-Id: abc-123_DEF\r\n\r\n");
+    c.send(
+        "GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 203.0.113.9\r\n"
+        "X-Request-Id: abc-123_DEF\r\n\r\n");
     auto res = c.read_message(true);
     ASSERT_TRUE(res);
     ASSERT_TRUE(app_.wait_requests(1));
@@ -95,15 +96,16 @@ TEST_F(ProxyTest, StripsHopByHopHeadersBothWays) {
     });
     proc_ = sidelight_process::run(dir_, test_config(app.port()));
     auto c = connect();
-    c.send("GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\n"
-           "Keep-Alive: 300\r\nProxy-Connection: keep-alive\r\nTE: trailers\r\n"
-           "Upgrade: h2c\r\nProxy-Authorization: Basic Zm9vOmJhcg==\r\nX-End: 1\r\n\r\n");
+    c.send(
+        "GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\n"
+        "Keep-Alive: 300\r\nProxy-Connection: keep-alive\r\nTE: trailers\r\n"
+        "Upgrade: h2c\r\nProxy-Authorization: Basic Zm9vOmJhcg==\r\nX-End: 1\r\n\r\n");
     auto res = c.read_message(true);
     ASSERT_TRUE(res);
     ASSERT_TRUE(app.wait_requests(1));
     const auto got = app.requests().at(0).message;
-    for (const char* h : {"Connection", "X-Hop", "Keep-Alive", "Proxy-Connection", "TE",
-                          "Upgrade", "Proxy-Authorization"}) {
+    for (const char* h : {"Connection", "X-Hop", "Keep-Alive", "Proxy-Connection", "TE", "Upgrade",
+                          "Proxy-Authorization"}) {
         EXPECT_EQ(got.header_count(h), 0u) << h;
     }
     EXPECT_EQ(got.header("X-End"), "1");
@@ -190,10 +192,11 @@ TEST_F(ProxyTest, SlowUpstreamGives504) {
     fake_upstream app([](const wire_message&) {
         return fake_reply{simple_response(200, "late"), false, 1500ms};
     });
-    proc_ = sidelight_process::run(
-        dir_, "proxy:\n  listen: 127.0.0.1:0\nadmin:\n  listen: 127.0.0.1:0\n"
-              "upstream:\n  address: 127.0.0.1:" +
-                  std::to_string(app.port()) + "\n  response_timeout: 300ms\n");
+    proc_ =
+        sidelight_process::run(dir_,
+                               "proxy:\n  listen: 127.0.0.1:0\nadmin:\n  listen: 127.0.0.1:0\n"
+                               "upstream:\n  address: 127.0.0.1:" +
+                                   std::to_string(app.port()) + "\n  response_timeout: 300ms\n");
     auto c = connect();
     const auto t0 = std::chrono::steady_clock::now();
     c.send("GET /slow HTTP/1.1\r\nHost: a\r\n\r\n");
@@ -243,8 +246,9 @@ TEST_F(ProxyTest, Http10ClientsWithAndWithoutKeepAlive) {
 
 TEST_F(ProxyTest, ChunkedResponseToHttp10ClientIsCloseDelimited) {
     fake_upstream app([](const wire_message&) {
-        return fake_reply{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-                          "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"};
+        return fake_reply{
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"};
     });
     proc_ = sidelight_process::run(dir_, test_config(app.port()));
     auto c = connect();

@@ -10,10 +10,10 @@
 
 namespace sidelight::test {
 
-std::string simple_response(int status, const std::string& body,
-                            const std::string& extra_headers) {
-    return "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: " +
-           std::to_string(body.size()) + "\r\n" + extra_headers + "\r\n" + body;
+std::string simple_response(int status, const std::string& body, const std::string& extra_headers) {
+    return "HTTP/1.1 " + std::to_string(status) +
+           " X\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" + extra_headers +
+           "\r\n" + body;
 }
 
 fake_upstream::fake_upstream(fake_handler handler, std::uint16_t port)
@@ -38,7 +38,9 @@ fake_upstream::fake_upstream(fake_handler handler, std::uint16_t port)
     acceptor_ = std::thread([this] { accept_loop(); });
 }
 
-fake_upstream::~fake_upstream() { stop(); }
+fake_upstream::~fake_upstream() {
+    stop();
+}
 
 void fake_upstream::stop() {
     if (stopping_.exchange(true)) return;

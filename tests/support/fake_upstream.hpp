@@ -37,7 +37,7 @@ std::string simple_response(int status, const std::string& body,
                             const std::string& extra_headers = "");
 
 class fake_upstream {
-public:
+  public:
     explicit fake_upstream(fake_handler handler = nullptr, std::uint16_t port = 0);
     ~fake_upstream();
     std::uint16_t port() const { return port_; }
@@ -49,7 +49,7 @@ public:
     // Waits until at least n requests were received (or the deadline).
     bool wait_requests(std::size_t n, std::chrono::milliseconds timeout = 5s) const;
 
-private:
+  private:
     void accept_loop();
     void serve(int fd, int id);
 

@@ -43,7 +43,9 @@ std::size_t wire_message::header_count(const std::string& name) const {
         headers.begin(), headers.end(), [&](const auto& h) { return iequal(h.first, name); }));
 }
 
-connection::~connection() { close(); }
+connection::~connection() {
+    close();
+}
 
 connection::connection(connection&& o) noexcept
     : fd_(std::exchange(o.fd_, -1)), buf_(std::move(o.buf_)), eof_(o.eof_) {}
@@ -86,7 +88,9 @@ void connection::send(const std::string& bytes) {
     }
 }
 
-void connection::shutdown_write() { ::shutdown(fd_, SHUT_WR); }
+void connection::shutdown_write() {
+    ::shutdown(fd_, SHUT_WR);
+}
 
 void connection::close() {
     if (fd_ >= 0) ::close(fd_);
@@ -131,8 +135,9 @@ std::optional<wire_message> connection::read_message(bool is_response, bool head
     }
     buf_.erase(0, end + 4);
     if (is_response) m.status = std::atoi(m.start_line.c_str() + 9);
-    const bool no_body = head_only_body || (is_response && (m.status / 100 == 1 ||
-                                                            m.status == 204 || m.status == 304));
+    const bool no_body =
+        head_only_body ||
+        (is_response && (m.status / 100 == 1 || m.status == 204 || m.status == 304));
     if (no_body) return m;
     m.chunked = iequal(m.header("Transfer-Encoding"), "chunked");
     if (m.chunked) {

@@ -15,9 +15,9 @@ using namespace std::chrono_literals;
 
 // A parsed HTTP message as seen on the wire.
 struct wire_message {
-    std::string start_line;                              // "GET /x HTTP/1.1" / "HTTP/1.1 200 OK"
+    std::string start_line;  // "GET /x HTTP/1.1" / "HTTP/1.1 200 OK"
     std::vector<std::pair<std::string, std::string>> headers;  // in order, names as sent
-    std::string body;                                    // de-chunked
+    std::string body;                                          // de-chunked
     std::string raw_head;
     bool chunked = false;
     int status = 0;  // responses only
@@ -29,7 +29,7 @@ struct wire_message {
 
 // A connected blocking TCP socket with a receive buffer.
 class connection {
-public:
+  public:
     connection() = default;
     explicit connection(int fd) : fd_(fd) {}
     ~connection();
@@ -52,7 +52,7 @@ public:
     std::string& buffered() { return buf_; }
     int fd() const { return fd_; }
 
-private:
+  private:
     bool fill(std::chrono::steady_clock::time_point deadline);
     int fd_ = -1;
     std::string buf_;

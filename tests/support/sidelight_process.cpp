@@ -109,7 +109,9 @@ bool sidelight_process::wait_started(std::chrono::milliseconds timeout) {
         timeout);
 }
 
-void sidelight_process::signal(int sig) { ::kill(pid_, sig); }
+void sidelight_process::signal(int sig) {
+    ::kill(pid_, sig);
+}
 
 std::optional<int> sidelight_process::wait_exit(std::chrono::milliseconds timeout) {
     if (exit_code_) return exit_code_;
@@ -124,8 +126,7 @@ std::optional<int> sidelight_process::wait_exit(std::chrono::milliseconds timeou
     return exit_code_;
 }
 
-bool sidelight_process::wait_for_log(const std::string& needle,
-                                     std::chrono::milliseconds timeout) {
+bool sidelight_process::wait_for_log(const std::string& needle, std::chrono::milliseconds timeout) {
     return eventually([&] { return stderr_text().find(needle) != std::string::npos; }, timeout);
 }
 

@@ -19,13 +19,13 @@ using namespace std::chrono_literals;
 
 // A fresh directory under /tmp, removed with its contents on destruction.
 class temp_dir {
-public:
+  public:
     temp_dir();
     ~temp_dir();
     const std::string& path() const { return path_; }
     std::string write(const std::string& name, const std::string& content) const;
 
-private:
+  private:
     std::string path_;
 };
 
@@ -34,7 +34,7 @@ private:
 std::string test_config(std::uint16_t upstream_port, const std::string& extra = "");
 
 class sidelight_process {
-public:
+  public:
     // Starts `sidelight <args...>` and returns at once.
     explicit sidelight_process(std::vector<std::string> args);
     ~sidelight_process();
@@ -54,7 +54,7 @@ public:
     std::string stderr_text() const;
     std::string stdout_text() const;
 
-private:
+  private:
     void pump(int fd, std::string& into);
 
     pid_t pid_ = -1;
