@@ -1,6 +1,9 @@
 #include "agent/app.hpp"
 
+#include "config/load.hpp"
+
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/executor_work_guard.hpp>
@@ -34,6 +37,15 @@ admin_response text(int status, std::string body) {
     return {status, "text/plain; charset=utf-8", std::move(body)};
 }
 
+// Identifies the file behind `path` (following symlinks, as a Kubernetes ConfigMap swaps one).
+std::string file_stamp(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return {};
+    return std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ":" +
+           std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
+           std::to_string(st.st_mtim.tv_nsec);
+}
+
 }  // namespace
 
 void block_signals() {
@@ -42,7 +54,13 @@ void block_signals() {
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
-app::app(std::shared_ptr<const config::config> cfg) : cfg_(std::move(cfg)), metrics_(*cfg_) {}
+app::app(std::shared_ptr<const config::config> cfg)
+    : cfg_(std::move(cfg)),
+      metrics_(*cfg_),
+      routes_(std::make_shared<const proxy::routing>(*cfg_)),
+      file_stamp_(file_stamp(cfg_->file)) {
+    metrics_.apply(*cfg_, *routes_.get());
+}
 
 app::~app() {
     if (proxy_) proxy_->join();
@@ -54,7 +72,7 @@ void app::start() {
     started_ = std::chrono::steady_clock::now();
     admin_ = std::make_unique<admin_server>(
         admin_ioc_, cfg_->admin.listen, [this](const admin_request& r) { return handle_admin(r); });
-    proxy_ = std::make_unique<proxy::server>(cfg_, metrics_);
+    proxy_ = std::make_unique<proxy::server>(cfg_, metrics_, routes_);
     proxy_->start();
     listening_ = true;
     health_ = std::make_unique<health_checker>(admin_ioc_, *cfg_,
@@ -77,14 +95,43 @@ void app::start() {
 int app::run() {
     start();
     for (;;) {
-        const int sig = wait_signal(1000ms);
+        const int sig = wait_signal(cfg_->config_watch ? 500ms : 1000ms);
         if (sig == SIGTERM || sig == SIGINT) break;
-        if (sig == SIGHUP)
-            spdlog::info(
-                "reload: SIGHUP received; routes and rules reload lands "
-                "with the route table");
+        if (sig == SIGHUP || (cfg_->config_watch && config_file_changed())) reload();
     }
     return drain();
+}
+
+bool app::config_file_changed() {
+    auto stamp = file_stamp(cfg_->file);
+    if (stamp.empty() || stamp == file_stamp_) return false;
+    file_stamp_ = std::move(stamp);
+    spdlog::info("reload: {} changed", cfg_->file);
+    return true;
+}
+
+bool app::reload() {
+    std::shared_ptr<const config::config> next;
+    std::shared_ptr<const proxy::routing> routes;
+    try {
+        next = config::load_file(cfg_->file);
+        routes = std::make_shared<const proxy::routing>(*next);
+    } catch (const std::exception& e) {
+        metrics_.count_reload(false);
+        spdlog::error("reload: rejected, keeping the running config: {}", e.what());
+        return false;
+    }
+    // Metrics first: a request labelled by the new routing then records into new families.
+    metrics_.apply(*next, *routes);
+    routes_.publish(routes);
+    metrics_.count_reload(true);
+    const bool restart_needed = !(next->proxy == cfg_->proxy) ||
+                                !(next->upstream == cfg_->upstream) ||
+                                !(next->admin == cfg_->admin) || !(next->limits == cfg_->limits);
+    if (restart_needed)
+        spdlog::warn("reload: proxy, upstream, admin and limits settings take effect at restart");
+    spdlog::info("reload: ok routes={}", routes->table().size());
+    return true;
 }
 
 int app::drain() {

@@ -6,6 +6,9 @@
 //   SIGTERM/SIGINT: /readyz 503 at once -> keep serving `shutdown.delay` -> stop accepting ->
 //                   in-flight requests finish within `shutdown.grace` -> exit 0
 //   a second SIGTERM/SIGINT: exit 1 at once
+//   SIGHUP, or a change of the file with `config_watch: true`: reload routes and metric
+//          settings; a bad file is rejected (logged with file:line:col, counted) and the old
+//          config stays in force. Other settings need a restart (a warning says so).
 //
 // Signals must be blocked in every thread before the app is built (block_signals()); run()
 // waits for them synchronously on the calling thread.
@@ -20,6 +23,8 @@
 #include "agent/health.hpp"
 #include "agent/metrics.hpp"
 #include "config/config.hpp"
+#include "proxy/published.hpp"
+#include "proxy/routing.hpp"
 #include "proxy/server.hpp"
 
 namespace sidelight::agent {
@@ -41,10 +46,15 @@ class app {
   private:
     void start();
     int drain();
+    // Reloads the config file; returns false (old config kept) when it is invalid.
+    bool reload();
+    bool config_file_changed();
     std::string healthz_json(const upstream_health& up, bool healthy) const;
 
     std::shared_ptr<const config::config> cfg_;
     metrics metrics_;
+    proxy::published<proxy::routing> routes_;
+    std::string file_stamp_;  // identity of the config file as last loaded (config_watch)
     boost::asio::io_context admin_ioc_{1};
     std::unique_ptr<admin_server> admin_;
     std::unique_ptr<proxy::server> proxy_;

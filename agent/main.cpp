@@ -12,15 +12,20 @@
 
 #include "agent/app.hpp"
 #include "config/load.hpp"
+#include "proxy/route_table.hpp"
+#include "proxy/routing.hpp"
 
 namespace {
 
 constexpr const char* usage = R"(usage: sidelight [run] [--config FILE] [--log-level LEVEL]
        sidelight check --config FILE
+       sidelight routes --config FILE [METHOD] [PATH]
        sidelight --version | --help
 
   run     start the proxy and the admin server (default)
   check   validate FILE, print the effective configuration, exit 0 (or 2 with the error)
+  routes  print the compiled route table in precedence order, or which template
+          METHOD PATH (default GET) maps to
 
 options:
   --config FILE       configuration file (default /etc/sidelight/sidelight.yaml)
@@ -33,6 +38,7 @@ exit codes: 0 ok, 1 runtime failure or second shutdown signal, 2 usage/config/st
 
 struct options {
     std::string command = "run";
+    std::vector<std::string> operands;  // `routes [METHOD] PATH`
     std::string config_path = "/etc/sidelight/sidelight.yaml";
     std::string log_level;
 };
@@ -40,6 +46,18 @@ struct options {
 int fail(const std::string& message) {
     std::fprintf(stderr, "sidelight: %s\n", message.c_str());
     return 2;
+}
+
+int print_routes(const sidelight::proxy::route_table& table,
+                 const std::vector<std::string>& operands) {
+    using namespace sidelight::proxy;
+    if (operands.empty()) {
+        std::fputs(describe(table).c_str(), stdout);
+        return 0;
+    }
+    const auto method = operands.size() == 2 ? parse_method(operands[0]) : http_method::get;
+    std::printf("%s\n", describe_match(table, method, operands.back()).c_str());
+    return 0;
 }
 
 void setup_logging(const std::string& level) {
@@ -70,15 +88,19 @@ int main(int argc, char** argv) {
             opt.config_path = args[++i];
         } else if (a == "--log-level") {
             opt.log_level = args[++i];
-        } else if (i == 0 && (a == "run" || a == "check")) {
+        } else if (i == 0 && (a == "run" || a == "check" || a == "routes")) {
             opt.command = a;
+        } else if (opt.command == "routes" && !a.starts_with("-") && opt.operands.size() < 2) {
+            opt.operands.push_back(a);
         } else {
             return fail("unknown argument '" + a + "'\n" + usage);
         }
     }
     std::shared_ptr<const sidelight::config::config> cfg;
+    std::unique_ptr<sidelight::proxy::routing> routes;
     try {
         cfg = sidelight::config::load_file(opt.config_path);
+        routes = std::make_unique<sidelight::proxy::routing>(*cfg);  // templates, OpenAPI file
     } catch (const std::exception& e) {
         return fail(e.what());
     }
@@ -86,6 +108,7 @@ int main(int argc, char** argv) {
         std::fputs(sidelight::config::dump(*cfg).c_str(), stdout);
         return 0;
     }
+    if (opt.command == "routes") return print_routes(routes->table(), opt.operands);
     const std::string level = opt.log_level.empty() ? cfg->log_level : opt.log_level;
     setup_logging(level);
     sidelight::agent::block_signals();

@@ -5,12 +5,29 @@
 #include "agent/access_log.hpp"
 
 namespace sidelight::agent {
+namespace {
+
+prometheus::Gauge& gauge(prometheus::Registry& r, const std::string& name, const char* help) {
+    return prometheus::BuildGauge().Name(name).Help(help).Register(r).Add({});
+}
+
+prometheus::Counter& counter(prometheus::Registry& r, const std::string& name, const char* help,
+                             const prometheus::Labels& labels = {}) {
+    return prometheus::BuildCounter().Name(name).Help(help).Register(r).Add(labels);
+}
+
+}  // namespace
 
 metrics::metrics(const config::config& cfg)
-    : registry_(std::make_shared<prometheus::Registry>()), access_log_(cfg.access_log) {
+    : registry_(std::make_shared<prometheus::Registry>()),
+      traffic_(std::make_shared<const traffic_metrics>(cfg.metrics)),
+      access_log_(cfg.access_log) {
+    const prometheus::Labels constant(cfg.metrics.const_labels.begin(),
+                                      cfg.metrics.const_labels.end());
     auto& conns = prometheus::BuildGauge()
-                      .Name("active_connections")
+                      .Name(cfg.metrics.prefix + "active_connections")
                       .Help("Open connections by type (client, upstream, websocket).")
+                      .Labels(constant)
                       .Register(*registry_);
     for (auto t : {proxy::connection_type::client, proxy::connection_type::upstream,
                    proxy::connection_type::websocket}) {
@@ -23,9 +40,26 @@ metrics::metrics(const config::config& cfg)
         .Register(*registry_)
         .Add({{"version", SIDELIGHT_VERSION}})
         .Set(1);
+    routes_configured_ = &gauge(*registry_, "sidelight_routes_configured",
+                                "Route templates in the table (configured and imported).");
+    unmatched_ = &counter(*registry_, "sidelight_unmatched_requests_total",
+                          "Requests that matched no configured route template.");
+    auto& reloads = prometheus::BuildCounter()
+                        .Name("sidelight_config_reloads_total")
+                        .Help("Configuration reloads by result.")
+                        .Register(*registry_);
+    reload_ok_ = &reloads.Add({{"result", "success"}});
+    reload_error_ = &reloads.Add({{"result", "error"}});
 }
 
 void metrics::on_request(const proxy::request_record& record) {
+    // Per worker thread: the traffic families in force and the series resolved so far.
+    thread_local std::shared_ptr<const traffic_metrics> traffic;
+    thread_local std::uint64_t traffic_generation = 0;
+    thread_local series_cache cache;
+    traffic_.refresh(traffic, traffic_generation);
+    cache.record(*traffic, record);
+    if (!record.route_configured) unmatched_->Increment();
     if (access_log_) write_access_line(record);
 }
 
@@ -33,9 +67,22 @@ void metrics::on_connection(proxy::connection_type type, int delta) {
     connections_[static_cast<std::size_t>(type)]->Increment(delta);
 }
 
+void metrics::apply(const config::config& cfg, const proxy::routing& routes) {
+    routes_configured_->Set(static_cast<double>(routes.table().size()));
+    if (!(traffic_.get()->settings() == cfg.metrics))
+        traffic_.publish(std::make_shared<const traffic_metrics>(cfg.metrics));
+}
+
+void metrics::count_reload(bool ok) {
+    (ok ? reload_ok_ : reload_error_)->Increment();
+}
+
 std::string metrics::render() const {
     auto families = registry_->Collect();
+    auto traffic = traffic_.get()->collect();
     auto process = process_.Collect();
+    families.insert(families.end(), std::make_move_iterator(traffic.begin()),
+                    std::make_move_iterator(traffic.end()));
     families.insert(families.end(), std::make_move_iterator(process.begin()),
                     std::make_move_iterator(process.end()));
     return prometheus::TextSerializer().Serialize(families);

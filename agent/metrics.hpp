@@ -1,11 +1,15 @@
 #pragma once
-// The metric registry (prometheus-cpp core) and the proxy observer that feeds it.
+// All of sidelight's metrics, and the proxy observer that feeds them.
 //
-// Families are built once at startup and handles resolved once, so recording a request touches
-// only pre-resolved series. The text exposition (format 0.0.4) is rendered by prometheus-cpp's
-// TextSerializer and served by our own admin server.
-// Thread-safety: on_request/on_connection are called from every worker thread concurrently;
-// render() from the admin thread.
+//  - traffic families (traffic_metrics.hpp), replaced when a reload changes metrics settings;
+//  - active_connections{type} (client, upstream, websocket);
+//  - sidelight_* self metrics: build info, routes configured, unmatched requests, config
+//    reloads by result;
+//  - the standard process_* metrics.
+//
+// The text exposition (format 0.0.4) is rendered by prometheus-cpp's TextSerializer and served
+// by our own admin server. Thread-safety: on_request/on_connection run on every worker thread
+// concurrently (each worker keeps its own series cache); render() and apply() from any thread.
 
 #include <array>
 #include <memory>
@@ -16,8 +20,11 @@
 #include <prometheus/registry.h>
 
 #include "agent/process_metrics.hpp"
+#include "agent/traffic_metrics.hpp"
 #include "config/config.hpp"
+#include "proxy/published.hpp"
 #include "proxy/request_record.hpp"
+#include "proxy/routing.hpp"
 
 namespace sidelight::agent {
 
@@ -28,14 +35,24 @@ class metrics : public proxy::observer {
     void on_request(const proxy::request_record& record) override;
     void on_connection(proxy::connection_type type, int delta) override;
 
-    // The whole exposition: registry families plus process_* metrics.
+    // Takes a (re)loaded config into account: routes configured, and new traffic families
+    // when the buckets, prefix or constant labels changed.
+    void apply(const config::config& cfg, const proxy::routing& routes);
+    void count_reload(bool ok);
+
+    // The whole exposition: self, traffic and process metrics.
     std::string render() const;
     prometheus::Registry& registry() { return *registry_; }
 
   private:
     std::shared_ptr<prometheus::Registry> registry_;
+    proxy::published<traffic_metrics> traffic_;
     process_metrics process_;
     std::array<prometheus::Gauge*, 3> connections_{};
+    prometheus::Gauge* routes_configured_;
+    prometheus::Counter* unmatched_;
+    prometheus::Counter* reload_ok_;
+    prometheus::Counter* reload_error_;
     bool access_log_ = false;
 };
 

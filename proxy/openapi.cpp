@@ -101,7 +101,7 @@ void add_operations(const std::string& file, const std::string& path_template,
             if (key == candidate) method = std::string(candidate);
         }
         if (method.empty()) continue;  // parameters, summary, servers, $ref, x-...
-        const YAML::Node& operation = op->second;
+        const YAML::Node operation = op->second;
         if (!operation.IsMap()) fail(file, op->first.Mark(), "operation must be a mapping");
         for (auto& c : method) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
         config::route_spec spec{path_template,

@@ -12,6 +12,9 @@
 #include <string>
 #include <string_view>
 
+#include "proxy/method.hpp"
+#include "proxy/route_table.hpp"
+
 namespace sidelight::proxy {
 
 // Closed set, used as the `error_type` label value.
@@ -40,7 +43,12 @@ struct request_record {
     clock::time_point end;              // last byte of the response written (or failure)
 
     std::string_view method;  // as sent by the client (points into session storage)
-    std::string path;         // request target without the query string
+    http_method method_id = http_method::other;  // the closed set used as the `method` label
+    route_id route = unmatched_route;
+    std::string_view route_label = unmatched_label;  // the template; lives in the routing value
+    std::uint64_t routing_generation = 0;            // which published routing `route` belongs to
+    bool route_configured = false;  // matched a configured template (not normalized)
+    std::string path;               // request target without the query string
     std::string request_id;
     std::string client_ip;  // per connection: kept across reset()
     int status = 0;         // what the client got; 499 when it went away first
@@ -59,6 +67,10 @@ struct request_record {
     }
     void reset() {
         method = {};
+        method_id = http_method::other;
+        route = unmatched_route;
+        route_label = unmatched_label;
+        route_configured = false;
         path.clear();
         request_id.clear();
         status = 0;

@@ -60,7 +60,11 @@ std::string describe_match(const route_table& table, http_method method, std::st
     const auto& e = table.entries()[id - 1];
     out += methods_text(e.methods) + " " + e.label;
     for (std::size_t i = 0; i < params.size(); ++i) {
-        out += " " + std::string(params.name(i)) + "=" + std::string(params.value(i));
+        // Appended piece by piece: GCC 12 warns falsely (-Wrestrict) on chained operator+.
+        out += ' ';
+        out += params.name(i);
+        out += '=';
+        out += params.value(i);
     }
     if (params.truncated()) out += " (parameters truncated)";
     return out + " (" + (e.name.empty() ? "-" : e.name) + ", " + source_text(e.mark) + ")";

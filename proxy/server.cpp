@@ -52,9 +52,11 @@ net::awaitable<void> accept_loop(worker& w) {
 
 }  // namespace
 
-server::server(std::shared_ptr<const config::config> cfg, observer& obs) {
+server::server(std::shared_ptr<const config::config> cfg, observer& obs,
+               published<routing>& routes) {
     shared_.cfg = std::move(cfg);
     shared_.obs = &obs;
+    shared_.routes = &routes;
 }
 
 server::~server() {

@@ -17,7 +17,7 @@ namespace sidelight::proxy {
 
 class server {
   public:
-    server(std::shared_ptr<const config::config> cfg, observer& obs);
+    server(std::shared_ptr<const config::config> cfg, observer& obs, published<routing>& routes);
     ~server();
     server(const server&) = delete;
     server& operator=(const server&) = delete;

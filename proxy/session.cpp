@@ -73,6 +73,7 @@ class client_session {
     net::awaitable<next> send_error(http::status status, error_type error, bool keep_alive);
     net::awaitable<void> lingering_close();
     void finish(int status, error_type error);
+    void label_route(std::string_view target);
     void stamp_start() {
         record_.start = steady::now();
         record_.wall_start = std::chrono::system_clock::now();
@@ -86,6 +87,8 @@ class client_session {
     request_record record_;
     std::string scratch_;
     std::array<char, body_buffer_size> body_buf_;
+    std::shared_ptr<const routing> routing_;  // refreshed when a reload publishes a new one
+    std::uint64_t routing_generation_ = 0;
     bool idle_ = true;
 };
 
@@ -216,6 +219,7 @@ net::awaitable<client_session::next> client_session::forward(request_parser& rp)
     record_.method = req.method_string();
     const auto target = req.target();
     record_.path.assign(target.substr(0, target.find('?')));
+    label_route(target);
     exchange_state x{rp, nullptr, std::nullopt};
     x.client_version = req.version();
     x.client_keep_alive = req.keep_alive();
@@ -379,6 +383,17 @@ net::awaitable<void> client_session::lingering_close() {
         std::tie(ec, n) = co_await stream_.async_read_some(net::buffer(body_buf_), use_tuple);
         discarded += n;
     }
+}
+
+// Labels the request with its route template under the routing in force when it started; a
+// reload publishes a new routing that the next request picks up.
+void client_session::label_route(std::string_view target) {
+    w_.shared.routes->refresh(routing_, routing_generation_);
+    record_.method_id = parse_method(record_.method);
+    record_.route = routing_->resolve(record_.method_id, target);
+    record_.route_label = routing_->label(record_.route);
+    record_.route_configured = routing_->configured(record_.route);
+    record_.routing_generation = routing_generation_;
 }
 
 void client_session::finish(int status, error_type error) {

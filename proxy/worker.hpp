@@ -13,7 +13,9 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "config/config.hpp"
+#include "proxy/published.hpp"
 #include "proxy/request_record.hpp"
+#include "proxy/routing.hpp"
 #include "proxy/upstream_pool.hpp"
 
 namespace sidelight::proxy {
@@ -25,6 +27,7 @@ struct shared_state {
     std::shared_ptr<const config::config> cfg;
     upstream_target upstream;
     observer* obs = nullptr;
+    published<routing>* routes = nullptr;  // replaced on reload
     std::atomic<std::size_t> client_connections{0};
     std::atomic<bool> draining{false};
 };

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <set>
 #include <stdexcept>
 
 namespace sidelight::test {
@@ -99,6 +100,13 @@ void fake_upstream::serve(int fd, int id) {
 std::vector<received_request> fake_upstream::requests() const {
     std::lock_guard lock(mutex_);
     return requests_;
+}
+
+std::size_t fake_upstream::request_connections() const {
+    std::lock_guard lock(mutex_);
+    std::set<int> ids;
+    for (const auto& r : requests_) ids.insert(r.connection_id);
+    return ids.size();
 }
 
 std::size_t fake_upstream::request_count() const {

@@ -43,7 +43,10 @@ class fake_upstream {
     std::uint16_t port() const { return port_; }
     void stop();
 
+    // Every accepted connection, health checks included.
     int accepts() const { return accepts_.load(); }
+    // Connections that carried at least one request.
+    std::size_t request_connections() const;
     std::vector<received_request> requests() const;
     std::size_t request_count() const;
     // Waits until at least n requests were received (or the deadline).

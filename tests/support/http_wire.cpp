@@ -199,3 +199,28 @@ std::optional<wire_message> http_get(std::uint16_t port, const std::string& path
 }
 
 }  // namespace sidelight::test
+
+namespace sidelight::test {
+
+double sample_value(const std::string& exposition, const std::string& series) {
+    std::size_t pos = 0;
+    while ((pos = exposition.find(series + " ", pos)) != std::string::npos) {
+        if (pos == 0 || exposition[pos - 1] == '\n') {
+            return std::stod(exposition.substr(pos + series.size() + 1));
+        }
+        pos += series.size();
+    }
+    return -1;
+}
+
+std::size_t sample_count(const std::string& exposition, const std::string& prefix) {
+    std::size_t n = 0;
+    std::size_t pos = 0;
+    while ((pos = exposition.find(prefix, pos)) != std::string::npos) {
+        if (pos == 0 || exposition[pos - 1] == '\n') ++n;
+        pos += prefix.size();
+    }
+    return n;
+}
+
+}  // namespace sidelight::test

@@ -64,3 +64,13 @@ std::optional<wire_message> http_get(std::uint16_t port, const std::string& path
                                      const std::string& extra_headers = "");
 
 }  // namespace sidelight::test
+
+namespace sidelight::test {
+
+// The value of the sample whose line starts with `series` (name and labels exactly as
+// exposed, e.g. `api_requests_total{method="GET",route="/x",status_code="200"}`), or -1.
+double sample_value(const std::string& exposition, const std::string& series);
+// How many sample lines start with `prefix`.
+std::size_t sample_count(const std::string& exposition, const std::string& prefix);
+
+}  // namespace sidelight::test

@@ -1,0 +1,99 @@
+#include "agent/traffic_metrics.hpp"
+
+#include <string>
+
+namespace sidelight::agent {
+namespace {
+
+std::string status_text(int status) {
+    return std::to_string(status);
+}
+
+}  // namespace
+
+traffic_metrics::traffic_metrics(const config::metrics_config& cfg)
+    : settings_(cfg), registry_(std::make_shared<prometheus::Registry>()) {
+    const auto& p = cfg.prefix;
+    const prometheus::Labels constant(cfg.const_labels.begin(), cfg.const_labels.end());
+    latency_ = &prometheus::BuildHistogram()
+                    .Name(p + "api_latency_ms")
+                    .Help(
+                        "Request latency in milliseconds, from the first byte of the request "
+                        "header read to the last byte of the response written.")
+                    .Labels(constant)
+                    .Register(*registry_);
+    requests_ = &prometheus::BuildCounter()
+                     .Name(p + "api_requests_total")
+                     .Help("Requests by method, route template and status code.")
+                     .Labels(constant)
+                     .Register(*registry_);
+    errors_ = &prometheus::BuildCounter()
+                   .Name(p + "api_error_total")
+                   .Help("Failed requests by method, route template and error type.")
+                   .Labels(constant)
+                   .Register(*registry_);
+    upstream_latency_ = &prometheus::BuildHistogram()
+                             .Name(p + "api_upstream_latency_ms")
+                             .Help(
+                                 "Time the app took, from the request sent to its response "
+                                 "header, in milliseconds.")
+                             .Labels(constant)
+                             .Register(*registry_);
+}
+
+traffic_metrics::series traffic_metrics::resolve(const proxy::request_record& r) const {
+    const std::string method(proxy::method_label(r.method_id));
+    const std::string route(r.route_label);
+    const prometheus::Histogram::BucketBoundaries buckets(settings_.buckets);
+    series s;
+    s.latency = &latency_->Add(
+        {{"method", method}, {"route", route}, {"status_code", status_text(r.status)}}, buckets);
+    s.requests = &requests_->Add(
+        {{"method", method}, {"route", route}, {"status_code", status_text(r.status)}});
+    s.upstream_latency = &upstream_latency_->Add({{"method", method}, {"route", route}}, buckets);
+    return s;
+}
+
+prometheus::Counter* traffic_metrics::resolve_error(const proxy::request_record& r) const {
+    return &errors_->Add({{"method", std::string(proxy::method_label(r.method_id))},
+                          {"route", std::string(r.route_label)},
+                          {"error_type", std::string(proxy::error_label(r.error))}});
+}
+
+void traffic_metrics::record(series& s, const proxy::request_record& r) const {
+    using ms = std::chrono::duration<double, std::milli>;
+    s.latency->Observe(std::chrono::duration_cast<ms>(r.end - r.start).count());
+    s.requests->Increment();
+    if (r.upstream_header != proxy::request_record::clock::time_point{}) {
+        s.upstream_latency->Observe(
+            std::chrono::duration_cast<ms>(r.upstream_header - r.upstream_start).count());
+    }
+    if (r.error != proxy::error_type::none) {
+        auto& counter = s.errors[static_cast<std::size_t>(r.error)];
+        if (!counter) counter = resolve_error(r);
+        counter->Increment();
+    }
+}
+
+void series_cache::record(const traffic_metrics& metrics, const proxy::request_record& r) {
+    // A new metrics instance or a newer routing: route ids may mean other templates now.
+    if (owner_ != &metrics || r.routing_generation > generation_) {
+        series_.clear();
+        owner_ = &metrics;
+        generation_ = std::max(generation_, r.routing_generation);
+    }
+    // A request labelled under an older routing finishes after a reload: its id is not ours
+    // to cache, so resolve it directly (rare: only requests in flight across a reload).
+    if (r.route != proxy::unmatched_route && r.routing_generation != generation_) {
+        auto s = metrics.resolve(r);
+        metrics.record(s, r);
+        return;
+    }
+    const std::uint64_t key = (std::uint64_t{r.route} << 32) | (std::uint64_t(r.method_id) << 16) |
+                              static_cast<std::uint16_t>(r.status);
+    auto it = series_.find(key);
+    if (it == series_.end()) it = series_.emplace(key, metrics.resolve(r)).first;
+    metrics.record(it->second, r);
+}
+
+}  // namespace sidelight::agent

@@ -1,0 +1,74 @@
+#pragma once
+// The per-request metric families, with the names of the system sidelight was created from
+// (DESIGN.md: they are the users' API):
+//   api_latency_ms{method,route,status_code}        histogram, buckets from metrics.buckets
+//   api_requests_total{method,route,status_code}    counter
+//   api_error_total{method,route,error_type}        counter
+//   api_upstream_latency_ms{method,route}           histogram: the app's own time
+// with `metrics.prefix` prepended and `metrics.const_labels` added.
+//
+// One instance per distinct metrics config, in its own registry: a reload that changes the
+// buckets starts fresh series (Prometheus sees a counter reset), one that does not keeps them.
+// Recording goes through series_cache, one per worker thread, so the hot path touches only
+// pre-resolved series: a hash lookup in a thread-local map and prometheus-cpp's per-series
+// operations; Family::Add (lock + label hashing) runs once per new series per thread.
+// Thread-safety: record() from any thread; collect() from any thread.
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include "config/config.hpp"
+#include "proxy/request_record.hpp"
+
+namespace sidelight::agent {
+
+class traffic_metrics {
+  public:
+    explicit traffic_metrics(const config::metrics_config& cfg);
+
+    const config::metrics_config& settings() const { return settings_; }
+    std::vector<prometheus::MetricFamily> collect() const { return registry_->Collect(); }
+
+    // The series of one (route, method, status), resolved once.
+    struct series {
+        prometheus::Histogram* latency = nullptr;
+        prometheus::Counter* requests = nullptr;
+        prometheus::Histogram* upstream_latency = nullptr;
+        std::array<prometheus::Counter*, 8> errors{};  // by error_type, filled on first use
+    };
+    series resolve(const proxy::request_record& r) const;
+    prometheus::Counter* resolve_error(const proxy::request_record& r) const;
+
+    // Observes one finished request into `s`.
+    void record(series& s, const proxy::request_record& r) const;
+
+  private:
+    config::metrics_config settings_;
+    std::shared_ptr<prometheus::Registry> registry_;
+    prometheus::Family<prometheus::Histogram>* latency_;
+    prometheus::Family<prometheus::Counter>* requests_;
+    prometheus::Family<prometheus::Counter>* errors_;
+    prometheus::Family<prometheus::Histogram>* upstream_latency_;
+};
+
+// A worker thread's map from (route, method, status) to resolved series, valid for one
+// routing generation and one traffic_metrics instance.
+class series_cache {
+  public:
+    void record(const traffic_metrics& metrics, const proxy::request_record& r);
+
+  private:
+    const traffic_metrics* owner_ = nullptr;
+    std::uint64_t generation_ = 0;
+    std::unordered_map<std::uint64_t, traffic_metrics::series> series_;
+};
+
+}  // namespace sidelight::agent
