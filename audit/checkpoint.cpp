@@ -1,8 +1,9 @@
 #include "audit/checkpoint.hpp"
 
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <sys/stat.h>
+#include <unistd.h>
 
 #include <boost/json.hpp>
 #include <cstdio>
@@ -171,14 +172,18 @@ void generate_checkpoint_key(const std::string& private_key_pem_file,
     std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key{
         EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"), &EVP_PKEY_free};
     if (!key) throw checkpoint_error("Ed25519 key generation failed");
-    {
-        auto priv = open_bio(private_key_pem_file, "w");
-        if (PEM_write_bio_PrivateKey(priv.get(), key.get(), nullptr, nullptr, 0, nullptr,
-                                     nullptr) != 1) {
-            throw checkpoint_error("cannot write " + private_key_pem_file);
-        }
+    // Created 0600 before the key is written, so it is never readable by others.
+    const int fd = ::open(private_key_pem_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0) throw checkpoint_error("cannot create " + private_key_pem_file);
+    bio_ptr priv{BIO_new_fd(fd, BIO_CLOSE), &BIO_free};
+    if (!priv) {
+        ::close(fd);
+        throw checkpoint_error("cannot write " + private_key_pem_file);
     }
-    ::chmod(private_key_pem_file.c_str(), 0600);
+    if (PEM_write_bio_PrivateKey(priv.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) !=
+        1) {
+        throw checkpoint_error("cannot write " + private_key_pem_file);
+    }
     auto pub = open_bio(public_key_pem_file, "w");
     if (PEM_write_bio_PUBKEY(pub.get(), key.get()) != 1) {
         throw checkpoint_error("cannot write " + public_key_pem_file);
