@@ -185,6 +185,7 @@ table_clause where_for(table_kind table, const query_filter& f) {
 sqlite_store::sqlite_store(const config::store_config& cfg, open_mode mode) try
     : path_(cfg.path), db_(cfg.path, open_flags(mode), busy_timeout_ms) {
     db_.exec("PRAGMA journal_mode=WAL");
+    db_.exec("PRAGMA cache_size=-65536");
     db_.exec(synchronous_pragma(cfg.synchronous));
     open_schema();
     prepare_statements();
