@@ -116,6 +116,7 @@ TEST_F(Writer, BatchIntervalFlushesAPartialBatch) {
     for (int i = 0; i < 3; ++i) ASSERT_TRUE(w.try_submit(make_security("LOGIN_FAILED")));
     ASSERT_TRUE(eventually([&] { return rows() == 3; }));
     EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+    ASSERT_TRUE(w.drain(std::chrono::steady_clock::now() + 5s));  // counters follow the commit
     EXPECT_EQ(store_.sizes(), std::vector<std::size_t>{3});
     EXPECT_EQ(w.stats().written_count(table_kind::security_audit, event_source::detector), 3u);
 }
