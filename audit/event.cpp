@@ -1,0 +1,130 @@
+#include "audit/event.hpp"
+
+#include <cstdio>
+#include <ctime>
+
+#include "audit/uuid.hpp"
+
+namespace sidelight::audit {
+
+namespace {
+
+template <typename Field>
+auto& field_of(event& ev, Field audit_event::*a, Field security_event::*s) {
+    if (auto* e = std::get_if<audit_event>(&ev)) return e->*a;
+    return std::get<security_event>(ev).*s;
+}
+
+template <typename Field>
+const auto& field_of(const event& ev, Field audit_event::*a, Field security_event::*s) {
+    if (const auto* e = std::get_if<audit_event>(&ev)) return e->*a;
+    return std::get<security_event>(ev).*s;
+}
+
+bool all_digits(std::string_view text) {
+    for (char c : text) {
+        if (c < '0' || c > '9') return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+table_kind table_of(const event& ev) {
+    return static_cast<table_kind>(ev.index());
+}
+
+std::string_view table_name(table_kind table) {
+    return table == table_kind::audit_log ? "audit_log" : "security_audit";
+}
+
+std::optional<table_kind> parse_table(std::string_view name) {
+    if (name == "audit_log") return table_kind::audit_log;
+    if (name == "security_audit") return table_kind::security_audit;
+    return std::nullopt;
+}
+
+std::string_view to_string(event_source source) {
+    switch (source) {
+        case event_source::rule:
+            return "rule";
+        case event_source::api:
+            return "api";
+        case event_source::detector:
+            return "detector";
+    }
+    return "rule";
+}
+
+std::optional<event_source> parse_source(std::string_view text) {
+    if (text == "rule") return event_source::rule;
+    if (text == "api") return event_source::api;
+    if (text == "detector") return event_source::detector;
+    return std::nullopt;
+}
+
+std::string format_time(time_point tp) {
+    const auto secs = std::chrono::floor<std::chrono::seconds>(tp);
+    const auto micros = (tp - secs).count();
+    const std::time_t t = secs.time_since_epoch().count();
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<long long>(micros));
+    return buf;
+}
+
+std::optional<time_point> parse_time(std::string_view text) {
+    // Fixed layout: YYYY-MM-DDTHH:MM:SS.ffffffZ (27 characters).
+    if (text.size() != 27 || text[4] != '-' || text[7] != '-' || text[10] != 'T' ||
+        text[13] != ':' || text[16] != ':' || text[19] != '.' || text[26] != 'Z') {
+        return std::nullopt;
+    }
+    auto num = [&](std::size_t pos, std::size_t len) -> std::optional<long long> {
+        const auto part = text.substr(pos, len);
+        if (!all_digits(part)) return std::nullopt;
+        return std::stoll(std::string(part));
+    };
+    const auto y = num(0, 4), mo = num(5, 2), d = num(8, 2), h = num(11, 2), mi = num(14, 2),
+               s = num(17, 2), us = num(20, 6);
+    if (!y || !mo || !d || !h || !mi || !s || !us) return std::nullopt;
+    std::tm tm{};
+    tm.tm_year = static_cast<int>(*y - 1900);
+    tm.tm_mon = static_cast<int>(*mo - 1);
+    tm.tm_mday = static_cast<int>(*d);
+    tm.tm_hour = static_cast<int>(*h);
+    tm.tm_min = static_cast<int>(*mi);
+    tm.tm_sec = static_cast<int>(*s);
+    const time_point tp{std::chrono::seconds{timegm(&tm)} + std::chrono::microseconds{*us}};
+    // Reject out-of-range parts that timegm would normalize (e.g. hour 24).
+    if (format_time(tp) != text) return std::nullopt;
+    return tp;
+}
+
+time_point now() {
+    return std::chrono::time_point_cast<std::chrono::microseconds>(
+        std::chrono::system_clock::now());
+}
+
+const std::string& event_id_of(const event& ev) {
+    return field_of(ev, &audit_event::event_id, &security_event::event_id);
+}
+
+time_point created_at_of(const event& ev) {
+    return field_of(ev, &audit_event::created_at, &security_event::created_at);
+}
+
+event_source source_of(const event& ev) {
+    return field_of(ev, &audit_event::source, &security_event::source);
+}
+
+void normalize(event& ev) {
+    auto& id = field_of(ev, &audit_event::event_id, &security_event::event_id);
+    if (id.empty()) id = make_uuid_v4();
+    auto& at = field_of(ev, &audit_event::created_at, &security_event::created_at);
+    if (at == time_point{}) at = now();
+}
+
+}  // namespace sidelight::audit

@@ -1,0 +1,361 @@
+#include "audit/sqlite_store.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <variant>
+
+#include "audit/hash_chain.hpp"
+
+namespace sidelight::audit {
+
+namespace {
+
+constexpr const char* schema_sql = R"sql(
+CREATE TABLE schema_version (version INTEGER NOT NULL);
+CREATE TABLE audit_log (
+  seq INTEGER PRIMARY KEY NOT NULL,
+  event_id TEXT UNIQUE NOT NULL,
+  user_id TEXT NOT NULL, action TEXT NOT NULL, entity_type TEXT NOT NULL,
+  entity_id TEXT NOT NULL, changes TEXT NOT NULL, ip_address TEXT NOT NULL,
+  user_agent TEXT NOT NULL, created_at TEXT NOT NULL,
+  request_id TEXT NOT NULL, method TEXT NOT NULL, route TEXT NOT NULL, status INTEGER NOT NULL,
+  source TEXT NOT NULL CHECK (source IN ('rule', 'api', 'detector')),
+  prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+CREATE TABLE security_audit (
+  seq INTEGER PRIMARY KEY NOT NULL,
+  event_id TEXT UNIQUE NOT NULL,
+  event_type TEXT NOT NULL, user_id TEXT NOT NULL, ip_address TEXT NOT NULL,
+  success INTEGER NOT NULL CHECK (success IN (0, 1)), details TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  request_id TEXT NOT NULL, method TEXT NOT NULL, route TEXT NOT NULL, status INTEGER NOT NULL,
+  source TEXT NOT NULL CHECK (source IN ('rule', 'api', 'detector')),
+  prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+CREATE INDEX audit_log_user_id ON audit_log (user_id);
+CREATE INDEX audit_log_entity ON audit_log (entity_type, entity_id);
+CREATE INDEX audit_log_created_at ON audit_log (created_at);
+CREATE INDEX security_audit_event_type ON security_audit (event_type);
+CREATE INDEX security_audit_created_at ON security_audit (created_at);
+)sql";
+
+// Per table: no UPDATE, no DELETE, no INSERT onto an existing seq or event_id (either table).
+std::string append_only_triggers(std::string_view table) {
+    const std::string t{table};
+    const std::string raise = "BEGIN SELECT RAISE(ABORT, '" + t + " is append-only'); END;\n";
+    return "CREATE TRIGGER " + t + "_no_update BEFORE UPDATE ON " + t + " " + raise +
+           "CREATE TRIGGER " + t + "_no_delete BEFORE DELETE ON " + t + " " + raise +
+           "CREATE TRIGGER " + t + "_no_overwrite BEFORE INSERT ON " + t +
+           " WHEN EXISTS (SELECT 1 FROM audit_log WHERE seq = NEW.seq)"
+           " OR EXISTS (SELECT 1 FROM audit_log WHERE event_id = NEW.event_id)"
+           " OR EXISTS (SELECT 1 FROM security_audit WHERE seq = NEW.seq)"
+           " OR EXISTS (SELECT 1 FROM security_audit WHERE event_id = NEW.event_id) " +
+           raise;
+}
+
+// Both tables projected onto one column list: 0 table, 1 seq, 2 event_id, 3 created_at,
+// 4 source, 5 request_id, 6 method, 7 route, 8 status, 9 prev_hash, 10 hash, 11 user_id,
+// 12 action, 13 entity_type, 14 entity_id, 15 changes, 16 ip_address, 17 user_agent,
+// 18 event_type, 19 success, 20 details.
+constexpr const char* select_audit =
+    "SELECT 0 AS t, seq, event_id, created_at, source, request_id, method, route, status, "
+    "prev_hash, hash, user_id, action, entity_type, entity_id, changes, ip_address, user_agent, "
+    "'', 0, '' FROM audit_log";
+constexpr const char* select_security =
+    "SELECT 1 AS t, seq, event_id, created_at, source, request_id, method, route, status, "
+    "prev_hash, hash, user_id, '', '', '', '', ip_address, '', event_type, success, details "
+    "FROM security_audit";
+
+std::string synchronous_pragma(const std::string& value) {
+    for (const char* ok : {"off", "normal", "full", "extra"}) {
+        if (value == ok) return std::string("PRAGMA synchronous=") + ok;
+    }
+    throw store_error("audit.store.synchronous: '" + value +
+                      "' is not one of off, normal, full, extra");
+}
+
+int open_flags(open_mode mode) {
+    return mode == open_mode::create ? SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE
+                                     : SQLite::OPEN_READWRITE;
+}
+
+std::int64_t integer_column(SQLite::Statement& st, int i, const char* name, std::int64_t seq) {
+    const auto col = st.getColumn(i);
+    if (!col.isInteger()) {
+        throw store_error("row seq " + std::to_string(seq) + ": " + name + " is not an integer");
+    }
+    return col.getInt64();
+}
+
+template <typename E>
+void decode_common(SQLite::Statement& st, std::int64_t seq, E& e) {
+    e.event_id = st.getColumn(2).getString();
+    const auto at = st.getColumn(3).getString();
+    const auto parsed_at = parse_time(at);
+    const auto source = parse_source(st.getColumn(4).getString());
+    if (!parsed_at || !source) {
+        throw store_error("row seq " + std::to_string(seq) + ": malformed created_at or source");
+    }
+    e.created_at = *parsed_at;
+    e.source = *source;
+    e.request_id = st.getColumn(5).getString();
+    e.method = st.getColumn(6).getString();
+    e.route = st.getColumn(7).getString();
+    e.status = static_cast<int>(integer_column(st, 8, "status", seq));
+}
+
+event decode_event(SQLite::Statement& st, std::int64_t seq) {
+    if (st.getColumn(0).getInt() == 0) {
+        audit_event a;
+        decode_common(st, seq, a);
+        a.user_id = st.getColumn(11).getString();
+        a.action = st.getColumn(12).getString();
+        a.entity_type = st.getColumn(13).getString();
+        a.entity_id = st.getColumn(14).getString();
+        a.changes = st.getColumn(15).getString();
+        a.ip_address = st.getColumn(16).getString();
+        a.user_agent = st.getColumn(17).getString();
+        return a;
+    }
+    security_event s;
+    decode_common(st, seq, s);
+    s.user_id = st.getColumn(11).getString();
+    s.ip_address = st.getColumn(16).getString();
+    s.event_type = st.getColumn(18).getString();
+    const auto success = integer_column(st, 19, "success", seq);
+    if (success != 0 && success != 1) {
+        throw store_error("row seq " + std::to_string(seq) + ": success is not 0 or 1");
+    }
+    s.success = success == 1;
+    s.details = st.getColumn(20).getString();
+    return s;
+}
+
+stored_event decode_row(SQLite::Statement& st) {
+    stored_event row;
+    row.seq = integer_column(st, 1, "seq", 0);
+    row.prev_hash = st.getColumn(9).getString();
+    row.hash = st.getColumn(10).getString();
+    row.ev = decode_event(st, row.seq);
+    return row;
+}
+
+template <typename E>
+void bind_common(SQLite::Statement& st, const stored_event& row, const E& e) {
+    st.bind(1, row.seq);
+    st.bindNoCopy(2, e.event_id);
+    st.bind(3, format_time(e.created_at));
+    st.bind(4, std::string(to_string(e.source)));
+    st.bindNoCopy(5, e.request_id);
+    st.bindNoCopy(6, e.method);
+    st.bindNoCopy(7, e.route);
+    st.bind(8, e.status);
+    st.bindNoCopy(9, row.prev_hash);
+    st.bindNoCopy(10, row.hash);
+}
+
+// A parameterised WHERE clause for one table; empty sql when the filter excludes the table.
+struct table_clause {
+    std::string sql;
+    std::vector<std::string> text_binds;
+};
+
+table_clause where_for(table_kind table, const query_filter& f) {
+    const bool audit = table == table_kind::audit_log;
+    if (f.table && *f.table != table) return {};
+    if (audit && f.event_type) return {};
+    if (!audit && (f.entity_type || f.entity_id)) return {};
+    table_clause c{std::string(audit ? select_audit : select_security) + " WHERE seq > " +
+                       std::to_string(f.after_seq),
+                   {}};
+    auto add = [&c](const char* column, const std::string& value) {
+        c.sql += std::string(" AND ") + column + " ?";
+        c.text_binds.push_back(value);
+    };
+    if (f.user_id) add("user_id =", *f.user_id);
+    if (f.since) add("created_at >=", format_time(*f.since));
+    if (f.until) add("created_at <", format_time(*f.until));
+    if (audit && f.entity_type) add("entity_type =", *f.entity_type);
+    if (audit && f.entity_id) add("entity_id =", *f.entity_id);
+    if (!audit && f.event_type) add("event_type =", *f.event_type);
+    return c;
+}
+
+}  // namespace
+
+sqlite_store::sqlite_store(const config::store_config& cfg, open_mode mode) try
+    : path_(cfg.path), db_(cfg.path, open_flags(mode), busy_timeout_ms) {
+    db_.exec("PRAGMA journal_mode=WAL");
+    db_.exec("PRAGMA cache_size=-65536");
+    db_.exec(synchronous_pragma(cfg.synchronous));
+    open_schema();
+    prepare_statements();
+} catch (const SQLite::Exception& e) {
+    throw store_error("audit store " + cfg.path + ": " + e.what());
+}
+
+sqlite_store::~sqlite_store() = default;
+
+void sqlite_store::open_schema() {
+    if (!db_.tableExists("schema_version")) {
+        if (db_.tableExists("audit_log") || db_.tableExists("security_audit")) {
+            throw store_error("audit store " + path_ +
+                              ": tables exist but schema_version is missing");
+        }
+        SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+        db_.exec(schema_sql);
+        db_.exec(append_only_triggers("audit_log") + append_only_triggers("security_audit"));
+        db_.exec("INSERT INTO schema_version (version) VALUES (" + std::to_string(schema_version) +
+                 ")");
+        tx.commit();
+        return;
+    }
+    const auto found = db_.execAndGet("SELECT max(version) FROM schema_version").getInt();
+    if (found != schema_version) {
+        throw store_error("audit store " + path_ + ": schema version " + std::to_string(found) +
+                          ", this build expects " + std::to_string(schema_version));
+    }
+    const auto triggers =
+        db_.execAndGet(
+               "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN "
+               "('audit_log_no_update', 'audit_log_no_delete', 'audit_log_no_overwrite', "
+               "'security_audit_no_update', 'security_audit_no_delete', "
+               "'security_audit_no_overwrite')")
+            .getInt();
+    if (triggers != 6) {
+        spdlog::error("audit store {}: append-only triggers missing ({} of 6); run audit verify",
+                      path_, triggers);
+    }
+}
+
+void sqlite_store::prepare_statements() {
+    insert_audit_ = std::make_unique<SQLite::Statement>(
+        db_,
+        "INSERT INTO audit_log (seq, event_id, created_at, source, request_id, method, route, "
+        "status, prev_hash, hash, user_id, action, entity_type, entity_id, changes, ip_address, "
+        "user_agent) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
+        "?16, ?17)");
+    insert_security_ = std::make_unique<SQLite::Statement>(
+        db_,
+        "INSERT INTO security_audit (seq, event_id, created_at, source, request_id, method, "
+        "route, status, prev_hash, hash, user_id, event_type, ip_address, success, details) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
+    head_ = std::make_unique<SQLite::Statement>(
+        db_,
+        "SELECT seq, hash FROM (SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1) "
+        "UNION ALL SELECT seq, hash FROM (SELECT seq, hash FROM security_audit ORDER BY seq "
+        "DESC LIMIT 1) ORDER BY seq DESC LIMIT 1");
+    by_event_id_ = std::make_unique<SQLite::Statement>(
+        db_, std::string(select_audit) + " WHERE event_id = ?1 UNION ALL " + select_security +
+                 " WHERE event_id = ?1");
+}
+
+chain_head sqlite_store::read_head() {
+    chain_head h{0, std::string(genesis_hash)};
+    head_->reset();
+    if (head_->executeStep()) {
+        h.seq = head_->getColumn(0).getInt64();
+        h.hash = head_->getColumn(1).getString();
+    }
+    head_->reset();
+    return h;
+}
+
+std::optional<stored_event> sqlite_store::find_event_id(const std::string& event_id) {
+    by_event_id_->reset();
+    by_event_id_->bind(1, event_id);
+    std::optional<stored_event> found;
+    if (by_event_id_->executeStep()) found = decode_row(*by_event_id_);
+    by_event_id_->reset();
+    return found;
+}
+
+// False when the trigger refused the row because its event_id is already stored.
+bool sqlite_store::insert_row(const stored_event& row) {
+    auto& st = row.table() == table_kind::audit_log ? *insert_audit_ : *insert_security_;
+    st.tryReset();
+    if (const auto* a = std::get_if<audit_event>(&row.ev)) {
+        bind_common(st, row, *a);
+        st.bindNoCopy(11, a->user_id);
+        st.bindNoCopy(12, a->action);
+        st.bindNoCopy(13, a->entity_type);
+        st.bindNoCopy(14, a->entity_id);
+        st.bindNoCopy(15, a->changes);
+        st.bindNoCopy(16, a->ip_address);
+        st.bindNoCopy(17, a->user_agent);
+    } else {
+        const auto& s = std::get<security_event>(row.ev);
+        bind_common(st, row, s);
+        st.bindNoCopy(11, s.user_id);
+        st.bindNoCopy(12, s.event_type);
+        st.bindNoCopy(13, s.ip_address);
+        st.bind(14, s.success ? 1 : 0);
+        st.bindNoCopy(15, s.details);
+    }
+    try {
+        st.exec();
+        return true;
+    } catch (const SQLite::Exception&) {
+        st.tryReset();  // reset() would rethrow the step's error
+        if (find_event_id(event_id_of(row.ev))) return false;
+        throw;
+    }
+}
+
+std::vector<stored_event> sqlite_store::append(std::span<const event> batch) {
+    std::lock_guard lock(mutex_);
+    try {
+        SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+        auto h = read_head();
+        std::vector<stored_event> out;
+        out.reserve(batch.size());
+        for (const auto& in : batch) {
+            stored_event row{h.seq + 1, h.hash, {}, in};
+            normalize(row.ev);
+            row.hash = chain_hash(row.prev_hash, row.seq, row.ev);
+            if (insert_row(row)) {
+                h = {row.seq, row.hash};
+                out.push_back(std::move(row));
+            } else {
+                out.push_back(*find_event_id(event_id_of(row.ev)));
+            }
+        }
+        tx.commit();
+        return out;
+    } catch (const SQLite::Exception& e) {
+        throw store_error("audit store " + path_ + ": append failed: " + e.what());
+    }
+}
+
+std::vector<stored_event> sqlite_store::query(const query_filter& filter) {
+    std::string sql;
+    std::vector<std::string> binds;
+    for (auto table : {table_kind::audit_log, table_kind::security_audit}) {
+        auto clause = where_for(table, filter);
+        if (clause.sql.empty()) continue;
+        sql += (sql.empty() ? "" : " UNION ALL ") + clause.sql;
+        binds.insert(binds.end(), clause.text_binds.begin(), clause.text_binds.end());
+    }
+    std::vector<stored_event> out;
+    if (sql.empty()) return out;
+    sql += " ORDER BY 2 LIMIT " + std::to_string(clamp_limit(filter.limit));
+    std::lock_guard lock(mutex_);
+    try {
+        SQLite::Statement st(db_, sql);
+        for (std::size_t i = 0; i < binds.size(); ++i) st.bind(static_cast<int>(i + 1), binds[i]);
+        while (st.executeStep()) out.push_back(decode_row(st));
+    } catch (const SQLite::Exception& e) {
+        throw store_error("audit store " + path_ + ": query failed: " + e.what());
+    }
+    return out;
+}
+
+chain_head sqlite_store::head() {
+    std::lock_guard lock(mutex_);
+    try {
+        return read_head();
+    } catch (const SQLite::Exception& e) {
+        throw store_error("audit store " + path_ + ": " + e.what());
+    }
+}
+
+}  // namespace sidelight::audit

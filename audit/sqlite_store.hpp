@@ -1,0 +1,64 @@
+#pragma once
+// The SQLite audit store: one database file (WAL, `synchronous` from config, 5 s busy timeout)
+// holding `audit_log`, `security_audit` and `schema_version`.
+//
+// Append-only is enforced inside the database, so a second connection (a shell, a bug elsewhere)
+// is refused too: BEFORE UPDATE / BEFORE DELETE triggers abort, and a BEFORE INSERT trigger aborts
+// when the row's seq or event_id already exists in either table, so INSERT OR REPLACE and UPSERT
+// never reach the conflict (REPLACE would otherwise delete the old row without firing the DELETE
+// trigger). `seq` is the tables' INTEGER PRIMARY KEY (hence UNIQUE NOT NULL, and no extra index).
+//
+// The schema is created on first open and its version checked on every open; a different version
+// is a store_error naming both versions.
+//
+// Thread-safety: all methods may be called from any thread; they serialize on one connection.
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "audit/store.hpp"
+#include "config/config.hpp"
+
+namespace sidelight::audit {
+
+enum class open_mode {
+    create,    // create the file and schema when missing
+    existing,  // the file must exist (CLI: verify/query/export)
+};
+
+class sqlite_store final : public store {
+  public:
+    static constexpr int schema_version = 1;
+    static constexpr int busy_timeout_ms = 5000;
+
+    // Throws store_error (bad `synchronous`, unreadable file, wrong schema version).
+    explicit sqlite_store(const config::store_config& cfg, open_mode mode = open_mode::create);
+    ~sqlite_store() override;
+
+    std::vector<stored_event> append(std::span<const event> batch) override;
+    std::vector<stored_event> query(const query_filter& filter) override;
+    chain_head head() override;
+
+    const std::string& path() const { return path_; }
+
+  private:
+    void open_schema();
+    void prepare_statements();
+    chain_head read_head();
+    bool insert_row(const stored_event& row);
+    std::optional<stored_event> find_event_id(const std::string& event_id);
+
+    std::string path_;
+    std::mutex mutex_;
+    SQLite::Database db_;
+    std::unique_ptr<SQLite::Statement> insert_audit_;
+    std::unique_ptr<SQLite::Statement> insert_security_;
+    std::unique_ptr<SQLite::Statement> head_;
+    std::unique_ptr<SQLite::Statement> by_event_id_;
+};
+
+}  // namespace sidelight::audit

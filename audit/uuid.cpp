@@ -1,0 +1,84 @@
+#include "audit/uuid.hpp"
+
+#include <sys/random.h>
+
+#include <array>
+#include <cstdint>
+#include <random>
+
+namespace sidelight::audit {
+
+namespace {
+
+// xoshiro256** (Blackman & Vigna): fast, 256-bit state, good enough for unique ids.
+class xoshiro256 {
+  public:
+    xoshiro256() {
+        std::size_t got = 0;
+        auto* bytes = reinterpret_cast<unsigned char*>(state_.data());
+        while (got < sizeof state_) {
+            const auto n = getrandom(bytes + got, sizeof state_ - got, 0);
+            if (n <= 0) break;
+            got += static_cast<std::size_t>(n);
+        }
+        if (got < sizeof state_) {
+            std::random_device rd;
+            for (auto& word : state_) word = (std::uint64_t{rd()} << 32) ^ rd();
+        }
+        if ((state_[0] | state_[1] | state_[2] | state_[3]) == 0) state_[0] = 1;
+    }
+
+    std::uint64_t next() {
+        const std::uint64_t result = rotl(state_[1] * 5, 7) * 9;
+        const std::uint64_t t = state_[1] << 17;
+        state_[2] ^= state_[0];
+        state_[3] ^= state_[1];
+        state_[1] ^= state_[2];
+        state_[0] ^= state_[3];
+        state_[2] ^= t;
+        state_[3] = rotl(state_[3], 45);
+        return result;
+    }
+
+  private:
+    static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+    std::array<std::uint64_t, 4> state_{};
+};
+
+bool is_hex(char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+}  // namespace
+
+std::string make_uuid_v4() {
+    thread_local xoshiro256 rng;
+    std::array<unsigned char, 16> b{};
+    const std::uint64_t hi = rng.next(), lo = rng.next();
+    for (int i = 0; i < 8; ++i) {
+        b[i] = static_cast<unsigned char>(hi >> (56 - 8 * i));
+        b[8 + i] = static_cast<unsigned char>(lo >> (56 - 8 * i));
+    }
+    b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);  // version 4
+    b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);  // RFC 4122 variant
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(36);
+    for (int i = 0; i < 16; ++i) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
+        out.push_back(digits[b[i] >> 4]);
+        out.push_back(digits[b[i] & 0x0f]);
+    }
+    return out;
+}
+
+bool is_uuid(std::string_view text) {
+    if (text.size() != 36) return false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? text[i] != '-' : !is_hex(text[i])) return false;
+    }
+    return true;
+}
+
+}  // namespace sidelight::audit

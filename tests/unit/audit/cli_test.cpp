@@ -1,0 +1,128 @@
+#include "audit/cli.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "audit/checkpoint.hpp"
+#include "audit/sqlite_store.hpp"
+#include "test_util.hpp"
+
+namespace sidelight::audit {
+namespace {
+
+using testing::make_audit;
+using testing::make_security;
+using testing::raw_db;
+using testing::store_at;
+using testing::temp_dir;
+
+const std::string hostile = "a\"b\\c\r\nd\ne\rf\xE2\x80\xA8g\xE2\x80\xA9h\t</script>{\"x\":1}\n" +
+                            std::string(1, '\0') + "end";
+
+std::vector<std::string> lines_of(const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) out.push_back(line);
+    return out;
+}
+
+class Cli : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        sqlite_store s(store_at(path_));
+        auto a = make_audit(hostile, hostile);
+        a.changes = hostile;
+        a.user_agent = hostile;
+        auto sec = make_security(hostile, hostile);
+        sec.details = hostile;
+        const std::vector<event> batch{a, sec, make_audit("plain")};
+        rows_ = s.append(batch);
+    }
+
+    temp_dir dir_;
+    std::string path_ = dir_.file("a.db");
+    std::vector<stored_event> rows_;
+};
+
+TEST_F(Cli, ExportWritesOneEventPerLineEvenForHostileStrings) {
+    std::ostringstream out;
+    ASSERT_EQ(audit_export_main(path_, out), 0);
+    const auto text = out.str();
+    EXPECT_EQ(text.find('\r'), std::string::npos);
+    EXPECT_EQ(text.find("\xE2\x80\xA8"), std::string::npos);
+    EXPECT_EQ(text.find("\xE2\x80\xA9"), std::string::npos);
+    const auto lines = lines_of(text);
+    ASSERT_EQ(lines.size(), 3u);
+    const auto first = boost::json::parse(lines[0]).as_object();
+    EXPECT_EQ(first.at("seq").as_int64(), 1);
+    EXPECT_EQ(first.at("table").as_string(), "audit_log");
+    EXPECT_EQ(first.at("user_id").as_string(), hostile);
+    EXPECT_EQ(first.at("changes").as_string(), hostile);
+    EXPECT_EQ(first.at("hash").as_string(), rows_[0].hash);
+    const auto second = boost::json::parse(lines[1]).as_object();
+    EXPECT_EQ(second.at("event_type").as_string(), hostile);
+    EXPECT_EQ(second.at("details").as_string(), hostile);
+    EXPECT_EQ(second.at("success").as_bool(), false);
+}
+
+TEST_F(Cli, QueryPrintsAJsonArrayInSeqOrder) {
+    std::ostringstream out;
+    query_filter f;
+    f.table = table_kind::audit_log;
+    ASSERT_EQ(audit_query_main(path_, f, out), 0);
+    const auto lines = lines_of(out.str());
+    ASSERT_EQ(lines.size(), 1u);
+    const auto rows = boost::json::parse(lines[0]).as_array();
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows[0].as_object().at("seq").as_int64(), 1);
+    EXPECT_EQ(rows[1].as_object().at("seq").as_int64(), 3);
+}
+
+TEST_F(Cli, VerifyReportsOkAndBroken) {
+    std::ostringstream ok;
+    EXPECT_EQ(audit_verify_main(path_, std::nullopt, std::nullopt, ok), 0);
+    EXPECT_EQ(ok.str(), "OK 3 events, head seq=3 hash=" + rows_[2].hash + "\n");
+
+    raw_db raw(path_);
+    raw.exec("DROP TRIGGER audit_log_no_update");
+    raw.exec("UPDATE audit_log SET user_id = 'mallory' WHERE seq = 3");
+    std::ostringstream broken;
+    EXPECT_EQ(audit_verify_main(path_, std::nullopt, std::nullopt, broken), 1);
+    EXPECT_EQ(broken.str().rfind("BROKEN at seq 3: modified", 0), 0u) << broken.str();
+}
+
+TEST_F(Cli, VerifyChecksCheckpointSignaturesAndTruncation) {
+    generate_checkpoint_key(dir_.file("k.pem"), dir_.file("k.pub"));
+    checkpoint cp{3, rows_[2].hash, now(), 3, {}};
+    checkpoint_signer(dir_.file("k.pem")).sign(cp);
+    std::ofstream(dir_.file("cps")) << to_json_line(cp) << "\n";
+    std::ostringstream ok;
+    EXPECT_EQ(audit_verify_main(path_, dir_.file("cps"), dir_.file("k.pub"), ok), 0) << ok.str();
+
+    raw_db raw(path_);
+    raw.exec("DROP TRIGGER audit_log_no_delete");
+    raw.exec("DELETE FROM audit_log WHERE seq = 3");
+    std::ostringstream truncated;
+    EXPECT_EQ(audit_verify_main(path_, dir_.file("cps"), dir_.file("k.pub"), truncated), 1);
+    EXPECT_EQ(truncated.str().rfind("BROKEN at seq 3: truncated", 0), 0u) << truncated.str();
+
+    cp.seq = 2;  // signature no longer matches
+    std::ofstream(dir_.file("forged")) << to_json_line(cp) << "\n";
+    std::ostringstream forged;
+    EXPECT_EQ(audit_verify_main(path_, dir_.file("forged"), dir_.file("k.pub"), forged), 2);
+    EXPECT_NE(forged.str().find("signature does not verify"), std::string::npos) << forged.str();
+}
+
+TEST_F(Cli, MissingStoreIsAnError) {
+    std::ostringstream out;
+    EXPECT_EQ(audit_verify_main(dir_.file("nope.db"), std::nullopt, std::nullopt, out), 2);
+    EXPECT_EQ(out.str().rfind("ERROR: ", 0), 0u);
+    EXPECT_EQ(audit_export_main(dir_.file("nope.db"), out), 2);
+}
+
+}  // namespace
+}  // namespace sidelight::audit

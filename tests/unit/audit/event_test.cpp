@@ -1,0 +1,85 @@
+#include "audit/event.hpp"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "audit/hash_chain.hpp"
+#include "audit/uuid.hpp"
+
+namespace sidelight::audit {
+namespace {
+
+TEST(Uuid, IsVersion4AndUnique) {
+    std::set<std::string> seen;
+    for (int i = 0; i < 10000; ++i) {
+        const auto id = make_uuid_v4();
+        ASSERT_TRUE(is_uuid(id)) << id;
+        EXPECT_EQ(id[14], '4');
+        EXPECT_NE(std::string("89ab").find(id[19]), std::string::npos) << id;
+        EXPECT_TRUE(seen.insert(id).second);
+    }
+}
+
+TEST(Uuid, ThreadsDoNotRepeatEachOther) {
+    std::vector<std::vector<std::string>> per_thread(4);
+    std::vector<std::thread> threads;
+    for (auto& ids : per_thread) {
+        threads.emplace_back([&ids] {
+            for (int i = 0; i < 1000; ++i) ids.push_back(make_uuid_v4());
+        });
+    }
+    for (auto& t : threads) t.join();
+    std::set<std::string> all;
+    for (const auto& ids : per_thread) all.insert(ids.begin(), ids.end());
+    EXPECT_EQ(all.size(), 4000u);
+}
+
+TEST(Time, FormatsAndParsesExactly) {
+    const auto tp = parse_time("2026-11-26T23:59:01.123456Z");
+    ASSERT_TRUE(tp);
+    EXPECT_EQ(format_time(*tp), "2026-11-26T23:59:01.123456Z");
+    EXPECT_EQ(format_time(time_point{}), "1970-01-01T00:00:00.000000Z");
+    for (const char* bad :
+         {"2026-11-26T23:59:01Z", "2026-11-26 23:59:01.123456Z", "2026-11-26T24:00:00.000000Z",
+          "2026-02-30T00:00:00.000000Z", "2026-11-26T23:59:01.12345xZ", ""}) {
+        EXPECT_FALSE(parse_time(bad)) << bad;
+    }
+}
+
+TEST(Event, NormalizeFillsIdAndTimeOnlyWhenMissing) {
+    event ev = audit_event{};
+    normalize(ev);
+    EXPECT_TRUE(is_uuid(event_id_of(ev)));
+    EXPECT_NE(created_at_of(ev), time_point{});
+    security_event s;
+    s.event_id = "given";
+    s.created_at = time_point{std::chrono::microseconds{5}};
+    event sev = s;
+    normalize(sev);
+    EXPECT_EQ(event_id_of(sev), "given");
+    EXPECT_EQ(created_at_of(sev), time_point{std::chrono::microseconds{5}});
+    EXPECT_EQ(table_of(sev), table_kind::security_audit);
+}
+
+TEST(HashChain, FieldBoundariesAreUnambiguous) {
+    audit_event a;
+    a.user_id = "ab";
+    a.action = "c";
+    audit_event b;
+    b.user_id = "a";
+    b.action = "bc";
+    EXPECT_NE(canonical_row(1, a), canonical_row(1, b));
+    EXPECT_NE(chain_hash(genesis_hash, 1, a), chain_hash(genesis_hash, 1, b));
+    EXPECT_NE(chain_hash(genesis_hash, 1, a), chain_hash(genesis_hash, 2, a));
+    security_event s;
+    EXPECT_NE(canonical_row(1, a), canonical_row(1, s));
+    EXPECT_EQ(chain_hash("not hex", 1, a), "");
+    EXPECT_EQ(sha256_hex("abc"),
+              "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+}  // namespace
+}  // namespace sidelight::audit

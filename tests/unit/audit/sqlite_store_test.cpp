@@ -1,0 +1,180 @@
+#include "audit/sqlite_store.hpp"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "audit/hash_chain.hpp"
+#include "audit/uuid.hpp"
+#include "test_util.hpp"
+
+namespace sidelight::audit {
+namespace {
+
+using testing::make_audit;
+using testing::make_security;
+using testing::raw_db;
+using testing::store_at;
+using testing::temp_dir;
+
+TEST(SqliteStore, CreatesSchemaAndReopens) {
+    temp_dir dir;
+    const auto path = dir.file("a.db");
+    {
+        sqlite_store s(store_at(path));
+        EXPECT_EQ(s.head().seq, 0);
+        EXPECT_EQ(s.head().hash, genesis_hash);
+        const std::vector<event> batch{make_audit("alice")};
+        s.append(batch);
+    }
+    sqlite_store again(store_at(path), open_mode::existing);
+    EXPECT_EQ(again.head().seq, 1);
+    raw_db raw(path);
+    EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
+    EXPECT_EQ(raw.text("SELECT version FROM schema_version"), "1");
+    for (const char* index : {"audit_log_user_id", "audit_log_entity", "audit_log_created_at",
+                              "security_audit_event_type", "security_audit_created_at"}) {
+        EXPECT_EQ(
+            raw.text(std::string("SELECT name FROM sqlite_master WHERE name='") + index + "'"),
+            index);
+    }
+}
+
+TEST(SqliteStore, RejectsOtherSchemaVersion) {
+    temp_dir dir;
+    const auto path = dir.file("a.db");
+    { sqlite_store s(store_at(path)); }
+    raw_db(path).exec("DELETE FROM schema_version; INSERT INTO schema_version VALUES (7)");
+    try {
+        sqlite_store s(store_at(path));
+        FAIL() << "opened a version 7 store";
+    } catch (const store_error& e) {
+        EXPECT_NE(std::string(e.what()).find("schema version 7, this build expects 1"),
+                  std::string::npos)
+            << e.what();
+    }
+}
+
+TEST(SqliteStore, RejectsBadSynchronousAndMissingFile) {
+    temp_dir dir;
+    auto cfg = store_at(dir.file("a.db"));
+    cfg.synchronous = "sometimes";
+    EXPECT_THROW(sqlite_store{cfg}, store_error);
+    EXPECT_THROW(sqlite_store(store_at(dir.file("missing.db")), open_mode::existing), store_error);
+}
+
+TEST(SqliteStore, AppendAssignsSeqAndChainAcrossTables) {
+    temp_dir dir;
+    sqlite_store s(store_at(dir.file("a.db")));
+    const std::vector<event> first{make_audit("alice"), make_security("LOGIN_FAILED")};
+    const std::vector<event> second{make_audit("carol")};
+    auto rows = s.append(first);
+    const auto more = s.append(second);
+    rows.insert(rows.end(), more.begin(), more.end());
+    ASSERT_EQ(rows.size(), 3u);
+    std::string prev{genesis_hash};
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        EXPECT_EQ(rows[i].seq, static_cast<std::int64_t>(i + 1));
+        EXPECT_EQ(rows[i].prev_hash, prev);
+        EXPECT_EQ(rows[i].hash, chain_hash(prev, rows[i].seq, rows[i].ev));
+        EXPECT_TRUE(is_uuid(event_id_of(rows[i].ev)));
+        prev = rows[i].hash;
+    }
+    EXPECT_EQ(rows[1].table(), table_kind::security_audit);
+    EXPECT_EQ(s.head().seq, 3);
+    EXPECT_EQ(s.head().hash, prev);
+
+    const auto stored = s.query({});
+    ASSERT_EQ(stored.size(), 3u);
+    for (std::size_t i = 0; i < 3; ++i) {
+        EXPECT_EQ(stored[i].seq, rows[i].seq);
+        EXPECT_EQ(stored[i].hash, rows[i].hash);
+        EXPECT_EQ(canonical_row(stored[i].seq, stored[i].ev),
+                  canonical_row(rows[i].seq, rows[i].ev));
+    }
+}
+
+TEST(SqliteStore, DuplicateEventIdIsSkippedIdempotently) {
+    temp_dir dir;
+    sqlite_store s(store_at(dir.file("a.db")));
+    auto e = make_audit("alice");
+    e.event_id = make_uuid_v4();
+    const std::vector<event> once{e};
+    const auto first = s.append(once);
+    auto changed = e;
+    changed.user_id = "mallory";
+    const std::vector<event> again{make_security("X"), changed, changed};
+    const auto second = s.append(again);
+    ASSERT_EQ(second.size(), 3u);
+    EXPECT_EQ(second[0].seq, 2);
+    EXPECT_EQ(second[1].seq, first[0].seq);
+    EXPECT_EQ(second[1].hash, first[0].hash);
+    EXPECT_EQ(std::get<audit_event>(second[2].ev).user_id, "alice");
+    EXPECT_EQ(s.head().seq, 2);
+    // The same id in the other table is a duplicate too.
+    auto sec = make_security("Y");
+    sec.event_id = e.event_id;
+    const std::vector<event> cross{sec};
+    EXPECT_EQ(s.append(cross)[0].seq, 1);
+    EXPECT_EQ(s.head().seq, 2);
+}
+
+TEST(SqliteStore, QueryFilters) {
+    temp_dir dir;
+    sqlite_store s(store_at(dir.file("a.db")));
+    std::vector<event> batch;
+    for (int i = 0; i < 5; ++i)
+        batch.push_back(make_audit(i % 2 ? "alice" : "bob", std::to_string(i)));
+    batch.push_back(make_security("LOGIN_FAILED", "alice"));
+    batch.push_back(make_security("LOGOUT", "alice"));
+    s.append(batch);
+
+    query_filter f;
+    f.user_id = "alice";
+    EXPECT_EQ(s.query(f).size(), 4u);
+    f.table = table_kind::audit_log;
+    EXPECT_EQ(s.query(f).size(), 2u);
+    query_filter by_entity;
+    by_entity.entity_type = "product";
+    by_entity.entity_id = "3";
+    ASSERT_EQ(s.query(by_entity).size(), 1u);
+    EXPECT_EQ(s.query(by_entity)[0].seq, 4);
+    query_filter by_type;
+    by_type.event_type = "LOGOUT";
+    ASSERT_EQ(s.query(by_type).size(), 1u);
+    EXPECT_EQ(s.query(by_type)[0].seq, 7);
+    query_filter page;
+    page.after_seq = 2;
+    page.limit = 3;
+    const auto rows = s.query(page);
+    ASSERT_EQ(rows.size(), 3u);
+    EXPECT_EQ(rows[0].seq, 3);
+    EXPECT_EQ(rows[2].seq, 5);
+    query_filter future;
+    future.since = now() + std::chrono::hours(1);
+    EXPECT_TRUE(s.query(future).empty());
+    query_filter past;
+    past.until = now() + std::chrono::hours(1);
+    EXPECT_EQ(s.query(past).size(), 7u);
+}
+
+TEST(SqliteStore, RoundTripsTimeAndFields) {
+    temp_dir dir;
+    sqlite_store s(store_at(dir.file("a.db")));
+    auto e = make_security("LOGIN_OK");
+    e.success = true;
+    e.created_at = *parse_time("2026-11-26T23:59:01.123456Z");
+    const std::vector<event> batch{e};
+    s.append(batch);
+    const auto row = s.query({}).at(0);
+    const auto& got = std::get<security_event>(row.ev);
+    EXPECT_EQ(format_time(got.created_at), "2026-11-26T23:59:01.123456Z");
+    EXPECT_TRUE(got.success);
+    EXPECT_EQ(got.source, event_source::detector);
+    EXPECT_EQ(got.details, e.details);
+    EXPECT_EQ(raw_db(dir.file("a.db")).text("SELECT created_at FROM security_audit"),
+              "2026-11-26T23:59:01.123456Z");
+}
+
+}  // namespace
+}  // namespace sidelight::audit
