@@ -58,7 +58,7 @@ void metrics::on_request(const proxy::request_record& record) {
     thread_local std::uint64_t traffic_generation = 0;
     thread_local series_cache cache;
     traffic_.refresh(traffic, traffic_generation);
-    cache.record(*traffic, record);
+    if (traffic->settings().traffic) cache.record(*traffic, record);
     if (!record.route_configured) unmatched_->Increment();
     if (access_log_) write_access_line(record);
 }

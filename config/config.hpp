@@ -110,6 +110,7 @@ struct metrics_config {
     std::string prefix;  // prepended to every traffic metric name ("" keeps api_latency_ms ...)
     std::vector<double> buckets{10, 50, 100, 200, 500, 1000, 2000, 5000};
     std::map<std::string, std::string> const_labels;  // values may use ${ENV}
+    bool traffic = true;  // record the per-request api_* families (off: only for comparisons)
 
     bool operator==(const metrics_config&) const = default;
 };

@@ -155,6 +155,7 @@ void emit_limits_metrics(YAML::Emitter& out, const config& cfg) {
     out << YAML::Key << "buckets" << YAML::Value << YAML::Flow << YAML::BeginSeq;
     for (double b : cfg.metrics.buckets) out << format_number(b);
     out << YAML::EndSeq;
+    put_bool(out, "traffic", cfg.metrics.traffic);
     begin(out, "const_labels");
     for (const auto& [name, value] : cfg.metrics.const_labels) put(out, name.c_str(), value);
     out << YAML::EndMap << YAML::EndMap;

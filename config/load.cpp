@@ -146,7 +146,7 @@ std::vector<double> parse_buckets(const node_ref& n) {
 metrics_config parse_metrics(const node_ref& n) {
     static const std::set<std::string, std::less<>> reserved = {
         "method", "route", "status_code", "error_type", "type", "operation", "table", "le"};
-    map_reader m(n, {"prefix", "buckets", "const_labels"});
+    map_reader m(n, {"prefix", "buckets", "const_labels", "traffic"});
     metrics_config out;
     if (auto v = m.get("prefix")) {
         out.prefix = detail::to_string(*v);
@@ -154,6 +154,7 @@ metrics_config parse_metrics(const node_ref& n) {
             v->fail("expected a metric name prefix like myapp_ (letters, digits, _ and :)");
     }
     if (auto v = m.get("buckets")) out.buckets = parse_buckets(*v);
+    if (auto v = m.get("traffic")) out.traffic = detail::to_bool(*v);
     if (auto v = m.get("const_labels")) {
         for (const auto& entry : detail::map_entries(*v)) {
             if (!is_label_name(entry.key))

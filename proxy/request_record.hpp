@@ -11,7 +11,10 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
+#include "proxy/capture.hpp"
 #include "proxy/method.hpp"
 #include "proxy/route_table.hpp"
 
@@ -56,6 +59,17 @@ struct request_record {
     std::uint64_t bytes_in = 0;   // request body bytes read from the client
     std::uint64_t bytes_out = 0;  // response body bytes written to the client
 
+    // For the audit rules of the route (see capture_plan); empty when the plan asks nothing.
+    const capture_plan* plan = nullptr;  // the route's plan, owned by the routing value
+    param_list params;                   // path parameters of the matched template
+    std::string query;                   // the query string, without '?'
+    std::string user_agent;
+    std::vector<std::pair<std::string, std::string>> headers;  // names lower case, per plan
+    std::string request_body;  // at most plan->max_body_bytes
+    bool request_body_truncated = false;
+    std::string response_body;
+    bool response_body_truncated = false;
+
     std::chrono::microseconds duration() const {
         return std::chrono::duration_cast<std::chrono::microseconds>(end - start);
     }
@@ -71,6 +85,14 @@ struct request_record {
         route = unmatched_route;
         route_label = unmatched_label;
         route_configured = false;
+        plan = nullptr;
+        params.clear();
+        query.clear();
+        user_agent.clear();
+        headers.clear();
+        request_body.clear();
+        response_body.clear();
+        request_body_truncated = response_body_truncated = false;
         path.clear();
         request_id.clear();
         status = 0;

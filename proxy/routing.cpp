@@ -10,10 +10,17 @@ routing::routing(const config::config& cfg)
         normalizer_ = std::make_unique<unmatched_normalizer>(
             static_cast<route_id>(table_->size() + 1), cfg.routes.max_routes);
     }
+    plans_.resize(table_->size() + 1);
 }
 
-route_id routing::resolve(http_method method, std::string_view target) const {
-    const route_id id = table_->match(method, target);
+void routing::set_plans(std::vector<capture_plan> plans) {
+    plans.resize(table_->size() + 1);
+    plans_ = std::move(plans);
+}
+
+route_id routing::resolve(http_method method, std::string_view target,
+                          param_list* params) const {
+    const route_id id = table_->match(method, target, params);
     if (id != unmatched_route || !normalizer_) return id;
     return normalizer_->normalize(target);
 }

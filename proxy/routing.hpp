@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "config/config.hpp"
+#include "proxy/capture.hpp"
 #include "proxy/method.hpp"
 #include "proxy/route_normalizer.hpp"
 #include "proxy/route_table.hpp"
@@ -20,15 +21,25 @@ class routing {
     explicit routing(const config::config& cfg);
 
     // The route id of a request: a configured route, a normalized template, or unmatched (0).
-    route_id resolve(http_method method, std::string_view target) const;
+    route_id resolve(http_method method, std::string_view target,
+                     param_list* params = nullptr) const;
     std::string_view label(route_id id) const;
     // True when `id` is one of the configured (or imported) templates.
     bool configured(route_id id) const { return id != unmatched_route && id <= table_->size(); }
     const route_table& table() const { return *table_; }
 
+    // What requests on a route must capture for the audit rules. Normalized and unmatched
+    // routes share the plan of `unmatched` (id 0).
+    const capture_plan& plan(route_id id) const {
+        return plans_[id < plans_.size() ? id : unmatched_route];
+    }
+    // Set once, by whoever compiles the rules, before the routing value is published.
+    void set_plans(std::vector<capture_plan> plans);
+
   private:
     std::shared_ptr<const route_table> table_;
     std::unique_ptr<unmatched_normalizer> normalizer_;  // null unless `unmatched: normalize`
+    std::vector<capture_plan> plans_;                    // by route id; [0] for unmatched
 };
 
 }  // namespace sidelight::proxy
