@@ -48,16 +48,20 @@ void strip_hop_by_hop(http::fields& fields) {
     for (auto f : hop_by_hop) fields.erase(f);
 }
 
-void set_forwarded(http::fields& fields, std::string_view client_ip, std::string& scratch) {
-    scratch.clear();
+void joined_forwarded_for(const http::fields& fields, std::string& out) {
+    out.clear();
     // Several X-Forwarded-For lines are one comma-separated list (RFC 9110 5.3).
     for (const auto& field : fields) {
         if (!boost::beast::iequals(field.name_string(), "X-Forwarded-For")) continue;
-        if (!scratch.empty()) scratch += ", ";
-        scratch += trim(field.value());
+        if (!out.empty()) out += ", ";
+        out += trim(field.value());
     }
+}
+
+void set_forwarded(http::fields& fields, std::string_view peer_ip, std::string& scratch) {
+    joined_forwarded_for(fields, scratch);
     if (!scratch.empty()) scratch += ", ";
-    scratch += client_ip;
+    scratch += peer_ip;
     fields.set("X-Forwarded-For", scratch);
     fields.set("X-Forwarded-Proto", "http");
     if (auto host = fields.find(http::field::host); host != fields.end()) {

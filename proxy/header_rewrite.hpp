@@ -18,8 +18,12 @@ namespace http = boost::beast::http;
 
 void strip_hop_by_hop(http::fields& fields);
 
-// Sets X-Forwarded-For/Proto/Host. `scratch` is reused storage.
-void set_forwarded(http::fields& fields, std::string_view client_ip, std::string& scratch);
+// Joins every X-Forwarded-For line into one comma-separated list in `out` ("" when absent).
+void joined_forwarded_for(const http::fields& fields, std::string& out);
+
+// Appends `peer_ip` (the address this hop came from) to X-Forwarded-For and sets
+// X-Forwarded-Proto and X-Forwarded-Host. `scratch` is reused storage.
+void set_forwarded(http::fields& fields, std::string_view peer_ip, std::string& scratch);
 
 // Ensures a sane X-Request-Id on the request, writing its value to `id`.
 void ensure_request_id(http::fields& fields, std::string& id);

@@ -4,8 +4,10 @@
 // body size, and a slow reader on `out` slows the reads on `in` (backpressure for free).
 // Included by session.cpp only (it instantiates Beast's parser and serializer).
 
+#include <algorithm>
 #include <cstdint>
 #include <span>
+#include <string>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -20,6 +22,20 @@
 
 namespace sidelight::proxy {
 
+// Where a copy of the body goes while it streams (audit capture), up to `limit` bytes.
+struct body_tap {
+    std::string* into = nullptr;
+    std::size_t limit = 0;
+    bool* truncated = nullptr;
+
+    void take(const char* data, std::size_t n) const {
+        if (!into || n == 0) return;
+        const std::size_t room = limit > into->size() ? limit - into->size() : 0;
+        into->append(data, std::min(room, n));
+        if (n > room) *truncated = true;
+    }
+};
+
 struct relay_result {
     boost::beast::error_code read_ec;   // failure on the side the message came from
     boost::beast::error_code write_ec;  // failure on the side it went to
@@ -30,7 +46,7 @@ boost::asio::awaitable<relay_result> relay_message(
     boost::beast::tcp_stream& in, boost::beast::flat_buffer& in_buf,
     boost::beast::http::parser<is_request, boost::beast::http::buffer_body>& p,
     boost::beast::tcp_stream& out, std::span<char> buf, std::chrono::milliseconds idle,
-    std::uint64_t& body_bytes) {
+    std::uint64_t& body_bytes, const body_tap& tap = {}) {
     namespace http = boost::beast::http;
     constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
     relay_result r;
@@ -58,6 +74,7 @@ boost::asio::awaitable<relay_result> relay_message(
             }
             body.size = buf.size() - body.size;
             body_bytes += body.size;
+            tap.take(buf.data(), body.size);
             // A zero-length piece must not reach the serializer as data: for a chunked message
             // it would be written as the last chunk. Read on, or end the body properly.
             if (body.size == 0 && !p.is_done()) continue;

@@ -80,6 +80,11 @@ void server::bind(worker& w, const tcp::endpoint& ep) {
 void server::start() {
     const auto& cfg = *shared_.cfg;
     shared_.upstream = resolve_upstream(cfg.upstream);
+    for (const auto& text : cfg.proxy.trusted_proxies) {
+        auto c = parse_cidr(text);
+        if (!c) throw std::runtime_error("proxy.trusted_proxies: invalid CIDR " + text);
+        shared_.trusted_proxies.push_back(*c);
+    }
     unsigned n = cfg.proxy.workers ? cfg.proxy.workers : std::thread::hardware_concurrency();
     if (n == 0) n = 1;
     beast::error_code ec;

@@ -74,6 +74,11 @@ class client_session {
     net::awaitable<void> lingering_close();
     void finish(int status, error_type error);
     void label_route(std::string_view target);
+    void capture_request(const http::fields& fields, std::string_view target);
+    body_tap tap(bool wanted, std::string& into, bool& truncated) const {
+        if (!wanted) return {};
+        return {&into, record_.plan->max_body_bytes, &truncated};
+    }
     void stamp_start() {
         record_.start = steady::now();
         record_.wall_start = std::chrono::system_clock::now();
@@ -87,6 +92,8 @@ class client_session {
     request_record record_;
     std::string scratch_;
     std::array<char, body_buffer_size> body_buf_;
+    net::ip::address peer_;
+    std::string peer_ip_;
     std::shared_ptr<const routing> routing_;  // refreshed when a reload publishes a new one
     std::uint64_t routing_generation_ = 0;
     bool idle_ = true;
@@ -108,8 +115,10 @@ client_session::client_session(worker& w, tcp::socket socket)
     w_.shared.obs->on_connection(connection_type::client, +1);
     beast::error_code ec;
     stream_.socket().set_option(tcp::no_delay(true), ec);
-    auto peer = stream_.socket().remote_endpoint(ec);
-    record_.client_ip = ec ? std::string("unknown") : client_ip_string(peer.address());
+    const auto peer = stream_.socket().remote_endpoint(ec);
+    peer_ = normalize_address(peer.address());
+    peer_ip_ = ec ? std::string("unknown") : peer_.to_string();
+    record_.client_ip = peer_ip_;
 }
 
 client_session::~client_session() {
@@ -220,6 +229,7 @@ net::awaitable<client_session::next> client_session::forward(request_parser& rp)
     const auto target = req.target();
     record_.path.assign(target.substr(0, target.find('?')));
     label_route(target);
+    capture_request(req, target);
     exchange_state x{rp, nullptr, std::nullopt};
     x.client_version = req.version();
     x.client_keep_alive = req.keep_alive();
@@ -238,7 +248,11 @@ net::awaitable<client_session::next> client_session::forward(request_parser& rp)
     const bool chunked = rp.chunked();
     strip_hop_by_hop(req);
     req.erase(http::field::expect);
-    set_forwarded(req, record_.client_ip, scratch_);
+    if (!w_.shared.trusted_proxies.empty()) {
+        joined_forwarded_for(req, scratch_);
+        resolve_client_ip(peer_, scratch_, w_.shared.trusted_proxies, record_.client_ip);
+    }
+    set_forwarded(req, peer_ip_, scratch_);
     ensure_request_id(req, record_.request_id);
     req.version(11);
     if (req.find(http::field::host) == req.end())
@@ -269,9 +283,11 @@ net::awaitable<client_session::next> client_session::respond(exchange_state& x) 
                                           x.request.is_done() && x.client_keep_alive);
         }
         record_.upstream_start = steady::now();
-        const auto sent =
-            co_await relay_message(stream_, buffer_, x.request, x.conn->stream, body_buf_,
-                                   cfg_.limits.body_idle_timeout, record_.bytes_in);
+        record_.request_body.clear();  // a retry captures the body again
+        const auto sent = co_await relay_message(
+            stream_, buffer_, x.request, x.conn->stream, body_buf_, cfg_.limits.body_idle_timeout,
+            record_.bytes_in,
+            tap(record_.plan->request_body, record_.request_body, record_.request_body_truncated));
         if (sent.read_ec) {
             if (sent.read_ec == http::error::body_limit)
                 co_return co_await send_error(http::status::payload_too_large,
@@ -326,9 +342,10 @@ net::awaitable<client_session::next> client_session::respond(exchange_state& x) 
     res.version(x.client_version);
     res.keep_alive(keep);
     res.set("X-Request-Id", record_.request_id);
-    const auto got =
-        co_await relay_message(x.conn->stream, x.conn->buffer, *x.response, stream_, body_buf_,
-                               cfg_.limits.body_idle_timeout, record_.bytes_out);
+    const auto got = co_await relay_message(
+        x.conn->stream, x.conn->buffer, *x.response, stream_, body_buf_,
+        cfg_.limits.body_idle_timeout, record_.bytes_out,
+        tap(record_.plan->response_body, record_.response_body, record_.response_body_truncated));
     if (got.read_ec) {
         // Never let a truncated body look complete: abort the client connection.
         finish(status, error_type::upstream_reset);
@@ -390,10 +407,26 @@ net::awaitable<void> client_session::lingering_close() {
 void client_session::label_route(std::string_view target) {
     w_.shared.routes->refresh(routing_, routing_generation_);
     record_.method_id = parse_method(record_.method);
-    record_.route = routing_->resolve(record_.method_id, target);
+    record_.route = routing_->resolve(record_.method_id, target, &record_.params);
     record_.route_label = routing_->label(record_.route);
+    record_.plan = &routing_->plan(record_.route);
     record_.route_configured = routing_->configured(record_.route);
     record_.routing_generation = routing_generation_;
+}
+
+// Keeps what the route's audit rules will read (capture_plan), before hop-by-hop stripping.
+void client_session::capture_request(const http::fields& fields, std::string_view target) {
+    if (const auto q = target.find('?'); q != std::string_view::npos)
+        record_.query.assign(target.substr(q + 1));
+    record_.user_agent.assign(fields[http::field::user_agent]);
+    for (const auto& name : record_.plan->headers) {
+        for (const auto& f : fields) {
+            if (beast::iequals(f.name_string(), name)) {
+                record_.headers.emplace_back(name, f.value());
+                break;
+            }
+        }
+    }
 }
 
 void client_session::finish(int status, error_type error) {

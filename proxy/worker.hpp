@@ -13,6 +13,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "config/config.hpp"
+#include "proxy/client_address.hpp"
 #include "proxy/published.hpp"
 #include "proxy/request_record.hpp"
 #include "proxy/routing.hpp"
@@ -28,6 +29,7 @@ struct shared_state {
     upstream_target upstream;
     observer* obs = nullptr;
     published<routing>* routes = nullptr;  // replaced on reload
+    std::vector<cidr> trusted_proxies;     // from proxy.trusted_proxies
     std::atomic<std::size_t> client_connections{0};
     std::atomic<bool> draining{false};
 };

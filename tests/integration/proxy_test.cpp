@@ -57,6 +57,31 @@ TEST_F(ProxyTest, AppendsToExistingForwardedForAndKeepsSaneRequestId) {
     EXPECT_EQ(res->header("X-Request-Id"), "abc-123_DEF");
 }
 
+TEST_F(ProxyTest, ClientAddressComesFromForwardedForOnlyBehindATrustedProxy) {
+    auto yaml = test_config(app_.port(), "access_log: true\n");
+    yaml.insert(yaml.find("  workers: 2\n") + 13, "  trusted_proxies: [127.0.0.0/8]\n");
+    proc_ = sidelight_process::run(dir_, yaml);
+    auto c = connect();
+    c.send("GET /t HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 6.6.6.6, 198.51.100.7\r\n\r\n");
+    ASSERT_TRUE(c.read_message(true));
+    ASSERT_TRUE(app_.wait_requests(1));
+    EXPECT_EQ(app_.requests().at(0).message.header("X-Forwarded-For"),
+              "6.6.6.6, 198.51.100.7, 127.0.0.1");
+    ASSERT_TRUE(eventually([&] { return proc_->stdout_text().find('\n') != std::string::npos; }));
+    EXPECT_NE(proc_->stdout_text().find("\"client_ip\":\"198.51.100.7\""), std::string::npos)
+        << proc_->stdout_text();
+}
+
+TEST_F(ProxyTest, ForwardedForFromAnUntrustedPeerIsNotBelieved) {
+    start("access_log: true\n");
+    auto c = connect();
+    c.send("GET /t HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 198.51.100.7\r\n\r\n");
+    ASSERT_TRUE(c.read_message(true));
+    ASSERT_TRUE(eventually([&] { return proc_->stdout_text().find('\n') != std::string::npos; }));
+    EXPECT_NE(proc_->stdout_text().find("\"client_ip\":\"127.0.0.1\""), std::string::npos)
+        << proc_->stdout_text();
+}
+
 TEST_F(ProxyTest, ReplacesInsaneRequestId) {
     start();
     const std::string too_long(200, 'a');
