@@ -58,8 +58,10 @@ app::app(std::shared_ptr<const config::config> cfg)
     : cfg_(std::move(cfg)),
       metrics_(*cfg_),
       routes_(std::make_shared<const proxy::routing>(*cfg_)),
+      audit_(std::make_unique<audit_pipeline>(*cfg_, metrics_.registry())),
       file_stamp_(file_stamp(cfg_->file)) {
     metrics_.apply(*cfg_, *routes_.get());
+    metrics_.add_collectable(&audit_->metrics());
 }
 
 app::~app() {
@@ -159,6 +161,8 @@ int app::drain() {
         spdlog::warn("shutdown: grace over, closing {} connections", proxy_->connections());
     proxy_->abort();
     proxy_->join();
+    // Every request has been recorded by now: commit what the audit queue still holds.
+    audit_->drain(std::chrono::steady_clock::now() + cfg_->shutdown.grace);
     health_->stop();
     admin_->stop();
     spdlog::info("shutdown: done");
@@ -182,7 +186,7 @@ admin_response app::handle_admin(const admin_request& req) {
         if (!up.reachable) return text(503, "upstream not reachable\n");
         return text(200, "ready\n");
     }
-    const bool healthy = up.reachable;
+    const bool healthy = up.reachable && audit_healthy();
     return {healthy ? 200 : 503, "application/json", healthz_json(up, healthy)};
 }
 
@@ -201,6 +205,11 @@ std::string app::healthz_json(const upstream_health& up, bool healthy) const {
     u["last_check_ms"] = up.last_check_age_ms;
     u["last_error"] = up.last_error;
     o["upstream"] = std::move(u);
+    boost::json::object a;
+    a["healthy"] = audit_healthy();
+    a["last_error"] = audit_ ? audit_->last_error() : std::string();
+    a["queue_depth"] = audit_ ? audit_->queue_depth() : 0;
+    o["audit"] = std::move(a);
     return boost::json::serialize(o) + "\n";
 }
 

@@ -20,6 +20,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "agent/admin_server.hpp"
+#include "agent/audit_pipeline.hpp"
 #include "agent/health.hpp"
 #include "agent/metrics.hpp"
 #include "config/config.hpp"
@@ -50,10 +51,12 @@ class app {
     bool reload();
     bool config_file_changed();
     std::string healthz_json(const upstream_health& up, bool healthy) const;
+    bool audit_healthy() const { return !audit_ || audit_->healthy(); }
 
     std::shared_ptr<const config::config> cfg_;
     metrics metrics_;
     proxy::published<proxy::routing> routes_;
+    std::unique_ptr<audit_pipeline> audit_;
     std::string file_stamp_;  // identity of the config file as last loaded (config_watch)
     boost::asio::io_context admin_ioc_{1};
     std::unique_ptr<admin_server> admin_;

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/app.hpp"
+#include "audit/cli.hpp"
 #include "config/load.hpp"
 #include "proxy/route_table.hpp"
 #include "proxy/routing.hpp"
@@ -20,12 +22,17 @@ namespace {
 constexpr const char* usage = R"(usage: sidelight [run] [--config FILE] [--log-level LEVEL]
        sidelight check --config FILE
        sidelight routes --config FILE [METHOD] [PATH]
+       sidelight audit verify --store PATH [--checkpoints FILE --public-key PEM]
+       sidelight audit export --store PATH
        sidelight --version | --help
 
   run     start the proxy and the admin server (default)
   check   validate FILE, print the effective configuration, exit 0 (or 2 with the error)
   routes  print the compiled route table in precedence order, or which template
           METHOD PATH (default GET) maps to
+  audit verify  recompute the hash chain: "OK <n> events ..." (exit 0) or the first broken
+                row and why (exit 1); with signed checkpoints, a truncated tail too
+  audit export  every event as one JSON line, in commit order
 
 options:
   --config FILE       configuration file (default /etc/sidelight/sidelight.yaml)
@@ -69,9 +76,34 @@ void setup_logging(const std::string& level) {
 
 }  // namespace
 
+// `sidelight audit verify|export --store PATH ...`
+int audit_command(const std::vector<std::string>& args) {
+    if (args.size() < 2) return fail(std::string("audit needs verify or export\n") + usage);
+    std::string store;
+    std::optional<std::string> checkpoints, public_key;
+    for (std::size_t i = 2; i < args.size(); ++i) {
+        if (i + 1 >= args.size()) return fail(args[i] + " needs a value");
+        if (args[i] == "--store") {
+            store = args[++i];
+        } else if (args[i] == "--checkpoints") {
+            checkpoints = args[++i];
+        } else if (args[i] == "--public-key") {
+            public_key = args[++i];
+        } else {
+            return fail("unknown argument '" + args[i] + "'\n" + usage);
+        }
+    }
+    if (store.empty()) return fail("audit " + args[1] + " needs --store PATH");
+    if (args[1] == "verify")
+        return sidelight::audit::audit_verify_main(store, checkpoints, public_key, std::cout);
+    if (args[1] == "export") return sidelight::audit::audit_export_main(store, std::cout);
+    return fail("unknown audit command '" + args[1] + "'\n" + usage);
+}
+
 int main(int argc, char** argv) {
     options opt;
     std::vector<std::string> args(argv + 1, argv + argc);
+    if (!args.empty() && args[0] == "audit") return audit_command(args);
     for (std::size_t i = 0; i < args.size(); ++i) {
         const auto& a = args[i];
         if (a == "--help" || a == "-h") {

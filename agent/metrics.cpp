@@ -85,6 +85,11 @@ std::string metrics::render() const {
                     std::make_move_iterator(traffic.end()));
     families.insert(families.end(), std::make_move_iterator(process.begin()),
                     std::make_move_iterator(process.end()));
+    for (const auto* c : extra_) {
+        auto more = c->Collect();
+        families.insert(families.end(), std::make_move_iterator(more.begin()),
+                        std::make_move_iterator(more.end()));
+    }
     return prometheus::TextSerializer().Serialize(families);
 }
 

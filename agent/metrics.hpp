@@ -40,14 +40,17 @@ class metrics : public proxy::observer {
     void apply(const config::config& cfg, const proxy::routing& routes);
     void count_reload(bool ok);
 
-    // The whole exposition: self, traffic and process metrics.
+    // The whole exposition: self, traffic, process and any added collectables.
     std::string render() const;
+    // Adds a source read at scrape time; it must outlive this object.
+    void add_collectable(const prometheus::Collectable* c) { extra_.push_back(c); }
     prometheus::Registry& registry() { return *registry_; }
 
   private:
     std::shared_ptr<prometheus::Registry> registry_;
     proxy::published<traffic_metrics> traffic_;
     process_metrics process_;
+    std::vector<const prometheus::Collectable*> extra_;
     std::array<prometheus::Gauge*, 3> connections_{};
     prometheus::Gauge* routes_configured_;
     prometheus::Counter* unmatched_;

@@ -1,0 +1,88 @@
+#include "agent/audit_metrics.hpp"
+
+namespace sidelight::agent {
+namespace {
+
+prometheus::ClientMetric value(double v, prometheus::MetricType type,
+                               std::vector<prometheus::ClientMetric::Label> labels = {}) {
+    prometheus::ClientMetric m;
+    m.label = std::move(labels);
+    if (type == prometheus::MetricType::Counter)
+        m.counter.value = v;
+    else
+        m.gauge.value = v;
+    return m;
+}
+
+prometheus::MetricFamily family(std::string name, std::string help, prometheus::MetricType type) {
+    prometheus::MetricFamily f;
+    f.name = std::move(name);
+    f.help = std::move(help);
+    f.type = type;
+    return f;
+}
+
+}  // namespace
+
+audit_metrics::audit_metrics(const audit::writer_stats& stats, prometheus::Registry& registry,
+                             const std::string& prefix)
+    : stats_(stats),
+      durations_(prometheus::BuildHistogram()
+                     .Name(prefix + "db_query_duration_ms")
+                     .Help("Audit store operations (inserts and queries) in milliseconds.")
+                     .Register(registry)) {}
+
+void audit_metrics::observe_duration(std::string_view operation, std::string_view table,
+                                     double ms) {
+    static const prometheus::Histogram::BucketBoundaries buckets{1, 5, 10, 50, 100, 500, 1000};
+    std::lock_guard lock(mutex_);
+    auto key = std::make_pair(std::string(operation), std::string(table));
+    auto it = handles_.find(key);
+    if (it == handles_.end()) {
+        auto& h = durations_.Add({{"operation", key.first}, {"table", key.second}}, buckets);
+        it = handles_.emplace(std::move(key), &h).first;
+    }
+    it->second->Observe(ms);
+}
+
+std::vector<prometheus::MetricFamily> audit_metrics::Collect() const {
+    using prometheus::MetricType;
+    auto events =
+        family("sidelight_audit_events_total",
+               "Audit and security events committed, by table and source.", MetricType::Counter);
+    for (auto table : {audit::table_kind::audit_log, audit::table_kind::security_audit}) {
+        for (auto source :
+             {audit::event_source::rule, audit::event_source::api, audit::event_source::detector}) {
+            events.metric.push_back(value(static_cast<double>(stats_.written_count(table, source)),
+                                          MetricType::Counter,
+                                          {{"source", std::string(audit::to_string(source))},
+                                           {"table", std::string(audit::table_name(table))}}));
+        }
+    }
+    auto dropped = family("sidelight_audit_dropped_total",
+                          "Events that could not be stored, by reason.", MetricType::Counter);
+    for (auto reason : {audit::drop_reason::queue_full, audit::drop_reason::shutdown,
+                        audit::drop_reason::strict_timeout}) {
+        dropped.metric.push_back(value(static_cast<double>(stats_.dropped_count(reason)),
+                                       MetricType::Counter,
+                                       {{"reason", std::string(audit::to_string(reason))}}));
+    }
+    auto depth =
+        family("sidelight_audit_queue_depth", "Events waiting for the writer.", MetricType::Gauge);
+    depth.metric.push_back(
+        value(static_cast<double>(stats_.queue_depth.load()), MetricType::Gauge));
+    auto errors =
+        family("sidelight_audit_store_errors_total",
+               "Failed writes to the audit store (each retry counts).", MetricType::Counter);
+    errors.metric.push_back(
+        value(static_cast<double>(stats_.store_errors.load()), MetricType::Counter));
+    auto strict = family("sidelight_audit_strict_failures_total",
+                         "Strict-mode events that were not committed in time (the client got "
+                         "503).",
+                         MetricType::Counter);
+    strict.metric.push_back(
+        value(static_cast<double>(stats_.strict_failures.load()), MetricType::Counter));
+    return {events, dropped, depth, errors, strict};
+}
+
+}  // namespace sidelight::agent

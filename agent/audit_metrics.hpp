@@ -1,0 +1,39 @@
+#pragma once
+// Metrics of the audit pipeline, read at scrape time from the writer's atomic counters (the
+// writer never touches prometheus-cpp):
+//   sidelight_audit_events_total{table,source}  sidelight_audit_dropped_total{reason}
+//   sidelight_audit_queue_depth  sidelight_audit_store_errors_total
+//   sidelight_audit_strict_failures_total
+// plus db_query_duration_ms{operation,table} (buckets 1..1000 ms), observed by the writer
+// thread through its duration hook and by event API queries.
+// Thread-safety: Collect() from any thread; observe_duration() from any thread.
+
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <prometheus/collectable.h>
+#include <prometheus/family.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include "audit/writer_stats.hpp"
+
+namespace sidelight::agent {
+
+class audit_metrics : public prometheus::Collectable {
+  public:
+    audit_metrics(const audit::writer_stats& stats, prometheus::Registry& registry,
+                  const std::string& prefix);
+    std::vector<prometheus::MetricFamily> Collect() const override;
+    void observe_duration(std::string_view operation, std::string_view table, double ms);
+
+  private:
+    const audit::writer_stats& stats_;
+    prometheus::Family<prometheus::Histogram>& durations_;
+    std::mutex mutex_;  // guards the handle cache below (writer thread and admin thread)
+    std::map<std::pair<std::string, std::string>, prometheus::Histogram*, std::less<>> handles_;
+};
+
+}  // namespace sidelight::agent
