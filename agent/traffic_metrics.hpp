@@ -42,7 +42,8 @@ class traffic_metrics {
         prometheus::Histogram* latency = nullptr;
         prometheus::Counter* requests = nullptr;
         prometheus::Histogram* upstream_latency = nullptr;
-        std::array<prometheus::Counter*, 8> errors{};  // by error_type, filled on first use
+        // by error_type, filled on first use
+        std::array<prometheus::Counter*, proxy::error_type_count> errors{};
     };
     series resolve(const proxy::request_record& r) const;
     prometheus::Counter* resolve_error(const proxy::request_record& r) const;

@@ -18,6 +18,8 @@ std::string_view error_label(error_type e) {
             return "upstream_reset";
         case error_type::client_abort:
             return "client_abort";
+        case error_type::audit_unavailable:
+            return "audit_unavailable";
         case error_type::bad_request:
             return "bad_request";
     }

@@ -23,14 +23,16 @@ namespace sidelight::proxy {
 // Closed set, used as the `error_type` label value.
 enum class error_type : std::uint8_t {
     none,
-    client_error,      // 4xx from the app
-    server_error,      // 5xx from the app
-    upstream_connect,  // 502: could not connect to the app
-    upstream_timeout,  // 504: no response header in time
-    upstream_reset,    // 502 or aborted response: the app closed or reset mid-exchange
-    client_abort,      // 499: the client went away before the response was complete
-    bad_request,       // 400 / 413 / 414 / 431: the request was refused by the proxy
+    client_error,       // 4xx from the app
+    server_error,       // 5xx from the app
+    upstream_connect,   // 502: could not connect to the app
+    upstream_timeout,   // 504: no response header in time
+    upstream_reset,     // 502 or aborted response: the app closed or reset mid-exchange
+    client_abort,       // 499: the client went away before the response was complete
+    bad_request,        // 400 / 413 / 414 / 431: the request was refused by the proxy
+    audit_unavailable,  // 503: a strict audit event could not be committed
 };
+inline constexpr std::size_t error_type_count = 9;
 std::string_view error_label(error_type e);
 
 enum class connection_type : std::uint8_t { client, upstream, websocket };
@@ -65,10 +67,12 @@ struct request_record {
     std::string query;                   // the query string, without '?'
     std::string user_agent;
     std::vector<std::pair<std::string, std::string>> headers;  // names lower case, per plan
-    std::string request_body;  // at most plan->max_body_bytes
+    std::string request_body;                                  // at most plan->max_body_bytes
     bool request_body_truncated = false;
     std::string response_body;
     bool response_body_truncated = false;
+    bool held_request = false;   // the strict gate was consulted before forwarding
+    bool held_response = false;  // ... and before the response was written
 
     std::chrono::microseconds duration() const {
         return std::chrono::duration_cast<std::chrono::microseconds>(end - start);
@@ -93,6 +97,7 @@ struct request_record {
         request_body.clear();
         response_body.clear();
         request_body_truncated = response_body_truncated = false;
+        held_request = held_response = false;
         path.clear();
         request_id.clear();
         status = 0;

@@ -52,8 +52,9 @@ net::awaitable<void> accept_loop(worker& w) {
 
 }  // namespace
 
-server::server(std::shared_ptr<const config::config> cfg, observer& obs,
-               published<routing>& routes) {
+server::server(std::shared_ptr<const config::config> cfg, observer& obs, published<routing>& routes,
+               audit_gate* gate) {
+    shared_.gate = gate;
     shared_.cfg = std::move(cfg);
     shared_.obs = &obs;
     shared_.routes = &routes;

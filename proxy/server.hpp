@@ -17,7 +17,8 @@ namespace sidelight::proxy {
 
 class server {
   public:
-    server(std::shared_ptr<const config::config> cfg, observer& obs, published<routing>& routes);
+    server(std::shared_ptr<const config::config> cfg, observer& obs, published<routing>& routes,
+           audit_gate* gate = nullptr);
     ~server();
     server(const server&) = delete;
     server& operator=(const server&) = delete;

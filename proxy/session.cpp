@@ -5,11 +5,13 @@
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/status.hpp>
 
+#include "proxy/audit_gate.hpp"
 #include "proxy/client_address.hpp"
 #include "proxy/header_check.hpp"
 #include "proxy/header_rewrite.hpp"
@@ -74,6 +76,9 @@ class client_session {
     net::awaitable<void> lingering_close();
     void finish(int status, error_type error);
     void label_route(std::string_view target);
+    net::awaitable<bool> hold(audit_phase phase);
+    net::awaitable<std::optional<next>> strict_request(exchange_state& x);
+    bool strict() const { return w_.shared.gate && record_.plan && record_.plan->strict; }
     void capture_request(const http::fields& fields, std::string_view target);
     body_tap tap(bool wanted, std::string& into, bool& truncated) const {
         if (!wanted) return {};
@@ -107,6 +112,7 @@ struct client_session::exchange_state {
     unsigned client_version = 11;
     bool client_keep_alive = true;
     bool head = false;
+    bool body_prebuffered = false;  // strict mode read the body into record_.request_body
 };
 
 client_session::client_session(worker& w, tcp::socket socket)
@@ -268,7 +274,71 @@ net::awaitable<client_session::next> client_session::forward(request_parser& rp)
             co_return next::close;
         }
     }
+    if (strict()) {
+        if (auto refused = co_await strict_request(x)) co_return *refused;
+    }
     co_return co_await respond(x);
+}
+
+// Strict delivery, request phase: read the body first when the rules need it (so the event
+// can carry it), then wait for the commit. A refusal answers 503; the app never sees it.
+net::awaitable<std::optional<client_session::next>> client_session::strict_request(
+    exchange_state& x) {
+    auto& rp = x.request;
+    if (record_.plan->request_body && !rp.is_done()) {
+        const auto cap = record_.plan->max_body_bytes;
+        while (!rp.is_done()) {
+            auto& body = rp.get().body();
+            body.data = body_buf_.data();
+            body.size = body_buf_.size();
+            stream_.expires_after(cfg_.limits.body_idle_timeout);
+            auto [ec, n] = co_await http::async_read_some(stream_, buffer_, rp, use_tuple);
+            if (ec == http::error::need_buffer) ec = {};
+            if (ec) {
+                finish(499, error_type::client_abort);
+                co_return next::close;
+            }
+            const std::size_t got = body_buf_.size() - body.size;
+            record_.bytes_in += got;
+            if (record_.request_body.size() + got > cap) {
+                // Held requests are buffered, so their size is bounded by the capture cap.
+                co_return co_await send_error(http::status::payload_too_large,
+                                              error_type::bad_request, false);
+            }
+            record_.request_body.append(body_buf_.data(), got);
+        }
+        rp.get().chunked(false);
+        rp.get().content_length(record_.request_body.size());
+        x.body_prebuffered = true;
+    }
+    record_.held_request = true;
+    if (!co_await hold(audit_phase::request)) {
+        co_return co_await send_error(http::status::service_unavailable,
+                                      error_type::audit_unavailable,
+                                      rp.is_done() && x.client_keep_alive);
+    }
+    co_return std::nullopt;
+}
+
+// Waits for the gate's verdict without blocking the worker: the gate's callback is posted
+// back to this session's executor and wakes the timer we wait on.
+net::awaitable<bool> client_session::hold(audit_phase phase) {
+    struct waiter {
+        explicit waiter(net::any_io_executor ex) : timer(std::move(ex)) {}
+        net::steady_timer timer;
+        std::optional<bool> result;
+    };
+    auto w = std::make_shared<waiter>(stream_.get_executor());
+    // Bounded even if a gate misbehaves: the writer's own strict timeout comes first.
+    w->timer.expires_after(cfg_.audit.strict_timeout + std::chrono::seconds(1));
+    w_.shared.gate->hold(record_, phase, [w](bool ok) {
+        net::post(w->timer.get_executor(), [w, ok] {
+            w->result = ok;
+            w->timer.cancel();
+        });
+    });
+    co_await w->timer.async_wait(use_tuple);
+    co_return w->result.value_or(false);
 }
 
 // Sends the request (retrying once on a stale pooled connection) and relays the response.
@@ -283,8 +353,8 @@ net::awaitable<client_session::next> client_session::respond(exchange_state& x) 
                                           x.request.is_done() && x.client_keep_alive);
         }
         record_.upstream_start = steady::now();
-        record_.request_body.clear();  // a retry captures the body again
-        const auto sent = co_await relay_message(
+        if (!x.body_prebuffered) record_.request_body.clear();  // a retry captures it again
+        auto sent = co_await relay_message(
             stream_, buffer_, x.request, x.conn->stream, body_buf_, cfg_.limits.body_idle_timeout,
             record_.bytes_in,
             tap(record_.plan->request_body, record_.request_body, record_.request_body_truncated));
@@ -296,6 +366,12 @@ net::awaitable<client_session::next> client_session::respond(exchange_state& x) 
             co_return next::close;
         }
         const bool may_retry = attempt == 0 && retryable && x.conn->reused;
+        if (!sent.write_ec && x.body_prebuffered) {
+            x.conn->stream.expires_after(cfg_.limits.body_idle_timeout);
+            auto [wec, wn] = co_await net::async_write(
+                x.conn->stream, net::buffer(record_.request_body), use_tuple);
+            sent.write_ec = wec;
+        }
         if (sent.write_ec) {
             if (may_retry) continue;
             co_return co_await send_error(http::status::bad_gateway, error_type::upstream_reset,
@@ -329,6 +405,14 @@ net::awaitable<client_session::next> client_session::respond(exchange_state& x) 
     record_.upstream_header = steady::now();
     auto& res = x.response->get();
     const int status = res.result_int();
+    if (strict()) {  // response phase: nothing reaches the client before the commit
+        record_.status = status;
+        record_.held_response = true;
+        if (!co_await hold(audit_phase::response)) {
+            co_return co_await send_error(http::status::service_unavailable,
+                                          error_type::audit_unavailable, false);
+        }
+    }
     const bool upstream_reusable = res.keep_alive() && !x.response->need_eof();
     bool keep = x.client_keep_alive && !w_.shared.draining.load(std::memory_order_relaxed);
     const bool unframed = x.response->chunked() || x.response->need_eof();

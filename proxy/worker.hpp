@@ -13,6 +13,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "config/config.hpp"
+#include "proxy/audit_gate.hpp"
 #include "proxy/client_address.hpp"
 #include "proxy/published.hpp"
 #include "proxy/request_record.hpp"
@@ -30,6 +31,7 @@ struct shared_state {
     observer* obs = nullptr;
     published<routing>* routes = nullptr;  // replaced on reload
     std::vector<cidr> trusted_proxies;     // from proxy.trusted_proxies
+    audit_gate* gate = nullptr;            // strict audit delivery; null: none
     std::atomic<std::size_t> client_connections{0};
     std::atomic<bool> draining{false};
 };
