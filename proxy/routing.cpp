@@ -18,8 +18,7 @@ void routing::set_plans(std::vector<capture_plan> plans) {
     plans_ = std::move(plans);
 }
 
-route_id routing::resolve(http_method method, std::string_view target,
-                          param_list* params) const {
+route_id routing::resolve(http_method method, std::string_view target, param_list* params) const {
     const route_id id = table_->match(method, target, params);
     if (id != unmatched_route || !normalizer_) return id;
     return normalizer_->normalize(target);

@@ -39,7 +39,7 @@ class routing {
   private:
     std::shared_ptr<const route_table> table_;
     std::unique_ptr<unmatched_normalizer> normalizer_;  // null unless `unmatched: normalize`
-    std::vector<capture_plan> plans_;                    // by route id; [0] for unmatched
+    std::vector<capture_plan> plans_;                   // by route id; [0] for unmatched
 };
 
 }  // namespace sidelight::proxy
