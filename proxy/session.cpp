@@ -17,6 +17,7 @@
 #include "proxy/header_rewrite.hpp"
 #include "proxy/relay.hpp"
 #include "proxy/request_id.hpp"
+#include "proxy/tunnel.hpp"
 #include "proxy/worker.hpp"
 
 namespace sidelight::proxy {
@@ -43,6 +44,27 @@ bool idempotent(http::verb v) {
         default:
             return false;
     }
+}
+
+// `Upgrade: x` together with `Connection: upgrade` (RFC 9110 7.8).
+bool wants_upgrade(const http::fields& f) {
+    if (f[http::field::upgrade].empty()) return false;
+    for (const auto& field : f) {
+        if (!beast::iequals(field.name_string(), "Connection")) continue;
+        std::string_view v = field.value();
+        while (!v.empty()) {
+            const auto comma = v.find(',');
+            auto token = v.substr(0, comma);
+            while (!token.empty() && (token.front() == ' ' || token.front() == '\t'))
+                token.remove_prefix(1);
+            while (!token.empty() && (token.back() == ' ' || token.back() == '\t'))
+                token.remove_suffix(1);
+            if (beast::iequals(token, "upgrade")) return true;
+            if (comma == std::string_view::npos) break;
+            v.remove_prefix(comma + 1);
+        }
+    }
+    return false;
 }
 
 error_type classify_status(int status) {
@@ -77,6 +99,7 @@ class client_session {
     void finish(int status, error_type error);
     void label_route(std::string_view target);
     net::awaitable<bool> hold(audit_phase phase);
+    net::awaitable<next> tunnel(exchange_state& x);
     net::awaitable<std::optional<next>> strict_request(exchange_state& x);
     bool strict() const { return w_.shared.gate && record_.plan && record_.plan->strict; }
     void capture_request(const http::fields& fields, std::string_view target);
@@ -113,6 +136,7 @@ struct client_session::exchange_state {
     bool client_keep_alive = true;
     bool head = false;
     bool body_prebuffered = false;  // strict mode read the body into record_.request_body
+    std::string upgrade{};          // the client's Upgrade protocols, when it asked for one
 };
 
 client_session::client_session(worker& w, tcp::socket socket)
@@ -252,8 +276,14 @@ net::awaitable<client_session::next> client_session::forward(request_parser& rp)
                                       false);
     }
     const bool chunked = rp.chunked();
+    if (x.client_version >= 11 && rp.is_done() && wants_upgrade(req))
+        x.upgrade.assign(req[http::field::upgrade]);
     strip_hop_by_hop(req);
     req.erase(http::field::expect);
+    if (!x.upgrade.empty()) {  // the one hop-by-hop exchange that must reach the app
+        req.set(http::field::upgrade, x.upgrade);
+        req.set(http::field::connection, "Upgrade");
+    }
     if (!w_.shared.trusted_proxies.empty()) {
         joined_forwarded_for(req, scratch_);
         resolve_client_ip(peer_, scratch_, w_.shared.trusted_proxies, record_.client_ip);
@@ -318,6 +348,33 @@ net::awaitable<std::optional<client_session::next>> client_session::strict_reque
                                       rp.is_done() && x.client_keep_alive);
     }
     co_return std::nullopt;
+}
+
+// The app accepted the upgrade: relay its 101, then the connection is a byte tunnel. The
+// request is recorded at the switch (its latency is not the tunnel's lifetime).
+net::awaitable<client_session::next> client_session::tunnel(exchange_state& x) {
+    auto& res = x.response->get();
+    const std::string protocol(res[http::field::upgrade]);
+    strip_hop_by_hop(res);
+    res.set(http::field::upgrade, protocol);
+    res.set(http::field::connection, "Upgrade");
+    res.set("X-Request-Id", record_.request_id);
+    res.body().data = nullptr;
+    res.body().size = 0;
+    res.body().more = false;
+    http::response_serializer<http::buffer_body> sr{res};
+    stream_.expires_after(cfg_.limits.body_idle_timeout);
+    auto [ec, n] = co_await http::async_write(stream_, sr, use_tuple);
+    if (ec) {
+        finish(499, error_type::client_abort);
+        co_return next::close;
+    }
+    finish(101, error_type::none);
+    w_.shared.obs->on_connection(connection_type::websocket, +1);
+    co_await run_tunnel(stream_, buffer_, x.conn->stream, x.conn->buffer,
+                        cfg_.limits.tunnel_idle_timeout);
+    w_.shared.obs->on_connection(connection_type::websocket, -1);
+    co_return next::close;
 }
 
 // Waits for the gate's verdict without blocking the worker: the gate's callback is posted
@@ -412,6 +469,13 @@ net::awaitable<client_session::next> client_session::respond(exchange_state& x) 
             co_return co_await send_error(http::status::service_unavailable,
                                           error_type::audit_unavailable, false);
         }
+    }
+    if (status == 101) {
+        if (x.upgrade.empty()) {  // the app switched protocols unasked: not something to relay
+            co_return co_await send_error(http::status::bad_gateway, error_type::upstream_reset,
+                                          false);
+        }
+        co_return co_await tunnel(x);
     }
     const bool upstream_reusable = res.keep_alive() && !x.response->need_eof();
     bool keep = x.client_keep_alive && !w_.shared.draining.load(std::memory_order_relaxed);

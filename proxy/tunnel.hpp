@@ -1,0 +1,32 @@
+#pragma once
+// The byte tunnel an upgraded connection (WebSocket, or any `Upgrade` the app accepts with 101)
+// becomes: two symmetric pumps, client side to upstream side and back, each through its own
+// fixed buffer, so a slow reader on one side slows the writer on the other (backpressure).
+// When one side ends its stream, the other side's write half is shut down and the other
+// direction keeps going until it ends too; an error on either side closes both. The tunnel
+// closes when no byte has moved either way for `idle`.
+// Runs on the session's worker thread.
+
+#include <chrono>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+
+namespace sidelight::proxy {
+
+struct tunnel_result {
+    std::uint64_t client_to_upstream = 0;
+    std::uint64_t upstream_to_client = 0;
+    bool idle_timeout = false;
+};
+
+// Bytes already read past the HTTP exchange (`client_pending`, `upstream_pending`) are sent
+// first.
+boost::asio::awaitable<tunnel_result> run_tunnel(boost::beast::tcp_stream& client,
+                                                 boost::beast::flat_buffer& client_pending,
+                                                 boost::beast::tcp_stream& upstream,
+                                                 boost::beast::flat_buffer& upstream_pending,
+                                                 std::chrono::milliseconds idle);
+
+}  // namespace sidelight::proxy
