@@ -299,6 +299,47 @@ TEST_F(ProxyTest, ExpectContinueIsAnsweredAndBodyForwarded) {
     EXPECT_EQ(app_.requests().at(0).message.header_count("Expect"), 0u);
 }
 
+TEST_F(ProxyTest, AppClosingMidResponseAbortsTheClientConnection) {
+    fake_upstream app([](const wire_message&) {
+        return fake_reply{"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten b", true};
+    });
+    proc_ = sidelight_process::run(dir_, test_config(app.port()));
+    auto c = connect();
+    c.send("GET /cut HTTP/1.1\r\nHost: a\r\n\r\n");
+    EXPECT_FALSE(c.read_message(true));  // never a response that looks complete
+    EXPECT_TRUE(c.wait_closed());
+}
+
+TEST_F(ProxyTest, StaleKeepAliveConnectionIsRetriedOnceForIdempotentRequests) {
+    // The app answers the first request on each connection, then drops the connection when
+    // the next one arrives: the keep-alive race a pooled connection can lose.
+    fake_upstream app([](const wire_message&, int nth) {
+        if (nth == 1) return fake_reply{simple_response(200, "fresh")};
+        return fake_reply{"", true};
+    });
+    proc_ = sidelight_process::run(dir_, test_config(app.port()));
+    auto c = connect();
+    c.send("GET /1 HTTP/1.1\r\nHost: a\r\n\r\n");
+    ASSERT_EQ(c.read_message(true)->status, 200);
+    c.send("GET /2 HTTP/1.1\r\nHost: a\r\n\r\n");
+    auto res = c.read_message(true);
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 200);
+    EXPECT_EQ(res->body, "fresh");
+    // GET /2 reached the app twice: on the stale connection, then on a fresh one.
+    ASSERT_TRUE(app.wait_requests(3));
+    EXPECT_EQ(app.requests().at(2).message.start_line, "GET /2 HTTP/1.1");
+
+    // A POST is not retried: the client gets 502 and the app saw it once.
+    c.send("POST /3 HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi");
+    auto post = c.read_message(true);
+    ASSERT_TRUE(post);
+    EXPECT_EQ(post->status, 502);
+    std::size_t posts = 0;
+    for (const auto& r : app.requests()) posts += r.message.start_line == "POST /3 HTTP/1.1";
+    EXPECT_EQ(posts, 1u);
+}
+
 TEST_F(ProxyTest, HeadRequestGetsHeadersOnly) {
     fake_upstream app([](const wire_message&) {
         return fake_reply{"HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n"};

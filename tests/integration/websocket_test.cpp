@@ -24,7 +24,7 @@ using tcp = net::ip::tcp;
 // An echo app: accepts WebSocket upgrades and echoes every message; `close_after` messages it
 // starts the close handshake itself; `vanish_after` it drops the TCP connection without one.
 class ws_echo_app {
-public:
+  public:
     ws_echo_app(int close_after = -1, int vanish_after = -1)
         : acceptor_(ioc_, {net::ip::make_address("127.0.0.1"), 0}),
           close_after_(close_after),
@@ -39,7 +39,7 @@ public:
     std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
     std::string upgrade_request_user_agent;
 
-private:
+  private:
     // Health checks connect and leave: serve connections one after another until a WebSocket
     // session has run.
     void serve() {
@@ -127,8 +127,9 @@ TEST(WebSocketTest, EchoesAThousandMessagesAndClosesFromTheClient) {
         return sample_value(scrape(*proc), "active_connections{type=\"websocket\"}") == 0;
     }));
     const auto text = scrape(*proc);
-    EXPECT_EQ(sample_value(text, "api_requests_total{method=\"GET\",route=\"unmatched\","
-                                 "status_code=\"101\"}"),
+    EXPECT_EQ(sample_value(text,
+                           "api_requests_total{method=\"GET\",route=\"unmatched\","
+                           "status_code=\"101\"}"),
               1)
         << text;
 }

@@ -17,11 +17,16 @@ std::string simple_response(int status, const std::string& body, const std::stri
            "\r\n" + body;
 }
 
-fake_upstream::fake_upstream(fake_handler handler, std::uint16_t port)
-    : handler_(std::move(handler)) {
-    if (!handler_) {
-        handler_ = [](const wire_message&) { return fake_reply{simple_response(200, "hello\n")}; };
+fake_upstream::fake_upstream(fake_conn_handler handler) : fake_upstream(nullptr, 0) {
+    std::lock_guard lock(mutex_);
+    handler_ = std::move(handler);
+}
+
+fake_upstream::fake_upstream(fake_handler handler, std::uint16_t port) {
+    if (!handler) {
+        handler = [](const wire_message&) { return fake_reply{simple_response(200, "hello\n")}; };
     }
+    handler_ = [h = std::move(handler)](const wire_message& m, int) { return h(m); };
     listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -78,7 +83,7 @@ void fake_upstream::accept_loop() {
 
 void fake_upstream::serve(int fd, int id) {
     connection conn(fd);
-    for (;;) {
+    for (int nth = 1;; ++nth) {
         auto msg = conn.read_message(false, false, 30s);
         if (!msg || stopping_) break;
         {
@@ -86,7 +91,12 @@ void fake_upstream::serve(int fd, int id) {
             requests_.push_back({*msg, id});
         }
         cv_.notify_all();
-        const auto reply = handler_(*msg);
+        fake_conn_handler handler;
+        {
+            std::lock_guard lock(mutex_);
+            handler = handler_;
+        }
+        const auto reply = handler(*msg, nth);
         if (reply.delay.count() > 0) std::this_thread::sleep_for(reply.delay);
         if (!reply.response.empty()) conn.send(reply.response);
         if (reply.close) break;

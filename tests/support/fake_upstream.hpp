@@ -31,6 +31,8 @@ struct fake_reply {
 };
 
 using fake_handler = std::function<fake_reply(const wire_message&)>;
+// Also told which request this is on its connection (1 for the first).
+using fake_conn_handler = std::function<fake_reply(const wire_message&, int nth_on_connection)>;
 
 // "HTTP/1.1 <status> X\r\nContent-Length: n\r\n<extra>\r\n<body>"
 std::string simple_response(int status, const std::string& body,
@@ -39,6 +41,7 @@ std::string simple_response(int status, const std::string& body,
 class fake_upstream {
   public:
     explicit fake_upstream(fake_handler handler = nullptr, std::uint16_t port = 0);
+    explicit fake_upstream(fake_conn_handler handler);
     ~fake_upstream();
     std::uint16_t port() const { return port_; }
     void stop();
@@ -56,7 +59,7 @@ class fake_upstream {
     void accept_loop();
     void serve(int fd, int id);
 
-    fake_handler handler_;
+    fake_conn_handler handler_;
     int listen_fd_ = -1;
     std::uint16_t port_ = 0;
     std::atomic<bool> stopping_{false};
