@@ -1,0 +1,35 @@
+// The shipped deployment files stay valid: the ConfigMap's sidelight.yaml loads.
+
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cstdlib>
+
+#include "config/load.hpp"
+
+namespace sidelight::config {
+namespace {
+
+TEST(DeployTest, KubernetesConfigMapHoldsAValidConfig) {
+    ::setenv("SIDELIGHT_ADMIN_TOKEN", "t0ken", 1);
+    ::setenv("POD_NAME", "shop-7d9f", 1);
+    ::setenv("POD_NAMESPACE", "prod", 1);
+    const auto docs =
+        YAML::LoadAllFromFile(std::string(SIDELIGHT_SOURCE_DIR) + "/deploy/kubernetes/sidecar.yaml");
+    std::string embedded;
+    for (const auto& doc : docs) {
+        if (doc["kind"].as<std::string>() == "ConfigMap")
+            embedded = doc["data"]["sidelight.yaml"].as<std::string>();
+    }
+    ASSERT_FALSE(embedded.empty());
+    const auto cfg = load_string(embedded, "/etc/sidelight/sidelight.yaml");
+    EXPECT_EQ(cfg->upstream.address.port, 3000);
+    EXPECT_EQ(cfg->admin.token, "t0ken");
+    EXPECT_EQ(cfg->metrics.const_labels.at("pod"), "shop-7d9f");
+    EXPECT_EQ(cfg->routes.entries.size(), 3u);
+    EXPECT_TRUE(cfg->config_watch);
+    EXPECT_EQ(cfg->audit.store.path, "/var/lib/sidelight/audit.db");
+}
+
+}  // namespace
+}  // namespace sidelight::config
