@@ -14,8 +14,8 @@ TEST(DeployTest, KubernetesConfigMapHoldsAValidConfig) {
     ::setenv("SIDELIGHT_ADMIN_TOKEN", "t0ken", 1);
     ::setenv("POD_NAME", "shop-7d9f", 1);
     ::setenv("POD_NAMESPACE", "prod", 1);
-    const auto docs =
-        YAML::LoadAllFromFile(std::string(SIDELIGHT_SOURCE_DIR) + "/deploy/kubernetes/sidecar.yaml");
+    const auto docs = YAML::LoadAllFromFile(std::string(SIDELIGHT_SOURCE_DIR) +
+                                            "/deploy/kubernetes/sidecar.yaml");
     std::string embedded;
     for (const auto& doc : docs) {
         if (doc["kind"].as<std::string>() == "ConfigMap")

@@ -1,0 +1,104 @@
+#pragma once
+// The client side of one connection (see session.hpp): the class behind serve_client(),
+// shared by session.cpp (the keep-alive loop, reading and checking the request head,
+// rewriting, capture) and exchange.cpp (the exchange with the app, strict audit holds,
+// errors the proxy answers itself, upgrades). Private to proxy/.
+// Runs on its worker's thread only.
+
+#include <array>
+#include <list>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/status.hpp>
+
+#include "proxy/audit_gate.hpp"
+#include "proxy/relay.hpp"
+#include "proxy/request_record.hpp"
+#include "proxy/routing.hpp"
+#include "proxy/worker.hpp"
+
+namespace sidelight::proxy {
+namespace session_detail {
+
+namespace http = beast::http;
+inline constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+using steady = std::chrono::steady_clock;
+using request_parser = http::request_parser<http::buffer_body>;
+using response_parser = http::response_parser<http::buffer_body>;
+inline constexpr std::size_t body_buffer_size = 16 * 1024;
+
+}  // namespace session_detail
+
+using namespace session_detail;
+
+class client_session {
+  public:
+    client_session(worker& w, tcp::socket socket);
+    ~client_session();
+    client_session(const client_session&) = delete;
+    client_session& operator=(const client_session&) = delete;
+
+    net::awaitable<void> run();
+    void close_if_idle();
+    void abort();
+
+  private:
+    enum class next { keep_alive, close };
+    struct exchange_state;
+
+    net::awaitable<std::size_t> read_head();
+    net::awaitable<next> serve_one();
+    net::awaitable<next> forward(request_parser& rp);
+    net::awaitable<next> respond(exchange_state& x);
+    net::awaitable<next> send_error(http::status status, error_type error, bool keep_alive);
+    net::awaitable<void> lingering_close();
+    void finish(int status, error_type error);
+    void label_route(std::string_view target);
+    net::awaitable<bool> hold(audit_phase phase);
+    net::awaitable<next> tunnel(exchange_state& x);
+    net::awaitable<std::optional<next>> strict_request(exchange_state& x);
+    bool strict() const { return w_.shared.gate && record_.plan && record_.plan->strict; }
+    void capture_request(const http::fields& fields, std::string_view target);
+    body_tap tap(bool wanted, std::string& into, bool& truncated) const {
+        if (!wanted) return {};
+        return {&into, record_.plan->max_body_bytes, &truncated};
+    }
+    void stamp_start() {
+        record_.start = steady::now();
+        record_.wall_start = std::chrono::system_clock::now();
+    }
+
+    worker& w_;
+    const config::config& cfg_;
+    beast::tcp_stream stream_;
+    beast::flat_buffer buffer_;
+    std::list<client_session*>::iterator link_;
+    request_record record_;
+    std::string scratch_;
+    std::array<char, body_buffer_size> body_buf_;
+    net::ip::address peer_;
+    std::string peer_ip_;
+    std::shared_ptr<const routing> routing_;  // refreshed when a reload publishes a new one
+    std::uint64_t routing_generation_ = 0;
+    bool idle_ = true;
+};
+
+// What one request/response exchange carries between its steps.
+struct client_session::exchange_state {
+    request_parser& request;
+    std::unique_ptr<upstream_connection> conn;
+    std::optional<response_parser> response;
+    unsigned client_version = 11;
+    bool client_keep_alive = true;
+    bool head = false;
+    bool body_prebuffered = false;  // strict mode read the body into record_.request_body
+    std::string upgrade{};          // the client's Upgrade protocols, when it asked for one
+};
+
+}  // namespace sidelight::proxy

@@ -1,0 +1,283 @@
+// The exchange with the app for one request: send it (retrying once on a stale pooled
+// connection), hold it for strict audit delivery, relay the response or answer an error, and
+// turn an accepted upgrade into a tunnel. Members of client_session (client_session.hpp).
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/serializer.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include "proxy/client_session.hpp"
+#include "proxy/header_rewrite.hpp"
+#include "proxy/request_id.hpp"
+#include "proxy/tunnel.hpp"
+
+namespace sidelight::proxy {
+namespace {
+
+bool idempotent(http::verb v) {
+    switch (v) {
+        case http::verb::get:
+        case http::verb::head:
+        case http::verb::put:
+        case http::verb::delete_:
+        case http::verb::options:
+        case http::verb::trace:
+            return true;
+        default:
+            return false;
+    }
+}
+
+error_type classify_status(int status) {
+    if (status >= 500) return error_type::server_error;
+    if (status >= 400) return error_type::client_error;
+    return error_type::none;
+}
+
+}  // namespace
+
+net::awaitable<std::optional<client_session::next>> client_session::strict_request(
+    exchange_state& x) {
+    auto& rp = x.request;
+    if (record_.plan->request_body && !rp.is_done()) {
+        const auto cap = record_.plan->max_body_bytes;
+        while (!rp.is_done()) {
+            auto& body = rp.get().body();
+            body.data = body_buf_.data();
+            body.size = body_buf_.size();
+            stream_.expires_after(cfg_.limits.body_idle_timeout);
+            auto [ec, n] = co_await http::async_read_some(stream_, buffer_, rp, use_tuple);
+            if (ec == http::error::need_buffer) ec = {};
+            if (ec) {
+                finish(499, error_type::client_abort);
+                co_return next::close;
+            }
+            const std::size_t got = body_buf_.size() - body.size;
+            record_.bytes_in += got;
+            if (record_.request_body.size() + got > cap) {
+                // Held requests are buffered, so their size is bounded by the capture cap.
+                co_return co_await send_error(http::status::payload_too_large,
+                                              error_type::bad_request, false);
+            }
+            record_.request_body.append(body_buf_.data(), got);
+        }
+        rp.get().chunked(false);
+        rp.get().content_length(record_.request_body.size());
+        x.body_prebuffered = true;
+    }
+    record_.held_request = true;
+    if (!co_await hold(audit_phase::request)) {
+        co_return co_await send_error(http::status::service_unavailable,
+                                      error_type::audit_unavailable,
+                                      rp.is_done() && x.client_keep_alive);
+    }
+    co_return std::nullopt;
+}
+
+// The app accepted the upgrade: relay its 101, then the connection is a byte tunnel. The
+// request is recorded at the switch (its latency is not the tunnel's lifetime).
+net::awaitable<client_session::next> client_session::tunnel(exchange_state& x) {
+    auto& res = x.response->get();
+    const std::string protocol(res[http::field::upgrade]);
+    strip_hop_by_hop(res);
+    res.set(http::field::upgrade, protocol);
+    res.set(http::field::connection, "Upgrade");
+    res.set("X-Request-Id", record_.request_id);
+    res.body().data = nullptr;
+    res.body().size = 0;
+    res.body().more = false;
+    http::response_serializer<http::buffer_body> sr{res};
+    stream_.expires_after(cfg_.limits.body_idle_timeout);
+    auto [ec, n] = co_await http::async_write(stream_, sr, use_tuple);
+    if (ec) {
+        finish(499, error_type::client_abort);
+        co_return next::close;
+    }
+    finish(101, error_type::none);
+    w_.shared.obs->on_connection(connection_type::websocket, +1);
+    co_await run_tunnel(stream_, buffer_, x.conn->stream, x.conn->buffer,
+                        cfg_.limits.tunnel_idle_timeout);
+    w_.shared.obs->on_connection(connection_type::websocket, -1);
+    co_return next::close;
+}
+
+// Waits for the gate's verdict without blocking the worker: the gate's callback is posted
+// back to this session's executor and wakes the timer we wait on.
+net::awaitable<bool> client_session::hold(audit_phase phase) {
+    struct waiter {
+        explicit waiter(net::any_io_executor ex) : timer(std::move(ex)) {}
+        net::steady_timer timer;
+        std::optional<bool> result;
+    };
+    auto w = std::make_shared<waiter>(stream_.get_executor());
+    // Bounded even if a gate misbehaves: the writer's own strict timeout comes first.
+    w->timer.expires_after(cfg_.audit.strict_timeout + std::chrono::seconds(1));
+    w_.shared.gate->hold(record_, phase, [w](bool ok) {
+        net::post(w->timer.get_executor(), [w, ok] {
+            w->result = ok;
+            w->timer.cancel();
+        });
+    });
+    co_await w->timer.async_wait(use_tuple);
+    co_return w->result.value_or(false);
+}
+
+// Sends the request (retrying once on a stale pooled connection) and relays the response.
+net::awaitable<client_session::next> client_session::respond(exchange_state& x) {
+    const auto& up = w_.shared.upstream.settings;
+    const bool retryable = x.request.is_done() && idempotent(x.request.get().method());
+    for (int attempt = 0;; ++attempt) {
+        beast::error_code ec;
+        x.conn = co_await w_.pool.acquire(ec);
+        if (!x.conn) {
+            co_return co_await send_error(http::status::bad_gateway, error_type::upstream_connect,
+                                          x.request.is_done() && x.client_keep_alive);
+        }
+        record_.upstream_start = steady::now();
+        if (!x.body_prebuffered) record_.request_body.clear();  // a retry captures it again
+        auto sent = co_await relay_message(
+            stream_, buffer_, x.request, x.conn->stream, body_buf_, cfg_.limits.body_idle_timeout,
+            record_.bytes_in,
+            tap(record_.plan->request_body, record_.request_body, record_.request_body_truncated));
+        if (sent.read_ec) {
+            if (sent.read_ec == http::error::body_limit)
+                co_return co_await send_error(http::status::payload_too_large,
+                                              error_type::bad_request, false);
+            finish(499, error_type::client_abort);
+            co_return next::close;
+        }
+        const bool may_retry = attempt == 0 && retryable && x.conn->reused;
+        if (!sent.write_ec && x.body_prebuffered) {
+            x.conn->stream.expires_after(cfg_.limits.body_idle_timeout);
+            auto [wec, wn] = co_await net::async_write(
+                x.conn->stream, net::buffer(record_.request_body), use_tuple);
+            sent.write_ec = wec;
+        }
+        if (sent.write_ec) {
+            if (may_retry) continue;
+            co_return co_await send_error(http::status::bad_gateway, error_type::upstream_reset,
+                                          x.request.is_done() && x.client_keep_alive);
+        }
+        x.response.emplace();
+        x.response->body_limit(boost::none);
+        x.response->header_limit(static_cast<std::uint32_t>(cfg_.limits.max_header_bytes));
+        if (x.head) x.response->skip(true);
+        x.conn->stream.expires_after(up.response_timeout);
+        auto [hec, n] = co_await http::async_read_header(x.conn->stream, x.conn->buffer,
+                                                         *x.response, use_tuple);
+        // 1xx interim responses (other than 101) are consumed here: the client never asked.
+        while (!hec && x.response->get().result_int() / 100 == 1 &&
+               x.response->get().result_int() != 101) {
+            x.response.emplace();
+            x.response->body_limit(boost::none);
+            if (x.head) x.response->skip(true);
+            std::tie(hec, n) = co_await http::async_read_header(x.conn->stream, x.conn->buffer,
+                                                                *x.response, use_tuple);
+        }
+        if (!hec) break;
+        if (hec == beast::error::timeout) {
+            co_return co_await send_error(http::status::gateway_timeout,
+                                          error_type::upstream_timeout, x.client_keep_alive);
+        }
+        if (may_retry && x.conn->buffer.size() == 0) continue;
+        co_return co_await send_error(http::status::bad_gateway, error_type::upstream_reset,
+                                      x.client_keep_alive);
+    }
+    record_.upstream_header = steady::now();
+    auto& res = x.response->get();
+    const int status = res.result_int();
+    if (strict()) {  // response phase: nothing reaches the client before the commit
+        record_.status = status;
+        record_.held_response = true;
+        if (!co_await hold(audit_phase::response)) {
+            co_return co_await send_error(http::status::service_unavailable,
+                                          error_type::audit_unavailable, false);
+        }
+    }
+    if (status == 101) {
+        if (x.upgrade.empty()) {  // the app switched protocols unasked: not something to relay
+            co_return co_await send_error(http::status::bad_gateway, error_type::upstream_reset,
+                                          false);
+        }
+        co_return co_await tunnel(x);
+    }
+    const bool upstream_reusable = res.keep_alive() && !x.response->need_eof();
+    bool keep = x.client_keep_alive && !w_.shared.draining.load(std::memory_order_relaxed);
+    const bool unframed = x.response->chunked() || x.response->need_eof();
+    strip_hop_by_hop(res);
+    if (!x.head && unframed) {
+        if (x.client_version >= 11)
+            res.chunked(true);
+        else
+            keep = false;  // an HTTP/1.0 client gets a close-delimited body
+    }
+    res.version(x.client_version);
+    res.keep_alive(keep);
+    res.set("X-Request-Id", record_.request_id);
+    const auto got = co_await relay_message(
+        x.conn->stream, x.conn->buffer, *x.response, stream_, body_buf_,
+        cfg_.limits.body_idle_timeout, record_.bytes_out,
+        tap(record_.plan->response_body, record_.response_body, record_.response_body_truncated));
+    if (got.read_ec) {
+        // Never let a truncated body look complete: abort the client connection.
+        finish(status, error_type::upstream_reset);
+        abort();
+        co_return next::close;
+    }
+    if (got.write_ec) {
+        finish(499, error_type::client_abort);
+        co_return next::close;
+    }
+    if (upstream_reusable && x.conn->buffer.size() == 0) w_.pool.release(std::move(x.conn));
+    finish(status, classify_status(status));
+    co_return keep ? next::keep_alive : next::close;
+}
+
+// Answers with a short plain-text body made by the proxy itself.
+net::awaitable<client_session::next> client_session::send_error(http::status status,
+                                                                error_type error, bool keep_alive) {
+    const auto reason = http::obsolete_reason(status);
+    keep_alive = keep_alive && !w_.shared.draining.load(std::memory_order_relaxed);
+    if (record_.request_id.empty()) generate_request_id(record_.request_id);
+    scratch_.clear();
+    scratch_ += "HTTP/1.1 ";
+    scratch_ += std::to_string(static_cast<int>(status));
+    scratch_ += ' ';
+    scratch_ += reason;
+    scratch_ += "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ";
+    scratch_ += std::to_string(reason.size() + 1);
+    scratch_ += "\r\nX-Request-Id: ";
+    scratch_ += record_.request_id;
+    scratch_ += keep_alive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n";
+    scratch_ += reason;
+    scratch_ += '\n';
+    stream_.expires_after(cfg_.limits.body_idle_timeout);
+    auto [ec, n] = co_await net::async_write(stream_, net::buffer(scratch_), use_tuple);
+    finish(ec ? 499 : static_cast<int>(status), ec ? error_type::client_abort : error);
+    if (ec) co_return next::close;
+    if (keep_alive) co_return next::keep_alive;
+    co_await lingering_close();
+    co_return next::close;
+}
+
+// After refusing a request, half-close and read what the client still sends for a moment, so
+// that closing with unread data does not reset the connection before it has read our answer.
+net::awaitable<void> client_session::lingering_close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    std::size_t discarded = 0;
+    stream_.expires_after(std::chrono::seconds(1));
+    while (!ec && discarded < 256 * 1024) {
+        std::size_t n = 0;
+        std::tie(ec, n) = co_await stream_.async_read_some(net::buffer(body_buf_), use_tuple);
+        discarded += n;
+    }
+}
+
+// Labels the request with its route template under the routing in force when it started; a
+// reload publishes a new routing that the next request picks up.
+}  // namespace sidelight::proxy
