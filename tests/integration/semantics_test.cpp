@@ -1,0 +1,147 @@
+// HTTP semantics and timeouts through the real binary: pipelining, bodiless statuses,
+// close-delimited responses, and the upstream-side timeouts.
+
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "tests/support/fake_upstream.hpp"
+#include "tests/support/sidelight_process.hpp"
+
+namespace sidelight::test {
+namespace {
+
+TEST(SemanticsTest, PipelinedRequestsAreAnsweredInOrder) {
+    temp_dir dir;
+    fake_upstream app([](const wire_message& m) {
+        const auto from = m.start_line.find(' ') + 1;
+        const auto path = m.start_line.substr(from, m.start_line.find(' ', from) - from);
+        // The first answer is the slowest: order must still hold.
+        return fake_reply{simple_response(200, path), false, path == "/1" ? 200ms : 0ms};
+    });
+    auto proc = sidelight_process::run(dir, test_config(app.port()));
+    auto c = connection::connect(proc->proxy_port());
+    c.send(
+        "GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n"
+        "POST /3 HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabcGET /4 HTTP/1.1\r\n"
+        "Host: a\r\n\r\n");
+    for (const char* expected : {"/1", "/2", "/3", "/4"}) {
+        auto res = c.read_message(true);
+        ASSERT_TRUE(res) << expected;
+        EXPECT_EQ(res->body, expected) << res->raw_head;
+    }
+    ASSERT_TRUE(app.wait_requests(4));
+    EXPECT_EQ(app.requests().at(2).message.body, "abc");
+}
+
+TEST(SemanticsTest, BodilessStatusesAndCloseDelimitedResponses) {
+    temp_dir dir;
+    fake_upstream app([](const wire_message& m) {
+        if (m.start_line.starts_with("GET /204"))
+            return fake_reply{"HTTP/1.1 204 No Content\r\nX-A: 1\r\n\r\n"};
+        if (m.start_line.starts_with("GET /304"))
+            return fake_reply{"HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\n\r\n"};
+        // No Content-Length, no chunking: the body ends when the app closes.
+        return fake_reply{"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil close", true};
+    });
+    auto proc = sidelight_process::run(dir, test_config(app.port()));
+    auto c = connection::connect(proc->proxy_port());
+    c.send("GET /204 HTTP/1.1\r\nHost: a\r\n\r\n");
+    auto r204 = c.read_message(true);
+    ASSERT_TRUE(r204);
+    EXPECT_EQ(r204->status, 204);
+    EXPECT_EQ(r204->header("X-A"), "1");
+    c.send("GET /304 HTTP/1.1\r\nHost: a\r\nIf-None-Match: \"v1\"\r\n\r\n");
+    auto r304 = c.read_message(true);
+    ASSERT_TRUE(r304);
+    EXPECT_EQ(r304->status, 304);
+    c.send("GET /stream HTTP/1.1\r\nHost: a\r\n\r\n");
+    auto streamed = c.read_message(true);
+    ASSERT_TRUE(streamed);
+    EXPECT_TRUE(streamed->chunked);  // re-framed for an HTTP/1.1 client, connection kept
+    EXPECT_EQ(streamed->body, "until close");
+    c.send("GET /204 HTTP/1.1\r\nHost: a\r\n\r\n");
+    EXPECT_EQ(c.read_message(true)->status, 204);
+}
+
+// An upstream that never completes a TCP handshake: a listener whose accept queue is full.
+class black_hole {
+  public:
+    black_hole() {
+        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+        ::listen(fd_, 0);
+        socklen_t len = sizeof a;
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+        port_ = ntohs(a.sin_port);
+        // Non-blocking connects: the first fills the one-slot accept queue, later SYNs are
+        // dropped (a blocking connect would wait for the kernel's SYN retries).
+        for (int i = 0; i < 3; ++i) {
+            const int f = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+            ::connect(f, reinterpret_cast<sockaddr*>(&a), sizeof a);
+            fillers_.push_back(f);
+        }
+    }
+    ~black_hole() {
+        for (int f : fillers_) ::close(f);
+        ::close(fd_);
+    }
+    std::uint16_t port() const { return port_; }
+
+  private:
+    int fd_;
+    std::uint16_t port_;
+    std::vector<int> fillers_;
+};
+
+TEST(SemanticsTest, UpstreamConnectTimeoutGives502) {
+    temp_dir dir;
+    black_hole hole;
+    auto proc = sidelight_process::run(dir, test_config(hole.port()));  // connect_timeout 500ms
+    auto c = connection::connect(proc->proxy_port());
+    const auto t0 = std::chrono::steady_clock::now();
+    c.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    auto res = c.read_message(true, false, 5s);
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 502);
+    const auto waited = std::chrono::steady_clock::now() - t0;
+    EXPECT_GE(waited, 400ms);
+    EXPECT_LT(waited, 3s);
+}
+
+TEST(SemanticsTest, StalledResponseBodyAbortsTheClientAfterBodyIdleTimeout) {
+    temp_dir dir;
+    fake_upstream app([](const wire_message&) {
+        return fake_reply{"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nfirst bytes"};
+    });
+    auto proc = sidelight_process::run(
+        dir, test_config(app.port(), "limits:\n  body_idle_timeout: 300ms\n"));
+    auto c = connection::connect(proc->proxy_port());
+    const auto t0 = std::chrono::steady_clock::now();
+    c.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    EXPECT_FALSE(c.read_message(true, false, 5s));  // incomplete: never looks complete
+    EXPECT_TRUE(c.wait_closed(5s));
+    EXPECT_GE(std::chrono::steady_clock::now() - t0, 250ms);
+}
+
+TEST(SemanticsTest, StalledRequestBodyIsDroppedAfterBodyIdleTimeout) {
+    temp_dir dir;
+    fake_upstream app;
+    auto proc = sidelight_process::run(
+        dir, test_config(app.port(), "limits:\n  body_idle_timeout: 300ms\n"));
+    auto c = connection::connect(proc->proxy_port());
+    const auto t0 = std::chrono::steady_clock::now();
+    c.send("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\npartial");
+    EXPECT_TRUE(c.wait_closed(5s));
+    EXPECT_GE(std::chrono::steady_clock::now() - t0, 250ms);
+    EXPECT_EQ(app.request_count(), 0u);  // the app never got a complete request
+}
+
+}  // namespace
+}  // namespace sidelight::test
