@@ -51,6 +51,13 @@ class client_session {
   private:
     enum class next { keep_alive, close };
     struct exchange_state;
+    struct client_watch {
+        bool armed = false;  // a wait is pending on the client socket
+        bool done = false;   // the upstream answered (or failed) first
+        bool gone = false;   // the client closed or reset the connection
+    };
+    std::shared_ptr<client_watch> watch_client(beast::tcp_stream& upstream);
+    bool unwatch_client(client_watch& watch);
 
     net::awaitable<std::size_t> read_head();
     net::awaitable<next> serve_one();

@@ -143,5 +143,49 @@ TEST(SemanticsTest, StalledRequestBodyIsDroppedAfterBodyIdleTimeout) {
     EXPECT_EQ(app.request_count(), 0u);  // the app never got a complete request
 }
 
+TEST(SemanticsTest, ClientLeavingWhileTheAppWorksIs499AndClosesTheUpstream) {
+    temp_dir dir;
+    fake_upstream app([](const wire_message&) {
+        return fake_reply{simple_response(200, "too late"), false, 1500ms};
+    });
+    auto proc = sidelight_process::run(dir, test_config(app.port()));
+    {
+        auto c = connection::connect(proc->proxy_port());
+        c.send("GET /slow HTTP/1.1\r\nHost: a\r\n\r\n");
+        ASSERT_TRUE(app.wait_requests(1));
+    }  // the client goes away while the app is still working
+    const auto t0 = std::chrono::steady_clock::now();
+    std::string text;
+    ASSERT_TRUE(eventually(
+        [&] {
+            text = http_get(proc->admin_port(), "/metrics")->body;
+            return sample_value(text,
+                                "api_requests_total{method=\"GET\",route=\"unmatched\","
+                                "status_code=\"499\"}") == 1;
+        },
+        3s))
+        << text;
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);  // noticed before the app answered
+    EXPECT_EQ(sample_value(text,
+                           "api_error_total{error_type=\"client_abort\",method=\"GET\","
+                           "route=\"unmatched\"}"),
+              1);
+    EXPECT_EQ(sample_value(text, "active_connections{type=\"upstream\"}"), 0);
+}
+
+TEST(SemanticsTest, PipelinedBytesDoNotLookLikeAClientLeaving) {
+    temp_dir dir;
+    fake_upstream app([](const wire_message&) {
+        return fake_reply{simple_response(200, "ok"), false, 300ms};
+    });
+    auto proc = sidelight_process::run(dir, test_config(app.port()));
+    auto c = connection::connect(proc->proxy_port());
+    c.send("GET /a HTTP/1.1\r\nHost: a\r\n\r\n");
+    ASSERT_TRUE(app.wait_requests(1));
+    c.send("GET /b HTTP/1.1\r\nHost: a\r\n\r\n");  // arrives while /a is in the works
+    EXPECT_EQ(c.read_message(true)->status, 200);
+    EXPECT_EQ(c.read_message(true)->status, 200);
+}
+
 }  // namespace
 }  // namespace sidelight::test
