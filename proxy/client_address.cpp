@@ -1,5 +1,7 @@
 #include "proxy/client_address.hpp"
 
+#include "proxy/http_text.hpp"
+
 #include <array>
 #include <charconv>
 
@@ -7,12 +9,6 @@ namespace sidelight::proxy {
 namespace net = boost::asio;
 
 namespace {
-
-std::string_view trim(std::string_view v) {
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-    return v;
-}
 
 std::optional<net::ip::address> parse_ip(std::string_view text) {
     boost::system::error_code ec;
@@ -90,7 +86,7 @@ void resolve_client_ip(const net::ip::address& peer, std::string_view forwarded_
     std::optional<net::ip::address> leftmost;
     while (!rest.empty()) {  // right to left
         const auto comma = rest.rfind(',');
-        const auto hop = trim(comma == std::string_view::npos ? rest : rest.substr(comma + 1));
+        const auto hop = trim_ows(comma == std::string_view::npos ? rest : rest.substr(comma + 1));
         rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(0, comma);
         const auto addr = parse_ip(hop);
         if (!addr) break;  // garbage: stop believing the header at this point

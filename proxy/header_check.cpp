@@ -1,5 +1,7 @@
 #include "proxy/header_check.hpp"
 
+#include "proxy/http_text.hpp"
+
 #include <array>
 
 namespace sidelight::proxy {
@@ -24,12 +26,6 @@ bool iequals(std::string_view a, std::string_view b) {
         if (x != y) return false;
     }
     return true;
-}
-
-std::string_view trim_ows(std::string_view v) {
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-    return v;
 }
 
 head_check_result bad(std::string_view why) {

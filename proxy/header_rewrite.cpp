@@ -1,40 +1,26 @@
 #include "proxy/header_rewrite.hpp"
 
-#include <array>
-
 #include <boost/beast/core/string.hpp>
 
+#include "proxy/http_text.hpp"
 #include "proxy/request_id.hpp"
 
 namespace sidelight::proxy {
-namespace {
-
-std::string_view trim(std::string_view v) {
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-    return v;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 void strip_hop_by_hop(http::fields& fields) {
     // Fields named by Connection are hop-by-hop too (e.g. "Connection: close, X-Secret").
-    // Collect them first: erasing while the Connection value is borrowed would dangle.
-    std::array<std::string, 8> named;
-    std::size_t named_count = 0;
+    // Copy the lists first: erasing while a Connection value is borrowed would dangle.
+    std::string named;
     for (auto it = fields.find(http::field::connection); it != fields.end();
          it = fields.find(http::field::connection)) {
-        std::string_view value = it->value();
-        while (!value.empty()) {
-            const auto comma = value.find(',');
-            auto token = trim(value.substr(0, comma));
-            if (!token.empty() && named_count < named.size()) named[named_count++] = token;
-            if (comma == std::string_view::npos) break;
-            value.remove_prefix(comma + 1);
-        }
+        named.append(it->value()).push_back(',');
         fields.erase(it);
     }
-    for (std::size_t i = 0; i < named_count; ++i) fields.erase(named[i]);
+    any_list_element(named, [&](std::string_view token) {
+        fields.erase(token);
+        return false;
+    });
     static constexpr http::field hop_by_hop[] = {
         http::field::keep_alive,
         http::field::proxy_connection,
@@ -54,7 +40,7 @@ void joined_forwarded_for(const http::fields& fields, std::string& out) {
     for (const auto& field : fields) {
         if (!boost::beast::iequals(field.name_string(), "X-Forwarded-For")) continue;
         if (!out.empty()) out += ", ";
-        out += trim(field.value());
+        out += trim_ows(field.value());
     }
 }
 

@@ -12,6 +12,7 @@
 #include "proxy/client_session.hpp"
 #include "proxy/header_check.hpp"
 #include "proxy/header_rewrite.hpp"
+#include "proxy/http_text.hpp"
 #include "proxy/request_id.hpp"
 
 namespace sidelight::proxy {
@@ -23,19 +24,10 @@ constexpr std::size_t read_chunk = 4096;
 bool wants_upgrade(const http::fields& f) {
     if (f[http::field::upgrade].empty()) return false;
     for (const auto& field : f) {
-        if (!beast::iequals(field.name_string(), "Connection")) continue;
-        std::string_view v = field.value();
-        while (!v.empty()) {
-            const auto comma = v.find(',');
-            auto token = v.substr(0, comma);
-            while (!token.empty() && (token.front() == ' ' || token.front() == '\t'))
-                token.remove_prefix(1);
-            while (!token.empty() && (token.back() == ' ' || token.back() == '\t'))
-                token.remove_suffix(1);
-            if (beast::iequals(token, "upgrade")) return true;
-            if (comma == std::string_view::npos) break;
-            v.remove_prefix(comma + 1);
-        }
+        if (beast::iequals(field.name_string(), "Connection") &&
+            any_list_element(field.value(),
+                             [](std::string_view t) { return beast::iequals(t, "upgrade"); }))
+            return true;
     }
     return false;
 }
