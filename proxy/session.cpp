@@ -87,18 +87,26 @@ net::awaitable<std::size_t> client_session::read_head() {
             buffer_.consume(2);
             data.remove_prefix(2);
         }
-        const auto pos = data.find("\r\n\r\n", scanned > 3 ? scanned - 3 : 0);
-        if (pos != std::string_view::npos) co_return pos + 4;
-        scanned = data.size();
-        if (data.size() > limits.max_header_bytes) {
+        // The head ends at the first empty line. A bare-LF one ends it too, so that such a
+        // head is refused at once by the byte check rather than waited on.
+        const auto from = scanned > 3 ? scanned - 3 : 0;
+        const auto crlf = data.find("\r\n\r\n", from);
+        const auto lf = data.find("\n\n", from);
+        const auto end = std::min(crlf == std::string_view::npos ? crlf : crlf + 4,
+                                  lf == std::string_view::npos ? lf : lf + 2);
+        if (end > limits.max_header_bytes &&
+            (end != std::string_view::npos || data.size() > limits.max_header_bytes)) {
             co_await send_error(http::status::request_header_fields_too_large,
                                 error_type::bad_request, false);
             co_return 0;
         }
+        if (end != std::string_view::npos) co_return end;
+        scanned = data.size();
         auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(read_chunk), use_tuple);
         if (ec) {
-            if (!idle_ && ec == beast::error::timeout)
-                co_await send_error(http::status::request_timeout, error_type::bad_request, false);
+            // A head that stalls (slowloris) is closed: the stream is gone on a timeout, so
+            // the 408 is recorded, not sent.
+            if (!idle_ && ec == beast::error::timeout) finish(408, error_type::bad_request);
             co_return 0;
         }
         buffer_.commit(n);
@@ -141,6 +149,10 @@ net::awaitable<client_session::next> client_session::serve_one() {
         rp.body_limit(boost::none);
     beast::error_code ec;
     const auto used = rp.put(net::buffer(head.data(), head.size()), ec);
+    if (ec == http::error::body_limit) {  // Content-Length over limits.max_body_bytes
+        co_return co_await send_error(http::status::payload_too_large, error_type::bad_request,
+                                      false);
+    }
     if (ec || !rp.is_header_done()) {
         co_return co_await send_error(http::status::bad_request, error_type::bad_request, false);
     }
