@@ -1,0 +1,189 @@
+// A real Prometheus server scrapes sidelight's admin port while traffic flows through the proxy;
+// the test then asks Prometheus (its HTTP API) for the p95 latency per route template, as a
+// dashboard would. Needs /usr/bin/prometheus (scripts/install-deps installs it).
+
+#include <gtest/gtest.h>
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fcntl.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include "tests/support/fake_upstream.hpp"
+#include "tests/support/sidelight_process.hpp"
+
+namespace sidelight::test {
+namespace {
+
+constexpr const char* prometheus_binary = "/usr/bin/prometheus";
+
+// A port that was free a moment ago (bound to 0, then closed) for a child that needs a number.
+std::uint16_t free_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    socklen_t len = sizeof addr;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    ::close(fd);
+    return ntohs(addr.sin_port);
+}
+
+std::string url_encode(std::string_view s) {
+    static constexpr char hex[] = "0123456789ABCDEF";
+    std::string out;
+    for (unsigned char c : s) {
+        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+            out += static_cast<char>(c);
+        } else {
+            out += '%';
+            out += hex[c >> 4];
+            out += hex[c & 15];
+        }
+    }
+    return out;
+}
+
+// The Prometheus server as a child process; killed and reaped on destruction.
+class prometheus_server {
+  public:
+    prometheus_server(const temp_dir& dir, std::uint16_t scrape_port) : port_(free_port()) {
+        const auto config = dir.write("prometheus.yml",
+                                      "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+                                      "scrape_configs:\n  - job_name: sidelight\n"
+                                      "    static_configs:\n      - targets: ['127.0.0.1:" +
+                                          std::to_string(scrape_port) + "']\n");
+        const auto storage = dir.path() + "/tsdb";
+        log_ = dir.path() + "/prometheus.log";
+        std::vector<std::string> args = {
+            prometheus_binary, "--config.file=" + config, "--storage.tsdb.path=" + storage,
+            "--web.listen-address=127.0.0.1:" + std::to_string(port_), "--log.level=warn"};
+        pid_ = ::fork();
+        if (pid_ == 0) {
+            const int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            ::dup2(fd, STDOUT_FILENO);
+            ::dup2(fd, STDERR_FILENO);
+            std::vector<char*> argv;
+            for (auto& a : args) argv.push_back(a.data());
+            argv.push_back(nullptr);
+            ::execv(prometheus_binary, argv.data());
+            ::_exit(127);
+        }
+    }
+    ~prometheus_server() {
+        if (pid_ <= 0) return;
+        ::kill(pid_, SIGTERM);
+        const bool exited =
+            eventually([&] { return ::waitpid(pid_, nullptr, WNOHANG) == pid_; }, 10s);
+        if (!exited) {
+            ::kill(pid_, SIGKILL);
+            ::waitpid(pid_, nullptr, 0);
+        }
+    }
+    prometheus_server(const prometheus_server&) = delete;
+    prometheus_server& operator=(const prometheus_server&) = delete;
+
+    std::uint16_t port() const { return port_; }
+    std::string log() const {
+        std::ifstream in(log_);
+        return {std::istreambuf_iterator<char>(in), {}};
+    }
+
+    // The `data.result` vector of an instant query; empty while Prometheus is not answering.
+    boost::json::array query(const std::string& promql) const {
+        auto res = http_get(port_, "/api/v1/query?query=" + url_encode(promql));
+        if (!res || res->status != 200) return {};
+        boost::system::error_code ec;
+        auto doc = boost::json::parse(res->body, ec);
+        if (ec || !doc.is_object()) return {};
+        const auto* data = doc.as_object().if_contains("data");
+        if (!data || !data->is_object()) return {};
+        const auto* result = data->as_object().if_contains("result");
+        return result && result->is_array() ? result->as_array() : boost::json::array{};
+    }
+
+  private:
+    std::uint16_t port_;
+    pid_t pid_ = -1;
+    std::string log_;
+};
+
+// The numeric value of a vector sample `{"metric": {...}, "value": [ts, "1.5"]}`.
+std::optional<double> sample(const boost::json::value& s) {
+    const auto* v = s.as_object().if_contains("value");
+    if (!v || !v->is_array() || v->as_array().size() != 2 || !v->as_array()[1].is_string())
+        return std::nullopt;
+    return std::stod(std::string(v->as_array()[1].as_string()));
+}
+
+std::string label(const boost::json::value& s, const char* name) {
+    const auto* m = s.as_object().if_contains("metric");
+    if (!m || !m->is_object()) return "";
+    const auto* l = m->as_object().if_contains(name);
+    return l && l->is_string() ? std::string(l->as_string()) : "";
+}
+
+TEST(PrometheusE2ETest, P95PerRouteTemplateFromARealPrometheus) {
+    ASSERT_TRUE(std::filesystem::exists(prometheus_binary))
+        << prometheus_binary << " is missing: run scripts/install-deps (it installs prometheus)";
+    temp_dir dir;
+    fake_upstream app;
+    auto proc = sidelight_process::run(
+        dir, test_config(app.port(), "routes:\n  entries:\n    - GET /api/products/{id}\n"));
+    prometheus_server prom(dir, proc->admin_port());
+
+    auto c = connection::connect(proc->proxy_port());
+    int sent = 0;
+    auto traffic = [&] {
+        for (int i = 0; i < 20; ++i, ++sent) {
+            c.send("GET /api/products/" + std::to_string(sent) + " HTTP/1.1\r\nHost: a\r\n\r\n");
+            auto res = c.read_message(true);
+            ASSERT_TRUE(res);
+            ASSERT_EQ(res->status, 200);
+        }
+    };
+
+    const std::string p95 =
+        "histogram_quantile(0.95, sum(rate(api_latency_ms_bucket[1m])) by (le, route))";
+    std::optional<double> value;
+    const bool found = eventually(
+        [&] {
+            traffic();
+            for (const auto& s : prom.query(p95)) {
+                if (label(s, "route") != "/api/products/{id}") continue;
+                value = sample(s);
+                if (value && std::isfinite(*value)) return true;
+            }
+            return false;
+        },
+        30s);
+    // eventually() sleeps 10ms between polls; traffic() and the query pace it further.
+    ASSERT_TRUE(found) << "no finite p95 for /api/products/{id} after " << sent
+                       << " requests; last result: " << boost::json::serialize(prom.query(p95))
+                       << "\nprometheus log:\n"
+                       << prom.log();
+    EXPECT_GE(*value, 0.0);
+    EXPECT_LE(*value, 5000.0);  // within the configured buckets
+
+    const auto up = prom.query("up{job=\"sidelight\"}");
+    ASSERT_EQ(up.size(), 1u) << boost::json::serialize(up);
+    EXPECT_EQ(sample(up[0]), 1.0) << boost::json::serialize(up);
+    // Never a raw path as a label value.
+    for (const auto& s : prom.query("api_requests_total"))
+        EXPECT_EQ(label(s, "route").find("/api/products/1"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sidelight::test
