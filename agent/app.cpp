@@ -46,6 +46,15 @@ std::string file_stamp(const std::string& path) {
            std::to_string(st.st_mtim.tv_nsec);
 }
 
+// Routing for a config, with the capture plans its audit rules need (and those rules made
+// current). Throws config::config_error.
+std::shared_ptr<const proxy::routing> build_routing(std::shared_ptr<const config::config> cfg,
+                                                    audit_pipeline& audit) {
+    auto routes = std::make_shared<proxy::routing>(*cfg);
+    audit.install(std::move(cfg), *routes);
+    return routes;
+}
+
 }  // namespace
 
 void block_signals() {
@@ -57,8 +66,9 @@ void block_signals() {
 app::app(std::shared_ptr<const config::config> cfg)
     : cfg_(std::move(cfg)),
       metrics_(*cfg_),
-      routes_(std::make_shared<const proxy::routing>(*cfg_)),
-      audit_(std::make_unique<audit_pipeline>(*cfg_, metrics_.registry())),
+      audit_(std::make_unique<audit_pipeline>(cfg_, metrics_.registry())),
+      routes_(build_routing(cfg_, *audit_)),
+      observer_(metrics_, *audit_),
       file_stamp_(file_stamp(cfg_->file)) {
     metrics_.apply(*cfg_, *routes_.get());
     metrics_.add_collectable(&audit_->metrics());
@@ -74,7 +84,7 @@ void app::start() {
     started_ = std::chrono::steady_clock::now();
     admin_ = std::make_unique<admin_server>(
         admin_ioc_, cfg_->admin.listen, [this](const admin_request& r) { return handle_admin(r); });
-    proxy_ = std::make_unique<proxy::server>(cfg_, metrics_, routes_);
+    proxy_ = std::make_unique<proxy::server>(cfg_, observer_, routes_, audit_.get());
     proxy_->start();
     listening_ = true;
     health_ = std::make_unique<health_checker>(admin_ioc_, *cfg_,
@@ -117,7 +127,7 @@ bool app::reload() {
     std::shared_ptr<const proxy::routing> routes;
     try {
         next = config::load_file(cfg_->file);
-        routes = std::make_shared<const proxy::routing>(*next);
+        routes = build_routing(next, *audit_);
     } catch (const std::exception& e) {
         metrics_.count_reload(false);
         spdlog::error("reload: rejected, keeping the running config: {}", e.what());
@@ -171,6 +181,7 @@ int app::drain() {
 
 admin_response app::handle_admin(const admin_request& req) {
     const auto path = req.target.substr(0, req.target.find('?'));
+    if (path.starts_with("/v1/")) return audit_->handle_api(req);
     const bool known =
         path == "/livez" || path == "/readyz" || path == "/healthz" || path == "/metrics";
     if (!known) return text(404, "not found\n");

@@ -54,9 +54,24 @@ class app {
     bool audit_healthy() const { return !audit_ || audit_->healthy(); }
 
     std::shared_ptr<const config::config> cfg_;
+    // Every finished request goes to the metrics, then to the audit rules.
+    struct fan_out : proxy::observer {
+        fan_out(metrics& m, audit_pipeline& a) : m_(m), a_(a) {}
+        void on_request(const proxy::request_record& r) override {
+            m_.on_request(r);
+            a_.on_request(r);
+        }
+        void on_connection(proxy::connection_type t, int delta) override {
+            m_.on_connection(t, delta);
+        }
+        metrics& m_;
+        audit_pipeline& a_;
+    };
+
     metrics metrics_;
-    proxy::published<proxy::routing> routes_;
     std::unique_ptr<audit_pipeline> audit_;
+    proxy::published<proxy::routing> routes_;
+    fan_out observer_;
     std::string file_stamp_;  // identity of the config file as last loaded (config_watch)
     boost::asio::io_context admin_ioc_{1};
     std::unique_ptr<admin_server> admin_;

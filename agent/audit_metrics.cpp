@@ -82,7 +82,18 @@ std::vector<prometheus::MetricFamily> audit_metrics::Collect() const {
                          MetricType::Counter);
     strict.metric.push_back(
         value(static_cast<double>(stats_.strict_failures.load()), MetricType::Counter));
-    return {events, dropped, depth, errors, strict};
+    auto detections =
+        family("sidelight_security_detections_total",
+               "Security events raised by the detectors, by detector.", MetricType::Counter);
+    if (detector_) {
+        detections.metric.push_back(value(static_cast<double>(detector_->fail_max_count()),
+                                          MetricType::Counter,
+                                          {{"detector", "authn_login_fail_max"}}));
+        detections.metric.push_back(
+            value(static_cast<double>(detector_->success_after_fail_count()), MetricType::Counter,
+                  {{"detector", "authn_login_successafterfail"}}));
+    }
+    return {events, dropped, depth, errors, strict, detections};
 }
 
 }  // namespace sidelight::agent

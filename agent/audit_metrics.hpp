@@ -18,6 +18,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include "audit/brute_force.hpp"
 #include "audit/writer_stats.hpp"
 
 namespace sidelight::agent {
@@ -28,9 +29,12 @@ class audit_metrics : public prometheus::Collectable {
                   const std::string& prefix);
     std::vector<prometheus::MetricFamily> Collect() const override;
     void observe_duration(std::string_view operation, std::string_view table, double ms);
+    // sidelight_security_detections_total{detector} comes from here.
+    void set_detector(const audit::brute_force_detector* d) { detector_ = d; }
 
   private:
     const audit::writer_stats& stats_;
+    const audit::brute_force_detector* detector_ = nullptr;
     prometheus::Family<prometheus::Histogram>& durations_;
     std::mutex mutex_;  // guards the handle cache below (writer thread and admin thread)
     std::map<std::pair<std::string, std::string>, prometheus::Histogram*, std::less<>> handles_;

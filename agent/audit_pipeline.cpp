@@ -1,9 +1,19 @@
 #include "agent/audit_pipeline.hpp"
 
 #include <unistd.h>
-#include <cstdio>
+
+#include <condition_variable>
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
 
 #include <spdlog/spdlog.h>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "audit/event_api.hpp"
+#include "audit/sqlite_store.hpp"
 
 namespace sidelight::agent {
 namespace {
@@ -16,35 +26,211 @@ void print_checkpoint(const std::string& line) {
     }
 }
 
-}  // namespace
+// Fault injection for tests of a store outage: with SIDELIGHT_FAULT_STORE_FILE set at start,
+// every write fails while that file exists. Unset (always, in production) it is not installed.
+class fault_store final : public audit::store {
+  public:
+    fault_store(std::unique_ptr<audit::store> inner, std::string trigger)
+        : inner_(std::move(inner)), trigger_(std::move(trigger)) {}
+    std::vector<audit::stored_event> append(std::span<const audit::event> batch) override {
+        if (std::filesystem::exists(trigger_)) throw audit::store_error("injected store fault");
+        return inner_->append(batch);
+    }
+    std::vector<audit::stored_event> query(const audit::query_filter& f) override {
+        return inner_->query(f);
+    }
+    audit::chain_head head() override { return inner_->head(); }
 
-audit_pipeline::audit_pipeline(const config::config& cfg, prometheus::Registry& registry) {
-    if (cfg.audit.store.type != "sqlite") {
-        throw audit::store_error("audit.store.type " + cfg.audit.store.type +
+  private:
+    std::unique_ptr<audit::store> inner_;
+    std::string trigger_;
+};
+
+std::unique_ptr<audit::store> open_store(const config::store_config& cfg, audit::open_mode mode) {
+    if (cfg.type != "sqlite") {
+        throw audit::store_error("audit.store.type " + cfg.type +
                                  " is not available yet (sqlite is)");
     }
-    store_ = std::make_unique<audit::sqlite_store>(cfg.audit.store);
-    reader_ = std::make_unique<audit::sqlite_store>(cfg.audit.store, audit::open_mode::existing);
+    std::unique_ptr<audit::store> s = std::make_unique<audit::sqlite_store>(cfg, mode);
+    if (const char* trigger = std::getenv("SIDELIGHT_FAULT_STORE_FILE");
+        trigger && mode == audit::open_mode::create) {
+        spdlog::warn("audit: fault injection on, trigger file {}", trigger);
+        s = std::make_unique<fault_store>(std::move(s), trigger);
+    }
+    return s;
+}
+
+admin_response json_response(int status, std::string body) {
+    return {status, "application/json", std::move(body)};
+}
+
+admin_response json_error(int status, const std::string& message) {
+    boost::json::object o;
+    o["error"] = message;
+    return json_response(status, boost::json::serialize(o) + "\n");
+}
+
+// Counts down the commits of one API call or one strict hold.
+struct commit_latch {
+    std::mutex mutex;
+    std::condition_variable cv;
+    std::size_t left;
+    bool ok = true;
+    std::string error;
+    explicit commit_latch(std::size_t n) : left(n) {}
+    void arrive(const audit::commit_result& r) {
+        std::lock_guard lock(mutex);
+        if (!r.ok) {
+            ok = false;
+            error = r.error;
+        }
+        --left;
+        cv.notify_all();
+    }
+};
+
+}  // namespace
+
+audit_pipeline::audit_pipeline(std::shared_ptr<const config::config> cfg,
+                               prometheus::Registry& registry)
+    : cfg_(std::move(cfg)),
+      store_(open_store(cfg_->audit.store, audit::open_mode::create)),
+      reader_(open_store(cfg_->audit.store, audit::open_mode::existing)),
+      detector_(cfg_->security.brute_force),
+      rules_(nullptr) {
     const auto head = store_->head();
     audit::writer_hooks hooks;
     hooks.on_checkpoint = print_checkpoint;
     hooks.on_duration = [this](std::string_view op, std::string_view table, double ms) {
         if (auto* m = duration_sink_.load()) m->observe_duration(op, table, ms);
     };
-    writer_ = std::make_unique<audit::writer>(*store_, cfg.audit, std::move(hooks));
-    metrics_ = std::make_unique<audit_metrics>(writer_->stats(), registry, cfg.metrics.prefix);
+    writer_ = std::make_unique<audit::writer>(*store_, cfg_->audit, std::move(hooks));
+    metrics_ = std::make_unique<audit_metrics>(writer_->stats(), registry, cfg_->metrics.prefix);
+    metrics_->set_detector(&detector_);
     duration_sink_.store(metrics_.get());
-    spdlog::info("audit: store={} head_seq={}", store_->path(), head.seq);
+    spdlog::info("audit: store={} head_seq={}", cfg_->audit.store.path, head.seq);
 }
 
 audit_pipeline::~audit_pipeline() {
     if (writer_) writer_->drain(std::chrono::steady_clock::now() + std::chrono::seconds(5));
 }
 
+void audit_pipeline::install(std::shared_ptr<const config::config> cfg, proxy::routing& routes) {
+    auto rules = std::make_shared<const audit::rule_set>(cfg, routes);
+    routes.set_plans(rules->plans(routes));
+    rules_.publish(std::move(rules));
+}
+
 bool audit_pipeline::drain(std::chrono::steady_clock::time_point deadline) {
     const bool ok = writer_->drain(deadline);
     if (!ok) spdlog::error("audit: drain deadline passed with events unwritten");
     return ok;
+}
+
+void audit_pipeline::submit(audit::derived_event&& d) {
+    std::vector<audit::event> detections;
+    if (d.login) {
+        if (const auto* attempt = std::get_if<audit::security_event>(&d.ev))
+            detector_.observe(*attempt, detections);
+    }
+    // Batch mode never blocks: a full queue drops and counts (the writer reports the loss).
+    writer_->try_submit(std::move(d.ev));
+    for (auto& ev : detections) writer_->try_submit(std::move(ev));
+}
+
+void audit_pipeline::on_request(const proxy::request_record& r) {
+    thread_local std::shared_ptr<const audit::rule_set> rules;
+    thread_local std::uint64_t generation = 0;
+    thread_local std::vector<audit::derived_event> events;
+    rules_.refresh(rules, generation);
+    if (!rules) return;
+    events.clear();
+    rules->evaluate(r, events);
+    for (auto& d : events) submit(std::move(d));
+}
+
+void audit_pipeline::hold(const proxy::request_record& r, proxy::audit_phase phase,
+                          std::function<void(bool ok)> done) {
+    std::vector<audit::derived_event> events;
+    if (auto rules = rules_.get()) rules->evaluate_strict(r, phase, events);
+    if (events.empty()) {
+        done(true);
+        return;
+    }
+    struct pending {
+        std::atomic<std::size_t> left;
+        std::atomic<bool> ok{true};
+        std::function<void(bool)> done;
+    };
+    auto p = std::make_shared<pending>();
+    p->left = events.size();
+    p->done = std::move(done);
+    for (auto& d : events) {
+        if (d.login) {  // a strict login attempt still feeds the detector (batch)
+            std::vector<audit::event> detections;
+            if (const auto* a = std::get_if<audit::security_event>(&d.ev))
+                detector_.observe(*a, detections);
+            for (auto& ev : detections) writer_->try_submit(std::move(ev));
+        }
+        writer_->submit_async(std::move(d.ev), cfg_->audit.strict_timeout,
+                              [p](audit::commit_result res) {
+                                  if (!res.ok) p->ok = false;
+                                  if (p->left.fetch_sub(1) == 1) p->done(p->ok.load());
+                              });
+    }
+}
+
+admin_response audit_pipeline::handle_api(const admin_request& req) {
+    if (!audit::token_matches(req.authorization, cfg_->admin.token))
+        return json_error(401, "missing or wrong bearer token");
+    const auto q = req.target.find('?');
+    const auto path = req.target.substr(0, q);
+    const auto query = q == std::string_view::npos ? std::string_view{} : req.target.substr(q + 1);
+    if (path == "/v1/events") {
+        if (req.method != "GET") return json_error(405, "use GET");
+        return list_events(query);
+    }
+    if (req.method != "POST") return json_error(405, "use POST");
+    if (path == "/v1/audit") return post_events(audit::parse_audit_events(req.body));
+    if (path == "/v1/security") return post_events(audit::parse_security_events(req.body));
+    return json_error(404, "not found");
+}
+
+// 201 only once every event is durably committed (or was already there: event_id).
+admin_response audit_pipeline::post_events(audit::parse_result parsed) {
+    if (!parsed.error.empty()) return json_error(400, parsed.error);
+    auto latch = std::make_shared<commit_latch>(parsed.events.size());
+    boost::json::array ids;
+    for (auto& ev : parsed.events) {
+        ids.push_back(boost::json::value(audit::event_id_of(ev)));
+        writer_->submit_async(std::move(ev), cfg_->audit.strict_timeout,
+                              [latch](audit::commit_result r) { latch->arrive(r); });
+    }
+    std::unique_lock lock(latch->mutex);
+    latch->cv.wait_for(lock, cfg_->audit.strict_timeout + std::chrono::seconds(1),
+                       [&] { return latch->left == 0; });
+    if (latch->left != 0 || !latch->ok)
+        return json_error(503, "not committed: " + (latch->left ? "timeout" : latch->error));
+    boost::json::object o;
+    o["event_ids"] = std::move(ids);
+    return json_response(201, boost::json::serialize(o) + "\n");
+}
+
+admin_response audit_pipeline::list_events(std::string_view query) {
+    std::string error;
+    const auto filter = audit::parse_query(query, error);
+    if (!filter) return json_error(400, error);
+    const auto start = std::chrono::steady_clock::now();
+    try {
+        auto rows = reader_->query(*filter);
+        metrics_->observe_duration(
+            "select", filter->table ? audit::table_name(*filter->table) : "both",
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                .count());
+        return json_response(200, audit::events_json(rows));
+    } catch (const std::exception& e) {
+        return json_error(503, std::string("audit store: ") + e.what());
+    }
 }
 
 }  // namespace sidelight::agent

@@ -1,34 +1,48 @@
 #pragma once
 // The audit side of the agent: the store (SQLite), the writer thread that batches events into
 // it, the compiled rules that turn finished requests into events, the brute-force detector,
-// and the event API's store access. The proxy reaches it only through the observer and the
-// strict gate; nothing here blocks a proxy worker.
-// Thread-safety: on_request() from every worker thread; the API calls from the admin thread.
+// the strict gate the proxy holds requests on, and the event API (/v1/*).
+// The proxy reaches it only through the observer and the gate; nothing here blocks a worker.
+// Thread-safety: on_request() and hold() from every worker thread; install() from the main
+// thread; handle_api() from the admin thread.
 
 #include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
 
+#include "agent/admin_server.hpp"
 #include "agent/audit_metrics.hpp"
-#include "audit/sqlite_store.hpp"
+#include "audit/brute_force.hpp"
+#include "audit/event_api.hpp"
+#include "audit/rule_set.hpp"
+#include "audit/store.hpp"
 #include "audit/writer.hpp"
 #include "config/config.hpp"
+#include "proxy/audit_gate.hpp"
+#include "proxy/published.hpp"
+#include "proxy/routing.hpp"
 
 namespace sidelight::agent {
 
-class audit_pipeline {
+class audit_pipeline : public proxy::audit_gate {
   public:
     // Opens (or creates) the store and starts the writer. Throws audit::store_error with the
     // store path and reason when the store cannot be opened.
-    audit_pipeline(const config::config& cfg, prometheus::Registry& registry);
-    ~audit_pipeline();
+    audit_pipeline(std::shared_ptr<const config::config> cfg, prometheus::Registry& registry);
+    ~audit_pipeline() override;
 
-    audit::writer& writer() { return *writer_; }
-    // A second connection for reads (event API, queries): the writer's is the writer's alone.
-    audit::store& reader() { return *reader_; }
+    // Compiles the rules of `cfg` against `routes`, gives `routes` its capture plans and makes
+    // the rules current. Throws config::config_error for a rule naming an unknown route.
+    void install(std::shared_ptr<const config::config> cfg, proxy::routing& routes);
+
+    void on_request(const proxy::request_record& r);
+    void hold(const proxy::request_record& r, proxy::audit_phase phase,
+              std::function<void(bool ok)> done) override;
+    // /v1/audit, /v1/security, /v1/events
+    admin_response handle_api(const admin_request& req);
+
     audit_metrics& metrics() { return *metrics_; }
-
     bool healthy() const { return writer_->healthy(); }
     std::string last_error() const { return writer_->last_error(); }
     std::int64_t queue_depth() const { return writer_->stats().queue_depth.load(); }
@@ -37,10 +51,17 @@ class audit_pipeline {
     bool drain(std::chrono::steady_clock::time_point deadline);
 
   private:
-    std::unique_ptr<audit::sqlite_store> store_;
-    std::unique_ptr<audit::sqlite_store> reader_;
+    void submit(audit::derived_event&& d);
+    admin_response post_events(audit::parse_result parsed);
+    admin_response list_events(std::string_view query);
+
+    std::shared_ptr<const config::config> cfg_;
+    std::unique_ptr<audit::store> store_;
+    std::unique_ptr<audit::store> reader_;  // the admin thread's own connection
     std::unique_ptr<audit_metrics> metrics_;
     std::atomic<audit_metrics*> duration_sink_{nullptr};  // set once metrics_ exists
+    audit::brute_force_detector detector_;
+    proxy::published<audit::rule_set> rules_;
     std::unique_ptr<audit::writer> writer_;
 };
 

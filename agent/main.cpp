@@ -13,6 +13,7 @@
 
 #include "agent/app.hpp"
 #include "audit/cli.hpp"
+#include "audit/rule_set.hpp"
 #include "config/load.hpp"
 #include "proxy/route_table.hpp"
 #include "proxy/routing.hpp"
@@ -133,6 +134,7 @@ int main(int argc, char** argv) {
     try {
         cfg = sidelight::config::load_file(opt.config_path);
         routes = std::make_unique<sidelight::proxy::routing>(*cfg);  // templates, OpenAPI file
+        sidelight::audit::rule_set rules(cfg, *routes);              // rules name known routes
     } catch (const std::exception& e) {
         return fail(e.what());
     }

@@ -61,8 +61,18 @@ struct writer::waiter {
     std::condition_variable cv;
     bool done = false;
     commit_result result;
+    // submit_async: called instead of waking a waiting thread; past the deadline the event is
+    // dropped rather than written.
+    std::function<void(commit_result)> callback;
+    clock::time_point deadline = clock::time_point::max();
 
     void finish(commit_result r) {
+        if (callback) {
+            auto cb = std::move(callback);
+            callback = nullptr;
+            cb(std::move(r));
+            return;
+        }
         {
             std::lock_guard lock(mutex);
             result = std::move(r);
@@ -118,6 +128,24 @@ bool writer::try_submit(event ev) {
     if (push(item)) return true;
     record_drop(drop_reason::queue_full);
     return false;
+}
+
+void writer::submit_async(event ev, std::chrono::milliseconds timeout,
+                          std::function<void(commit_result)> done) {
+    auto w = std::make_shared<waiter>();
+    w->callback = [this, done = std::move(done)](commit_result r) {
+        if (!r.ok) stats_.strict_failures.fetch_add(1);
+        done(std::move(r));
+    };
+    w->deadline = clock::now() + timeout;
+    inflight_guard guard(inflight_);
+    if (!accepting_.load()) {
+        w->finish({false, 0, "audit writer is stopping"});
+        return;
+    }
+    normalize(ev);
+    queued item{std::move(ev), w};
+    if (!push(item)) w->finish({false, 0, "audit queue full"});
 }
 
 commit_result writer::submit_and_wait(event ev, std::chrono::milliseconds timeout) {
@@ -236,6 +264,12 @@ void writer::fill(pending_batch& batch) {
             int expected = waiter::pending;
             if (!item.strict->state.compare_exchange_strong(expected, waiter::claimed)) {
                 record_drop(drop_reason::strict_timeout);
+                continue;
+            }
+            if (clock::now() > item.strict->deadline) {  // an async caller gave up by now
+                record_drop(drop_reason::strict_timeout);
+                stats_.strict_failures.fetch_add(1);
+                item.strict->finish({false, 0, "timed out waiting for the audit store"});
                 continue;
             }
             batch.has_strict = true;

@@ -69,6 +69,12 @@ class writer {
 
     bool try_submit(event ev);
     commit_result submit_and_wait(event ev, std::chrono::milliseconds timeout);
+    // Strict submit that never blocks: `done` is called exactly once — from the writer thread
+    // after the durable commit (ok) or on a store error, from the caller's thread when the
+    // queue refuses it — with ok=false when the event was not (and will not be) written.
+    // An event still queued after `timeout` is dropped, not written late.
+    void submit_async(event ev, std::chrono::milliseconds timeout,
+                      std::function<void(commit_result)> done);
     commit_result submit_and_wait(event ev) {
         return submit_and_wait(std::move(ev), strict_timeout_);
     }

@@ -1,0 +1,243 @@
+#include "audit/rule_set.hpp"
+
+#include <algorithm>
+
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "audit/redact.hpp"
+#include "audit/value_source.hpp"
+#include "config/load.hpp"
+#include "proxy/route_template.hpp"
+
+namespace sidelight::audit {
+namespace {
+
+using source_kind = config::value_source::kind;
+constexpr std::size_t max_id_bytes = 256;
+
+bool in_ranges(int status, const std::vector<config::status_range>& ranges) {
+    return std::any_of(ranges.begin(), ranges.end(),
+                       [&](const auto& s) { return status >= s.low && status <= s.high; });
+}
+
+void want(proxy::capture_plan& plan, const config::value_source& s) {
+    switch (s.from) {
+        case source_kind::request_body:
+            plan.request_body = true;
+            break;
+        case source_kind::response_body:
+            plan.response_body = true;
+            break;
+        case source_kind::header:
+        case source_kind::jwt_claim: {
+            std::string name = s.from == source_kind::header ? s.key : "authorization";
+            std::transform(name.begin(), name.end(), name.begin(),
+                           [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+            if (std::find(plan.headers.begin(), plan.headers.end(), name) == plan.headers.end())
+                plan.headers.push_back(name);
+            break;
+        }
+        default:
+            break;
+    }
+}
+
+time_point event_time(const proxy::request_record& r) {
+    return std::chrono::time_point_cast<std::chrono::microseconds>(r.wall_start);
+}
+
+// The path with its query string, secrets redacted: what a security event says was asked for.
+std::string described_path(const proxy::request_record& r, const config::config& cfg) {
+    std::string p = r.path;
+    if (!r.query.empty()) p += "?" + redact_query(r.query, cfg.audit.redact_keys);
+    return sanitize(p, 2048);
+}
+
+}  // namespace
+
+bool rule_set::matcher::covers(std::string_view route_label) const {
+    return routes.empty() || std::find(routes.begin(), routes.end(), route_label) != routes.end();
+}
+
+bool rule_set::matcher::matches(const proxy::request_record& r, bool status_known) const {
+    if (!covers(r.route_label)) return false;
+    if (!methods.empty() && std::find(methods.begin(), methods.end(), r.method_id) == methods.end())
+        return false;
+    if (status.empty()) return true;
+    return status_known && in_ranges(r.status, status);
+}
+
+rule_set::matcher rule_set::compile(const config::rule_match& m, const proxy::routing& routes,
+                                    const config::source_mark& mark, const std::string& key) const {
+    matcher out;
+    const auto& entries = routes.table().entries();
+    for (std::size_t i = 0; i < m.routes.size(); ++i) {
+        const auto path = key + ".match.routes[" + std::to_string(i) + "]";
+        const auto label = proxy::parse_template(m.routes[i], mark, path).label;
+        const bool known = std::any_of(entries.begin(), entries.end(),
+                                       [&](const auto& e) { return e.label == label; });
+        if (!known)
+            throw config::config_error(mark, path,
+                                       "route '" + m.routes[i] + "' is not in the route table");
+        out.routes.push_back(label);
+    }
+    for (const auto& method : m.methods) out.methods.push_back(proxy::parse_method(method));
+    out.status = m.status;
+    return out;
+}
+
+rule_set::rule_set(std::shared_ptr<const config::config> cfg, const proxy::routing& routes)
+    : cfg_(std::move(cfg)) {
+    const auto& audit_rules = cfg_->audit.rules;
+    for (std::size_t i = 0; i < audit_rules.size(); ++i) {
+        const auto& rule = audit_rules[i];
+        const bool needs_response = !rule.match.status.empty() ||
+                                    rule.entity_id.from == source_kind::response_body ||
+                                    rule.user.from == source_kind::response_body;
+        audit_.push_back(
+            {&rule,
+             compile(rule.match, routes, rule.mark, "audit.rules[" + std::to_string(i) + "]"),
+             needs_response ? proxy::audit_phase::response : proxy::audit_phase::request});
+    }
+    const auto& security_rules = cfg_->security.rules;
+    for (std::size_t i = 0; i < security_rules.size(); ++i) {
+        const auto& rule = security_rules[i];
+        // Success is decided by the status: security events are always response-phase.
+        security_.push_back(
+            {&rule,
+             compile(rule.match, routes, rule.mark, "security.rules[" + std::to_string(i) + "]"),
+             proxy::audit_phase::response});
+    }
+}
+
+std::vector<proxy::capture_plan> rule_set::plans(const proxy::routing& routes) const {
+    std::vector<proxy::capture_plan> out(routes.table().size() + 1);
+    for (std::size_t id = 0; id < out.size(); ++id) {
+        auto& plan = out[id];
+        plan.max_body_bytes = cfg_->audit.max_body_bytes;
+        const auto label = routes.label(static_cast<proxy::route_id>(id));
+        for (const auto& c : audit_) {
+            if (!c.match.covers(label)) continue;
+            plan.request_body |= c.rule->changes;
+            want(plan, c.rule->entity_id);
+            want(plan, c.rule->user);
+            plan.strict |= c.rule->mode == config::delivery_mode::strict;
+        }
+        for (const auto& c : security_) {
+            if (!c.match.covers(label)) continue;
+            want(plan, c.rule->user);
+            plan.strict |= c.rule->mode == config::delivery_mode::strict;
+        }
+    }
+    return out;
+}
+
+template <class Compiled>
+const Compiled* rule_set::first_match(const std::vector<Compiled>& rules,
+                                      const proxy::request_record& r, bool status_known) const {
+    for (const auto& c : rules) {
+        if (c.match.matches(r, status_known)) return &c;
+    }
+    return nullptr;
+}
+
+derived_event rule_set::make_audit(const compiled_audit& c, const proxy::request_record& r) const {
+    audit_event ev;
+    ev.user_id = sanitize(extract(c.rule->user, r), max_id_bytes);
+    ev.action = c.rule->action;
+    ev.entity_type = c.rule->entity_type;
+    ev.entity_id = sanitize(extract(c.rule->entity_id, r), max_id_bytes);
+    if (c.rule->changes)
+        ev.changes =
+            changes_json(r.request_body, r.request_body_truncated, cfg_->audit.redact_keys);
+    ev.ip_address = r.client_ip;
+    ev.user_agent = sanitize(r.user_agent, max_user_agent_bytes);
+    ev.created_at = event_time(r);
+    ev.request_id = sanitize(r.request_id, max_id_bytes);
+    ev.method = std::string(proxy::method_label(r.method_id));
+    ev.route = std::string(r.route_label);
+    ev.status = r.status;
+    ev.source = event_source::rule;
+    return {std::move(ev), c.rule->mode == config::delivery_mode::strict, c.phase, false,
+            c.rule->name};
+}
+
+derived_event rule_set::make_security(const compiled_security& c,
+                                      const proxy::request_record& r) const {
+    security_event ev;
+    ev.event_type = c.rule->event_type;
+    ev.user_id = sanitize(extract(c.rule->user, r), max_id_bytes);
+    ev.ip_address = r.client_ip;
+    ev.success = in_ranges(r.status, c.rule->success_status);
+    boost::json::object details;
+    details["owasp"] = c.rule->owasp;
+    details["rule"] = c.rule->name;
+    details["path"] = described_path(r, *cfg_);
+    details["user_agent"] = sanitize(r.user_agent, max_user_agent_bytes);
+    ev.details = boost::json::serialize(details);
+    ev.created_at = event_time(r);
+    ev.request_id = sanitize(r.request_id, max_id_bytes);
+    ev.method = std::string(proxy::method_label(r.method_id));
+    ev.route = std::string(r.route_label);
+    ev.status = r.status;
+    ev.source = event_source::rule;
+    return {std::move(ev), c.rule->mode == config::delivery_mode::strict, c.phase, c.rule->login,
+            c.rule->name};
+}
+
+void rule_set::add_builtin(const proxy::request_record& r, std::vector<derived_event>& out) const {
+    const auto& b = cfg_->security.builtin;
+    std::string type;
+    if (r.status == 401 && b.authn_fail) type = "authn_fail";
+    if (r.status == 403 && b.authz_fail) type = "authz_fail";
+    if (r.status == 429 && b.rate_limit) type = "excess_rate_limit_exceeded";
+    if (type.empty()) return;
+    security_event ev;
+    ev.event_type = type;
+    ev.ip_address = r.client_ip;
+    ev.success = false;
+    boost::json::object details;
+    details["owasp"] = type;
+    details["path"] = described_path(r, *cfg_);
+    ev.details = boost::json::serialize(details);
+    ev.created_at = event_time(r);
+    ev.request_id = sanitize(r.request_id, max_id_bytes);
+    ev.method = std::string(proxy::method_label(r.method_id));
+    ev.route = std::string(r.route_label);
+    ev.status = r.status;
+    ev.source = event_source::rule;
+    out.push_back({std::move(ev), false, proxy::audit_phase::response, false, "builtin:" + type});
+}
+
+bool rule_set::held(const derived_event& e, const proxy::request_record& r) {
+    if (!e.strict) return false;
+    return e.phase == proxy::audit_phase::request ? r.held_request : r.held_response;
+}
+
+void rule_set::evaluate(const proxy::request_record& r, std::vector<derived_event>& out) const {
+    if (const auto* c = first_match(audit_, r, true)) {
+        auto d = make_audit(*c, r);
+        if (!held(d, r)) out.push_back(std::move(d));
+    }
+    if (const auto* c = first_match(security_, r, true)) {
+        auto d = make_security(*c, r);
+        if (!held(d, r)) out.push_back(std::move(d));
+    } else {
+        add_builtin(r, out);
+    }
+}
+
+void rule_set::evaluate_strict(const proxy::request_record& r, proxy::audit_phase phase,
+                               std::vector<derived_event>& out) const {
+    const bool status_known = phase == proxy::audit_phase::response;
+    if (const auto* c = first_match(audit_, r, status_known);
+        c && c->rule->mode == config::delivery_mode::strict && c->phase == phase)
+        out.push_back(make_audit(*c, r));
+    if (!status_known) return;
+    if (const auto* c = first_match(security_, r, true);
+        c && c->rule->mode == config::delivery_mode::strict)
+        out.push_back(make_security(*c, r));
+}
+
+}  // namespace sidelight::audit

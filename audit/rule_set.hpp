@@ -1,0 +1,86 @@
+#pragma once
+// The audit and security rules of one config, compiled: which finished requests become
+// `audit_log` and `security_audit` rows, and what each route must capture for them.
+//
+// Rules are ordered and the first match wins (one audit event and one security event per
+// request at most). A rule matches on route templates (by label, so a rule set works with any
+// routing built from the same config), methods and status codes/ranges/classes. Without a
+// matching security rule, the built-ins turn 401 into `authn_fail`, 403 into `authz_fail` and
+// 429 into `excess_rate_limit_exceeded` (OWASP logging vocabulary).
+//
+// A strict rule decided by the request alone (no `status`, no `response:` source) is held in
+// the request phase; any other strict rule in the response phase (proxy/audit_gate.hpp).
+// Immutable after construction; evaluate() may run on every worker thread at once.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "audit/event.hpp"
+#include "config/config.hpp"
+#include "proxy/audit_gate.hpp"
+#include "proxy/capture.hpp"
+#include "proxy/request_record.hpp"
+#include "proxy/routing.hpp"
+
+namespace sidelight::audit {
+
+struct derived_event {
+    event ev;
+    bool strict = false;
+    proxy::audit_phase phase = proxy::audit_phase::response;  // when a strict one is held
+    bool login = false;  // a login attempt, for the brute-force detector
+    std::string rule;    // the rule's name ("builtin:authn_fail" for the built-ins)
+};
+
+class rule_set {
+  public:
+    // Throws config::config_error when a rule names a route template the table does not have.
+    rule_set(std::shared_ptr<const config::config> cfg, const proxy::routing& routes);
+
+    // One plan per route id of `routes` (index 0: unmatched and normalized paths).
+    std::vector<proxy::capture_plan> plans(const proxy::routing& routes) const;
+
+    // The events of a finished request. Strict events of a phase the session already held
+    // (record.held_request / held_response) are left out: they were committed then.
+    void evaluate(const proxy::request_record& r, std::vector<derived_event>& out) const;
+
+    // The strict events to commit before `phase` goes on (request phase: status unknown).
+    void evaluate_strict(const proxy::request_record& r, proxy::audit_phase phase,
+                         std::vector<derived_event>& out) const;
+
+  private:
+    struct matcher {
+        std::vector<std::string> routes;  // labels; empty: any route
+        std::vector<proxy::http_method> methods;
+        std::vector<config::status_range> status;
+        bool matches(const proxy::request_record& r, bool status_known) const;
+        bool covers(std::string_view route_label) const;
+    };
+    struct compiled_audit {
+        const config::audit_rule* rule;
+        matcher match;
+        proxy::audit_phase phase;
+    };
+    struct compiled_security {
+        const config::security_rule* rule;
+        matcher match;
+        proxy::audit_phase phase;
+    };
+
+    matcher compile(const config::rule_match& m, const proxy::routing& routes,
+                    const config::source_mark& mark, const std::string& key) const;
+    template <class Compiled>
+    const Compiled* first_match(const std::vector<Compiled>& rules, const proxy::request_record& r,
+                                bool status_known) const;
+    derived_event make_audit(const compiled_audit& c, const proxy::request_record& r) const;
+    derived_event make_security(const compiled_security& c, const proxy::request_record& r) const;
+    void add_builtin(const proxy::request_record& r, std::vector<derived_event>& out) const;
+    static bool held(const derived_event& e, const proxy::request_record& r);
+
+    std::shared_ptr<const config::config> cfg_;
+    std::vector<compiled_audit> audit_;
+    std::vector<compiled_security> security_;
+};
+
+}  // namespace sidelight::audit

@@ -1,0 +1,32 @@
+#pragma once
+// Reads a configured value source (config::value_source) from a finished request:
+//   path:id            a parameter of the matched route template
+//   header:X-User      a captured request header (secret headers read as "[REDACTED]")
+//   jwt:sub            a claim of the `Authorization: Bearer` JWT's payload. The token is
+//                      decoded, NOT verified: it names who the client says it is; a signature
+//                      check needs a configured key, which is not supported yet
+//   request:/a/b       a JSON pointer into the request body
+//   response:/id       a JSON pointer into the response body
+// Missing values read as "". Strings are returned as is (the caller sanitizes), numbers and
+// booleans as their JSON text. Pure functions; thread-safe.
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/json/value.hpp>
+
+#include "config/config.hpp"
+#include "proxy/request_record.hpp"
+
+namespace sidelight::audit {
+
+std::string extract(const config::value_source& source, const proxy::request_record& r);
+
+// The decoded payload of a "Bearer <jwt>" header value, or nullopt.
+std::optional<boost::json::value> jwt_payload(std::string_view authorization);
+
+// The base64url (or base64) decoding of `in`; nullopt on an invalid character.
+std::optional<std::string> base64url_decode(std::string_view in);
+
+}  // namespace sidelight::audit

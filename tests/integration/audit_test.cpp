@@ -1,0 +1,336 @@
+// The audit trail end to end: real traffic through the proxy in front of a fake app, rows read
+// back from the SQLite file, the event API on the admin port, and `sidelight audit verify`.
+
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <boost/json/parse.hpp>
+
+#include "tests/support/fake_upstream.hpp"
+#include "tests/support/sidelight_process.hpp"
+
+namespace sidelight::test {
+namespace {
+
+const std::string audit_yaml = R"(routes:
+  - POST /api/login
+  - PUT /api/products/{id}
+  - GET /api/products/{id}
+audit:
+  store:
+    path: audit.db
+  batch_interval: 5ms
+  rules:
+    - name: product-update
+      match:
+        routes: ["/api/products/{id}"]
+        methods: [PUT]
+        status: [2xx]
+      action: UPDATE_PRODUCT
+      entity_type: product
+      entity_id: path:id
+      user: jwt:sub
+      changes: true
+    - name: product-read-strict
+      match:
+        routes: ["/api/products/{id}"]
+        methods: [GET]
+      action: READ_PRODUCT
+      entity_type: product
+      entity_id: path:id
+      mode: strict
+security:
+  brute_force:
+    threshold: 5
+    window: 10m
+  rules:
+    - name: login
+      match:
+        routes: [/api/login]
+        methods: [POST]
+      event_type: LOGIN_ATTEMPT
+      owasp: authn_login
+      success:
+        status: [2xx]
+      user: request:/username
+      login: true
+admin:
+  token: s3cret-token
+)";
+
+// A JWT whose payload is {"sub":"user-42","role":"admin"} (signature not checked).
+const std::string jwt =
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyLTQyIiwicm9sZSI6ImFkbWluIn0.c2lnbmF0dXJl";
+
+std::string config_with_admin_token(std::uint16_t port) {
+    auto yaml = test_config(port, audit_yaml);
+    // test_config has an admin section already: fold the token into it.
+    yaml.replace(yaml.find("admin:\n  token: s3cret-token\n"), 29, "");
+    yaml.insert(yaml.find("admin:\n  listen: 127.0.0.1:0\n") + 29, "  token: s3cret-token\n");
+    return yaml;
+}
+
+struct row_counts {
+    int audit = 0;
+    int security = 0;
+};
+
+row_counts count_rows(const std::string& db) {
+    SQLite::Database d(db, SQLite::OPEN_READONLY);
+    return {d.execAndGet("SELECT count(*) FROM audit_log").getInt(),
+            d.execAndGet("SELECT count(*) FROM security_audit").getInt()};
+}
+
+fake_reply login_reply(const wire_message& m) {
+    const bool good = m.body.find("\"password\":\"right\"") != std::string::npos;
+    return fake_reply{simple_response(good ? 200 : 401, good ? "{\"token\":\"t\"}" : "no")};
+}
+
+class AuditTest : public ::testing::Test {
+  protected:
+    std::string db() const { return dir_.path() + "/audit.db"; }
+    temp_dir dir_;
+};
+
+TEST_F(AuditTest, FailedLoginsThenSuccessGiveSecurityRowsAndDetections) {
+    fake_upstream app(login_reply);
+    auto proc = sidelight_process::run(dir_, config_with_admin_token(app.port()));
+    auto c = connection::connect(proc->proxy_port());
+    const auto login = [&](const std::string& password) {
+        const std::string body = "{\"username\":\"alice\",\"password\":\"" + password + "\"}";
+        c.send(
+            "POST /api/login HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
+            "Content-Length: " +
+            std::to_string(body.size()) + "\r\n\r\n" + body);
+        return c.read_message(true)->status;
+    };
+    for (int i = 0; i < 5; ++i) ASSERT_EQ(login("wrong" + std::to_string(i)), 401);
+    ASSERT_EQ(login("right"), 200);
+    ASSERT_TRUE(eventually([&] { return count_rows(db()).security >= 8; }, 5s));
+    SQLite::Database d(db(), SQLite::OPEN_READONLY);
+    SQLite::Statement attempts(d,
+                               "SELECT user_id, ip_address, success, details, source, route, "
+                               "status FROM security_audit WHERE event_type='LOGIN_ATTEMPT' "
+                               "ORDER BY seq");
+    int n = 0, successes = 0;
+    while (attempts.executeStep()) {
+        ++n;
+        EXPECT_EQ(attempts.getColumn(0).getString(), "alice");
+        EXPECT_EQ(attempts.getColumn(1).getString(), "127.0.0.1");
+        successes += attempts.getColumn(2).getInt();
+        EXPECT_EQ(attempts.getColumn(4).getString(), "rule");
+        EXPECT_EQ(attempts.getColumn(5).getString(), "/api/login");
+        const auto details = attempts.getColumn(3).getString();
+        EXPECT_EQ(details.find("wrong"), std::string::npos) << "a password leaked: " << details;
+        EXPECT_EQ(details.find("right"), std::string::npos) << "a password leaked: " << details;
+    }
+    EXPECT_EQ(n, 6);
+    EXPECT_EQ(successes, 1);
+    EXPECT_EQ(d.execAndGet("SELECT count(*) FROM security_audit WHERE event_type="
+                           "'authn_login_successafterfail' AND source='detector'")
+                  .getInt(),
+              1);
+    EXPECT_GE(d.execAndGet("SELECT count(*) FROM security_audit WHERE event_type="
+                           "'authn_login_fail_max' AND source='detector'")
+                  .getInt(),
+              1);
+    // Without a security rule of their own, the five 401s are not also counted as authn_fail.
+    EXPECT_EQ(
+        d.execAndGet("SELECT count(*) FROM security_audit WHERE event_type='authn_fail'").getInt(),
+        0);
+    // Nobody can edit the trail afterwards.
+    SQLite::Database rw(db(), SQLite::OPEN_READWRITE);
+    EXPECT_THROW(rw.exec("UPDATE security_audit SET success=1"), SQLite::Exception);
+    EXPECT_THROW(rw.exec("DELETE FROM security_audit"), SQLite::Exception);
+}
+
+TEST_F(AuditTest, ProductUpdateRowHasPathIdJwtUserAndRedactedChanges) {
+    fake_upstream app;
+    auto proc = sidelight_process::run(dir_, config_with_admin_token(app.port()));
+    auto c = connection::connect(proc->proxy_port());
+    const std::string body =
+        R"({"name":"Lamp","price":12.5,"owner":{"Password":"hunter2","card_number":"4111"}})";
+    c.send("PUT /api/products/42?token=abc HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer " + jwt +
+           "\r\nUser-Agent: curl/8\r\nCookie: session=xyz\r\nContent-Type: application/json\r\n"
+           "Content-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body);
+    ASSERT_EQ(c.read_message(true)->status, 200);
+    ASSERT_TRUE(app.wait_requests(1));
+    EXPECT_EQ(app.requests().at(0).message.body, body);  // the app still gets it all
+    ASSERT_TRUE(eventually([&] { return count_rows(db()).audit == 1; }, 5s));
+    SQLite::Database d(db(), SQLite::OPEN_READONLY);
+    SQLite::Statement row(d,
+                          "SELECT user_id, action, entity_type, entity_id, changes, ip_address, "
+                          "user_agent, method, route, status, source FROM audit_log");
+    ASSERT_TRUE(row.executeStep());
+    EXPECT_EQ(row.getColumn(0).getString(), "user-42");
+    EXPECT_EQ(row.getColumn(1).getString(), "UPDATE_PRODUCT");
+    EXPECT_EQ(row.getColumn(2).getString(), "product");
+    EXPECT_EQ(row.getColumn(3).getString(), "42");
+    const auto changes = boost::json::parse(row.getColumn(4).getString()).as_object();
+    EXPECT_EQ(changes.at("name").as_string(), "Lamp");
+    EXPECT_EQ(changes.at("owner").at("Password").as_string(), "[REDACTED]");
+    EXPECT_EQ(changes.at("owner").at("card_number").as_string(), "[REDACTED]");
+    EXPECT_EQ(row.getColumn(5).getString(), "127.0.0.1");
+    EXPECT_EQ(row.getColumn(6).getString(), "curl/8");
+    EXPECT_EQ(row.getColumn(7).getString(), "PUT");
+    EXPECT_EQ(row.getColumn(8).getString(), "/api/products/{id}");
+    EXPECT_EQ(row.getColumn(9).getInt(), 200);
+    EXPECT_EQ(row.getColumn(10).getString(), "rule");
+    // No secret anywhere in the file.
+    sidelight_process exported({"audit", "export", "--store", db()});
+    ASSERT_EQ(exported.wait_exit(), 0);
+    const auto all = exported.stdout_text();
+    for (const char* secret : {"hunter2", "4111", "xyz", "abc", "c2lnbmF0dXJl"})
+        EXPECT_EQ(all.find(secret), std::string::npos) << secret << " in " << all;
+}
+
+TEST_F(AuditTest, SigtermRightAfterABurstLosesNoEvent) {
+    fake_upstream app;
+    auto proc = sidelight_process::run(dir_, config_with_admin_token(app.port()));
+    constexpr int burst = 300;
+    {
+        auto c = connection::connect(proc->proxy_port());
+        for (int i = 0; i < burst; ++i) {
+            c.send("PUT /api/products/" + std::to_string(i) +
+                   " HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}");
+            ASSERT_TRUE(c.read_message(true));
+        }
+    }
+    proc->signal(SIGTERM);
+    ASSERT_EQ(proc->wait_exit(15s), 0);
+    EXPECT_EQ(count_rows(db()).audit, burst);
+    sidelight_process verify({"audit", "verify", "--store", db()});
+    EXPECT_EQ(verify.wait_exit(), 0) << verify.stdout_text();
+    EXPECT_NE(verify.stdout_text().find("OK " + std::to_string(burst) + " events"),
+              std::string::npos)
+        << verify.stdout_text();
+}
+
+TEST_F(AuditTest, EventApiNeedsTheTokenValidatesAndIsIdempotent) {
+    fake_upstream app;
+    auto proc = sidelight_process::run(dir_, config_with_admin_token(app.port()));
+    const auto post = [&](const std::string& path, const std::string& body,
+                          const std::string& auth) {
+        auto c = connection::connect(proc->admin_port());
+        c.send("POST " + path + " HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n" +
+               auth + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+        return *c.read_message(true);
+    };
+    const std::string event =
+        R"({"event_id":"6f1c1d52-8a1e-4c8e-9d55-0b3a5c2f7e10","user_id":"u7","action":"EXPORT",)"
+        R"("entity_type":"report","entity_id":"r1","changes":{"rows":10}})";
+    EXPECT_EQ(post("/v1/audit", event, "").status, 401);
+    EXPECT_EQ(post("/v1/audit", event, "Authorization: Bearer wrong\r\n").status, 401);
+    const std::string auth = "Authorization: Bearer s3cret-token\r\n";
+    auto bad = post("/v1/audit", R"({"user_id":"u7"})", auth);
+    EXPECT_EQ(bad.status, 400);
+    EXPECT_NE(bad.body.find("action"), std::string::npos) << bad.body;
+    EXPECT_EQ(post("/v1/audit", event, auth).status, 201);
+    EXPECT_EQ(count_rows(db()).audit, 1);                   // committed before the 201
+    EXPECT_EQ(post("/v1/audit", event, auth).status, 201);  // a retry: same event_id
+    EXPECT_EQ(count_rows(db()).audit, 1);
+    EXPECT_EQ(post("/v1/security",
+                   R"([{"event_type":"PASSWORD_RESET","user_id":"u7","success":true},)"
+                   R"({"event_type":"MFA_FAIL","user_id":"u8","success":false}])",
+                   auth)
+                  .status,
+              201);
+    EXPECT_EQ(count_rows(db()).security, 2);
+    auto c = connection::connect(proc->admin_port());
+    c.send("GET /v1/events?table=audit_log&user_id=u7 HTTP/1.1\r\nHost: a\r\n" + auth + "\r\n");
+    auto listed = c.read_message(true);
+    ASSERT_TRUE(listed);
+    EXPECT_EQ(listed->status, 200);
+    const auto doc = boost::json::parse(listed->body).as_object();
+    ASSERT_EQ(doc.at("events").as_array().size(), 1u);
+    EXPECT_EQ(doc.at("events").as_array()[0].at("action").as_string(), "EXPORT");
+}
+
+TEST_F(AuditTest, StoreOutageBatchKeepsServingStrictAnswers503ThenRecovers) {
+    fake_upstream app;
+    const auto fault = dir_.path() + "/store-fault";
+    ::setenv("SIDELIGHT_FAULT_STORE_FILE", fault.c_str(), 1);
+    auto yaml = config_with_admin_token(app.port());
+    yaml.insert(yaml.find("  batch_interval: 5ms\n"), "  queue_size: 4\n  strict_timeout: 300ms\n");
+    auto proc = sidelight_process::run(dir_, yaml);
+    ::unsetenv("SIDELIGHT_FAULT_STORE_FILE");
+    dir_.write("store-fault", "");  // from now on every store write fails
+    auto c = connection::connect(proc->proxy_port());
+    for (int i = 0; i < 10; ++i) {  // batch mode: served, events queue up then drop
+        c.send("PUT /api/products/" + std::to_string(i) +
+               " HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}");
+        ASSERT_EQ(c.read_message(true)->status, 200);
+    }
+    ASSERT_TRUE(eventually([&] {
+        auto h = http_get(proc->admin_port(), "/healthz");
+        return h && h->status == 503 && h->body.find("\"healthy\":false") != std::string::npos;
+    }));
+    const auto before = app.request_count();
+    c.send("GET /api/products/7 HTTP/1.1\r\nHost: a\r\n\r\n");  // strict rule
+    auto refused = c.read_message(true);
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->status, 503);
+    EXPECT_EQ(app.request_count(), before);  // the app never saw the strict request
+    std::string metrics = http_get(proc->admin_port(), "/metrics")->body;
+    EXPECT_GT(sample_value(metrics, "sidelight_audit_dropped_total{reason=\"queue_full\"}"), 0)
+        << metrics;
+    EXPECT_GT(sample_value(metrics, "sidelight_audit_store_errors_total"), 0);
+
+    std::filesystem::remove(fault);  // the store comes back
+    ASSERT_TRUE(
+        eventually([&] { return http_get(proc->admin_port(), "/healthz")->status == 200; }, 10s));
+    ASSERT_TRUE(eventually(
+        [&] {
+            SQLite::Database d(db(), SQLite::OPEN_READONLY);
+            return d.execAndGet(
+                        "SELECT count(*) FROM security_audit WHERE event_type="
+                        "'audit_events_dropped'")
+                       .getInt() == 1;
+        },
+        5s));
+    c.send("GET /api/products/7 HTTP/1.1\r\nHost: a\r\n\r\n");
+    EXPECT_EQ(c.read_message(true)->status, 200);  // strict works again
+    EXPECT_EQ(app.request_count(), before + 1);
+    SQLite::Database d(db(), SQLite::OPEN_READONLY);
+    EXPECT_EQ(d.execAndGet("SELECT count(*) FROM audit_log WHERE action='READ_PRODUCT'").getInt(),
+              1);
+}
+
+TEST_F(AuditTest, VerifyFindsTheFirstTamperedRow) {
+    fake_upstream app;
+    {
+        auto proc = sidelight_process::run(dir_, config_with_admin_token(app.port()));
+        auto c = connection::connect(proc->proxy_port());
+        for (int i = 0; i < 5; ++i) {
+            c.send("PUT /api/products/" + std::to_string(i) +
+                   " HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}");
+            ASSERT_TRUE(c.read_message(true));
+        }
+        proc->signal(SIGTERM);
+        ASSERT_EQ(proc->wait_exit(15s), 0);
+    }
+    sidelight_process ok({"audit", "verify", "--store", db()});
+    EXPECT_EQ(ok.wait_exit(), 0);
+    {  // an attacker with write access drops the guard and edits a row
+        SQLite::Database d(db(), SQLite::OPEN_READWRITE);
+        for (const char* t : {"audit_log", "security_audit"}) {
+            SQLite::Statement triggers(
+                d, "SELECT name FROM sqlite_master WHERE type='trigger' AND tbl_name=?");
+            triggers.bind(1, t);
+            std::vector<std::string> names;
+            while (triggers.executeStep()) names.push_back(triggers.getColumn(0).getString());
+            for (const auto& n : names) d.exec("DROP TRIGGER \"" + n + "\"");
+        }
+        d.exec("UPDATE audit_log SET entity_id='999' WHERE entity_id='3'");
+    }
+    sidelight_process broken({"audit", "verify", "--store", db()});
+    EXPECT_EQ(broken.wait_exit(), 1);
+    EXPECT_NE(broken.stdout_text().find("BROKEN at seq 4"), std::string::npos)
+        << broken.stdout_text();
+}
+
+}  // namespace
+}  // namespace sidelight::test
