@@ -1,0 +1,322 @@
+// The rules layer: redaction, value sources, rule_set matching and plans, the brute-force
+// detector, the event API parsing.
+
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "audit/brute_force.hpp"
+#include "audit/event_api.hpp"
+#include "audit/redact.hpp"
+#include "audit/rule_set.hpp"
+#include "audit/value_source.hpp"
+#include "config/load.hpp"
+
+namespace sidelight::audit {
+namespace {
+
+const std::vector<std::string> keys{"password", "token", "secret", "card_number"};
+
+TEST(RedactTest, JsonBodiesAtAnyDepthAndCase) {
+    const auto out = changes_json(
+        R"({"user":"a","PASSWORD":"p1","nested":{"Token":"t1","list":[{"secret":"s1"},{"x":1}]},)"
+        R"("card_number":4111111111111111})",
+        false, keys);
+    for (const char* secret : {"p1", "t1", "s1", "4111111111111111"})
+        EXPECT_EQ(out.find(secret), std::string::npos) << out;
+    const auto v = boost::json::parse(out);
+    EXPECT_EQ(v.at("user").as_string(), "a");
+    EXPECT_EQ(v.at("PASSWORD").as_string(), "[REDACTED]");
+    EXPECT_EQ(v.at("nested").at("list").as_array()[0].at("secret").as_string(), "[REDACTED]");
+    EXPECT_EQ(v.at("nested").at("list").as_array()[1].at("x").as_int64(), 1);
+}
+
+TEST(RedactTest, UnparsableOrTruncatedBodiesAreNeverStoredRaw) {
+    const auto raw = changes_json("password=hunter2&x=1", false, keys);
+    EXPECT_EQ(raw.find("hunter2"), std::string::npos);
+    EXPECT_NE(raw.find("\"_unparsed\":true"), std::string::npos);
+    const auto cut = changes_json(R"({"password":"hunter2")", true, keys);
+    EXPECT_EQ(cut.find("hunter2"), std::string::npos);
+    EXPECT_EQ(changes_json("", false, keys), "");
+}
+
+TEST(RedactTest, QueryStrings) {
+    EXPECT_EQ(redact_query("a=1&password=x&Token=y&b", keys),
+              "a=1&password=[REDACTED]&Token=[REDACTED]&b");
+    EXPECT_EQ(redact_query("pass%77ord=x", keys), "pass%77ord=[REDACTED]");
+    EXPECT_EQ(redact_query("", keys), "");
+}
+
+TEST(RedactTest, SecretHeaders) {
+    for (const char* h : {"Authorization", "cookie", "Set-Cookie", "proxy-authorization"})
+        EXPECT_TRUE(is_secret_header(h)) << h;
+    EXPECT_FALSE(is_secret_header("X-User"));
+}
+
+TEST(RedactTest, SanitizeEscapesControlsAndInvalidUtf8AndCaps) {
+    EXPECT_EQ(sanitize("a\r\nb\tc\x01"), "a\\r\\nb\\tc\\u0001");
+    EXPECT_EQ(sanitize("caf\xc3\xa9"), "caf\xc3\xa9");
+    EXPECT_EQ(sanitize("bad\xff\xc3"), "bad\xef\xbf\xbd\xef\xbf\xbd");
+    EXPECT_EQ(sanitize("\xed\xa0\x80"), "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");  // surrogate
+    EXPECT_EQ(sanitize(std::string(2000, 'u'), max_user_agent_bytes).size(), 1024u);
+    EXPECT_EQ(sanitize("\xc3\xa9\xc3\xa9", 3), "\xc3\xa9");  // never splits a character
+}
+
+proxy::request_record record(const proxy::routing& routes, std::string method, std::string target,
+                             int status) {
+    proxy::request_record r;
+    r.method = method;
+    r.method_id = proxy::parse_method(method);
+    r.route = routes.resolve(r.method_id, target, &r.params);
+    r.route_label = routes.label(r.route);
+    r.plan = &routes.plan(r.route);
+    r.status = status;
+    r.client_ip = "203.0.113.7";
+    r.request_id = "req-1";
+    r.user_agent = "agent\r\nX-Forged: 1";
+    r.path = target.substr(0, target.find('?'));
+    if (auto q = target.find('?'); q != std::string::npos) r.query = target.substr(q + 1);
+    r.wall_start = std::chrono::system_clock::now();
+    return r;
+}
+
+const char* rules_yaml = R"(upstream:
+  address: 127.0.0.1:3000
+routes:
+  - GET /api/products/{id}
+  - PUT /api/products/:id
+  - POST /api/login
+  - GET /health
+audit:
+  rules:
+    - name: first
+      match: {routes: ["/api/products/{id}"], methods: [PUT], status: [2xx]}
+      action: UPDATE
+      entity_type: product
+      entity_id: path:id
+      user: jwt:sub
+      changes: true
+    - name: second-never-wins
+      match: {routes: ["/api/products/{id}"], methods: [PUT]}
+      action: SHADOWED
+    - name: strict-read
+      match: {routes: ["/api/products/{id}"], methods: [GET]}
+      action: READ
+      entity_id: response:/sku
+      user: header:X-User
+      mode: strict
+security:
+  rules:
+    - name: login
+      match: {routes: [/api/login]}
+      event_type: LOGIN_ATTEMPT
+      owasp: authn_login
+      success: {status: [2xx]}
+      user: request:/username
+      login: true
+)";
+
+struct fixture {
+    std::shared_ptr<const config::config> cfg = config::load_string(rules_yaml, "r.yaml");
+    std::shared_ptr<proxy::routing> routes = std::make_shared<proxy::routing>(*cfg);
+    rule_set rules{cfg, *routes};
+    fixture() { routes->set_plans(rules.plans(*routes)); }
+};
+
+TEST(RuleSetTest, FirstMatchWinsWithFieldsFromPathJwtAndBody) {
+    fixture f;
+    auto r = record(*f.routes, "PUT", "/api/products/42?token=abc", 200);
+    r.headers = {{"authorization", "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ1LTEiLCJuIjo1fQ.sig"}};
+    r.request_body = R"({"name":"x","password":"p"})";
+    std::vector<derived_event> out;
+    f.rules.evaluate(r, out);
+    ASSERT_EQ(out.size(), 1u);
+    const auto& ev = std::get<audit_event>(out[0].ev);
+    EXPECT_EQ(ev.action, "UPDATE");
+    EXPECT_EQ(ev.entity_id, "42");
+    EXPECT_EQ(ev.user_id, "u-1");
+    EXPECT_EQ(ev.changes, R"({"name":"x","password":"[REDACTED]"})");
+    EXPECT_EQ(ev.user_agent, "agent\\r\\nX-Forged: 1");
+    EXPECT_EQ(ev.route, "/api/products/{id}");
+    EXPECT_EQ(ev.method, "PUT");
+    EXPECT_EQ(ev.source, event_source::rule);
+    // A 500 misses the first rule's status: the second one matches.
+    out.clear();
+    f.rules.evaluate(record(*f.routes, "PUT", "/api/products/42", 500), out);
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(std::get<audit_event>(out[0].ev).action, "SHADOWED");
+}
+
+TEST(RuleSetTest, PlansCaptureOnlyWhatRulesRead) {
+    fixture f;
+    const auto& put = f.routes->plan(f.routes->resolve(proxy::http_method::put, "/api/products/1"));
+    EXPECT_TRUE(put.request_body);
+    EXPECT_TRUE(put.response_body);  // the strict GET rule reads response:/sku on that route
+    EXPECT_TRUE(put.strict);
+    EXPECT_NE(std::find(put.headers.begin(), put.headers.end(), "authorization"),
+              put.headers.end());
+    EXPECT_NE(std::find(put.headers.begin(), put.headers.end(), "x-user"), put.headers.end());
+    const auto& health = f.routes->plan(f.routes->resolve(proxy::http_method::get, "/health"));
+    EXPECT_TRUE(health.empty());
+    const auto& login = f.routes->plan(f.routes->resolve(proxy::http_method::post, "/api/login"));
+    EXPECT_TRUE(login.request_body);
+    EXPECT_FALSE(login.strict);
+}
+
+TEST(RuleSetTest, StrictEventsBelongToTheirPhaseAndAreNotRecordedTwice) {
+    fixture f;
+    auto r = record(*f.routes, "GET", "/api/products/9", 200);
+    r.response_body = R"({"sku":"SKU-9"})";
+    r.headers = {{"x-user", "bob"}};
+    std::vector<derived_event> out;
+    f.rules.evaluate_strict(r, proxy::audit_phase::request, out);
+    EXPECT_TRUE(out.empty());  // it reads the response: a response-phase rule
+    f.rules.evaluate_strict(r, proxy::audit_phase::response, out);
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(std::get<audit_event>(out[0].ev).entity_id, "SKU-9");
+    EXPECT_EQ(std::get<audit_event>(out[0].ev).user_id, "bob");
+    out.clear();
+    r.held_response = true;
+    f.rules.evaluate(r, out);
+    EXPECT_TRUE(out.empty());
+}
+
+TEST(RuleSetTest, SecurityRulesAndBuiltins) {
+    fixture f;
+    auto login = record(*f.routes, "POST", "/api/login?password=zzz", 401);
+    login.request_body = R"({"username":"alice","password":"zzz"})";
+    std::vector<derived_event> out;
+    f.rules.evaluate(login, out);
+    ASSERT_EQ(out.size(), 1u);  // the login rule, not also the authn_fail built-in
+    const auto& ev = std::get<security_event>(out[0].ev);
+    EXPECT_EQ(ev.event_type, "LOGIN_ATTEMPT");
+    EXPECT_EQ(ev.user_id, "alice");
+    EXPECT_FALSE(ev.success);
+    EXPECT_TRUE(out[0].login);
+    EXPECT_EQ(ev.details.find("zzz"), std::string::npos) << ev.details;
+    for (auto [status, type] : {std::pair{401, "authn_fail"}, std::pair{403, "authz_fail"},
+                                std::pair{429, "excess_rate_limit_exceeded"}}) {
+        out.clear();
+        f.rules.evaluate(record(*f.routes, "GET", "/health", status), out);
+        ASSERT_EQ(out.size(), 1u) << status;
+        EXPECT_EQ(std::get<security_event>(out[0].ev).event_type, type);
+    }
+    out.clear();
+    f.rules.evaluate(record(*f.routes, "GET", "/health", 404), out);
+    EXPECT_TRUE(out.empty());
+}
+
+TEST(RuleSetTest, UnknownRouteInARuleIsAConfigErrorWithItsLine) {
+    auto cfg = config::load_string(R"(upstream:
+  address: 127.0.0.1:3000
+routes:
+  - GET /a/{id}
+audit:
+  rules:
+    - name: r
+      match: {routes: ["/b/{id}"]}
+      action: X
+)",
+                                   "bad.yaml");
+    proxy::routing routes(*cfg);
+    try {
+        rule_set rules(cfg, routes);
+        FAIL() << "accepted";
+    } catch (const config::config_error& e) {
+        EXPECT_NE(std::string(e.what()).find("bad.yaml:7:"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("audit.rules[0].match.routes[0]"), std::string::npos)
+            << e.what();
+    }
+}
+
+TEST(ValueSourceTest, JwtDecodingIsLenientAboutPaddingAndStrictAboutShape) {
+    EXPECT_EQ(base64url_decode("aGk"), "hi");
+    EXPECT_FALSE(base64url_decode("a*b"));
+    EXPECT_FALSE(jwt_payload("Bearer onlyonepart"));
+    EXPECT_FALSE(jwt_payload("Basic eyJ9.eyJ9.x"));
+    EXPECT_TRUE(jwt_payload("bearer eyJhIjoxfQ.eyJzdWIiOiJ4In0.s"));
+}
+
+security_event attempt(std::string user, std::string ip, bool ok, int second) {
+    security_event ev;
+    ev.event_type = "LOGIN_ATTEMPT";
+    ev.user_id = std::move(user);
+    ev.ip_address = std::move(ip);
+    ev.success = ok;
+    ev.created_at = time_point{std::chrono::seconds(1'800'000'000 + second)};
+    return ev;
+}
+
+TEST(BruteForceTest, FailMaxOncePerKeyPerWindowAndSuccessAfterFail) {
+    config::brute_force_config cfg;  // threshold 5, window 10 m
+    brute_force_detector d(cfg);
+    std::vector<event> out;
+    for (int i = 0; i < 4; ++i) d.observe(attempt("alice", "10.0.0.1", false, i), out);
+    EXPECT_TRUE(out.empty());
+    d.observe(attempt("alice", "10.0.0.1", false, 5), out);
+    EXPECT_EQ(out.size(), 3u);  // per ip, per user, per (user, ip)
+    out.clear();
+    d.observe(attempt("alice", "10.0.0.1", false, 6), out);
+    EXPECT_TRUE(out.empty());  // not again within the window
+    d.observe(attempt("alice", "10.0.0.1", true, 7), out);
+    ASSERT_EQ(out.size(), 1u);
+    const auto& ev = std::get<security_event>(out[0]);
+    EXPECT_EQ(ev.event_type, "authn_login_successafterfail");
+    EXPECT_EQ(ev.source, event_source::detector);
+    EXPECT_NE(ev.details.find("\"count\":6"), std::string::npos) << ev.details;
+    EXPECT_EQ(d.fail_max_count(), 3u);
+    EXPECT_EQ(d.success_after_fail_count(), 1u);
+}
+
+TEST(BruteForceTest, FailuresOutsideTheWindowDoNotCount) {
+    config::brute_force_config cfg;
+    cfg.window = std::chrono::seconds(60);
+    brute_force_detector d(cfg);
+    std::vector<event> out;
+    for (int i = 0; i < 5; ++i) d.observe(attempt("bob", "", false, i * 20), out);
+    EXPECT_TRUE(out.empty());  // at most four of them fall within any 60 s
+}
+
+TEST(EventApiTest, TokenIsComparedExactly) {
+    EXPECT_TRUE(token_matches("Bearer abc", "abc"));
+    EXPECT_FALSE(token_matches("Bearer abd", "abc"));
+    EXPECT_FALSE(token_matches("Bearer abcd", "abc"));
+    EXPECT_FALSE(token_matches("abc", "abc"));
+    EXPECT_FALSE(token_matches("Bearer ", ""));  // no token configured: nobody gets in
+}
+
+TEST(EventApiTest, ValidationNamesTheField) {
+    EXPECT_EQ(parse_audit_events("{").error.substr(0, 5), "body:");
+    EXPECT_EQ(parse_audit_events(R"({"user_id":"u"})").error, "action: required");
+    EXPECT_EQ(parse_audit_events(R"([{"action":"a"},{"action":5}])").error,
+              "events[1].action: expected a string");
+    EXPECT_EQ(parse_audit_events(R"({"action":"a","event_id":"nope"})").error,
+              "event_id: expected a UUID");
+    EXPECT_EQ(parse_security_events(R"({"event_type":"X","success":"yes"})").error,
+              "success: expected a boolean");
+    const auto ok = parse_security_events(
+        R"([{"event_type":"MFA","success":true,"details":{"k":1}},{"event_type":"X\n"}])");
+    ASSERT_TRUE(ok.error.empty()) << ok.error;
+    ASSERT_EQ(ok.events.size(), 2u);
+    EXPECT_EQ(std::get<security_event>(ok.events[1]).event_type, "X\\n");
+    EXPECT_EQ(std::get<security_event>(ok.events[0]).source, event_source::api);
+    EXPECT_FALSE(std::get<security_event>(ok.events[0]).event_id.empty());
+}
+
+TEST(EventApiTest, QueryParameters) {
+    std::string error;
+    const auto f = parse_query("table=audit_log&user_id=u%207&after_seq=5&limit=5000", error);
+    ASSERT_TRUE(f) << error;
+    EXPECT_EQ(*f->table, table_kind::audit_log);
+    EXPECT_EQ(*f->user_id, "u 7");
+    EXPECT_EQ(f->after_seq, 5);
+    EXPECT_EQ(f->limit, query_filter::max_limit);
+    EXPECT_FALSE(parse_query("limit=x", error));
+    EXPECT_EQ(error, "limit: expected a positive integer");
+    EXPECT_FALSE(parse_query("colour=red", error));
+    EXPECT_EQ(error, "colour: unknown parameter");
+}
+
+}  // namespace
+}  // namespace sidelight::audit
