@@ -93,11 +93,6 @@ std::vector<smuggling_case> cases() {
             "b\r\n\r\n"),
         bad("bare_cr_in_value", "GET / HTTP/1.1\r\nHost: a\r\nX-A: a\rb\r\n\r\n"),
         bad("bare_lf_mixed", "GET / HTTP/1.1\r\nHost: a\nX-A: b\r\n\r\n"),
-        // BUG (proxy/session.cpp read_head): a head with only bare-LF line endings is documented
-        // (README) as 400. sidelight waits for a CRLFCRLF that never comes and, after
-        // limits.header_read_timeout, closes the connection with no response at all (its 408
-        // is written to a stream that Beast already closed on the timeout).
-        bad("DISABLED_bare_lf_only", "GET / HTTP/1.1\nHost: a\n\n"),
         // Request line.
         bad("invalid_method", "G(ET / HTTP/1.1\r\nHost: a\r\n\r\n"),
         bad("method_with_ctl", "GE\x01T / HTTP/1.1\r\nHost: a\r\n\r\n"),
@@ -142,7 +137,7 @@ std::vector<smuggling_case> cases() {
     };
 }
 
-class SmugglingTest : public ::testing::TestWithParam<smuggling_case> {
+class SmugglingBase : public ::testing::Test {
   protected:
     void SetUp() override {
         proc_ = sidelight_process::run(
@@ -150,13 +145,14 @@ class SmugglingTest : public ::testing::TestWithParam<smuggling_case> {
                               "limits:\n  max_url_bytes: 256\n  max_header_bytes: 1KiB\n"
                               "  max_header_count: 20\n  header_read_timeout: 2s\n"));
     }
+    void check(const smuggling_case& tc);
+
     temp_dir dir_;
     fake_upstream app_;
     std::unique_ptr<sidelight_process> proc_;
 };
 
-TEST_P(SmugglingTest, RawRequest) {
-    const auto& tc = GetParam();
+void SmugglingBase::check(const smuggling_case& tc) {
     auto c = connection::connect(proc_->proxy_port());
     ASSERT_TRUE(c.valid());
     c.send(tc.bytes);
@@ -189,8 +185,23 @@ TEST_P(SmugglingTest, RawRequest) {
     EXPECT_EQ(app_.request_connections(), 0u);
 }
 
+class SmugglingTest : public SmugglingBase, public ::testing::WithParamInterface<smuggling_case> {};
+
+TEST_P(SmugglingTest, RawRequest) {
+    check(GetParam());
+}
+
 INSTANTIATE_TEST_SUITE_P(Cases, SmugglingTest, ::testing::ValuesIn(cases()),
                          [](const auto& info) { return std::string(info.param.name); });
+
+// BUG (proxy/session.cpp read_head): a head with only bare-LF line endings is documented
+// (README) as 400. sidelight waits for a CRLFCRLF that never comes and, after
+// limits.header_read_timeout, closes the connection with no response at all (its 408 is
+// written to a stream that Beast already closed on the timeout). Failing assertion:
+// raw.starts_with("HTTP/1.1 ") with 0 bytes received.
+TEST_F(SmugglingBase, DISABLED_BareLfOnlyHeadIs400) {
+    check(bad("bare_lf_only", "GET / HTTP/1.1\nHost: a\nX-A: b\n\n"));
+}
 
 TEST(SmugglingCloseTest, NothingAfterConnectionCloseReachesTheApp) {
     temp_dir dir;
