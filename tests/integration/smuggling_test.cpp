@@ -138,7 +138,7 @@ std::vector<smuggling_case> cases() {
     };
 }
 
-class SmugglingTest : public ::testing::TestWithParam<smuggling_case> {
+class SmugglingBase : public ::testing::Test {
   protected:
     void SetUp() override {
         proc_ = sidelight_process::run(
@@ -146,13 +146,14 @@ class SmugglingTest : public ::testing::TestWithParam<smuggling_case> {
                               "limits:\n  max_url_bytes: 256\n  max_header_bytes: 1KiB\n"
                               "  max_header_count: 20\n  header_read_timeout: 2s\n"));
     }
+    void check(const smuggling_case& tc);
+
     temp_dir dir_;
     fake_upstream app_;
     std::unique_ptr<sidelight_process> proc_;
 };
 
-TEST_P(SmugglingTest, RawRequest) {
-    const auto& tc = GetParam();
+void SmugglingBase::check(const smuggling_case& tc) {
     auto c = connection::connect(proc_->proxy_port());
     ASSERT_TRUE(c.valid());
     c.send(tc.bytes);
@@ -185,8 +186,19 @@ TEST_P(SmugglingTest, RawRequest) {
     EXPECT_EQ(app_.request_connections(), 0u);
 }
 
+class SmugglingTest : public SmugglingBase, public ::testing::WithParamInterface<smuggling_case> {};
+
+TEST_P(SmugglingTest, RawRequest) {
+    check(GetParam());
+}
+
 INSTANTIATE_TEST_SUITE_P(Cases, SmugglingTest, ::testing::ValuesIn(cases()),
                          [](const auto& info) { return std::string(info.param.name); });
+
+// A head with only bare-LF line endings is refused at once, not waited on.
+TEST_F(SmugglingBase, BareLfOnlyHeadIs400) {
+    check(bad("bare_lf_only", "GET / HTTP/1.1\nHost: a\nX-A: b\n\n"));
+}
 
 TEST(SmugglingCloseTest, NothingAfterConnectionCloseReachesTheApp) {
     temp_dir dir;

@@ -1,0 +1,135 @@
+// libFuzzer target over sidelight's request path, without sockets: raw bytes -> the byte-level
+// head check -> Beast's request parser (limits as the proxy sets them) with the body streamed
+// through a fixed buffer -> the header rewrites -> the serialized header sent to the app, plus
+// the route table on the target. Besides crashes, leaks and UB, it checks the invariants the
+// smuggling defense promises, and aborts when one breaks:
+//  - whatever the head check accepts, Beast parses to one framing (never chunked + length);
+//  - the header sidelight would send to the app passes the same head check again and ends at
+//    its one and only CRLFCRLF (nothing a client sent can split it into two requests).
+// Built only with clang and -DSIDELIGHT_FUZZ=ON; run it with scripts/fuzz.
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/buffer.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/serializer.hpp>
+
+#include "proxy/header_check.hpp"
+#include "proxy/header_rewrite.hpp"
+#include "proxy/method.hpp"
+#include "proxy/route_table.hpp"
+
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using namespace sidelight;
+
+constexpr std::size_t max_header_bytes = 8 * 1024;
+constexpr std::uint64_t max_body_bytes = 64 * 1024;
+
+[[noreturn]] void invariant_broken(const char* what, std::string_view detail) {
+    std::fprintf(stderr, "invariant broken: %s\n%.*s\n", what, static_cast<int>(detail.size()),
+                 detail.data());
+    std::abort();
+}
+
+const proxy::route_table& routes() {
+    static const auto table = [] {
+        std::vector<config::route_spec> specs = {
+            {"/api/products/{id}", {"GET", "PUT"}, "product", {}},
+            {"/api/orders/:order/items/{*rest}", {}, "items", {}},
+            {"/api/users/{user}/orders/{order}", {"GET"}, "", {}},
+            {"/", {"GET"}, "root", {}},
+        };
+        return proxy::route_table::build({}, specs);
+    }();
+    return *table;
+}
+
+// The header serialized as the proxy writes it to the app.
+std::string serialize_header(http::request<http::buffer_body>& req) {
+    req.body().data = nullptr;
+    req.body().size = 0;
+    req.body().more = true;
+    http::request_serializer<http::buffer_body> sr{req};
+    sr.split(true);
+    std::string out;
+    beast::error_code ec;
+    while (!sr.is_header_done()) {
+        sr.next(ec, [&](beast::error_code&, const auto& buffers) {
+            std::size_t n = 0;
+            for (const auto b : buffers) {
+                out.append(static_cast<const char*>(b.data()), b.size());
+                n += b.size();
+            }
+            sr.consume(n);
+        });
+        if (ec) invariant_broken("serializer failed on an accepted header", ec.message());
+    }
+    return out;
+}
+
+// Streams what follows the head through the parser the way relay_message does.
+void parse_body(http::request_parser<http::buffer_body>& rp, std::string_view rest) {
+    char buf[512];
+    beast::error_code ec;
+    while (!rp.is_done() && !rest.empty()) {
+        rp.get().body().data = buf;
+        rp.get().body().size = sizeof buf;
+        const auto used = rp.put(net::buffer(rest.data(), rest.size()), ec);
+        if (ec == http::error::need_buffer) ec = {};
+        if (ec) return;
+        if (used == 0 && rp.get().body().size == sizeof buf) return;  // needs more input
+        rest.remove_prefix(used);
+    }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    std::string_view in(reinterpret_cast<const char*>(data), size);
+    while (in.starts_with("\r\n")) in.remove_prefix(2);  // leading empty lines, as read_head
+    const auto end = in.find("\r\n\r\n");
+    if (end == std::string_view::npos || end + 4 > max_header_bytes) return 0;
+    const auto head = in.substr(0, end + 4);
+    const proxy::head_limits limits{1024, 50};
+    if (proxy::check_request_head(head, limits).verdict != proxy::head_verdict::ok) return 0;
+
+    http::request_parser<http::buffer_body> rp;
+    rp.header_limit(static_cast<std::uint32_t>(head.size() + 1));
+    rp.body_limit(max_body_bytes);
+    beast::error_code ec;
+    const auto used = rp.put(net::buffer(head.data(), head.size()), ec);
+    if (ec || !rp.is_header_done()) return 0;
+    if (rp.chunked() && rp.content_length())
+        invariant_broken("accepted head parses as chunked and with a length", head);
+
+    auto& req = rp.get();
+    proxy::param_list params;
+    (void)routes().match(proxy::parse_method(req.method_string()), req.target(), &params);
+
+    const bool chunked = rp.chunked();
+    proxy::strip_hop_by_hop(req);
+    std::string scratch, request_id;
+    proxy::set_forwarded(req, "127.0.0.1", scratch);
+    proxy::ensure_request_id(req, request_id);
+    req.version(11);
+    if (chunked) req.chunked(true);
+    const auto out = serialize_header(req);
+    if (out.find("\r\n\r\n") != out.size() - 4)
+        invariant_broken("forwarded header does not end at its only CRLFCRLF", out);
+    const proxy::head_limits relaxed{1024, 1000};
+    if (const auto r = proxy::check_request_head(out, relaxed);
+        r.verdict != proxy::head_verdict::ok)
+        invariant_broken("forwarded header fails the head check", out);
+
+    parse_body(rp, in.substr(used));
+    return 0;
+}
