@@ -14,6 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 duration=${DURATION:-10}
 conns=${CONNS:-"10 64"}
 results=$root/bench/results/$(date -u +%Y%m%dT%H%M%SZ)
@@ -80,7 +81,7 @@ pids+=($sl_off_pid)
 cat >"$work/haproxy.cfg" <<CONF
 global
   nbthread 1
-  maxconn 20000
+  maxconn 4000
 defaults
   mode http
   timeout connect 1s

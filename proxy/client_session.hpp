@@ -46,6 +46,9 @@ class client_session {
 
     net::awaitable<void> run();
     void close_if_idle();
+    // Called by the worker's watchdog: starts watching the client of a slow exchange.
+    void arm_slow_watch(steady::time_point now);
+    static constexpr std::chrono::milliseconds slow_exchange{100};
     void abort();
 
   private:
@@ -56,8 +59,7 @@ class client_session {
         bool done = false;   // the upstream answered (or failed) first
         bool gone = false;   // the client closed or reset the connection
     };
-    std::shared_ptr<client_watch> watch_client(beast::tcp_stream& upstream);
-    bool unwatch_client(client_watch& watch);
+    bool unwatch_client();
 
     net::awaitable<std::size_t> read_head();
     net::awaitable<next> serve_one();
@@ -94,6 +96,9 @@ class client_session {
     std::shared_ptr<const routing> routing_;  // refreshed when a reload publishes a new one
     std::uint64_t routing_generation_ = 0;
     bool idle_ = true;
+    beast::tcp_stream* awaited_upstream_ = nullptr;  // set while waiting for a response header
+    steady::time_point awaited_since_;
+    std::shared_ptr<client_watch> watch_;  // the client watch of a slow exchange
 };
 
 // What one request/response exchange carries between its steps.

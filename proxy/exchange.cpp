@@ -169,10 +169,12 @@ net::awaitable<client_session::next> client_session::respond(exchange_state& x) 
         x.response->header_limit(static_cast<std::uint32_t>(cfg_.limits.max_header_bytes));
         if (x.head) x.response->skip(true);
         x.conn->stream.expires_after(up.response_timeout);
-        auto watch = watch_client(x.conn->stream);
+        awaited_upstream_ = &x.conn->stream;  // arm_slow_watch() may watch the client now
+        awaited_since_ = steady::now();
         auto [hec, n] = co_await http::async_read_header(x.conn->stream, x.conn->buffer,
                                                          *x.response, use_tuple);
-        if (unwatch_client(*watch)) {  // the client left while the app was working on it
+        awaited_upstream_ = nullptr;
+        if (unwatch_client()) {  // the client left while the app was working on it
             finish(499, error_type::client_abort);
             co_return next::close;  // the upstream connection is closed, not pooled
         }
@@ -245,34 +247,37 @@ net::awaitable<client_session::next> client_session::respond(exchange_state& x) 
 }
 
 // Answers with a short plain-text body made by the proxy itself.
-// While the app works on a request, notice a client that goes away: a wait for readability on
-// the client socket that, when it fires on EOF or a reset, cancels the upstream read. Bytes a
-// pipelining client sent early are left alone. Costs one wait operation per request.
-std::shared_ptr<client_session::client_watch> client_session::watch_client(
-    beast::tcp_stream& upstream) {
-    auto watch = std::make_shared<client_watch>();
-    if (buffer_.size() != 0) return watch;  // pipelined bytes already here: nothing to learn
-    watch->armed = true;
+// While the app works on a slow request, notice a client that goes away: a wait for
+// readability on the client socket that, when it fires on EOF or a reset, cancels the
+// upstream read. Bytes a pipelining client sent early are left alone. Armed by the worker's
+// watchdog only for exchanges slower than `slow_exchange` (a wait costs an epoll_ctl, which
+// fast requests should not pay).
+void client_session::arm_slow_watch(steady::time_point now) {
+    if (!awaited_upstream_ || watch_ || now - awaited_since_ < slow_exchange) return;
+    watch_ = std::make_shared<client_watch>();
+    if (buffer_.size() != 0) return;  // pipelined bytes already here: nothing to learn
+    watch_->armed = true;
     const int fd = stream_.socket().native_handle();
-    stream_.socket().async_wait(
-        tcp::socket::wait_read, [watch, fd, &upstream](const beast::error_code& ec) {
-            if (ec || watch->done) return;  // cancelled, or the response came first
-            char byte;
-            const auto got = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-            if (got > 0 || (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))) return;
-            watch->gone = true;
-            upstream.socket().cancel();
-        });
-    return watch;
+    stream_.socket().async_wait(tcp::socket::wait_read, [w = watch_, fd, up = awaited_upstream_](
+                                                            const beast::error_code& ec) {
+        if (ec || w->done) return;  // cancelled, or the response came first
+        char byte;
+        const auto got = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (got > 0 || (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))) return;
+        w->gone = true;
+        up->socket().cancel();
+    });
 }
 
-bool client_session::unwatch_client(client_watch& watch) {
-    watch.done = true;
-    if (watch.armed) {
+bool client_session::unwatch_client() {
+    if (!watch_) return false;
+    auto watch = std::move(watch_);
+    watch->done = true;
+    if (watch->armed) {
         beast::error_code ignored;
         stream_.socket().cancel(ignored);
     }
-    return watch.gone;
+    return watch->gone;
 }
 
 net::awaitable<client_session::next> client_session::send_error(http::status status,

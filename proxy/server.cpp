@@ -50,6 +50,16 @@ net::awaitable<void> accept_loop(worker& w) {
     }
 }
 
+// Every 50 ms: watch the clients of slow exchanges (arm_slow_watches).
+net::awaitable<void> watchdog(worker& w) {
+    net::steady_timer timer(w.ioc);
+    while (w.acceptor && w.acceptor->is_open()) {
+        timer.expires_after(std::chrono::milliseconds(50));
+        co_await timer.async_wait(use_tuple);
+        arm_slow_watches(w);
+    }
+}
+
 }  // namespace
 
 server::server(std::shared_ptr<const config::config> cfg, observer& obs, published<routing>& routes,
@@ -105,6 +115,7 @@ void server::start() {
     for (auto& w : workers_) {
         net::co_spawn(w->ioc, accept_loop(*w), log_exception);
         net::co_spawn(w->ioc, w->pool.sweep(), log_exception);
+        net::co_spawn(w->ioc, watchdog(*w), log_exception);
         w->thread = std::thread([&ioc = w->ioc] {
             auto guard = net::make_work_guard(ioc);
             ioc.run();

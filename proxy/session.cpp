@@ -260,6 +260,11 @@ void close_idle_sessions(worker& w) {
     for (auto* s : w.sessions) s->close_if_idle();
 }
 
+void arm_slow_watches(worker& w) {
+    const auto now = steady::now();
+    for (auto* s : w.sessions) s->arm_slow_watch(now);
+}
+
 void abort_sessions(worker& w) {
     for (auto* s : w.sessions) s->abort();
 }

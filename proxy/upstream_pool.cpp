@@ -13,6 +13,7 @@ namespace sidelight::proxy {
 namespace {
 
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+constexpr std::chrono::milliseconds peek_after{5};
 
 // An idle keep-alive connection must have nothing to read: EOF or stray bytes mean the app
 // closed it or broke framing, and reusing it would fail (or worse, mis-frame) the next request.
@@ -60,7 +61,11 @@ net::awaitable<std::unique_ptr<upstream_connection>> upstream_pool::acquire(beas
     while (!idle_.empty()) {
         auto conn = std::move(idle_.back());
         idle_.pop_back();
-        if (still_usable(*conn)) {
+        // Reused within a few milliseconds (the common case under load) the connection cannot
+        // have been idle long enough for the app to close it: skip the peek syscall.
+        const bool fresh = std::chrono::steady_clock::now() - conn->idle_since < peek_after;
+        if (fresh ? conn->buffer.size() == 0 && conn->stream.socket().is_open()
+                  : still_usable(*conn)) {
             conn->reused = true;
             co_return conn;
         }
