@@ -13,6 +13,7 @@
 
 #include "agent/app.hpp"
 #include "audit/cli.hpp"
+#include "audit/event_api.hpp"
 #include "audit/rule_set.hpp"
 #include "config/load.hpp"
 #include "proxy/route_table.hpp"
@@ -25,6 +26,7 @@ constexpr const char* usage = R"(usage: sidelight [run] [--config FILE] [--log-l
        sidelight routes --config FILE [METHOD] [PATH]
        sidelight audit verify --store PATH [--checkpoints FILE --public-key PEM]
        sidelight audit export --store PATH
+       sidelight audit query --store PATH [--filter QUERY]
        sidelight --version | --help
 
   run     start the proxy and the admin server (default)
@@ -34,6 +36,8 @@ constexpr const char* usage = R"(usage: sidelight [run] [--config FILE] [--log-l
   audit verify  recompute the hash chain: "OK <n> events ..." (exit 0) or the first broken
                 row and why (exit 1); with signed checkpoints, a truncated tail too
   audit export  every event as one JSON line, in commit order
+  audit query   a JSON array of events; QUERY as for GET /v1/events, e.g.
+                "table=audit_log&user_id=u7&since=2026-11-01T00:00:00Z&limit=50"
 
 options:
   --config FILE       configuration file (default /etc/sidelight/sidelight.yaml)
@@ -79,9 +83,10 @@ void setup_logging(const std::string& level) {
 
 // `sidelight audit verify|export --store PATH ...`
 int audit_command(const std::vector<std::string>& args) {
-    if (args.size() < 2) return fail(std::string("audit needs verify or export\n") + usage);
+    if (args.size() < 2) return fail(std::string("audit needs verify, query or export\n") + usage);
     std::string store;
     std::optional<std::string> checkpoints, public_key;
+    std::string filter;
     for (std::size_t i = 2; i < args.size(); ++i) {
         if (i + 1 >= args.size()) return fail(args[i] + " needs a value");
         if (args[i] == "--store") {
@@ -90,6 +95,8 @@ int audit_command(const std::vector<std::string>& args) {
             checkpoints = args[++i];
         } else if (args[i] == "--public-key") {
             public_key = args[++i];
+        } else if (args[i] == "--filter") {
+            filter = args[++i];
         } else {
             return fail("unknown argument '" + args[i] + "'\n" + usage);
         }
@@ -98,6 +105,12 @@ int audit_command(const std::vector<std::string>& args) {
     if (args[1] == "verify")
         return sidelight::audit::audit_verify_main(store, checkpoints, public_key, std::cout);
     if (args[1] == "export") return sidelight::audit::audit_export_main(store, std::cout);
+    if (args[1] == "query") {
+        std::string error;
+        const auto f = sidelight::audit::parse_query(filter, error);
+        if (!f) return fail("--filter " + error);
+        return sidelight::audit::audit_query_main(store, *f, std::cout);
+    }
     return fail("unknown audit command '" + args[1] + "'\n" + usage);
 }
 

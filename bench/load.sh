@@ -70,10 +70,10 @@ CONF
 }
 sidelight_conf $sl true >"$work/sl.yaml"
 sidelight_conf $sl_off false >"$work/sl-off.yaml"
-taskset -c 1 "$sidelight" run --config "$work/sl.yaml" &
+taskset -c 1 "$sidelight" run --config "$work/sl.yaml" >"$work/sl.out" &
 sl_pid=$!
 pids+=($sl_pid)
-taskset -c 1 "$sidelight" run --config "$work/sl-off.yaml" &
+taskset -c 1 "$sidelight" run --config "$work/sl-off.yaml" >"$work/sl-off.out" &
 sl_off_pid=$!
 pids+=($sl_off_pid)
 

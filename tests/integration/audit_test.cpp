@@ -179,6 +179,12 @@ TEST_F(AuditTest, ProductUpdateRowHasPathIdJwtUserAndRedactedChanges) {
     EXPECT_EQ(row.getColumn(8).getString(), "/api/products/{id}");
     EXPECT_EQ(row.getColumn(9).getInt(), 200);
     EXPECT_EQ(row.getColumn(10).getString(), "rule");
+    sidelight_process queried(
+        {"audit", "query", "--store", db(), "--filter", "table=audit_log&entity_id=42"});
+    ASSERT_EQ(queried.wait_exit(), 0);
+    const auto rows = boost::json::parse(queried.stdout_text()).as_array();
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_EQ(rows[0].at("user_id").as_string(), "user-42");
     // No secret anywhere in the file.
     sidelight_process exported({"audit", "export", "--store", db()});
     ASSERT_EQ(exported.wait_exit(), 0);
