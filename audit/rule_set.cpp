@@ -54,6 +54,17 @@ std::string described_path(const proxy::request_record& r, const config::config&
     return sanitize(p, 2048);
 }
 
+// What every rule event says about the request it came from.
+template <class Event>
+void fill_request_fields(Event& ev, const proxy::request_record& r) {
+    ev.created_at = event_time(r);
+    ev.request_id = sanitize(r.request_id, max_id_bytes);
+    ev.method = std::string(proxy::method_label(r.method_id));
+    ev.route = std::string(r.route_label);
+    ev.status = r.status;
+    ev.source = event_source::rule;
+}
+
 }  // namespace
 
 bool rule_set::matcher::covers(std::string_view route_label) const {
@@ -153,12 +164,7 @@ derived_event rule_set::make_audit(const compiled_audit& c, const proxy::request
             changes_json(r.request_body, r.request_body_truncated, cfg_->audit.redact_keys);
     ev.ip_address = r.client_ip;
     ev.user_agent = sanitize(r.user_agent, max_user_agent_bytes);
-    ev.created_at = event_time(r);
-    ev.request_id = sanitize(r.request_id, max_id_bytes);
-    ev.method = std::string(proxy::method_label(r.method_id));
-    ev.route = std::string(r.route_label);
-    ev.status = r.status;
-    ev.source = event_source::rule;
+    fill_request_fields(ev, r);
     return {std::move(ev), c.rule->mode == config::delivery_mode::strict, c.phase, false,
             c.rule->name};
 }
@@ -176,12 +182,7 @@ derived_event rule_set::make_security(const compiled_security& c,
     details["path"] = described_path(r, *cfg_);
     details["user_agent"] = sanitize(r.user_agent, max_user_agent_bytes);
     ev.details = boost::json::serialize(details);
-    ev.created_at = event_time(r);
-    ev.request_id = sanitize(r.request_id, max_id_bytes);
-    ev.method = std::string(proxy::method_label(r.method_id));
-    ev.route = std::string(r.route_label);
-    ev.status = r.status;
-    ev.source = event_source::rule;
+    fill_request_fields(ev, r);
     return {std::move(ev), c.rule->mode == config::delivery_mode::strict, c.phase, c.rule->login,
             c.rule->name};
 }
@@ -201,12 +202,7 @@ void rule_set::add_builtin(const proxy::request_record& r, std::vector<derived_e
     details["owasp"] = type;
     details["path"] = described_path(r, *cfg_);
     ev.details = boost::json::serialize(details);
-    ev.created_at = event_time(r);
-    ev.request_id = sanitize(r.request_id, max_id_bytes);
-    ev.method = std::string(proxy::method_label(r.method_id));
-    ev.route = std::string(r.route_label);
-    ev.status = r.status;
-    ev.source = event_source::rule;
+    fill_request_fields(ev, r);
     out.push_back({std::move(ev), false, proxy::audit_phase::response, false, "builtin:" + type});
 }
 
