@@ -123,6 +123,11 @@ std::optional<int> sidelight_process::wait_exit(std::chrono::milliseconds timeou
             return true;
         },
         timeout);
+    // The process is gone: let the readers take the rest of its output before anyone reads it.
+    if (exit_code_) {
+        if (err_reader_.joinable()) err_reader_.join();
+        if (out_reader_.joinable()) out_reader_.join();
+    }
     return exit_code_;
 }
 
