@@ -90,6 +90,7 @@ class client_session {
     std::list<client_session*>::iterator link_;
     request_record record_;
     std::string scratch_;
+    std::string head_;  // the head being written (relay.hpp), reused
     std::array<char, body_buffer_size> body_buf_;
     net::ip::address peer_;
     std::string peer_ip_;

@@ -6,9 +6,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/string.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/serializer.hpp>
-#include <boost/beast/http/write.hpp>
 
 #include <sys/socket.h>
 
@@ -34,6 +31,13 @@ bool idempotent(http::verb v) {
     }
 }
 
+// A parse error in what the client sent, as opposed to the client going away.
+bool malformed(const beast::error_code& ec) {
+    static const auto& http_errors = make_error_code(http::error::bad_chunk).category();
+    return ec.category() == http_errors && ec != http::error::partial_message &&
+           ec != http::error::end_of_stream;
+}
+
 error_type classify_status(int status) {
     if (status >= 500) return error_type::server_error;
     if (status >= 400) return error_type::client_error;
@@ -48,17 +52,18 @@ net::awaitable<std::optional<client_session::next>> client_session::strict_reque
     if (record_.plan->request_body && !rp.is_done()) {
         const auto cap = record_.plan->max_body_bytes;
         while (!rp.is_done()) {
-            auto& body = rp.get().body();
-            body.data = body_buf_.data();
-            body.size = body_buf_.size();
-            stream_.expires_after(cfg_.limits.body_idle_timeout);
-            auto [ec, n] = co_await http::async_read_some(stream_, buffer_, rp, use_tuple);
-            if (ec == http::error::need_buffer) ec = {};
+            beast::error_code ec;
+            const std::size_t got = co_await next_body_piece(
+                stream_, buffer_, rp, body_buf_, cfg_.limits.body_idle_timeout, ec,
+                []() -> net::awaitable<bool> { co_return true; });
+            if (ec == http::error::body_limit) {
+                co_return co_await send_error(http::status::payload_too_large,
+                                              error_type::bad_request, false);
+            }
             if (ec) {
                 finish(499, error_type::client_abort);
                 co_return next::close;
             }
-            const std::size_t got = body_buf_.size() - body.size;
             record_.bytes_in += got;
             if (record_.request_body.size() + got > cap) {
                 // Held requests are buffered, so their size is bounded by the capture cap.
@@ -89,12 +94,10 @@ net::awaitable<client_session::next> client_session::tunnel(exchange_state& x) {
     res.set(http::field::upgrade, protocol);
     res.set(http::field::connection, "Upgrade");
     res.set("X-Request-Id", record_.request_id);
-    res.body().data = nullptr;
-    res.body().size = 0;
-    res.body().more = false;
-    http::response_serializer<http::buffer_body> sr{res};
+    head_.clear();
+    append_head(head_, res);
     stream_.expires_after(cfg_.limits.body_idle_timeout);
-    auto [ec, n] = co_await http::async_write(stream_, sr, use_tuple);
+    auto [ec, n] = co_await net::async_write(stream_, net::buffer(head_), use_tuple);
     if (ec) {
         finish(499, error_type::client_abort);
         co_return next::close;
@@ -142,13 +145,18 @@ net::awaitable<client_session::next> client_session::respond(exchange_state& x) 
         record_.upstream_start = steady::now();
         if (!x.body_prebuffered) record_.request_body.clear();  // a retry captures it again
         auto sent = co_await relay_message(
-            stream_, buffer_, x.request, x.conn->stream, body_buf_, cfg_.limits.body_idle_timeout,
-            record_.bytes_in,
+            stream_, buffer_, x.request, x.conn->stream, head_, body_buf_,
+            cfg_.limits.body_idle_timeout, record_.bytes_in,
             tap(record_.plan->request_body, record_.request_body, record_.request_body_truncated));
         if (sent.read_ec) {
             if (sent.read_ec == http::error::body_limit)
                 co_return co_await send_error(http::status::payload_too_large,
                                               error_type::bad_request, false);
+            // A malformed body (a bad chunk, framing fields in a trailer) is the client's
+            // error, answered 400; the upstream connection, which saw part of it, is dropped.
+            if (malformed(sent.read_ec))
+                co_return co_await send_error(http::status::bad_request, error_type::bad_request,
+                                              false);
             finish(499, error_type::client_abort);
             co_return next::close;
         }
@@ -171,8 +179,7 @@ net::awaitable<client_session::next> client_session::respond(exchange_state& x) 
         x.conn->stream.expires_after(up.response_timeout);
         awaited_upstream_ = &x.conn->stream;  // arm_slow_watch() may watch the client now
         awaited_since_ = steady::now();
-        auto [hec, n] = co_await http::async_read_header(x.conn->stream, x.conn->buffer,
-                                                         *x.response, use_tuple);
+        auto hec = co_await read_header(x.conn->stream, x.conn->buffer, *x.response);
         awaited_upstream_ = nullptr;
         if (unwatch_client()) {  // the client left while the app was working on it
             finish(499, error_type::client_abort);
@@ -184,8 +191,7 @@ net::awaitable<client_session::next> client_session::respond(exchange_state& x) 
             x.response.emplace();
             x.response->body_limit(boost::none);
             if (x.head) x.response->skip(true);
-            std::tie(hec, n) = co_await http::async_read_header(x.conn->stream, x.conn->buffer,
-                                                                *x.response, use_tuple);
+            hec = co_await read_header(x.conn->stream, x.conn->buffer, *x.response);
         }
         if (!hec) break;
         if (hec == beast::error::timeout) {
@@ -228,7 +234,7 @@ net::awaitable<client_session::next> client_session::respond(exchange_state& x) 
     res.keep_alive(keep);
     res.set("X-Request-Id", record_.request_id);
     const auto got = co_await relay_message(
-        x.conn->stream, x.conn->buffer, *x.response, stream_, body_buf_,
+        x.conn->stream, x.conn->buffer, *x.response, stream_, head_, body_buf_,
         cfg_.limits.body_idle_timeout, record_.bytes_out,
         tap(record_.plan->response_body, record_.response_body, record_.response_body_truncated));
     if (got.read_ec) {

@@ -2,7 +2,8 @@
 // Header rewrites applied to every message that crosses the proxy:
 //  - hop-by-hop fields are removed (RFC 9110 7.6.1): Connection and every field it names,
 //    Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade,
-//    Proxy-Authenticate, Proxy-Authorization. Framing is set again by the serializer.
+//    Proxy-Authenticate, Proxy-Authorization. Framing is set again when the head is written
+//    (http_head.hpp).
 //  - requests get X-Forwarded-For (appended), X-Forwarded-Proto and X-Forwarded-Host (set),
 //    and an X-Request-Id (the client's when sane, else a new one).
 // Pure functions over the fields they are given; thread-safe.

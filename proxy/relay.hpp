@@ -2,23 +2,28 @@
 // Streams one HTTP message from one side to the other through a fixed buffer: the header
 // already parsed into `p`, then the body piece by piece. Memory stays constant whatever the
 // body size, and a slow reader on `out` slows the reads on `in` (backpressure for free).
-// Included by session.cpp only (it instantiates Beast's parser and serializer).
+//
+// What is buffered is parsed synchronously; the socket is read only when the parser needs
+// more. Heads are written as text by http_head.hpp (not Beast's serializer), and each write
+// gathers what is ready — the head, a chunk's size line, the body piece, the last chunk with
+// its trailers — into one sendmsg. Included by the proxy's session files only.
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <span>
 #include <string>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/serializer.hpp>
-#include <boost/beast/http/write.hpp>
+
+#include "proxy/http_head.hpp"
 
 namespace sidelight::proxy {
 
@@ -41,59 +46,136 @@ struct relay_result {
     boost::beast::error_code write_ec;  // failure on the side it went to
 };
 
+// How much to ask the kernel for: what the buffer already has room for, at least 4 KiB.
+inline std::size_t read_size(const boost::beast::flat_buffer& b) {
+    return std::max<std::size_t>(4096, b.capacity() - b.size());
+}
+
+// Reads until `p` has a whole header. What was already buffered is parsed first, without a
+// syscall. An end of stream before any byte is http::error::end_of_stream.
+template <bool is_request>
+boost::asio::awaitable<boost::beast::error_code> read_header(
+    boost::beast::tcp_stream& in, boost::beast::flat_buffer& in_buf,
+    boost::beast::http::parser<is_request, boost::beast::http::buffer_body>& p) {
+    namespace http = boost::beast::http;
+    constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
+    for (;;) {
+        if (in_buf.size() != 0) {
+            boost::beast::error_code ec;
+            in_buf.consume(p.put(in_buf.data(), ec));
+            if (!ec && p.is_header_done()) co_return ec;
+            if (ec && ec != http::error::need_more) co_return ec;
+        }
+        auto [ec, n] = co_await in.async_read_some(in_buf.prepare(read_size(in_buf)), use_tuple);
+        if (ec == boost::asio::error::eof)
+            co_return p.got_some() ? http::error::partial_message : http::error::end_of_stream;
+        if (ec) co_return ec;
+        in_buf.commit(n);
+    }
+}
+
+// Parses the next body piece into `buf` from what is buffered, reading the socket only when
+// nothing is buffered. Returns the piece's size (0 only when the message is done).
+// `before_read` runs once, just before the first socket read (to flush a pending head).
+template <bool is_request, class BeforeRead>
+boost::asio::awaitable<std::size_t> next_body_piece(
+    boost::beast::tcp_stream& in, boost::beast::flat_buffer& in_buf,
+    boost::beast::http::parser<is_request, boost::beast::http::buffer_body>& p, std::span<char> buf,
+    std::chrono::milliseconds idle, boost::beast::error_code& read_ec, BeforeRead&& before_read) {
+    namespace http = boost::beast::http;
+    constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
+    auto& body = p.get().body();
+    body.data = buf.data();
+    body.size = buf.size();
+    for (;;) {
+        if (in_buf.size() != 0) {
+            boost::beast::error_code ec;
+            const auto used = p.put(in_buf.data(), ec);
+            in_buf.consume(used);
+            if (ec == http::error::need_buffer || ec == http::error::need_more) ec = {};
+            if (ec) {
+                read_ec = ec;
+                co_return 0;
+            }
+            const std::size_t got = buf.size() - body.size;
+            if (got != 0 || p.is_done()) co_return got;
+            if (used != 0) continue;  // framing only (a chunk's size line): parse on
+        }
+        if (!co_await before_read()) co_return 0;
+        in.expires_after(idle);
+        auto [ec, n] = co_await in.async_read_some(in_buf.prepare(read_size(in_buf)), use_tuple);
+        if (ec == boost::asio::error::eof) {
+            p.put_eof(ec);  // completes a close-delimited body; anything else is truncated
+            if (ec) read_ec = ec;
+            co_return 0;
+        }
+        if (ec) {
+            read_ec = ec;
+            co_return 0;
+        }
+        in_buf.commit(n);
+    }
+}
+
+// Relays the message whose header `p` holds, from `in` to `out`. `head` is reused storage.
 template <bool is_request>
 boost::asio::awaitable<relay_result> relay_message(
     boost::beast::tcp_stream& in, boost::beast::flat_buffer& in_buf,
     boost::beast::http::parser<is_request, boost::beast::http::buffer_body>& p,
-    boost::beast::tcp_stream& out, std::span<char> buf, std::chrono::milliseconds idle,
-    std::uint64_t& body_bytes, const body_tap& tap = {}) {
-    namespace http = boost::beast::http;
-    constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
+    boost::beast::tcp_stream& out, std::string& head, std::span<char> buf,
+    std::chrono::milliseconds idle, std::uint64_t& body_bytes, const body_tap& tap = {}) {
+    namespace net = boost::asio;
+    constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
     relay_result r;
-    http::serializer<is_request, http::buffer_body> sr{p.get()};
-    // With no body byte at hand yet, send the header alone so the peer can start at once.
-    if (!p.is_done() && in_buf.size() == 0) {
+    auto& msg = p.get();
+    const bool chunked_out = msg.chunked();
+    // Trailer fields are appended to the message's fields after these.
+    const std::size_t head_fields =
+        chunked_out ? static_cast<std::size_t>(std::distance(msg.begin(), msg.end())) : 0;
+    head.clear();
+    append_head(head, msg.base());
+    bool head_pending = true;
+    auto flush_head = [&]() -> net::awaitable<bool> {
+        if (!head_pending) co_return true;
+        head_pending = false;
         out.expires_after(idle);
-        auto [ec, n] = co_await http::async_write_header(out, sr, use_tuple);
-        if (ec) {
-            r.write_ec = ec;
-            co_return r;
-        }
-    }
-    do {
-        auto& body = p.get().body();
+        auto [ec, n] = co_await net::async_write(out, net::buffer(head), use_tuple);
+        r.write_ec = ec;
+        co_return !ec;
+    };
+    for (;;) {
+        std::size_t got = 0;
         if (!p.is_done()) {
-            body.data = buf.data();
-            body.size = buf.size();
-            in.expires_after(idle);
-            auto [ec, n] = co_await http::async_read_some(in, in_buf, p, use_tuple);
-            if (ec == http::error::need_buffer) ec = {};
+            got = co_await next_body_piece(in, in_buf, p, buf, idle, r.read_ec, flush_head);
+            if (r.read_ec || r.write_ec) co_return r;
+            body_bytes += got;
+            tap.take(buf.data(), got);
+        }
+        const bool last = p.is_done();
+        // Everything that is ready goes out in one write: [head][size line] body [CRLF][last
+        // chunk and trailers]. The text parts are appended to `head`; views are taken after.
+        if (!head_pending) head.clear();
+        if (chunked_out && got != 0) append_chunk_size(head, got);
+        const std::size_t before_body = head.size();
+        if (chunked_out && got != 0) head += "\r\n";
+        if (chunked_out && last) append_last_chunk(head, msg, head_fields);
+        std::array<net::const_buffer, 3> pieces;
+        std::size_t k = 0;
+        if (before_body != 0) pieces[k++] = net::buffer(head.data(), before_body);
+        if (got != 0) pieces[k++] = net::buffer(buf.data(), got);
+        if (head.size() > before_body)
+            pieces[k++] = net::buffer(head.data() + before_body, head.size() - before_body);
+        head_pending = false;
+        if (k != 0) {
+            out.expires_after(idle);
+            auto [ec, n] = co_await net::async_write(out, std::span(pieces.data(), k), use_tuple);
             if (ec) {
-                r.read_ec = ec;
+                r.write_ec = ec;
                 co_return r;
             }
-            body.size = buf.size() - body.size;
-            body_bytes += body.size;
-            tap.take(buf.data(), body.size);
-            // A zero-length piece must not reach the serializer as data: for a chunked message
-            // it would be written as the last chunk. Read on, or end the body properly.
-            if (body.size == 0 && !p.is_done()) continue;
-            body.data = body.size ? buf.data() : nullptr;
-            body.more = !p.is_done();
-        } else {
-            body.data = nullptr;
-            body.size = 0;
-            body.more = false;
         }
-        out.expires_after(idle);
-        auto [ec, n] = co_await http::async_write(out, sr, use_tuple);
-        if (ec == http::error::need_buffer) ec = {};
-        if (ec) {
-            r.write_ec = ec;
-            co_return r;
-        }
-    } while (!p.is_done() || !sr.is_done());
-    co_return r;
+        if (last) co_return r;
+    }
 }
 
 }  // namespace sidelight::proxy

@@ -67,6 +67,61 @@ TEST(SemanticsTest, BodilessStatusesAndCloseDelimitedResponses) {
     EXPECT_EQ(c.read_message(true)->status, 204);
 }
 
+// Trailers of a chunked body cross the proxy in both directions; fields that may not be
+// trailers (framing, routing) do not. An HTTP/1.0 client gets the body close-delimited, without the
+// trailers.
+TEST(SemanticsTest, ChunkedTrailersAreForwarded) {
+    temp_dir dir;
+    fake_upstream app([](const wire_message&) {
+        return fake_reply{
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Digest\r\n\r\n"
+            "5\r\nhello\r\n6\r\n world\r\n0\r\nX-Digest: sha-256=abc\r\n"
+            "Host: evil\r\n\r\n"};
+    });
+    auto proc = sidelight_process::run(dir, test_config(app.port()));
+    auto c = connection::connect(proc->proxy_port());
+    c.send(
+        "POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "3\r\nabc\r\n0\r\nX-Checksum: 42\r\n\r\n");
+    auto res = c.read_message(true);
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->body, "hello world");
+    EXPECT_TRUE(res->chunked);
+    ASSERT_EQ(res->trailers.size(), 1u) << res->raw_head;
+    EXPECT_EQ(res->trailers[0].first, "X-Digest");
+    EXPECT_EQ(res->trailers[0].second, "sha-256=abc");
+    ASSERT_TRUE(app.wait_requests(1));
+    const auto seen = app.requests();
+    const auto& up = seen.at(0).message;
+    EXPECT_EQ(up.body, "abc");
+    EXPECT_TRUE(up.chunked);
+    ASSERT_EQ(up.trailers.size(), 1u);
+    EXPECT_EQ(up.trailers[0].first, "X-Checksum");
+    EXPECT_EQ(up.trailers[0].second, "42");
+    // The connection is still in step: a second exchange works.
+    c.send("GET /again HTTP/1.1\r\nHost: a\r\n\r\n");
+    auto again = c.read_message(true);
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->body, "hello world");
+
+    auto old = connection::connect(proc->proxy_port());
+    old.send("GET /old HTTP/1.0\r\nHost: a\r\n\r\n");
+    auto res10 = old.read_message(true);
+    ASSERT_TRUE(res10);
+    EXPECT_FALSE(res10->chunked);
+    EXPECT_EQ(res10->body, "hello world");  // close-delimited, trailers dropped
+
+    // Framing in a request's trailer is refused: 400, and the connection is closed.
+    auto bad = connection::connect(proc->proxy_port());
+    bad.send(
+        "POST /bad HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "3\r\nabc\r\n0\r\nContent-Length: 3\r\n\r\n");
+    auto refused = bad.read_message(true);
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->status, 400);
+    EXPECT_TRUE(bad.wait_closed(2s));
+}
+
 // An upstream that never completes a TCP handshake: a listener whose accept queue is full.
 class black_hole {
   public:

@@ -147,12 +147,26 @@ std::optional<wire_message> connection::read_message(bool is_response, bool head
                 if (!fill(deadline)) return std::nullopt;
             }
             const auto size = std::stoul(buf_.substr(0, eol), nullptr, 16);
+            if (size == 0) {  // the last chunk, then trailer fields up to an empty line
+                buf_.erase(0, eol + 2);
+                for (;;) {
+                    while ((eol = buf_.find("\r\n")) == std::string::npos) {
+                        if (!fill(deadline)) return std::nullopt;
+                    }
+                    const auto line = buf_.substr(0, eol);
+                    buf_.erase(0, eol + 2);
+                    if (line.empty()) return m;
+                    const auto colon = line.find(':');
+                    auto value = line.substr(colon + 1);
+                    value.erase(0, value.find_first_not_of(" \t"));
+                    m.trailers.emplace_back(line.substr(0, colon), value);
+                }
+            }
             while (buf_.size() < eol + 2 + size + 2) {
                 if (!fill(deadline)) return std::nullopt;
             }
             m.body.append(buf_, eol + 2, size);
             buf_.erase(0, eol + 2 + size + 2);
-            if (size == 0) return m;  // (no trailers in these tests)
         }
     }
     const auto cl = m.header("Content-Length");

@@ -16,8 +16,9 @@ using namespace std::chrono_literals;
 // A parsed HTTP message as seen on the wire.
 struct wire_message {
     std::string start_line;  // "GET /x HTTP/1.1" / "HTTP/1.1 200 OK"
-    std::vector<std::pair<std::string, std::string>> headers;  // in order, names as sent
-    std::string body;                                          // de-chunked
+    std::vector<std::pair<std::string, std::string>> headers;   // in order, names as sent
+    std::string body;                                           // de-chunked
+    std::vector<std::pair<std::string, std::string>> trailers;  // of a chunked body
     std::string raw_head;
     bool chunked = false;
     int status = 0;  // responses only
