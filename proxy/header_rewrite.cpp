@@ -6,32 +6,34 @@
 #include "proxy/request_id.hpp"
 
 namespace sidelight::proxy {
-namespace {}  // namespace
 
 void strip_hop_by_hop(http::fields& fields) {
-    // Fields named by Connection are hop-by-hop too (e.g. "Connection: close, X-Secret").
-    // Copy the lists first: erasing while a Connection value is borrowed would dangle.
+    // One pass over the fields. Those named by Connection are hop-by-hop too ("Connection:
+    // close, X-Secret"); their names are copied, then erased once the pass is over.
     std::string named;
-    for (auto it = fields.find(http::field::connection); it != fields.end();
-         it = fields.find(http::field::connection)) {
-        named.append(it->value()).push_back(',');
-        fields.erase(it);
+    for (auto it = fields.begin(); it != fields.end();) {
+        switch (it->name()) {
+            case http::field::connection:
+                named.append(it->value()).push_back(',');
+                [[fallthrough]];
+            case http::field::keep_alive:
+            case http::field::proxy_connection:
+            case http::field::te:
+            case http::field::trailer:
+            case http::field::transfer_encoding:
+            case http::field::upgrade:
+            case http::field::proxy_authenticate:
+            case http::field::proxy_authorization:
+                it = fields.erase(it);
+                break;
+            default:
+                ++it;
+        }
     }
     any_list_element(named, [&](std::string_view token) {
         fields.erase(token);
         return false;
     });
-    static constexpr http::field hop_by_hop[] = {
-        http::field::keep_alive,
-        http::field::proxy_connection,
-        http::field::te,
-        http::field::trailer,
-        http::field::transfer_encoding,
-        http::field::upgrade,
-        http::field::proxy_authenticate,
-        http::field::proxy_authorization,
-    };
-    for (auto f : hop_by_hop) fields.erase(f);
 }
 
 void joined_forwarded_for(const http::fields& fields, std::string& out) {
