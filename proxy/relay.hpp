@@ -46,9 +46,10 @@ struct relay_result {
     boost::beast::error_code write_ec;  // failure on the side it went to
 };
 
-// How much to ask the kernel for: what the buffer already has room for, at least 4 KiB.
+// How much to ask the kernel for: what the buffer already has room for, at least 16 KiB (a
+// large body is then read 16 KiB per syscall; see serve_one for the client side's release).
 inline std::size_t read_size(const boost::beast::flat_buffer& b) {
-    return std::max<std::size_t>(4096, b.capacity() - b.size());
+    return std::max<std::size_t>(16 * 1024, b.capacity() - b.size());
 }
 
 // Reads until `p` has a whole header. What was already buffered is parsed first, without a
