@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/app.hpp"
+#include "audit/checkpoint.hpp"
 #include "audit/cli.hpp"
 #include "audit/event_api.hpp"
 #include "audit/rule_set.hpp"
@@ -27,6 +28,7 @@ constexpr const char* usage = R"(usage: sidelight [run] [--config FILE] [--log-l
        sidelight audit verify --store PATH [--checkpoints FILE --public-key PEM]
        sidelight audit export --store PATH
        sidelight audit query --store PATH [--filter QUERY]
+       sidelight audit keygen --key PEM --public-key PEM
        sidelight --version | --help
 
   run     start the proxy and the admin server (default)
@@ -38,6 +40,8 @@ constexpr const char* usage = R"(usage: sidelight [run] [--config FILE] [--log-l
   audit export  every event as one JSON line, in commit order
   audit query   a JSON array of events; QUERY as for GET /v1/events, e.g.
                 "table=audit_log&user_id=u7&since=2026-11-01T00:00:00Z&limit=50"
+  audit keygen  write a new Ed25519 key pair for signed checkpoints: the private key
+                (mode 0600) for audit.checkpoint.key_file, the public one for verify
 
 options:
   --config FILE       configuration file (default /etc/sidelight/sidelight.yaml)
@@ -81,10 +85,10 @@ void setup_logging(const std::string& level) {
 
 }  // namespace
 
-// `sidelight audit verify|export --store PATH ...`
+// `sidelight audit verify|export|query --store PATH ...`, `sidelight audit keygen ...`
 int audit_command(const std::vector<std::string>& args) {
     if (args.size() < 2) return fail(std::string("audit needs verify, query or export\n") + usage);
-    std::string store;
+    std::string store, key;
     std::optional<std::string> checkpoints, public_key;
     std::string filter;
     for (std::size_t i = 2; i < args.size(); ++i) {
@@ -97,9 +101,21 @@ int audit_command(const std::vector<std::string>& args) {
             public_key = args[++i];
         } else if (args[i] == "--filter") {
             filter = args[++i];
+        } else if (args[i] == "--key") {
+            key = args[++i];
         } else {
             return fail("unknown argument '" + args[i] + "'\n" + usage);
         }
+    }
+    if (args[1] == "keygen") {
+        if (key.empty() || !public_key) return fail("audit keygen needs --key and --public-key");
+        try {
+            sidelight::audit::generate_checkpoint_key(key, *public_key);
+        } catch (const std::exception& e) {
+            return fail(e.what());
+        }
+        std::printf("wrote %s (private, 0600) and %s\n", key.c_str(), public_key->c_str());
+        return 0;
     }
     if (store.empty()) return fail("audit " + args[1] + " needs --store PATH");
     if (args[1] == "verify")

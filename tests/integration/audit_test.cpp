@@ -338,5 +338,61 @@ TEST_F(AuditTest, VerifyFindsTheFirstTamperedRow) {
         << broken.stdout_text();
 }
 
+// Signed checkpoints through the binary: keygen, checkpoints on stdout while serving, verify
+// with them; then the newest rows deleted — invisible to the chain alone, caught by them.
+TEST_F(AuditTest, SignedCheckpointsCatchADeletedTail) {
+    const auto key = dir_.path() + "/cp.pem", pub = dir_.path() + "/cp.pub.pem";
+    sidelight_process keygen({"audit", "keygen", "--key", key, "--public-key", pub});
+    ASSERT_EQ(keygen.wait_exit(), 0) << keygen.stderr_text();
+    fake_upstream app;
+    auto yaml = config_with_admin_token(app.port());
+    yaml.replace(
+        yaml.find("  batch_interval: 5ms\n"), 22,
+        "  batch_interval: 5ms\n  checkpoint:\n    every_events: 4\n    key_file: " + key + "\n");
+    auto proc = sidelight_process::run(dir_, yaml);
+    {
+        auto c = connection::connect(proc->proxy_port());
+        for (int i = 0; i < 10; ++i) {
+            c.send("PUT /api/products/" + std::to_string(i) +
+                   " HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}");
+            ASSERT_TRUE(c.read_message(true));
+        }
+    }
+    proc->signal(SIGTERM);
+    ASSERT_EQ(proc->wait_exit(15s), 0);
+    // The checkpoint lines, as log shipping would keep them off the pod.
+    const auto out = proc->stdout_text();
+    std::string lines;
+    for (std::size_t at = out.find("\"audit_checkpoint\""); at != std::string::npos;
+         at = out.find("\"audit_checkpoint\"", at + 1)) {
+        const auto begin = out.rfind('\n', at) == std::string::npos ? 0 : out.rfind('\n', at) + 1;
+        lines += out.substr(begin, out.find('\n', at) - begin) + "\n";
+    }
+    ASSERT_NE(lines.find("\"sig\""), std::string::npos) << out;
+    const auto cp_file = dir_.write("checkpoints.jsonl", lines);
+    sidelight_process ok(
+        {"audit", "verify", "--store", db(), "--checkpoints", cp_file, "--public-key", pub});
+    EXPECT_EQ(ok.wait_exit(), 0) << ok.stdout_text() << ok.stderr_text();
+    EXPECT_NE(ok.stdout_text().find("OK 10 events"), std::string::npos) << ok.stdout_text();
+    {  // an attacker drops the guard and deletes the two newest rows
+        SQLite::Database d(db(), SQLite::OPEN_READWRITE);
+        d.exec("DROP TRIGGER audit_log_no_delete");
+        d.exec("DELETE FROM audit_log WHERE seq > 8");
+    }
+    sidelight_process chain_only({"audit", "verify", "--store", db()});
+    EXPECT_EQ(chain_only.wait_exit(), 0) << "a chain alone cannot see a shortened tail";
+    sidelight_process caught(
+        {"audit", "verify", "--store", db(), "--checkpoints", cp_file, "--public-key", pub});
+    EXPECT_EQ(caught.wait_exit(), 1) << caught.stdout_text();
+    EXPECT_NE(caught.stdout_text().find("truncated"), std::string::npos) << caught.stdout_text();
+    // A checkpoint file signed by another key is refused outright.
+    const auto other = dir_.path() + "/other.pem", other_pub = dir_.path() + "/other.pub.pem";
+    sidelight_process keygen2({"audit", "keygen", "--key", other, "--public-key", other_pub});
+    ASSERT_EQ(keygen2.wait_exit(), 0);
+    sidelight_process forged(
+        {"audit", "verify", "--store", db(), "--checkpoints", cp_file, "--public-key", other_pub});
+    EXPECT_EQ(forged.wait_exit(), 2) << forged.stdout_text();
+}
+
 }  // namespace
 }  // namespace sidelight::test
