@@ -151,8 +151,12 @@ void audit_pipeline::on_request(const proxy::request_record& r) {
 
 void audit_pipeline::hold(const proxy::request_record& r, proxy::audit_phase phase,
                           std::function<void(bool ok)> done) {
+    // The rules in force, cached per worker thread as on_request does: no lock per request.
+    thread_local std::shared_ptr<const audit::rule_set> rules;
+    thread_local std::uint64_t generation = 0;
+    rules_.refresh(rules, generation);
     std::vector<audit::derived_event> events;
-    if (auto rules = rules_.get()) rules->evaluate_strict(r, phase, events);
+    if (rules) rules->evaluate_strict(r, phase, events);
     if (events.empty()) {
         done(true);
         return;

@@ -14,6 +14,13 @@
 
 namespace sidelight::proxy {
 
+// Generations are unique across every published value of the process, so a per-thread cache
+// (a thread_local copy and its generation) can never take one instance's value for another's.
+inline std::uint64_t next_published_generation() {
+    static std::atomic<std::uint64_t> counter{0};
+    return counter.fetch_add(1, std::memory_order_relaxed) + 1;
+}
+
 template <class T>
 class published {
   public:
@@ -31,7 +38,7 @@ class published {
             std::lock_guard lock(mutex_);
             value_ = std::move(value);
         }
-        generation_.fetch_add(1, std::memory_order_acq_rel);
+        generation_.store(next_published_generation(), std::memory_order_release);
     }
 
     // Refreshes a reader's copy when a newer value was published. Returns true if it changed.
@@ -46,7 +53,7 @@ class published {
   private:
     mutable std::mutex mutex_;
     std::shared_ptr<const T> value_;
-    std::atomic<std::uint64_t> generation_{1};
+    std::atomic<std::uint64_t> generation_{next_published_generation()};
 };
 
 }  // namespace sidelight::proxy
