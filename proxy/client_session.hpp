@@ -46,7 +46,9 @@ class client_session {
 
     net::awaitable<void> run();
     void close_if_idle();
-    // Called by the worker's watchdog: starts watching the client of a slow exchange.
+    // Called by the worker's watchdog (every io_deadline::period): cancels the I/O whose
+    // deadline passed, and starts watching the client of a slow exchange.
+    void on_watchdog(steady::time_point now);
     void arm_slow_watch(steady::time_point now);
     static constexpr std::chrono::milliseconds slow_exchange{100};
     void abort();
@@ -86,6 +88,7 @@ class client_session {
     worker& w_;
     const config::config& cfg_;
     beast::tcp_stream stream_;
+    io_deadline deadline_;  // of the client's I/O; stream_ keeps no timer of its own
     beast::flat_buffer buffer_;
     std::list<client_session*>::iterator link_;
     request_record record_;
@@ -97,6 +100,7 @@ class client_session {
     std::shared_ptr<const routing> routing_;  // refreshed when a reload publishes a new one
     std::uint64_t routing_generation_ = 0;
     bool idle_ = true;
+    upstream_connection* active_conn_ = nullptr;     // the exchange's, for on_watchdog
     beast::tcp_stream* awaited_upstream_ = nullptr;  // set while waiting for a response header
     steady::time_point awaited_since_;
     std::shared_ptr<client_watch> watch_;  // the client watch of a slow exchange

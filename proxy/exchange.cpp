@@ -54,7 +54,7 @@ net::awaitable<std::optional<client_session::next>> client_session::strict_reque
         while (!rp.is_done()) {
             beast::error_code ec;
             const std::size_t got = co_await next_body_piece(
-                stream_, buffer_, rp, body_buf_, cfg_.limits.body_idle_timeout, ec,
+                stream_, deadline_, buffer_, rp, body_buf_, cfg_.limits.body_idle_timeout, ec,
                 []() -> net::awaitable<bool> { co_return true; });
             if (ec == http::error::body_limit) {
                 co_return co_await send_error(http::status::payload_too_large,
@@ -135,9 +135,15 @@ net::awaitable<bool> client_session::hold(audit_phase phase) {
 net::awaitable<client_session::next> client_session::respond(exchange_state& x) {
     const auto& up = w_.shared.upstream.settings;
     const bool retryable = x.request.is_done() && idempotent(x.request.get().method());
+    struct forget_on_exit {  // the watchdog must not reach a connection we no longer hold
+        upstream_connection*& conn;
+        ~forget_on_exit() { conn = nullptr; }
+    } forget{active_conn_};
     for (int attempt = 0;; ++attempt) {
         beast::error_code ec;
+        active_conn_ = nullptr;
         x.conn = co_await w_.pool.acquire(ec);
+        active_conn_ = x.conn.get();
         if (!x.conn) {
             co_return co_await send_error(http::status::bad_gateway, error_type::upstream_connect,
                                           x.request.is_done() && x.client_keep_alive);
@@ -145,8 +151,8 @@ net::awaitable<client_session::next> client_session::respond(exchange_state& x) 
         record_.upstream_start = steady::now();
         if (!x.body_prebuffered) record_.request_body.clear();  // a retry captures it again
         auto sent = co_await relay_message(
-            stream_, buffer_, x.request, x.conn->stream, head_, body_buf_,
-            cfg_.limits.body_idle_timeout, record_.bytes_in,
+            stream_, deadline_, buffer_, x.request, x.conn->stream, x.conn->deadline, head_,
+            body_buf_, cfg_.limits.body_idle_timeout, record_.bytes_in,
             tap(record_.plan->request_body, record_.request_body, record_.request_body_truncated));
         if (sent.read_ec) {
             if (sent.read_ec == http::error::body_limit)
@@ -162,9 +168,10 @@ net::awaitable<client_session::next> client_session::respond(exchange_state& x) 
         }
         const bool may_retry = attempt == 0 && retryable && x.conn->reused;
         if (!sent.write_ec && x.body_prebuffered) {
-            x.conn->stream.expires_after(cfg_.limits.body_idle_timeout);
+            x.conn->deadline.arm(cfg_.limits.body_idle_timeout);
             auto [wec, wn] = co_await net::async_write(
                 x.conn->stream, net::buffer(record_.request_body), use_tuple);
+            x.conn->deadline.done(wec);
             sent.write_ec = wec;
         }
         if (sent.write_ec) {
@@ -176,10 +183,10 @@ net::awaitable<client_session::next> client_session::respond(exchange_state& x) 
         x.response->body_limit(boost::none);
         x.response->header_limit(static_cast<std::uint32_t>(cfg_.limits.max_header_bytes));
         if (x.head) x.response->skip(true);
-        x.conn->stream.expires_after(up.response_timeout);
         awaited_upstream_ = &x.conn->stream;  // arm_slow_watch() may watch the client now
         awaited_since_ = steady::now();
-        auto hec = co_await read_header(x.conn->stream, x.conn->buffer, *x.response);
+        auto hec = co_await read_header(x.conn->stream, x.conn->deadline, x.conn->buffer,
+                                        *x.response, up.response_timeout);
         awaited_upstream_ = nullptr;
         if (unwatch_client()) {  // the client left while the app was working on it
             finish(499, error_type::client_abort);
@@ -191,7 +198,8 @@ net::awaitable<client_session::next> client_session::respond(exchange_state& x) 
             x.response.emplace();
             x.response->body_limit(boost::none);
             if (x.head) x.response->skip(true);
-            hec = co_await read_header(x.conn->stream, x.conn->buffer, *x.response);
+            hec = co_await read_header(x.conn->stream, x.conn->deadline, x.conn->buffer,
+                                       *x.response, up.response_timeout);
         }
         if (!hec) break;
         if (hec == beast::error::timeout) {
@@ -234,8 +242,8 @@ net::awaitable<client_session::next> client_session::respond(exchange_state& x) 
     res.keep_alive(keep);
     res.set("X-Request-Id", record_.request_id);
     const auto got = co_await relay_message(
-        x.conn->stream, x.conn->buffer, *x.response, stream_, head_, body_buf_,
-        cfg_.limits.body_idle_timeout, record_.bytes_out,
+        x.conn->stream, x.conn->deadline, x.conn->buffer, *x.response, stream_, deadline_, head_,
+        body_buf_, cfg_.limits.body_idle_timeout, record_.bytes_out,
         tap(record_.plan->response_body, record_.response_body, record_.response_body_truncated));
     if (got.read_ec) {
         // Never let a truncated body look complete: abort the client connection.
@@ -258,6 +266,14 @@ net::awaitable<client_session::next> client_session::respond(exchange_state& x) 
 // upstream read. Bytes a pipelining client sent early are left alone. Armed by the worker's
 // watchdog only for exchanges slower than `slow_exchange` (a wait costs an epoll_ctl, which
 // fast requests should not pay).
+void client_session::on_watchdog(steady::time_point now) {
+    beast::error_code ignored;
+    if (deadline_.expire(now)) stream_.socket().cancel(ignored);
+    if (active_conn_ && active_conn_->deadline.expire(now))
+        active_conn_->stream.socket().cancel(ignored);
+    arm_slow_watch(now);
+}
+
 void client_session::arm_slow_watch(steady::time_point now) {
     if (!awaited_upstream_ || watch_ || now - awaited_since_ < slow_exchange) return;
     watch_ = std::make_shared<client_watch>();
@@ -303,8 +319,9 @@ net::awaitable<client_session::next> client_session::send_error(http::status sta
     scratch_ += keep_alive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n";
     scratch_ += reason;
     scratch_ += '\n';
-    stream_.expires_after(cfg_.limits.body_idle_timeout);
+    deadline_.arm(cfg_.limits.body_idle_timeout);
     auto [ec, n] = co_await net::async_write(stream_, net::buffer(scratch_), use_tuple);
+    deadline_.done(ec);
     finish(ec ? 499 : static_cast<int>(status), ec ? error_type::client_abort : error);
     if (ec) co_return next::close;
     if (keep_alive) co_return next::keep_alive;

@@ -24,6 +24,7 @@
 #include <boost/beast/http/parser.hpp>
 
 #include "proxy/http_head.hpp"
+#include "proxy/io_deadline.hpp"
 
 namespace sidelight::proxy {
 
@@ -54,23 +55,32 @@ inline std::size_t read_size(const boost::beast::flat_buffer& b) {
 
 // Reads until `p` has a whole header. What was already buffered is parsed first, without a
 // syscall. An end of stream before any byte is http::error::end_of_stream.
+// `timeout` bounds the whole header, however many reads it takes.
 template <bool is_request>
 boost::asio::awaitable<boost::beast::error_code> read_header(
-    boost::beast::tcp_stream& in, boost::beast::flat_buffer& in_buf,
-    boost::beast::http::parser<is_request, boost::beast::http::buffer_body>& p) {
+    boost::beast::tcp_stream& in, io_deadline& in_deadline, boost::beast::flat_buffer& in_buf,
+    boost::beast::http::parser<is_request, boost::beast::http::buffer_body>& p,
+    std::chrono::milliseconds timeout) {
     namespace http = boost::beast::http;
     constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
+    in_deadline.arm(timeout);
     for (;;) {
         if (in_buf.size() != 0) {
             boost::beast::error_code ec;
             in_buf.consume(p.put(in_buf.data(), ec));
-            if (!ec && p.is_header_done()) co_return ec;
-            if (ec && ec != http::error::need_more) co_return ec;
+            if ((!ec && p.is_header_done()) || (ec && ec != http::error::need_more)) {
+                in_deadline.disarm();
+                co_return ec;
+            }
         }
         auto [ec, n] = co_await in.async_read_some(in_buf.prepare(read_size(in_buf)), use_tuple);
-        if (ec == boost::asio::error::eof)
-            co_return p.got_some() ? http::error::partial_message : http::error::end_of_stream;
-        if (ec) co_return ec;
+        in_deadline.settle(ec);
+        if (ec) {
+            in_deadline.disarm();
+            if (ec == boost::asio::error::eof)
+                co_return p.got_some() ? http::error::partial_message : http::error::end_of_stream;
+            co_return ec;
+        }
         in_buf.commit(n);
     }
 }
@@ -80,7 +90,7 @@ boost::asio::awaitable<boost::beast::error_code> read_header(
 // `before_read` runs once, just before the first socket read (to flush a pending head).
 template <bool is_request, class BeforeRead>
 boost::asio::awaitable<std::size_t> next_body_piece(
-    boost::beast::tcp_stream& in, boost::beast::flat_buffer& in_buf,
+    boost::beast::tcp_stream& in, io_deadline& in_deadline, boost::beast::flat_buffer& in_buf,
     boost::beast::http::parser<is_request, boost::beast::http::buffer_body>& p, std::span<char> buf,
     std::chrono::milliseconds idle, boost::beast::error_code& read_ec, BeforeRead&& before_read) {
     namespace http = boost::beast::http;
@@ -103,8 +113,9 @@ boost::asio::awaitable<std::size_t> next_body_piece(
             if (used != 0) continue;  // framing only (a chunk's size line): parse on
         }
         if (!co_await before_read()) co_return 0;
-        in.expires_after(idle);
+        in_deadline.arm(idle);
         auto [ec, n] = co_await in.async_read_some(in_buf.prepare(read_size(in_buf)), use_tuple);
+        in_deadline.done(ec);
         if (ec == boost::asio::error::eof) {
             p.put_eof(ec);  // completes a close-delimited body; anything else is truncated
             if (ec) read_ec = ec;
@@ -121,10 +132,11 @@ boost::asio::awaitable<std::size_t> next_body_piece(
 // Relays the message whose header `p` holds, from `in` to `out`. `head` is reused storage.
 template <bool is_request>
 boost::asio::awaitable<relay_result> relay_message(
-    boost::beast::tcp_stream& in, boost::beast::flat_buffer& in_buf,
+    boost::beast::tcp_stream& in, io_deadline& in_deadline, boost::beast::flat_buffer& in_buf,
     boost::beast::http::parser<is_request, boost::beast::http::buffer_body>& p,
-    boost::beast::tcp_stream& out, std::string& head, std::span<char> buf,
-    std::chrono::milliseconds idle, std::uint64_t& body_bytes, const body_tap& tap = {}) {
+    boost::beast::tcp_stream& out, io_deadline& out_deadline, std::string& head,
+    std::span<char> buf, std::chrono::milliseconds idle, std::uint64_t& body_bytes,
+    const body_tap& tap = {}) {
     namespace net = boost::asio;
     constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
     relay_result r;
@@ -139,15 +151,17 @@ boost::asio::awaitable<relay_result> relay_message(
     auto flush_head = [&]() -> net::awaitable<bool> {
         if (!head_pending) co_return true;
         head_pending = false;
-        out.expires_after(idle);
+        out_deadline.arm(idle);
         auto [ec, n] = co_await net::async_write(out, net::buffer(head), use_tuple);
+        out_deadline.done(ec);
         r.write_ec = ec;
         co_return !ec;
     };
     for (;;) {
         std::size_t got = 0;
         if (!p.is_done()) {
-            got = co_await next_body_piece(in, in_buf, p, buf, idle, r.read_ec, flush_head);
+            got = co_await next_body_piece(in, in_deadline, in_buf, p, buf, idle, r.read_ec,
+                                           flush_head);
             if (r.read_ec || r.write_ec) co_return r;
             body_bytes += got;
             tap.take(buf.data(), got);
@@ -168,8 +182,9 @@ boost::asio::awaitable<relay_result> relay_message(
             pieces[k++] = net::buffer(head.data() + before_body, head.size() - before_body);
         head_pending = false;
         if (k != 0) {
-            out.expires_after(idle);
+            out_deadline.arm(idle);
             auto [ec, n] = co_await net::async_write(out, std::span(pieces.data(), k), use_tuple);
+            out_deadline.done(ec);
             if (ec) {
                 r.write_ec = ec;
                 co_return r;

@@ -10,6 +10,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "proxy/io_deadline.hpp"
 #include "proxy/session.hpp"
 
 namespace sidelight::proxy {
@@ -50,13 +51,15 @@ net::awaitable<void> accept_loop(worker& w) {
     }
 }
 
-// Every 50 ms: watch the clients of slow exchanges (arm_slow_watches).
+// Every io_deadline::period: timeouts and slow-exchange client watches (run_watchdog). It
+// runs for as long as the worker does — draining sessions still need their timeouts.
 net::awaitable<void> watchdog(worker& w) {
     net::steady_timer timer(w.ioc);
-    while (w.acceptor && w.acceptor->is_open()) {
-        timer.expires_after(std::chrono::milliseconds(50));
-        co_await timer.async_wait(use_tuple);
-        arm_slow_watches(w);
+    for (;;) {
+        timer.expires_after(io_deadline::period);
+        auto [ec] = co_await timer.async_wait(use_tuple);
+        if (ec == net::error::operation_aborted) co_return;
+        run_watchdog(w);
     }
 }
 

@@ -73,11 +73,15 @@ net::awaitable<std::size_t> client_session::read_head() {
     std::size_t scanned = 0;
     idle_ = buffer_.size() == 0;
     if (idle_) {
-        stream_.expires_after(limits.keepalive_timeout);
+        deadline_.arm(limits.keepalive_timeout);
     } else {  // a pipelined request is already buffered
         stamp_start();
-        stream_.expires_after(limits.header_read_timeout);
+        deadline_.arm(limits.header_read_timeout);
     }
+    struct disarm_on_exit {
+        io_deadline& d;
+        ~disarm_on_exit() { d.disarm(); }
+    } disarm{deadline_};
     for (;;) {
         std::string_view data(static_cast<const char*>(buffer_.data().data()), buffer_.size());
         while (scanned == 0 && data.starts_with("\r\n")) {  // RFC 9112 2.2: leading empty lines
@@ -100,6 +104,7 @@ net::awaitable<std::size_t> client_session::read_head() {
         if (end != std::string_view::npos) co_return end;
         scanned = data.size();
         auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(read_chunk), use_tuple);
+        deadline_.settle(ec);
         if (ec) {
             // A head that stalls (slowloris) is closed: the stream is gone on a timeout, so
             // the 408 is recorded, not sent.
@@ -110,7 +115,7 @@ net::awaitable<std::size_t> client_session::read_head() {
         if (idle_) {
             idle_ = false;
             stamp_start();
-            stream_.expires_after(limits.header_read_timeout);
+            deadline_.arm(limits.header_read_timeout);
         }
     }
 }
@@ -205,8 +210,9 @@ net::awaitable<client_session::next> client_session::forward(request_parser& rp)
     if (expect_continue && !rp.is_done()) {
         // We answer the expectation ourselves; the app gets a plain request with a body.
         static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
-        stream_.expires_after(cfg_.limits.body_idle_timeout);
+        deadline_.arm(cfg_.limits.body_idle_timeout);
         auto [wec, n] = co_await net::async_write(stream_, net::buffer(cont), use_tuple);
+        deadline_.done(wec);
         if (wec) {
             finish(499, error_type::client_abort);
             co_return next::close;
@@ -261,9 +267,9 @@ void close_idle_sessions(worker& w) {
     for (auto* s : w.sessions) s->close_if_idle();
 }
 
-void arm_slow_watches(worker& w) {
+void run_watchdog(worker& w) {
     const auto now = steady::now();
-    for (auto* s : w.sessions) s->arm_slow_watch(now);
+    for (auto* s : w.sessions) s->on_watchdog(now);
 }
 
 void abort_sessions(worker& w) {

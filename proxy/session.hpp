@@ -20,9 +20,10 @@ boost::asio::awaitable<void> serve_client(worker& w, boost::asio::ip::tcp::socke
 // busy ones finish their current exchange with `Connection: close`.
 void close_idle_sessions(worker& w);
 
-// The worker's watchdog: watches the clients of exchanges slower than 100 ms, so that a
+// The worker's watchdog, every io_deadline::period: enforces the I/O deadlines of every
+// session (the timeouts), and watches the clients of exchanges slower than 100 ms, so that a
 // client that leaves is noticed while the app is still working (see client_session).
-void arm_slow_watches(worker& w);
+void run_watchdog(worker& w);
 
 // Closes every session of the worker at once (grace period over).
 void abort_sessions(worker& w);

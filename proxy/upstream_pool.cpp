@@ -81,6 +81,7 @@ net::awaitable<std::unique_ptr<upstream_connection>> upstream_pool::acquire(beas
         ec = cec;
         co_return nullptr;
     }
+    conn->stream.expires_never();  // from here on, conn->deadline times its I/O
     conn->stream.socket().set_option(tcp::no_delay(true), ec);
     ec = {};
     co_return conn;

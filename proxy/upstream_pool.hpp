@@ -15,7 +15,9 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+
 #include <boost/beast/core/tcp_stream.hpp>
+#include "proxy/io_deadline.hpp"
 
 #include "config/config.hpp"
 #include "proxy/request_record.hpp"
@@ -45,6 +47,7 @@ class upstream_connection {
 
     beast::tcp_stream stream;
     beast::flat_buffer buffer;  // bytes read from the app beyond the current parse
+    io_deadline deadline;       // of the exchange's I/O (the watchdog enforces it)
     std::chrono::steady_clock::time_point idle_since;
     bool reused = false;  // came out of the pool rather than a fresh connect
 
