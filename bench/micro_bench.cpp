@@ -45,7 +45,7 @@ BENCHMARK(head_check);
 void parse_and_rewrite(benchmark::State& state) {
     std::string scratch, id;
     for (auto _ : state) {
-        http::request_parser<http::buffer_body> p;
+        http::request_parser<http::buffer_body, proxy::field_allocator<char>> p;
         boost::beast::error_code ec;
         p.put(boost::asio::buffer(browser_request), ec);
         auto& req = p.get();

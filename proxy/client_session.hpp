@@ -18,6 +18,7 @@
 #include <boost/beast/http/status.hpp>
 
 #include "proxy/audit_gate.hpp"
+#include "proxy/http_fields.hpp"
 #include "proxy/relay.hpp"
 #include "proxy/request_record.hpp"
 #include "proxy/routing.hpp"
@@ -29,8 +30,8 @@ namespace session_detail {
 namespace http = beast::http;
 inline constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 using steady = std::chrono::steady_clock;
-using request_parser = http::request_parser<http::buffer_body>;
-using response_parser = http::response_parser<http::buffer_body>;
+using request_parser = http::request_parser<http::buffer_body, field_allocator<char>>;
+using response_parser = http::response_parser<http::buffer_body, field_allocator<char>>;
 inline constexpr std::size_t body_buffer_size = 16 * 1024;
 
 }  // namespace session_detail
@@ -75,7 +76,7 @@ class client_session {
     net::awaitable<next> tunnel(exchange_state& x);
     net::awaitable<std::optional<next>> strict_request(exchange_state& x);
     bool strict() const { return w_.shared.gate && record_.plan && record_.plan->strict; }
-    void capture_request(const http::fields& fields, std::string_view target);
+    void capture_request(const fields& fields, std::string_view target);
     body_tap tap(bool wanted, std::string& into, bool& truncated) const {
         if (!wanted) return {};
         return {&into, record_.plan->max_body_bytes, &truncated};

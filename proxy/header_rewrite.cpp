@@ -7,7 +7,7 @@
 
 namespace sidelight::proxy {
 
-void strip_hop_by_hop(http::fields& fields) {
+void strip_hop_by_hop(fields& fields) {
     // One pass over the fields. Those named by Connection are hop-by-hop too ("Connection:
     // close, X-Secret"); their names are copied, then erased once the pass is over.
     std::string named;
@@ -36,7 +36,7 @@ void strip_hop_by_hop(http::fields& fields) {
     });
 }
 
-void joined_forwarded_for(const http::fields& fields, std::string& out) {
+void joined_forwarded_for(const fields& fields, std::string& out) {
     out.clear();
     // Several X-Forwarded-For lines are one comma-separated list (RFC 9110 5.3).
     for (const auto& field : fields) {
@@ -46,7 +46,7 @@ void joined_forwarded_for(const http::fields& fields, std::string& out) {
     }
 }
 
-void set_forwarded(http::fields& fields, std::string_view peer_ip, std::string& scratch) {
+void set_forwarded(fields& fields, std::string_view peer_ip, std::string& scratch) {
     joined_forwarded_for(fields, scratch);
     if (!scratch.empty()) scratch += ", ";
     scratch += peer_ip;
@@ -59,7 +59,7 @@ void set_forwarded(http::fields& fields, std::string_view peer_ip, std::string& 
     }
 }
 
-void ensure_request_id(http::fields& fields, std::string& id) {
+void ensure_request_id(fields& fields, std::string& id) {
     auto it = fields.find("X-Request-Id");
     if (it != fields.end() && is_sane_request_id(it->value()) &&
         fields.count("X-Request-Id") == 1) {

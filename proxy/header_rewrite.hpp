@@ -11,22 +11,20 @@
 #include <string>
 #include <string_view>
 
-#include <boost/beast/http/fields.hpp>
+#include "proxy/http_fields.hpp"
 
 namespace sidelight::proxy {
 
-namespace http = boost::beast::http;
-
-void strip_hop_by_hop(http::fields& fields);
+void strip_hop_by_hop(fields& fields);
 
 // Joins every X-Forwarded-For line into one comma-separated list in `out` ("" when absent).
-void joined_forwarded_for(const http::fields& fields, std::string& out);
+void joined_forwarded_for(const fields& fields, std::string& out);
 
 // Appends `peer_ip` (the address this hop came from) to X-Forwarded-For and sets
 // X-Forwarded-Proto and X-Forwarded-Host. `scratch` is reused storage.
-void set_forwarded(http::fields& fields, std::string_view peer_ip, std::string& scratch);
+void set_forwarded(fields& fields, std::string_view peer_ip, std::string& scratch);
 
 // Ensures a sane X-Request-Id on the request, writing its value to `id`.
-void ensure_request_id(http::fields& fields, std::string& id);
+void ensure_request_id(fields& fields, std::string& id);
 
 }  // namespace sidelight::proxy

@@ -14,7 +14,7 @@ void append_version(std::string& out, unsigned version) {
     out += static_cast<char>('0' + version % 10);
 }
 
-void append_fields(std::string& out, const http::fields& fields) {
+void append_fields(std::string& out, const fields& fields) {
     for (const auto& f : fields) {
         out += f.name_string();
         out += ": ";
@@ -54,7 +54,7 @@ bool allowed_in_trailer(std::string_view name) {
 
 }  // namespace
 
-void append_head(std::string& out, const http::request_header<>& h) {
+void append_head(std::string& out, const request_head& h) {
     out += h.method_string();
     out += ' ';
     out += h.target();
@@ -64,7 +64,7 @@ void append_head(std::string& out, const http::request_header<>& h) {
     append_fields(out, h);
 }
 
-void append_head(std::string& out, const http::response_header<>& h) {
+void append_head(std::string& out, const response_head& h) {
     append_version(out, h.version());
     const unsigned status = h.result_int();
     out += ' ';
@@ -78,7 +78,7 @@ void append_head(std::string& out, const http::response_header<>& h) {
     append_fields(out, h);
 }
 
-void append_last_chunk(std::string& out, const http::fields& fields, std::size_t first) {
+void append_last_chunk(std::string& out, const fields& fields, std::size_t first) {
     out += "0\r\n";
     std::size_t i = 0;
     for (const auto& f : fields) {

@@ -8,23 +8,20 @@
 #include <string>
 #include <string_view>
 
-#include <boost/beast/http/fields.hpp>
-#include <boost/beast/http/message.hpp>
+#include "proxy/http_fields.hpp"
 
 namespace sidelight::proxy {
 
-namespace http = boost::beast::http;
-
 // "METHOD target HTTP/1.x" CRLF, the fields, CRLF.
-void append_head(std::string& out, const http::request_header<>& h);
+void append_head(std::string& out, const request_head& h);
 // "HTTP/1.x status reason" CRLF, the fields, CRLF (the reason is the standard one when the
 // message has none).
-void append_head(std::string& out, const http::response_header<>& h);
+void append_head(std::string& out, const response_head& h);
 
 // The last chunk of a chunked body: "0" CRLF, then the trailer fields of `fields` from the
 // `first`-th field on (those the parser appended after the head), CRLF. Fields that may not
 // appear in a trailer (RFC 9110 6.5.1: framing, routing, hop-by-hop) are dropped.
-void append_last_chunk(std::string& out, const http::fields& fields, std::size_t first);
+void append_last_chunk(std::string& out, const fields& fields, std::size_t first);
 
 // A chunk's size line: hex digits and CRLF.
 void append_chunk_size(std::string& out, std::size_t size);

@@ -59,7 +59,8 @@ inline std::size_t read_size(const boost::beast::flat_buffer& b) {
 template <bool is_request>
 boost::asio::awaitable<boost::beast::error_code> read_header(
     boost::beast::tcp_stream& in, io_deadline& in_deadline, boost::beast::flat_buffer& in_buf,
-    boost::beast::http::parser<is_request, boost::beast::http::buffer_body>& p,
+    boost::beast::http::parser<is_request, boost::beast::http::buffer_body, field_allocator<char>>&
+        p,
     std::chrono::milliseconds timeout) {
     namespace http = boost::beast::http;
     constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
@@ -91,8 +92,10 @@ boost::asio::awaitable<boost::beast::error_code> read_header(
 template <bool is_request, class BeforeRead>
 boost::asio::awaitable<std::size_t> next_body_piece(
     boost::beast::tcp_stream& in, io_deadline& in_deadline, boost::beast::flat_buffer& in_buf,
-    boost::beast::http::parser<is_request, boost::beast::http::buffer_body>& p, std::span<char> buf,
-    std::chrono::milliseconds idle, boost::beast::error_code& read_ec, BeforeRead&& before_read) {
+    boost::beast::http::parser<is_request, boost::beast::http::buffer_body, field_allocator<char>>&
+        p,
+    std::span<char> buf, std::chrono::milliseconds idle, boost::beast::error_code& read_ec,
+    BeforeRead&& before_read) {
     namespace http = boost::beast::http;
     constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
     auto& body = p.get().body();
@@ -133,7 +136,8 @@ boost::asio::awaitable<std::size_t> next_body_piece(
 template <bool is_request>
 boost::asio::awaitable<relay_result> relay_message(
     boost::beast::tcp_stream& in, io_deadline& in_deadline, boost::beast::flat_buffer& in_buf,
-    boost::beast::http::parser<is_request, boost::beast::http::buffer_body>& p,
+    boost::beast::http::parser<is_request, boost::beast::http::buffer_body, field_allocator<char>>&
+        p,
     boost::beast::tcp_stream& out, io_deadline& out_deadline, std::string& head,
     std::span<char> buf, std::chrono::milliseconds idle, std::uint64_t& body_bytes,
     const body_tap& tap = {}) {

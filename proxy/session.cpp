@@ -18,7 +18,7 @@ namespace {
 constexpr std::size_t read_chunk = 4096;
 
 // `Upgrade: x` together with `Connection: upgrade` (RFC 9110 7.8).
-bool wants_upgrade(const http::fields& f) {
+bool wants_upgrade(const fields& f) {
     if (f[http::field::upgrade].empty()) return false;
     for (const auto& field : f) {
         if (beast::iequals(field.name_string(), "Connection") &&
@@ -237,7 +237,7 @@ void client_session::label_route(std::string_view target) {
 }
 
 // Keeps what the route's audit rules will read (capture_plan), before hop-by-hop stripping.
-void client_session::capture_request(const http::fields& fields, std::string_view target) {
+void client_session::capture_request(const fields& fields, std::string_view target) {
     if (const auto q = target.find('?'); q != std::string_view::npos)
         record_.query.assign(target.substr(q + 1));
     record_.user_agent.assign(fields[http::field::user_agent]);

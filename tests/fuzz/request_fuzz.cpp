@@ -17,10 +17,10 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/serializer.hpp>
 
 #include "proxy/header_check.hpp"
 #include "proxy/header_rewrite.hpp"
+#include "proxy/http_head.hpp"
 #include "proxy/method.hpp"
 #include "proxy/route_table.hpp"
 
@@ -53,31 +53,17 @@ const proxy::route_table& routes() {
     return *table;
 }
 
+using request_parser = http::request_parser<http::buffer_body, proxy::field_allocator<char>>;
+
 // The header serialized as the proxy writes it to the app.
-std::string serialize_header(http::request<http::buffer_body>& req) {
-    req.body().data = nullptr;
-    req.body().size = 0;
-    req.body().more = true;
-    http::request_serializer<http::buffer_body> sr{req};
-    sr.split(true);
+std::string serialize_header(const http::request<http::buffer_body, proxy::fields>& req) {
     std::string out;
-    beast::error_code ec;
-    while (!sr.is_header_done()) {
-        sr.next(ec, [&](beast::error_code&, const auto& buffers) {
-            std::size_t n = 0;
-            for (const auto b : buffers) {
-                out.append(static_cast<const char*>(b.data()), b.size());
-                n += b.size();
-            }
-            sr.consume(n);
-        });
-        if (ec) invariant_broken("serializer failed on an accepted header", ec.message());
-    }
+    proxy::append_head(out, req.base());
     return out;
 }
 
 // Streams what follows the head through the parser the way relay_message does.
-void parse_body(http::request_parser<http::buffer_body>& rp, std::string_view rest) {
+void parse_body(request_parser& rp, std::string_view rest) {
     char buf[512];
     beast::error_code ec;
     while (!rp.is_done() && !rest.empty()) {
@@ -102,7 +88,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const proxy::head_limits limits{1024, 50};
     if (proxy::check_request_head(head, limits).verdict != proxy::head_verdict::ok) return 0;
 
-    http::request_parser<http::buffer_body> rp;
+    request_parser rp;
     rp.header_limit(static_cast<std::uint32_t>(head.size() + 1));
     rp.body_limit(max_body_bytes);
     beast::error_code ec;

@@ -6,7 +6,7 @@ namespace sidelight::proxy {
 namespace {
 
 TEST(HeaderRewriteTest, StripsHopByHopAndConnectionNamedFields) {
-    http::fields f;
+    fields f;
     f.set("Connection", "keep-alive, X-Internal");
     f.insert("Connection", "Upgrade");
     f.set("X-Internal", "secret");
@@ -27,7 +27,7 @@ TEST(HeaderRewriteTest, StripsHopByHopAndConnectionNamedFields) {
 }
 
 TEST(HeaderRewriteTest, ForwardedHeaders) {
-    http::fields f;
+    fields f;
     std::string scratch;
     f.set(http::field::host, "shop.example:8080");
     f.set("X-Forwarded-Proto", "https");  // a client cannot choose these
@@ -39,7 +39,7 @@ TEST(HeaderRewriteTest, ForwardedHeaders) {
 }
 
 TEST(HeaderRewriteTest, ForwardedForJoinsSeveralLines) {
-    http::fields f;
+    fields f;
     std::string scratch;
     f.insert("X-Forwarded-For", "1.1.1.1");
     f.insert("X-Forwarded-For", " 2.2.2.2 ");
@@ -51,13 +51,13 @@ TEST(HeaderRewriteTest, ForwardedForJoinsSeveralLines) {
 
 TEST(HeaderRewriteTest, RequestIdKeptOrReplaced) {
     std::string id;
-    http::fields keep;
+    fields keep;
     keep.set("X-Request-Id", "abc");
     ensure_request_id(keep, id);
     EXPECT_EQ(id, "abc");
     EXPECT_EQ(keep["X-Request-Id"], "abc");
 
-    http::fields twice;
+    fields twice;
     twice.insert("X-Request-Id", "a");
     twice.insert("X-Request-Id", "b");
     ensure_request_id(twice, id);
@@ -65,7 +65,7 @@ TEST(HeaderRewriteTest, RequestIdKeptOrReplaced) {
     EXPECT_EQ(twice.count("X-Request-Id"), 1u);
     EXPECT_EQ(twice["X-Request-Id"], id);
 
-    http::fields none;
+    fields none;
     ensure_request_id(none, id);
     EXPECT_EQ(none["X-Request-Id"], id);
 }

@@ -6,7 +6,7 @@ namespace sidelight::proxy {
 namespace {
 
 TEST(HttpHeadTest, RequestHeadIsWrittenAsText) {
-    http::request_header<> h;
+    request_head h;
     h.method_string("PATCH");
     h.target("/a?b=c");
     h.version(11);
@@ -19,7 +19,7 @@ TEST(HttpHeadTest, RequestHeadIsWrittenAsText) {
 }
 
 TEST(HttpHeadTest, ResponseHeadKeepsTheAppsReasonOrUsesTheStandardOne) {
-    http::response_header<> h;
+    response_head h;
     h.result(418);
     h.reason("Short And Stout");
     h.version(10);
@@ -27,7 +27,7 @@ TEST(HttpHeadTest, ResponseHeadKeepsTheAppsReasonOrUsesTheStandardOne) {
     std::string out;
     append_head(out, h);
     EXPECT_EQ(out, "HTTP/1.0 418 Short And Stout\r\nContent-Length: 0\r\n\r\n");
-    http::response_header<> plain;
+    response_head plain;
     plain.result(http::status::not_found);
     plain.version(11);
     out.clear();
@@ -36,7 +36,7 @@ TEST(HttpHeadTest, ResponseHeadKeepsTheAppsReasonOrUsesTheStandardOne) {
 }
 
 TEST(HttpHeadTest, LastChunkCarriesOnlyTheTrailersAllowedThere) {
-    http::fields f;
+    fields f;
     f.insert("Content-Type", "text/plain");  // part of the head: never repeated
     f.insert("X-Digest", "abc");
     f.insert("Content-Length", "5");  // framing: not in a trailer
