@@ -239,7 +239,10 @@ net::awaitable<client_session::next> client_session::respond(exchange_state& x) 
             keep = false;  // an HTTP/1.0 client gets a close-delimited body
     }
     res.version(x.client_version);
-    res.keep_alive(keep);
+    // Connection went with the other hop-by-hop fields; say only what differs from the
+    // version's default (HTTP/1.1 keeps the connection, HTTP/1.0 closes it).
+    if (x.client_version >= 11 ? !keep : keep)
+        res.insert(http::field::connection, keep ? "keep-alive" : "close");
     res.set("X-Request-Id", record_.request_id);
     const auto got = co_await relay_message(
         x.conn->stream, x.conn->deadline, x.conn->buffer, *x.response, stream_, deadline_, head_,
