@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -23,7 +24,12 @@ using tcp = net::ip::tcp;
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 constexpr std::uint64_t max_body = 4 * 1024 * 1024;  // event API batches
 
-net::awaitable<void> serve(tcp::socket socket, const admin_handler& handler) {
+net::awaitable<admin_response> call(const admin_handler& handler, admin_request in) {
+    co_return handler(in);
+}
+
+net::awaitable<void> serve(tcp::socket socket, const admin_handler& handler,
+                           net::thread_pool& api_thread) {
     beast::tcp_stream stream(std::move(socket));
     beast::flat_buffer buffer;
     for (;;) {
@@ -46,7 +52,13 @@ net::awaitable<void> serve(tcp::socket socket, const admin_handler& handler) {
         const auto& req = parser.get();
         admin_request in{req.method_string(), req.target(), req[http::field::authorization],
                          req[http::field::content_type], req.body()};
-        admin_response out = handler(in);
+        // The event API may wait for a commit: on its own thread, while this one serves on.
+        // (An if, not ?: — GCC 12 mishandles co_await inside a conditional expression.)
+        admin_response out;
+        if (in.target.starts_with("/v1/"))
+            out = co_await net::co_spawn(api_thread, call(handler, in), net::use_awaitable);
+        else
+            out = handler(in);
         http::response<http::string_body> res{static_cast<http::status>(out.status), req.version()};
         res.set(http::field::content_type, out.content_type);
         res.set(http::field::cache_control, "no-store");
@@ -60,12 +72,13 @@ net::awaitable<void> serve(tcp::socket socket, const admin_handler& handler) {
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
-net::awaitable<void> accept_loop(tcp::acceptor& acceptor, const admin_handler& handler) {
+net::awaitable<void> accept_loop(tcp::acceptor& acceptor, const admin_handler& handler,
+                                 net::thread_pool& api_thread) {
     for (;;) {
         auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
         if (ec == net::error::operation_aborted || !acceptor.is_open()) co_return;
         if (ec) continue;
-        net::co_spawn(acceptor.get_executor(), serve(std::move(socket), handler),
+        net::co_spawn(acceptor.get_executor(), serve(std::move(socket), handler, api_thread),
                       [](std::exception_ptr e) {
                           if (e) spdlog::warn("admin: connection ended by exception");
                       });
@@ -90,8 +103,12 @@ admin_server::admin_server(net::io_context& ioc, const config::address& listen,
     port_ = acceptor_.local_endpoint().port();
 }
 
+admin_server::~admin_server() {
+    api_thread_.join();  // a /v1/ call in progress finishes (bounded by audit.strict_timeout)
+}
+
 void admin_server::start() {
-    net::co_spawn(ioc_, accept_loop(acceptor_, handler_), [](std::exception_ptr e) {
+    net::co_spawn(ioc_, accept_loop(acceptor_, handler_, api_thread_), [](std::exception_ptr e) {
         if (e) spdlog::error("admin: acceptor stopped by exception");
     });
 }

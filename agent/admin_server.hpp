@@ -3,6 +3,9 @@
 // own thread's io_context, so a scrape never competes with proxy workers. It knows nothing of
 // the endpoints: each request goes to the `admin_handler` as plain strings (admin_routes.hpp),
 // which keeps Beast in this one translation unit.
+// Requests under /v1/ (the event API, which waits for durable commits) run on a thread of
+// their own, one at a time, so a slow store never delays a scrape or a probe; every other
+// request runs on the admin thread.
 // Thread-safety: constructed, run and stopped through the io_context it is given.
 
 #include <cstdint>
@@ -12,6 +15,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include "config/config.hpp"
 
@@ -38,6 +42,7 @@ class admin_server {
     // Binds at once; throws std::runtime_error ("cannot listen on ...") on failure.
     admin_server(boost::asio::io_context& ioc, const config::address& listen,
                  admin_handler handler);
+    ~admin_server();
     void start();
     void stop();
     std::uint16_t port() const { return port_; }
@@ -46,6 +51,7 @@ class admin_server {
     boost::asio::io_context& ioc_;
     boost::asio::ip::tcp::acceptor acceptor_;
     admin_handler handler_;
+    boost::asio::thread_pool api_thread_{1};  // runs the /v1/ requests
     std::uint16_t port_ = 0;
 };
 

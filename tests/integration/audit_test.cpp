@@ -5,6 +5,10 @@
 
 #include <signal.h>
 
+#include <atomic>
+#include <optional>
+#include <thread>
+
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <boost/json/parse.hpp>
 
@@ -303,6 +307,41 @@ TEST_F(AuditTest, StoreOutageBatchKeepsServingStrictAnswers503ThenRecovers) {
     SQLite::Database d(db(), SQLite::OPEN_READONLY);
     EXPECT_EQ(d.execAndGet("SELECT count(*) FROM audit_log WHERE action='READ_PRODUCT'").getInt(),
               1);
+}
+
+// An event API call waiting on a slow store (another connection holds its write lock) does
+// not hold up the admin port: /metrics and /healthz answer while it waits.
+TEST_F(AuditTest, AWaitingEventApiCallDoesNotBlockScrapes) {
+    fake_upstream app;
+    auto yaml = config_with_admin_token(app.port());
+    yaml.insert(yaml.find("  batch_interval: 5ms\n"), "  strict_timeout: 1s\n");
+    auto proc = sidelight_process::run(dir_, yaml);
+    SQLite::Database locker(db(), SQLite::OPEN_READWRITE);
+    locker.exec("BEGIN IMMEDIATE");  // the store's writer now waits for this lock
+    const std::string body = R"({"user_id":"u7","action":"EXPORT","entity_type":"report"})";
+    auto api = connection::connect(proc->admin_port());
+    api.send(
+        "POST /v1/audit HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
+        "Authorization: Bearer s3cret-token\r\nContent-Length: " +
+        std::to_string(body.size()) + "\r\n\r\n" + body);
+    std::atomic<bool> answered{false};
+    std::optional<wire_message> api_reply;
+    std::thread waiter([&] {
+        api_reply = api.read_message(true, false, 10s);
+        answered = true;
+    });
+    std::this_thread::sleep_for(200ms);  // the call is now waiting on the store
+    auto scrape = http_get(proc->admin_port(), "/metrics");
+    auto health = http_get(proc->admin_port(), "/healthz");
+    const bool scrapes_first = !answered.load();
+    waiter.join();
+    locker.exec("ROLLBACK");
+    ASSERT_TRUE(scrape);
+    EXPECT_EQ(scrape->status, 200);
+    EXPECT_TRUE(health);
+    EXPECT_TRUE(scrapes_first) << "the scrape waited for the event API call";
+    ASSERT_TRUE(api_reply);
+    EXPECT_EQ(api_reply->status, 503) << api_reply->body;  // not committed in time
 }
 
 TEST_F(AuditTest, VerifyFindsTheFirstTamperedRow) {
