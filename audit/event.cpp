@@ -122,7 +122,7 @@ event_source source_of(const event& ev) {
 
 void normalize(event& ev) {
     auto& id = field_of(ev, &audit_event::event_id, &security_event::event_id);
-    if (id.empty()) id = make_uuid_v4();
+    if (id.empty()) id = make_uuid_v7();
     auto& at = field_of(ev, &audit_event::created_at, &security_event::created_at);
     if (at == time_point{}) at = now();
 }

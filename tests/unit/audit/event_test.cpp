@@ -37,6 +37,44 @@ TEST(Uuid, ThreadsDoNotRepeatEachOther) {
     EXPECT_EQ(all.size(), 4000u);
 }
 
+TEST(Uuid, Version7IsTimeOrderedAndUnique) {
+    const auto before = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    std::string prev;
+    std::set<std::string> seen;
+    for (int i = 0; i < 20000; ++i) {  // more than 4096 per millisecond: the counter rolls over
+        const auto id = make_uuid_v7();
+        ASSERT_TRUE(is_uuid(id)) << id;
+        ASSERT_EQ(id[14], '7') << id;
+        ASSERT_NE(std::string("89ab").find(id[19]), std::string::npos) << id;
+        ASSERT_LT(prev, id) << "not increasing";
+        ASSERT_TRUE(seen.insert(id).second) << id;
+        prev = id;
+    }
+    const auto after = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+    const auto first_ms =
+        std::stoll((*seen.begin()).substr(0, 8) + (*seen.begin()).substr(9, 4), nullptr, 16);
+    EXPECT_GE(first_ms, before);
+    EXPECT_LE(first_ms, after);
+}
+
+TEST(Uuid, Version7ThreadsDoNotRepeatEachOther) {
+    std::vector<std::vector<std::string>> per_thread(4);
+    std::vector<std::thread> threads;
+    for (auto& ids : per_thread) {
+        threads.emplace_back([&ids] {
+            for (int i = 0; i < 5000; ++i) ids.push_back(make_uuid_v7());
+        });
+    }
+    for (auto& t : threads) t.join();
+    std::set<std::string> all;
+    for (const auto& ids : per_thread) all.insert(ids.begin(), ids.end());
+    EXPECT_EQ(all.size(), 20000u);
+}
+
 TEST(Time, FormatsAndParsesExactly) {
     const auto tp = parse_time("2026-11-26T23:59:01.123456Z");
     ASSERT_TRUE(tp);
@@ -53,6 +91,7 @@ TEST(Event, NormalizeFillsIdAndTimeOnlyWhenMissing) {
     event ev = audit_event{};
     normalize(ev);
     EXPECT_TRUE(is_uuid(event_id_of(ev)));
+    EXPECT_EQ(event_id_of(ev)[14], '7');
     EXPECT_NE(created_at_of(ev), time_point{});
     security_event s;
     s.event_id = "given";
