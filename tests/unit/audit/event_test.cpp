@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <ctime>
+#include <random>
 #include <set>
 #include <thread>
 #include <vector>
@@ -85,6 +88,34 @@ TEST(Time, FormatsAndParsesExactly) {
           "2026-02-30T00:00:00.000000Z", "2026-11-26T23:59:01.12345xZ", ""}) {
         EXPECT_FALSE(parse_time(bad)) << bad;
     }
+}
+
+// format_time does its own calendar arithmetic; it must agree with gmtime_r + snprintf.
+TEST(Time, FormatAgreesWithGmtime) {
+    auto reference = [](time_point tp) {
+        const auto secs = std::chrono::floor<std::chrono::seconds>(tp);
+        const std::time_t t = secs.time_since_epoch().count();
+        std::tm tm{};
+        gmtime_r(&t, &tm);
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900,
+                      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                      static_cast<long long>((tp - secs).count()));
+        return std::string(buf);
+    };
+    std::mt19937_64 rng(42);
+    // 1900..2400 at random, plus the edges of days, leap days and centuries.
+    std::uniform_int_distribution<std::int64_t> micros(-2'208'988'800'000'000LL,
+                                                       13'574'563'200'000'000LL);
+    std::vector<time_point> points;
+    for (int i = 0; i < 20000; ++i) points.emplace_back(std::chrono::microseconds{micros(rng)});
+    for (const char* at : {"2000-02-29T23:59:59.999999Z", "2100-03-01T00:00:00.000000Z",
+                           "1970-01-01T00:00:00.000001Z", "2026-12-31T23:59:59.999999Z",
+                           "2024-02-29T12:00:00.500000Z"}) {
+        points.push_back(*parse_time(at));
+    }
+    points.emplace_back(std::chrono::microseconds{-1});
+    for (const auto tp : points) ASSERT_EQ(format_time(tp), reference(tp));
 }
 
 TEST(Event, NormalizeFillsIdAndTimeOnlyWhenMissing) {
