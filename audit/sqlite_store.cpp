@@ -244,6 +244,10 @@ sqlite_store::sqlite_store(const config::store_config& cfg, open_mode mode) try
     // that a refused row undoes the whole statement) stays in memory instead of spilling to a
     // temporary file past 64 KiB.
     db_.exec("PRAGMA temp_store=MEMORY");
+    // Checkpoint every 4,000 WAL pages (16 MiB) rather than 1,000: the hot pages (index right
+    // edges, the leaves of busy users) are copied into the database once per checkpoint, so
+    // fewer checkpoints copy fewer pages. Commits are durable in the WAL either way.
+    db_.exec("PRAGMA wal_autocheckpoint=4000");
     open_schema();
     prepare_statements();
 } catch (const SQLite::Exception& e) {
