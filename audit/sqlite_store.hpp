@@ -8,6 +8,9 @@
 // never reach the conflict (REPLACE would otherwise delete the old row without firing the DELETE
 // trigger). `seq` is the tables' INTEGER PRIMARY KEY (hence UNIQUE NOT NULL, and no extra index).
 //
+// append() writes runs of one table as multi-row INSERTs (chunk_rows); a refused row aborts its
+// statement only, and the store redoes that chunk row by row so duplicates are skipped as before.
+//
 // The schema is created on first open and its version checked on every open; a different version
 // is a store_error naming both versions.
 //
