@@ -63,7 +63,16 @@ std::optional<event_source> parse_source(std::string_view text) {
     return std::nullopt;
 }
 
-std::string format_time(time_point tp) {
+namespace {
+
+void put_digits(char* out, long long value, int width) {
+    for (int i = width - 1; i >= 0; --i) {
+        out[i] = static_cast<char>('0' + value % 10);
+        value /= 10;
+    }
+}
+
+std::string format_time_slow(time_point tp) {
     const auto secs = std::chrono::floor<std::chrono::seconds>(tp);
     const auto micros = (tp - secs).count();
     const std::time_t t = secs.time_since_epoch().count();
@@ -74,6 +83,35 @@ std::string format_time(time_point tp) {
                   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                   static_cast<long long>(micros));
     return buf;
+}
+
+}  // namespace
+
+// Called twice per stored row (hash and insert): plain arithmetic instead of gmtime_r (which
+// takes a lock) and snprintf. Years outside 0..9999 keep the snprintf form.
+std::string format_time(time_point tp) {
+    const auto days = std::chrono::floor<std::chrono::days>(tp);
+    const std::chrono::year_month_day ymd{days};
+    const int year = static_cast<int>(ymd.year());
+    if (year < 0 || year > 9999) return format_time_slow(tp);
+    const std::chrono::hh_mm_ss<std::chrono::microseconds> hms{tp - days};
+    std::string out(27, '\0');
+    char* p = out.data();
+    put_digits(p, year, 4);
+    p[4] = '-';
+    put_digits(p + 5, static_cast<unsigned>(ymd.month()), 2);
+    p[7] = '-';
+    put_digits(p + 8, static_cast<unsigned>(ymd.day()), 2);
+    p[10] = 'T';
+    put_digits(p + 11, hms.hours().count(), 2);
+    p[13] = ':';
+    put_digits(p + 14, hms.minutes().count(), 2);
+    p[16] = ':';
+    put_digits(p + 17, hms.seconds().count(), 2);
+    p[19] = '.';
+    put_digits(p + 20, hms.subseconds().count(), 6);
+    p[26] = 'Z';
+    return out;
 }
 
 std::optional<time_point> parse_time(std::string_view text) {
@@ -122,7 +160,7 @@ event_source source_of(const event& ev) {
 
 void normalize(event& ev) {
     auto& id = field_of(ev, &audit_event::event_id, &security_event::event_id);
-    if (id.empty()) id = make_uuid_v4();
+    if (id.empty()) id = make_uuid_v7();
     auto& at = field_of(ev, &audit_event::created_at, &security_event::created_at);
     if (at == time_point{}) at = now();
 }

@@ -8,6 +8,9 @@
 // never reach the conflict (REPLACE would otherwise delete the old row without firing the DELETE
 // trigger). `seq` is the tables' INTEGER PRIMARY KEY (hence UNIQUE NOT NULL, and no extra index).
 //
+// append() writes runs of one table as multi-row INSERTs (chunk_rows); a refused row aborts its
+// statement only, and the store redoes that chunk row by row so duplicates are skipped as before.
+//
 // The schema is created on first open and its version checked on every open; a different version
 // is a store_error naming both versions.
 //
@@ -15,6 +18,7 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include <array>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -34,6 +38,10 @@ class sqlite_store final : public store {
   public:
     static constexpr int schema_version = 1;
     static constexpr int busy_timeout_ms = 5000;
+    // Rows per INSERT statement, largest first: a batch is cut into runs of one table and each
+    // run into the largest chunks that fit (a batch of 256 is four statements of 64 rows).
+    static constexpr std::size_t chunk_slots = 4;
+    static constexpr std::array<std::size_t, chunk_slots> chunk_rows{64, 16, 4, 1};
 
     // Throws store_error (bad `synchronous`, unreadable file, wrong schema version).
     explicit sqlite_store(const config::store_config& cfg, open_mode mode = open_mode::create);
@@ -49,14 +57,18 @@ class sqlite_store final : public store {
     void open_schema();
     void prepare_statements();
     chain_head read_head();
+    SQLite::Statement& insert_statement(table_kind table, std::size_t slot);
     bool insert_row(const stored_event& row);
+    void append_one(const event& in, chain_head& h, std::vector<stored_event>& out);
+    bool insert_chunk(std::span<const event> events, std::size_t slot, const chain_head& h,
+                      std::vector<stored_event>& rows);
     std::optional<stored_event> find_event_id(const std::string& event_id);
 
     std::string path_;
     std::mutex mutex_;
     SQLite::Database db_;
-    std::unique_ptr<SQLite::Statement> insert_audit_;
-    std::unique_ptr<SQLite::Statement> insert_security_;
+    // INSERTs of chunk_rows[slot] rows per table, prepared when first used.
+    std::array<std::array<std::unique_ptr<SQLite::Statement>, chunk_slots>, 2> inserts_;
     std::unique_ptr<SQLite::Statement> head_;
     std::unique_ptr<SQLite::Statement> by_event_id_;
 };

@@ -1,7 +1,13 @@
 #pragma once
-// UUID v4 strings (`xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx`, lower-case hex) from a per-thread
+// UUID strings (lower-case hex, `xxxxxxxx-xxxx-Vxxx-yxxx-xxxxxxxxxxxx`) from a per-thread
 // xoshiro256** generator seeded with getrandom(2) / std::random_device. Not for secrets: the
 // ids are idempotency keys, they only need to be unique. Thread-safe (no shared state).
+//
+// Generated event ids are version 7 (RFC 9562): a 48-bit Unix millisecond timestamp, then a
+// 12-bit counter, then 62 random bits. Ids from one thread sort in creation order, and ids from
+// all threads share their leading bits for a millisecond, so the store's unique event_id index
+// grows at its right edge instead of taking a random page per row (see docs/BENCHMARKS.md).
+// The timestamp is the event's creation time, which the row stores in created_at anyway.
 
 #include <string>
 #include <string_view>
@@ -9,6 +15,9 @@
 namespace sidelight::audit {
 
 std::string make_uuid_v4();
+
+// Within a thread each id is greater (as a string, too) than the one before.
+std::string make_uuid_v7();
 
 // True for the canonical 36-character textual form (any version).
 bool is_uuid(std::string_view text);

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <ctime>
+#include <random>
 #include <set>
 #include <thread>
 #include <vector>
@@ -37,6 +40,44 @@ TEST(Uuid, ThreadsDoNotRepeatEachOther) {
     EXPECT_EQ(all.size(), 4000u);
 }
 
+TEST(Uuid, Version7IsTimeOrderedAndUnique) {
+    const auto before = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    std::string prev;
+    std::set<std::string> seen;
+    for (int i = 0; i < 20000; ++i) {  // more than 4096 per millisecond: the counter rolls over
+        const auto id = make_uuid_v7();
+        ASSERT_TRUE(is_uuid(id)) << id;
+        ASSERT_EQ(id[14], '7') << id;
+        ASSERT_NE(std::string("89ab").find(id[19]), std::string::npos) << id;
+        ASSERT_LT(prev, id) << "not increasing";
+        ASSERT_TRUE(seen.insert(id).second) << id;
+        prev = id;
+    }
+    const auto after = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+    const auto first_ms =
+        std::stoll((*seen.begin()).substr(0, 8) + (*seen.begin()).substr(9, 4), nullptr, 16);
+    EXPECT_GE(first_ms, before);
+    EXPECT_LE(first_ms, after);
+}
+
+TEST(Uuid, Version7ThreadsDoNotRepeatEachOther) {
+    std::vector<std::vector<std::string>> per_thread(4);
+    std::vector<std::thread> threads;
+    for (auto& ids : per_thread) {
+        threads.emplace_back([&ids] {
+            for (int i = 0; i < 5000; ++i) ids.push_back(make_uuid_v7());
+        });
+    }
+    for (auto& t : threads) t.join();
+    std::set<std::string> all;
+    for (const auto& ids : per_thread) all.insert(ids.begin(), ids.end());
+    EXPECT_EQ(all.size(), 20000u);
+}
+
 TEST(Time, FormatsAndParsesExactly) {
     const auto tp = parse_time("2026-11-26T23:59:01.123456Z");
     ASSERT_TRUE(tp);
@@ -49,10 +90,39 @@ TEST(Time, FormatsAndParsesExactly) {
     }
 }
 
+// format_time does its own calendar arithmetic; it must agree with gmtime_r + snprintf.
+TEST(Time, FormatAgreesWithGmtime) {
+    auto reference = [](time_point tp) {
+        const auto secs = std::chrono::floor<std::chrono::seconds>(tp);
+        const std::time_t t = secs.time_since_epoch().count();
+        std::tm tm{};
+        gmtime_r(&t, &tm);
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900,
+                      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                      static_cast<long long>((tp - secs).count()));
+        return std::string(buf);
+    };
+    std::mt19937_64 rng(42);
+    // 1900..2400 at random, plus the edges of days, leap days and centuries.
+    std::uniform_int_distribution<std::int64_t> micros(-2'208'988'800'000'000LL,
+                                                       13'574'563'200'000'000LL);
+    std::vector<time_point> points;
+    for (int i = 0; i < 20000; ++i) points.emplace_back(std::chrono::microseconds{micros(rng)});
+    for (const char* at : {"2000-02-29T23:59:59.999999Z", "2100-03-01T00:00:00.000000Z",
+                           "1970-01-01T00:00:00.000001Z", "2026-12-31T23:59:59.999999Z",
+                           "2024-02-29T12:00:00.500000Z"}) {
+        points.push_back(*parse_time(at));
+    }
+    points.emplace_back(std::chrono::microseconds{-1});
+    for (const auto tp : points) ASSERT_EQ(format_time(tp), reference(tp));
+}
+
 TEST(Event, NormalizeFillsIdAndTimeOnlyWhenMissing) {
     event ev = audit_event{};
     normalize(ev);
     EXPECT_TRUE(is_uuid(event_id_of(ev)));
+    EXPECT_EQ(event_id_of(ev)[14], '7');
     EXPECT_NE(created_at_of(ev), time_point{});
     security_event s;
     s.event_id = "given";

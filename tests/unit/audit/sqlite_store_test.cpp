@@ -6,6 +6,7 @@
 
 #include "audit/hash_chain.hpp"
 #include "audit/uuid.hpp"
+#include "audit/verify.hpp"
 #include "test_util.hpp"
 
 namespace sidelight::audit {
@@ -117,6 +118,87 @@ TEST(SqliteStore, DuplicateEventIdIsSkippedIdempotently) {
     const std::vector<event> cross{sec};
     EXPECT_EQ(s.append(cross)[0].seq, 1);
     EXPECT_EQ(s.head().seq, 2);
+}
+
+// Runs of one table go in as multi-row INSERTs (64, 16, 4, 1 rows): the result must be the same
+// as row by row, across chunk and table boundaries.
+TEST(SqliteStore, LargeMixedBatchChainsLikeRowByRow) {
+    temp_dir dir;
+    sqlite_store s(store_at(dir.file("a.db")));
+    std::vector<event> batch;
+    for (int i = 0; i < 300; ++i) {  // 150 audit, 3 security, 147 audit
+        if (i >= 150 && i < 153) {
+            batch.push_back(make_security("LOGIN_FAILED", "u" + std::to_string(i)));
+        } else {
+            batch.push_back(make_audit("u" + std::to_string(i), std::to_string(i)));
+        }
+    }
+    const auto rows = s.append(batch);
+    ASSERT_EQ(rows.size(), batch.size());
+    std::string prev{genesis_hash};
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        EXPECT_EQ(rows[i].seq, static_cast<std::int64_t>(i + 1));
+        EXPECT_EQ(rows[i].table(), table_of(batch[i])) << i;
+        EXPECT_EQ(rows[i].prev_hash, prev) << i;
+        EXPECT_EQ(rows[i].hash, chain_hash(prev, rows[i].seq, rows[i].ev)) << i;
+        prev = rows[i].hash;
+    }
+    const auto r = verify(s);
+    EXPECT_TRUE(r.ok()) << r.detail;
+    EXPECT_EQ(r.count, 300);
+    EXPECT_EQ(r.head.hash, prev);
+    query_filter all;
+    all.limit = query_filter::max_limit;
+    const auto stored = s.query(all);
+    ASSERT_EQ(stored.size(), 300u);
+    for (std::size_t i = 0; i < 300; ++i) {
+        EXPECT_EQ(canonical_row(stored[i].seq, stored[i].ev),
+                  canonical_row(rows[i].seq, rows[i].ev))
+            << i;
+    }
+}
+
+// A stored or repeated event_id inside a multi-row chunk: the chunk is redone row by row, the
+// duplicates take no seq and later rows chain on without a gap.
+TEST(SqliteStore, DuplicateInsideALargeBatchIsSkipped) {
+    temp_dir dir;
+    sqlite_store s(store_at(dir.file("a.db")));
+    auto stored = make_audit("alice");
+    stored.event_id = make_uuid_v4();
+    const std::vector<event> first{stored};
+    const auto first_rows = s.append(first);
+    auto sec = make_security("LOGIN_FAILED");
+    sec.event_id = make_uuid_v4();
+    std::vector<event> batch;
+    for (int i = 0; i < 100; ++i) {
+        auto e = make_audit("u" + std::to_string(i), std::to_string(i));
+        if (i == 10) e.event_id = stored.event_id;                    // stored already
+        if (i == 40) e.event_id = sec.event_id;                       // in the other table
+        if (i == 20 || i == 30) e.event_id = "dup-within-the-batch";  // twice in one chunk
+        batch.push_back(e);
+    }
+    batch.insert(batch.begin() + 5, sec);  // security run of one, shifts the rest by one
+    const auto rows = s.append(batch);
+    ASSERT_EQ(rows.size(), 101u);
+    std::int64_t next = 2;
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        const auto& id = event_id_of(batch[i]);
+        if (id == stored.event_id) {
+            EXPECT_EQ(rows[i].seq, 1) << i;
+            EXPECT_EQ(rows[i].hash, first_rows[0].hash);
+        } else if (i == 41) {  // the audit event that reuses the security event's id
+            EXPECT_EQ(rows[i].seq, rows[5].seq) << i;
+            EXPECT_EQ(rows[i].table(), table_kind::security_audit);
+        } else if (i == 31) {  // second use of "dup-within-the-batch"
+            EXPECT_EQ(rows[i].seq, rows[21].seq) << i;
+        } else {
+            EXPECT_EQ(rows[i].seq, next++) << i;
+        }
+    }
+    EXPECT_EQ(s.head().seq, next - 1);
+    const auto r = verify(s);
+    EXPECT_TRUE(r.ok()) << r.detail;
+    EXPECT_EQ(r.count, next - 1);
 }
 
 TEST(SqliteStore, QueryFilters) {
