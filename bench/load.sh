@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The whole-hop load benchmark: sidelight against HAProxy and nginx, same machine, same run.
 #
-#   bench/load.sh            DURATION=10 (seconds per wrk run)  CONNS="10 64"
+#   bench/load.sh            DURATION=10 (seconds per wrk run)  CONNS="10 64"  ROUNDS=1
+#
+# With ROUNDS=n every target is measured n times, the targets interleaved round by round (so
+# a noisy moment on the machine hits all of them), and each figure is the median of its runs.
 #
 # On loopback: an upstream (nginx, 1 worker, a fixed small JSON body), then wrk against
 # direct, sidelight (1 worker; metrics on, and metrics.traffic off), HAProxy (nbthread 1,
@@ -17,6 +20,7 @@ root=$PWD
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 duration=${DURATION:-10}
 conns=${CONNS:-"10 64"}
+rounds=${ROUNDS:-1}
 results=$root/bench/results/$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$results"
 work=$(mktemp -d /tmp/sidelight-bench.XXXXXX)
@@ -141,10 +145,8 @@ to_us() {  # wrk latency "123.45us" / "1.23ms" / "1.01s" -> microseconds
 }
 
 hz=$(getconf CLK_TCK)
-printf '| target | conns | req/s | p50 µs | p99 µs | proxy CPU µs/req | proxy RSS MB |\n'
-printf '|---|---|---|---|---|---|---|\n'
-run() {  # name, port, pid ("" for direct), conns
-    local name=$1 port=$2 pid=$3 c=$4 out="$results/$1-c$4.txt"
+run() {  # name, port, pid ("" for direct), conns, round
+    local name=$1 port=$2 pid=$3 c=$4 out="$results/$1-c$4-r$5.txt"
     taskset -c 1 wrk -t1 -c"$c" -d1s "http://127.0.0.1:$port/api/products/7" >/dev/null  # warm
     local before=0
     [ -n "$pid" ] && before=$(cpu_ticks "$pid")
@@ -161,15 +163,30 @@ run() {  # name, port, pid ("" for direct), conns
               'BEGIN { printf "%.2f", t / hz * 1e6 / r }')
         rss=$(awk -v k="$(rss_kb "$pid")" 'BEGIN { printf "%.1f", k / 1024 }')
     fi
-    printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$name" "$c" "$rps" "$p50" "$p99" "$cpu" "$rss"
+    echo "$name $c $rps $p50 $p99 $cpu $rss" >>"$results/runs.txt"
 }
-for c in $conns; do
-    run direct $up "" "$c"
-    run sidelight $sl $sl_pid "$c"
-    run sidelight-metrics-off $sl_off $sl_off_pid "$c"
-    run haproxy $hap $hap_pid "$c"
-    run nginx $ngp "$ngp_worker" "$c"
+for r in $(seq "$rounds"); do
+    for c in $conns; do
+        run direct $up "" "$c" "$r"
+        run sidelight $sl $sl_pid "$c" "$r"
+        run sidelight-metrics-off $sl_off $sl_off_pid "$c" "$r"
+        run haproxy $hap $hap_pid "$c" "$r"
+        run nginx $ngp "$ngp_worker" "$c" "$r"
+    done
 done
+median() {  # the median of column $3 for target $1 at conns $2 ("-" stays "-")
+    awk -v n="$1" -v c="$2" -v k="$3" '$1 == n && $2 == c {print $k}' "$results/runs.txt" |
+        sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : v[NR / 2]}'
+}
+printf '| target | conns | req/s | p50 µs | p99 µs | proxy CPU µs/req | proxy RSS MB |\n'
+printf '|---|---|---|---|---|---|---|\n'
+for c in $conns; do
+    for name in direct sidelight sidelight-metrics-off haproxy nginx; do
+        printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$name" "$c" "$(median $name $c 3)" \
+            "$(median $name $c 4)" "$(median $name $c 5)" "$(median $name $c 6)" "$(median $name $c 7)"
+    done
+done
+[ "$rounds" -gt 1 ] && echo && echo "(medians of $rounds interleaved rounds; every run: $results/runs.txt)"
 
 echo
 echo "| sidelight memory | MB |"
