@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -133,6 +135,40 @@ TEST(AdminTest, MetricsExposeProcessAndConnectionFamiliesAndPassPromtool) {
           "process_max_fds ", "process_start_time_seconds ", "sidelight_build_info{",
           "active_connections{type=\"client\"} 1", "active_connections{type=\"upstream\"} 1"}) {
         EXPECT_NE(text.find(family), std::string::npos) << family << "\n" << text;
+    }
+    expect_promtool_accepts(dir, text);
+}
+
+// Label injection: in `unmatched: normalize` mode route labels are built from client paths.
+// Hostile bytes (quotes, backslashes, encoded newlines and braces, bytes that are not UTF-8)
+// must never reach a label: those paths count as `unmatched`, and the exposition still parses.
+TEST(AdminTest, HostilePathsCannotInjectLabels) {
+    temp_dir dir;
+    fake_upstream app;
+    auto proc = sidelight_process::run(
+        dir, test_config(app.port(), "routes:\n  unmatched: normalize\n  max_routes: 50\n"));
+    const std::vector<std::string> hostile = {
+        "/a\"b/1",         "/c%22d/2",          "/line%0Abreak/3", "/back%5Cslash/4",
+        "/brace%7Bx%7D/5", "/nul%00byte/6",     "/bad%FFutf8/7",   "/sp%20ace/8",
+        "/x%2Fencoded/9",  "/ok\"} 1\nfake{/10"};
+    for (const auto& path : hostile) {  // each on its own connection: some are refused (400)
+        auto one = connection::connect(proc->proxy_port());
+        one.send("GET " + path + " HTTP/1.1\r\nHost: a\r\n\r\n");
+        auto res = one.read_message(true);
+        ASSERT_TRUE(res) << path;
+        EXPECT_TRUE(res->status == 200 || res->status == 400) << path << " " << res->status;
+    }
+    auto c = connection::connect(proc->proxy_port());
+    c.send("GET /plain/11 HTTP/1.1\r\nHost: a\r\n\r\n");
+    ASSERT_TRUE(c.read_message(true));
+    std::string text;
+    ASSERT_TRUE(eventually([&] {
+        text = http_get(proc->admin_port(), "/metrics")->body;
+        return text.find("route=\"/plain/{id}\"") != std::string::npos;
+    })) << text;
+    for (const char* needle :
+         {"a\\\"b", "c\\\"d", "/line", "/back", "/brace", "/nul", "/bad", "/sp", "/x", "fake{"}) {
+        EXPECT_EQ(text.find(needle), std::string::npos) << needle << "\n" << text;
     }
     expect_promtool_accepts(dir, text);
 }

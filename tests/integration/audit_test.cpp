@@ -155,8 +155,9 @@ TEST_F(AuditTest, ProductUpdateRowHasPathIdJwtUserAndRedactedChanges) {
     auto proc = sidelight_process::run(dir_, config_with_admin_token(app.port()));
     auto c = connection::connect(proc->proxy_port());
     const std::string body =
-        R"({"name":"Lamp","price":12.5,"owner":{"Password":"hunter2","card_number":"4111"}})";
-    c.send("PUT /api/products/42?token=abc HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer " + jwt +
+        R"({"name":"Lamp","price":12.5,"owner":{"Password":"hunter2","card_number":"4111-1111-1111-1111"}})";
+    c.send("PUT /api/products/42?token=qry-sekrit HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer " +
+           jwt +
            "\r\nUser-Agent: curl/8\r\nCookie: session=xyz\r\nContent-Type: application/json\r\n"
            "Content-Length: " +
            std::to_string(body.size()) + "\r\n\r\n" + body);
@@ -189,11 +190,13 @@ TEST_F(AuditTest, ProductUpdateRowHasPathIdJwtUserAndRedactedChanges) {
     const auto rows = boost::json::parse(queried.stdout_text()).as_array();
     ASSERT_EQ(rows.size(), 1u);
     EXPECT_EQ(rows[0].at("user_id").as_string(), "user-42");
-    // No secret anywhere in the file.
+    // No secret anywhere in the file. (Secrets that cannot occur by chance in the hex of ids
+    // and hashes: a short hex-like one did, once in a few hundred runs.)
     sidelight_process exported({"audit", "export", "--store", db()});
     ASSERT_EQ(exported.wait_exit(), 0);
     const auto all = exported.stdout_text();
-    for (const char* secret : {"hunter2", "4111", "xyz", "abc", "c2lnbmF0dXJl"})
+    for (const char* secret :
+         {"hunter2", "4111-1111-1111-1111", "session=xyz", "qry-sekrit", "c2lnbmF0dXJl"})
         EXPECT_EQ(all.find(secret), std::string::npos) << secret << " in " << all;
 }
 
