@@ -122,6 +122,47 @@ TEST(SemanticsTest, ChunkedTrailersAreForwarded) {
     EXPECT_TRUE(bad.wait_closed(2s));
 }
 
+// Socket.IO's transport before its upgrade: an HTTP long-poll that the app holds open while
+// the client sends on another connection. The held poll must not delay the send, must not be
+// taken for a client that left (the slow-exchange watch arms after 100 ms), and comes back
+// whole. (The upgrade that follows is in websocket_test.cpp.)
+TEST(SemanticsTest, SocketIoLongPollIsHeldWhileTheClientSends) {
+    temp_dir dir;
+    fake_upstream app([](const wire_message& m) {
+        if (m.start_line.starts_with("GET /socket.io/?EIO=4&transport=polling&sid=s1 "))
+            return fake_reply{simple_response(200, "2"), false, 1500ms};  // a ping, held
+        if (m.start_line.starts_with("POST /socket.io/"))
+            return fake_reply{simple_response(200, "ok")};
+        return fake_reply{
+            simple_response(200, R"(0{"sid":"s1","upgrades":["websocket"],"pingInterval":25000})")};
+    });
+    auto proc = sidelight_process::run(dir, test_config(app.port()));
+    auto open = http_get(proc->proxy_port(), "/socket.io/?EIO=4&transport=polling");
+    ASSERT_TRUE(open);
+    EXPECT_TRUE(open->body.starts_with("0{\"sid\":\"s1\"")) << open->body;
+    auto poll = connection::connect(proc->proxy_port());
+    poll.send("GET /socket.io/?EIO=4&transport=polling&sid=s1 HTTP/1.1\r\nHost: a\r\n\r\n");
+    ASSERT_TRUE(app.wait_requests(2));  // the app now holds the poll
+    const std::string message = R"(42["chat","hello"])";
+    auto send = connection::connect(proc->proxy_port());
+    send.send(
+        "POST /socket.io/?EIO=4&transport=polling&sid=s1 HTTP/1.1\r\nHost: a\r\n"
+        "Content-Type: text/plain;charset=UTF-8\r\nContent-Length: " +
+        std::to_string(message.size()) + "\r\n\r\n" + message);
+    auto sent = send.read_message(true, false, 1s);  // well before the held poll returns
+    ASSERT_TRUE(sent);
+    EXPECT_EQ(sent->body, "ok");
+    auto polled = poll.read_message(true, false, 5s);
+    ASSERT_TRUE(polled);
+    EXPECT_EQ(polled->status, 200);
+    EXPECT_EQ(polled->body, "2");
+    bool delivered = false;
+    for (const auto& r : app.requests())
+        delivered =
+            delivered || (r.message.start_line.starts_with("POST") && r.message.body == message);
+    EXPECT_TRUE(delivered);
+}
+
 // An upstream that never completes a TCP handshake: a listener whose accept queue is full.
 class black_hole {
   public:
