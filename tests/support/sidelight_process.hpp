@@ -46,6 +46,7 @@ class sidelight_process {
     bool wait_started(std::chrono::milliseconds timeout = 10s);
     std::uint16_t proxy_port() const { return proxy_port_; }
     std::uint16_t admin_port() const { return admin_port_; }
+    pid_t pid() const { return pid_; }
 
     void signal(int sig);
     // Exit code once exited within the timeout (128+signal when killed by a signal).
