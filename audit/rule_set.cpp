@@ -111,6 +111,7 @@ rule_set::rule_set(std::shared_ptr<const config::config> cfg, const proxy::routi
              compile(rule.match, routes, rule.mark, "audit.rules[" + std::to_string(i) + "]"),
              needs_response ? proxy::audit_phase::response : proxy::audit_phase::request});
     }
+    refuse_undecidable_strict_rules();
     const auto& security_rules = cfg_->security.rules;
     for (std::size_t i = 0; i < security_rules.size(); ++i) {
         const auto& rule = security_rules[i];
@@ -119,6 +120,39 @@ rule_set::rule_set(std::shared_ptr<const config::config> cfg, const proxy::routi
             {&rule,
              compile(rule.match, routes, rule.mark, "security.rules[" + std::to_string(i) + "]"),
              proxy::audit_phase::response});
+    }
+}
+
+// A strict rule that fires on the request holds it before the app answers, so first-match
+// must be settled then. An earlier rule with a status condition that can match the same
+// requests would settle it only once the app has answered: refuse that order at load time
+// (file:line of the strict rule) rather than record an event the first-match rule would not.
+void rule_set::refuse_undecidable_strict_rules() const {
+    const auto overlap = [](const auto& a, const auto& b) {
+        if (a.empty() || b.empty()) return true;
+        return std::any_of(a.begin(), a.end(), [&](const auto& x) {
+            return std::find(b.begin(), b.end(), x) != b.end();
+        });
+    };
+    for (std::size_t i = 0; i < audit_.size(); ++i) {
+        const auto& strict = audit_[i];
+        if (strict.rule->mode != config::delivery_mode::strict ||
+            strict.phase != proxy::audit_phase::request)
+            continue;
+        for (std::size_t j = 0; j < i; ++j) {
+            const auto& earlier = audit_[j];
+            if (earlier.match.status.empty() ||
+                !overlap(earlier.match.routes, strict.match.routes) ||
+                !overlap(earlier.match.methods, strict.match.methods))
+                continue;
+            throw config::config_error(
+                strict.rule->mark, "audit.rules[" + std::to_string(i) + "]",
+                "strict rule '" + strict.rule->name +
+                    "' is decided before the app answers, but the earlier rule '" +
+                    earlier.rule->name + "' (line " + std::to_string(earlier.rule->mark.line) +
+                    ") matches the same requests by status; move the strict rule first, or "
+                    "give it a status condition");
+        }
     }
 }
 

@@ -62,6 +62,7 @@ class rule_set {
         matcher match;
         proxy::audit_phase phase;
     };
+    void refuse_undecidable_strict_rules() const;
     struct compiled_security {
         const config::security_rule* rule;
         matcher match;

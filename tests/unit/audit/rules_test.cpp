@@ -207,6 +207,47 @@ TEST(RuleSetTest, SecurityRulesAndBuiltins) {
     EXPECT_TRUE(out.empty());
 }
 
+// First match must be decidable when a strict rule holds the request: an earlier rule that
+// matches the same requests by status would only be decided after the app answered.
+TEST(RuleSetTest, AStrictRequestRuleBehindAStatusRuleForTheSameRequestsIsRefused) {
+    const auto load = [](const std::string& rules) {
+        auto cfg = config::load_string(
+            "upstream:\n  address: 127.0.0.1:3000\nroutes:\n"
+            "  - GET /a/{id}\n  - PUT /a/{id}\n  - GET /b\n"
+            "audit:\n  rules:\n" +
+                rules,
+            "strict.yaml");
+        proxy::routing routes(*cfg);
+        rule_set built(cfg, routes);
+    };
+    const std::string status_rule =
+        "    - name: ok-reads\n      match: {routes: [\"/a/{id}\"], status: [2xx]}\n"
+        "      action: READ_OK\n";
+    const std::string strict_rule =
+        "    - name: held-reads\n      match: {routes: [\"/a/{id}\"], methods: [GET]}\n"
+        "      action: READ\n      mode: strict\n";
+    try {
+        load(status_rule + strict_rule);
+        FAIL() << "accepted";
+    } catch (const config::config_error& e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find("strict.yaml:12:"), std::string::npos) << what;
+        EXPECT_NE(what.find("audit.rules[1]"), std::string::npos) << what;
+        EXPECT_NE(what.find("'ok-reads' (line 9)"), std::string::npos) << what;
+    }
+    EXPECT_NO_THROW(load(strict_rule + status_rule));  // the strict rule first: decidable
+    // Disjoint requests (other methods, or other routes) cannot compete.
+    EXPECT_NO_THROW(
+        load("    - name: ok-writes\n      match: {routes: [\"/a/{id}\"], methods: [PUT], status: "
+             "[2xx]}\n"
+             "      action: WRITE_OK\n" +
+             strict_rule));
+    EXPECT_NO_THROW(
+        load("    - name: b\n      match: {routes: [/b], status: [2xx]}\n"
+             "      action: B\n" +
+             strict_rule));
+}
+
 TEST(RuleSetTest, UnknownRouteInARuleIsAConfigErrorWithItsLine) {
     auto cfg = config::load_string(R"(upstream:
   address: 127.0.0.1:3000
