@@ -101,8 +101,8 @@ class client_session {
     std::shared_ptr<const routing> routing_;  // refreshed when a reload publishes a new one
     std::uint64_t routing_generation_ = 0;
     bool idle_ = true;
-    upstream_connection* active_conn_ = nullptr;     // the exchange's, for on_watchdog
-    beast::tcp_stream* awaited_upstream_ = nullptr;  // set while waiting for a response header
+    upstream_connection* active_conn_ = nullptr;  // the exchange's, for on_watchdog
+    bool awaiting_response_ = false;  // waiting for active_conn_'s response header, since:
     steady::time_point awaited_since_;
     std::shared_ptr<client_watch> watch_;  // the client watch of a slow exchange
 };

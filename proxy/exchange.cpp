@@ -46,6 +46,8 @@ error_type classify_status(int status) {
 
 }  // namespace
 
+// Strict delivery, request phase: read the body first when the rules need it (so the event
+// can carry it), then wait for the commit. A refusal answers 503; the app never sees it.
 net::awaitable<std::optional<client_session::next>> client_session::strict_request(
     exchange_state& x) {
     auto& rp = x.request;
@@ -183,11 +185,11 @@ net::awaitable<client_session::next> client_session::respond(exchange_state& x) 
         x.response->body_limit(boost::none);
         x.response->header_limit(static_cast<std::uint32_t>(cfg_.limits.max_header_bytes));
         if (x.head) x.response->skip(true);
-        awaited_upstream_ = &x.conn->stream;  // arm_slow_watch() may watch the client now
+        awaiting_response_ = true;  // arm_slow_watch() may watch the client now
         awaited_since_ = steady::now();
         auto hec = co_await read_header(x.conn->stream, x.conn->deadline, x.conn->buffer,
                                         *x.response, up.response_timeout);
-        awaited_upstream_ = nullptr;
+        awaiting_response_ = false;
         if (unwatch_client()) {  // the client left while the app was working on it
             finish(499, error_type::client_abort);
             co_return next::close;  // the upstream connection is closed, not pooled
@@ -263,7 +265,6 @@ net::awaitable<client_session::next> client_session::respond(exchange_state& x) 
     co_return keep ? next::keep_alive : next::close;
 }
 
-// Answers with a short plain-text body made by the proxy itself.
 // While the app works on a slow request, notice a client that goes away: a wait for
 // readability on the client socket that, when it fires on EOF or a reset, cancels the
 // upstream read. Bytes a pipelining client sent early are left alone. Armed by the worker's
@@ -278,20 +279,21 @@ void client_session::on_watchdog(steady::time_point now) {
 }
 
 void client_session::arm_slow_watch(steady::time_point now) {
-    if (!awaited_upstream_ || watch_ || now - awaited_since_ < slow_exchange) return;
+    if (!awaiting_response_ || watch_ || now - awaited_since_ < slow_exchange) return;
     watch_ = std::make_shared<client_watch>();
     if (buffer_.size() != 0) return;  // pipelined bytes already here: nothing to learn
     watch_->armed = true;
     const int fd = stream_.socket().native_handle();
-    stream_.socket().async_wait(tcp::socket::wait_read, [w = watch_, fd, up = awaited_upstream_](
-                                                            const beast::error_code& ec) {
-        if (ec || w->done) return;  // cancelled, or the response came first
-        char byte;
-        const auto got = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-        if (got > 0 || (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))) return;
-        w->gone = true;
-        up->socket().cancel();
-    });
+    stream_.socket().async_wait(
+        tcp::socket::wait_read,
+        [w = watch_, fd, up = &active_conn_->stream](const beast::error_code& ec) {
+            if (ec || w->done) return;  // cancelled, or the response came first
+            char byte;
+            const auto got = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+            if (got > 0 || (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))) return;
+            w->gone = true;
+            up->socket().cancel();
+        });
 }
 
 bool client_session::unwatch_client() {
@@ -305,6 +307,7 @@ bool client_session::unwatch_client() {
     return watch->gone;
 }
 
+// Answers with a short plain-text body made by the proxy itself.
 net::awaitable<client_session::next> client_session::send_error(http::status status,
                                                                 error_type error, bool keep_alive) {
     const auto reason = http::obsolete_reason(status);
@@ -346,6 +349,4 @@ net::awaitable<void> client_session::lingering_close() {
     }
 }
 
-// Labels the request with its route template under the routing in force when it started; a
-// reload publishes a new routing that the next request picks up.
 }  // namespace sidelight::proxy

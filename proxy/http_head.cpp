@@ -14,13 +14,15 @@ void append_version(std::string& out, unsigned version) {
     out += static_cast<char>('0' + version % 10);
 }
 
+void append_field(std::string& out, const fields::value_type& f) {
+    out += f.name_string();
+    out += ": ";
+    out += f.value();
+    out += "\r\n";
+}
+
 void append_fields(std::string& out, const fields& fields) {
-    for (const auto& f : fields) {
-        out += f.name_string();
-        out += ": ";
-        out += f.value();
-        out += "\r\n";
-    }
+    for (const auto& f : fields) append_field(out, f);
     out += "\r\n";
 }
 
@@ -82,11 +84,7 @@ void append_last_chunk(std::string& out, const fields& fields, std::size_t first
     out += "0\r\n";
     std::size_t i = 0;
     for (const auto& f : fields) {
-        if (i++ < first || !allowed_in_trailer(f.name_string())) continue;
-        out += f.name_string();
-        out += ": ";
-        out += f.value();
-        out += "\r\n";
+        if (i++ >= first && allowed_in_trailer(f.name_string())) append_field(out, f);
     }
     out += "\r\n";
 }

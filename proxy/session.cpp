@@ -106,8 +106,8 @@ net::awaitable<std::size_t> client_session::read_head() {
         auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(read_chunk), use_tuple);
         deadline_.settle(ec);
         if (ec) {
-            // A head that stalls (slowloris) is closed: the stream is gone on a timeout, so
-            // the 408 is recorded, not sent.
+            // A head that stalls (slowloris) is closed without an answer (a client this slow
+            // gets no write from us) and recorded as 408.
             if (!idle_ && ec == beast::error::timeout) finish(408, error_type::bad_request);
             co_return 0;
         }
@@ -224,8 +224,8 @@ net::awaitable<client_session::next> client_session::forward(request_parser& rp)
     co_return co_await respond(x);
 }
 
-// Strict delivery, request phase: read the body first when the rules need it (so the event
-// can carry it), then wait for the commit. A refusal answers 503; the app never sees it.
+// Labels the request with its route template under the routing in force when it started; a
+// reload publishes a new routing that the next request picks up.
 void client_session::label_route(std::string_view target) {
     w_.shared.routes->refresh(routing_, routing_generation_);
     record_.method_id = parse_method(record_.method);
