@@ -70,7 +70,7 @@ admin_response json_error(int status, const std::string& message) {
     return json_response(status, boost::json::serialize(o) + "\n");
 }
 
-// Counts down the commits of one API call or one strict hold.
+// Counts down the commits of one event API call, which waits for them (on the API thread).
 struct commit_latch {
     std::mutex mutex;
     std::condition_variable cv;
@@ -127,40 +127,48 @@ bool audit_pipeline::drain(std::chrono::steady_clock::time_point deadline) {
     return ok;
 }
 
-void audit_pipeline::submit(audit::derived_event&& d) {
+// The rule set in force, cached per worker thread: one atomic load per request, the lock of
+// `published` only after a reload.
+const std::shared_ptr<const audit::rule_set>& audit_pipeline::current_rules() const {
+    thread_local std::shared_ptr<const audit::rule_set> rules;
+    thread_local std::uint64_t generation = 0;
+    rules_.refresh(rules, generation);
+    return rules;
+}
+
+// A login attempt feeds the brute-force detector; what it detects is recorded (batch mode)
+// after the attempt itself.
+std::vector<audit::event> audit_pipeline::detect(const audit::derived_event& d) {
     std::vector<audit::event> detections;
-    if (d.login) {
-        if (const auto* attempt = std::get_if<audit::security_event>(&d.ev))
-            detector_.observe(*attempt, detections);
-    }
-    // Batch mode never blocks: a full queue drops and counts (the writer reports the loss).
-    writer_->try_submit(std::move(d.ev));
-    for (auto& ev : detections) writer_->try_submit(std::move(ev));
+    if (const auto* attempt = std::get_if<audit::security_event>(&d.ev); attempt && d.login)
+        detector_.observe(*attempt, detections);
+    return detections;
 }
 
 void audit_pipeline::on_request(const proxy::request_record& r) {
-    thread_local std::shared_ptr<const audit::rule_set> rules;
-    thread_local std::uint64_t generation = 0;
     thread_local std::vector<audit::derived_event> events;
-    rules_.refresh(rules, generation);
+    const auto& rules = current_rules();
     if (!rules) return;
     events.clear();
     rules->evaluate(r, events);
-    for (auto& d : events) submit(std::move(d));
+    for (auto& d : events) {
+        auto detections = detect(d);
+        // Batch mode never blocks: a full queue drops and counts (the writer reports the loss).
+        writer_->try_submit(std::move(d.ev));
+        for (auto& ev : detections) writer_->try_submit(std::move(ev));
+    }
 }
 
 void audit_pipeline::hold(const proxy::request_record& r, proxy::audit_phase phase,
                           std::function<void(bool ok)> done) {
-    // The rules in force, cached per worker thread as on_request does: no lock per request.
-    thread_local std::shared_ptr<const audit::rule_set> rules;
-    thread_local std::uint64_t generation = 0;
-    rules_.refresh(rules, generation);
-    std::vector<audit::derived_event> events;
-    if (rules) rules->evaluate_strict(r, phase, events);
+    thread_local std::vector<audit::derived_event> events;
+    events.clear();
+    if (const auto& rules = current_rules()) rules->evaluate_strict(r, phase, events);
     if (events.empty()) {
         done(true);
         return;
     }
+    // Counts down this hold's commits; the last one answers the gate.
     struct pending {
         std::atomic<std::size_t> left;
         std::atomic<bool> ok{true};
@@ -170,17 +178,13 @@ void audit_pipeline::hold(const proxy::request_record& r, proxy::audit_phase pha
     p->left = events.size();
     p->done = std::move(done);
     for (auto& d : events) {
-        if (d.login) {  // a strict login attempt still feeds the detector (batch)
-            std::vector<audit::event> detections;
-            if (const auto* a = std::get_if<audit::security_event>(&d.ev))
-                detector_.observe(*a, detections);
-            for (auto& ev : detections) writer_->try_submit(std::move(ev));
-        }
+        auto detections = detect(d);  // a strict login attempt still feeds the detector
         writer_->submit_async(std::move(d.ev), cfg_->audit.strict_timeout,
                               [p](audit::commit_result res) {
                                   if (!res.ok) p->ok = false;
                                   if (p->left.fetch_sub(1) == 1) p->done(p->ok.load());
                               });
+        for (auto& ev : detections) writer_->try_submit(std::move(ev));
     }
 }
 

@@ -51,7 +51,8 @@ class audit_pipeline : public proxy::audit_gate {
     bool drain(std::chrono::steady_clock::time_point deadline);
 
   private:
-    void submit(audit::derived_event&& d);
+    const std::shared_ptr<const audit::rule_set>& current_rules() const;
+    std::vector<audit::event> detect(const audit::derived_event& d);
     admin_response post_events(audit::parse_result parsed);
     admin_response list_events(std::string_view query);
 
