@@ -343,11 +343,21 @@ bool sqlite_store::insert_row(const stored_event& row) {
     }
 }
 
-// The row-at-a-time path: an event whose event_id is stored already returns the stored row.
-void sqlite_store::append_one(const event& in, chain_head& h, std::vector<stored_event>& out) {
-    stored_event row{h.seq + 1, h.hash, {}, in};
+namespace {
+
+// `in` as the row at `seq`, linked to `prev_hash`: normalized and hashed.
+stored_event chained_row(const event& in, std::int64_t seq, const std::string& prev_hash) {
+    stored_event row{seq, prev_hash, {}, in};
     normalize(row.ev);
     row.hash = chain_hash(row.prev_hash, row.seq, row.ev);
+    return row;
+}
+
+}  // namespace
+
+// The row-at-a-time path: an event whose event_id is stored already returns the stored row.
+void sqlite_store::append_one(const event& in, chain_head& h, std::vector<stored_event>& out) {
+    auto row = chained_row(in, h.seq + 1, h.hash);
     if (insert_row(row)) {
         h = {row.seq, row.hash};
         out.push_back(std::move(row));
@@ -366,10 +376,7 @@ bool sqlite_store::insert_chunk(std::span<const event> events, std::size_t slot,
     auto seq = h.seq;
     const std::string* prev = &h.hash;
     for (const auto& in : events) {
-        stored_event row{++seq, *prev, {}, in};
-        normalize(row.ev);
-        row.hash = chain_hash(row.prev_hash, row.seq, row.ev);
-        rows.push_back(std::move(row));
+        rows.push_back(chained_row(in, ++seq, *prev));
         prev = &rows.back().hash;
     }
     const int per_row = params_per_row(table_of(events.front()));
