@@ -14,7 +14,6 @@ namespace {
 
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 constexpr std::chrono::milliseconds peek_after{5};
-constexpr std::size_t read_reserve = 16 * 1024;
 
 // An idle keep-alive connection must have nothing to read: EOF or stray bytes mean the app
 // closed it or broke framing, and reusing it would fail (or worse, mis-frame) the next request.
@@ -45,9 +44,6 @@ upstream_target resolve_upstream(const config::upstream_config& cfg) {
 
 upstream_connection::upstream_connection(net::any_io_executor ex, observer& obs)
     : stream(std::move(ex)), observer_(obs) {
-    // Beast sizes each read by the buffer's free capacity (at least 512 bytes): without room
-    // reserved up front a large response body is read 512 bytes per syscall.
-    buffer.reserve(read_reserve);
     observer_.on_connection(connection_type::upstream, +1);
 }
 
