@@ -5,9 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -60,16 +58,7 @@ TEST(BackpressureTest, AClientThatStopsReadingHoldsTheAppBackNotSidelightsMemory
 // An app that accepts the connection and then reads nothing.
 class deaf_app {
   public:
-    deaf_app() {
-        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-        ::listen(fd_, 16);
-        socklen_t len = sizeof a;
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-        port_ = ntohs(a.sin_port);
+    deaf_app() : fd_(listen_loopback(16, port_)) {
         acceptor_ = std::thread([this] {
             for (;;) {
                 const int c = ::accept(fd_, nullptr, nullptr);
@@ -87,8 +76,8 @@ class deaf_app {
     std::uint16_t port() const { return port_; }
 
   private:
+    std::uint16_t port_ = 0;
     int fd_;
-    std::uint16_t port_;
     std::thread acceptor_;
     std::vector<int> accepted_;
 };

@@ -166,16 +166,11 @@ TEST(SemanticsTest, SocketIoLongPollIsHeldWhileTheClientSends) {
 // An upstream that never completes a TCP handshake: a listener whose accept queue is full.
 class black_hole {
   public:
-    black_hole() {
-        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    black_hole() : fd_(listen_loopback(0, port_)) {
         sockaddr_in a{};
         a.sin_family = AF_INET;
         a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-        ::listen(fd_, 0);
-        socklen_t len = sizeof a;
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-        port_ = ntohs(a.sin_port);
+        a.sin_port = htons(port_);
         // Non-blocking connects: the first fills the one-slot accept queue, later SYNs are
         // dropped (a blocking connect would wait for the kernel's SYN retries).
         for (int i = 0; i < 3; ++i) {
@@ -191,8 +186,8 @@ class black_hole {
     std::uint16_t port() const { return port_; }
 
   private:
+    std::uint16_t port_ = 0;
     int fd_;
-    std::uint16_t port_;
     std::vector<int> fillers_;
 };
 

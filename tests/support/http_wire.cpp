@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <stdexcept>
 #include <thread>
@@ -58,6 +59,22 @@ connection& connection::operator=(connection&& o) noexcept {
         eof_ = o.eof_;
     }
     return *this;
+}
+
+int listen_loopback(int backlog, std::uint16_t& port) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        ::listen(fd, backlog) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+        if (fd >= 0) ::close(fd);
+        throw std::runtime_error("listen_loopback: " + std::string(std::strerror(errno)));
+    }
+    port = ntohs(a.sin_port);
+    return fd;
 }
 
 connection connection::connect(std::uint16_t port, std::chrono::milliseconds timeout) {

@@ -28,6 +28,10 @@ struct wire_message {
     std::size_t header_count(const std::string& name) const;
 };
 
+// A listening socket on 127.0.0.1 with a free port (written to `port`), for fake apps that
+// misbehave below HTTP (never accept, never read). Returns the fd; throws on failure.
+int listen_loopback(int backlog, std::uint16_t& port);
+
 // A connected blocking TCP socket with a receive buffer.
 class connection {
   public:
