@@ -347,6 +347,71 @@ TEST_F(AuditTest, AWaitingEventApiCallDoesNotBlockScrapes) {
     EXPECT_EQ(api_reply->status, 503) << api_reply->body;  // not committed in time
 }
 
+// The audit metrics (issue 5, item 10) move with what was committed: events by table and
+// source, the store's own insert and query durations, and the queue back at zero.
+TEST_F(AuditTest, AuditMetricsCountWhatWasCommitted) {
+    fake_upstream app([](const wire_message& m) {
+        if (m.start_line.starts_with("POST /api/login")) return login_reply(m);
+        return fake_reply{simple_response(200, "{}")};
+    });
+    auto proc = sidelight_process::run(dir_, config_with_admin_token(app.port()));
+    auto c = connection::connect(proc->proxy_port());
+    c.send("PUT /api/products/5 HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}");
+    ASSERT_EQ(c.read_message(true)->status, 200);  // an audit_log row from a rule
+    const std::string login = R"({"username":"ann","password":"wrong"})";
+    c.send(
+        "POST /api/login HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
+        "Content-Length: " +
+        std::to_string(login.size()) + "\r\n\r\n" + login);
+    ASSERT_EQ(c.read_message(true)->status, 401);  // a security_audit row from a rule
+    const std::string body = R"({"user_id":"u1","action":"EXPORT","entity_type":"report"})";
+    auto api = connection::connect(proc->admin_port());
+    api.send(
+        "POST /v1/audit HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
+        "Authorization: Bearer s3cret-token\r\nContent-Length: " +
+        std::to_string(body.size()) + "\r\n\r\n" + body);
+    ASSERT_EQ(api.read_message(true)->status, 201);  // an audit_log row from the API
+    api.send(
+        "GET /v1/events?table=audit_log HTTP/1.1\r\nHost: a\r\n"
+        "Authorization: Bearer s3cret-token\r\n\r\n");
+    ASSERT_EQ(api.read_message(true)->status, 200);  // a query
+    std::string text;
+    ASSERT_TRUE(eventually([&] {
+        text = http_get(proc->admin_port(), "/metrics")->body;
+        return sample_value(
+                   text,
+                   "sidelight_audit_events_total{source=\"rule\",table=\"security_audit\"}") == 1;
+    })) << text;
+    EXPECT_EQ(
+        sample_value(text, "sidelight_audit_events_total{source=\"rule\",table=\"audit_log\"}"), 1)
+        << text;
+    EXPECT_EQ(
+        sample_value(text, "sidelight_audit_events_total{source=\"api\",table=\"audit_log\"}"), 1)
+        << text;
+    EXPECT_EQ(sample_value(text, "sidelight_audit_queue_depth"), 0) << text;
+    EXPECT_EQ(sample_value(text, "sidelight_audit_store_errors_total"), 0) << text;
+    // Every commit observed one duration, labelled by its table (or "both" when a batch held
+    // rows of each): three events, so one to three commits.
+    double appends = 0;
+    for (const char* table : {"audit_log", "security_audit", "both"}) {
+        const double n = sample_value(text, std::string("db_query_duration_ms_count{operation=") +
+                                                "\"append\",table=\"" + table + "\"}");
+        if (n > 0) appends += n;
+    }
+    EXPECT_GE(appends, 1) << text;
+    EXPECT_LE(appends, 3) << text;
+    // The issue's buckets, and nothing else (how many fall under each depends on the machine).
+    const std::string select_bucket =
+        "db_query_duration_ms_bucket{operation=\"select\",table=\"audit_log\",le=\"";
+    for (const char* le : {"1", "5", "10", "50", "100", "500", "1000", "+Inf"})
+        EXPECT_GE(sample_value(text, select_bucket + le + "\"}"), 0) << le << "\n" << text;
+    EXPECT_EQ(sample_count(text, select_bucket), 8u) << text;
+    EXPECT_EQ(
+        sample_value(text, "db_query_duration_ms_count{operation=\"select\",table=\"audit_log\"}"),
+        1)
+        << text;
+}
+
 TEST_F(AuditTest, VerifyFindsTheFirstTamperedRow) {
     fake_upstream app;
     {
