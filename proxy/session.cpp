@@ -106,9 +106,13 @@ net::awaitable<std::size_t> client_session::read_head() {
         auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(read_chunk), use_tuple);
         deadline_.settle(ec);
         if (ec) {
-            // A head that stalls (slowloris) is closed without an answer (a client this slow
-            // gets no write from us) and recorded as 408.
-            if (!idle_ && ec == beast::error::timeout) finish(408, error_type::bad_request);
+            // A head that stalls (slowloris) is answered 408 and closed, as HAProxy does: a
+            // slow but honest client (a phone on a bad link) learns why, and browsers retry a
+            // request that got 408 on a reused connection. The answer is a few hundred bytes
+            // into an empty send buffer, and the lingering close after it is capped at 1 s.
+            if (!idle_ && ec == beast::error::timeout) {
+                co_await send_error(http::status::request_timeout, error_type::bad_request, false);
+            }
             co_return 0;
         }
         buffer_.commit(n);

@@ -118,7 +118,8 @@ TEST_F(LimitsTest, SlowlorisIsClosedAfterHeaderReadTimeout) {
     EXPECT_GE(took, 250ms);
     EXPECT_LT(took, 2s);
     const auto& raw = c.buffered();
-    EXPECT_TRUE(raw.empty() || raw.starts_with("HTTP/1.1 408 ")) << raw;
+    EXPECT_TRUE(raw.starts_with("HTTP/1.1 408 Request Timeout\r\n")) << raw;
+    EXPECT_NE(raw.find("\r\nConnection: close\r\n"), std::string::npos) << raw;
     EXPECT_EQ(app_.request_count(), 0u);
 }
 
@@ -135,6 +136,8 @@ TEST_F(LimitsTest, SlowlorisTricklingBytesIsStillClosed) {
     ASSERT_TRUE(closed);
     EXPECT_LT(steady::now() - t0, 2s);
     EXPECT_GE(steady::now() - t0, 250ms);
+    EXPECT_TRUE(c.buffered().starts_with("HTTP/1.1 408 ")) << c.buffered();
+    EXPECT_EQ(app_.request_count(), 0u);
 }
 
 TEST_F(LimitsTest, IdleKeepAliveIsClosedAfterKeepaliveTimeout) {
