@@ -10,7 +10,8 @@
 # direct, sidelight (1 worker; metrics on, and metrics.traffic off), HAProxy (nbthread 1,
 # http-reuse always) and nginx as a proxy (1 worker, upstream keepalive). The proxy under test
 # is pinned to core 1, the upstream and wrk to core 0. For each: req/s, p50, p99, the proxy's
-# CPU microseconds per request (utime+stime over the run / requests) and its RSS. Then
+# CPU microseconds per request (utime+stime over the run / requests; also each part alone,
+# user space and kernel) and its RSS. Then
 # sidelight's RSS with 1,000 idle keep-alive clients, and its RSS growth while 1 GiB is
 # downloaded and 1 GiB uploaded through it. Prints a Markdown table; raw output goes to
 # bench/results/.
@@ -135,7 +136,7 @@ for p in $up $sl $sl_off $hap $ngp; do wait_port "$p"; done
 sleep 0.5
 ngp_worker=$(pgrep -P "$(cat "$work/proxy.pid")" | head -1)
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+cpu_ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }  # utime stime
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 to_us() {  # wrk latency "123.45us" / "1.23ms" / "1.01s" -> microseconds
     awk -v v="$1" 'BEGIN {
@@ -148,10 +149,10 @@ hz=$(getconf CLK_TCK)
 run() {  # name, port, pid ("" for direct), conns, round
     local name=$1 port=$2 pid=$3 c=$4 out="$results/$1-c$4-r$5.txt"
     taskset -c 1 wrk -t1 -c"$c" -d1s "http://127.0.0.1:$port/api/products/7" >/dev/null  # warm
-    local before=0
+    local before="0 0"
     [ -n "$pid" ] && before=$(cpu_ticks "$pid")
     taskset -c 0 wrk -t2 -c"$c" -d"${duration}s" --latency "http://127.0.0.1:$port/api/products/7" >"$out"
-    local after=0 cpu="-" rss="-"
+    local after cpu="-" rss="-" user="-" sys="-"
     local reqs rps p50 p99
     reqs=$(awk '/requests in/ {print $1}' "$out")
     rps=$(awk '/^Requests\/sec/ {printf "%.0f", $2}' "$out")
@@ -159,11 +160,16 @@ run() {  # name, port, pid ("" for direct), conns, round
     p99=$(to_us "$(awk '$1 == "99%" {print $2}' "$out")")
     if [ -n "$pid" ]; then
         after=$(cpu_ticks "$pid")
-        cpu=$(awk -v t=$((after - before)) -v hz="$hz" -v r="$reqs" \
-              'BEGIN { printf "%.2f", t / hz * 1e6 / r }')
+        per_req() { awk -v t="$1" -v hz="$hz" -v r="$reqs" 'BEGIN { printf "%.2f", t / hz * 1e6 / r }'; }
+        local bu bs au as
+        read -r bu bs <<<"$before"
+        read -r au as <<<"$after"
+        cpu=$(per_req $((au + as - bu - bs)))
+        user=$(per_req $((au - bu)))
+        sys=$(per_req $((as - bs)))
         rss=$(awk -v k="$(rss_kb "$pid")" 'BEGIN { printf "%.1f", k / 1024 }')
     fi
-    echo "$name $c $rps $p50 $p99 $cpu $rss" >>"$results/runs.txt"
+    echo "$name $c $rps $p50 $p99 $cpu $rss $user $sys" >>"$results/runs.txt"
 }
 for r in $(seq "$rounds"); do
     for c in $conns; do
@@ -178,12 +184,13 @@ median() {  # the median of column $3 for target $1 at conns $2 ("-" stays "-")
     awk -v n="$1" -v c="$2" -v k="$3" '$1 == n && $2 == c {print $k}' "$results/runs.txt" |
         sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : v[NR / 2]}'
 }
-printf '| target | conns | req/s | p50 µs | p99 µs | proxy CPU µs/req | proxy RSS MB |\n'
-printf '|---|---|---|---|---|---|---|\n'
+printf '| target | conns | req/s | p50 µs | p99 µs | proxy CPU µs/req | user | kernel | proxy RSS MB |\n'
+printf '|---|---|---|---|---|---|---|---|---|\n'
 for c in $conns; do
     for name in direct sidelight sidelight-metrics-off haproxy nginx; do
-        printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$name" "$c" "$(median $name $c 3)" \
-            "$(median $name $c 4)" "$(median $name $c 5)" "$(median $name $c 6)" "$(median $name $c 7)"
+        printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$name" "$c" "$(median $name $c 3)" \
+            "$(median $name $c 4)" "$(median $name $c 5)" "$(median $name $c 6)" \
+            "$(median $name $c 8)" "$(median $name $c 9)" "$(median $name $c 7)"
     done
 done
 [ "$rounds" -gt 1 ] && echo && echo "(medians of $rounds interleaved rounds; every run: $results/runs.txt)"

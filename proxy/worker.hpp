@@ -42,7 +42,9 @@ struct worker {
     shared_state& shared;
     // Declared before ioc: coroutine frames destroyed with the io_context unlink themselves.
     std::list<client_session*> sessions;
-    net::io_context ioc{1};
+    // One thread runs it, and only that thread touches its sockets (other threads post to
+    // it), so the reactor's per-descriptor locks are off; posting and timers keep theirs.
+    net::io_context ioc{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
     std::optional<tcp::acceptor> acceptor;
     upstream_pool pool;
     std::thread thread;
