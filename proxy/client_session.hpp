@@ -88,8 +88,8 @@ class client_session {
 
     worker& w_;
     const config::config& cfg_;
-    beast::tcp_stream stream_;
-    io_deadline deadline_;  // of the client's I/O; stream_ keeps no timer of its own
+    tcp::socket socket_;
+    io_deadline deadline_;  // of the client's I/O; socket_ keeps no timer of its own
     beast::flat_buffer buffer_;
     std::list<client_session*>::iterator link_;
     request_record record_;

@@ -56,7 +56,7 @@ net::awaitable<std::optional<client_session::next>> client_session::strict_reque
         while (!rp.is_done()) {
             beast::error_code ec;
             const std::size_t got = co_await next_body_piece(
-                stream_, deadline_, buffer_, rp, body_buf_, cfg_.limits.body_idle_timeout, ec,
+                socket_, deadline_, buffer_, rp, body_buf_, cfg_.limits.body_idle_timeout, ec,
                 []() -> net::awaitable<bool> { co_return true; });
             if (ec == http::error::body_limit) {
                 co_return co_await send_error(http::status::payload_too_large,
@@ -98,15 +98,16 @@ net::awaitable<client_session::next> client_session::tunnel(exchange_state& x) {
     res.set("X-Request-Id", record_.request_id);
     head_.clear();
     append_head(head_, res);
-    stream_.expires_after(cfg_.limits.body_idle_timeout);
-    auto [ec, n] = co_await net::async_write(stream_, net::buffer(head_), use_tuple);
+    deadline_.arm(cfg_.limits.body_idle_timeout);
+    auto [ec, n] = co_await net::async_write(socket_, net::buffer(head_), use_tuple);
+    deadline_.done(ec);
     if (ec) {
         finish(499, error_type::client_abort);
         co_return next::close;
     }
     finish(101, error_type::none);
     w_.shared.obs->on_connection(connection_type::websocket, +1);
-    co_await run_tunnel(stream_, buffer_, x.conn->stream, x.conn->buffer,
+    co_await run_tunnel(socket_, buffer_, x.conn->socket, x.conn->buffer,
                         cfg_.limits.tunnel_idle_timeout);
     w_.shared.obs->on_connection(connection_type::websocket, -1);
     co_return next::close;
@@ -120,7 +121,7 @@ net::awaitable<bool> client_session::hold(audit_phase phase) {
         net::steady_timer timer;
         std::optional<bool> result;
     };
-    auto w = std::make_shared<waiter>(stream_.get_executor());
+    auto w = std::make_shared<waiter>(socket_.get_executor());
     // Bounded even if a gate misbehaves: the writer's own strict timeout comes first.
     w->timer.expires_after(cfg_.audit.strict_timeout + std::chrono::seconds(1));
     w_.shared.gate->hold(record_, phase, [w](bool ok) {
@@ -153,7 +154,7 @@ net::awaitable<client_session::next> client_session::respond(exchange_state& x) 
         record_.upstream_start = steady::now();
         if (!x.body_prebuffered) record_.request_body.clear();  // a retry captures it again
         auto sent = co_await relay_message(
-            stream_, deadline_, buffer_, x.request, x.conn->stream, x.conn->deadline, head_,
+            socket_, deadline_, buffer_, x.request, x.conn->socket, x.conn->deadline, head_,
             body_buf_, cfg_.limits.body_idle_timeout, record_.bytes_in,
             tap(record_.plan->request_body, record_.request_body, record_.request_body_truncated));
         if (sent.read_ec) {
@@ -172,7 +173,7 @@ net::awaitable<client_session::next> client_session::respond(exchange_state& x) 
         if (!sent.write_ec && x.body_prebuffered) {
             x.conn->deadline.arm(cfg_.limits.body_idle_timeout);
             auto [wec, wn] = co_await net::async_write(
-                x.conn->stream, net::buffer(record_.request_body), use_tuple);
+                x.conn->socket, net::buffer(record_.request_body), use_tuple);
             x.conn->deadline.done(wec);
             sent.write_ec = wec;
         }
@@ -187,7 +188,7 @@ net::awaitable<client_session::next> client_session::respond(exchange_state& x) 
         if (x.head) x.response->skip(true);
         awaiting_response_ = true;  // arm_slow_watch() may watch the client now
         awaited_since_ = steady::now();
-        auto hec = co_await read_header(x.conn->stream, x.conn->deadline, x.conn->buffer,
+        auto hec = co_await read_header(x.conn->socket, x.conn->deadline, x.conn->buffer,
                                         *x.response, up.response_timeout);
         awaiting_response_ = false;
         if (unwatch_client()) {  // the client left while the app was working on it
@@ -200,7 +201,7 @@ net::awaitable<client_session::next> client_session::respond(exchange_state& x) 
             x.response.emplace();
             x.response->body_limit(boost::none);
             if (x.head) x.response->skip(true);
-            hec = co_await read_header(x.conn->stream, x.conn->deadline, x.conn->buffer,
+            hec = co_await read_header(x.conn->socket, x.conn->deadline, x.conn->buffer,
                                        *x.response, up.response_timeout);
         }
         if (!hec) break;
@@ -247,7 +248,7 @@ net::awaitable<client_session::next> client_session::respond(exchange_state& x) 
         res.insert(http::field::connection, keep ? "keep-alive" : "close");
     res.set("X-Request-Id", record_.request_id);
     const auto got = co_await relay_message(
-        x.conn->stream, x.conn->deadline, x.conn->buffer, *x.response, stream_, deadline_, head_,
+        x.conn->socket, x.conn->deadline, x.conn->buffer, *x.response, socket_, deadline_, head_,
         body_buf_, cfg_.limits.body_idle_timeout, record_.bytes_out,
         tap(record_.plan->response_body, record_.response_body, record_.response_body_truncated));
     if (got.read_ec) {
@@ -272,9 +273,8 @@ net::awaitable<client_session::next> client_session::respond(exchange_state& x) 
 // fast requests should not pay).
 void client_session::on_watchdog(steady::time_point now) {
     beast::error_code ignored;
-    if (deadline_.expire(now)) stream_.socket().cancel(ignored);
-    if (active_conn_ && active_conn_->deadline.expire(now))
-        active_conn_->stream.socket().cancel(ignored);
+    if (deadline_.expire(now)) socket_.cancel(ignored);
+    if (active_conn_ && active_conn_->deadline.expire(now)) active_conn_->socket.cancel(ignored);
     arm_slow_watch(now);
 }
 
@@ -283,17 +283,17 @@ void client_session::arm_slow_watch(steady::time_point now) {
     watch_ = std::make_shared<client_watch>();
     if (buffer_.size() != 0) return;  // pipelined bytes already here: nothing to learn
     watch_->armed = true;
-    const int fd = stream_.socket().native_handle();
-    stream_.socket().async_wait(
-        tcp::socket::wait_read,
-        [w = watch_, fd, up = &active_conn_->stream](const beast::error_code& ec) {
-            if (ec || w->done) return;  // cancelled, or the response came first
-            char byte;
-            const auto got = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-            if (got > 0 || (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))) return;
-            w->gone = true;
-            up->socket().cancel();
-        });
+    const int fd = socket_.native_handle();
+    socket_.async_wait(tcp::socket::wait_read,
+                       [w = watch_, fd, up = &active_conn_->socket](const beast::error_code& ec) {
+                           if (ec || w->done) return;  // cancelled, or the response came first
+                           char byte;
+                           const auto got = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+                           if (got > 0 || (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)))
+                               return;
+                           w->gone = true;
+                           up->cancel();
+                       });
 }
 
 bool client_session::unwatch_client() {
@@ -302,7 +302,7 @@ bool client_session::unwatch_client() {
     watch->done = true;
     if (watch->armed) {
         beast::error_code ignored;
-        stream_.socket().cancel(ignored);
+        socket_.cancel(ignored);
     }
     return watch->gone;
 }
@@ -326,7 +326,7 @@ net::awaitable<client_session::next> client_session::send_error(http::status sta
     scratch_ += reason;
     scratch_ += '\n';
     deadline_.arm(cfg_.limits.body_idle_timeout);
-    auto [ec, n] = co_await net::async_write(stream_, net::buffer(scratch_), use_tuple);
+    auto [ec, n] = co_await net::async_write(socket_, net::buffer(scratch_), use_tuple);
     deadline_.done(ec);
     finish(ec ? 499 : static_cast<int>(status), ec ? error_type::client_abort : error);
     if (ec) co_return next::close;
@@ -339,14 +339,15 @@ net::awaitable<client_session::next> client_session::send_error(http::status sta
 // that closing with unread data does not reset the connection before it has read our answer.
 net::awaitable<void> client_session::lingering_close() {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
     std::size_t discarded = 0;
-    stream_.expires_after(std::chrono::seconds(1));
+    deadline_.arm(std::chrono::seconds(1));
     while (!ec && discarded < 256 * 1024) {
         std::size_t n = 0;
-        std::tie(ec, n) = co_await stream_.async_read_some(net::buffer(body_buf_), use_tuple);
+        std::tie(ec, n) = co_await socket_.async_read_some(net::buffer(body_buf_), use_tuple);
         discarded += n;
     }
+    deadline_.done(ec);
 }
 
 }  // namespace sidelight::proxy

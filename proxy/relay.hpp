@@ -15,10 +15,10 @@
 #include <string>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -58,7 +58,7 @@ inline std::size_t read_size(const boost::beast::flat_buffer& b) {
 // `timeout` bounds the whole header, however many reads it takes.
 template <bool is_request>
 boost::asio::awaitable<boost::beast::error_code> read_header(
-    boost::beast::tcp_stream& in, io_deadline& in_deadline, boost::beast::flat_buffer& in_buf,
+    boost::asio::ip::tcp::socket& in, io_deadline& in_deadline, boost::beast::flat_buffer& in_buf,
     boost::beast::http::parser<is_request, boost::beast::http::buffer_body, field_allocator<char>>&
         p,
     std::chrono::milliseconds timeout) {
@@ -91,7 +91,7 @@ boost::asio::awaitable<boost::beast::error_code> read_header(
 // `before_read` runs once, just before the first socket read (to flush a pending head).
 template <bool is_request, class BeforeRead>
 boost::asio::awaitable<std::size_t> next_body_piece(
-    boost::beast::tcp_stream& in, io_deadline& in_deadline, boost::beast::flat_buffer& in_buf,
+    boost::asio::ip::tcp::socket& in, io_deadline& in_deadline, boost::beast::flat_buffer& in_buf,
     boost::beast::http::parser<is_request, boost::beast::http::buffer_body, field_allocator<char>>&
         p,
     std::span<char> buf, std::chrono::milliseconds idle, boost::beast::error_code& read_ec,
@@ -135,10 +135,10 @@ boost::asio::awaitable<std::size_t> next_body_piece(
 // Relays the message whose header `p` holds, from `in` to `out`. `head` is reused storage.
 template <bool is_request>
 boost::asio::awaitable<relay_result> relay_message(
-    boost::beast::tcp_stream& in, io_deadline& in_deadline, boost::beast::flat_buffer& in_buf,
+    boost::asio::ip::tcp::socket& in, io_deadline& in_deadline, boost::beast::flat_buffer& in_buf,
     boost::beast::http::parser<is_request, boost::beast::http::buffer_body, field_allocator<char>>&
         p,
-    boost::beast::tcp_stream& out, io_deadline& out_deadline, std::string& head,
+    boost::asio::ip::tcp::socket& out, io_deadline& out_deadline, std::string& head,
     std::span<char> buf, std::chrono::milliseconds idle, std::uint64_t& body_bytes,
     const body_tap& tap = {}) {
     namespace net = boost::asio;

@@ -32,12 +32,12 @@ bool wants_upgrade(const fields& f) {
 }  // namespace
 
 client_session::client_session(worker& w, tcp::socket socket)
-    : w_(w), cfg_(*w.shared.cfg), stream_(std::move(socket)) {
+    : w_(w), cfg_(*w.shared.cfg), socket_(std::move(socket)) {
     link_ = w_.sessions.insert(w_.sessions.end(), this);
     w_.shared.obs->on_connection(connection_type::client, +1);
     beast::error_code ec;
-    stream_.socket().set_option(tcp::no_delay(true), ec);
-    const auto peer = stream_.socket().remote_endpoint(ec);
+    socket_.set_option(tcp::no_delay(true), ec);
+    const auto peer = socket_.remote_endpoint(ec);
     peer_ = normalize_address(peer.address());
     peer_ip_ = ec ? std::string("unknown") : peer_.to_string();
     record_.client_ip = peer_ip_;
@@ -50,20 +50,20 @@ client_session::~client_session() {
 }
 
 void client_session::close_if_idle() {
-    if (idle_) stream_.cancel();
+    if (idle_) socket_.cancel();
 }
 
 void client_session::abort() {
     beast::error_code ec;
-    stream_.socket().close(ec);
+    socket_.close(ec);
 }
 
 net::awaitable<void> client_session::run() {
     while (co_await serve_one() == next::keep_alive) {
     }
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.socket().close(ec);
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
 }
 
 // Reads until the whole request head (through CRLFCRLF) is buffered and returns its length;
@@ -103,7 +103,7 @@ net::awaitable<std::size_t> client_session::read_head() {
         }
         if (end != std::string_view::npos) co_return end;
         scanned = data.size();
-        auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(read_chunk), use_tuple);
+        auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(read_chunk), use_tuple);
         deadline_.settle(ec);
         if (ec) {
             // A head that stalls (slowloris) is answered 408 and closed, as HAProxy does: a
@@ -215,7 +215,7 @@ net::awaitable<client_session::next> client_session::forward(request_parser& rp)
         // We answer the expectation ourselves; the app gets a plain request with a body.
         static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
         deadline_.arm(cfg_.limits.body_idle_timeout);
-        auto [wec, n] = co_await net::async_write(stream_, net::buffer(cont), use_tuple);
+        auto [wec, n] = co_await net::async_write(socket_, net::buffer(cont), use_tuple);
         deadline_.done(wec);
         if (wec) {
             finish(499, error_type::client_abort);

@@ -4,8 +4,11 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/error.hpp>
 
 namespace sidelight::proxy {
 namespace {
@@ -22,20 +25,18 @@ struct tunnel_state {
     bool idle_timeout = false;
 };
 
-void close_both(beast::tcp_stream& a, beast::tcp_stream& b) {
+void close_both(tcp::socket& a, tcp::socket& b) {
     beast::error_code ignored;
-    a.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    b.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    a.socket().close(ignored);
-    b.socket().close(ignored);
+    a.shutdown(tcp::socket::shutdown_both, ignored);
+    b.shutdown(tcp::socket::shutdown_both, ignored);
+    a.close(ignored);
+    b.close(ignored);
 }
 
 // One direction: `from` -> `to`, until `from` ends (then half-close `to`) or anything fails.
-net::awaitable<void> pump(beast::tcp_stream& from, beast::flat_buffer& pending,
-                          beast::tcp_stream& to, std::chrono::milliseconds idle,
+net::awaitable<void> pump(tcp::socket& from, beast::flat_buffer& pending, tcp::socket& to,
                           tunnel_state& state, std::uint64_t& moved) {
     if (pending.size() > 0) {
-        to.expires_after(idle);
         auto [ec, n] = co_await net::async_write(to, pending.data(), use_tuple);
         pending.consume(pending.size());
         moved += n;
@@ -44,20 +45,15 @@ net::awaitable<void> pump(beast::tcp_stream& from, beast::flat_buffer& pending,
             close_both(from, to);
             co_return;
         }
+        state.last_activity = steady::now();
     }
     std::array<char, 16 * 1024> buf;
     for (;;) {
-        from.expires_after(idle);
         auto [rec, n] = co_await from.async_read_some(net::buffer(buf), use_tuple);
-        if (rec == beast::error::timeout) {
-            // Idle only if nothing moved the other way either.
-            if (!state.failed && steady::now() - state.last_activity < idle) continue;
-            state.idle_timeout = true;
-        }
         if (rec) {
             beast::error_code ignored;
             if (rec == net::error::eof && !state.failed && !state.idle_timeout) {
-                to.socket().shutdown(tcp::socket::shutdown_send, ignored);
+                to.shutdown(tcp::socket::shutdown_send, ignored);
             } else {
                 state.failed = true;
                 close_both(from, to);
@@ -65,7 +61,6 @@ net::awaitable<void> pump(beast::tcp_stream& from, beast::flat_buffer& pending,
             co_return;
         }
         state.last_activity = steady::now();
-        to.expires_after(idle);
         auto [wec, wn] = co_await net::async_write(to, net::buffer(buf.data(), n), use_tuple);
         moved += wn;
         if (wec) {
@@ -73,21 +68,38 @@ net::awaitable<void> pump(beast::tcp_stream& from, beast::flat_buffer& pending,
             close_both(from, to);
             co_return;
         }
+        state.last_activity = steady::now();
+    }
+}
+
+// Closes the tunnel once no read or write has completed either way for `idle`. Cancelled
+// when both pumps have ended.
+net::awaitable<void> idle_watch(tcp::socket& client, tcp::socket& upstream,
+                                std::chrono::milliseconds idle, tunnel_state& state) {
+    net::steady_timer timer(co_await net::this_coro::executor);
+    for (;;) {
+        timer.expires_at(state.last_activity + idle);
+        auto [ec] = co_await timer.async_wait(use_tuple);
+        if (ec) co_return;  // the pumps are done
+        if (steady::now() - state.last_activity < idle) continue;
+        state.idle_timeout = true;
+        close_both(client, upstream);
+        co_return;
     }
 }
 
 }  // namespace
 
-net::awaitable<tunnel_result> run_tunnel(beast::tcp_stream& client,
-                                         beast::flat_buffer& client_pending,
-                                         beast::tcp_stream& upstream,
+net::awaitable<tunnel_result> run_tunnel(tcp::socket& client, beast::flat_buffer& client_pending,
+                                         tcp::socket& upstream,
                                          beast::flat_buffer& upstream_pending,
                                          std::chrono::milliseconds idle) {
     using namespace net::experimental::awaitable_operators;
     tunnel_state state;
     tunnel_result r;
-    co_await (pump(client, client_pending, upstream, idle, state, r.client_to_upstream) &&
-              pump(upstream, upstream_pending, client, idle, state, r.upstream_to_client));
+    co_await ((pump(client, client_pending, upstream, state, r.client_to_upstream) &&
+               pump(upstream, upstream_pending, client, state, r.upstream_to_client)) ||
+              idle_watch(client, upstream, idle, state));
     r.idle_timeout = state.idle_timeout;
     close_both(client, upstream);
     co_return r;

@@ -4,14 +4,15 @@
 // fixed buffer, so a slow reader on one side slows the writer on the other (backpressure).
 // When one side ends its stream, the other side's write half is shut down and the other
 // direction keeps going until it ends too; an error on either side closes both. The tunnel
-// closes when no byte has moved either way for `idle`.
+// closes when no read or write has completed either way for `idle` (checked by a timer per
+// tunnel, not per operation).
 // Runs on the session's worker thread.
 
 #include <chrono>
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 
 namespace sidelight::proxy {
 
@@ -23,9 +24,9 @@ struct tunnel_result {
 
 // Bytes already read past the HTTP exchange (`client_pending`, `upstream_pending`) are sent
 // first.
-boost::asio::awaitable<tunnel_result> run_tunnel(boost::beast::tcp_stream& client,
+boost::asio::awaitable<tunnel_result> run_tunnel(boost::asio::ip::tcp::socket& client,
                                                  boost::beast::flat_buffer& client_pending,
-                                                 boost::beast::tcp_stream& upstream,
+                                                 boost::asio::ip::tcp::socket& upstream,
                                                  boost::beast::flat_buffer& upstream_pending,
                                                  std::chrono::milliseconds idle);
 

@@ -18,9 +18,9 @@ constexpr std::chrono::milliseconds peek_after{5};
 // An idle keep-alive connection must have nothing to read: EOF or stray bytes mean the app
 // closed it or broke framing, and reusing it would fail (or worse, mis-frame) the next request.
 bool still_usable(upstream_connection& c) {
-    if (!c.stream.socket().is_open() || c.buffer.size() != 0) return false;
+    if (!c.socket.is_open() || c.buffer.size() != 0) return false;
     char byte;
-    const auto n = ::recv(c.stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    const auto n = ::recv(c.socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
@@ -43,7 +43,7 @@ upstream_target resolve_upstream(const config::upstream_config& cfg) {
 }
 
 upstream_connection::upstream_connection(net::any_io_executor ex, observer& obs)
-    : stream(std::move(ex)), observer_(obs) {
+    : socket(std::move(ex)), observer_(obs) {
     observer_.on_connection(connection_type::upstream, +1);
 }
 
@@ -64,21 +64,39 @@ net::awaitable<std::unique_ptr<upstream_connection>> upstream_pool::acquire(beas
         // Reused within a few milliseconds (the common case under load) the connection cannot
         // have been idle long enough for the app to close it: skip the peek syscall.
         const bool fresh = std::chrono::steady_clock::now() - conn->idle_since < peek_after;
-        if (fresh ? conn->buffer.size() == 0 && conn->stream.socket().is_open()
-                  : still_usable(*conn)) {
+        if (fresh ? conn->buffer.size() == 0 && conn->socket.is_open() : still_usable(*conn)) {
             conn->reused = true;
             co_return conn;
         }
     }
     auto conn = std::make_unique<upstream_connection>(ioc_.get_executor(), observer_);
-    conn->stream.expires_after(target_.settings.connect_timeout);
-    auto [cec, ep] = co_await conn->stream.async_connect(target_.endpoints, use_tuple);
+    // The connect is timed by a timer of its own (connects are rare: connections are
+    // pooled). On expiry it closes the socket, which also stops the walk through further
+    // resolved addresses. Its handler may run after the connect completed, so it acts only
+    // on a connect still in progress, through state it shares with this frame.
+    struct connect_guard {
+        tcp::socket* socket;
+        bool connecting = true;
+        bool timed_out = false;
+    };
+    auto guard = std::make_shared<connect_guard>(connect_guard{&conn->socket});
+    net::steady_timer timer(ioc_, target_.settings.connect_timeout);
+    timer.async_wait([guard](const beast::error_code& tec) {
+        if (tec || !guard->connecting) return;
+        guard->timed_out = true;
+        beast::error_code ignored;
+        guard->socket->close(ignored);
+    });
+    auto [cec, ep] = co_await net::async_connect(conn->socket, target_.endpoints, use_tuple);
+    guard->connecting = false;
+    timer.cancel();
+    if (cec && guard->timed_out) cec = beast::error::timeout;
     if (cec) {
         ec = cec;
         co_return nullptr;
     }
-    conn->stream.expires_never();  // from here on, conn->deadline times its I/O
-    conn->stream.socket().set_option(tcp::no_delay(true), ec);
+    // From here on, conn->deadline times its I/O.
+    conn->socket.set_option(tcp::no_delay(true), ec);
     ec = {};
     co_return conn;
 }
@@ -86,7 +104,6 @@ net::awaitable<std::unique_ptr<upstream_connection>> upstream_pool::acquire(beas
 void upstream_pool::release(std::unique_ptr<upstream_connection> conn) {
     if (closed_ || idle_.size() >= target_.settings.max_idle) return;  // destructor closes it
     conn->idle_since = std::chrono::steady_clock::now();
-    conn->stream.expires_never();
     idle_.push_back(std::move(conn));
 }
 

@@ -16,7 +16,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 
-#include <boost/beast/core/tcp_stream.hpp>
 #include "proxy/io_deadline.hpp"
 
 #include "config/config.hpp"
@@ -45,7 +44,7 @@ class upstream_connection {
     upstream_connection(const upstream_connection&) = delete;
     upstream_connection& operator=(const upstream_connection&) = delete;
 
-    beast::tcp_stream stream;
+    tcp::socket socket;
     beast::flat_buffer buffer;  // bytes read from the app beyond the current parse
     io_deadline deadline;       // of the exchange's I/O (the watchdog enforces it)
     std::chrono::steady_clock::time_point idle_since;
