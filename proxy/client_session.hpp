@@ -11,8 +11,6 @@
 #include <optional>
 #include <string>
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/status.hpp>
@@ -28,7 +26,6 @@ namespace sidelight::proxy {
 namespace session_detail {
 
 namespace http = beast::http;
-inline constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 using steady = std::chrono::steady_clock;
 using request_parser = http::request_parser<http::buffer_body, field_allocator<char>>;
 using response_parser = http::response_parser<http::buffer_body, field_allocator<char>>;
@@ -40,12 +37,12 @@ using namespace session_detail;
 
 class client_session {
   public:
-    client_session(worker& w, tcp::socket socket);
+    client_session(worker& w, tcp_socket socket);
     ~client_session();
     client_session(const client_session&) = delete;
     client_session& operator=(const client_session&) = delete;
 
-    net::awaitable<void> run();
+    task<void> run();
     void close_if_idle();
     // Called by the worker's watchdog (every io_deadline::period): cancels the I/O whose
     // deadline passed, and starts watching the client of a slow exchange.
@@ -64,17 +61,17 @@ class client_session {
     };
     bool unwatch_client();
 
-    net::awaitable<std::size_t> read_head();
-    net::awaitable<next> serve_one();
-    net::awaitable<next> forward(request_parser& rp);
-    net::awaitable<next> respond(exchange_state& x);
-    net::awaitable<next> send_error(http::status status, error_type error, bool keep_alive);
-    net::awaitable<void> lingering_close();
+    task<std::size_t> read_head();
+    task<next> serve_one();
+    task<next> forward(request_parser& rp);
+    task<next> respond(exchange_state& x);
+    task<next> send_error(http::status status, error_type error, bool keep_alive);
+    task<void> lingering_close();
     void finish(int status, error_type error);
     void label_route(std::string_view target);
-    net::awaitable<bool> hold(audit_phase phase);
-    net::awaitable<next> tunnel(exchange_state& x);
-    net::awaitable<std::optional<next>> strict_request(exchange_state& x);
+    task<bool> hold(audit_phase phase);
+    task<next> tunnel(exchange_state& x);
+    task<std::optional<next>> strict_request(exchange_state& x);
     bool strict() const { return w_.shared.gate && record_.plan && record_.plan->strict; }
     void capture_request(const fields& fields, std::string_view target);
     body_tap tap(bool wanted, std::string& into, bool& truncated) const {
@@ -88,7 +85,7 @@ class client_session {
 
     worker& w_;
     const config::config& cfg_;
-    tcp::socket socket_;
+    tcp_socket socket_;
     io_deadline deadline_;  // of the client's I/O; socket_ keeps no timer of its own
     beast::flat_buffer buffer_;
     std::list<client_session*>::iterator link_;

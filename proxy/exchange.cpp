@@ -3,7 +3,6 @@
 // turn an accepted upgrade into a tunnel. Members of client_session (client_session.hpp).
 
 #include <spdlog/spdlog.h>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/string.hpp>
 
@@ -48,8 +47,7 @@ error_type classify_status(int status) {
 
 // Strict delivery, request phase: read the body first when the rules need it (so the event
 // can carry it), then wait for the commit. A refusal answers 503; the app never sees it.
-net::awaitable<std::optional<client_session::next>> client_session::strict_request(
-    exchange_state& x) {
+task<std::optional<client_session::next>> client_session::strict_request(exchange_state& x) {
     auto& rp = x.request;
     if (record_.plan->request_body && !rp.is_done()) {
         const auto cap = record_.plan->max_body_bytes;
@@ -57,7 +55,7 @@ net::awaitable<std::optional<client_session::next>> client_session::strict_reque
             beast::error_code ec;
             const std::size_t got = co_await next_body_piece(
                 socket_, deadline_, buffer_, rp, body_buf_, cfg_.limits.body_idle_timeout, ec,
-                []() -> net::awaitable<bool> { co_return true; });
+                []() -> task<bool> { co_return true; });
             if (ec == http::error::body_limit) {
                 co_return co_await send_error(http::status::payload_too_large,
                                               error_type::bad_request, false);
@@ -89,7 +87,7 @@ net::awaitable<std::optional<client_session::next>> client_session::strict_reque
 
 // The app accepted the upgrade: relay its 101, then the connection is a byte tunnel. The
 // request is recorded at the switch (its latency is not the tunnel's lifetime).
-net::awaitable<client_session::next> client_session::tunnel(exchange_state& x) {
+task<client_session::next> client_session::tunnel(exchange_state& x) {
     auto& res = x.response->get();
     const std::string protocol(res[http::field::upgrade]);
     strip_hop_by_hop(res);
@@ -115,10 +113,10 @@ net::awaitable<client_session::next> client_session::tunnel(exchange_state& x) {
 
 // Waits for the gate's verdict without blocking the worker: the gate's callback is posted
 // back to this session's executor and wakes the timer we wait on.
-net::awaitable<bool> client_session::hold(audit_phase phase) {
+task<bool> client_session::hold(audit_phase phase) {
     struct waiter {
-        explicit waiter(net::any_io_executor ex) : timer(std::move(ex)) {}
-        net::steady_timer timer;
+        explicit waiter(executor ex) : timer(std::move(ex)) {}
+        io_timer timer;
         std::optional<bool> result;
     };
     auto w = std::make_shared<waiter>(socket_.get_executor());
@@ -135,7 +133,7 @@ net::awaitable<bool> client_session::hold(audit_phase phase) {
 }
 
 // Sends the request (retrying once on a stale pooled connection) and relays the response.
-net::awaitable<client_session::next> client_session::respond(exchange_state& x) {
+task<client_session::next> client_session::respond(exchange_state& x) {
     const auto& up = w_.shared.upstream.settings;
     const bool retryable = x.request.is_done() && idempotent(x.request.get().method());
     struct forget_on_exit {  // the watchdog must not reach a connection we no longer hold
@@ -308,8 +306,8 @@ bool client_session::unwatch_client() {
 }
 
 // Answers with a short plain-text body made by the proxy itself.
-net::awaitable<client_session::next> client_session::send_error(http::status status,
-                                                                error_type error, bool keep_alive) {
+task<client_session::next> client_session::send_error(http::status status, error_type error,
+                                                      bool keep_alive) {
     const auto reason = http::obsolete_reason(status);
     keep_alive = keep_alive && !w_.shared.draining.load(std::memory_order_relaxed);
     if (record_.request_id.empty()) generate_request_id(record_.request_id);
@@ -337,7 +335,7 @@ net::awaitable<client_session::next> client_session::send_error(http::status sta
 
 // After refusing a request, half-close and read what the client still sends for a moment, so
 // that closing with unread data does not reset the connection before it has read our answer.
-net::awaitable<void> client_session::lingering_close() {
+task<void> client_session::lingering_close() {
     beast::error_code ec;
     socket_.shutdown(tcp::socket::shutdown_send, ec);
     std::size_t discarded = 0;

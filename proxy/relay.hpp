@@ -14,9 +14,6 @@
 #include <span>
 #include <string>
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/buffer_body.hpp>
@@ -24,6 +21,7 @@
 #include <boost/beast/http/parser.hpp>
 
 #include "proxy/http_head.hpp"
+#include "proxy/io.hpp"
 #include "proxy/io_deadline.hpp"
 
 namespace sidelight::proxy {
@@ -57,13 +55,12 @@ inline std::size_t read_size(const boost::beast::flat_buffer& b) {
 // syscall. An end of stream before any byte is http::error::end_of_stream.
 // `timeout` bounds the whole header, however many reads it takes.
 template <bool is_request>
-boost::asio::awaitable<boost::beast::error_code> read_header(
-    boost::asio::ip::tcp::socket& in, io_deadline& in_deadline, boost::beast::flat_buffer& in_buf,
+task<boost::beast::error_code> read_header(
+    tcp_socket& in, io_deadline& in_deadline, boost::beast::flat_buffer& in_buf,
     boost::beast::http::parser<is_request, boost::beast::http::buffer_body, field_allocator<char>>&
         p,
     std::chrono::milliseconds timeout) {
     namespace http = boost::beast::http;
-    constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
     in_deadline.arm(timeout);
     for (;;) {
         if (in_buf.size() != 0) {
@@ -90,14 +87,13 @@ boost::asio::awaitable<boost::beast::error_code> read_header(
 // nothing is buffered. Returns the piece's size (0 only when the message is done).
 // `before_read` runs once, just before the first socket read (to flush a pending head).
 template <bool is_request, class BeforeRead>
-boost::asio::awaitable<std::size_t> next_body_piece(
-    boost::asio::ip::tcp::socket& in, io_deadline& in_deadline, boost::beast::flat_buffer& in_buf,
+task<std::size_t> next_body_piece(
+    tcp_socket& in, io_deadline& in_deadline, boost::beast::flat_buffer& in_buf,
     boost::beast::http::parser<is_request, boost::beast::http::buffer_body, field_allocator<char>>&
         p,
     std::span<char> buf, std::chrono::milliseconds idle, boost::beast::error_code& read_ec,
     BeforeRead&& before_read) {
     namespace http = boost::beast::http;
-    constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
     auto& body = p.get().body();
     body.data = buf.data();
     body.size = buf.size();
@@ -134,15 +130,12 @@ boost::asio::awaitable<std::size_t> next_body_piece(
 
 // Relays the message whose header `p` holds, from `in` to `out`. `head` is reused storage.
 template <bool is_request>
-boost::asio::awaitable<relay_result> relay_message(
-    boost::asio::ip::tcp::socket& in, io_deadline& in_deadline, boost::beast::flat_buffer& in_buf,
+task<relay_result> relay_message(
+    tcp_socket& in, io_deadline& in_deadline, boost::beast::flat_buffer& in_buf,
     boost::beast::http::parser<is_request, boost::beast::http::buffer_body, field_allocator<char>>&
         p,
-    boost::asio::ip::tcp::socket& out, io_deadline& out_deadline, std::string& head,
-    std::span<char> buf, std::chrono::milliseconds idle, std::uint64_t& body_bytes,
-    const body_tap& tap = {}) {
-    namespace net = boost::asio;
-    constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+    tcp_socket& out, io_deadline& out_deadline, std::string& head, std::span<char> buf,
+    std::chrono::milliseconds idle, std::uint64_t& body_bytes, const body_tap& tap = {}) {
     relay_result r;
     auto& msg = p.get();
     const bool chunked_out = msg.chunked();
@@ -152,7 +145,7 @@ boost::asio::awaitable<relay_result> relay_message(
     head.clear();
     append_head(head, msg.base());
     bool head_pending = true;
-    auto flush_head = [&]() -> net::awaitable<bool> {
+    auto flush_head = [&]() -> task<bool> {
         if (!head_pending) co_return true;
         head_pending = false;
         out_deadline.arm(idle);

@@ -3,12 +3,9 @@
 #include <stdexcept>
 
 #include <spdlog/spdlog.h>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 #include "proxy/io_deadline.hpp"
 #include "proxy/session.hpp"
@@ -16,7 +13,6 @@
 namespace sidelight::proxy {
 namespace {
 
-constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 using reuse_port = net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
 void log_exception(std::exception_ptr e) {
@@ -28,7 +24,7 @@ void log_exception(std::exception_ptr e) {
     }
 }
 
-net::awaitable<void> accept_loop(worker& w) {
+task<void> accept_loop(worker& w) {
     auto& shared = w.shared;
     const std::size_t max = shared.cfg->proxy.max_connections;
     for (;;) {
@@ -36,7 +32,7 @@ net::awaitable<void> accept_loop(worker& w) {
         if (ec == net::error::operation_aborted || !w.acceptor->is_open()) co_return;
         if (ec) {  // e.g. EMFILE: back off instead of spinning
             spdlog::warn("proxy: accept failed: {}", ec.message());
-            net::steady_timer t(w.ioc, std::chrono::milliseconds(50));
+            io_timer t(w.ioc, std::chrono::milliseconds(50));
             co_await t.async_wait(use_tuple);
             continue;
         }
@@ -53,8 +49,8 @@ net::awaitable<void> accept_loop(worker& w) {
 
 // Every io_deadline::period: timeouts and slow-exchange client watches (run_watchdog). It
 // runs for as long as the worker does — draining sessions still need their timeouts.
-net::awaitable<void> watchdog(worker& w) {
-    net::steady_timer timer(w.ioc);
+task<void> watchdog(worker& w) {
+    io_timer timer(w.ioc);
     for (;;) {
         timer.expires_after(io_deadline::period);
         auto [ec] = co_await timer.async_wait(use_tuple);

@@ -31,7 +31,7 @@ bool wants_upgrade(const fields& f) {
 
 }  // namespace
 
-client_session::client_session(worker& w, tcp::socket socket)
+client_session::client_session(worker& w, tcp_socket socket)
     : w_(w), cfg_(*w.shared.cfg), socket_(std::move(socket)) {
     link_ = w_.sessions.insert(w_.sessions.end(), this);
     w_.shared.obs->on_connection(connection_type::client, +1);
@@ -58,7 +58,7 @@ void client_session::abort() {
     socket_.close(ec);
 }
 
-net::awaitable<void> client_session::run() {
+task<void> client_session::run() {
     while (co_await serve_one() == next::keep_alive) {
     }
     beast::error_code ec;
@@ -68,7 +68,7 @@ net::awaitable<void> client_session::run() {
 
 // Reads until the whole request head (through CRLFCRLF) is buffered and returns its length;
 // 0 when the connection ended, timed out or the head was refused (already answered).
-net::awaitable<std::size_t> client_session::read_head() {
+task<std::size_t> client_session::read_head() {
     const auto& limits = cfg_.limits;
     std::size_t scanned = 0;
     idle_ = buffer_.size() == 0;
@@ -124,7 +124,7 @@ net::awaitable<std::size_t> client_session::read_head() {
     }
 }
 
-net::awaitable<client_session::next> client_session::serve_one() {
+task<client_session::next> client_session::serve_one() {
     if (w_.shared.draining.load(std::memory_order_relaxed) && buffer_.size() == 0)
         co_return next::close;
     record_.reset();
@@ -170,7 +170,7 @@ net::awaitable<client_session::next> client_session::serve_one() {
     co_return after;
 }
 
-net::awaitable<client_session::next> client_session::forward(request_parser& rp) {
+task<client_session::next> client_session::forward(request_parser& rp) {
     auto& req = rp.get();
     record_.method = req.method_string();
     const auto target = req.target();
@@ -262,7 +262,7 @@ void client_session::finish(int status, error_type error) {
     w_.shared.obs->on_request(record_);
 }
 
-net::awaitable<void> serve_client(worker& w, tcp::socket socket) {
+task<void> serve_client(worker& w, tcp_socket socket) {
     client_session session(w, std::move(socket));
     co_await session.run();
 }

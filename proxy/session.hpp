@@ -6,15 +6,14 @@
 //
 // Runs on its worker's thread only.
 
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/ip/tcp.hpp>
+#include "proxy/io.hpp"
 
 namespace sidelight::proxy {
 
 struct worker;
 
 // Serves one client connection until it closes. Never throws.
-boost::asio::awaitable<void> serve_client(worker& w, boost::asio::ip::tcp::socket socket);
+task<void> serve_client(worker& w, tcp_socket socket);
 
 // Called on the worker's thread when draining starts: idle keep-alive connections are closed,
 // busy ones finish their current exchange with `Connection: close`.

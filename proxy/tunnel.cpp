@@ -2,22 +2,16 @@
 
 #include <array>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
 
 namespace sidelight::proxy {
 namespace {
 
-namespace net = boost::asio;
 namespace beast = boost::beast;
-using tcp = net::ip::tcp;
 using steady = std::chrono::steady_clock;
-constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
 struct tunnel_state {
     steady::time_point last_activity = steady::now();
@@ -25,7 +19,7 @@ struct tunnel_state {
     bool idle_timeout = false;
 };
 
-void close_both(tcp::socket& a, tcp::socket& b) {
+void close_both(tcp_socket& a, tcp_socket& b) {
     beast::error_code ignored;
     a.shutdown(tcp::socket::shutdown_both, ignored);
     b.shutdown(tcp::socket::shutdown_both, ignored);
@@ -34,8 +28,8 @@ void close_both(tcp::socket& a, tcp::socket& b) {
 }
 
 // One direction: `from` -> `to`, until `from` ends (then half-close `to`) or anything fails.
-net::awaitable<void> pump(tcp::socket& from, beast::flat_buffer& pending, tcp::socket& to,
-                          tunnel_state& state, std::uint64_t& moved) {
+task<void> pump(tcp_socket& from, beast::flat_buffer& pending, tcp_socket& to, tunnel_state& state,
+                std::uint64_t& moved) {
     if (pending.size() > 0) {
         auto [ec, n] = co_await net::async_write(to, pending.data(), use_tuple);
         pending.consume(pending.size());
@@ -74,9 +68,9 @@ net::awaitable<void> pump(tcp::socket& from, beast::flat_buffer& pending, tcp::s
 
 // Closes the tunnel once no read or write has completed either way for `idle`. Cancelled
 // when both pumps have ended.
-net::awaitable<void> idle_watch(tcp::socket& client, tcp::socket& upstream,
-                                std::chrono::milliseconds idle, tunnel_state& state) {
-    net::steady_timer timer(co_await net::this_coro::executor);
+task<void> idle_watch(tcp_socket& client, tcp_socket& upstream, std::chrono::milliseconds idle,
+                      tunnel_state& state) {
+    io_timer timer(co_await net::this_coro::executor);
     for (;;) {
         timer.expires_at(state.last_activity + idle);
         auto [ec] = co_await timer.async_wait(use_tuple);
@@ -90,10 +84,9 @@ net::awaitable<void> idle_watch(tcp::socket& client, tcp::socket& upstream,
 
 }  // namespace
 
-net::awaitable<tunnel_result> run_tunnel(tcp::socket& client, beast::flat_buffer& client_pending,
-                                         tcp::socket& upstream,
-                                         beast::flat_buffer& upstream_pending,
-                                         std::chrono::milliseconds idle) {
+task<tunnel_result> run_tunnel(tcp_socket& client, beast::flat_buffer& client_pending,
+                               tcp_socket& upstream, beast::flat_buffer& upstream_pending,
+                               std::chrono::milliseconds idle) {
     using namespace net::experimental::awaitable_operators;
     tunnel_state state;
     tunnel_result r;

@@ -10,9 +10,9 @@
 
 #include <chrono>
 
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+
+#include "proxy/io.hpp"
 
 namespace sidelight::proxy {
 
@@ -24,10 +24,8 @@ struct tunnel_result {
 
 // Bytes already read past the HTTP exchange (`client_pending`, `upstream_pending`) are sent
 // first.
-boost::asio::awaitable<tunnel_result> run_tunnel(boost::asio::ip::tcp::socket& client,
-                                                 boost::beast::flat_buffer& client_pending,
-                                                 boost::asio::ip::tcp::socket& upstream,
-                                                 boost::beast::flat_buffer& upstream_pending,
-                                                 std::chrono::milliseconds idle);
+task<tunnel_result> run_tunnel(tcp_socket& client, boost::beast::flat_buffer& client_pending,
+                               tcp_socket& upstream, boost::beast::flat_buffer& upstream_pending,
+                               std::chrono::milliseconds idle);
 
 }  // namespace sidelight::proxy

@@ -4,15 +4,12 @@
 
 #include <stdexcept>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 namespace sidelight::proxy {
 namespace {
 
-constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 constexpr std::chrono::milliseconds peek_after{5};
 
 // An idle keep-alive connection must have nothing to read: EOF or stray bytes mean the app
@@ -42,7 +39,7 @@ upstream_target resolve_upstream(const config::upstream_config& cfg) {
     return target;
 }
 
-upstream_connection::upstream_connection(net::any_io_executor ex, observer& obs)
+upstream_connection::upstream_connection(executor ex, observer& obs)
     : socket(std::move(ex)), observer_(obs) {
     observer_.on_connection(connection_type::upstream, +1);
 }
@@ -56,7 +53,7 @@ upstream_pool::upstream_pool(net::io_context& ioc, const upstream_target& target
     idle_.reserve(target.settings.max_idle);
 }
 
-net::awaitable<std::unique_ptr<upstream_connection>> upstream_pool::acquire(beast::error_code& ec) {
+task<std::unique_ptr<upstream_connection>> upstream_pool::acquire(beast::error_code& ec) {
     ec = {};
     while (!idle_.empty()) {
         auto conn = std::move(idle_.back());
@@ -75,12 +72,12 @@ net::awaitable<std::unique_ptr<upstream_connection>> upstream_pool::acquire(beas
     // resolved addresses. Its handler may run after the connect completed, so it acts only
     // on a connect still in progress, through state it shares with this frame.
     struct connect_guard {
-        tcp::socket* socket;
+        tcp_socket* socket;
         bool connecting = true;
         bool timed_out = false;
     };
     auto guard = std::make_shared<connect_guard>(connect_guard{&conn->socket});
-    net::steady_timer timer(ioc_, target_.settings.connect_timeout);
+    io_timer timer(ioc_, target_.settings.connect_timeout);
     timer.async_wait([guard](const beast::error_code& tec) {
         if (tec || !guard->connecting) return;
         guard->timed_out = true;
@@ -113,7 +110,7 @@ void upstream_pool::close_all() {
     sweep_timer_.cancel();
 }
 
-net::awaitable<void> upstream_pool::sweep() {
+task<void> upstream_pool::sweep() {
     const auto idle_timeout = target_.settings.idle_timeout;
     const auto period = std::min<std::chrono::milliseconds>(idle_timeout, std::chrono::seconds(1));
     while (!closed_) {

@@ -11,21 +11,16 @@
 #include <string>
 #include <vector>
 
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 
-#include "proxy/io_deadline.hpp"
-
 #include "config/config.hpp"
+#include "proxy/io.hpp"
+#include "proxy/io_deadline.hpp"
 #include "proxy/request_record.hpp"
 
 namespace sidelight::proxy {
 
-namespace net = boost::asio;
 namespace beast = boost::beast;
-using tcp = net::ip::tcp;
 
 // Where the app is: resolved once at startup.
 struct upstream_target {
@@ -39,12 +34,12 @@ upstream_target resolve_upstream(const config::upstream_config& cfg);
 
 class upstream_connection {
   public:
-    upstream_connection(net::any_io_executor ex, observer& obs);
+    upstream_connection(executor ex, observer& obs);
     ~upstream_connection();
     upstream_connection(const upstream_connection&) = delete;
     upstream_connection& operator=(const upstream_connection&) = delete;
 
-    tcp::socket socket;
+    tcp_socket socket;
     beast::flat_buffer buffer;  // bytes read from the app beyond the current parse
     io_deadline deadline;       // of the exchange's I/O (the watchdog enforces it)
     std::chrono::steady_clock::time_point idle_since;
@@ -59,13 +54,13 @@ class upstream_pool {
     upstream_pool(net::io_context& ioc, const upstream_target& target, observer& obs);
 
     // A pooled connection, or a new one. On failure `ec` is set (timeout: beast::error::timeout).
-    net::awaitable<std::unique_ptr<upstream_connection>> acquire(beast::error_code& ec);
+    task<std::unique_ptr<upstream_connection>> acquire(beast::error_code& ec);
     // Returns a connection whose last exchange ended cleanly with keep-alive.
     void release(std::unique_ptr<upstream_connection> conn);
     // Closes every idle connection (drain) and stops the sweeper.
     void close_all();
     // Runs until close_all(): closes connections idle longer than the idle timeout.
-    net::awaitable<void> sweep();
+    task<void> sweep();
 
     std::size_t idle_count() const { return idle_.size(); }
 
@@ -74,7 +69,7 @@ class upstream_pool {
     const upstream_target& target_;
     observer& observer_;
     std::vector<std::unique_ptr<upstream_connection>> idle_;
-    net::steady_timer sweep_timer_;
+    io_timer sweep_timer_;
     bool closed_ = false;
 };
 

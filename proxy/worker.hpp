@@ -9,9 +9,6 @@
 #include <optional>
 #include <thread>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-
 #include "config/config.hpp"
 #include "proxy/audit_gate.hpp"
 #include "proxy/client_address.hpp"
@@ -45,7 +42,7 @@ struct worker {
     // One thread runs it, and only that thread touches its sockets (other threads post to
     // it), so the reactor's per-descriptor locks are off; posting and timers keep theirs.
     net::io_context ioc{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
-    std::optional<tcp::acceptor> acceptor;
+    std::optional<tcp_acceptor> acceptor;
     upstream_pool pool;
     std::thread thread;
 };
