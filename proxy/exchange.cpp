@@ -143,7 +143,8 @@ task<client_session::next> client_session::respond(exchange_state& x) {
     for (int attempt = 0;; ++attempt) {
         beast::error_code ec;
         active_conn_ = nullptr;
-        x.conn = co_await w_.pool.acquire(ec);
+        x.conn = w_.pool.take_idle();
+        if (!x.conn) x.conn = co_await w_.pool.connect(ec);
         active_conn_ = x.conn.get();
         if (!x.conn) {
             co_return co_await send_error(http::status::bad_gateway, error_type::upstream_connect,

@@ -7,8 +7,12 @@ namespace sidelight::proxy::field_pool {
 namespace {
 
 constexpr std::size_t granule = 64;
-constexpr std::size_t classes = 8;      // blocks up to 512 bytes
-constexpr std::size_t max_cached = 64;  // per class and thread: at most 32 KiB per thread
+constexpr std::size_t classes = 8;  // blocks up to 512 bytes
+// Per class and thread. A request and its response hold some twenty fields at once, so 64
+// connections in flight need over a thousand blocks; with the earlier cap of 64, most frees
+// overflowed to operator delete and most allocations went back to malloc. At worst a thread
+// keeps 1,024 blocks of each class, 2.3 MB, and only after a burst that needed them all.
+constexpr std::size_t max_cached = 1024;
 
 struct free_block {
     free_block* next;

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -83,6 +84,37 @@ task<boost::beast::error_code> read_header(
     }
 }
 
+// Parses the next body piece into `buf` from what is already buffered. Returns the piece's
+// size (0 only when the message is done or on a parse error, then in `read_ec`), or nullopt
+// when the socket must be read first. No I/O, so no coroutine frame: a small body that came
+// in the same read as its head goes through here alone.
+template <bool is_request>
+std::optional<std::size_t> buffered_body_piece(
+    boost::beast::flat_buffer& in_buf,
+    boost::beast::http::parser<is_request, boost::beast::http::buffer_body, field_allocator<char>>&
+        p,
+    std::span<char> buf, boost::beast::error_code& read_ec) {
+    namespace http = boost::beast::http;
+    auto& body = p.get().body();
+    body.data = buf.data();
+    body.size = buf.size();
+    while (in_buf.size() != 0) {
+        boost::beast::error_code ec;
+        const auto used = p.put(in_buf.data(), ec);
+        in_buf.consume(used);
+        if (ec == http::error::need_buffer || ec == http::error::need_more) ec = {};
+        if (ec) {
+            read_ec = ec;
+            return 0;
+        }
+        const std::size_t got = buf.size() - body.size;
+        if (got != 0 || p.is_done()) return got;
+        if (used == 0) break;  // a partial chunk-size line: read more
+        // else framing only (a chunk's size line): parse on
+    }
+    return std::nullopt;
+}
+
 // Parses the next body piece into `buf` from what is buffered, reading the socket only when
 // nothing is buffered. Returns the piece's size (0 only when the message is done).
 // `before_read` runs once, just before the first socket read (to flush a pending head).
@@ -93,24 +125,8 @@ task<std::size_t> next_body_piece(
         p,
     std::span<char> buf, std::chrono::milliseconds idle, boost::beast::error_code& read_ec,
     BeforeRead&& before_read) {
-    namespace http = boost::beast::http;
-    auto& body = p.get().body();
-    body.data = buf.data();
-    body.size = buf.size();
     for (;;) {
-        if (in_buf.size() != 0) {
-            boost::beast::error_code ec;
-            const auto used = p.put(in_buf.data(), ec);
-            in_buf.consume(used);
-            if (ec == http::error::need_buffer || ec == http::error::need_more) ec = {};
-            if (ec) {
-                read_ec = ec;
-                co_return 0;
-            }
-            const std::size_t got = buf.size() - body.size;
-            if (got != 0 || p.is_done()) co_return got;
-            if (used != 0) continue;  // framing only (a chunk's size line): parse on
-        }
+        if (auto got = buffered_body_piece(in_buf, p, buf, read_ec)) co_return *got;
         if (!co_await before_read()) co_return 0;
         in_deadline.arm(idle);
         auto [ec, n] = co_await in.async_read_some(in_buf.prepare(read_size(in_buf)), use_tuple);
@@ -157,8 +173,12 @@ task<relay_result> relay_message(
     for (;;) {
         std::size_t got = 0;
         if (!p.is_done()) {
-            got = co_await next_body_piece(in, in_deadline, in_buf, p, buf, idle, r.read_ec,
-                                           flush_head);
+            if (auto ready = buffered_body_piece(in_buf, p, buf, r.read_ec)) {
+                got = *ready;
+            } else {
+                got = co_await next_body_piece(in, in_deadline, in_buf, p, buf, idle, r.read_ec,
+                                               flush_head);
+            }
             if (r.read_ec || r.write_ec) co_return r;
             body_bytes += got;
             tap.take(buf.data(), got);

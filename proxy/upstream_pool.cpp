@@ -53,8 +53,7 @@ upstream_pool::upstream_pool(net::io_context& ioc, const upstream_target& target
     idle_.reserve(target.settings.max_idle);
 }
 
-task<std::unique_ptr<upstream_connection>> upstream_pool::acquire(beast::error_code& ec) {
-    ec = {};
+std::unique_ptr<upstream_connection> upstream_pool::take_idle() {
     while (!idle_.empty()) {
         auto conn = std::move(idle_.back());
         idle_.pop_back();
@@ -63,9 +62,14 @@ task<std::unique_ptr<upstream_connection>> upstream_pool::acquire(beast::error_c
         const bool fresh = std::chrono::steady_clock::now() - conn->idle_since < peek_after;
         if (fresh ? conn->buffer.size() == 0 && conn->socket.is_open() : still_usable(*conn)) {
             conn->reused = true;
-            co_return conn;
+            return conn;
         }
     }
+    return nullptr;
+}
+
+task<std::unique_ptr<upstream_connection>> upstream_pool::connect(beast::error_code& ec) {
+    ec = {};
     auto conn = std::make_unique<upstream_connection>(ioc_.get_executor(), observer_);
     // The connect is timed by a timer of its own (connects are rare: connections are
     // pooled). On expiry it closes the socket, which also stops the walk through further
