@@ -15,6 +15,7 @@
 #include "config/config.hpp"
 #include "proxy/header_check.hpp"
 #include "proxy/header_rewrite.hpp"
+#include "proxy/http_head.hpp"
 #include "proxy/request_id.hpp"
 #include "proxy/route_table.hpp"
 
@@ -43,16 +44,20 @@ void head_check(benchmark::State& state) {
 BENCHMARK(head_check);
 
 void parse_and_rewrite(benchmark::State& state) {
-    std::string scratch, id;
+    std::string extra, id, head;
+    proxy::request_origin origin;
     for (auto _ : state) {
         http::request_parser<http::buffer_body, proxy::field_allocator<char>> p;
         boost::beast::error_code ec;
         p.put(boost::asio::buffer(browser_request), ec);
         auto& req = p.get();
-        proxy::strip_hop_by_hop(req);
-        proxy::set_forwarded(req, "10.1.2.3", scratch);
-        proxy::ensure_request_id(req, id);
-        benchmark::DoNotOptimize(req);
+        proxy::strip_request(req, origin);
+        proxy::choose_request_id(origin, id);
+        extra.clear();
+        proxy::append_forwarded(extra, origin, "10.1.2.3", id, "app:3000");
+        head.clear();
+        proxy::append_head(head, req.base(), extra);
+        benchmark::DoNotOptimize(head);
     }
 }
 BENCHMARK(parse_and_rewrite);

@@ -16,6 +16,7 @@
 #include <boost/beast/http/status.hpp>
 
 #include "proxy/audit_gate.hpp"
+#include "proxy/header_rewrite.hpp"
 #include "proxy/http_fields.hpp"
 #include "proxy/relay.hpp"
 #include "proxy/request_record.hpp"
@@ -91,7 +92,10 @@ class client_session {
     std::list<client_session*>::iterator link_;
     request_record record_;
     std::string scratch_;
-    std::string head_;  // the head being written (relay.hpp), reused
+    std::string head_;            // the head being written (relay.hpp), reused
+    request_origin origin_;       // what the request said in the fields the proxy sets
+    std::string request_extra_;   // the header lines the proxy adds to the request
+    std::string response_extra_;  // and to the response
     std::array<char, body_buffer_size> body_buf_;
     net::ip::address peer_;
     std::string peer_ip_;

@@ -154,7 +154,7 @@ task<client_session::next> client_session::respond(exchange_state& x) {
         if (!x.body_prebuffered) record_.request_body.clear();  // a retry captures it again
         auto sent = co_await relay_message(
             socket_, deadline_, buffer_, x.request, x.conn->socket, x.conn->deadline, head_,
-            body_buf_, cfg_.limits.body_idle_timeout, record_.bytes_in,
+            request_extra_, body_buf_, cfg_.limits.body_idle_timeout, record_.bytes_in,
             tap(record_.plan->request_body, record_.request_body, record_.request_body_truncated));
         if (sent.read_ec) {
             if (sent.read_ec == http::error::body_limit)
@@ -233,7 +233,7 @@ task<client_session::next> client_session::respond(exchange_state& x) {
     const bool upstream_reusable = res.keep_alive() && !x.response->need_eof();
     bool keep = x.client_keep_alive && !w_.shared.draining.load(std::memory_order_relaxed);
     const bool unframed = x.response->chunked() || x.response->need_eof();
-    strip_hop_by_hop(res);
+    strip_response(res);
     if (!x.head && unframed) {
         if (x.client_version >= 11)
             res.chunked(true);
@@ -243,12 +243,15 @@ task<client_session::next> client_session::respond(exchange_state& x) {
     res.version(x.client_version);
     // Connection went with the other hop-by-hop fields; say only what differs from the
     // version's default (HTTP/1.1 keeps the connection, HTTP/1.0 closes it).
+    response_extra_.clear();
     if (x.client_version >= 11 ? !keep : keep)
-        res.insert(http::field::connection, keep ? "keep-alive" : "close");
-    res.set("X-Request-Id", record_.request_id);
+        response_extra_ += keep ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
+    response_extra_ += "X-Request-Id: ";
+    response_extra_ += record_.request_id;
+    response_extra_ += "\r\n";
     const auto got = co_await relay_message(
         x.conn->socket, x.conn->deadline, x.conn->buffer, *x.response, socket_, deadline_, head_,
-        body_buf_, cfg_.limits.body_idle_timeout, record_.bytes_out,
+        response_extra_, body_buf_, cfg_.limits.body_idle_timeout, record_.bytes_out,
         tap(record_.plan->response_body, record_.response_body, record_.response_body_truncated));
     if (got.read_ec) {
         // Never let a truncated body look complete: abort the client connection.

@@ -6,68 +6,152 @@
 #include "proxy/request_id.hpp"
 
 namespace sidelight::proxy {
+namespace {
 
-void strip_hop_by_hop(fields& fields) {
-    // One pass over the fields. Those named by Connection are hop-by-hop too ("Connection:
-    // close, X-Secret"); their names are copied, then erased once the pass is over.
+using boost::beast::iequals;
+
+// The fields outside Beast's field enum that the proxy sets itself.
+enum class own_field { none, forwarded_for, forwarded_proto, forwarded_host, request_id };
+
+own_field own_field_of(std::string_view name) {
+    switch (name.size()) {  // a length check first: most unknown fields differ in length
+        case 12:
+            if (iequals(name, "X-Request-Id")) return own_field::request_id;
+            break;
+        case 15:
+            if (iequals(name, "X-Forwarded-For")) return own_field::forwarded_for;
+            break;
+        case 16:
+            if (iequals(name, "X-Forwarded-Host")) return own_field::forwarded_host;
+            break;
+        case 17:
+            if (iequals(name, "X-Forwarded-Proto")) return own_field::forwarded_proto;
+            break;
+        default:
+            break;
+    }
+    return own_field::none;
+}
+
+bool is_hop_by_hop(http::field f) {
+    switch (f) {
+        case http::field::connection:
+        case http::field::keep_alive:
+        case http::field::proxy_connection:
+        case http::field::te:
+        case http::field::trailer:
+        case http::field::transfer_encoding:
+        case http::field::upgrade:
+        case http::field::proxy_authenticate:
+        case http::field::proxy_authorization:
+            return true;
+        default:
+            return false;
+    }
+}
+
+// One pass: erases the hop-by-hop fields, and every field for which `other` returns true.
+// Fields named by Connection ("Connection: close, X-Secret") are hop-by-hop too; their names
+// are copied, then erased once the pass is over. Host is not: it is meant for every
+// recipient (RFC 9110 7.2), so a Connection option naming it is ignored.
+template <class Other>
+void strip(fields& fields, Other&& other) {
     std::string named;
     for (auto it = fields.begin(); it != fields.end();) {
-        switch (it->name()) {
-            case http::field::connection:
-                named.append(it->value()).push_back(',');
-                [[fallthrough]];
-            case http::field::keep_alive:
-            case http::field::proxy_connection:
-            case http::field::te:
-            case http::field::trailer:
-            case http::field::transfer_encoding:
-            case http::field::upgrade:
-            case http::field::proxy_authenticate:
-            case http::field::proxy_authorization:
-                it = fields.erase(it);
-                break;
-            default:
-                ++it;
+        const auto name = it->name();
+        if (name == http::field::connection) named.append(it->value()).push_back(',');
+        if (is_hop_by_hop(name) || other(*it)) {
+            it = fields.erase(it);
+        } else {
+            ++it;
         }
     }
+    if (named.empty()) return;
     any_list_element(named, [&](std::string_view token) {
-        fields.erase(token);
+        if (!iequals(token, "Host")) fields.erase(token);
         return false;
     });
 }
 
-void joined_forwarded_for(const fields& fields, std::string& out) {
-    out.clear();
-    // Several X-Forwarded-For lines are one comma-separated list (RFC 9110 5.3).
-    for (const auto& field : fields) {
-        if (!boost::beast::iequals(field.name_string(), "X-Forwarded-For")) continue;
-        if (!out.empty()) out += ", ";
-        out += trim_ows(field.value());
-    }
+}  // namespace
+
+void strip_hop_by_hop(fields& fields) {
+    strip(fields, [](const fields::value_type&) { return false; });
 }
 
-void set_forwarded(fields& fields, std::string_view peer_ip, std::string& scratch) {
-    joined_forwarded_for(fields, scratch);
-    if (!scratch.empty()) scratch += ", ";
-    scratch += peer_ip;
-    fields.set("X-Forwarded-For", scratch);
-    fields.set("X-Forwarded-Proto", "http");
-    if (auto host = fields.find(http::field::host); host != fields.end()) {
-        fields.set("X-Forwarded-Host", host->value());
-    } else {
-        fields.erase("X-Forwarded-Host");
-    }
+void strip_request(fields& fields, request_origin& origin) {
+    origin.clear();
+    int request_ids = 0;
+    strip(fields, [&](const fields::value_type& f) {
+        switch (f.name()) {
+            case http::field::host:
+                if (!origin.has_host) origin.host = f.value();
+                origin.has_host = true;
+                return false;
+            case http::field::expect:
+                return true;
+            case http::field::unknown:
+                break;
+            default:
+                return false;
+        }
+        switch (own_field_of(f.name_string())) {
+            case own_field::forwarded_for:
+                // Several X-Forwarded-For lines are one comma-separated list (RFC 9110 5.3).
+                if (!origin.forwarded_for.empty()) origin.forwarded_for += ", ";
+                origin.forwarded_for += trim_ows(f.value());
+                return true;
+            case own_field::request_id:
+                if (++request_ids == 1) origin.request_id.assign(f.value());
+                return true;
+            case own_field::forwarded_proto:
+            case own_field::forwarded_host:
+                return true;  // a client cannot choose these
+            case own_field::none:
+                return false;
+        }
+        return false;
+    });
+    if (request_ids != 1) origin.request_id.clear();
 }
 
-void ensure_request_id(fields& fields, std::string& id) {
-    auto it = fields.find("X-Request-Id");
-    if (it != fields.end() && is_sane_request_id(it->value()) &&
-        fields.count("X-Request-Id") == 1) {
-        id.assign(it->value());
+void strip_response(fields& fields) {
+    strip(fields, [](const fields::value_type& f) {
+        return f.name() == http::field::unknown &&
+               own_field_of(f.name_string()) == own_field::request_id;
+    });
+}
+
+void choose_request_id(const request_origin& origin, std::string& id) {
+    if (!origin.request_id.empty() && is_sane_request_id(origin.request_id)) {
+        id.assign(origin.request_id);
         return;
     }
     generate_request_id(id);
-    fields.set("X-Request-Id", id);
+}
+
+void append_forwarded(std::string& out, const request_origin& origin, std::string_view peer_ip,
+                      std::string_view request_id, std::string_view default_host) {
+    if (!origin.has_host) {
+        out += "Host: ";
+        out += default_host;
+        out += "\r\n";
+    }
+    out += "X-Forwarded-For: ";
+    if (!origin.forwarded_for.empty()) {
+        out += origin.forwarded_for;
+        out += ", ";
+    }
+    out += peer_ip;
+    out += "\r\nX-Forwarded-Proto: http\r\n";
+    if (origin.has_host) {
+        out += "X-Forwarded-Host: ";
+        out += origin.host;
+        out += "\r\n";
+    }
+    out += "X-Request-Id: ";
+    out += request_id;
+    out += "\r\n";
 }
 
 }  // namespace sidelight::proxy

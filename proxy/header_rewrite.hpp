@@ -5,7 +5,11 @@
 //    Proxy-Authenticate, Proxy-Authorization. Framing is set again when the head is written
 //    (http_head.hpp).
 //  - requests get X-Forwarded-For (appended), X-Forwarded-Proto and X-Forwarded-Host (set),
-//    and an X-Request-Id (the client's when sane, else a new one).
+//    and an X-Request-Id (the client's when sane, else a new one); responses get the same
+//    X-Request-Id.
+// The fields the proxy sets are removed from the message in the same pass as the hop-by-hop
+// ones and written as extra header lines after the message's own (append_head's `extra`):
+// they never go into the field container, whose inserts and lookups by name walk a tree.
 // Pure functions over the fields they are given; thread-safe.
 
 #include <string>
@@ -17,14 +21,37 @@ namespace sidelight::proxy {
 
 void strip_hop_by_hop(fields& fields);
 
-// Joins every X-Forwarded-For line into one comma-separated list in `out` ("" when absent).
-void joined_forwarded_for(const fields& fields, std::string& out);
+// What a request said in the fields the proxy sets itself.
+struct request_origin {
+    std::string forwarded_for;  // its X-Forwarded-For lines joined into one list, or ""
+    std::string request_id;     // its X-Request-Id, when exactly one came, else ""
+    std::string_view host;      // its Host (a view into the fields, which keep Host)
+    bool has_host = false;
 
-// Appends `peer_ip` (the address this hop came from) to X-Forwarded-For and sets
-// X-Forwarded-Proto and X-Forwarded-Host. `scratch` is reused storage.
-void set_forwarded(fields& fields, std::string_view peer_ip, std::string& scratch);
+    void clear() {
+        forwarded_for.clear();
+        request_id.clear();
+        host = {};
+        has_host = false;
+    }
+};
 
-// Ensures a sane X-Request-Id on the request, writing its value to `id`.
-void ensure_request_id(fields& fields, std::string& id);
+// One pass over a request's fields: removes the hop-by-hop fields, Expect (the proxy answers
+// it), X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host and X-Request-Id, keeping what
+// the removed ones said and the Host in `origin`.
+void strip_request(fields& fields, request_origin& origin);
+
+// One pass over a response's fields: removes the hop-by-hop fields and X-Request-Id.
+void strip_response(fields& fields);
+
+// The request's id: the client's when it sent exactly one sane one, else a new one.
+void choose_request_id(const request_origin& origin, std::string& id);
+
+// The header lines (each ending in CRLF) the proxy adds to a request it forwards:
+// Host: `default_host` when the request had none; X-Forwarded-For: the client's list, then
+// `peer_ip`; X-Forwarded-Proto: http; X-Forwarded-Host: the request's Host, when it had one;
+// X-Request-Id: `request_id`.
+void append_forwarded(std::string& out, const request_origin& origin, std::string_view peer_ip,
+                      std::string_view request_id, std::string_view default_host);
 
 }  // namespace sidelight::proxy

@@ -21,8 +21,9 @@ void append_field(std::string& out, const fields::value_type& f) {
     out += "\r\n";
 }
 
-void append_fields(std::string& out, const fields& fields) {
+void append_fields(std::string& out, const fields& fields, std::string_view extra) {
     for (const auto& f : fields) append_field(out, f);
+    out += extra;
     out += "\r\n";
 }
 
@@ -56,17 +57,17 @@ bool allowed_in_trailer(std::string_view name) {
 
 }  // namespace
 
-void append_head(std::string& out, const request_head& h) {
+void append_head(std::string& out, const request_head& h, std::string_view extra) {
     out += h.method_string();
     out += ' ';
     out += h.target();
     out += ' ';
     append_version(out, h.version());
     out += "\r\n";
-    append_fields(out, h);
+    append_fields(out, h, extra);
 }
 
-void append_head(std::string& out, const response_head& h) {
+void append_head(std::string& out, const response_head& h, std::string_view extra) {
     append_version(out, h.version());
     const unsigned status = h.result_int();
     out += ' ';
@@ -77,7 +78,7 @@ void append_head(std::string& out, const response_head& h) {
     const auto reason = h.reason();
     out += reason.empty() ? http::obsolete_reason(h.result()) : reason;
     out += "\r\n";
-    append_fields(out, h);
+    append_fields(out, h, extra);
 }
 
 void append_last_chunk(std::string& out, const fields& fields, std::size_t first) {

@@ -12,11 +12,12 @@
 
 namespace sidelight::proxy {
 
-// "METHOD target HTTP/1.x" CRLF, the fields, CRLF.
-void append_head(std::string& out, const request_head& h);
-// "HTTP/1.x status reason" CRLF, the fields, CRLF (the reason is the standard one when the
-// message has none).
-void append_head(std::string& out, const response_head& h);
+// "METHOD target HTTP/1.x" CRLF, the fields, `extra`, CRLF. `extra` is header lines the proxy
+// adds, each ending in CRLF (header_rewrite.hpp).
+void append_head(std::string& out, const request_head& h, std::string_view extra = {});
+// "HTTP/1.x status reason" CRLF, the fields, `extra`, CRLF (the reason is the standard one
+// when the message has none).
+void append_head(std::string& out, const response_head& h, std::string_view extra = {});
 
 // The last chunk of a chunked body: "0" CRLF, then the trailer fields of `fields` from the
 // `first`-th field on (those the parser appended after the head), CRLF. Fields that may not

@@ -144,14 +144,16 @@ task<std::size_t> next_body_piece(
     }
 }
 
-// Relays the message whose header `p` holds, from `in` to `out`. `head` is reused storage.
+// Relays the message whose header `p` holds, from `in` to `out`, with the header lines
+// `extra` after its own fields. `head` is reused storage.
 template <bool is_request>
 task<relay_result> relay_message(
     tcp_socket& in, io_deadline& in_deadline, boost::beast::flat_buffer& in_buf,
     boost::beast::http::parser<is_request, boost::beast::http::buffer_body, field_allocator<char>>&
         p,
-    tcp_socket& out, io_deadline& out_deadline, std::string& head, std::span<char> buf,
-    std::chrono::milliseconds idle, std::uint64_t& body_bytes, const body_tap& tap = {}) {
+    tcp_socket& out, io_deadline& out_deadline, std::string& head, std::string_view extra,
+    std::span<char> buf, std::chrono::milliseconds idle, std::uint64_t& body_bytes,
+    const body_tap& tap = {}) {
     relay_result r;
     auto& msg = p.get();
     const bool chunked_out = msg.chunked();
@@ -159,7 +161,7 @@ task<relay_result> relay_message(
     const std::size_t head_fields =
         chunked_out ? static_cast<std::size_t>(std::distance(msg.begin(), msg.end())) : 0;
     head.clear();
-    append_head(head, msg.base());
+    append_head(head, msg.base(), extra);
     bool head_pending = true;
     auto flush_head = [&]() -> task<bool> {
         if (!head_pending) co_return true;

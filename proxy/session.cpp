@@ -195,21 +195,21 @@ task<client_session::next> client_session::forward(request_parser& rp) {
     const bool chunked = rp.chunked();
     if (x.client_version >= 11 && rp.is_done() && wants_upgrade(req))
         x.upgrade.assign(req[http::field::upgrade]);
-    strip_hop_by_hop(req);
-    req.erase(http::field::expect);
-    if (!x.upgrade.empty()) {  // the one hop-by-hop exchange that must reach the app
-        req.set(http::field::upgrade, x.upgrade);
-        req.set(http::field::connection, "Upgrade");
-    }
+    strip_request(req, origin_);
     if (!w_.shared.trusted_proxies.empty()) {
-        joined_forwarded_for(req, scratch_);
-        resolve_client_ip(peer_, scratch_, w_.shared.trusted_proxies, record_.client_ip);
+        resolve_client_ip(peer_, origin_.forwarded_for, w_.shared.trusted_proxies,
+                          record_.client_ip);
     }
-    set_forwarded(req, peer_ip_, scratch_);
-    ensure_request_id(req, record_.request_id);
+    choose_request_id(origin_, record_.request_id);
+    request_extra_.clear();
+    if (!x.upgrade.empty()) {  // the one hop-by-hop exchange that must reach the app
+        request_extra_ += "Upgrade: ";
+        request_extra_ += x.upgrade;
+        request_extra_ += "\r\nConnection: Upgrade\r\n";
+    }
+    append_forwarded(request_extra_, origin_, peer_ip_, record_.request_id,
+                     w_.shared.upstream.host_header);
     req.version(11);
-    if (req.find(http::field::host) == req.end())
-        req.set(http::field::host, w_.shared.upstream.host_header);
     if (chunked) req.chunked(true);
     if (expect_continue && !rp.is_done()) {
         // We answer the expectation ourselves; the app gets a plain request with a body.

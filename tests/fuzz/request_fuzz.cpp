@@ -56,9 +56,10 @@ const proxy::route_table& routes() {
 using request_parser = http::request_parser<http::buffer_body, proxy::field_allocator<char>>;
 
 // The header serialized as the proxy writes it to the app.
-std::string serialize_header(const http::request<http::buffer_body, proxy::fields>& req) {
+std::string serialize_header(const http::request<http::buffer_body, proxy::fields>& req,
+                             std::string_view extra) {
     std::string out;
-    proxy::append_head(out, req.base());
+    proxy::append_head(out, req.base(), extra);
     return out;
 }
 
@@ -102,13 +103,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)routes().match(proxy::parse_method(req.method_string()), req.target(), &params);
 
     const bool chunked = rp.chunked();
-    proxy::strip_hop_by_hop(req);
-    std::string scratch, request_id;
-    proxy::set_forwarded(req, "127.0.0.1", scratch);
-    proxy::ensure_request_id(req, request_id);
+    proxy::request_origin origin;
+    proxy::strip_request(req, origin);
+    std::string extra, request_id;
+    proxy::choose_request_id(origin, request_id);
+    proxy::append_forwarded(extra, origin, "127.0.0.1", request_id, "app:3000");
     req.version(11);
     if (chunked) req.chunked(true);
-    const auto out = serialize_header(req);
+    const auto out = serialize_header(req, extra);
     if (out.find("\r\n\r\n") != out.size() - 4)
         invariant_broken("forwarded header does not end at its only CRLFCRLF", out);
     const proxy::head_limits relaxed{1024, 1000};

@@ -2,8 +2,39 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/buffer.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/parser.hpp>
+
+#include "proxy/http_head.hpp"
+
 namespace sidelight::proxy {
 namespace {
+
+using request_parser = http::request_parser<http::buffer_body, field_allocator<char>>;
+
+// The head the proxy writes to the app for the request head `raw`, coming from `peer`.
+std::string forwarded_head(std::string_view raw, std::string_view peer, std::string& id) {
+    request_parser p;
+    boost::beast::error_code ec;
+    p.put(boost::asio::buffer(raw.data(), raw.size()), ec);
+    EXPECT_FALSE(ec) << ec.message();
+    EXPECT_TRUE(p.is_header_done());
+    request_origin origin;
+    strip_request(p.get(), origin);
+    choose_request_id(origin, id);
+    std::string extra;
+    append_forwarded(extra, origin, peer, id, "app:3000");
+    std::string out;
+    append_head(out, p.get().base(), extra);
+    return out;
+}
+
+std::size_t count(std::string_view text, std::string_view what) {
+    std::size_t n = 0;
+    for (auto at = text.find(what); at != std::string_view::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+}
 
 TEST(HeaderRewriteTest, StripsHopByHopAndConnectionNamedFields) {
     fields f;
@@ -26,48 +57,81 @@ TEST(HeaderRewriteTest, StripsHopByHopAndConnectionNamedFields) {
     EXPECT_EQ(left, (std::vector<std::string>{"X-Kept", "Authorization"}));
 }
 
-TEST(HeaderRewriteTest, ForwardedHeaders) {
-    fields f;
-    std::string scratch;
-    f.set(http::field::host, "shop.example:8080");
-    f.set("X-Forwarded-Proto", "https");  // a client cannot choose these
-    f.set("X-Forwarded-Host", "evil");
-    set_forwarded(f, "10.1.2.3", scratch);
-    EXPECT_EQ(f["X-Forwarded-For"], "10.1.2.3");
-    EXPECT_EQ(f["X-Forwarded-Proto"], "http");
-    EXPECT_EQ(f["X-Forwarded-Host"], "shop.example:8080");
+TEST(HeaderRewriteTest, ForwardedHeadersReplaceWhatTheClientSent) {
+    std::string id;
+    const auto out = forwarded_head(
+        "GET /a HTTP/1.1\r\nHost: shop.example:8080\r\nX-Forwarded-Proto: https\r\n"
+        "X-Forwarded-Host: evil\r\nx-forwarded-proto: ftp\r\nAccept: */*\r\n\r\n",
+        "10.1.2.3", id);
+    EXPECT_EQ(out,
+              "GET /a HTTP/1.1\r\nHost: shop.example:8080\r\nAccept: */*\r\n"
+              "X-Forwarded-For: 10.1.2.3\r\nX-Forwarded-Proto: http\r\n"
+              "X-Forwarded-Host: shop.example:8080\r\nX-Request-Id: " +
+                  id + "\r\n\r\n");
+    EXPECT_EQ(id.size(), 32u);
 }
 
-TEST(HeaderRewriteTest, ForwardedForJoinsSeveralLines) {
-    fields f;
-    std::string scratch;
-    f.insert("X-Forwarded-For", "1.1.1.1");
-    f.insert("X-Forwarded-For", " 2.2.2.2 ");
-    set_forwarded(f, "::1", scratch);
-    EXPECT_EQ(f.count("X-Forwarded-For"), 1u);
-    EXPECT_EQ(f["X-Forwarded-For"], "1.1.1.1, 2.2.2.2, ::1");
-    EXPECT_EQ(f.count("X-Forwarded-Host"), 0u);  // no Host: none forwarded
+TEST(HeaderRewriteTest, ForwardedForJoinsSeveralLinesAndHostDefaults) {
+    std::string id;
+    // HTTP/1.0 without Host: the upstream's address is sent, and no X-Forwarded-Host.
+    const auto out = forwarded_head(
+        "GET / HTTP/1.0\r\nX-Forwarded-For: 1.1.1.1\r\nX-Forwarded-For:  2.2.2.2 \r\n\r\n", "::1",
+        id);
+    EXPECT_EQ(count(out, "X-Forwarded-For:"), 1u) << out;
+    EXPECT_NE(out.find("\r\nX-Forwarded-For: 1.1.1.1, 2.2.2.2, ::1\r\n"), std::string::npos) << out;
+    EXPECT_NE(out.find("\r\nHost: app:3000\r\n"), std::string::npos) << out;
+    EXPECT_EQ(count(out, "X-Forwarded-Host"), 0u) << out;
 }
 
 TEST(HeaderRewriteTest, RequestIdKeptOrReplaced) {
     std::string id;
-    fields keep;
-    keep.set("X-Request-Id", "abc");
-    ensure_request_id(keep, id);
+    auto out =
+        forwarded_head("GET / HTTP/1.1\r\nHost: a\r\nX-Request-Id: abc\r\n\r\n", "1.2.3.4", id);
     EXPECT_EQ(id, "abc");
-    EXPECT_EQ(keep["X-Request-Id"], "abc");
+    EXPECT_EQ(count(out, "X-Request-Id: abc\r\n"), 1u) << out;
 
-    fields twice;
-    twice.insert("X-Request-Id", "a");
-    twice.insert("X-Request-Id", "b");
-    ensure_request_id(twice, id);
+    out = forwarded_head("GET / HTTP/1.1\r\nHost: a\r\nX-Request-Id: a\r\nX-Request-Id: b\r\n\r\n",
+                         "1.2.3.4", id);
     EXPECT_EQ(id.size(), 32u);
-    EXPECT_EQ(twice.count("X-Request-Id"), 1u);
-    EXPECT_EQ(twice["X-Request-Id"], id);
+    EXPECT_EQ(count(out, "X-Request-Id:"), 1u) << out;
+    EXPECT_NE(out.find("X-Request-Id: " + id + "\r\n"), std::string::npos) << out;
 
-    fields none;
-    ensure_request_id(none, id);
-    EXPECT_EQ(none["X-Request-Id"], id);
+    out = forwarded_head("GET / HTTP/1.1\r\nHost: a\r\nX-Request-Id: has space\r\n\r\n", "1.2.3.4",
+                         id);
+    EXPECT_EQ(id.size(), 32u);
+    EXPECT_EQ(count(out, "has space"), 0u) << out;
+
+    out = forwarded_head("GET / HTTP/1.1\r\nHost: a\r\n\r\n", "1.2.3.4", id);
+    EXPECT_EQ(id.size(), 32u);
+    EXPECT_EQ(count(out, "X-Request-Id: " + id + "\r\n"), 1u) << out;
+}
+
+TEST(HeaderRewriteTest, ExpectAndHopByHopAreNotForwardedButHostIsKept) {
+    std::string id;
+    const auto out = forwarded_head(
+        "POST /u HTTP/1.1\r\nHost: shop\r\nExpect: 100-continue\r\nContent-Length: 3\r\n"
+        "Connection: Host, X-Secret\r\nX-Secret: s\r\nTE: trailers\r\n\r\n",
+        "1.2.3.4", id);
+    EXPECT_EQ(count(out, "Expect"), 0u) << out;
+    EXPECT_EQ(count(out, "X-Secret"), 0u) << out;
+    EXPECT_EQ(count(out, "TE:"), 0u) << out;
+    EXPECT_EQ(count(out, "Connection"), 0u) << out;
+    // A Connection option naming Host is ignored: Host is meant for every recipient.
+    EXPECT_NE(out.find("\r\nHost: shop\r\n"), std::string::npos) << out;
+    EXPECT_NE(out.find("\r\nX-Forwarded-Host: shop\r\n"), std::string::npos) << out;
+    EXPECT_NE(out.find("\r\nContent-Length: 3\r\n"), std::string::npos) << out;
+}
+
+TEST(HeaderRewriteTest, ResponseLosesTheAppsRequestIdAndHopByHop) {
+    fields f;
+    f.set("Content-Type", "application/json");
+    f.insert("x-request-id", "from-the-app");
+    f.set("Keep-Alive", "timeout=5");
+    f.set("X-Kept", "1");
+    strip_response(f);
+    std::vector<std::string> left;
+    for (const auto& field : f) left.emplace_back(field.name_string());
+    EXPECT_EQ(left, (std::vector<std::string>{"Content-Type", "X-Kept"}));
 }
 
 }  // namespace
