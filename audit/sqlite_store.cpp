@@ -3,7 +3,9 @@
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <mutex>
 #include <variant>
 
 #include "audit/hash_chain.hpp"
@@ -74,8 +76,25 @@ std::string synchronous_pragma(const std::string& value) {
                       "' is not one of off, normal, full, extra");
 }
 
+// Process-wide SQLite settings, applied once before the first connection opens (opening runs
+// sqlite3_initialize, after which sqlite3_config is refused). MEMSTATUS off: SQLite stops
+// counting every allocation under a global mutex (nothing here reads sqlite3_status or sets a
+// soft heap limit); about 5 % fewer instructions per appended row.
+void configure_sqlite_once() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        if (const int rc = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); rc != SQLITE_OK) {
+            spdlog::debug(
+                "audit store: SQLite was initialized already, memory statistics stay on "
+                "(sqlite3_config: {})",
+                rc);
+        }
+    });
+}
+
 // NOMUTEX: every use of the connection and its statements holds sqlite_store::mutex_ already.
 int open_flags(open_mode mode) {
+    configure_sqlite_once();
     return SQLite::OPEN_NOMUTEX |
            (mode == open_mode::create ? SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE
                                       : SQLite::OPEN_READWRITE);
@@ -237,6 +256,10 @@ table_clause where_for(table_kind table, const query_filter& f) {
 
 sqlite_store::sqlite_store(const config::store_config& cfg, open_mode mode) try
     : path_(cfg.path), db_(cfg.path, open_flags(mode), busy_timeout_ms) {
+    // A new database gets 16 KiB pages (SQLite's default is 4 KiB): shallower trees and fewer
+    // pages, WAL frames and splits per row. Ignored for an existing database, which keeps the
+    // page size it was created with. Must precede journal_mode=WAL, which writes the header.
+    db_.exec("PRAGMA page_size=" + std::to_string(new_page_size));
     db_.exec("PRAGMA journal_mode=WAL");
     db_.exec("PRAGMA cache_size=-65536");
     db_.exec(synchronous_pragma(cfg.synchronous));
@@ -244,11 +267,14 @@ sqlite_store::sqlite_store(const config::store_config& cfg, open_mode mode) try
     // that a refused row undoes the whole statement) stays in memory instead of spilling to a
     // temporary file past 64 KiB.
     db_.exec("PRAGMA temp_store=MEMORY");
-    // Checkpoint every 4,000 WAL pages (16 MiB) rather than 1,000: the hot pages (index right
-    // edges, the leaves of busy users) are copied into the database once per checkpoint, so
-    // fewer checkpoints copy fewer pages. Commits are durable in the WAL either way.
-    db_.exec("PRAGMA wal_autocheckpoint=4000");
     open_schema();
+    // Checkpoint when the WAL holds 16 MiB of pages (4,000 of 4 KiB, 1,000 of 16 KiB) rather
+    // than SQLite's 1,000 pages: the hot pages (index right edges, the leaves of busy users)
+    // are copied into the database once per checkpoint, so fewer checkpoints copy fewer pages.
+    // Commits are durable in the WAL either way.
+    const auto page_size = db_.execAndGet("PRAGMA page_size").getInt();
+    db_.exec("PRAGMA wal_autocheckpoint=" +
+             std::to_string(wal_checkpoint_bytes / std::max(page_size, 512)));
     prepare_statements();
 } catch (const SQLite::Exception& e) {
     throw store_error("audit store " + cfg.path + ": " + e.what());

@@ -1,6 +1,6 @@
 #pragma once
 // The SQLite audit store: one database file (WAL, `synchronous` from config, 5 s busy timeout)
-// holding `audit_log`, `security_audit` and `schema_version`.
+// holding `audit_log`, `security_audit` and `schema_version`. New databases get 16 KiB pages.
 //
 // Append-only is enforced inside the database, so a second connection (a shell, a bug elsewhere)
 // is refused too: BEFORE UPDATE / BEFORE DELETE triggers abort, and a BEFORE INSERT trigger aborts
@@ -38,6 +38,10 @@ class sqlite_store final : public store {
   public:
     static constexpr int schema_version = 1;
     static constexpr int busy_timeout_ms = 5000;
+    // Page size of a database this store creates (an existing one keeps its own).
+    static constexpr int new_page_size = 16384;
+    // WAL size, in bytes, that triggers SQLite's auto-checkpoint (wal_autocheckpoint in pages).
+    static constexpr int wal_checkpoint_bytes = 16 * 1024 * 1024;
     // Rows per INSERT statement, largest first: a batch is cut into runs of one table and each
     // run into the largest chunks that fit (a batch of 256 is four statements of 64 rows).
     static constexpr std::size_t chunk_slots = 4;

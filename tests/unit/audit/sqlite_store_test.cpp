@@ -41,6 +41,27 @@ TEST(SqliteStore, CreatesSchemaAndReopens) {
     }
 }
 
+TEST(SqliteStore, NewDatabasesGetLargePagesExistingOnesKeepTheirs) {
+    temp_dir dir;
+    const auto fresh = dir.file("fresh.db");
+    { sqlite_store s(store_at(fresh)); }
+    EXPECT_EQ(raw_db(fresh).text("PRAGMA page_size"), std::to_string(sqlite_store::new_page_size));
+
+    const auto old = dir.file("old.db");
+    {
+        raw_db raw(old);
+        ASSERT_EQ(raw.exec("PRAGMA page_size=4096; PRAGMA journal_mode=WAL"), SQLITE_OK);
+    }
+    {
+        sqlite_store s(store_at(old));
+        const std::vector<event> batch{make_audit("alice")};
+        s.append(batch);
+    }
+    sqlite_store again(store_at(old), open_mode::existing);
+    EXPECT_EQ(again.head().seq, 1);
+    EXPECT_EQ(raw_db(old).text("PRAGMA page_size"), "4096");
+}
+
 TEST(SqliteStore, RejectsOtherSchemaVersion) {
     temp_dir dir;
     const auto path = dir.file("a.db");
