@@ -146,6 +146,9 @@ to_us() {  # wrk latency "123.45us" / "1.23ms" / "1.01s" -> microseconds
 }
 
 hz=$(getconf CLK_TCK)
+per_req() {  # clock ticks, requests -> microseconds per request
+    awk -v t="$1" -v hz="$hz" -v r="$2" 'BEGIN { printf "%.2f", t / hz * 1e6 / r }'
+}
 run() {  # name, port, pid ("" for direct), conns, round
     local name=$1 port=$2 pid=$3 c=$4 out="$results/$1-c$4-r$5.txt"
     taskset -c 1 wrk -t1 -c"$c" -d1s "http://127.0.0.1:$port/api/products/7" >/dev/null  # warm
@@ -160,13 +163,12 @@ run() {  # name, port, pid ("" for direct), conns, round
     p99=$(to_us "$(awk '$1 == "99%" {print $2}' "$out")")
     if [ -n "$pid" ]; then
         after=$(cpu_ticks "$pid")
-        per_req() { awk -v t="$1" -v hz="$hz" -v r="$reqs" 'BEGIN { printf "%.2f", t / hz * 1e6 / r }'; }
         local bu bs au as
         read -r bu bs <<<"$before"
         read -r au as <<<"$after"
-        cpu=$(per_req $((au + as - bu - bs)))
-        user=$(per_req $((au - bu)))
-        sys=$(per_req $((as - bs)))
+        cpu=$(per_req $((au + as - bu - bs)) "$reqs")
+        user=$(per_req $((au - bu)) "$reqs")
+        sys=$(per_req $((as - bs)) "$reqs")
         rss=$(awk -v k="$(rss_kb "$pid")" 'BEGIN { printf "%.1f", k / 1024 }')
     fi
     echo "$name $c $rps $p50 $p99 $cpu $rss $user $sys" >>"$results/runs.txt"

@@ -89,13 +89,14 @@ task<std::optional<client_session::next>> client_session::strict_request(exchang
 // request is recorded at the switch (its latency is not the tunnel's lifetime).
 task<client_session::next> client_session::tunnel(exchange_state& x) {
     auto& res = x.response->get();
-    const std::string protocol(res[http::field::upgrade]);
-    strip_hop_by_hop(res);
-    res.set(http::field::upgrade, protocol);
-    res.set(http::field::connection, "Upgrade");
-    res.set("X-Request-Id", record_.request_id);
+    response_extra_ = "Upgrade: ";
+    response_extra_ += res[http::field::upgrade];  // read before the strip removes it
+    response_extra_ += "\r\nConnection: Upgrade\r\nX-Request-Id: ";
+    response_extra_ += record_.request_id;
+    response_extra_ += "\r\n";
+    strip_response(res);
     head_.clear();
-    append_head(head_, res);
+    append_head(head_, res, response_extra_);
     deadline_.arm(cfg_.limits.body_idle_timeout);
     auto [ec, n] = co_await net::async_write(socket_, net::buffer(head_), use_tuple);
     deadline_.done(ec);

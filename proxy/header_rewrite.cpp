@@ -75,10 +75,6 @@ void strip(fields& fields, Other&& other) {
 
 }  // namespace
 
-void strip_hop_by_hop(fields& fields) {
-    strip(fields, [](const fields::value_type&) { return false; });
-}
-
 void strip_request(fields& fields, request_origin& origin) {
     origin.clear();
     int request_ids = 0;

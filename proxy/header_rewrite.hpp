@@ -19,8 +19,6 @@
 
 namespace sidelight::proxy {
 
-void strip_hop_by_hop(fields& fields);
-
 // What a request said in the fields the proxy sets itself.
 struct request_origin {
     std::string forwarded_for;  // its X-Forwarded-For lines joined into one list, or ""

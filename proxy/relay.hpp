@@ -118,15 +118,19 @@ std::optional<std::size_t> buffered_body_piece(
 // Parses the next body piece into `buf` from what is buffered, reading the socket only when
 // nothing is buffered. Returns the piece's size (0 only when the message is done).
 // `before_read` runs once, just before the first socket read (to flush a pending head).
+// `buffered_tried`: the caller has just run buffered_body_piece and it wanted a read, so the
+// buffer is not parsed again before that read.
 template <bool is_request, class BeforeRead>
 task<std::size_t> next_body_piece(
     tcp_socket& in, io_deadline& in_deadline, boost::beast::flat_buffer& in_buf,
     boost::beast::http::parser<is_request, boost::beast::http::buffer_body, field_allocator<char>>&
         p,
     std::span<char> buf, std::chrono::milliseconds idle, boost::beast::error_code& read_ec,
-    BeforeRead&& before_read) {
-    for (;;) {
-        if (auto got = buffered_body_piece(in_buf, p, buf, read_ec)) co_return *got;
+    BeforeRead&& before_read, bool buffered_tried = false) {
+    for (bool parse = !buffered_tried;; parse = true) {
+        if (parse) {
+            if (auto got = buffered_body_piece(in_buf, p, buf, read_ec)) co_return *got;
+        }
         if (!co_await before_read()) co_return 0;
         in_deadline.arm(idle);
         auto [ec, n] = co_await in.async_read_some(in_buf.prepare(read_size(in_buf)), use_tuple);
@@ -179,7 +183,7 @@ task<relay_result> relay_message(
                 got = *ready;
             } else {
                 got = co_await next_body_piece(in, in_deadline, in_buf, p, buf, idle, r.read_ec,
-                                               flush_head);
+                                               flush_head, true);
             }
             if (r.read_ec || r.write_ec) co_return r;
             body_bytes += got;

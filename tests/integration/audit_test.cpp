@@ -81,6 +81,13 @@ struct row_counts {
     int security = 0;
 };
 
+// A POST /v1/audit with the admin token of config_with_admin_token.
+std::string api_audit_request(const std::string& body) {
+    return "POST /v1/audit HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
+           "Authorization: Bearer s3cret-token\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
 row_counts count_rows(const std::string& db) {
     SQLite::Database d(db, SQLite::OPEN_READONLY);
     return {d.execAndGet("SELECT count(*) FROM audit_log").getInt(),
@@ -323,10 +330,7 @@ TEST_F(AuditTest, AWaitingEventApiCallDoesNotBlockScrapes) {
     locker.exec("BEGIN IMMEDIATE");  // the store's writer now waits for this lock
     const std::string body = R"({"user_id":"u7","action":"EXPORT","entity_type":"report"})";
     auto api = connection::connect(proc->admin_port());
-    api.send(
-        "POST /v1/audit HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
-        "Authorization: Bearer s3cret-token\r\nContent-Length: " +
-        std::to_string(body.size()) + "\r\n\r\n" + body);
+    api.send(api_audit_request(body));
     std::atomic<bool> answered{false};
     std::optional<wire_message> api_reply;
     std::thread waiter([&] {
@@ -366,10 +370,7 @@ TEST_F(AuditTest, AuditMetricsCountWhatWasCommitted) {
     ASSERT_EQ(c.read_message(true)->status, 401);  // a security_audit row from a rule
     const std::string body = R"({"user_id":"u1","action":"EXPORT","entity_type":"report"})";
     auto api = connection::connect(proc->admin_port());
-    api.send(
-        "POST /v1/audit HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
-        "Authorization: Bearer s3cret-token\r\nContent-Length: " +
-        std::to_string(body.size()) + "\r\n\r\n" + body);
+    api.send(api_audit_request(body));
     ASSERT_EQ(api.read_message(true)->status, 201);  // an audit_log row from the API
     api.send(
         "GET /v1/events?table=audit_log HTTP/1.1\r\nHost: a\r\n"
