@@ -42,9 +42,14 @@ CREATE INDEX security_audit_created_at ON security_audit (created_at);
 )sql";
 
 // Per table: no UPDATE, no DELETE, no INSERT onto an existing seq or event_id (either table).
+// RAISE(FAIL) rather than RAISE(ABORT): both refuse the row before it changes anything (they are
+// BEFORE triggers), but ABORT must be able to undo the rows a statement changed earlier, so SQLite
+// keeps a statement journal (a copy of every page the statement touches) for every INSERT into a
+// table with such a trigger. FAIL needs none; the store's own INSERTs are OR FAIL for the same
+// reason, and append() rolls the whole transaction back when one fails.
 std::string append_only_triggers(std::string_view table) {
     const std::string t{table};
-    const std::string raise = "BEGIN SELECT RAISE(ABORT, '" + t + " is append-only'); END;\n";
+    const std::string raise = "BEGIN SELECT RAISE(FAIL, '" + t + " is append-only'); END;\n";
     return "CREATE TRIGGER " + t + "_no_update BEFORE UPDATE ON " + t + " " + raise +
            "CREATE TRIGGER " + t + "_no_delete BEFORE DELETE ON " + t + " " + raise +
            "CREATE TRIGGER " + t + "_no_overwrite BEFORE INSERT ON " + t +
@@ -54,6 +59,10 @@ std::string append_only_triggers(std::string_view table) {
            " OR EXISTS (SELECT 1 FROM security_audit WHERE event_id = NEW.event_id) " +
            raise;
 }
+
+constexpr const char* trigger_names =
+    "('audit_log_no_update', 'audit_log_no_delete', 'audit_log_no_overwrite', "
+    "'security_audit_no_update', 'security_audit_no_delete', 'security_audit_no_overwrite')";
 
 // Both tables projected onto one column list: 0 table, 1 seq, 2 event_id, 3 created_at,
 // 4 source, 5 request_id, 6 method, 7 route, 8 status, 9 prev_hash, 10 hash, 11 user_id,
@@ -162,11 +171,13 @@ stored_event decode_row(SQLite::Statement& st) {
 }
 
 constexpr const char* audit_columns =
-    "INSERT INTO audit_log (seq, event_id, created_at, source, request_id, method, route, status, "
+    "INSERT OR FAIL INTO audit_log (seq, event_id, created_at, source, request_id, method, route, "
+    "status, "
     "prev_hash, hash, user_id, action, entity_type, entity_id, changes, ip_address, user_agent) "
     "VALUES ";
 constexpr const char* security_columns =
-    "INSERT INTO security_audit (seq, event_id, created_at, source, request_id, method, route, "
+    "INSERT OR FAIL INTO security_audit (seq, event_id, created_at, source, request_id, method, "
+    "route, "
     "status, prev_hash, hash, user_id, event_type, ip_address, success, details) VALUES ";
 constexpr int audit_params = 17;
 constexpr int security_params = 15;
@@ -267,7 +278,7 @@ sqlite_store::sqlite_store(const config::store_config& cfg, open_mode mode) try
     // that a refused row undoes the whole statement) stays in memory instead of spilling to a
     // temporary file past 64 KiB.
     db_.exec("PRAGMA temp_store=MEMORY");
-    open_schema();
+    open_schema(mode);
     // Checkpoint when the WAL holds 16 MiB of pages (4,000 of 4 KiB, 1,000 of 16 KiB) rather
     // than SQLite's 1,000 pages: the hot pages (index right edges, the leaves of busy users)
     // are copied into the database once per checkpoint, so fewer checkpoints copy fewer pages.
@@ -282,7 +293,7 @@ sqlite_store::sqlite_store(const config::store_config& cfg, open_mode mode) try
 
 sqlite_store::~sqlite_store() = default;
 
-void sqlite_store::open_schema() {
+void sqlite_store::open_schema(open_mode mode) {
     if (!db_.tableExists("schema_version")) {
         if (db_.tableExists("audit_log") || db_.tableExists("security_audit")) {
             throw store_error("audit store " + path_ +
@@ -302,16 +313,37 @@ void sqlite_store::open_schema() {
                           ", this build expects " + std::to_string(schema_version));
     }
     const auto triggers =
-        db_.execAndGet(
-               "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN "
-               "('audit_log_no_update', 'audit_log_no_delete', 'audit_log_no_overwrite', "
-               "'security_audit_no_update', 'security_audit_no_delete', "
-               "'security_audit_no_overwrite')")
+        db_.execAndGet(std::string("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND "
+                                   "name IN ") +
+                       trigger_names)
             .getInt();
     if (triggers != 6) {
         spdlog::error("audit store {}: append-only triggers missing ({} of 6); run audit verify",
                       path_, triggers);
+        return;
     }
+    if (mode == open_mode::create) upgrade_triggers();
+}
+
+// Databases created before the triggers used RAISE(FAIL) get them replaced, in one transaction,
+// so no other connection ever sees the tables unguarded. They refused the same statements; the
+// old ones made every INSERT keep a statement journal.
+void sqlite_store::upgrade_triggers() {
+    const auto old = db_.execAndGet(std::string("SELECT count(*) FROM sqlite_master WHERE type = "
+                                                "'trigger' AND sql LIKE '%RAISE(ABORT%' AND "
+                                                "name IN ") +
+                                    trigger_names)
+                         .getInt();
+    if (old == 0) return;
+    SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+    for (const char* table : {"audit_log", "security_audit"}) {
+        for (const char* what : {"_no_update", "_no_delete", "_no_overwrite"}) {
+            db_.exec(std::string("DROP TRIGGER ") + table + what);
+        }
+        db_.exec(append_only_triggers(table));
+    }
+    tx.commit();
+    spdlog::info("audit store {}: append-only triggers now RAISE(FAIL) (were RAISE(ABORT))", path_);
 }
 
 void sqlite_store::prepare_statements() {
@@ -392,10 +424,9 @@ void sqlite_store::append_one(const event& in, chain_head& h, std::vector<stored
     }
 }
 
-// `events` (all of one table, chunk_rows[slot] of them) as one multi-row INSERT, chained on
-// from h. False, with nothing stored, when a constraint or the guard trigger refused any row (a
-// stored or repeated event_id): RAISE(ABORT) and constraint errors undo the whole statement but
-// keep the transaction, so the caller redoes these events one at a time.
+// `events` (all of one table, chunk_rows[slot] of them) as one INSERT OR FAIL, chained on from
+// h. False when a constraint or the guard trigger refused a row (a stored or repeated event_id):
+// the rows before it in the statement stay, so the caller must roll the transaction back.
 bool sqlite_store::insert_chunk(std::span<const event> events, std::size_t slot,
                                 const chain_head& h, std::vector<stored_event>& rows) {
     rows.clear();
@@ -415,46 +446,57 @@ bool sqlite_store::insert_chunk(std::span<const event> events, std::size_t slot,
         return true;
     } catch (const SQLite::Exception& e) {
         st.tryReset();
-        // Anything but a refused row (I/O, busy, ...) may have ended the transaction: give up.
-        if ((e.getErrorCode() & 0xff) != SQLITE_CONSTRAINT || db_.getHandle() == nullptr ||
-            sqlite3_get_autocommit(db_.getHandle()) != 0) {
-            throw;
-        }
+        if ((e.getErrorCode() & 0xff) != SQLITE_CONSTRAINT) throw;  // I/O, busy, ...
         return false;
     }
+}
+
+// The whole batch as multi-row INSERTs in one transaction; nothing (rolled back) when a row was
+// refused.
+std::optional<std::vector<stored_event>> sqlite_store::append_chunks(std::span<const event> batch) {
+    SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+    auto h = read_head();
+    std::vector<stored_event> out;
+    out.reserve(batch.size());
+    std::vector<stored_event> rows;
+    rows.reserve(chunk_rows[0]);
+    std::size_t i = 0;
+    while (i < batch.size()) {
+        // The longest run of same-table events, cut to the largest prepared chunk size.
+        const auto table = table_of(batch[i]);
+        std::size_t run = 1;
+        while (run < chunk_rows[0] && i + run < batch.size() && table_of(batch[i + run]) == table) {
+            ++run;
+        }
+        std::size_t slot = 0;
+        while (chunk_rows[slot] > run) ++slot;
+        const auto n = chunk_rows[slot];
+        if (!insert_chunk(batch.subspan(i, n), slot, h, rows)) return std::nullopt;
+        h = {rows.back().seq, rows.back().hash};
+        for (auto& row : rows) out.push_back(std::move(row));
+        i += n;
+    }
+    tx.commit();
+    return out;
+}
+
+// Row by row: an event whose event_id is stored already (a retry through the event API, or a
+// repeat within the batch) is skipped and answered with the stored row.
+std::vector<stored_event> sqlite_store::append_rows(std::span<const event> batch) {
+    SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+    auto h = read_head();
+    std::vector<stored_event> out;
+    out.reserve(batch.size());
+    for (const auto& ev : batch) append_one(ev, h, out);
+    tx.commit();
+    return out;
 }
 
 std::vector<stored_event> sqlite_store::append(std::span<const event> batch) {
     std::lock_guard lock(mutex_);
     try {
-        SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
-        auto h = read_head();
-        std::vector<stored_event> out;
-        out.reserve(batch.size());
-        std::vector<stored_event> rows;
-        rows.reserve(chunk_rows[0]);
-        std::size_t i = 0;
-        while (i < batch.size()) {
-            // The longest run of same-table events, cut to the largest prepared chunk size.
-            const auto table = table_of(batch[i]);
-            std::size_t run = 1;
-            while (run < chunk_rows[0] && i + run < batch.size() &&
-                   table_of(batch[i + run]) == table) {
-                ++run;
-            }
-            std::size_t slot = 0;
-            while (chunk_rows[slot] > run) ++slot;
-            const auto n = chunk_rows[slot];
-            if (n > 1 && insert_chunk(batch.subspan(i, n), slot, h, rows)) {
-                h = {rows.back().seq, rows.back().hash};
-                for (auto& row : rows) out.push_back(std::move(row));
-            } else {
-                for (std::size_t k = i; k < i + n; ++k) append_one(batch[k], h, out);
-            }
-            i += n;
-        }
-        tx.commit();
-        return out;
+        if (auto out = append_chunks(batch)) return std::move(*out);
+        return append_rows(batch);
     } catch (const SQLite::Exception& e) {
         throw store_error("audit store " + path_ + ": append failed: " + e.what());
     }

@@ -3,13 +3,17 @@
 // holding `audit_log`, `security_audit` and `schema_version`. New databases get 16 KiB pages.
 //
 // Append-only is enforced inside the database, so a second connection (a shell, a bug elsewhere)
-// is refused too: BEFORE UPDATE / BEFORE DELETE triggers abort, and a BEFORE INSERT trigger aborts
-// when the row's seq or event_id already exists in either table, so INSERT OR REPLACE and UPSERT
-// never reach the conflict (REPLACE would otherwise delete the old row without firing the DELETE
-// trigger). `seq` is the tables' INTEGER PRIMARY KEY (hence UNIQUE NOT NULL, and no extra index).
+// is refused too: BEFORE UPDATE / BEFORE DELETE triggers fail the statement, and a BEFORE INSERT
+// trigger fails it when the row's seq or event_id already exists in either table, so INSERT OR
+// REPLACE and UPSERT never reach the conflict (REPLACE would otherwise delete the old row without
+// firing the DELETE trigger). `seq` is the tables' INTEGER PRIMARY KEY (hence UNIQUE NOT NULL, and
+// no extra index). The triggers RAISE(FAIL) and the store's INSERTs are OR FAIL, so SQLite keeps
+// no statement journal (see append_only_triggers); databases with the older RAISE(ABORT) triggers
+// get them replaced when the server opens them.
 //
-// append() writes runs of one table as multi-row INSERTs (chunk_rows); a refused row aborts its
-// statement only, and the store redoes that chunk row by row so duplicates are skipped as before.
+// append() writes runs of one table as multi-row INSERTs (chunk_rows) in one transaction. When a
+// row is refused (a repeated event_id) the transaction is rolled back and the batch is written
+// again row by row, so that repeats are skipped and answered with the stored row.
 //
 // The schema is created on first open and its version checked on every open; a different version
 // is a store_error naming both versions.
@@ -58,7 +62,8 @@ class sqlite_store final : public store {
     const std::string& path() const { return path_; }
 
   private:
-    void open_schema();
+    void open_schema(open_mode mode);
+    void upgrade_triggers();
     void prepare_statements();
     chain_head read_head();
     SQLite::Statement& insert_statement(table_kind table, std::size_t slot);
@@ -66,6 +71,8 @@ class sqlite_store final : public store {
     void append_one(const event& in, chain_head& h, std::vector<stored_event>& out);
     bool insert_chunk(std::span<const event> events, std::size_t slot, const chain_head& h,
                       std::vector<stored_event>& rows);
+    std::optional<std::vector<stored_event>> append_chunks(std::span<const event> batch);
+    std::vector<stored_event> append_rows(std::span<const event> batch);
     std::optional<stored_event> find_event_id(const std::string& event_id);
 
     std::string path_;

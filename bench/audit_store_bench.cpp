@@ -3,10 +3,16 @@
 //   BM_writer_batch/<batch_max>/<sync>  events/s through writer::try_submit -> writer thread ->
 //   store BM_store_append/<batch>       the store alone: one append() transaction per batch
 //   BM_chain_hash                 the SHA-256 chain step alone
+//   BM_sqlite_floor/<variant>     SQLite alone, no writer: the store's schema, one prepared
+//                                 one-row INSERT, 50,000 rows per transaction, synchronous=OFF,
+//                                 values (ids, times, hashes) made before the clock starts: about
+//                                 the most a writer could reach with this schema on this machine.
+//                                 Variants: floor_variant.
 //
 // Each writer iteration submits 20,000 events (retrying when the queue is full, so nothing is
 // dropped) and waits until all are committed; items_per_second is the sustained rate.
 #include <benchmark/benchmark.h>
+#include <sqlite3.h>
 
 #include <filesystem>
 #include <random>
@@ -15,6 +21,7 @@
 
 #include "audit/hash_chain.hpp"
 #include "audit/sqlite_store.hpp"
+#include "audit/uuid.hpp"
 #include "audit/writer.hpp"
 
 namespace {
@@ -115,6 +122,126 @@ void BM_chain_hash(benchmark::State& state) {
     state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_chain_hash);
+
+// The text a stored audit_log row has, made ahead so that only SQLite is timed.
+struct floor_row {
+    std::string event_id, created_at, request_id, hash, user_id, entity_id;
+};
+
+void exec_or_throw(sqlite3* db, const std::string& sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+        std::string what = err ? err : "sqlite3_exec failed";
+        sqlite3_free(err);
+        throw std::runtime_error(sql + ": " + what);
+    }
+}
+
+// The same triggers with RAISE(ABORT), as databases of earlier builds have them.
+std::string abort_triggers(sqlite3* conn) {
+    std::string sql;
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(conn, "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'", -1, &st,
+                       nullptr);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const std::string name = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+        std::string create = reinterpret_cast<const char*>(sqlite3_column_text(st, 1));
+        create.replace(create.find("RAISE(FAIL,"), 11, "RAISE(ABORT,");
+        sql += "DROP TRIGGER " + name + "; " + create + ";";
+    }
+    sqlite3_finalize(st);
+    return sql;
+}
+
+enum floor_variant : int {
+    store_schema,     // as the store makes it: five indexes, unique event_id, RAISE(FAIL) triggers
+    abort_triggers_,  // the triggers with RAISE(ABORT) and a plain INSERT (earlier builds)
+    no_triggers,      // triggers off for this connection
+    no_indexes,       // no trigger, no secondary index: the table's B-tree and event_id's UNIQUE
+};
+
+void BM_sqlite_floor(benchmark::State& state) {
+    constexpr int rows_per_iteration = 50000;
+    const auto variant = static_cast<floor_variant>(state.range(0));
+    bench_db db("off");
+    { sqlite_store create(db.cfg()); }  // the schema, 16 KiB pages, WAL
+    sqlite3* conn = nullptr;
+    if (sqlite3_open_v2(db.cfg().path.c_str(), &conn, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                        nullptr) != SQLITE_OK) {
+        state.SkipWithError("open failed");
+        return;
+    }
+    exec_or_throw(conn,
+                  "PRAGMA synchronous=OFF; PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY");
+    if (variant == abort_triggers_) exec_or_throw(conn, abort_triggers(conn));
+    if (variant == no_triggers || variant == no_indexes) {
+        int enabled = 0;
+        sqlite3_db_config(conn, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, &enabled);
+    }
+    if (variant == no_indexes) {
+        exec_or_throw(conn,
+                      "DROP INDEX audit_log_user_id; DROP INDEX audit_log_entity; "
+                      "DROP INDEX audit_log_created_at");
+    }
+    const std::string insert =
+        std::string(variant == abort_triggers_ ? "INSERT" : "INSERT OR FAIL") +
+        " INTO audit_log (seq, event_id, created_at, source, request_id, method, route, status, "
+        "prev_hash, hash, user_id, action, entity_type, entity_id, changes, ip_address, "
+        "user_agent) VALUES (?1, ?2, ?3, 'rule', ?4, 'PUT', '/api/products/{id}', 200, ?5, ?6, "
+        "?7, 'UPDATE_PRODUCT', 'product', ?8, ?9, '10.1.2.3', "
+        "'Mozilla/5.0 (X11; Linux x86_64) bench')";
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(conn, insert.c_str(), -1, &st, nullptr);
+    const std::string changes = R"({"price":1999,"name":"Widget","tags":["a","b"]})";
+    std::int64_t seq = 0;
+    std::vector<floor_row> rows(rows_per_iteration);
+    std::string prev(genesis_hash);
+    for (auto _ : state) {
+        state.PauseTiming();
+        for (int i = 0; i < rows_per_iteration; ++i) {
+            auto& r = rows[static_cast<std::size_t>(i)];
+            r.event_id = make_uuid_v7();
+            r.created_at = format_time(now());
+            r.request_id = "req-" + std::to_string(seq + i);
+            r.hash = sha256_hex(r.event_id);
+            r.user_id = "user-" + std::to_string(i % 1000);
+            r.entity_id = std::to_string(seq + i);
+        }
+        state.ResumeTiming();
+        exec_or_throw(conn, "BEGIN IMMEDIATE");
+        for (auto& r : rows) {
+            const auto text = [st](int i, const std::string& v) {
+                sqlite3_bind_text(st, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+            };
+            sqlite3_bind_int64(st, 1, ++seq);
+            text(2, r.event_id);
+            text(3, r.created_at);
+            text(4, r.request_id);
+            text(5, prev);
+            text(6, r.hash);
+            text(7, r.user_id);
+            text(8, r.entity_id);
+            text(9, changes);
+            if (sqlite3_step(st) != SQLITE_DONE) {
+                state.SkipWithError(sqlite3_errmsg(conn));
+                break;
+            }
+            sqlite3_reset(st);
+            prev = r.hash;
+        }
+        exec_or_throw(conn, "COMMIT");
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(conn);
+    state.SetItemsProcessed(state.iterations() * rows_per_iteration);
+}
+BENCHMARK(BM_sqlite_floor)
+    ->Arg(0)
+    ->Arg(1)
+    ->Arg(2)
+    ->Arg(3)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

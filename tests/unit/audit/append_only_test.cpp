@@ -34,13 +34,15 @@ class AppendOnly : public ::testing::Test {
 
     void expect_refused(const std::string& sql) {
         raw_db raw(path_);
+        const auto audit_count = raw.text("SELECT count(*) FROM audit_log");
+        const auto security_count = raw.text("SELECT count(*) FROM security_audit");
         EXPECT_NE(raw.exec(sql), SQLITE_OK) << sql;
         EXPECT_NE(raw.last_error().find("append-only"), std::string::npos)
             << sql << ": " << raw.last_error();
         EXPECT_EQ(snapshot("audit_log"), audit_row_) << sql;
         EXPECT_EQ(snapshot("security_audit"), security_row_) << sql;
-        EXPECT_EQ(raw.text("SELECT count(*) FROM audit_log"), "1");
-        EXPECT_EQ(raw.text("SELECT count(*) FROM security_audit"), "1");
+        EXPECT_EQ(raw.text("SELECT count(*) FROM audit_log"), audit_count) << sql;
+        EXPECT_EQ(raw.text("SELECT count(*) FROM security_audit"), security_count) << sql;
     }
 
     temp_dir dir_;
@@ -92,6 +94,41 @@ TEST_F(AppendOnly, StoreStillAppendsAfterRefusals) {
     sqlite_store s(store_at(path_));
     const std::vector<event> batch{make_audit("carol")};
     EXPECT_EQ(s.append(batch).at(0).seq, 3);
+}
+
+// A database made when the triggers used RAISE(ABORT) gets RAISE(FAIL) ones when the server opens
+// it; the CLI (open_mode::existing) leaves it as it is. Either way everything is refused.
+TEST_F(AppendOnly, AbortTriggersOfOlderDatabasesAreReplacedByTheServer) {
+    const std::string failing =
+        "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND sql LIKE '%RAISE(FAIL,%'";
+    {
+        raw_db raw(path_);
+        ASSERT_EQ(raw.text(failing), "6");
+        std::string rewrite = "BEGIN;";
+        for (const char* table : {"audit_log", "security_audit"}) {
+            for (const char* what : {"_no_update", "_no_delete", "_no_overwrite"}) {
+                const std::string name = std::string(table) + what;
+                auto sql = raw.text("SELECT sql FROM sqlite_master WHERE name = '" + name + "'");
+                sql.replace(sql.find("RAISE(FAIL,"), 11, "RAISE(ABORT,");
+                rewrite += "DROP TRIGGER " + name + "; " + sql + ";";
+            }
+        }
+        ASSERT_EQ(raw.exec(rewrite + "COMMIT;"), SQLITE_OK) << raw.last_error();
+        ASSERT_EQ(raw.text(failing), "0");
+    }
+    expect_refused("UPDATE audit_log SET user_id = 'mallory'");
+    { sqlite_store cli(store_at(path_), open_mode::existing); }
+    EXPECT_EQ(raw_db(path_).text(failing), "0");
+    {
+        sqlite_store server(store_at(path_));
+        const std::vector<event> batch{make_audit("carol")};
+        EXPECT_EQ(server.append(batch).at(0).seq, 3);
+    }
+    EXPECT_EQ(raw_db(path_).text(failing), "6");
+    audit_row_ = snapshot("audit_log");
+    expect_refused("UPDATE audit_log SET user_id = 'mallory'");
+    expect_refused("DELETE FROM security_audit");
+    expect_refused("REPLACE INTO security_audit SELECT * FROM security_audit");
 }
 
 }  // namespace

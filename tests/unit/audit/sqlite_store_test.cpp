@@ -179,7 +179,7 @@ TEST(SqliteStore, LargeMixedBatchChainsLikeRowByRow) {
     }
 }
 
-// A stored or repeated event_id inside a multi-row chunk: the chunk is redone row by row, the
+// A stored or repeated event_id inside a multi-row chunk: the batch is redone row by row, the
 // duplicates take no seq and later rows chain on without a gap.
 TEST(SqliteStore, DuplicateInsideALargeBatchIsSkipped) {
     temp_dir dir;
