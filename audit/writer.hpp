@@ -107,6 +107,7 @@ class writer {
     void fill(pending_batch& batch);
     void wait(std::int64_t depth, clock::time_point until);
     bool commit(pending_batch& batch);
+    bool probe();
     void count_written(const std::vector<stored_event>& rows);
     void note_error(const std::string& error);
     void fail_strict(pending_batch& batch, const std::string& error);

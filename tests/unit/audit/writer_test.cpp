@@ -185,6 +185,21 @@ TEST_F(Writer, StrictSubmitFailsOnStoreErrorAndIsNotWrittenLater) {
     EXPECT_EQ(std::get<audit_event>(stored[0].ev).user_id, "bob");
 }
 
+// Only a strict event failed, so nothing is left to retry: the writer still finds out that the
+// store is back, and turns healthy without a new event.
+TEST_F(Writer, TurnsHealthyWhenTheStoreIsBackWithNothingToWrite) {
+    writer w(store_, cfg_);
+    store_.failing = true;
+    EXPECT_FALSE(w.submit_and_wait(make_audit("alice"), 5s).ok);
+    EXPECT_FALSE(w.healthy());
+    std::this_thread::sleep_for(50ms);
+    EXPECT_FALSE(w.healthy());  // still failing: probes do not make it healthy
+    store_.failing = false;
+    EXPECT_TRUE(eventually([&] { return w.healthy(); }, 3000ms));
+    EXPECT_EQ(rows(), 0u);
+    EXPECT_EQ(w.stats().store_errors.load(), 1u);  // the failed commit, not the probes
+}
+
 TEST_F(Writer, StrictSubmitTimesOutAndTheAbandonedEventIsSkipped) {
     cfg_.batch_interval = 1ms;
     writer w(store_, cfg_);
@@ -270,6 +285,35 @@ TEST_F(Writer, EmitsSignedCheckpointsThatVerifyTheStore) {
     EXPECT_TRUE(verify(sqlite_, cps).ok());
     EXPECT_NE(std::find(operations.begin(), operations.end(), "append/audit_log"),
               operations.end());
+}
+
+// checkpoint.every: a checkpoint follows new events within that time, with no event count set.
+TEST_F(Writer, EmitsCheckpointsEveryIntervalWhenThereAreNewEvents) {
+    cfg_.checkpoint.every = 50ms;
+    cfg_.batch_interval = 1ms;
+    std::mutex m;
+    std::vector<std::string> lines;
+    writer_hooks hooks;
+    hooks.on_checkpoint = [&](const std::string& line) {
+        std::lock_guard lock(m);
+        lines.push_back(line);
+    };
+    writer w(store_, cfg_, hooks);
+    const auto count = [&] {
+        std::lock_guard lock(m);
+        return lines.size();
+    };
+    std::this_thread::sleep_for(150ms);
+    EXPECT_EQ(count(), 0u);  // nothing new, nothing to checkpoint
+    ASSERT_TRUE(w.try_submit(make_audit("a")));
+    ASSERT_TRUE(eventually([&] { return count() == 1; }, 2000ms));
+    std::this_thread::sleep_for(150ms);
+    EXPECT_EQ(count(), 1u);  // and not again until more events arrive
+    ASSERT_TRUE(w.try_submit(make_audit("b")));
+    ASSERT_TRUE(eventually([&] { return count() == 2; }, 2000ms));
+    std::lock_guard lock(m);
+    EXPECT_EQ(parse_checkpoint_line(lines[0]).seq, 1);
+    EXPECT_EQ(parse_checkpoint_line(lines[1]).seq, 2);
 }
 
 }  // namespace
