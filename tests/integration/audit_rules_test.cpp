@@ -158,6 +158,7 @@ audit:
         status: [2xx]
       action: EXPORT
       entity_type: report
+      entity_id: header:X-Report
       mode: strict
 )"));
     ::unsetenv("SIDELIGHT_FAULT_STORE_FILE");
@@ -184,12 +185,59 @@ audit:
     ASSERT_TRUE(
         eventually([&] { return http_get(proc->admin_port(), "/healthz")->status == 200; }, 10s));
     auto again = connection::connect(proc->proxy_port());
-    again.send("GET /export HTTP/1.1\r\nHost: a\r\n\r\n");
+    again.send("GET /export HTTP/1.1\r\nHost: a\r\nX-Report: q3-sales\r\n\r\n");
     auto served = again.read_message(true);
     ASSERT_TRUE(served);
     EXPECT_EQ(served->status, 200);
     EXPECT_NE(served->body.find("\"ok\":true"), std::string::npos);
-    EXPECT_EQ(count("SELECT count(*) FROM audit_log WHERE action = 'EXPORT'"), 1);
+    EXPECT_EQ(count("SELECT count(*) FROM audit_log WHERE action = 'EXPORT' AND entity_id = "
+                    "'q3-sales'"),
+              1);
+    sidelight_process verify({"audit", "verify", "--store", db()});
+    EXPECT_EQ(verify.wait_exit(), 0) << verify.stdout_text();
+    EXPECT_NE(verify.stdout_text().find("OK 1 events"), std::string::npos) << verify.stdout_text();
+}
+
+// The stored client address is the proxy's: X-Forwarded-For only from a trusted peer. The user
+// agent is cut to 1 KiB.
+TEST_F(AuditRulesTest, ClientAddressFollowsTrustedProxiesAndUserAgentIsCapped) {
+    fake_upstream app;
+    const auto stored_ip = [&](const std::string& trusted) {
+        temp_dir dir;
+        auto yaml = test_config(app.port(), R"(routes:
+  - GET /me
+audit:
+  store:
+    path: audit.db
+  batch_interval: 5ms
+  rules:
+    - name: me
+      match:
+        routes: [/me]
+      action: READ_ME
+      entity_type: account
+)");
+        const std::string workers = "  workers: 2\n";
+        yaml.insert(yaml.find(workers) + workers.size(), "  trusted_proxies: [" + trusted + "]\n");
+        auto proc = sidelight_process::run(dir, yaml);
+        auto c = connection::connect(proc->proxy_port());
+        c.send("GET /me HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 198.51.100.7\r\nUser-Agent: " +
+               std::string(4000, 'U') + "\r\n\r\n");
+        EXPECT_EQ(c.read_message(true)->status, 200);
+        const auto file = dir.path() + "/audit.db";
+        EXPECT_TRUE(eventually([&] {
+            SQLite::Database d(file, SQLite::OPEN_READONLY);
+            return d.execAndGet("SELECT count(*) FROM audit_log").getInt() == 1;
+        }));
+        SQLite::Database d(file, SQLite::OPEN_READONLY);
+        const auto agent = d.execAndGet("SELECT user_agent FROM audit_log").getString();
+        EXPECT_LE(agent.size(), 1024u);
+        EXPECT_GE(agent.size(), 1000u);
+        EXPECT_TRUE(agent.starts_with("UUUU")) << agent;
+        return d.execAndGet("SELECT ip_address FROM audit_log").getString();
+    };
+    EXPECT_EQ(stored_ip("127.0.0.1"), "198.51.100.7");
+    EXPECT_EQ(stored_ip("10.0.0.0/8"), "127.0.0.1");  // an untrusted peer's header is ignored
 }
 
 // A body past max_body_bytes reaches the app whole; the stored changes only say it was cut.
