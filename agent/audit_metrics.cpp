@@ -93,7 +93,19 @@ std::vector<prometheus::MetricFamily> audit_metrics::Collect() const {
             value(static_cast<double>(detector_->success_after_fail_count()), MetricType::Counter,
                   {{"detector", "authn_login_successafterfail"}}));
     }
-    return {events, dropped, depth, errors, strict, detections};
+    auto jwt = family("sidelight_audit_jwt_rejected_total",
+                      "Bearer tokens refused by the audit.jwt key (their jwt: values read as "
+                      "empty), by reason; one per request.",
+                      MetricType::Counter);
+    if (jwt_stats_) {
+        for (std::size_t i = 0; i < audit::jwt_rejection_count; ++i) {
+            const auto reason = static_cast<audit::jwt_rejection>(i);
+            jwt.metric.push_back(value(static_cast<double>(jwt_stats_->value(reason)),
+                                       MetricType::Counter,
+                                       {{"reason", std::string(audit::to_string(reason))}}));
+        }
+    }
+    return {events, dropped, depth, errors, strict, detections, jwt};
 }
 
 }  // namespace sidelight::agent

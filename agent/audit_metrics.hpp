@@ -3,7 +3,7 @@
 // writer never touches prometheus-cpp):
 //   sidelight_audit_events_total{table,source}  sidelight_audit_dropped_total{reason}
 //   sidelight_audit_queue_depth  sidelight_audit_store_errors_total
-//   sidelight_audit_strict_failures_total
+//   sidelight_audit_strict_failures_total  sidelight_audit_jwt_rejected_total{reason}
 // plus db_query_duration_ms{operation,table} (buckets 1..1000 ms), observed by the writer
 // thread through its duration hook and by event API queries.
 // Thread-safety: Collect() from any thread; observe_duration() from any thread.
@@ -19,6 +19,7 @@
 #include <prometheus/registry.h>
 
 #include "audit/brute_force.hpp"
+#include "audit/jwt_verifier.hpp"
 #include "audit/writer_stats.hpp"
 
 namespace sidelight::agent {
@@ -31,10 +32,13 @@ class audit_metrics : public prometheus::Collectable {
     void observe_duration(std::string_view operation, std::string_view table, double ms);
     // sidelight_security_detections_total{detector} comes from here.
     void set_detector(const audit::brute_force_detector* d) { detector_ = d; }
+    // sidelight_audit_jwt_rejected_total{reason} comes from here.
+    void set_jwt_stats(const audit::jwt_stats* s) { jwt_stats_ = s; }
 
   private:
     const audit::writer_stats& stats_;
     const audit::brute_force_detector* detector_ = nullptr;
+    const audit::jwt_stats* jwt_stats_ = nullptr;
     prometheus::Family<prometheus::Histogram>& durations_;
     std::mutex mutex_;  // guards the handle cache below (writer thread and admin thread)
     std::map<std::pair<std::string, std::string>, prometheus::Histogram*, std::less<>> handles_;

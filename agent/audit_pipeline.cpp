@@ -107,6 +107,7 @@ audit_pipeline::audit_pipeline(std::shared_ptr<const config::config> cfg,
     writer_ = std::make_unique<audit::writer>(*store_, cfg_->audit, std::move(hooks));
     metrics_ = std::make_unique<audit_metrics>(writer_->stats(), registry, cfg_->metrics.prefix);
     metrics_->set_detector(&detector_);
+    metrics_->set_jwt_stats(&jwt_stats_);
     duration_sink_.store(metrics_.get());
     spdlog::info("audit: store={} head_seq={}", cfg_->audit.store.path, head.seq);
 }
@@ -116,7 +117,7 @@ audit_pipeline::~audit_pipeline() {
 }
 
 void audit_pipeline::install(std::shared_ptr<const config::config> cfg, proxy::routing& routes) {
-    auto rules = std::make_shared<const audit::rule_set>(cfg, routes);
+    auto rules = std::make_shared<const audit::rule_set>(cfg, routes, &jwt_stats_);
     routes.set_plans(rules->plans(routes));
     rules_.publish(std::move(rules));
 }

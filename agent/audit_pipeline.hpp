@@ -33,7 +33,8 @@ class audit_pipeline : public proxy::audit_gate {
     ~audit_pipeline() override;
 
     // Compiles the rules of `cfg` against `routes`, gives `routes` its capture plans and makes
-    // the rules current. Throws config::config_error for a rule naming an unknown route.
+    // the rules current. Throws config::config_error for a rule naming an unknown route or an
+    // unusable `audit.jwt` key.
     void install(std::shared_ptr<const config::config> cfg, proxy::routing& routes);
 
     void on_request(const proxy::request_record& r);
@@ -62,6 +63,7 @@ class audit_pipeline : public proxy::audit_gate {
     std::unique_ptr<audit_metrics> metrics_;
     std::atomic<audit_metrics*> duration_sink_{nullptr};  // set once metrics_ exists
     audit::brute_force_detector detector_;
+    audit::jwt_stats jwt_stats_;  // outlives every rule set: counts survive a reload
     proxy::published<audit::rule_set> rules_;
     std::unique_ptr<audit::writer> writer_;
 };

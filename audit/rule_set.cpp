@@ -98,8 +98,11 @@ rule_set::matcher rule_set::compile(const config::rule_match& m, const proxy::ro
     return out;
 }
 
-rule_set::rule_set(std::shared_ptr<const config::config> cfg, const proxy::routing& routes)
+rule_set::rule_set(std::shared_ptr<const config::config> cfg, const proxy::routing& routes,
+                   jwt_stats* jwt_counts)
     : cfg_(std::move(cfg)) {
+    if (cfg_->audit.jwt.verifies())
+        jwt_ = std::make_unique<const jwt_verifier>(cfg_->audit.jwt, jwt_counts);
     const auto& audit_rules = cfg_->audit.rules;
     for (std::size_t i = 0; i < audit_rules.size(); ++i) {
         const auto& rule = audit_rules[i];
@@ -187,12 +190,14 @@ const Compiled* rule_set::first_match(const std::vector<Compiled>& rules,
     return nullptr;
 }
 
-derived_event rule_set::make_audit(const compiled_audit& c, const proxy::request_record& r) const {
+derived_event rule_set::make_audit(const compiled_audit& c, const proxy::request_record& r,
+                                   bool final) const {
+    const jwt_reading jwt{jwt_.get(), final};
     audit_event ev;
-    ev.user_id = sanitize(extract(c.rule->user, r), max_id_bytes);
+    ev.user_id = sanitize(extract(c.rule->user, r, jwt), max_id_bytes);
     ev.action = c.rule->action;
     ev.entity_type = c.rule->entity_type;
-    ev.entity_id = sanitize(extract(c.rule->entity_id, r), max_id_bytes);
+    ev.entity_id = sanitize(extract(c.rule->entity_id, r, jwt), max_id_bytes);
     if (c.rule->changes)
         ev.changes =
             changes_json(r.request_body, r.request_body_truncated, cfg_->audit.redact_keys);
@@ -203,11 +208,11 @@ derived_event rule_set::make_audit(const compiled_audit& c, const proxy::request
             c.rule->name};
 }
 
-derived_event rule_set::make_security(const compiled_security& c,
-                                      const proxy::request_record& r) const {
+derived_event rule_set::make_security(const compiled_security& c, const proxy::request_record& r,
+                                      bool final) const {
     security_event ev;
     ev.event_type = c.rule->event_type;
-    ev.user_id = sanitize(extract(c.rule->user, r), max_id_bytes);
+    ev.user_id = sanitize(extract(c.rule->user, r, {jwt_.get(), final}), max_id_bytes);
     ev.ip_address = r.client_ip;
     ev.success = in_ranges(r.status, c.rule->success_status);
     boost::json::object details;
@@ -247,11 +252,11 @@ bool rule_set::held(const derived_event& e, const proxy::request_record& r) {
 
 void rule_set::evaluate(const proxy::request_record& r, std::vector<derived_event>& out) const {
     if (const auto* c = first_match(audit_, r, true)) {
-        auto d = make_audit(*c, r);
+        auto d = make_audit(*c, r, true);
         if (!held(d, r)) out.push_back(std::move(d));
     }
     if (const auto* c = first_match(security_, r, true)) {
-        auto d = make_security(*c, r);
+        auto d = make_security(*c, r, true);
         if (!held(d, r)) out.push_back(std::move(d));
     } else {
         add_builtin(r, out);
@@ -263,11 +268,11 @@ void rule_set::evaluate_strict(const proxy::request_record& r, proxy::audit_phas
     const bool status_known = phase == proxy::audit_phase::response;
     if (const auto* c = first_match(audit_, r, status_known);
         c && c->rule->mode == config::delivery_mode::strict && c->phase == phase)
-        out.push_back(make_audit(*c, r));
+        out.push_back(make_audit(*c, r, false));
     if (!status_known) return;
     if (const auto* c = first_match(security_, r, true);
         c && c->rule->mode == config::delivery_mode::strict)
-        out.push_back(make_security(*c, r));
+        out.push_back(make_security(*c, r, false));
 }
 
 }  // namespace sidelight::audit

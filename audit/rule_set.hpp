@@ -10,6 +10,9 @@
 //
 // A strict rule decided by the request alone (no `status`, no `response:` source) is held in
 // the request phase; any other strict rule in the response phase (proxy/audit_gate.hpp).
+// With a key under `audit.jwt`, `jwt:` sources read only tokens that verify (jwt_verifier.hpp);
+// refusals are counted in the jwt_stats given, once per request, by evaluate().
+//
 // Immutable after construction; evaluate() may run on every worker thread at once.
 
 #include <memory>
@@ -17,6 +20,7 @@
 #include <vector>
 
 #include "audit/event.hpp"
+#include "audit/jwt_verifier.hpp"
 #include "config/config.hpp"
 #include "proxy/audit_gate.hpp"
 #include "proxy/capture.hpp"
@@ -35,8 +39,10 @@ struct derived_event {
 
 class rule_set {
   public:
-    // Throws config::config_error when a rule names a route template the table does not have.
-    rule_set(std::shared_ptr<const config::config> cfg, const proxy::routing& routes);
+    // Throws config::config_error when a rule names a route template the table does not have,
+    // or the `audit.jwt` key cannot be used. `jwt_counts` (optional) must outlive the rule set.
+    rule_set(std::shared_ptr<const config::config> cfg, const proxy::routing& routes,
+             jwt_stats* jwt_counts = nullptr);
 
     // One plan per route id of `routes` (index 0: unmatched and normalized paths).
     std::vector<proxy::capture_plan> plans(const proxy::routing& routes) const;
@@ -74,14 +80,18 @@ class rule_set {
     template <class Compiled>
     const Compiled* first_match(const std::vector<Compiled>& rules, const proxy::request_record& r,
                                 bool status_known) const;
-    derived_event make_audit(const compiled_audit& c, const proxy::request_record& r) const;
-    derived_event make_security(const compiled_security& c, const proxy::request_record& r) const;
+    // `final`: the one evaluation of a finished request (evaluate), which counts JWT refusals.
+    derived_event make_audit(const compiled_audit& c, const proxy::request_record& r,
+                             bool final) const;
+    derived_event make_security(const compiled_security& c, const proxy::request_record& r,
+                                bool final) const;
     void add_builtin(const proxy::request_record& r, std::vector<derived_event>& out) const;
     static bool held(const derived_event& e, const proxy::request_record& r);
 
     std::shared_ptr<const config::config> cfg_;
     std::vector<compiled_audit> audit_;
     std::vector<compiled_security> security_;
+    std::unique_ptr<const jwt_verifier> jwt_;  // null: no key, `jwt:` tokens are only decoded
 };
 
 }  // namespace sidelight::audit

@@ -4,6 +4,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "audit/jwt_verifier.hpp"
 #include "audit/redact.hpp"
 
 namespace sidelight::audit {
@@ -79,7 +80,8 @@ std::optional<boost::json::value> jwt_payload(std::string_view authorization) {
     return v;
 }
 
-std::string extract(const config::value_source& source, const proxy::request_record& r) {
+std::string extract(const config::value_source& source, const proxy::request_record& r,
+                    jwt_reading jwt) {
     using kind = config::value_source::kind;
     switch (source.from) {
         case kind::none:
@@ -90,7 +92,13 @@ std::string extract(const config::value_source& source, const proxy::request_rec
             if (is_secret_header(source.key)) return std::string(redacted);
             return std::string(header(r, source.key));
         case kind::jwt_claim: {
-            const auto claims = jwt_payload(header(r, "authorization"));
+            const auto authorization = header(r, "authorization");
+            if (jwt.verifier) {
+                const auto claims = jwt.verifier->claims(authorization, r, jwt.count);
+                const auto* claim = claims ? claims->if_contains(source.key) : nullptr;
+                return claim ? as_text(*claim) : "";
+            }
+            const auto claims = jwt_payload(authorization);
             if (!claims) return "";
             const auto* claim = claims->as_object().if_contains(source.key);
             return claim ? as_text(*claim) : "";

@@ -2,9 +2,10 @@
 // Reads a configured value source (config::value_source) from a finished request:
 //   path:id            a parameter of the matched route template
 //   header:X-User      a captured request header (secret headers read as "[REDACTED]")
-//   jwt:sub            a claim of the `Authorization: Bearer` JWT's payload. The token is
-//                      decoded, NOT verified: it names who the client says it is; a signature
-//                      check needs a configured key, which is not supported yet
+//   jwt:sub            a claim of the `Authorization: Bearer` JWT's payload. Without a
+//                      verifier (no `audit.jwt` key configured) the token is decoded, NOT
+//                      verified: it names who the client says it is. With one, only a token the
+//                      verifier accepts is read (audit/jwt_verifier.hpp); a refused one reads ""
 //   request:/a/b       a JSON pointer into the request body
 //   response:/id       a JSON pointer into the response body
 // Missing values read as "". Strings are returned as is (the caller sanitizes), numbers and
@@ -21,7 +22,17 @@
 
 namespace sidelight::audit {
 
-std::string extract(const config::value_source& source, const proxy::request_record& r);
+class jwt_verifier;
+
+// How `jwt:` sources are read: decoded only (no verifier) or verified; with `count`, a refused
+// token is counted in the verifier's stats (once per request).
+struct jwt_reading {
+    const jwt_verifier* verifier = nullptr;
+    bool count = false;
+};
+
+std::string extract(const config::value_source& source, const proxy::request_record& r,
+                    jwt_reading jwt = {});
 
 // The decoded payload of a "Bearer <jwt>" header value, or nullopt.
 std::optional<boost::json::value> jwt_payload(std::string_view authorization);

@@ -15,7 +15,7 @@
 //   metrics:  {prefix, buckets, const_labels}
 //   routes:   list of entries, or {openapi, unmatched, max_routes, entries}
 //   audit:    {store, queue_size, batch_max, batch_interval, strict_timeout, max_body_bytes,
-//              redact_keys, checkpoint, rules}
+//              redact_keys, checkpoint, jwt, rules}
 //   security: {builtin, brute_force, rules}
 //   access_log, log_level, config_watch
 //
@@ -208,6 +208,26 @@ struct checkpoint_config {
     bool operator==(const checkpoint_config&) const = default;
 };
 
+// How `jwt:<claim>` value sources treat the `Authorization: Bearer` token. Without a key
+// (neither key_file nor hmac_secret_env) a token is only decoded, NOT verified. With one, a claim
+// is read only from a token whose signature verifies with that key (the header's `alg` must be
+// one the key allows) and whose exp/nbf hold; anything else reads as "". The key itself is read
+// when the audit rules are built (audit/jwt_verifier.hpp), which reports errors at these marks.
+struct jwt_config {
+    std::string key_file;         // PEM public key or certificate (RSA, EC P-256/384/521, Ed25519)
+    std::string hmac_secret_env;  // name of the environment variable holding an HS* secret
+    std::vector<std::string> algorithms;  // empty: every algorithm the configured keys allow
+    duration leeway{60000};               // clock skew allowed on exp and nbf
+    std::string issuer;                   // non-empty: `iss` must equal it
+    std::string audience;                 // non-empty: `aud` must be or contain it
+    source_mark key_file_mark;
+    source_mark hmac_secret_env_mark;
+    source_mark algorithms_mark;
+
+    bool verifies() const { return !key_file.empty() || !hmac_secret_env.empty(); }
+    bool operator==(const jwt_config&) const = default;
+};
+
 struct audit_config {
     store_config store;
     std::size_t queue_size = 10000;
@@ -217,6 +237,7 @@ struct audit_config {
     std::size_t max_body_bytes = 64 * 1024;
     std::vector<std::string> redact_keys{"password", "token", "secret", "card_number"};
     checkpoint_config checkpoint;
+    jwt_config jwt;
     std::vector<audit_rule> rules;
 
     bool operator==(const audit_config&) const = default;

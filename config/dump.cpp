@@ -181,6 +181,20 @@ const char* mode_name(delivery_mode m) {
     return m == delivery_mode::batch ? "batch" : "strict";
 }
 
+// Only a section that verifies is printed: an empty one is refused on reload. The secret is
+// never in the config, only the name of the variable holding it.
+void emit_jwt(YAML::Emitter& out, const jwt_config& j) {
+    if (!j.verifies()) return;
+    begin(out, "jwt");
+    if (!j.key_file.empty()) put(out, "key_file", j.key_file);
+    if (!j.hmac_secret_env.empty()) put(out, "hmac_secret_env", j.hmac_secret_env);
+    if (!j.algorithms.empty()) put_list(out, "algorithms", j.algorithms);
+    put(out, "leeway", j.leeway);
+    if (!j.issuer.empty()) put(out, "issuer", j.issuer);
+    if (!j.audience.empty()) put(out, "audience", j.audience);
+    out << YAML::EndMap;
+}
+
 void emit_audit(YAML::Emitter& out, const audit_config& a) {
     begin(out, "audit");
     begin(out, "store");
@@ -199,6 +213,7 @@ void emit_audit(YAML::Emitter& out, const audit_config& a) {
     put(out, "every", a.checkpoint.every);
     put(out, "key_file", a.checkpoint.key_file);
     out << YAML::EndMap;
+    emit_jwt(out, a.jwt);
     out << YAML::Key << "rules" << YAML::Value << YAML::BeginSeq;
     for (const auto& r : a.rules) {
         out << YAML::BeginMap;

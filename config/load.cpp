@@ -181,6 +181,7 @@ void resolve_paths(config& cfg) {
     resolve_path(cfg.routes.openapi_file, base);
     if (cfg.audit.store.type == "sqlite") resolve_path(cfg.audit.store.path, base);
     resolve_path(cfg.audit.checkpoint.key_file, base);
+    resolve_path(cfg.audit.jwt.key_file, base);
 }
 
 std::string read_file(const std::string& path) {

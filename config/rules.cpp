@@ -1,4 +1,5 @@
 // The `audit` and `security` sections: stores, checkpoints and the event rules.
+#include <cctype>
 #include <charconv>
 #include <set>
 
@@ -155,6 +156,64 @@ checkpoint_config parse_checkpoint(const node_ref& n) {
     return out;
 }
 
+bool is_env_name(std::string_view name) {
+    if (name.empty() || std::isdigit(static_cast<unsigned char>(name.front()))) return false;
+    for (char c : name)
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+    return true;
+}
+
+// The JWS algorithms sidelight can verify (RFC 7518). Which of them a configured key allows is
+// decided when the key is read (audit/jwt_verifier.cpp).
+std::vector<std::string> parse_jwt_algorithms(const node_ref& n) {
+    static const std::set<std::string, std::less<>> known = {
+        "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
+        "ES384", "ES512", "EdDSA", "HS256", "HS384", "HS512"};
+    std::vector<std::string> out;
+    for (const auto& item : list_items(n)) {
+        std::string alg = item.scalar();
+        if (alg == "none" || alg == "None" || alg == "NONE")
+            item.fail("\"none\" (an unsigned token) is never accepted");
+        if (!known.count(alg))
+            item.fail("unknown JWS algorithm \"" + alg +
+                      "\" (expected RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, "
+                      "ES512, EdDSA, HS256, HS384 or HS512)");
+        out.push_back(alg);
+    }
+    if (out.empty()) n.fail("must list at least one algorithm (or be left out)");
+    return out;
+}
+
+jwt_config parse_jwt(const node_ref& n) {
+    map_reader m(n, {"key_file", "hmac_secret_env", "algorithms", "leeway", "issuer", "audience"});
+    jwt_config out;
+    if (auto v = m.get("key_file")) {
+        out.key_file = to_nonempty_string(*v);
+        out.key_file_mark = v->mark;
+    }
+    if (auto v = m.get("hmac_secret_env")) {
+        out.hmac_secret_env = to_nonempty_string(*v);
+        // Never quote the value: `${JWT_SECRET}` written here expands to the secret itself.
+        if (!is_env_name(out.hmac_secret_env))
+            v->fail(
+                "expected the NAME of an environment variable (letters, digits and _), not its "
+                "value; the secret itself never goes into the file");
+        out.hmac_secret_env_mark = v->mark;
+    }
+    if (auto v = m.get("algorithms")) {
+        out.algorithms = parse_jwt_algorithms(*v);
+        out.algorithms_mark = v->mark;
+    }
+    if (auto v = m.get("leeway")) out.leeway = to_duration(*v, true);
+    if (auto v = m.get("issuer")) out.issuer = to_nonempty_string(*v);
+    if (auto v = m.get("audience")) out.audience = to_nonempty_string(*v);
+    if (!out.verifies() && !n.is_null())
+        n.fail(
+            "needs key_file or hmac_secret_env: without a key, tokens are only decoded and "
+            "nothing else here would be checked");
+    return out;
+}
+
 }  // namespace
 
 std::vector<status_range> parse_status_list(const node_ref& n) {
@@ -166,7 +225,7 @@ std::vector<status_range> parse_status_list(const node_ref& n) {
 
 audit_config parse_audit(const node_ref& n) {
     map_reader m(n, {"store", "queue_size", "batch_max", "batch_interval", "strict_timeout",
-                     "max_body_bytes", "redact_keys", "checkpoint", "rules"});
+                     "max_body_bytes", "redact_keys", "checkpoint", "jwt", "rules"});
     audit_config out;
     if (auto v = m.get("store")) out.store = parse_store(*v);
     if (auto v = m.get("queue_size")) out.queue_size = to_uint(*v, 1, 10'000'000);
@@ -176,6 +235,7 @@ audit_config parse_audit(const node_ref& n) {
     if (auto v = m.get("max_body_bytes")) out.max_body_bytes = to_size(*v, 0);
     if (auto v = m.get("redact_keys")) out.redact_keys = to_string_list(*v);
     if (auto v = m.get("checkpoint")) out.checkpoint = parse_checkpoint(*v);
+    if (auto v = m.get("jwt")) out.jwt = parse_jwt(*v);
     if (auto v = m.get("rules")) out.rules = parse_rules<audit_rule>(*v, &parse_audit_rule);
     return out;
 }

@@ -13,6 +13,8 @@ config without_marks(config cfg) {
     for (auto& r : cfg.routes.entries) r.mark = {};
     for (auto& r : cfg.audit.rules) r.mark = {};
     for (auto& r : cfg.security.rules) r.mark = {};
+    cfg.audit.jwt.key_file_mark = cfg.audit.jwt.hmac_secret_env_mark =
+        cfg.audit.jwt.algorithms_mark = {};
     return cfg;
 }
 
@@ -42,6 +44,12 @@ config rich_config() {
     c.audit.store = {"postgres", "host=db user=x", "off"};
     c.audit.redact_keys = {};
     c.audit.checkpoint = {0, milliseconds(0), "/k.pem"};
+    c.audit.jwt.key_file = "/etc/jwt.pem";
+    c.audit.jwt.hmac_secret_env = "JWT_SECRET";
+    c.audit.jwt.algorithms = {"RS256", "HS512"};
+    c.audit.jwt.leeway = milliseconds(0);
+    c.audit.jwt.issuer = "https://id.example/$x";
+    c.audit.jwt.audience = "shop";
     audit_rule ar;
     ar.name = "r1";
     ar.match = {{"/a/{id}"}, {"PUT"}, {{200, 299}, {404, 404}, {300, 302}}};
@@ -116,6 +124,20 @@ TEST(dump, redacts_the_admin_token) {
     } catch (const config_error& e) {
         EXPECT_EQ(e.key_path(), "admin.token");
     }
+}
+
+// audit.jwt: printed only when a key is configured (an empty section is refused on reload), and
+// the HMAC secret never, only the name of the variable holding it.
+TEST(dump, prints_the_jwt_key_settings_but_no_secret) {
+    config cfg;
+    EXPECT_EQ(dump(cfg).find("jwt:"), std::string::npos) << dump(cfg);
+    cfg.audit.jwt.hmac_secret_env = "JWT_SECRET";
+    cfg.audit.jwt.audience = "shop";
+    const std::string text = dump(cfg);
+    EXPECT_NE(
+        text.find("  jwt:\n    hmac_secret_env: JWT_SECRET\n    leeway: 1m\n    audience: shop\n"),
+        std::string::npos)
+        << text;
 }
 
 }  // namespace
