@@ -38,7 +38,8 @@ class rule_set {
     // Throws config::config_error when a rule names a route template the table does not have.
     rule_set(std::shared_ptr<const config::config> cfg, const proxy::routing& routes);
 
-    // One plan per route id of `routes` (index 0: unmatched and normalized paths).
+    // One plan per route id of `routes` (index 0: unmatched and normalized paths), saying per
+    // method what the rules that can match such a request need captured or held.
     std::vector<proxy::capture_plan> plans(const proxy::routing& routes) const;
 
     // The events of a finished request. Strict events of a phase the session already held
@@ -51,8 +52,9 @@ class rule_set {
 
   private:
     struct matcher {
-        std::vector<std::string> routes;  // labels; empty: any route
-        std::vector<proxy::http_method> methods;
+        std::vector<std::string> routes;          // labels; empty: any route
+        std::vector<proxy::http_method> methods;  // empty: any method
+        proxy::method_set method_mask;            // the same as a set (every method when empty)
         std::vector<config::status_range> status;
         bool matches(const proxy::request_record& r, bool status_known) const;
         bool covers(std::string_view route_label) const;

@@ -150,18 +150,83 @@ TEST(RuleSetTest, FirstMatchWinsWithFieldsFromPathJwtAndBody) {
 
 TEST(RuleSetTest, PlansCaptureOnlyWhatRulesRead) {
     fixture f;
-    const auto& put = f.routes->plan(f.routes->resolve(proxy::http_method::put, "/api/products/1"));
-    EXPECT_TRUE(put.request_body);
-    EXPECT_TRUE(put.response_body);  // the strict GET rule reads response:/sku on that route
-    EXPECT_TRUE(put.strict);
+    using proxy::http_method;
+    const auto& put = f.routes->plan(f.routes->resolve(http_method::put, "/api/products/1"));
+    EXPECT_TRUE(put.request_body.contains(http_method::put));
+    // The strict GET rule on the same template (response:/sku) asks nothing of a PUT.
+    EXPECT_TRUE(put.response_body.empty());
+    EXPECT_TRUE(put.strict_request.empty());
+    EXPECT_TRUE(put.strict_response.empty());
     EXPECT_NE(std::find(put.headers.begin(), put.headers.end(), "authorization"),
               put.headers.end());
-    EXPECT_NE(std::find(put.headers.begin(), put.headers.end(), "x-user"), put.headers.end());
-    const auto& health = f.routes->plan(f.routes->resolve(proxy::http_method::get, "/health"));
+    const auto& get = f.routes->plan(f.routes->resolve(http_method::get, "/api/products/1"));
+    EXPECT_TRUE(get.response_body.contains(http_method::get));
+    EXPECT_TRUE(get.strict_response.contains(http_method::get));  // it reads the response
+    EXPECT_TRUE(get.strict_request.empty());
+    EXPECT_TRUE(get.request_body.empty());
+    EXPECT_NE(std::find(get.headers.begin(), get.headers.end(), "x-user"), get.headers.end());
+    const auto& health = f.routes->plan(f.routes->resolve(http_method::get, "/health"));
     EXPECT_TRUE(health.empty());
-    const auto& login = f.routes->plan(f.routes->resolve(proxy::http_method::post, "/api/login"));
-    EXPECT_TRUE(login.request_body);
-    EXPECT_FALSE(login.strict);
+    const auto& login = f.routes->plan(f.routes->resolve(http_method::post, "/api/login"));
+    EXPECT_TRUE(login.request_body.contains(http_method::post));
+    EXPECT_TRUE(login.strict_request.empty());
+    EXPECT_TRUE(login.strict_response.empty());
+}
+
+// One template for every method: a strict rule holds (and may buffer) only the requests it can
+// match; the other methods on the route stream, captured only for the rules that read them.
+TEST(RuleSetTest, AStrictRuleHoldsOnlyTheMethodsItMatches) {
+    auto cfg = config::load_string(R"(upstream:
+  address: 127.0.0.1:3000
+routes:
+  - /api/items/{id}
+  - /api/other
+audit:
+  rules:
+    - name: held-reads
+      match: {routes: ["/api/items/{id}"], methods: [GET]}
+      action: READ
+      mode: strict
+    - name: updates
+      match: {routes: ["/api/items/{id}"], methods: [PUT, PATCH]}
+      action: UPDATE
+      changes: true
+    - name: held-any
+      match: {routes: [/api/other]}
+      action: ANY
+      user: request:/user
+      mode: strict
+security:
+  rules:
+    - name: held-deletes
+      match: {routes: ["/api/items/{id}"], methods: [DELETE]}
+      event_type: ITEM_DELETE
+      owasp: authz_admin
+      mode: strict
+)",
+                                   "m.yaml");
+    proxy::routing routes(*cfg);
+    rule_set rules(cfg, routes);
+    routes.set_plans(rules.plans(routes));
+    using proxy::http_method;
+    const auto& items = routes.plan(routes.resolve(http_method::put, "/api/items/1"));
+    EXPECT_EQ(&items, &routes.plan(routes.resolve(http_method::get, "/api/items/1")));
+    for (auto m : {http_method::get, http_method::head, http_method::post, http_method::put,
+                   http_method::delete_, http_method::patch, http_method::other}) {
+        const auto i = static_cast<int>(m);
+        EXPECT_EQ(items.strict_request.contains(m), m == http_method::get) << i;
+        EXPECT_EQ(items.strict_response.contains(m), m == http_method::delete_) << i;
+        EXPECT_EQ(items.request_body.contains(m), m == http_method::put || m == http_method::patch)
+            << i;
+    }
+    // Without `methods` a strict rule holds every method; reading the body, it buffers it.
+    const auto& other = routes.plan(routes.resolve(http_method::post, "/api/other"));
+    for (auto m : {http_method::get, http_method::post, http_method::other}) {
+        EXPECT_TRUE(other.strict_request.contains(m));
+        EXPECT_TRUE(other.request_body.contains(m));
+        EXPECT_FALSE(other.strict_response.contains(m));
+    }
+    EXPECT_TRUE(routes.plan(proxy::unmatched_route).empty());
 }
 
 TEST(RuleSetTest, StrictEventsBelongToTheirPhaseAndAreNotRecordedTwice) {
