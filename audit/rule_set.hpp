@@ -50,6 +50,9 @@ class rule_set {
     void evaluate_strict(const proxy::request_record& r, proxy::audit_phase phase,
                          std::vector<derived_event>& out) const;
 
+    // audit.redact_keys of the config the rules came from.
+    const std::vector<std::string>& redact_keys() const { return cfg_->audit.redact_keys; }
+
   private:
     struct matcher {
         std::vector<std::string> routes;          // labels; empty: any route

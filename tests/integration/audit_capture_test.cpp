@@ -37,6 +37,22 @@ std::string file_text(const std::string& path) {
     return out.str();
 }
 
+// `secret` where it occurs in `text`, with some context around it; "" when it does not.
+std::string leak(const std::string& text, const std::string& secret) {
+    const auto at = text.find(secret);
+    if (at == std::string::npos) return "";
+    return text.substr(at < 40 ? 0 : at - 40, secret.size() + 80);
+}
+
+wire_message post(std::uint16_t port, const std::string& path, const std::string& body,
+                  const std::string& headers) {
+    auto c = connection::connect(port);
+    c.send("POST " + path + " HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n" + headers +
+           "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+    auto reply = c.read_message(true);
+    return reply ? *reply : wire_message{};
+}
+
 class AuditCaptureTest : public ::testing::Test {
   protected:
     std::string db() const { return dir_.path() + "/audit.db"; }
@@ -128,6 +144,46 @@ audit:
         R"({"_unparsed":true,"bytes":65536,"truncated":true})");
     EXPECT_EQ(d.execAndGet("SELECT count(*) FROM audit_log WHERE action='READ_PRODUCT'").getInt(),
               1);
+}
+
+// Issue 5, item 6: the event API's `changes` and `details` go through the configured
+// redaction like rule-captured bodies.
+TEST_F(AuditCaptureTest, EventApiRedactsChangesAndDetails) {
+    fake_upstream app;
+    auto proc = sidelight_process::run(dir_, config(app.port(), R"(audit:
+  store:
+    path: audit.db
+  batch_interval: 5ms
+)"));
+    const auto audit = post(
+        proc->admin_port(), "/v1/audit",
+        R"({"action":"UPDATE_PROFILE","user_id":"u7","entity_type":"user","entity_id":"u7",)"
+        R"("changes":{"Password":"hunter2-SECRET-x9","nested":{"card_number":"4111-S3CRET-q7Zt"},)"
+        R"("name":"Ann"}})",
+        admin_auth);
+    EXPECT_EQ(audit.status, 201) << audit.body;
+    const auto security = post(proc->admin_port(), "/v1/security",
+                               R"({"event_type":"PASSWORD_CHANGE","user_id":"u7","success":true,)"
+                               R"("details":{"old":{"TOKEN":"S3CRET-q7Zt-tok"},"via":"web"}})",
+                               admin_auth);
+    EXPECT_EQ(security.status, 201) << security.body;
+
+    SQLite::Database d(db(), SQLite::OPEN_READONLY);  // committed before the 201s
+    EXPECT_EQ(d.execAndGet("SELECT changes FROM audit_log").getString(),
+              R"({"Password":"[REDACTED]","nested":{"card_number":"[REDACTED]"},"name":"Ann"})");
+    EXPECT_EQ(d.execAndGet("SELECT details FROM security_audit").getString(),
+              R"({"old":{"TOKEN":"[REDACTED]"},"via":"web"})");
+    auto c = connection::connect(proc->admin_port());
+    c.send("GET /v1/events?table=audit_log HTTP/1.1\r\nHost: a\r\n" + admin_auth + "\r\n");
+    auto listed = c.read_message(true);
+    ASSERT_TRUE(listed);
+    EXPECT_EQ(listed->status, 200);
+    EXPECT_NE(listed->body.find("[REDACTED]"), std::string::npos) << listed->body;
+    for (const auto& [what, text] :
+         {std::pair{"listed", listed->body}, std::pair{"store", store_bytes()}}) {
+        for (const char* secret : {"hunter2", "SECRET-x9", "S3CRET-q7Zt"})
+            EXPECT_EQ(leak(text, secret), "") << what;
+    }
 }
 
 }  // namespace

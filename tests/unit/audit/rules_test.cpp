@@ -393,21 +393,51 @@ TEST(EventApiTest, TokenIsComparedExactly) {
 }
 
 TEST(EventApiTest, ValidationNamesTheField) {
-    EXPECT_EQ(parse_audit_events("{").error.substr(0, 5), "body:");
-    EXPECT_EQ(parse_audit_events(R"({"user_id":"u"})").error, "action: required");
-    EXPECT_EQ(parse_audit_events(R"([{"action":"a"},{"action":5}])").error,
+    EXPECT_EQ(parse_audit_events("{", keys).error.substr(0, 5), "body:");
+    EXPECT_EQ(parse_audit_events(R"({"user_id":"u"})", keys).error, "action: required");
+    EXPECT_EQ(parse_audit_events(R"([{"action":"a"},{"action":5}])", keys).error,
               "events[1].action: expected a string");
-    EXPECT_EQ(parse_audit_events(R"({"action":"a","event_id":"nope"})").error,
+    EXPECT_EQ(parse_audit_events(R"({"action":"a","event_id":"nope"})", keys).error,
               "event_id: expected a UUID");
-    EXPECT_EQ(parse_security_events(R"({"event_type":"X","success":"yes"})").error,
+    EXPECT_EQ(parse_security_events(R"({"event_type":"X","success":"yes"})", keys).error,
               "success: expected a boolean");
     const auto ok = parse_security_events(
-        R"([{"event_type":"MFA","success":true,"details":{"k":1}},{"event_type":"X\n"}])");
+        R"([{"event_type":"MFA","success":true,"details":{"k":1}},{"event_type":"X\n"}])", keys);
     ASSERT_TRUE(ok.error.empty()) << ok.error;
     ASSERT_EQ(ok.events.size(), 2u);
     EXPECT_EQ(std::get<security_event>(ok.events[1]).event_type, "X\\n");
     EXPECT_EQ(std::get<security_event>(ok.events[0]).source, event_source::api);
     EXPECT_FALSE(std::get<security_event>(ok.events[0]).event_id.empty());
+}
+
+// The event API stores what the app sends through the same redaction as rule-captured
+// bodies: the configured keys at any depth and in any case, in objects and in strings that
+// hold JSON.
+TEST(EventApiTest, ChangesAndDetailsAreRedacted) {
+    const auto audit = parse_audit_events(
+        R"({"action":"UPDATE","changes":{"Password":"hunter2-SECRET-x9",)"
+        R"("nested":{"card_number":"4111-S3CRET-q7Zt","list":[{"TOKEN":"S3CRET-q7Zt-t"}]},"n":1}})",
+        keys);
+    ASSERT_TRUE(audit.error.empty()) << audit.error;
+    EXPECT_EQ(std::get<audit_event>(audit.events.at(0)).changes,
+              R"({"Password":"[REDACTED]","nested":{"card_number":"[REDACTED]",)"
+              R"("list":[{"TOKEN":"[REDACTED]"}]},"n":1})");
+    const auto security = parse_security_events(
+        R"([{"event_type":"MFA","details":{"secret":"S3CRET-q7Zt-s","ok":true}},)"
+        R"({"event_type":"MFA","details":"{\"password\":\"S3CRET-q7Zt-p\",\"x\":\"a\\nb\"}"},)"
+        R"({"event_type":"MFA","details":"plain\ntext"}])",
+        keys);
+    ASSERT_TRUE(security.error.empty()) << security.error;
+    EXPECT_EQ(std::get<security_event>(security.events.at(0)).details,
+              R"({"secret":"[REDACTED]","ok":true})");
+    // A string holding JSON stays a string, its secrets redacted.
+    EXPECT_EQ(std::get<security_event>(security.events.at(1)).details,
+              R"("{\"password\":\"[REDACTED]\",\"x\":\"a\\nb\"}")");
+    EXPECT_EQ(std::get<security_event>(security.events.at(2)).details, R"("plain\\ntext")");
+    // The configured keys are the ones applied.
+    const auto other = parse_audit_events(R"({"action":"A","changes":{"pin":"1234","k":"v"}})",
+                                          std::vector<std::string>{"PIN"});
+    EXPECT_EQ(std::get<audit_event>(other.events.at(0)).changes, R"({"pin":"[REDACTED]","k":"v"})");
 }
 
 TEST(EventApiTest, QueryParameters) {
