@@ -207,10 +207,10 @@ const Compiled* rule_set::first_match(const std::vector<Compiled>& rules,
 
 derived_event rule_set::make_audit(const compiled_audit& c, const proxy::request_record& r) const {
     audit_event ev;
-    ev.user_id = sanitize(extract(c.rule->user, r), max_id_bytes);
+    ev.user_id = sanitize(extract(c.rule->user, r, cfg_->audit.redact_keys), max_id_bytes);
     ev.action = c.rule->action;
     ev.entity_type = c.rule->entity_type;
-    ev.entity_id = sanitize(extract(c.rule->entity_id, r), max_id_bytes);
+    ev.entity_id = sanitize(extract(c.rule->entity_id, r, cfg_->audit.redact_keys), max_id_bytes);
     if (c.rule->changes)
         ev.changes =
             changes_json(r.request_body, r.request_body_truncated, cfg_->audit.redact_keys);
@@ -225,7 +225,7 @@ derived_event rule_set::make_security(const compiled_security& c,
                                       const proxy::request_record& r) const {
     security_event ev;
     ev.event_type = c.rule->event_type;
-    ev.user_id = sanitize(extract(c.rule->user, r), max_id_bytes);
+    ev.user_id = sanitize(extract(c.rule->user, r, cfg_->audit.redact_keys), max_id_bytes);
     ev.ip_address = r.client_ip;
     ev.success = in_ranges(r.status, c.rule->success_status);
     boost::json::object details;

@@ -336,6 +336,42 @@ audit:
     }
 }
 
+// A pointer through a redacted key reads as the marker, whatever the body holds (the way a
+// secret header does); an object or array read out has the secrets inside it redacted.
+TEST(ValueSourceTest, PointersAndClaimsNamingSecretsReadAsRedacted) {
+    proxy::request_record r;
+    r.request_body =
+        R"({"username":"ann","Password":"S3CRET-q7Zt-a","a/b":{"TOKEN":"S3CRET-q7Zt-b"},)"
+        R"("profile":{"name":"Ann","card_number":"S3CRET-q7Zt-c","list":[{"secret":"S3CRET-q7Zt-d"}]}})";
+    r.response_body = R"({"session":{"token":"S3CRET-q7Zt-e"},"id":7})";
+    // {"sub":"u-1","password":"S3CRET-q7Zt-f","grp":{"secret":"S3CRET-q7Zt-g","k":1}}
+    r.headers = {{"authorization",
+                  "Bearer eyJhbGciOiJub25lIn0."
+                  "eyJzdWIiOiJ1LTEiLCJwYXNzd29yZCI6IlMzQ1JFVC1xN1p0LWYiLCJncnAiOnsic2VjcmV0IjoiUz"
+                  "NDUkVULXE3WnQtZyIsImsiOjF9fQ.sig"}};
+    using kind = config::value_source::kind;
+    const auto get = [&](kind k, std::string key) { return extract({k, key}, r, keys); };
+    EXPECT_EQ(get(kind::request_body, "/username"), "ann");
+    EXPECT_EQ(get(kind::request_body, "/password"), "[REDACTED]");  // any case, even if absent
+    EXPECT_EQ(get(kind::request_body, "/Password"), "[REDACTED]");
+    EXPECT_EQ(get(kind::request_body, "/a~1b/TOKEN"), "[REDACTED]");
+    EXPECT_EQ(get(kind::request_body, "/profile/card_number"), "[REDACTED]");
+    EXPECT_EQ(get(kind::request_body, "/profile/name"), "Ann");
+    EXPECT_EQ(get(kind::request_body, "/secret/0"), "[REDACTED]");
+    EXPECT_EQ(get(kind::response_body, "/session/token"), "[REDACTED]");
+    EXPECT_EQ(get(kind::response_body, "/id"), "7");
+    EXPECT_EQ(get(kind::request_body, "/profile"),
+              R"({"name":"Ann","card_number":"[REDACTED]","list":[{"secret":"[REDACTED]"}]})");
+    EXPECT_EQ(get(kind::response_body, "/session"), R"({"token":"[REDACTED]"})");
+    EXPECT_EQ(get(kind::jwt_claim, "sub"), "u-1");
+    EXPECT_EQ(get(kind::jwt_claim, "password"), "[REDACTED]");
+    EXPECT_EQ(get(kind::jwt_claim, "grp"), R"({"secret":"[REDACTED]","k":1})");
+    for (const auto& k : {"/a~1b", "", "/profile/list"}) {
+        const auto out = get(kind::request_body, k);
+        EXPECT_EQ(out.find("S3CRET-q7Zt"), std::string::npos) << k << ": " << out;
+    }
+}
+
 TEST(ValueSourceTest, JwtDecodingIsLenientAboutPaddingAndStrictAboutShape) {
     EXPECT_EQ(base64url_decode("aGk"), "hi");
     EXPECT_FALSE(base64url_decode("a*b"));
