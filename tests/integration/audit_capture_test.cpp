@@ -186,5 +186,81 @@ TEST_F(AuditCaptureTest, EventApiRedactsChangesAndDetails) {
     }
 }
 
+// The golden test of issue 5, item 6: secrets in the body, the query string and the
+// Authorization and Cookie headers, read by rules that keep the body (`changes`), take the
+// entity and user from those headers and the user from the body's password; the stored text
+// is exactly what is expected, with the marker where each secret was, and none of them left.
+TEST_F(AuditCaptureTest, GoldenSecretsInBodyQueryAndHeadersAreNeverStored) {
+    fake_upstream app;
+    auto proc = sidelight_process::run(dir_, config(app.port(), R"(routes:
+  - POST /api/accounts/{id}
+audit:
+  store:
+    path: audit.db
+  batch_interval: 5ms
+  rules:
+    - name: account-change
+      match:
+        routes: ["/api/accounts/{id}"]
+      action: CHANGE_ACCOUNT
+      entity_type: account
+      entity_id: header:Cookie
+      user: header:Authorization
+      changes: true
+security:
+  rules:
+    - name: account-security
+      match:
+        routes: ["/api/accounts/{id}"]
+      event_type: ACCOUNT_CHANGE
+      owasp: authz_admin
+      user: request:/password
+)"));
+    const std::string body =
+        R"({"name":"Ann","password":"S3CRET-q7Zt-body","card":{"Card_Number":"S3CRET-q7Zt-card"},)"
+        R"("sessions":[{"token":"S3CRET-q7Zt-tok"}],"note":"line1\nline2"})";
+    auto c = connection::connect(proc->proxy_port());
+    c.send(
+        "POST /api/accounts/7?token=S3CRET-q7Zt-query&x=1 HTTP/1.1\r\nHost: a\r\n"
+        "Authorization: Bearer S3CRET-q7Zt-auth\r\nCookie: sid=S3CRET-q7Zt-cookie\r\n"
+        "User-Agent: golden/1\r\nContent-Type: application/json\r\nContent-Length: " +
+        std::to_string(body.size()) + "\r\n\r\n" + body);
+    ASSERT_EQ(c.read_message(true)->status, 200);
+    ASSERT_TRUE(app.wait_requests(1));
+    EXPECT_EQ(app.requests().at(0).message.body, body);  // the app still gets it all
+    ASSERT_TRUE(eventually(
+        [&] {
+            SQLite::Database d(db(), SQLite::OPEN_READONLY);
+            return d.execAndGet("SELECT count(*) FROM audit_log").getInt() == 1 &&
+                   d.execAndGet("SELECT count(*) FROM security_audit").getInt() == 1;
+        },
+        5s));
+    proc->signal(SIGTERM);
+    ASSERT_EQ(proc->wait_exit(15s), 0);
+
+    SQLite::Database d(db(), SQLite::OPEN_READONLY);
+    SQLite::Statement row(d, "SELECT user_id, entity_id, changes FROM audit_log");
+    ASSERT_TRUE(row.executeStep());
+    EXPECT_EQ(row.getColumn(0).getString(), "[REDACTED]");
+    EXPECT_EQ(row.getColumn(1).getString(), "[REDACTED]");
+    EXPECT_EQ(row.getColumn(2).getString(),
+              R"({"name":"Ann","password":"[REDACTED]","card":{"Card_Number":"[REDACTED]"},)"
+              R"("sessions":[{"token":"[REDACTED]"}],"note":"line1\nline2"})");
+    SQLite::Statement sec(d, "SELECT user_id, details FROM security_audit");
+    ASSERT_TRUE(sec.executeStep());
+    EXPECT_EQ(sec.getColumn(0).getString(), "[REDACTED]");
+    EXPECT_EQ(sec.getColumn(1).getString(),
+              R"({"owasp":"authz_admin","rule":"account-security",)"
+              R"("path":"/api/accounts/7?token=[REDACTED]&x=1","user_agent":"golden/1"})");
+
+    sidelight_process exported({"audit", "export", "--store", db()});
+    ASSERT_EQ(exported.wait_exit(), 0);
+    const auto lines = exported.stdout_text();
+    EXPECT_NE(lines.find("[REDACTED]"), std::string::npos) << lines;
+    for (const auto& [what, text] : {std::pair{"store", store_bytes()}, std::pair{"export", lines},
+                                     std::pair{"log", proc->stdout_text() + proc->stderr_text()}})
+        EXPECT_EQ(leak(text, "S3CRET-q7Zt"), "") << what;
+}
+
 }  // namespace
 }  // namespace sidelight::test
