@@ -200,8 +200,11 @@ admin_response audit_pipeline::handle_api(const admin_request& req) {
         return list_events(query);
     }
     if (req.method != "POST") return json_error(405, "use POST");
-    if (path == "/v1/audit") return post_events(audit::parse_audit_events(req.body));
-    if (path == "/v1/security") return post_events(audit::parse_security_events(req.body));
+    // The keys of the config in force (a reload may change them), as the rules redact with.
+    const auto& rules = current_rules();
+    const auto& keys = rules ? rules->redact_keys() : cfg_->audit.redact_keys;
+    if (path == "/v1/audit") return post_events(audit::parse_audit_events(req.body, keys));
+    if (path == "/v1/security") return post_events(audit::parse_security_events(req.body, keys));
     return json_error(404, "not found");
 }
 

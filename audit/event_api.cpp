@@ -22,6 +22,7 @@ constexpr std::size_t max_field_bytes = 1024;
 struct field_reader {
     const json::object& o;
     std::string prefix;  // "events[2]."
+    const std::vector<std::string>& redact_keys;
     std::string error;
 
     // A string field; `required` ones must be present and non-empty.
@@ -39,12 +40,24 @@ struct field_reader {
         if (required && s.empty() && error.empty()) error = prefix + name + ": required";
         return s;
     }
-    // An object or a string holding JSON, stored as JSON text.
+    // JSON text, with the values of redacted keys replaced at any depth as in rule-captured
+    // bodies (secrets are never stored, whoever sends them). A string is stored as a JSON
+    // string; one that holds a JSON object or array (an app's JSON.stringify) is redacted
+    // inside. Serializing escapes every control character.
     std::string json_text(const char* name) {
         const auto* v = o.if_contains(name);
         if (!v || v->is_null()) return "";
-        if (v->is_string()) return json::serialize(json::value(sanitize(v->as_string())));
-        return json::serialize(*v);
+        if (v->is_string()) {
+            json::error_code ec;
+            auto inner = json::parse(v->as_string(), ec);
+            if (ec || !(inner.is_object() || inner.is_array()))
+                return json::serialize(json::value(sanitize(v->as_string())));
+            redact_json(inner, redact_keys);
+            return json::serialize(json::value(json::serialize(inner)));
+        }
+        auto copy = *v;
+        redact_json(copy, redact_keys);
+        return json::serialize(copy);
     }
     time_point time(const char* name) {
         const auto s = text(name);
@@ -62,7 +75,8 @@ struct field_reader {
 };
 
 template <class Build>
-parse_result parse_events(std::string_view body, Build build) {
+parse_result parse_events(std::string_view body, const std::vector<std::string>& redact_keys,
+                          Build build) {
     parse_result out;
     json::error_code ec;
     const auto doc = json::parse(body, ec);
@@ -81,7 +95,8 @@ parse_result parse_events(std::string_view body, Build build) {
         return {{}, "body: expected an object or an array of objects"};
     }
     for (std::size_t i = 0; i < items.size(); ++i) {
-        field_reader f{*items[i], doc.is_array() ? "events[" + std::to_string(i) + "]." : "", {}};
+        field_reader f{
+            *items[i], doc.is_array() ? "events[" + std::to_string(i) + "]." : "", redact_keys, {}};
         auto ev = build(f);
         if (!f.error.empty()) return {{}, f.error};
         normalize(ev);
@@ -102,8 +117,9 @@ bool token_matches(std::string_view authorization, std::string_view token) {
            CRYPTO_memcmp(given.data(), token.data(), token.size()) == 0;
 }
 
-parse_result parse_audit_events(std::string_view json_body) {
-    return parse_events(json_body, [](field_reader& f) -> event {
+parse_result parse_audit_events(std::string_view json_body,
+                                const std::vector<std::string>& redact_keys) {
+    return parse_events(json_body, redact_keys, [](field_reader& f) -> event {
         audit_event ev;
         ev.action = f.text("action", true);
         ev.user_id = f.text("user_id");
@@ -120,8 +136,9 @@ parse_result parse_audit_events(std::string_view json_body) {
     });
 }
 
-parse_result parse_security_events(std::string_view json_body) {
-    return parse_events(json_body, [](field_reader& f) -> event {
+parse_result parse_security_events(std::string_view json_body,
+                                   const std::vector<std::string>& redact_keys) {
+    return parse_events(json_body, redact_keys, [](field_reader& f) -> event {
         security_event ev;
         ev.event_type = f.text("event_type", true);
         ev.user_id = f.text("user_id");

@@ -31,8 +31,12 @@ struct parse_result {
     std::vector<event> events;
     std::string error;  // "events[2].action: required"; empty when valid
 };
-parse_result parse_audit_events(std::string_view json_body);
-parse_result parse_security_events(std::string_view json_body);
+// `changes` and `details` are stored with the values of `redact_keys` (audit.redact_keys)
+// replaced, as in rule-captured bodies.
+parse_result parse_audit_events(std::string_view json_body,
+                                const std::vector<std::string>& redact_keys);
+parse_result parse_security_events(std::string_view json_body,
+                                   const std::vector<std::string>& redact_keys);
 
 // The query string of GET /v1/events; nullopt with `error` naming the parameter.
 std::optional<query_filter> parse_query(std::string_view query, std::string& error);

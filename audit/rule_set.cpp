@@ -21,13 +21,14 @@ bool in_ranges(int status, const std::vector<config::status_range>& ranges) {
                        [&](const auto& s) { return status >= s.low && status <= s.high; });
 }
 
-void want(proxy::capture_plan& plan, const config::value_source& s) {
+// What reading `s` asks of the requests with `methods` on a route.
+void want(proxy::capture_plan& plan, const config::value_source& s, proxy::method_set methods) {
     switch (s.from) {
         case source_kind::request_body:
-            plan.request_body = true;
+            plan.request_body |= methods;
             break;
         case source_kind::response_body:
-            plan.response_body = true;
+            plan.response_body |= methods;
             break;
         case source_kind::header:
         case source_kind::jwt_claim: {
@@ -41,6 +42,13 @@ void want(proxy::capture_plan& plan, const config::value_source& s) {
         default:
             break;
     }
+}
+
+proxy::method_set method_set_of(const std::vector<proxy::http_method>& methods) {
+    if (methods.empty()) return proxy::method_set::all();
+    proxy::method_set out;
+    for (const auto m : methods) out.add(m);
+    return out;
 }
 
 time_point event_time(const proxy::request_record& r) {
@@ -73,8 +81,7 @@ bool rule_set::matcher::covers(std::string_view route_label) const {
 
 bool rule_set::matcher::matches(const proxy::request_record& r, bool status_known) const {
     if (!covers(r.route_label)) return false;
-    if (!methods.empty() && std::find(methods.begin(), methods.end(), r.method_id) == methods.end())
-        return false;
+    if (!method_mask.contains(r.method_id)) return false;
     if (status.empty()) return true;
     return status_known && in_ranges(r.status, status);
 }
@@ -94,6 +101,7 @@ rule_set::matcher rule_set::compile(const config::rule_match& m, const proxy::ro
         out.routes.push_back(label);
     }
     for (const auto& method : m.methods) out.methods.push_back(proxy::parse_method(method));
+    out.method_mask = method_set_of(out.methods);
     out.status = m.status;
     return out;
 }
@@ -159,23 +167,33 @@ void rule_set::refuse_undecidable_strict_rules() const {
     }
 }
 
+// Per route, and per method within it: a rule asks something only of the requests it can
+// match, so that a strict GET rule neither holds nor buffers a PUT on the same template.
 std::vector<proxy::capture_plan> rule_set::plans(const proxy::routing& routes) const {
-    std::vector<proxy::capture_plan> out(routes.table().size() + 1);
+    const auto& entries = routes.table().entries();
+    std::vector<proxy::capture_plan> out(entries.size() + 1);
     for (std::size_t id = 0; id < out.size(); ++id) {
         auto& plan = out[id];
         plan.max_body_bytes = cfg_->audit.max_body_bytes;
         const auto label = routes.label(static_cast<proxy::route_id>(id));
+        // The methods a request on this route can have (any, for unmatched and normalized).
+        const auto route_methods =
+            id == 0 ? proxy::method_set::all() : method_set_of(entries[id - 1].methods);
         for (const auto& c : audit_) {
-            if (!c.match.covers(label)) continue;
-            plan.request_body |= c.rule->changes;
-            want(plan, c.rule->entity_id);
-            want(plan, c.rule->user);
-            plan.strict |= c.rule->mode == config::delivery_mode::strict;
+            const auto methods = c.match.method_mask & route_methods;
+            if (!c.match.covers(label) || methods.empty()) continue;
+            if (c.rule->changes) plan.request_body |= methods;
+            want(plan, c.rule->entity_id, methods);
+            want(plan, c.rule->user, methods);
+            if (c.rule->mode == config::delivery_mode::strict)
+                (c.phase == proxy::audit_phase::request ? plan.strict_request
+                                                        : plan.strict_response) |= methods;
         }
         for (const auto& c : security_) {
-            if (!c.match.covers(label)) continue;
-            want(plan, c.rule->user);
-            plan.strict |= c.rule->mode == config::delivery_mode::strict;
+            const auto methods = c.match.method_mask & route_methods;
+            if (!c.match.covers(label) || methods.empty()) continue;
+            want(plan, c.rule->user, methods);
+            if (c.rule->mode == config::delivery_mode::strict) plan.strict_response |= methods;
         }
     }
     return out;
@@ -194,10 +212,11 @@ derived_event rule_set::make_audit(const compiled_audit& c, const proxy::request
                                    bool final) const {
     const jwt_reading jwt{jwt_.get(), final};
     audit_event ev;
-    ev.user_id = sanitize(extract(c.rule->user, r, jwt), max_id_bytes);
+    const auto& keys = cfg_->audit.redact_keys;
+    ev.user_id = sanitize(extract(c.rule->user, r, keys, jwt), max_id_bytes);
     ev.action = c.rule->action;
     ev.entity_type = c.rule->entity_type;
-    ev.entity_id = sanitize(extract(c.rule->entity_id, r, jwt), max_id_bytes);
+    ev.entity_id = sanitize(extract(c.rule->entity_id, r, keys, jwt), max_id_bytes);
     if (c.rule->changes)
         ev.changes =
             changes_json(r.request_body, r.request_body_truncated, cfg_->audit.redact_keys);
@@ -212,7 +231,8 @@ derived_event rule_set::make_security(const compiled_security& c, const proxy::r
                                       bool final) const {
     security_event ev;
     ev.event_type = c.rule->event_type;
-    ev.user_id = sanitize(extract(c.rule->user, r, {jwt_.get(), final}), max_id_bytes);
+    ev.user_id = sanitize(extract(c.rule->user, r, cfg_->audit.redact_keys, {jwt_.get(), final}),
+                          max_id_bytes);
     ev.ip_address = r.client_ip;
     ev.success = in_ranges(r.status, c.rule->success_status);
     boost::json::object details;

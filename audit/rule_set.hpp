@@ -44,7 +44,8 @@ class rule_set {
     rule_set(std::shared_ptr<const config::config> cfg, const proxy::routing& routes,
              jwt_stats* jwt_counts = nullptr);
 
-    // One plan per route id of `routes` (index 0: unmatched and normalized paths).
+    // One plan per route id of `routes` (index 0: unmatched and normalized paths), saying per
+    // method what the rules that can match such a request need captured or held.
     std::vector<proxy::capture_plan> plans(const proxy::routing& routes) const;
 
     // The events of a finished request. Strict events of a phase the session already held
@@ -55,10 +56,14 @@ class rule_set {
     void evaluate_strict(const proxy::request_record& r, proxy::audit_phase phase,
                          std::vector<derived_event>& out) const;
 
+    // audit.redact_keys of the config the rules came from.
+    const std::vector<std::string>& redact_keys() const { return cfg_->audit.redact_keys; }
+
   private:
     struct matcher {
-        std::vector<std::string> routes;  // labels; empty: any route
-        std::vector<proxy::http_method> methods;
+        std::vector<std::string> routes;          // labels; empty: any route
+        std::vector<proxy::http_method> methods;  // empty: any method
+        proxy::method_set method_mask;            // the same as a set (every method when empty)
         std::vector<config::status_range> status;
         bool matches(const proxy::request_record& r, bool status_known) const;
         bool covers(std::string_view route_label) const;

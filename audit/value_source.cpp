@@ -16,12 +16,45 @@ std::string as_text(const boost::json::value& v) {
     return boost::json::serialize(v);
 }
 
-std::string pointer_into(std::string_view body, const std::string& pointer) {
+// True when a reference token of the JSON pointer (RFC 6901: "~1" is '/', "~0" is '~') is a
+// redacted key: such a pointer names a secret or something inside one.
+bool names_secret(std::string_view pointer, const std::vector<std::string>& keys) {
+    while (!pointer.empty()) {
+        pointer.remove_prefix(1);  // the '/' before each token
+        const auto end = pointer.find('/');
+        const auto raw = pointer.substr(0, end);
+        std::string token;
+        for (std::size_t i = 0; i < raw.size(); ++i) {
+            if (raw[i] == '~' && i + 1 < raw.size() && (raw[i + 1] == '0' || raw[i + 1] == '1')) {
+                token += raw[i + 1] == '1' ? '/' : '~';
+                ++i;
+            } else {
+                token += raw[i];
+            }
+        }
+        if (is_redacted_key(token, keys)) return true;
+        if (end == std::string_view::npos) break;
+        pointer.remove_prefix(end);
+    }
+    return false;
+}
+
+// An object or array value is stored as JSON text: redact the secrets inside it first.
+std::string redacted_text(const boost::json::value& v, const std::vector<std::string>& keys) {
+    if (!v.is_object() && !v.is_array()) return as_text(v);
+    auto copy = v;
+    redact_json(copy, keys);
+    return as_text(copy);
+}
+
+std::string pointer_into(std::string_view body, const std::string& pointer,
+                         const std::vector<std::string>& keys) {
+    if (names_secret(pointer, keys)) return std::string(redacted);
     boost::json::error_code ec;
     const auto doc = boost::json::parse(body, ec);
     if (ec) return "";
     const auto* found = doc.find_pointer(pointer, ec);
-    return found && !ec ? as_text(*found) : "";
+    return found && !ec ? redacted_text(*found, keys) : "";
 }
 
 std::string_view header(const proxy::request_record& r, std::string_view name) {
@@ -81,7 +114,7 @@ std::optional<boost::json::value> jwt_payload(std::string_view authorization) {
 }
 
 std::string extract(const config::value_source& source, const proxy::request_record& r,
-                    jwt_reading jwt) {
+                    const std::vector<std::string>& redact_keys, jwt_reading jwt) {
     using kind = config::value_source::kind;
     switch (source.from) {
         case kind::none:
@@ -92,21 +125,22 @@ std::string extract(const config::value_source& source, const proxy::request_rec
             if (is_secret_header(source.key)) return std::string(redacted);
             return std::string(header(r, source.key));
         case kind::jwt_claim: {
+            if (is_redacted_key(source.key, redact_keys)) return std::string(redacted);
             const auto authorization = header(r, "authorization");
             if (jwt.verifier) {
                 const auto claims = jwt.verifier->claims(authorization, r, jwt.count);
                 const auto* claim = claims ? claims->if_contains(source.key) : nullptr;
-                return claim ? as_text(*claim) : "";
+                return claim ? redacted_text(*claim, redact_keys) : "";
             }
             const auto claims = jwt_payload(authorization);
             if (!claims) return "";
             const auto* claim = claims->as_object().if_contains(source.key);
-            return claim ? as_text(*claim) : "";
+            return claim ? redacted_text(*claim, redact_keys) : "";
         }
         case kind::request_body:
-            return pointer_into(r.request_body, source.key);
+            return pointer_into(r.request_body, source.key, redact_keys);
         case kind::response_body:
-            return pointer_into(r.response_body, source.key);
+            return pointer_into(r.response_body, source.key, redact_keys);
     }
     return "";
 }

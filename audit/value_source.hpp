@@ -9,11 +9,15 @@
 //   request:/a/b       a JSON pointer into the request body
 //   response:/id       a JSON pointer into the response body
 // Missing values read as "". Strings are returned as is (the caller sanitizes), numbers and
-// booleans as their JSON text. Pure functions; thread-safe.
+// booleans as their JSON text, objects and arrays as JSON text with the values of redacted
+// keys replaced. Secrets are never read out: a pointer with any token that is a redacted key
+// (case-insensitive: request:/password, request:/user/Token/0) and a claim named by one read
+// as "[REDACTED]", as secret headers do. Pure functions; thread-safe.
 
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/json/value.hpp>
 
@@ -31,8 +35,9 @@ struct jwt_reading {
     bool count = false;
 };
 
+// `redact_keys`: audit.redact_keys.
 std::string extract(const config::value_source& source, const proxy::request_record& r,
-                    jwt_reading jwt = {});
+                    const std::vector<std::string>& redact_keys, jwt_reading jwt = {});
 
 // The decoded payload of a "Bearer <jwt>" header value, or nullopt.
 std::optional<boost::json::value> jwt_payload(std::string_view authorization);

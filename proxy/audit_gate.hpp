@@ -1,6 +1,7 @@
 #pragma once
-// Strict audit delivery: for routes whose plan is strict, the session asks the gate before it
-// goes on, and goes on only when the gate says the events are durably committed.
+// Strict audit delivery: for a request a strict rule may fire on (its route and method, per
+// phase: capture_plan), the session asks the gate before it goes on, and goes on only when
+// the gate says the events are durably committed.
 //
 //  - request phase: before the request is forwarded (its body, if the rules need it, is read
 //    up to the capture cap first). Refused: the client gets 503 and the app never sees the

@@ -73,10 +73,16 @@ class client_session {
     task<bool> hold(audit_phase phase);
     task<next> tunnel(exchange_state& x);
     task<std::optional<next>> strict_request(exchange_state& x);
-    bool strict() const { return w_.shared.gate && record_.plan && record_.plan->strict; }
+    // Whether a strict rule may fire on this request in `phase` (its route and method).
+    bool strict(audit_phase phase) const {
+        if (!w_.shared.gate || !record_.plan) return false;
+        const auto& methods = phase == audit_phase::request ? record_.plan->strict_request
+                                                            : record_.plan->strict_response;
+        return methods.contains(record_.method_id);
+    }
     void capture_request(const fields& fields, std::string_view target);
-    body_tap tap(bool wanted, std::string& into, bool& truncated) const {
-        if (!wanted) return {};
+    body_tap tap(method_set wanted, std::string& into, bool& truncated) const {
+        if (!wanted.contains(record_.method_id)) return {};
         return {&into, record_.plan->max_body_bytes, &truncated};
     }
     void stamp_start() {

@@ -49,7 +49,7 @@ error_type classify_status(int status) {
 // can carry it), then wait for the commit. A refusal answers 503; the app never sees it.
 task<std::optional<client_session::next>> client_session::strict_request(exchange_state& x) {
     auto& rp = x.request;
-    if (record_.plan->request_body && !rp.is_done()) {
+    if (record_.plan->request_body.contains(record_.method_id) && !rp.is_done()) {
         const auto cap = record_.plan->max_body_bytes;
         while (!rp.is_done()) {
             beast::error_code ec;
@@ -216,7 +216,7 @@ task<client_session::next> client_session::respond(exchange_state& x) {
     record_.upstream_header = steady::now();
     auto& res = x.response->get();
     const int status = res.result_int();
-    if (strict()) {  // response phase: nothing reaches the client before the commit
+    if (strict(audit_phase::response)) {  // nothing reaches the client before the commit
         record_.status = status;
         record_.held_response = true;
         if (!co_await hold(audit_phase::response)) {

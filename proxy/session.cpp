@@ -222,7 +222,7 @@ task<client_session::next> client_session::forward(request_parser& rp) {
             co_return next::close;
         }
     }
-    if (strict()) {
+    if (strict(audit_phase::request)) {
         if (auto refused = co_await strict_request(x)) co_return *refused;
     }
     co_return co_await respond(x);

@@ -150,18 +150,83 @@ TEST(RuleSetTest, FirstMatchWinsWithFieldsFromPathJwtAndBody) {
 
 TEST(RuleSetTest, PlansCaptureOnlyWhatRulesRead) {
     fixture f;
-    const auto& put = f.routes->plan(f.routes->resolve(proxy::http_method::put, "/api/products/1"));
-    EXPECT_TRUE(put.request_body);
-    EXPECT_TRUE(put.response_body);  // the strict GET rule reads response:/sku on that route
-    EXPECT_TRUE(put.strict);
+    using proxy::http_method;
+    const auto& put = f.routes->plan(f.routes->resolve(http_method::put, "/api/products/1"));
+    EXPECT_TRUE(put.request_body.contains(http_method::put));
+    // The strict GET rule on the same template (response:/sku) asks nothing of a PUT.
+    EXPECT_TRUE(put.response_body.empty());
+    EXPECT_TRUE(put.strict_request.empty());
+    EXPECT_TRUE(put.strict_response.empty());
     EXPECT_NE(std::find(put.headers.begin(), put.headers.end(), "authorization"),
               put.headers.end());
-    EXPECT_NE(std::find(put.headers.begin(), put.headers.end(), "x-user"), put.headers.end());
-    const auto& health = f.routes->plan(f.routes->resolve(proxy::http_method::get, "/health"));
+    const auto& get = f.routes->plan(f.routes->resolve(http_method::get, "/api/products/1"));
+    EXPECT_TRUE(get.response_body.contains(http_method::get));
+    EXPECT_TRUE(get.strict_response.contains(http_method::get));  // it reads the response
+    EXPECT_TRUE(get.strict_request.empty());
+    EXPECT_TRUE(get.request_body.empty());
+    EXPECT_NE(std::find(get.headers.begin(), get.headers.end(), "x-user"), get.headers.end());
+    const auto& health = f.routes->plan(f.routes->resolve(http_method::get, "/health"));
     EXPECT_TRUE(health.empty());
-    const auto& login = f.routes->plan(f.routes->resolve(proxy::http_method::post, "/api/login"));
-    EXPECT_TRUE(login.request_body);
-    EXPECT_FALSE(login.strict);
+    const auto& login = f.routes->plan(f.routes->resolve(http_method::post, "/api/login"));
+    EXPECT_TRUE(login.request_body.contains(http_method::post));
+    EXPECT_TRUE(login.strict_request.empty());
+    EXPECT_TRUE(login.strict_response.empty());
+}
+
+// One template for every method: a strict rule holds (and may buffer) only the requests it can
+// match; the other methods on the route stream, captured only for the rules that read them.
+TEST(RuleSetTest, AStrictRuleHoldsOnlyTheMethodsItMatches) {
+    auto cfg = config::load_string(R"(upstream:
+  address: 127.0.0.1:3000
+routes:
+  - /api/items/{id}
+  - /api/other
+audit:
+  rules:
+    - name: held-reads
+      match: {routes: ["/api/items/{id}"], methods: [GET]}
+      action: READ
+      mode: strict
+    - name: updates
+      match: {routes: ["/api/items/{id}"], methods: [PUT, PATCH]}
+      action: UPDATE
+      changes: true
+    - name: held-any
+      match: {routes: [/api/other]}
+      action: ANY
+      user: request:/user
+      mode: strict
+security:
+  rules:
+    - name: held-deletes
+      match: {routes: ["/api/items/{id}"], methods: [DELETE]}
+      event_type: ITEM_DELETE
+      owasp: authz_admin
+      mode: strict
+)",
+                                   "m.yaml");
+    proxy::routing routes(*cfg);
+    rule_set rules(cfg, routes);
+    routes.set_plans(rules.plans(routes));
+    using proxy::http_method;
+    const auto& items = routes.plan(routes.resolve(http_method::put, "/api/items/1"));
+    EXPECT_EQ(&items, &routes.plan(routes.resolve(http_method::get, "/api/items/1")));
+    for (auto m : {http_method::get, http_method::head, http_method::post, http_method::put,
+                   http_method::delete_, http_method::patch, http_method::other}) {
+        const auto i = static_cast<int>(m);
+        EXPECT_EQ(items.strict_request.contains(m), m == http_method::get) << i;
+        EXPECT_EQ(items.strict_response.contains(m), m == http_method::delete_) << i;
+        EXPECT_EQ(items.request_body.contains(m), m == http_method::put || m == http_method::patch)
+            << i;
+    }
+    // Without `methods` a strict rule holds every method; reading the body, it buffers it.
+    const auto& other = routes.plan(routes.resolve(http_method::post, "/api/other"));
+    for (auto m : {http_method::get, http_method::post, http_method::other}) {
+        EXPECT_TRUE(other.strict_request.contains(m));
+        EXPECT_TRUE(other.request_body.contains(m));
+        EXPECT_FALSE(other.strict_response.contains(m));
+    }
+    EXPECT_TRUE(routes.plan(proxy::unmatched_route).empty());
 }
 
 TEST(RuleSetTest, StrictEventsBelongToTheirPhaseAndAreNotRecordedTwice) {
@@ -271,6 +336,42 @@ audit:
     }
 }
 
+// A pointer through a redacted key reads as the marker, whatever the body holds (the way a
+// secret header does); an object or array read out has the secrets inside it redacted.
+TEST(ValueSourceTest, PointersAndClaimsNamingSecretsReadAsRedacted) {
+    proxy::request_record r;
+    r.request_body =
+        R"({"username":"ann","Password":"S3CRET-q7Zt-a","a/b":{"TOKEN":"S3CRET-q7Zt-b"},)"
+        R"("profile":{"name":"Ann","card_number":"S3CRET-q7Zt-c","list":[{"secret":"S3CRET-q7Zt-d"}]}})";
+    r.response_body = R"({"session":{"token":"S3CRET-q7Zt-e"},"id":7})";
+    // {"sub":"u-1","password":"S3CRET-q7Zt-f","grp":{"secret":"S3CRET-q7Zt-g","k":1}}
+    r.headers = {{"authorization",
+                  "Bearer eyJhbGciOiJub25lIn0."
+                  "eyJzdWIiOiJ1LTEiLCJwYXNzd29yZCI6IlMzQ1JFVC1xN1p0LWYiLCJncnAiOnsic2VjcmV0IjoiUz"
+                  "NDUkVULXE3WnQtZyIsImsiOjF9fQ.sig"}};
+    using kind = config::value_source::kind;
+    const auto get = [&](kind k, std::string key) { return extract({k, key}, r, keys); };
+    EXPECT_EQ(get(kind::request_body, "/username"), "ann");
+    EXPECT_EQ(get(kind::request_body, "/password"), "[REDACTED]");  // any case, even if absent
+    EXPECT_EQ(get(kind::request_body, "/Password"), "[REDACTED]");
+    EXPECT_EQ(get(kind::request_body, "/a~1b/TOKEN"), "[REDACTED]");
+    EXPECT_EQ(get(kind::request_body, "/profile/card_number"), "[REDACTED]");
+    EXPECT_EQ(get(kind::request_body, "/profile/name"), "Ann");
+    EXPECT_EQ(get(kind::request_body, "/secret/0"), "[REDACTED]");
+    EXPECT_EQ(get(kind::response_body, "/session/token"), "[REDACTED]");
+    EXPECT_EQ(get(kind::response_body, "/id"), "7");
+    EXPECT_EQ(get(kind::request_body, "/profile"),
+              R"({"name":"Ann","card_number":"[REDACTED]","list":[{"secret":"[REDACTED]"}]})");
+    EXPECT_EQ(get(kind::response_body, "/session"), R"({"token":"[REDACTED]"})");
+    EXPECT_EQ(get(kind::jwt_claim, "sub"), "u-1");
+    EXPECT_EQ(get(kind::jwt_claim, "password"), "[REDACTED]");
+    EXPECT_EQ(get(kind::jwt_claim, "grp"), R"({"secret":"[REDACTED]","k":1})");
+    for (const auto& k : {"/a~1b", "", "/profile/list"}) {
+        const auto out = get(kind::request_body, k);
+        EXPECT_EQ(out.find("S3CRET-q7Zt"), std::string::npos) << k << ": " << out;
+    }
+}
+
 TEST(ValueSourceTest, JwtDecodingIsLenientAboutPaddingAndStrictAboutShape) {
     EXPECT_EQ(base64url_decode("aGk"), "hi");
     EXPECT_FALSE(base64url_decode("a*b"));
@@ -328,21 +429,51 @@ TEST(EventApiTest, TokenIsComparedExactly) {
 }
 
 TEST(EventApiTest, ValidationNamesTheField) {
-    EXPECT_EQ(parse_audit_events("{").error.substr(0, 5), "body:");
-    EXPECT_EQ(parse_audit_events(R"({"user_id":"u"})").error, "action: required");
-    EXPECT_EQ(parse_audit_events(R"([{"action":"a"},{"action":5}])").error,
+    EXPECT_EQ(parse_audit_events("{", keys).error.substr(0, 5), "body:");
+    EXPECT_EQ(parse_audit_events(R"({"user_id":"u"})", keys).error, "action: required");
+    EXPECT_EQ(parse_audit_events(R"([{"action":"a"},{"action":5}])", keys).error,
               "events[1].action: expected a string");
-    EXPECT_EQ(parse_audit_events(R"({"action":"a","event_id":"nope"})").error,
+    EXPECT_EQ(parse_audit_events(R"({"action":"a","event_id":"nope"})", keys).error,
               "event_id: expected a UUID");
-    EXPECT_EQ(parse_security_events(R"({"event_type":"X","success":"yes"})").error,
+    EXPECT_EQ(parse_security_events(R"({"event_type":"X","success":"yes"})", keys).error,
               "success: expected a boolean");
     const auto ok = parse_security_events(
-        R"([{"event_type":"MFA","success":true,"details":{"k":1}},{"event_type":"X\n"}])");
+        R"([{"event_type":"MFA","success":true,"details":{"k":1}},{"event_type":"X\n"}])", keys);
     ASSERT_TRUE(ok.error.empty()) << ok.error;
     ASSERT_EQ(ok.events.size(), 2u);
     EXPECT_EQ(std::get<security_event>(ok.events[1]).event_type, "X\\n");
     EXPECT_EQ(std::get<security_event>(ok.events[0]).source, event_source::api);
     EXPECT_FALSE(std::get<security_event>(ok.events[0]).event_id.empty());
+}
+
+// The event API stores what the app sends through the same redaction as rule-captured
+// bodies: the configured keys at any depth and in any case, in objects and in strings that
+// hold JSON.
+TEST(EventApiTest, ChangesAndDetailsAreRedacted) {
+    const auto audit = parse_audit_events(
+        R"({"action":"UPDATE","changes":{"Password":"hunter2-SECRET-x9",)"
+        R"("nested":{"card_number":"4111-S3CRET-q7Zt","list":[{"TOKEN":"S3CRET-q7Zt-t"}]},"n":1}})",
+        keys);
+    ASSERT_TRUE(audit.error.empty()) << audit.error;
+    EXPECT_EQ(std::get<audit_event>(audit.events.at(0)).changes,
+              R"({"Password":"[REDACTED]","nested":{"card_number":"[REDACTED]",)"
+              R"("list":[{"TOKEN":"[REDACTED]"}]},"n":1})");
+    const auto security = parse_security_events(
+        R"([{"event_type":"MFA","details":{"secret":"S3CRET-q7Zt-s","ok":true}},)"
+        R"({"event_type":"MFA","details":"{\"password\":\"S3CRET-q7Zt-p\",\"x\":\"a\\nb\"}"},)"
+        R"({"event_type":"MFA","details":"plain\ntext"}])",
+        keys);
+    ASSERT_TRUE(security.error.empty()) << security.error;
+    EXPECT_EQ(std::get<security_event>(security.events.at(0)).details,
+              R"({"secret":"[REDACTED]","ok":true})");
+    // A string holding JSON stays a string, its secrets redacted.
+    EXPECT_EQ(std::get<security_event>(security.events.at(1)).details,
+              R"("{\"password\":\"[REDACTED]\",\"x\":\"a\\nb\"}")");
+    EXPECT_EQ(std::get<security_event>(security.events.at(2)).details, R"("plain\\ntext")");
+    // The configured keys are the ones applied.
+    const auto other = parse_audit_events(R"({"action":"A","changes":{"pin":"1234","k":"v"}})",
+                                          std::vector<std::string>{"PIN"});
+    EXPECT_EQ(std::get<audit_event>(other.events.at(0)).changes, R"({"pin":"[REDACTED]","k":"v"})");
 }
 
 TEST(EventApiTest, QueryParameters) {
