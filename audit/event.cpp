@@ -150,6 +150,10 @@ const std::string& event_id_of(const event& ev) {
     return field_of(ev, &audit_event::event_id, &security_event::event_id);
 }
 
+bool generated_id_of(const event& ev) {
+    return field_of(ev, &audit_event::generated_id, &security_event::generated_id);
+}
+
 time_point created_at_of(const event& ev) {
     return field_of(ev, &audit_event::created_at, &security_event::created_at);
 }
@@ -160,7 +164,10 @@ event_source source_of(const event& ev) {
 
 void normalize(event& ev) {
     auto& id = field_of(ev, &audit_event::event_id, &security_event::event_id);
-    if (id.empty()) id = make_uuid_v7();
+    if (id.empty()) {
+        id = make_uuid_v7();
+        field_of(ev, &audit_event::generated_id, &security_event::generated_id) = true;
+    }
     auto& at = field_of(ev, &audit_event::created_at, &security_event::created_at);
     if (at == time_point{}) at = now();
 }

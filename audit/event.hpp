@@ -35,6 +35,9 @@ struct audit_event {
     std::string route;
     int status = 0;
     event_source source = event_source::rule;
+    // Set by normalize() when it generated event_id: new by construction, so the store need not
+    // look it up before inserting. Not stored.
+    bool generated_id = false;
 };
 
 struct security_event {
@@ -50,6 +53,7 @@ struct security_event {
     std::string route;
     int status = 0;
     event_source source = event_source::rule;
+    bool generated_id = false;  // as in audit_event
 };
 
 using event = std::variant<audit_event, security_event>;
@@ -78,6 +82,7 @@ std::optional<time_point> parse_time(std::string_view text);
 time_point now();
 
 const std::string& event_id_of(const event& ev);
+bool generated_id_of(const event& ev);
 time_point created_at_of(const event& ev);
 event_source source_of(const event& ev);
 

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <mutex>
+#include <string_view>
+#include <unordered_set>
 #include <variant>
 
 #include "audit/hash_chain.hpp"
@@ -42,14 +44,11 @@ CREATE INDEX security_audit_created_at ON security_audit (created_at);
 )sql";
 
 // Per table: no UPDATE, no DELETE, no INSERT onto an existing seq or event_id (either table).
-// RAISE(FAIL) rather than RAISE(ABORT): both refuse the row before it changes anything (they are
-// BEFORE triggers), but ABORT must be able to undo the rows a statement changed earlier, so SQLite
-// keeps a statement journal (a copy of every page the statement touches) for every INSERT into a
-// table with such a trigger. FAIL needs none; the store's own INSERTs are OR FAIL for the same
-// reason, and append() rolls the whole transaction back when one fails.
+// They guard the tables against every other connection; the store's own connection runs with
+// triggers off and an authorizer instead (see guard_connection).
 std::string append_only_triggers(std::string_view table) {
     const std::string t{table};
-    const std::string raise = "BEGIN SELECT RAISE(FAIL, '" + t + " is append-only'); END;\n";
+    const std::string raise = "BEGIN SELECT RAISE(ABORT, '" + t + " is append-only'); END;\n";
     return "CREATE TRIGGER " + t + "_no_update BEFORE UPDATE ON " + t + " " + raise +
            "CREATE TRIGGER " + t + "_no_delete BEFORE DELETE ON " + t + " " + raise +
            "CREATE TRIGGER " + t + "_no_overwrite BEFORE INSERT ON " + t +
@@ -59,10 +58,6 @@ std::string append_only_triggers(std::string_view table) {
            " OR EXISTS (SELECT 1 FROM security_audit WHERE event_id = NEW.event_id) " +
            raise;
 }
-
-constexpr const char* trigger_names =
-    "('audit_log_no_update', 'audit_log_no_delete', 'audit_log_no_overwrite', "
-    "'security_audit_no_update', 'security_audit_no_delete', 'security_audit_no_overwrite')";
 
 // Both tables projected onto one column list: 0 table, 1 seq, 2 event_id, 3 created_at,
 // 4 source, 5 request_id, 6 method, 7 route, 8 status, 9 prev_hash, 10 hash, 11 user_id,
@@ -172,13 +167,11 @@ stored_event decode_row(SQLite::Statement& st) {
 
 constexpr const char* audit_columns =
     "INSERT OR FAIL INTO audit_log (seq, event_id, created_at, source, request_id, method, route, "
-    "status, "
-    "prev_hash, hash, user_id, action, entity_type, entity_id, changes, ip_address, user_agent) "
-    "VALUES ";
+    "status, prev_hash, hash, user_id, action, entity_type, entity_id, changes, ip_address, "
+    "user_agent) VALUES ";
 constexpr const char* security_columns =
     "INSERT OR FAIL INTO security_audit (seq, event_id, created_at, source, request_id, method, "
-    "route, "
-    "status, prev_hash, hash, user_id, event_type, ip_address, success, details) VALUES ";
+    "route, status, prev_hash, hash, user_id, event_type, ip_address, success, details) VALUES ";
 constexpr int audit_params = 17;
 constexpr int security_params = 15;
 
@@ -263,6 +256,25 @@ table_clause where_for(table_kind table, const query_filter& f) {
     return c;
 }
 
+// What the store's own connection may compile: reads, and inserts into the two event tables.
+// Refused when a statement is prepared: UPDATE, DELETE, any schema change, PRAGMA, ATTACH.
+int authorize(void*, int action, const char* arg1, const char*, const char*, const char*) {
+    switch (action) {
+        case SQLITE_SELECT:
+        case SQLITE_READ:
+        case SQLITE_FUNCTION:
+        case SQLITE_TRANSACTION:
+        case SQLITE_SAVEPOINT:
+            return SQLITE_OK;
+        case SQLITE_INSERT: {
+            const std::string_view table = arg1 ? arg1 : "";
+            return table == "audit_log" || table == "security_audit" ? SQLITE_OK : SQLITE_DENY;
+        }
+        default:
+            return SQLITE_DENY;
+    }
+}
+
 }  // namespace
 
 sqlite_store::sqlite_store(const config::store_config& cfg, open_mode mode) try
@@ -278,7 +290,7 @@ sqlite_store::sqlite_store(const config::store_config& cfg, open_mode mode) try
     // that a refused row undoes the whole statement) stays in memory instead of spilling to a
     // temporary file past 64 KiB.
     db_.exec("PRAGMA temp_store=MEMORY");
-    open_schema(mode);
+    open_schema();
     // Checkpoint when the WAL holds 16 MiB of pages (4,000 of 4 KiB, 1,000 of 16 KiB) rather
     // than SQLite's 1,000 pages: the hot pages (index right edges, the leaves of busy users)
     // are copied into the database once per checkpoint, so fewer checkpoints copy fewer pages.
@@ -286,6 +298,7 @@ sqlite_store::sqlite_store(const config::store_config& cfg, open_mode mode) try
     const auto page_size = db_.execAndGet("PRAGMA page_size").getInt();
     db_.exec("PRAGMA wal_autocheckpoint=" +
              std::to_string(wal_checkpoint_bytes / std::max(page_size, 512)));
+    guard_connection();
     prepare_statements();
 } catch (const SQLite::Exception& e) {
     throw store_error("audit store " + cfg.path + ": " + e.what());
@@ -293,7 +306,7 @@ sqlite_store::sqlite_store(const config::store_config& cfg, open_mode mode) try
 
 sqlite_store::~sqlite_store() = default;
 
-void sqlite_store::open_schema(open_mode mode) {
+void sqlite_store::open_schema() {
     if (!db_.tableExists("schema_version")) {
         if (db_.tableExists("audit_log") || db_.tableExists("security_audit")) {
             throw store_error("audit store " + path_ +
@@ -313,37 +326,45 @@ void sqlite_store::open_schema(open_mode mode) {
                           ", this build expects " + std::to_string(schema_version));
     }
     const auto triggers =
-        db_.execAndGet(std::string("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND "
-                                   "name IN ") +
-                       trigger_names)
+        db_.execAndGet(
+               "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN "
+               "('audit_log_no_update', 'audit_log_no_delete', 'audit_log_no_overwrite', "
+               "'security_audit_no_update', 'security_audit_no_delete', "
+               "'security_audit_no_overwrite')")
             .getInt();
     if (triggers != 6) {
         spdlog::error("audit store {}: append-only triggers missing ({} of 6); run audit verify",
                       path_, triggers);
-        return;
     }
-    if (mode == open_mode::create) upgrade_triggers();
 }
 
-// Databases created before the triggers used RAISE(FAIL) get them replaced, in one transaction,
-// so no other connection ever sees the tables unguarded. They refused the same statements; the
-// old ones made every INSERT keep a statement journal.
-void sqlite_store::upgrade_triggers() {
-    const auto old = db_.execAndGet(std::string("SELECT count(*) FROM sqlite_master WHERE type = "
-                                                "'trigger' AND sql LIKE '%RAISE(ABORT%' AND "
-                                                "name IN ") +
-                                    trigger_names)
-                         .getInt();
-    if (old == 0) return;
-    SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
-    for (const char* table : {"audit_log", "security_audit"}) {
-        for (const char* what : {"_no_update", "_no_delete", "_no_overwrite"}) {
-            db_.exec(std::string("DROP TRIGGER ") + table + what);
-        }
-        db_.exec(append_only_triggers(table));
+// The append-only triggers guard the tables against every other connection. On this one they
+// are off, for speed: invoking a trigger's program for every row cost about a quarter of the
+// writer's CPU per event (docs/BENCHMARKS.md). In their place, an authorizer refuses to compile
+// anything but reads and inserts into the two event tables, and defensive mode refuses
+// writable_schema and the other ways of editing the file behind SQLite's back. Neither can be
+// undone from SQL. What the overwrite trigger did for this connection, append() does: every
+// INSERT is OR FAIL (a duplicate seq or event_id fails, it never replaces), and an event_id that
+// sidelight did not generate is looked up in both tables first.
+void sqlite_store::guard_connection() {
+    auto* db = db_.getHandle();
+    int triggers = 1;
+    int defensive = 0;
+    if (sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, &triggers) != SQLITE_OK ||
+        sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, &defensive) != SQLITE_OK ||
+        triggers != 0 || defensive != 1 ||
+        sqlite3_set_authorizer(db, authorize, nullptr) != SQLITE_OK) {
+        throw store_error("audit store " + path_ + ": cannot guard the connection");
     }
-    tx.commit();
-    spdlog::info("audit store {}: append-only triggers now RAISE(FAIL) (were RAISE(ABORT))", path_);
+}
+
+std::string sqlite_store::exec_for_test(const std::string& sql) {
+    std::lock_guard lock(mutex_);
+    char* err = nullptr;
+    const int rc = sqlite3_exec(db_.getHandle(), sql.c_str(), nullptr, nullptr, &err);
+    std::string error = rc == SQLITE_OK ? "" : (err ? err : "error " + std::to_string(rc));
+    sqlite3_free(err);
+    return error;
 }
 
 void sqlite_store::prepare_statements() {
@@ -415,6 +436,12 @@ stored_event chained_row(const event& in, std::int64_t seq, const std::string& p
 
 // The row-at-a-time path: an event whose event_id is stored already returns the stored row.
 void sqlite_store::append_one(const event& in, chain_head& h, std::vector<stored_event>& out) {
+    if (!event_id_of(in).empty()) {
+        if (auto stored = find_event_id(event_id_of(in))) {
+            out.push_back(std::move(*stored));
+            return;
+        }
+    }
     auto row = chained_row(in, h.seq + 1, h.hash);
     if (insert_row(row)) {
         h = {row.seq, row.hash};
@@ -425,8 +452,10 @@ void sqlite_store::append_one(const event& in, chain_head& h, std::vector<stored
 }
 
 // `events` (all of one table, chunk_rows[slot] of them) as one INSERT OR FAIL, chained on from
-// h. False when a constraint or the guard trigger refused a row (a stored or repeated event_id):
-// the rows before it in the statement stay, so the caller must roll the transaction back.
+// h. False when a constraint refused a row (an event_id repeated in the table): the rows before
+// it in the statement stay, so the caller must roll the transaction back. OR FAIL keeps SQLite
+// from making a statement journal (a copy of every page the statement touches), which it needs
+// only to undo a statement's earlier rows.
 bool sqlite_store::insert_chunk(std::span<const event> events, std::size_t slot,
                                 const chain_head& h, std::vector<stored_event>& rows) {
     rows.clear();
@@ -451,10 +480,18 @@ bool sqlite_store::insert_chunk(std::span<const event> events, std::size_t slot,
     }
 }
 
-// The whole batch as multi-row INSERTs in one transaction; nothing (rolled back) when a row was
-// refused.
+// The whole batch as multi-row INSERTs in one transaction; nothing (rolled back) when an
+// event_id is stored already, in either table, or repeated in the batch. Only ids that sidelight
+// did not generate (the event API's) are looked up: a generated one is new by construction, and
+// the UNIQUE index would refuse a repeat within its table anyway.
 std::optional<std::vector<stored_event>> sqlite_store::append_chunks(std::span<const event> batch) {
     SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+    std::unordered_set<std::string_view> given;
+    for (const auto& ev : batch) {
+        const auto& id = event_id_of(ev);
+        if (id.empty() || generated_id_of(ev)) continue;
+        if (!given.insert(id).second || find_event_id(id)) return std::nullopt;
+    }
     auto h = read_head();
     std::vector<stored_event> out;
     out.reserve(batch.size());

@@ -3,17 +3,17 @@
 // holding `audit_log`, `security_audit` and `schema_version`. New databases get 16 KiB pages.
 //
 // Append-only is enforced inside the database, so a second connection (a shell, a bug elsewhere)
-// is refused too: BEFORE UPDATE / BEFORE DELETE triggers fail the statement, and a BEFORE INSERT
-// trigger fails it when the row's seq or event_id already exists in either table, so INSERT OR
-// REPLACE and UPSERT never reach the conflict (REPLACE would otherwise delete the old row without
-// firing the DELETE trigger). `seq` is the tables' INTEGER PRIMARY KEY (hence UNIQUE NOT NULL, and
-// no extra index). The triggers RAISE(FAIL) and the store's INSERTs are OR FAIL, so SQLite keeps
-// no statement journal (see append_only_triggers); databases with the older RAISE(ABORT) triggers
-// get them replaced when the server opens them.
+// is refused too: BEFORE UPDATE / BEFORE DELETE triggers abort, and a BEFORE INSERT trigger aborts
+// when the row's seq or event_id already exists in either table, so INSERT OR REPLACE and UPSERT
+// never reach the conflict (REPLACE would otherwise delete the old row without firing the DELETE
+// trigger). `seq` is the tables' INTEGER PRIMARY KEY (hence UNIQUE NOT NULL, and no extra index).
+// The store's own connection runs with triggers off, guarded instead by an authorizer that
+// compiles nothing but reads and inserts into the two tables (guard_connection).
 //
-// append() writes runs of one table as multi-row INSERTs (chunk_rows) in one transaction. When a
-// row is refused (a repeated event_id) the transaction is rolled back and the batch is written
-// again row by row, so that repeats are skipped and answered with the stored row.
+// append() writes runs of one table as multi-row INSERT OR FAIL statements (chunk_rows) in one
+// transaction. When a row is refused or an event_id is stored already, the transaction is rolled
+// back and the batch is written again row by row, so that repeats are skipped and answered with
+// the stored row.
 //
 // The schema is created on first open and its version checked on every open; a different version
 // is a store_error naming both versions.
@@ -61,9 +61,13 @@ class sqlite_store final : public store {
 
     const std::string& path() const { return path_; }
 
+    // Runs `sql` on the store's own connection, for tests of its guard: SQLite's error message,
+    // or "" when it ran.
+    std::string exec_for_test(const std::string& sql);
+
   private:
-    void open_schema(open_mode mode);
-    void upgrade_triggers();
+    void open_schema();
+    void guard_connection();
     void prepare_statements();
     chain_head read_head();
     SQLite::Statement& insert_statement(table_kind table, std::size_t slot);
