@@ -1,7 +1,8 @@
 // Sustained audit throughput into SQLite (WAL, synchronous=FULL, hash chain on).
 //
-//   BM_writer_batch/<batch_max>/<sync>  events/s through writer::try_submit -> writer thread ->
-//   store BM_store_append/<batch>       the store alone: one append() transaction per batch
+//   BM_writer_batch/<batch_max>/<sync>/<cores>  events/s through writer::try_submit -> writer
+//                                 thread -> store
+//   BM_store_append/<batch>       the store alone: one append() transaction per batch
 //   BM_chain_hash                 the SHA-256 chain step alone
 //   BM_sqlite_floor/<variant>     SQLite alone, no writer: the store's schema, one prepared
 //                                 one-row INSERT, 50,000 rows per transaction, synchronous=OFF,
@@ -12,6 +13,8 @@
 // Each writer iteration submits 20,000 events (retrying when the queue is full, so nothing is
 // dropped) and waits until all are committed; items_per_second is the sustained rate.
 #include <benchmark/benchmark.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sqlite3.h>
 
 #include <filesystem>
@@ -62,6 +65,20 @@ class bench_db {
     config::store_config cfg_;
 };
 
+bool pin_to_core(int core) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(core, &set);
+    return pthread_setaffinity_np(pthread_self(), sizeof set, &set) == 0;
+}
+
+void pin_to_any_core() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int c = 0; c < CPU_SETSIZE; ++c) CPU_SET(c, &set);
+    pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+
 void BM_writer_batch(benchmark::State& state) {
     constexpr int per_iteration = 20000;
     bench_db db(state.range(1) == 0 ? "full" : "normal");
@@ -71,7 +88,13 @@ void BM_writer_batch(benchmark::State& state) {
     cfg.batch_max = static_cast<std::size_t>(state.range(0));
     cfg.checkpoint.every_events = 0;
     cfg.checkpoint.every = config::duration{0};
-    writer w(store, cfg);
+    const bool two_cores = state.range(2) == 1;
+    if (two_cores && !pin_to_core(1)) {
+        state.SkipWithError("cannot pin to core 1");
+        return;
+    }
+    writer w(store, cfg);  // its thread inherits core 1
+    if (two_cores) pin_to_core(0);
     std::vector<event> events;
     for (int i = 0; i < per_iteration; ++i) events.emplace_back(sample_event(i));
     std::uint64_t committed = 0;
@@ -88,13 +111,20 @@ void BM_writer_batch(benchmark::State& state) {
     state.counters["batches"] = static_cast<double>(w.stats().batches.load());
     state.counters["dropped"] =
         static_cast<double>(w.stats().dropped_count(drop_reason::queue_full));
+    if (two_cores) pin_to_any_core();
 }
-// Second argument: 0 synchronous=FULL (the default and the target), 1 NORMAL (for comparison).
+// Arguments: batch_max; 0 synchronous=FULL (the default and the target) or 1 NORMAL (for
+// comparison); 0 every thread where the process runs (`taskset -c 1` in docs/BENCHMARKS.md: the
+// writer and the thread submitting events share one core) or 1 the writer thread alone on core 1
+// and the submitting thread on core 0, as a writer beside proxy workers would be.
 BENCHMARK(BM_writer_batch)
-    ->Args({256, 0})
-    ->Args({1024, 0})
-    ->Args({4096, 0})
-    ->Args({1024, 1})
+    ->Args({256, 0, 0})
+    ->Args({1024, 0, 0})
+    ->Args({4096, 0, 0})
+    ->Args({16384, 0, 0})
+    ->Args({1024, 1, 0})
+    ->Args({256, 0, 1})
+    ->Args({4096, 0, 1})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 
