@@ -119,7 +119,7 @@ TEST_F(AuditTest, FailedLoginsThenSuccessGiveSecurityRowsAndDetections) {
     };
     for (int i = 0; i < 5; ++i) ASSERT_EQ(login("wrong" + std::to_string(i)), 401);
     ASSERT_EQ(login("right"), 200);
-    ASSERT_TRUE(eventually([&] { return count_rows(db()).security >= 8; }, 5s));
+    ASSERT_TRUE(eventually([&] { return count_rows(db()).security == 10; }, 5s));
     SQLite::Database d(db(), SQLite::OPEN_READONLY);
     SQLite::Statement attempts(d,
                                "SELECT user_id, ip_address, success, details, source, route, "
@@ -143,10 +143,21 @@ TEST_F(AuditTest, FailedLoginsThenSuccessGiveSecurityRowsAndDetections) {
                            "'authn_login_successafterfail' AND source='detector'")
                   .getInt(),
               1);
-    EXPECT_GE(d.execAndGet("SELECT count(*) FROM security_audit WHERE event_type="
-                           "'authn_login_fail_max' AND source='detector'")
+    // One authn_login_fail_max per key per window (issue 5, item 7): the client's address, the
+    // user, and the two together.
+    for (const char* kind : {"ip", "user", "user_ip"}) {
+        EXPECT_EQ(d.execAndGet(std::string("SELECT count(*) FROM security_audit WHERE event_type="
+                                           "'authn_login_fail_max' AND source='detector' AND "
+                                           "details LIKE '%\"key_kind\":\"") +
+                               kind + "\",%'")
+                      .getInt(),
+                  1)
+            << kind;
+    }
+    EXPECT_EQ(d.execAndGet("SELECT count(*) FROM security_audit WHERE event_type="
+                           "'authn_login_fail_max'")
                   .getInt(),
-              1);
+              3);
     // Without a security rule of their own, the five 401s are not also counted as authn_fail.
     EXPECT_EQ(
         d.execAndGet("SELECT count(*) FROM security_audit WHERE event_type='authn_fail'").getInt(),
