@@ -47,8 +47,7 @@ std::string leak(const std::string& text, const std::string& secret) {
 wire_message post(std::uint16_t port, const std::string& path, const std::string& body,
                   const std::string& headers) {
     auto c = connection::connect(port);
-    c.send("POST " + path + " HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n" + headers +
-           "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+    c.send(json_request("POST", path, body, headers));
     auto reply = c.read_message(true);
     return reply ? *reply : wire_message{};
 }
@@ -103,10 +102,7 @@ audit:
     auto c = connection::connect(proc->proxy_port());
 
     const std::string body = R"({"name":"big","blob":")" + std::string(200 * 1024, 'b') + "\"}";
-    c.send(
-        "PUT /api/products/42 HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
-        "Content-Length: " +
-        std::to_string(body.size()) + "\r\n\r\n" + body);
+    c.send(json_request("PUT", "/api/products/42", body));
     auto put = c.read_message(true);
     ASSERT_TRUE(put);
     EXPECT_EQ(put->status, 200);
@@ -221,10 +217,9 @@ security:
         R"("sessions":[{"token":"S3CRET-q7Zt-tok"}],"note":"line1\nline2"})";
     auto c = connection::connect(proc->proxy_port());
     c.send(
-        "POST /api/accounts/7?token=S3CRET-q7Zt-query&x=1 HTTP/1.1\r\nHost: a\r\n"
-        "Authorization: Bearer S3CRET-q7Zt-auth\r\nCookie: sid=S3CRET-q7Zt-cookie\r\n"
-        "User-Agent: golden/1\r\nContent-Type: application/json\r\nContent-Length: " +
-        std::to_string(body.size()) + "\r\n\r\n" + body);
+        json_request("POST", "/api/accounts/7?token=S3CRET-q7Zt-query&x=1", body,
+                     "Authorization: Bearer S3CRET-q7Zt-auth\r\nCookie: sid=S3CRET-q7Zt-cookie\r\n"
+                     "User-Agent: golden/1\r\n"));
     ASSERT_EQ(c.read_message(true)->status, 200);
     ASSERT_TRUE(app.wait_requests(1));
     EXPECT_EQ(app.requests().at(0).message.body, body);  // the app still gets it all

@@ -262,10 +262,7 @@ audit:
 )"));
     const std::string body = "{\"blob\":\"" + std::string(100 * 1024, 'q') + "\"}";
     auto c = connection::connect(proc->proxy_port());
-    c.send(
-        "PUT /items/9 HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
-        "Content-Length: " +
-        std::to_string(body.size()) + "\r\n\r\n" + body);
+    c.send(json_request("PUT", "/items/9", body));
     auto reply = c.read_message(true);
     ASSERT_TRUE(reply);
     EXPECT_EQ(reply->status, 200);
@@ -296,8 +293,7 @@ TEST_F(AuditRulesTest, EventApiPagesAndFiltersByTime) {
     }
     events += "]";
     auto api = connection::connect(proc->admin_port());
-    api.send("POST /v1/audit HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n" + auth +
-             "Content-Length: " + std::to_string(events.size()) + "\r\n\r\n" + events);
+    api.send(json_request("POST", "/v1/audit", events, auth));
     ASSERT_EQ(api.read_message(true)->status, 201);
     // entity_ids of the page, and its next_after_seq.
     const auto page = [&](const std::string& query) {

@@ -83,9 +83,7 @@ struct row_counts {
 
 // A POST /v1/audit with the admin token of config_with_admin_token.
 std::string api_audit_request(const std::string& body) {
-    return "POST /v1/audit HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
-           "Authorization: Bearer s3cret-token\r\nContent-Length: " +
-           std::to_string(body.size()) + "\r\n\r\n" + body;
+    return json_request("POST", "/v1/audit", body, "Authorization: Bearer s3cret-token\r\n");
 }
 
 row_counts count_rows(const std::string& db) {
@@ -111,10 +109,7 @@ TEST_F(AuditTest, FailedLoginsThenSuccessGiveSecurityRowsAndDetections) {
     auto c = connection::connect(proc->proxy_port());
     const auto login = [&](const std::string& password) {
         const std::string body = "{\"username\":\"alice\",\"password\":\"" + password + "\"}";
-        c.send(
-            "POST /api/login HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
-            "Content-Length: " +
-            std::to_string(body.size()) + "\r\n\r\n" + body);
+        c.send(json_request("POST", "/api/login", body));
         return c.read_message(true)->status;
     };
     for (int i = 0; i < 5; ++i) ASSERT_EQ(login("wrong" + std::to_string(i)), 401);
@@ -174,11 +169,9 @@ TEST_F(AuditTest, ProductUpdateRowHasPathIdJwtUserAndRedactedChanges) {
     auto c = connection::connect(proc->proxy_port());
     const std::string body =
         R"({"name":"Lamp","price":12.5,"owner":{"Password":"hunter2","card_number":"4111-1111-1111-1111"}})";
-    c.send("PUT /api/products/42?token=qry-sekrit HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer " +
-           jwt +
-           "\r\nUser-Agent: curl/8\r\nCookie: session=xyz\r\nContent-Type: application/json\r\n"
-           "Content-Length: " +
-           std::to_string(body.size()) + "\r\n\r\n" + body);
+    c.send(json_request(
+        "PUT", "/api/products/42?token=qry-sekrit", body,
+        "Authorization: Bearer " + jwt + "\r\nUser-Agent: curl/8\r\nCookie: session=xyz\r\n"));
     ASSERT_EQ(c.read_message(true)->status, 200);
     ASSERT_TRUE(app.wait_requests(1));
     EXPECT_EQ(app.requests().at(0).message.body, body);  // the app still gets it all
@@ -246,8 +239,7 @@ TEST_F(AuditTest, EventApiNeedsTheTokenValidatesAndIsIdempotent) {
     const auto post = [&](const std::string& path, const std::string& body,
                           const std::string& auth) {
         auto c = connection::connect(proc->admin_port());
-        c.send("POST " + path + " HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n" +
-               auth + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+        c.send(json_request("POST", path, body, auth));
         return *c.read_message(true);
     };
     const std::string event =
@@ -374,10 +366,7 @@ TEST_F(AuditTest, AuditMetricsCountWhatWasCommitted) {
     c.send("PUT /api/products/5 HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}");
     ASSERT_EQ(c.read_message(true)->status, 200);  // an audit_log row from a rule
     const std::string login = R"({"username":"ann","password":"wrong"})";
-    c.send(
-        "POST /api/login HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
-        "Content-Length: " +
-        std::to_string(login.size()) + "\r\n\r\n" + login);
+    c.send(json_request("POST", "/api/login", login));
     ASSERT_EQ(c.read_message(true)->status, 401);  // a security_audit row from a rule
     const std::string body = R"({"user_id":"u1","action":"EXPORT","entity_type":"report"})";
     auto api = connection::connect(proc->admin_port());

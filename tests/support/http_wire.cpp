@@ -220,6 +220,13 @@ std::string connection::read_all(std::chrono::milliseconds timeout) {
     return std::exchange(buf_, {});
 }
 
+std::string json_request(const std::string& method, const std::string& target,
+                         const std::string& body, const std::string& extra_headers) {
+    return method + " " + target + " HTTP/1.1\r\nHost: a\r\n" + extra_headers +
+           "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+           "\r\n\r\n" + body;
+}
+
 std::optional<wire_message> http_get(std::uint16_t port, const std::string& path,
                                      const std::string& extra_headers) {
     auto c = connection::connect(port);

@@ -64,6 +64,11 @@ class connection {
     bool eof_ = false;
 };
 
+// "<method> <target> HTTP/1.1" with Host, `extra_headers` (each ending in CRLF), Content-Type:
+// application/json and the Content-Length of `body`, then the body.
+std::string json_request(const std::string& method, const std::string& target,
+                         const std::string& body, const std::string& extra_headers = "");
+
 // One request, one response, on a fresh connection.
 std::optional<wire_message> http_get(std::uint16_t port, const std::string& path,
                                      const std::string& extra_headers = "");
