@@ -237,7 +237,7 @@ TEST(SemanticsTest, StalledRequestBodyIsDroppedAfterBodyIdleTimeout) {
 TEST(SemanticsTest, ClientLeavingWhileTheAppWorksIs499AndClosesTheUpstream) {
     temp_dir dir;
     fake_upstream app([](const wire_message&) {
-        return fake_reply{simple_response(200, "too late"), false, 1500ms};
+        return fake_reply{simple_response(200, "too late"), false, 3000ms};
     });
     auto proc = sidelight_process::run(dir, test_config(app.port()));
     {
@@ -254,9 +254,11 @@ TEST(SemanticsTest, ClientLeavingWhileTheAppWorksIs499AndClosesTheUpstream) {
                                 "api_requests_total{method=\"GET\",route=\"unmatched\","
                                 "status_code=\"499\"}") == 1;
         },
-        3s))
+        5s))
         << text;
-    EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);  // noticed before the app answered
+    // Noticed well before the app answered (about 150 ms here: the watch is armed once the
+    // exchange is 100 ms old); the margin is for a loaded CI machine.
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
     EXPECT_EQ(sample_value(text,
                            "api_error_total{error_type=\"client_abort\",method=\"GET\","
                            "route=\"unmatched\"}"),
