@@ -256,10 +256,22 @@ table_clause where_for(table_kind table, const query_filter& f) {
     return c;
 }
 
+// Settings a `PRAGMA name` without a value may read on the store's own connection.
+bool readable_pragma(std::string_view name) {
+    for (std::string_view ok : {"synchronous", "journal_mode", "page_size", "wal_autocheckpoint",
+                                "busy_timeout", "cache_size", "temp_store"}) {
+        if (name == ok) return true;
+    }
+    return false;
+}
+
 // What the store's own connection may compile: reads, and inserts into the two event tables.
-// Refused when a statement is prepared: UPDATE, DELETE, any schema change, PRAGMA, ATTACH.
-int authorize(void*, int action, const char* arg1, const char*, const char*, const char*) {
+// Refused when a statement is prepared: UPDATE, DELETE, any schema change, ATTACH, and every
+// PRAGMA but reading one of the settings above.
+int authorize(void*, int action, const char* arg1, const char* arg2, const char*, const char*) {
     switch (action) {
+        case SQLITE_PRAGMA:
+            return arg1 && !arg2 && readable_pragma(arg1) ? SQLITE_OK : SQLITE_DENY;
         case SQLITE_SELECT:
         case SQLITE_READ:
         case SQLITE_FUNCTION:
@@ -355,6 +367,16 @@ void sqlite_store::guard_connection() {
         triggers != 0 || defensive != 1 ||
         sqlite3_set_authorizer(db, authorize, nullptr) != SQLITE_OK) {
         throw store_error("audit store " + path_ + ": cannot guard the connection");
+    }
+}
+
+std::string sqlite_store::setting(const std::string& pragma) {
+    if (!readable_pragma(pragma)) throw store_error("audit store: no setting " + pragma);
+    std::lock_guard lock(mutex_);
+    try {
+        return db_.execAndGet("PRAGMA " + pragma).getString();
+    } catch (const SQLite::Exception& e) {
+        throw store_error("audit store " + path_ + ": " + e.what());
     }
 }
 

@@ -61,6 +61,11 @@ class sqlite_store final : public store {
 
     const std::string& path() const { return path_; }
 
+    // A setting of the store's own connection as SQLite reports it (`PRAGMA synchronous` gives
+    // "2" for full): synchronous, journal_mode, page_size, wal_autocheckpoint, busy_timeout,
+    // cache_size or temp_store. Throws store_error for any other name.
+    std::string setting(const std::string& pragma);
+
     // Runs `sql` on the store's own connection, for tests of its guard: SQLite's error message,
     // or "" when it ran.
     std::string exec_for_test(const std::string& sql);

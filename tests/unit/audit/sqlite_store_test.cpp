@@ -77,6 +77,25 @@ TEST(SqliteStore, RejectsOtherSchemaVersion) {
     }
 }
 
+// The settings in force on the store's own connection, not only the ones it was given.
+TEST(SqliteStore, SettingsAreInForceOnItsConnection) {
+    temp_dir dir;
+    {
+        sqlite_store s(store_at(dir.file("full.db")));
+        EXPECT_EQ(s.setting("synchronous"), "2");  // FULL, the default
+        EXPECT_EQ(s.setting("journal_mode"), "wal");
+        EXPECT_EQ(s.setting("page_size"), std::to_string(sqlite_store::new_page_size));
+        EXPECT_EQ(s.setting("wal_autocheckpoint"),
+                  std::to_string(sqlite_store::wal_checkpoint_bytes / sqlite_store::new_page_size));
+        EXPECT_EQ(s.setting("busy_timeout"), std::to_string(sqlite_store::busy_timeout_ms));
+        EXPECT_THROW(s.setting("writable_schema"), store_error);
+    }
+    auto cfg = store_at(dir.file("normal.db"));
+    cfg.synchronous = "normal";
+    sqlite_store s(cfg);
+    EXPECT_EQ(s.setting("synchronous"), "1");
+}
+
 TEST(SqliteStore, RejectsBadSynchronousAndMissingFile) {
     temp_dir dir;
     auto cfg = store_at(dir.file("a.db"));
