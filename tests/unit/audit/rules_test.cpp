@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -418,6 +420,57 @@ TEST(BruteForceTest, FailuresOutsideTheWindowDoNotCount) {
     std::vector<event> out;
     for (int i = 0; i < 5; ++i) d.observe(attempt("bob", "", false, i * 20), out);
     EXPECT_TRUE(out.empty());  // at most four of them fall within any 60 s
+}
+
+// Once the failures that fired it have left the window, a key fires again; each detection names
+// its key kind and the window.
+TEST(BruteForceTest, FiresAgainInTheNextWindowNamingKeyKindAndWindow) {
+    config::brute_force_config cfg;
+    cfg.window = std::chrono::seconds(60);
+    brute_force_detector d(cfg);
+    std::vector<event> out;
+    for (int i = 0; i < 5; ++i) d.observe(attempt("carol", "10.0.0.9", false, i), out);
+    ASSERT_EQ(out.size(), 3u);
+    std::vector<std::string> kinds;
+    for (const auto& e : out) {
+        const auto details = boost::json::parse(std::get<security_event>(e).details).as_object();
+        kinds.emplace_back(details.at("key_kind").as_string());
+        EXPECT_EQ(details.at("window_s").as_int64(), 60);
+        EXPECT_EQ(details.at("count").as_int64(), 5);
+    }
+    EXPECT_EQ(kinds, (std::vector<std::string>{"ip", "user", "user_ip"}));
+    out.clear();
+    for (int i = 0; i < 4; ++i) d.observe(attempt("carol", "10.0.0.9", false, 100 + i), out);
+    EXPECT_TRUE(out.empty());  // the first five are out of the window: four is below threshold
+    d.observe(attempt("carol", "10.0.0.9", false, 104), out);
+    EXPECT_EQ(out.size(), 3u);
+    EXPECT_EQ(d.fail_max_count(), 6u);
+}
+
+// match.status takes single codes and ranges as well as classes.
+TEST(RuleSetTest, StatusCodesAndRanges) {
+    auto cfg = config::load_string(R"(upstream:
+  address: 127.0.0.1:3000
+routes:
+  - GET /a
+audit:
+  rules:
+    - name: redirects-and-missing
+      match: {routes: [/a], status: [404, "300-304"]}
+      action: ODD
+)",
+                                   "status.yaml");
+    proxy::routing routes(*cfg);
+    rule_set rules(cfg, routes);
+    for (const int status : {200, 299, 300, 302, 304, 305, 403, 404, 405, 500}) {
+        std::vector<derived_event> out;
+        rules.evaluate(record(routes, "GET", "/a", status), out);
+        const auto audit_rows = std::count_if(out.begin(), out.end(), [](const auto& e) {
+            return std::holds_alternative<audit_event>(e.ev);
+        });  // 403 also gives the built-in authz_fail security event
+        const bool expected = status == 404 || (status >= 300 && status <= 304);
+        EXPECT_EQ(audit_rows, expected ? 1 : 0) << status;
+    }
 }
 
 TEST(EventApiTest, TokenIsComparedExactly) {
