@@ -81,7 +81,7 @@ bool rule_set::matcher::covers(std::string_view route_label) const {
 
 bool rule_set::matcher::matches(const proxy::request_record& r, bool status_known) const {
     if (!covers(r.route_label)) return false;
-    if (!method_mask.contains(r.method_id)) return false;
+    if (!methods.contains(r.method_id)) return false;
     if (status.empty()) return true;
     return status_known && in_ranges(r.status, status);
 }
@@ -100,8 +100,9 @@ rule_set::matcher rule_set::compile(const config::rule_match& m, const proxy::ro
                                        "route '" + m.routes[i] + "' is not in the route table");
         out.routes.push_back(label);
     }
-    for (const auto& method : m.methods) out.methods.push_back(proxy::parse_method(method));
-    out.method_mask = method_set_of(out.methods);
+    std::vector<proxy::http_method> methods;
+    for (const auto& method : m.methods) methods.push_back(proxy::parse_method(method));
+    out.methods = method_set_of(methods);
     out.status = m.status;
     return out;
 }
@@ -139,7 +140,7 @@ rule_set::rule_set(std::shared_ptr<const config::config> cfg, const proxy::routi
 // requests would settle it only once the app has answered: refuse that order at load time
 // (file:line of the strict rule) rather than record an event the first-match rule would not.
 void rule_set::refuse_undecidable_strict_rules() const {
-    const auto overlap = [](const auto& a, const auto& b) {
+    const auto overlap = [](const std::vector<std::string>& a, const std::vector<std::string>& b) {
         if (a.empty() || b.empty()) return true;
         return std::any_of(a.begin(), a.end(), [&](const auto& x) {
             return std::find(b.begin(), b.end(), x) != b.end();
@@ -154,7 +155,7 @@ void rule_set::refuse_undecidable_strict_rules() const {
             const auto& earlier = audit_[j];
             if (earlier.match.status.empty() ||
                 !overlap(earlier.match.routes, strict.match.routes) ||
-                !overlap(earlier.match.methods, strict.match.methods))
+                (earlier.match.methods & strict.match.methods).empty())
                 continue;
             throw config::config_error(
                 strict.rule->mark, "audit.rules[" + std::to_string(i) + "]",
@@ -180,7 +181,7 @@ std::vector<proxy::capture_plan> rule_set::plans(const proxy::routing& routes) c
         const auto route_methods =
             id == 0 ? proxy::method_set::all() : method_set_of(entries[id - 1].methods);
         for (const auto& c : audit_) {
-            const auto methods = c.match.method_mask & route_methods;
+            const auto methods = c.match.methods & route_methods;
             if (!c.match.covers(label) || methods.empty()) continue;
             if (c.rule->changes) plan.request_body |= methods;
             want(plan, c.rule->entity_id, methods);
@@ -190,7 +191,7 @@ std::vector<proxy::capture_plan> rule_set::plans(const proxy::routing& routes) c
                                                         : plan.strict_response) |= methods;
         }
         for (const auto& c : security_) {
-            const auto methods = c.match.method_mask & route_methods;
+            const auto methods = c.match.methods & route_methods;
             if (!c.match.covers(label) || methods.empty()) continue;
             want(plan, c.rule->user, methods);
             if (c.rule->mode == config::delivery_mode::strict) plan.strict_response |= methods;

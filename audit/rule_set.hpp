@@ -61,9 +61,8 @@ class rule_set {
 
   private:
     struct matcher {
-        std::vector<std::string> routes;          // labels; empty: any route
-        std::vector<proxy::http_method> methods;  // empty: any method
-        proxy::method_set method_mask;            // the same as a set (every method when empty)
+        std::vector<std::string> routes;  // labels; empty: any route
+        proxy::method_set methods;        // every method when the rule names none
         std::vector<config::status_range> status;
         bool matches(const proxy::request_record& r, bool status_known) const;
         bool covers(std::string_view route_label) const;
