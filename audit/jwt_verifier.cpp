@@ -19,7 +19,6 @@
 #include <stdexcept>
 #include <system_error>
 
-#include <boost/beast/core/string.hpp>
 #include <boost/json/parse.hpp>
 
 #include "audit/value_source.hpp"
@@ -97,15 +96,6 @@ std::string group_name(EVP_PKEY* key) {
 bool is_base64url(std::string_view part) {
     return std::all_of(part.begin(), part.end(),
                        [](unsigned char c) { return std::isalnum(c) || c == '-' || c == '_'; });
-}
-
-std::optional<boost::json::object> json_object(std::string_view base64url) {
-    const auto text = base64url_decode(base64url);
-    if (!text) return std::nullopt;
-    boost::json::error_code ec;
-    auto v = boost::json::parse(*text, ec);
-    if (ec || !v.is_object()) return std::nullopt;
-    return std::move(v.as_object());
 }
 
 std::optional<double> numeric_date(const boost::json::value& v) {
@@ -309,7 +299,7 @@ jwt_verifier::result jwt_verifier::check_signed(std::string_view token) const {
     const auto signature_part = token.substr(dot2 + 1);
     if (!is_base64url(header_part) || !is_base64url(payload_part) || !is_base64url(signature_part))
         return jwt_rejection::malformed;
-    const auto header = json_object(header_part);
+    const auto header = decode_json_object(header_part);
     if (!header || header->contains("crit")) return jwt_rejection::malformed;
     const auto* alg = header->if_contains("alg");
     const algorithm* a = alg && alg->is_string() ? find(alg->as_string()) : nullptr;
@@ -318,7 +308,7 @@ jwt_verifier::result jwt_verifier::check_signed(std::string_view token) const {
     const bool ok = signature && signature_ok(*a, token.substr(0, dot2), *signature);
     ERR_clear_error();  // a failed verification leaves entries on this thread's error queue
     if (!ok) return jwt_rejection::signature;
-    auto claims = json_object(payload_part);
+    auto claims = decode_json_object(payload_part);
     if (!claims) return jwt_rejection::malformed;
     if (!cfg_.issuer.empty()) {
         const auto* iss = claims->if_contains("iss");
@@ -363,18 +353,10 @@ jwt_verifier::result jwt_verifier::verify(std::string_view token, clock::time_po
     return r;
 }
 
-std::optional<boost::json::object> jwt_verifier::claims(std::string_view authorization,
-                                                        const proxy::request_record& r,
-                                                        bool count) const {
-    constexpr std::string_view bearer = "Bearer ";
-    if (authorization.size() <= bearer.size() ||
-        !boost::beast::iequals(authorization.substr(0, bearer.size()), bearer))
-        return std::nullopt;
-    auto token = authorization.substr(bearer.size());
-    while (!token.empty() && (token.front() == ' ' || token.front() == '\t'))
-        token.remove_prefix(1);
-    while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
-    if (token.empty()) return std::nullopt;
+const boost::json::object* jwt_verifier::claims(std::string_view authorization,
+                                                const proxy::request_record& r, bool count) const {
+    const auto token = bearer_token(authorization);
+    if (token.empty()) return nullptr;
 
     // The token is compared in constant time: the cached one may be another client's.
     thread_local last_token last;
@@ -391,13 +373,13 @@ std::optional<boost::json::object> jwt_verifier::claims(std::string_view authori
         refused = check_time(*claims, now);
     else
         refused = std::get<jwt_rejection>(last.signed_result);
-    if (!refused) return *claims;
+    if (!refused) return claims;
     if (count && stats_ && (last.counted != &r || last.counted_start != r.wall_start)) {
         stats_->count(*refused);
         last.counted = &r;
         last.counted_start = r.wall_start;
     }
-    return std::nullopt;
+    return nullptr;
 }
 
 }  // namespace sidelight::audit

@@ -83,11 +83,12 @@ class jwt_verifier {
     result verify(std::string_view token, std::chrono::system_clock::time_point now) const;
 
     // The claims of the bearer token in the Authorization header value of request `r`, checked
-    // as verify() does at the request's start; nullopt when there is no bearer token or it is
-    // refused. With `count`, a refusal is counted in the stats once per request however many
-    // values are read from it (callers count only in one pass over a request).
-    std::optional<boost::json::object> claims(std::string_view authorization,
-                                              const proxy::request_record& r, bool count) const;
+    // as verify() does at the request's start; null when there is no bearer token or it is
+    // refused. The claims are this thread's cached ones: valid until its next call. With
+    // `count`, a refusal is counted in the stats once per request however many values are read
+    // from it (callers count only in one pass over a request).
+    const boost::json::object* claims(std::string_view authorization,
+                                      const proxy::request_record& r, bool count) const;
 
     // The accepted algorithms, e.g. {"RS256", "RS384", ...}.
     std::vector<std::string> algorithms() const;

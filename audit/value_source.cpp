@@ -96,21 +96,33 @@ std::optional<std::string> base64url_decode(std::string_view in) {
     return out;
 }
 
-std::optional<boost::json::value> jwt_payload(std::string_view authorization) {
+std::string_view bearer_token(std::string_view authorization) {
     constexpr std::string_view bearer = "Bearer ";
     if (authorization.size() <= bearer.size() ||
         !boost::beast::iequals(authorization.substr(0, bearer.size()), bearer))
-        return std::nullopt;
-    const auto token = authorization.substr(bearer.size());
+        return {};
+    auto token = authorization.substr(bearer.size());
+    while (!token.empty() && (token.front() == ' ' || token.front() == '\t'))
+        token.remove_prefix(1);
+    while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
+    return token;
+}
+
+std::optional<boost::json::object> decode_json_object(std::string_view part) {
+    const auto text = base64url_decode(part);
+    if (!text) return std::nullopt;
+    boost::json::error_code ec;
+    auto v = boost::json::parse(*text, ec);
+    if (ec || !v.is_object()) return std::nullopt;
+    return std::move(v.as_object());
+}
+
+std::optional<boost::json::object> jwt_payload(std::string_view authorization) {
+    const auto token = bearer_token(authorization);
     const auto dot1 = token.find('.');
     const auto dot2 = dot1 == std::string_view::npos ? dot1 : token.find('.', dot1 + 1);
     if (dot2 == std::string_view::npos) return std::nullopt;
-    const auto payload = base64url_decode(token.substr(dot1 + 1, dot2 - dot1 - 1));
-    if (!payload) return std::nullopt;
-    boost::json::error_code ec;
-    auto v = boost::json::parse(*payload, ec);
-    if (ec || !v.is_object()) return std::nullopt;
-    return v;
+    return decode_json_object(token.substr(dot1 + 1, dot2 - dot1 - 1));
 }
 
 std::string extract(const config::value_source& source, const proxy::request_record& r,
@@ -127,14 +139,13 @@ std::string extract(const config::value_source& source, const proxy::request_rec
         case kind::jwt_claim: {
             if (is_redacted_key(source.key, redact_keys)) return std::string(redacted);
             const auto authorization = header(r, "authorization");
-            if (jwt.verifier) {
-                const auto claims = jwt.verifier->claims(authorization, r, jwt.count);
-                const auto* claim = claims ? claims->if_contains(source.key) : nullptr;
-                return claim ? redacted_text(*claim, redact_keys) : "";
-            }
-            const auto claims = jwt_payload(authorization);
-            if (!claims) return "";
-            const auto* claim = claims->as_object().if_contains(source.key);
+            std::optional<boost::json::object> decoded;
+            const boost::json::object* claims = nullptr;
+            if (jwt.verifier)
+                claims = jwt.verifier->claims(authorization, r, jwt.count);
+            else if ((decoded = jwt_payload(authorization)))
+                claims = &*decoded;
+            const auto* claim = claims ? claims->if_contains(source.key) : nullptr;
             return claim ? redacted_text(*claim, redact_keys) : "";
         }
         case kind::request_body:

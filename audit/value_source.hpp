@@ -39,8 +39,15 @@ struct jwt_reading {
 std::string extract(const config::value_source& source, const proxy::request_record& r,
                     const std::vector<std::string>& redact_keys, jwt_reading jwt = {});
 
-// The decoded payload of a "Bearer <jwt>" header value, or nullopt.
-std::optional<boost::json::value> jwt_payload(std::string_view authorization);
+// The token of a "Bearer <token>" Authorization header value (the scheme in any case, blanks
+// around the token dropped), or "" when there is none.
+std::string_view bearer_token(std::string_view authorization);
+
+// The JSON object that the base64url text `part` decodes to, or nullopt.
+std::optional<boost::json::object> decode_json_object(std::string_view part);
+
+// The decoded (not verified) payload of a "Bearer <jwt>" header value, or nullopt.
+std::optional<boost::json::object> jwt_payload(std::string_view authorization);
 
 // The base64url (or base64) decoding of `in`; nullopt on an invalid character.
 std::optional<std::string> base64url_decode(std::string_view in);
