@@ -429,21 +429,6 @@ SQLite::Statement& sqlite_store::insert_statement(table_kind table, std::size_t 
     return *st;
 }
 
-// False when the trigger refused the row because its event_id is already stored.
-bool sqlite_store::insert_row(const stored_event& row) {
-    auto& st = insert_statement(row.table(), chunk_slots - 1);
-    st.tryReset();
-    bind_row(st, 0, row);
-    try {
-        st.exec();
-        return true;
-    } catch (const SQLite::Exception&) {
-        st.tryReset();  // reset() would rethrow the step's error
-        if (find_event_id(event_id_of(row.ev))) return false;
-        throw;
-    }
-}
-
 namespace {
 
 // `in` as the row at `seq`, linked to `prev_hash`: normalized and hashed.
@@ -464,13 +449,12 @@ void sqlite_store::append_one(const event& in, chain_head& h, std::vector<stored
             return;
         }
     }
-    auto row = chained_row(in, h.seq + 1, h.hash);
-    if (insert_row(row)) {
-        h = {row.seq, row.hash};
-        out.push_back(std::move(row));
-    } else {
-        out.push_back(*find_event_id(event_id_of(row.ev)));
+    std::vector<stored_event> rows;
+    if (!insert_chunk({&in, 1}, chunk_slots - 1, h, rows)) {
+        throw store_error("audit store " + path_ + ": a row with a new event_id was refused");
     }
+    h = {rows.front().seq, rows.front().hash};
+    out.push_back(std::move(rows.front()));
 }
 
 // `events` (all of one table, chunk_rows[slot] of them) as one INSERT OR FAIL, chained on from

@@ -76,7 +76,6 @@ class sqlite_store final : public store {
     void prepare_statements();
     chain_head read_head();
     SQLite::Statement& insert_statement(table_kind table, std::size_t slot);
-    bool insert_row(const stored_event& row);
     void append_one(const event& in, chain_head& h, std::vector<stored_event>& out);
     bool insert_chunk(std::span<const event> events, std::size_t slot, const chain_head& h,
                       std::vector<stored_event>& rows);
