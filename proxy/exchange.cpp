@@ -182,10 +182,14 @@ task<client_session::next> client_session::respond(exchange_state& x) {
             co_return co_await send_error(http::status::bad_gateway, error_type::upstream_reset,
                                           x.request.is_done() && x.client_keep_alive);
         }
-        x.response.emplace();
-        x.response->body_limit(boost::none);
-        x.response->header_limit(static_cast<std::uint32_t>(cfg_.limits.max_header_bytes));
-        if (x.head) x.response->skip(true);
+        // A fresh parser for the app's answer (again after each 1xx).
+        const auto fresh_response = [&] {
+            x.response.emplace();
+            x.response->body_limit(boost::none);
+            x.response->header_limit(static_cast<std::uint32_t>(cfg_.limits.max_header_bytes));
+            if (x.head) x.response->skip(true);
+        };
+        fresh_response();
         awaiting_response_ = true;  // arm_slow_watch() may watch the client now
         awaited_since_ = steady::now();
         auto hec = co_await read_header(x.conn->socket, x.conn->deadline, x.conn->buffer,
@@ -198,9 +202,7 @@ task<client_session::next> client_session::respond(exchange_state& x) {
         // 1xx interim responses (other than 101) are consumed here: the client never asked.
         while (!hec && x.response->get().result_int() / 100 == 1 &&
                x.response->get().result_int() != 101) {
-            x.response.emplace();
-            x.response->body_limit(boost::none);
-            if (x.head) x.response->skip(true);
+            fresh_response();
             hec = co_await read_header(x.conn->socket, x.conn->deadline, x.conn->buffer,
                                        *x.response, up.response_timeout);
         }

@@ -266,6 +266,28 @@ TEST(SemanticsTest, ClientLeavingWhileTheAppWorksIs499AndClosesTheUpstream) {
     EXPECT_EQ(sample_value(text, "active_connections{type=\"upstream\"}"), 0);
 }
 
+// An interim 103 is consumed by the proxy; the final answer after it is read with the same
+// header limit as any answer (64 KiB by default, far above Beast's own 8 KiB).
+TEST(SemanticsTest, InterimResponsesAreConsumedAndTheFinalOneKeepsTheHeaderLimit) {
+    temp_dir dir;
+    const std::string big(20 * 1024, 'h');
+    fake_upstream app([&](const wire_message&) {
+        return fake_reply{"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n" +
+                          simple_response(200, "final", "X-Big: " + big + "\r\n")};
+    });
+    auto proc = sidelight_process::run(dir, test_config(app.port()));
+    auto c = connection::connect(proc->proxy_port());
+    c.send("GET /hints HTTP/1.1\r\nHost: a\r\n\r\n");
+    auto reply = c.read_message(true);
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(reply->status, 200);
+    EXPECT_EQ(reply->body, "final");
+    EXPECT_EQ(reply->header("X-Big"), big);
+    EXPECT_EQ(reply->raw_head.find("Early Hints"), std::string::npos);
+    c.send("GET /again HTTP/1.1\r\nHost: a\r\n\r\n");  // the connection is still usable
+    ASSERT_TRUE(c.read_message(true));
+}
+
 TEST(SemanticsTest, PipelinedBytesDoNotLookLikeAClientLeaving) {
     temp_dir dir;
     fake_upstream app([](const wire_message&) {
