@@ -52,14 +52,22 @@ bool is_hop_by_hop(http::field f) {
 
 // One pass: erases the hop-by-hop fields, and every field for which `other` returns true.
 // Fields named by Connection ("Connection: close, X-Secret") are hop-by-hop too; their names
-// are copied, then erased once the pass is over. Host is not: it is meant for every
-// recipient (RFC 9110 7.2), so a Connection option naming it is ignored.
+// are copied, then erased once the pass is over. The usual options need no second pass:
+// `close` names no field, and Keep-Alive and Upgrade are gone with the pass. Host is not
+// hop-by-hop: it is meant for every recipient (RFC 9110 7.2), so an option naming it is ignored.
 template <class Other>
 void strip(fields& fields, Other&& other) {
     std::string named;
     for (auto it = fields.begin(); it != fields.end();) {
         const auto name = it->name();
-        if (name == http::field::connection) named.append(it->value()).push_back(',');
+        if (name == http::field::connection) {
+            any_list_element(it->value(), [&](std::string_view token) {
+                if (!iequals(token, "close") && !iequals(token, "keep-alive") &&
+                    !iequals(token, "upgrade") && !iequals(token, "Host"))
+                    named.append(token).push_back(',');
+                return false;
+            });
+        }
         if (is_hop_by_hop(name) || other(*it)) {
             it = fields.erase(it);
         } else {
@@ -68,7 +76,7 @@ void strip(fields& fields, Other&& other) {
     }
     if (named.empty()) return;
     any_list_element(named, [&](std::string_view token) {
-        if (!iequals(token, "Host")) fields.erase(token);
+        fields.erase(token);
         return false;
     });
 }
