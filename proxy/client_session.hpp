@@ -98,10 +98,11 @@ class client_session {
     std::list<client_session*>::iterator link_;
     request_record record_;
     std::string scratch_;
-    std::string head_;            // the head being written (relay.hpp), reused
-    request_origin origin_;       // what the request said in the fields the proxy sets
-    std::string request_extra_;   // the header lines the proxy adds to the request
-    std::string response_extra_;  // and to the response
+    std::string head_;       // the head being written (relay.hpp), reused
+    request_origin origin_;  // what the request said in the fields the proxy sets
+    // The header lines the proxy adds to the message it relays: the request's, then (once it
+    // is sent) the response's.
+    std::string extra_;
     std::array<char, body_buffer_size> body_buf_;
     net::ip::address peer_;
     std::string peer_ip_;

@@ -89,14 +89,12 @@ task<std::optional<client_session::next>> client_session::strict_request(exchang
 // request is recorded at the switch (its latency is not the tunnel's lifetime).
 task<client_session::next> client_session::tunnel(exchange_state& x) {
     auto& res = x.response->get();
-    response_extra_ = "Upgrade: ";
-    response_extra_ += res[http::field::upgrade];  // read before the strip removes it
-    response_extra_ += "\r\nConnection: Upgrade\r\nX-Request-Id: ";
-    response_extra_ += record_.request_id;
-    response_extra_ += "\r\n";
+    extra_.clear();
+    append_upgrade(extra_, res[http::field::upgrade]);  // read before the strip removes it
+    append_request_id(extra_, record_.request_id);
     strip_response(res);
     head_.clear();
-    append_head(head_, res, response_extra_);
+    append_head(head_, res, extra_);
     deadline_.arm(cfg_.limits.body_idle_timeout);
     auto [ec, n] = co_await net::async_write(socket_, net::buffer(head_), use_tuple);
     deadline_.done(ec);
@@ -154,8 +152,8 @@ task<client_session::next> client_session::respond(exchange_state& x) {
         record_.upstream_start = steady::now();
         if (!x.body_prebuffered) record_.request_body.clear();  // a retry captures it again
         auto sent = co_await relay_message(
-            socket_, deadline_, buffer_, x.request, x.conn->socket, x.conn->deadline, head_,
-            request_extra_, body_buf_, cfg_.limits.body_idle_timeout, record_.bytes_in,
+            socket_, deadline_, buffer_, x.request, x.conn->socket, x.conn->deadline, head_, extra_,
+            body_buf_, cfg_.limits.body_idle_timeout, record_.bytes_in,
             tap(record_.plan->request_body, record_.request_body, record_.request_body_truncated));
         if (sent.read_ec) {
             if (sent.read_ec == http::error::body_limit)
@@ -246,15 +244,13 @@ task<client_session::next> client_session::respond(exchange_state& x) {
     res.version(x.client_version);
     // Connection went with the other hop-by-hop fields; say only what differs from the
     // version's default (HTTP/1.1 keeps the connection, HTTP/1.0 closes it).
-    response_extra_.clear();
+    extra_.clear();
     if (x.client_version >= 11 ? !keep : keep)
-        response_extra_ += keep ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
-    response_extra_ += "X-Request-Id: ";
-    response_extra_ += record_.request_id;
-    response_extra_ += "\r\n";
+        extra_ += keep ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
+    append_request_id(extra_, record_.request_id);
     const auto got = co_await relay_message(
         x.conn->socket, x.conn->deadline, x.conn->buffer, *x.response, socket_, deadline_, head_,
-        response_extra_, body_buf_, cfg_.limits.body_idle_timeout, record_.bytes_out,
+        extra_, body_buf_, cfg_.limits.body_idle_timeout, record_.bytes_out,
         tap(record_.plan->response_body, record_.response_body, record_.response_body_truncated));
     if (got.read_ec) {
         // Never let a truncated body look complete: abort the client connection.
@@ -325,9 +321,9 @@ task<client_session::next> client_session::send_error(http::status status, error
     scratch_ += reason;
     scratch_ += "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ";
     scratch_ += std::to_string(reason.size() + 1);
-    scratch_ += "\r\nX-Request-Id: ";
-    scratch_ += record_.request_id;
-    scratch_ += keep_alive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n";
+    scratch_ += "\r\n";
+    append_request_id(scratch_, record_.request_id);
+    scratch_ += keep_alive ? "\r\n" : "Connection: close\r\n\r\n";
     scratch_ += reason;
     scratch_ += '\n';
     deadline_.arm(cfg_.limits.body_idle_timeout);

@@ -153,9 +153,19 @@ void append_forwarded(std::string& out, const request_origin& origin, std::strin
         out += origin.host;
         out += "\r\n";
     }
+    append_request_id(out, request_id);
+}
+
+void append_request_id(std::string& out, std::string_view id) {
     out += "X-Request-Id: ";
-    out += request_id;
+    out += id;
     out += "\r\n";
+}
+
+void append_upgrade(std::string& out, std::string_view protocol) {
+    out += "Upgrade: ";
+    out += protocol;
+    out += "\r\nConnection: Upgrade\r\n";
 }
 
 }  // namespace sidelight::proxy

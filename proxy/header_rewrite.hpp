@@ -45,6 +45,13 @@ void strip_response(fields& fields);
 // The request's id: the client's when it sent exactly one sane one, else a new one.
 void choose_request_id(const request_origin& origin, std::string& id);
 
+// "X-Request-Id: `id`" and CRLF.
+void append_request_id(std::string& out, std::string_view id);
+
+// "Upgrade: `protocol`", CRLF, "Connection: Upgrade", CRLF: the one hop-by-hop exchange that
+// crosses the proxy.
+void append_upgrade(std::string& out, std::string_view protocol);
+
 // The header lines (each ending in CRLF) the proxy adds to a request it forwards:
 // Host: `default_host` when the request had none; X-Forwarded-For: the client's list, then
 // `peer_ip`; X-Forwarded-Proto: http; X-Forwarded-Host: the request's Host, when it had one;

@@ -200,14 +200,9 @@ task<client_session::next> client_session::forward(request_parser& rp) {
                           record_.client_ip);
     }
     choose_request_id(origin_, record_.request_id);
-    request_extra_.clear();
-    if (!x.upgrade.empty()) {  // the one hop-by-hop exchange that must reach the app
-        request_extra_ += "Upgrade: ";
-        request_extra_ += x.upgrade;
-        request_extra_ += "\r\nConnection: Upgrade\r\n";
-    }
-    append_forwarded(request_extra_, origin_, peer_ip_, record_.request_id,
-                     w_.shared.upstream.host_header);
+    extra_.clear();
+    if (!x.upgrade.empty()) append_upgrade(extra_, x.upgrade);
+    append_forwarded(extra_, origin_, peer_ip_, record_.request_id, w_.shared.upstream.host_header);
     req.version(11);
     if (chunked) req.chunked(true);
     if (expect_continue && !rp.is_done()) {
