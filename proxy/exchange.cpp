@@ -104,9 +104,15 @@ task<client_session::next> client_session::tunnel(exchange_state& x) {
     }
     finish(101, error_type::none);
     w_.shared.obs->on_connection(connection_type::websocket, +1);
-    co_await run_tunnel(socket_, buffer_, x.conn->socket, x.conn->buffer,
-                        cfg_.limits.tunnel_idle_timeout);
+    const auto moved = co_await run_tunnel(socket_, buffer_, x.conn->socket, x.conn->buffer,
+                                           cfg_.limits.tunnel_idle_timeout);
     w_.shared.obs->on_connection(connection_type::websocket, -1);
+    // The request was logged at the switch; this is what the tunnel carried after it.
+    spdlog::debug(
+        "event=tunnel_closed request_id={} client_to_upstream={} upstream_to_client={} "
+        "reason={}",
+        record_.request_id, moved.client_to_upstream, moved.upstream_to_client,
+        moved.idle_timeout ? "idle_timeout" : "closed");
     co_return next::close;
 }
 

@@ -106,7 +106,7 @@ std::string scrape(const sidelight_process& p) {
 TEST(WebSocketTest, EchoesAThousandMessagesAndClosesFromTheClient) {
     temp_dir dir;
     ws_echo_app app;
-    auto proc = sidelight_process::run(dir, test_config(app.port()));
+    auto proc = sidelight_process::run(dir, test_config(app.port(), "log_level: debug\n"));
     ws_client c;
     c.connect(proc->proxy_port());
     EXPECT_EQ(c.upgrade_response.result_int(), 101);
@@ -132,6 +132,17 @@ TEST(WebSocketTest, EchoesAThousandMessagesAndClosesFromTheClient) {
                            "status_code=\"101\"}"),
               1)
         << text;
+    // What the tunnel carried, once it closed: a thousand messages each way, masked frames from
+    // the client being larger than the unmasked echoes.
+    ASSERT_TRUE(proc->wait_for_log("event=tunnel_closed")) << proc->stderr_text();
+    const auto log = proc->stderr_text();
+    const auto number_after = [&](const std::string& key) {
+        const auto at = log.find(key + "=", log.find("event=tunnel_closed"));
+        return at == std::string::npos ? 0ull : std::stoull(log.substr(at + key.size() + 1));
+    };
+    EXPECT_GT(number_after("client_to_upstream"), number_after("upstream_to_client"));
+    EXPECT_GT(number_after("upstream_to_client"), 50'000ull);  // at least the messages' text
+    EXPECT_NE(log.find("reason=closed"), std::string::npos) << log;
 }
 
 TEST(WebSocketTest, ServerInitiatedCloseReachesTheClient) {
@@ -173,7 +184,8 @@ TEST(WebSocketTest, AVanishingAppClosesTheClientSide) {
 TEST(WebSocketTest, IdleTunnelsAreClosed) {
     temp_dir dir;
     ws_echo_app app;
-    auto yaml = test_config(app.port(), "limits:\n  tunnel_idle_timeout: 300ms\n");
+    auto yaml =
+        test_config(app.port(), "limits:\n  tunnel_idle_timeout: 300ms\nlog_level: debug\n");
     auto proc = sidelight_process::run(dir, yaml);
     ws_client c;
     c.connect(proc->proxy_port());
@@ -185,6 +197,8 @@ TEST(WebSocketTest, IdleTunnelsAreClosed) {
     EXPECT_TRUE(ec);
     EXPECT_GE(waited, 250ms);
     EXPECT_LT(waited, 5s);
+    EXPECT_TRUE(proc->wait_for_log("client_to_upstream=0 upstream_to_client=0 reason=idle_timeout"))
+        << proc->stderr_text();
 }
 
 }  // namespace
