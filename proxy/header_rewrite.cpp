@@ -68,7 +68,7 @@ void strip(fields& fields, Other&& other) {
                 return false;
             });
         }
-        if (is_hop_by_hop(name) || other(*it)) {
+        if (other(*it) || is_hop_by_hop(name)) {  // `other` sees the hop-by-hop fields too
             it = fields.erase(it);
         } else {
             ++it;
@@ -92,8 +92,15 @@ void strip_request(fields& fields, request_origin& origin) {
                 if (!origin.has_host) origin.host = f.value();
                 origin.has_host = true;
                 return false;
+            case http::field::user_agent:
+                origin.user_agent = f.value();
+                return false;
             case http::field::expect:
+                origin.expect.assign(f.value());
                 return true;
+            case http::field::upgrade:
+                origin.upgrade.assign(f.value());
+                return false;  // hop-by-hop: strip() removes it
             case http::field::unknown:
                 break;
             default:

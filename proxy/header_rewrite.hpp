@@ -21,22 +21,28 @@ namespace sidelight::proxy {
 
 // What a request said in the fields the proxy sets itself.
 struct request_origin {
-    std::string forwarded_for;  // its X-Forwarded-For lines joined into one list, or ""
-    std::string request_id;     // its X-Request-Id, when exactly one came, else ""
-    std::string_view host;      // its Host (a view into the fields, which keep Host)
+    std::string forwarded_for;    // its X-Forwarded-For lines joined into one list, or ""
+    std::string request_id;       // its X-Request-Id, when exactly one came, else ""
+    std::string_view host;        // its Host (a view into the fields, which keep Host)
+    std::string_view user_agent;  // its User-Agent (a view: the fields keep it too)
+    std::string expect;           // its Expect, which the proxy answers, or ""
+    std::string upgrade;          // its Upgrade, or "" (hop-by-hop: passed on by the session)
     bool has_host = false;
 
     void clear() {
         forwarded_for.clear();
         request_id.clear();
         host = {};
+        user_agent = {};
+        expect.clear();
+        upgrade.clear();
         has_host = false;
     }
 };
 
 // One pass over a request's fields: removes the hop-by-hop fields, Expect (the proxy answers
 // it), X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host and X-Request-Id, keeping what
-// the removed ones said and the Host in `origin`.
+// the removed ones (and Upgrade) said, the Host and the User-Agent in `origin`.
 void strip_request(fields& fields, request_origin& origin);
 
 // One pass over a response's fields: removes the hop-by-hop fields and X-Request-Id.

@@ -8,25 +8,12 @@
 #include "proxy/client_session.hpp"
 #include "proxy/header_check.hpp"
 #include "proxy/header_rewrite.hpp"
-#include "proxy/http_text.hpp"
 #include "proxy/request_id.hpp"
 
 namespace sidelight::proxy {
 namespace {
 
 constexpr std::size_t read_chunk = 4096;
-
-// `Upgrade: x` together with `Connection: upgrade` (RFC 9110 7.8).
-bool wants_upgrade(const fields& f) {
-    if (f[http::field::upgrade].empty()) return false;
-    for (const auto& field : f) {
-        if (beast::iequals(field.name_string(), "Connection") &&
-            any_list_element(field.value(),
-                             [](std::string_view t) { return beast::iequals(t, "upgrade"); }))
-            return true;
-    }
-    return false;
-}
 
 }  // namespace
 
@@ -178,23 +165,24 @@ task<client_session::next> client_session::forward(request_parser& rp) {
     capture_request(req, target);
     exchange_state x{rp, nullptr, std::nullopt};
     x.client_version = req.version();
-    x.client_keep_alive = req.keep_alive();
+    x.client_keep_alive = rp.keep_alive();
     x.head = req.method() == http::verb::head;
     if (const auto len = rp.content_length();
         len && cfg_.limits.max_body_bytes && *len > cfg_.limits.max_body_bytes) {
         co_return co_await send_error(http::status::payload_too_large, error_type::bad_request,
                                       false);
     }
-    const auto expect = req[http::field::expect];
-    const bool expect_continue = beast::iequals(expect, "100-continue");
-    if (!expect.empty() && !expect_continue) {
+    strip_request(req, origin_);
+    record_.user_agent.assign(origin_.user_agent);
+    const bool expect_continue = beast::iequals(origin_.expect, "100-continue");
+    if (!origin_.expect.empty() && !expect_continue) {
         co_return co_await send_error(http::status::expectation_failed, error_type::bad_request,
                                       false);
     }
     const bool chunked = rp.chunked();
-    if (x.client_version >= 11 && rp.is_done() && wants_upgrade(req))
-        x.upgrade.assign(req[http::field::upgrade]);
-    strip_request(req, origin_);
+    // `Upgrade: x` together with `Connection: upgrade` (RFC 9110 7.8), on a bodiless request.
+    if (x.client_version >= 11 && rp.is_done() && rp.upgrade() && !origin_.upgrade.empty())
+        x.upgrade = origin_.upgrade;
     if (!w_.shared.trusted_proxies.empty()) {
         resolve_client_ip(peer_, origin_.forwarded_for, w_.shared.trusted_proxies,
                           record_.client_ip);
@@ -238,7 +226,6 @@ void client_session::label_route(std::string_view target) {
 void client_session::capture_request(const fields& fields, std::string_view target) {
     if (const auto q = target.find('?'); q != std::string_view::npos)
         record_.query.assign(target.substr(q + 1));
-    record_.user_agent.assign(fields[http::field::user_agent]);
     for (const auto& name : record_.plan->headers) {
         for (const auto& f : fields) {
             if (beast::iequals(f.name_string(), name)) {

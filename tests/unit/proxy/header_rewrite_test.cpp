@@ -127,5 +127,26 @@ TEST(HeaderRewriteTest, ExpectAndHopByHopAreNotForwardedButHostIsKept) {
     EXPECT_NE(out.find("\r\nContent-Length: 3\r\n"), std::string::npos) << out;
 }
 
+// What the session decides from after the strip is in `origin`: Expect and Upgrade, which the
+// strip removes, and the User-Agent, which it keeps.
+TEST(HeaderRewriteTest, TheStripKeepsExpectUpgradeAndUserAgentInTheOrigin) {
+    const std::string raw =
+        "GET /ws HTTP/1.1\r\nHost: a\r\nUser-Agent: curl/8\r\nUpgrade: websocket\r\n"
+        "Connection: keep-alive, Upgrade\r\nExpect: 100-continue\r\n\r\n";
+    request_parser p;
+    boost::beast::error_code ec;
+    p.put(boost::asio::buffer(raw.data(), raw.size()), ec);
+    ASSERT_FALSE(ec) << ec.message();
+    request_origin origin;
+    strip_request(p.get(), origin);
+    EXPECT_EQ(origin.expect, "100-continue");
+    EXPECT_EQ(origin.upgrade, "websocket");
+    EXPECT_EQ(origin.user_agent, "curl/8");
+    EXPECT_EQ(names(p.get()), (std::vector<std::string>{"Host", "User-Agent"}));
+    strip_request(p.get(), origin);  // a second request on the same origin starts clean
+    EXPECT_EQ(origin.expect, "");
+    EXPECT_EQ(origin.upgrade, "");
+}
+
 }  // namespace
 }  // namespace sidelight::proxy
