@@ -53,9 +53,11 @@ task<std::optional<client_session::next>> client_session::strict_request(exchang
         const auto cap = record_.plan->max_body_bytes;
         while (!rp.is_done()) {
             beast::error_code ec;
-            const std::size_t got = co_await next_body_piece(
-                socket_, deadline_, buffer_, rp, body_buf_, cfg_.limits.body_idle_timeout, ec,
-                []() -> task<bool> { co_return true; });
+            const auto ready = buffered_body_piece(buffer_, rp, body_buf_, ec);
+            const std::size_t got =
+                ready ? *ready
+                      : co_await read_body_piece(socket_, deadline_, buffer_, rp, body_buf_,
+                                                 cfg_.limits.body_idle_timeout, ec);
             if (ec == http::error::body_limit) {
                 co_return co_await send_error(http::status::payload_too_large,
                                               error_type::bad_request, false);

@@ -115,23 +115,16 @@ std::optional<std::size_t> buffered_body_piece(
     return std::nullopt;
 }
 
-// Parses the next body piece into `buf` from what is buffered, reading the socket only when
-// nothing is buffered. Returns the piece's size (0 only when the message is done).
-// `before_read` runs once, just before the first socket read (to flush a pending head).
-// `buffered_tried`: the caller has just run buffered_body_piece and it wanted a read, so the
-// buffer is not parsed again before that read.
-template <bool is_request, class BeforeRead>
-task<std::size_t> next_body_piece(
+// Reads the socket until the next body piece parses into `buf`, for when buffered_body_piece
+// found too little buffered. Returns the piece's size (0 only when the message is done, or on
+// an error, then in `read_ec`).
+template <bool is_request>
+task<std::size_t> read_body_piece(
     tcp_socket& in, io_deadline& in_deadline, boost::beast::flat_buffer& in_buf,
     boost::beast::http::parser<is_request, boost::beast::http::buffer_body, field_allocator<char>>&
         p,
-    std::span<char> buf, std::chrono::milliseconds idle, boost::beast::error_code& read_ec,
-    BeforeRead&& before_read, bool buffered_tried = false) {
-    for (bool parse = !buffered_tried;; parse = true) {
-        if (parse) {
-            if (auto got = buffered_body_piece(in_buf, p, buf, read_ec)) co_return *got;
-        }
-        if (!co_await before_read()) co_return 0;
+    std::span<char> buf, std::chrono::milliseconds idle, boost::beast::error_code& read_ec) {
+    for (;;) {
         in_deadline.arm(idle);
         auto [ec, n] = co_await in.async_read_some(in_buf.prepare(read_size(in_buf)), use_tuple);
         in_deadline.done(ec);
@@ -145,6 +138,7 @@ task<std::size_t> next_body_piece(
             co_return 0;
         }
         in_buf.commit(n);
+        if (auto got = buffered_body_piece(in_buf, p, buf, read_ec)) co_return *got;
     }
 }
 
@@ -167,25 +161,25 @@ task<relay_result> relay_message(
     head.clear();
     append_head(head, msg.base(), extra);
     bool head_pending = true;
-    auto flush_head = [&]() -> task<bool> {
-        if (!head_pending) co_return true;
-        head_pending = false;
-        out_deadline.arm(idle);
-        auto [ec, n] = co_await net::async_write(out, net::buffer(head), use_tuple);
-        out_deadline.done(ec);
-        r.write_ec = ec;
-        co_return !ec;
-    };
     for (;;) {
         std::size_t got = 0;
         if (!p.is_done()) {
             if (auto ready = buffered_body_piece(in_buf, p, buf, r.read_ec)) {
                 got = *ready;
             } else {
-                got = co_await next_body_piece(in, in_deadline, in_buf, p, buf, idle, r.read_ec,
-                                               flush_head, true);
+                if (head_pending) {  // the head goes before a wait for more of the body
+                    head_pending = false;
+                    out_deadline.arm(idle);
+                    auto [ec, n] = co_await net::async_write(out, net::buffer(head), use_tuple);
+                    out_deadline.done(ec);
+                    if (ec) {
+                        r.write_ec = ec;
+                        co_return r;
+                    }
+                }
+                got = co_await read_body_piece(in, in_deadline, in_buf, p, buf, idle, r.read_ec);
             }
-            if (r.read_ec || r.write_ec) co_return r;
+            if (r.read_ec) co_return r;
             body_bytes += got;
             tap.take(buf.data(), got);
         }
