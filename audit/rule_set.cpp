@@ -35,8 +35,12 @@ void want(proxy::capture_plan& plan, const config::value_source& s, proxy::metho
             std::string name = s.from == source_kind::header ? s.key : "authorization";
             std::transform(name.begin(), name.end(), name.begin(),
                            [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-            if (std::find(plan.headers.begin(), plan.headers.end(), name) == plan.headers.end())
-                plan.headers.push_back(name);
+            const auto known = std::find_if(plan.headers.begin(), plan.headers.end(),
+                                            [&](const auto& h) { return h.name == name; });
+            if (known != plan.headers.end())
+                known->methods |= methods;
+            else
+                plan.headers.push_back({std::move(name), methods});
             break;
         }
         default:

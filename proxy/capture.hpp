@@ -43,11 +43,17 @@ class method_set {
     std::uint16_t bits_ = 0;
 };
 
+// A request header the rules read, and the methods whose rules read it.
+struct header_want {
+    std::string name;  // lower case
+    method_set methods;
+};
+
 struct capture_plan {
     method_set request_body;   // methods whose rules read the request body
     method_set response_body;  // ... the response body
     std::size_t max_body_bytes = 64 * 1024;
-    std::vector<std::string> headers;  // request header names to keep, lower case
+    std::vector<header_want> headers;  // request headers to keep
     // Methods a strict rule may fire on. Request phase (a rule decided by the request alone):
     // the request is not forwarded before its event is committed, and its body, when read by
     // the rules, is buffered for that. Response phase: the response is held until then.

@@ -226,10 +226,11 @@ void client_session::label_route(std::string_view target) {
 void client_session::capture_request(const fields& fields, std::string_view target) {
     if (const auto q = target.find('?'); q != std::string_view::npos)
         record_.query.assign(target.substr(q + 1));
-    for (const auto& name : record_.plan->headers) {
+    for (const auto& want : record_.plan->headers) {
+        if (!want.methods.contains(record_.method_id)) continue;  // only other methods' rules
         for (const auto& f : fields) {
-            if (beast::iequals(f.name_string(), name)) {
-                record_.headers.emplace_back(name, f.value());
+            if (beast::iequals(f.name_string(), want.name)) {
+                record_.headers.emplace_back(want.name, f.value());
                 break;
             }
         }

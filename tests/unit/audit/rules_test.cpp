@@ -159,14 +159,17 @@ TEST(RuleSetTest, PlansCaptureOnlyWhatRulesRead) {
     EXPECT_TRUE(put.response_body.empty());
     EXPECT_TRUE(put.strict_request.empty());
     EXPECT_TRUE(put.strict_response.empty());
-    EXPECT_NE(std::find(put.headers.begin(), put.headers.end(), "authorization"),
-              put.headers.end());
+    const auto wants = [](const proxy::capture_plan& plan, std::string_view name, http_method m) {
+        return std::any_of(plan.headers.begin(), plan.headers.end(),
+                           [&](const auto& h) { return h.name == name && h.methods.contains(m); });
+    };
+    EXPECT_TRUE(wants(put, "authorization", http_method::put));
     const auto& get = f.routes->plan(f.routes->resolve(http_method::get, "/api/products/1"));
     EXPECT_TRUE(get.response_body.contains(http_method::get));
     EXPECT_TRUE(get.strict_response.contains(http_method::get));  // it reads the response
     EXPECT_TRUE(get.strict_request.empty());
     EXPECT_TRUE(get.request_body.empty());
-    EXPECT_NE(std::find(get.headers.begin(), get.headers.end(), "x-user"), get.headers.end());
+    EXPECT_TRUE(wants(get, "x-user", http_method::get));
     const auto& health = f.routes->plan(f.routes->resolve(http_method::get, "/health"));
     EXPECT_TRUE(health.empty());
     const auto& login = f.routes->plan(f.routes->resolve(http_method::post, "/api/login"));
@@ -193,6 +196,7 @@ audit:
       match: {routes: ["/api/items/{id}"], methods: [PUT, PATCH]}
       action: UPDATE
       changes: true
+      user: header:X-Editor
     - name: held-any
       match: {routes: [/api/other]}
       action: ANY
@@ -221,6 +225,11 @@ security:
         EXPECT_EQ(items.request_body.contains(m), m == http_method::put || m == http_method::patch)
             << i;
     }
+    // A header only the update rule reads is kept for PUT and PATCH, not for a GET.
+    ASSERT_EQ(items.headers.size(), 1u);
+    EXPECT_EQ(items.headers[0].name, "x-editor");
+    EXPECT_TRUE(items.headers[0].methods.contains(http_method::patch));
+    EXPECT_FALSE(items.headers[0].methods.contains(http_method::get));
     // Without `methods` a strict rule holds every method; reading the body, it buffers it.
     const auto& other = routes.plan(routes.resolve(http_method::post, "/api/other"));
     for (auto m : {http_method::get, http_method::post, http_method::other}) {
