@@ -10,7 +10,8 @@
 //   admin:    {listen, token}
 //   health:   {interval, timeout, path}
 //   shutdown: {delay, grace}
-//   limits:   {header_read_timeout, keepalive_timeout, body_idle_timeout, tunnel_idle_timeout,
+//   limits:   {header_read_timeout, keepalive_timeout, body_idle_timeout, body_read_timeout,
+//              tunnel_idle_timeout,
 //              max_url_bytes, max_header_bytes, max_header_count, max_body_bytes}
 //   metrics:  {prefix, buckets, const_labels}
 //   routes:   list of entries, or {openapi, unmatched, max_routes, entries}
@@ -97,6 +98,7 @@ struct limits_config {
     duration header_read_timeout{10000};  // slowloris: whole request header within this
     duration keepalive_timeout{60000};    // idle client connection between requests
     duration body_idle_timeout{60000};    // no body byte either way for this long
+    duration body_read_timeout{60000};    // whole request body, from its head; 0: no bound
     duration tunnel_idle_timeout{3600000};
     std::size_t max_url_bytes = 8 * 1024;      // request line target -> 414
     std::size_t max_header_bytes = 64 * 1024;  // whole header block -> 431

@@ -144,6 +144,7 @@ void emit_limits_metrics(YAML::Emitter& out, const config& cfg) {
     put(out, "header_read_timeout", l.header_read_timeout);
     put(out, "keepalive_timeout", l.keepalive_timeout);
     put(out, "body_idle_timeout", l.body_idle_timeout);
+    put(out, "body_read_timeout", l.body_read_timeout);
     put(out, "tunnel_idle_timeout", l.tunnel_idle_timeout);
     put_size(out, "max_url_bytes", l.max_url_bytes);
     put_size(out, "max_header_bytes", l.max_header_bytes);

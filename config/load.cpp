@@ -93,9 +93,9 @@ shutdown_config parse_shutdown(const node_ref& n) {
 }
 
 limits_config parse_limits(const node_ref& n) {
-    map_reader m(
-        n, {"header_read_timeout", "keepalive_timeout", "body_idle_timeout", "tunnel_idle_timeout",
-            "max_url_bytes", "max_header_bytes", "max_header_count", "max_body_bytes"});
+    map_reader m(n, {"header_read_timeout", "keepalive_timeout", "body_idle_timeout",
+                     "body_read_timeout", "tunnel_idle_timeout", "max_url_bytes",
+                     "max_header_bytes", "max_header_count", "max_body_bytes"});
     limits_config out;
     auto timeout = [&](std::string_view key, duration& field) {
         if (auto v = m.get(key)) field = detail::to_duration(*v, false);
@@ -104,6 +104,7 @@ limits_config parse_limits(const node_ref& n) {
     timeout("keepalive_timeout", out.keepalive_timeout);
     timeout("body_idle_timeout", out.body_idle_timeout);
     timeout("tunnel_idle_timeout", out.tunnel_idle_timeout);
+    if (auto v = m.get("body_read_timeout")) out.body_read_timeout = detail::to_duration(*v, true);
     if (auto v = m.get("max_url_bytes")) out.max_url_bytes = detail::to_size(*v, 1);
     if (auto v = m.get("max_header_bytes")) out.max_header_bytes = detail::to_size(*v, 1);
     if (auto v = m.get("max_header_count")) out.max_header_count = detail::to_uint(*v, 1, 100'000);

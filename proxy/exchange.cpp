@@ -62,6 +62,14 @@ task<std::optional<client_session::next>> client_session::strict_request(exchang
                 co_return co_await send_error(http::status::payload_too_large,
                                               error_type::bad_request, false);
             }
+            if (malformed(ec)) {
+                co_return co_await send_error(http::status::bad_request, error_type::bad_request,
+                                              false);
+            }
+            if (ec == beast::error::timeout) {  // limits.body_idle_timeout / body_read_timeout
+                co_return co_await send_error(http::status::request_timeout,
+                                              error_type::bad_request, false);
+            }
             if (ec) {
                 finish(499, error_type::client_abort);
                 co_return next::close;
@@ -94,7 +102,10 @@ task<client_session::next> client_session::tunnel(exchange_state& x) {
     extra_.clear();
     append_upgrade(extra_, res[http::field::upgrade]);  // read before the strip removes it
     append_request_id(extra_, record_.request_id);
-    strip_response(res);
+    if (!strip_response(res, scratch_)) {
+        co_return co_await send_error(http::status::bad_gateway, error_type::upstream_bad_response,
+                                      false);
+    }
     head_.clear();
     append_head(head_, res, extra_);
     deadline_.arm(cfg_.limits.body_idle_timeout);
@@ -172,9 +183,14 @@ task<client_session::next> client_session::respond(exchange_state& x) {
             if (malformed(sent.read_ec))
                 co_return co_await send_error(http::status::bad_request, error_type::bad_request,
                                               false);
+            // A body that stalls or trickles past its time: 408, as for a slow head.
+            if (sent.read_ec == beast::error::timeout)
+                co_return co_await send_error(http::status::request_timeout,
+                                              error_type::bad_request, false);
             finish(499, error_type::client_abort);
             co_return next::close;
         }
+        deadline_.uncap();  // the body is in: the response is not bound by its time
         const bool may_retry = attempt == 0 && retryable && x.conn->reused;
         if (!sent.write_ec && x.body_prebuffered) {
             x.conn->deadline.arm(cfg_.limits.body_idle_timeout);
@@ -242,7 +258,10 @@ task<client_session::next> client_session::respond(exchange_state& x) {
     const bool upstream_reusable = res.keep_alive() && !x.response->need_eof();
     bool keep = x.client_keep_alive && !w_.shared.draining.load(std::memory_order_relaxed);
     const bool unframed = x.response->chunked() || x.response->need_eof();
-    strip_response(res);
+    if (!strip_response(res, scratch_)) {  // its Connection names its own framing
+        co_return co_await send_error(http::status::bad_gateway, error_type::upstream_bad_response,
+                                      false);
+    }
     if (!x.head && unframed) {
         if (x.client_version >= 11)
             res.chunked(true);
@@ -320,6 +339,7 @@ bool client_session::unwatch_client() {
 task<client_session::next> client_session::send_error(http::status status, error_type error,
                                                       bool keep_alive) {
     const auto reason = http::obsolete_reason(status);
+    deadline_.uncap();  // an answer is not bound by the request body's time
     keep_alive = keep_alive && !w_.shared.draining.load(std::memory_order_relaxed);
     if (record_.request_id.empty()) generate_request_id(record_.request_id);
     scratch_.clear();
@@ -331,6 +351,8 @@ task<client_session::next> client_session::send_error(http::status status, error
     scratch_ += std::to_string(reason.size() + 1);
     scratch_ += "\r\n";
     append_request_id(scratch_, record_.request_id);
+    if (status == http::status::method_not_allowed)
+        scratch_ += "Allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n";
     scratch_ += keep_alive ? "\r\n" : "Connection: close\r\n\r\n";
     scratch_ += reason;
     scratch_ += '\n';

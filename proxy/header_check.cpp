@@ -32,12 +32,28 @@ head_check_result bad(std::string_view why) {
     return {head_verdict::bad_request, why};
 }
 
+bool starts_with_nocase(std::string_view s, std::string_view prefix) {
+    return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
+}
+
+// The request-target's form (RFC 9112 3.2): origin-form ("/path?q"), absolute-form
+// ("http://host/path"), or asterisk-form ("*", OPTIONS only). Authority-form belongs to CONNECT,
+// which is refused before. A fragment is never sent (RFC 9110 4.2.4).
+head_check_result check_target(std::string_view method, std::string_view target) {
+    if (target.find('#') != std::string_view::npos) return bad("fragment in request target");
+    if (target.front() == '/') return {};
+    if (target == "*") return method == "OPTIONS" ? head_check_result{} : bad("asterisk-form");
+    if (starts_with_nocase(target, "http://") || starts_with_nocase(target, "https://")) return {};
+    return bad("request target is not origin-form or absolute-form");
+}
+
 // Request line: method SP request-target SP HTTP/1.x
 head_check_result check_request_line(std::string_view line, const head_limits& limits,
                                      bool& http10) {
     const auto sp1 = line.find(' ');
     if (sp1 == std::string_view::npos || !is_token(line.substr(0, sp1)))
         return bad("invalid method");
+    const auto method = line.substr(0, sp1);
     const auto sp2 = line.find(' ', sp1 + 1);
     if (sp2 == std::string_view::npos) return bad("malformed request line");
     const auto target = line.substr(sp1 + 1, sp2 - sp1 - 1);
@@ -54,14 +70,45 @@ head_check_result check_request_line(std::string_view line, const head_limits& l
     } else {
         return bad("unsupported http version");
     }
-    return {};
+    if (method == "CONNECT") return {head_verdict::not_allowed, "connect"};
+    return check_target(method, target);
+}
+
+// Host = uri-host [ ":" port ]: reg-name or IP literal characters only. Userinfo ("user@host")
+// was removed from http URIs (RFC 9110 4.2.4); a '/' or '\\' would let the app see another
+// authority than the one sidelight forwarded for.
+bool valid_host(std::string_view host) {
+    for (unsigned char c : host) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') ||
+                        std::string_view("-._~!$&'()*+,;=%:[]").find(static_cast<char>(c)) !=
+                            std::string_view::npos;
+        if (!ok) return false;
+    }
+    return true;
 }
 
 struct framing_state {
     int content_length_count = 0;
     int transfer_encoding_count = 0;
+    int host_count = 0;
     bool chunked_last = false;
 };
+
+// Connection's options (RFC 9110 7.6.1) are field names: tokens, and never one that sidelight
+// reads (is_protected_field).
+head_check_result check_connection(std::string_view value) {
+    head_check_result r;
+    any_list_element(value, [&](std::string_view option) {
+        if (!is_token(option)) {
+            r = bad("connection option is not a token");
+        } else if (is_protected_field(option)) {
+            r = bad("connection option names a framing, routing or identity field");
+        }
+        return r.verdict != head_verdict::ok;
+    });
+    return r;
+}
 
 head_check_result check_framing_field(std::string_view name, std::string_view value,
                                       framing_state& f) {
@@ -76,6 +123,11 @@ head_check_result check_framing_field(std::string_view name, std::string_view va
         // Only exactly `chunked` is accepted: any other coding, or a list, is refused.
         if (!iequals(value, "chunked")) return bad("transfer-encoding is not exactly chunked");
         f.chunked_last = true;
+    } else if (iequals(name, "host")) {
+        if (++f.host_count > 1) return bad("several host fields");
+        if (!valid_host(value)) return bad("invalid host");
+    } else if (iequals(name, "connection")) {
+        return check_connection(value);
     }
     return {};
 }
@@ -95,6 +147,19 @@ head_check_result check_field_line(std::string_view line, framing_state& f) {
 }
 
 }  // namespace
+
+bool is_framing_field(std::string_view name) {
+    return iequals(name, "content-length") || iequals(name, "transfer-encoding");
+}
+
+bool is_protected_field(std::string_view name) {
+    for (std::string_view f :
+         {"content-length", "transfer-encoding", "host", "authorization", "user-agent", "expect",
+          "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-request-id"}) {
+        if (iequals(name, f)) return true;
+    }
+    return false;
+}
 
 bool is_token(std::string_view s) {
     if (s.empty()) return false;

@@ -12,6 +12,7 @@ namespace sidelight::proxy {
 enum class head_verdict {
     ok,
     bad_request,       // 400
+    not_allowed,       // 405: CONNECT (sidelight is no forward proxy)
     uri_too_long,      // 414
     header_too_large,  // 431
 };
@@ -31,5 +32,16 @@ head_check_result check_request_head(std::string_view head, const head_limits& l
 
 // True for a valid RFC 9110 token (method names, field names).
 bool is_token(std::string_view s);
+
+// True when `name` (any case) is a field sidelight reads to frame, route or attribute a
+// request: Content-Length, Transfer-Encoding, Host, Authorization, User-Agent, Expect and the
+// fields it sets itself (X-Forwarded-*, X-Request-Id). A Connection option may never name one:
+// the field would be removed as hop-by-hop between what sidelight parsed and what the app
+// reads (`Connection: Content-Length` smuggled the body as a second request).
+bool is_protected_field(std::string_view name);
+
+// True when `name` frames a message (Content-Length, Transfer-Encoding): what a response's
+// Connection option may not name either.
+bool is_framing_field(std::string_view name);
 
 }  // namespace sidelight::proxy

@@ -2,6 +2,7 @@
 
 #include <boost/beast/core/string.hpp>
 
+#include "proxy/header_check.hpp"
 #include "proxy/http_text.hpp"
 #include "proxy/request_id.hpp"
 
@@ -52,19 +53,23 @@ bool is_hop_by_hop(http::field f) {
 
 // One pass: erases the hop-by-hop fields, and every field for which `other` returns true.
 // Fields named by Connection ("Connection: close, X-Secret") are hop-by-hop too; their names
-// are copied, then erased once the pass is over. The usual options need no second pass:
-// `close` names no field, and Keep-Alive and Upgrade are gone with the pass. Host is not
-// hop-by-hop: it is meant for every recipient (RFC 9110 7.2), so an option naming it is ignored.
+// are collected into `named` (comma-separated), then erased once the pass is over. The usual
+// options need no second pass: `close` names no field, and Keep-Alive and Upgrade are gone
+// with the pass. Returns false, erasing nothing named, when an option names a protected field
+// (header_check.hpp): such a message is refused, never relayed with its framing removed.
 template <class Other>
-void strip(fields& fields, Other&& other) {
-    std::string named;
+bool strip(fields& fields, std::string& named, Other&& other) {
+    named.clear();
+    bool refused = false;
     for (auto it = fields.begin(); it != fields.end();) {
         const auto name = it->name();
         if (name == http::field::connection) {
             any_list_element(it->value(), [&](std::string_view token) {
-                if (!iequals(token, "close") && !iequals(token, "keep-alive") &&
-                    !iequals(token, "upgrade") && !iequals(token, "Host"))
-                    named.append(token).push_back(',');
+                if (iequals(token, "close") || iequals(token, "keep-alive") ||
+                    iequals(token, "upgrade"))
+                    return false;
+                if (is_protected_field(token)) refused = true;
+                named.append(token).push_back(',');
                 return false;
             });
         }
@@ -74,19 +79,21 @@ void strip(fields& fields, Other&& other) {
             ++it;
         }
     }
-    if (named.empty()) return;
+    if (refused) return false;
+    if (named.empty()) return true;
     any_list_element(named, [&](std::string_view token) {
         fields.erase(token);
         return false;
     });
+    return true;
 }
 
 }  // namespace
 
-void strip_request(fields& fields, request_origin& origin) {
+bool strip_request(fields& fields, request_origin& origin) {
     origin.clear();
     int request_ids = 0;
-    strip(fields, [&](const fields::value_type& f) {
+    const bool ok = strip(fields, origin.connection_options, [&](const fields::value_type& f) {
         switch (f.name()) {
             case http::field::host:
                 if (!origin.has_host) origin.host = f.value();
@@ -124,10 +131,11 @@ void strip_request(fields& fields, request_origin& origin) {
         return false;
     });
     if (request_ids != 1) origin.request_id.clear();
+    return ok;
 }
 
-void strip_response(fields& fields) {
-    strip(fields, [](const fields::value_type& f) {
+bool strip_response(fields& fields, std::string& named) {
+    return strip(fields, named, [](const fields::value_type& f) {
         return f.name() == http::field::unknown &&
                own_field_of(f.name_string()) == own_field::request_id;
     });

@@ -27,6 +27,8 @@ struct request_origin {
     std::string_view user_agent;  // its User-Agent (a view: the fields keep it too)
     std::string expect;           // its Expect, which the proxy answers, or ""
     std::string upgrade;          // its Upgrade, or "" (hop-by-hop: passed on by the session)
+    // The fields its Connection options named, removed as hop-by-hop: "X-A,X-B," or "".
+    std::string connection_options;
     bool has_host = false;
 
     void clear() {
@@ -36,6 +38,7 @@ struct request_origin {
         user_agent = {};
         expect.clear();
         upgrade.clear();
+        connection_options.clear();
         has_host = false;
     }
 };
@@ -43,10 +46,14 @@ struct request_origin {
 // One pass over a request's fields: removes the hop-by-hop fields, Expect (the proxy answers
 // it), X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host and X-Request-Id, keeping what
 // the removed ones (and Upgrade) said, the Host and the User-Agent in `origin`.
-void strip_request(fields& fields, request_origin& origin);
+// Returns false when a Connection option names a field sidelight reads (is_protected_field):
+// the request must be refused (400), not forwarded.
+[[nodiscard]] bool strip_request(fields& fields, request_origin& origin);
 
-// One pass over a response's fields: removes the hop-by-hop fields and X-Request-Id.
-void strip_response(fields& fields);
+// One pass over a response's fields: removes the hop-by-hop fields and X-Request-Id. Returns
+// false when a Connection option names a protected field (its framing above all): the response
+// must not be relayed (502). `named` is scratch storage for the options.
+[[nodiscard]] bool strip_response(fields& fields, std::string& named);
 
 // The request's id: the client's when it sent exactly one sane one, else a new one.
 void choose_request_id(const request_origin& origin, std::string& id);

@@ -6,6 +6,7 @@
 // cancellation into beast::error::timeout. Timeouts therefore fire up to one watchdog period
 // late. Only for sockets of the worker that owns the deadline; used from that thread only.
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
 
@@ -20,9 +21,13 @@ class io_deadline {
     static constexpr std::chrono::milliseconds period{50};  // the watchdog's
 
     void arm(clock::duration d) {
-        at_ = clock::now() + d;
+        at_ = std::min(clock::now() + d, cap_);
         fired_ = false;
     }
+    // A bound on every later arm() until uncap(): a total time for a sequence of operations
+    // (a request body), on top of the time each one may take.
+    void cap(clock::duration total) { cap_ = clock::now() + total; }
+    void uncap() { cap_ = clock::time_point::max(); }
     void disarm() { at_ = clock::time_point::max(); }
     // After an operation: its cancellation by the watchdog is reported as a timeout.
     void settle(boost::beast::error_code& ec) {
@@ -44,6 +49,7 @@ class io_deadline {
 
   private:
     clock::time_point at_ = clock::time_point::max();
+    clock::time_point cap_ = clock::time_point::max();
     bool fired_ = false;
 };
 

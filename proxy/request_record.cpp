@@ -20,6 +20,8 @@ std::string_view error_label(error_type e) {
             return "client_abort";
         case error_type::audit_unavailable:
             return "audit_unavailable";
+        case error_type::upstream_bad_response:
+            return "upstream_bad_response";
         case error_type::bad_request:
             return "bad_request";
     }

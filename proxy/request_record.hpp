@@ -23,16 +23,17 @@ namespace sidelight::proxy {
 // Closed set, used as the `error_type` label value.
 enum class error_type : std::uint8_t {
     none,
-    client_error,       // 4xx from the app
-    server_error,       // 5xx from the app
-    upstream_connect,   // 502: could not connect to the app
-    upstream_timeout,   // 504: no response header in time
-    upstream_reset,     // 502 or aborted response: the app closed or reset mid-exchange
-    client_abort,       // 499: the client went away before the response was complete
-    bad_request,        // 400 / 413 / 414 / 431: the request was refused by the proxy
-    audit_unavailable,  // 503: a strict audit event could not be committed
+    client_error,           // 4xx from the app
+    server_error,           // 5xx from the app
+    upstream_connect,       // 502: could not connect to the app
+    upstream_timeout,       // 504: no response header in time
+    upstream_reset,         // 502 or aborted response: the app closed or reset mid-exchange
+    client_abort,           // 499: the client went away before the response was complete
+    bad_request,            // 400 / 413 / 414 / 431: the request was refused by the proxy
+    audit_unavailable,      // 503: a strict audit event could not be committed
+    upstream_bad_response,  // 502: the app's response could not be relayed as it was framed
 };
-inline constexpr std::size_t error_type_count = 9;
+inline constexpr std::size_t error_type_count = 10;
 std::string_view error_label(error_type e);
 
 enum class connection_type : std::uint8_t { client, upstream, websocket };

@@ -73,6 +73,26 @@ server::~server() {
     join();
 }
 
+// The workers' acceptors share the port through SO_REUSEPORT, which would as well let a second
+// sidelight (same user) bind it and silently take half the traffic. A probe bound without
+// SO_REUSEPORT fails while any other socket listens there, so that start fails instead.
+void server::refuse_shared_port(const tcp::endpoint& ep) {
+    net::io_context ioc;
+    tcp::acceptor probe(ioc);
+    beast::error_code ec;
+    probe.open(ep.protocol(), ec);
+    if (!ec) probe.set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec) probe.bind(ep, ec);
+    if (ec == net::error::address_in_use) {
+        throw std::runtime_error("cannot listen on " + shared_.cfg->proxy.listen.to_string() +
+                                 ": address already in use (is another sidelight running?)");
+    }
+    if (ec) {
+        throw std::runtime_error("cannot listen on " + shared_.cfg->proxy.listen.to_string() +
+                                 ": " + ec.message());
+    }
+}
+
 void server::bind(worker& w, const tcp::endpoint& ep) {
     auto& acc = w.acceptor.emplace(w.ioc);
     beast::error_code ec;
@@ -104,6 +124,7 @@ void server::start() {
                                  ": not an IP address");
     }
     tcp::endpoint ep(addr, cfg.proxy.listen.port);
+    if (ep.port() != 0) refuse_shared_port(ep);
     for (unsigned i = 0; i < n; ++i) {
         auto w = std::make_unique<worker>(shared_);
         bind(*w, ep);

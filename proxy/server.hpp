@@ -40,6 +40,7 @@ class server {
 
   private:
     void bind(worker& w, const tcp::endpoint& ep);
+    void refuse_shared_port(const tcp::endpoint& ep);
 
     shared_state shared_;
     std::vector<std::unique_ptr<worker>> workers_;

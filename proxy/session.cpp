@@ -8,12 +8,28 @@
 #include "proxy/client_session.hpp"
 #include "proxy/header_check.hpp"
 #include "proxy/header_rewrite.hpp"
+#include "proxy/http_text.hpp"
 #include "proxy/request_id.hpp"
 
 namespace sidelight::proxy {
 namespace {
 
 constexpr std::size_t read_chunk = 4096;
+
+// Beast accepts any byte inside a quoted chunk-extension value, a bare LF included; the
+// extensions are never forwarded (the body is chunked anew), but a request that a stricter
+// parser (HAProxy's, or the app's) would frame differently is refused all the same.
+struct chunk_extension_check {
+    void operator()(std::uint64_t, std::string_view extensions, beast::error_code& ec) const {
+        for (unsigned char c : extensions) {
+            if ((c < 0x20 && c != '\t') || c == 0x7f) {
+                ec = http::error::bad_chunk_extension;
+                return;
+            }
+        }
+    }
+};
+chunk_extension_check check_chunk_extensions;  // stateless: shared by every parser
 
 }  // namespace
 
@@ -114,6 +130,7 @@ task<client_session::next> client_session::serve_one() {
     if (w_.shared.draining.load(std::memory_order_relaxed) && buffer_.size() == 0)
         co_return next::close;
     record_.reset();
+    deadline_.uncap();
     const std::size_t head_size = co_await read_head();
     if (head_size == 0) co_return next::close;
     const std::string_view head(static_cast<const char*>(buffer_.data().data()), head_size);
@@ -128,12 +145,16 @@ task<client_session::next> client_session::serve_one() {
         case head_verdict::header_too_large:
             co_return co_await send_error(http::status::request_header_fields_too_large,
                                           error_type::bad_request, false);
+        case head_verdict::not_allowed:
+            co_return co_await send_error(http::status::method_not_allowed, error_type::bad_request,
+                                          false);
         case head_verdict::bad_request:
             spdlog::debug("bad request from {}: {}", record_.client_ip, verdict.reason);
             co_return co_await send_error(http::status::bad_request, error_type::bad_request,
                                           false);
     }
     request_parser rp;
+    rp.on_chunk_header(check_chunk_extensions);
     rp.header_limit(static_cast<std::uint32_t>(head_size + 1));
     if (cfg_.limits.max_body_bytes)
         rp.body_limit(cfg_.limits.max_body_bytes);
@@ -172,7 +193,11 @@ task<client_session::next> client_session::forward(request_parser& rp) {
         co_return co_await send_error(http::status::payload_too_large, error_type::bad_request,
                                       false);
     }
-    strip_request(req, origin_);
+    if (!strip_request(req, origin_) || names_captured_field(origin_.connection_options)) {
+        // A Connection option naming what sidelight (or a rule) reads would remove it between
+        // what was parsed and what the app gets (the head check refuses most of these first).
+        co_return co_await send_error(http::status::bad_request, error_type::bad_request, false);
+    }
     record_.user_agent.assign(origin_.user_agent);
     const bool expect_continue = beast::iequals(origin_.expect, "100-continue");
     if (!origin_.expect.empty() && !expect_continue) {
@@ -204,6 +229,10 @@ task<client_session::next> client_session::forward(request_parser& rp) {
             co_return next::close;
         }
     }
+    // The body's total time (limits.body_read_timeout) bounds every read of it; the answer
+    // is not bound by it (respond() and send_error() lift the cap).
+    if (!rp.is_done() && cfg_.limits.body_read_timeout.count() != 0)
+        deadline_.cap(cfg_.limits.body_read_timeout);
     if (strict(audit_phase::request)) {
         if (auto refused = co_await strict_request(x)) co_return *refused;
     }
@@ -235,6 +264,19 @@ void client_session::capture_request(const fields& fields, std::string_view targ
             }
         }
     }
+}
+
+// Whether a Connection option ("X-A,X-B,") names a header an audit rule of this route reads
+// for this method: the rule would see a value the app never receives.
+bool client_session::names_captured_field(std::string_view options) const {
+    if (options.empty()) return false;
+    return any_list_element(options, [&](std::string_view option) {
+        for (const auto& want : record_.plan->headers) {
+            if (want.methods.contains(record_.method_id) && beast::iequals(option, want.name))
+                return true;
+        }
+        return false;
+    });
 }
 
 void client_session::finish(int status, error_type error) {

@@ -5,7 +5,11 @@
 // smuggling defense promises, and aborts when one breaks:
 //  - whatever the head check accepts, Beast parses to one framing (never chunked + length);
 //  - the header sidelight would send to the app passes the same head check again and ends at
-//    its one and only CRLFCRLF (nothing a client sent can split it into two requests).
+//    its one and only CRLFCRLF (nothing a client sent can split it into two requests);
+//  - the differential oracle: what sidelight would send to the app for a complete request (head,
+//    then the body as relay_message frames it) is read by a lenient, naive parser
+//    (tests/support/lenient_http.hpp) as exactly one request, every byte consumed, with the
+//    method, target and body that Beast parsed.
 // Built only with clang and -DSIDELIGHT_FUZZ=ON; run it with scripts/fuzz.
 
 #include <cstdint>
@@ -23,6 +27,7 @@
 #include "proxy/http_head.hpp"
 #include "proxy/method.hpp"
 #include "proxy/route_table.hpp"
+#include "tests/support/lenient_http.hpp"
 
 namespace {
 
@@ -63,8 +68,9 @@ std::string serialize_header(const http::request<http::buffer_body, proxy::field
     return out;
 }
 
-// Streams what follows the head through the parser the way relay_message does.
-void parse_body(request_parser& rp, std::string_view rest) {
+// Streams what follows the head through the parser the way relay_message does, keeping the
+// body. True when the message completed.
+bool parse_body(request_parser& rp, std::string_view rest, std::string& body) {
     char buf[512];
     beast::error_code ec;
     while (!rp.is_done() && !rest.empty()) {
@@ -72,10 +78,39 @@ void parse_body(request_parser& rp, std::string_view rest) {
         rp.get().body().size = sizeof buf;
         const auto used = rp.put(net::buffer(rest.data(), rest.size()), ec);
         if (ec == http::error::need_buffer) ec = {};
-        if (ec) return;
-        if (used == 0 && rp.get().body().size == sizeof buf) return;  // needs more input
+        if (ec) return false;
+        body.append(buf, sizeof buf - rp.get().body().size);
+        if (used == 0 && rp.get().body().size == sizeof buf) return false;  // needs more input
         rest.remove_prefix(used);
     }
+    return rp.is_done();
+}
+
+// What the app reads after the head: the body, chunked anew with the trailers when it came
+// chunked (relay_message), as it is otherwise.
+std::string forwarded_body(const http::request<http::buffer_body, proxy::fields>& req,
+                           std::size_t head_fields, const std::string& body) {
+    if (!req.chunked()) return body;
+    std::string out;
+    if (!body.empty()) {
+        proxy::append_chunk_size(out, body.size());
+        out += body;
+        out += "\r\n";
+    }
+    proxy::append_last_chunk(out, req, head_fields);
+    return out;
+}
+
+void check_differential(const http::request<http::buffer_body, proxy::fields>& req,
+                        const std::string& forwarded, const std::string& body) {
+    std::string_view wire(forwarded);
+    sidelight::test::lenient_request seen;
+    if (sidelight::test::parse_lenient(wire, seen) != sidelight::test::lenient_status::complete)
+        invariant_broken("a lenient app does not read one whole request", forwarded);
+    if (!wire.empty()) invariant_broken("a lenient app reads a second request", forwarded);
+    if (seen.method != req.method_string() || seen.target != req.target())
+        invariant_broken("a lenient app reads another method or target", forwarded);
+    if (seen.body != body) invariant_broken("a lenient app reads another body", forwarded);
 }
 
 }  // namespace
@@ -104,12 +139,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     const bool chunked = rp.chunked();
     proxy::request_origin origin;
-    proxy::strip_request(req, origin);
+    if (!proxy::strip_request(req, origin))
+        invariant_broken("accepted head has a Connection option naming a protected field", head);
     std::string extra, request_id;
     proxy::choose_request_id(origin, request_id);
     proxy::append_forwarded(extra, origin, "127.0.0.1", request_id, "app:3000");
     req.version(11);
     if (chunked) req.chunked(true);
+    const std::size_t head_fields = static_cast<std::size_t>(std::distance(req.begin(), req.end()));
     const auto out = serialize_header(req, extra);
     if (out.find("\r\n\r\n") != out.size() - 4)
         invariant_broken("forwarded header does not end at its only CRLFCRLF", out);
@@ -118,6 +155,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         r.verdict != proxy::head_verdict::ok)
         invariant_broken("forwarded header fails the head check", out);
 
-    parse_body(rp, in.substr(used));
+    std::string body;
+    if (parse_body(rp, in.substr(used), body))
+        check_differential(req, out + forwarded_body(req, head_fields, body), body);
     return 0;
 }

@@ -89,6 +89,31 @@ TEST(LifecycleTest, PortInUseExitsTwo) {
         << proc.stderr_text();
 }
 
+// The workers share their port through SO_REUSEPORT; a second sidelight on the same port must
+// not join them and silently take part of the traffic: it fails to start, and the first one
+// keeps every request.
+TEST(LifecycleTest, SecondSidelightOnTheSamePortFailsToStart) {
+    temp_dir dir;
+    fake_upstream app;
+    auto first = sidelight_process::run(dir, test_config(app.port()));
+    const auto port = std::to_string(first->proxy_port());
+    const auto yaml = "proxy:\n  listen: 127.0.0.1:" + port +
+                      "\nadmin:\n  listen: 127.0.0.1:0\nupstream:\n  address: 127.0.0.1:" +
+                      std::to_string(app.port()) + "\n";
+    sidelight_process second({"run", "--config", dir.write("second.yaml", yaml)});
+    EXPECT_EQ(second.wait_exit(), 2);
+    EXPECT_NE(second.stderr_text().find("cannot listen on 127.0.0.1:" + port +
+                                        ": address already in use"),
+              std::string::npos)
+        << second.stderr_text();
+    for (int i = 0; i < 20; ++i) {
+        auto res = http_get(first->proxy_port(), "/still-mine");
+        ASSERT_TRUE(res);
+        EXPECT_EQ(res->status, 200);
+    }
+    EXPECT_EQ(app.request_count(), 20u);
+}
+
 TEST(LifecycleTest, UnresolvableUpstreamExitsTwo) {
     temp_dir dir;
     const auto yaml =

@@ -231,7 +231,61 @@ TEST(SemanticsTest, StalledRequestBodyIsDroppedAfterBodyIdleTimeout) {
     c.send("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\npartial");
     EXPECT_TRUE(c.wait_closed(5s));
     EXPECT_GE(std::chrono::steady_clock::now() - t0, 250ms);
+    EXPECT_TRUE(c.buffered().starts_with("HTTP/1.1 408 ")) << c.buffered();
     EXPECT_EQ(app.request_count(), 0u);  // the app never got a complete request
+}
+
+// A body that trickles (one byte well within body_idle_timeout each time) still has to arrive
+// within body_read_timeout: 408, the connection closed, the app never gets the request.
+TEST(SemanticsTest, TricklingRequestBodyIs408AfterBodyReadTimeout) {
+    temp_dir dir;
+    fake_upstream app;
+    auto proc = sidelight_process::run(
+        dir,
+        test_config(app.port(), "limits:\n  body_idle_timeout: 2s\n  body_read_timeout: 600ms\n"));
+    auto c = connection::connect(proc->proxy_port());
+    const auto t0 = std::chrono::steady_clock::now();
+    c.send("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n");
+    bool closed = false;
+    for (int i = 0; i < 40 && !closed; ++i) {  // one byte every 100 ms, for up to 4 s
+        c.send("x");
+        closed = c.wait_closed(100ms);
+    }
+    ASSERT_TRUE(closed) << "the trickle was never cut off";
+    const auto waited = std::chrono::steady_clock::now() - t0;
+    EXPECT_GE(waited, 550ms);
+    EXPECT_LT(waited, 2s);  // well before the idle timeout could have fired
+    EXPECT_TRUE(c.buffered().starts_with("HTTP/1.1 408 ")) << c.buffered();
+    EXPECT_NE(c.buffered().find("Connection: close"), std::string::npos);
+    EXPECT_EQ(app.request_count(), 0u);
+    const auto metrics = http_get(proc->admin_port(), "/metrics");
+    ASSERT_TRUE(metrics);
+    EXPECT_EQ(sample_value(metrics->body,
+                           "api_requests_total{method=\"POST\",route=\"unmatched\","
+                           "status_code=\"408\"}"),
+              1);
+}
+
+// The body deadline bounds the body only: a slow app answering after it is still relayed, and
+// the keep-alive connection serves the next request normally.
+TEST(SemanticsTest, BodyReadTimeoutDoesNotBoundTheResponse) {
+    temp_dir dir;
+    fake_upstream app([](const wire_message&) {
+        return fake_reply{simple_response(200, "slow"), false, 800ms};
+    });
+    auto proc = sidelight_process::run(
+        dir, test_config(app.port(), "limits:\n  body_read_timeout: 300ms\n"));
+    auto c = connection::connect(proc->proxy_port());
+    for (int i = 0; i < 2; ++i) {
+        // The body comes apart from its head, so the deadline is armed while it is read.
+        c.send("POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n");
+        std::this_thread::sleep_for(100ms);
+        c.send("hello");
+        auto res = c.read_message(true, false, 5s);
+        ASSERT_TRUE(res);
+        EXPECT_EQ(res->status, 200);
+        EXPECT_EQ(res->body, "slow");
+    }
 }
 
 TEST(SemanticsTest, ClientLeavingWhileTheAppWorksIs499AndClosesTheUpstream) {

@@ -123,6 +123,32 @@ std::vector<smuggling_case> cases() {
          expect::body_abort},
         {"chunk_missing_crlf", chunked("5\r\nhelloXX0\r\n\r\n" + smuggled), expect::body_abort},
         {"chunk_size_too_short", chunked("3\r\nhello\r\n0\r\n\r\n" + smuggled), expect::body_abort},
+        {"chunk_ext_quoted_lf", chunked("5;a=\"x\ny\"\r\nhello\r\n0\r\n\r\n" + smuggled),
+         expect::body_abort},
+        // A trailer may not carry framing: refused, like the same field in a head.
+        {"trailer_content_length",
+         chunked("5\r\nhello\r\n0\r\nContent-Length: 36\r\n\r\n" + smuggled), expect::body_abort},
+        // Connection may not name a field sidelight reads (the option would remove it between
+        // what sidelight parsed and what the app reads).
+        bad("connection_names_content_length",
+            post("Connection: Content-Length\r\nContent-Length: " +
+                     std::to_string(smuggled.size()) + "\r\n",
+                 smuggled)),
+        bad("connection_names_cl_after_keep_alive",
+            post("Connection: keep-alive, content-length\r\nContent-Length: 5\r\n", "hello")),
+        bad("connection_names_transfer_encoding",
+            post("Connection: Transfer-Encoding\r\nTransfer-Encoding: chunked\r\n", "0\r\n\r\n")),
+        bad("connection_names_host", "GET / HTTP/1.1\r\nHost: a\r\nConnection: Host\r\n\r\n"),
+        bad("connection_names_request_id",
+            "GET / HTTP/1.1\r\nHost: a\r\nConnection: X-Request-Id\r\nX-Request-Id: r\r\n\r\n"),
+        // Request targets and Host (RFC 9112 3.2, RFC 9110 4.2.4, 7.2).
+        bad("fragment_in_target", "GET /api/x#frag HTTP/1.1\r\nHost: a\r\n\r\n"),
+        bad("authority_form_on_get", "GET shop:80 HTTP/1.1\r\nHost: a\r\n\r\n"),
+        bad("no_leading_slash", "GET api/x HTTP/1.1\r\nHost: a\r\n\r\n"),
+        bad("asterisk_form_on_get", "GET * HTTP/1.1\r\nHost: a\r\n\r\n"),
+        bad("duplicate_host", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),
+        bad("host_with_userinfo", "GET / HTTP/1.1\r\nHost: user@a\r\n\r\n"),
+        {"connect", "CONNECT shop:443 HTTP/1.1\r\nHost: shop:443\r\n\r\n", expect::status, 405},
         // Valid controls: must reach the app exactly once.
         {"control_get", "GET /api/x HTTP/1.1\r\nHost: a\r\n\r\n", expect::forwarded, 0, ""},
         {"control_te_tab_chunked",
@@ -135,6 +161,15 @@ std::vector<smuggling_case> cases() {
         {"control_leading_empty_line", "\r\nGET /api/x HTTP/1.1\r\nHost: a\r\n\r\n",
          expect::forwarded, 0, ""},
         {"control_http10", "GET /api/x HTTP/1.0\r\nHost: a\r\n\r\n", expect::forwarded, 0, ""},
+        {"control_absolute_form", "GET http://a/api/x HTTP/1.1\r\nHost: a\r\n\r\n",
+         expect::forwarded, 0, ""},
+        {"control_asterisk_options", "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", expect::forwarded, 0,
+         ""},
+        {"control_connection_names_custom",
+         "GET /api/x HTTP/1.1\r\nHost: a\r\nConnection: X-Hop\r\nX-Hop: 1\r\n\r\n",
+         expect::forwarded, 0, ""},
+        {"control_chunk_ext_quoted", chunked("5;a=\"x y\"\r\nhello\r\n0\r\n\r\n"),
+         expect::forwarded, 0, "hello"},
     };
 }
 
@@ -164,6 +199,11 @@ void SmugglingBase::check(const smuggling_case& tc) {
             ASSERT_TRUE(raw.starts_with("HTTP/1.1 ")) << "got " << raw.size() << " bytes: " << raw;
             EXPECT_EQ(std::atoi(raw.c_str() + 9), tc.status) << raw;
             EXPECT_NE(raw.find("\r\nConnection: close\r\n"), std::string::npos) << raw;
+            if (tc.status == 405) {
+                EXPECT_NE(raw.find("\r\nAllow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n"),
+                          std::string::npos)
+                    << raw;
+            }
             break;
         }
         case expect::body_abort: {
@@ -213,6 +253,44 @@ TEST(SmugglingCloseTest, NothingAfterConnectionCloseReachesTheApp) {
     EXPECT_EQ(c.buffered(), "");  // no second response
     ASSERT_EQ(app.request_count(), 1u);
     EXPECT_EQ(app.requests().at(0).message.start_line, "GET /first HTTP/1.1");
+}
+
+}  // namespace
+}  // namespace sidelight::test
+
+namespace sidelight::test {
+namespace {
+
+// The app's Connection naming its own framing: the response cannot be relayed as it is framed
+// (its length would be removed as hop-by-hop), so the client gets a 502 and the connection to
+// the app is dropped, never reused for the next request.
+TEST(SmugglingResponseTest, ResponseConnectionNamingItsFramingIs502) {
+    temp_dir dir;
+    fake_upstream app([](const wire_message& m) {
+        if (m.start_line.starts_with("GET /bad "))
+            return fake_reply{
+                "HTTP/1.1 200 OK\r\nConnection: Content-Length\r\n"
+                "Content-Length: 5\r\n\r\nhello"};
+        return fake_reply{simple_response(200, "fine")};
+    });
+    auto proc = sidelight_process::run(dir, test_config(app.port()));
+    auto c = connection::connect(proc->proxy_port());
+    c.send("GET /bad HTTP/1.1\r\nHost: a\r\n\r\n");
+    auto res = c.read_message(true);
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 502);
+    EXPECT_EQ(res->body.find("hello"), std::string::npos);
+    EXPECT_TRUE(c.wait_closed(5s));
+    auto next = http_get(proc->proxy_port(), "/good");
+    ASSERT_TRUE(next);
+    EXPECT_EQ(next->status, 200);
+    EXPECT_EQ(next->body, "fine");
+    const auto metrics = http_get(proc->admin_port(), "/metrics");
+    ASSERT_TRUE(metrics);
+    EXPECT_EQ(sample_value(metrics->body,
+                           "api_error_total{error_type=\"upstream_bad_response\","
+                           "method=\"GET\",route=\"unmatched\"}"),
+              1);
 }
 
 }  // namespace

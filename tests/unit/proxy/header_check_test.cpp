@@ -95,7 +95,37 @@ INSTANTIATE_TEST_SUITE_P(
         head_case{"url too long", "GET /" + std::string(100, 'a') + " HTTP/1.1\r\n\r\n",
                   head_verdict::uri_too_long},
         head_case{"too many fields", ok_line + "A: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\n\r\n",
-                  head_verdict::header_too_large}),
+                  head_verdict::header_too_large},
+        // Request targets (RFC 9112 3.2) and methods.
+        head_case{"fragment", "GET /a#b HTTP/1.1\r\n\r\n", head_verdict::bad_request},
+        head_case{"no leading slash", "GET a/b HTTP/1.1\r\n\r\n", head_verdict::bad_request},
+        head_case{"authority form", "GET shop:80 HTTP/1.1\r\n\r\n", head_verdict::bad_request},
+        head_case{"absolute form", "GET http://shop/a HTTP/1.1\r\n\r\n", head_verdict::ok},
+        head_case{"absolute https", "GET HTTPS://shop/a HTTP/1.1\r\n\r\n", head_verdict::ok},
+        head_case{"other scheme", "GET ftp://shop/a HTTP/1.1\r\n\r\n", head_verdict::bad_request},
+        head_case{"asterisk options", "OPTIONS * HTTP/1.1\r\n\r\n", head_verdict::ok},
+        head_case{"asterisk get", "GET * HTTP/1.1\r\n\r\n", head_verdict::bad_request},
+        head_case{"connect", "CONNECT shop:443 HTTP/1.1\r\n\r\n", head_verdict::not_allowed},
+        // Host: one, and a plain authority.
+        head_case{"two hosts", ok_line + "Host: a\r\nHost: a\r\n\r\n", head_verdict::bad_request},
+        head_case{"host userinfo", ok_line + "Host: u@a\r\n\r\n", head_verdict::bad_request},
+        head_case{"host slash", ok_line + "Host: a/b\r\n\r\n", head_verdict::bad_request},
+        head_case{"host port ipv6", ok_line + "Host: [::1]:8080\r\n\r\n", head_verdict::ok},
+        // Connection options: tokens, never a field sidelight reads.
+        head_case{"connection content-length", ok_line + "Connection: Content-Length\r\n\r\n",
+                  head_verdict::bad_request},
+        head_case{"connection cl lower", ok_line + "Connection: keep-alive, content-length\r\n\r\n",
+                  head_verdict::bad_request},
+        head_case{"connection te", ok_line + "Connection: close, Transfer-Encoding\r\n\r\n",
+                  head_verdict::bad_request},
+        head_case{"connection host", ok_line + "Connection: Host\r\n\r\n",
+                  head_verdict::bad_request},
+        head_case{"connection request id", ok_line + "Connection: X-Request-Id\r\n\r\n",
+                  head_verdict::bad_request},
+        head_case{"connection not a token", ok_line + "Connection: a b\r\n\r\n",
+                  head_verdict::bad_request},
+        head_case{"connection custom", ok_line + "Connection: keep-alive, X-Hop, TE\r\n\r\n",
+                  head_verdict::ok}),
     [](const auto& info) {
         std::string n = info.param.name;
         for (auto& ch : n) {
