@@ -322,3 +322,55 @@ TEST_F(AuditRulesTest, EventApiPagesAndFiltersByTime) {
 
 }  // namespace
 }  // namespace sidelight::test
+
+namespace sidelight::test {
+namespace {
+
+// A Connection option naming a header a rule of the route reads: the rule would attribute the
+// request to a value the app never receives (the option removes it as hop-by-hop), so it is
+// refused; the same header not named by Connection is read as usual.
+TEST_F(AuditRulesTest, ConnectionNamingARuleCapturedHeaderIsRefused) {
+    fake_upstream app;
+    auto proc = sidelight_process::run(dir_, test_config(app.port(), R"(routes:
+  - PUT /api/products/{id}
+audit:
+  store:
+    path: audit.db
+  batch_interval: 5ms
+  rules:
+    - name: product-update
+      match:
+        routes: ["/api/products/{id}"]
+        methods: [PUT]
+        status: [2xx]
+      action: UPDATE_PRODUCT
+      entity_type: product
+      entity_id: path:id
+      user: header:X-User-Id
+)"));
+    auto c = connection::connect(proc->proxy_port());
+    c.send(json_request("PUT", "/api/products/7", "{}",
+                        "Connection: keep-alive, X-User-Id\r\nX-User-Id: attacker\r\n"));
+    auto refused = c.read_message(true);
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->status, 400);
+    EXPECT_TRUE(c.wait_closed(5s));
+    EXPECT_EQ(app.request_count(), 0u);
+
+    auto ok = connection::connect(proc->proxy_port());
+    ok.send(json_request("PUT", "/api/products/8", "{}",
+                         "Connection: X-Hop\r\nX-Hop: 1\r\nX-User-Id: u42\r\n"));
+    auto res = ok.read_message(true);
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 200);
+    ASSERT_TRUE(app.wait_requests(1));
+    EXPECT_EQ(app.requests().at(0).message.header("X-User-Id"), "u42");
+    EXPECT_EQ(app.requests().at(0).message.header_count("X-Hop"), 0u);
+    ASSERT_TRUE(eventually([&] { return count("SELECT count(*) FROM audit_log") == 1; }));
+    SQLite::Database d(db(), SQLite::OPEN_READONLY);
+    EXPECT_EQ(d.execAndGet("SELECT user_id || '|' || entity_id FROM audit_log").getString(),
+              "u42|8");
+}
+
+}  // namespace
+}  // namespace sidelight::test
