@@ -80,7 +80,7 @@ class client_session {
                                                             : record_.plan->strict_response;
         return methods.contains(record_.method_id);
     }
-    void capture_request(const fields& fields, std::string_view target);
+    bool capture_request(const fields& fields, std::string_view target);
     bool names_captured_field(std::string_view options) const;
     body_tap tap(method_set wanted, std::string& into, bool& truncated) const {
         if (!wanted.contains(record_.method_id)) return {};

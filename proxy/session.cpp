@@ -183,7 +183,8 @@ task<client_session::next> client_session::forward(request_parser& rp) {
     const auto target = req.target();
     record_.path.assign(target.substr(0, target.find('?')));
     label_route(target);
-    capture_request(req, target);
+    if (!capture_request(req, target))
+        co_return co_await send_error(http::status::bad_request, error_type::bad_request, false);
     exchange_state x{rp, nullptr, std::nullopt};
     x.client_version = req.version();
     x.client_keep_alive = rp.keep_alive();
@@ -252,18 +253,22 @@ void client_session::label_route(std::string_view target) {
 }
 
 // Keeps what the route's audit rules will read (capture_plan), before hop-by-hop stripping.
-void client_session::capture_request(const fields& fields, std::string_view target) {
+// False when a header they read came twice: the rules would take one value and the app may
+// take the other (or both joined), so the request is refused rather than misattributed.
+bool client_session::capture_request(const fields& fields, std::string_view target) {
     if (const auto q = target.find('?'); q != std::string_view::npos)
         record_.query.assign(target.substr(q + 1));
     for (const auto& want : record_.plan->headers) {
         if (!want.methods.contains(record_.method_id)) continue;  // only other methods' rules
+        bool seen = false;
         for (const auto& f : fields) {
-            if (beast::iequals(f.name_string(), want.name)) {
-                record_.headers.emplace_back(want.name, f.value());
-                break;
-            }
+            if (!beast::iequals(f.name_string(), want.name)) continue;
+            if (seen) return false;
+            record_.headers.emplace_back(want.name, f.value());
+            seen = true;
         }
     }
+    return true;
 }
 
 // Whether a Connection option ("X-A,X-B,") names a header an audit rule of this route reads

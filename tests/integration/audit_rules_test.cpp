@@ -328,7 +328,8 @@ namespace {
 
 // A Connection option naming a header a rule of the route reads: the rule would attribute the
 // request to a value the app never receives (the option removes it as hop-by-hop), so it is
-// refused; the same header not named by Connection is read as usual.
+// refused, as is the header sent twice; the same header once, not named by Connection, is read
+// as usual.
 TEST_F(AuditRulesTest, ConnectionNamingARuleCapturedHeaderIsRefused) {
     fake_upstream app;
     auto proc = sidelight_process::run(dir_, test_config(app.port(), R"(routes:
@@ -355,6 +356,15 @@ audit:
     ASSERT_TRUE(refused);
     EXPECT_EQ(refused->status, 400);
     EXPECT_TRUE(c.wait_closed(5s));
+    EXPECT_EQ(app.request_count(), 0u);
+
+    // Twice the header the rule reads: which one would the app believe? Refused as well.
+    auto twice = connection::connect(proc->proxy_port());
+    twice.send(json_request("PUT", "/api/products/7", "{}",
+                            "X-User-Id: attacker\r\nX-User-Id: u42\r\n"));
+    auto refused_twice = twice.read_message(true);
+    ASSERT_TRUE(refused_twice);
+    EXPECT_EQ(refused_twice->status, 400);
     EXPECT_EQ(app.request_count(), 0u);
 
     auto ok = connection::connect(proc->proxy_port());
