@@ -5,19 +5,10 @@
 #include <chrono>
 #include <cstdio>
 
+#include "util/utf8.hpp"
+
 namespace sidelight::agent {
 namespace {
-
-// Length of the valid UTF-8 sequence starting at s[i], or 0 when it is not valid.
-std::size_t utf8_sequence(std::string_view s, std::size_t i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    std::size_t n = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
-    if (n == 0 || i + n > s.size()) return 0;
-    for (std::size_t k = 1; k < n; ++k) {
-        if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return 0;
-    }
-    return n;
-}
 
 void append_time(std::string& out, std::chrono::system_clock::time_point t) {
     const auto us = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch());
@@ -60,7 +51,7 @@ void append_json_escaped(std::string& out, std::string_view s) {
             out += hex[c >> 4];
             out += hex[c & 0xf];
         } else if (c >= 0x80) {
-            const auto n = utf8_sequence(s, i);
+            const auto n = util::utf8_length(s, i);
             if (n == 0) {
                 out += "\\ufffd";  // invalid UTF-8 is replaced, never passed through
                 ++i;

@@ -1,55 +1,15 @@
 #include "audit/uuid.hpp"
 
-#include <sys/random.h>
-
 #include <array>
 #include <chrono>
 #include <cstdint>
-#include <random>
+
+#include "util/percent.hpp"
+#include "util/random.hpp"
 
 namespace sidelight::audit {
 
 namespace {
-
-// xoshiro256** (Blackman & Vigna): fast, 256-bit state, good enough for unique ids.
-class xoshiro256 {
-  public:
-    xoshiro256() {
-        std::size_t got = 0;
-        auto* bytes = reinterpret_cast<unsigned char*>(state_.data());
-        while (got < sizeof state_) {
-            const auto n = getrandom(bytes + got, sizeof state_ - got, 0);
-            if (n <= 0) break;
-            got += static_cast<std::size_t>(n);
-        }
-        if (got < sizeof state_) {
-            std::random_device rd;
-            for (auto& word : state_) word = (std::uint64_t{rd()} << 32) ^ rd();
-        }
-        if ((state_[0] | state_[1] | state_[2] | state_[3]) == 0) state_[0] = 1;
-    }
-
-    std::uint64_t next() {
-        const std::uint64_t result = rotl(state_[1] * 5, 7) * 9;
-        const std::uint64_t t = state_[1] << 17;
-        state_[2] ^= state_[0];
-        state_[3] ^= state_[1];
-        state_[1] ^= state_[2];
-        state_[0] ^= state_[3];
-        state_[2] ^= t;
-        state_[3] = rotl(state_[3], 45);
-        return result;
-    }
-
-  private:
-    static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-    std::array<std::uint64_t, 4> state_{};
-};
-
-xoshiro256& thread_rng() {
-    thread_local xoshiro256 rng;
-    return rng;
-}
 
 std::string format_uuid(const std::array<unsigned char, 16>& b) {
     static constexpr char digits[] = "0123456789abcdef";
@@ -70,16 +30,15 @@ void put_be(std::array<unsigned char, 16>& b, int at, int bytes, std::uint64_t v
 }
 
 bool is_hex(char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    return util::hex_value(c) >= 0;
 }
 
 }  // namespace
 
 std::string make_uuid_v4() {
-    auto& rng = thread_rng();
     std::array<unsigned char, 16> b{};
-    put_be(b, 0, 8, rng.next());
-    put_be(b, 8, 8, rng.next());
+    put_be(b, 0, 8, util::random_u64());
+    put_be(b, 8, 8, util::random_u64());
     b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);  // version 4
     b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);  // RFC 4122 variant
     return format_uuid(b);
@@ -91,22 +50,21 @@ std::string make_uuid_v4() {
 std::string make_uuid_v7() {
     thread_local std::uint64_t last_ms = 0;
     thread_local std::uint32_t counter = 0;
-    auto& rng = thread_rng();
     const auto wall = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
     const auto ms = static_cast<std::uint64_t>(wall < 0 ? 0 : wall) & 0xffff'ffff'ffffULL;
     if (ms > last_ms) {
         last_ms = ms;
-        counter = static_cast<std::uint32_t>(rng.next() >> 53);  // 11 random bits
+        counter = static_cast<std::uint32_t>(util::random_u64() >> 53);  // 11 random bits
     } else if (++counter > 0xfff) {
         ++last_ms;
-        counter = static_cast<std::uint32_t>(rng.next() >> 53);
+        counter = static_cast<std::uint32_t>(util::random_u64() >> 53);
     }
     std::array<unsigned char, 16> b{};
     put_be(b, 0, 6, last_ms);
     put_be(b, 6, 2, 0x7000 | counter);                        // version 7, rand_a = counter
-    put_be(b, 8, 8, rng.next());                              // rand_b
+    put_be(b, 8, 8, util::random_u64());                      // rand_b
     b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);  // RFC 9562 variant
     return format_uuid(b);
 }

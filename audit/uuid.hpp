@@ -1,6 +1,6 @@
 #pragma once
-// UUID strings (lower-case hex, `xxxxxxxx-xxxx-Vxxx-yxxx-xxxxxxxxxxxx`) from a per-thread
-// xoshiro256** generator seeded with getrandom(2) / std::random_device. Not for secrets: the
+// UUID strings (lower-case hex, `xxxxxxxx-xxxx-Vxxx-yxxx-xxxxxxxxxxxx`) from the per-thread
+// generator of util/random.hpp (xoshiro256**, seeded from getrandom(2)). Not for secrets: the
 // ids are idempotency keys, they only need to be unique. Thread-safe (no shared state).
 //
 // Generated event ids are version 7 (RFC 9562): a 48-bit Unix millisecond timestamp, then a
