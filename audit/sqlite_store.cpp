@@ -31,7 +31,7 @@ CREATE TABLE security_audit (
   seq INTEGER PRIMARY KEY NOT NULL,
   event_id TEXT UNIQUE NOT NULL,
   event_type TEXT NOT NULL, user_id TEXT NOT NULL, ip_address TEXT NOT NULL,
-  success INTEGER NOT NULL CHECK (success IN (0, 1)), details TEXT NOT NULL,
+  success INTEGER CHECK (success IN (0, 1)), details TEXT NOT NULL,
   created_at TEXT NOT NULL,
   request_id TEXT NOT NULL, method TEXT NOT NULL, route TEXT NOT NULL, status INTEGER NOT NULL,
   source TEXT NOT NULL CHECK (source IN ('rule', 'api', 'detector')),
@@ -147,11 +147,15 @@ event decode_event(SQLite::Statement& st, std::int64_t seq) {
     s.user_id = st.getColumn(11).getString();
     s.ip_address = st.getColumn(16).getString();
     s.event_type = st.getColumn(18).getString();
-    const auto success = integer_column(st, 19, "success", seq);
-    if (success != 0 && success != 1) {
-        throw store_error("row seq " + std::to_string(seq) + ": success is not 0 or 1");
+    if (st.getColumn(19).isNull()) {
+        s.success = std::nullopt;  // outcome unknown (client abort)
+    } else {
+        const auto success = integer_column(st, 19, "success", seq);
+        if (success != 0 && success != 1) {
+            throw store_error("row seq " + std::to_string(seq) + ": success is not 0 or 1");
+        }
+        s.success = success == 1;
     }
-    s.success = success == 1;
     s.details = st.getColumn(20).getString();
     return s;
 }
@@ -224,7 +228,10 @@ void bind_row(SQLite::Statement& st, int base, const stored_event& row) {
         st.bindNoCopy(base + 11, s.user_id);
         st.bindNoCopy(base + 12, s.event_type);
         st.bindNoCopy(base + 13, s.ip_address);
-        st.bind(base + 14, s.success ? 1 : 0);
+        if (s.success)
+            st.bind(base + 14, *s.success ? 1 : 0);
+        else
+            st.bind(base + 14);  // NULL
         st.bindNoCopy(base + 15, s.details);
     }
 }

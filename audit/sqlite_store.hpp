@@ -40,7 +40,7 @@ enum class open_mode {
 
 class sqlite_store final : public store {
   public:
-    static constexpr int schema_version = 1;
+    static constexpr int schema_version = 2;
     static constexpr int busy_timeout_ms = 5000;
     // Page size of a database this store creates (an existing one keeps its own).
     static constexpr int new_page_size = 16384;
