@@ -1,5 +1,6 @@
 #include "agent/admin_server.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include <spdlog/spdlog.h>
@@ -28,6 +29,37 @@ net::awaitable<admin_response> call(const admin_handler& handler, admin_request 
     co_return handler(in);
 }
 
+// The answer to a request that could not be read: 413 (JSON, as the event API answers) for a
+// body over max_body, else 400.
+http::response<http::string_body> refusal(const beast::error_code& ec) {
+    const bool too_large = ec == http::error::body_limit;
+    http::response<http::string_body> res{
+        too_large ? http::status::payload_too_large : http::status::bad_request, 11};
+    res.set(http::field::content_type,
+            too_large ? "application/json" : "text/plain; charset=utf-8");
+    res.body() = too_large
+                     ? "{\"error\":\"body: more than " + std::to_string(max_body) + " bytes\"}\n"
+                     : "bad request\n";
+    res.keep_alive(false);
+    res.prepare_payload();
+    return res;
+}
+
+// After a refusal the client may still be sending: read and drop what comes (bounded) so that
+// closing does not reset the connection before the client has read the answer.
+net::awaitable<void> drain(beast::tcp_stream& stream) {
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    char sink[16 * 1024];
+    std::uint64_t left = 2 * max_body;
+    while (left > 0) {
+        stream.expires_after(std::chrono::seconds(1));
+        auto [ec, n] = co_await stream.async_read_some(net::buffer(sink), use_tuple);
+        if (ec) break;
+        left -= std::min<std::uint64_t>(left, n);
+    }
+}
+
 net::awaitable<void> serve(tcp::socket socket, const admin_handler& handler,
                            net::thread_pool& api_thread) {
     beast::tcp_stream stream(std::move(socket));
@@ -40,12 +72,9 @@ net::awaitable<void> serve(tcp::socket socket, const admin_handler& handler,
         if (ec) {
             if (ec != http::error::end_of_stream && ec != beast::error::timeout &&
                 ec != net::error::connection_reset && ec != net::error::eof) {
-                http::response<http::string_body> bad{http::status::bad_request, 11};
-                bad.set(http::field::content_type, "text/plain; charset=utf-8");
-                bad.body() = "bad request\n";
-                bad.keep_alive(false);
-                bad.prepare_payload();
-                co_await http::async_write(stream, bad, use_tuple);
+                auto res = refusal(ec);
+                auto [wec, wn] = co_await http::async_write(stream, res, use_tuple);
+                if (!wec) co_await drain(stream);
             }
             break;
         }

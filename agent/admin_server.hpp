@@ -5,7 +5,7 @@
 // which keeps Beast in this one translation unit.
 // Requests under /v1/ (the event API, which waits for durable commits) run on a thread of
 // their own, one at a time, so a slow store never delays a scrape or a probe; every other
-// request runs on the admin thread.
+// request runs on the admin thread. A request whose body is over 4 MiB is answered 413 (JSON).
 // Thread-safety: constructed, run and stopped through the io_context it is given.
 
 #include <cstdint>

@@ -87,6 +87,9 @@ void setup_logging(const std::string& level) {
 
 // `sidelight audit verify|export|query --store PATH ...`, `sidelight audit keygen ...`
 int audit_command(const std::vector<std::string>& args) {
+    // Log lines (a schema upgrade at open) go to stderr: stdout carries the export and query
+    // output.
+    setup_logging("info");
     if (args.size() < 2) return fail(std::string("audit needs verify, query or export\n") + usage);
     std::string store, key;
     std::optional<std::string> checkpoints, public_key;

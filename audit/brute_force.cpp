@@ -46,7 +46,8 @@ void brute_force_detector::make_room(time_point now) {
 }
 
 void brute_force_detector::observe(const security_event& attempt, std::vector<event>& out) {
-    if (!cfg_.enabled || cfg_.threshold == 0) return;
+    // An attempt whose outcome is unknown (the client went away first) is no evidence.
+    if (!cfg_.enabled || cfg_.threshold == 0 || !attempt.success.has_value()) return;
     const auto now = attempt.created_at;
     std::vector<std::pair<std::string, std::string>> keys;  // (kind, key)
     if (!attempt.ip_address.empty()) keys.emplace_back("ip", "ip:" + attempt.ip_address);
@@ -60,7 +61,7 @@ void brute_force_detector::observe(const security_event& attempt, std::vector<ev
         auto& w = windows_[key];
         w.last = now;
         expire(w, now);
-        if (attempt.success) {
+        if (*attempt.success) {
             // Per user when known (else per IP): one report for one success.
             const bool reportable = kind == (attempt.user_id.empty() ? "ip" : "user");
             if (reportable && !success_reported && w.failures.size() >= cfg_.threshold) {

@@ -85,7 +85,10 @@ json::object to_json(const stored_event& row) {
         o["event_type"] = s.event_type;
         o["user_id"] = s.user_id;
         o["ip_address"] = s.ip_address;
-        o["success"] = s.success;
+        if (s.success)
+            o["success"] = *s.success;
+        else
+            o["success"] = nullptr;
         o["details"] = s.details;
     }
     o["prev_hash"] = row.prev_hash;

@@ -44,7 +44,9 @@ struct security_event {
     std::string event_type;
     std::string user_id;
     std::string ip_address;
-    bool success = false;
+    // Unknown (stored NULL) when the client went away before the app answered (status 499):
+    // an abandoned login is neither a success nor a failure.
+    std::optional<bool> success = false;
     std::string details;  // JSON text (may be empty)
     time_point created_at{};
     std::string event_id;

@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
 #include <charconv>
 
 #include <boost/json/array.hpp>
@@ -10,77 +11,123 @@
 #include <boost/json/serialize.hpp>
 
 #include "audit/cli.hpp"
+#include "audit/json_text.hpp"
 #include "audit/redact.hpp"
 #include "audit/uuid.hpp"
+#include "proxy/route_path.hpp"
 
 namespace sidelight::audit {
 namespace {
 
 namespace json = boost::json;
 constexpr std::size_t max_field_bytes = 1024;
+constexpr std::size_t max_name_bytes = 64;  // of an unknown field or parameter, in a message
+
+// The body as accepted (audit/json_text.hpp: no duplicate key, no number that overflows a
+// double), with the spans of the events' fields, and as a DOM to read the fields from.
+struct checked_body {
+    json_text text;
+    json::value doc;
+};
 
 struct field_reader {
     const json::object& o;
-    std::string prefix;  // "events[2]."
+    std::string prefix;  // "events[2]." for messages
+    std::string path;    // "[2]" for spans of checked_body::text
+    const json_text& body;
     const std::vector<std::string>& redact_keys;
     std::string error;
 
+    void fail(std::string message) {
+        if (error.empty()) error = std::move(message);
+    }
+    void refuse_unknown(std::initializer_list<std::string_view> known) {
+        for (const auto& member : o) {
+            const std::string_view key(member.key().data(), member.key().size());
+            if (std::find(known.begin(), known.end(), key) == known.end())
+                fail(prefix + sanitize(key, max_name_bytes) + ": unknown field");
+        }
+    }
     // A string field; `required` ones must be present and non-empty.
     std::string text(const char* name, bool required = false, std::size_t cap = max_field_bytes) {
         const auto* v = o.if_contains(name);
         if (!v || v->is_null()) {
-            if (required && error.empty()) error = prefix + name + ": required";
+            if (required) fail(prefix + name + ": required");
             return "";
         }
         if (!v->is_string()) {
-            if (error.empty()) error = prefix + name + ": expected a string";
+            fail(prefix + name + ": expected a string");
             return "";
         }
         auto s = sanitize(v->as_string(), cap);
-        if (required && s.empty() && error.empty()) error = prefix + name + ": required";
+        if (required && s.empty()) fail(prefix + name + ": required");
         return s;
     }
-    // JSON text, with the values of redacted keys replaced at any depth as in rule-captured
-    // bodies (secrets are never stored, whoever sends them). A string is stored as a JSON
-    // string; one that holds a JSON object or array (an app's JSON.stringify) is redacted
-    // inside. Serializing escapes every control character.
-    std::string json_text(const char* name) {
+    // `changes` / `details`: an object, stored as compact JSON with its numbers as sent and the
+    // values of redacted keys replaced at any depth, as in rule-captured bodies (secrets are
+    // never stored, whoever sends them). A string that holds a JSON object (an app's
+    // JSON.stringify) is stored as that object; any other string is refused.
+    std::string json_object(const char* name) {
         const auto* v = o.if_contains(name);
         if (!v || v->is_null()) return "";
-        if (v->is_string()) {
-            json::error_code ec;
-            auto inner = json::parse(v->as_string(), ec);
-            if (ec || !(inner.is_object() || inner.is_array()))
-                return json::serialize(json::value(sanitize(v->as_string())));
-            redact_json(inner, redact_keys);
-            return json::serialize(json::value(json::serialize(inner)));
+        const auto* span = body.span(path + "." + name);
+        std::string_view sent;
+        if (v->is_object() && span)
+            sent = body.text_of(*span);
+        else if (v->is_string())
+            sent = std::string_view(v->as_string().data(), v->as_string().size());
+        if (sent.empty()) {
+            fail(prefix + name + ": expected an object (or a string holding one)");
+            return "";
         }
-        auto copy = *v;
-        redact_json(copy, redact_keys);
-        return json::serialize(copy);
+        auto out = canonical_json(sent, redact_keys);
+        if (!out.ok())
+            fail(out.message(prefix + name));
+        else if (!out.text.starts_with('{'))
+            fail(prefix + name + ": expected an object (or a string holding one)");
+        return std::move(out.text);
     }
     time_point time(const char* name) {
         const auto s = text(name);
         if (s.empty()) return {};
         auto t = parse_time(s);
-        if (!t && error.empty()) error = prefix + name + ": expected an ISO-8601 UTC time";
+        if (!t) fail(prefix + name + ": expected an ISO-8601 UTC time");
         return t.value_or(time_point{});
     }
     std::string event_id() {
         auto id = text("event_id");
-        if (!id.empty() && !is_uuid(id) && error.empty())
-            error = prefix + "event_id: expected a UUID";
+        if (!id.empty() && !is_uuid(id)) fail(prefix + "event_id: expected a UUID");
         return id;
     }
 };
+
+// Spans for the fields of one event object or of each event in an array.
+std::optional<checked_body> check_body(std::string_view body, std::string& error) {
+    checked_body out{canonical_json(body, {}, [](const json_tokens& t) { return t.size() <= 2; }),
+                     {}};
+    if (!out.text.ok()) {
+        const auto& where = out.text.error_path;
+        error = where.empty() ? "body: " + out.text.error
+                              : out.text.message(where.starts_with('[') ? "events" : "");
+        return std::nullopt;
+    }
+    json::error_code ec;
+    out.doc = json::parse(out.text.text, ec);
+    if (ec) {
+        error = "body: not valid JSON (" + ec.message() + ")";
+        return std::nullopt;
+    }
+    return out;
+}
 
 template <class Build>
 parse_result parse_events(std::string_view body, const std::vector<std::string>& redact_keys,
                           Build build) {
     parse_result out;
-    json::error_code ec;
-    const auto doc = json::parse(body, ec);
-    if (ec) return {{}, "body: not valid JSON (" + ec.message() + ")"};
+    std::string error;
+    const auto checked = check_body(body, error);
+    if (!checked) return {{}, error};
+    const auto& doc = checked->doc;
     std::vector<const json::object*> items;
     if (doc.is_object()) {
         items.push_back(&doc.as_object());
@@ -95,8 +142,13 @@ parse_result parse_events(std::string_view body, const std::vector<std::string>&
         return {{}, "body: expected an object or an array of objects"};
     }
     for (std::size_t i = 0; i < items.size(); ++i) {
-        field_reader f{
-            *items[i], doc.is_array() ? "events[" + std::to_string(i) + "]." : "", redact_keys, {}};
+        const auto index = "[" + std::to_string(i) + "]";
+        field_reader f{*items[i],
+                       doc.is_array() ? "events" + index + "." : "",
+                       doc.is_array() ? index : "",
+                       checked->text,
+                       redact_keys,
+                       {}};
         auto ev = build(f);
         if (!f.error.empty()) return {{}, f.error};
         normalize(ev);
@@ -104,6 +156,42 @@ parse_result parse_events(std::string_view body, const std::vector<std::string>&
     }
     if (out.events.empty()) out.error = "body: no events";
     return out;
+}
+
+// One decoded parameter of GET /v1/events into `f`; false with `error` naming it.
+bool apply_parameter(query_filter& f, const std::string& name, const std::string& value,
+                     std::string& error) {
+    const auto number = [&](auto& out) {
+        auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), out);
+        return ec == std::errc{} && p == value.data() + value.size();
+    };
+    if (name == "table") {
+        f.table = parse_table(value);
+        if (!f.table) error = "table: expected audit_log or security_audit";
+    } else if (name == "user_id") {
+        f.user_id = value;
+    } else if (name == "entity_type") {
+        f.entity_type = value;
+    } else if (name == "entity_id") {
+        f.entity_id = value;
+    } else if (name == "event_type") {
+        f.event_type = value;
+    } else if (name == "since" || name == "until") {
+        auto t = parse_time(value);
+        if (!t) error = name + ": expected an ISO-8601 UTC time";
+        (name == "since" ? f.since : f.until) = t;
+    } else if (name == "after_seq") {
+        if (!number(f.after_seq) || f.after_seq < 0)
+            error = "after_seq: expected a non-negative integer";
+    } else if (name == "limit") {
+        if (!number(f.limit) || f.limit == 0)
+            error = "limit: expected a positive integer";
+        else if (f.limit > query_filter::max_limit)
+            error = "limit: at most " + std::to_string(query_filter::max_limit);
+    } else {
+        error = name + ": unknown parameter";
+    }
+    return error.empty();
 }
 
 }  // namespace
@@ -120,12 +208,14 @@ bool token_matches(std::string_view authorization, std::string_view token) {
 parse_result parse_audit_events(std::string_view json_body,
                                 const std::vector<std::string>& redact_keys) {
     return parse_events(json_body, redact_keys, [](field_reader& f) -> event {
+        f.refuse_unknown({"user_id", "action", "entity_type", "entity_id", "changes", "ip_address",
+                          "user_agent", "event_id", "created_at", "request_id"});
         audit_event ev;
         ev.action = f.text("action", true);
         ev.user_id = f.text("user_id");
         ev.entity_type = f.text("entity_type");
         ev.entity_id = f.text("entity_id");
-        ev.changes = f.json_text("changes");
+        ev.changes = f.json_object("changes");
         ev.ip_address = f.text("ip_address", false, 64);
         ev.user_agent = f.text("user_agent", false, max_user_agent_bytes);
         ev.event_id = f.event_id();
@@ -139,16 +229,17 @@ parse_result parse_audit_events(std::string_view json_body,
 parse_result parse_security_events(std::string_view json_body,
                                    const std::vector<std::string>& redact_keys) {
     return parse_events(json_body, redact_keys, [](field_reader& f) -> event {
+        f.refuse_unknown({"event_type", "user_id", "ip_address", "success", "details", "event_id",
+                          "created_at", "request_id"});
         security_event ev;
         ev.event_type = f.text("event_type", true);
         ev.user_id = f.text("user_id");
         ev.ip_address = f.text("ip_address", false, 64);
         if (const auto* s = f.o.if_contains("success")) {
-            if (!s->is_bool() && f.error.empty())
-                f.error = f.prefix + "success: expected a boolean";
+            if (!s->is_bool()) f.fail(f.prefix + "success: expected a boolean");
             ev.success = s->is_bool() && s->as_bool();
         }
-        ev.details = f.json_text("details");
+        ev.details = f.json_object("details");
         ev.event_id = f.event_id();
         ev.created_at = f.time("created_at");
         ev.request_id = f.text("request_id", false, 128);
@@ -159,54 +250,44 @@ parse_result parse_security_events(std::string_view json_body,
 
 std::optional<query_filter> parse_query(std::string_view query, std::string& error) {
     query_filter f;
+    error.clear();
+    std::vector<std::string> seen;
+    // '+' is a space in a query string; any '%' must start a valid escape.
+    const auto decode = [](std::string_view raw, std::string& out) {
+        std::string spaced(raw);
+        std::replace(spaced.begin(), spaced.end(), '+', ' ');
+        out.resize(spaced.size());
+        const auto n = proxy::percent_decode(spaced, out.data());
+        if (n < 0) return false;
+        out.resize(static_cast<std::size_t>(n));
+        return true;
+    };
     while (!query.empty()) {
         const auto amp = query.find('&');
         const auto pair = query.substr(0, amp);
         query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
         const auto eq = pair.find('=');
-        const auto name = pair.substr(0, eq);
-        const auto raw = eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
-        std::string value;
-        for (std::size_t i = 0; i < raw.size(); ++i) {  // percent-decoding
-            if (raw[i] == '%' && i + 2 < raw.size()) {
-                int byte = 0;
-                if (std::from_chars(raw.data() + i + 1, raw.data() + i + 3, byte, 16).ec ==
-                    std::errc{}) {
-                    value += static_cast<char>(byte);
-                    i += 2;
-                    continue;
-                }
-            }
-            value += raw[i] == '+' ? ' ' : raw[i];
+        std::string name, value;
+        if (!decode(pair.substr(0, eq), name)) {
+            error = sanitize(pair.substr(0, eq), max_name_bytes) + ": malformed percent-encoding";
+            return std::nullopt;
         }
-        const auto number = [&](auto& out) {
-            auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), out);
-            return ec == std::errc{} && p == value.data() + value.size();
-        };
-        if (name == "table") {
-            f.table = parse_table(value);
-            if (!f.table) error = "table: expected audit_log or security_audit";
-        } else if (name == "user_id")
-            f.user_id = value;
-        else if (name == "entity_type")
-            f.entity_type = value;
-        else if (name == "entity_id")
-            f.entity_id = value;
-        else if (name == "event_type")
-            f.event_type = value;
-        else if (name == "since" || name == "until") {
-            auto t = parse_time(value);
-            if (!t) error = std::string(name) + ": expected an ISO-8601 UTC time";
-            (name == "since" ? f.since : f.until) = t;
-        } else if (name == "after_seq") {
-            if (!number(f.after_seq)) error = "after_seq: expected an integer";
-        } else if (name == "limit") {
-            if (!number(f.limit) || f.limit == 0) error = "limit: expected a positive integer";
-            f.limit = std::min(f.limit, query_filter::max_limit);
-        } else if (!name.empty()) {
-            error = std::string(name) + ": unknown parameter";
+        name = sanitize(name, max_name_bytes);
+        if (eq != std::string_view::npos && !decode(pair.substr(eq + 1), value)) {
+            error = name + ": malformed percent-encoding";
+            return std::nullopt;
         }
-        if (!error.empty()) return std::nullopt;
+        if (name.empty()) {
+            if (value.empty()) continue;  // "a=1&&b=2"
+            error = "query: a parameter without a name";
+            return std::nullopt;
+        }
+        if (std::find(seen.begin(), seen.end(), name) != seen.end()) {
+            error = name + ": repeated parameter";
+            return std::nullopt;
+        }
+        seen.push_back(name);
+        if (!apply_parameter(f, name, value, error)) return std::nullopt;
     }
     return f;
 }

@@ -31,14 +31,18 @@ struct parse_result {
     std::vector<event> events;
     std::string error;  // "events[2].action: required"; empty when valid
 };
-// `changes` and `details` are stored with the values of `redact_keys` (audit.redact_keys)
-// replaced, as in rule-captured bodies.
+// Unknown fields, a duplicate key or a number that overflows a double anywhere in the body are
+// refused. `changes` and `details` must be objects (or strings holding one, stored as that
+// object); they are stored as compact JSON with their numbers as sent (audit/json_text.hpp) and
+// the values of `redact_keys` (audit.redact_keys) replaced, as in rule-captured bodies.
 parse_result parse_audit_events(std::string_view json_body,
                                 const std::vector<std::string>& redact_keys);
 parse_result parse_security_events(std::string_view json_body,
                                    const std::vector<std::string>& redact_keys);
 
-// The query string of GET /v1/events; nullopt with `error` naming the parameter.
+// The query string of GET /v1/events; nullopt with `error` naming the parameter for an unknown
+// or repeated one, malformed percent-encoding, limit outside 1..max_limit (not clamped) or a
+// negative after_seq.
 std::optional<query_filter> parse_query(std::string_view query, std::string& error);
 
 std::string events_json(const std::vector<stored_event>& rows);

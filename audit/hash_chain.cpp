@@ -107,7 +107,7 @@ std::string canonical_row(std::int64_t seq, const event& ev) {
         put_field(out, s.event_type);
         put_field(out, s.user_id);
         put_field(out, s.ip_address);
-        put_field(out, s.success ? "1" : "0");
+        put_field(out, !s.success ? "" : *s.success ? "1" : "0");  // NULL: empty
         put_field(out, s.details);
     }
     return out;

@@ -8,7 +8,7 @@
 // a 4-byte big-endian length followed by its bytes, so no two different rows encode alike:
 //   common:         table, seq, event_id, created_at, source, request_id, method, route, status
 //   audit_log:      user_id, action, entity_type, entity_id, changes, ip_address, user_agent
-//   security_audit: event_type, user_id, ip_address, success ("1"/"0"), details
+//   security_audit: event_type, user_id, ip_address, success ("1"/"0", "" for NULL), details
 // Integers are decimal text; created_at is the stored ISO-8601 text.
 //
 // Pure functions; thread-safe.

@@ -1,8 +1,10 @@
 #include "audit/redact.hpp"
 
 #include <boost/beast/core/string.hpp>
-#include <boost/json/parse.hpp>
+#include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
+
+#include "audit/json_text.hpp"
 
 namespace sidelight::audit {
 namespace {
@@ -131,17 +133,17 @@ std::string redact_query(std::string_view query, const std::vector<std::string>&
 std::string changes_json(std::string_view body, bool truncated,
                          const std::vector<std::string>& keys) {
     if (body.empty() && !truncated) return "";
-    boost::json::error_code ec;
-    auto v = truncated ? boost::json::value() : boost::json::parse(body, ec);
-    if (truncated || ec) {
-        boost::json::object o;
-        o["_unparsed"] = true;
-        o["bytes"] = body.size();
-        o["truncated"] = truncated;
-        return boost::json::serialize(o);
+    if (!truncated) {
+        auto parsed = canonical_json(body, keys);
+        if (parsed.ok()) return std::move(parsed.text);
     }
-    redact_json(v, keys);
-    return boost::json::serialize(v);
+    // Cut, not JSON, or JSON a reader could not take back exactly (a duplicate key, a number
+    // that overflows a double): only its size is stored.
+    boost::json::object o;
+    o["_unparsed"] = true;
+    o["bytes"] = body.size();
+    o["truncated"] = truncated;
+    return boost::json::serialize(o);
 }
 
 }  // namespace sidelight::audit

@@ -30,8 +30,10 @@ void redact_json(boost::json::value& v, const std::vector<std::string>& keys);
 // "a=1&Password=x" -> "a=1&Password=[REDACTED]" (names compared after percent-decoding).
 std::string redact_query(std::string_view query, const std::vector<std::string>& keys);
 
-// The `changes` column for a request body: the body as JSON with secrets redacted; a body that
-// is not JSON, or was cut at the capture cap, is never stored raw: {"_unparsed":true,...}.
+// The `changes` column for a request body: the body as compact JSON with secrets redacted and
+// numbers as written (audit/json_text.hpp); a body that is not JSON, is JSON with a duplicate key
+// or a number that overflows a double, or was cut at the capture cap, is never stored raw:
+// {"_unparsed":true,"bytes":N,"truncated":B}.
 std::string changes_json(std::string_view body, bool truncated,
                          const std::vector<std::string>& keys);
 

@@ -239,12 +239,19 @@ derived_event rule_set::make_security(const compiled_security& c, const proxy::r
     ev.user_id = sanitize(extract(c.rule->user, r, cfg_->audit.redact_keys, {jwt_.get(), final}),
                           max_id_bytes);
     ev.ip_address = r.client_ip;
-    ev.success = in_ranges(r.status, c.rule->success_status);
+    // A client that went away before the app answered (499) leaves the outcome unknown: not a
+    // failed login (nor a success), and the detector does not count it.
+    const bool abandoned = r.error == proxy::error_type::client_abort;
+    if (abandoned)
+        ev.success = std::nullopt;
+    else
+        ev.success = in_ranges(r.status, c.rule->success_status);
     boost::json::object details;
     details["owasp"] = c.rule->owasp;
     details["rule"] = c.rule->name;
     details["path"] = described_path(r, *cfg_);
     details["user_agent"] = sanitize(r.user_agent, max_user_agent_bytes);
+    if (abandoned) details["outcome"] = "client_abort";
     ev.details = boost::json::serialize(details);
     fill_request_fields(ev, r);
     return {std::move(ev), c.rule->mode == config::delivery_mode::strict, c.phase, c.rule->login,

@@ -11,53 +11,11 @@
 #include <variant>
 
 #include "audit/hash_chain.hpp"
+#include "audit/sqlite_schema.hpp"
 
 namespace sidelight::audit {
 
 namespace {
-
-constexpr const char* schema_sql = R"sql(
-CREATE TABLE schema_version (version INTEGER NOT NULL);
-CREATE TABLE audit_log (
-  seq INTEGER PRIMARY KEY NOT NULL,
-  event_id TEXT UNIQUE NOT NULL,
-  user_id TEXT NOT NULL, action TEXT NOT NULL, entity_type TEXT NOT NULL,
-  entity_id TEXT NOT NULL, changes TEXT NOT NULL, ip_address TEXT NOT NULL,
-  user_agent TEXT NOT NULL, created_at TEXT NOT NULL,
-  request_id TEXT NOT NULL, method TEXT NOT NULL, route TEXT NOT NULL, status INTEGER NOT NULL,
-  source TEXT NOT NULL CHECK (source IN ('rule', 'api', 'detector')),
-  prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
-CREATE TABLE security_audit (
-  seq INTEGER PRIMARY KEY NOT NULL,
-  event_id TEXT UNIQUE NOT NULL,
-  event_type TEXT NOT NULL, user_id TEXT NOT NULL, ip_address TEXT NOT NULL,
-  success INTEGER NOT NULL CHECK (success IN (0, 1)), details TEXT NOT NULL,
-  created_at TEXT NOT NULL,
-  request_id TEXT NOT NULL, method TEXT NOT NULL, route TEXT NOT NULL, status INTEGER NOT NULL,
-  source TEXT NOT NULL CHECK (source IN ('rule', 'api', 'detector')),
-  prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
-CREATE INDEX audit_log_user_id ON audit_log (user_id);
-CREATE INDEX audit_log_entity ON audit_log (entity_type, entity_id);
-CREATE INDEX audit_log_created_at ON audit_log (created_at);
-CREATE INDEX security_audit_event_type ON security_audit (event_type);
-CREATE INDEX security_audit_created_at ON security_audit (created_at);
-)sql";
-
-// Per table: no UPDATE, no DELETE, no INSERT onto an existing seq or event_id (either table).
-// They guard the tables against every other connection; the store's own connection runs with
-// triggers off and an authorizer instead (see guard_connection).
-std::string append_only_triggers(std::string_view table) {
-    const std::string t{table};
-    const std::string raise = "BEGIN SELECT RAISE(ABORT, '" + t + " is append-only'); END;\n";
-    return "CREATE TRIGGER " + t + "_no_update BEFORE UPDATE ON " + t + " " + raise +
-           "CREATE TRIGGER " + t + "_no_delete BEFORE DELETE ON " + t + " " + raise +
-           "CREATE TRIGGER " + t + "_no_overwrite BEFORE INSERT ON " + t +
-           " WHEN EXISTS (SELECT 1 FROM audit_log WHERE seq = NEW.seq)"
-           " OR EXISTS (SELECT 1 FROM audit_log WHERE event_id = NEW.event_id)"
-           " OR EXISTS (SELECT 1 FROM security_audit WHERE seq = NEW.seq)"
-           " OR EXISTS (SELECT 1 FROM security_audit WHERE event_id = NEW.event_id) " +
-           raise;
-}
 
 // Both tables projected onto one column list: 0 table, 1 seq, 2 event_id, 3 created_at,
 // 4 source, 5 request_id, 6 method, 7 route, 8 status, 9 prev_hash, 10 hash, 11 user_id,
@@ -147,11 +105,15 @@ event decode_event(SQLite::Statement& st, std::int64_t seq) {
     s.user_id = st.getColumn(11).getString();
     s.ip_address = st.getColumn(16).getString();
     s.event_type = st.getColumn(18).getString();
-    const auto success = integer_column(st, 19, "success", seq);
-    if (success != 0 && success != 1) {
-        throw store_error("row seq " + std::to_string(seq) + ": success is not 0 or 1");
+    if (st.getColumn(19).isNull()) {
+        s.success = std::nullopt;  // outcome unknown (client abort)
+    } else {
+        const auto success = integer_column(st, 19, "success", seq);
+        if (success != 0 && success != 1) {
+            throw store_error("row seq " + std::to_string(seq) + ": success is not 0 or 1");
+        }
+        s.success = success == 1;
     }
-    s.success = success == 1;
     s.details = st.getColumn(20).getString();
     return s;
 }
@@ -224,7 +186,10 @@ void bind_row(SQLite::Statement& st, int base, const stored_event& row) {
         st.bindNoCopy(base + 11, s.user_id);
         st.bindNoCopy(base + 12, s.event_type);
         st.bindNoCopy(base + 13, s.ip_address);
-        st.bind(base + 14, s.success ? 1 : 0);
+        if (s.success)
+            st.bind(base + 14, *s.success ? 1 : 0);
+        else
+            st.bind(base + 14);  // NULL
         st.bindNoCopy(base + 15, s.details);
     }
 }
@@ -302,7 +267,8 @@ sqlite_store::sqlite_store(const config::store_config& cfg, open_mode mode) try
     // that a refused row undoes the whole statement) stays in memory instead of spilling to a
     // temporary file past 64 KiB.
     db_.exec("PRAGMA temp_store=MEMORY");
-    open_schema();
+    // Before guard_connection: creating the schema, or upgrading an older one, is DDL.
+    open_schema(db_, path_);
     // Checkpoint when the WAL holds 16 MiB of pages (4,000 of 4 KiB, 1,000 of 16 KiB) rather
     // than SQLite's 1,000 pages: the hot pages (index right edges, the leaves of busy users)
     // are copied into the database once per checkpoint, so fewer checkpoints copy fewer pages.
@@ -317,38 +283,6 @@ sqlite_store::sqlite_store(const config::store_config& cfg, open_mode mode) try
 }
 
 sqlite_store::~sqlite_store() = default;
-
-void sqlite_store::open_schema() {
-    if (!db_.tableExists("schema_version")) {
-        if (db_.tableExists("audit_log") || db_.tableExists("security_audit")) {
-            throw store_error("audit store " + path_ +
-                              ": tables exist but schema_version is missing");
-        }
-        SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
-        db_.exec(schema_sql);
-        db_.exec(append_only_triggers("audit_log") + append_only_triggers("security_audit"));
-        db_.exec("INSERT INTO schema_version (version) VALUES (" + std::to_string(schema_version) +
-                 ")");
-        tx.commit();
-        return;
-    }
-    const auto found = db_.execAndGet("SELECT max(version) FROM schema_version").getInt();
-    if (found != schema_version) {
-        throw store_error("audit store " + path_ + ": schema version " + std::to_string(found) +
-                          ", this build expects " + std::to_string(schema_version));
-    }
-    const auto triggers =
-        db_.execAndGet(
-               "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN "
-               "('audit_log_no_update', 'audit_log_no_delete', 'audit_log_no_overwrite', "
-               "'security_audit_no_update', 'security_audit_no_delete', "
-               "'security_audit_no_overwrite')")
-            .getInt();
-    if (triggers != 6) {
-        spdlog::error("audit store {}: append-only triggers missing ({} of 6); run audit verify",
-                      path_, triggers);
-    }
-}
 
 // The append-only triggers guard the tables against every other connection. On this one they
 // are off, for speed: invoking a trigger's program for every row cost about a quarter of the

@@ -15,8 +15,8 @@
 // back and the batch is written again row by row, so that repeats are skipped and answered with
 // the stored row.
 //
-// The schema is created on first open and its version checked on every open; a different version
-// is a store_error naming both versions.
+// The schema is created on first open and its version checked on every open (sqlite_schema.hpp):
+// a version-1 file is upgraded in place, any other version is a store_error naming both.
 //
 // Thread-safety: all methods may be called from any thread; they serialize on one connection.
 
@@ -28,6 +28,7 @@
 #include <optional>
 #include <string>
 
+#include "audit/sqlite_schema.hpp"
 #include "audit/store.hpp"
 #include "config/config.hpp"
 
@@ -40,7 +41,7 @@ enum class open_mode {
 
 class sqlite_store final : public store {
   public:
-    static constexpr int schema_version = 1;
+    static constexpr int schema_version = current_schema_version;
     static constexpr int busy_timeout_ms = 5000;
     // Page size of a database this store creates (an existing one keeps its own).
     static constexpr int new_page_size = 16384;
@@ -51,7 +52,8 @@ class sqlite_store final : public store {
     static constexpr std::size_t chunk_slots = 4;
     static constexpr std::array<std::size_t, chunk_slots> chunk_rows{64, 16, 4, 1};
 
-    // Throws store_error (bad `synchronous`, unreadable file, wrong schema version).
+    // Throws store_error (bad `synchronous`, unreadable file, wrong schema version, failed
+    // upgrade of a version-1 file).
     explicit sqlite_store(const config::store_config& cfg, open_mode mode = open_mode::create);
     ~sqlite_store() override;
 
@@ -71,7 +73,6 @@ class sqlite_store final : public store {
     std::string exec_for_test(const std::string& sql);
 
   private:
-    void open_schema();
     void guard_connection();
     void prepare_statements();
     chain_head read_head();

@@ -43,7 +43,7 @@ struct query_filter {
     std::optional<time_point> since;         // created_at >= since
     std::optional<time_point> until;         // created_at < until
     std::int64_t after_seq = 0;              // seq > after_seq (paging)
-    std::size_t limit = default_limit;       // clamped to [1, max_limit]
+    std::size_t limit = default_limit;       // clamped to [1, max_limit] by the stores
 };
 
 class store {

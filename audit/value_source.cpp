@@ -4,6 +4,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "audit/json_text.hpp"
 #include "audit/jwt_verifier.hpp"
 #include "audit/redact.hpp"
 
@@ -16,25 +17,11 @@ std::string as_text(const boost::json::value& v) {
     return boost::json::serialize(v);
 }
 
-// True when a reference token of the JSON pointer (RFC 6901: "~1" is '/', "~0" is '~') is a
-// redacted key: such a pointer names a secret or something inside one.
+// True when a reference token of the JSON pointer is a redacted key: such a pointer names a
+// secret or something inside one.
 bool names_secret(std::string_view pointer, const std::vector<std::string>& keys) {
-    while (!pointer.empty()) {
-        pointer.remove_prefix(1);  // the '/' before each token
-        const auto end = pointer.find('/');
-        const auto raw = pointer.substr(0, end);
-        std::string token;
-        for (std::size_t i = 0; i < raw.size(); ++i) {
-            if (raw[i] == '~' && i + 1 < raw.size() && (raw[i + 1] == '0' || raw[i + 1] == '1')) {
-                token += raw[i + 1] == '1' ? '/' : '~';
-                ++i;
-            } else {
-                token += raw[i];
-            }
-        }
+    for (const auto& token : pointer_tokens(pointer)) {
         if (is_redacted_key(token, keys)) return true;
-        if (end == std::string_view::npos) break;
-        pointer.remove_prefix(end);
     }
     return false;
 }
@@ -47,14 +34,19 @@ std::string redacted_text(const boost::json::value& v, const std::vector<std::st
     return as_text(copy);
 }
 
+// The body is read as stored JSON is (audit/json_text.hpp): a body with a duplicate key or a
+// number that overflows a double reads as missing, and a number reads as it was written.
 std::string pointer_into(std::string_view body, const std::string& pointer,
                          const std::vector<std::string>& keys) {
     if (names_secret(pointer, keys)) return std::string(redacted);
-    boost::json::error_code ec;
-    const auto doc = boost::json::parse(body, ec);
-    if (ec) return "";
-    const auto* found = doc.find_pointer(pointer, ec);
-    return found && !ec ? redacted_text(*found, keys) : "";
+    if (!pointer.empty() && pointer.front() != '/') return "";
+    const auto tokens = pointer_tokens(pointer);
+    const auto doc = canonical_json(body, keys, [&](const json_tokens& t) { return t == tokens; });
+    if (!doc.ok() || doc.spans.empty()) return "";
+    const auto text = doc.text_of(doc.spans.front());
+    if (text.starts_with('"')) return unquote(text);
+    if (text == "null") return "";
+    return std::string(text);
 }
 
 std::string_view header(const proxy::request_record& r, std::string_view name) {

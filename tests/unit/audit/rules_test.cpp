@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -41,6 +42,19 @@ TEST(RedactTest, UnparsableOrTruncatedBodiesAreNeverStoredRaw) {
     const auto cut = changes_json(R"({"password":"hunter2")", true, keys);
     EXPECT_EQ(cut.find("hunter2"), std::string::npos);
     EXPECT_EQ(changes_json("", false, keys), "");
+}
+
+// A body is stored as written (numbers exactly) or, when a reader could not take it back
+// exactly, as unparsed: never Infinity, never one of two values of a duplicate key.
+TEST(RedactTest, CapturedBodiesKeepNumbersAndRefuseWhatIsNotExact) {
+    EXPECT_EQ(changes_json(R"({ "n": 123456789012345678901234567890, "d": 123.45 })", false, keys),
+              R"({"n":123456789012345678901234567890,"d":123.45})");
+    for (const char* body : {R"({"n":1e999999})", R"({"a":1,"a":2})", R"([{"x":-1e400}])"}) {
+        EXPECT_EQ(changes_json(body, false, keys), R"({"_unparsed":true,"bytes":)" +
+                                                       std::to_string(std::strlen(body)) +
+                                                       R"(,"truncated":false})")
+            << body;
+    }
 }
 
 TEST(RedactTest, QueryStrings) {
@@ -268,7 +282,7 @@ TEST(RuleSetTest, SecurityRulesAndBuiltins) {
     const auto& ev = std::get<security_event>(out[0].ev);
     EXPECT_EQ(ev.event_type, "LOGIN_ATTEMPT");
     EXPECT_EQ(ev.user_id, "alice");
-    EXPECT_FALSE(ev.success);
+    EXPECT_EQ(ev.success, false);
     EXPECT_TRUE(out[0].login);
     EXPECT_EQ(ev.details.find("zzz"), std::string::npos) << ev.details;
     for (auto [status, type] : {std::pair{401, "authn_fail"}, std::pair{403, "authz_fail"},
@@ -281,6 +295,23 @@ TEST(RuleSetTest, SecurityRulesAndBuiltins) {
     out.clear();
     f.rules.evaluate(record(*f.routes, "GET", "/health", 404), out);
     EXPECT_TRUE(out.empty());
+}
+
+// A login the client abandoned (499: the app never answered) has no outcome: success is
+// unknown, details say why, and it is still a login for the rule (the detector skips it).
+TEST(RuleSetTest, AbandonedLoginHasNoOutcome) {
+    fixture f;
+    auto login = record(*f.routes, "POST", "/api/login", 499);
+    login.error = proxy::error_type::client_abort;
+    login.request_body = R"({"username":"alice","password":"zzz"})";
+    std::vector<derived_event> out;
+    f.rules.evaluate(login, out);
+    ASSERT_EQ(out.size(), 1u);
+    const auto& ev = std::get<security_event>(out[0].ev);
+    EXPECT_EQ(ev.event_type, "LOGIN_ATTEMPT");
+    EXPECT_EQ(ev.success, std::nullopt);
+    EXPECT_EQ(boost::json::parse(ev.details).at("outcome").as_string(), "client_abort");
+    EXPECT_EQ(ev.status, 499);
 }
 
 // First match must be decidable when a strict rule holds the request: an earlier rule that
@@ -383,6 +414,27 @@ TEST(ValueSourceTest, PointersAndClaimsNamingSecretsReadAsRedacted) {
     }
 }
 
+// Pointer values read as stored JSON is written: numbers as sent, and nothing out of a body a
+// reader could not take back exactly.
+TEST(ValueSourceTest, PointersReadNumbersAsWritten) {
+    proxy::request_record r;
+    r.request_body = R"({"id":123456789012345678901234567890,"p":{"price":123.45,"n":[1E5]},)"
+                     R"("s":"a\u0041","z":null})";
+    using kind = config::value_source::kind;
+    const auto get = [&](std::string key) { return extract({kind::request_body, key}, r, keys); };
+    EXPECT_EQ(get("/id"), "123456789012345678901234567890");
+    EXPECT_EQ(get("/p"), R"({"price":123.45,"n":[1E5]})");
+    EXPECT_EQ(get("/p/n/0"), "1E5");
+    EXPECT_EQ(get("/s"), "aA");
+    EXPECT_EQ(get("/z"), "");
+    EXPECT_EQ(get("/p/n/01"), "");
+    EXPECT_EQ(get("p"), "");
+    r.request_body = R"({"id":7,"id":8})";
+    EXPECT_EQ(get("/id"), "");
+    r.request_body = R"({"id":7,"x":1e999})";
+    EXPECT_EQ(get("/id"), "");
+}
+
 TEST(ValueSourceTest, JwtDecodingIsLenientAboutPaddingAndStrictAboutShape) {
     EXPECT_EQ(base64url_decode("aGk"), "hi");
     EXPECT_FALSE(base64url_decode("a*b"));
@@ -420,6 +472,24 @@ TEST(BruteForceTest, FailMaxOncePerKeyPerWindowAndSuccessAfterFail) {
     EXPECT_NE(ev.details.find("\"count\":6"), std::string::npos) << ev.details;
     EXPECT_EQ(d.fail_max_count(), 3u);
     EXPECT_EQ(d.success_after_fail_count(), 1u);
+}
+
+// Logins whose outcome is unknown (the client went away) are not failures: they neither fire
+// nor fill a window, nor reset one.
+TEST(BruteForceTest, UnknownOutcomesAreNotCounted) {
+    config::brute_force_config cfg;  // threshold 5
+    brute_force_detector d(cfg);
+    std::vector<event> out;
+    auto unknown = attempt("alice", "10.0.0.1", false, 0);
+    unknown.success = std::nullopt;
+    for (int i = 0; i < 10; ++i) d.observe(unknown, out);
+    EXPECT_TRUE(out.empty());
+    for (int i = 0; i < 4; ++i) d.observe(attempt("alice", "10.0.0.1", false, i), out);
+    d.observe(unknown, out);
+    EXPECT_TRUE(out.empty());
+    d.observe(attempt("alice", "10.0.0.1", false, 5), out);
+    EXPECT_EQ(out.size(), 3u);  // the fifth real failure
+    EXPECT_EQ(d.fail_max_count(), 3u);
 }
 
 TEST(BruteForceTest, FailuresOutsideTheWindowDoNotCount) {
@@ -522,16 +592,14 @@ TEST(EventApiTest, ChangesAndDetailsAreRedacted) {
               R"("list":[{"TOKEN":"[REDACTED]"}]},"n":1})");
     const auto security = parse_security_events(
         R"([{"event_type":"MFA","details":{"secret":"S3CRET-q7Zt-s","ok":true}},)"
-        R"({"event_type":"MFA","details":"{\"password\":\"S3CRET-q7Zt-p\",\"x\":\"a\\nb\"}"},)"
-        R"({"event_type":"MFA","details":"plain\ntext"}])",
+        R"({"event_type":"MFA","details":"{\"password\":\"S3CRET-q7Zt-p\",\"x\":\"a\\nb\"}"}])",
         keys);
     ASSERT_TRUE(security.error.empty()) << security.error;
     EXPECT_EQ(std::get<security_event>(security.events.at(0)).details,
               R"({"secret":"[REDACTED]","ok":true})");
-    // A string holding JSON stays a string, its secrets redacted.
+    // A string holding an object is stored as that object, its secrets redacted.
     EXPECT_EQ(std::get<security_event>(security.events.at(1)).details,
-              R"("{\"password\":\"[REDACTED]\",\"x\":\"a\\nb\"}")");
-    EXPECT_EQ(std::get<security_event>(security.events.at(2)).details, R"("plain\\ntext")");
+              R"({"password":"[REDACTED]","x":"a\nb"})");
     // The configured keys are the ones applied.
     const auto other = parse_audit_events(R"({"action":"A","changes":{"pin":"1234","k":"v"}})",
                                           std::vector<std::string>{"PIN"});
@@ -540,16 +608,61 @@ TEST(EventApiTest, ChangesAndDetailsAreRedacted) {
 
 TEST(EventApiTest, QueryParameters) {
     std::string error;
-    const auto f = parse_query("table=audit_log&user_id=u%207&after_seq=5&limit=5000", error);
+    const auto f = parse_query("table=audit_log&user_id=u%207+x&after_seq=5&limit=1000", error);
     ASSERT_TRUE(f) << error;
     EXPECT_EQ(*f->table, table_kind::audit_log);
-    EXPECT_EQ(*f->user_id, "u 7");
+    EXPECT_EQ(*f->user_id, "u 7 x");
     EXPECT_EQ(f->after_seq, 5);
     EXPECT_EQ(f->limit, query_filter::max_limit);
-    EXPECT_FALSE(parse_query("limit=x", error));
-    EXPECT_EQ(error, "limit: expected a positive integer");
-    EXPECT_FALSE(parse_query("colour=red", error));
-    EXPECT_EQ(error, "colour: unknown parameter");
+    const std::pair<const char*, const char*> refused[] = {
+        {"limit=x", "limit: expected a positive integer"},
+        {"limit=1001", "limit: at most 1000"},
+        {"colour=red", "colour: unknown parameter"},
+        {"after_seq=-1", "after_seq: expected a non-negative integer"},
+        {"user_id=a%zz", "user_id: malformed percent-encoding"},
+        {"user_id=a%4", "user_id: malformed percent-encoding"},
+        {"us%er_id=a", "us%er_id: malformed percent-encoding"},
+        {"user_id=a&limit=5&user_id=b", "user_id: repeated parameter"},
+        {"=x", "query: a parameter without a name"},
+    };
+    for (const auto& [query, message] : refused) {
+        EXPECT_FALSE(parse_query(query, error)) << query;
+        EXPECT_EQ(error, message) << query;
+    }
+}
+
+// Stored JSON is what was sent: numbers as written, and nothing a reader could not take back
+// exactly (a duplicate key, a number that overflows a double).
+TEST(EventApiTest, StoredJsonIsExactAndValid) {
+    const auto ok = parse_audit_events(
+        R"({"action":"A","changes":{"big":123456789012345678901234567890,"d":123.45,"e":1E5}})",
+        keys);
+    ASSERT_TRUE(ok.error.empty()) << ok.error;
+    EXPECT_EQ(std::get<audit_event>(ok.events.at(0)).changes,
+              R"({"big":123456789012345678901234567890,"d":123.45,"e":1E5})");
+    const std::pair<const char*, const char*> refused[] = {
+        {R"({"action":"A","changes":{"n":1e999999}})", "changes.n: number out of range"},
+        {R"([{"action":"A"},{"action":"A","changes":{"a":{"x":1,"x":2}}}])",
+         "events[1].changes.a.x: duplicate key"},
+        {R"({"action":"A","action":"B"})", "action: duplicate key"},
+        {R"({"action":"A","user_id":-1e400})", "user_id: number out of range"},
+        {R"({"action":"A","changes":"{\"n\":1e999}"})", "changes.n: number out of range"},
+        {R"({"action":"A","changes":"plain text"})", "changes: not valid JSON (syntax error)"},
+        {R"({"action":"A","changes":"[1,2]"})",
+         "changes: expected an object (or a string holding one)"},
+        {R"({"action":"A","changes":[1]})",
+         "changes: expected an object (or a string holding one)"},
+        {R"({"action":"A","changes":7})", "changes: expected an object (or a string holding one)"},
+        {R"({"action":"A","colour":"red"})", "colour: unknown field"},
+        {R"([{"action":"A","Action":"B"}])", "events[0].Action: unknown field"},
+    };
+    for (const auto& [body, message] : refused)
+        EXPECT_EQ(parse_audit_events(body, keys).error, message) << body;
+    EXPECT_EQ(
+        parse_security_events(R"({"event_type":"X","details":{"ok":1},"extra":1})", keys).error,
+        "extra: unknown field");
+    EXPECT_EQ(parse_security_events(R"({"event_type":"X","details":"null"})", keys).error,
+              "details: expected an object (or a string holding one)");
 }
 
 }  // namespace

@@ -32,7 +32,7 @@ TEST(SqliteStore, CreatesSchemaAndReopens) {
     EXPECT_EQ(again.head().seq, 1);
     raw_db raw(path);
     EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
-    EXPECT_EQ(raw.text("SELECT version FROM schema_version"), "1");
+    EXPECT_EQ(raw.text("SELECT version FROM schema_version"), "2");
     for (const char* index : {"audit_log_user_id", "audit_log_entity", "audit_log_created_at",
                               "security_audit_event_type", "security_audit_created_at"}) {
         EXPECT_EQ(
@@ -71,7 +71,7 @@ TEST(SqliteStore, RejectsOtherSchemaVersion) {
         sqlite_store s(store_at(path));
         FAIL() << "opened a version 7 store";
     } catch (const store_error& e) {
-        EXPECT_NE(std::string(e.what()).find("schema version 7, this build expects 1"),
+        EXPECT_NE(std::string(e.what()).find("schema version 7, this build expects 2"),
                   std::string::npos)
             << e.what();
     }
@@ -280,6 +280,25 @@ TEST(SqliteStore, QueryFilters) {
     EXPECT_EQ(s.query(past).size(), 7u);
 }
 
+TEST(SqliteStore, UnknownSuccessIsStoredAsNull) {
+    temp_dir dir;
+    sqlite_store s(store_at(dir.file("a.db")));
+    auto unknown = make_security("LOGIN_ATTEMPT");
+    unknown.success = std::nullopt;
+    auto failed = make_security("LOGIN_ATTEMPT");
+    failed.success = false;
+    s.append(std::vector<event>{unknown, failed});
+    const auto rows = s.query({});
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(std::get<security_event>(rows[0].ev).success, std::nullopt);
+    EXPECT_EQ(std::get<security_event>(rows[1].ev).success, false);
+    raw_db raw(dir.file("a.db"));
+    EXPECT_EQ(raw.text("SELECT count(*) FROM security_audit WHERE success IS NULL"), "1");
+    EXPECT_EQ(raw.text("SELECT count(*) FROM security_audit WHERE success = 0"), "1");
+    EXPECT_NE(canonical_row(1, unknown), canonical_row(1, failed));
+    EXPECT_TRUE(verify(s).ok());
+}
+
 TEST(SqliteStore, RoundTripsTimeAndFields) {
     temp_dir dir;
     sqlite_store s(store_at(dir.file("a.db")));
@@ -291,7 +310,7 @@ TEST(SqliteStore, RoundTripsTimeAndFields) {
     const auto row = s.query({}).at(0);
     const auto& got = std::get<security_event>(row.ev);
     EXPECT_EQ(format_time(got.created_at), "2026-11-26T23:59:01.123456Z");
-    EXPECT_TRUE(got.success);
+    EXPECT_EQ(got.success, true);
     EXPECT_EQ(got.source, event_source::detector);
     EXPECT_EQ(got.details, e.details);
     EXPECT_EQ(raw_db(dir.file("a.db")).text("SELECT created_at FROM security_audit"),

@@ -97,6 +97,24 @@ class raw_db {
         sqlite3_finalize(st);
         return out;
     }
+    // Every row of `sql`, one line each, every column as its type and value ("i:1|t:abc|n:"):
+    // two results are equal only when every value and its storage class are.
+    std::string rows(const std::string& sql) {
+        sqlite3_stmt* st = nullptr;
+        std::string out;
+        if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr) != SQLITE_OK) return "error";
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            for (int c = 0; c < sqlite3_column_count(st); ++c) {
+                static constexpr const char* types = "?iftbn";  // SQLITE_INTEGER=1 .. NULL=5
+                const auto* p = sqlite3_column_text(st, c);
+                out += std::string(c ? "|" : "") + types[sqlite3_column_type(st, c)] + ":" +
+                       (p ? reinterpret_cast<const char*>(p) : "");
+            }
+            out += "\n";
+        }
+        sqlite3_finalize(st);
+        return out;
+    }
     const std::string& last_error() const { return last_error_; }
 
   private:

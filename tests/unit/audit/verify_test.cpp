@@ -129,6 +129,24 @@ TEST_F(Verify, EverySecurityColumnFlipIsModified) {
     expect_broken(verify_status::modified, 4, "source");
 }
 
+// A NULL success (outcome unknown) is its own value in the chain: setting it to 0 or 1, or a
+// 0 to NULL, is a modification.
+TEST_F(Verify, NullSuccessIsChainedAsItsOwnValue) {
+    tamper("UPDATE security_audit SET success = NULL WHERE seq = 4");
+    expect_broken(verify_status::modified, 4, "0 -> NULL");
+    tamper("UPDATE security_audit SET success = 0 WHERE seq = 4");
+    ASSERT_TRUE(run().ok());
+    {
+        sqlite_store s(store_at(path_), open_mode::existing);
+        auto e = make_security("LOGIN_ATTEMPT", "dana");
+        e.success = std::nullopt;
+        s.append(std::vector<event>{e});
+    }
+    EXPECT_TRUE(run().ok());
+    tamper("UPDATE security_audit SET success = 0 WHERE seq = 7");
+    expect_broken(verify_status::modified, 7, "NULL -> 0");
+}
+
 TEST_F(Verify, DeletedMiddleRowIsGap) {
     tamper("DELETE FROM audit_log WHERE seq = 3");
     expect_broken(verify_status::gap, 3, "delete seq 3");

@@ -1,0 +1,195 @@
+#include "audit/sqlite_schema.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <string_view>
+
+#include "audit/store.hpp"
+
+namespace sidelight::audit {
+
+namespace {
+
+// One statement per constant, so that an upgrade re-creates security_audit and its indexes from
+// the very text a new file gets (sqlite_master then reads the same in both).
+constexpr const char* version_table_sql = R"sql(
+CREATE TABLE schema_version (version INTEGER NOT NULL);
+)sql";
+constexpr const char* audit_log_table_sql = R"sql(
+CREATE TABLE audit_log (
+  seq INTEGER PRIMARY KEY NOT NULL,
+  event_id TEXT UNIQUE NOT NULL,
+  user_id TEXT NOT NULL, action TEXT NOT NULL, entity_type TEXT NOT NULL,
+  entity_id TEXT NOT NULL, changes TEXT NOT NULL, ip_address TEXT NOT NULL,
+  user_agent TEXT NOT NULL, created_at TEXT NOT NULL,
+  request_id TEXT NOT NULL, method TEXT NOT NULL, route TEXT NOT NULL, status INTEGER NOT NULL,
+  source TEXT NOT NULL CHECK (source IN ('rule', 'api', 'detector')),
+  prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+)sql";
+constexpr const char* security_audit_table_sql = R"sql(
+CREATE TABLE security_audit (
+  seq INTEGER PRIMARY KEY NOT NULL,
+  event_id TEXT UNIQUE NOT NULL,
+  event_type TEXT NOT NULL, user_id TEXT NOT NULL, ip_address TEXT NOT NULL,
+  success INTEGER CHECK (success IN (0, 1)), details TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  request_id TEXT NOT NULL, method TEXT NOT NULL, route TEXT NOT NULL, status INTEGER NOT NULL,
+  source TEXT NOT NULL CHECK (source IN ('rule', 'api', 'detector')),
+  prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+)sql";
+constexpr const char* audit_log_indexes_sql = R"sql(
+CREATE INDEX audit_log_user_id ON audit_log (user_id);
+CREATE INDEX audit_log_entity ON audit_log (entity_type, entity_id);
+CREATE INDEX audit_log_created_at ON audit_log (created_at);
+)sql";
+constexpr const char* security_audit_indexes_sql = R"sql(
+CREATE INDEX security_audit_event_type ON security_audit (event_type);
+CREATE INDEX security_audit_created_at ON security_audit (created_at);
+)sql";
+
+// Every column of security_audit, the same in versions 1 and 2.
+constexpr std::string_view security_audit_columns[] = {
+    "seq",     "event_id", "event_type", "user_id",    "ip_address",
+    "success", "details",  "created_at", "request_id", "method",
+    "route",   "status",   "source",     "prev_hash",  "hash"};
+
+constexpr const char* trigger_names[] = {"audit_log_no_update",      "audit_log_no_delete",
+                                         "audit_log_no_overwrite",   "security_audit_no_update",
+                                         "security_audit_no_delete", "security_audit_no_overwrite"};
+
+// Per table: no UPDATE, no DELETE, no INSERT onto an existing seq or event_id (either table).
+// They guard the tables against every other connection; the store's own connection runs with
+// triggers off and an authorizer instead (sqlite_store::guard_connection).
+std::string append_only_triggers(std::string_view table) {
+    const std::string t{table};
+    const std::string raise = "BEGIN SELECT RAISE(ABORT, '" + t + " is append-only'); END;\n";
+    return "CREATE TRIGGER " + t + "_no_update BEFORE UPDATE ON " + t + " " + raise +
+           "CREATE TRIGGER " + t + "_no_delete BEFORE DELETE ON " + t + " " + raise +
+           "CREATE TRIGGER " + t + "_no_overwrite BEFORE INSERT ON " + t +
+           " WHEN EXISTS (SELECT 1 FROM audit_log WHERE seq = NEW.seq)"
+           " OR EXISTS (SELECT 1 FROM audit_log WHERE event_id = NEW.event_id)"
+           " OR EXISTS (SELECT 1 FROM security_audit WHERE seq = NEW.seq)"
+           " OR EXISTS (SELECT 1 FROM security_audit WHERE event_id = NEW.event_id) " +
+           raise;
+}
+
+void create_triggers(SQLite::Database& db) {
+    db.exec(append_only_triggers("audit_log") + append_only_triggers("security_audit"));
+}
+
+void set_version(SQLite::Database& db, int version) {
+    db.exec("DELETE FROM schema_version");
+    db.exec("INSERT INTO schema_version (version) VALUES (" + std::to_string(version) + ")");
+}
+
+void create_schema(SQLite::Database& db) {
+    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+    for (const char* sql : {version_table_sql, audit_log_table_sql, security_audit_table_sql,
+                            audit_log_indexes_sql, security_audit_indexes_sql}) {
+        db.exec(sql);
+    }
+    create_triggers(db);
+    set_version(db, current_schema_version);
+    tx.commit();
+}
+
+// "a, b, ..." and "o.a IS n.a AND o.b IS n.b AND ...".
+std::string column_list() {
+    std::string out;
+    for (auto c : security_audit_columns) out += (out.empty() ? "" : ", ") + std::string(c);
+    return out;
+}
+std::string same_columns() {
+    std::string out;
+    for (auto c : security_audit_columns) {
+        const std::string col{c};
+        out += (out.empty() ? "" : " AND ") + ("o." + col + " IS n." + col);
+    }
+    return out;
+}
+
+// Version 1 declared success NOT NULL, which SQLite cannot drop in place: the table is rebuilt.
+// The old one is renamed aside first (rather than the new one renamed into place) so that the new
+// table's CREATE statement is the one a new file has. The triggers are dropped first, all six:
+// the overwrite triggers of both tables name security_audit, and RENAME would rewrite them to
+// name the old table. Returns the rows copied.
+std::int64_t upgrade_1_to_2(SQLite::Database& db) {
+    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+    for (const char* name : trigger_names) db.exec(std::string("DROP TRIGGER IF EXISTS ") + name);
+    db.exec("ALTER TABLE security_audit RENAME TO security_audit_v1");
+    db.exec(security_audit_table_sql);
+    const auto columns = column_list();
+    db.exec("INSERT INTO security_audit (" + columns + ") SELECT " + columns +
+            " FROM security_audit_v1 ORDER BY seq");
+    // Every row copied as it was, or nothing: the chain and its checkpoints depend on it.
+    SQLite::Statement check(db,
+                            "SELECT (SELECT count(*) FROM security_audit_v1), "
+                            "(SELECT count(*) FROM security_audit), "
+                            "(SELECT count(*) FROM security_audit_v1 o JOIN security_audit n "
+                            "ON n.seq = o.seq WHERE " +
+                                same_columns() + ")");
+    check.executeStep();
+    const auto old_rows = check.getColumn(0).getInt64();
+    if (check.getColumn(1).getInt64() != old_rows || check.getColumn(2).getInt64() != old_rows) {
+        throw store_error("the copied security_audit rows differ from the originals");
+    }
+    check.reset();
+    db.exec("DROP TABLE security_audit_v1");  // and its indexes
+    db.exec(security_audit_indexes_sql);
+    create_triggers(db);
+    set_version(db, 2);
+    tx.commit();
+    return old_rows;
+}
+
+void upgrade(SQLite::Database& db, const std::string& path, int from) {
+    try {
+        const auto rows = upgrade_1_to_2(db);
+        spdlog::info(
+            "audit store {}: schema upgraded from version {} to {} (security_audit rebuilt, {} "
+            "rows copied unchanged)",
+            path, from, current_schema_version, rows);
+    } catch (const std::exception& e) {
+        throw store_error("audit store " + path + ": upgrade from schema version " +
+                          std::to_string(from) + " to " + std::to_string(current_schema_version) +
+                          " failed, the file is left at version " + std::to_string(from) + ": " +
+                          e.what());
+    }
+}
+
+void check_triggers(SQLite::Database& db, const std::string& path) {
+    std::string names;
+    for (const char* name : trigger_names)
+        names += (names.empty() ? "'" : ", '") + std::string(name) + "'";
+    const auto triggers =
+        db.execAndGet("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN (" +
+                      names + ")")
+            .getInt();
+    if (triggers != 6) {
+        spdlog::error("audit store {}: append-only triggers missing ({} of 6); run audit verify",
+                      path, triggers);
+    }
+}
+
+}  // namespace
+
+void open_schema(SQLite::Database& db, const std::string& path) {
+    if (!db.tableExists("schema_version")) {
+        if (db.tableExists("audit_log") || db.tableExists("security_audit")) {
+            throw store_error("audit store " + path +
+                              ": tables exist but schema_version is missing");
+        }
+        create_schema(db);
+        return;
+    }
+    const auto found = db.execAndGet("SELECT max(version) FROM schema_version").getInt();
+    if (found == 1) {
+        upgrade(db, path, found);
+    } else if (found != current_schema_version) {
+        throw store_error("audit store " + path + ": schema version " + std::to_string(found) +
+                          ", this build expects " + std::to_string(current_schema_version));
+    }
+    check_triggers(db, path);
+}
+
+}  // namespace sidelight::audit
