@@ -112,7 +112,7 @@ writer::~writer() {
     if (!drained_) drain(clock::now() + destructor_grace);
 }
 
-std::string writer::last_error() const {
+std::optional<store_failure> writer::last_error() const {
     std::lock_guard lock(error_mutex_);
     return last_error_;
 }
@@ -337,9 +337,11 @@ void writer::count_written(const std::vector<stored_event>& rows) {
 }
 
 void writer::note_error(const std::string& error) {
+    {
+        std::lock_guard lock(error_mutex_);
+        last_error_ = store_failure{error, now()};
+    }
     healthy_.store(false);
-    std::lock_guard lock(error_mutex_);
-    last_error_ = error;
 }
 
 // Strict callers are told at once (they answer 503); batch events stay for the retry.
@@ -376,7 +378,8 @@ void writer::give_up(pending_batch& batch) {
         fill(batch);
     }
     lost_at_shutdown_ = true;
-    log().error("event=audit_drain_incomplete error=\"{}\"", last_error());
+    const auto failure = last_error();
+    log().error("event=audit_drain_incomplete error=\"{}\"", failure ? failure->message : "");
 }
 
 // One `audit_events_dropped` security event per recovery, covering every drop since the last.

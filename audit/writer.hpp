@@ -13,8 +13,11 @@
 // The writer thread commits up to batch_max events, or what arrived within batch_interval of the
 // first one, whichever comes first (a strict event flushes at once). A failing store is retried
 // with exponential backoff (10 ms doubling to 1 s); meanwhile healthy() is false, last_error()
-// says why, batch events wait in the queue until it fills, and strict events in the failed batch
-// are failed at once. Every checkpoint.every_events rows or checkpoint.every, a checkpoint line
+// says why and when, batch events wait in the queue until it fills, and strict events in the
+// failed batch are failed at once. An idle unhealthy writer probes the store
+// with an empty transaction at each backoff step, so health comes back without new events; after
+// recovery last_error() keeps the last failure (with its time) until the next one.
+// Every checkpoint.every_events rows or checkpoint.every, a checkpoint line
 // (signed when checkpoint.key_file is set) goes to the on_checkpoint hook; drain() emits a last
 // one.
 //
@@ -47,6 +50,12 @@ struct commit_result {
     bool ok = false;
     std::int64_t seq = 0;  // the committed row's seq when ok
     std::string error;
+};
+
+// The writer's most recent store failure: the store's message and when the attempt failed.
+struct store_failure {
+    std::string message;
+    time_point at;
 };
 
 struct writer_hooks {
@@ -85,7 +94,9 @@ class writer {
     void stop() { drain(clock::time_point::max()); }
 
     bool healthy() const { return healthy_.load(std::memory_order_relaxed); }
-    std::string last_error() const;  // the most recent store error ("" if none yet)
+    // The most recent store failure; none before the first. It stays after recovery: read it
+    // with healthy().
+    std::optional<store_failure> last_error() const;
     const writer_stats& stats() const { return stats_; }
 
   private:
@@ -137,7 +148,7 @@ class writer {
     std::atomic<clock::rep> drain_deadline_{clock::time_point::max().time_since_epoch().count()};
     std::atomic<bool> healthy_{true};
     mutable std::mutex error_mutex_;
-    std::string last_error_;
+    std::optional<store_failure> last_error_;
 
     // Loss report state: drops since the last `audit_events_dropped` event.
     std::atomic<std::uint64_t> unreported_drops_{0};

@@ -130,7 +130,9 @@ TEST_F(Writer, FullQueueDropsCountsAndReportsTheLossAfterRecovery) {
     ASSERT_TRUE(w.try_submit(make_audit("first")));
     ASSERT_TRUE(eventually([&] { return w.stats().store_errors.load() >= 1; }));
     EXPECT_FALSE(w.healthy());
-    EXPECT_NE(w.last_error().find("injected"), std::string::npos) << w.last_error();
+    ASSERT_TRUE(w.last_error());
+    EXPECT_NE(w.last_error()->message.find("injected"), std::string::npos)
+        << w.last_error()->message;
 
     std::size_t accepted = 0;
     for (int i = 0; i < 20; ++i) accepted += w.try_submit(make_audit("burst")) ? 1 : 0;
