@@ -117,6 +117,16 @@ std::optional<store_failure> writer::last_error() const {
     return last_error_;
 }
 
+// A strict event is refused before it is queued while the store is known to be failing: its
+// caller answers 503 now rather than after the writer's next retry (up to max_backoff away).
+// The writer's probes and batch retries bring health back.
+std::optional<commit_result> writer::refuse_strict() {
+    if (!accepting_.load()) return commit_result{false, 0, "audit writer is stopping"};
+    if (healthy_.load()) return std::nullopt;
+    const auto failure = last_error();
+    return commit_result{false, 0, "audit store unavailable: " + (failure ? failure->message : "")};
+}
+
 bool writer::try_submit(event ev) {
     inflight_guard guard(inflight_);
     if (!accepting_.load()) {
@@ -139,8 +149,8 @@ void writer::submit_async(event ev, std::chrono::milliseconds timeout,
     };
     w->deadline = clock::now() + timeout;
     inflight_guard guard(inflight_);
-    if (!accepting_.load()) {
-        w->finish({false, 0, "audit writer is stopping"});
+    if (auto refused = refuse_strict()) {
+        w->finish(std::move(*refused));
         return;
     }
     normalize(ev);
@@ -152,9 +162,9 @@ commit_result writer::submit_and_wait(event ev, std::chrono::milliseconds timeou
     auto w = std::make_shared<waiter>();
     {
         inflight_guard guard(inflight_);
-        if (!accepting_.load()) {
+        if (auto refused = refuse_strict()) {
             stats_.strict_failures.fetch_add(1);
-            return {false, 0, "audit writer is stopping"};
+            return std::move(*refused);
         }
         normalize(ev);
         queued item{std::move(ev), w};

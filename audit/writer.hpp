@@ -8,13 +8,14 @@
 //                          detector) with the count and the first/last drop time in `details`.
 //   submit_and_wait(ev)    strict mode; returns once the event is durably committed, or with an
 //                          error on a full queue, a store error, or the timeout. An event whose
-//                          caller timed out before the writer took it is not written.
+//                          caller timed out before the writer took it is not written. While the
+//                          store is failing (healthy() false) it is refused at once, unqueued.
 //
 // The writer thread commits up to batch_max events, or what arrived within batch_interval of the
 // first one, whichever comes first (a strict event flushes at once). A failing store is retried
 // with exponential backoff (10 ms doubling to 1 s); meanwhile healthy() is false, last_error()
-// says why and when, batch events wait in the queue until it fills, and strict events in the
-// failed batch are failed at once. An idle unhealthy writer probes the store
+// says why and when, batch events wait in the queue until it fills, strict events in the failed
+// batch are failed at once and new ones are refused. An idle unhealthy writer probes the store
 // with an empty transaction at each backoff step, so health comes back without new events; after
 // recovery last_error() keeps the last failure (with its time) until the next one.
 // Every checkpoint.every_events rows or checkpoint.every, a checkpoint line
@@ -79,8 +80,9 @@ class writer {
     bool try_submit(event ev);
     commit_result submit_and_wait(event ev, std::chrono::milliseconds timeout);
     // Strict submit that never blocks: `done` is called exactly once — from the writer thread
-    // after the durable commit (ok) or on a store error, from the caller's thread when the
-    // queue refuses it — with ok=false when the event was not (and will not be) written.
+    // after the durable commit (ok) or on a store error, from the caller's thread when it is
+    // refused unqueued (a full queue, a stopping writer, a store known to be failing) — with
+    // ok=false when the event was not (and will not be) written.
     // An event still queued after `timeout` is dropped, not written late.
     void submit_async(event ev, std::chrono::milliseconds timeout,
                       std::function<void(commit_result)> done);
@@ -114,6 +116,7 @@ class writer {
     };
 
     bool push(queued& item);
+    std::optional<commit_result> refuse_strict();
     void run();
     void fill(pending_batch& batch);
     void wait(std::int64_t depth, clock::time_point until);
