@@ -218,7 +218,12 @@ std::string app::healthz_json(const upstream_health& up, bool healthy) const {
     o["upstream"] = std::move(u);
     boost::json::object a;
     a["healthy"] = audit_healthy();
-    a["last_error"] = audit_ ? audit_->last_error() : std::string();
+    // The store's most recent failure, with its time: the current one while unhealthy, and after
+    // recovery the last one, so an outage that has passed still shows when it was.
+    a["last_error"] = nullptr;
+    if (const auto failure = audit_ ? audit_->last_error() : std::nullopt) {
+        a["last_error"] = {{"message", failure->message}, {"at", audit::format_time(failure->at)}};
+    }
     a["queue_depth"] = audit_ ? audit_->queue_depth() : 0;
     o["audit"] = std::move(a);
     return boost::json::serialize(o) + "\n";

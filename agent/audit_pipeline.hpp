@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "agent/admin_server.hpp"
@@ -45,7 +46,7 @@ class audit_pipeline : public proxy::audit_gate {
 
     audit_metrics& metrics() { return *metrics_; }
     bool healthy() const { return writer_->healthy(); }
-    std::string last_error() const { return writer_->last_error(); }
+    std::optional<audit::store_failure> last_error() const { return writer_->last_error(); }
     std::int64_t queue_depth() const { return writer_->stats().queue_depth.load(); }
 
     // SIGTERM: commits everything queued (retrying a failing store until the deadline).

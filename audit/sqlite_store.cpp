@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <limits>
 #include <mutex>
 #include <string_view>
 #include <unordered_set>
@@ -224,7 +225,7 @@ table_clause where_for(table_kind table, const query_filter& f) {
 // Settings a `PRAGMA name` without a value may read on the store's own connection.
 bool readable_pragma(std::string_view name) {
     for (std::string_view ok : {"synchronous", "journal_mode", "page_size", "wal_autocheckpoint",
-                                "busy_timeout", "cache_size", "temp_store"}) {
+                                "journal_size_limit", "busy_timeout", "cache_size", "temp_store"}) {
         if (name == ok) return true;
     }
     return false;
@@ -269,13 +270,7 @@ sqlite_store::sqlite_store(const config::store_config& cfg, open_mode mode) try
     db_.exec("PRAGMA temp_store=MEMORY");
     // Before guard_connection: creating the schema, or upgrading an older one, is DDL.
     open_schema(db_, path_);
-    // Checkpoint when the WAL holds 16 MiB of pages (4,000 of 4 KiB, 1,000 of 16 KiB) rather
-    // than SQLite's 1,000 pages: the hot pages (index right edges, the leaves of busy users)
-    // are copied into the database once per checkpoint, so fewer checkpoints copy fewer pages.
-    // Commits are durable in the WAL either way.
-    const auto page_size = db_.execAndGet("PRAGMA page_size").getInt();
-    db_.exec("PRAGMA wal_autocheckpoint=" +
-             std::to_string(wal_checkpoint_bytes / std::max(page_size, 512)));
+    bound_wal(cfg.wal_max_bytes);
     guard_connection();
     prepare_statements();
 } catch (const SQLite::Exception& e) {
@@ -283,6 +278,20 @@ sqlite_store::sqlite_store(const config::store_config& cfg, open_mode mode) try
 }
 
 sqlite_store::~sqlite_store() = default;
+
+// The WAL is disk the store needs besides the database: bounded, so that a small volume can be
+// sized (docs/AUDIT.md, "Disk sizing"). After a commit that leaves `max_bytes` of pages or more
+// in the WAL, SQLite checkpoints them into the database (PASSIVE, on the writer's thread); the
+// next commit starts the WAL over from its beginning, and journal_size_limit cuts a file that one
+// large commit grew past `max_bytes` back to it. Bigger is a little faster (hot pages are copied
+// into the database once per checkpoint, docs/BENCHMARKS.md); commits are durable either way.
+void sqlite_store::bound_wal(std::uint64_t max_bytes) {
+    const auto page_size = std::max(db_.execAndGet("PRAGMA page_size").getInt(), 512);
+    const auto pages = std::clamp<std::uint64_t>(max_bytes / static_cast<std::uint64_t>(page_size),
+                                                 1, std::numeric_limits<int>::max());
+    db_.exec("PRAGMA wal_autocheckpoint=" + std::to_string(pages));
+    db_.exec("PRAGMA journal_size_limit=" + std::to_string(max_bytes));
+}
 
 // The append-only triggers guard the tables against every other connection. On this one they
 // are off, for speed: invoking a trigger's program for every row cost about a quarter of the

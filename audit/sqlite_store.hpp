@@ -1,6 +1,8 @@
 #pragma once
 // The SQLite audit store: one database file (WAL, `synchronous` from config, 5 s busy timeout)
 // holding `audit_log`, `security_audit` and `schema_version`. New databases get 16 KiB pages.
+// The WAL is checkpointed once it holds `wal_max_bytes` of pages and its file cut back to that
+// size, so it stays within wal_max_bytes plus one commit (docs/AUDIT.md, "Disk sizing").
 //
 // Append-only is enforced inside the database, so a second connection (a shell, a bug elsewhere)
 // is refused too: BEFORE UPDATE / BEFORE DELETE triggers abort, and a BEFORE INSERT trigger aborts
@@ -45,8 +47,6 @@ class sqlite_store final : public store {
     static constexpr int busy_timeout_ms = 5000;
     // Page size of a database this store creates (an existing one keeps its own).
     static constexpr int new_page_size = 16384;
-    // WAL size, in bytes, that triggers SQLite's auto-checkpoint (wal_autocheckpoint in pages).
-    static constexpr int wal_checkpoint_bytes = 16 * 1024 * 1024;
     // Rows per INSERT statement, largest first: a batch is cut into runs of one table and each
     // run into the largest chunks that fit (a batch of 256 is four statements of 64 rows).
     static constexpr std::size_t chunk_slots = 4;
@@ -64,8 +64,9 @@ class sqlite_store final : public store {
     const std::string& path() const { return path_; }
 
     // A setting of the store's own connection as SQLite reports it (`PRAGMA synchronous` gives
-    // "2" for full): synchronous, journal_mode, page_size, wal_autocheckpoint, busy_timeout,
-    // cache_size or temp_store. Throws store_error for any other name.
+    // "2" for full): synchronous, journal_mode, page_size, wal_autocheckpoint,
+    // journal_size_limit, busy_timeout, cache_size or temp_store. Throws store_error for any other
+    // name.
     std::string setting(const std::string& pragma);
 
     // Runs `sql` on the store's own connection, for tests of its guard: SQLite's error message,
@@ -73,6 +74,7 @@ class sqlite_store final : public store {
     std::string exec_for_test(const std::string& sql);
 
   private:
+    void bound_wal(std::uint64_t max_bytes);
     void guard_connection();
     void prepare_statements();
     chain_head read_head();

@@ -112,9 +112,19 @@ writer::~writer() {
     if (!drained_) drain(clock::now() + destructor_grace);
 }
 
-std::string writer::last_error() const {
+std::optional<store_failure> writer::last_error() const {
     std::lock_guard lock(error_mutex_);
     return last_error_;
+}
+
+// A strict event is refused before it is queued while the store is known to be failing: its
+// caller answers 503 now rather than after the writer's next retry (up to max_backoff away).
+// The writer's probes and batch retries bring health back.
+std::optional<commit_result> writer::refuse_strict() {
+    if (!accepting_.load()) return commit_result{false, 0, "audit writer is stopping"};
+    if (healthy_.load()) return std::nullopt;
+    const auto failure = last_error();
+    return commit_result{false, 0, "audit store unavailable: " + (failure ? failure->message : "")};
 }
 
 bool writer::try_submit(event ev) {
@@ -139,8 +149,8 @@ void writer::submit_async(event ev, std::chrono::milliseconds timeout,
     };
     w->deadline = clock::now() + timeout;
     inflight_guard guard(inflight_);
-    if (!accepting_.load()) {
-        w->finish({false, 0, "audit writer is stopping"});
+    if (auto refused = refuse_strict()) {
+        w->finish(std::move(*refused));
         return;
     }
     normalize(ev);
@@ -152,9 +162,9 @@ commit_result writer::submit_and_wait(event ev, std::chrono::milliseconds timeou
     auto w = std::make_shared<waiter>();
     {
         inflight_guard guard(inflight_);
-        if (!accepting_.load()) {
+        if (auto refused = refuse_strict()) {
             stats_.strict_failures.fetch_add(1);
-            return {false, 0, "audit writer is stopping"};
+            return std::move(*refused);
         }
         normalize(ev);
         queued item{std::move(ev), w};
@@ -337,9 +347,11 @@ void writer::count_written(const std::vector<stored_event>& rows) {
 }
 
 void writer::note_error(const std::string& error) {
+    {
+        std::lock_guard lock(error_mutex_);
+        last_error_ = store_failure{error, now()};
+    }
     healthy_.store(false);
-    std::lock_guard lock(error_mutex_);
-    last_error_ = error;
 }
 
 // Strict callers are told at once (they answer 503); batch events stay for the retry.
@@ -376,7 +388,8 @@ void writer::give_up(pending_batch& batch) {
         fill(batch);
     }
     lost_at_shutdown_ = true;
-    log().error("event=audit_drain_incomplete error=\"{}\"", last_error());
+    const auto failure = last_error();
+    log().error("event=audit_drain_incomplete error=\"{}\"", failure ? failure->message : "");
 }
 
 // One `audit_events_dropped` security event per recovery, covering every drop since the last.

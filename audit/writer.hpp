@@ -8,13 +8,17 @@
 //                          detector) with the count and the first/last drop time in `details`.
 //   submit_and_wait(ev)    strict mode; returns once the event is durably committed, or with an
 //                          error on a full queue, a store error, or the timeout. An event whose
-//                          caller timed out before the writer took it is not written.
+//                          caller timed out before the writer took it is not written. While the
+//                          store is failing (healthy() false) it is refused at once, unqueued.
 //
 // The writer thread commits up to batch_max events, or what arrived within batch_interval of the
 // first one, whichever comes first (a strict event flushes at once). A failing store is retried
 // with exponential backoff (10 ms doubling to 1 s); meanwhile healthy() is false, last_error()
-// says why, batch events wait in the queue until it fills, and strict events in the failed batch
-// are failed at once. Every checkpoint.every_events rows or checkpoint.every, a checkpoint line
+// says why and when, batch events wait in the queue until it fills, strict events in the failed
+// batch are failed at once and new ones are refused. An idle unhealthy writer probes the store
+// with an empty transaction at each backoff step, so health comes back without new events; after
+// recovery last_error() keeps the last failure (with its time) until the next one.
+// Every checkpoint.every_events rows or checkpoint.every, a checkpoint line
 // (signed when checkpoint.key_file is set) goes to the on_checkpoint hook; drain() emits a last
 // one.
 //
@@ -49,6 +53,12 @@ struct commit_result {
     std::string error;
 };
 
+// The writer's most recent store failure: the store's message and when the attempt failed.
+struct store_failure {
+    std::string message;
+    time_point at;
+};
+
 struct writer_hooks {
     // One JSON line per checkpoint (see checkpoint.hpp); the agent logs it to stdout.
     std::function<void(const std::string& line)> on_checkpoint;
@@ -70,8 +80,9 @@ class writer {
     bool try_submit(event ev);
     commit_result submit_and_wait(event ev, std::chrono::milliseconds timeout);
     // Strict submit that never blocks: `done` is called exactly once — from the writer thread
-    // after the durable commit (ok) or on a store error, from the caller's thread when the
-    // queue refuses it — with ok=false when the event was not (and will not be) written.
+    // after the durable commit (ok) or on a store error, from the caller's thread when it is
+    // refused unqueued (a full queue, a stopping writer, a store known to be failing) — with
+    // ok=false when the event was not (and will not be) written.
     // An event still queued after `timeout` is dropped, not written late.
     void submit_async(event ev, std::chrono::milliseconds timeout,
                       std::function<void(commit_result)> done);
@@ -85,7 +96,9 @@ class writer {
     void stop() { drain(clock::time_point::max()); }
 
     bool healthy() const { return healthy_.load(std::memory_order_relaxed); }
-    std::string last_error() const;  // the most recent store error ("" if none yet)
+    // The most recent store failure; none before the first. It stays after recovery: read it
+    // with healthy().
+    std::optional<store_failure> last_error() const;
     const writer_stats& stats() const { return stats_; }
 
   private:
@@ -103,6 +116,7 @@ class writer {
     };
 
     bool push(queued& item);
+    std::optional<commit_result> refuse_strict();
     void run();
     void fill(pending_batch& batch);
     void wait(std::int64_t depth, clock::time_point until);
@@ -137,7 +151,7 @@ class writer {
     std::atomic<clock::rep> drain_deadline_{clock::time_point::max().time_since_epoch().count()};
     std::atomic<bool> healthy_{true};
     mutable std::mutex error_mutex_;
-    std::string last_error_;
+    std::optional<store_failure> last_error_;
 
     // Loss report state: drops since the last `audit_events_dropped` event.
     std::atomic<std::uint64_t> unreported_drops_{0};

@@ -198,6 +198,9 @@ struct store_config {
     std::string type = "sqlite";  // sqlite (postgres follows)
     std::string path = "sidelight-audit.db";
     std::string synchronous = "full";  // off | normal | full | extra
+    // SQLite: the WAL is checkpointed once it holds this many bytes of pages, and its file is
+    // cut back to this size after the checkpoint (docs/AUDIT.md, "Disk sizing").
+    std::uint64_t wal_max_bytes = 4 * 1024 * 1024;
 
     bool operator==(const store_config&) const = default;
 };

@@ -202,6 +202,7 @@ void emit_audit(YAML::Emitter& out, const audit_config& a) {
     put(out, "type", a.store.type);
     put(out, "path", a.store.path);
     put(out, "synchronous", a.store.synchronous);
+    put_size(out, "wal_max_bytes", a.store.wal_max_bytes);
     out << YAML::EndMap;
     put_count(out, "queue_size", a.queue_size);
     put_count(out, "batch_max", a.batch_max);

@@ -138,12 +138,13 @@ std::vector<Rule> parse_rules(const node_ref& n, Rule (*parse)(const node_ref&))
 }
 
 store_config parse_store(const node_ref& n) {
-    map_reader m(n, {"type", "path", "synchronous"});
+    map_reader m(n, {"type", "path", "synchronous", "wal_max_bytes"});
     store_config out;
     if (auto v = m.get("type")) out.type = to_choice(*v, {"sqlite", "postgres", "memory"});
     if (auto v = m.get("path")) out.path = to_nonempty_string(*v);
     if (auto v = m.get("synchronous"))
         out.synchronous = to_choice(*v, {"off", "normal", "full", "extra"});
+    if (auto v = m.get("wal_max_bytes")) out.wal_max_bytes = to_size(*v, 64 * 1024);
     return out;
 }
 

@@ -176,9 +176,9 @@ audit:
     EXPECT_EQ(health->status, 503);
     const auto doc = boost::json::parse(health->body).as_object();
     EXPECT_FALSE(doc.at("audit").at("healthy").as_bool());
-    EXPECT_NE(
-        std::string(doc.at("audit").at("last_error").as_string()).find("injected store fault"),
-        std::string::npos)
+    EXPECT_NE(std::string(doc.at("audit").at("last_error").at("message").as_string())
+                  .find("injected store fault"),
+              std::string::npos)
         << health->body;
 
     std::filesystem::remove(fault);

@@ -6,17 +6,37 @@
 #include <signal.h>
 
 #include <atomic>
+#include <ctime>
 #include <optional>
 #include <thread>
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 #include "tests/support/fake_upstream.hpp"
 #include "tests/support/sidelight_process.hpp"
 
 namespace sidelight::test {
 namespace {
+
+// /healthz's audit section, parsed.
+boost::json::object audit_health(std::uint16_t admin_port, int* status = nullptr) {
+    auto h = http_get(admin_port, "/healthz");
+    if (!h) return {};
+    if (status) *status = h->status;
+    return boost::json::parse(h->body).as_object().at("audit").as_object();
+}
+
+// UTC now as ISO-8601 down to the second, "2026-12-05T19:56:28", to compare with a stored time.
+std::string utc_seconds_now() {
+    const auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char out[32];
+    std::strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%S", &tm);
+    return out;
+}
 
 const std::string audit_yaml = R"(routes:
   - POST /api/login
@@ -280,6 +300,10 @@ TEST_F(AuditTest, StoreOutageBatchKeepsServingStrictAnswers503ThenRecovers) {
     yaml.insert(yaml.find("  batch_interval: 5ms\n"), "  queue_size: 4\n  strict_timeout: 300ms\n");
     auto proc = sidelight_process::run(dir_, yaml);
     ::unsetenv("SIDELIGHT_FAULT_STORE_FILE");
+    // Before any failure: healthy, and no error to show.
+    auto audit = audit_health(proc->admin_port());
+    EXPECT_TRUE(audit.at("healthy").as_bool());
+    EXPECT_TRUE(audit.at("last_error").is_null()) << boost::json::serialize(audit);
     dir_.write("store-fault", "");  // from now on every store write fails
     auto c = connection::connect(proc->proxy_port());
     for (int i = 0; i < 10; ++i) {  // batch mode: served, events queue up then drop
@@ -301,10 +325,33 @@ TEST_F(AuditTest, StoreOutageBatchKeepsServingStrictAnswers503ThenRecovers) {
     EXPECT_GT(sample_value(metrics, "sidelight_audit_dropped_total{reason=\"queue_full\"}"), 0)
         << metrics;
     EXPECT_GT(sample_value(metrics, "sidelight_audit_store_errors_total"), 0);
+    // During: unhealthy, with the current error and when it happened.
+    int status = 0;
+    audit = audit_health(proc->admin_port(), &status);
+    EXPECT_EQ(status, 503);
+    EXPECT_FALSE(audit.at("healthy").as_bool());
+    const auto& during = audit.at("last_error").as_object();
+    EXPECT_NE(std::string(during.at("message").as_string()).find("injected store fault"),
+              std::string::npos)
+        << boost::json::serialize(audit);
+    const std::string during_at(during.at("at").as_string());
+    EXPECT_EQ(during_at.size(), std::string("2026-11-26T23:59:01.123456Z").size()) << during_at;
+    EXPECT_EQ(during_at.back(), 'Z');
 
     std::filesystem::remove(fault);  // the store comes back
+    const auto back = utc_seconds_now();
     ASSERT_TRUE(
         eventually([&] { return http_get(proc->admin_port(), "/healthz")->status == 200; }, 10s));
+    // After: healthy, and the last error stays visible with a time before the recovery.
+    audit = audit_health(proc->admin_port(), &status);
+    EXPECT_EQ(status, 200);
+    EXPECT_TRUE(audit.at("healthy").as_bool());
+    const auto& after = audit.at("last_error").as_object();
+    EXPECT_NE(std::string(after.at("message").as_string()).find("injected store fault"),
+              std::string::npos);
+    const std::string after_at(after.at("at").as_string());
+    EXPECT_GE(after_at, during_at);                    // probes failed until the fault went away
+    EXPECT_LE(after_at.substr(0, back.size()), back);  // and none since
     ASSERT_TRUE(eventually(
         [&] {
             SQLite::Database d(db(), SQLite::OPEN_READONLY);

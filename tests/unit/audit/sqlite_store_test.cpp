@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <vector>
 
 #include "audit/hash_chain.hpp"
@@ -85,8 +87,10 @@ TEST(SqliteStore, SettingsAreInForceOnItsConnection) {
         EXPECT_EQ(s.setting("synchronous"), "2");  // FULL, the default
         EXPECT_EQ(s.setting("journal_mode"), "wal");
         EXPECT_EQ(s.setting("page_size"), std::to_string(sqlite_store::new_page_size));
+        const config::store_config defaults;
         EXPECT_EQ(s.setting("wal_autocheckpoint"),
-                  std::to_string(sqlite_store::wal_checkpoint_bytes / sqlite_store::new_page_size));
+                  std::to_string(defaults.wal_max_bytes / sqlite_store::new_page_size));
+        EXPECT_EQ(s.setting("journal_size_limit"), std::to_string(defaults.wal_max_bytes));
         EXPECT_EQ(s.setting("busy_timeout"), std::to_string(sqlite_store::busy_timeout_ms));
         EXPECT_THROW(s.setting("writable_schema"), store_error);
     }
@@ -315,6 +319,39 @@ TEST(SqliteStore, RoundTripsTimeAndFields) {
     EXPECT_EQ(got.details, e.details);
     EXPECT_EQ(raw_db(dir.file("a.db")).text("SELECT created_at FROM security_audit"),
               "2026-11-26T23:59:01.123456Z");
+}
+
+// The WAL stays within wal_max_bytes plus one commit however many commits come (issue 11: at
+// 16 MiB between checkpoints, 22 one-event commits of about 93 KB each filled a 3 MiB volume).
+// The bound is asserted on the real -wal file after every commit.
+TEST(SqliteStore, WalFileStaysWithinItsBoundOverManySmallCommits) {
+    temp_dir dir;
+    auto cfg = store_at(dir.file("a.db"));
+    cfg.wal_max_bytes = 256 * 1024;
+    sqlite_store s(cfg);
+    const auto wal = dir.file("a.db-wal");
+    constexpr int commits = 200;
+    std::uintmax_t largest_commit = 0;  // the most one commit grew the file by
+    std::uintmax_t previous = std::filesystem::file_size(wal);  // the schema's pages
+    std::uintmax_t largest = previous;
+    for (int i = 0; i < commits; ++i) {
+        const std::vector<event> one{
+            make_audit("user-" + std::to_string(i % 50), std::to_string(i))};
+        s.append(one);
+        const auto size = std::filesystem::file_size(wal);
+        largest = std::max(largest, size);
+        if (size > previous) largest_commit = std::max(largest_commit, size - previous);
+        previous = size;
+    }
+    // A one-event commit writes a handful of pages (the table's leaf, one leaf per index; more
+    // when a page splits).
+    constexpr std::uintmax_t frame = sqlite_store::new_page_size + 24;
+    EXPECT_LE(largest_commit, 12 * frame);
+    EXPECT_LE(largest, cfg.wal_max_bytes + largest_commit) << "largest commit " << largest_commit;
+    // Unchecked, the WAL would have grown far past the bound: the bound did the work.
+    EXPECT_GT(commits * frame, 8 * cfg.wal_max_bytes);
+    EXPECT_EQ(s.head().seq, commits);
+    EXPECT_TRUE(verify(s).ok());
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <condition_variable>
 #include <numeric>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -33,6 +34,7 @@ class flaky_store final : public store {
             if (gated_) ++held;
             gate_cv_.wait(lock, [&] { return !gated_; });
         }
+        if (!batch.empty()) ++writes;  // probes (empty appends) not counted
         if (failing) throw store_error("injected: disk I/O error");
         std::lock_guard lock(mutex_);
         batch_sizes.push_back(batch.size());
@@ -58,7 +60,8 @@ class flaky_store final : public store {
     }
 
     std::atomic<bool> failing{false};
-    std::atomic<int> held{0};  // appends that have waited at the gate
+    std::atomic<int> held{0};    // appends that have waited at the gate
+    std::atomic<int> writes{0};  // appends of at least one event, failed or not
 
   private:
     store& inner_;
@@ -130,7 +133,9 @@ TEST_F(Writer, FullQueueDropsCountsAndReportsTheLossAfterRecovery) {
     ASSERT_TRUE(w.try_submit(make_audit("first")));
     ASSERT_TRUE(eventually([&] { return w.stats().store_errors.load() >= 1; }));
     EXPECT_FALSE(w.healthy());
-    EXPECT_NE(w.last_error().find("injected"), std::string::npos) << w.last_error();
+    ASSERT_TRUE(w.last_error());
+    EXPECT_NE(w.last_error()->message.find("injected"), std::string::npos)
+        << w.last_error()->message;
 
     std::size_t accepted = 0;
     for (int i = 0; i < 20; ++i) accepted += w.try_submit(make_audit("burst")) ? 1 : 0;
@@ -198,6 +203,51 @@ TEST_F(Writer, TurnsHealthyWhenTheStoreIsBackWithNothingToWrite) {
     EXPECT_TRUE(eventually([&] { return w.healthy(); }, 3000ms));
     EXPECT_EQ(rows(), 0u);
     EXPECT_EQ(w.stats().store_errors.load(), 1u);  // the failed commit, not the probes
+}
+
+// Once the store is known to be failing, a strict event is refused before it is queued: its
+// caller answers 503 now, not after the writer's next retry (up to 1 s of backoff away), and the
+// store never sees it. The probes still find the store back, and strict events work again.
+TEST_F(Writer, StrictSubmitIsRefusedAtOnceWhileTheStoreIsFailing) {
+    writer w(store_, cfg_);
+    EXPECT_FALSE(w.last_error());
+    const auto before_failure = now();
+    store_.failing = true;
+    EXPECT_FALSE(w.submit_and_wait(make_audit("first"), 5s).ok);  // this one reached the store
+    ASSERT_FALSE(w.healthy());
+    const auto writes = store_.writes.load();
+    EXPECT_EQ(writes, 1);
+
+    std::optional<commit_result> async_result;
+    w.submit_async(make_audit("async"), 5s, [&](commit_result r) { async_result = r; });
+    ASSERT_TRUE(async_result) << "not answered on the caller's thread";
+    EXPECT_FALSE(async_result->ok);
+    EXPECT_NE(async_result->error.find("unavailable"), std::string::npos) << async_result->error;
+    EXPECT_NE(async_result->error.find("injected"), std::string::npos) << async_result->error;
+    const auto sync_result = w.submit_and_wait(make_audit("sync"), 5s);
+    EXPECT_FALSE(sync_result.ok);
+    EXPECT_NE(sync_result.error.find("unavailable"), std::string::npos) << sync_result.error;
+    EXPECT_EQ(store_.writes.load(), writes);  // neither was attempted
+    EXPECT_EQ(w.stats().strict_failures.load(), 3u);
+    const auto failure = w.last_error();
+    ASSERT_TRUE(failure);
+    EXPECT_NE(failure->message.find("injected"), std::string::npos) << failure->message;
+    EXPECT_GE(failure->at, before_failure);
+
+    store_.failing = false;
+    ASSERT_TRUE(eventually([&] { return w.healthy(); }, 3000ms));  // an empty probe found it
+    const auto recovered_seen = now();
+    const auto r = w.submit_and_wait(make_audit("after"), 5s);
+    ASSERT_TRUE(r.ok) << r.error;
+    ASSERT_TRUE(w.drain(std::chrono::steady_clock::now() + 5s));
+    const auto stored = sqlite_.query({});
+    ASSERT_EQ(stored.size(), 1u);
+    EXPECT_EQ(std::get<audit_event>(stored[0].ev).user_id, "after");
+    // The last failure stays, in the past, beside healthy() == true.
+    const auto kept = w.last_error();
+    ASSERT_TRUE(kept);
+    EXPECT_NE(kept->message.find("injected"), std::string::npos);
+    EXPECT_LT(kept->at, recovered_seen);
 }
 
 TEST_F(Writer, StrictSubmitTimesOutAndTheAbandonedEventIsSkipped) {

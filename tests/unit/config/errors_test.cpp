@@ -262,6 +262,8 @@ TEST(config_errors, log_level_and_store_choices) {
     EXPECT_EQ(error_of(upstream + "audit: {store: {synchronous: maybe}}\n"),
               "sidelight.yaml:2:30: audit.store.synchronous: expected one of off, normal, full, "
               "extra, got \"maybe\"");
+    EXPECT_EQ(error_of(upstream + "audit: {store: {wal_max_bytes: 1KiB}}\n"),
+              "sidelight.yaml:2:32: audit.store.wal_max_bytes: must be at least 65536 bytes");
 }
 
 TEST(config_errors, unreadable_file) {

@@ -46,7 +46,7 @@ routes:
     - /any
     - {template: /api/orders, methods: [post, GET], name: orders}
 audit:
-  store: {type: sqlite, path: data/audit.db, synchronous: normal}
+  store: {type: sqlite, path: data/audit.db, synchronous: normal, wal_max_bytes: 1MiB}
   queue_size: 100
   batch_max: 10
   batch_interval: 5ms
@@ -147,6 +147,7 @@ TEST(load_string, audit_section_and_rules) {
     const auto& a = cfg->audit;
     EXPECT_EQ(a.store.path, "/etc/sidelight/data/audit.db");
     EXPECT_EQ(a.store.synchronous, "normal");
+    EXPECT_EQ(a.store.wal_max_bytes, 1024u * 1024u);
     EXPECT_EQ(a.queue_size, 100u);
     EXPECT_EQ(a.batch_max, 10u);
     EXPECT_EQ(a.batch_interval, milliseconds(5));
