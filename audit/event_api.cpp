@@ -14,7 +14,7 @@
 #include "audit/json_text.hpp"
 #include "audit/redact.hpp"
 #include "audit/uuid.hpp"
-#include "proxy/route_path.hpp"
+#include "util/percent.hpp"
 
 namespace sidelight::audit {
 namespace {
@@ -254,12 +254,9 @@ std::optional<query_filter> parse_query(std::string_view query, std::string& err
     std::vector<std::string> seen;
     // '+' is a space in a query string; any '%' must start a valid escape.
     const auto decode = [](std::string_view raw, std::string& out) {
-        std::string spaced(raw);
-        std::replace(spaced.begin(), spaced.end(), '+', ' ');
-        out.resize(spaced.size());
-        const auto n = proxy::percent_decode(spaced, out.data());
-        if (n < 0) return false;
-        out.resize(static_cast<std::size_t>(n));
+        auto decoded = util::percent_decoded(raw, true);
+        if (!decoded) return false;
+        out = std::move(*decoded);
         return true;
     };
     while (!query.empty()) {

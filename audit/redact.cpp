@@ -1,54 +1,17 @@
 #include "audit/redact.hpp"
 
-#include <boost/beast/core/string.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "audit/json_text.hpp"
+#include "util/ascii.hpp"
+#include "util/percent.hpp"
+#include "util/utf8.hpp"
 
 namespace sidelight::audit {
 namespace {
 
-// Length of the valid UTF-8 sequence at s[i] (no overlongs, no surrogates), 0 if invalid.
-std::size_t utf8_length(std::string_view s, std::size_t i) {
-    const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
-    const unsigned char c = b(0);
-    std::size_t n = 0;
-    if (c >= 0xc2 && c <= 0xdf)
-        n = 2;
-    else if (c >= 0xe0 && c <= 0xef)
-        n = 3;
-    else if (c >= 0xf0 && c <= 0xf4)
-        n = 4;
-    if (n == 0 || i + n > s.size()) return 0;
-    for (std::size_t k = 1; k < n; ++k) {
-        if ((b(k) & 0xc0) != 0x80) return 0;
-    }
-    if (c == 0xe0 && b(1) < 0xa0) return 0;   // overlong
-    if (c == 0xed && b(1) >= 0xa0) return 0;  // surrogate
-    if (c == 0xf0 && b(1) < 0x90) return 0;   // overlong
-    if (c == 0xf4 && b(1) >= 0x90) return 0;  // beyond U+10FFFF
-    return n;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    return boost::beast::iequals(a, b);
-}
-
-std::string percent_decode(std::string_view s) {
-    std::string out;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '%' && i + 2 < s.size() &&
-            std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-            std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-            out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
-            i += 2;
-        } else {
-            out += s[i] == '+' ? ' ' : s[i];
-        }
-    }
-    return out;
-}
+using util::iequals;
 
 }  // namespace
 
@@ -70,7 +33,7 @@ std::string sanitize(std::string_view s, std::size_t cap) {
             piece = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xf]};
         else if (c < 0x80)
             piece = std::string(1, static_cast<char>(c));
-        else if (const auto n = utf8_length(s, i); n > 0) {
+        else if (const auto n = util::utf8_length(s, i); n > 0) {
             piece = std::string(s.substr(i, n));
             used = n;
         } else {
@@ -119,7 +82,9 @@ std::string redact_query(std::string_view query, const std::vector<std::string>&
         const auto eq = pair.find('=');
         if (!out.empty()) out += '&';
         if (eq != std::string_view::npos &&
-            is_redacted_key(percent_decode(pair.substr(0, eq)), keys)) {
+            is_redacted_key(util::percent_decoded(pair.substr(0, eq), true)
+                                .value_or(std::string(pair.substr(0, eq))),
+                            keys)) {
             out.append(pair.substr(0, eq + 1)).append(redacted);
         } else {
             out.append(pair);

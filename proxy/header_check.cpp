@@ -1,6 +1,7 @@
 #include "proxy/header_check.hpp"
 
 #include "proxy/http_text.hpp"
+#include "util/ascii.hpp"
 
 #include <array>
 
@@ -17,16 +18,7 @@ constexpr std::array<bool, 256> make_tchar_table() {
 }
 constexpr auto tchar = make_tchar_table();
 
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        char x = a[i], y = b[i];
-        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-        if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-        if (x != y) return false;
-    }
-    return true;
-}
+using util::iequals;
 
 head_check_result bad(std::string_view why) {
     return {head_verdict::bad_request, why};
