@@ -70,11 +70,11 @@ route_spec parse_route_map(const node_ref& n) {
 }
 
 std::vector<route_spec> parse_entries(const node_ref& n) {
-    std::vector<route_spec> out;
-    for (const auto& item : list_items(n)) {
-        route_spec spec = item.node.IsMap() ? parse_route_map(item) : parse_route_string(item);
-        spec.mark = item.mark;
-        out.push_back(std::move(spec));
+    std::vector<route_spec> out(list_size(n));
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        const node_ref item = n.item(i);
+        out[i] = item.node.IsMap() ? parse_route_map(item) : parse_route_string(item);
+        out[i].mark = item.mark;
     }
     return out;
 }

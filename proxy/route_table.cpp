@@ -50,7 +50,9 @@ struct route_table::search {
     std::size_t catch_from = 0;
     route_id found = unmatched_route;
 
-    route_id pick(const node::slots& slots) const {
+    route_id pick(std::uint32_t slots_index) const {
+        if (slots_index == node::none) return unmatched_route;
+        const node::slots& slots = table.slots_[slots_index];
         if (method != http_method::other) {
             const route_id id = slots[static_cast<std::size_t>(method)];
             if (id != unmatched_route) return id;
