@@ -102,7 +102,10 @@ routes_config parse_routes(const node_ref& n) {
     if (n.node.IsScalar())
         n.fail("expected a list of routes or a map {openapi, unmatched, max_routes, entries}");
     map_reader m(n, {"openapi", "unmatched", "max_routes", "entries"});
-    if (auto v = m.get("openapi")) out.openapi_file = to_string(*v);
+    if (auto v = m.get("openapi")) {
+        out.openapi_file = to_string(*v);
+        out.openapi_mark = v->mark;
+    }
     if (auto v = m.get("unmatched")) {
         out.unmatched = to_choice(*v, {"label", "normalize"}) == "label"
                             ? unmatched_mode::label

@@ -1,7 +1,12 @@
 #include "proxy/route_table.hpp"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <system_error>
+
+#include "config/load.hpp"
 
 #include "proxy/openapi.hpp"
 #include "proxy/route_path.hpp"
@@ -11,6 +16,25 @@ namespace sidelight::proxy {
 namespace {
 
 const std::vector<std::string> no_names;
+
+// A missing or unreadable OpenAPI file is a mistake in the config: say where it was named
+// (the importer's own errors point into the OpenAPI file). Not a regular file (a FIFO would
+// block the read) counts as unreadable.
+void refuse_unreadable(const std::string& file, const config::source_mark& mark) {
+    std::error_code ec;
+    const auto status = std::filesystem::status(file, ec);
+    std::string why;
+    if (ec)
+        why = ec.message();
+    else if (!std::filesystem::is_regular_file(status))
+        why = "not a regular file";
+    else if (std::FILE* f = std::fopen(file.c_str(), "rb"))
+        std::fclose(f);
+    else
+        why = std::error_code(errno, std::generic_category()).message();
+    if (!why.empty())
+        throw config::config_error(mark, "routes.openapi", "cannot read " + file + ": " + why);
+}
 
 }  // namespace
 
@@ -124,6 +148,7 @@ std::shared_ptr<const route_table> route_table::build(const config::routes_confi
     if (!routes.openapi_file.empty()) {
         std::filesystem::path file{routes.openapi_file};
         if (file.is_relative() && !config_dir.empty()) file = config_dir / file;
+        refuse_unreadable(file.string(), routes.openapi_mark);
         imported = import_openapi(file.string());
     }
     return build(imported, routes.entries);
