@@ -13,7 +13,7 @@
 //   limits:   {header_read_timeout, keepalive_timeout, body_idle_timeout, tunnel_idle_timeout,
 //              max_url_bytes, max_header_bytes, max_header_count, max_body_bytes}
 //   metrics:  {prefix, buckets, const_labels}
-//   routes:   list of entries, or {openapi, unmatched, max_routes, entries}
+//   routes:   list of entries, or {openapi, unmatched, max_routes, case_sensitive, entries}
 //   audit:    {store, queue_size, batch_max, batch_interval, strict_timeout, max_body_bytes,
 //              redact_keys, checkpoint, jwt, rules}
 //   security: {builtin, brute_force, rules}
@@ -131,6 +131,9 @@ struct routes_config {
     std::string openapi_file;  // OpenAPI 3 / Swagger 2, YAML or JSON; relative to the config file
     source_mark openapi_mark;  // where `openapi` was written, for a file that cannot be read
     unmatched_mode unmatched = unmatched_mode::label;
+    // Literal segments match case-insensitively (ASCII) unless true, as Express's router does;
+    // labels stay the configured template and parameter values keep the client's case.
+    bool case_sensitive = false;
     std::size_t max_routes = 100;  // cap on normalized templates before falling back to label
     std::vector<route_spec> entries;
 

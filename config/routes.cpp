@@ -1,4 +1,5 @@
-// The `routes` section: a list of entries, or {openapi, unmatched, max_routes, entries}.
+// The `routes` section: a list of entries, or {openapi, unmatched, max_routes, case_sensitive,
+// entries}.
 #include <cctype>
 
 #include "config/yaml_walk.hpp"
@@ -100,8 +101,10 @@ routes_config parse_routes(const node_ref& n) {
         return out;
     }
     if (n.node.IsScalar())
-        n.fail("expected a list of routes or a map {openapi, unmatched, max_routes, entries}");
-    map_reader m(n, {"openapi", "unmatched", "max_routes", "entries"});
+        n.fail(
+            "expected a list of routes or a map {openapi, unmatched, max_routes, case_sensitive, "
+            "entries}");
+    map_reader m(n, {"openapi", "unmatched", "max_routes", "case_sensitive", "entries"});
     if (auto v = m.get("openapi")) {
         out.openapi_file = to_string(*v);
         out.openapi_mark = v->mark;
@@ -112,6 +115,7 @@ routes_config parse_routes(const node_ref& n) {
                             : unmatched_mode::normalize;
     }
     if (auto v = m.get("max_routes")) out.max_routes = to_uint(*v, 1, 100'000);
+    if (auto v = m.get("case_sensitive")) out.case_sensitive = to_bool(*v);
     if (auto v = m.get("entries")) out.entries = parse_entries(*v);
     return out;
 }

@@ -1,4 +1,5 @@
-// Compiles route specs into a route_table: parse and validate every template, resolve
+// Compiles route specs into a route_table: parse and validate every template (folding the case
+// of literals unless routes.case_sensitive), resolve
 // duplicates and explicit-over-imported overrides, build the trie, then number the routes in
 // precedence order.
 
@@ -27,8 +28,9 @@ struct pending {
 
 std::string lower(std::string_view text) {
     std::string out(text);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::transform(out.begin(), out.end(), out.begin(), [](char c) {
+        return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    });
     return out;
 }
 
@@ -53,9 +55,19 @@ std::string key_path_of(const pending& p) {
     return key_path_of(*p.spec, p.index, p.imported);
 }
 
-pending parse_spec(const config::route_spec& spec, std::size_t index, bool imported) {
+// Case-insensitive tables store literals lower case; the shape follows, so that templates
+// differing only in case are found to be one route. The label keeps the configured case.
+void fold_case(parsed_template& tpl) {
+    for (auto& seg : tpl.segments)
+        if (seg.type == template_segment::kind::literal) seg.text = lower(seg.text);
+    tpl.shape = lower(tpl.shape);
+}
+
+pending parse_spec(const config::route_spec& spec, std::size_t index, bool imported,
+                   bool case_sensitive) {
     const std::string key_path = key_path_of(spec, index, imported);
     pending p{&spec, parse_template(spec.path_template, spec.mark, key_path), {}, index, imported};
+    if (!case_sensitive) fold_case(p.tpl);
     if (spec.methods.empty()) p.slots[slot_count - 1] = true;
     for (const auto& m : spec.methods) {
         const auto method = parse_method(m);
@@ -248,16 +260,17 @@ class route_table_builder {
 
 std::shared_ptr<const route_table> route_table::build(
     const std::vector<config::route_spec>& imported,
-    const std::vector<config::route_spec>& explicit_entries) {
+    const std::vector<config::route_spec>& explicit_entries, bool case_sensitive) {
     std::vector<pending> all;
     all.reserve(imported.size() + explicit_entries.size());
     for (std::size_t i = 0; i < imported.size(); ++i)
-        all.push_back(parse_spec(imported[i], i, true));
+        all.push_back(parse_spec(imported[i], i, true, case_sensitive));
     for (std::size_t i = 0; i < explicit_entries.size(); ++i)
-        all.push_back(parse_spec(explicit_entries[i], i, false));
+        all.push_back(parse_spec(explicit_entries[i], i, false, case_sensitive));
     resolve(all);
 
     std::shared_ptr<route_table> table(new route_table);
+    table->case_sensitive_ = case_sensitive;
     route_table_builder builder(*table);
     std::vector<std::size_t> temp_to_pending;
     for (std::size_t i = 0; i < all.size(); ++i) {

@@ -17,6 +17,23 @@ namespace {
 
 const std::vector<std::string> no_names;
 
+char fold(char c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+// Compares a stored literal (already lower case) with a request segment folded on the fly:
+// no copy, so match() still does not allocate.
+int compare_folded(std::string_view literal, std::string_view segment) {
+    const std::size_t n = std::min(literal.size(), segment.size());
+    for (std::size_t i = 0; i < n; ++i) {
+        const char a = literal[i];
+        const char b = fold(segment[i]);
+        if (a != b) return static_cast<unsigned char>(a) < static_cast<unsigned char>(b) ? -1 : 1;
+    }
+    if (literal.size() == segment.size()) return 0;
+    return literal.size() < segment.size() ? -1 : 1;
+}
+
 // A missing or unreadable OpenAPI file is a mistake in the config: say where it was named
 // (the importer's own errors point into the OpenAPI file). Not a regular file (a FIFO would
 // block the read) counts as unreadable.
@@ -90,18 +107,30 @@ struct route_table::search {
         return found != unmatched_route;
     }
 
+    std::uint32_t literal(const node& n, std::string_view segment) const {
+        if (table.case_sensitive_) {
+            const auto it = std::lower_bound(n.literals.begin(), n.literals.end(), segment,
+                                             [](const auto& entry, std::string_view s) {
+                                                 return std::string_view(entry.first) < s;
+                                             });
+            return it != n.literals.end() && it->first == segment ? it->second : node::none;
+        }
+        const auto it = std::lower_bound(n.literals.begin(), n.literals.end(), segment,
+                                         [](const auto& entry, std::string_view s) {
+                                             return compare_folded(entry.first, s) < 0;
+                                         });
+        return it != n.literals.end() && compare_folded(it->first, segment) == 0 ? it->second
+                                                                                 : node::none;
+    }
+
     bool walk(std::uint32_t index, std::size_t depth) {
         const node& n = table.nodes_[index];
         if (depth == path.size()) {
             found = pick(n.here);
             return found != unmatched_route || take_catch_all(n, depth);
         }
-        const std::string_view segment = path[depth];
-        const auto it = std::lower_bound(n.literals.begin(), n.literals.end(), segment,
-                                         [](const auto& entry, std::string_view s) {
-                                             return std::string_view(entry.first) < s;
-                                         });
-        if (it != n.literals.end() && it->first == segment && walk(it->second, depth + 1)) {
+        if (const std::uint32_t child = literal(n, path[depth]);
+            child != node::none && walk(child, depth + 1)) {
             return true;
         }
         if (n.param != node::none && param_count < param_segments.size()) {
@@ -151,7 +180,7 @@ std::shared_ptr<const route_table> route_table::build(const config::routes_confi
         refuse_unreadable(file.string(), routes.openapi_mark);
         imported = import_openapi(file.string());
     }
-    return build(imported, routes.entries);
+    return build(imported, routes.entries, routes.case_sensitive);
 }
 
 }  // namespace sidelight::proxy

@@ -42,6 +42,7 @@ config rich_config() {
     c.metrics.const_labels = {{"cost", "$5 ${NOT_EXPANDED}"}, {"empty", ""}, {"yes", "no"}};
     c.routes.openapi_file = "/etc/api.yaml";
     c.routes.unmatched = unmatched_mode::normalize;
+    c.routes.case_sensitive = true;
     c.routes.entries = {{"/a/{id}", {"GET", "PUT"}, "a", {}}, {"/b", {}, "", {}}};
     c.audit.store = {"postgres", "host=db user=x", "off"};
     c.audit.redact_keys = {};
