@@ -165,8 +165,9 @@ int main(int argc, char** argv) {
     std::unique_ptr<sidelight::proxy::routing> routes;
     try {
         cfg = sidelight::config::load_file(opt.config_path);
-        routes = std::make_unique<sidelight::proxy::routing>(*cfg);  // templates, OpenAPI file
-        sidelight::audit::rule_set rules(cfg, *routes);              // rules name known routes
+        routes = std::make_unique<sidelight::proxy::routing>(*cfg);       // templates, OpenAPI file
+        sidelight::audit::rule_set rules(cfg, *routes);                   // rules name known routes
+        sidelight::audit::make_checkpoint_signer(cfg->audit.checkpoint);  // as the writer will
     } catch (const std::exception& e) {
         return fail(e.what());
     }

@@ -3,11 +3,16 @@
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <cerrno>
 #include <cstdio>
 #include <fstream>
+#include <system_error>
+
+#include "config/load.hpp"
 
 namespace sidelight::audit {
 
@@ -165,6 +170,27 @@ bool checkpoint_verifier::verify(const checkpoint& cp) const {
            EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(sig.data()),
                             sig.size(), reinterpret_cast<const unsigned char*>(payload.data()),
                             payload.size()) == 1;
+}
+
+std::unique_ptr<checkpoint_signer> make_checkpoint_signer(const config::checkpoint_config& cfg) {
+    if (cfg.key_file.empty()) return nullptr;
+    const auto fail = [&](const std::string& message) {
+        return config::config_error(cfg.key_file_mark, "audit.checkpoint.key_file", message);
+    };
+    // Stat first: opening a FIFO would wait for a writer.
+    struct stat st {};
+    if (::stat(cfg.key_file.c_str(), &st) != 0)
+        throw fail("cannot read " + cfg.key_file + ": " +
+                   std::error_code(errno, std::generic_category()).message());
+    if (!S_ISREG(st.st_mode)) throw fail(cfg.key_file + " is not a regular file");
+    try {
+        return std::make_unique<checkpoint_signer>(cfg.key_file);
+    } catch (const checkpoint_error& e) {
+        // "cannot open key file F", "no PEM key in F", "F is not an Ed25519 key"
+        throw fail(
+            std::string(e.what()) +
+            " (expected an Ed25519 private key in PEM; `sidelight audit keygen` writes one)");
+    }
 }
 
 void generate_checkpoint_key(const std::string& private_key_pem_file,

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "audit/event.hpp"
+#include "config/config.hpp"
 
 typedef struct evp_pkey_st EVP_PKEY;
 
@@ -67,6 +68,12 @@ class checkpoint_verifier {
   private:
     std::unique_ptr<EVP_PKEY, void (*)(EVP_PKEY*)> key_;
 };
+
+// The signer for `audit.checkpoint.key_file`, or null when none is configured. Throws
+// config::config_error at the key_file's position when the file is not a readable regular file
+// or holds no Ed25519 private key. `sidelight check` and the writer (`run`) both call it, so
+// check refuses what run would.
+std::unique_ptr<checkpoint_signer> make_checkpoint_signer(const config::checkpoint_config& cfg);
 
 // Writes a fresh Ed25519 key pair as PEM files (private key mode 0600). Throws checkpoint_error.
 void generate_checkpoint_key(const std::string& private_key_pem_file,

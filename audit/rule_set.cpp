@@ -55,6 +55,35 @@ proxy::method_set method_set_of(const std::vector<proxy::http_method>& methods) 
     return out;
 }
 
+// A `path:<name>` source reads a parameter of the matched route: when no route the rule can
+// match (by template and method) has that parameter, the rule could never read it. Said at
+// load time, at the source's position, instead of recording empty ids forever.
+void refuse_unknown_path_param(const config::value_source& s, const proxy::routing& routes,
+                               const std::vector<std::string>& labels, proxy::method_set methods,
+                               const std::string& key) {
+    if (s.from != source_kind::path_param) return;
+    std::vector<std::string_view> candidates;  // the first three, for the message
+    std::size_t count = 0;
+    for (const auto& e : routes.table().entries()) {
+        if (!labels.empty() && std::find(labels.begin(), labels.end(), e.label) == labels.end())
+            continue;
+        const bool method_overlap =
+            e.methods.empty() || std::any_of(e.methods.begin(), e.methods.end(),
+                                             [&](auto m) { return methods.contains(m); });
+        if (!method_overlap) continue;
+        if (std::find(e.param_names.begin(), e.param_names.end(), s.key) != e.param_names.end())
+            return;
+        if (!candidates.empty() && candidates.back() == e.label) continue;  // GET and PUT entries
+        if (++count <= 3) candidates.push_back(e.label);
+    }
+    std::string message = "no route this rule can match has a parameter \"" + s.key + "\"";
+    if (candidates.empty()) message += " (it matches no configured route)";
+    for (std::size_t i = 0; i < candidates.size(); ++i)
+        message.append(i == 0 ? " (it matches " : ", ").append(candidates[i]);
+    if (!candidates.empty()) message += count > 3 ? ", ...)" : ")";
+    throw config::config_error(s.mark, key, message);
+}
+
 time_point event_time(const proxy::request_record& r) {
     return std::chrono::time_point_cast<std::chrono::microseconds>(r.wall_start);
 }
@@ -122,20 +151,24 @@ rule_set::rule_set(std::shared_ptr<const config::config> cfg, const proxy::routi
         const bool needs_response = !rule.match.status.empty() ||
                                     rule.entity_id.from == source_kind::response_body ||
                                     rule.user.from == source_kind::response_body;
+        const std::string key = "audit.rules[" + std::to_string(i) + "]";
         audit_.push_back(
-            {&rule,
-             compile(rule.match, routes, rule.mark, "audit.rules[" + std::to_string(i) + "]"),
+            {&rule, compile(rule.match, routes, rule.mark, key),
              needs_response ? proxy::audit_phase::response : proxy::audit_phase::request});
+        const matcher& m = audit_.back().match;
+        refuse_unknown_path_param(rule.entity_id, routes, m.routes, m.methods, key + ".entity_id");
+        refuse_unknown_path_param(rule.user, routes, m.routes, m.methods, key + ".user");
     }
     refuse_undecidable_strict_rules();
     const auto& security_rules = cfg_->security.rules;
     for (std::size_t i = 0; i < security_rules.size(); ++i) {
         const auto& rule = security_rules[i];
         // Success is decided by the status: security events are always response-phase.
+        const std::string key = "security.rules[" + std::to_string(i) + "]";
         security_.push_back(
-            {&rule,
-             compile(rule.match, routes, rule.mark, "security.rules[" + std::to_string(i) + "]"),
-             proxy::audit_phase::response});
+            {&rule, compile(rule.match, routes, rule.mark, key), proxy::audit_phase::response});
+        const matcher& m = security_.back().match;
+        refuse_unknown_path_param(rule.user, routes, m.routes, m.methods, key + ".user");
     }
 }
 

@@ -96,9 +96,7 @@ writer::writer(store& s, const config::audit_config& cfg, writer_hooks hooks)
       checkpoint_cfg_(cfg.checkpoint),
       hooks_(std::move(hooks)),
       queue_(cfg.queue_size) {
-    if (!checkpoint_cfg_.key_file.empty()) {
-        signer_ = std::make_unique<checkpoint_signer>(checkpoint_cfg_.key_file);
-    }
+    signer_ = make_checkpoint_signer(checkpoint_cfg_);
     try {
         last_seq_ = store_.head().seq;
     } catch (const std::exception& e) {

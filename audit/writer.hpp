@@ -71,7 +71,8 @@ class writer {
   public:
     using clock = std::chrono::steady_clock;
 
-    // Starts the writer thread. Throws checkpoint_error when checkpoint.key_file is unusable.
+    // Starts the writer thread. Throws config::config_error (at the key_file's position) when
+    // checkpoint.key_file is unusable (make_checkpoint_signer).
     writer(store& s, const config::audit_config& cfg, writer_hooks hooks = {});
     ~writer();  // drain(now + 5 s) unless already drained
     writer(const writer&) = delete;

@@ -3,9 +3,16 @@
 // - the byte-level head check, the Beast parse and the header rewrite of a browser request;
 // - request-id validation and generation;
 // - route matching on a 30-route table (static, param, catch-all, miss);
-// - recording one request into a cached metrics series (series_cache::record).
+// - recording one request into a cached metrics series (series_cache::record);
+// - loading a config of N routes and building its route table (route_build/N), the control-
+//   plane cost a large OpenAPI import or generated route list pays at start and on reload:
+//   build-bench/bench/bench_micro --benchmark_filter=route_build
 
 #include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
 
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http/buffer_body.hpp>
@@ -13,11 +20,13 @@
 
 #include "agent/traffic_metrics.hpp"
 #include "config/config.hpp"
+#include "config/load.hpp"
 #include "proxy/header_check.hpp"
 #include "proxy/header_rewrite.hpp"
 #include "proxy/http_head.hpp"
 #include "proxy/request_id.hpp"
 #include "proxy/route_table.hpp"
+#include "proxy/routing.hpp"
 
 namespace {
 
@@ -95,6 +104,34 @@ void route_match(benchmark::State& state) {
     }
 }
 BENCHMARK(route_match)->DenseRange(0, 3)->ArgName("static_param_catchall_miss");
+
+// N sibling templates under one prefix ("GET,PUT /api/v1/res<i>/items/{id}"): the shape that
+// made the builder quadratic (one trie node with N literal children).
+std::string many_routes_yaml(std::int64_t n) {
+    std::string yaml = "upstream: {address: 127.0.0.1:3000}\nroutes:\n  entries:\n";
+    for (std::int64_t i = 0; i < n; ++i)
+        yaml.append("    - GET,PUT /api/v1/res").append(std::to_string(i)).append("/items/{id}\n");
+    return yaml;
+}
+
+void route_build(benchmark::State& state) {
+    using clock = std::chrono::steady_clock;
+    const std::string yaml = many_routes_yaml(state.range(0));
+    double load_ms = 0, table_ms = 0;
+    for (auto _ : state) {
+        const auto t0 = clock::now();
+        const auto cfg = config::load_string(yaml, "routes.yaml");
+        const auto t1 = clock::now();
+        const proxy::routing routes(*cfg);
+        load_ms += std::chrono::duration<double, std::milli>(t1 - t0).count();
+        table_ms += std::chrono::duration<double, std::milli>(clock::now() - t1).count();
+        benchmark::DoNotOptimize(routes.table().size());
+    }
+    // The two phases apart: YAML parsing and config structs, then the route table.
+    state.counters["load_ms"] = benchmark::Counter(load_ms, benchmark::Counter::kAvgIterations);
+    state.counters["table_ms"] = benchmark::Counter(table_ms, benchmark::Counter::kAvgIterations);
+}
+BENCHMARK(route_build)->Arg(10'000)->Arg(100'000)->Unit(benchmark::kMillisecond)->Iterations(1);
 
 void record_cached_series(benchmark::State& state) {
     const agent::traffic_metrics metrics(config::metrics_config{});

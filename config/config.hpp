@@ -14,7 +14,7 @@
 //              tunnel_idle_timeout,
 //              max_url_bytes, max_header_bytes, max_header_count, max_body_bytes}
 //   metrics:  {prefix, buckets, const_labels}
-//   routes:   list of entries, or {openapi, unmatched, max_routes, entries}
+//   routes:   list of entries, or {openapi, unmatched, max_routes, case_sensitive, entries}
 //   audit:    {store, queue_size, batch_max, batch_interval, strict_timeout, max_body_bytes,
 //              redact_keys, checkpoint, jwt, rules}
 //   security: {builtin, brute_force, rules}
@@ -131,7 +131,11 @@ enum class unmatched_mode { label, normalize };
 
 struct routes_config {
     std::string openapi_file;  // OpenAPI 3 / Swagger 2, YAML or JSON; relative to the config file
+    source_mark openapi_mark;  // where `openapi` was written, for a file that cannot be read
     unmatched_mode unmatched = unmatched_mode::label;
+    // Literal segments match case-insensitively (ASCII) unless true, as Express's router does;
+    // labels stay the configured template and parameter values keep the client's case.
+    bool case_sensitive = false;
     std::size_t max_routes = 100;  // cap on normalized templates before falling back to label
     std::vector<route_spec> entries;
 
@@ -144,8 +148,10 @@ struct value_source {
     enum class kind { none, path_param, header, jwt_claim, request_body, response_body };
     kind from = kind::none;
     std::string key;
+    source_mark mark;  // where it was written: a `path:` name no matched route has is refused
 
-    bool operator==(const value_source&) const = default;
+    // What is read, not where it was written.
+    bool operator==(const value_source& o) const { return from == o.from && key == o.key; }
 };
 
 // A status matcher: exact codes, ranges and classes ("2xx"), as written in `status:`.
@@ -209,6 +215,7 @@ struct checkpoint_config {
     std::size_t every_events = 1000;  // 0: off
     duration every{60000};            // 0: off
     std::string key_file;             // Ed25519 private key (PEM); empty: checkpoints are unsigned
+    source_mark key_file_mark;        // read (and checked by `sidelight check`) at these marks
 
     bool operator==(const checkpoint_config&) const = default;
 };

@@ -167,6 +167,7 @@ void emit_routes(YAML::Emitter& out, const routes_config& r) {
     put(out, "openapi", r.openapi_file);
     put(out, "unmatched", r.unmatched == unmatched_mode::label ? "label" : "normalize");
     put_count(out, "max_routes", r.max_routes);
+    put_bool(out, "case_sensitive", r.case_sensitive);
     out << YAML::Key << "entries" << YAML::Value << YAML::BeginSeq;
     for (const auto& e : r.entries) {
         out << YAML::BeginMap;

@@ -10,6 +10,10 @@
 #include <set>
 #include <system_error>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "config/yaml_walk.hpp"
 
 namespace sidelight::config {
@@ -186,17 +190,35 @@ void resolve_paths(config& cfg) {
 }
 
 std::string read_file(const std::string& path) {
-    auto cannot_read = [&](int error) {
-        return config_error(
-            source_mark{path, 0, 0}, "",
-            "cannot read: " + std::error_code(error, std::generic_category()).message());
+    const auto refuse = [&](const std::string& message) {
+        return config_error(source_mark{path, 0, 0}, "", message);
     };
-    std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
-                                                         &std::fclose);
-    if (!file) throw cannot_read(errno);
+    const auto cannot_read = [&](int error) {
+        return refuse("cannot read: " + std::error_code(error, std::generic_category()).message());
+    };
+    // O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses it.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) throw cannot_read(errno);
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(::fdopen(fd, "rb"), &std::fclose);
+    if (!file) {
+        ::close(fd);
+        throw cannot_read(errno);
+    }
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) throw cannot_read(errno);
+    if (!S_ISREG(st.st_mode))
+        throw refuse("not a regular file (a device, FIFO or directory is never read as config)");
+    const auto too_large = [&] {
+        return refuse("larger than " + std::to_string(max_file_bytes >> 20) +
+                      " MiB, the limit for a configuration file");
+    };
+    if (static_cast<std::uint64_t>(st.st_size) > max_file_bytes) throw too_large();
     std::string text;
     char buffer[8192];
-    while (std::size_t n = std::fread(buffer, 1, sizeof buffer, file.get())) text.append(buffer, n);
+    while (std::size_t n = std::fread(buffer, 1, sizeof buffer, file.get())) {
+        text.append(buffer, n);
+        if (text.size() > max_file_bytes) throw too_large();  // grew while being read
+    }
     if (std::ferror(file.get())) throw cannot_read(errno);
     return text;
 }
@@ -233,6 +255,14 @@ void check_listeners(const node_ref& root, const config& cfg) {
             .fail("points at proxy.listen (" + proxy.to_string() + "): requests would loop");
 }
 
+// A second document (after `---`) is most likely a second config pasted into the file, or a
+// Kubernetes manifest's next object: refuse it rather than ignore half of what was written. An
+// empty one (a trailing `---`, as template tools emit) holds nothing to ignore.
+[[noreturn]] void refuse_second_document(const std::string& file, const YAML::Node& second) {
+    throw config_error(detail::to_mark(file, second.Mark()), "",
+                       "a second YAML document (after ---): the configuration is one document");
+}
+
 void parse_root(const node_ref& root, config& cfg) {
     map_reader m(root, {"proxy", "upstream", "admin", "health", "shutdown", "limits", "metrics",
                         "routes", "audit", "security", "access_log", "log_level", "config_watch"});
@@ -267,7 +297,11 @@ config_error::config_error(source_mark mark, std::string key_path, const std::st
 std::shared_ptr<const config> load_string(std::string_view yaml, const std::string& file_name) {
     YAML::Node root;
     try {
-        root = YAML::Load(std::string(yaml));
+        // Every document is parsed: YAML::Load would read the first and silently drop the rest.
+        std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml));
+        for (std::size_t i = 1; i < documents.size(); ++i)
+            if (!documents[i].IsNull()) refuse_second_document(file_name, documents[i]);
+        if (!documents.empty()) root = std::move(documents.front());
     } catch (const YAML::ParserException& e) {
         throw config_error(detail::to_mark(file_name, e.mark), "", "invalid YAML: " + e.msg);
     }

@@ -28,10 +28,13 @@ class config_error : public std::runtime_error {
     std::string key_path_;
 };
 
-// Reads and validates the file. Throws config_error (also for an unreadable file).
+// Reads and validates the file. Throws config_error (also for an unreadable file, one that is
+// not a regular file — /dev/zero, a FIFO, a directory — and one over max_file_bytes).
+inline constexpr std::uint64_t max_file_bytes = 16u << 20;
 std::shared_ptr<const config> load_file(const std::string& path);
 
-// Same, from text; `file_name` is used in error messages and to resolve relative paths.
+// Same, from text; `file_name` is used in error messages and to resolve relative paths. The text
+// must hold one YAML document: a second one (after `---`) is an error at its position.
 std::shared_ptr<const config> load_string(std::string_view yaml, const std::string& file_name);
 
 // The effective configuration (defaults filled in) as YAML that load_string accepts again.

@@ -1,4 +1,5 @@
-// The `routes` section: a list of entries, or {openapi, unmatched, max_routes, entries}.
+// The `routes` section: a list of entries, or {openapi, unmatched, max_routes, case_sensitive,
+// entries}.
 #include <cctype>
 
 #include "config/yaml_walk.hpp"
@@ -70,11 +71,11 @@ route_spec parse_route_map(const node_ref& n) {
 }
 
 std::vector<route_spec> parse_entries(const node_ref& n) {
-    std::vector<route_spec> out;
-    for (const auto& item : list_items(n)) {
-        route_spec spec = item.node.IsMap() ? parse_route_map(item) : parse_route_string(item);
-        spec.mark = item.mark;
-        out.push_back(std::move(spec));
+    std::vector<route_spec> out(list_size(n));
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        const node_ref item = n.item(i);
+        out[i] = item.node.IsMap() ? parse_route_map(item) : parse_route_string(item);
+        out[i].mark = item.mark;
     }
     return out;
 }
@@ -100,15 +101,21 @@ routes_config parse_routes(const node_ref& n) {
         return out;
     }
     if (n.node.IsScalar())
-        n.fail("expected a list of routes or a map {openapi, unmatched, max_routes, entries}");
-    map_reader m(n, {"openapi", "unmatched", "max_routes", "entries"});
-    if (auto v = m.get("openapi")) out.openapi_file = to_string(*v);
+        n.fail(
+            "expected a list of routes or a map {openapi, unmatched, max_routes, case_sensitive, "
+            "entries}");
+    map_reader m(n, {"openapi", "unmatched", "max_routes", "case_sensitive", "entries"});
+    if (auto v = m.get("openapi")) {
+        out.openapi_file = to_string(*v);
+        out.openapi_mark = v->mark;
+    }
     if (auto v = m.get("unmatched")) {
         out.unmatched = to_choice(*v, {"label", "normalize"}) == "label"
                             ? unmatched_mode::label
                             : unmatched_mode::normalize;
     }
     if (auto v = m.get("max_routes")) out.max_routes = to_uint(*v, 1, 100'000);
+    if (auto v = m.get("case_sensitive")) out.case_sensitive = to_bool(*v);
     if (auto v = m.get("entries")) out.entries = parse_entries(*v);
     return out;
 }

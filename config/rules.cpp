@@ -57,7 +57,7 @@ value_source parse_source(const node_ref& n) {
             n.fail("expected a JSON pointer like " + prefix + ":/user/id, got \"" + text + "\"");
         if (kind == value_source::kind::header && !is_http_token(key))
             n.fail("\"" + key + "\" is not a valid header name");
-        return value_source{kind, key};
+        return value_source{kind, key, n.mark};
     }
     n.fail(
         "expected path:<param>, header:<name>, jwt:<claim>, request:/<pointer> or "
@@ -153,7 +153,10 @@ checkpoint_config parse_checkpoint(const node_ref& n) {
     checkpoint_config out;
     if (auto v = m.get("every_events")) out.every_events = to_uint(*v, 0, 1'000'000'000);
     if (auto v = m.get("every")) out.every = to_duration(*v, true);
-    if (auto v = m.get("key_file")) out.key_file = to_string(*v);
+    if (auto v = m.get("key_file")) {
+        out.key_file = to_string(*v);
+        out.key_file_mark = v->mark;
+    }
     return out;
 }
 

@@ -110,11 +110,17 @@ node_ref map_reader::require(std::string_view key) const {
     throw config_error(map_.mark, path, "missing required key");
 }
 
+std::size_t list_size(const node_ref& list) {
+    if (list.is_null()) return 0;
+    if (!list.node.IsSequence()) list.fail("expected a list, got " + describe(list.node));
+    return list.node.size();
+}
+
 std::vector<node_ref> list_items(const node_ref& list) {
     std::vector<node_ref> items;
-    if (list.is_null()) return items;
-    if (!list.node.IsSequence()) list.fail("expected a list, got " + describe(list.node));
-    for (std::size_t i = 0; i < list.node.size(); ++i) items.push_back(list.item(i));
+    const std::size_t count = list_size(list);
+    items.reserve(count);
+    for (std::size_t i = 0; i < count; ++i) items.push_back(list.item(i));
     return items;
 }
 

@@ -57,6 +57,9 @@ class map_reader {
 
 // Items of a sequence (null counts as empty); fails on anything else.
 std::vector<node_ref> list_items(const node_ref& list);
+// The number of items, with the same checks; with item(i), walks a long list (routes) without
+// holding a node_ref per item.
+std::size_t list_size(const node_ref& list);
 
 // Typed scalars. Each fails with a message naming the expected form.
 std::string to_string(const node_ref& n);

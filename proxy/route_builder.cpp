@@ -1,4 +1,5 @@
-// Compiles route specs into a route_table: parse and validate every template, resolve
+// Compiles route specs into a route_table: parse and validate every template (folding the case
+// of literals unless routes.case_sensitive), resolve
 // duplicates and explicit-over-imported overrides, build the trie, then number the routes in
 // precedence order.
 
@@ -20,15 +21,16 @@ struct pending {
     const config::route_spec* spec = nullptr;
     parsed_template tpl;
     std::array<bool, slot_count> slots{};  // methods, then "any"
-    std::string key_path;
+    std::size_t index = 0;                 // in routes.entries (explicit entries only)
     bool imported = false;
     bool dropped = false;
 };
 
 std::string lower(std::string_view text) {
     std::string out(text);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::transform(out.begin(), out.end(), out.begin(), [](char c) {
+        return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    });
     return out;
 }
 
@@ -42,9 +44,30 @@ std::string where(const config::source_mark& first, const config::source_mark& s
     return first.file + ":" + std::to_string(first.line);
 }
 
-pending parse_spec(const config::route_spec& spec, std::string key_path, bool imported) {
-    pending p{
-        &spec, parse_template(spec.path_template, spec.mark, key_path), {}, key_path, imported};
+// Built only for an error message: a key path kept per route cost an allocation per route.
+std::string key_path_of(const config::route_spec& spec, std::size_t index, bool imported) {
+    if (!imported) return "routes.entries[" + std::to_string(index) + "]";
+    return "paths." + spec.path_template + "." +
+           lower(spec.methods.empty() ? "" : spec.methods.front());
+}
+
+std::string key_path_of(const pending& p) {
+    return key_path_of(*p.spec, p.index, p.imported);
+}
+
+// Case-insensitive tables store literals lower case; the shape follows, so that templates
+// differing only in case are found to be one route. The label keeps the configured case.
+void fold_case(parsed_template& tpl) {
+    for (auto& seg : tpl.segments)
+        if (seg.type == template_segment::kind::literal) seg.text = lower(seg.text);
+    tpl.shape = lower(tpl.shape);
+}
+
+pending parse_spec(const config::route_spec& spec, std::size_t index, bool imported,
+                   bool case_sensitive) {
+    const std::string key_path = key_path_of(spec, index, imported);
+    pending p{&spec, parse_template(spec.path_template, spec.mark, key_path), {}, index, imported};
+    if (!case_sensitive) fold_case(p.tpl);
     if (spec.methods.empty()) p.slots[slot_count - 1] = true;
     for (const auto& m : spec.methods) {
         const auto method = parse_method(m);
@@ -66,7 +89,7 @@ pending parse_spec(const config::route_spec& spec, std::string key_path, bool im
     message += same ? "already defined at " + where(first.spec->mark, second.spec->mark)
                     : "matches the same paths as '" + first.tpl.label + "' defined at " +
                           where(first.spec->mark, second.spec->mark);
-    throw config::config_error(second.spec->mark, second.key_path, message);
+    throw config::config_error(second.spec->mark, key_path_of(second), message);
 }
 
 // Explicit entries first (conflicts among them are errors), then imported ones, which yield
@@ -103,42 +126,55 @@ class route_table_builder {
 
     explicit route_table_builder(route_table& table) : t_(table) { t_.nodes_.emplace_back(); }
 
-    void insert(const pending& p, route_id temp) {
+    // Frees what only resolve() and insert() needed: every route's pending entry is alive until
+    // finish(), so what it holds counts at the peak.
+    void insert(pending& p, route_id temp) {
         std::uint32_t at = 0;
+        bool catch_all = false;
         for (const auto& seg : p.tpl.segments) {
-            if (seg.type == template_segment::kind::catch_all) {
-                return fill(t_.nodes_[at].catch_all, p, temp);
-            }
+            catch_all = seg.type == template_segment::kind::catch_all;
+            if (catch_all) break;
             at = seg.type == template_segment::kind::param ? param_child(at)
                                                            : literal_child(at, seg.text);
         }
-        fill(t_.nodes_[at].here, p, temp);
+        fill(catch_all ? t_.nodes_[at].catch_all : t_.nodes_[at].here, p, temp);
+        p.tpl.segments = {};
+        p.tpl.shape = {};
     }
 
     // Renumbers the temporary ids in precedence order and fills entries_.
-    void finish(const std::vector<pending>& all, const std::vector<std::size_t>& temp_to_pending) {
+    // Labels and parameter names move from `all` into the entries.
+    void finish(std::vector<pending>& all, const std::vector<std::size_t>& temp_to_pending) {
+        sort_literals();
         std::vector<route_id> order;
-        visit(0, order);
+        visit(order, temp_to_pending.size());
         std::vector<route_id> final_id(temp_to_pending.size() + 1, unmatched_route);
+        t_.entries_.reserve(order.size());
         for (const route_id temp : order) {
-            const auto& p = all[temp_to_pending[temp - 1]];
+            auto& p = all[temp_to_pending[temp - 1]];
             const auto id = static_cast<route_id>(t_.entries_.size() + 1);
             final_id[temp] = id;
-            route_entry e{id,           p.tpl.label, {}, p.spec->name, p.tpl.param_names,
-                          p.spec->mark, p.imported};
+            route_entry e{id,           std::move(p.tpl.label),       {},
+                          p.spec->name, std::move(p.tpl.param_names), p.spec->mark,
+                          p.imported};
             for (std::size_t s = 0; s + 1 < slot_count; ++s) {
                 if (p.slots[s]) e.methods.push_back(static_cast<http_method>(s));
             }
             t_.entries_.push_back(std::move(e));
         }
-        for (auto& n : t_.nodes_) {
-            for (auto& id : n.here) id = final_id[id];
-            for (auto& id : n.catch_all) id = final_id[id];
+        for (auto& slots : t_.slots_) {
+            for (auto& id : slots) id = final_id[id];
         }
+        t_.nodes_.shrink_to_fit();
     }
 
   private:
-    static void fill(node::slots& slots, const pending& p, route_id temp) {
+    void fill(std::uint32_t& slots_index, const pending& p, route_id temp) {
+        if (slots_index == node::none) {
+            slots_index = static_cast<std::uint32_t>(t_.slots_.size());
+            t_.slots_.emplace_back();
+        }
+        auto& slots = t_.slots_[slots_index];
         for (std::size_t s = 0; s < slot_count; ++s) {
             if (p.slots[s]) slots[s] = temp;
         }
@@ -152,54 +188,89 @@ class route_table_builder {
         return t_.nodes_[at].param;
     }
 
+    // Children are appended unsorted and found through `children_`: inserting each literal in
+    // sorted place made a node with k literals cost O(k^2) (100k sibling routes took seconds).
+    // sort_literals() puts every node in the order match() searches, once, at the end.
     std::uint32_t literal_child(std::uint32_t at, const std::string& text) {
-        auto& lits = t_.nodes_[at].literals;
-        auto it = std::lower_bound(lits.begin(), lits.end(), text,
-                                   [](const auto& e, const std::string& s) { return e.first < s; });
-        if (it != lits.end() && it->first == text) return it->second;
-        const auto child = static_cast<std::uint32_t>(t_.nodes_.size());
-        lits.insert(it, {text, child});
-        t_.nodes_.emplace_back();  // invalidates `lits`, no longer used
-        return child;
+        std::string key(reinterpret_cast<const char*>(&at), sizeof at);
+        key += text;
+        const auto [it, fresh] =
+            children_.try_emplace(std::move(key), static_cast<std::uint32_t>(t_.nodes_.size()));
+        if (!fresh) return it->second;
+        t_.nodes_[at].literals.emplace_back(text, it->second);
+        t_.nodes_.emplace_back();
+        return it->second;
     }
 
-    static void collect(const node::slots& slots, std::vector<route_id>& order) {
-        for (const route_id id : slots) {
-            if (id != unmatched_route && std::find(order.begin(), order.end(), id) == order.end()) {
+    void sort_literals() {
+        children_ = {};
+        for (auto& n : t_.nodes_) {
+            std::sort(n.literals.begin(), n.literals.end(),
+                      [](const auto& a, const auto& b) { return a.first < b.first; });
+        }
+    }
+
+    // `seen` is indexed by temporary id: a route listed under several slots (GET,PUT) is
+    // numbered once, in constant time (a search of `order` made the numbering quadratic).
+    void collect(std::uint32_t slots_index, std::vector<route_id>& order,
+                 std::vector<bool>& seen) const {
+        if (slots_index == node::none) return;
+        for (const route_id id : t_.slots_[slots_index]) {
+            if (id != unmatched_route && !seen[id]) {
+                seen[id] = true;
                 order.push_back(id);
             }
         }
     }
 
-    void visit(std::uint32_t at, std::vector<route_id>& order) {
-        collect(t_.nodes_[at].here, order);
-        for (std::size_t i = 0; i < t_.nodes_[at].literals.size(); ++i) {
-            visit(t_.nodes_[at].literals[i].second, order);
+    // Precedence order: depth first, literals (sorted) before the parameter before catch-alls.
+    // An explicit stack: a 256-segment template must not recurse 256 frames deep per level.
+    void visit(std::vector<route_id>& order, std::size_t route_count) {
+        std::vector<bool> seen(route_count + 1, false);
+        struct frame {
+            std::uint32_t at;
+            std::size_t next;  // next literal to descend into; literals.size(): the param
+            bool param_done;
+        };
+        std::vector<frame> stack{{0, 0, false}};
+        collect(t_.nodes_[0].here, order, seen);
+        while (!stack.empty()) {
+            frame& f = stack.back();
+            const node& n = t_.nodes_[f.at];
+            std::uint32_t child = node::none;
+            if (f.next < n.literals.size()) {
+                child = n.literals[f.next++].second;
+            } else if (!f.param_done) {
+                f.param_done = true;
+                child = n.param;
+            }
+            if (child != node::none) {
+                collect(t_.nodes_[child].here, order, seen);
+                stack.push_back({child, 0, false});
+            } else if (f.next >= n.literals.size() && f.param_done) {
+                collect(n.catch_all, order, seen);
+                stack.pop_back();
+            }
         }
-        if (t_.nodes_[at].param != node::none) visit(t_.nodes_[at].param, order);
-        collect(t_.nodes_[at].catch_all, order);
     }
 
     route_table& t_;
+    std::unordered_map<std::string, std::uint32_t> children_;  // parent index + segment -> child
 };
 
 std::shared_ptr<const route_table> route_table::build(
     const std::vector<config::route_spec>& imported,
-    const std::vector<config::route_spec>& explicit_entries) {
+    const std::vector<config::route_spec>& explicit_entries, bool case_sensitive) {
     std::vector<pending> all;
     all.reserve(imported.size() + explicit_entries.size());
-    for (const auto& spec : imported) {
-        const std::string key = "paths." + spec.path_template + "." +
-                                lower(spec.methods.empty() ? "" : spec.methods.front());
-        all.push_back(parse_spec(spec, key, true));
-    }
-    for (std::size_t i = 0; i < explicit_entries.size(); ++i) {
-        all.push_back(
-            parse_spec(explicit_entries[i], "routes.entries[" + std::to_string(i) + "]", false));
-    }
+    for (std::size_t i = 0; i < imported.size(); ++i)
+        all.push_back(parse_spec(imported[i], i, true, case_sensitive));
+    for (std::size_t i = 0; i < explicit_entries.size(); ++i)
+        all.push_back(parse_spec(explicit_entries[i], i, false, case_sensitive));
     resolve(all);
 
     std::shared_ptr<route_table> table(new route_table);
+    table->case_sensitive_ = case_sensitive;
     route_table_builder builder(*table);
     std::vector<std::size_t> temp_to_pending;
     for (std::size_t i = 0; i < all.size(); ++i) {

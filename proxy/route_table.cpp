@@ -1,7 +1,12 @@
 #include "proxy/route_table.hpp"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <system_error>
+
+#include "config/load.hpp"
 
 #include "proxy/openapi.hpp"
 #include "proxy/route_path.hpp"
@@ -11,6 +16,42 @@ namespace sidelight::proxy {
 namespace {
 
 const std::vector<std::string> no_names;
+
+char fold(char c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+// Compares a stored literal (already lower case) with a request segment folded on the fly:
+// no copy, so match() still does not allocate.
+int compare_folded(std::string_view literal, std::string_view segment) {
+    const std::size_t n = std::min(literal.size(), segment.size());
+    for (std::size_t i = 0; i < n; ++i) {
+        const char a = literal[i];
+        const char b = fold(segment[i]);
+        if (a != b) return static_cast<unsigned char>(a) < static_cast<unsigned char>(b) ? -1 : 1;
+    }
+    if (literal.size() == segment.size()) return 0;
+    return literal.size() < segment.size() ? -1 : 1;
+}
+
+// A missing or unreadable OpenAPI file is a mistake in the config: say where it was named
+// (the importer's own errors point into the OpenAPI file). Not a regular file (a FIFO would
+// block the read) counts as unreadable.
+void refuse_unreadable(const std::string& file, const config::source_mark& mark) {
+    std::error_code ec;
+    const auto status = std::filesystem::status(file, ec);
+    std::string why;
+    if (ec)
+        why = ec.message();
+    else if (!std::filesystem::is_regular_file(status))
+        why = "not a regular file";
+    else if (std::FILE* f = std::fopen(file.c_str(), "rb"))
+        std::fclose(f);
+    else
+        why = std::error_code(errno, std::generic_category()).message();
+    if (!why.empty())
+        throw config::config_error(mark, "routes.openapi", "cannot read " + file + ": " + why);
+}
 
 }  // namespace
 
@@ -50,7 +91,9 @@ struct route_table::search {
     std::size_t catch_from = 0;
     route_id found = unmatched_route;
 
-    route_id pick(const node::slots& slots) const {
+    route_id pick(std::uint32_t slots_index) const {
+        if (slots_index == node::none) return unmatched_route;
+        const node::slots& slots = table.slots_[slots_index];
         if (method != http_method::other) {
             const route_id id = slots[static_cast<std::size_t>(method)];
             if (id != unmatched_route) return id;
@@ -64,18 +107,30 @@ struct route_table::search {
         return found != unmatched_route;
     }
 
+    std::uint32_t literal(const node& n, std::string_view segment) const {
+        if (table.case_sensitive_) {
+            const auto it = std::lower_bound(n.literals.begin(), n.literals.end(), segment,
+                                             [](const auto& entry, std::string_view s) {
+                                                 return std::string_view(entry.first) < s;
+                                             });
+            return it != n.literals.end() && it->first == segment ? it->second : node::none;
+        }
+        const auto it = std::lower_bound(n.literals.begin(), n.literals.end(), segment,
+                                         [](const auto& entry, std::string_view s) {
+                                             return compare_folded(entry.first, s) < 0;
+                                         });
+        return it != n.literals.end() && compare_folded(it->first, segment) == 0 ? it->second
+                                                                                 : node::none;
+    }
+
     bool walk(std::uint32_t index, std::size_t depth) {
         const node& n = table.nodes_[index];
         if (depth == path.size()) {
             found = pick(n.here);
             return found != unmatched_route || take_catch_all(n, depth);
         }
-        const std::string_view segment = path[depth];
-        const auto it = std::lower_bound(n.literals.begin(), n.literals.end(), segment,
-                                         [](const auto& entry, std::string_view s) {
-                                             return std::string_view(entry.first) < s;
-                                         });
-        if (it != n.literals.end() && it->first == segment && walk(it->second, depth + 1)) {
+        if (const std::uint32_t child = literal(n, path[depth]);
+            child != node::none && walk(child, depth + 1)) {
             return true;
         }
         if (n.param != node::none && param_count < param_segments.size()) {
@@ -122,9 +177,10 @@ std::shared_ptr<const route_table> route_table::build(const config::routes_confi
     if (!routes.openapi_file.empty()) {
         std::filesystem::path file{routes.openapi_file};
         if (file.is_relative() && !config_dir.empty()) file = config_dir / file;
+        refuse_unreadable(file.string(), routes.openapi_mark);
         imported = import_openapi(file.string());
     }
-    return build(imported, routes.entries);
+    return build(imported, routes.entries, routes.case_sensitive);
 }
 
 }  // namespace sidelight::proxy

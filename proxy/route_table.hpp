@@ -17,6 +17,12 @@
 // "/a/b/c" and "/a/{x}/d" both work for "/a/b/d". At the node where the path ends, an entry
 // listing the method beats an any-method entry.
 //
+// Case: with `routes.case_sensitive: false` (the default, as Express's router) literal segments
+// match ignoring ASCII case, so "/API/Products/7" matches "/api/products/{id}"; the label stays
+// the template as configured and parameter values keep the client's bytes. Two templates that
+// differ only in case are then the same route (a duplicate error). Non-ASCII letters must match
+// byte for byte.
+//
 // Path handling (see route_path.hpp): query and fragment ignored; a trailing '/' is ignored
 // ("/a/b/" matches "/a/b"); empty segments collapse; each segment is percent-decoded
 // ("%2F" stays inside its segment); "." is dropped and ".." pops a segment but never climbs
@@ -110,7 +116,7 @@ class route_table {
     // Same, from route specs already merged (used by build; handy for tests).
     static std::shared_ptr<const route_table> build(
         const std::vector<config::route_spec>& imported,
-        const std::vector<config::route_spec>& explicit_entries);
+        const std::vector<config::route_spec>& explicit_entries, bool case_sensitive = false);
 
     // The route for `target` (origin-form or absolute-form), or unmatched_route. When `params`
     // is given it is cleared and, on a match, receives the route's parameter values.
@@ -134,13 +140,17 @@ class route_table {
         using slots = std::array<route_id, standard_method_count + 1>;  // per method, then any
         std::vector<std::pair<std::string, std::uint32_t>> literals;    // sorted by segment
         std::uint32_t param = none;
-        slots here{};       // entries ending at this node
-        slots catch_all{};  // `{*name}` entries hanging off this node
+        // Indexes into slots_ (none: no entry). Most nodes are inner nodes: keeping the
+        // 40-byte slot arrays out of line makes a node 40 bytes instead of 112.
+        std::uint32_t here = none;       // entries ending at this node
+        std::uint32_t catch_all = none;  // `{*name}` entries hanging off this node
     };
 
     route_table() = default;
 
     std::vector<node> nodes_;
+    std::vector<node::slots> slots_;
+    bool case_sensitive_ = false;  // false: literals are stored lower case (ASCII)
     std::vector<route_entry> entries_;
 };
 

@@ -320,6 +320,41 @@ TEST_F(AuditRulesTest, EventApiPagesAndFiltersByTime) {
     EXPECT_NE(bad->body.find("since"), std::string::npos) << bad->body;
 }
 
+// routes.case_sensitive is false by default: a client's "/API/products/7" is the configured
+// route, so its audit rule fires; the row carries the template and the id as sent.
+TEST_F(AuditRulesTest, RuleFiresForAPathInAnotherCase) {
+    fake_upstream app(status_by_path);
+    auto proc = sidelight_process::run(dir_, test_config(app.port(), R"(routes:
+  - PUT /api/products/{id}
+audit:
+  store:
+    path: audit.db
+  batch_interval: 5ms
+  rules:
+    - action: UPDATE_PRODUCT
+      match:
+        routes: ["/api/products/{id}"]
+        methods: [PUT]
+      entity_id: path:id
+)"));
+    auto c = connection::connect(proc->proxy_port());
+    for (const char* path : {"/API/products/7", "/api/Products/Ab8"}) {
+        c.send(std::string("PUT ") + path + " HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n");
+        ASSERT_EQ(c.read_message(true)->status, 200) << path;
+    }
+    ASSERT_TRUE(eventually([&] { return count("SELECT count(*) FROM audit_log") >= 2; }));
+    SQLite::Database d(db(), SQLite::OPEN_READONLY);
+    SQLite::Statement st(d, "SELECT action, entity_id, route FROM audit_log ORDER BY seq");
+    std::vector<std::string> rows;
+    while (st.executeStep())
+        rows.push_back(st.getColumn(0).getString() + "|" + st.getColumn(1).getString() + "|" +
+                       st.getColumn(2).getString());
+    EXPECT_EQ(rows, (std::vector<std::string>{"UPDATE_PRODUCT|7|/api/products/{id}",
+                                              "UPDATE_PRODUCT|Ab8|/api/products/{id}"}));
+    ASSERT_TRUE(app.wait_requests(2));
+    EXPECT_EQ(app.requests().at(0).message.start_line, "PUT /API/products/7 HTTP/1.1");  // as sent
+}
+
 }  // namespace
 }  // namespace sidelight::test
 

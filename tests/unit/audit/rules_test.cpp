@@ -392,7 +392,7 @@ TEST(ValueSourceTest, PointersAndClaimsNamingSecretsReadAsRedacted) {
                   "eyJzdWIiOiJ1LTEiLCJwYXNzd29yZCI6IlMzQ1JFVC1xN1p0LWYiLCJncnAiOnsic2VjcmV0IjoiUz"
                   "NDUkVULXE3WnQtZyIsImsiOjF9fQ.sig"}};
     using kind = config::value_source::kind;
-    const auto get = [&](kind k, std::string key) { return extract({k, key}, r, keys); };
+    const auto get = [&](kind k, std::string key) { return extract({k, key, {}}, r, keys); };
     EXPECT_EQ(get(kind::request_body, "/username"), "ann");
     EXPECT_EQ(get(kind::request_body, "/password"), "[REDACTED]");  // any case, even if absent
     EXPECT_EQ(get(kind::request_body, "/Password"), "[REDACTED]");

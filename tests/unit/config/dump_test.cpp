@@ -10,9 +10,11 @@ using std::chrono::milliseconds;
 // Positions and the file name legitimately differ between the original and the reloaded dump.
 config without_marks(config cfg) {
     cfg.file.clear();
+    cfg.routes.openapi_mark = {};
     for (auto& r : cfg.routes.entries) r.mark = {};
-    for (auto& r : cfg.audit.rules) r.mark = {};
-    for (auto& r : cfg.security.rules) r.mark = {};
+    for (auto& r : cfg.audit.rules) r.mark = r.entity_id.mark = r.user.mark = {};
+    for (auto& r : cfg.security.rules) r.mark = r.user.mark = {};
+    cfg.audit.checkpoint.key_file_mark = {};
     cfg.audit.jwt.key_file_mark = cfg.audit.jwt.hmac_secret_env_mark =
         cfg.audit.jwt.algorithms_mark = {};
     return cfg;
@@ -40,10 +42,11 @@ config rich_config() {
     c.metrics.const_labels = {{"cost", "$5 ${NOT_EXPANDED}"}, {"empty", ""}, {"yes", "no"}};
     c.routes.openapi_file = "/etc/api.yaml";
     c.routes.unmatched = unmatched_mode::normalize;
+    c.routes.case_sensitive = true;
     c.routes.entries = {{"/a/{id}", {"GET", "PUT"}, "a", {}}, {"/b", {}, "", {}}};
     c.audit.store = {"postgres", "host=db user=x", "off"};
     c.audit.redact_keys = {};
-    c.audit.checkpoint = {0, milliseconds(0), "/k.pem"};
+    c.audit.checkpoint = {0, milliseconds(0), "/k.pem", {}};
     c.audit.jwt.key_file = "/etc/jwt.pem";
     c.audit.jwt.hmac_secret_env = "JWT_SECRET";
     c.audit.jwt.algorithms = {"RS256", "HS512"};
@@ -55,8 +58,8 @@ config rich_config() {
     ar.match = {{"/a/{id}"}, {"PUT"}, {{200, 299}, {404, 404}, {300, 302}}};
     ar.action = "UPDATE";
     ar.entity_type = "thing";
-    ar.entity_id = {value_source::kind::path_param, "id"};
-    ar.user = {value_source::kind::jwt_claim, "sub"};
+    ar.entity_id = {value_source::kind::path_param, "id", {}};
+    ar.user = {value_source::kind::jwt_claim, "sub", {}};
     ar.changes = true;
     ar.mode = delivery_mode::strict;
     audit_rule bare;
@@ -66,7 +69,7 @@ config rich_config() {
     sr.event_type = "LOGIN";
     sr.owasp = "authn_login_fail";
     sr.success_status = {{200, 204}};
-    sr.user = {value_source::kind::request_body, "/email"};
+    sr.user = {value_source::kind::request_body, "/email", {}};
     sr.login = true;
     c.security.rules = {sr};
     c.security.builtin.rate_limit = false;

@@ -63,7 +63,7 @@ TEST(config_errors, wrong_types) {
               "sidelight.yaml:2:13: access_log: expected a boolean (true or false), got \"maybe\"");
     EXPECT_EQ(error_of(upstream + "routes: everything\n"),
               "sidelight.yaml:2:9: routes: expected a list of routes or a map {openapi, "
-              "unmatched, max_routes, entries}");
+              "unmatched, max_routes, case_sensitive, entries}");
 }
 
 TEST(config_errors, unknown_keys_list_the_valid_ones) {

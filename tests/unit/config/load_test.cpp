@@ -165,15 +165,15 @@ TEST(load_string, audit_section_and_rules) {
     EXPECT_EQ(rule.match.status, (std::vector<status_range>{{200, 200}, {200, 299}, {300, 304}}));
     EXPECT_EQ(rule.action, "UPDATE_PRODUCT");
     EXPECT_EQ(rule.entity_type, "product");
-    EXPECT_EQ(rule.entity_id, (value_source{value_source::kind::path_param, "id"}));
-    EXPECT_EQ(rule.user, (value_source{value_source::kind::jwt_claim, "sub"}));
+    EXPECT_EQ(rule.entity_id, (value_source{value_source::kind::path_param, "id", {}}));
+    EXPECT_EQ(rule.user, (value_source{value_source::kind::jwt_claim, "sub", {}}));
     EXPECT_TRUE(rule.changes);
     EXPECT_EQ(rule.mode, delivery_mode::strict);
     EXPECT_EQ(rule.mark.line, 45);
     const auto& any = a.rules[1];
     EXPECT_TRUE(any.match.routes.empty());
-    EXPECT_EQ(any.entity_id, (value_source{value_source::kind::response_body, "/id"}));
-    EXPECT_EQ(any.user, (value_source{value_source::kind::header, "X-User"}));
+    EXPECT_EQ(any.entity_id, (value_source{value_source::kind::response_body, "/id", {}}));
+    EXPECT_EQ(any.user, (value_source{value_source::kind::header, "X-User", {}}));
     EXPECT_EQ(any.mode, delivery_mode::batch);
 }
 
@@ -191,7 +191,7 @@ TEST(load_string, security_section_and_rules) {
     EXPECT_EQ(rule.event_type, "LOGIN_ATTEMPT");
     EXPECT_EQ(rule.owasp, "authn_login_fail");
     EXPECT_EQ(rule.success_status, (std::vector<status_range>{{200, 299}}));
-    EXPECT_EQ(rule.user, (value_source{value_source::kind::request_body, "/email"}));
+    EXPECT_EQ(rule.user, (value_source{value_source::kind::request_body, "/email", {}}));
     EXPECT_TRUE(rule.login);
     EXPECT_EQ(rule.match.routes, (std::vector<std::string>{"/api/login"}));
 }
@@ -295,7 +295,8 @@ TEST(load_file, a_directory_cannot_be_read) {
         load_file("/");
         FAIL() << "expected a config_error";
     } catch (const config_error& e) {
-        EXPECT_STREQ(e.what(), "/: cannot read: Is a directory");
+        EXPECT_STREQ(e.what(),
+                     "/: not a regular file (a device, FIFO or directory is never read as config)");
     }
 }
 

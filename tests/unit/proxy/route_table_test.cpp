@@ -6,6 +6,8 @@
 #include <thread>
 #include <vector>
 
+#include "config/load.hpp"
+
 namespace sidelight::proxy {
 namespace {
 
@@ -203,6 +205,64 @@ TEST(route_table, describe_lists_entries_in_precedence_order) {
     EXPECT_EQ(describe_match(*t, http_method::put, "/orders/7?x"),
               "PUT /orders/7?x -> GET,PUT /orders/{id} id=7 (order, routes.yaml:9)");
     EXPECT_EQ(describe_match(*t, http_method::post, "/orders/7"), "POST /orders/7 -> unmatched");
+}
+
+TEST(route_table, literals_ignore_ascii_case_by_default_and_labels_keep_the_template) {
+    const auto t = table_of({spec("/api/products/{id}", {"PUT"}), spec("/Docs/Intro")});
+    param_list params;
+    for (const char* target : {"/API/products/7", "/api/Products/7", "/Api/PRODUCTS/7"}) {
+        EXPECT_EQ(t->label(t->match(http_method::put, target, &params)), "/api/products/{id}")
+            << target;
+        EXPECT_EQ(params.find("id"), "7");
+    }
+    t->match(http_method::put, "/API/PRODUCTS/AbC-9", &params);
+    EXPECT_EQ(params.find("id"), "AbC-9");  // values keep the client's case
+    EXPECT_EQ(label_of(*t, "/docs/intro"), "/Docs/Intro");
+    EXPECT_EQ(label_of(*t, "/DOCS/INTRO"), "/Docs/Intro");
+    EXPECT_EQ(label_of(*t, "/docs/intro2"), "unmatched");
+}
+
+TEST(route_table, case_folding_keeps_literal_order_consistent) {
+    // '_' (0x5F) sorts between upper and lower case letters: stored and searched folded alike.
+    const auto t = table_of({spec("/Zeta"), spec("/alpha"), spec("/_under"), spec("/B2"),
+                             spec("/b1"), spec("/%C3%A9t%C3%A9")});
+    for (const char* target :
+         {"/zeta", "/ZETA", "/Alpha", "/_UNDER", "/b2", "/B1", "/%C3%A9T%C3%A9", "/été"}) {
+        EXPECT_NE(label_of(*t, target), "unmatched") << target;
+    }
+    // Only ASCII folds: "É" (C3 89) is not "é" (C3 A9).
+    EXPECT_EQ(label_of(*t, "/%C3%89t%C3%A9"), "unmatched");
+}
+
+TEST(route_table, case_sensitive_tables_compare_bytes) {
+    config::routes_config routes;
+    routes.case_sensitive = true;
+    routes.entries = {spec("/api/products/{id}"), spec("/api/Products/{id}")};
+    const auto t = route_table::build(routes);
+    EXPECT_EQ(label_of(*t, "/api/products/7"), "/api/products/{id}");
+    EXPECT_EQ(label_of(*t, "/api/Products/7"), "/api/Products/{id}");
+    EXPECT_EQ(label_of(*t, "/API/products/7"), "unmatched");
+}
+
+TEST(route_table, templates_differing_only_in_case_collide_when_case_insensitive) {
+    try {
+        table_of({spec("/api/products/{id}", {}, "", 4), spec("/API/Products/{x}", {}, "", 9)});
+        FAIL() << "expected a config_error";
+    } catch (const config::config_error& e) {
+        EXPECT_EQ(std::string(e.what()),
+                  "routes.yaml:9:3: routes.entries[1]: ambiguous route 'any method "
+                  "/API/Products/{x}': matches the same paths as '/api/products/{id}' defined at "
+                  "line 4");
+    }
+}
+
+// A catch-all value joins decoded segments with '/': "x%2Fy/z" and "x/y/z" give the same value
+// (the label is the template either way; docs/CONFIG.md says so).
+TEST(route_table, catch_all_value_does_not_keep_an_encoded_slash_apart) {
+    const auto t = table_of({spec("/files/{*rest}")});
+    param_list params;
+    EXPECT_EQ(t->label(t->match(http_method::get, "/files/x%2Fy/z", &params)), "/files/{*rest}");
+    EXPECT_EQ(params.find("rest"), "x/y/z");
 }
 
 TEST(route_table, concurrent_matches_agree) {
