@@ -421,7 +421,9 @@ TEST(ValueSourceTest, PointersReadNumbersAsWritten) {
     r.request_body = R"({"id":123456789012345678901234567890,"p":{"price":123.45,"n":[1E5]},)"
                      R"("s":"a\u0041","z":null})";
     using kind = config::value_source::kind;
-    const auto get = [&](std::string key) { return extract({kind::request_body, key}, r, keys); };
+    const auto get = [&](std::string key) {
+        return extract({kind::request_body, key, {}}, r, keys);
+    };
     EXPECT_EQ(get("/id"), "123456789012345678901234567890");
     EXPECT_EQ(get("/p"), R"({"price":123.45,"n":[1E5]})");
     EXPECT_EQ(get("/p/n/0"), "1E5");
