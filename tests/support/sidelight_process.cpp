@@ -38,7 +38,10 @@ std::string test_config(std::uint16_t upstream_port, const std::string& extra) {
            "\n  connect_timeout: 500ms\n  response_timeout: 2s\n"
            "admin:\n  listen: 127.0.0.1:0\n"
            "health:\n  interval: 100ms\n  timeout: 200ms\n"
-           "shutdown:\n  delay: 300ms\n  grace: 5s\n" +
+           "shutdown:\n  delay: 300ms\n  grace: 5s\n"
+           // The tests read stderr as an operator at a terminal would; with a pipe, the default
+           // (auto) would be json. A test of the JSON lines replaces this line.
+           "log_format: text\n" +
            extra;
 }
 
@@ -96,7 +99,9 @@ void sidelight_process::pump(int fd, std::string& into) {
 }
 
 bool sidelight_process::wait_started(std::chrono::milliseconds timeout) {
-    static const std::regex started(R"(started proxy=\S+:(\d+) admin=\S+:(\d+))");
+    // `started proxy=H:P admin=H:P` as text, `started","proxy":"H:P","admin":"H:P"` as JSON.
+    static const std::regex started(
+        R"re(started(?: proxy=|","proxy":")[^ "]+:(\d+)(?: admin=|","admin":")[^ "]+:(\d+))re");
     return eventually(
         [&] {
             std::smatch m;
