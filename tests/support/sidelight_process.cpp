@@ -38,11 +38,12 @@ std::string test_config(std::uint16_t upstream_port, const std::string& extra) {
            "\n  connect_timeout: 500ms\n  response_timeout: 2s\n"
            "admin:\n  listen: 127.0.0.1:0\n"
            "health:\n  interval: 100ms\n  timeout: 200ms\n"
-           "shutdown:\n  delay: 300ms\n  grace: 5s\n"
+           "shutdown:\n  delay: 300ms\n  grace: 5s\n" +
+           extra + (extra.empty() || extra.back() == '\n' ? "" : "\n") +
            // The tests read stderr as an operator at a terminal would; with a pipe, the default
-           // (auto) would be json. A test of the JSON lines replaces this line.
-           "log_format: text\n" +
-           extra;
+           // (auto) would be json. A test of the JSON lines replaces this line. Last, so that
+           // the line numbers of `extra` stay as they were.
+           "log_format: text\n";
 }
 
 sidelight_process::sidelight_process(std::vector<std::string> args) {
