@@ -5,10 +5,15 @@
 #include <chrono>
 #include <cstdio>
 
-#include "util/utf8.hpp"
+#include "util/json_escape.hpp"
 
 namespace sidelight::agent {
 namespace {
+
+using util::append_json_escaped;
+
+// User agents are client-chosen and unbounded; the log keeps their first bytes.
+constexpr std::size_t max_user_agent_bytes = 256;
 
 void append_time(std::string& out, std::chrono::system_clock::time_point t) {
     const auto us = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch());
@@ -39,40 +44,6 @@ void field(std::string& out, std::string_view name, long long value) {
 
 }  // namespace
 
-void append_json_escaped(std::string& out, std::string_view s) {
-    static constexpr char hex[] = "0123456789abcdef";
-    for (std::size_t i = 0; i < s.size();) {
-        const auto c = static_cast<unsigned char>(s[i]);
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += static_cast<char>(c);
-        } else if (c < 0x20 || c == 0x7f) {
-            out += "\\u00";
-            out += hex[c >> 4];
-            out += hex[c & 0xf];
-        } else if (c >= 0x80) {
-            const auto n = util::utf8_length(s, i);
-            if (n == 0) {
-                out += "\\ufffd";  // invalid UTF-8 is replaced, never passed through
-                ++i;
-                continue;
-            }
-            // U+2028/U+2029 end lines in some JSON consumers: escape them too.
-            if (n == 3 && c == 0xe2 && static_cast<unsigned char>(s[i + 1]) == 0x80 &&
-                (static_cast<unsigned char>(s[i + 2]) & 0xfe) == 0xa8) {
-                out += static_cast<unsigned char>(s[i + 2]) == 0xa8 ? "\\u2028" : "\\u2029";
-            } else {
-                out.append(s.substr(i, n));
-            }
-            i += n;
-            continue;
-        } else {
-            out += static_cast<char>(c);
-        }
-        ++i;
-    }
-}
-
 void format_access_line(std::string& out, const proxy::request_record& r) {
     out.clear();
     out += "{\"time\":\"";
@@ -82,12 +53,16 @@ void format_access_line(std::string& out, const proxy::request_record& r) {
     field(out, "client_ip", r.client_ip);
     field(out, "method", r.method);
     field(out, "path", r.path);
+    field(out, "route", r.route_label);
     field(out, "status", r.status);
     field(out, "duration_us", r.duration().count());
     field(out, "upstream_duration_us", r.upstream_duration().count());
     field(out, "bytes_in", static_cast<long long>(r.bytes_in));
     field(out, "bytes_out", static_cast<long long>(r.bytes_out));
     field(out, "error_type", proxy::error_label(r.error));
+    field(out, "upstream", r.upstream);
+    // A cut inside a UTF-8 sequence leaves a partial one, which the escaper replaces.
+    field(out, "user_agent", std::string_view(r.user_agent).substr(0, max_user_agent_bytes));
     out += "}\n";
 }
 

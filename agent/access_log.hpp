@@ -1,8 +1,10 @@
 #pragma once
 // The optional JSON access log (`access_log: true`): one line per request on stdout with
-// time, request_id, client_ip, method, path (no query), status, duration_us,
-// upstream_duration_us, bytes_in, bytes_out, error_type. Every string is JSON-escaped (control
-// characters, quotes, backslashes, invalid UTF-8), so a hostile path cannot forge a line.
+// time, request_id, client_ip, method, path (no query), route (the template label), status,
+// duration_us, upstream_duration_us, bytes_in, bytes_out, error_type, upstream (the address
+// the request was sent to, "" when the proxy answered itself) and user_agent (its first 256
+// bytes). Every string is JSON-escaped (util/json_escape.hpp), so a hostile path or user agent
+// cannot forge a line.
 // Thread-safe: each line is formatted in a thread-local buffer and written with one write(2).
 
 #include <string>
@@ -11,9 +13,6 @@
 #include "proxy/request_record.hpp"
 
 namespace sidelight::agent {
-
-// Appends `s` to `out` as the inside of a JSON string.
-void append_json_escaped(std::string& out, std::string_view s);
 
 // Formats one access log line (with its trailing newline) into `out`.
 void format_access_line(std::string& out, const proxy::request_record& r);

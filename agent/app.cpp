@@ -118,7 +118,7 @@ bool app::config_file_changed() {
     auto stamp = file_stamp(cfg_->file);
     if (stamp.empty() || stamp == file_stamp_) return false;
     file_stamp_ = std::move(stamp);
-    spdlog::info("reload: {} changed", cfg_->file);
+    spdlog::info("reload: config file changed file={}", cfg_->file);
     return true;
 }
 
@@ -130,7 +130,7 @@ bool app::reload() {
         routes = build_routing(next, *audit_);
     } catch (const std::exception& e) {
         metrics_.count_reload(false);
-        spdlog::error("reload: rejected, keeping the running config: {}", e.what());
+        spdlog::error("reload: rejected, keeping the running config error=\"{}\"", e.what());
         return false;
     }
     // Metrics first: a request labelled by the new routing then records into new families.

@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "agent/app.hpp"
+#include "agent/logging.hpp"
 #include "audit/checkpoint.hpp"
 #include "audit/cli.hpp"
 #include "audit/event_api.hpp"
@@ -76,20 +76,13 @@ int print_routes(const sidelight::proxy::route_table& table,
     return 0;
 }
 
-void setup_logging(const std::string& level) {
-    auto logger = spdlog::stderr_color_mt("sidelight");
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ level=%l %v", spdlog::pattern_time_type::utc);
-    logger->set_level(spdlog::level::from_str(level));
-    spdlog::set_default_logger(logger);
-}
-
 }  // namespace
 
 // `sidelight audit verify|export|query --store PATH ...`, `sidelight audit keygen ...`
 int audit_command(const std::vector<std::string>& args) {
     // Log lines (a schema upgrade at open) go to stderr: stdout carries the export and query
     // output.
-    setup_logging("info");
+    sidelight::agent::setup_logging("info", sidelight::config::log_format::automatic);
     if (args.size() < 2) return fail(std::string("audit needs verify, query or export\n") + usage);
     std::string store, key;
     std::optional<std::string> checkpoints, public_key;
@@ -177,7 +170,7 @@ int main(int argc, char** argv) {
     }
     if (opt.command == "routes") return print_routes(routes->table(), opt.operands);
     const std::string level = opt.log_level.empty() ? cfg->log_level : opt.log_level;
-    setup_logging(level);
+    sidelight::agent::setup_logging(level, cfg->log_format);
     sidelight::agent::block_signals();
     try {
         sidelight::agent::app app(cfg);

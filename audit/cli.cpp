@@ -125,20 +125,22 @@ int audit_verify_main(const std::string& store_path,
     }
 }
 
-int audit_query_main(const std::string& store_path, const query_filter& filter, std::ostream& out) {
+int audit_query_main(const std::string& store_path, const query_filter& filter, std::ostream& out,
+                     std::ostream& err) {
     try {
         sqlite_store s(existing_store(store_path), open_mode::existing);
         json::array rows;
         for (const auto& row : s.query(filter)) rows.push_back(to_json(row));
         out << escape_line_separators(json::serialize(rows)) << "\n";
         return 0;
-    } catch (const store_error& e) {
-        out << "ERROR: " << e.what() << "\n";
+    } catch (const std::exception& e) {  // a store_error, or SQLite's own on a damaged file
+        out.flush();  // what was exported before the failure stays ahead of the error
+        err << "sidelight: audit: " << e.what() << "\n";
         return 2;
     }
 }
 
-int audit_export_main(const std::string& store_path, std::ostream& out) {
+int audit_export_main(const std::string& store_path, std::ostream& out, std::ostream& err) {
     try {
         sqlite_store s(existing_store(store_path), open_mode::existing);
         for_each_row(s, [&](const stored_event& row) {
@@ -146,8 +148,9 @@ int audit_export_main(const std::string& store_path, std::ostream& out) {
             return true;
         });
         return 0;
-    } catch (const store_error& e) {
-        out << "ERROR: " << e.what() << "\n";
+    } catch (const std::exception& e) {  // a store_error, or SQLite's own on a damaged file
+        out.flush();  // what was exported before the failure stays ahead of the error
+        err << "sidelight: audit: " << e.what() << "\n";
         return 2;
     }
 }

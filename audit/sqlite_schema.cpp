@@ -146,8 +146,8 @@ void upgrade(SQLite::Database& db, const std::string& path, int from) {
     try {
         const auto rows = upgrade_1_to_2(db);
         spdlog::info(
-            "audit store {}: schema upgraded from version {} to {} (security_audit rebuilt, {} "
-            "rows copied unchanged)",
+            "audit store: schema upgraded (security_audit rebuilt, rows copied unchanged) "
+            "store={} from_version={} to_version={} rows={}",
             path, from, current_schema_version, rows);
     } catch (const std::exception& e) {
         throw store_error("audit store " + path + ": upgrade from schema version " +
@@ -166,8 +166,9 @@ void check_triggers(SQLite::Database& db, const std::string& path) {
                       names + ")")
             .getInt();
     if (triggers != 6) {
-        spdlog::error("audit store {}: append-only triggers missing ({} of 6); run audit verify",
-                      path, triggers);
+        spdlog::error(
+            "audit store: append-only triggers missing, run audit verify store={} triggers={}/6",
+            path, triggers);
     }
 }
 

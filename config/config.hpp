@@ -18,7 +18,7 @@
 //   audit:    {store, queue_size, batch_max, batch_interval, strict_timeout, max_body_bytes,
 //              redact_keys, checkpoint, jwt, rules}
 //   security: {builtin, brute_force, rules}
-//   access_log, log_level, config_watch
+//   access_log, log_level, log_format, config_watch
 //
 // docs/CONFIG.md is the reference; `sidelight check` prints the effective config.
 
@@ -27,6 +27,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace sidelight::config {
@@ -279,6 +280,12 @@ struct security_config {
     bool operator==(const security_config&) const = default;
 };
 
+// How log lines are written to stderr: `text` (`<time> level=<level> <message>`), `json` (one
+// object per line) or `automatic` (the default): json when stderr is not a terminal (a
+// container, a pipe to a collector), text when it is.
+enum class log_format { automatic, text, json };
+std::string_view to_string(log_format f);  // "auto", "text", "json"
+
 struct config {
     std::string file;  // the path it was loaded from ("" for built-in defaults)
     proxy_config proxy;
@@ -293,7 +300,8 @@ struct config {
     security_config security;
     bool access_log = false;
     std::string log_level = "info";  // trace debug info warn error critical off
-    bool config_watch = false;       // reload when the file (or the symlink it is behind) changes
+    sidelight::config::log_format log_format = sidelight::config::log_format::automatic;
+    bool config_watch = false;  // reload when the file (or the symlink it is behind) changes
 
     bool operator==(const config&) const = default;
 };

@@ -265,6 +265,18 @@ void emit_security(YAML::Emitter& out, const security_config& s) {
 
 }  // namespace
 
+std::string_view to_string(log_format f) {
+    switch (f) {
+        case log_format::text:
+            return "text";
+        case log_format::json:
+            return "json";
+        case log_format::automatic:
+            break;
+    }
+    return "auto";
+}
+
 std::string dump(const config& cfg) {
     YAML::Emitter out;
     out << YAML::BeginMap;
@@ -275,6 +287,7 @@ std::string dump(const config& cfg) {
     emit_security(out, cfg.security);
     put_bool(out, "access_log", cfg.access_log);
     put(out, "log_level", cfg.log_level);
+    put(out, "log_format", std::string(to_string(cfg.log_format)));
     put_bool(out, "config_watch", cfg.config_watch);
     out << YAML::EndMap;
     return std::string(out.c_str()) + "\n";

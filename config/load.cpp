@@ -264,8 +264,9 @@ void check_listeners(const node_ref& root, const config& cfg) {
 }
 
 void parse_root(const node_ref& root, config& cfg) {
-    map_reader m(root, {"proxy", "upstream", "admin", "health", "shutdown", "limits", "metrics",
-                        "routes", "audit", "security", "access_log", "log_level", "config_watch"});
+    map_reader m(root,
+                 {"proxy", "upstream", "admin", "health", "shutdown", "limits", "metrics", "routes",
+                  "audit", "security", "access_log", "log_level", "log_format", "config_watch"});
     auto section = [&](std::string_view key) {
         if (auto v = m.get(key)) return *v;
         return node_ref{YAML::Node(), std::string(key), root.mark};
@@ -284,6 +285,12 @@ void parse_root(const node_ref& root, config& cfg) {
     if (auto v = m.get("log_level"))
         cfg.log_level =
             detail::to_choice(*v, {"trace", "debug", "info", "warn", "error", "critical", "off"});
+    if (auto v = m.get("log_format")) {
+        const auto f = detail::to_choice(*v, {"auto", "text", "json"});
+        cfg.log_format = f == "json"   ? log_format::json
+                         : f == "text" ? log_format::text
+                                       : log_format::automatic;
+    }
     if (auto v = m.get("config_watch")) cfg.config_watch = detail::to_bool(*v);
 }
 

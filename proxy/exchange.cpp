@@ -158,6 +158,7 @@ task<client_session::next> client_session::respond(exchange_state& x) {
         upstream_connection*& conn;
         ~forget_on_exit() { conn = nullptr; }
     } forget{active_conn_};
+    record_.upstream = w_.shared.upstream.host_header;  // tried, even if the connect fails
     for (int attempt = 0;; ++attempt) {
         beast::error_code ec;
         active_conn_ = nullptr;

@@ -56,8 +56,9 @@ struct request_record {
     bool route_configured = false;  // matched a configured template (not normalized)
     std::string path;               // request target without the query string
     std::string request_id;
-    std::string client_ip;  // per connection: kept across reset()
-    int status = 0;         // what the client got; 499 when it went away first
+    std::string_view upstream;  // the app's address once the request was sent ("" if never)
+    std::string client_ip;      // per connection: kept across reset()
+    int status = 0;             // what the client got; 499 when it went away first
     error_type error = error_type::none;
     std::uint64_t bytes_in = 0;   // request body bytes read from the client
     std::uint64_t bytes_out = 0;  // response body bytes written to the client
@@ -101,6 +102,7 @@ struct request_record {
         held_request = held_response = false;
         path.clear();
         request_id.clear();
+        upstream = {};
         status = 0;
         error = error_type::none;
         bytes_in = bytes_out = 0;

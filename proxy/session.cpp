@@ -149,7 +149,11 @@ task<client_session::next> client_session::serve_one() {
             co_return co_await send_error(http::status::method_not_allowed, error_type::bad_request,
                                           false);
         case head_verdict::bad_request:
-            spdlog::debug("bad request from {}: {}", record_.client_ip, verdict.reason);
+            // Refused before the request id is chosen: a fresh one ties this line to the
+            // access log's.
+            generate_request_id(record_.request_id);
+            spdlog::debug("event=bad_request request_id={} client_ip={} reason=\"{}\"",
+                          record_.request_id, record_.client_ip, verdict.reason);
             co_return co_await send_error(http::status::bad_request, error_type::bad_request,
                                           false);
     }

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <ctime>
+#include <fstream>
 #include <optional>
 #include <thread>
 
@@ -491,6 +492,64 @@ TEST_F(AuditTest, VerifyFindsTheFirstTamperedRow) {
     EXPECT_EQ(broken.wait_exit(), 1);
     EXPECT_NE(broken.stdout_text().find("BROKEN at seq 4"), std::string::npos)
         << broken.stdout_text();
+}
+
+// stdout carries only data: on a tampered store `audit export` and `audit query` still print
+// JSON only, and the diagnostics (triggers missing, a store that cannot be read) go to stderr.
+TEST_F(AuditTest, ExportAndQueryKeepDiagnosticsOffStdout) {
+    fake_upstream app;
+    {
+        auto proc = sidelight_process::run(dir_, config_with_admin_token(app.port()));
+        auto c = connection::connect(proc->proxy_port());
+        for (int i = 0; i < 3; ++i) {
+            c.send("PUT /api/products/" + std::to_string(i) +
+                   " HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}");
+            ASSERT_TRUE(c.read_message(true));
+        }
+        proc->signal(SIGTERM);
+        ASSERT_EQ(proc->wait_exit(15s), 0);
+    }
+    {  // the guard dropped and a row edited
+        SQLite::Database d(db(), SQLite::OPEN_READWRITE);
+        d.exec("DROP TRIGGER audit_log_no_update");
+        d.exec("UPDATE audit_log SET entity_id='999' WHERE entity_id='1'");
+    }
+    auto only_json_lines = [](const std::string& out) {
+        std::size_t lines = 0;
+        for (std::size_t at = 0; at < out.size(); ++lines) {
+            const auto end = out.find('\n', at);
+            if (end == std::string::npos) return false;
+            boost::system::error_code ec;
+            boost::json::parse(out.substr(at, end - at), ec);
+            if (ec) return false;
+            at = end + 1;
+        }
+        return lines > 0;
+    };
+    sidelight_process exported({"audit", "export", "--store", db()});
+    ASSERT_EQ(exported.wait_exit(), 0) << exported.stderr_text();
+    EXPECT_TRUE(only_json_lines(exported.stdout_text())) << exported.stdout_text();
+    sidelight_process queried({"audit", "query", "--store", db(), "--filter", "table=audit_log"});
+    ASSERT_EQ(queried.wait_exit(), 0) << queried.stderr_text();
+    EXPECT_TRUE(only_json_lines(queried.stdout_text())) << queried.stdout_text();
+    // The warning is a JSON log line (stderr is a pipe here) on stderr.
+    for (const auto* p : {&exported, &queried}) {
+        const auto err = p->stderr_text();
+        ASSERT_NE(err.find("append-only triggers missing"), std::string::npos) << err;
+        const auto line = err.substr(0, err.find('\n'));
+        const auto o = boost::json::parse(line).as_object();
+        EXPECT_EQ(o.at("level").as_string(), "error") << line;
+        EXPECT_EQ(o.at("store").as_string(), db()) << line;
+    }
+    // A store that cannot be read at all: nothing on stdout, the error on stderr.
+    std::ofstream(db(), std::ios::trunc) << std::string(4096, 'x');
+    for (const std::string command : {"export", "query"}) {
+        sidelight_process failed({"audit", command, "--store", db()});
+        EXPECT_EQ(failed.wait_exit(), 2) << command;
+        EXPECT_EQ(failed.stdout_text(), "") << command;
+        EXPECT_NE(failed.stderr_text().find("sidelight: audit: "), std::string::npos)
+            << command << ": " << failed.stderr_text();
+    }
 }
 
 // Signed checkpoints through the binary: keygen, checkpoints on stdout while serving, verify

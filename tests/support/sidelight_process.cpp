@@ -39,7 +39,11 @@ std::string test_config(std::uint16_t upstream_port, const std::string& extra) {
            "admin:\n  listen: 127.0.0.1:0\n"
            "health:\n  interval: 100ms\n  timeout: 200ms\n"
            "shutdown:\n  delay: 300ms\n  grace: 5s\n" +
-           extra;
+           extra + (extra.empty() || extra.back() == '\n' ? "" : "\n") +
+           // The tests read stderr as an operator at a terminal would; with a pipe, the default
+           // (auto) would be json. A test of the JSON lines replaces this line. Last, so that
+           // the line numbers of `extra` stay as they were.
+           "log_format: text\n";
 }
 
 sidelight_process::sidelight_process(std::vector<std::string> args) {
@@ -96,7 +100,9 @@ void sidelight_process::pump(int fd, std::string& into) {
 }
 
 bool sidelight_process::wait_started(std::chrono::milliseconds timeout) {
-    static const std::regex started(R"(started proxy=\S+:(\d+) admin=\S+:(\d+))");
+    // `started proxy=H:P admin=H:P` as text, `started","proxy":"H:P","admin":"H:P"` as JSON.
+    static const std::regex started(
+        R"re(started(?: proxy=|","proxy":")[^ "]+:(\d+)(?: admin=|","admin":")[^ "]+:(\d+))re");
     return eventually(
         [&] {
             std::smatch m;

@@ -121,7 +121,22 @@ TEST_F(Cli, MissingStoreIsAnError) {
     std::ostringstream out;
     EXPECT_EQ(audit_verify_main(dir_.file("nope.db"), std::nullopt, std::nullopt, out), 2);
     EXPECT_EQ(out.str().rfind("ERROR: ", 0), 0u);
-    EXPECT_EQ(audit_export_main(dir_.file("nope.db"), out), 2);
+    std::ostringstream data, err;
+    EXPECT_EQ(audit_export_main(dir_.file("nope.db"), data, err), 2);
+    EXPECT_EQ(data.str(), "");
+    EXPECT_EQ(err.str().rfind("sidelight: audit: ", 0), 0u) << err.str();
+}
+
+// stdout carries only data: export and query write their errors to `err`, never to `out`.
+TEST_F(Cli, ExportAndQueryErrorsGoToErrNotOut) {
+    std::ofstream(path_, std::ios::trunc) << std::string(4096, 'x');  // not a database any more
+    std::ostringstream out, err;
+    EXPECT_EQ(audit_export_main(path_, out, err), 2);
+    EXPECT_EQ(audit_query_main(path_, query_filter{}, out, err), 2);
+    EXPECT_EQ(out.str(), "");
+    const auto lines = lines_of(err.str());
+    ASSERT_EQ(lines.size(), 2u) << err.str();
+    for (const auto& line : lines) EXPECT_EQ(line.rfind("sidelight: audit: ", 0), 0u) << line;
 }
 
 }  // namespace

@@ -76,6 +76,7 @@ config rich_config() {
     c.security.brute_force = {false, 9, milliseconds(61'000)};
     c.access_log = true;
     c.log_level = "off";
+    c.log_format = log_format::text;
     c.config_watch = true;
     return c;
 }
@@ -112,6 +113,7 @@ TEST(dump, prints_defaults_and_the_effective_values) {
     EXPECT_NE(text.find("max_header_bytes: 64KiB"), std::string::npos) << text;
     EXPECT_NE(text.find("tunnel_idle_timeout: 1h"), std::string::npos) << text;
     EXPECT_NE(text.find("log_level: info"), std::string::npos) << text;
+    EXPECT_NE(text.find("log_format: auto"), std::string::npos) << text;
 }
 
 TEST(dump, redacts_the_admin_token) {

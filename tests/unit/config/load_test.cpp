@@ -79,6 +79,7 @@ security:
       login: true
 access_log: yes
 log_level: debug
+log_format: json
 config_watch: true
 )";
 
@@ -113,6 +114,7 @@ TEST(load_string, full_config_fills_every_struct) {
               (std::map<std::string, std::string>{{"service", "shop"}, {"team", "web"}}));
     EXPECT_TRUE(cfg->access_log);
     EXPECT_EQ(cfg->log_level, "debug");
+    EXPECT_EQ(cfg->log_format, log_format::json);
     EXPECT_TRUE(cfg->config_watch);
 }
 
@@ -304,6 +306,7 @@ TEST(load_file, the_example_config_loads) {
     std::string path = std::string(SIDELIGHT_SOURCE_DIR) + "/deploy/examples/sidelight.yaml";
     ::unsetenv("SIDELIGHT_ADMIN_TOKEN");
     ::unsetenv("SERVICE_NAME");
+    ::unsetenv("SIDELIGHT_LOG_FORMAT");
     auto cfg = load_file(path);
     EXPECT_EQ(cfg->proxy.listen, (address{"0.0.0.0", 8080}));
     EXPECT_EQ(cfg->upstream.address, (address{"127.0.0.1", 3000}));
@@ -319,6 +322,16 @@ TEST(load_file, the_example_config_loads) {
     ASSERT_EQ(cfg->security.rules.size(), 1u);
     EXPECT_TRUE(cfg->security.rules[0].login);
     EXPECT_EQ(cfg->metrics.const_labels.at("service"), "shop");
+    EXPECT_EQ(cfg->log_format, log_format::automatic);  // SIDELIGHT_LOG_FORMAT unset
+}
+
+TEST(load_string, log_format_choices) {
+    const std::string upstream = "upstream: {address: 127.0.0.1:3000}\n";
+    EXPECT_EQ(load_string(upstream, "a.yaml")->log_format, log_format::automatic);
+    EXPECT_EQ(load_string(upstream + "log_format: auto\n", "a.yaml")->log_format,
+              log_format::automatic);
+    EXPECT_EQ(load_string(upstream + "log_format: text\n", "a.yaml")->log_format, log_format::text);
+    EXPECT_EQ(load_string(upstream + "log_format: json\n", "a.yaml")->log_format, log_format::json);
 }
 
 }  // namespace
