@@ -55,7 +55,7 @@ struct address {
 
 struct proxy_config {
     address listen{"0.0.0.0", 8080};
-    unsigned workers = 0;                 // 0: one per core (std::thread::hardware_concurrency)
+    unsigned workers = 0;                 // 0: the cgroup CPU limit, capped by hardware_concurrency
     std::size_t max_connections = 10000;  // beyond it new clients are accepted and closed at once
     std::vector<std::string> trusted_proxies;  // CIDRs, validated at load ("10.0.0.0/8", "::1/128")
 
