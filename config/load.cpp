@@ -73,7 +73,7 @@ admin_config parse_admin(const node_ref& n) {
 }
 
 health_config parse_health(const node_ref& n) {
-    map_reader m(n, {"interval", "timeout", "path"});
+    map_reader m(n, {"interval", "timeout", "path", "unhealthy_threshold", "healthy_threshold"});
     health_config out;
     if (auto v = m.get("interval")) out.interval = detail::to_duration(*v, false);
     if (auto v = m.get("timeout")) out.timeout = detail::to_duration(*v, false);
@@ -81,6 +81,9 @@ health_config parse_health(const node_ref& n) {
         out.path = detail::to_string(*v);
         if (!out.path.empty() && out.path.front() != '/') v->fail("must start with /");
     }
+    if (auto v = m.get("unhealthy_threshold"))
+        out.unhealthy_threshold = detail::to_uint(*v, 1, 100);
+    if (auto v = m.get("healthy_threshold")) out.healthy_threshold = detail::to_uint(*v, 1, 100);
     return out;
 }
 
