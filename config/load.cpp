@@ -148,8 +148,10 @@ std::vector<double> parse_buckets(const node_ref& n) {
 }
 
 metrics_config parse_metrics(const node_ref& n) {
+    // Every label a family of ours sets: const_labels go on all of them (agent/metrics.cpp).
     static const std::set<std::string, std::less<>> reserved = {
-        "method", "route", "status_code", "error_type", "type", "operation", "table", "le"};
+        "method", "route",   "status_code", "error_type", "type",   "operation", "table",
+        "le",     "version", "result",      "source",     "reason", "detector"};
     map_reader m(n, {"prefix", "buckets", "const_labels", "traffic"});
     metrics_config out;
     if (auto v = m.get("prefix")) {
