@@ -185,7 +185,11 @@ admin_response app::handle_admin(const admin_request& req) {
     const bool known =
         path == "/livez" || path == "/readyz" || path == "/healthz" || path == "/metrics";
     if (!known) return text(404, "not found\n");
-    if (req.method != "GET" && req.method != "HEAD") return text(405, "method not allowed\n");
+    if (req.method != "GET" && req.method != "HEAD") {
+        auto res = text(405, "method not allowed\n");
+        res.headers.emplace_back("Allow", "GET, HEAD");
+        return res;
+    }
     if (path == "/livez") return text(200, "ok\n");
     if (path == "/metrics") {
         return {200, "text/plain; version=0.0.4; charset=utf-8", metrics_.render()};
