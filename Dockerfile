@@ -13,7 +13,7 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DSIDELIGHT_TESTS=O
 FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      libboost-json1.81.0 libboost-url1.81.0 libprometheus-cpp-core1.0 libyaml-cpp0.7 \
+      libboost-json1.81.0 libprometheus-cpp-core1.0 libyaml-cpp0.7 \
       libspdlog1.10 libfmt9 libsqlite3-0 libpq5 libssl3 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /var/lib/sidelight --shell /usr/sbin/nologin sidelight \

@@ -91,6 +91,7 @@ net::awaitable<void> serve(tcp::socket socket, const admin_handler& handler,
         http::response<http::string_body> res{static_cast<http::status>(out.status), req.version()};
         res.set(http::field::content_type, out.content_type);
         res.set(http::field::cache_control, "no-store");
+        for (const auto& [name, value] : out.headers) res.set(name, value);
         res.body() = std::move(out.body);
         res.keep_alive(req.keep_alive());
         res.prepare_payload();

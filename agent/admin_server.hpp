@@ -12,6 +12,8 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -33,6 +35,8 @@ struct admin_response {
     int status = 200;
     std::string content_type = "text/plain; charset=utf-8";
     std::string body;
+    // Further response headers: `WWW-Authenticate` with a 401, `Allow` with a 405.
+    std::vector<std::pair<std::string, std::string>> headers = {};
 };
 
 using admin_handler = std::function<admin_response(const admin_request&)>;

@@ -185,7 +185,11 @@ admin_response app::handle_admin(const admin_request& req) {
     const bool known =
         path == "/livez" || path == "/readyz" || path == "/healthz" || path == "/metrics";
     if (!known) return text(404, "not found\n");
-    if (req.method != "GET" && req.method != "HEAD") return text(405, "method not allowed\n");
+    if (req.method != "GET" && req.method != "HEAD") {
+        auto res = text(405, "method not allowed\n");
+        res.headers.emplace_back("Allow", "GET, HEAD");
+        return res;
+    }
     if (path == "/livez") return text(200, "ok\n");
     if (path == "/metrics") {
         return {200, "text/plain; version=0.0.4; charset=utf-8", metrics_.render()};
@@ -194,23 +198,31 @@ admin_response app::handle_admin(const admin_request& req) {
     if (path == "/readyz") {
         if (draining_) return text(503, "draining\n");
         if (!listening_) return text(503, "not listening yet\n");
+        // Ready only once the upstream has answered: not while its state is still unknown.
+        if (up.state == upstream_state::unknown) return text(503, "upstream not checked yet\n");
         if (!up.reachable) return text(503, "upstream not reachable\n");
         return text(200, "ready\n");
     }
-    const bool healthy = up.reachable && audit_healthy();
-    return {healthy ? 200 : 503, "application/json", healthz_json(up, healthy)};
+    // Before the probes reached a verdict the upstream is unknown, not unhealthy: /healthz says
+    // so with 200 (traffic may well flow); only a known failure makes it 503.
+    const bool unhealthy = up.state == upstream_state::unreachable || !audit_healthy();
+    const std::string_view status = unhealthy                             ? "unhealthy"
+                                    : up.state == upstream_state::unknown ? "unknown"
+                                                                          : "ok";
+    return {unhealthy ? 503 : 200, "application/json", healthz_json(up, status)};
 }
 
-std::string app::healthz_json(const upstream_health& up, bool healthy) const {
+std::string app::healthz_json(const upstream_health& up, std::string_view status) const {
     const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
         std::chrono::steady_clock::now() - started_);
     boost::json::object o;
-    o["status"] = healthy ? "ok" : "unhealthy";
+    o["status"] = status;
     o["uptime_s"] = uptime.count();
     o["version"] = SIDELIGHT_VERSION;
     o["draining"] = draining_.load();
     boost::json::object u;
     u["address"] = cfg_->upstream.address.to_string();
+    u["state"] = to_string(up.state);
     u["reachable"] = up.reachable;
     u["checked"] = up.checked;
     u["last_check_ms"] = up.last_check_age_ms;

@@ -50,7 +50,7 @@ class app {
     // Reloads the config file; returns false (old config kept) when it is invalid.
     bool reload();
     bool config_file_changed();
-    std::string healthz_json(const upstream_health& up, bool healthy) const;
+    std::string healthz_json(const upstream_health& up, std::string_view status) const;
     bool audit_healthy() const { return !audit_ || audit_->healthy(); }
 
     std::shared_ptr<const config::config> cfg_;

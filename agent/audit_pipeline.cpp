@@ -70,6 +70,12 @@ admin_response json_error(int status, const std::string& message) {
     return json_response(status, boost::json::serialize(o) + "\n");
 }
 
+admin_response method_not_allowed(const char* allow, const std::string& message) {
+    auto res = json_error(405, message);
+    res.headers.emplace_back("Allow", allow);
+    return res;
+}
+
 // Counts down the commits of one event API call, which waits for them (on the API thread).
 struct commit_latch {
     std::mutex mutex;
@@ -190,16 +196,19 @@ void audit_pipeline::hold(const proxy::request_record& r, proxy::audit_phase pha
 }
 
 admin_response audit_pipeline::handle_api(const admin_request& req) {
-    if (!audit::token_matches(req.authorization, cfg_->admin.token))
-        return json_error(401, "missing or wrong bearer token");
+    if (!audit::token_matches(req.authorization, cfg_->admin.token)) {
+        auto res = json_error(401, "missing or wrong bearer token");
+        res.headers.emplace_back("WWW-Authenticate", "Bearer");  // RFC 9110 §11.6.1: required
+        return res;
+    }
     const auto q = req.target.find('?');
     const auto path = req.target.substr(0, q);
     const auto query = q == std::string_view::npos ? std::string_view{} : req.target.substr(q + 1);
     if (path == "/v1/events") {
-        if (req.method != "GET") return json_error(405, "use GET");
+        if (req.method != "GET") return method_not_allowed("GET", "use GET");
         return list_events(query);
     }
-    if (req.method != "POST") return json_error(405, "use POST");
+    if (req.method != "POST") return method_not_allowed("POST", "use POST");
     // The keys of the config in force (a reload may change them), as the rules redact with.
     const auto& rules = current_rules();
     const auto& keys = rules ? rules->redact_keys() : cfg_->audit.redact_keys;

@@ -17,13 +17,35 @@ constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
 }  // namespace
 
+std::string_view to_string(upstream_state s) {
+    switch (s) {
+        case upstream_state::reachable:
+            return "reachable";
+        case upstream_state::unreachable:
+            return "unreachable";
+        case upstream_state::unknown:
+            break;
+    }
+    return "unknown";
+}
+
+bool probe_verdict::record(bool ok) {
+    failures_ = ok ? 0 : failures_ + 1;
+    successes_ = ok ? successes_ + 1 : 0;
+    const auto before = state_;
+    if (ok && successes_ >= healthy_threshold_) state_ = upstream_state::reachable;
+    if (!ok && failures_ >= unhealthy_threshold_) state_ = upstream_state::unreachable;
+    return state_ != before;
+}
+
 health_checker::health_checker(net::io_context& ioc, const config::config& cfg,
                                std::vector<net::ip::tcp::endpoint> endpoints)
     : ioc_(ioc),
       settings_(cfg.health),
       host_header_(cfg.upstream.address.to_string()),
       endpoints_(std::move(endpoints)),
-      timer_(ioc) {}
+      timer_(ioc),
+      verdict_(settings_.unhealthy_threshold, settings_.healthy_threshold) {}
 
 void health_checker::start() {
     net::co_spawn(ioc_, loop(), [](std::exception_ptr e) {
@@ -49,14 +71,17 @@ upstream_health health_checker::snapshot() const {
 
 void health_checker::record(std::string error) {
     std::lock_guard lock(mutex_);
-    const bool was = state_.reachable;
+    const bool changed = verdict_.record(error.empty());
     state_.checked = true;
-    state_.reachable = error.empty();
-    if (was != state_.reachable || state_.last_error != error) {
-        if (state_.reachable)
-            spdlog::info("health: upstream reachable");
-        else
-            spdlog::warn("health: upstream unreachable error=\"{}\"", error);
+    state_.state = verdict_.state();
+    state_.reachable = state_.state == upstream_state::reachable;
+    if (changed && state_.reachable) {
+        spdlog::info("health: upstream reachable");
+    } else if (changed) {
+        spdlog::warn("health: upstream unreachable error=\"{}\"", error);
+    } else if (!error.empty() && state_.last_error != error) {
+        // A new failure below the threshold: the verdict stands, but it is worth a line.
+        spdlog::warn("health: probe failed state={} error=\"{}\"", to_string(state_.state), error);
     }
     state_.last_error = std::move(error);
     last_check_ = std::chrono::steady_clock::now();

@@ -1,5 +1,8 @@
 #include "agent/metrics.hpp"
 
+#include <algorithm>
+#include <mutex>
+
 #include <prometheus/text_serializer.h>
 
 #include "agent/access_log.hpp"
@@ -16,18 +19,34 @@ prometheus::Counter& counter(prometheus::Registry& r, const std::string& name, c
     return prometheus::BuildCounter().Name(name).Help(help).Register(r).Add(labels);
 }
 
+// `metrics.const_labels` go on every series, whatever built it: the registry's families, the
+// audit and process collectables read at scrape time. Done here rather than at build time so
+// that a reload changing them reaches the families built once at start too. A series that has
+// the label already (the traffic families are built with them) keeps its own.
+void add_const_labels(std::vector<prometheus::MetricFamily>& families,
+                      const prometheus::Labels& constant) {
+    if (constant.empty()) return;
+    for (auto& family : families) {
+        for (auto& metric : family.metric) {
+            for (const auto& [name, value] : constant) {
+                const auto has = std::any_of(metric.label.begin(), metric.label.end(),
+                                             [&](const auto& l) { return l.name == name; });
+                if (!has) metric.label.push_back({name, value});
+            }
+        }
+    }
+}
+
 }  // namespace
 
 metrics::metrics(const config::config& cfg)
     : registry_(std::make_shared<prometheus::Registry>()),
       traffic_(std::make_shared<const traffic_metrics>(cfg.metrics)),
+      const_labels_(cfg.metrics.const_labels.begin(), cfg.metrics.const_labels.end()),
       access_log_(cfg.access_log) {
-    const prometheus::Labels constant(cfg.metrics.const_labels.begin(),
-                                      cfg.metrics.const_labels.end());
     auto& conns = prometheus::BuildGauge()
                       .Name(cfg.metrics.prefix + "active_connections")
                       .Help("Open connections by type (client, upstream, websocket).")
-                      .Labels(constant)
                       .Register(*registry_);
     for (auto t : {proxy::connection_type::client, proxy::connection_type::upstream,
                    proxy::connection_type::websocket}) {
@@ -69,6 +88,10 @@ void metrics::on_connection(proxy::connection_type type, int delta) {
 
 void metrics::apply(const config::config& cfg, const proxy::routing& routes) {
     routes_configured_->Set(static_cast<double>(routes.table().size()));
+    {
+        std::lock_guard lock(const_labels_mutex_);
+        const_labels_ = {cfg.metrics.const_labels.begin(), cfg.metrics.const_labels.end()};
+    }
     if (!(traffic_.get()->settings() == cfg.metrics))
         traffic_.publish(std::make_shared<const traffic_metrics>(cfg.metrics));
 }
@@ -90,6 +113,12 @@ std::string metrics::render() const {
         families.insert(families.end(), std::make_move_iterator(more.begin()),
                         std::make_move_iterator(more.end()));
     }
+    prometheus::Labels constant;
+    {
+        std::lock_guard lock(const_labels_mutex_);
+        constant = const_labels_;
+    }
+    add_const_labels(families, constant);
     return prometheus::TextSerializer().Serialize(families);
 }
 

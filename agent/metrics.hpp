@@ -6,6 +6,7 @@
 //  - sidelight_* self metrics: build info, routes configured, unmatched requests, config
 //    reloads by result;
 //  - the standard process_* metrics.
+// `metrics.const_labels` are added to every series of every family at render().
 //
 // The text exposition (format 0.0.4) is rendered by prometheus-cpp's TextSerializer and served
 // by our own admin server. Thread-safety: on_request/on_connection run on every worker thread
@@ -13,6 +14,7 @@
 
 #include <array>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include <prometheus/counter.h>
@@ -51,6 +53,8 @@ class metrics : public proxy::observer {
     proxy::published<traffic_metrics> traffic_;
     process_metrics process_;
     std::vector<const prometheus::Collectable*> extra_;
+    mutable std::mutex const_labels_mutex_;  // apply() sets them, render() reads them
+    prometheus::Labels const_labels_;        // metrics.const_labels, added to every series
     std::array<prometheus::Gauge*, 3> connections_{};
     prometheus::Gauge* routes_configured_;
     prometheus::Counter* unmatched_;

@@ -8,7 +8,7 @@
 //   proxy:    {listen, workers, max_connections, trusted_proxies}
 //   upstream: {address (required), connect_timeout, response_timeout, idle_timeout, max_idle}
 //   admin:    {listen, token}
-//   health:   {interval, timeout, path}
+//   health:   {interval, timeout, path, unhealthy_threshold, healthy_threshold}
 //   shutdown: {delay, grace}
 //   limits:   {header_read_timeout, keepalive_timeout, body_idle_timeout, body_read_timeout,
 //              tunnel_idle_timeout,
@@ -56,7 +56,7 @@ struct address {
 
 struct proxy_config {
     address listen{"0.0.0.0", 8080};
-    unsigned workers = 0;                 // 0: one per core (std::thread::hardware_concurrency)
+    unsigned workers = 0;                 // 0: the cgroup CPU limit, capped by hardware_concurrency
     std::size_t max_connections = 10000;  // beyond it new clients are accepted and closed at once
     std::vector<std::string> trusted_proxies;  // CIDRs, validated at load ("10.0.0.0/8", "::1/128")
 
@@ -84,6 +84,8 @@ struct health_config {
     duration interval{5000};
     duration timeout{1000};
     std::string path;  // empty: a TCP connect; otherwise `GET path` must answer 2xx/3xx
+    unsigned unhealthy_threshold = 3;  // consecutive failed probes before reachable -> not
+    unsigned healthy_threshold = 1;    // consecutive good probes before not -> reachable
 
     bool operator==(const health_config&) const = default;
 };

@@ -131,6 +131,8 @@ void emit_servers(YAML::Emitter& out, const config& cfg) {
     put(out, "interval", cfg.health.interval);
     put(out, "timeout", cfg.health.timeout);
     put(out, "path", cfg.health.path);
+    put_count(out, "unhealthy_threshold", cfg.health.unhealthy_threshold);
+    put_count(out, "healthy_threshold", cfg.health.healthy_threshold);
     out << YAML::EndMap;
     begin(out, "shutdown");
     put(out, "delay", cfg.shutdown.delay);

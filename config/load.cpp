@@ -77,7 +77,7 @@ admin_config parse_admin(const node_ref& n) {
 }
 
 health_config parse_health(const node_ref& n) {
-    map_reader m(n, {"interval", "timeout", "path"});
+    map_reader m(n, {"interval", "timeout", "path", "unhealthy_threshold", "healthy_threshold"});
     health_config out;
     if (auto v = m.get("interval")) out.interval = detail::to_duration(*v, false);
     if (auto v = m.get("timeout")) out.timeout = detail::to_duration(*v, false);
@@ -85,6 +85,9 @@ health_config parse_health(const node_ref& n) {
         out.path = detail::to_string(*v);
         if (!out.path.empty() && out.path.front() != '/') v->fail("must start with /");
     }
+    if (auto v = m.get("unhealthy_threshold"))
+        out.unhealthy_threshold = detail::to_uint(*v, 1, 100);
+    if (auto v = m.get("healthy_threshold")) out.healthy_threshold = detail::to_uint(*v, 1, 100);
     return out;
 }
 
@@ -149,8 +152,10 @@ std::vector<double> parse_buckets(const node_ref& n) {
 }
 
 metrics_config parse_metrics(const node_ref& n) {
+    // Every label a family of ours sets: const_labels go on all of them (agent/metrics.cpp).
     static const std::set<std::string, std::less<>> reserved = {
-        "method", "route", "status_code", "error_type", "type", "operation", "table", "le"};
+        "method", "route",   "status_code", "error_type", "type",   "operation", "table",
+        "le",     "version", "result",      "source",     "reason", "detector"};
     map_reader m(n, {"prefix", "buckets", "const_labels", "traffic"});
     metrics_config out;
     if (auto v = m.get("prefix")) {

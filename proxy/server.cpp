@@ -9,6 +9,7 @@
 
 #include "proxy/io_deadline.hpp"
 #include "proxy/session.hpp"
+#include "util/cpu_limit.hpp"
 
 namespace sidelight::proxy {
 namespace {
@@ -115,8 +116,11 @@ void server::start() {
         if (!c) throw std::runtime_error("proxy.trusted_proxies: invalid CIDR " + text);
         shared_.trusted_proxies.push_back(*c);
     }
-    unsigned n = cfg.proxy.workers ? cfg.proxy.workers : std::thread::hardware_concurrency();
-    if (n == 0) n = 1;
+    // workers: 0 follows the container's CPU limit, not the node's cores.
+    const unsigned n = cfg.proxy.workers
+                           ? cfg.proxy.workers
+                           : util::default_workers(util::read_cgroup_cpu_limit(),
+                                                   std::thread::hardware_concurrency());
     beast::error_code ec;
     const auto addr = net::ip::make_address(cfg.proxy.listen.host, ec);
     if (ec) {

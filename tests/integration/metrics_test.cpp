@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "tests/support/fake_upstream.hpp"
 #include "tests/support/sidelight_process.hpp"
@@ -178,8 +179,42 @@ TEST(MetricsTest, ConstantLabelsAndPrefixAndBuckets) {
               std::string::npos)
         << text;
     EXPECT_EQ(text.find("\napi_requests_total"), std::string::npos);
-    EXPECT_NE(text.find("shop_active_connections{pod=\"pod-7\",type=\"client\"}"),
-              std::string::npos);
+    EXPECT_NE(text.find("shop_active_connections{type=\"client\",pod=\"pod-7\"}"),
+              std::string::npos)
+        << text;
+    // "every series": sidelight_*, db_query_duration_ms and process_* carry them too.
+    std::istringstream lines(text);
+    std::string line;
+    int samples = 0;
+    while (std::getline(lines, line)) {
+        if (line.empty() || line.starts_with('#')) continue;
+        ++samples;
+        EXPECT_NE(line.find("pod=\"pod-7\""), std::string::npos) << line;
+    }
+    EXPECT_GT(samples, 20);
+    for (const char* family : {"sidelight_build_info{", "sidelight_config_reloads_total{",
+                               "sidelight_routes_configured{", "process_open_fds{"}) {
+        EXPECT_NE(text.find(family), std::string::npos) << family << "\n" << text;
+    }
+}
+
+// A reload that changes metrics.const_labels reaches the families built once at start.
+TEST(MetricsTest, ReloadedConstantLabelsReachEveryFamily) {
+    temp_dir dir;
+    fake_upstream app;
+    auto proc = sidelight_process::run(
+        dir, test_config(app.port(), "metrics:\n  const_labels:\n    zone: a\n"));
+    dir.write("sidelight.yaml",
+              test_config(app.port(), "metrics:\n  const_labels:\n    zone: b\n"));
+    proc->signal(SIGHUP);
+    ASSERT_TRUE(proc->wait_for_log("reload: ok"));
+    const auto text = http_get(proc->admin_port(), "/metrics")->body;
+    EXPECT_NE(text.find("sidelight_build_info{version=\"0.1.0\",zone=\"b\"} 1"), std::string::npos)
+        << text;
+    EXPECT_NE(text.find("sidelight_config_reloads_total{result=\"success\",zone=\"b\"} 1"),
+              std::string::npos)
+        << text;
+    EXPECT_EQ(text.find("zone=\"a\""), std::string::npos) << text;
 }
 
 TEST(MetricsTest, SighupReloadChangesTemplatesWithoutDroppingKeepAlive) {

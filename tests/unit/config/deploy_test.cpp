@@ -1,9 +1,13 @@
-// The shipped deployment files stay valid: the ConfigMap's sidelight.yaml loads.
+// The shipped deployment files stay valid: the ConfigMap's sidelight.yaml loads, and the
+// example's comments match what the binary does.
 
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <string>
 
 #include "config/load.hpp"
 
@@ -29,6 +33,17 @@ TEST(DeployTest, KubernetesConfigMapHoldsAValidConfig) {
     EXPECT_EQ(cfg->routes.entries.size(), 3u);
     EXPECT_TRUE(cfg->config_watch);
     EXPECT_EQ(cfg->audit.store.path, "/var/lib/sidelight/audit.db");
+}
+
+// The example names the events the brute-force detector really writes (audit/brute_force.cpp;
+// tests/integration/audit_test.cpp counts them), not a name it never used.
+TEST(DeployTest, ExampleNamesTheDetectorsEvents) {
+    std::ifstream in(std::string(SIDELIGHT_SOURCE_DIR) + "/deploy/examples/sidelight.yaml");
+    const std::string text{std::istreambuf_iterator<char>(in), {}};
+    ASSERT_FALSE(text.empty());
+    EXPECT_NE(text.find("authn_login_fail_max"), std::string::npos);
+    EXPECT_NE(text.find("authn_login_successafterfail"), std::string::npos);
+    EXPECT_EQ(text.find("BRUTE_FORCE"), std::string::npos);
 }
 
 }  // namespace

@@ -33,6 +33,8 @@ config rich_config() {
     c.upstream.connect_timeout = milliseconds(1500);
     c.upstream.idle_timeout = milliseconds(0);
     c.health.path = "/health z";
+    c.health.unhealthy_threshold = 7;
+    c.health.healthy_threshold = 2;
     c.shutdown.grace = milliseconds(90'001);
     c.limits.max_url_bytes = 1000;
     c.limits.max_header_bytes = 3 << 20;
@@ -114,6 +116,8 @@ TEST(dump, prints_defaults_and_the_effective_values) {
     EXPECT_NE(text.find("tunnel_idle_timeout: 1h"), std::string::npos) << text;
     EXPECT_NE(text.find("log_level: info"), std::string::npos) << text;
     EXPECT_NE(text.find("log_format: auto"), std::string::npos) << text;
+    EXPECT_NE(text.find("unhealthy_threshold: 3\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("healthy_threshold: 1\n"), std::string::npos) << text;
 }
 
 TEST(dump, redacts_the_admin_token) {

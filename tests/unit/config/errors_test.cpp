@@ -114,6 +114,15 @@ TEST(config_errors, duplicate_section) {
 TEST(config_errors, integers_out_of_range_negative_and_malformed) {
     EXPECT_EQ(error_of(upstream + "proxy: {workers: 1025}\n"),
               "sidelight.yaml:2:18: proxy.workers: out of range: 1025 (between 0 and 1024)");
+    EXPECT_EQ(error_of(upstream + "metrics: {const_labels: {result: x}}\n"),
+              "sidelight.yaml:2:26: metrics.const_labels.result: collides with a label sidelight "
+              "sets itself");
+    EXPECT_EQ(error_of(upstream + "health: {unhealthy_threshold: 0}\n"),
+              "sidelight.yaml:2:31: health.unhealthy_threshold: out of range: 0 (between 1 and "
+              "100)");
+    EXPECT_EQ(error_of(upstream + "health: {healthy_threshold: 101}\n"),
+              "sidelight.yaml:2:29: health.healthy_threshold: out of range: 101 (between 1 and "
+              "100)");
     EXPECT_EQ(error_of(upstream + "proxy: {workers: -1}\n"),
               "sidelight.yaml:2:18: proxy.workers: must not be negative (between 0 and 1024)");
     EXPECT_EQ(error_of(upstream + "proxy: {max_connections: 99999999999999999999}\n"),

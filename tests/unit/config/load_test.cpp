@@ -23,7 +23,7 @@ upstream:
   idle_timeout: 0
   max_idle: 8
 admin: {listen: ":0", token: s3cret}
-health: {interval: 2s, timeout: 500ms, path: /ready}
+health: {interval: 2s, timeout: 500ms, path: /ready, unhealthy_threshold: 5, healthy_threshold: 2}
 shutdown: {delay: 0, grace: 1m30s}
 limits:
   header_read_timeout: 5s
@@ -100,6 +100,8 @@ TEST(load_string, full_config_fills_every_struct) {
     EXPECT_EQ(cfg->admin.token, "s3cret");
     EXPECT_EQ(cfg->health.interval, milliseconds(2000));
     EXPECT_EQ(cfg->health.path, "/ready");
+    EXPECT_EQ(cfg->health.unhealthy_threshold, 5u);
+    EXPECT_EQ(cfg->health.healthy_threshold, 2u);
     EXPECT_EQ(cfg->shutdown.delay, milliseconds(0));
     EXPECT_EQ(cfg->shutdown.grace, milliseconds(90'000));
     EXPECT_EQ(cfg->limits.header_read_timeout, milliseconds(5000));
