@@ -47,9 +47,9 @@ class fault_store final : public audit::store {
 };
 
 std::unique_ptr<audit::store> open_store(const config::store_config& cfg, audit::open_mode mode) {
-    if (cfg.type != "sqlite") {
+    if (!audit::store_type_available(cfg.type)) {  // preflight refuses it before this
         throw audit::store_error("audit.store.type " + cfg.type +
-                                 " is not available yet (sqlite is)");
+                                 " is not available in this build (sqlite is)");
     }
     std::unique_ptr<audit::store> s = std::make_unique<audit::sqlite_store>(cfg, mode);
     if (const char* trigger = std::getenv("SIDELIGHT_FAULT_STORE_FILE");

@@ -47,10 +47,11 @@ config::store_config existing_store(const std::string& path) {
 // Loads the checkpoints and, with a public key, rejects any whose signature does not verify.
 std::vector<checkpoint> load_checkpoints(const std::string& file,
                                          const std::optional<std::string>& public_key_file,
-                                         std::ostream& out) {
+                                         std::ostream& err) {
     auto checkpoints = read_checkpoint_file(file);
     if (!public_key_file) {
-        out << "WARN checkpoints not authenticated (no public key given)\n";
+        err << "sidelight: audit verify: warning: checkpoints not authenticated (no "
+               "--public-key given)\n";
         return checkpoints;
     }
     const checkpoint_verifier verifier(*public_key_file);
@@ -65,6 +66,11 @@ std::vector<checkpoint> load_checkpoints(const std::string& file,
 }
 
 }  // namespace
+
+const char* const query_filter_help =
+    "filters (a query string, joined with &): table=audit_log|security_audit, user_id=, "
+    "entity_type=, entity_id=, event_type=, since=TIME, until=TIME (ISO-8601 UTC, e.g. "
+    "2026-11-01T00:00:00Z), after_seq=N, limit=1..1000";
 
 json::object to_json(const stored_event& row) {
     json::object o;
@@ -102,10 +108,11 @@ std::string to_json_line(const stored_event& row) {
 
 int audit_verify_main(const std::string& store_path,
                       const std::optional<std::string>& checkpoint_file,
-                      const std::optional<std::string>& public_key_file, std::ostream& out) {
+                      const std::optional<std::string>& public_key_file, std::ostream& out,
+                      std::ostream& err) {
     try {
         std::vector<checkpoint> checkpoints;
-        if (checkpoint_file) checkpoints = load_checkpoints(*checkpoint_file, public_key_file, out);
+        if (checkpoint_file) checkpoints = load_checkpoints(*checkpoint_file, public_key_file, err);
         sqlite_store s(existing_store(store_path), open_mode::existing);
         const auto r = verify(s, checkpoints);
         if (r.ok()) {
@@ -117,10 +124,10 @@ int audit_verify_main(const std::string& store_path,
             << ")\n";
         return 1;
     } catch (const checkpoint_error& e) {
-        out << "ERROR: " << e.what() << "\n";
+        err << "sidelight: audit verify: " << e.what() << "\n";
         return 2;
     } catch (const store_error& e) {
-        out << "ERROR: " << e.what() << "\n";
+        err << "sidelight: audit verify: " << e.what() << "\n";
         return 2;
     }
 }
@@ -135,7 +142,7 @@ int audit_query_main(const std::string& store_path, const query_filter& filter, 
         return 0;
     } catch (const std::exception& e) {  // a store_error, or SQLite's own on a damaged file
         out.flush();  // what was exported before the failure stays ahead of the error
-        err << "sidelight: audit: " << e.what() << "\n";
+        err << "sidelight: audit query: " << e.what() << "\n";
         return 2;
     }
 }
@@ -150,7 +157,7 @@ int audit_export_main(const std::string& store_path, std::ostream& out, std::ost
         return 0;
     } catch (const std::exception& e) {  // a store_error, or SQLite's own on a damaged file
         out.flush();  // what was exported before the failure stays ahead of the error
-        err << "sidelight: audit: " << e.what() << "\n";
+        err << "sidelight: audit export: " << e.what() << "\n";
         return 2;
     }
 }

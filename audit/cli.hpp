@@ -1,9 +1,10 @@
 #pragma once
 // `sidelight audit verify|query|export`: the agent's main parses the arguments and calls these.
-// Each opens the store file (it must exist), writes to `out` and returns the exit code:
-// verify 0 (chain intact) / 1 (broken or checkpoint mismatch) / 2 (cannot open or read);
-// query and export 0 / 2. Verify's errors go to `out` as one `ERROR: ...` line (its output is a
-// report); query and export write only JSON to `out`, and their errors to `err` (stderr).
+// Each opens the store file (it must exist), writes its report or rows to `out` (stdout) and
+// returns the exit code: verify 0 (chain intact) / 1 (broken or checkpoint mismatch) / 2 (cannot
+// open or read); query and export 0 / 2. Diagnostics go to `err` (stderr) as one
+// `sidelight: audit <command>: ...` line each: errors, and verify's warning that checkpoints
+// without a public key are not authenticated.
 //
 // Rows are rendered as one JSON object each (to_json): every stored column, with `changes` and
 // `details` kept as the exact stored text so an external tool can recompute the chain. Export
@@ -23,11 +24,15 @@ namespace sidelight::audit {
 
 int audit_verify_main(const std::string& store_path,
                       const std::optional<std::string>& checkpoint_file,
-                      const std::optional<std::string>& public_key_file, std::ostream& out);
+                      const std::optional<std::string>& public_key_file, std::ostream& out,
+                      std::ostream& err);
 int audit_query_main(const std::string& store_path, const query_filter& filter, std::ostream& out,
-                     std::ostream& err = std::cerr);
-int audit_export_main(const std::string& store_path, std::ostream& out,
-                      std::ostream& err = std::cerr);
+                     std::ostream& err);
+int audit_export_main(const std::string& store_path, std::ostream& out, std::ostream& err);
+
+// The filter names of `audit query --filter` (and GET /v1/events), each with what it takes:
+// printed after a --filter error.
+extern const char* const query_filter_help;
 
 boost::json::object to_json(const stored_event& row);
 // serialize(to_json(row)) with U+2028/U+2029 escaped: never contains a line break.

@@ -21,4 +21,8 @@ std::size_t clamp_limit(std::size_t limit) {
     return std::clamp<std::size_t>(limit, 1, query_filter::max_limit);
 }
 
+bool store_type_available(std::string_view type) {
+    return type == "sqlite";
+}
+
 }  // namespace sidelight::audit

@@ -15,6 +15,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "audit/event.hpp"
@@ -68,5 +69,9 @@ class store {
 void for_each_row(store& s, const std::function<bool(const stored_event&)>& fn);
 
 std::size_t clamp_limit(std::size_t limit);
+
+// Whether this build can open an `audit.store.type`: sqlite. The loader accepts postgres and
+// memory too (the config format is settled), but those stores are not built yet.
+bool store_type_available(std::string_view type);
 
 }  // namespace sidelight::audit

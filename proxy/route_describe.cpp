@@ -2,6 +2,8 @@
 
 #include "proxy/route_table.hpp"
 
+#include "proxy/routing.hpp"
+
 #include <algorithm>
 
 namespace sidelight::proxy {
@@ -68,6 +70,21 @@ std::string describe_match(const route_table& table, http_method method, std::st
     }
     if (params.truncated()) out += " (parameters truncated)";
     return out + " (" + (e.name.empty() ? "-" : e.name) + ", " + source_text(e.mark) + ")";
+}
+
+std::string describe(const routing& routes) {
+    std::string out = describe(routes.table());
+    if (routes.normalizes())
+        out += "(other paths: normalized, id-like segments as {id}; routes.unmatched: normalize)\n";
+    return out;
+}
+
+std::string describe_match(const routing& routes, http_method method, std::string_view target) {
+    if (!routes.normalizes() || routes.table().match(method, target) != unmatched_route)
+        return describe_match(routes.table(), method, target);
+    const auto normalized = unmatched_normalizer::to_template(target);
+    return std::string(method_label(method)) + " " + std::string(target) + " -> " +
+           (normalized ? *normalized + " (normalized)" : std::string(unmatched_label));
 }
 
 }  // namespace sidelight::proxy

@@ -27,6 +27,8 @@ class routing {
     // True when `id` is one of the configured (or imported) templates.
     bool configured(route_id id) const { return id != unmatched_route && id <= table_->size(); }
     const route_table& table() const { return *table_; }
+    // True with `routes.unmatched: normalize`.
+    bool normalizes() const { return normalizer_ != nullptr; }
 
     // What requests on a route must capture for the audit rules. Normalized and unmatched
     // routes share the plan of `unmatched` (id 0).
@@ -41,5 +43,12 @@ class routing {
     std::unique_ptr<unmatched_normalizer> normalizer_;  // null unless `unmatched: normalize`
     std::vector<capture_plan> plans_;                   // by route id; [0] for unmatched
 };
+
+// `sidelight routes`: describe(table()), followed with `unmatched: normalize` by a line saying
+// so; describe_match(table(), ...), except that with `normalize` a path no template matches
+// shows the template it is normalized to, e.g. "GET /users/42 -> /users/{id} (normalized)".
+// (The normalizer's cap, routes.max_routes, is not applied: it depends on the traffic seen.)
+std::string describe(const routing& routes);
+std::string describe_match(const routing& routes, http_method method, std::string_view target);
 
 }  // namespace sidelight::proxy

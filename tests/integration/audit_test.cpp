@@ -547,7 +547,7 @@ TEST_F(AuditTest, ExportAndQueryKeepDiagnosticsOffStdout) {
         sidelight_process failed({"audit", command, "--store", db()});
         EXPECT_EQ(failed.wait_exit(), 2) << command;
         EXPECT_EQ(failed.stdout_text(), "") << command;
-        EXPECT_NE(failed.stderr_text().find("sidelight: audit: "), std::string::npos)
+        EXPECT_NE(failed.stderr_text().find("sidelight: audit "), std::string::npos)
             << command << ": " << failed.stderr_text();
     }
 }

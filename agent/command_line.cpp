@@ -1,0 +1,180 @@
+#include "agent/command_line.hpp"
+
+#include <array>
+#include <memory>
+
+#include <CLI/CLI.hpp>
+
+namespace sidelight::agent {
+namespace {
+
+constexpr const char* top_footer =
+    R"(sidelight with no command runs the proxy: `sidelight --config FILE` is `sidelight run
+--config FILE`. --config and --log-level may come before or after the command.
+
+exit codes: 0 ok, 1 runtime failure (a broken audit chain, a second shutdown signal),
+            2 usage error, invalid configuration or startup failure)";
+
+constexpr const char* query_footer = R"(QUERY is the query string of GET /v1/events:
+  table=audit_log|security_audit  user_id=  entity_type=  entity_id=  event_type=
+  since=TIME  until=TIME (ISO-8601 UTC, e.g. 2026-11-01T00:00:00Z)  after_seq=N  limit=1..1000
+e.g. --filter 'table=audit_log&user_id=u7&since=2026-11-01T00:00:00Z&limit=50')";
+
+// --config and --log-level, on the top level and on each command that reads a config, so that
+// they are accepted (and listed by --help) before and after the command name.
+void add_config_options(CLI::App& app, command_line& cl) {
+    app.add_option("-c,--config", cl.config_path, "configuration file")
+        ->type_name("FILE")
+        ->default_str(cl.config_path)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    app.add_option("--log-level", cl.log_level, "overrides log_level from the configuration")
+        ->type_name("LEVEL")
+        ->check(CLI::IsMember(log_levels()))
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+}
+
+void add_store_option(CLI::App& app, command_line& cl) {
+    app.add_option("--store", cl.store, "the audit store (SQLite file); it must exist")
+        ->type_name("PATH")
+        ->required();
+}
+
+void add_audit(CLI::App& top, command_line& cl) {
+    auto* audit = top.add_subcommand("audit", "inspect the audit store, make checkpoint keys");
+
+    auto* verify = audit->add_subcommand(
+        "verify",
+        "recompute the hash chain: exit 0 intact, 1 broken (with checkpoints, a cut tail too)");
+    add_store_option(*verify, cl);
+    verify->add_option("--checkpoints", cl.checkpoints, "checkpoint lines (JSON) to check against")
+        ->type_name("FILE");
+    verify
+        ->add_option("--public-key", cl.public_key,
+                     "Ed25519 public key the checkpoints must be signed with")
+        ->type_name("PEM");
+    verify->callback([&cl] { cl.cmd = command::audit_verify; });
+
+    auto* query = audit->add_subcommand("query", "print matching events as one JSON array");
+    add_store_option(*query, cl);
+    query->add_option("--filter", cl.filter, "which events (default: the first 100)")
+        ->type_name("QUERY");
+    query->footer(query_footer);
+    query->callback([&cl] { cl.cmd = command::audit_query; });
+
+    auto* exp = audit->add_subcommand("export", "every event as one JSON line, in commit order");
+    add_store_option(*exp, cl);
+    exp->callback([&cl] { cl.cmd = command::audit_export; });
+
+    auto* keygen =
+        audit->add_subcommand("keygen", "write a new Ed25519 key pair for signed checkpoints");
+    keygen
+        ->add_option("--key", cl.key,
+                     "private key to write (mode 0600), for "
+                     "audit.checkpoint.key_file")
+        ->type_name("PEM")
+        ->required();
+    keygen->add_option("--public-key", cl.public_key, "public key to write, for audit verify")
+        ->type_name("PEM")
+        ->required();
+    keygen->callback([&cl] { cl.cmd = command::audit_keygen; });
+}
+
+void build(CLI::App& top, command_line& cl) {
+    top.set_version_flag("--version", std::string("sidelight ") + SIDELIGHT_VERSION,
+                         "print the version");
+    add_config_options(top, cl);
+
+    auto* run = top.add_subcommand("run", "start the proxy and the admin server (the default)");
+    add_config_options(*run, cl);
+    run->callback([&cl] { cl.cmd = command::run; });
+
+    auto* check = top.add_subcommand(
+        "check", "validate the configuration as run would, print it with defaults filled in");
+    add_config_options(*check, cl);
+    check->callback([&cl] { cl.cmd = command::check; });
+
+    auto* routes = top.add_subcommand(
+        "routes",
+        "print the route table in precedence order, or which route [METHOD] PATH maps to");
+    add_config_options(*routes, cl);
+    // `routes PATH` or `routes METHOD PATH`: two positionals, so that --help shows them by name.
+    auto words = std::make_shared<std::array<std::string, 2>>();
+    routes->add_option("METHOD", (*words)[0], "e.g. PUT (default GET; upper-cased)");
+    routes->add_option("PATH", (*words)[1], "e.g. /api/products/42");
+    routes->callback([&cl, words] {
+        cl.cmd = command::routes;
+        for (const auto& w : *words)
+            if (!w.empty()) cl.operands.push_back(w);
+    });
+
+    add_audit(top, cl);
+    top.footer(top_footer);  // after the subcommands, which would inherit it
+}
+
+// The (sub)command the parse got deepest into: the one a usage error is about.
+const CLI::App* deepest(const CLI::App& app) {
+    const CLI::App* at = &app;
+    while (!at->get_subcommands().empty()) at = at->get_subcommands().front();
+    return at;
+}
+
+std::string command_name(const CLI::App* app) {
+    std::string name;
+    for (; app; app = app->get_parent()) name = app->get_name() + (name.empty() ? "" : " ") + name;
+    return name;
+}
+
+// `list_commands`: the word missing or wrong is a (sub)command name, and the list of those is
+// the answer; otherwise the pointer to the command's --help is.
+int usage_error(const CLI::App& top, const std::string& message, bool list_commands,
+                std::ostream& err) {
+    const auto* at = deepest(top);
+    err << "sidelight: " << message << "\n";
+    if (list_commands && !at->get_subcommands({}).empty()) {
+        err << at->help(command_name(at->get_parent()));
+    } else {
+        err << "run `" << command_name(at) << " --help` for usage\n";
+    }
+    return 2;
+}
+
+}  // namespace
+
+const std::vector<std::string>& log_levels() {
+    static const std::vector<std::string> levels{"trace", "debug",    "info", "warn",
+                                                 "error", "critical", "off"};
+    return levels;
+}
+
+std::variant<command_line, int> parse_command_line(int argc, const char* const* argv,
+                                                   std::ostream& out, std::ostream& err) {
+    command_line cl;
+    CLI::App top("sidelight: an HTTP sidecar proxy with route metrics and an audit trail",
+                 "sidelight");
+    build(top, cl);
+    try {
+        top.parse(argc, argv);
+    } catch (const CLI::CallForHelp&) {
+        out << top.help();
+        return 0;
+    } catch (const CLI::CallForAllHelp&) {
+        out << top.help("", CLI::AppFormatMode::All);
+        return 0;
+    } catch (const CLI::CallForVersion& e) {
+        out << e.what() << "\n";
+        return 0;
+    } catch (const CLI::ExtrasError& e) {
+        return usage_error(top, e.what(), true, err);
+    } catch (const CLI::ParseError& e) {
+        return usage_error(top, e.what(), false, err);
+    }
+    if (deepest(top)->get_name() == "audit")
+        return usage_error(top, "audit needs a subcommand", true, err);
+    // Accepted before any command, but the audit commands read no configuration.
+    if (top.got_subcommand("audit") && top.get_option("--config")->count() > 0)
+        return usage_error(top, "--config: the audit commands take --store, not a config", false,
+                           err);
+    return cl;
+}
+
+}  // namespace sidelight::agent

@@ -1,0 +1,44 @@
+#pragma once
+// sidelight's command line, parsed with CLI11: which command to run, and its arguments.
+//
+//   sidelight [run|check|routes] [--config FILE] [--log-level LEVEL]   (default: run)
+//   sidelight routes [METHOD] [PATH]
+//   sidelight audit verify|query|export|keygen ...
+//
+// --config and --log-level may come before the command or after it. parse_command_line()
+// answers --help (for every command and subcommand) and --version itself on `out`, and a usage
+// error on `err` as one "sidelight: ..." line followed by the help of the command concerned.
+//
+// Thread-safety: none needed; called once, from main.
+
+#include <optional>
+#include <ostream>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace sidelight::agent {
+
+enum class command { run, check, routes, audit_verify, audit_query, audit_export, audit_keygen };
+
+struct command_line {
+    command cmd = command::run;
+    std::string config_path = "/etc/sidelight/sidelight.yaml";
+    std::string log_level;              // empty: the config's log_level
+    std::vector<std::string> operands;  // routes [METHOD] [PATH]
+    std::string store;                  // audit verify|query|export --store
+    std::optional<std::string> checkpoints;
+    std::optional<std::string> public_key;  // verify: checks checkpoints; keygen: written
+    std::string filter;                     // audit query --filter
+    std::string key;                        // audit keygen --key
+};
+
+// The log levels --log-level and `log_level` accept.
+const std::vector<std::string>& log_levels();
+
+// The parsed command, or the exit code when nothing is left to run: 0 after --help or
+// --version, 2 after a usage error.
+std::variant<command_line, int> parse_command_line(int argc, const char* const* argv,
+                                                   std::ostream& out, std::ostream& err);
+
+}  // namespace sidelight::agent
