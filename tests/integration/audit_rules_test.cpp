@@ -395,8 +395,8 @@ audit:
 
     // Twice the header the rule reads: which one would the app believe? Refused as well.
     auto twice = connection::connect(proc->proxy_port());
-    twice.send(json_request("PUT", "/api/products/7", "{}",
-                            "X-User-Id: attacker\r\nX-User-Id: u42\r\n"));
+    twice.send(
+        json_request("PUT", "/api/products/7", "{}", "X-User-Id: attacker\r\nX-User-Id: u42\r\n"));
     auto refused_twice = twice.read_message(true);
     ASSERT_TRUE(refused_twice);
     EXPECT_EQ(refused_twice->status, 400);
