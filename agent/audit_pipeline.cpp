@@ -13,7 +13,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "audit/event_api.hpp"
-#include "audit/sqlite_store.hpp"
+#include "audit/store_factory.hpp"
 
 namespace sidelight::agent {
 namespace {
@@ -24,40 +24,6 @@ void print_checkpoint(const std::string& line) {
     if (::write(STDOUT_FILENO, out.data(), out.size()) < 0) {
         spdlog::warn("audit: could not write a checkpoint line to stdout");
     }
-}
-
-// Fault injection for tests of a store outage: with SIDELIGHT_FAULT_STORE_FILE set at start,
-// every write fails while that file exists. Unset (always, in production) it is not installed.
-class fault_store final : public audit::store {
-  public:
-    fault_store(std::unique_ptr<audit::store> inner, std::string trigger)
-        : inner_(std::move(inner)), trigger_(std::move(trigger)) {}
-    std::vector<audit::stored_event> append(std::span<const audit::event> batch) override {
-        if (std::filesystem::exists(trigger_)) throw audit::store_error("injected store fault");
-        return inner_->append(batch);
-    }
-    std::vector<audit::stored_event> query(const audit::query_filter& f) override {
-        return inner_->query(f);
-    }
-    audit::chain_head head() override { return inner_->head(); }
-
-  private:
-    std::unique_ptr<audit::store> inner_;
-    std::string trigger_;
-};
-
-std::unique_ptr<audit::store> open_store(const config::store_config& cfg, audit::open_mode mode) {
-    if (!audit::store_type_available(cfg.type)) {  // preflight refuses it before this
-        throw audit::store_error("audit.store.type " + cfg.type +
-                                 " is not available in this build (sqlite is)");
-    }
-    std::unique_ptr<audit::store> s = std::make_unique<audit::sqlite_store>(cfg, mode);
-    if (const char* trigger = std::getenv("SIDELIGHT_FAULT_STORE_FILE");
-        trigger && mode == audit::open_mode::create) {
-        spdlog::warn("audit: fault injection on, trigger file {}", trigger);
-        s = std::make_unique<fault_store>(std::move(s), trigger);
-    }
-    return s;
 }
 
 admin_response json_response(int status, std::string body) {
@@ -100,8 +66,8 @@ struct commit_latch {
 audit_pipeline::audit_pipeline(std::shared_ptr<const config::config> cfg,
                                prometheus::Registry& registry)
     : cfg_(std::move(cfg)),
-      store_(open_store(cfg_->audit.store, audit::open_mode::create)),
-      reader_(open_store(cfg_->audit.store, audit::open_mode::existing)),
+      store_(audit::open_store(cfg_->audit.store, audit::open_mode::create)),
+      reader_(audit::open_store(cfg_->audit.store, audit::open_mode::existing)),
       detector_(cfg_->security.brute_force),
       rules_(nullptr) {
     const auto head = store_->head();

@@ -96,7 +96,8 @@ audit:
       entity_type: product
       entity_id: path:id
       changes: true
-)"));
+)"),
+                                       SIDELIGHT_FAULT_BINARY);
     ::unsetenv("SIDELIGHT_FAULT_STORE_FILE");
     dir_.write("store-fault", "");  // from now on every store write fails
     auto c = connection::connect(proc->proxy_port());

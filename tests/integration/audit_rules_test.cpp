@@ -160,7 +160,8 @@ audit:
       entity_type: report
       entity_id: header:X-Report
       mode: strict
-)"));
+)"),
+                                       SIDELIGHT_FAULT_BINARY);
     ::unsetenv("SIDELIGHT_FAULT_STORE_FILE");
     dir_.write("store-fault", "");
     auto c = connection::connect(proc->proxy_port());
@@ -415,6 +416,40 @@ audit:
     SQLite::Database d(db(), SQLite::OPEN_READONLY);
     EXPECT_EQ(d.execAndGet("SELECT user_id || '|' || entity_id FROM audit_log").getString(),
               "u42|8");
+}
+
+}  // namespace
+}  // namespace sidelight::test
+
+namespace sidelight::test {
+namespace {
+
+// Fault injection lives in the test build of the binary only: the shipped sidelight ignores
+// the switch the outage tests use, and its store keeps working with the trigger file present.
+TEST_F(AuditRulesTest, TheShippedBinaryHasNoFaultSwitch) {
+    fake_upstream app;
+    const auto fault = dir_.path() + "/store-fault";
+    dir_.write("store-fault", "");
+    ::setenv("SIDELIGHT_FAULT_STORE_FILE", fault.c_str(), 1);
+    auto proc = sidelight_process::run(dir_, test_config(app.port(), R"(routes:
+  - GET /export
+audit:
+  store:
+    path: audit.db
+  batch_interval: 5ms
+  rules:
+    - name: export
+      match:
+        routes: [/export]
+      action: EXPORT
+      entity_type: report
+)"));
+    ::unsetenv("SIDELIGHT_FAULT_STORE_FILE");
+    auto res = http_get(proc->proxy_port(), "/export");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 200);
+    ASSERT_TRUE(eventually([&] { return count("SELECT count(*) FROM audit_log") == 1; }));
+    EXPECT_EQ(proc->stderr_text().find("fault injection"), std::string::npos);
 }
 
 }  // namespace

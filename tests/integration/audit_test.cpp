@@ -299,7 +299,7 @@ TEST_F(AuditTest, StoreOutageBatchKeepsServingStrictAnswers503ThenRecovers) {
     ::setenv("SIDELIGHT_FAULT_STORE_FILE", fault.c_str(), 1);
     auto yaml = config_with_admin_token(app.port());
     yaml.insert(yaml.find("  batch_interval: 5ms\n"), "  queue_size: 4\n  strict_timeout: 300ms\n");
-    auto proc = sidelight_process::run(dir_, yaml);
+    auto proc = sidelight_process::run(dir_, yaml, SIDELIGHT_FAULT_BINARY);
     ::unsetenv("SIDELIGHT_FAULT_STORE_FILE");
     // Before any failure: healthy, and no error to show.
     auto audit = audit_health(proc->admin_port());

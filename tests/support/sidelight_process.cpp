@@ -46,7 +46,7 @@ std::string test_config(std::uint16_t upstream_port, const std::string& extra) {
            "log_format: text\n";
 }
 
-sidelight_process::sidelight_process(std::vector<std::string> args) {
+sidelight_process::sidelight_process(std::vector<std::string> args, std::string binary) {
     int err_pipe[2], out_pipe[2];
     if (::pipe2(err_pipe, O_CLOEXEC) != 0 || ::pipe2(out_pipe, O_CLOEXEC) != 0)
         throw std::runtime_error("pipe failed");
@@ -55,7 +55,7 @@ sidelight_process::sidelight_process(std::vector<std::string> args) {
         ::dup2(out_pipe[1], STDOUT_FILENO);
         ::dup2(err_pipe[1], STDERR_FILENO);
         std::vector<char*> argv;
-        std::string bin = SIDELIGHT_BINARY;
+        std::string bin = binary;
         argv.push_back(bin.data());
         for (auto& a : args) argv.push_back(a.data());
         argv.push_back(nullptr);
@@ -78,10 +78,12 @@ sidelight_process::~sidelight_process() {
 }
 
 std::unique_ptr<sidelight_process> sidelight_process::run(const temp_dir& dir,
-                                                          const std::string& yaml) {
+                                                          const std::string& yaml,
+                                                          std::string binary) {
     const auto path = dir.write("sidelight.yaml", yaml);
     auto p = std::make_unique<sidelight_process>(
-        std::vector<std::string>{"run", "--config", path, "--log-level", "debug"});
+        std::vector<std::string>{"run", "--config", path, "--log-level", "debug"},
+        std::move(binary));
     if (!p->wait_started()) {
         throw std::runtime_error("sidelight did not start:\n" + p->stderr_text());
     }

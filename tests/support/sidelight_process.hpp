@@ -35,12 +35,15 @@ std::string test_config(std::uint16_t upstream_port, const std::string& extra = 
 
 class sidelight_process {
   public:
-    // Starts `sidelight <args...>` and returns at once.
-    explicit sidelight_process(std::vector<std::string> args);
+    // Starts `<binary> <args...>` and returns at once. `binary` is the shipped sidelight, or
+    // SIDELIGHT_FAULT_BINARY, its test build with fault injection (tests/fault).
+    explicit sidelight_process(std::vector<std::string> args,
+                               std::string binary = SIDELIGHT_BINARY);
     ~sidelight_process();
 
     // Starts `sidelight run --config <dir>/sidelight.yaml` with `yaml` and waits for its ports.
-    static std::unique_ptr<sidelight_process> run(const temp_dir& dir, const std::string& yaml);
+    static std::unique_ptr<sidelight_process> run(const temp_dir& dir, const std::string& yaml,
+                                                  std::string binary = SIDELIGHT_BINARY);
 
     // Waits for the startup line; false if the process exited or the deadline passed.
     bool wait_started(std::chrono::milliseconds timeout = 10s);
