@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "proxy/route_path.hpp"
+#include "util/utf8.hpp"
 
 namespace sidelight::proxy {
 
@@ -49,32 +50,11 @@ bool is_id_like(std::string_view s) {
 }
 
 // Length of the well-formed UTF-8 sequence at s[i] encoding a printable code point (no C1
-// controls, surrogates or overlongs), or 0.
+// controls, line or paragraph separators, or BOM), or 0.
 std::size_t utf8_printable(std::string_view s, std::size_t i) {
-    const auto b0 = static_cast<unsigned char>(s[i]);
-    std::size_t len = 0;
     std::uint32_t cp = 0;
-    if (b0 >= 0xC2 && b0 <= 0xDF) {
-        len = 2;
-        cp = b0 & 0x1Fu;
-    } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-        len = 3;
-        cp = b0 & 0x0Fu;
-    } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-        len = 4;
-        cp = b0 & 0x07u;
-    } else {
-        return 0;
-    }
-    if (i + len > s.size()) return 0;
-    for (std::size_t k = 1; k < len; ++k) {
-        const auto b = static_cast<unsigned char>(s[i + k]);
-        if ((b & 0xC0u) != 0x80u) return 0;
-        cp = (cp << 6) | (b & 0x3Fu);
-    }
-    constexpr std::array<std::uint32_t, 5> min_for_len{0, 0, 0x80, 0x800, 0x10000};
-    if (cp < min_for_len[len] || cp > 0x10FFFF) return 0;
-    if ((cp >= 0xD800 && cp <= 0xDFFF) || cp <= 0x9F) return 0;
+    const auto len = util::utf8_decode(s, i, cp);
+    if (len == 0 || cp <= 0x9F) return 0;
     if (cp == 0x2028 || cp == 0x2029 || cp == 0xFEFF) return 0;
     return len;
 }

@@ -1,44 +1,17 @@
 #include "proxy/route_path.hpp"
 
+#include "util/ascii.hpp"
+#include "util/percent.hpp"
+
 namespace sidelight::proxy {
 
 namespace {
 
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 bool starts_with_scheme(std::string_view target, std::string_view scheme) {
-    if (target.size() < scheme.size()) return false;
-    for (std::size_t i = 0; i < scheme.size(); ++i) {
-        const char c = target[i];
-        const char lower = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-        if (lower != scheme[i]) return false;
-    }
-    return true;
+    return target.size() >= scheme.size() && util::iequals(target.substr(0, scheme.size()), scheme);
 }
 
 }  // namespace
-
-std::ptrdiff_t percent_decode(std::string_view in, char* out) {
-    std::ptrdiff_t n = 0;
-    for (std::size_t i = 0; i < in.size(); ++i) {
-        if (in[i] != '%') {
-            out[n++] = in[i];
-            continue;
-        }
-        if (i + 2 >= in.size()) return -1;
-        const int hi = hex_value(in[i + 1]);
-        const int lo = hex_value(in[i + 2]);
-        if (hi < 0 || lo < 0) return -1;
-        out[n++] = static_cast<char>(hi * 16 + lo);
-        i += 2;
-    }
-    return n;
-}
 
 target_path path_of_target(std::string_view target) {
     if (!target.empty() && target.front() != '/') {
@@ -63,7 +36,7 @@ bool decoded_path::push(std::string_view raw) {
         return false;
     }
     char* out = buf_.data() + used_;
-    const auto n = percent_decode(raw, out);
+    const auto n = util::percent_decode(raw, out);
     if (n < 0) {
         status_ = status::invalid_escape;
         return false;

@@ -58,8 +58,4 @@ struct target_path {
 };
 target_path path_of_target(std::string_view target);
 
-// Decodes %XX escapes of `in` into `out` (which must hold in.size() bytes). Returns the
-// decoded length, or -1 for an invalid escape.
-std::ptrdiff_t percent_decode(std::string_view in, char* out);
-
 }  // namespace sidelight::proxy

@@ -4,6 +4,7 @@
 
 #include "config/load.hpp"
 #include "proxy/route_path.hpp"
+#include "util/percent.hpp"
 
 namespace sidelight::proxy {
 
@@ -88,7 +89,7 @@ class template_parser {
                  "' (a parameter must be a whole segment)");
         }
         std::string decoded(raw.size(), '\0');
-        const auto n = percent_decode(raw, decoded.data());
+        const auto n = util::percent_decode(raw, decoded.data());
         if (n < 0) fail("invalid percent escape in '" + std::string(raw) + "'");
         decoded.resize(static_cast<std::size_t>(n));
         if (decoded == "." || decoded == "..") fail("'.' and '..' segments are not allowed");

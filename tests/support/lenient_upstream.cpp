@@ -1,29 +1,17 @@
 #include "tests/support/lenient_upstream.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <stdexcept>
 #include <string>
+
+#include "tests/support/http_wire.hpp"
 
 namespace sidelight::test {
 
-lenient_upstream::lenient_upstream() {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::listen(listen_fd_, 128) != 0) {
-        throw std::runtime_error("lenient_upstream: cannot bind");
-    }
-    socklen_t len = sizeof addr;
-    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
+lenient_upstream::lenient_upstream() : listen_fd_(listen_loopback(128, port_)) {
     acceptor_ = std::thread([this] { accept_loop(); });
 }
 

@@ -26,8 +26,8 @@ class lenient_upstream {
     void accept_loop();
     void serve(int fd, int id);
 
+    std::uint16_t port_ = 0;  // before listen_fd_: its initializer writes the port
     int listen_fd_ = -1;
-    std::uint16_t port_ = 0;
     std::atomic<bool> stopping_{false};
     std::thread acceptor_;
     mutable std::mutex mutex_;
