@@ -311,8 +311,9 @@ bool writer::commit(pending_batch& batch) {
         return true;
     } catch (const std::exception& e) {
         timed("append", table, start);
-        stats_.store_errors.fetch_add(1, std::memory_order_relaxed);
+        // The error and the health first: whoever sees the count sees why, too (release).
         note_error(e.what());
+        stats_.store_errors.fetch_add(1, std::memory_order_release);
         log().warn("event=audit_store_error events={} error=\"{}\"", batch.events.size(), e.what());
         fail_strict(batch, e.what());
         return false;
