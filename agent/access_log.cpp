@@ -44,7 +44,7 @@ void field(std::string& out, std::string_view name, long long value) {
 
 }  // namespace
 
-void format_access_line(std::string& out, const proxy::request_record& r) {
+void format_access_line(std::string& out, const routes::request_record& r) {
     out.clear();
     out += "{\"time\":\"";
     append_time(out, r.wall_start);
@@ -59,14 +59,14 @@ void format_access_line(std::string& out, const proxy::request_record& r) {
     field(out, "upstream_duration_us", r.upstream_duration().count());
     field(out, "bytes_in", static_cast<long long>(r.bytes_in));
     field(out, "bytes_out", static_cast<long long>(r.bytes_out));
-    field(out, "error_type", proxy::error_label(r.error));
+    field(out, "error_type", routes::error_label(r.error));
     field(out, "upstream", r.upstream);
     // A cut inside a UTF-8 sequence leaves a partial one, which the escaper replaces.
     field(out, "user_agent", std::string_view(r.user_agent).substr(0, max_user_agent_bytes));
     out += "}\n";
 }
 
-void write_access_line(const proxy::request_record& r) {
+void write_access_line(const routes::request_record& r) {
     thread_local std::string line;
     format_access_line(line, r);
     std::size_t off = 0;

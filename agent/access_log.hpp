@@ -10,13 +10,13 @@
 #include <string>
 #include <string_view>
 
-#include "proxy/request_record.hpp"
+#include "routes/request_record.hpp"
 
 namespace sidelight::agent {
 
 // Formats one access log line (with its trailing newline) into `out`.
-void format_access_line(std::string& out, const proxy::request_record& r);
+void format_access_line(std::string& out, const routes::request_record& r);
 
-void write_access_line(const proxy::request_record& r);
+void write_access_line(const routes::request_record& r);
 
 }  // namespace sidelight::agent

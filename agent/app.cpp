@@ -48,9 +48,9 @@ std::string file_stamp(const std::string& path) {
 
 // Routing for a config, with the capture plans its audit rules need (and those rules made
 // current). Throws config::config_error.
-std::shared_ptr<const proxy::routing> build_routing(std::shared_ptr<const config::config> cfg,
-                                                    audit_pipeline& audit) {
-    auto routes = std::make_shared<proxy::routing>(*cfg);
+std::shared_ptr<const routes::routing> build_routing(std::shared_ptr<const config::config> cfg,
+                                                     audit_pipeline& audit) {
+    auto routes = std::make_shared<routes::routing>(*cfg);
     audit.install(std::move(cfg), *routes);
     return routes;
 }
@@ -124,7 +124,7 @@ bool app::config_file_changed() {
 
 bool app::reload() {
     std::shared_ptr<const config::config> next;
-    std::shared_ptr<const proxy::routing> routes;
+    std::shared_ptr<const routes::routing> routes;
     try {
         next = config::load_file(cfg_->file);
         routes = build_routing(next, *audit_);

@@ -24,9 +24,9 @@
 #include "agent/health.hpp"
 #include "agent/metrics.hpp"
 #include "config/config.hpp"
-#include "proxy/published.hpp"
-#include "proxy/routing.hpp"
 #include "proxy/server.hpp"
+#include "routes/routing.hpp"
+#include "util/published.hpp"
 
 namespace sidelight::agent {
 
@@ -55,13 +55,13 @@ class app {
 
     std::shared_ptr<const config::config> cfg_;
     // Every finished request goes to the metrics, then to the audit rules.
-    struct fan_out : proxy::observer {
+    struct fan_out : routes::observer {
         fan_out(metrics& m, audit_pipeline& a) : m_(m), a_(a) {}
-        void on_request(const proxy::request_record& r) override {
+        void on_request(const routes::request_record& r) override {
             m_.on_request(r);
             a_.on_request(r);
         }
-        void on_connection(proxy::connection_type t, int delta) override {
+        void on_connection(routes::connection_type t, int delta) override {
             m_.on_connection(t, delta);
         }
         metrics& m_;
@@ -70,7 +70,7 @@ class app {
 
     metrics metrics_;
     std::unique_ptr<audit_pipeline> audit_;
-    proxy::published<proxy::routing> routes_;
+    util::published<routes::routing> routes_;
     fan_out observer_;
     std::string file_stamp_;  // identity of the config file as last loaded (config_watch)
     boost::asio::io_context admin_ioc_{1};

@@ -98,11 +98,11 @@ std::vector<prometheus::MetricFamily> audit_metrics::Collect() const {
                       "empty), by reason; one per request.",
                       MetricType::Counter);
     if (jwt_stats_) {
-        for (std::size_t i = 0; i < audit::jwt_rejection_count; ++i) {
-            const auto reason = static_cast<audit::jwt_rejection>(i);
+        for (std::size_t i = 0; i < rules::jwt_rejection_count; ++i) {
+            const auto reason = static_cast<rules::jwt_rejection>(i);
             jwt.metric.push_back(value(static_cast<double>(jwt_stats_->value(reason)),
                                        MetricType::Counter,
-                                       {{"reason", std::string(audit::to_string(reason))}}));
+                                       {{"reason", std::string(rules::to_string(reason))}}));
         }
     }
     return {events, dropped, depth, errors, strict, detections, jwt};

@@ -18,9 +18,9 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
-#include "audit/brute_force.hpp"
-#include "audit/jwt_verifier.hpp"
 #include "audit/writer_stats.hpp"
+#include "rules/brute_force.hpp"
+#include "rules/jwt_verifier.hpp"
 
 namespace sidelight::agent {
 
@@ -31,14 +31,14 @@ class audit_metrics : public prometheus::Collectable {
     std::vector<prometheus::MetricFamily> Collect() const override;
     void observe_duration(std::string_view operation, std::string_view table, double ms);
     // sidelight_security_detections_total{detector} comes from here.
-    void set_detector(const audit::brute_force_detector* d) { detector_ = d; }
+    void set_detector(const rules::brute_force_detector* d) { detector_ = d; }
     // sidelight_audit_jwt_rejected_total{reason} comes from here.
-    void set_jwt_stats(const audit::jwt_stats* s) { jwt_stats_ = s; }
+    void set_jwt_stats(const rules::jwt_stats* s) { jwt_stats_ = s; }
 
   private:
     const audit::writer_stats& stats_;
-    const audit::brute_force_detector* detector_ = nullptr;
-    const audit::jwt_stats* jwt_stats_ = nullptr;
+    const rules::brute_force_detector* detector_ = nullptr;
+    const rules::jwt_stats* jwt_stats_ = nullptr;
     prometheus::Family<prometheus::Histogram>& durations_;
     std::mutex mutex_;  // guards the handle cache below (writer thread and admin thread)
     std::map<std::pair<std::string, std::string>, prometheus::Histogram*, std::less<>> handles_;

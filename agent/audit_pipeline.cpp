@@ -88,8 +88,8 @@ audit_pipeline::~audit_pipeline() {
     if (writer_) writer_->drain(std::chrono::steady_clock::now() + std::chrono::seconds(5));
 }
 
-void audit_pipeline::install(std::shared_ptr<const config::config> cfg, proxy::routing& routes) {
-    auto rules = std::make_shared<const audit::rule_set>(cfg, routes, &jwt_stats_);
+void audit_pipeline::install(std::shared_ptr<const config::config> cfg, routes::routing& routes) {
+    auto rules = std::make_shared<const rules::rule_set>(cfg, routes, &jwt_stats_);
     routes.set_plans(rules->plans(routes));
     rules_.publish(std::move(rules));
 }
@@ -102,8 +102,8 @@ bool audit_pipeline::drain(std::chrono::steady_clock::time_point deadline) {
 
 // The rule set in force, cached per worker thread: one atomic load per request, the lock of
 // `published` only after a reload.
-const std::shared_ptr<const audit::rule_set>& audit_pipeline::current_rules() const {
-    thread_local std::shared_ptr<const audit::rule_set> rules;
+const std::shared_ptr<const rules::rule_set>& audit_pipeline::current_rules() const {
+    thread_local std::shared_ptr<const rules::rule_set> rules;
     thread_local std::uint64_t generation = 0;
     rules_.refresh(rules, generation);
     return rules;
@@ -111,15 +111,15 @@ const std::shared_ptr<const audit::rule_set>& audit_pipeline::current_rules() co
 
 // A login attempt feeds the brute-force detector; what it detects is recorded (batch mode)
 // after the attempt itself.
-std::vector<audit::event> audit_pipeline::detect(const audit::derived_event& d) {
+std::vector<audit::event> audit_pipeline::detect(const rules::derived_event& d) {
     std::vector<audit::event> detections;
     if (const auto* attempt = std::get_if<audit::security_event>(&d.ev); attempt && d.login)
         detector_.observe(*attempt, detections);
     return detections;
 }
 
-void audit_pipeline::on_request(const proxy::request_record& r) {
-    thread_local std::vector<audit::derived_event> events;
+void audit_pipeline::on_request(const routes::request_record& r) {
+    thread_local std::vector<rules::derived_event> events;
     const auto& rules = current_rules();
     if (!rules) return;
     events.clear();
@@ -132,9 +132,9 @@ void audit_pipeline::on_request(const proxy::request_record& r) {
     }
 }
 
-void audit_pipeline::hold(const proxy::request_record& r, proxy::audit_phase phase,
+void audit_pipeline::hold(const routes::request_record& r, routes::audit_phase phase,
                           std::function<void(bool ok)> done) {
-    thread_local std::vector<audit::derived_event> events;
+    thread_local std::vector<rules::derived_event> events;
     events.clear();
     if (const auto& rules = current_rules()) rules->evaluate_strict(r, phase, events);
     if (events.empty()) {

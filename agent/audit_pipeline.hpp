@@ -14,19 +14,19 @@
 
 #include "agent/admin_server.hpp"
 #include "agent/audit_metrics.hpp"
-#include "audit/brute_force.hpp"
 #include "audit/event_api.hpp"
-#include "audit/rule_set.hpp"
 #include "audit/store.hpp"
 #include "audit/writer.hpp"
 #include "config/config.hpp"
-#include "proxy/audit_gate.hpp"
-#include "proxy/published.hpp"
-#include "proxy/routing.hpp"
+#include "routes/audit_gate.hpp"
+#include "routes/routing.hpp"
+#include "rules/brute_force.hpp"
+#include "rules/rule_set.hpp"
+#include "util/published.hpp"
 
 namespace sidelight::agent {
 
-class audit_pipeline : public proxy::audit_gate {
+class audit_pipeline : public routes::audit_gate {
   public:
     // Opens (or creates) the store and starts the writer. Throws audit::store_error with the
     // store path and reason when the store cannot be opened.
@@ -36,10 +36,10 @@ class audit_pipeline : public proxy::audit_gate {
     // Compiles the rules of `cfg` against `routes`, gives `routes` its capture plans and makes
     // the rules current. Throws config::config_error for a rule naming an unknown route or an
     // unusable `audit.jwt` key.
-    void install(std::shared_ptr<const config::config> cfg, proxy::routing& routes);
+    void install(std::shared_ptr<const config::config> cfg, routes::routing& routes);
 
-    void on_request(const proxy::request_record& r);
-    void hold(const proxy::request_record& r, proxy::audit_phase phase,
+    void on_request(const routes::request_record& r);
+    void hold(const routes::request_record& r, routes::audit_phase phase,
               std::function<void(bool ok)> done) override;
     // /v1/audit, /v1/security, /v1/events
     admin_response handle_api(const admin_request& req);
@@ -53,8 +53,8 @@ class audit_pipeline : public proxy::audit_gate {
     bool drain(std::chrono::steady_clock::time_point deadline);
 
   private:
-    const std::shared_ptr<const audit::rule_set>& current_rules() const;
-    std::vector<audit::event> detect(const audit::derived_event& d);
+    const std::shared_ptr<const rules::rule_set>& current_rules() const;
+    std::vector<audit::event> detect(const rules::derived_event& d);
     admin_response post_events(audit::parse_result parsed);
     admin_response list_events(std::string_view query);
 
@@ -63,9 +63,9 @@ class audit_pipeline : public proxy::audit_gate {
     std::unique_ptr<audit::store> reader_;  // the admin thread's own connection
     std::unique_ptr<audit_metrics> metrics_;
     std::atomic<audit_metrics*> duration_sink_{nullptr};  // set once metrics_ exists
-    audit::brute_force_detector detector_;
-    audit::jwt_stats jwt_stats_;  // outlives every rule set: counts survive a reload
-    proxy::published<audit::rule_set> rules_;
+    rules::brute_force_detector detector_;
+    rules::jwt_stats jwt_stats_;  // outlives every rule set: counts survive a reload
+    util::published<rules::rule_set> rules_;
     std::unique_ptr<audit::writer> writer_;
 };
 

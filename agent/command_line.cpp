@@ -15,11 +15,6 @@ constexpr const char* top_footer =
 exit codes: 0 ok, 1 runtime failure (a broken audit chain, a second shutdown signal),
             2 usage error, invalid configuration or startup failure)";
 
-constexpr const char* query_footer = R"(QUERY is the query string of GET /v1/events:
-  table=audit_log|security_audit  user_id=  entity_type=  entity_id=  event_type=
-  since=TIME  until=TIME (ISO-8601 UTC, e.g. 2026-11-01T00:00:00Z)  after_seq=N  limit=1..1000
-e.g. --filter 'table=audit_log&user_id=u7&since=2026-11-01T00:00:00Z&limit=50')";
-
 // --config and --log-level, on the top level and on each command that reads a config, so that
 // they are accepted (and listed by --help) before and after the command name.
 void add_config_options(CLI::App& app, command_line& cl) {
@@ -33,50 +28,10 @@ void add_config_options(CLI::App& app, command_line& cl) {
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
 }
 
-void add_store_option(CLI::App& app, command_line& cl) {
-    app.add_option("--store", cl.store, "the audit store (SQLite file); it must exist")
-        ->type_name("PATH")
-        ->required();
-}
-
 void add_audit(CLI::App& top, command_line& cl) {
     auto* audit = top.add_subcommand("audit", "inspect the audit store, make checkpoint keys");
-
-    auto* verify = audit->add_subcommand(
-        "verify",
-        "recompute the hash chain: exit 0 intact, 1 broken (with checkpoints, a cut tail too)");
-    add_store_option(*verify, cl);
-    verify->add_option("--checkpoints", cl.checkpoints, "checkpoint lines (JSON) to check against")
-        ->type_name("FILE");
-    verify
-        ->add_option("--public-key", cl.public_key,
-                     "Ed25519 public key the checkpoints must be signed with")
-        ->type_name("PEM");
-    verify->callback([&cl] { cl.cmd = command::audit_verify; });
-
-    auto* query = audit->add_subcommand("query", "print matching events as one JSON array");
-    add_store_option(*query, cl);
-    query->add_option("--filter", cl.filter, "which events (default: the first 100)")
-        ->type_name("QUERY");
-    query->footer(query_footer);
-    query->callback([&cl] { cl.cmd = command::audit_query; });
-
-    auto* exp = audit->add_subcommand("export", "every event as one JSON line, in commit order");
-    add_store_option(*exp, cl);
-    exp->callback([&cl] { cl.cmd = command::audit_export; });
-
-    auto* keygen =
-        audit->add_subcommand("keygen", "write a new Ed25519 key pair for signed checkpoints");
-    keygen
-        ->add_option("--key", cl.key,
-                     "private key to write (mode 0600), for "
-                     "audit.checkpoint.key_file")
-        ->type_name("PEM")
-        ->required();
-    keygen->add_option("--public-key", cl.public_key, "public key to write, for audit verify")
-        ->type_name("PEM")
-        ->required();
-    keygen->callback([&cl] { cl.cmd = command::audit_keygen; });
+    audit::add_audit_commands(*audit, cl.audit);
+    audit->callback([&cl] { cl.cmd = command::audit; });
 }
 
 void build(CLI::App& top, command_line& cl) {

@@ -17,20 +17,18 @@
 #include <variant>
 #include <vector>
 
+#include "audit/commands.hpp"
+
 namespace sidelight::agent {
 
-enum class command { run, check, routes, audit_verify, audit_query, audit_export, audit_keygen };
+enum class command { run, check, routes, audit };
 
 struct command_line {
     command cmd = command::run;
     std::string config_path = "/etc/sidelight/sidelight.yaml";
     std::string log_level;              // empty: the config's log_level
     std::vector<std::string> operands;  // routes [METHOD] [PATH]
-    std::string store;                  // audit verify|query|export --store
-    std::optional<std::string> checkpoints;
-    std::optional<std::string> public_key;  // verify: checks checkpoints; keygen: written
-    std::string filter;                     // audit query --filter
-    std::string key;                        // audit keygen --key
+    audit::audit_args audit;            // audit verify|query|export|keygen
 };
 
 // The log levels --log-level and `log_level` accept.

@@ -17,10 +17,9 @@
 #include "agent/command_line.hpp"
 #include "agent/logging.hpp"
 #include "agent/preflight.hpp"
-#include "audit/checkpoint.hpp"
-#include "audit/cli.hpp"
+#include "audit/commands.hpp"
 #include "config/load.hpp"
-#include "proxy/routing.hpp"
+#include "routes/routing.hpp"
 
 namespace {
 
@@ -33,7 +32,7 @@ int fail(const std::string& message) {
 }
 
 // `routes [METHOD] [PATH]`: the method is upper-cased, as the config's methods are.
-int print_routes(const sidelight::proxy::routing& routes,
+int print_routes(const sidelight::routes::routing& routes,
                  const std::vector<std::string>& operands) {
     if (operands.empty()) {
         std::fputs(describe(routes).c_str(), stdout);
@@ -43,7 +42,7 @@ int print_routes(const sidelight::proxy::routing& routes,
     std::transform(method.begin(), method.end(), method.begin(),
                    [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
     const auto line =
-        describe_match(routes, sidelight::proxy::parse_method(method), operands.back());
+        describe_match(routes, sidelight::routes::parse_method(method), operands.back());
     std::printf("%s\n", line.c_str());
     return 0;
 }
@@ -53,28 +52,7 @@ int print_routes(const sidelight::proxy::routing& routes,
 int audit_command(const command_line& cl) {
     sidelight::agent::setup_logging(cl.log_level.empty() ? "info" : cl.log_level,
                                     sidelight::config::log_format::automatic);
-    using namespace sidelight::audit;
-    switch (cl.cmd) {
-        case command::audit_keygen:
-            try {
-                generate_checkpoint_key(cl.key, *cl.public_key);
-            } catch (const std::exception& e) {
-                return fail(e.what());
-            }
-            std::printf("wrote %s (private, 0600) and %s\n", cl.key.c_str(),
-                        cl.public_key->c_str());
-            return 0;
-        case command::audit_verify:
-            return audit_verify_main(cl.store, cl.checkpoints, cl.public_key, std::cout, std::cerr);
-        case command::audit_export:
-            return audit_export_main(cl.store, std::cout, std::cerr);
-        default: {
-            std::string error;
-            const auto filter = parse_query(cl.filter, error);
-            if (!filter) return fail("--filter: " + error + "\n" + query_filter_help);
-            return audit_query_main(cl.store, *filter, std::cout, std::cerr);
-        }
-    }
+    return sidelight::audit::run_audit_command(cl.audit, std::cout, std::cerr);
 }
 
 // `run`, `check` and `routes`: the same preflight first (agent/preflight.hpp), so that check

@@ -48,10 +48,10 @@ metrics::metrics(const config::config& cfg)
                       .Name(cfg.metrics.prefix + "active_connections")
                       .Help("Open connections by type (client, upstream, websocket).")
                       .Register(*registry_);
-    for (auto t : {proxy::connection_type::client, proxy::connection_type::upstream,
-                   proxy::connection_type::websocket}) {
+    for (auto t : {routes::connection_type::client, routes::connection_type::upstream,
+                   routes::connection_type::websocket}) {
         connections_[static_cast<std::size_t>(t)] =
-            &conns.Add({{"type", std::string(proxy::connection_label(t))}});
+            &conns.Add({{"type", std::string(routes::connection_label(t))}});
     }
     prometheus::BuildGauge()
         .Name("sidelight_build_info")
@@ -71,7 +71,7 @@ metrics::metrics(const config::config& cfg)
     reload_error_ = &reloads.Add({{"result", "error"}});
 }
 
-void metrics::on_request(const proxy::request_record& record) {
+void metrics::on_request(const routes::request_record& record) {
     // Per worker thread: the traffic families in force and the series resolved so far.
     thread_local std::shared_ptr<const traffic_metrics> traffic;
     thread_local std::uint64_t traffic_generation = 0;
@@ -82,11 +82,11 @@ void metrics::on_request(const proxy::request_record& record) {
     if (access_log_) write_access_line(record);
 }
 
-void metrics::on_connection(proxy::connection_type type, int delta) {
+void metrics::on_connection(routes::connection_type type, int delta) {
     connections_[static_cast<std::size_t>(type)]->Increment(delta);
 }
 
-void metrics::apply(const config::config& cfg, const proxy::routing& routes) {
+void metrics::apply(const config::config& cfg, const routes::routing& routes) {
     routes_configured_->Set(static_cast<double>(routes.table().size()));
     {
         std::lock_guard lock(const_labels_mutex_);

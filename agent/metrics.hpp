@@ -24,22 +24,22 @@
 #include "agent/process_metrics.hpp"
 #include "agent/traffic_metrics.hpp"
 #include "config/config.hpp"
-#include "proxy/published.hpp"
-#include "proxy/request_record.hpp"
-#include "proxy/routing.hpp"
+#include "routes/request_record.hpp"
+#include "routes/routing.hpp"
+#include "util/published.hpp"
 
 namespace sidelight::agent {
 
-class metrics : public proxy::observer {
+class metrics : public routes::observer {
   public:
     explicit metrics(const config::config& cfg);
 
-    void on_request(const proxy::request_record& record) override;
-    void on_connection(proxy::connection_type type, int delta) override;
+    void on_request(const routes::request_record& record) override;
+    void on_connection(routes::connection_type type, int delta) override;
 
     // Takes a (re)loaded config into account: routes configured, and new traffic families
     // when the buckets, prefix or constant labels changed.
-    void apply(const config::config& cfg, const proxy::routing& routes);
+    void apply(const config::config& cfg, const routes::routing& routes);
     void count_reload(bool ok);
 
     // The whole exposition: self, traffic, process and any added collectables.
@@ -50,7 +50,7 @@ class metrics : public proxy::observer {
 
   private:
     std::shared_ptr<prometheus::Registry> registry_;
-    proxy::published<traffic_metrics> traffic_;
+    util::published<traffic_metrics> traffic_;
     process_metrics process_;
     std::vector<const prometheus::Collectable*> extra_;
     mutable std::mutex const_labels_mutex_;  // apply() sets them, render() reads them

@@ -3,9 +3,9 @@
 #include <boost/asio/ip/address.hpp>
 
 #include "audit/checkpoint.hpp"
-#include "audit/rule_set.hpp"
 #include "audit/store.hpp"
 #include "config/load.hpp"
+#include "rules/rule_set.hpp"
 
 namespace sidelight::agent {
 namespace {
@@ -40,8 +40,8 @@ preflight_result preflight(const std::string& config_path) {
     preflight_result r;
     r.cfg = config::load_file(config_path);
     const auto& cfg = *r.cfg;
-    r.routes = std::make_unique<proxy::routing>(cfg);  // templates, the OpenAPI file
-    audit::rule_set rules(r.cfg, *r.routes);           // rules name known routes; JWT key
+    r.routes = std::make_unique<routes::routing>(cfg);  // templates, the OpenAPI file
+    rules::rule_set rules(r.cfg, *r.routes);            // rules name known routes; JWT key
     check_checkpoint_key(cfg);
     if (!audit::store_type_available(cfg.audit.store.type)) {
         throw error_at(cfg, "audit.store.type",

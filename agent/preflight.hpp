@@ -22,13 +22,13 @@
 #include <string>
 
 #include "config/config.hpp"
-#include "proxy/routing.hpp"
+#include "routes/routing.hpp"
 
 namespace sidelight::agent {
 
 struct preflight_result {
     std::shared_ptr<const config::config> cfg;
-    std::unique_ptr<proxy::routing> routes;
+    std::unique_ptr<routes::routing> routes;
 };
 
 // Throws config::config_error with "<file>[:line:col]: <key.path>: <message>" (what main prints

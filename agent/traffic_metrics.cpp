@@ -41,8 +41,8 @@ traffic_metrics::traffic_metrics(const config::metrics_config& cfg)
                              .Register(*registry_);
 }
 
-traffic_metrics::series traffic_metrics::resolve(const proxy::request_record& r) const {
-    const std::string method(proxy::method_label(r.method_id));
+traffic_metrics::series traffic_metrics::resolve(const routes::request_record& r) const {
+    const std::string method(routes::method_label(r.method_id));
     const std::string route(r.route_label);
     const prometheus::Histogram::BucketBoundaries buckets(settings_.buckets);
     series s;
@@ -54,28 +54,28 @@ traffic_metrics::series traffic_metrics::resolve(const proxy::request_record& r)
     return s;
 }
 
-prometheus::Counter* traffic_metrics::resolve_error(const proxy::request_record& r) const {
-    return &errors_->Add({{"method", std::string(proxy::method_label(r.method_id))},
+prometheus::Counter* traffic_metrics::resolve_error(const routes::request_record& r) const {
+    return &errors_->Add({{"method", std::string(routes::method_label(r.method_id))},
                           {"route", std::string(r.route_label)},
-                          {"error_type", std::string(proxy::error_label(r.error))}});
+                          {"error_type", std::string(routes::error_label(r.error))}});
 }
 
-void traffic_metrics::record(series& s, const proxy::request_record& r) const {
+void traffic_metrics::record(series& s, const routes::request_record& r) const {
     using ms = std::chrono::duration<double, std::milli>;
     s.latency->Observe(std::chrono::duration_cast<ms>(r.end - r.start).count());
     s.requests->Increment();
-    if (r.upstream_header != proxy::request_record::clock::time_point{}) {
+    if (r.upstream_header != routes::request_record::clock::time_point{}) {
         s.upstream_latency->Observe(
             std::chrono::duration_cast<ms>(r.upstream_header - r.upstream_start).count());
     }
-    if (r.error != proxy::error_type::none) {
+    if (r.error != routes::error_type::none) {
         auto& counter = s.errors[static_cast<std::size_t>(r.error)];
         if (!counter) counter = resolve_error(r);
         counter->Increment();
     }
 }
 
-void series_cache::record(const traffic_metrics& metrics, const proxy::request_record& r) {
+void series_cache::record(const traffic_metrics& metrics, const routes::request_record& r) {
     // A new metrics instance or a newer routing: route ids may mean other templates now.
     if (owner_ != &metrics || r.routing_generation > generation_) {
         series_.clear();
@@ -84,7 +84,7 @@ void series_cache::record(const traffic_metrics& metrics, const proxy::request_r
     }
     // A request labelled under an older routing finishes after a reload: its id is not ours
     // to cache, so resolve it directly (rare: only requests in flight across a reload).
-    if (r.route != proxy::unmatched_route && r.routing_generation != generation_) {
+    if (r.route != routes::unmatched_route && r.routing_generation != generation_) {
         auto s = metrics.resolve(r);
         metrics.record(s, r);
         return;

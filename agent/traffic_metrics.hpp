@@ -26,7 +26,7 @@
 #include <prometheus/registry.h>
 
 #include "config/config.hpp"
-#include "proxy/request_record.hpp"
+#include "routes/request_record.hpp"
 
 namespace sidelight::agent {
 
@@ -43,13 +43,13 @@ class traffic_metrics {
         prometheus::Counter* requests = nullptr;
         prometheus::Histogram* upstream_latency = nullptr;
         // by error_type, filled on first use
-        std::array<prometheus::Counter*, proxy::error_type_count> errors{};
+        std::array<prometheus::Counter*, routes::error_type_count> errors{};
     };
-    series resolve(const proxy::request_record& r) const;
-    prometheus::Counter* resolve_error(const proxy::request_record& r) const;
+    series resolve(const routes::request_record& r) const;
+    prometheus::Counter* resolve_error(const routes::request_record& r) const;
 
     // Observes one finished request into `s`.
-    void record(series& s, const proxy::request_record& r) const;
+    void record(series& s, const routes::request_record& r) const;
 
   private:
     config::metrics_config settings_;
@@ -64,7 +64,7 @@ class traffic_metrics {
 // routing generation and one traffic_metrics instance.
 class series_cache {
   public:
-    void record(const traffic_metrics& metrics, const proxy::request_record& r);
+    void record(const traffic_metrics& metrics, const routes::request_record& r);
 
   private:
     const traffic_metrics* owner_ = nullptr;

@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <ctime>
 
-#include "audit/uuid.hpp"
+#include "util/uuid.hpp"
 
 namespace sidelight::audit {
 
@@ -165,7 +165,7 @@ event_source source_of(const event& ev) {
 void normalize(event& ev) {
     auto& id = field_of(ev, &audit_event::event_id, &security_event::event_id);
     if (id.empty()) {
-        id = make_uuid_v7();
+        id = util::make_uuid_v7();
         field_of(ev, &audit_event::generated_id, &security_event::generated_id) = true;
     }
     auto& at = field_of(ev, &audit_event::created_at, &security_event::created_at);

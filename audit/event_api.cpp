@@ -13,8 +13,8 @@
 #include "audit/cli.hpp"
 #include "audit/json_text.hpp"
 #include "audit/redact.hpp"
-#include "audit/uuid.hpp"
 #include "util/percent.hpp"
+#include "util/uuid.hpp"
 
 namespace sidelight::audit {
 namespace {
@@ -96,7 +96,7 @@ struct field_reader {
     }
     std::string event_id() {
         auto id = text("event_id");
-        if (!id.empty() && !is_uuid(id)) fail(prefix + "event_id: expected a UUID");
+        if (!id.empty() && !util::is_uuid(id)) fail(prefix + "event_id: expected a UUID");
         return id;
     }
 };

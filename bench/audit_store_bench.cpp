@@ -24,8 +24,8 @@
 
 #include "audit/hash_chain.hpp"
 #include "audit/sqlite_store.hpp"
-#include "audit/uuid.hpp"
 #include "audit/writer.hpp"
+#include "util/uuid.hpp"
 
 namespace {
 

@@ -24,9 +24,9 @@
 #include "proxy/header_check.hpp"
 #include "proxy/header_rewrite.hpp"
 #include "proxy/http_head.hpp"
-#include "proxy/request_id.hpp"
-#include "proxy/route_table.hpp"
-#include "proxy/routing.hpp"
+#include "routes/route_table.hpp"
+#include "routes/routing.hpp"
+#include "util/request_id.hpp"
 
 namespace {
 
@@ -74,13 +74,13 @@ BENCHMARK(parse_and_rewrite);
 void request_id(benchmark::State& state) {
     std::string id;
     for (auto _ : state) {
-        proxy::generate_request_id(id);
-        benchmark::DoNotOptimize(proxy::is_sane_request_id(id));
+        util::generate_request_id(id);
+        benchmark::DoNotOptimize(util::is_sane_request_id(id));
     }
 }
 BENCHMARK(request_id);
 
-std::shared_ptr<const proxy::route_table> thirty_routes() {
+std::shared_ptr<const routes::route_table> thirty_routes() {
     config::routes_config cfg;
     const char* names[] = {"products", "orders", "users", "carts", "reviews", "coupons"};
     for (const char* n : names) {
@@ -91,7 +91,7 @@ std::shared_ptr<const proxy::route_table> thirty_routes() {
         cfg.entries.push_back({base + "/{id}", {"PUT"}, "", {}});
         cfg.entries.push_back({base + "/{id}/history/{*rest}", {}, "", {}});
     }
-    return proxy::route_table::build(cfg);
+    return routes::route_table::build(cfg);
 }
 
 void route_match(benchmark::State& state) {
@@ -100,7 +100,7 @@ void route_match(benchmark::State& state) {
                              "/api/coupons/7/history/2024/01", "/static/app.js"};
     const char* target = targets[state.range(0)];
     for (auto _ : state) {
-        benchmark::DoNotOptimize(table->match(proxy::http_method::get, target));
+        benchmark::DoNotOptimize(table->match(routes::http_method::get, target));
     }
 }
 BENCHMARK(route_match)->DenseRange(0, 3)->ArgName("static_param_catchall_miss");
@@ -122,7 +122,7 @@ void route_build(benchmark::State& state) {
         const auto t0 = clock::now();
         const auto cfg = config::load_string(yaml, "routes.yaml");
         const auto t1 = clock::now();
-        const proxy::routing routes(*cfg);
+        const routes::routing routes(*cfg);
         load_ms += std::chrono::duration<double, std::milli>(t1 - t0).count();
         table_ms += std::chrono::duration<double, std::milli>(clock::now() - t1).count();
         benchmark::DoNotOptimize(routes.table().size());
@@ -136,13 +136,13 @@ BENCHMARK(route_build)->Arg(10'000)->Arg(100'000)->Unit(benchmark::kMillisecond)
 void record_cached_series(benchmark::State& state) {
     const agent::traffic_metrics metrics(config::metrics_config{});
     agent::series_cache cache;
-    proxy::request_record r;
-    r.method_id = proxy::http_method::get;
+    routes::request_record r;
+    r.method_id = routes::http_method::get;
     r.route = 3;
     r.route_label = "/api/products/{id}";
     r.routing_generation = 1;
     r.status = 200;
-    r.start = proxy::request_record::clock::now();
+    r.start = routes::request_record::clock::now();
     r.upstream_start = r.start + std::chrono::microseconds(40);
     r.upstream_header = r.start + std::chrono::microseconds(900);
     r.end = r.start + std::chrono::microseconds(1000);

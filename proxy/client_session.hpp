@@ -15,12 +15,9 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/status.hpp>
 
-#include "proxy/audit_gate.hpp"
 #include "proxy/header_rewrite.hpp"
 #include "proxy/http_fields.hpp"
 #include "proxy/relay.hpp"
-#include "proxy/request_record.hpp"
-#include "proxy/routing.hpp"
 #include "proxy/worker.hpp"
 
 namespace sidelight::proxy {

@@ -10,7 +10,6 @@
 
 #include "proxy/client_session.hpp"
 #include "proxy/header_rewrite.hpp"
-#include "proxy/request_id.hpp"
 #include "proxy/tunnel.hpp"
 
 namespace sidelight::proxy {

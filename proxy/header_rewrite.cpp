@@ -4,7 +4,7 @@
 
 #include "proxy/header_check.hpp"
 #include "proxy/http_text.hpp"
-#include "proxy/request_id.hpp"
+#include "util/request_id.hpp"
 
 namespace sidelight::proxy {
 namespace {
@@ -142,11 +142,11 @@ bool strip_response(fields& fields, std::string& named) {
 }
 
 void choose_request_id(const request_origin& origin, std::string& id) {
-    if (!origin.request_id.empty() && is_sane_request_id(origin.request_id)) {
+    if (!origin.request_id.empty() && util::is_sane_request_id(origin.request_id)) {
         id.assign(origin.request_id);
         return;
     }
-    generate_request_id(id);
+    util::generate_request_id(id);
 }
 
 void append_forwarded(std::string& out, const request_origin& origin, std::string_view peer_ip,

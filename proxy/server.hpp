@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "config/config.hpp"
-#include "proxy/request_record.hpp"
 #include "proxy/worker.hpp"
 
 namespace sidelight::proxy {

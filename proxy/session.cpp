@@ -9,7 +9,6 @@
 #include "proxy/header_check.hpp"
 #include "proxy/header_rewrite.hpp"
 #include "proxy/http_text.hpp"
-#include "proxy/request_id.hpp"
 
 namespace sidelight::proxy {
 namespace {

@@ -16,7 +16,7 @@
 #include "config/config.hpp"
 #include "proxy/io.hpp"
 #include "proxy/io_deadline.hpp"
-#include "proxy/request_record.hpp"
+#include "proxy/vocabulary.hpp"
 
 namespace sidelight::proxy {
 

@@ -10,12 +10,9 @@
 #include <thread>
 
 #include "config/config.hpp"
-#include "proxy/audit_gate.hpp"
 #include "proxy/client_address.hpp"
-#include "proxy/published.hpp"
-#include "proxy/request_record.hpp"
-#include "proxy/routing.hpp"
 #include "proxy/upstream_pool.hpp"
+#include "proxy/vocabulary.hpp"
 
 namespace sidelight::proxy {
 

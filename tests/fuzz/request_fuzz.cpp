@@ -25,8 +25,8 @@
 #include "proxy/header_check.hpp"
 #include "proxy/header_rewrite.hpp"
 #include "proxy/http_head.hpp"
-#include "proxy/method.hpp"
-#include "proxy/route_table.hpp"
+#include "routes/method.hpp"
+#include "routes/route_table.hpp"
 #include "tests/support/lenient_http.hpp"
 
 namespace {
@@ -45,7 +45,7 @@ constexpr std::uint64_t max_body_bytes = 64 * 1024;
     std::abort();
 }
 
-const proxy::route_table& routes() {
+const routes::route_table& routes() {
     static const auto table = [] {
         std::vector<config::route_spec> specs = {
             {"/api/products/{id}", {"GET", "PUT"}, "product", {}},
@@ -53,7 +53,7 @@ const proxy::route_table& routes() {
             {"/api/users/{user}/orders/{order}", {"GET"}, "", {}},
             {"/", {"GET"}, "root", {}},
         };
-        return proxy::route_table::build({}, specs);
+        return routes::route_table::build({}, specs);
     }();
     return *table;
 }
@@ -134,8 +134,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         invariant_broken("accepted head parses as chunked and with a length", head);
 
     auto& req = rp.get();
-    proxy::param_list params;
-    (void)routes().match(proxy::parse_method(req.method_string()), req.target(), &params);
+    routes::param_list params;
+    (void)routes().match(routes::parse_method(req.method_string()), req.target(), &params);
 
     const bool chunked = rp.chunked();
     proxy::request_origin origin;

@@ -476,6 +476,17 @@ TEST_F(AuditTest, VerifyFindsTheFirstTamperedRow) {
     }
     sidelight_process ok({"audit", "verify", "--store", db()});
     EXPECT_EQ(ok.wait_exit(), 0);
+    // sidelight-audit (the audit room alone) gives the same verdict and the same rows.
+    sidelight_process tool_ok({"verify", "--store", db()}, SIDELIGHT_AUDIT_BINARY);
+    EXPECT_EQ(tool_ok.wait_exit(), 0) << tool_ok.stderr_text();
+    EXPECT_EQ(tool_ok.stdout_text(), ok.stdout_text());
+    sidelight_process exported({"audit", "export", "--store", db()});
+    sidelight_process tool_exported({"export", "--store", db()}, SIDELIGHT_AUDIT_BINARY);
+    ASSERT_EQ(exported.wait_exit(), 0);
+    ASSERT_EQ(tool_exported.wait_exit(), 0);
+    const auto rows = exported.stdout_text();
+    EXPECT_EQ(std::count(rows.begin(), rows.end(), '\n'), 5);
+    EXPECT_EQ(tool_exported.stdout_text(), exported.stdout_text());
     {  // an attacker with write access drops the guard and edits a row
         SQLite::Database d(db(), SQLite::OPEN_READWRITE);
         for (const char* t : {"audit_log", "security_audit"}) {
@@ -492,6 +503,9 @@ TEST_F(AuditTest, VerifyFindsTheFirstTamperedRow) {
     EXPECT_EQ(broken.wait_exit(), 1);
     EXPECT_NE(broken.stdout_text().find("BROKEN at seq 4"), std::string::npos)
         << broken.stdout_text();
+    sidelight_process tool_broken({"verify", "--store", db()}, SIDELIGHT_AUDIT_BINARY);
+    EXPECT_EQ(tool_broken.wait_exit(), 1);
+    EXPECT_EQ(tool_broken.stdout_text(), broken.stdout_text());
 }
 
 // stdout carries only data: on a tampered store `audit export` and `audit query` still print

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "audit/hash_chain.hpp"
-#include "audit/uuid.hpp"
+#include "util/uuid.hpp"
 
 namespace sidelight::audit {
 namespace {
@@ -18,8 +18,8 @@ namespace {
 TEST(Uuid, IsVersion4AndUnique) {
     std::set<std::string> seen;
     for (int i = 0; i < 10000; ++i) {
-        const auto id = make_uuid_v4();
-        ASSERT_TRUE(is_uuid(id)) << id;
+        const auto id = util::make_uuid_v4();
+        ASSERT_TRUE(util::is_uuid(id)) << id;
         EXPECT_EQ(id[14], '4');
         EXPECT_NE(std::string("89ab").find(id[19]), std::string::npos) << id;
         EXPECT_TRUE(seen.insert(id).second);
@@ -31,7 +31,7 @@ TEST(Uuid, ThreadsDoNotRepeatEachOther) {
     std::vector<std::thread> threads;
     for (auto& ids : per_thread) {
         threads.emplace_back([&ids] {
-            for (int i = 0; i < 1000; ++i) ids.push_back(make_uuid_v4());
+            for (int i = 0; i < 1000; ++i) ids.push_back(util::make_uuid_v4());
         });
     }
     for (auto& t : threads) t.join();
@@ -47,8 +47,8 @@ TEST(Uuid, Version7IsTimeOrderedAndUnique) {
     std::string prev;
     std::set<std::string> seen;
     for (int i = 0; i < 20000; ++i) {  // more than 4096 per millisecond: the counter rolls over
-        const auto id = make_uuid_v7();
-        ASSERT_TRUE(is_uuid(id)) << id;
+        const auto id = util::make_uuid_v7();
+        ASSERT_TRUE(util::is_uuid(id)) << id;
         ASSERT_EQ(id[14], '7') << id;
         ASSERT_NE(std::string("89ab").find(id[19]), std::string::npos) << id;
         ASSERT_LT(prev, id) << "not increasing";
@@ -69,7 +69,7 @@ TEST(Uuid, Version7ThreadsDoNotRepeatEachOther) {
     std::vector<std::thread> threads;
     for (auto& ids : per_thread) {
         threads.emplace_back([&ids] {
-            for (int i = 0; i < 5000; ++i) ids.push_back(make_uuid_v7());
+            for (int i = 0; i < 5000; ++i) ids.push_back(util::make_uuid_v7());
         });
     }
     for (auto& t : threads) t.join();
@@ -121,7 +121,7 @@ TEST(Time, FormatAgreesWithGmtime) {
 TEST(Event, NormalizeFillsIdAndTimeOnlyWhenMissing) {
     event ev = audit_event{};
     normalize(ev);
-    EXPECT_TRUE(is_uuid(event_id_of(ev)));
+    EXPECT_TRUE(util::is_uuid(event_id_of(ev)));
     EXPECT_EQ(event_id_of(ev)[14], '7');
     EXPECT_NE(created_at_of(ev), time_point{});
     security_event s;

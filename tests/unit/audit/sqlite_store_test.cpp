@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "audit/hash_chain.hpp"
-#include "audit/uuid.hpp"
 #include "audit/verify.hpp"
 #include "test_util.hpp"
+#include "util/uuid.hpp"
 
 namespace sidelight::audit {
 namespace {
@@ -122,7 +122,7 @@ TEST(SqliteStore, AppendAssignsSeqAndChainAcrossTables) {
         EXPECT_EQ(rows[i].seq, static_cast<std::int64_t>(i + 1));
         EXPECT_EQ(rows[i].prev_hash, prev);
         EXPECT_EQ(rows[i].hash, chain_hash(prev, rows[i].seq, rows[i].ev));
-        EXPECT_TRUE(is_uuid(event_id_of(rows[i].ev)));
+        EXPECT_TRUE(util::is_uuid(event_id_of(rows[i].ev)));
         prev = rows[i].hash;
     }
     EXPECT_EQ(rows[1].table(), table_kind::security_audit);
@@ -143,7 +143,7 @@ TEST(SqliteStore, DuplicateEventIdIsSkippedIdempotently) {
     temp_dir dir;
     sqlite_store s(store_at(dir.file("a.db")));
     auto e = make_audit("alice");
-    e.event_id = make_uuid_v4();
+    e.event_id = util::make_uuid_v4();
     const std::vector<event> once{e};
     const auto first = s.append(once);
     auto changed = e;
@@ -208,11 +208,11 @@ TEST(SqliteStore, DuplicateInsideALargeBatchIsSkipped) {
     temp_dir dir;
     sqlite_store s(store_at(dir.file("a.db")));
     auto stored = make_audit("alice");
-    stored.event_id = make_uuid_v4();
+    stored.event_id = util::make_uuid_v4();
     const std::vector<event> first{stored};
     const auto first_rows = s.append(first);
     auto sec = make_security("LOGIN_FAILED");
-    sec.event_id = make_uuid_v4();
+    sec.event_id = util::make_uuid_v4();
     std::vector<event> batch;
     for (int i = 0; i < 100; ++i) {
         auto e = make_audit("u" + std::to_string(i), std::to_string(i));

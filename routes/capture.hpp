@@ -1,0 +1,69 @@
+#pragma once
+// What a request must carry to the audit rules that can fire on it. Decided once per route
+// when the rules are compiled (audit/rule_set), and per method within a route, since rules
+// match on methods too: a route without rules captures nothing and pays nothing, and a strict
+// rule for GET does not hold or buffer a PUT on the same template. Bodies are captured up to
+// `max_body_bytes` while they still stream to the other side.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "routes/method.hpp"
+
+namespace sidelight::routes {
+
+// A set of http_method values, one bit each.
+class method_set {
+  public:
+    static method_set all() {
+        method_set s;
+        s.bits_ = (1u << (standard_method_count + 1)) - 1;
+        return s;
+    }
+    void add(http_method m) { bits_ |= bit(m); }
+    method_set& operator|=(method_set o) {
+        bits_ |= o.bits_;
+        return *this;
+    }
+    method_set operator&(method_set o) const {
+        method_set s;
+        s.bits_ = bits_ & o.bits_;
+        return s;
+    }
+    bool contains(http_method m) const { return (bits_ & bit(m)) != 0; }
+    bool empty() const { return bits_ == 0; }
+    bool operator==(const method_set&) const = default;
+
+  private:
+    static std::uint16_t bit(http_method m) {
+        return static_cast<std::uint16_t>(1u << static_cast<unsigned>(m));
+    }
+    std::uint16_t bits_ = 0;
+};
+
+// A request header the rules read, and the methods whose rules read it.
+struct header_want {
+    std::string name;  // lower case
+    method_set methods;
+};
+
+struct capture_plan {
+    method_set request_body;   // methods whose rules read the request body
+    method_set response_body;  // ... the response body
+    std::size_t max_body_bytes = 64 * 1024;
+    std::vector<header_want> headers;  // request headers to keep
+    // Methods a strict rule may fire on. Request phase (a rule decided by the request alone):
+    // the request is not forwarded before its event is committed, and its body, when read by
+    // the rules, is buffered for that. Response phase: the response is held until then.
+    method_set strict_request;
+    method_set strict_response;
+
+    bool empty() const {
+        return request_body.empty() && response_body.empty() && headers.empty() &&
+               strict_request.empty() && strict_response.empty();
+    }
+};
+
+}  // namespace sidelight::routes

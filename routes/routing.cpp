@@ -1,0 +1,33 @@
+#include "routes/routing.hpp"
+
+#include <filesystem>
+
+namespace sidelight::routes {
+
+routing::routing(const config::config& cfg)
+    : table_(route_table::build(cfg.routes, std::filesystem::path(cfg.file).parent_path())) {
+    if (cfg.routes.unmatched == config::unmatched_mode::normalize) {
+        normalizer_ = std::make_unique<unmatched_normalizer>(
+            static_cast<route_id>(table_->size() + 1), cfg.routes.max_routes);
+    }
+    plans_.resize(table_->size() + 1);
+}
+
+void routing::set_plans(std::vector<capture_plan> plans) {
+    plans.resize(table_->size() + 1);
+    plans_ = std::move(plans);
+}
+
+route_id routing::resolve(http_method method, std::string_view target, param_list* params) const {
+    const route_id id = table_->match(method, target, params);
+    if (id != unmatched_route || !normalizer_) return id;
+    return normalizer_->normalize(target);
+}
+
+std::string_view routing::label(route_id id) const {
+    if (id == unmatched_route) return unmatched_label;
+    if (id <= table_->size()) return table_->label(id);
+    return normalizer_ ? normalizer_->label(id) : unmatched_label;
+}
+
+}  // namespace sidelight::routes

@@ -1,0 +1,54 @@
+#pragma once
+// What the proxy needs to label a request: the compiled route table and, with
+// `routes.unmatched: normalize`, the normalizer for paths no template matches. Built once per
+// config load and published to the workers (published.hpp); a reload builds a new one.
+// Thread-safety: resolve() and label() may be called concurrently.
+
+#include <memory>
+#include <string_view>
+
+#include "config/config.hpp"
+#include "routes/capture.hpp"
+#include "routes/method.hpp"
+#include "routes/route_normalizer.hpp"
+#include "routes/route_table.hpp"
+
+namespace sidelight::routes {
+
+class routing {
+  public:
+    // Throws config::config_error (with the file and line of the offending entry).
+    explicit routing(const config::config& cfg);
+
+    // The route id of a request: a configured route, a normalized template, or unmatched (0).
+    route_id resolve(http_method method, std::string_view target,
+                     param_list* params = nullptr) const;
+    std::string_view label(route_id id) const;
+    // True when `id` is one of the configured (or imported) templates.
+    bool configured(route_id id) const { return id != unmatched_route && id <= table_->size(); }
+    const route_table& table() const { return *table_; }
+    // True with `routes.unmatched: normalize`.
+    bool normalizes() const { return normalizer_ != nullptr; }
+
+    // What requests on a route must capture for the audit rules. Normalized and unmatched
+    // routes share the plan of `unmatched` (id 0).
+    const capture_plan& plan(route_id id) const {
+        return plans_[id < plans_.size() ? id : unmatched_route];
+    }
+    // Set once, by whoever compiles the rules, before the routing value is published.
+    void set_plans(std::vector<capture_plan> plans);
+
+  private:
+    std::shared_ptr<const route_table> table_;
+    std::unique_ptr<unmatched_normalizer> normalizer_;  // null unless `unmatched: normalize`
+    std::vector<capture_plan> plans_;                   // by route id; [0] for unmatched
+};
+
+// `sidelight routes`: describe(table()), followed with `unmatched: normalize` by a line saying
+// so; describe_match(table(), ...), except that with `normalize` a path no template matches
+// shows the template it is normalized to, e.g. "GET /users/42 -> /users/{id} (normalized)".
+// (The normalizer's cap, routes.max_routes, is not applied: it depends on the traffic seen.)
+std::string describe(const routing& routes);
+std::string describe_match(const routing& routes, http_method method, std::string_view target);
+
+}  // namespace sidelight::routes

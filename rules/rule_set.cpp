@@ -1,0 +1,343 @@
+#include "rules/rule_set.hpp"
+
+#include <algorithm>
+
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "audit/redact.hpp"
+#include "config/load.hpp"
+#include "routes/route_template.hpp"
+#include "rules/value_source.hpp"
+
+namespace sidelight::rules {
+namespace {
+
+using source_kind = config::value_source::kind;
+constexpr std::size_t max_id_bytes = 256;
+
+bool in_ranges(int status, const std::vector<config::status_range>& ranges) {
+    return std::any_of(ranges.begin(), ranges.end(),
+                       [&](const auto& s) { return status >= s.low && status <= s.high; });
+}
+
+// What reading `s` asks of the requests with `methods` on a route.
+void want(routes::capture_plan& plan, const config::value_source& s, routes::method_set methods) {
+    switch (s.from) {
+        case source_kind::request_body:
+            plan.request_body |= methods;
+            break;
+        case source_kind::response_body:
+            plan.response_body |= methods;
+            break;
+        case source_kind::header:
+        case source_kind::jwt_claim: {
+            std::string name = s.from == source_kind::header ? s.key : "authorization";
+            std::transform(name.begin(), name.end(), name.begin(),
+                           [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+            const auto known = std::find_if(plan.headers.begin(), plan.headers.end(),
+                                            [&](const auto& h) { return h.name == name; });
+            if (known != plan.headers.end())
+                known->methods |= methods;
+            else
+                plan.headers.push_back({std::move(name), methods});
+            break;
+        }
+        default:
+            break;
+    }
+}
+
+routes::method_set method_set_of(const std::vector<routes::http_method>& methods) {
+    if (methods.empty()) return routes::method_set::all();
+    routes::method_set out;
+    for (const auto m : methods) out.add(m);
+    return out;
+}
+
+// A `path:<name>` source reads a parameter of the matched route: when no route the rule can
+// match (by template and method) has that parameter, the rule could never read it. Said at
+// load time, at the source's position, instead of recording empty ids forever.
+void refuse_unknown_path_param(const config::value_source& s, const routes::routing& routes,
+                               const std::vector<std::string>& labels, routes::method_set methods,
+                               const std::string& key) {
+    if (s.from != source_kind::path_param) return;
+    std::vector<std::string_view> candidates;  // the first three, for the message
+    std::size_t count = 0;
+    for (const auto& e : routes.table().entries()) {
+        if (!labels.empty() && std::find(labels.begin(), labels.end(), e.label) == labels.end())
+            continue;
+        const bool method_overlap =
+            e.methods.empty() || std::any_of(e.methods.begin(), e.methods.end(),
+                                             [&](auto m) { return methods.contains(m); });
+        if (!method_overlap) continue;
+        if (std::find(e.param_names.begin(), e.param_names.end(), s.key) != e.param_names.end())
+            return;
+        if (!candidates.empty() && candidates.back() == e.label) continue;  // GET and PUT entries
+        if (++count <= 3) candidates.push_back(e.label);
+    }
+    std::string message = "no route this rule can match has a parameter \"" + s.key + "\"";
+    if (candidates.empty()) message += " (it matches no configured route)";
+    for (std::size_t i = 0; i < candidates.size(); ++i)
+        message.append(i == 0 ? " (it matches " : ", ").append(candidates[i]);
+    if (!candidates.empty()) message += count > 3 ? ", ...)" : ")";
+    throw config::config_error(s.mark, key, message);
+}
+
+audit::time_point event_time(const routes::request_record& r) {
+    return std::chrono::time_point_cast<std::chrono::microseconds>(r.wall_start);
+}
+
+// The path with its query string, secrets redacted: what a security event says was asked for.
+std::string described_path(const routes::request_record& r, const config::config& cfg) {
+    std::string p = r.path;
+    if (!r.query.empty()) p += "?" + audit::redact_query(r.query, cfg.audit.redact_keys);
+    return audit::sanitize(p, 2048);
+}
+
+// What every rule event says about the request it came from.
+template <class Event>
+void fill_request_fields(Event& ev, const routes::request_record& r) {
+    ev.created_at = event_time(r);
+    ev.request_id = audit::sanitize(r.request_id, max_id_bytes);
+    ev.method = std::string(routes::method_label(r.method_id));
+    ev.route = std::string(r.route_label);
+    ev.status = r.status;
+    ev.source = audit::event_source::rule;
+}
+
+}  // namespace
+
+bool rule_set::matcher::covers(std::string_view route_label) const {
+    return routes.empty() || std::find(routes.begin(), routes.end(), route_label) != routes.end();
+}
+
+bool rule_set::matcher::matches(const routes::request_record& r, bool status_known) const {
+    if (!covers(r.route_label)) return false;
+    if (!methods.contains(r.method_id)) return false;
+    if (status.empty()) return true;
+    return status_known && in_ranges(r.status, status);
+}
+
+rule_set::matcher rule_set::compile(const config::rule_match& m, const routes::routing& routes,
+                                    const config::source_mark& mark, const std::string& key) const {
+    matcher out;
+    const auto& entries = routes.table().entries();
+    for (std::size_t i = 0; i < m.routes.size(); ++i) {
+        const auto path = key + ".match.routes[" + std::to_string(i) + "]";
+        const auto label = routes::parse_template(m.routes[i], mark, path).label;
+        const bool known = std::any_of(entries.begin(), entries.end(),
+                                       [&](const auto& e) { return e.label == label; });
+        if (!known)
+            throw config::config_error(mark, path,
+                                       "route '" + m.routes[i] + "' is not in the route table");
+        out.routes.push_back(label);
+    }
+    std::vector<routes::http_method> methods;
+    for (const auto& method : m.methods) methods.push_back(routes::parse_method(method));
+    out.methods = method_set_of(methods);
+    out.status = m.status;
+    return out;
+}
+
+rule_set::rule_set(std::shared_ptr<const config::config> cfg, const routes::routing& routes,
+                   jwt_stats* jwt_counts)
+    : cfg_(std::move(cfg)) {
+    if (cfg_->audit.jwt.verifies())
+        jwt_ = std::make_unique<const jwt_verifier>(cfg_->audit.jwt, jwt_counts);
+    const auto& audit_rules = cfg_->audit.rules;
+    for (std::size_t i = 0; i < audit_rules.size(); ++i) {
+        const auto& rule = audit_rules[i];
+        const bool needs_response = !rule.match.status.empty() ||
+                                    rule.entity_id.from == source_kind::response_body ||
+                                    rule.user.from == source_kind::response_body;
+        const std::string key = "audit.rules[" + std::to_string(i) + "]";
+        audit_.push_back(
+            {&rule, compile(rule.match, routes, rule.mark, key),
+             needs_response ? routes::audit_phase::response : routes::audit_phase::request});
+        const matcher& m = audit_.back().match;
+        refuse_unknown_path_param(rule.entity_id, routes, m.routes, m.methods, key + ".entity_id");
+        refuse_unknown_path_param(rule.user, routes, m.routes, m.methods, key + ".user");
+    }
+    refuse_undecidable_strict_rules();
+    const auto& security_rules = cfg_->security.rules;
+    for (std::size_t i = 0; i < security_rules.size(); ++i) {
+        const auto& rule = security_rules[i];
+        // Success is decided by the status: security events are always response-phase.
+        const std::string key = "security.rules[" + std::to_string(i) + "]";
+        security_.push_back(
+            {&rule, compile(rule.match, routes, rule.mark, key), routes::audit_phase::response});
+        const matcher& m = security_.back().match;
+        refuse_unknown_path_param(rule.user, routes, m.routes, m.methods, key + ".user");
+    }
+}
+
+// A strict rule that fires on the request holds it before the app answers, so first-match
+// must be settled then. An earlier rule with a status condition that can match the same
+// requests would settle it only once the app has answered: refuse that order at load time
+// (file:line of the strict rule) rather than record an event the first-match rule would not.
+void rule_set::refuse_undecidable_strict_rules() const {
+    const auto overlap = [](const std::vector<std::string>& a, const std::vector<std::string>& b) {
+        if (a.empty() || b.empty()) return true;
+        return std::any_of(a.begin(), a.end(), [&](const auto& x) {
+            return std::find(b.begin(), b.end(), x) != b.end();
+        });
+    };
+    for (std::size_t i = 0; i < audit_.size(); ++i) {
+        const auto& strict = audit_[i];
+        if (strict.rule->mode != config::delivery_mode::strict ||
+            strict.phase != routes::audit_phase::request)
+            continue;
+        for (std::size_t j = 0; j < i; ++j) {
+            const auto& earlier = audit_[j];
+            if (earlier.match.status.empty() ||
+                !overlap(earlier.match.routes, strict.match.routes) ||
+                (earlier.match.methods & strict.match.methods).empty())
+                continue;
+            throw config::config_error(
+                strict.rule->mark, "audit.rules[" + std::to_string(i) + "]",
+                "strict rule '" + strict.rule->name +
+                    "' is decided before the app answers, but the earlier rule '" +
+                    earlier.rule->name + "' (line " + std::to_string(earlier.rule->mark.line) +
+                    ") matches the same requests by status; move the strict rule first, or "
+                    "give it a status condition");
+        }
+    }
+}
+
+// Per route, and per method within it: a rule asks something only of the requests it can
+// match, so that a strict GET rule neither holds nor buffers a PUT on the same template.
+std::vector<routes::capture_plan> rule_set::plans(const routes::routing& routes) const {
+    const auto& entries = routes.table().entries();
+    std::vector<routes::capture_plan> out(entries.size() + 1);
+    for (std::size_t id = 0; id < out.size(); ++id) {
+        auto& plan = out[id];
+        plan.max_body_bytes = cfg_->audit.max_body_bytes;
+        const auto label = routes.label(static_cast<routes::route_id>(id));
+        // The methods a request on this route can have (any, for unmatched and normalized).
+        const auto route_methods =
+            id == 0 ? routes::method_set::all() : method_set_of(entries[id - 1].methods);
+        for (const auto& c : audit_) {
+            const auto methods = c.match.methods & route_methods;
+            if (!c.match.covers(label) || methods.empty()) continue;
+            if (c.rule->changes) plan.request_body |= methods;
+            want(plan, c.rule->entity_id, methods);
+            want(plan, c.rule->user, methods);
+            if (c.rule->mode == config::delivery_mode::strict)
+                (c.phase == routes::audit_phase::request ? plan.strict_request
+                                                         : plan.strict_response) |= methods;
+        }
+        for (const auto& c : security_) {
+            const auto methods = c.match.methods & route_methods;
+            if (!c.match.covers(label) || methods.empty()) continue;
+            want(plan, c.rule->user, methods);
+            if (c.rule->mode == config::delivery_mode::strict) plan.strict_response |= methods;
+        }
+    }
+    return out;
+}
+
+template <class Compiled>
+const Compiled* rule_set::first_match(const std::vector<Compiled>& rules,
+                                      const routes::request_record& r, bool status_known) const {
+    for (const auto& c : rules) {
+        if (c.match.matches(r, status_known)) return &c;
+    }
+    return nullptr;
+}
+
+derived_event rule_set::make_audit(const compiled_audit& c, const routes::request_record& r,
+                                   bool final) const {
+    const jwt_reading jwt{jwt_.get(), final};
+    audit::audit_event ev;
+    const auto& keys = cfg_->audit.redact_keys;
+    ev.user_id = audit::sanitize(extract(c.rule->user, r, keys, jwt), max_id_bytes);
+    ev.action = c.rule->action;
+    ev.entity_type = c.rule->entity_type;
+    ev.entity_id = audit::sanitize(extract(c.rule->entity_id, r, keys, jwt), max_id_bytes);
+    if (c.rule->changes)
+        ev.changes =
+            audit::changes_json(r.request_body, r.request_body_truncated, cfg_->audit.redact_keys);
+    ev.ip_address = r.client_ip;
+    ev.user_agent = audit::sanitize(r.user_agent, audit::max_user_agent_bytes);
+    fill_request_fields(ev, r);
+    return {std::move(ev), c.rule->mode == config::delivery_mode::strict, c.phase, false,
+            c.rule->name};
+}
+
+derived_event rule_set::make_security(const compiled_security& c, const routes::request_record& r,
+                                      bool final) const {
+    audit::security_event ev;
+    ev.event_type = c.rule->event_type;
+    ev.user_id = audit::sanitize(
+        extract(c.rule->user, r, cfg_->audit.redact_keys, {jwt_.get(), final}), max_id_bytes);
+    ev.ip_address = r.client_ip;
+    // A client that went away before the app answered (499) leaves the outcome unknown: not a
+    // failed login (nor a success), and the detector does not count it.
+    const bool abandoned = r.error == routes::error_type::client_abort;
+    if (abandoned)
+        ev.success = std::nullopt;
+    else
+        ev.success = in_ranges(r.status, c.rule->success_status);
+    boost::json::object details;
+    details["owasp"] = c.rule->owasp;
+    details["rule"] = c.rule->name;
+    details["path"] = described_path(r, *cfg_);
+    details["user_agent"] = audit::sanitize(r.user_agent, audit::max_user_agent_bytes);
+    if (abandoned) details["outcome"] = "client_abort";
+    ev.details = boost::json::serialize(details);
+    fill_request_fields(ev, r);
+    return {std::move(ev), c.rule->mode == config::delivery_mode::strict, c.phase, c.rule->login,
+            c.rule->name};
+}
+
+void rule_set::add_builtin(const routes::request_record& r, std::vector<derived_event>& out) const {
+    const auto& b = cfg_->security.builtin;
+    std::string type;
+    if (r.status == 401 && b.authn_fail) type = "authn_fail";
+    if (r.status == 403 && b.authz_fail) type = "authz_fail";
+    if (r.status == 429 && b.rate_limit) type = "excess_rate_limit_exceeded";
+    if (type.empty()) return;
+    audit::security_event ev;
+    ev.event_type = type;
+    ev.ip_address = r.client_ip;
+    ev.success = false;
+    boost::json::object details;
+    details["owasp"] = type;
+    details["path"] = described_path(r, *cfg_);
+    ev.details = boost::json::serialize(details);
+    fill_request_fields(ev, r);
+    out.push_back({std::move(ev), false, routes::audit_phase::response, false, "builtin:" + type});
+}
+
+bool rule_set::held(const derived_event& e, const routes::request_record& r) {
+    if (!e.strict) return false;
+    return e.phase == routes::audit_phase::request ? r.held_request : r.held_response;
+}
+
+void rule_set::evaluate(const routes::request_record& r, std::vector<derived_event>& out) const {
+    if (const auto* c = first_match(audit_, r, true)) {
+        auto d = make_audit(*c, r, true);
+        if (!held(d, r)) out.push_back(std::move(d));
+    }
+    if (const auto* c = first_match(security_, r, true)) {
+        auto d = make_security(*c, r, true);
+        if (!held(d, r)) out.push_back(std::move(d));
+    } else {
+        add_builtin(r, out);
+    }
+}
+
+void rule_set::evaluate_strict(const routes::request_record& r, routes::audit_phase phase,
+                               std::vector<derived_event>& out) const {
+    const bool status_known = phase == routes::audit_phase::response;
+    if (const auto* c = first_match(audit_, r, status_known);
+        c && c->rule->mode == config::delivery_mode::strict && c->phase == phase)
+        out.push_back(make_audit(*c, r, false));
+    if (!status_known) return;
+    if (const auto* c = first_match(security_, r, true);
+        c && c->rule->mode == config::delivery_mode::strict)
+        out.push_back(make_security(*c, r, false));
+}
+
+}  // namespace sidelight::rules

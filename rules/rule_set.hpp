@@ -1,0 +1,101 @@
+#pragma once
+// The audit and security rules of one config, compiled: which finished requests become
+// `audit_log` and `security_audit` rows, and what each route must capture for them.
+//
+// Rules are ordered and the first match wins (one audit event and one security event per
+// request at most). A rule matches on route templates (by label, so a rule set works with any
+// routing built from the same config), methods and status codes/ranges/classes. Without a
+// matching security rule, the built-ins turn 401 into `authn_fail`, 403 into `authz_fail` and
+// 429 into `excess_rate_limit_exceeded` (OWASP logging vocabulary).
+//
+// A strict rule decided by the request alone (no `status`, no `response:` source) is held in
+// the request phase; any other strict rule in the response phase (proxy/audit_gate.hpp).
+// With a key under `audit.jwt`, `jwt:` sources read only tokens that verify (jwt_verifier.hpp);
+// refusals are counted in the jwt_stats given, once per request, by evaluate().
+//
+// Immutable after construction; evaluate() may run on every worker thread at once.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "audit/event.hpp"
+#include "config/config.hpp"
+#include "routes/audit_gate.hpp"
+#include "routes/capture.hpp"
+#include "routes/request_record.hpp"
+#include "routes/routing.hpp"
+#include "rules/jwt_verifier.hpp"
+
+namespace sidelight::rules {
+
+struct derived_event {
+    audit::event ev;
+    bool strict = false;
+    routes::audit_phase phase = routes::audit_phase::response;  // when a strict one is held
+    bool login = false;  // a login attempt, for the brute-force detector
+    std::string rule;    // the rule's name ("builtin:authn_fail" for the built-ins)
+};
+
+class rule_set {
+  public:
+    // Throws config::config_error when a rule names a route template the table does not have,
+    // or the `audit.jwt` key cannot be used. `jwt_counts` (optional) must outlive the rule set.
+    rule_set(std::shared_ptr<const config::config> cfg, const routes::routing& routes,
+             jwt_stats* jwt_counts = nullptr);
+
+    // One plan per route id of `routes` (index 0: unmatched and normalized paths), saying per
+    // method what the rules that can match such a request need captured or held.
+    std::vector<routes::capture_plan> plans(const routes::routing& routes) const;
+
+    // The events of a finished request. Strict events of a phase the session already held
+    // (record.held_request / held_response) are left out: they were committed then.
+    void evaluate(const routes::request_record& r, std::vector<derived_event>& out) const;
+
+    // The strict events to commit before `phase` goes on (request phase: status unknown).
+    void evaluate_strict(const routes::request_record& r, routes::audit_phase phase,
+                         std::vector<derived_event>& out) const;
+
+    // audit.redact_keys of the config the rules came from.
+    const std::vector<std::string>& redact_keys() const { return cfg_->audit.redact_keys; }
+
+  private:
+    struct matcher {
+        std::vector<std::string> routes;  // labels; empty: any route
+        routes::method_set methods;       // every method when the rule names none
+        std::vector<config::status_range> status;
+        bool matches(const routes::request_record& r, bool status_known) const;
+        bool covers(std::string_view route_label) const;
+    };
+    struct compiled_audit {
+        const config::audit_rule* rule;
+        matcher match;
+        routes::audit_phase phase;
+    };
+    void refuse_undecidable_strict_rules() const;
+    struct compiled_security {
+        const config::security_rule* rule;
+        matcher match;
+        routes::audit_phase phase;
+    };
+
+    matcher compile(const config::rule_match& m, const routes::routing& routes,
+                    const config::source_mark& mark, const std::string& key) const;
+    template <class Compiled>
+    const Compiled* first_match(const std::vector<Compiled>& rules, const routes::request_record& r,
+                                bool status_known) const;
+    // `final`: the one evaluation of a finished request (evaluate), which counts JWT refusals.
+    derived_event make_audit(const compiled_audit& c, const routes::request_record& r,
+                             bool final) const;
+    derived_event make_security(const compiled_security& c, const routes::request_record& r,
+                                bool final) const;
+    void add_builtin(const routes::request_record& r, std::vector<derived_event>& out) const;
+    static bool held(const derived_event& e, const routes::request_record& r);
+
+    std::shared_ptr<const config::config> cfg_;
+    std::vector<compiled_audit> audit_;
+    std::vector<compiled_security> security_;
+    std::unique_ptr<const jwt_verifier> jwt_;  // null: no key, `jwt:` tokens are only decoded
+};
+
+}  // namespace sidelight::rules
