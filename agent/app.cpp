@@ -46,15 +46,6 @@ std::string file_stamp(const std::string& path) {
            std::to_string(st.st_mtim.tv_nsec);
 }
 
-// Routing for a config, with the capture plans its audit rules need (and those rules made
-// current). Throws config::config_error.
-std::shared_ptr<const routes::routing> build_routing(std::shared_ptr<const config::config> cfg,
-                                                     audit_pipeline& audit) {
-    auto routes = std::make_shared<routes::routing>(*cfg);
-    audit.install(std::move(cfg), *routes);
-    return routes;
-}
-
 }  // namespace
 
 void block_signals() {
@@ -63,13 +54,15 @@ void block_signals() {
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
-app::app(std::shared_ptr<const config::config> cfg)
-    : cfg_(std::move(cfg)),
+app::app(preflight_result checked, rules::jwt_stats& jwt_counts)
+    : cfg_(std::move(checked.cfg)),
+      jwt_counts_(jwt_counts),
       metrics_(*cfg_),
-      audit_(std::make_unique<audit_pipeline>(cfg_, metrics_.registry())),
-      routes_(build_routing(cfg_, *audit_)),
+      audit_(std::make_unique<audit_pipeline>(cfg_, metrics_.registry(), jwt_counts_)),
+      routes_(std::move(checked.routes)),
       observer_(metrics_, *audit_),
       file_stamp_(file_stamp(cfg_->file)) {
+    audit_->install(std::move(checked.rules));
     metrics_.apply(*cfg_, *routes_.get());
     metrics_.add_collectable(&audit_->metrics());
 }
@@ -123,18 +116,21 @@ bool app::config_file_changed() {
 }
 
 bool app::reload() {
-    std::shared_ptr<const config::config> next;
-    std::shared_ptr<const routes::routing> routes;
+    preflight_result checked;  // the same checks as check and run
     try {
-        next = config::load_file(cfg_->file);
-        routes = build_routing(next, *audit_);
+        checked = preflight(cfg_->file, &jwt_counts_);
     } catch (const std::exception& e) {
         metrics_.count_reload(false);
         spdlog::error("reload: rejected, keeping the running config error=\"{}\"", e.what());
         return false;
     }
+    const auto& next = checked.cfg;
+    const auto& routes = checked.routes;
     // Metrics first: a request labelled by the new routing then records into new families.
+    // The rules before the routing: until the routing is swapped, they see records labelled
+    // by the old table, which they look up by label (rules/rule_set.hpp).
     metrics_.apply(*next, *routes);
+    audit_->install(std::move(checked.rules));
     routes_.publish(routes);
     metrics_.count_reload(true);
     const bool restart_needed = !(next->proxy == cfg_->proxy) ||

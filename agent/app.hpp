@@ -23,6 +23,7 @@
 #include "agent/audit_pipeline.hpp"
 #include "agent/health.hpp"
 #include "agent/metrics.hpp"
+#include "agent/preflight.hpp"
 #include "config/config.hpp"
 #include "proxy/server.hpp"
 #include "routes/routing.hpp"
@@ -35,7 +36,9 @@ void block_signals();
 
 class app {
   public:
-    explicit app(std::shared_ptr<const config::config> cfg);
+    // `checked`: the config with its rules and routing (agent/preflight.hpp). `jwt_counts`
+    // counts the JWT refusals of these rules and of every reload's; it must outlive the app.
+    app(preflight_result checked, rules::jwt_stats& jwt_counts);
     ~app();
 
     // Starts everything (throws std::runtime_error on a startup failure), then serves until a
@@ -54,6 +57,7 @@ class app {
     bool audit_healthy() const { return !audit_ || audit_->healthy(); }
 
     std::shared_ptr<const config::config> cfg_;
+    rules::jwt_stats& jwt_counts_;
     // Every finished request goes to the metrics, then to the audit rules.
     struct fan_out : routes::observer {
         fan_out(metrics& m, audit_pipeline& a) : m_(m), a_(a) {}

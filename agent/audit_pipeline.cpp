@@ -64,7 +64,7 @@ struct commit_latch {
 }  // namespace
 
 audit_pipeline::audit_pipeline(std::shared_ptr<const config::config> cfg,
-                               prometheus::Registry& registry)
+                               prometheus::Registry& registry, const rules::jwt_stats& jwt_counts)
     : cfg_(std::move(cfg)),
       store_(audit::open_store(cfg_->audit.store, audit::open_mode::create)),
       reader_(audit::open_store(cfg_->audit.store, audit::open_mode::existing)),
@@ -79,7 +79,7 @@ audit_pipeline::audit_pipeline(std::shared_ptr<const config::config> cfg,
     writer_ = std::make_unique<audit::writer>(*store_, cfg_->audit, std::move(hooks));
     metrics_ = std::make_unique<audit_metrics>(writer_->stats(), registry, cfg_->metrics.prefix);
     metrics_->set_detector(&detector_);
-    metrics_->set_jwt_stats(&jwt_stats_);
+    metrics_->set_jwt_stats(&jwt_counts);
     duration_sink_.store(metrics_.get());
     spdlog::info("audit: store={} head_seq={}", cfg_->audit.store.path, head.seq);
 }
@@ -88,9 +88,7 @@ audit_pipeline::~audit_pipeline() {
     if (writer_) writer_->drain(std::chrono::steady_clock::now() + std::chrono::seconds(5));
 }
 
-void audit_pipeline::install(std::shared_ptr<const config::config> cfg, routes::routing& routes) {
-    auto rules = std::make_shared<const rules::rule_set>(cfg, routes, &jwt_stats_);
-    routes.set_plans(rules->plans(routes));
+void audit_pipeline::install(std::shared_ptr<const rules::rule_set> rules) {
     rules_.publish(std::move(rules));
 }
 

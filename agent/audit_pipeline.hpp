@@ -19,7 +19,6 @@
 #include "audit/writer.hpp"
 #include "config/config.hpp"
 #include "routes/audit_gate.hpp"
-#include "routes/routing.hpp"
 #include "rules/brute_force.hpp"
 #include "rules/rule_set.hpp"
 #include "util/published.hpp"
@@ -29,14 +28,14 @@ namespace sidelight::agent {
 class audit_pipeline : public routes::audit_gate {
   public:
     // Opens (or creates) the store and starts the writer. Throws audit::store_error with the
-    // store path and reason when the store cannot be opened.
-    audit_pipeline(std::shared_ptr<const config::config> cfg, prometheus::Registry& registry);
+    // store path and reason when the store cannot be opened. `jwt_counts` (the rules' JWT
+    // refusals, exported with the audit metrics) must outlive the pipeline.
+    audit_pipeline(std::shared_ptr<const config::config> cfg, prometheus::Registry& registry,
+                   const rules::jwt_stats& jwt_counts);
     ~audit_pipeline() override;
 
-    // Compiles the rules of `cfg` against `routes`, gives `routes` its capture plans and makes
-    // the rules current. Throws config::config_error for a rule naming an unknown route or an
-    // unusable `audit.jwt` key.
-    void install(std::shared_ptr<const config::config> cfg, routes::routing& routes);
+    // Makes `rules` current (compiled by agent/preflight with the routing they go with).
+    void install(std::shared_ptr<const rules::rule_set> rules);
 
     void on_request(const routes::request_record& r);
     void hold(const routes::request_record& r, routes::audit_phase phase,
@@ -64,7 +63,6 @@ class audit_pipeline : public routes::audit_gate {
     std::unique_ptr<audit_metrics> metrics_;
     std::atomic<audit_metrics*> duration_sink_{nullptr};  // set once metrics_ exists
     rules::brute_force_detector detector_;
-    rules::jwt_stats jwt_stats_;  // outlives every rule set: counts survive a reload
     util::published<rules::rule_set> rules_;
     std::unique_ptr<audit::writer> writer_;
 };

@@ -58,9 +58,10 @@ int audit_command(const command_line& cl) {
 // `run`, `check` and `routes`: the same preflight first (agent/preflight.hpp), so that check
 // refuses what run would refuse, with the same message.
 int config_command(const command_line& cl) {
+    sidelight::rules::jwt_stats jwt_counts;  // outlives the app and every rule set it loads
     sidelight::agent::preflight_result checked;
     try {
-        checked = sidelight::agent::preflight(cl.config_path);
+        checked = sidelight::agent::preflight(cl.config_path, &jwt_counts);
     } catch (const std::exception& e) {
         return fail(e.what());
     }
@@ -73,7 +74,7 @@ int config_command(const command_line& cl) {
                                     checked.cfg->log_format);
     sidelight::agent::block_signals();
     try {
-        sidelight::agent::app app(checked.cfg);
+        sidelight::agent::app app(std::move(checked), jwt_counts);
         return app.run();
     } catch (const std::exception& e) {
         spdlog::critical("startup failed: {}", e.what());

@@ -24,7 +24,7 @@
 #include "agent/process_metrics.hpp"
 #include "agent/traffic_metrics.hpp"
 #include "config/config.hpp"
-#include "routes/request_record.hpp"
+#include "routes/observer.hpp"
 #include "routes/routing.hpp"
 #include "util/published.hpp"
 

@@ -5,7 +5,6 @@
 #include "audit/checkpoint.hpp"
 #include "audit/store.hpp"
 #include "config/load.hpp"
-#include "rules/rule_set.hpp"
 
 namespace sidelight::agent {
 namespace {
@@ -36,12 +35,13 @@ void check_checkpoint_key(const config::config& cfg) {
 
 }  // namespace
 
-preflight_result preflight(const std::string& config_path) {
+preflight_result preflight(const std::string& config_path, rules::jwt_stats* jwt_counts) {
     preflight_result r;
     r.cfg = config::load_file(config_path);
     const auto& cfg = *r.cfg;
-    r.routes = std::make_unique<routes::routing>(cfg);  // templates, the OpenAPI file
-    rules::rule_set rules(r.cfg, *r.routes);            // rules name known routes; JWT key
+    auto table = routes::routing::build_table(cfg);  // templates, the OpenAPI file
+    r.rules = std::make_shared<const rules::rule_set>(r.cfg, table, jwt_counts);  // JWT key too
+    r.routes = std::make_shared<const routes::routing>(cfg, std::move(table), r.rules->plans());
     check_checkpoint_key(cfg);
     if (!audit::store_type_available(cfg.audit.store.type)) {
         throw error_at(cfg, "audit.store.type",

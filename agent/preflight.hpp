@@ -3,9 +3,10 @@
 // `routes` so that a file `check` passes is one `run` starts with:
 //
 //   - the file loads (YAML, every key and value; config/load.hpp);
-//   - the route table builds, the OpenAPI file included (proxy/routing.hpp);
-//   - the audit and security rules compile against those routes, and the `audit.jwt` key
-//     (file or environment variable) is usable (audit/rule_set.hpp);
+//   - the route table builds, the OpenAPI file included (routes/routing.hpp);
+//   - the audit and security rules compile against that table, and the `audit.jwt` key
+//     (file or environment variable) is usable (rules/rule_set.hpp);
+//   - the routing value is built with the rules' capture plans: what run serves with;
 //   - the checkpoint signing key (`audit.checkpoint.key_file`) is an Ed25519 private key;
 //   - the audit store type is one this build has (sqlite);
 //   - `proxy.listen` and `admin.listen` are IP addresses, as the listeners need.
@@ -16,23 +17,27 @@
 // resolving), open or create the audit store file (it is created on the first run, on a volume
 // that may not be mounted where check runs).
 //
-// Thread-safety: none needed; called once, from main.
+// The result is what `run` starts with and what a reload swaps in: one build per load.
+// Thread-safety: none needed; called from main, and from the reload on the main thread.
 
 #include <memory>
 #include <string>
 
 #include "config/config.hpp"
 #include "routes/routing.hpp"
+#include "rules/rule_set.hpp"
 
 namespace sidelight::agent {
 
 struct preflight_result {
     std::shared_ptr<const config::config> cfg;
-    std::unique_ptr<routes::routing> routes;
+    std::shared_ptr<const rules::rule_set> rules;   // compiled against the routing's table
+    std::shared_ptr<const routes::routing> routes;  // with the rules' capture plans
 };
 
 // Throws config::config_error with "<file>[:line:col]: <key.path>: <message>" (what main prints
-// before exiting 2).
-preflight_result preflight(const std::string& config_path);
+// before exiting 2). `jwt_counts` (optional) counts the JWT refusals of the rules' verifier and
+// must outlive them.
+preflight_result preflight(const std::string& config_path, rules::jwt_stats* jwt_counts = nullptr);
 
 }  // namespace sidelight::agent

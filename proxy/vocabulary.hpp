@@ -6,6 +6,7 @@
 #include "routes/audit_gate.hpp"
 #include "routes/capture.hpp"
 #include "routes/method.hpp"
+#include "routes/observer.hpp"
 #include "routes/request_record.hpp"
 #include "routes/routing.hpp"
 #include "util/published.hpp"

@@ -1,11 +1,12 @@
 #pragma once
-// The per-request record a client session hands to its observers once the response is written
-// (or has failed). It is the single hand-off from the data path (`proxy/`) to telemetry
-// (`agent/` metrics and access log, then `audit/` rules): observers never see Beast types.
+// The per-request record a client session hands to its observers (observer.hpp) once the
+// response is written (or has failed). It is the single hand-off from the data path (`proxy/`)
+// to telemetry (metrics and the access log in `agent/`, the rules in `rules/`): observers never
+// see Beast types. Two parts: request_timing (times and labels, what metrics need) and
+// request_capture (what the request said, what the access log and the rules read).
 //
-// A session owns one record and reuses it for every request on its connection, so its strings
-// keep their capacity and recording allocates nothing in steady state. Observers are called on
-// the session's worker thread and must not block; they copy what they keep.
+// A session owns one record and reuses it for every request on its connection. Not
+// thread-safe: filled on the session's worker thread, read there by the observers.
 
 #include <chrono>
 #include <cstdint>
@@ -39,7 +40,9 @@ std::string_view error_label(error_type e);
 enum class connection_type : std::uint8_t { client, upstream, websocket };
 std::string_view connection_label(connection_type t);
 
-struct request_record {
+// What metrics need of a request: its times and labels. Plain values only, so a reset is a
+// value-initialisation that cannot forget a field.
+struct request_timing {
     using clock = std::chrono::steady_clock;
 
     std::chrono::system_clock::time_point wall_start;  // for logs and audit rows
@@ -54,27 +57,11 @@ struct request_record {
     std::string_view route_label = unmatched_label;  // the template; lives in the routing value
     std::uint64_t routing_generation = 0;            // which published routing `route` belongs to
     bool route_configured = false;  // matched a configured template (not normalized)
-    std::string path;               // request target without the query string
-    std::string request_id;
-    std::string_view upstream;  // the app's address once the request was sent ("" if never)
-    std::string client_ip;      // per connection: kept across reset()
-    int status = 0;             // what the client got; 499 when it went away first
+    std::string_view upstream;      // the app's address once the request was sent ("" if never)
+    int status = 0;                 // what the client got; 499 when it went away first
     error_type error = error_type::none;
     std::uint64_t bytes_in = 0;   // request body bytes read from the client
     std::uint64_t bytes_out = 0;  // response body bytes written to the client
-
-    // For the audit rules of the route (see capture_plan); empty when the plan asks nothing.
-    const capture_plan* plan = nullptr;  // the route's plan, owned by the routing value
-    param_list params;                   // path parameters of the matched template
-    std::string query;                   // the query string, without '?'
-    std::string user_agent;
-    std::vector<std::pair<std::string, std::string>> headers;  // names lower case, per plan
-    std::string request_body;                                  // at most plan->max_body_bytes
-    bool request_body_truncated = false;
-    std::string response_body;
-    bool response_body_truncated = false;
-    bool held_request = false;   // the strict gate was consulted before forwarding
-    bool held_response = false;  // ... and before the response was written
 
     std::chrono::microseconds duration() const {
         return std::chrono::duration_cast<std::chrono::microseconds>(end - start);
@@ -85,38 +72,53 @@ struct request_record {
         return std::chrono::duration_cast<std::chrono::microseconds>(upstream_header -
                                                                      upstream_start);
     }
+    void reset() { *this = request_timing{}; }
+};
+
+// What the request said, for the access log and the audit rules of its route (what they read
+// is decided by the route's capture_plan; nothing is captured when the plan asks nothing).
+// Strings keep their capacity across requests, so recording allocates nothing in steady state;
+// reset() must therefore clear each member (a new member is added to it).
+struct request_capture {
+    std::string path;   // request target without the query string
+    std::string query;  // the query string, without '?'
+    std::string request_id;
+    std::string user_agent;
+    const capture_plan* plan = nullptr;  // the route's plan, owned by the routing value
+    param_list params;                   // path parameters of the matched template
+    std::vector<std::pair<std::string, std::string>> headers;  // names lower case, per plan
+    std::string request_body;                                  // at most plan->max_body_bytes
+    bool request_body_truncated = false;
+    std::string response_body;
+    bool response_body_truncated = false;
+    bool held_request = false;   // the strict gate was consulted before forwarding
+    bool held_response = false;  // ... and before the response was written
+
     void reset() {
-        method = {};
-        method_id = http_method::other;
-        route = unmatched_route;
-        route_label = unmatched_label;
-        route_configured = false;
+        path.clear();
+        query.clear();
+        request_id.clear();
+        user_agent.clear();
         plan = nullptr;
         params.clear();
-        query.clear();
-        user_agent.clear();
         headers.clear();
         request_body.clear();
+        request_body_truncated = false;
         response_body.clear();
-        request_body_truncated = response_body_truncated = false;
+        response_body_truncated = false;
         held_request = held_response = false;
-        path.clear();
-        request_id.clear();
-        upstream = {};
-        status = 0;
-        error = error_type::none;
-        bytes_in = bytes_out = 0;
-        start = upstream_start = upstream_header = end = clock::time_point{};
     }
 };
 
-// What the proxy reports to. Implemented by the agent (metrics, access log, audit pipeline).
-// Thread-safety: called concurrently from every worker thread.
-class observer {
-  public:
-    virtual ~observer() = default;
-    virtual void on_request(const request_record& record) = 0;
-    virtual void on_connection(connection_type type, int delta) = 0;
+// One request as the session hands it over: its timing and labels, what it said, and the
+// client's address (per connection: kept across reset()).
+struct request_record : request_timing, request_capture {
+    std::string client_ip;
+
+    void reset() {
+        request_timing::reset();
+        request_capture::reset();
+    }
 };
 
 }  // namespace sidelight::routes

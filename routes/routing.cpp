@@ -4,18 +4,18 @@
 
 namespace sidelight::routes {
 
-routing::routing(const config::config& cfg)
-    : table_(route_table::build(cfg.routes, std::filesystem::path(cfg.file).parent_path())) {
+std::shared_ptr<const route_table> routing::build_table(const config::config& cfg) {
+    return route_table::build(cfg.routes, std::filesystem::path(cfg.file).parent_path());
+}
+
+routing::routing(const config::config& cfg, std::shared_ptr<const route_table> table,
+                 std::vector<capture_plan> plans)
+    : table_(std::move(table)), plans_(std::move(plans)) {
     if (cfg.routes.unmatched == config::unmatched_mode::normalize) {
         normalizer_ = std::make_unique<unmatched_normalizer>(
             static_cast<route_id>(table_->size() + 1), cfg.routes.max_routes);
     }
-    plans_.resize(table_->size() + 1);
-}
-
-void routing::set_plans(std::vector<capture_plan> plans) {
-    plans.resize(table_->size() + 1);
-    plans_ = std::move(plans);
+    if (!plans_.empty()) plans_.resize(table_->size() + 1);
 }
 
 route_id routing::resolve(http_method method, std::string_view target, param_list* params) const {

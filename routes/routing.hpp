@@ -1,8 +1,12 @@
 #pragma once
-// What the proxy needs to label a request: the compiled route table and, with
-// `routes.unmatched: normalize`, the normalizer for paths no template matches. Built once per
-// config load and published to the workers (published.hpp); a reload builds a new one.
-// Thread-safety: resolve() and label() may be called concurrently.
+// What the proxy needs to label a request: the compiled route table, the capture plan of each
+// route id (what the rules of that route need captured or held), and, with
+// `routes.unmatched: normalize`, the normalizer for paths no template matches.
+//
+// Built once per config load, whole: the table first (build_table), then the rules compiled
+// against it give the plans (rules/rule_set.hpp), then the routing value; it is immutable after
+// that and published to the workers (util/published.hpp); a reload builds a new one.
+// Thread-safety: every member may be called concurrently.
 
 #include <memory>
 #include <string_view>
@@ -17,8 +21,16 @@ namespace sidelight::routes {
 
 class routing {
   public:
-    // Throws config::config_error (with the file and line of the offending entry).
-    explicit routing(const config::config& cfg);
+    // The route table of `cfg` (its templates and OpenAPI file). Throws config::config_error
+    // with the file and line of the offending entry.
+    static std::shared_ptr<const route_table> build_table(const config::config& cfg);
+
+    // `plans`: one per route id of `table` ([0]: unmatched and normalized paths), or empty when
+    // no rule asks anything of any route.
+    routing(const config::config& cfg, std::shared_ptr<const route_table> table,
+            std::vector<capture_plan> plans = {});
+    // The table of `cfg`, no plans (no audit rules).
+    explicit routing(const config::config& cfg) : routing(cfg, build_table(cfg)) {}
 
     // The route id of a request: a configured route, a normalized template, or unmatched (0).
     route_id resolve(http_method method, std::string_view target,
@@ -27,21 +39,22 @@ class routing {
     // True when `id` is one of the configured (or imported) templates.
     bool configured(route_id id) const { return id != unmatched_route && id <= table_->size(); }
     const route_table& table() const { return *table_; }
+    const std::shared_ptr<const route_table>& shared_table() const { return table_; }
     // True with `routes.unmatched: normalize`.
     bool normalizes() const { return normalizer_ != nullptr; }
 
     // What requests on a route must capture for the audit rules. Normalized and unmatched
     // routes share the plan of `unmatched` (id 0).
     const capture_plan& plan(route_id id) const {
+        static const capture_plan nothing;
+        if (plans_.empty()) return nothing;
         return plans_[id < plans_.size() ? id : unmatched_route];
     }
-    // Set once, by whoever compiles the rules, before the routing value is published.
-    void set_plans(std::vector<capture_plan> plans);
 
   private:
     std::shared_ptr<const route_table> table_;
     std::unique_ptr<unmatched_normalizer> normalizer_;  // null unless `unmatched: normalize`
-    std::vector<capture_plan> plans_;                   // by route id; [0] for unmatched
+    std::vector<capture_plan> plans_;  // by route id, [0] for unmatched; empty: none asks
 };
 
 // `sidelight routes`: describe(table()), followed with `unmatched: normalize` by a line saying

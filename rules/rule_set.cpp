@@ -58,13 +58,13 @@ routes::method_set method_set_of(const std::vector<routes::http_method>& methods
 // A `path:<name>` source reads a parameter of the matched route: when no route the rule can
 // match (by template and method) has that parameter, the rule could never read it. Said at
 // load time, at the source's position, instead of recording empty ids forever.
-void refuse_unknown_path_param(const config::value_source& s, const routes::routing& routes,
+void refuse_unknown_path_param(const config::value_source& s, const routes::route_table& table,
                                const std::vector<std::string>& labels, routes::method_set methods,
                                const std::string& key) {
     if (s.from != source_kind::path_param) return;
     std::vector<std::string_view> candidates;  // the first three, for the message
     std::size_t count = 0;
-    for (const auto& e : routes.table().entries()) {
+    for (const auto& e : table.entries()) {
         if (!labels.empty() && std::find(labels.begin(), labels.end(), e.label) == labels.end())
             continue;
         const bool method_overlap =
@@ -108,21 +108,16 @@ void fill_request_fields(Event& ev, const routes::request_record& r) {
 
 }  // namespace
 
-bool rule_set::matcher::covers(std::string_view route_label) const {
-    return routes.empty() || std::find(routes.begin(), routes.end(), route_label) != routes.end();
-}
-
 bool rule_set::matcher::matches(const routes::request_record& r, bool status_known) const {
-    if (!covers(r.route_label)) return false;
     if (!methods.contains(r.method_id)) return false;
     if (status.empty()) return true;
     return status_known && in_ranges(r.status, status);
 }
 
-rule_set::matcher rule_set::compile(const config::rule_match& m, const routes::routing& routes,
-                                    const config::source_mark& mark, const std::string& key) const {
+rule_set::matcher rule_set::compile(const config::rule_match& m, const config::source_mark& mark,
+                                    const std::string& key) const {
     matcher out;
-    const auto& entries = routes.table().entries();
+    const auto& entries = table_->entries();
     for (std::size_t i = 0; i < m.routes.size(); ++i) {
         const auto path = key + ".match.routes[" + std::to_string(i) + "]";
         const auto label = routes::parse_template(m.routes[i], mark, path).label;
@@ -140,9 +135,9 @@ rule_set::matcher rule_set::compile(const config::rule_match& m, const routes::r
     return out;
 }
 
-rule_set::rule_set(std::shared_ptr<const config::config> cfg, const routes::routing& routes,
-                   jwt_stats* jwt_counts)
-    : cfg_(std::move(cfg)) {
+rule_set::rule_set(std::shared_ptr<const config::config> cfg,
+                   std::shared_ptr<const routes::route_table> table, jwt_stats* jwt_counts)
+    : cfg_(std::move(cfg)), table_(std::move(table)) {
     if (cfg_->audit.jwt.verifies())
         jwt_ = std::make_unique<const jwt_verifier>(cfg_->audit.jwt, jwt_counts);
     const auto& audit_rules = cfg_->audit.rules;
@@ -153,11 +148,11 @@ rule_set::rule_set(std::shared_ptr<const config::config> cfg, const routes::rout
                                     rule.user.from == source_kind::response_body;
         const std::string key = "audit.rules[" + std::to_string(i) + "]";
         audit_.push_back(
-            {&rule, compile(rule.match, routes, rule.mark, key),
+            {&rule, compile(rule.match, rule.mark, key),
              needs_response ? routes::audit_phase::response : routes::audit_phase::request});
         const matcher& m = audit_.back().match;
-        refuse_unknown_path_param(rule.entity_id, routes, m.routes, m.methods, key + ".entity_id");
-        refuse_unknown_path_param(rule.user, routes, m.routes, m.methods, key + ".user");
+        refuse_unknown_path_param(rule.entity_id, *table_, m.routes, m.methods, key + ".entity_id");
+        refuse_unknown_path_param(rule.user, *table_, m.routes, m.methods, key + ".user");
     }
     refuse_undecidable_strict_rules();
     const auto& security_rules = cfg_->security.rules;
@@ -166,10 +161,37 @@ rule_set::rule_set(std::shared_ptr<const config::config> cfg, const routes::rout
         // Success is decided by the status: security events are always response-phase.
         const std::string key = "security.rules[" + std::to_string(i) + "]";
         security_.push_back(
-            {&rule, compile(rule.match, routes, rule.mark, key), routes::audit_phase::response});
+            {&rule, compile(rule.match, rule.mark, key), routes::audit_phase::response});
         const matcher& m = security_.back().match;
-        refuse_unknown_path_param(rule.user, routes, m.routes, m.methods, key + ".user");
+        refuse_unknown_path_param(rule.user, *table_, m.routes, m.methods, key + ".user");
     }
+    build_buckets();
+}
+
+void rule_set::build_buckets() {
+    const auto named = [](const auto& compiled) {
+        std::vector<const std::vector<std::string>*> out;
+        for (const auto& c : compiled) out.push_back(&c.match.routes);
+        return out;
+    };
+    audit_buckets_ = route_buckets(*table_, named(audit_));
+    security_buckets_ = route_buckets(*table_, named(security_));
+    const auto names_a_route = [](const auto& c) { return !c.match.routes.empty(); };
+    if (std::none_of(audit_.begin(), audit_.end(), names_a_route) &&
+        std::none_of(security_.begin(), security_.end(), names_a_route))
+        return;
+    for (const auto& e : table_->entries()) ids_by_label_.emplace(e.label, e.id);
+}
+
+// A record labelled by this table carries the table's own label string (the same address);
+// one labelled by another table (a request in flight across a reload) is looked up by label.
+// Normalized and unmatched paths are id 0 here.
+routes::route_id rule_set::route_of(const routes::request_record& r) const {
+    if (!r.route_configured || r.route == routes::unmatched_route) return routes::unmatched_route;
+    if (r.route <= table_->size() && table_->label(r.route).data() == r.route_label.data())
+        return r.route;
+    const auto it = ids_by_label_.find(r.route_label);
+    return it == ids_by_label_.end() ? routes::unmatched_route : it->second;
 }
 
 // A strict rule that fires on the request holds it before the app answers, so first-match
@@ -207,45 +229,49 @@ void rule_set::refuse_undecidable_strict_rules() const {
 
 // Per route, and per method within it: a rule asks something only of the requests it can
 // match, so that a strict GET rule neither holds nor buffers a PUT on the same template.
-std::vector<routes::capture_plan> rule_set::plans(const routes::routing& routes) const {
-    const auto& entries = routes.table().entries();
+std::vector<routes::capture_plan> rule_set::plans() const {
+    if (audit_.empty() && security_.empty()) return {};
+    const auto& entries = table_->entries();
     std::vector<routes::capture_plan> out(entries.size() + 1);
     for (std::size_t id = 0; id < out.size(); ++id) {
         auto& plan = out[id];
         plan.max_body_bytes = cfg_->audit.max_body_bytes;
-        const auto label = routes.label(static_cast<routes::route_id>(id));
         // The methods a request on this route can have (any, for unmatched and normalized).
         const auto route_methods =
             id == 0 ? routes::method_set::all() : method_set_of(entries[id - 1].methods);
-        for (const auto& c : audit_) {
+        const auto rid = static_cast<routes::route_id>(id);
+        audit_buckets_.first(rid, [&](std::uint32_t i) {
+            const auto& c = audit_[i];
             const auto methods = c.match.methods & route_methods;
-            if (!c.match.covers(label) || methods.empty()) continue;
+            if (methods.empty()) return false;
             if (c.rule->changes) plan.request_body |= methods;
             want(plan, c.rule->entity_id, methods);
             want(plan, c.rule->user, methods);
             if (c.rule->mode == config::delivery_mode::strict)
                 (c.phase == routes::audit_phase::request ? plan.strict_request
                                                          : plan.strict_response) |= methods;
-        }
-        for (const auto& c : security_) {
+            return false;
+        });
+        security_buckets_.first(rid, [&](std::uint32_t i) {
+            const auto& c = security_[i];
             const auto methods = c.match.methods & route_methods;
-            if (!c.match.covers(label) || methods.empty()) continue;
+            if (methods.empty()) return false;
             want(plan, c.rule->user, methods);
             if (c.rule->mode == config::delivery_mode::strict) plan.strict_response |= methods;
-        }
+            return false;
+        });
     }
     return out;
 }
 
 template <class Compiled>
 const Compiled* rule_set::first_match(const std::vector<Compiled>& rules,
-                                      const routes::request_record& r, bool status_known) const {
-    for (const auto& c : rules) {
-        if (c.match.matches(r, status_known)) return &c;
-    }
-    return nullptr;
+                                      const route_buckets& buckets, const routes::request_record& r,
+                                      bool status_known) const {
+    const auto i = buckets.first(
+        route_of(r), [&](std::uint32_t i) { return rules[i].match.matches(r, status_known); });
+    return i < 0 ? nullptr : &rules[static_cast<std::size_t>(i)];
 }
-
 derived_event rule_set::make_audit(const compiled_audit& c, const routes::request_record& r,
                                    bool final) const {
     const jwt_reading jwt{jwt_.get(), final};
@@ -316,11 +342,11 @@ bool rule_set::held(const derived_event& e, const routes::request_record& r) {
 }
 
 void rule_set::evaluate(const routes::request_record& r, std::vector<derived_event>& out) const {
-    if (const auto* c = first_match(audit_, r, true)) {
+    if (const auto* c = first_match(audit_, audit_buckets_, r, true)) {
         auto d = make_audit(*c, r, true);
         if (!held(d, r)) out.push_back(std::move(d));
     }
-    if (const auto* c = first_match(security_, r, true)) {
+    if (const auto* c = first_match(security_, security_buckets_, r, true)) {
         auto d = make_security(*c, r, true);
         if (!held(d, r)) out.push_back(std::move(d));
     } else {
@@ -331,11 +357,11 @@ void rule_set::evaluate(const routes::request_record& r, std::vector<derived_eve
 void rule_set::evaluate_strict(const routes::request_record& r, routes::audit_phase phase,
                                std::vector<derived_event>& out) const {
     const bool status_known = phase == routes::audit_phase::response;
-    if (const auto* c = first_match(audit_, r, status_known);
+    if (const auto* c = first_match(audit_, audit_buckets_, r, status_known);
         c && c->rule->mode == config::delivery_mode::strict && c->phase == phase)
         out.push_back(make_audit(*c, r, false));
     if (!status_known) return;
-    if (const auto* c = first_match(security_, r, true);
+    if (const auto* c = first_match(security_, security_buckets_, r, true);
         c && c->rule->mode == config::delivery_mode::strict)
         out.push_back(make_security(*c, r, false));
 }

@@ -3,10 +3,13 @@
 // `audit_log` and `security_audit` rows, and what each route must capture for them.
 //
 // Rules are ordered and the first match wins (one audit event and one security event per
-// request at most). A rule matches on route templates (by label, so a rule set works with any
-// routing built from the same config), methods and status codes/ranges/classes. Without a
-// matching security rule, the built-ins turn 401 into `authn_fail`, 403 into `authz_fail` and
-// 429 into `excess_rate_limit_exceeded` (OWASP logging vocabulary).
+// request at most). A rule matches on route templates, methods and status codes/ranges/classes.
+// The rules are compiled against one route table and bucketed by its route ids
+// (route_buckets.hpp): a request looks only at the rules of its route. The routing value the
+// proxy labels requests with is built from the same table, with plans() as its capture plans;
+// a request labelled by another table (in flight across a reload) is looked up by its label.
+// Without a matching security rule, the built-ins turn 401 into `authn_fail`, 403 into `authz_fail`
+// and 429 into `excess_rate_limit_exceeded` (OWASP logging vocabulary).
 //
 // A strict rule decided by the request alone (no `status`, no `response:` source) is held in
 // the request phase; any other strict rule in the response phase (proxy/audit_gate.hpp).
@@ -17,6 +20,8 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "audit/event.hpp"
@@ -24,8 +29,9 @@
 #include "routes/audit_gate.hpp"
 #include "routes/capture.hpp"
 #include "routes/request_record.hpp"
-#include "routes/routing.hpp"
+#include "routes/route_table.hpp"
 #include "rules/jwt_verifier.hpp"
+#include "rules/route_buckets.hpp"
 
 namespace sidelight::rules {
 
@@ -41,12 +47,13 @@ class rule_set {
   public:
     // Throws config::config_error when a rule names a route template the table does not have,
     // or the `audit.jwt` key cannot be used. `jwt_counts` (optional) must outlive the rule set.
-    rule_set(std::shared_ptr<const config::config> cfg, const routes::routing& routes,
-             jwt_stats* jwt_counts = nullptr);
+    rule_set(std::shared_ptr<const config::config> cfg,
+             std::shared_ptr<const routes::route_table> table, jwt_stats* jwt_counts = nullptr);
 
-    // One plan per route id of `routes` (index 0: unmatched and normalized paths), saying per
-    // method what the rules that can match such a request need captured or held.
-    std::vector<routes::capture_plan> plans(const routes::routing& routes) const;
+    // One plan per route id of the table (index 0: unmatched and normalized paths), saying per
+    // method what the rules that can match such a request need captured or held; empty when
+    // no rule asks anything (routes::routing then gives every route the empty plan).
+    std::vector<routes::capture_plan> plans() const;
 
     // The events of a finished request. Strict events of a phase the session already held
     // (record.held_request / held_response) are left out: they were committed then.
@@ -79,11 +86,14 @@ class rule_set {
         routes::audit_phase phase;
     };
 
-    matcher compile(const config::rule_match& m, const routes::routing& routes,
-                    const config::source_mark& mark, const std::string& key) const;
+    matcher compile(const config::rule_match& m, const config::source_mark& mark,
+                    const std::string& key) const;
+    void build_buckets();
+    // The id `r`'s route has in this rule set's table.
+    routes::route_id route_of(const routes::request_record& r) const;
     template <class Compiled>
-    const Compiled* first_match(const std::vector<Compiled>& rules, const routes::request_record& r,
-                                bool status_known) const;
+    const Compiled* first_match(const std::vector<Compiled>& rules, const route_buckets& buckets,
+                                const routes::request_record& r, bool status_known) const;
     // `final`: the one evaluation of a finished request (evaluate), which counts JWT refusals.
     derived_event make_audit(const compiled_audit& c, const routes::request_record& r,
                              bool final) const;
@@ -93,8 +103,14 @@ class rule_set {
     static bool held(const derived_event& e, const routes::request_record& r);
 
     std::shared_ptr<const config::config> cfg_;
+    std::shared_ptr<const routes::route_table> table_;
     std::vector<compiled_audit> audit_;
     std::vector<compiled_security> security_;
+    route_buckets audit_buckets_;
+    route_buckets security_buckets_;
+    // label -> a route id with that label (its entries share their buckets), for records
+    // labelled by another table; empty when no rule names a route.
+    std::unordered_map<std::string_view, routes::route_id> ids_by_label_;
     std::unique_ptr<const jwt_verifier> jwt_;  // null: no key, `jwt:` tokens are only decoded
 };
 

@@ -148,13 +148,14 @@ TEST_F(JwtConfigTest, RulesReadOnlyVerifiedTokensAndCountARefusalOncePerRequest)
     const auto cfg = config::load_string(yaml, "r.yaml");
     routes::routing routes(*cfg);
     jwt_stats stats;
-    rule_set rules(cfg, routes, &stats);
+    rule_set rules(cfg, routes.shared_table(), &stats);
     const auto request = [&](const std::string& token) {
         routes::request_record r;
         r.method = "GET";
         r.method_id = routes::http_method::get;
         r.route = routes.resolve(r.method_id, "/a/7", &r.params);
         r.route_label = routes.label(r.route);
+        r.route_configured = routes.configured(r.route);
         r.status = 200;
         r.wall_start = std::chrono::system_clock::now();
         r.headers = {{"authorization", "Bearer " + token}};
@@ -183,7 +184,7 @@ TEST_F(JwtConfigTest, RulesReadOnlyVerifiedTokensAndCountARefusalOncePerRequest)
     const auto bad = config::load_string(yaml, "r.yaml");
     routes::routing bad_routes(*bad);
     try {
-        rule_set refused(bad, bad_routes);
+        rule_set refused(bad, bad_routes.shared_table());
         FAIL() << "accepted";
     } catch (const config::config_error& e) {
         EXPECT_NE(std::string(e.what()).find("r.yaml:7:15: audit.jwt.key_file: cannot read"),

@@ -24,7 +24,7 @@ std::string error_of(const std::string& yaml) {
     try {
         const auto cfg = config::load_string(upstream + yaml, "c.yaml");
         const routes::routing routes(*cfg);
-        const rule_set rules(cfg, routes);
+        const rule_set rules(cfg, routes.shared_table());
         make_checkpoint_signer(cfg->audit.checkpoint);
         return "accepted";
     } catch (const config::config_error& e) {

@@ -12,6 +12,7 @@
 #include "audit/event_api.hpp"
 #include "audit/redact.hpp"
 #include "config/load.hpp"
+#include "routes/routing.hpp"
 #include "rules/brute_force.hpp"
 #include "rules/rule_set.hpp"
 #include "rules/value_source.hpp"
@@ -87,6 +88,7 @@ routes::request_record record(const routes::routing& routes, std::string method,
     r.method_id = routes::parse_method(method);
     r.route = routes.resolve(r.method_id, target, &r.params);
     r.route_label = routes.label(r.route);
+    r.route_configured = routes.configured(r.route);
     r.plan = &routes.plan(r.route);
     r.status = status;
     r.client_ip = "203.0.113.7";
@@ -136,9 +138,10 @@ security:
 
 struct fixture {
     std::shared_ptr<const config::config> cfg = config::load_string(rules_yaml, "r.yaml");
-    std::shared_ptr<routes::routing> routes = std::make_shared<routes::routing>(*cfg);
-    rule_set rules{cfg, *routes};
-    fixture() { routes->set_plans(rules.plans(*routes)); }
+    std::shared_ptr<const routes::route_table> table = routes::routing::build_table(*cfg);
+    rule_set rules{cfg, table};
+    std::shared_ptr<const routes::routing> routes =
+        std::make_shared<const routes::routing>(*cfg, table, rules.plans());
 };
 
 TEST(RuleSetTest, FirstMatchWinsWithFieldsFromPathJwtAndBody) {
@@ -226,9 +229,9 @@ security:
       mode: strict
 )",
                                    "m.yaml");
-    routes::routing routes(*cfg);
-    rule_set rules(cfg, routes);
-    routes.set_plans(rules.plans(routes));
+    const auto table = routes::routing::build_table(*cfg);
+    rule_set rules(cfg, table);
+    const routes::routing routes(*cfg, table, rules.plans());
     using routes::http_method;
     const auto& items = routes.plan(routes.resolve(http_method::put, "/api/items/1"));
     EXPECT_EQ(&items, &routes.plan(routes.resolve(http_method::get, "/api/items/1")));
@@ -326,7 +329,7 @@ TEST(RuleSetTest, AStrictRequestRuleBehindAStatusRuleForTheSameRequestsIsRefused
                 rules,
             "strict.yaml");
         routes::routing routes(*cfg);
-        rule_set built(cfg, routes);
+        rule_set built(cfg, routes.shared_table());
     };
     const std::string status_rule =
         "    - name: ok-reads\n      match: {routes: [\"/a/{id}\"], status: [2xx]}\n"
@@ -370,7 +373,7 @@ audit:
                                    "bad.yaml");
     routes::routing routes(*cfg);
     try {
-        rule_set rules(cfg, routes);
+        rule_set rules(cfg, routes.shared_table());
         FAIL() << "accepted";
     } catch (const config::config_error& e) {
         EXPECT_NE(std::string(e.what()).find("bad.yaml:7:"), std::string::npos) << e.what();
@@ -543,7 +546,7 @@ audit:
 )",
                                    "status.yaml");
     routes::routing routes(*cfg);
-    rule_set rules(cfg, routes);
+    rule_set rules(cfg, routes.shared_table());
     for (const int status : {200, 299, 300, 302, 304, 305, 403, 404, 405, 500}) {
         std::vector<derived_event> out;
         rules.evaluate(record(routes, "GET", "/a", status), out);
@@ -666,6 +669,57 @@ TEST(EventApiTest, StoredJsonIsExactAndValid) {
         "extra: unknown field");
     EXPECT_EQ(parse_security_events(R"({"event_type":"X","details":"null"})", keys).error,
               "details: expected an object (or a string holding one)");
+}
+
+// Rules are bucketed by route id: a request looks only at the rules naming its route and at
+// those naming none, merged in config order, so first-match is the config's order.
+TEST(RuleSetTest, BucketsKeepTheConfigOrderAcrossRouteAndAnyRouteRules) {
+    const auto cfg = config::load_string(R"(upstream:
+  address: 127.0.0.1:3000
+routes:
+  unmatched: normalize
+  entries:
+    - GET /a/{id}
+    - PUT /a/{id}
+    - GET /b
+audit:
+  rules:
+    - name: b-only
+      match: {routes: [/b]}
+      action: B
+    - name: any-put
+      match: {methods: [PUT]}
+      action: ANY_PUT
+    - name: a-any-method
+      match: {routes: ["/a/{id}"]}
+      action: A
+    - name: anything
+      action: ANY
+)",
+                                         "buckets.yaml");
+    const auto table = routes::routing::build_table(*cfg);
+    const rule_set rules(cfg, table);
+    const routes::routing routing(*cfg, table, rules.plans());
+    const auto action = [&](const routes::routing& labelled_by, const char* method,
+                            const char* target) {
+        std::vector<derived_event> out;
+        rules.evaluate(record(labelled_by, method, target, 200), out);
+        for (const auto& d : out)
+            if (const auto* a = std::get_if<audit_event>(&d.ev)) return a->action;
+        return std::string("none");
+    };
+    EXPECT_EQ(action(routing, "GET", "/b"), "B");
+    EXPECT_EQ(action(routing, "PUT", "/a/1"), "ANY_PUT");  // an any-route rule placed first
+    EXPECT_EQ(action(routing, "GET", "/a/1"), "A");
+    EXPECT_EQ(action(routing, "GET", "/users/42"), "ANY");  // normalized: no route names it
+    EXPECT_EQ(action(routing, "GET", "/nowhere"), "ANY");
+    // A request labelled by another table of the same config (in flight across a reload) is
+    // looked up by its label: the same answers.
+    const routes::routing other(*cfg);
+    ASSERT_NE(&other.table(), &routing.table());
+    EXPECT_EQ(action(other, "GET", "/b"), "B");
+    EXPECT_EQ(action(other, "GET", "/a/1"), "A");
+    EXPECT_EQ(action(other, "PUT", "/a/1"), "ANY_PUT");
 }
 
 }  // namespace
