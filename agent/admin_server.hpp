@@ -1,7 +1,7 @@
 #pragma once
 // The admin HTTP server (/metrics, /healthz, /readyz, /livez, /v1/*) on its own port and its
 // own thread's io_context, so a scrape never competes with proxy workers. It knows nothing of
-// the endpoints: each request goes to the `admin_handler` as plain strings (admin_routes.hpp),
+// the endpoints: each request goes to the `admin_handler` as plain strings (util/plain_http.hpp),
 // which keeps Beast in this one translation unit.
 // Requests under /v1/ (the event API, which waits for durable commits) run on a thread of
 // their own, one at a time, so a slow store never delays a scrape or a probe; every other
@@ -20,24 +20,12 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "config/config.hpp"
+#include "util/plain_http.hpp"
 
 namespace sidelight::agent {
 
-struct admin_request {
-    std::string_view method;
-    std::string_view target;  // path and query
-    std::string_view authorization;
-    std::string_view content_type;
-    std::string_view body;
-};
-
-struct admin_response {
-    int status = 200;
-    std::string content_type = "text/plain; charset=utf-8";
-    std::string body;
-    // Further response headers: `WWW-Authenticate` with a 401, `Allow` with a 405.
-    std::vector<std::pair<std::string, std::string>> headers = {};
-};
+using admin_request = util::plain_request;
+using admin_response = util::plain_response;
 
 using admin_handler = std::function<admin_response(const admin_request&)>;
 

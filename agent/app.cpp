@@ -77,7 +77,7 @@ void app::start() {
     started_ = std::chrono::steady_clock::now();
     admin_ = std::make_unique<admin_server>(
         admin_ioc_, cfg_->admin.listen, [this](const admin_request& r) { return handle_admin(r); });
-    proxy_ = std::make_unique<proxy::server>(cfg_, observer_, routes_, audit_.get());
+    proxy_ = std::make_unique<proxy::server>(cfg_, observer_, routes_, &audit_->gate());
     proxy_->start();
     listening_ = true;
     health_ = std::make_unique<health_checker>(admin_ioc_, *cfg_,
