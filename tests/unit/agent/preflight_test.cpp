@@ -1,0 +1,89 @@
+// One preflight for check, run and reload: the config, the rules compiled against the route
+// table, and the routing built with those rules' capture plans.
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <string>
+
+#include "agent/preflight.hpp"
+#include "config/load.hpp"
+#include "tests/unit/audit/test_util.hpp"
+
+namespace sidelight::agent {
+namespace {
+
+using audit::testing::temp_dir;
+
+std::string write(const temp_dir& dir, const std::string& text) {
+    const auto path = dir.file("sidelight.yaml");
+    std::ofstream(path) << text;
+    return path;
+}
+
+TEST(PreflightTest, TheExampleConfigPasses) {
+    const auto r = preflight(std::string(SIDELIGHT_SOURCE_DIR) + "/deploy/examples/sidelight.yaml");
+    ASSERT_TRUE(r.cfg && r.rules && r.routes);
+    EXPECT_GT(r.routes->table().size(), 0u);
+}
+
+TEST(PreflightTest, TheRoutingCarriesTheRulesPlans) {
+    temp_dir dir;
+    const auto r = preflight(write(dir, R"(upstream:
+  address: 127.0.0.1:3000
+routes:
+  - PUT /api/products/{id}
+  - GET /health
+audit:
+  rules:
+    - name: update
+      match: {routes: ["/api/products/{id}"], methods: [PUT]}
+      action: UPDATE
+      user: header:X-User-Id
+      changes: true
+)"));
+    using routes::http_method;
+    const auto put = r.routes->resolve(http_method::put, "/api/products/7");
+    ASSERT_NE(put, routes::unmatched_route);
+    const auto& plan = r.routes->plan(put);
+    EXPECT_TRUE(plan.request_body.contains(http_method::put));
+    ASSERT_EQ(plan.headers.size(), 1u);
+    EXPECT_EQ(plan.headers[0].name, "x-user-id");
+    EXPECT_TRUE(r.routes->plan(r.routes->resolve(http_method::get, "/health")).empty());
+}
+
+TEST(PreflightTest, ARuleNamingAnUnknownRouteIsRefusedAtItsLine) {
+    temp_dir dir;
+    try {
+        preflight(write(dir, R"(upstream:
+  address: 127.0.0.1:3000
+routes:
+  - GET /a
+audit:
+  rules:
+    - name: r
+      match: {routes: [/b]}
+      action: X
+)"));
+        FAIL() << "accepted";
+    } catch (const config::config_error& e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find("sidelight.yaml:7:"), std::string::npos) << what;
+        EXPECT_NE(what.find("audit.rules[0].match.routes[0]"), std::string::npos) << what;
+    }
+}
+
+TEST(PreflightTest, AListenerNameIsRefusedAsRunWouldRefuseIt) {
+    temp_dir dir;
+    try {
+        preflight(write(dir,
+                        "upstream:\n  address: 127.0.0.1:3000\nproxy:\n  listen: "
+                        "localhost:8080\n"));
+        FAIL() << "accepted";
+    } catch (const config::config_error& e) {
+        EXPECT_NE(std::string(e.what()).find("proxy.listen"), std::string::npos) << e.what();
+    }
+}
+
+}  // namespace
+}  // namespace sidelight::agent
