@@ -7,7 +7,7 @@ RUN scripts/install-deps && rm -rf /var/lib/apt/lists/*
 COPY . .
 RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DSIDELIGHT_TESTS=OFF \
  && cmake --build /build -j2 \
- && strip /build/sidelight
+ && strip /build/sidelight /build/sidelight-audit
 
 # Runtime stage: runtime libraries only, non-root.
 FROM debian:bookworm-slim
@@ -19,7 +19,7 @@ RUN apt-get update \
  && useradd --system --uid 10001 --home-dir /var/lib/sidelight --shell /usr/sbin/nologin sidelight \
  && mkdir -p /etc/sidelight /var/lib/sidelight \
  && chown sidelight:sidelight /var/lib/sidelight
-COPY --from=build /build/sidelight /usr/local/bin/sidelight
+COPY --from=build /build/sidelight /build/sidelight-audit /usr/local/bin/
 COPY deploy/examples/sidelight.yaml /etc/sidelight/sidelight.yaml
 USER 10001:10001
 # Log lines as JSON for the platform's collector, even under `docker run -t` (the example
