@@ -6,42 +6,12 @@
 // `max_body_bytes` while they still stream to the other side.
 
 #include <cstddef>
-#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "routes/method.hpp"
 
 namespace sidelight::routes {
-
-// A set of http_method values, one bit each.
-class method_set {
-  public:
-    static method_set all() {
-        method_set s;
-        s.bits_ = (1u << (standard_method_count + 1)) - 1;
-        return s;
-    }
-    void add(http_method m) { bits_ |= bit(m); }
-    method_set& operator|=(method_set o) {
-        bits_ |= o.bits_;
-        return *this;
-    }
-    method_set operator&(method_set o) const {
-        method_set s;
-        s.bits_ = bits_ & o.bits_;
-        return s;
-    }
-    bool contains(http_method m) const { return (bits_ & bit(m)) != 0; }
-    bool empty() const { return bits_ == 0; }
-    bool operator==(const method_set&) const = default;
-
-  private:
-    static std::uint16_t bit(http_method m) {
-        return static_cast<std::uint16_t>(1u << static_cast<unsigned>(m));
-    }
-    std::uint16_t bits_ = 0;
-};
 
 // A request header the rules read, and the methods whose rules read it.
 struct header_want {

@@ -1,13 +1,12 @@
 // Compiles route specs into a route_table: parse and validate every template (folding the case
-// of literals unless routes.case_sensitive), resolve
-// duplicates and explicit-over-imported overrides, build the trie, then number the routes in
-// precedence order.
+// of literals unless routes.case_sensitive), place it in the trie (which finds duplicates and
+// explicit-over-imported overrides), then number the routes in precedence order.
 
 #include "routes/route_table.hpp"
 
 #include <algorithm>
 #include <cctype>
-#include <unordered_map>
+#include <map>
 
 #include "config/load.hpp"
 
@@ -16,15 +15,7 @@ namespace sidelight::routes {
 namespace {
 
 constexpr std::size_t slot_count = standard_method_count + 1;
-
-struct pending {
-    const config::route_spec* spec = nullptr;
-    parsed_template tpl;
-    std::array<bool, slot_count> slots{};  // methods, then "any"
-    std::size_t index = 0;                 // in routes.entries (explicit entries only)
-    bool imported = false;
-    bool dropped = false;
-};
+using slot_mask = std::array<bool, slot_count>;  // methods, then "any"
 
 std::string lower(std::string_view text) {
     std::string out(text);
@@ -51,24 +42,9 @@ std::string key_path_of(const config::route_spec& spec, std::size_t index, bool 
            lower(spec.methods.empty() ? "" : spec.methods.front());
 }
 
-std::string key_path_of(const pending& p) {
-    return key_path_of(*p.spec, p.index, p.imported);
-}
-
-// Case-insensitive tables store literals lower case; the shape follows, so that templates
-// differing only in case are found to be one route. The label keeps the configured case.
-void fold_case(parsed_template& tpl) {
-    for (auto& seg : tpl.segments)
-        if (seg.type == template_segment::kind::literal) seg.text = lower(seg.text);
-    tpl.shape = lower(tpl.shape);
-}
-
-pending parse_spec(const config::route_spec& spec, std::size_t index, bool imported,
-                   bool case_sensitive) {
-    const std::string key_path = key_path_of(spec, index, imported);
-    pending p{&spec, parse_template(spec.path_template, spec.mark, key_path), {}, index, imported};
-    if (!case_sensitive) fold_case(p.tpl);
-    if (spec.methods.empty()) p.slots[slot_count - 1] = true;
+slot_mask slots_of(const config::route_spec& spec, const std::string& key_path) {
+    slot_mask slots{};
+    if (spec.methods.empty()) slots[slot_count - 1] = true;
     for (const auto& m : spec.methods) {
         const auto method = parse_method(m);
         if (method == http_method::other) {
@@ -77,107 +53,142 @@ pending parse_spec(const config::route_spec& spec, std::size_t index, bool impor
                                            "' (use GET, HEAD, POST, PUT, DELETE, CONNECT, "
                                            "OPTIONS, TRACE or PATCH, upper case)");
         }
-        p.slots[static_cast<std::size_t>(method)] = true;
+        slots[static_cast<std::size_t>(method)] = true;
     }
-    return p;
+    return slots;
 }
 
-[[noreturn]] void conflict(const pending& first, const pending& second, std::size_t slot) {
-    const bool same = first.tpl.label == second.tpl.label;
-    std::string message = (same ? "duplicate route '" : "ambiguous route '") + slot_text(slot) +
-                          " " + second.tpl.label + "': ";
-    message += same ? "already defined at " + where(first.spec->mark, second.spec->mark)
-                    : "matches the same paths as '" + first.tpl.label + "' defined at " +
-                          where(first.spec->mark, second.spec->mark);
-    throw config::config_error(second.spec->mark, key_path_of(second), message);
-}
-
-// Explicit entries first (conflicts among them are errors), then imported ones, which yield
-// to explicit entries and conflict only among themselves.
-void resolve(std::vector<pending>& all) {
-    std::unordered_map<std::string, std::array<int, slot_count>> owners;
-    for (const bool imported : {false, true}) {
-        for (std::size_t i = 0; i < all.size(); ++i) {
-            auto& p = all[i];
-            if (p.imported != imported) continue;
-            auto [it, fresh] = owners.try_emplace(p.tpl.shape);
-            if (fresh) it->second.fill(-1);
-            for (std::size_t s = 0; s < slot_count; ++s) {
-                if (!p.slots[s]) continue;
-                const int owner = it->second[s];
-                if (owner < 0) {
-                    it->second[s] = static_cast<int>(i);
-                } else if (imported && !all[owner].imported) {
-                    p.slots[s] = false;
-                } else {
-                    conflict(all[owner], p, s);
-                }
-            }
-            p.dropped = std::none_of(p.slots.begin(), p.slots.end(), [](bool b) { return b; });
-        }
-    }
-}
+// A route placed in the trie, until finish() makes it an entry: only what the entry needs.
+struct kept {
+    const config::route_spec* spec = nullptr;
+    std::string label;
+    slot_mask slots{};
+    std::uint32_t params = 0;  // index into route_table::param_sets_
+    std::uint32_t index = 0;   // in its list, for the key path of an error
+    bool imported = false;
+};
 
 }  // namespace
 
+// Builds the trie one route at a time. Two templates have the same shape (they match the same
+// paths) exactly when they end at the same trie node, so duplicates and ambiguities are found
+// where the route is placed: its end node's slot for a method already holds another route.
+// Explicit entries are placed first; an imported one then yields a method an explicit entry
+// holds, and conflicts only with another imported one. Only a small `kept` record per route
+// lives until finish(): the parsed template of a route dies with its placement.
 class route_table_builder {
   public:
     using node = route_table::node;
 
-    explicit route_table_builder(route_table& table) : t_(table) { t_.nodes_.emplace_back(); }
-
-    // Frees what only resolve() and insert() needed: every route's pending entry is alive until
-    // finish(), so what it holds counts at the peak.
-    void insert(pending& p, route_id temp) {
-        std::uint32_t at = 0;
-        bool catch_all = false;
-        for (const auto& seg : p.tpl.segments) {
-            catch_all = seg.type == template_segment::kind::catch_all;
-            if (catch_all) break;
-            at = seg.type == template_segment::kind::param ? param_child(at)
-                                                           : literal_child(at, seg.text);
-        }
-        fill(catch_all ? t_.nodes_[at].catch_all : t_.nodes_[at].here, p, temp);
-        p.tpl.segments = {};
-        p.tpl.shape = {};
+    route_table_builder(route_table& table, bool case_sensitive)
+        : t_(table), case_sensitive_(case_sensitive) {
+        t_.case_sensitive_ = case_sensitive;
+        t_.nodes_.emplace_back();
+        t_.param_sets_.emplace_back();  // [0]: no parameters
+        param_ids_.emplace(std::vector<std::string>{}, 0);
     }
 
-    // Renumbers the temporary ids in precedence order and fills entries_.
-    // Labels and parameter names move from `all` into the entries.
-    void finish(std::vector<pending>& all, const std::vector<std::size_t>& temp_to_pending) {
-        sort_literals();
+    void add(const std::vector<config::route_spec>& specs, bool imported) {
+        for (std::size_t i = 0; i < specs.size(); ++i) add_one(specs[i], i, imported);
+    }
+
+    // Numbers the routes in precedence order and fills entries_.
+    void finish() {
+        sort_edges();
         std::vector<route_id> order;
-        visit(order, temp_to_pending.size());
-        std::vector<route_id> final_id(temp_to_pending.size() + 1, unmatched_route);
+        visit(order, kept_.size());
+        std::vector<route_id> final_id(kept_.size() + 1, unmatched_route);
         t_.entries_.reserve(order.size());
         for (const route_id temp : order) {
-            auto& p = all[temp_to_pending[temp - 1]];
-            const auto id = static_cast<route_id>(t_.entries_.size() + 1);
-            final_id[temp] = id;
-            route_entry e{id,           std::move(p.tpl.label),       {},
-                          p.spec->name, std::move(p.tpl.param_names), p.spec->mark,
-                          p.imported};
-            for (std::size_t s = 0; s + 1 < slot_count; ++s) {
-                if (p.slots[s]) e.methods.push_back(static_cast<http_method>(s));
-            }
+            auto& k = kept_[temp - 1];
+            route_entry e;
+            e.id = static_cast<route_id>(t_.entries_.size() + 1);
+            final_id[temp] = e.id;
+            e.label = std::move(k.label);
+            for (std::size_t s = 0; s + 1 < slot_count; ++s)
+                if (k.slots[s]) e.methods.add(static_cast<http_method>(s));
+            e.name = k.spec->name;
+            e.params = k.params;
+            e.line = static_cast<std::uint32_t>(k.spec->mark.line);
+            e.column = static_cast<std::uint16_t>(k.spec->mark.column);
+            e.file = file_id(k.spec->mark.file);
+            e.imported = k.imported;
             t_.entries_.push_back(std::move(e));
         }
+        kept_ = {};
         for (auto& slots : t_.slots_) {
             for (auto& id : slots) id = final_id[id];
         }
         t_.nodes_.shrink_to_fit();
+        t_.slots_.shrink_to_fit();
     }
 
   private:
-    void fill(std::uint32_t& slots_index, const pending& p, route_id temp) {
-        if (slots_index == node::none) {
-            slots_index = static_cast<std::uint32_t>(t_.slots_.size());
+    void add_one(const config::route_spec& spec, std::size_t index, bool imported) {
+        const std::string key_path = key_path_of(spec, index, imported);
+        auto tpl = parse_template(spec.path_template, spec.mark, key_path);
+        auto slots = slots_of(spec, key_path);
+        auto& owners = t_.slots_[end_slots(tpl)];
+        for (std::size_t s = 0; s < slot_count; ++s) {
+            if (!slots[s] || owners[s] == unmatched_route) continue;
+            const kept& first = kept_[owners[s] - 1];
+            if (imported && !first.imported)
+                slots[s] = false;  // an explicit entry overrides an imported one
+            else
+                conflict(first, spec, key_path, tpl.label, s);
+        }
+        if (std::none_of(slots.begin(), slots.end(), [](bool b) { return b; })) return;
+        kept_.push_back({&spec, std::move(tpl.label), slots, param_set(std::move(tpl.param_names)),
+                         static_cast<std::uint32_t>(index), imported});
+        const auto temp = static_cast<route_id>(kept_.size());
+        for (std::size_t s = 0; s < slot_count; ++s)
+            if (slots[s]) owners[s] = temp;
+    }
+
+    [[noreturn]] void conflict(const kept& first, const config::route_spec& second,
+                               const std::string& key_path, const std::string& label,
+                               std::size_t slot) const {
+        const bool same = first.label == label;
+        std::string message = (same ? "duplicate route '" : "ambiguous route '") + slot_text(slot) +
+                              " " + label + "': ";
+        message += same ? "already defined at " + where(first.spec->mark, second.mark)
+                        : "matches the same paths as '" + first.label + "' defined at " +
+                              where(first.spec->mark, second.mark);
+        throw config::config_error(second.mark, key_path, message);
+    }
+
+    // Walks (creating what is missing) to the node the template ends at; returns the index in
+    // slots_ of its slots: those of the node, or of its catch-all.
+    std::uint32_t end_slots(const parsed_template& tpl) {
+        std::uint32_t at = 0;
+        bool catch_all = false;
+        for (const auto& seg : tpl.segments) {
+            catch_all = seg.type == template_segment::kind::catch_all;
+            if (catch_all) break;
+            at = seg.type == template_segment::kind::param
+                     ? param_child(at)
+                     : literal_child(at, case_sensitive_ ? seg.text : lower(seg.text));
+        }
+        std::uint32_t& index = catch_all ? t_.nodes_[at].catch_all : t_.nodes_[at].here;
+        if (index == node::none) {
+            index = static_cast<std::uint32_t>(t_.slots_.size());
             t_.slots_.emplace_back();
         }
-        auto& slots = t_.slots_[slots_index];
-        for (std::size_t s = 0; s < slot_count; ++s) {
-            if (p.slots[s]) slots[s] = temp;
-        }
+        return index;
+    }
+
+    std::uint32_t param_set(std::vector<std::string> names) {
+        const auto [it, fresh] =
+            param_ids_.try_emplace(std::move(names), static_cast<std::uint32_t>(param_ids_.size()));
+        if (fresh) t_.param_sets_.push_back(it->first);
+        return it->second;
+    }
+
+    std::uint16_t file_id(const std::string& file) {
+        for (std::size_t i = 0; i < t_.files_.size(); ++i)
+            if (t_.files_[i] == file) return static_cast<std::uint16_t>(i);
+        t_.files_.push_back(file);
+        return static_cast<std::uint16_t>(t_.files_.size() - 1);
     }
 
     std::uint32_t param_child(std::uint32_t at) {
@@ -188,26 +199,60 @@ class route_table_builder {
         return t_.nodes_[at].param;
     }
 
-    // Children are appended unsorted and found through `children_`: inserting each literal in
-    // sorted place made a node with k literals cost O(k^2) (100k sibling routes took seconds).
-    // sort_literals() puts every node in the order match() searches, once, at the end.
-    std::uint32_t literal_child(std::uint32_t at, const std::string& text) {
-        std::string key(reinterpret_cast<const char*>(&at), sizeof at);
-        key += text;
-        const auto [it, fresh] =
-            children_.try_emplace(std::move(key), static_cast<std::uint32_t>(t_.nodes_.size()));
-        if (!fresh) return it->second;
-        t_.nodes_[at].literals.emplace_back(text, it->second);
+    // Edges are appended unsorted and found through a small open-addressing index of edge
+    // numbers (a map keyed by strings cost about 70 bytes per literal; inserting each literal
+    // in sorted place made a node with k literals cost O(k^2)). sort_edges() groups and sorts
+    // them once, at the end.
+    std::uint32_t literal_child(std::uint32_t at, std::string text) {
+        const std::size_t mask = index_.size() - 1;
+        for (std::size_t i = slot_of(at, text) & mask;; i = (i + 1) & mask) {
+            const std::uint32_t e = index_[i];
+            if (e == 0) break;
+            const auto& edge = t_.edges_[e - 1];
+            if (edge.parent == at && edge.text == text) return edge.child;
+        }
+        const auto child = static_cast<std::uint32_t>(t_.nodes_.size());
         t_.nodes_.emplace_back();
-        return it->second;
+        t_.edges_.push_back({std::move(text), child, at});
+        add_to_index(static_cast<std::uint32_t>(t_.edges_.size()));
+        return child;
     }
 
-    void sort_literals() {
-        children_ = {};
-        for (auto& n : t_.nodes_) {
-            std::sort(n.literals.begin(), n.literals.end(),
-                      [](const auto& a, const auto& b) { return a.first < b.first; });
+    static std::size_t slot_of(std::uint32_t parent, std::string_view text) {
+        return std::hash<std::string_view>{}(text) ^ (parent * 0x9E3779B97F4A7C15ull);
+    }
+
+    // Keeps the index at most half full, rebuilding it from the edges when it grows.
+    void add_to_index(std::uint32_t edge_number) {
+        if (edge_number * 2 > index_.size()) {
+            index_.assign(index_.size() * 2, 0);
+            for (std::uint32_t e = 1; e < edge_number; ++e) place(e);
         }
+        place(edge_number);
+    }
+
+    void place(std::uint32_t edge_number) {
+        const auto& edge = t_.edges_[edge_number - 1];
+        const std::size_t mask = index_.size() - 1;
+        std::size_t i = slot_of(edge.parent, edge.text) & mask;
+        while (index_[i] != 0) i = (i + 1) & mask;
+        index_[i] = edge_number;
+    }
+
+    // Sorts the edges by parent, then text (the order match() searches), and gives every node
+    // its run.
+    void sort_edges() {
+        index_ = {};
+        auto& edges = t_.edges_;
+        std::sort(edges.begin(), edges.end(), [](const auto& a, const auto& b) {
+            return a.parent != b.parent ? a.parent < b.parent : a.text < b.text;
+        });
+        for (std::uint32_t i = 0; i < edges.size(); ++i) {
+            auto& n = t_.nodes_[edges[i].parent];
+            if (n.edge_count == 0) n.first_edge = i;
+            ++n.edge_count;
+        }
+        edges.shrink_to_fit();
     }
 
     // `seen` is indexed by temporary id: a route listed under several slots (GET,PUT) is
@@ -229,7 +274,7 @@ class route_table_builder {
         std::vector<bool> seen(route_count + 1, false);
         struct frame {
             std::uint32_t at;
-            std::size_t next;  // next literal to descend into; literals.size(): the param
+            std::size_t next;  // next literal to descend into; edge_count: the param
             bool param_done;
         };
         std::vector<frame> stack{{0, 0, false}};
@@ -238,8 +283,8 @@ class route_table_builder {
             frame& f = stack.back();
             const node& n = t_.nodes_[f.at];
             std::uint32_t child = node::none;
-            if (f.next < n.literals.size()) {
-                child = n.literals[f.next++].second;
+            if (f.next < n.edge_count) {
+                child = t_.edges_[n.first_edge + f.next++].child;
             } else if (!f.param_done) {
                 f.param_done = true;
                 child = n.param;
@@ -247,7 +292,7 @@ class route_table_builder {
             if (child != node::none) {
                 collect(t_.nodes_[child].here, order, seen);
                 stack.push_back({child, 0, false});
-            } else if (f.next >= n.literals.size() && f.param_done) {
+            } else if (f.next >= n.edge_count && f.param_done) {
                 collect(n.catch_all, order, seen);
                 stack.pop_back();
             }
@@ -255,30 +300,21 @@ class route_table_builder {
     }
 
     route_table& t_;
-    std::unordered_map<std::string, std::uint32_t> children_;  // parent index + segment -> child
+    const bool case_sensitive_;
+    std::vector<kept> kept_;  // by temporary id - 1
+    std::vector<std::uint32_t> index_ =
+        std::vector<std::uint32_t>(1024, 0);  // edge numbers, 0: free
+    std::map<std::vector<std::string>, std::uint32_t> param_ids_;
 };
 
 std::shared_ptr<const route_table> route_table::build(
     const std::vector<config::route_spec>& imported,
     const std::vector<config::route_spec>& explicit_entries, bool case_sensitive) {
-    std::vector<pending> all;
-    all.reserve(imported.size() + explicit_entries.size());
-    for (std::size_t i = 0; i < imported.size(); ++i)
-        all.push_back(parse_spec(imported[i], i, true, case_sensitive));
-    for (std::size_t i = 0; i < explicit_entries.size(); ++i)
-        all.push_back(parse_spec(explicit_entries[i], i, false, case_sensitive));
-    resolve(all);
-
     std::shared_ptr<route_table> table(new route_table);
-    table->case_sensitive_ = case_sensitive;
-    route_table_builder builder(*table);
-    std::vector<std::size_t> temp_to_pending;
-    for (std::size_t i = 0; i < all.size(); ++i) {
-        if (all[i].dropped) continue;
-        temp_to_pending.push_back(i);
-        builder.insert(all[i], static_cast<route_id>(temp_to_pending.size()));
-    }
-    builder.finish(all, temp_to_pending);
+    route_table_builder builder(*table, case_sensitive);
+    builder.add(explicit_entries, false);  // first: an imported entry yields to them
+    builder.add(imported, true);
+    builder.finish();
     return table;
 }
 

@@ -10,10 +10,12 @@ namespace sidelight::routes {
 
 namespace {
 
-std::string methods_text(const std::vector<http_method>& methods) {
+std::string methods_text(method_set methods) {
     if (methods.empty()) return "*";
     std::string out;
-    for (const auto m : methods) {
+    for (std::size_t i = 0; i < standard_method_count; ++i) {
+        const auto m = static_cast<http_method>(i);
+        if (!methods.contains(m)) continue;
         if (!out.empty()) out += ',';
         out += method_label(m);
     }
@@ -48,7 +50,7 @@ std::string describe(const route_table& table) {
         pad(line, method_w + 2 + label_w + 2);
         line += e.name.empty() ? "-" : e.name;
         pad(line, method_w + 2 + label_w + 2 + name_w + 2);
-        line += source_text(e.mark);
+        line += source_text(table.mark(e));
         out += line + '\n';
     }
     return out;
@@ -69,7 +71,7 @@ std::string describe_match(const route_table& table, http_method method, std::st
         out += params.value(i);
     }
     if (params.truncated()) out += " (parameters truncated)";
-    return out + " (" + (e.name.empty() ? "-" : e.name) + ", " + source_text(e.mark) + ")";
+    return out + " (" + (e.name.empty() ? "-" : e.name) + ", " + source_text(table.mark(e)) + ")";
 }
 
 std::string describe(const routing& routes) {

@@ -108,19 +108,18 @@ struct route_table::search {
     }
 
     std::uint32_t literal(const node& n, std::string_view segment) const {
+        const auto first = table.edges_.begin() + n.first_edge;
+        const auto last = first + n.edge_count;
         if (table.case_sensitive_) {
-            const auto it = std::lower_bound(n.literals.begin(), n.literals.end(), segment,
-                                             [](const auto& entry, std::string_view s) {
-                                                 return std::string_view(entry.first) < s;
-                                             });
-            return it != n.literals.end() && it->first == segment ? it->second : node::none;
+            const auto it = std::lower_bound(first, last, segment, [](const edge& e, auto s) {
+                return std::string_view(e.text) < s;
+            });
+            return it != last && it->text == segment ? it->child : node::none;
         }
-        const auto it = std::lower_bound(n.literals.begin(), n.literals.end(), segment,
-                                         [](const auto& entry, std::string_view s) {
-                                             return compare_folded(entry.first, s) < 0;
-                                         });
-        return it != n.literals.end() && compare_folded(it->first, segment) == 0 ? it->second
-                                                                                 : node::none;
+        const auto it = std::lower_bound(first, last, segment, [](const edge& e, auto s) {
+            return compare_folded(e.text, s) < 0;
+        });
+        return it != last && compare_folded(it->text, segment) == 0 ? it->child : node::none;
     }
 
     bool walk(std::uint32_t index, std::size_t depth) {
@@ -150,7 +149,7 @@ route_id route_table::match(http_method method, std::string_view target, param_l
     search s{*this, method, path};
     if (!s.walk(0, 0)) return unmatched_route;
     if (params != nullptr) {
-        const auto& names = entries_[s.found - 1].param_names;
+        const auto& names = param_sets_[entries_[s.found - 1].params];
         for (std::size_t i = 0; i < s.param_count && i < names.size(); ++i) {
             params->add(names[i], path, s.param_segments[i], s.param_segments[i] + 1);
         }
@@ -168,7 +167,12 @@ std::string_view route_table::label(route_id id) const {
 
 const std::vector<std::string>& route_table::param_names(route_id id) const {
     if (id == unmatched_route || id > entries_.size()) return no_names;
-    return entries_[id - 1].param_names;
+    return param_sets_[entries_[id - 1].params];
+}
+
+config::source_mark route_table::mark(const route_entry& e) const {
+    return {e.file < files_.size() ? files_[e.file] : std::string(), static_cast<int>(e.line),
+            e.column};
 }
 
 std::shared_ptr<const route_table> route_table::build(const config::routes_config& routes,

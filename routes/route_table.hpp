@@ -94,14 +94,16 @@ class param_list {
     bool truncated_ = false;
 };
 
-// One configured route, as compiled.
+// One configured route, as compiled. Kept small: a table may hold 100k of them.
 struct route_entry {
     route_id id = unmatched_route;
-    std::string label;                 // normalized template, the metric label
-    std::vector<http_method> methods;  // empty: any method
-    std::string name;                  // entry name or OpenAPI operationId
-    std::vector<std::string> param_names;
-    config::source_mark mark;
+    std::string label;         // normalized template, the metric label
+    method_set methods;        // empty: any method
+    std::string name;          // entry name or OpenAPI operationId
+    std::uint32_t params = 0;  // its parameter names: route_table::param_names(id)
+    std::uint32_t line = 0;    // where it is configured: route_table::mark(entry)
+    std::uint16_t column = 0;
+    std::uint16_t file = 0;
     bool imported = false;  // came from the OpenAPI file
 };
 
@@ -126,6 +128,8 @@ class route_table {
     std::string_view label(route_id id) const;
     // The parameter names of a route, in path order (empty for unmatched).
     const std::vector<std::string>& param_names(route_id id) const;
+    // Where an entry is configured (the config file, or the OpenAPI file it was imported from).
+    config::source_mark mark(const route_entry& e) const;
     // Number of configured routes: ids are 1..size().
     std::size_t size() const { return entries_.size(); }
     // Every route in precedence order; entries()[i].id == i + 1.
@@ -134,14 +138,23 @@ class route_table {
   private:
     friend class route_table_builder;  // route_builder.cpp
     struct search;
+    // Literal edges live in one array, each node's as one run sorted by text (the order
+    // match() binary-searches), so that a node is five integers and has no allocation of its
+    // own: a table of 100k templates is mostly nodes.
+    struct edge {
+        std::string text;  // decoded literal; lower case unless case-sensitive
+        std::uint32_t child;
+        std::uint32_t parent;  // used while building
+    };
     struct node {
         static constexpr std::uint32_t none = UINT32_MAX;
         static constexpr std::size_t any_slot = standard_method_count;
         using slots = std::array<route_id, standard_method_count + 1>;  // per method, then any
-        std::vector<std::pair<std::string, std::uint32_t>> literals;    // sorted by segment
+        std::uint32_t first_edge = 0;  // literal children: edges_[first_edge, + edge_count)
+        std::uint32_t edge_count = 0;
         std::uint32_t param = none;
         // Indexes into slots_ (none: no entry). Most nodes are inner nodes: keeping the
-        // 40-byte slot arrays out of line makes a node 40 bytes instead of 112.
+        // 40-byte slot arrays out of line keeps the nodes small.
         std::uint32_t here = none;       // entries ending at this node
         std::uint32_t catch_all = none;  // `{*name}` entries hanging off this node
     };
@@ -149,9 +162,13 @@ class route_table {
     route_table() = default;
 
     std::vector<node> nodes_;
+    std::vector<edge> edges_;
     std::vector<node::slots> slots_;
     bool case_sensitive_ = false;  // false: literals are stored lower case (ASCII)
     std::vector<route_entry> entries_;
+    // Parameter name lists, each once (most routes share one, such as {"id"}): [0] is empty.
+    std::vector<std::vector<std::string>> param_sets_;
+    std::vector<std::string> files_;  // the files entries come from
 };
 
 // The compiled table for `sidelight routes`: one line per entry in precedence order,

@@ -79,7 +79,6 @@ class template_parser {
         const bool all = type == template_segment::kind::catch_all;
         out_.param_names.push_back(n);
         out_.label += all ? "/{*" + n + "}" : "/{" + n + "}";
-        out_.shape += all ? "*/" : "?/";
         out_.segments.push_back({type, n});
     }
 
@@ -94,8 +93,6 @@ class template_parser {
         decoded.resize(static_cast<std::size_t>(n));
         if (decoded == "." || decoded == "..") fail("'.' and '..' segments are not allowed");
         out_.label += "/" + std::string(raw);
-        // Length-prefixed so that no literal can imitate another shape.
-        out_.shape += "L" + std::to_string(decoded.size()) + ":" + decoded + "/";
         out_.segments.push_back({template_segment::kind::literal, std::move(decoded)});
     }
 

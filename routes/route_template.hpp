@@ -30,7 +30,6 @@ struct template_segment {
 struct parsed_template {
     std::vector<template_segment> segments;
     std::string label;  // normalized: params as `{name}`, e.g. "/api/orders/{id}"; "/" for root
-    std::string shape;  // identity for matching: equal shapes match the same paths
     std::vector<std::string> param_names;  // in path order, catch-all last
 };
 

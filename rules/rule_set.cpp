@@ -67,12 +67,10 @@ void refuse_unknown_path_param(const config::value_source& s, const routes::rout
     for (const auto& e : table.entries()) {
         if (!labels.empty() && std::find(labels.begin(), labels.end(), e.label) == labels.end())
             continue;
-        const bool method_overlap =
-            e.methods.empty() || std::any_of(e.methods.begin(), e.methods.end(),
-                                             [&](auto m) { return methods.contains(m); });
+        const bool method_overlap = e.methods.empty() || !(e.methods & methods).empty();
         if (!method_overlap) continue;
-        if (std::find(e.param_names.begin(), e.param_names.end(), s.key) != e.param_names.end())
-            return;
+        const auto& names = table.param_names(e.id);
+        if (std::find(names.begin(), names.end(), s.key) != names.end()) return;
         if (!candidates.empty() && candidates.back() == e.label) continue;  // GET and PUT entries
         if (++count <= 3) candidates.push_back(e.label);
     }
@@ -237,8 +235,9 @@ std::vector<routes::capture_plan> rule_set::plans() const {
         auto& plan = out[id];
         plan.max_body_bytes = cfg_->audit.max_body_bytes;
         // The methods a request on this route can have (any, for unmatched and normalized).
-        const auto route_methods =
-            id == 0 ? routes::method_set::all() : method_set_of(entries[id - 1].methods);
+        const auto route_methods = id == 0 || entries[id - 1].methods.empty()
+                                       ? routes::method_set::all()
+                                       : entries[id - 1].methods;
         const auto rid = static_cast<routes::route_id>(id);
         audit_buckets_.first(rid, [&](std::uint32_t i) {
             const auto& c = audit_[i];

@@ -116,7 +116,8 @@ TEST(route_build, explicit_entries_override_imported_ones) {
     const auto del = t->match(http_method::delete_, "/pets/5", &params);
     EXPECT_EQ(t->label(del), "/pets/{petId}");
     EXPECT_TRUE(t->entries()[del - 1].imported);
-    EXPECT_EQ(t->entries()[del - 1].mark.file, "api.yaml");
+    EXPECT_EQ(t->mark(t->entries()[del - 1]).file, "api.yaml");
+    EXPECT_EQ(t->mark(t->entries()[get - 1]).file, "routes.yaml");
     EXPECT_EQ(t->label(t->match(http_method::get, "/pets")), "/pets");
     EXPECT_EQ(t->label(t->match(http_method::put, "/health")), "/health");
 }

@@ -187,7 +187,7 @@ TEST(route_table, ids_follow_precedence_and_zero_is_unmatched) {
     EXPECT_EQ(t->label(0), "unmatched");
     EXPECT_EQ(t->label(99), "unmatched");
     EXPECT_TRUE(t->param_names(0).empty());
-    EXPECT_EQ(e[1].mark.line, 6);
+    EXPECT_EQ(t->mark(e[1]).line, 6);
 }
 
 TEST(route_table, empty_table_matches_nothing) {
