@@ -1,8 +1,9 @@
 #pragma once
 // The client side of one connection (see session.hpp): the class behind serve_client(),
 // shared by session.cpp (the keep-alive loop, reading and checking the request head,
-// rewriting, capture) and exchange.cpp (the exchange with the app, strict audit holds,
-// errors the proxy answers itself, upgrades). Private to proxy/.
+// rewriting, capture), exchange.cpp (the exchange with the app, strict audit holds,
+// upgrades) and proxy_answer.cpp (the errors the proxy answers itself, from the error table).
+// Private to proxy/.
 // Runs on its worker's thread only.
 
 #include <array>
@@ -17,6 +18,7 @@
 
 #include "proxy/header_rewrite.hpp"
 #include "proxy/http_fields.hpp"
+#include "proxy/proxy_answer.hpp"
 #include "proxy/relay.hpp"
 #include "proxy/worker.hpp"
 
@@ -63,9 +65,11 @@ class client_session {
     task<next> serve_one();
     task<next> forward(request_parser& rp);
     task<next> respond(exchange_state& x);
-    task<next> send_error(http::status status, error_type error, bool keep_alive);
+    task<next> send_error(proxy_answer answer, bool keep_alive);
+    task<next> refuse_body(const beast::error_code& ec);
     task<void> lingering_close();
     void finish(int status, error_type error);
+    next client_left();  // the client went away first: recorded as 499, the connection closed
     void label_route(std::string_view target);
     task<bool> hold(audit_phase phase);
     task<next> tunnel(exchange_state& x);

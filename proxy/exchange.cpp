@@ -1,6 +1,7 @@
 // The exchange with the app for one request: send it (retrying once on a stale pooled
-// connection), hold it for strict audit delivery, relay the response or answer an error, and
-// turn an accepted upgrade into a tunnel. Members of client_session (client_session.hpp).
+// connection), hold it for strict audit delivery, relay the response or answer an error from
+// the error table (proxy_answer.hpp), and turn an accepted upgrade into a tunnel. Members of
+// client_session (client_session.hpp).
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/write.hpp>
@@ -29,13 +30,6 @@ bool idempotent(http::verb v) {
     }
 }
 
-// A parse error in what the client sent, as opposed to the client going away.
-bool malformed(const beast::error_code& ec) {
-    static const auto& http_errors = make_error_code(http::error::bad_chunk).category();
-    return ec.category() == http_errors && ec != http::error::partial_message &&
-           ec != http::error::end_of_stream;
-}
-
 error_type classify_status(int status) {
     if (status >= 500) return error_type::server_error;
     if (status >= 400) return error_type::client_error;
@@ -57,27 +51,11 @@ task<std::optional<client_session::next>> client_session::strict_request(exchang
                 ready ? *ready
                       : co_await read_body_piece(socket_, deadline_, buffer_, rp, body_buf_,
                                                  cfg_.limits.body_idle_timeout, ec);
-            if (ec == http::error::body_limit) {
-                co_return co_await send_error(http::status::payload_too_large,
-                                              error_type::bad_request, false);
-            }
-            if (malformed(ec)) {
-                co_return co_await send_error(http::status::bad_request, error_type::bad_request,
-                                              false);
-            }
-            if (ec == beast::error::timeout) {  // limits.body_idle_timeout / body_read_timeout
-                co_return co_await send_error(http::status::request_timeout,
-                                              error_type::bad_request, false);
-            }
-            if (ec) {
-                finish(499, error_type::client_abort);
-                co_return next::close;
-            }
+            if (ec) co_return co_await refuse_body(ec);
             record_.bytes_in += got;
             if (record_.request_body.size() + got > cap) {
                 // Held requests are buffered, so their size is bounded by the capture cap.
-                co_return co_await send_error(http::status::payload_too_large,
-                                              error_type::bad_request, false);
+                co_return co_await send_error(proxy_answer::payload_too_large, false);
             }
             record_.request_body.append(body_buf_.data(), got);
         }
@@ -87,8 +65,7 @@ task<std::optional<client_session::next>> client_session::strict_request(exchang
     }
     record_.held_request = true;
     if (!co_await hold(audit_phase::request)) {
-        co_return co_await send_error(http::status::service_unavailable,
-                                      error_type::audit_unavailable,
+        co_return co_await send_error(proxy_answer::audit_unavailable,
                                       rp.is_done() && x.client_keep_alive);
     }
     co_return std::nullopt;
@@ -102,18 +79,14 @@ task<client_session::next> client_session::tunnel(exchange_state& x) {
     append_upgrade(extra_, res[http::field::upgrade]);  // read before the strip removes it
     append_request_id(extra_, record_.request_id);
     if (!strip_response(res, scratch_)) {
-        co_return co_await send_error(http::status::bad_gateway, error_type::upstream_bad_response,
-                                      false);
+        co_return co_await send_error(proxy_answer::upstream_bad_response, false);
     }
     head_.clear();
     append_head(head_, res, extra_);
     deadline_.arm(cfg_.limits.body_idle_timeout);
     auto [ec, n] = co_await net::async_write(socket_, net::buffer(head_), use_tuple);
     deadline_.done(ec);
-    if (ec) {
-        finish(499, error_type::client_abort);
-        co_return next::close;
-    }
+    if (ec) co_return client_left();
     finish(101, error_type::none);
     w_.shared.obs->on_connection(connection_type::websocket, +1);
     const auto moved = co_await run_tunnel(socket_, buffer_, x.conn->socket, x.conn->buffer,
@@ -165,7 +138,7 @@ task<client_session::next> client_session::respond(exchange_state& x) {
         if (!x.conn) x.conn = co_await w_.pool.connect(ec);
         active_conn_ = x.conn.get();
         if (!x.conn) {
-            co_return co_await send_error(http::status::bad_gateway, error_type::upstream_connect,
+            co_return co_await send_error(proxy_answer::upstream_connect,
                                           x.request.is_done() && x.client_keep_alive);
         }
         record_.upstream_start = steady::now();
@@ -174,22 +147,7 @@ task<client_session::next> client_session::respond(exchange_state& x) {
             socket_, deadline_, buffer_, x.request, x.conn->socket, x.conn->deadline, head_, extra_,
             body_buf_, cfg_.limits.body_idle_timeout, record_.bytes_in,
             tap(record_.plan->request_body, record_.request_body, record_.request_body_truncated));
-        if (sent.read_ec) {
-            if (sent.read_ec == http::error::body_limit)
-                co_return co_await send_error(http::status::payload_too_large,
-                                              error_type::bad_request, false);
-            // A malformed body (a bad chunk, framing fields in a trailer) is the client's
-            // error, answered 400; the upstream connection, which saw part of it, is dropped.
-            if (malformed(sent.read_ec))
-                co_return co_await send_error(http::status::bad_request, error_type::bad_request,
-                                              false);
-            // A body that stalls or trickles past its time: 408, as for a slow head.
-            if (sent.read_ec == beast::error::timeout)
-                co_return co_await send_error(http::status::request_timeout,
-                                              error_type::bad_request, false);
-            finish(499, error_type::client_abort);
-            co_return next::close;
-        }
+        if (sent.read_ec) co_return co_await refuse_body(sent.read_ec);
         deadline_.uncap();  // the body is in: the response is not bound by its time
         const bool may_retry = attempt == 0 && retryable && x.conn->reused;
         if (!sent.write_ec && x.body_prebuffered) {
@@ -201,7 +159,7 @@ task<client_session::next> client_session::respond(exchange_state& x) {
         }
         if (sent.write_ec) {
             if (may_retry) continue;
-            co_return co_await send_error(http::status::bad_gateway, error_type::upstream_reset,
+            co_return co_await send_error(proxy_answer::upstream_reset,
                                           x.request.is_done() && x.client_keep_alive);
         }
         // A fresh parser for the app's answer (again after each 1xx).
@@ -217,10 +175,9 @@ task<client_session::next> client_session::respond(exchange_state& x) {
         auto hec = co_await read_header(x.conn->socket, x.conn->deadline, x.conn->buffer,
                                         *x.response, up.response_timeout);
         awaiting_response_ = false;
-        if (unwatch_client()) {  // the client left while the app was working on it
-            finish(499, error_type::client_abort);
-            co_return next::close;  // the upstream connection is closed, not pooled
-        }
+        // The client left while the app was working on it: the upstream connection is
+        // closed, not pooled.
+        if (unwatch_client()) co_return client_left();
         // 1xx interim responses (other than 101) are consumed here: the client never asked.
         while (!hec && x.response->get().result_int() / 100 == 1 &&
                x.response->get().result_int() != 101) {
@@ -230,12 +187,10 @@ task<client_session::next> client_session::respond(exchange_state& x) {
         }
         if (!hec) break;
         if (hec == beast::error::timeout) {
-            co_return co_await send_error(http::status::gateway_timeout,
-                                          error_type::upstream_timeout, x.client_keep_alive);
+            co_return co_await send_error(proxy_answer::upstream_timeout, x.client_keep_alive);
         }
         if (may_retry && x.conn->buffer.size() == 0) continue;
-        co_return co_await send_error(http::status::bad_gateway, error_type::upstream_reset,
-                                      x.client_keep_alive);
+        co_return co_await send_error(proxy_answer::upstream_reset, x.client_keep_alive);
     }
     record_.upstream_header = steady::now();
     auto& res = x.response->get();
@@ -244,14 +199,12 @@ task<client_session::next> client_session::respond(exchange_state& x) {
         record_.status = status;
         record_.held_response = true;
         if (!co_await hold(audit_phase::response)) {
-            co_return co_await send_error(http::status::service_unavailable,
-                                          error_type::audit_unavailable, false);
+            co_return co_await send_error(proxy_answer::audit_unavailable, false);
         }
     }
     if (status == 101) {
         if (x.upgrade.empty()) {  // the app switched protocols unasked: not something to relay
-            co_return co_await send_error(http::status::bad_gateway, error_type::upstream_reset,
-                                          false);
+            co_return co_await send_error(proxy_answer::upstream_reset, false);
         }
         co_return co_await tunnel(x);
     }
@@ -259,8 +212,7 @@ task<client_session::next> client_session::respond(exchange_state& x) {
     bool keep = x.client_keep_alive && !w_.shared.draining.load(std::memory_order_relaxed);
     const bool unframed = x.response->chunked() || x.response->need_eof();
     if (!strip_response(res, scratch_)) {  // its Connection names its own framing
-        co_return co_await send_error(http::status::bad_gateway, error_type::upstream_bad_response,
-                                      false);
+        co_return co_await send_error(proxy_answer::upstream_bad_response, false);
     }
     if (!x.head && unframed) {
         if (x.client_version >= 11)
@@ -285,10 +237,7 @@ task<client_session::next> client_session::respond(exchange_state& x) {
         abort();
         co_return next::close;
     }
-    if (got.write_ec) {
-        finish(499, error_type::client_abort);
-        co_return next::close;
-    }
+    if (got.write_ec) co_return client_left();
     if (upstream_reusable && x.conn->buffer.size() == 0) w_.pool.release(std::move(x.conn));
     finish(status, classify_status(status));
     co_return keep ? next::keep_alive : next::close;
@@ -333,52 +282,6 @@ bool client_session::unwatch_client() {
         socket_.cancel(ignored);
     }
     return watch->gone;
-}
-
-// Answers with a short plain-text body made by the proxy itself.
-task<client_session::next> client_session::send_error(http::status status, error_type error,
-                                                      bool keep_alive) {
-    const auto reason = http::obsolete_reason(status);
-    deadline_.uncap();  // an answer is not bound by the request body's time
-    keep_alive = keep_alive && !w_.shared.draining.load(std::memory_order_relaxed);
-    if (record_.request_id.empty()) generate_request_id(record_.request_id);
-    scratch_.clear();
-    scratch_ += "HTTP/1.1 ";
-    scratch_ += std::to_string(static_cast<int>(status));
-    scratch_ += ' ';
-    scratch_ += reason;
-    scratch_ += "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ";
-    scratch_ += std::to_string(reason.size() + 1);
-    scratch_ += "\r\n";
-    append_request_id(scratch_, record_.request_id);
-    if (status == http::status::method_not_allowed)
-        scratch_ += "Allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n";
-    scratch_ += keep_alive ? "\r\n" : "Connection: close\r\n\r\n";
-    scratch_ += reason;
-    scratch_ += '\n';
-    deadline_.arm(cfg_.limits.body_idle_timeout);
-    auto [ec, n] = co_await net::async_write(socket_, net::buffer(scratch_), use_tuple);
-    deadline_.done(ec);
-    finish(ec ? 499 : static_cast<int>(status), ec ? error_type::client_abort : error);
-    if (ec) co_return next::close;
-    if (keep_alive) co_return next::keep_alive;
-    co_await lingering_close();
-    co_return next::close;
-}
-
-// After refusing a request, half-close and read what the client still sends for a moment, so
-// that closing with unread data does not reset the connection before it has read our answer.
-task<void> client_session::lingering_close() {
-    beast::error_code ec;
-    socket_.shutdown(tcp::socket::shutdown_send, ec);
-    std::size_t discarded = 0;
-    deadline_.arm(std::chrono::seconds(1));
-    while (!ec && discarded < 256 * 1024) {
-        std::size_t n = 0;
-        std::tie(ec, n) = co_await socket_.async_read_some(net::buffer(body_buf_), use_tuple);
-        discarded += n;
-    }
-    deadline_.done(ec);
 }
 
 }  // namespace sidelight::proxy

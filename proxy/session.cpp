@@ -9,6 +9,7 @@
 #include "proxy/header_check.hpp"
 #include "proxy/header_rewrite.hpp"
 #include "proxy/http_text.hpp"
+#include "proxy/proxy_answer.hpp"
 
 namespace sidelight::proxy {
 namespace {
@@ -98,8 +99,7 @@ task<std::size_t> client_session::read_head() {
                                   lf == std::string_view::npos ? lf : lf + 2);
         if (end > limits.max_header_bytes &&
             (end != std::string_view::npos || data.size() > limits.max_header_bytes)) {
-            co_await send_error(http::status::request_header_fields_too_large,
-                                error_type::bad_request, false);
+            co_await send_error(proxy_answer::header_too_large, false);
             co_return 0;
         }
         if (end != std::string_view::npos) co_return end;
@@ -111,9 +111,8 @@ task<std::size_t> client_session::read_head() {
             // slow but honest client (a phone on a bad link) learns why, and browsers retry a
             // request that got 408 on a reused connection. The answer is a few hundred bytes
             // into an empty send buffer, and the lingering close after it is capped at 1 s.
-            if (!idle_ && ec == beast::error::timeout) {
-                co_await send_error(http::status::request_timeout, error_type::bad_request, false);
-            }
+            if (!idle_ && ec == beast::error::timeout)
+                co_await send_error(proxy_answer::request_timeout, false);
             co_return 0;
         }
         buffer_.commit(n);
@@ -135,27 +134,15 @@ task<client_session::next> client_session::serve_one() {
     const std::string_view head(static_cast<const char*>(buffer_.data().data()), head_size);
     const auto verdict =
         check_request_head(head, {cfg_.limits.max_url_bytes, cfg_.limits.max_header_count});
-    switch (verdict.verdict) {
-        case head_verdict::ok:
-            break;
-        case head_verdict::uri_too_long:
-            co_return co_await send_error(http::status::uri_too_long, error_type::bad_request,
-                                          false);
-        case head_verdict::header_too_large:
-            co_return co_await send_error(http::status::request_header_fields_too_large,
-                                          error_type::bad_request, false);
-        case head_verdict::not_allowed:
-            co_return co_await send_error(http::status::method_not_allowed, error_type::bad_request,
-                                          false);
-        case head_verdict::bad_request:
-            // Refused before the request id is chosen: a fresh one ties this line to the
-            // access log's.
-            generate_request_id(record_.request_id);
-            spdlog::debug("event=bad_request request_id={} client_ip={} reason=\"{}\"",
-                          record_.request_id, record_.client_ip, verdict.reason);
-            co_return co_await send_error(http::status::bad_request, error_type::bad_request,
-                                          false);
+    if (verdict.verdict == head_verdict::bad_request) {
+        // Refused before the request id is chosen: a fresh one ties this line to the access
+        // log's.
+        generate_request_id(record_.request_id);
+        spdlog::debug("event=bad_request request_id={} client_ip={} reason=\"{}\"",
+                      record_.request_id, record_.client_ip, verdict.reason);
     }
+    if (verdict.verdict != head_verdict::ok)
+        co_return co_await send_error(head_answer(verdict.verdict), false);
     request_parser rp;
     rp.on_chunk_header(check_chunk_extensions);
     rp.header_limit(static_cast<std::uint32_t>(head_size + 1));
@@ -165,13 +152,9 @@ task<client_session::next> client_session::serve_one() {
         rp.body_limit(boost::none);
     beast::error_code ec;
     const auto used = rp.put(net::buffer(head.data(), head.size()), ec);
-    if (ec == http::error::body_limit) {  // Content-Length over limits.max_body_bytes
-        co_return co_await send_error(http::status::payload_too_large, error_type::bad_request,
-                                      false);
-    }
-    if (ec || !rp.is_header_done()) {
-        co_return co_await send_error(http::status::bad_request, error_type::bad_request, false);
-    }
+    if (ec == http::error::body_limit)  // Content-Length over limits.max_body_bytes
+        co_return co_await send_error(proxy_answer::payload_too_large, false);
+    if (ec || !rp.is_header_done()) co_return co_await send_error(proxy_answer::bad_request, false);
     buffer_.consume(used);
     const auto after = co_await forward(rp);
     // A body read grew the buffer to 16 KiB: give it back while the connection idles, so that
@@ -187,26 +170,24 @@ task<client_session::next> client_session::forward(request_parser& rp) {
     record_.path.assign(target.substr(0, target.find('?')));
     label_route(target);
     if (!capture_request(req, target))
-        co_return co_await send_error(http::status::bad_request, error_type::bad_request, false);
+        co_return co_await send_error(proxy_answer::bad_request, false);
     exchange_state x{rp, nullptr, std::nullopt};
     x.client_version = req.version();
     x.client_keep_alive = rp.keep_alive();
     x.head = req.method() == http::verb::head;
     if (const auto len = rp.content_length();
         len && cfg_.limits.max_body_bytes && *len > cfg_.limits.max_body_bytes) {
-        co_return co_await send_error(http::status::payload_too_large, error_type::bad_request,
-                                      false);
+        co_return co_await send_error(proxy_answer::payload_too_large, false);
     }
     if (!strip_request(req, origin_) || names_captured_field(origin_.connection_options)) {
         // A Connection option naming what sidelight (or a rule) reads would remove it between
         // what was parsed and what the app gets (the head check refuses most of these first).
-        co_return co_await send_error(http::status::bad_request, error_type::bad_request, false);
+        co_return co_await send_error(proxy_answer::bad_request, false);
     }
     record_.user_agent.assign(origin_.user_agent);
     const bool expect_continue = beast::iequals(origin_.expect, "100-continue");
     if (!origin_.expect.empty() && !expect_continue) {
-        co_return co_await send_error(http::status::expectation_failed, error_type::bad_request,
-                                      false);
+        co_return co_await send_error(proxy_answer::expectation_failed, false);
     }
     const bool chunked = rp.chunked();
     // `Upgrade: x` together with `Connection: upgrade` (RFC 9110 7.8), on a bodiless request.
@@ -228,10 +209,7 @@ task<client_session::next> client_session::forward(request_parser& rp) {
         deadline_.arm(cfg_.limits.body_idle_timeout);
         auto [wec, n] = co_await net::async_write(socket_, net::buffer(cont), use_tuple);
         deadline_.done(wec);
-        if (wec) {
-            finish(499, error_type::client_abort);
-            co_return next::close;
-        }
+        if (wec) co_return client_left();
     }
     // The body's total time (limits.body_read_timeout) bounds every read of it; the answer
     // is not bound by it (respond() and send_error() lift the cap).
@@ -292,6 +270,11 @@ void client_session::finish(int status, error_type error) {
     record_.status = status;
     record_.error = error;
     w_.shared.obs->on_request(record_);
+}
+
+client_session::next client_session::client_left() {
+    finish(499, error_type::client_abort);
+    return next::close;
 }
 
 task<void> serve_client(worker& w, tcp_socket socket) {
