@@ -1,0 +1,75 @@
+// The strict audit hold: when a strict rule may fire on a request, the request (or the
+// response) waits until the audit gate has committed its event, and a gate that cannot
+// commit makes the proxy answer 503 instead. Whether a rule may fire comes from the route's
+// capture plan; the wait runs on the session's executor, so the worker keeps serving others.
+// Members of client_session (client_session.hpp).
+
+#include <boost/asio/post.hpp>
+#include <boost/beast/http/error.hpp>
+
+#include "proxy/client_session.hpp"
+
+namespace sidelight::proxy {
+
+bool client_session::strict(audit_phase phase) const {
+    if (!w_.shared.gate || !record_.plan) return false;
+    const auto& methods = phase == audit_phase::request ? record_.plan->strict_request
+                                                        : record_.plan->strict_response;
+    return methods.contains(record_.method_id);
+}
+
+// Strict delivery, request phase: read the body first when the rules need it (so the event
+// can carry it), then wait for the commit. A refusal answers 503; the app never sees it.
+task<std::optional<client_session::next>> client_session::strict_request(exchange_state& x) {
+    auto& rp = x.request;
+    if (record_.plan->request_body.contains(record_.method_id) && !rp.is_done()) {
+        const auto cap = record_.plan->max_body_bytes;
+        while (!rp.is_done()) {
+            beast::error_code ec;
+            const auto ready = buffered_body_piece(buffer_, rp, body_buf_, ec);
+            const std::size_t got =
+                ready ? *ready
+                      : co_await read_body_piece(socket_, deadline_, buffer_, rp, body_buf_,
+                                                 cfg_.limits.body_idle_timeout, ec);
+            if (ec) co_return co_await refuse_body(ec);
+            record_.bytes_in += got;
+            if (record_.request_body.size() + got > cap) {
+                // Held requests are buffered, so their size is bounded by the capture cap.
+                co_return co_await send_error(proxy_answer::payload_too_large, false);
+            }
+            record_.request_body.append(body_buf_.data(), got);
+        }
+        rp.get().chunked(false);
+        rp.get().content_length(record_.request_body.size());
+        x.body_prebuffered = true;
+    }
+    record_.held_request = true;
+    if (!co_await hold(audit_phase::request)) {
+        co_return co_await send_error(proxy_answer::audit_unavailable,
+                                      rp.is_done() && x.client_keep_alive);
+    }
+    co_return std::nullopt;
+}
+
+// Waits for the gate's verdict without blocking the worker: the gate's callback is posted
+// back to this session's executor and wakes the timer we wait on.
+task<bool> client_session::hold(audit_phase phase) {
+    struct waiter {
+        explicit waiter(executor ex) : timer(std::move(ex)) {}
+        io_timer timer;
+        std::optional<bool> result;
+    };
+    auto w = std::make_shared<waiter>(socket_.get_executor());
+    // Bounded even if a gate misbehaves: the writer's own strict timeout comes first.
+    w->timer.expires_after(cfg_.audit.strict_timeout + std::chrono::seconds(1));
+    w_.shared.gate->hold(record_, phase, [w](bool ok) {
+        net::post(w->timer.get_executor(), [w, ok] {
+            w->result = ok;
+            w->timer.cancel();
+        });
+    });
+    co_await w->timer.async_wait(use_tuple);
+    co_return w->result.value_or(false);
+}
+
+}  // namespace sidelight::proxy
