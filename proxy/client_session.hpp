@@ -67,6 +67,9 @@ class client_session {
     void label_route(std::string_view target);
     bool capture_request(const fields& fields, std::string_view target);
     bool names_captured_field(std::string_view options) const;
+    std::optional<proxy_answer> vet_request(request_parser& rp);
+    void rewrite_request(exchange_state& x);
+    task<bool> send_continue();
     void finish(int status, error_type error);
     next client_left();  // the client went away first: recorded as 499, the connection closed
     body_tap tap(method_set wanted, std::string& into, bool& truncated) const {
@@ -80,11 +83,20 @@ class client_session {
 
     // The exchange with the app (exchange.cpp).
     task<next> respond(exchange_state& x);
+    task<bool> connect_upstream(exchange_state& x);
+    task<relay_result> send_request(exchange_state& x);
+    void fresh_response(exchange_state& x) const;
+    task<beast::error_code> await_response(exchange_state& x);
+    task<beast::error_code> skip_interim(exchange_state& x);
+    task<next> deliver_response(exchange_state& x);
+    task<next> relay_response(exchange_state& x, int status);
 
     // The strict audit hold (strict_hold.cpp).
     // Whether a strict rule may fire on this request in `phase` (its route and method).
     bool strict(audit_phase phase) const;
     task<std::optional<next>> strict_request(exchange_state& x);
+    task<beast::error_code> prebuffer_body(exchange_state& x);
+    task<bool> hold_response(int status);
     task<bool> hold(audit_phase phase);
 
     // The client watch (client_watch.cpp).

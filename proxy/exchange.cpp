@@ -1,9 +1,9 @@
-// The exchange with the app for one request: send it (retrying once on a stale pooled
-// connection), read the response head past any 1xx, then relay the response to the client.
-// On the way, the strict hold (strict_hold.cpp) may hold the response, an accepted upgrade
-// becomes a tunnel (upgrade.cpp), the client is watched while the app is slow
-// (client_watch.cpp), and failures are answered from the error table (proxy_answer.hpp).
-// Members of client_session (client_session.hpp).
+// The exchange with the app for one request: take a pooled connection or connect, send the
+// request (once more when a stale pooled connection fails), read the response head past any
+// 1xx, then relay the response to the client. On the way, the strict hold (strict_hold.cpp)
+// may hold the response, an accepted upgrade becomes a tunnel (upgrade.cpp), the client is
+// watched while the app is slow (client_watch.cpp), and failures are answered from the error
+// table (proxy_answer.hpp). Members of client_session (client_session.hpp).
 
 #include <boost/asio/write.hpp>
 
@@ -27,6 +27,11 @@ bool idempotent(http::verb v) {
     }
 }
 
+// 1xx interim responses other than 101: consumed by the proxy, the client never asked.
+bool interim(int status) {
+    return status / 100 == 1 && status != 101;
+}
+
 error_type classify_status(int status) {
     if (status >= 500) return error_type::server_error;
     if (status >= 400) return error_type::client_error;
@@ -35,98 +40,130 @@ error_type classify_status(int status) {
 
 }  // namespace
 
-// Sends the request (retrying once on a stale pooled connection) and relays the response.
+// Sends the request and reads the app's response head, once more when a stale pooled
+// connection fails before answering; then delivers the response.
 task<client_session::next> client_session::respond(exchange_state& x) {
-    const auto& up = w_.shared.upstream.settings;
-    const bool retryable = x.request.is_done() && idempotent(x.request.get().method());
     struct forget_on_exit {  // the watchdog must not reach a connection we no longer hold
         upstream_connection*& conn;
         ~forget_on_exit() { conn = nullptr; }
     } forget{active_conn_};
     record_.upstream = w_.shared.upstream.host_header;  // tried, even if the connect fails
+    const bool retryable = x.request.is_done() && idempotent(x.request.get().method());
     for (int attempt = 0;; ++attempt) {
-        beast::error_code ec;
-        active_conn_ = nullptr;
-        x.conn = w_.pool.take_idle();
-        if (!x.conn) x.conn = co_await w_.pool.connect(ec);
-        active_conn_ = x.conn.get();
-        if (!x.conn) {
+        if (!co_await connect_upstream(x)) {
             co_return co_await send_error(proxy_answer::upstream_connect,
                                           x.request.is_done() && x.client_keep_alive);
         }
-        record_.upstream_start = steady::now();
-        if (!x.body_prebuffered) record_.request_body.clear();  // a retry captures it again
-        auto sent = co_await relay_message(
-            socket_, deadline_, buffer_, x.request, x.conn->socket, x.conn->deadline, head_, extra_,
-            body_buf_, cfg_.limits.body_idle_timeout, record_.bytes_in,
-            tap(record_.plan->request_body, record_.request_body, record_.request_body_truncated));
+        const auto sent = co_await send_request(x);
         if (sent.read_ec) co_return co_await refuse_body(sent.read_ec);
-        deadline_.uncap();  // the body is in: the response is not bound by its time
         const bool may_retry = attempt == 0 && retryable && x.conn->reused;
-        if (!sent.write_ec && x.body_prebuffered) {
-            x.conn->deadline.arm(cfg_.limits.body_idle_timeout);
-            auto [wec, wn] = co_await net::async_write(
-                x.conn->socket, net::buffer(record_.request_body), use_tuple);
-            x.conn->deadline.done(wec);
-            sent.write_ec = wec;
-        }
         if (sent.write_ec) {
             if (may_retry) continue;
             co_return co_await send_error(proxy_answer::upstream_reset,
                                           x.request.is_done() && x.client_keep_alive);
         }
-        // A fresh parser for the app's answer (again after each 1xx).
-        const auto fresh_response = [&] {
-            x.response.emplace();
-            x.response->body_limit(boost::none);
-            x.response->header_limit(static_cast<std::uint32_t>(cfg_.limits.max_header_bytes));
-            if (x.head) x.response->skip(true);
-        };
-        fresh_response();
-        awaiting_response_ = true;  // arm_slow_watch() may watch the client now
-        awaited_since_ = steady::now();
-        auto hec = co_await read_header(x.conn->socket, x.conn->deadline, x.conn->buffer,
-                                        *x.response, up.response_timeout);
-        awaiting_response_ = false;
+        auto hec = co_await await_response(x);
         // The client left while the app was working on it: the upstream connection is
         // closed, not pooled.
         if (unwatch_client()) co_return client_left();
-        // 1xx interim responses (other than 101) are consumed here: the client never asked.
-        while (!hec && x.response->get().result_int() / 100 == 1 &&
-               x.response->get().result_int() != 101) {
-            fresh_response();
-            hec = co_await read_header(x.conn->socket, x.conn->deadline, x.conn->buffer,
-                                       *x.response, up.response_timeout);
-        }
-        if (!hec) break;
-        if (hec == beast::error::timeout) {
+        if (!hec) hec = co_await skip_interim(x);
+        if (!hec) co_return co_await deliver_response(x);
+        if (hec == beast::error::timeout)
             co_return co_await send_error(proxy_answer::upstream_timeout, x.client_keep_alive);
-        }
         if (may_retry && x.conn->buffer.size() == 0) continue;
         co_return co_await send_error(proxy_answer::upstream_reset, x.client_keep_alive);
     }
+}
+
+// Takes an idle pooled connection, or connects one; false when the app cannot be reached.
+task<bool> client_session::connect_upstream(exchange_state& x) {
+    beast::error_code ec;
+    active_conn_ = nullptr;
+    x.conn = w_.pool.take_idle();
+    if (!x.conn) x.conn = co_await w_.pool.connect(ec);
+    active_conn_ = x.conn.get();
+    co_return x.conn != nullptr;
+}
+
+// Relays the request head and body to the app, the body from record_.request_body when the
+// strict hold read it first. read_ec: the client's side failed; write_ec: the app's.
+task<relay_result> client_session::send_request(exchange_state& x) {
+    record_.upstream_start = steady::now();
+    if (!x.body_prebuffered) record_.request_body.clear();  // a retry captures it again
+    auto sent = co_await relay_message(
+        socket_, deadline_, buffer_, x.request, x.conn->socket, x.conn->deadline, head_, extra_,
+        body_buf_, cfg_.limits.body_idle_timeout, record_.bytes_in,
+        tap(record_.plan->request_body, record_.request_body, record_.request_body_truncated));
+    if (sent.read_ec) co_return sent;
+    deadline_.uncap();  // the body is in: the response is not bound by its time
+    if (!sent.write_ec && x.body_prebuffered) {
+        x.conn->deadline.arm(cfg_.limits.body_idle_timeout);
+        auto [wec, wn] =
+            co_await net::async_write(x.conn->socket, net::buffer(record_.request_body), use_tuple);
+        x.conn->deadline.done(wec);
+        sent.write_ec = wec;
+    }
+    co_return sent;
+}
+
+// A fresh parser for the app's answer (again after each 1xx).
+void client_session::fresh_response(exchange_state& x) const {
+    x.response.emplace();
+    x.response->body_limit(boost::none);
+    x.response->header_limit(static_cast<std::uint32_t>(cfg_.limits.max_header_bytes));
+    if (x.head) x.response->skip(true);
+}
+
+// Reads the first response head; meanwhile the watchdog may watch the client
+// (arm_slow_watch), which the caller ends with unwatch_client().
+task<beast::error_code> client_session::await_response(exchange_state& x) {
+    fresh_response(x);
+    awaiting_response_ = true;  // arm_slow_watch() may watch the client now
+    awaited_since_ = steady::now();
+    const auto hec =
+        co_await read_header(x.conn->socket, x.conn->deadline, x.conn->buffer, *x.response,
+                             w_.shared.upstream.settings.response_timeout);
+    awaiting_response_ = false;
+    co_return hec;
+}
+
+// Reads past the 1xx interim responses (other than 101) to the final response head.
+task<beast::error_code> client_session::skip_interim(exchange_state& x) {
+    beast::error_code hec;
+    while (!hec && interim(x.response->get().result_int())) {
+        fresh_response(x);
+        hec = co_await read_header(x.conn->socket, x.conn->deadline, x.conn->buffer, *x.response,
+                                   w_.shared.upstream.settings.response_timeout);
+    }
+    co_return hec;
+}
+
+// The app's response head is in: hold it for a strict rule, switch to a tunnel on 101, or
+// relay it.
+task<client_session::next> client_session::deliver_response(exchange_state& x) {
     record_.upstream_header = steady::now();
-    auto& res = x.response->get();
-    const int status = res.result_int();
+    const int status = x.response->get().result_int();
     if (strict(audit_phase::response)) {  // nothing reaches the client before the commit
-        record_.status = status;
-        record_.held_response = true;
-        if (!co_await hold(audit_phase::response)) {
+        if (!co_await hold_response(status))
             co_return co_await send_error(proxy_answer::audit_unavailable, false);
-        }
     }
     if (status == 101) {
-        if (x.upgrade.empty()) {  // the app switched protocols unasked: not something to relay
+        if (x.upgrade.empty())  // the app switched protocols unasked: not something to relay
             co_return co_await send_error(proxy_answer::upstream_reset, false);
-        }
         co_return co_await tunnel(x);
     }
+    co_return co_await relay_response(x, status);
+}
+
+// Relays the app's response (its head already read) to the client, framed for the client's
+// version, and gives the connection back to the pool when the app keeps it.
+task<client_session::next> client_session::relay_response(exchange_state& x, int status) {
+    auto& res = x.response->get();
     const bool upstream_reusable = res.keep_alive() && !x.response->need_eof();
     bool keep = x.client_keep_alive && !w_.shared.draining.load(std::memory_order_relaxed);
     const bool unframed = x.response->chunked() || x.response->need_eof();
-    if (!strip_response(res, scratch_)) {  // its Connection names its own framing
+    if (!strip_response(res, scratch_))  // its Connection names its own framing
         co_return co_await send_error(proxy_answer::upstream_bad_response, false);
-    }
     if (!x.head && unframed) {
         if (x.client_version >= 11)
             res.chunked(true);

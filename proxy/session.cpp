@@ -1,3 +1,8 @@
+// The client session's keep-alive loop and request head: reading the head (with its time
+// limits), checking it (header_check), parsing it, labelling it with its route, capturing what
+// the audit rules read and rewriting it for the app; then respond() (exchange.cpp) takes over.
+// Also the worker's entry points of session.hpp. Members of client_session (client_session.hpp).
+
 #include "proxy/session.hpp"
 
 #include <spdlog/spdlog.h>
@@ -30,6 +35,16 @@ struct chunk_extension_check {
     }
 };
 chunk_extension_check check_chunk_extensions;  // stateless: shared by every parser
+
+// Where the head in `data` ends (past its first empty line), looking from `from` on; npos when
+// it has not ended yet. A bare-LF empty line ends it too, so that such a head is refused at
+// once by the byte check rather than waited on.
+std::size_t head_end(std::string_view data, std::size_t from) {
+    const auto crlf = data.find("\r\n\r\n", from);
+    const auto lf = data.find("\n\n", from);
+    return std::min(crlf == std::string_view::npos ? crlf : crlf + 4,
+                    lf == std::string_view::npos ? lf : lf + 2);
+}
 
 }  // namespace
 
@@ -90,13 +105,7 @@ task<std::size_t> client_session::read_head() {
             buffer_.consume(2);
             data.remove_prefix(2);
         }
-        // The head ends at the first empty line. A bare-LF one ends it too, so that such a
-        // head is refused at once by the byte check rather than waited on.
-        const auto from = scanned > 3 ? scanned - 3 : 0;
-        const auto crlf = data.find("\r\n\r\n", from);
-        const auto lf = data.find("\n\n", from);
-        const auto end = std::min(crlf == std::string_view::npos ? crlf : crlf + 4,
-                                  lf == std::string_view::npos ? lf : lf + 2);
+        const auto end = head_end(data, scanned > 3 ? scanned - 3 : 0);
         if (end > limits.max_header_bytes &&
             (end != std::string_view::npos || data.size() > limits.max_header_bytes)) {
             co_await send_error(proxy_answer::header_too_large, false);
@@ -175,20 +184,45 @@ task<client_session::next> client_session::forward(request_parser& rp) {
     x.client_version = req.version();
     x.client_keep_alive = rp.keep_alive();
     x.head = req.method() == http::verb::head;
+    if (const auto refused = vet_request(rp)) co_return co_await send_error(*refused, false);
+    const bool expect_continue = beast::iequals(origin_.expect, "100-continue");
+    rewrite_request(x);
+    if (expect_continue && !rp.is_done()) {
+        if (!co_await send_continue()) co_return client_left();
+    }
+    // The body's total time (limits.body_read_timeout) bounds every read of it; the answer
+    // is not bound by it (respond() and send_error() lift the cap).
+    if (!rp.is_done() && cfg_.limits.body_read_timeout.count() != 0)
+        deadline_.cap(cfg_.limits.body_read_timeout);
+    if (strict(audit_phase::request)) {
+        if (auto refused = co_await strict_request(x)) co_return *refused;
+    }
+    co_return co_await respond(x);
+}
+
+// What refuses a parsed request before it is rewritten: a declared body over the limit, its
+// hop-by-hop fields (stripped here, what they said kept in origin_), an Expect other than
+// 100-continue.
+std::optional<proxy_answer> client_session::vet_request(request_parser& rp) {
     if (const auto len = rp.content_length();
         len && cfg_.limits.max_body_bytes && *len > cfg_.limits.max_body_bytes) {
-        co_return co_await send_error(proxy_answer::payload_too_large, false);
+        return proxy_answer::payload_too_large;
     }
-    if (!strip_request(req, origin_) || names_captured_field(origin_.connection_options)) {
+    if (!strip_request(rp.get(), origin_) || names_captured_field(origin_.connection_options)) {
         // A Connection option naming what sidelight (or a rule) reads would remove it between
         // what was parsed and what the app gets (the head check refuses most of these first).
-        co_return co_await send_error(proxy_answer::bad_request, false);
+        return proxy_answer::bad_request;
     }
     record_.user_agent.assign(origin_.user_agent);
-    const bool expect_continue = beast::iequals(origin_.expect, "100-continue");
-    if (!origin_.expect.empty() && !expect_continue) {
-        co_return co_await send_error(proxy_answer::expectation_failed, false);
-    }
+    if (!origin_.expect.empty() && !beast::iequals(origin_.expect, "100-continue"))
+        return proxy_answer::expectation_failed;
+    return std::nullopt;
+}
+
+// Makes the request what the app gets: HTTP/1.1, chunked anew when it came chunked, with the
+// fields the proxy sets in extra_ (Upgrade, the forwarding fields, the request id).
+void client_session::rewrite_request(exchange_state& x) {
+    auto& rp = x.request;
     const bool chunked = rp.chunked();
     // `Upgrade: x` together with `Connection: upgrade` (RFC 9110 7.8), on a bodiless request.
     if (x.client_version >= 11 && rp.is_done() && rp.upgrade() && !origin_.upgrade.empty())
@@ -201,24 +235,18 @@ task<client_session::next> client_session::forward(request_parser& rp) {
     extra_.clear();
     if (!x.upgrade.empty()) append_upgrade(extra_, x.upgrade);
     append_forwarded(extra_, origin_, peer_ip_, record_.request_id, w_.shared.upstream.host_header);
-    req.version(11);
-    if (chunked) req.chunked(true);
-    if (expect_continue && !rp.is_done()) {
-        // We answer the expectation ourselves; the app gets a plain request with a body.
-        static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
-        deadline_.arm(cfg_.limits.body_idle_timeout);
-        auto [wec, n] = co_await net::async_write(socket_, net::buffer(cont), use_tuple);
-        deadline_.done(wec);
-        if (wec) co_return client_left();
-    }
-    // The body's total time (limits.body_read_timeout) bounds every read of it; the answer
-    // is not bound by it (respond() and send_error() lift the cap).
-    if (!rp.is_done() && cfg_.limits.body_read_timeout.count() != 0)
-        deadline_.cap(cfg_.limits.body_read_timeout);
-    if (strict(audit_phase::request)) {
-        if (auto refused = co_await strict_request(x)) co_return *refused;
-    }
-    co_return co_await respond(x);
+    rp.get().version(11);
+    if (chunked) rp.get().chunked(true);
+}
+
+// Answers `Expect: 100-continue` itself: the app gets a plain request with a body. False when
+// the client went away.
+task<bool> client_session::send_continue() {
+    static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
+    deadline_.arm(cfg_.limits.body_idle_timeout);
+    auto [wec, n] = co_await net::async_write(socket_, net::buffer(cont), use_tuple);
+    deadline_.done(wec);
+    co_return !wec;
 }
 
 // Labels the request with its route template under the routing in force when it started; a
