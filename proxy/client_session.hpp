@@ -1,9 +1,15 @@
 #pragma once
-// The client side of one connection (see session.hpp): the class behind serve_client(),
-// shared by session.cpp (the keep-alive loop, reading and checking the request head,
-// rewriting, capture) and exchange.cpp (the exchange with the app, strict audit holds,
-// errors the proxy answers itself, upgrades). Private to proxy/.
-// Runs on its worker's thread only.
+// The client side of one connection (see session.hpp): the class behind serve_client(). Its
+// members are defined by part, one file each:
+//   session.cpp       the keep-alive loop; reading, checking, capturing and rewriting the
+//                     request head
+//   exchange.cpp      the exchange with the app: connection, retry, 1xx, relaying the response
+//   strict_hold.cpp   the strict audit hold of the request or the response
+//   client_watch.cpp  the watchdog's part: deadlines, and watching the client of a slow
+//                     exchange
+//   proxy_answer.cpp  the errors the proxy answers itself, from the error table
+//   upgrade.cpp       an accepted upgrade: the 101, then the tunnel
+// Private to proxy/. Runs on its worker's thread only.
 
 #include <array>
 #include <list>
@@ -17,6 +23,7 @@
 
 #include "proxy/header_rewrite.hpp"
 #include "proxy/http_fields.hpp"
+#include "proxy/proxy_answer.hpp"
 #include "proxy/relay.hpp"
 #include "proxy/worker.hpp"
 
@@ -43,7 +50,7 @@ class client_session {
     task<void> run();
     void close_if_idle();
     // Called by the worker's watchdog (every io_deadline::period): cancels the I/O whose
-    // deadline passed, and starts watching the client of a slow exchange.
+    // deadline passed, and starts watching the client of a slow exchange (client_watch.cpp).
     void on_watchdog(steady::time_point now);
     void arm_slow_watch(steady::time_point now);
     static constexpr std::chrono::milliseconds slow_exchange{100};
@@ -52,33 +59,19 @@ class client_session {
   private:
     enum class next { keep_alive, close };
     struct exchange_state;
-    struct client_watch {
-        bool armed = false;  // a wait is pending on the client socket
-        bool done = false;   // the upstream answered (or failed) first
-        bool gone = false;   // the client closed or reset the connection
-    };
-    bool unwatch_client();
 
-    task<std::size_t> read_head();
+    // The keep-alive loop and the request head (session.cpp).
     task<next> serve_one();
+    task<std::size_t> read_head();
     task<next> forward(request_parser& rp);
-    task<next> respond(exchange_state& x);
-    task<next> send_error(http::status status, error_type error, bool keep_alive);
-    task<void> lingering_close();
-    void finish(int status, error_type error);
     void label_route(std::string_view target);
-    task<bool> hold(audit_phase phase);
-    task<next> tunnel(exchange_state& x);
-    task<std::optional<next>> strict_request(exchange_state& x);
-    // Whether a strict rule may fire on this request in `phase` (its route and method).
-    bool strict(audit_phase phase) const {
-        if (!w_.shared.gate || !record_.plan) return false;
-        const auto& methods = phase == audit_phase::request ? record_.plan->strict_request
-                                                            : record_.plan->strict_response;
-        return methods.contains(record_.method_id);
-    }
     bool capture_request(const fields& fields, std::string_view target);
     bool names_captured_field(std::string_view options) const;
+    std::optional<proxy_answer> vet_request(request_parser& rp);
+    void rewrite_request(exchange_state& x);
+    task<bool> send_continue();
+    void finish(int status, error_type error);
+    next client_left();  // the client went away first: recorded as 499, the connection closed
     body_tap tap(method_set wanted, std::string& into, bool& truncated) const {
         if (!wanted.contains(record_.method_id)) return {};
         return {&into, record_.plan->max_body_bytes, &truncated};
@@ -87,6 +80,40 @@ class client_session {
         record_.start = steady::now();
         record_.wall_start = std::chrono::system_clock::now();
     }
+
+    // The exchange with the app (exchange.cpp).
+    task<next> respond(exchange_state& x);
+    task<bool> connect_upstream(exchange_state& x);
+    task<relay_result> send_request(exchange_state& x);
+    void fresh_response(exchange_state& x) const;
+    task<beast::error_code> await_response(exchange_state& x);
+    task<beast::error_code> skip_interim(exchange_state& x);
+    task<next> deliver_response(exchange_state& x);
+    task<next> relay_response(exchange_state& x, int status);
+
+    // The strict audit hold (strict_hold.cpp).
+    // Whether a strict rule may fire on this request in `phase` (its route and method).
+    bool strict(audit_phase phase) const;
+    task<std::optional<next>> strict_request(exchange_state& x);
+    task<beast::error_code> prebuffer_body(exchange_state& x);
+    task<bool> hold_response(int status);
+    task<bool> hold(audit_phase phase);
+
+    // The client watch (client_watch.cpp).
+    struct client_watch {
+        bool armed = false;  // a wait is pending on the client socket
+        bool done = false;   // the upstream answered (or failed) first
+        bool gone = false;   // the client closed or reset the connection
+    };
+    bool unwatch_client();  // ends the watch; whether the client went away meanwhile
+
+    // The proxy's own answers (proxy_answer.cpp).
+    task<next> send_error(proxy_answer answer, bool keep_alive);
+    task<next> refuse_body(const beast::error_code& ec);
+    task<void> lingering_close();
+
+    // An accepted upgrade (upgrade.cpp).
+    task<next> tunnel(exchange_state& x);
 
     worker& w_;
     const config::config& cfg_;

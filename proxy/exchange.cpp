@@ -1,16 +1,14 @@
-// The exchange with the app for one request: send it (retrying once on a stale pooled
-// connection), hold it for strict audit delivery, relay the response or answer an error, and
-// turn an accepted upgrade into a tunnel. Members of client_session (client_session.hpp).
+// The exchange with the app for one request: take a pooled connection or connect, send the
+// request (once more when a stale pooled connection fails), read the response head past any
+// 1xx, then relay the response to the client. On the way, the strict hold (strict_hold.cpp)
+// may hold the response, an accepted upgrade becomes a tunnel (upgrade.cpp), the client is
+// watched while the app is slow (client_watch.cpp), and failures are answered from the error
+// table (proxy_answer.hpp). Members of client_session (client_session.hpp).
 
-#include <spdlog/spdlog.h>
 #include <boost/asio/write.hpp>
-#include <boost/beast/core/string.hpp>
-
-#include <sys/socket.h>
 
 #include "proxy/client_session.hpp"
 #include "proxy/header_rewrite.hpp"
-#include "proxy/tunnel.hpp"
 
 namespace sidelight::proxy {
 namespace {
@@ -29,11 +27,9 @@ bool idempotent(http::verb v) {
     }
 }
 
-// A parse error in what the client sent, as opposed to the client going away.
-bool malformed(const beast::error_code& ec) {
-    static const auto& http_errors = make_error_code(http::error::bad_chunk).category();
-    return ec.category() == http_errors && ec != http::error::partial_message &&
-           ec != http::error::end_of_stream;
+// 1xx interim responses other than 101: consumed by the proxy, the client never asked.
+bool interim(int status) {
+    return status / 100 == 1 && status != 101;
 }
 
 error_type classify_status(int status) {
@@ -44,224 +40,130 @@ error_type classify_status(int status) {
 
 }  // namespace
 
-// Strict delivery, request phase: read the body first when the rules need it (so the event
-// can carry it), then wait for the commit. A refusal answers 503; the app never sees it.
-task<std::optional<client_session::next>> client_session::strict_request(exchange_state& x) {
-    auto& rp = x.request;
-    if (record_.plan->request_body.contains(record_.method_id) && !rp.is_done()) {
-        const auto cap = record_.plan->max_body_bytes;
-        while (!rp.is_done()) {
-            beast::error_code ec;
-            const auto ready = buffered_body_piece(buffer_, rp, body_buf_, ec);
-            const std::size_t got =
-                ready ? *ready
-                      : co_await read_body_piece(socket_, deadline_, buffer_, rp, body_buf_,
-                                                 cfg_.limits.body_idle_timeout, ec);
-            if (ec == http::error::body_limit) {
-                co_return co_await send_error(http::status::payload_too_large,
-                                              error_type::bad_request, false);
-            }
-            if (malformed(ec)) {
-                co_return co_await send_error(http::status::bad_request, error_type::bad_request,
-                                              false);
-            }
-            if (ec == beast::error::timeout) {  // limits.body_idle_timeout / body_read_timeout
-                co_return co_await send_error(http::status::request_timeout,
-                                              error_type::bad_request, false);
-            }
-            if (ec) {
-                finish(499, error_type::client_abort);
-                co_return next::close;
-            }
-            record_.bytes_in += got;
-            if (record_.request_body.size() + got > cap) {
-                // Held requests are buffered, so their size is bounded by the capture cap.
-                co_return co_await send_error(http::status::payload_too_large,
-                                              error_type::bad_request, false);
-            }
-            record_.request_body.append(body_buf_.data(), got);
-        }
-        rp.get().chunked(false);
-        rp.get().content_length(record_.request_body.size());
-        x.body_prebuffered = true;
-    }
-    record_.held_request = true;
-    if (!co_await hold(audit_phase::request)) {
-        co_return co_await send_error(http::status::service_unavailable,
-                                      error_type::audit_unavailable,
-                                      rp.is_done() && x.client_keep_alive);
-    }
-    co_return std::nullopt;
-}
-
-// The app accepted the upgrade: relay its 101, then the connection is a byte tunnel. The
-// request is recorded at the switch (its latency is not the tunnel's lifetime).
-task<client_session::next> client_session::tunnel(exchange_state& x) {
-    auto& res = x.response->get();
-    extra_.clear();
-    append_upgrade(extra_, res[http::field::upgrade]);  // read before the strip removes it
-    append_request_id(extra_, record_.request_id);
-    if (!strip_response(res, scratch_)) {
-        co_return co_await send_error(http::status::bad_gateway, error_type::upstream_bad_response,
-                                      false);
-    }
-    head_.clear();
-    append_head(head_, res, extra_);
-    deadline_.arm(cfg_.limits.body_idle_timeout);
-    auto [ec, n] = co_await net::async_write(socket_, net::buffer(head_), use_tuple);
-    deadline_.done(ec);
-    if (ec) {
-        finish(499, error_type::client_abort);
-        co_return next::close;
-    }
-    finish(101, error_type::none);
-    w_.shared.obs->on_connection(connection_type::websocket, +1);
-    const auto moved = co_await run_tunnel(socket_, buffer_, x.conn->socket, x.conn->buffer,
-                                           cfg_.limits.tunnel_idle_timeout);
-    w_.shared.obs->on_connection(connection_type::websocket, -1);
-    // The request was logged at the switch; this is what the tunnel carried after it.
-    spdlog::debug(
-        "event=tunnel_closed request_id={} client_to_upstream={} upstream_to_client={} "
-        "reason={}",
-        record_.request_id, moved.client_to_upstream, moved.upstream_to_client,
-        moved.idle_timeout ? "idle_timeout" : "closed");
-    co_return next::close;
-}
-
-// Waits for the gate's verdict without blocking the worker: the gate's callback is posted
-// back to this session's executor and wakes the timer we wait on.
-task<bool> client_session::hold(audit_phase phase) {
-    struct waiter {
-        explicit waiter(executor ex) : timer(std::move(ex)) {}
-        io_timer timer;
-        std::optional<bool> result;
-    };
-    auto w = std::make_shared<waiter>(socket_.get_executor());
-    // Bounded even if a gate misbehaves: the writer's own strict timeout comes first.
-    w->timer.expires_after(cfg_.audit.strict_timeout + std::chrono::seconds(1));
-    w_.shared.gate->hold(record_, phase, [w](bool ok) {
-        net::post(w->timer.get_executor(), [w, ok] {
-            w->result = ok;
-            w->timer.cancel();
-        });
-    });
-    co_await w->timer.async_wait(use_tuple);
-    co_return w->result.value_or(false);
-}
-
-// Sends the request (retrying once on a stale pooled connection) and relays the response.
+// Sends the request and reads the app's response head, once more when a stale pooled
+// connection fails before answering; then delivers the response.
 task<client_session::next> client_session::respond(exchange_state& x) {
-    const auto& up = w_.shared.upstream.settings;
-    const bool retryable = x.request.is_done() && idempotent(x.request.get().method());
     struct forget_on_exit {  // the watchdog must not reach a connection we no longer hold
         upstream_connection*& conn;
         ~forget_on_exit() { conn = nullptr; }
     } forget{active_conn_};
     record_.upstream = w_.shared.upstream.host_header;  // tried, even if the connect fails
+    const bool retryable = x.request.is_done() && idempotent(x.request.get().method());
     for (int attempt = 0;; ++attempt) {
-        beast::error_code ec;
-        active_conn_ = nullptr;
-        x.conn = w_.pool.take_idle();
-        if (!x.conn) x.conn = co_await w_.pool.connect(ec);
-        active_conn_ = x.conn.get();
-        if (!x.conn) {
-            co_return co_await send_error(http::status::bad_gateway, error_type::upstream_connect,
+        if (!co_await connect_upstream(x)) {
+            co_return co_await send_error(proxy_answer::upstream_connect,
                                           x.request.is_done() && x.client_keep_alive);
         }
-        record_.upstream_start = steady::now();
-        if (!x.body_prebuffered) record_.request_body.clear();  // a retry captures it again
-        auto sent = co_await relay_message(
-            socket_, deadline_, buffer_, x.request, x.conn->socket, x.conn->deadline, head_, extra_,
-            body_buf_, cfg_.limits.body_idle_timeout, record_.bytes_in,
-            tap(record_.plan->request_body, record_.request_body, record_.request_body_truncated));
-        if (sent.read_ec) {
-            if (sent.read_ec == http::error::body_limit)
-                co_return co_await send_error(http::status::payload_too_large,
-                                              error_type::bad_request, false);
-            // A malformed body (a bad chunk, framing fields in a trailer) is the client's
-            // error, answered 400; the upstream connection, which saw part of it, is dropped.
-            if (malformed(sent.read_ec))
-                co_return co_await send_error(http::status::bad_request, error_type::bad_request,
-                                              false);
-            // A body that stalls or trickles past its time: 408, as for a slow head.
-            if (sent.read_ec == beast::error::timeout)
-                co_return co_await send_error(http::status::request_timeout,
-                                              error_type::bad_request, false);
-            finish(499, error_type::client_abort);
-            co_return next::close;
-        }
-        deadline_.uncap();  // the body is in: the response is not bound by its time
+        const auto sent = co_await send_request(x);
+        if (sent.read_ec) co_return co_await refuse_body(sent.read_ec);
         const bool may_retry = attempt == 0 && retryable && x.conn->reused;
-        if (!sent.write_ec && x.body_prebuffered) {
-            x.conn->deadline.arm(cfg_.limits.body_idle_timeout);
-            auto [wec, wn] = co_await net::async_write(
-                x.conn->socket, net::buffer(record_.request_body), use_tuple);
-            x.conn->deadline.done(wec);
-            sent.write_ec = wec;
-        }
         if (sent.write_ec) {
             if (may_retry) continue;
-            co_return co_await send_error(http::status::bad_gateway, error_type::upstream_reset,
+            co_return co_await send_error(proxy_answer::upstream_reset,
                                           x.request.is_done() && x.client_keep_alive);
         }
-        // A fresh parser for the app's answer (again after each 1xx).
-        const auto fresh_response = [&] {
-            x.response.emplace();
-            x.response->body_limit(boost::none);
-            x.response->header_limit(static_cast<std::uint32_t>(cfg_.limits.max_header_bytes));
-            if (x.head) x.response->skip(true);
-        };
-        fresh_response();
-        awaiting_response_ = true;  // arm_slow_watch() may watch the client now
-        awaited_since_ = steady::now();
-        auto hec = co_await read_header(x.conn->socket, x.conn->deadline, x.conn->buffer,
-                                        *x.response, up.response_timeout);
-        awaiting_response_ = false;
-        if (unwatch_client()) {  // the client left while the app was working on it
-            finish(499, error_type::client_abort);
-            co_return next::close;  // the upstream connection is closed, not pooled
-        }
-        // 1xx interim responses (other than 101) are consumed here: the client never asked.
-        while (!hec && x.response->get().result_int() / 100 == 1 &&
-               x.response->get().result_int() != 101) {
-            fresh_response();
-            hec = co_await read_header(x.conn->socket, x.conn->deadline, x.conn->buffer,
-                                       *x.response, up.response_timeout);
-        }
-        if (!hec) break;
-        if (hec == beast::error::timeout) {
-            co_return co_await send_error(http::status::gateway_timeout,
-                                          error_type::upstream_timeout, x.client_keep_alive);
-        }
+        auto hec = co_await await_response(x);
+        // The client left while the app was working on it: the upstream connection is
+        // closed, not pooled.
+        if (unwatch_client()) co_return client_left();
+        if (!hec) hec = co_await skip_interim(x);
+        if (!hec) co_return co_await deliver_response(x);
+        if (hec == beast::error::timeout)
+            co_return co_await send_error(proxy_answer::upstream_timeout, x.client_keep_alive);
         if (may_retry && x.conn->buffer.size() == 0) continue;
-        co_return co_await send_error(http::status::bad_gateway, error_type::upstream_reset,
-                                      x.client_keep_alive);
+        co_return co_await send_error(proxy_answer::upstream_reset, x.client_keep_alive);
     }
+}
+
+// Takes an idle pooled connection, or connects one; false when the app cannot be reached.
+task<bool> client_session::connect_upstream(exchange_state& x) {
+    beast::error_code ec;
+    active_conn_ = nullptr;
+    x.conn = w_.pool.take_idle();
+    if (!x.conn) x.conn = co_await w_.pool.connect(ec);
+    active_conn_ = x.conn.get();
+    co_return x.conn != nullptr;
+}
+
+// Relays the request head and body to the app, the body from record_.request_body when the
+// strict hold read it first. read_ec: the client's side failed; write_ec: the app's.
+task<relay_result> client_session::send_request(exchange_state& x) {
+    record_.upstream_start = steady::now();
+    if (!x.body_prebuffered) record_.request_body.clear();  // a retry captures it again
+    auto sent = co_await relay_message(
+        socket_, deadline_, buffer_, x.request, x.conn->socket, x.conn->deadline, head_, extra_,
+        body_buf_, cfg_.limits.body_idle_timeout, record_.bytes_in,
+        tap(record_.plan->request_body, record_.request_body, record_.request_body_truncated));
+    if (sent.read_ec) co_return sent;
+    deadline_.uncap();  // the body is in: the response is not bound by its time
+    if (!sent.write_ec && x.body_prebuffered) {
+        x.conn->deadline.arm(cfg_.limits.body_idle_timeout);
+        auto [wec, wn] =
+            co_await net::async_write(x.conn->socket, net::buffer(record_.request_body), use_tuple);
+        x.conn->deadline.done(wec);
+        sent.write_ec = wec;
+    }
+    co_return sent;
+}
+
+// A fresh parser for the app's answer (again after each 1xx).
+void client_session::fresh_response(exchange_state& x) const {
+    x.response.emplace();
+    x.response->body_limit(boost::none);
+    x.response->header_limit(static_cast<std::uint32_t>(cfg_.limits.max_header_bytes));
+    if (x.head) x.response->skip(true);
+}
+
+// Reads the first response head; meanwhile the watchdog may watch the client
+// (arm_slow_watch), which the caller ends with unwatch_client().
+task<beast::error_code> client_session::await_response(exchange_state& x) {
+    fresh_response(x);
+    awaiting_response_ = true;  // arm_slow_watch() may watch the client now
+    awaited_since_ = steady::now();
+    const auto hec =
+        co_await read_header(x.conn->socket, x.conn->deadline, x.conn->buffer, *x.response,
+                             w_.shared.upstream.settings.response_timeout);
+    awaiting_response_ = false;
+    co_return hec;
+}
+
+// Reads past the 1xx interim responses (other than 101) to the final response head.
+task<beast::error_code> client_session::skip_interim(exchange_state& x) {
+    beast::error_code hec;
+    while (!hec && interim(x.response->get().result_int())) {
+        fresh_response(x);
+        hec = co_await read_header(x.conn->socket, x.conn->deadline, x.conn->buffer, *x.response,
+                                   w_.shared.upstream.settings.response_timeout);
+    }
+    co_return hec;
+}
+
+// The app's response head is in: hold it for a strict rule, switch to a tunnel on 101, or
+// relay it.
+task<client_session::next> client_session::deliver_response(exchange_state& x) {
     record_.upstream_header = steady::now();
-    auto& res = x.response->get();
-    const int status = res.result_int();
+    const int status = x.response->get().result_int();
     if (strict(audit_phase::response)) {  // nothing reaches the client before the commit
-        record_.status = status;
-        record_.held_response = true;
-        if (!co_await hold(audit_phase::response)) {
-            co_return co_await send_error(http::status::service_unavailable,
-                                          error_type::audit_unavailable, false);
-        }
+        if (!co_await hold_response(status))
+            co_return co_await send_error(proxy_answer::audit_unavailable, false);
     }
     if (status == 101) {
-        if (x.upgrade.empty()) {  // the app switched protocols unasked: not something to relay
-            co_return co_await send_error(http::status::bad_gateway, error_type::upstream_reset,
-                                          false);
-        }
+        if (x.upgrade.empty())  // the app switched protocols unasked: not something to relay
+            co_return co_await send_error(proxy_answer::upstream_reset, false);
         co_return co_await tunnel(x);
     }
+    co_return co_await relay_response(x, status);
+}
+
+// Relays the app's response (its head already read) to the client, framed for the client's
+// version, and gives the connection back to the pool when the app keeps it.
+task<client_session::next> client_session::relay_response(exchange_state& x, int status) {
+    auto& res = x.response->get();
     const bool upstream_reusable = res.keep_alive() && !x.response->need_eof();
     bool keep = x.client_keep_alive && !w_.shared.draining.load(std::memory_order_relaxed);
     const bool unframed = x.response->chunked() || x.response->need_eof();
-    if (!strip_response(res, scratch_)) {  // its Connection names its own framing
-        co_return co_await send_error(http::status::bad_gateway, error_type::upstream_bad_response,
-                                      false);
-    }
+    if (!strip_response(res, scratch_))  // its Connection names its own framing
+        co_return co_await send_error(proxy_answer::upstream_bad_response, false);
     if (!x.head && unframed) {
         if (x.client_version >= 11)
             res.chunked(true);
@@ -285,100 +187,10 @@ task<client_session::next> client_session::respond(exchange_state& x) {
         abort();
         co_return next::close;
     }
-    if (got.write_ec) {
-        finish(499, error_type::client_abort);
-        co_return next::close;
-    }
+    if (got.write_ec) co_return client_left();
     if (upstream_reusable && x.conn->buffer.size() == 0) w_.pool.release(std::move(x.conn));
     finish(status, classify_status(status));
     co_return keep ? next::keep_alive : next::close;
-}
-
-// While the app works on a slow request, notice a client that goes away: a wait for
-// readability on the client socket that, when it fires on EOF or a reset, cancels the
-// upstream read. Bytes a pipelining client sent early are left alone. Armed by the worker's
-// watchdog only for exchanges slower than `slow_exchange` (a wait costs an epoll_ctl, which
-// fast requests should not pay).
-void client_session::on_watchdog(steady::time_point now) {
-    beast::error_code ignored;
-    if (deadline_.expire(now)) socket_.cancel(ignored);
-    if (active_conn_ && active_conn_->deadline.expire(now)) active_conn_->socket.cancel(ignored);
-    arm_slow_watch(now);
-}
-
-void client_session::arm_slow_watch(steady::time_point now) {
-    if (!awaiting_response_ || watch_ || now - awaited_since_ < slow_exchange) return;
-    watch_ = std::make_shared<client_watch>();
-    if (buffer_.size() != 0) return;  // pipelined bytes already here: nothing to learn
-    watch_->armed = true;
-    const int fd = socket_.native_handle();
-    socket_.async_wait(tcp::socket::wait_read,
-                       [w = watch_, fd, up = &active_conn_->socket](const beast::error_code& ec) {
-                           if (ec || w->done) return;  // cancelled, or the response came first
-                           char byte;
-                           const auto got = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-                           if (got > 0 || (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)))
-                               return;
-                           w->gone = true;
-                           up->cancel();
-                       });
-}
-
-bool client_session::unwatch_client() {
-    if (!watch_) return false;
-    auto watch = std::move(watch_);
-    watch->done = true;
-    if (watch->armed) {
-        beast::error_code ignored;
-        socket_.cancel(ignored);
-    }
-    return watch->gone;
-}
-
-// Answers with a short plain-text body made by the proxy itself.
-task<client_session::next> client_session::send_error(http::status status, error_type error,
-                                                      bool keep_alive) {
-    const auto reason = http::obsolete_reason(status);
-    deadline_.uncap();  // an answer is not bound by the request body's time
-    keep_alive = keep_alive && !w_.shared.draining.load(std::memory_order_relaxed);
-    if (record_.request_id.empty()) generate_request_id(record_.request_id);
-    scratch_.clear();
-    scratch_ += "HTTP/1.1 ";
-    scratch_ += std::to_string(static_cast<int>(status));
-    scratch_ += ' ';
-    scratch_ += reason;
-    scratch_ += "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ";
-    scratch_ += std::to_string(reason.size() + 1);
-    scratch_ += "\r\n";
-    append_request_id(scratch_, record_.request_id);
-    if (status == http::status::method_not_allowed)
-        scratch_ += "Allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n";
-    scratch_ += keep_alive ? "\r\n" : "Connection: close\r\n\r\n";
-    scratch_ += reason;
-    scratch_ += '\n';
-    deadline_.arm(cfg_.limits.body_idle_timeout);
-    auto [ec, n] = co_await net::async_write(socket_, net::buffer(scratch_), use_tuple);
-    deadline_.done(ec);
-    finish(ec ? 499 : static_cast<int>(status), ec ? error_type::client_abort : error);
-    if (ec) co_return next::close;
-    if (keep_alive) co_return next::keep_alive;
-    co_await lingering_close();
-    co_return next::close;
-}
-
-// After refusing a request, half-close and read what the client still sends for a moment, so
-// that closing with unread data does not reset the connection before it has read our answer.
-task<void> client_session::lingering_close() {
-    beast::error_code ec;
-    socket_.shutdown(tcp::socket::shutdown_send, ec);
-    std::size_t discarded = 0;
-    deadline_.arm(std::chrono::seconds(1));
-    while (!ec && discarded < 256 * 1024) {
-        std::size_t n = 0;
-        std::tie(ec, n) = co_await socket_.async_read_some(net::buffer(body_buf_), use_tuple);
-        discarded += n;
-    }
-    deadline_.done(ec);
 }
 
 }  // namespace sidelight::proxy

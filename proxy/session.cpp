@@ -1,3 +1,8 @@
+// The client session's keep-alive loop and request head: reading the head (with its time
+// limits), checking it (header_check), parsing it, labelling it with its route, capturing what
+// the audit rules read and rewriting it for the app; then respond() (exchange.cpp) takes over.
+// Also the worker's entry points of session.hpp. Members of client_session (client_session.hpp).
+
 #include "proxy/session.hpp"
 
 #include <spdlog/spdlog.h>
@@ -9,6 +14,7 @@
 #include "proxy/header_check.hpp"
 #include "proxy/header_rewrite.hpp"
 #include "proxy/http_text.hpp"
+#include "proxy/proxy_answer.hpp"
 
 namespace sidelight::proxy {
 namespace {
@@ -29,6 +35,16 @@ struct chunk_extension_check {
     }
 };
 chunk_extension_check check_chunk_extensions;  // stateless: shared by every parser
+
+// Where the head in `data` ends (past its first empty line), looking from `from` on; npos when
+// it has not ended yet. A bare-LF empty line ends it too, so that such a head is refused at
+// once by the byte check rather than waited on.
+std::size_t head_end(std::string_view data, std::size_t from) {
+    const auto crlf = data.find("\r\n\r\n", from);
+    const auto lf = data.find("\n\n", from);
+    return std::min(crlf == std::string_view::npos ? crlf : crlf + 4,
+                    lf == std::string_view::npos ? lf : lf + 2);
+}
 
 }  // namespace
 
@@ -89,17 +105,10 @@ task<std::size_t> client_session::read_head() {
             buffer_.consume(2);
             data.remove_prefix(2);
         }
-        // The head ends at the first empty line. A bare-LF one ends it too, so that such a
-        // head is refused at once by the byte check rather than waited on.
-        const auto from = scanned > 3 ? scanned - 3 : 0;
-        const auto crlf = data.find("\r\n\r\n", from);
-        const auto lf = data.find("\n\n", from);
-        const auto end = std::min(crlf == std::string_view::npos ? crlf : crlf + 4,
-                                  lf == std::string_view::npos ? lf : lf + 2);
+        const auto end = head_end(data, scanned > 3 ? scanned - 3 : 0);
         if (end > limits.max_header_bytes &&
             (end != std::string_view::npos || data.size() > limits.max_header_bytes)) {
-            co_await send_error(http::status::request_header_fields_too_large,
-                                error_type::bad_request, false);
+            co_await send_error(proxy_answer::header_too_large, false);
             co_return 0;
         }
         if (end != std::string_view::npos) co_return end;
@@ -111,9 +120,8 @@ task<std::size_t> client_session::read_head() {
             // slow but honest client (a phone on a bad link) learns why, and browsers retry a
             // request that got 408 on a reused connection. The answer is a few hundred bytes
             // into an empty send buffer, and the lingering close after it is capped at 1 s.
-            if (!idle_ && ec == beast::error::timeout) {
-                co_await send_error(http::status::request_timeout, error_type::bad_request, false);
-            }
+            if (!idle_ && ec == beast::error::timeout)
+                co_await send_error(proxy_answer::request_timeout, false);
             co_return 0;
         }
         buffer_.commit(n);
@@ -135,27 +143,15 @@ task<client_session::next> client_session::serve_one() {
     const std::string_view head(static_cast<const char*>(buffer_.data().data()), head_size);
     const auto verdict =
         check_request_head(head, {cfg_.limits.max_url_bytes, cfg_.limits.max_header_count});
-    switch (verdict.verdict) {
-        case head_verdict::ok:
-            break;
-        case head_verdict::uri_too_long:
-            co_return co_await send_error(http::status::uri_too_long, error_type::bad_request,
-                                          false);
-        case head_verdict::header_too_large:
-            co_return co_await send_error(http::status::request_header_fields_too_large,
-                                          error_type::bad_request, false);
-        case head_verdict::not_allowed:
-            co_return co_await send_error(http::status::method_not_allowed, error_type::bad_request,
-                                          false);
-        case head_verdict::bad_request:
-            // Refused before the request id is chosen: a fresh one ties this line to the
-            // access log's.
-            generate_request_id(record_.request_id);
-            spdlog::debug("event=bad_request request_id={} client_ip={} reason=\"{}\"",
-                          record_.request_id, record_.client_ip, verdict.reason);
-            co_return co_await send_error(http::status::bad_request, error_type::bad_request,
-                                          false);
+    if (verdict.verdict == head_verdict::bad_request) {
+        // Refused before the request id is chosen: a fresh one ties this line to the access
+        // log's.
+        generate_request_id(record_.request_id);
+        spdlog::debug("event=bad_request request_id={} client_ip={} reason=\"{}\"",
+                      record_.request_id, record_.client_ip, verdict.reason);
     }
+    if (verdict.verdict != head_verdict::ok)
+        co_return co_await send_error(head_answer(verdict.verdict), false);
     request_parser rp;
     rp.on_chunk_header(check_chunk_extensions);
     rp.header_limit(static_cast<std::uint32_t>(head_size + 1));
@@ -165,13 +161,9 @@ task<client_session::next> client_session::serve_one() {
         rp.body_limit(boost::none);
     beast::error_code ec;
     const auto used = rp.put(net::buffer(head.data(), head.size()), ec);
-    if (ec == http::error::body_limit) {  // Content-Length over limits.max_body_bytes
-        co_return co_await send_error(http::status::payload_too_large, error_type::bad_request,
-                                      false);
-    }
-    if (ec || !rp.is_header_done()) {
-        co_return co_await send_error(http::status::bad_request, error_type::bad_request, false);
-    }
+    if (ec == http::error::body_limit)  // Content-Length over limits.max_body_bytes
+        co_return co_await send_error(proxy_answer::payload_too_large, false);
+    if (ec || !rp.is_header_done()) co_return co_await send_error(proxy_answer::bad_request, false);
     buffer_.consume(used);
     const auto after = co_await forward(rp);
     // A body read grew the buffer to 16 KiB: give it back while the connection idles, so that
@@ -187,27 +179,50 @@ task<client_session::next> client_session::forward(request_parser& rp) {
     record_.path.assign(target.substr(0, target.find('?')));
     label_route(target);
     if (!capture_request(req, target))
-        co_return co_await send_error(http::status::bad_request, error_type::bad_request, false);
+        co_return co_await send_error(proxy_answer::bad_request, false);
     exchange_state x{rp, nullptr, std::nullopt};
     x.client_version = req.version();
     x.client_keep_alive = rp.keep_alive();
     x.head = req.method() == http::verb::head;
+    if (const auto refused = vet_request(rp)) co_return co_await send_error(*refused, false);
+    const bool expect_continue = beast::iequals(origin_.expect, "100-continue");
+    rewrite_request(x);
+    if (expect_continue && !rp.is_done()) {
+        if (!co_await send_continue()) co_return client_left();
+    }
+    // The body's total time (limits.body_read_timeout) bounds every read of it; the answer
+    // is not bound by it (respond() and send_error() lift the cap).
+    if (!rp.is_done() && cfg_.limits.body_read_timeout.count() != 0)
+        deadline_.cap(cfg_.limits.body_read_timeout);
+    if (strict(audit_phase::request)) {
+        if (auto refused = co_await strict_request(x)) co_return *refused;
+    }
+    co_return co_await respond(x);
+}
+
+// What refuses a parsed request before it is rewritten: a declared body over the limit, its
+// hop-by-hop fields (stripped here, what they said kept in origin_), an Expect other than
+// 100-continue.
+std::optional<proxy_answer> client_session::vet_request(request_parser& rp) {
     if (const auto len = rp.content_length();
         len && cfg_.limits.max_body_bytes && *len > cfg_.limits.max_body_bytes) {
-        co_return co_await send_error(http::status::payload_too_large, error_type::bad_request,
-                                      false);
+        return proxy_answer::payload_too_large;
     }
-    if (!strip_request(req, origin_) || names_captured_field(origin_.connection_options)) {
+    if (!strip_request(rp.get(), origin_) || names_captured_field(origin_.connection_options)) {
         // A Connection option naming what sidelight (or a rule) reads would remove it between
         // what was parsed and what the app gets (the head check refuses most of these first).
-        co_return co_await send_error(http::status::bad_request, error_type::bad_request, false);
+        return proxy_answer::bad_request;
     }
     record_.user_agent.assign(origin_.user_agent);
-    const bool expect_continue = beast::iequals(origin_.expect, "100-continue");
-    if (!origin_.expect.empty() && !expect_continue) {
-        co_return co_await send_error(http::status::expectation_failed, error_type::bad_request,
-                                      false);
-    }
+    if (!origin_.expect.empty() && !beast::iequals(origin_.expect, "100-continue"))
+        return proxy_answer::expectation_failed;
+    return std::nullopt;
+}
+
+// Makes the request what the app gets: HTTP/1.1, chunked anew when it came chunked, with the
+// fields the proxy sets in extra_ (Upgrade, the forwarding fields, the request id).
+void client_session::rewrite_request(exchange_state& x) {
+    auto& rp = x.request;
     const bool chunked = rp.chunked();
     // `Upgrade: x` together with `Connection: upgrade` (RFC 9110 7.8), on a bodiless request.
     if (x.client_version >= 11 && rp.is_done() && rp.upgrade() && !origin_.upgrade.empty())
@@ -220,27 +235,18 @@ task<client_session::next> client_session::forward(request_parser& rp) {
     extra_.clear();
     if (!x.upgrade.empty()) append_upgrade(extra_, x.upgrade);
     append_forwarded(extra_, origin_, peer_ip_, record_.request_id, w_.shared.upstream.host_header);
-    req.version(11);
-    if (chunked) req.chunked(true);
-    if (expect_continue && !rp.is_done()) {
-        // We answer the expectation ourselves; the app gets a plain request with a body.
-        static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
-        deadline_.arm(cfg_.limits.body_idle_timeout);
-        auto [wec, n] = co_await net::async_write(socket_, net::buffer(cont), use_tuple);
-        deadline_.done(wec);
-        if (wec) {
-            finish(499, error_type::client_abort);
-            co_return next::close;
-        }
-    }
-    // The body's total time (limits.body_read_timeout) bounds every read of it; the answer
-    // is not bound by it (respond() and send_error() lift the cap).
-    if (!rp.is_done() && cfg_.limits.body_read_timeout.count() != 0)
-        deadline_.cap(cfg_.limits.body_read_timeout);
-    if (strict(audit_phase::request)) {
-        if (auto refused = co_await strict_request(x)) co_return *refused;
-    }
-    co_return co_await respond(x);
+    rp.get().version(11);
+    if (chunked) rp.get().chunked(true);
+}
+
+// Answers `Expect: 100-continue` itself: the app gets a plain request with a body. False when
+// the client went away.
+task<bool> client_session::send_continue() {
+    static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
+    deadline_.arm(cfg_.limits.body_idle_timeout);
+    auto [wec, n] = co_await net::async_write(socket_, net::buffer(cont), use_tuple);
+    deadline_.done(wec);
+    co_return !wec;
 }
 
 // Labels the request with its route template under the routing in force when it started; a
@@ -292,6 +298,11 @@ void client_session::finish(int status, error_type error) {
     record_.status = status;
     record_.error = error;
     w_.shared.obs->on_request(record_);
+}
+
+client_session::next client_session::client_left() {
+    finish(499, error_type::client_abort);
+    return next::close;
 }
 
 task<void> serve_client(worker& w, tcp_socket socket) {

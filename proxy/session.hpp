@@ -2,7 +2,8 @@
 // The client side: one coroutine per accepted connection, serving requests in a keep-alive
 // loop. Each request is validated (header_check), rewritten (header_rewrite), relayed to the
 // app over a pooled connection with bodies streamed through one fixed buffer, and its
-// response streamed back; then one request_record goes to the observer.
+// response streamed back; then one request_record goes to the observer. The session itself is
+// client_session (client_session.hpp), defined by part across the proxy's session files.
 //
 // Runs on its worker's thread only.
 
