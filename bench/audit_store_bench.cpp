@@ -230,7 +230,7 @@ void BM_sqlite_floor(benchmark::State& state) {
         state.PauseTiming();
         for (int i = 0; i < rows_per_iteration; ++i) {
             auto& r = rows[static_cast<std::size_t>(i)];
-            r.event_id = make_uuid_v7();
+            r.event_id = util::make_uuid_v7();
             r.created_at = format_time(now());
             r.request_id = "req-" + std::to_string(seq + i);
             r.hash = sha256_hex(r.event_id);

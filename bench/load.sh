@@ -2,7 +2,11 @@
 # The whole-hop load benchmark: sidelight against HAProxy and nginx, same machine, same run.
 #
 #   bench/load.sh            DURATION=10 (seconds per wrk run)  CONNS="10 64"  ROUNDS=1
+#                            BASELINE=/path/to/another/sidelight (optional)
 #
+# With BASELINE, that binary (e.g. the build before a change) runs too, configured as sidelight
+# (metrics on), and is measured in the same rounds as the `baseline` target: a paired before and
+# after on the same machine at the same moment.
 # With ROUNDS=n every target is measured n times, the targets interleaved round by round (so
 # a noisy moment on the machine hits all of them), and each figure is the median of its runs.
 #
@@ -37,7 +41,10 @@ scripts/install-deps --bench >/dev/null
 BUILD_DIR=build-bench SIDELIGHT_TESTS=OFF BUILD_TYPE=Release scripts/build >/dev/null
 sidelight=$root/build-bench/sidelight
 
-up=18000 sl=18001 sl_off=18002 hap=18003 ngp=18004
+up=18000 sl=18001 sl_off=18002 hap=18003 ngp=18004 sl_base=18005
+baseline=${BASELINE:-}
+targets="direct sidelight sidelight-metrics-off haproxy nginx"
+[ -n "$baseline" ] && targets="direct sidelight baseline sidelight-metrics-off haproxy nginx"
 body='{"id":42,"name":"desk lamp","price":12.5,"currency":"USD","in_stock":true}'
 
 # --- upstream: nginx, 1 worker, fixed JSON body, a 1 GiB sparse file, an upload sink ---
@@ -81,6 +88,13 @@ pids+=($sl_pid)
 taskset -c 1 "$sidelight" run --config "$work/sl-off.yaml" >"$work/sl-off.out" &
 sl_off_pid=$!
 pids+=($sl_off_pid)
+base_pid=""
+if [ -n "$baseline" ]; then
+    sidelight_conf $sl_base true >"$work/sl-base.yaml"
+    taskset -c 1 "$baseline" run --config "$work/sl-base.yaml" >"$work/sl-base.out" &
+    base_pid=$!
+    pids+=($base_pid)
+fi
 
 # --- HAProxy: 1 thread, connection reuse ---
 cat >"$work/haproxy.cfg" <<CONF
@@ -132,7 +146,7 @@ wait_port() {
     echo "port $1 never opened" >&2
     exit 1
 }
-for p in $up $sl $sl_off $hap $ngp; do wait_port "$p"; done
+for p in $up $sl $sl_off $hap $ngp ${baseline:+$sl_base}; do wait_port "$p"; done
 sleep 0.5
 ngp_worker=$(pgrep -P "$(cat "$work/proxy.pid")" | head -1)
 
@@ -177,6 +191,7 @@ for r in $(seq "$rounds"); do
     for c in $conns; do
         run direct $up "" "$c" "$r"
         run sidelight $sl $sl_pid "$c" "$r"
+        [ -n "$baseline" ] && run baseline $sl_base "$base_pid" "$c" "$r"
         run sidelight-metrics-off $sl_off $sl_off_pid "$c" "$r"
         run haproxy $hap $hap_pid "$c" "$r"
         run nginx $ngp "$ngp_worker" "$c" "$r"
@@ -189,7 +204,7 @@ median() {  # the median of column $3 for target $1 at conns $2 ("-" stays "-")
 printf '| target | conns | req/s | p50 µs | p99 µs | proxy CPU µs/req | user | kernel | proxy RSS MB |\n'
 printf '|---|---|---|---|---|---|---|---|---|\n'
 for c in $conns; do
-    for name in direct sidelight sidelight-metrics-off haproxy nginx; do
+    for name in $targets; do
         printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$name" "$c" "$(median $name $c 3)" \
             "$(median $name $c 4)" "$(median $name $c 5)" "$(median $name $c 6)" \
             "$(median $name $c 8)" "$(median $name $c 9)" "$(median $name $c 7)"

@@ -227,7 +227,7 @@ struct checkpoint_config {
 // (neither key_file nor hmac_secret_env) a token is only decoded, NOT verified. With one, a claim
 // is read only from a token whose signature verifies with that key (the header's `alg` must be
 // one the key allows) and whose exp/nbf hold; anything else reads as "". The key itself is read
-// when the audit rules are built (audit/jwt_verifier.hpp), which reports errors at these marks.
+// when the audit rules are built (rules/jwt_verifier.hpp), which reports errors at these marks.
 struct jwt_config {
     std::string key_file;         // PEM public key or certificate (RSA, EC P-256/384/521, Ed25519)
     std::string hmac_secret_env;  // name of the environment variable holding an HS* secret

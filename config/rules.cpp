@@ -168,7 +168,7 @@ bool is_env_name(std::string_view name) {
 }
 
 // The JWS algorithms sidelight can verify (RFC 7518). Which of them a configured key allows is
-// decided when the key is read (audit/jwt_verifier.cpp).
+// decided when the key is read (rules/jwt_verifier.cpp).
 std::vector<std::string> parse_jwt_algorithms(const node_ref& n) {
     static const std::set<std::string, std::less<>> known = {
         "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",

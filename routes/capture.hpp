@@ -1,6 +1,6 @@
 #pragma once
 // What a request must carry to the audit rules that can fire on it. Decided once per route
-// when the rules are compiled (audit/rule_set), and per method within a route, since rules
+// when the rules are compiled (rules/rule_set), and per method within a route, since rules
 // match on methods too: a route without rules captures nothing and pays nothing, and a strict
 // rule for GET does not hold or buffer a PUT on the same template. Bodies are captured up to
 // `max_body_bytes` while they still stream to the other side.

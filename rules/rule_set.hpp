@@ -12,7 +12,7 @@
 // and 429 into `excess_rate_limit_exceeded` (OWASP logging vocabulary).
 //
 // A strict rule decided by the request alone (no `status`, no `response:` source) is held in
-// the request phase; any other strict rule in the response phase (proxy/audit_gate.hpp).
+// the request phase; any other strict rule in the response phase (routes/audit_gate.hpp).
 // With a key under `audit.jwt`, `jwt:` sources read only tokens that verify (jwt_verifier.hpp);
 // refusals are counted in the jwt_stats given, once per request, by evaluate().
 //

@@ -5,7 +5,7 @@
 //   jwt:sub            a claim of the `Authorization: Bearer` JWT's payload. Without a
 //                      verifier (no `audit.jwt` key configured) the token is decoded, NOT
 //                      verified: it names who the client says it is. With one, only a token the
-//                      verifier accepts is read (audit/jwt_verifier.hpp); a refused one reads ""
+//                      verifier accepts is read (rules/jwt_verifier.hpp); a refused one reads ""
 //   request:/a/b       a JSON pointer into the request body
 //   response:/id       a JSON pointer into the response body
 // Missing values read as "". Strings are returned as is (the caller sanitizes), numbers and

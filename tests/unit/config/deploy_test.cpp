@@ -35,7 +35,7 @@ TEST(DeployTest, KubernetesConfigMapHoldsAValidConfig) {
     EXPECT_EQ(cfg->audit.store.path, "/var/lib/sidelight/audit.db");
 }
 
-// The example names the events the brute-force detector really writes (audit/brute_force.cpp;
+// The example names the events the brute-force detector really writes (rules/brute_force.cpp;
 // tests/integration/audit_test.cpp counts them), not a name it never used.
 TEST(DeployTest, ExampleNamesTheDetectorsEvents) {
     std::ifstream in(std::string(SIDELIGHT_SOURCE_DIR) + "/deploy/examples/sidelight.yaml");
