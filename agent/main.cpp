@@ -66,7 +66,7 @@ int config_command(const command_line& cl) {
         return fail(e.what());
     }
     if (cl.cmd == command::check) {
-        std::fputs(sidelight::config::dump(*checked.cfg).c_str(), stdout);
+        sidelight::config::dump(*checked.cfg, std::cout);
         return 0;
     }
     if (cl.cmd == command::routes) return print_routes(*checked.routes, cl.operands);

@@ -2,6 +2,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
+#include <ostream>
+#include <sstream>
 
 #include "config/load.hpp"
 
@@ -280,7 +282,13 @@ std::string_view to_string(log_format f) {
 }
 
 std::string dump(const config& cfg) {
-    YAML::Emitter out;
+    std::ostringstream text;
+    dump(cfg, text);
+    return text.str();
+}
+
+void dump(const config& cfg, std::ostream& stream) {
+    YAML::Emitter out(stream);  // straight to the stream: no copy of a large config's text
     out << YAML::BeginMap;
     emit_servers(out, cfg);
     emit_limits_metrics(out, cfg);
@@ -292,7 +300,7 @@ std::string dump(const config& cfg) {
     put(out, "log_format", std::string(to_string(cfg.log_format)));
     put_bool(out, "config_watch", cfg.config_watch);
     out << YAML::EndMap;
-    return std::string(out.c_str()) + "\n";
+    stream << "\n";
 }
 
 }  // namespace sidelight::config

@@ -7,7 +7,9 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <istream>
 #include <set>
+#include <streambuf>
 #include <system_error>
 
 #include <fcntl.h>
@@ -299,6 +301,16 @@ void parse_root(const node_ref& root, config& cfg) {
     if (auto v = m.get("config_watch")) cfg.config_watch = detail::to_bool(*v);
 }
 
+// Reads text in place: YAML::LoadAll of a std::string first copies it into a stringstream, and
+// a config of 100k routes is a 4 MB file. Only reads (no put-back writes into the text).
+class view_streambuf : public std::streambuf {
+  public:
+    explicit view_streambuf(std::string_view text) {
+        char* p = const_cast<char*>(text.data());
+        setg(p, p, p + text.size());
+    }
+};
+
 }  // namespace
 
 config_error::config_error(source_mark mark, std::string key_path, const std::string& message)
@@ -310,7 +322,9 @@ std::shared_ptr<const config> load_string(std::string_view yaml, const std::stri
     YAML::Node root;
     try {
         // Every document is parsed: YAML::Load would read the first and silently drop the rest.
-        std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml));
+        view_streambuf buffer(yaml);
+        std::istream in(&buffer);
+        std::vector<YAML::Node> documents = YAML::LoadAll(in);
         for (std::size_t i = 1; i < documents.size(); ++i)
             if (!documents[i].IsNull()) refuse_second_document(file_name, documents[i]);
         if (!documents.empty()) root = std::move(documents.front());

@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <optional>
+#include <ostream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -40,6 +41,7 @@ std::shared_ptr<const config> load_string(std::string_view yaml, const std::stri
 // The effective configuration (defaults filled in) as YAML that load_string accepts again.
 // Secrets (admin.token) are printed as "<redacted>".
 std::string dump(const config& cfg);
+void dump(const config& cfg, std::ostream& out);  // the same, written to `out` as it goes
 
 // Scalar parsers, exposed for reuse and tests. std::nullopt when the text is not valid.
 std::optional<duration> parse_duration(std::string_view text);  // "250ms" "5s" "2m" "1h" "0"
