@@ -27,7 +27,7 @@ using detail::node_ref;
 // Appended piece by piece: GCC 12 warns (-Wrestrict, falsely) on `":" + std::to_string(...)`.
 std::string format_error(const source_mark& mark, const std::string& key_path,
                          const std::string& message) {
-    std::string out = mark.file;
+    std::string out = mark.file.str();
     if (mark.line > 0) {
         out.append(":").append(std::to_string(mark.line));
         out.append(":").append(std::to_string(mark.column));

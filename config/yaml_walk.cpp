@@ -33,14 +33,13 @@ std::string allowed_list(const std::vector<std::string_view>& keys) {
 // own, so it takes the key's.
 node_ref make_child(const node_ref& parent, const YAML::Node& key, const YAML::Node& value) {
     std::string path = parent.path.empty() ? key.Scalar() : parent.path + "." + key.Scalar();
-    const std::string& file = parent.mark.file;
-    source_mark mark = to_mark(file, value.IsNull() ? key.Mark() : value.Mark());
+    source_mark mark = to_mark(parent.mark.file, value.IsNull() ? key.Mark() : value.Mark());
     return node_ref{value, std::move(path), std::move(mark)};
 }
 
 }  // namespace
 
-source_mark to_mark(const std::string& file, const YAML::Mark& mark) {
+source_mark to_mark(const source_file& file, const YAML::Mark& mark) {
     if (mark.is_null() || mark.line < 0) return source_mark{file, 1, 1};
     return source_mark{file, mark.line + 1, mark.column + 1};
 }

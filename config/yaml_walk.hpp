@@ -30,7 +30,8 @@ struct node_ref {
     node_ref item(std::size_t index) const;
 };
 
-source_mark to_mark(const std::string& file, const YAML::Mark& mark);
+// `file` is shared, not copied: pass the parent's mark.file.
+source_mark to_mark(const source_file& file, const YAML::Mark& mark);
 
 // One key/value pair of a map, as written (duplicates included).
 struct map_entry {

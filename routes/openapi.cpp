@@ -18,7 +18,7 @@ const std::string key_path = "routes.openapi";
 constexpr std::array<std::string_view, 8> operations{"get",     "put",  "post",  "delete",
                                                      "options", "head", "patch", "trace"};
 
-config::source_mark mark_of(const std::string& file, const YAML::Mark& m) {
+config::source_mark mark_of(const config::source_file& file, const YAML::Mark& m) {
     if (m.is_null()) return {file, 0, 0};
     return {file, m.line + 1, m.column + 1};
 }
@@ -92,7 +92,8 @@ bool is_v3(const std::string& file, const YAML::Node& root) {
          "not an OpenAPI 3 or Swagger 2 document (no 'openapi: 3.x' or 'swagger: \"2.0\"')");
 }
 
-void add_operations(const std::string& file, const std::string& path_template,
+// `file` is shared by the marks of every operation.
+void add_operations(const config::source_file& file, const std::string& path_template,
                     const YAML::Node& item, std::vector<config::route_spec>& out) {
     for (auto op = item.begin(); op != item.end(); ++op) {
         const std::string key = op->first.Scalar();
@@ -123,6 +124,7 @@ std::vector<config::route_spec> import_openapi(const std::string& file) {
     if (!paths || !paths.IsMap()) fail(file, root.Mark(), "no 'paths' mapping");
 
     std::vector<config::route_spec> out;
+    const config::source_file shared_file(file);
     for (auto it = paths.begin(); it != paths.end(); ++it) {
         const std::string path = it->first.Scalar();
         if (path.rfind("x-", 0) == 0) continue;
@@ -130,7 +132,7 @@ std::vector<config::route_spec> import_openapi(const std::string& file) {
             fail(file, it->first.Mark(), "path '" + path + "' must start with '/'");
         }
         if (!it->second.IsMap()) continue;  // null or a bare reference: nothing to route
-        add_operations(file, base + path, it->second, out);
+        add_operations(shared_file, base + path, it->second, out);
     }
     return out;
 }

@@ -32,7 +32,7 @@ std::string slot_text(std::size_t slot) {
 
 std::string where(const config::source_mark& first, const config::source_mark& second) {
     if (first.file == second.file) return "line " + std::to_string(first.line);
-    return first.file + ":" + std::to_string(first.line);
+    return first.file.str() + ":" + std::to_string(first.line);
 }
 
 // Built only for an error message: a key path kept per route cost an allocation per route.

@@ -24,7 +24,7 @@ std::string methods_text(method_set methods) {
 
 std::string source_text(const config::source_mark& mark) {
     if (mark.file.empty() && mark.line == 0) return "-";
-    return mark.file + ":" + std::to_string(mark.line);
+    return mark.file.str() + ":" + std::to_string(mark.line);
 }
 
 void pad(std::string& line, std::size_t width) {
