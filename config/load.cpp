@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "config/yaml_walk.hpp"
+#include "util/file.hpp"
 
 namespace sidelight::config {
 namespace {
@@ -197,37 +198,24 @@ void resolve_paths(config& cfg) {
 }
 
 std::string read_file(const std::string& path) {
+    auto read = util::read_small_file(path, max_file_bytes);
     const auto refuse = [&](const std::string& message) {
         return config_error(source_mark{path, 0, 0}, "", message);
     };
-    const auto cannot_read = [&](int error) {
-        return refuse("cannot read: " + std::error_code(error, std::generic_category()).message());
-    };
-    // O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses it.
-    const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) throw cannot_read(errno);
-    std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(::fdopen(fd, "rb"), &std::fclose);
-    if (!file) {
-        ::close(fd);
-        throw cannot_read(errno);
+    using failure = util::file_text::failure;
+    switch (read.error) {
+        case failure::none:
+            return std::move(read.text);
+        case failure::cannot_read:
+            throw refuse("cannot read: " + read.reason(max_file_bytes));
+        case failure::not_regular:
+            throw refuse(
+                "not a regular file (a device, FIFO or directory is never read as config)");
+        case failure::too_large:
+            break;
     }
-    struct stat st {};
-    if (::fstat(fd, &st) != 0) throw cannot_read(errno);
-    if (!S_ISREG(st.st_mode))
-        throw refuse("not a regular file (a device, FIFO or directory is never read as config)");
-    const auto too_large = [&] {
-        return refuse("larger than " + std::to_string(max_file_bytes >> 20) +
-                      " MiB, the limit for a configuration file");
-    };
-    if (static_cast<std::uint64_t>(st.st_size) > max_file_bytes) throw too_large();
-    std::string text;
-    char buffer[8192];
-    while (std::size_t n = std::fread(buffer, 1, sizeof buffer, file.get())) {
-        text.append(buffer, n);
-        if (text.size() > max_file_bytes) throw too_large();  // grew while being read
-    }
-    if (std::ferror(file.get())) throw cannot_read(errno);
-    return text;
+    throw refuse("larger than " + std::to_string(max_file_bytes >> 20) +
+                 " MiB, the limit for a configuration file");
 }
 
 // `section.key` positioned at that value, else at the section, else at the root: for errors

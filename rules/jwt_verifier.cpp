@@ -23,6 +23,7 @@
 
 #include "config/load.hpp"
 #include "rules/value_source.hpp"
+#include "util/file.hpp"
 
 namespace sidelight::rules {
 
@@ -51,20 +52,15 @@ jwt_verifier::algorithm make_algorithm(std::string name, jwt_family family, cons
     return a;
 }
 
+// A key file is a few kilobytes; anything over 1 MiB is not one.
+constexpr std::size_t max_key_file_bytes = 1 << 20;
+
 std::string read_file(const std::string& path, const config::source_mark& mark) {
-    std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
-                                                         &std::fclose);
-    auto fail = [&](int error) {
-        return config::config_error(mark, "audit.jwt.key_file",
-                                    "cannot read " + path + ": " +
-                                        std::error_code(error, std::generic_category()).message());
-    };
-    if (!file) throw fail(errno);
-    std::string text;
-    char buffer[4096];
-    while (std::size_t n = std::fread(buffer, 1, sizeof buffer, file.get())) text.append(buffer, n);
-    if (std::ferror(file.get())) throw fail(errno);
-    return text;
+    auto read = util::read_small_file(path, max_key_file_bytes);
+    if (!read.ok())
+        throw config::config_error(mark, "audit.jwt.key_file",
+                                   "cannot read " + path + ": " + read.reason(max_key_file_bytes));
+    return std::move(read.text);
 }
 
 // A public key in PEM: SubjectPublicKeyInfo ("PUBLIC KEY"), PKCS#1 ("RSA PUBLIC KEY") or the key

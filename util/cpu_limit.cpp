@@ -1,9 +1,10 @@
 #include "util/cpu_limit.hpp"
 
+#include "util/file.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
-#include <fstream>
 #include <iterator>
 #include <string>
 
@@ -32,9 +33,9 @@ unsigned whole_cpus(std::int64_t quota, std::int64_t period) {
 }
 
 std::optional<std::string> read_file(const char* path) {
-    std::ifstream in(path);
-    if (!in) return std::nullopt;
-    return std::string(std::istreambuf_iterator<char>(in), {});
+    auto read = read_small_file(path, 4096);  // one line of numbers
+    if (!read.ok()) return std::nullopt;
+    return std::move(read.text);
 }
 
 }  // namespace
