@@ -45,7 +45,7 @@ constexpr std::uint64_t max_body_bytes = 64 * 1024;
     std::abort();
 }
 
-const routes::route_table& routes() {
+const routes::route_table& route_table() {
     static const auto table = [] {
         std::vector<config::route_spec> specs = {
             {"/api/products/{id}", {"GET", "PUT"}, "product", {}},
@@ -135,7 +135,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     auto& req = rp.get();
     routes::param_list params;
-    (void)routes().match(routes::parse_method(req.method_string()), req.target(), &params);
+    (void)route_table().match(routes::parse_method(req.method_string()), req.target(), &params);
 
     const bool chunked = rp.chunked();
     proxy::request_origin origin;
