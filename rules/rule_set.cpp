@@ -265,10 +265,10 @@ std::vector<routes::capture_plan> rule_set::plans() const {
 
 template <class Compiled>
 const Compiled* rule_set::first_match(const std::vector<Compiled>& rules,
-                                      const route_buckets& buckets, const routes::request_record& r,
-                                      bool status_known) const {
+                                      const route_buckets& buckets, routes::route_id route,
+                                      const routes::request_record& r, bool status_known) const {
     const auto i = buckets.first(
-        route_of(r), [&](std::uint32_t i) { return rules[i].match.matches(r, status_known); });
+        route, [&](std::uint32_t i) { return rules[i].match.matches(r, status_known); });
     return i < 0 ? nullptr : &rules[static_cast<std::size_t>(i)];
 }
 derived_event rule_set::make_audit(const compiled_audit& c, const routes::request_record& r,
@@ -341,11 +341,12 @@ bool rule_set::held(const derived_event& e, const routes::request_record& r) {
 }
 
 void rule_set::evaluate(const routes::request_record& r, std::vector<derived_event>& out) const {
-    if (const auto* c = first_match(audit_, audit_buckets_, r, true)) {
+    const auto route = route_of(r);
+    if (const auto* c = first_match(audit_, audit_buckets_, route, r, true)) {
         auto d = make_audit(*c, r, true);
         if (!held(d, r)) out.push_back(std::move(d));
     }
-    if (const auto* c = first_match(security_, security_buckets_, r, true)) {
+    if (const auto* c = first_match(security_, security_buckets_, route, r, true)) {
         auto d = make_security(*c, r, true);
         if (!held(d, r)) out.push_back(std::move(d));
     } else {
@@ -356,11 +357,12 @@ void rule_set::evaluate(const routes::request_record& r, std::vector<derived_eve
 void rule_set::evaluate_strict(const routes::request_record& r, routes::audit_phase phase,
                                std::vector<derived_event>& out) const {
     const bool status_known = phase == routes::audit_phase::response;
-    if (const auto* c = first_match(audit_, audit_buckets_, r, status_known);
+    const auto route = route_of(r);
+    if (const auto* c = first_match(audit_, audit_buckets_, route, r, status_known);
         c && c->rule->mode == config::delivery_mode::strict && c->phase == phase)
         out.push_back(make_audit(*c, r, false));
     if (!status_known) return;
-    if (const auto* c = first_match(security_, security_buckets_, r, true);
+    if (const auto* c = first_match(security_, security_buckets_, route, r, true);
         c && c->rule->mode == config::delivery_mode::strict)
         out.push_back(make_security(*c, r, false));
 }

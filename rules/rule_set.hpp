@@ -89,11 +89,13 @@ class rule_set {
     matcher compile(const config::rule_match& m, const config::source_mark& mark,
                     const std::string& key) const;
     void build_buckets();
-    // The id `r`'s route has in this rule set's table.
+    // The id `r`'s route has in this rule set's table (once per evaluation).
     routes::route_id route_of(const routes::request_record& r) const;
+    // The first rule of `route`'s bucket that matches `r`.
     template <class Compiled>
     const Compiled* first_match(const std::vector<Compiled>& rules, const route_buckets& buckets,
-                                const routes::request_record& r, bool status_known) const;
+                                routes::route_id route, const routes::request_record& r,
+                                bool status_known) const;
     // `final`: the one evaluation of a finished request (evaluate), which counts JWT refusals.
     derived_event make_audit(const compiled_audit& c, const routes::request_record& r,
                              bool final) const;
