@@ -64,7 +64,6 @@ struct kept {
     std::string label;
     slot_mask slots{};
     std::uint32_t params = 0;  // index into route_table::param_sets_
-    std::uint32_t index = 0;   // in its list, for the key path of an error
     bool imported = false;
 };
 
@@ -138,8 +137,8 @@ class route_table_builder {
                 conflict(first, spec, key_path, tpl.label, s);
         }
         if (std::none_of(slots.begin(), slots.end(), [](bool b) { return b; })) return;
-        kept_.push_back({&spec, std::move(tpl.label), slots, param_set(std::move(tpl.param_names)),
-                         static_cast<std::uint32_t>(index), imported});
+        kept_.push_back(
+            {&spec, std::move(tpl.label), slots, param_set(std::move(tpl.param_names)), imported});
         const auto temp = static_cast<route_id>(kept_.size());
         for (std::size_t s = 0; s < slot_count; ++s)
             if (slots[s]) owners[s] = temp;
