@@ -202,10 +202,43 @@ admin_response app::handle_admin(const admin_request& req) {
     // Before the probes reached a verdict the upstream is unknown, not unhealthy: /healthz says
     // so with 200 (traffic may well flow); only a known failure makes it 503.
     const bool unhealthy = up.state == upstream_state::unreachable || !audit_healthy();
+    // Postgres away while the spool takes every event: degraded, still 200 (traffic flows and
+    // nothing is lost; the lag says how far behind the fleet store is).
+    const auto forward = audit_ ? audit_->forward_status() : std::nullopt;
+    const bool degraded = forward && (!forward->connected || forward->conflict);
     const std::string_view status = unhealthy                             ? "unhealthy"
+                                    : degraded                            ? "degraded"
                                     : up.state == upstream_state::unknown ? "unknown"
                                                                           : "ok";
     return {unhealthy ? 503 : 200, "application/json", healthz_json(up, status)};
+}
+
+// The store's own state: for Postgres, the forwarder (connection, lag, last error) and the
+// last `SELECT 1` check with its latency.
+boost::json::object app::store_json() const {
+    boost::json::object st;
+    st["type"] = cfg_->audit.store.type;
+    const auto f = audit_ ? audit_->forward_status() : std::nullopt;
+    if (!f) return st;
+    st["state"] = f->conflict ? "conflict" : f->connected ? "ok" : "degraded";
+    st["chain"] = cfg_->audit.store.chain;
+    st["connected"] = f->connected;
+    st["acked_seq"] = f->acked_seq;
+    st["lag_events"] = f->lag_events;
+    st["lag_seconds"] = f->lag_seconds;
+    boost::json::object check;
+    check["ok"] = f->connected && f->check_ms.has_value();
+    check["latency_ms"] = nullptr;
+    check["at"] = nullptr;
+    if (f->check_ms) check["latency_ms"] = *f->check_ms;
+    if (f->check_at) check["at"] = audit::format_time(*f->check_at);
+    st["check"] = std::move(check);
+    st["last_error"] = nullptr;
+    if (f->last_error) {
+        st["last_error"] = {{"message", *f->last_error},
+                            {"at", audit::format_time(f->last_error_at.value_or(audit::now()))}};
+    }
+    return st;
 }
 
 std::string app::healthz_json(const upstream_health& up, std::string_view status) const {
@@ -233,6 +266,7 @@ std::string app::healthz_json(const upstream_health& up, std::string_view status
         a["last_error"] = {{"message", failure->message}, {"at", audit::format_time(failure->at)}};
     }
     a["queue_depth"] = audit_ ? audit_->queue_depth() : 0;
+    a["store"] = store_json();
     o["audit"] = std::move(a);
     return boost::json::serialize(o) + "\n";
 }

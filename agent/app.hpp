@@ -18,6 +18,7 @@
 #include <thread>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/json/object.hpp>
 
 #include "agent/admin_server.hpp"
 #include "agent/audit_pipeline.hpp"
@@ -53,6 +54,7 @@ class app {
     // Reloads the config file; returns false (old config kept) when it is invalid.
     bool reload();
     bool config_file_changed();
+    boost::json::object store_json() const;
     std::string healthz_json(const upstream_health& up, std::string_view status) const;
     bool audit_healthy() const { return !audit_ || audit_->healthy(); }
 

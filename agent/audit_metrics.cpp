@@ -24,12 +24,12 @@ prometheus::MetricFamily family(std::string name, std::string help, prometheus::
 
 }  // namespace
 
-audit_metrics::audit_metrics(const audit::writer_stats& stats, prometheus::Registry& registry,
-                             const std::string& prefix)
+audit_metrics::audit_metrics(const audit::writer_stats& stats, prometheus::Registry& registry)
     : stats_(stats),
       durations_(prometheus::BuildHistogram()
-                     .Name(prefix + "db_query_duration_ms")
-                     .Help("Audit store operations (inserts and queries) in milliseconds.")
+                     .Name("sidelight_store_query_duration_ms")
+                     .Help("Audit store statements (inserts, queries, Postgres forwarding and its "
+                           "SELECT 1 check) in milliseconds.")
                      .Register(registry)) {}
 
 void audit_metrics::observe_duration(std::string_view operation, std::string_view table,
@@ -62,7 +62,7 @@ std::vector<prometheus::MetricFamily> audit_metrics::Collect() const {
     auto dropped = family("sidelight_audit_dropped_total",
                           "Events that could not be stored, by reason.", MetricType::Counter);
     for (auto reason : {audit::drop_reason::queue_full, audit::drop_reason::shutdown,
-                        audit::drop_reason::strict_timeout}) {
+                        audit::drop_reason::strict_timeout, audit::drop_reason::spool_full}) {
         dropped.metric.push_back(value(static_cast<double>(stats_.dropped_count(reason)),
                                        MetricType::Counter,
                                        {{"reason", std::string(audit::to_string(reason))}}));
@@ -105,7 +105,36 @@ std::vector<prometheus::MetricFamily> audit_metrics::Collect() const {
                                        {{"reason", std::string(rules::to_string(reason))}}));
         }
     }
-    return {events, dropped, depth, errors, strict, detections, jwt};
+    std::vector<prometheus::MetricFamily> out{events, dropped,    depth, errors,
+                                              strict, detections, jwt};
+    if (forwarder_) {
+        const auto& f = forwarder_->stats();
+        auto add = [&out](const char* name, const char* help, MetricType type, double v) {
+            auto fam = family(name, help, type);
+            fam.metric.push_back(value(v, type));
+            out.push_back(std::move(fam));
+        };
+        add("sidelight_audit_forwarded_total", "Events forwarded from the spool into Postgres.",
+            MetricType::Counter, static_cast<double>(f.forwarded.load()));
+        add("sidelight_audit_forward_lag_events",
+            "Events committed to the spool and not yet in Postgres.", MetricType::Gauge,
+            static_cast<double>(f.lag_events.load()));
+        add("sidelight_audit_forward_lag_seconds",
+            "Age of the oldest event not yet in Postgres (0 when none).", MetricType::Gauge,
+            f.lag_seconds.load());
+        add("sidelight_audit_forward_errors_total",
+            "Failed Postgres connections and forward transactions (each retry counts).",
+            MetricType::Counter, static_cast<double>(f.errors.load()));
+        add("sidelight_audit_forward_duplicates_total",
+            "Forwarded events Postgres skipped: their event_id is stored by another chain.",
+            MetricType::Counter, static_cast<double>(f.duplicates.load()));
+        add("sidelight_audit_forward_connected",
+            "1 while the forwarder holds a Postgres connection.", MetricType::Gauge,
+            forwarder_->status().connected ? 1.0 : 0.0);
+        add("sidelight_audit_spool_bytes", "Bytes in use in the spool database.", MetricType::Gauge,
+            static_cast<double>(f.spool_bytes.load()));
+    }
+    return out;
 }
 
 }  // namespace sidelight::agent

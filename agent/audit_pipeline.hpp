@@ -1,9 +1,9 @@
 #pragma once
-// The audit side of the agent, composed: the store (SQLite) and the writer thread that batches
-// events into it (audit/), the rules at work on the traffic with the strict gate the proxy holds
-// requests on (rules/audit_recorder), the event API (/v1/*, audit/event_endpoint) and the audit
-// metrics. The proxy reaches it only through the observer and the gate; nothing here blocks a
-// worker.
+// The audit side of the agent, composed: the store (SQLite; or for Postgres the local spool and
+// the forwarder that ships it) and the writer thread that batches events into it (audit/), the
+// rules at work on the traffic with the strict gate the proxy holds requests on
+// (rules/audit_recorder), the event API (/v1/*, audit/event_endpoint) and the audit metrics. The
+// proxy reaches it only through the observer and the gate; nothing here blocks a worker.
 // Thread-safety: on_request() and gate().hold() from every worker thread; install() from the
 // main thread; handle_api() from the admin server's /v1/ thread.
 
@@ -14,6 +14,8 @@
 #include "agent/admin_server.hpp"
 #include "agent/audit_metrics.hpp"
 #include "audit/event_endpoint.hpp"
+#include "audit/forwarder.hpp"
+#include "audit/sqlite_store.hpp"
 #include "audit/store.hpp"
 #include "audit/writer.hpp"
 #include "config/config.hpp"
@@ -46,14 +48,18 @@ class audit_pipeline {
     bool healthy() const { return writer_->healthy(); }
     std::optional<audit::store_failure> last_error() const { return writer_->last_error(); }
     std::int64_t queue_depth() const { return writer_->stats().queue_depth.load(); }
+    // Postgres store: the forwarder's state (none for SQLite).
+    std::optional<audit::forwarder_status> forward_status() const;
 
     // SIGTERM: commits everything queued (retrying a failing store until the deadline).
     bool drain(std::chrono::steady_clock::time_point deadline);
 
   private:
     std::shared_ptr<const config::config> cfg_;
-    std::unique_ptr<audit::store> store_;
-    std::unique_ptr<audit::store> reader_;  // the event API's own connection
+    std::unique_ptr<audit::store> store_;          // SQLite: the store file
+    std::unique_ptr<audit::sqlite_store> spool_;   // Postgres: the spool the writer commits to
+    std::unique_ptr<audit::forwarder> forwarder_;  // Postgres: spool -> Postgres
+    std::unique_ptr<audit::store> reader_;         // the event API's own connection
     std::unique_ptr<audit_metrics> metrics_;
     std::atomic<audit_metrics*> duration_sink_{nullptr};  // set once metrics_ exists
     std::unique_ptr<audit::writer> writer_;

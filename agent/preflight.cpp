@@ -44,8 +44,9 @@ preflight_result preflight(const std::string& config_path, rules::jwt_stats* jwt
     r.routes = std::make_shared<const routes::routing>(cfg, std::move(table), r.rules->plans());
     check_checkpoint_key(cfg);
     if (!audit::store_type_available(cfg.audit.store.type)) {
-        throw error_at(cfg, "audit.store.type",
-                       cfg.audit.store.type + " is not available in this build (sqlite is)");
+        throw error_at(
+            cfg, "audit.store.type",
+            cfg.audit.store.type + " is not available in this build (sqlite and postgres are)");
     }
     check_listen(cfg, "proxy.listen", cfg.proxy.listen);
     check_listen(cfg, "admin.listen", cfg.admin.listen);

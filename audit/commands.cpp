@@ -15,9 +15,13 @@ constexpr const char* query_footer = R"(QUERY is the query string of GET /v1/eve
 e.g. --filter 'table=audit_log&user_id=u7&since=2026-11-01T00:00:00Z&limit=50')";
 
 void add_store_option(CLI::App& app, audit_args& args) {
-    app.add_option("--store", args.store, "the audit store (SQLite file); it must exist")
-        ->type_name("PATH")
+    app.add_option("--store", args.store,
+                   "the audit store: a SQLite file (it must exist), or a Postgres connection "
+                   "string or URI")
+        ->type_name("PATH|DSN")
         ->required();
+    app.add_option("--chain", args.chain, "Postgres: this writer's chain only (default: all)")
+        ->type_name("NAME");
 }
 
 }  // namespace
@@ -59,6 +63,17 @@ void add_audit_commands(CLI::App& parent, audit_args& args) {
         ->type_name("PEM")
         ->required();
     keygen->callback([&args] { args.cmd = command::keygen; });
+
+    auto* grants = parent.add_subcommand(
+        "pg-grants",
+        "the SQL that lets a Postgres role append to the audit tables and nothing else (with "
+        "--store, run it there as the tables' owner)");
+    grants->add_option("--role", args.role, "the writer role (sidelight's DSN user)")
+        ->type_name("NAME")
+        ->required();
+    grants->add_option("--store", args.store, "run the SQL on this Postgres (as its owner)")
+        ->type_name("DSN");
+    grants->callback([&args] { args.cmd = command::pg_grants; });
 }
 
 int run_audit_command(const audit_args& args, std::ostream& out, std::ostream& err) {
@@ -74,9 +89,12 @@ int run_audit_command(const audit_args& args, std::ostream& out, std::ostream& e
             out << "wrote " << args.key << " (private, 0600) and " << *args.public_key << "\n";
             return 0;
         case command::verify:
-            return audit_verify_main(args.store, args.checkpoints, args.public_key, out, err);
+            return audit_verify_main({args.store, args.chain}, args.checkpoints, args.public_key,
+                                     out, err);
         case command::export_rows:
-            return audit_export_main(args.store, out, err);
+            return audit_export_main({args.store, args.chain}, out, err);
+        case command::pg_grants:
+            return audit_pg_grants_main(args.role, args.store, out, err);
         case command::query: {
             std::string error;
             const auto filter = parse_query(args.filter, error);
@@ -84,12 +102,12 @@ int run_audit_command(const audit_args& args, std::ostream& out, std::ostream& e
                 err << "sidelight: --filter: " << error << "\n" << query_filter_help << "\n";
                 return 2;
             }
-            return audit_query_main(args.store, *filter, out, err);
+            return audit_query_main({args.store, args.chain}, *filter, out, err);
         }
         case command::none:
             break;
     }
-    err << "sidelight: audit needs a subcommand: verify, query, export or keygen\n";
+    err << "sidelight: audit needs a subcommand: verify, query, export, keygen or pg-grants\n";
     return 2;
 }
 

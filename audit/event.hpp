@@ -66,6 +66,7 @@ struct stored_event {
     std::string prev_hash;  // hex SHA-256 of the previous row (64 zeros for seq 1)
     std::string hash;       // hex SHA-256(prev_hash bytes || canonical row)
     event ev;
+    std::string chain;  // the writer's chain in a fleet (Postgres) store; empty in SQLite
 
     table_kind table() const { return static_cast<table_kind>(ev.index()); }
 };

@@ -224,8 +224,9 @@ table_clause where_for(table_kind table, const query_filter& f) {
 
 // Settings a `PRAGMA name` without a value may read on the store's own connection.
 bool readable_pragma(std::string_view name) {
-    for (std::string_view ok : {"synchronous", "journal_mode", "page_size", "wal_autocheckpoint",
-                                "journal_size_limit", "busy_timeout", "cache_size", "temp_store"}) {
+    for (std::string_view ok :
+         {"synchronous", "journal_mode", "page_size", "wal_autocheckpoint", "journal_size_limit",
+          "busy_timeout", "cache_size", "temp_store", "page_count", "freelist_count"}) {
         if (name == ok) return true;
     }
     return false;
@@ -234,7 +235,16 @@ bool readable_pragma(std::string_view name) {
 // What the store's own connection may compile: reads, and inserts into the two event tables.
 // Refused when a statement is prepared: UPDATE, DELETE, any schema change, ATTACH, and every
 // PRAGMA but reading one of the settings above.
-int authorize(void*, int action, const char* arg1, const char* arg2, const char*, const char*) {
+// A spool may also prune what Postgres holds and keep its forwarding state.
+int authorize(void* spool, int action, const char* arg1, const char* arg2, const char*,
+              const char*) {
+    const std::string_view table = arg1 ? arg1 : "";
+    if (spool != nullptr) {
+        const bool events = table == "audit_log" || table == "security_audit";
+        if (action == SQLITE_DELETE && (events || table == "spool_checkpoint")) return SQLITE_OK;
+        if (action == SQLITE_INSERT && table == "spool_checkpoint") return SQLITE_OK;
+        if (action == SQLITE_UPDATE && table == "spool_state") return SQLITE_OK;
+    }
     switch (action) {
         case SQLITE_PRAGMA:
             return arg1 && !arg2 && readable_pragma(arg1) ? SQLITE_OK : SQLITE_DENY;
@@ -244,10 +254,8 @@ int authorize(void*, int action, const char* arg1, const char* arg2, const char*
         case SQLITE_TRANSACTION:
         case SQLITE_SAVEPOINT:
             return SQLITE_OK;
-        case SQLITE_INSERT: {
-            const std::string_view table = arg1 ? arg1 : "";
+        case SQLITE_INSERT:
             return table == "audit_log" || table == "security_audit" ? SQLITE_OK : SQLITE_DENY;
-        }
         default:
             return SQLITE_DENY;
     }
@@ -255,8 +263,9 @@ int authorize(void*, int action, const char* arg1, const char* arg2, const char*
 
 }  // namespace
 
-sqlite_store::sqlite_store(const config::store_config& cfg, open_mode mode) try
-    : path_(cfg.path), db_(cfg.path, open_flags(mode), busy_timeout_ms) {
+sqlite_store::sqlite_store(const config::store_config& cfg, open_mode mode,
+                           std::optional<spool_options> spool) try
+    : path_(cfg.path), spool_(spool), db_(cfg.path, open_flags(mode), busy_timeout_ms) {
     // A new database gets 16 KiB pages (SQLite's default is 4 KiB): shallower trees and fewer
     // pages, WAL frames and splits per row. Ignored for an existing database, which keeps the
     // page size it was created with. Must precede journal_mode=WAL, which writes the header.
@@ -270,6 +279,7 @@ sqlite_store::sqlite_store(const config::store_config& cfg, open_mode mode) try
     db_.exec("PRAGMA temp_store=MEMORY");
     // Before guard_connection: creating the schema, or upgrading an older one, is DDL.
     open_schema(db_, path_);
+    if (spool_) open_spool_tables();
     bound_wal(cfg.wal_max_bytes);
     guard_connection();
     prepare_statements();
@@ -308,7 +318,7 @@ void sqlite_store::guard_connection() {
     if (sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, &triggers) != SQLITE_OK ||
         sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, &defensive) != SQLITE_OK ||
         triggers != 0 || defensive != 1 ||
-        sqlite3_set_authorizer(db, authorize, nullptr) != SQLITE_OK) {
+        sqlite3_set_authorizer(db, authorize, spool_ ? this : nullptr) != SQLITE_OK) {
         throw store_error("audit store " + path_ + ": cannot guard the connection");
     }
 }
@@ -354,7 +364,120 @@ chain_head sqlite_store::read_head() {
         h.hash = head_->getColumn(1).getString();
     }
     head_->reset();
+    // Every row pruned (or a seeded spool): the chain goes on from what Postgres holds.
+    if (h.seq == 0 && spool_) {
+        SQLite::Statement st(db_, "SELECT acked_seq, acked_hash FROM spool_state");
+        if (st.executeStep()) h = {st.getColumn(0).getInt64(), st.getColumn(1).getString()};
+    }
     return h;
+}
+
+// The spool's own tables, beside the event tables; created before the connection is guarded.
+void sqlite_store::open_spool_tables() {
+    db_.exec(
+        "CREATE TABLE IF NOT EXISTS spool_state (id INTEGER PRIMARY KEY CHECK (id = 1), "
+        "acked_seq INTEGER NOT NULL, acked_hash TEXT NOT NULL);"
+        "INSERT OR IGNORE INTO spool_state VALUES (1, 0, '" +
+        std::string(genesis_hash) +
+        "');"
+        "CREATE TABLE IF NOT EXISTS spool_checkpoint (seq INTEGER NOT NULL, line TEXT NOT NULL);");
+}
+
+void sqlite_store::require_spool() const {
+    if (!spool_) throw store_error("audit store " + path_ + " is not a spool");
+}
+
+std::uint64_t sqlite_store::read_used_bytes() {
+    const auto pages = db_.execAndGet("PRAGMA page_count").getInt64();
+    const auto free_pages = db_.execAndGet("PRAGMA freelist_count").getInt64();
+    const auto page_size = db_.execAndGet("PRAGMA page_size").getInt64();
+    return static_cast<std::uint64_t>(std::max<std::int64_t>(pages - free_pages, 0) * page_size);
+}
+
+std::uint64_t sqlite_store::used_bytes() {
+    std::lock_guard lock(mutex_);
+    try {
+        return read_used_bytes();
+    } catch (const SQLite::Exception& e) {
+        throw store_error("audit store " + path_ + ": " + e.what());
+    }
+}
+
+chain_head sqlite_store::acknowledged() {
+    require_spool();
+    std::lock_guard lock(mutex_);
+    try {
+        SQLite::Statement st(db_, "SELECT acked_seq, acked_hash FROM spool_state");
+        if (!st.executeStep()) throw store_error("spool " + path_ + ": no spool_state row");
+        return {st.getColumn(0).getInt64(), st.getColumn(1).getString()};
+    } catch (const SQLite::Exception& e) {
+        throw store_error("spool " + path_ + ": " + e.what());
+    }
+}
+
+void sqlite_store::acknowledge(const chain_head& acked) {
+    require_spool();
+    std::lock_guard lock(mutex_);
+    try {
+        SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+        SQLite::Statement st(db_, "UPDATE spool_state SET acked_seq = ?1, acked_hash = ?2");
+        st.bind(1, acked.seq);
+        st.bind(2, acked.hash);
+        st.exec();
+        const auto upto = std::to_string(acked.seq);
+        db_.exec("DELETE FROM audit_log WHERE seq <= " + upto);
+        db_.exec("DELETE FROM security_audit WHERE seq <= " + upto);
+        db_.exec("DELETE FROM spool_checkpoint WHERE seq <= " + upto);
+        tx.commit();
+    } catch (const SQLite::Exception& e) {
+        throw store_error("spool " + path_ + ": acknowledge failed: " + e.what());
+    }
+}
+
+bool sqlite_store::seed(const chain_head& acked) {
+    require_spool();
+    std::lock_guard lock(mutex_);
+    try {
+        SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+        if (read_head().seq != 0) return false;
+        SQLite::Statement st(db_, "UPDATE spool_state SET acked_seq = ?1, acked_hash = ?2");
+        st.bind(1, acked.seq);
+        st.bind(2, acked.hash);
+        st.exec();
+        tx.commit();
+        return true;
+    } catch (const SQLite::Exception& e) {
+        throw store_error("spool " + path_ + ": seed failed: " + e.what());
+    }
+}
+
+void sqlite_store::record_checkpoint(const checkpoint& cp) {
+    require_spool();
+    std::lock_guard lock(mutex_);
+    try {
+        SQLite::Statement st(db_, "INSERT INTO spool_checkpoint (seq, line) VALUES (?1, ?2)");
+        st.bind(1, cp.seq);
+        st.bind(2, to_json_line(cp));
+        st.exec();
+    } catch (const SQLite::Exception& e) {
+        throw store_error("spool " + path_ + ": checkpoint not recorded: " + e.what());
+    }
+}
+
+std::vector<checkpoint> sqlite_store::checkpoints_upto(std::int64_t seq) {
+    require_spool();
+    std::lock_guard lock(mutex_);
+    std::vector<checkpoint> out;
+    try {
+        SQLite::Statement st(db_, "SELECT line FROM spool_checkpoint WHERE seq <= ?1 ORDER BY seq");
+        st.bind(1, seq);
+        while (st.executeStep()) out.push_back(parse_checkpoint_line(st.getColumn(0).getString()));
+    } catch (const SQLite::Exception& e) {
+        throw store_error("spool " + path_ + ": " + e.what());
+    } catch (const checkpoint_error& e) {
+        throw store_error("spool " + path_ + ": " + e.what());
+    }
+    return out;
 }
 
 std::optional<stored_event> sqlite_store::find_event_id(const std::string& event_id) {
@@ -376,7 +499,7 @@ namespace {
 
 // `in` as the row at `seq`, linked to `prev_hash`: normalized and hashed.
 stored_event chained_row(const event& in, std::int64_t seq, const std::string& prev_hash) {
-    stored_event row{seq, prev_hash, {}, in};
+    stored_event row{seq, prev_hash, {}, in, {}};
     normalize(row.ev);
     row.hash = chain_hash(row.prev_hash, row.seq, row.ev);
     return row;
@@ -481,6 +604,11 @@ std::vector<stored_event> sqlite_store::append_rows(std::span<const event> batch
 std::vector<stored_event> sqlite_store::append(std::span<const event> batch) {
     std::lock_guard lock(mutex_);
     try {
+        if (spool_ && read_used_bytes() > spool_->max_bytes) {
+            throw spool_full("spool " + path_ + " is full (" + std::to_string(spool_->max_bytes) +
+                             " bytes in use, audit.store.spool.max_bytes): Postgres has not "
+                             "taken the events yet");
+        }
         if (auto out = append_chunks(batch)) return std::move(*out);
         return append_rows(batch);
     } catch (const SQLite::Exception& e) {

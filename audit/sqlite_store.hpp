@@ -30,11 +30,20 @@
 #include <optional>
 #include <string>
 
+#include "audit/checkpoint.hpp"
 #include "audit/sqlite_schema.hpp"
 #include "audit/store.hpp"
 #include "config/config.hpp"
 
 namespace sidelight::audit {
+
+// The store as the local spool of the Postgres store (docs/AUDIT.md, "Fleet store"): it also
+// keeps how far Postgres has acknowledged the chain (spool_state), the checkpoints still to be
+// forwarded (spool_checkpoint), and it may prune rows once Postgres holds them. When its pages
+// in use pass max_bytes, append() refuses new events with spool_full.
+struct spool_options {
+    std::uint64_t max_bytes = 1024ull * 1024 * 1024;
+};
 
 enum class open_mode {
     create,    // create the file and schema when missing
@@ -54,12 +63,29 @@ class sqlite_store final : public store {
 
     // Throws store_error (bad `synchronous`, unreadable file, wrong schema version, failed
     // upgrade of a version-1 file).
-    explicit sqlite_store(const config::store_config& cfg, open_mode mode = open_mode::create);
+    explicit sqlite_store(const config::store_config& cfg, open_mode mode = open_mode::create,
+                          std::optional<spool_options> spool = std::nullopt);
     ~sqlite_store() override;
 
     std::vector<stored_event> append(std::span<const event> batch) override;
     std::vector<stored_event> query(const query_filter& filter) override;
+    // The last row's (seq, hash); in a spool whose rows are all pruned, the acknowledged head.
     chain_head head() override;
+
+    // Spool only (store_error otherwise).
+    // How far Postgres holds the chain ({0, genesis} at first).
+    chain_head acknowledged();
+    // Records that Postgres holds the chain up to `acked` and prunes the rows and checkpoints up
+    // to it, in one transaction.
+    void acknowledge(const chain_head& acked);
+    // A fresh spool (no rows, nothing acknowledged) continues a chain Postgres holds already:
+    // `acked` becomes its head. False (and nothing changed) when the spool is not fresh.
+    bool seed(const chain_head& acked);
+    void record_checkpoint(const checkpoint& cp);
+    // Recorded checkpoints up to `seq`, in seq order.
+    std::vector<checkpoint> checkpoints_upto(std::int64_t seq);
+    // Bytes of the database file in use (pages not on the free list).
+    std::uint64_t used_bytes();
 
     const std::string& path() const { return path_; }
 
@@ -85,8 +111,12 @@ class sqlite_store final : public store {
     std::optional<std::vector<stored_event>> append_chunks(std::span<const event> batch);
     std::vector<stored_event> append_rows(std::span<const event> batch);
     std::optional<stored_event> find_event_id(const std::string& event_id);
+    void require_spool() const;
+    void open_spool_tables();
+    std::uint64_t read_used_bytes();
 
     std::string path_;
+    std::optional<spool_options> spool_;
     std::mutex mutex_;
     SQLite::Database db_;
     // INSERTs of chunk_rows[slot] rows per table, prepared when first used.

@@ -22,7 +22,7 @@ std::size_t clamp_limit(std::size_t limit) {
 }
 
 bool store_type_available(std::string_view type) {
-    return type == "sqlite";
+    return type == "sqlite" || type == "postgres";
 }
 
 }  // namespace sidelight::audit

@@ -27,6 +27,13 @@ class store_error : public std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+// A store that has reached its size limit (the Postgres store's spool): the writer drops what it
+// refuses and counts it, as it does for a full queue, instead of retrying.
+class spool_full : public store_error {
+  public:
+    using store_error::store_error;
+};
+
 struct chain_head {
     std::int64_t seq = 0;  // 0: empty store
     std::string hash;      // genesis_hash when empty
@@ -70,8 +77,8 @@ void for_each_row(store& s, const std::function<bool(const stored_event&)>& fn);
 
 std::size_t clamp_limit(std::size_t limit);
 
-// Whether this build can open an `audit.store.type`: sqlite. The loader accepts postgres and
-// memory too (the config format is settled), but those stores are not built yet.
+// Whether this build can open an `audit.store.type`: sqlite and postgres. The loader accepts
+// memory too (the config format is settled), but that store is not built.
 bool store_type_available(std::string_view type);
 
 }  // namespace sidelight::audit

@@ -50,6 +50,8 @@ std::string_view to_string(drop_reason reason) {
             return "shutdown";
         case drop_reason::strict_timeout:
             return "strict_timeout";
+        case drop_reason::spool_full:
+            return "spool_full";
     }
     return "unknown";
 }
@@ -204,7 +206,8 @@ bool writer::push(queued& item) {
 
 void writer::record_drop(drop_reason reason) {
     stats_.dropped[static_cast<std::size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
-    if (reason != drop_reason::queue_full) return;
+    if (reason != drop_reason::queue_full && reason != drop_reason::spool_full) return;
+    if (reason == drop_reason::spool_full) unreported_spool_drops_.fetch_add(1);
     const auto t = now().time_since_epoch().count();
     std::int64_t none = 0;
     first_drop_us_.compare_exchange_strong(none, t);
@@ -307,8 +310,24 @@ bool writer::commit(pending_batch& batch) {
         for (std::size_t i = 0; i < rows.size(); ++i) {
             if (batch.strict[i]) batch.strict[i]->finish({true, rows[i].seq, {}});
         }
+        if (hooks_.on_commit && !rows.empty()) hooks_.on_commit();
         batch.clear();
         return true;
+    } catch (const spool_full& e) {
+        // As a full queue: the events are dropped and counted, strict callers answered at once.
+        timed("append", table, start);
+        note_error(e.what());
+        stats_.store_errors.fetch_add(1, std::memory_order_release);
+        log().warn("event=audit_spool_full events={} error=\"{}\"", batch.events.size(), e.what());
+        for (std::size_t i = 0; i < batch.events.size(); ++i) {
+            if (batch.strict[i]) {
+                batch.strict[i]->finish({false, 0, std::string("audit spool full: ") + e.what()});
+            } else {
+                record_drop(drop_reason::spool_full);
+            }
+        }
+        batch.clear();
+        return false;
     } catch (const std::exception& e) {
         timed("append", table, start);
         // The error and the health first: whoever sees the count sees why, too (release).
@@ -395,13 +414,17 @@ void writer::give_up(pending_batch& batch) {
 void writer::record_drops() {
     const auto count = unreported_drops_.exchange(0);
     if (count == 0) return;
+    const auto spool = std::min(unreported_spool_drops_.exchange(0), count);
+    const char* reason = spool == 0       ? "queue_full"
+                         : spool == count ? "spool_full"
+                                          : "queue_full,spool_full";
     const auto first = first_drop_us_.exchange(0);
     const auto last = std::max(last_drop_us_.load(), first);
     security_event ev;
     ev.event_type = "audit_events_dropped";
     ev.success = false;
     ev.source = event_source::detector;
-    ev.details = "{\"count\":" + std::to_string(count) + ",\"reason\":\"queue_full\"" +
+    ev.details = "{\"count\":" + std::to_string(count) + ",\"reason\":\"" + reason + "\"" +
                  ",\"first_drop\":\"" + format_time(time_point(std::chrono::microseconds(first))) +
                  "\",\"last_drop\":\"" + format_time(time_point(std::chrono::microseconds(last))) +
                  "\"}";

@@ -65,6 +65,8 @@ struct writer_hooks {
     // After each store call: operation "append" or "head", table "audit_log", "security_audit"
     // or "both"; feeds db_query_duration_ms{operation,table}.
     std::function<void(std::string_view operation, std::string_view table, double ms)> on_duration;
+    // After each commit that stored new rows (the Postgres forwarder wakes on it).
+    std::function<void()> on_commit;
 };
 
 class writer {
@@ -156,6 +158,7 @@ class writer {
 
     // Loss report state: drops since the last `audit_events_dropped` event.
     std::atomic<std::uint64_t> unreported_drops_{0};
+    std::atomic<std::uint64_t> unreported_spool_drops_{0};  // of which refused by a full spool
     std::atomic<std::int64_t> first_drop_us_{0};
     std::atomic<std::int64_t> last_drop_us_{0};
 

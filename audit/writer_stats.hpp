@@ -17,8 +17,9 @@ enum class drop_reason {
     queue_full,      // try_submit on a full queue (batch mode)
     shutdown,        // submitted after drain/stop began, or left unwritten at the drain deadline
     strict_timeout,  // a strict event whose caller gave up before the writer took it
+    spool_full,      // refused by a full spool (Postgres store: audit.store.spool.max_bytes)
 };
-inline constexpr std::size_t drop_reason_count = 3;
+inline constexpr std::size_t drop_reason_count = 4;
 std::string_view to_string(drop_reason reason);
 
 struct writer_stats {

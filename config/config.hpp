@@ -30,6 +30,7 @@
 #include <ostream>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace sidelight::config {
@@ -236,16 +237,38 @@ struct security_rule {
     bool operator==(const security_rule&) const = default;
 };
 
+// `type: postgres`: every event is committed to the local spool first (a SQLite store at
+// spool.path, with the settings above), then forwarded to Postgres (docs/AUDIT.md, "Fleet store").
+struct spool_config {
+    std::string path = "sidelight-spool.db";
+    std::uint64_t max_bytes = 1024ull * 1024 * 1024;  // past it, new events are refused
+
+    bool operator==(const spool_config&) const = default;
+};
+
 struct store_config {
-    std::string type = "sqlite";  // sqlite (postgres follows)
+    std::string type = "sqlite";  // sqlite | postgres (memory is accepted but not built)
     std::string path = "sidelight-audit.db";
     std::string synchronous = "full";  // off | normal | full | extra
     // SQLite: the WAL is checkpointed once it holds this many bytes of pages, and its file is
     // cut back to this size after the checkpoint (docs/AUDIT.md, "Disk sizing").
     std::uint64_t wal_max_bytes = 4 * 1024 * 1024;
+    // Postgres: the libpq connection string or URI (after ${VAR} expansion; it may then hold a
+    // password, which is never printed: see redact_dsn), this writer's chain and its spool.
+    std::string dsn;
+    std::string chain = "sidelight";
+    spool_config spool;
+    std::size_t forward_batch = 2000;  // events per Postgres transaction
+    source_mark dsn_mark;
 
     bool operator==(const store_config&) const = default;
 };
+
+// A libpq connection string or URI as libpq parses it (keyword, value), in libpq's keyword
+// order; none when libpq refuses it. redact_dsn: the same with any password replaced by "***",
+// for logs, errors and `sidelight check` (keyword=value form).
+std::optional<std::vector<std::pair<std::string, std::string>>> parse_dsn(const std::string& dsn);
+std::string redact_dsn(const std::string& dsn);
 
 struct checkpoint_config {
     std::size_t every_events = 1000;  // 0: off

@@ -205,7 +205,17 @@ void emit_audit(YAML::Emitter& out, const audit_config& a) {
     begin(out, "audit");
     begin(out, "store");
     put(out, "type", a.store.type);
-    put(out, "path", a.store.path);
+    if (a.store.type == "postgres") {
+        put(out, "dsn", redact_dsn(a.store.dsn));
+        put(out, "chain", a.store.chain);
+        put_count(out, "forward_batch", a.store.forward_batch);
+        begin(out, "spool");
+        put(out, "path", a.store.spool.path);
+        put_size(out, "max_bytes", a.store.spool.max_bytes);
+        out << YAML::EndMap;
+    } else {
+        put(out, "path", a.store.path);
+    }
     put(out, "synchronous", a.store.synchronous);
     put_size(out, "wal_max_bytes", a.store.wal_max_bytes);
     out << YAML::EndMap;

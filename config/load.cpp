@@ -193,6 +193,7 @@ void resolve_paths(config& cfg) {
     auto base = std::filesystem::path(cfg.file).parent_path();
     resolve_path(cfg.routes.openapi_file, base);
     if (cfg.audit.store.type == "sqlite") resolve_path(cfg.audit.store.path, base);
+    if (cfg.audit.store.type == "postgres") resolve_path(cfg.audit.store.spool.path, base);
     resolve_path(cfg.audit.checkpoint.key_file, base);
     resolve_path(cfg.audit.jwt.key_file, base);
 }

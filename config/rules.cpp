@@ -137,14 +137,72 @@ std::vector<Rule> parse_rules(const node_ref& n, Rule (*parse)(const node_ref&))
     return out;
 }
 
+// A password may reach the DSN from the environment (`dsn: ${AUDIT_PG_DSN}`), never from the
+// file itself: refused when the expanded password is spelled out in the text as written.
+std::string parse_dsn_value(const node_ref& n) {
+    std::string dsn = to_nonempty_string(n);
+    const auto pairs = parse_dsn(dsn);
+    if (!pairs)
+        n.fail(
+            "expected a libpq connection string (host=db user=sidelight dbname=audit) or URI "
+            "(postgresql://sidelight@db/audit)");
+    for (const auto& [keyword, value] : *pairs) {
+        if (keyword == "password" && !value.empty() &&
+            n.node.Scalar().find(value) != std::string::npos)
+            n.fail(
+                "holds a password written in the file: take the DSN from the environment "
+                "(dsn: ${AUDIT_PG_DSN}), or the password from PGPASSWORD or a passfile");
+    }
+    return dsn;
+}
+
+// A chain id names one writer (its pod): letters, digits and . _ : - up to 128 characters.
+std::string parse_chain(const node_ref& n) {
+    std::string chain = to_nonempty_string(n);
+    bool ok = chain.size() <= 128;
+    for (char c : chain)
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != ':' &&
+            c != '-')
+            ok = false;
+    if (!ok)
+        n.fail("expected a chain id of letters, digits and . _ : - (at most 128), got \"" + chain +
+               "\"");
+    return chain;
+}
+
+spool_config parse_spool(const node_ref& n) {
+    map_reader m(n, {"path", "max_bytes"});
+    spool_config out;
+    if (auto v = m.get("path")) out.path = to_nonempty_string(*v);
+    if (auto v = m.get("max_bytes")) out.max_bytes = to_size(*v, 1024 * 1024);
+    return out;
+}
+
 store_config parse_store(const node_ref& n) {
-    map_reader m(n, {"type", "path", "synchronous", "wal_max_bytes"});
+    map_reader m(n, {"type", "path", "synchronous", "wal_max_bytes", "dsn", "chain", "spool",
+                     "forward_batch"});
     store_config out;
     if (auto v = m.get("type")) out.type = to_choice(*v, {"sqlite", "postgres", "memory"});
     if (auto v = m.get("path")) out.path = to_nonempty_string(*v);
     if (auto v = m.get("synchronous"))
         out.synchronous = to_choice(*v, {"off", "normal", "full", "extra"});
     if (auto v = m.get("wal_max_bytes")) out.wal_max_bytes = to_size(*v, 64 * 1024);
+    if (auto v = m.get("dsn")) {
+        out.dsn = parse_dsn_value(*v);
+        out.dsn_mark = v->mark;
+    }
+    if (auto v = m.get("chain")) out.chain = parse_chain(*v);
+    if (auto v = m.get("spool")) out.spool = parse_spool(*v);
+    if (auto v = m.get("forward_batch")) out.forward_batch = to_uint(*v, 1, 10'000);
+    const bool postgres = out.type == "postgres";
+    if (postgres && out.dsn.empty())
+        n.fail("type postgres needs dsn (a libpq connection string or URI, e.g. ${AUDIT_PG_DSN})");
+    for (auto key : {"dsn", "chain", "spool", "forward_batch"}) {
+        if (!postgres && m.get(key)) m.get(key)->fail("applies to type postgres only");
+    }
+    if (postgres && m.get("path"))
+        m.get("path")->fail(
+            "applies to type sqlite only (type postgres keeps its spool at spool.path)");
     return out;
 }
 

@@ -443,20 +443,23 @@ TEST_F(AuditTest, AuditMetricsCountWhatWasCommitted) {
     // rows of each): three events, so one to three commits.
     double appends = 0;
     for (const char* table : {"audit_log", "security_audit", "both"}) {
-        const double n = sample_value(text, std::string("db_query_duration_ms_count{operation=") +
-                                                "\"append\",table=\"" + table + "\"}");
+        const double n =
+            sample_value(text, std::string("sidelight_store_query_duration_ms_count{operation=") +
+                                   "\"append\",table=\"" + table + "\"}");
         if (n > 0) appends += n;
     }
     EXPECT_GE(appends, 1) << text;
     EXPECT_LE(appends, 3) << text;
     // The issue's buckets, and nothing else (how many fall under each depends on the machine).
     const std::string select_bucket =
-        "db_query_duration_ms_bucket{operation=\"select\",table=\"audit_log\",le=\"";
+        "sidelight_store_query_duration_ms_bucket{operation=\"select\",table=\"audit_log\",le=\"";
     for (const char* le : {"1", "5", "10", "50", "100", "500", "1000", "+Inf"})
         EXPECT_GE(sample_value(text, select_bucket + le + "\"}"), 0) << le << "\n" << text;
     EXPECT_EQ(sample_count(text, select_bucket), 8u) << text;
     EXPECT_EQ(
-        sample_value(text, "db_query_duration_ms_count{operation=\"select\",table=\"audit_log\"}"),
+        sample_value(
+            text,
+            "sidelight_store_query_duration_ms_count{operation=\"select\",table=\"audit_log\"}"),
         1)
         << text;
 }

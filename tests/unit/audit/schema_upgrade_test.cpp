@@ -104,7 +104,7 @@ std::vector<stored_event> write_v1_file(const std::string& path) {
     std::string prev{genesis_hash};
     for (auto& ev : events) {
         normalize(ev);
-        stored_event row{static_cast<std::int64_t>(rows.size() + 1), prev, {}, ev};
+        stored_event row{static_cast<std::int64_t>(rows.size() + 1), prev, {}, ev, {}};
         row.hash = chain_hash(row.prev_hash, row.seq, row.ev);
         EXPECT_EQ(raw.exec(v1_insert(row)), SQLITE_OK) << raw.last_error();
         prev = row.hash;

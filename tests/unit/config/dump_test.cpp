@@ -15,6 +15,7 @@ config without_marks(config cfg) {
     for (auto& r : cfg.audit.rules) r.mark = r.entity_id.mark = r.user.mark = {};
     for (auto& r : cfg.security.rules) r.mark = r.user.mark = {};
     cfg.audit.checkpoint.key_file_mark = {};
+    cfg.audit.store.dsn_mark = {};
     cfg.audit.jwt.key_file_mark = cfg.audit.jwt.hmac_secret_env_mark =
         cfg.audit.jwt.algorithms_mark = {};
     return cfg;
@@ -46,7 +47,12 @@ config rich_config() {
     c.routes.unmatched = unmatched_mode::normalize;
     c.routes.case_sensitive = true;
     c.routes.entries = {{"/a/{id}", {"GET", "PUT"}, "a", {}}, {"/b", {}, "", {}}};
-    c.audit.store = {"postgres", "host=db user=x", "off"};
+    c.audit.store.type = "postgres";
+    c.audit.store.synchronous = "off";
+    c.audit.store.dsn = redact_dsn("host=db user=x dbname='a b'");  // libpq's keyword order
+    c.audit.store.chain = "pod-7";
+    c.audit.store.spool = {"/var/lib/sidelight/spool.db", 3 << 20};
+    c.audit.store.forward_batch = 500;
     c.audit.redact_keys = {};
     c.audit.checkpoint = {0, milliseconds(0), "/k.pem", {}};
     c.audit.jwt.key_file = "/etc/jwt.pem";
@@ -81,6 +87,17 @@ config rich_config() {
     c.log_format = log_format::text;
     c.config_watch = true;
     return c;
+}
+
+TEST(dump, never_prints_the_dsn_password) {
+    config c;
+    c.audit.store.type = "postgres";
+    c.audit.store.dsn = "postgresql://writer:s3cr%21t@db.internal:5432/audit?sslmode=verify-full";
+    const std::string text = dump(c);
+    EXPECT_EQ(text.find("s3cr"), std::string::npos) << text;
+    EXPECT_NE(text.find("password=***"), std::string::npos) << text;
+    EXPECT_NE(text.find("host=db.internal"), std::string::npos) << text;
+    EXPECT_NE(text.find("sslmode=verify-full"), std::string::npos) << text;
 }
 
 TEST(dump, defaults_round_trip) {

@@ -1,0 +1,106 @@
+#pragma once
+// The Postgres forwarder (docs/AUDIT.md, "Fleet store"): one thread that ships what the writer
+// committed to the local spool into Postgres, in order, in batches of `forward_batch` rows, one
+// transaction each (pg_store::forward), then records in the spool how far Postgres holds the
+// chain and prunes what it holds. Postgres is the judge of progress: after a reconnect the chain
+// head is read back from it, so a batch whose commit was lost in a crash is sent again and
+// skipped row for row where it had landed (nothing doubled, nothing missing).
+//
+// Postgres away: the forwarder reconnects with backoff (100 ms doubling to 5 s) while the spool
+// grows (up to spool.max_bytes, where the writer starts refusing); status() reports the lag in
+// events and seconds and the last error. While idle it runs `SELECT 1` every second: the store
+// check /healthz shows, with its latency. A fresh spool whose chain Postgres holds already is
+// seeded with Postgres's head at the first connection, so the chain continues across a lost
+// spool volume. A chain_conflict (two writers with one chain id) stops forwarding for that chain
+// until restart; the events stay in the spool.
+//
+// Thread-safety: notify(), status() and stats() from any thread; stop() from one thread.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "audit/pg_store.hpp"
+#include "audit/sqlite_store.hpp"
+#include "config/config.hpp"
+
+namespace sidelight::audit {
+
+struct forwarder_stats {
+    std::atomic<std::uint64_t> forwarded{0};   // rows newly inserted into Postgres
+    std::atomic<std::uint64_t> duplicates{0};  // rows skipped: event_id stored by another chain
+    std::atomic<std::uint64_t> batches{0};     // committed forward transactions
+    std::atomic<std::uint64_t> errors{0};      // failed connects and batches
+    std::atomic<std::int64_t> lag_events{0};   // committed to the spool, not yet in Postgres
+    std::atomic<double> lag_seconds{0};        // age of the oldest of them
+    std::atomic<std::uint64_t> spool_bytes{0};
+};
+
+struct forwarder_status {
+    bool connected = false;
+    bool conflict = false;  // forwarding stopped on a chain_conflict
+    std::int64_t acked_seq = 0;
+    std::int64_t lag_events = 0;
+    double lag_seconds = 0;
+    std::optional<std::string> last_error;
+    std::optional<time_point> last_error_at;
+    std::optional<double> check_ms;  // the last SELECT 1 round trip
+    std::optional<time_point> check_at;
+};
+
+class forwarder {
+  public:
+    using clock = std::chrono::steady_clock;
+
+    // Starts the thread. Nothing here throws for Postgres being away: it is retried.
+    forwarder(sqlite_store& spool, const config::store_config& cfg, duration_hook on_duration = {});
+    ~forwarder();  // stop(now + 2 s) unless stopped
+    forwarder(const forwarder&) = delete;
+    forwarder& operator=(const forwarder&) = delete;
+
+    void notify();  // the spool has new rows
+    // Forwards what the spool holds until it is empty or the deadline passes, then joins. True
+    // when Postgres holds everything (what is left stays in the spool for the next start).
+    bool stop(clock::time_point deadline);
+
+    forwarder_status status() const;
+    const forwarder_stats& stats() const { return stats_; }
+
+  private:
+    void run();
+    bool connect();
+    bool forward_batch();
+    void check();
+    void update_lag();
+    void fail(const std::string& error);
+    void sleep_for(std::chrono::milliseconds d);
+
+    sqlite_store& spool_;
+    const config::store_config cfg_;
+    const duration_hook on_duration_;
+    std::unique_ptr<pg_store> pg_;  // forwarder thread only
+    chain_head acked_;              // forwarder thread only
+
+    forwarder_stats stats_;
+    std::atomic<bool> stopping_{false};
+    std::atomic<clock::rep> deadline_{clock::time_point::max().time_since_epoch().count()};
+    std::atomic<bool> drained_{false};
+    std::atomic<bool> connected_{false};
+    std::atomic<bool> conflict_{false};
+    std::atomic<std::int64_t> acked_seq_{0};
+    mutable std::mutex mutex_;  // guards the fields below and the wake-up
+    std::condition_variable cv_;
+    bool pending_ = false;
+    std::optional<std::string> last_error_;
+    std::optional<time_point> last_error_at_;
+    std::optional<double> check_ms_;
+    std::optional<time_point> check_at_;
+    std::thread thread_;
+};
+
+}  // namespace sidelight::audit
