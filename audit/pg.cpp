@@ -50,6 +50,9 @@ connection::connection(const std::string& dsn, std::chrono::seconds connect_time
         conn_ = nullptr;
         throw store_error("postgres " + where_ + ": cannot connect: " + message);
     }
+    // Notices (e.g. "already exists, skipping") are not errors; libpq would print them to stderr.
+    PQsetNoticeProcessor(
+        conn_, [](void*, const char*) {}, nullptr);
 }
 
 connection::~connection() {

@@ -107,33 +107,37 @@ int pg_schema_version_of(pg::connection& conn) {
     return static_cast<int>(v.int64(0, 0));
 }
 
+// The version is read only under the lock, on a connection that looked nothing up before: a
+// backend caches that a relation does not exist, and taking an advisory lock does not refresh that
+// cache, so a check made before the lock would still miss the tables another writer created while
+// this one waited. A database at this version gets no DDL at all.
 void pg_migrate(pg::connection& conn) {
-    auto check_newer = [&](int version) {
-        if (version > pg_schema_version) {
-            throw store_error("postgres " + conn.where() + ": the audit schema is version " +
-                              std::to_string(version) + ", newer than this sidelight's (" +
-                              std::to_string(pg_schema_version) + ")");
-        }
-    };
-    const int found = pg_schema_version_of(conn);
-    check_newer(found);
-    if (found == pg_schema_version) return;
     conn.exec("BEGIN");
     try {
         conn.exec(migration_lock);
-        // Another writer may have migrated while this one waited for the lock.
-        const int now = pg_schema_version_of(conn);
-        check_newer(now);
-        if (now == 0) conn.exec(version_1_sql);
+        const int found = pg_schema_version_of(conn);
+        if (found > pg_schema_version) {
+            throw store_error("postgres " + conn.where() + ": the audit schema is version " +
+                              std::to_string(found) + ", newer than this sidelight's (" +
+                              std::to_string(pg_schema_version) + ")");
+        }
+        if (found == 0) {
+            try {
+                conn.exec(version_1_sql);
+            } catch (const store_error& e) {
+                throw store_error(std::string(e.what()) +
+                                  " (creating the audit schema needs a role that may create "
+                                  "tables: start sidelight once as the owner, or run `sidelight "
+                                  "audit pg-grants --store`, see docs/AUDIT.md)");
+            }
+        }
         conn.exec("COMMIT");
-    } catch (const store_error& e) {
+    } catch (const store_error&) {
         try {
             conn.exec("ROLLBACK");
         } catch (const store_error&) {
         }
-        throw store_error(std::string(e.what()) +
-                          " (creating the audit schema needs a role that may create tables: "
-                          "run sidelight once as the owner, see docs/AUDIT.md)");
+        throw;
     }
 }
 

@@ -604,10 +604,13 @@ std::vector<stored_event> sqlite_store::append_rows(std::span<const event> batch
 std::vector<stored_event> sqlite_store::append(std::span<const event> batch) {
     std::lock_guard lock(mutex_);
     try {
-        if (spool_ && read_used_bytes() > spool_->max_bytes) {
-            throw spool_full("spool " + path_ + " is full (" + std::to_string(spool_->max_bytes) +
-                             " bytes in use, audit.store.spool.max_bytes): Postgres has not "
-                             "taken the events yet");
+        if (spool_) {
+            if (const auto used = read_used_bytes(); used > spool_->max_bytes) {
+                throw spool_full("spool " + path_ + " is full: " + std::to_string(used) +
+                                 " bytes in use, over audit.store.spool.max_bytes (" +
+                                 std::to_string(spool_->max_bytes) +
+                                 "): Postgres has not taken the events yet");
+            }
         }
         if (auto out = append_chunks(batch)) return std::move(*out);
         return append_rows(batch);

@@ -277,6 +277,36 @@ TEST(config_errors, log_level_and_store_choices) {
               "sidelight.yaml:2:32: audit.store.wal_max_bytes: must be at least 65536 bytes");
 }
 
+TEST(config_errors, postgres_store) {
+    const std::string pg = upstream + "audit:\n  store:\n    type: postgres\n";
+    EXPECT_EQ(error_of(upstream + "audit:\n  store:\n    type: postgres\n    chain: a\n"),
+              "sidelight.yaml:4:5: audit.store: type postgres needs dsn (a libpq connection "
+              "string or URI, e.g. ${AUDIT_PG_DSN})");
+    // A password written in the file is refused, in either form, without being echoed.
+    const auto literal = error_of(pg + "    dsn: \"host=db user=w password=Sup3rS3cret\"\n");
+    EXPECT_EQ(literal.rfind("sidelight.yaml:5:10: audit.store.dsn: holds a password written in "
+                            "the file",
+                            0),
+              0u)
+        << literal;
+    EXPECT_EQ(literal.find("Sup3rS3cret"), std::string::npos);
+    EXPECT_NE(error_of(pg + "    dsn: postgresql://w:Sup3rS3cret@db/audit\n").find("holds a password"),
+              std::string::npos);
+    EXPECT_EQ(error_of(pg + "    dsn: \"host=db port\"\n"),
+              "sidelight.yaml:5:10: audit.store.dsn: expected a libpq connection string "
+              "(host=db user=sidelight dbname=audit) or URI (postgresql://sidelight@db/audit)");
+    EXPECT_EQ(error_of(pg + "    dsn: host=db\n    chain: \"pod 1\"\n"),
+              "sidelight.yaml:6:12: audit.store.chain: expected a chain id of letters, digits and "
+              ". _ : - (at most 128), got \"pod 1\"");
+    EXPECT_EQ(error_of(pg + "    dsn: host=db\n    path: a.db\n"),
+              "sidelight.yaml:6:11: audit.store.path: applies to type sqlite only (type postgres "
+              "keeps its spool at spool.path)");
+    EXPECT_EQ(error_of(upstream + "audit: {store: {dsn: host=db}}\n"),
+              "sidelight.yaml:2:22: audit.store.dsn: applies to type postgres only");
+    EXPECT_EQ(error_of(pg + "    dsn: host=db\n    spool: {max_bytes: 1KiB}\n"),
+              "sidelight.yaml:6:24: audit.store.spool.max_bytes: must be at least 1048576 bytes");
+}
+
 TEST(config_errors, unreadable_file) {
     try {
         load_file("/nonexistent/sidelight.yaml");

@@ -216,6 +216,24 @@ TEST(load_string, security_rule_success_defaults_to_2xx_and_3xx) {
     EXPECT_EQ(cfg->security.rules.at(0).success_status, (std::vector<status_range>{{200, 399}}));
 }
 
+TEST(load_string, postgres_store_takes_its_password_from_the_environment) {
+    ::setenv("SIDELIGHT_TEST_PG_DSN", "host=db.internal user=writer password=Sup3rS3cret", 1);
+    ::unsetenv("SIDELIGHT_TEST_POD");
+    auto cfg = load_string(
+        "upstream: {address: 127.0.0.1:3000}\naudit:\n  store:\n    type: postgres\n    dsn: ${SIDELIGHT_TEST_PG_DSN}\n"
+        "    chain: ${SIDELIGHT_TEST_POD:-sidelight}\n"
+        "    spool: {path: spool/s.db, max_bytes: 2GiB}\n    forward_batch: 500\n",
+        "/srv/cfg/sidelight.yaml");
+    EXPECT_EQ(cfg->audit.store.dsn, "host=db.internal user=writer password=Sup3rS3cret");
+    EXPECT_EQ(cfg->audit.store.chain, "sidelight");
+    EXPECT_EQ(cfg->audit.store.spool.path, "/srv/cfg/spool/s.db");
+    EXPECT_EQ(cfg->audit.store.spool.max_bytes, 2ull << 30);
+    EXPECT_EQ(cfg->audit.store.forward_batch, 500u);
+    EXPECT_EQ(redact_dsn(cfg->audit.store.dsn),
+              "user=writer password=*** host=db.internal");
+    ::unsetenv("SIDELIGHT_TEST_PG_DSN");
+}
+
 TEST(load_string, expands_environment_variables_before_parsing) {
     ::setenv("SIDELIGHT_TEST_PORT", "3100", 1);
     ::setenv("SIDELIGHT_TEST_TOKEN", "t0k", 1);

@@ -1,0 +1,226 @@
+// The writer, the spool and the forwarder together against a real PostgreSQL 15: everything the
+// writer commits reaches Postgres exactly once, across a crash of Postgres, a fresh spool, and a
+// conflicting writer; a full spool drops and counts as a full queue does.
+#include "audit/forwarder.hpp"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+#include <vector>
+
+#include "audit/verify.hpp"
+#include "audit/writer.hpp"
+#include "test_util.hpp"
+#include "tests/support/pg_cluster.hpp"
+
+namespace sidelight::audit {
+namespace {
+
+using namespace std::chrono_literals;
+using test::pg_cluster;
+using testing::make_audit;
+using testing::make_security;
+using testing::temp_dir;
+
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds timeout = 15s) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!pred()) {
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(20ms);
+    }
+    return true;
+}
+
+class Forwarder : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        db_ = cluster().create_database();
+        cfg_.store.type = "postgres";
+        cfg_.store.dsn = cluster().dsn("postgres", db_);
+        cfg_.store.chain = "pod-a";
+        cfg_.store.spool.path = dir_.file("spool.db");
+        cfg_.store.forward_batch = 100;
+        cfg_.batch_interval = std::chrono::milliseconds(2);
+    }
+    static pg_cluster& cluster() { return pg_cluster::shared(); }
+    std::string sql(const std::string& q) const { return cluster().psql(q, "postgres", db_); }
+    // Rows of the chain in Postgres: "count|distinct event_ids|max seq".
+    std::string tally(const std::string& chain = "pod-a") const {
+        return sql(
+            "SELECT count(*), count(DISTINCT event_id), coalesce(max(seq), 0) FROM (SELECT "
+            "event_id, seq FROM audit_log WHERE chain = '" +
+            chain + "' UNION ALL SELECT event_id, seq FROM security_audit WHERE chain = '" + chain +
+            "') x");
+    }
+    static std::string expect_tally(int n) {
+        return std::to_string(n) + "|" + std::to_string(n) + "|" + std::to_string(n);
+    }
+    bool chain_verifies(const std::string& chain = "pod-a") {
+        pg_store s(cfg_.store.dsn, chain, false);
+        const auto r = verify(s, s.checkpoints());
+        EXPECT_TRUE(r.ok()) << chain << ": " << r.detail << " at " << r.broken_seq;
+        return r.ok();
+    }
+
+    temp_dir dir_;
+    std::string db_;
+    config::audit_config cfg_;
+};
+
+TEST_F(Forwarder, ShipsWhatTheWriterCommitsAndPrunesTheSpool) {
+    cfg_.checkpoint.every_events = 100;
+    auto spool = std::make_unique<sqlite_store>(
+        [&] {
+            auto c = cfg_.store;
+            c.path = c.spool.path;
+            return c;
+        }(),
+        open_mode::create, spool_options{});
+    forwarder fwd(*spool, cfg_.store);
+    writer_hooks hooks;
+    hooks.on_commit = [&] { fwd.notify(); };
+    hooks.on_checkpoint = [&](const std::string& line) {
+        spool->record_checkpoint(parse_checkpoint_line(line));
+    };
+    writer w(*spool, cfg_, hooks);
+    for (int i = 0; i < 500; ++i) {
+        if (i % 5 == 0)
+            ASSERT_TRUE(w.try_submit(make_security("login_failed")));
+        else
+            ASSERT_TRUE(w.try_submit(make_audit("u" + std::to_string(i))));
+    }
+    const auto strict = w.submit_and_wait(make_audit("strict-one"), 5s);
+    ASSERT_TRUE(strict.ok) << strict.error;
+    ASSERT_TRUE(eventually([&] { return tally() == expect_tally(501); })) << tally();
+    EXPECT_TRUE(eventually([&] { return fwd.status().lag_events == 0; }));
+    EXPECT_EQ(fwd.stats().forwarded.load(), 501u);
+    EXPECT_EQ(spool->acknowledged().seq, 501);
+    EXPECT_EQ(testing::raw_db(cfg_.store.spool.path).text("SELECT count(*) FROM audit_log"), "0");
+    EXPECT_GE(std::stoi(sql("SELECT count(*) FROM audit_checkpoint")), 1);  // forwarded too
+    EXPECT_TRUE(chain_verifies());
+    EXPECT_TRUE(eventually([&] { return fwd.status().check_ms.has_value(); }, 5s));
+    EXPECT_TRUE(fwd.status().connected);
+}
+
+TEST_F(Forwarder, APostgresCrashMidStreamLosesAndDoublesNothing) {
+    auto c = cfg_.store;
+    c.path = c.spool.path;
+    sqlite_store spool(c, open_mode::create, spool_options{});
+    forwarder fwd(spool, cfg_.store);
+    writer_hooks hooks;
+    hooks.on_commit = [&] { fwd.notify(); };
+    writer w(spool, cfg_, hooks);
+    std::thread load([&] {
+        for (int i = 0; i < 3000; ++i) {
+            while (!w.try_submit(make_audit("u" + std::to_string(i))))
+                std::this_thread::sleep_for(1ms);
+            if (i % 50 == 0) std::this_thread::sleep_for(5ms);
+        }
+    });
+    ASSERT_TRUE(eventually([&] { return fwd.stats().forwarded.load() > 200; }));
+    cluster().restart_immediate();
+    load.join();
+    ASSERT_TRUE(eventually([&] { return tally() == expect_tally(3000); }, 30s)) << tally();
+    EXPECT_EQ(w.stats().dropped_count(drop_reason::queue_full), 0u);
+    EXPECT_TRUE(chain_verifies());
+}
+
+TEST_F(Forwarder, AFreshSpoolContinuesTheChainPostgresHolds) {
+    {
+        auto c = cfg_.store;
+        c.path = c.spool.path;
+        sqlite_store spool(c, open_mode::create, spool_options{});
+        forwarder fwd(spool, cfg_.store);
+        spool.append(std::vector<event>{make_audit("a"), make_audit("b"), make_audit("c")});
+        fwd.notify();
+        ASSERT_TRUE(eventually([&] { return tally() == expect_tally(3); })) << tally();
+    }
+    // The spool volume is lost; the pod comes back under the same chain id.
+    auto c = cfg_.store;
+    c.path = dir_.file("new-spool.db");
+    sqlite_store spool(c, open_mode::create, spool_options{});
+    forwarder fwd(spool, cfg_.store);
+    EXPECT_EQ(spool.head().seq, 3);
+    const auto rows = spool.append(std::vector<event>{make_audit("d")});
+    EXPECT_EQ(rows.front().seq, 4);
+    fwd.notify();
+    ASSERT_TRUE(eventually([&] { return tally() == expect_tally(4); })) << tally();
+    EXPECT_TRUE(chain_verifies());
+}
+
+TEST_F(Forwarder, TwoWritersUnderOneChainIdConflictAndKeepTheirEvents) {
+    {
+        pg_store other(cfg_.store.dsn, "pod-a", true);
+        other.append(std::vector<event>{make_audit("theirs-1"), make_audit("theirs-2")});
+    }
+    // A spool that wrote before it could reach Postgres: its seq 1..3 are other rows.
+    auto c = cfg_.store;
+    c.path = c.spool.path;
+    sqlite_store spool(c, open_mode::create, spool_options{});
+    spool.append(
+        std::vector<event>{make_audit("mine-1"), make_audit("mine-2"), make_audit("mine-3")});
+    forwarder fwd(spool, cfg_.store);
+    ASSERT_TRUE(eventually([&] { return fwd.status().conflict; }))
+        << fwd.status().last_error.value_or("");
+    EXPECT_NE(fwd.status().last_error->find("chain pod-a"), std::string::npos);
+    EXPECT_EQ(tally(), expect_tally(2));
+    EXPECT_EQ(fwd.status().lag_events, 3);  // kept in the spool
+    EXPECT_EQ(spool.head().seq, 3);
+}
+
+TEST_F(Forwarder, PostgresUnreachableTheSpoolTakesEverythingAndReportsTheLag) {
+    cfg_.store.dsn = "host=127.0.0.1 port=1 user=x password=Sup3rS3cret connect_timeout=1";
+    auto c = cfg_.store;
+    c.path = c.spool.path;
+    sqlite_store spool(c, open_mode::create, spool_options{});
+    forwarder fwd(spool, cfg_.store);
+    writer_hooks hooks;
+    hooks.on_commit = [&] { fwd.notify(); };
+    writer w(spool, cfg_, hooks);
+    for (int i = 0; i < 50; ++i) ASSERT_TRUE(w.try_submit(make_audit("u")));
+    ASSERT_TRUE(w.submit_and_wait(make_audit("strict"), 5s).ok);  // durable in the spool
+    ASSERT_TRUE(eventually([&] { return fwd.status().lag_events == 51; }));
+    std::this_thread::sleep_for(1100ms);
+    const auto st = fwd.status();
+    EXPECT_FALSE(st.connected);
+    EXPECT_GT(fwd.stats().lag_seconds.load(), 0.5);
+    ASSERT_TRUE(st.last_error.has_value());
+    EXPECT_EQ(st.last_error->find("Sup3rS3cret"), std::string::npos) << *st.last_error;
+    EXPECT_GE(fwd.stats().errors.load(), 1u);
+    EXPECT_FALSE(fwd.stop(std::chrono::steady_clock::now() + 200ms));  // the spool keeps them
+    EXPECT_EQ(spool.head().seq, 51);
+}
+
+TEST_F(Forwarder, AFullSpoolDropsAndCountsAndStrictEventsFail) {
+    auto c = cfg_.store;
+    c.path = c.spool.path;
+    sqlite_store spool(c, open_mode::create, spool_options{1024 * 1024});
+    cfg_.queue_size = 100000;
+    writer w(spool, cfg_);
+    auto big = make_audit("u");
+    big.changes = "{\"pad\":\"" + std::string(2000, 'x') + "\"}";
+    for (int i = 0; i < 2000; ++i) w.try_submit(big);
+    ASSERT_TRUE(eventually([&] { return w.stats().dropped_count(drop_reason::spool_full) > 0; }));
+    const auto strict = w.submit_and_wait(make_audit("strict"), 2s);
+    EXPECT_FALSE(strict.ok);
+    EXPECT_FALSE(w.healthy());
+    ASSERT_TRUE(w.last_error().has_value());
+    EXPECT_NE(w.last_error()->message.find("spool"), std::string::npos);
+    // Postgres takes what the spool holds: the writer takes events again by itself, and the
+    // loss is recorded as a security event with its reason.
+    ASSERT_TRUE(eventually([&] { return w.stats().queue_depth.load() == 0; }));
+    spool.acknowledge(spool.head());
+    ASSERT_TRUE(eventually([&] { return w.healthy(); }, 10s));
+    ASSERT_TRUE(w.submit_and_wait(make_audit("after"), 5s).ok);
+    query_filter f;
+    f.event_type = "audit_events_dropped";
+    const auto reports = spool.query(f);
+    ASSERT_EQ(reports.size(), 1u);
+    EXPECT_NE(
+        std::get<security_event>(reports.front().ev).details.find("\"reason\":\"spool_full\""),
+        std::string::npos);
+}
+
+}  // namespace
+}  // namespace sidelight::audit

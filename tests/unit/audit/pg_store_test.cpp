@@ -1,0 +1,334 @@
+// The Postgres store against a real PostgreSQL 15 (a throwaway cluster, tests/support/pg_cluster):
+// schema and its migration, append-only triggers for every role, forwarding with its re-send and
+// conflict rules, exact round trips of what the chain covers, and verify over Postgres.
+#include "audit/pg_store.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "audit/hash_chain.hpp"
+#include "audit/pg_schema.hpp"
+#include "audit/sqlite_store.hpp"
+#include "audit/verify.hpp"
+#include "test_util.hpp"
+#include "tests/support/pg_cluster.hpp"
+
+namespace sidelight::audit {
+namespace {
+
+using test::pg_cluster;
+using testing::make_audit;
+using testing::make_security;
+using testing::temp_dir;
+
+class PgStore : public ::testing::Test {
+  protected:
+    void SetUp() override { db_ = cluster().create_database(); }
+    static pg_cluster& cluster() { return pg_cluster::shared(); }
+    std::string dsn(const std::string& user = "postgres") const { return cluster().dsn(user, db_); }
+    std::string sql(const std::string& q) const { return cluster().psql(q, "postgres", db_); }
+    // Rows spooled (chained) locally, as the writer would commit them: seq 1..n.
+    std::vector<stored_event> spooled(std::size_t n, const std::string& chain = "pod-a") {
+        std::vector<event> batch;
+        for (std::size_t i = 0; i < n; ++i) {
+            if (i % 3 == 2)
+                batch.emplace_back(make_security("login_failed", "u" + std::to_string(i)));
+            else
+                batch.emplace_back(make_audit("u" + std::to_string(i), std::to_string(i)));
+        }
+        sqlite_store spool(testing::store_at(dir_.file("spool-" + chain + ".db")));
+        return spool.append(batch);
+    }
+
+    temp_dir dir_;
+    std::string db_;
+};
+
+TEST_F(PgStore, CreatesTheSchemaWithTheOriginalColumnsIndexesAndVersion) {
+    pg_store s(dsn(), "pod-a", true);
+    EXPECT_EQ(sql("SELECT version FROM sidelight_schema_version"), "1");
+    // Typed columns as the original system had them, beside the exact text the chain covers.
+    EXPECT_EQ(sql("SELECT string_agg(column_name || ':' || data_type, ',' ORDER BY column_name) "
+                  "FROM information_schema.columns WHERE table_name = 'audit_log' AND "
+                  "column_name IN ('changes', 'ip_address', 'created_at', 'event_id', 'seq')"),
+              "changes:jsonb,created_at:timestamp with time zone,event_id:uuid,ip_address:inet,"
+              "seq:bigint");
+    EXPECT_EQ(sql("SELECT string_agg(column_name || ':' || data_type, ',' ORDER BY column_name) "
+                  "FROM information_schema.columns WHERE table_name = 'security_audit' AND "
+                  "column_name IN ('details', 'success', 'ip_address')"),
+              "details:jsonb,ip_address:inet,success:boolean");
+    for (const char* index :
+         {"audit_log_user_id", "audit_log_entity", "audit_log_created_at",
+          "security_audit_event_type", "audit_log_event_id_key", "audit_log_pkey",
+          "security_audit_pkey", "security_audit_event_id_key"}) {
+        EXPECT_EQ(
+            sql(std::string("SELECT count(*) FROM pg_indexes WHERE indexname = '") + index + "'"),
+            "1")
+            << index;
+    }
+    EXPECT_EQ(sql("SELECT indexdef FROM pg_indexes WHERE indexname = 'audit_log_entity'"),
+              "CREATE INDEX audit_log_entity ON public.audit_log USING btree (entity_type, "
+              "entity_id)");
+}
+
+TEST_F(PgStore, MigrationIsIdempotentAndSafeWhenManyWritersStartAtOnce) {
+    std::vector<std::thread> writers;
+    std::atomic<int> failures{0};
+    for (int i = 0; i < 8; ++i) {
+        writers.emplace_back([&, i] {
+            try {
+                pg_store s(dsn(), "pod-" + std::to_string(i), true);
+            } catch (const std::exception& e) {
+                ADD_FAILURE() << e.what();
+                ++failures;
+            }
+        });
+    }
+    for (auto& t : writers) t.join();
+    EXPECT_EQ(failures.load(), 0);
+    EXPECT_EQ(sql("SELECT count(*) FROM sidelight_schema_version"), "1");
+    pg_store again(dsn(), "pod-a", true);
+    EXPECT_EQ(sql("SELECT count(*) FROM sidelight_schema_version"), "1");
+}
+
+TEST_F(PgStore, RefusesADatabaseWithoutTheSchemaOrWithANewerOne) {
+    EXPECT_THROW(pg_store(dsn(), "pod-a", false), store_error);
+    pg_store s(dsn(), "pod-a", true);
+    sql("INSERT INTO sidelight_schema_version (version) VALUES (9)");
+    try {
+        pg_store newer(dsn(), "pod-a", true);
+        FAIL() << "a newer schema was accepted";
+    } catch (const store_error& e) {
+        EXPECT_NE(std::string(e.what()).find("version 9"), std::string::npos) << e.what();
+    }
+}
+
+TEST_F(PgStore, AppendOnlyForTheWriterRoleAndForTheOwner) {
+    sql("CREATE ROLE audit_owner_" + db_ + " LOGIN; CREATE ROLE audit_writer_" + db_ + " LOGIN");
+    const std::string owner = "audit_owner_" + db_, writer = "audit_writer_" + db_;
+    sql("ALTER DATABASE " + db_ + " OWNER TO " + owner + "; GRANT CREATE ON SCHEMA public TO " +
+        owner);
+    {
+        pg::connection conn(dsn(owner));
+        pg_migrate(conn);
+        conn.exec(pg_grants_sql(writer));
+    }
+    pg_store w(dsn(writer), "pod-a", false);
+    const auto rows = spooled(3);  // seq 3 is a security event
+    const checkpoint at_3{3, rows.back().hash, now(), 3, {}};
+    ASSERT_EQ(w.forward(rows, std::vector<checkpoint>{at_3}).inserted, 3u);
+    for (const auto& role : {writer, owner}) {
+        for (const char* table : {"audit_log", "security_audit", "audit_checkpoint"}) {
+            for (const std::string& statement :
+                 {std::string("UPDATE ") + table + " SET hash = 'x'",
+                  std::string("DELETE FROM ") + table, std::string("TRUNCATE ") + table}) {
+                const auto [code, out] = cluster().try_psql(statement, role, db_);
+                EXPECT_NE(code, 0) << role << ": " << statement << " was accepted";
+                EXPECT_TRUE(out.find("append-only") != std::string::npos ||
+                            out.find("permission denied") != std::string::npos)
+                    << role << ": " << statement << ": " << out;
+            }
+        }
+    }
+    // The writer may not take the triggers away either; only the owner owns the tables.
+    const auto [code, out] =
+        cluster().try_psql("ALTER TABLE audit_log DISABLE TRIGGER ALL", writer, db_);
+    EXPECT_NE(code, 0) << out;
+    EXPECT_EQ(sql("SELECT count(*) FROM audit_log") + "/" +
+                  sql("SELECT count(*) FROM security_audit") + "/" +
+                  sql("SELECT count(*) FROM audit_checkpoint"),
+              "2/1/1");
+    // The documented maintenance path: a superuser session in replica mode.
+    sql("BEGIN; SET LOCAL session_replication_role = replica; DELETE FROM security_audit; COMMIT");
+    EXPECT_EQ(sql("SELECT count(*) FROM security_audit"), "0");
+}
+
+TEST_F(PgStore, ForwardsSpooledRowsAsTheyAreAndVerifies) {
+    const auto rows = spooled(10);
+    pg_store s(dsn(), "pod-a", true);
+    const auto r = s.forward(rows, {});
+    EXPECT_EQ(r.inserted, 10u);
+    EXPECT_EQ(r.present, 0u);
+    EXPECT_EQ(r.head.seq, 10);
+    EXPECT_EQ(r.head.hash, rows.back().hash);
+    EXPECT_EQ(sql("SELECT count(*) FROM audit_log WHERE chain = 'pod-a'"), "7");
+    EXPECT_EQ(sql("SELECT count(*) FROM security_audit WHERE chain = 'pod-a'"), "3");
+    const auto back = s.query(query_filter{});
+    ASSERT_EQ(back.size(), rows.size());
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        EXPECT_EQ(back[i].seq, rows[i].seq);
+        EXPECT_EQ(back[i].hash, rows[i].hash);
+        EXPECT_EQ(back[i].chain, "pod-a");
+        EXPECT_EQ(chain_hash(back[i].prev_hash, back[i].seq, back[i].ev), rows[i].hash) << i;
+    }
+    const auto v = verify(s);
+    EXPECT_TRUE(v.ok()) << v.detail;
+    EXPECT_EQ(v.count, 10);
+}
+
+TEST_F(PgStore, AResentBatchIsSkippedRowForRowAndTheRestGoesOn) {
+    const auto rows = spooled(10);
+    pg_store s(dsn(), "pod-a", true);
+    s.forward(std::span(rows).first(6), {});
+    // A crash lost the acknowledgement: the spool sends 1..10 again.
+    const auto r = s.forward(rows, {});
+    EXPECT_EQ(r.present, 6u);
+    EXPECT_EQ(r.inserted, 4u);
+    EXPECT_EQ(sql("SELECT count(*), count(DISTINCT event_id), max(seq) FROM (SELECT event_id, "
+                  "seq FROM audit_log UNION ALL SELECT event_id, seq FROM security_audit) x"),
+              "10|10|10");
+    const auto again = s.forward(rows, {});
+    EXPECT_EQ(again.inserted, 0u);
+    EXPECT_EQ(again.present, 10u);
+    EXPECT_TRUE(verify(s).ok());
+}
+
+TEST_F(PgStore, AGapOrAnotherWritersRowsAreAChainConflictAndNothingIsWritten) {
+    const auto rows = spooled(10);
+    pg_store s(dsn(), "pod-a", true);
+    EXPECT_THROW(s.forward(std::span(rows).subspan(2), {}), chain_conflict);  // starts at seq 3
+    EXPECT_EQ(sql("SELECT count(*) FROM audit_log"), "0");
+    s.forward(std::span(rows).first(4), {});
+    // Another spool under the same chain id: its seq 1..4 differ from those Postgres holds.
+    temp_dir other;
+    sqlite_store stranger(testing::store_at(other.file("other.db")));
+    const std::vector<event> batch{make_audit("x"), make_audit("y"), make_audit("z"),
+                                   make_audit("w"), make_audit("v")};
+    const auto foreign = stranger.append(batch);
+    EXPECT_THROW(s.forward(foreign, {}), chain_conflict);
+    EXPECT_THROW(s.forward(std::span(foreign).subspan(4), {}), chain_conflict);
+    EXPECT_EQ(s.head().seq, 4);
+    EXPECT_TRUE(verify(s).ok());
+}
+
+TEST_F(PgStore, EveryValueRoundTripsExactlyAndTypedColumnsAreFilled) {
+    temp_dir dir;
+    sqlite_store spool(testing::store_at(dir.file("s.db")));
+    auto a = make_audit("ålice \"quoted\" \\ back", "id,with{braces}");
+    a.changes = R"({"b":2,  "a":[1.50,"x\u00e9"],"nested":{"k":null}})";
+    a.ip_address = "2001:DB8::1";  // not in inet's own spelling
+    a.user_agent = "NULL";
+    auto b = make_audit("bob");
+    b.changes = "";
+    b.ip_address = "unknown";  // not an address: inet stays NULL, the text is kept
+    auto c = make_security("login");
+    c.success = std::nullopt;
+    c.details = R"({"reason":"nul \u0000 inside"})";  // JSON jsonb cannot hold
+    auto d = make_security("login");
+    d.success = true;
+    const std::vector<event> batch{a, b, c, d};
+    const auto rows = spool.append(batch);
+    pg_store s(dsn(), "pod-a", true);
+    s.forward(rows, {});
+    const auto back = s.query(query_filter{});
+    ASSERT_EQ(back.size(), 4u);
+    for (std::size_t i = 0; i < 4; ++i)  // every stored column, byte for byte
+        EXPECT_EQ(canonical_row(back[i].seq, back[i].ev), canonical_row(rows[i].seq, rows[i].ev))
+            << i;
+    EXPECT_TRUE(verify(s).ok());
+    EXPECT_EQ(sql("SELECT changes->'a'->>0, host(ip_address) FROM audit_log WHERE seq = 1"),
+              "1.50|2001:db8::1");
+    EXPECT_EQ(sql("SELECT changes IS NULL, ip_address IS NULL FROM audit_log WHERE seq = 2"),
+              "t|t");
+    EXPECT_EQ(sql("SELECT coalesce(success::text, 'null'), details IS NULL FROM security_audit "
+                  "ORDER BY seq"),
+              "null|t\ntrue|f");
+}
+
+TEST_F(PgStore, VerifyFindsAnEditedTypedColumnADeletedRowAndACutTail) {
+    const auto rows = spooled(12);
+    pg_store s(dsn(), "pod-a", true);
+    const checkpoint at_12{12, rows.back().hash, now(), 12, {}};
+    s.forward(rows, std::vector<checkpoint>{at_12});
+    EXPECT_EQ(s.checkpoints().size(), 1u);
+    ASSERT_TRUE(verify(s, s.checkpoints()).ok());
+    // The maintenance path (superuser, replica mode) is how an attacker with superuser edits.
+    sql("BEGIN; SET LOCAL session_replication_role = replica; UPDATE audit_log SET changes = "
+        "'{\"price\":0}' WHERE seq = 4; COMMIT");
+    auto v = verify(s);
+    EXPECT_EQ(v.status, verify_status::modified);
+    EXPECT_EQ(v.broken_seq, 4);
+    sql("BEGIN; SET LOCAL session_replication_role = replica; UPDATE audit_log SET changes = "
+        "changes_text::jsonb WHERE seq = 4; DELETE FROM audit_log WHERE seq = 7; COMMIT");
+    v = verify(s);
+    EXPECT_EQ(v.status, verify_status::gap);
+    EXPECT_EQ(v.broken_seq, 7);
+    sql("BEGIN; SET LOCAL session_replication_role = replica; DELETE FROM audit_log WHERE seq > "
+        "6; DELETE FROM security_audit WHERE seq > 6; COMMIT");
+    EXPECT_TRUE(verify(s).ok());  // the chain alone cannot tell
+    v = verify(s, s.checkpoints());
+    EXPECT_EQ(v.status, verify_status::truncated);
+}
+
+TEST_F(PgStore, ChainsAreSeparateAndQueriesFilterAsSqliteDoes) {
+    pg_store a(dsn(), "pod-a", true);
+    pg_store b(dsn(), "pod-b", true);
+    a.forward(spooled(5, "pod-a"), {});
+    b.forward(spooled(3, "pod-b"), {});
+    EXPECT_EQ(a.chains(), (std::vector<std::string>{"pod-a", "pod-b"}));
+    EXPECT_EQ(a.head().seq, 5);
+    EXPECT_EQ(b.head().seq, 3);
+    query_filter f;
+    f.table = table_kind::audit_log;
+    f.user_id = "u1";
+    const auto mine = a.query(f);
+    ASSERT_EQ(mine.size(), 1u);
+    EXPECT_EQ(mine[0].chain, "pod-a");
+    a.set_chain("");  // every chain
+    EXPECT_EQ(a.query(f).size(), 2u);
+    query_filter sec;
+    sec.event_type = "login_failed";
+    EXPECT_EQ(a.query(sec).size(), 2u);  // seq 3 of pod-a, seq 3 of pod-b
+    a.set_chain("pod-b");
+    EXPECT_TRUE(verify(a).ok());
+    EXPECT_EQ(verify(a).count, 3);
+}
+
+TEST_F(PgStore, DirectAppendChainsOnAndAnswersARepeatedEventIdWithTheStoredRow) {
+    pg_store s(dsn(), "pod-a", true);
+    auto e = make_audit("alice");
+    e.event_id = "0190d2a4-7b8e-7c2d-9a1b-000000000001";
+    const std::vector<event> batch{e, make_audit("bob"), e};
+    const auto rows = s.append(batch);
+    ASSERT_EQ(rows.size(), 3u);
+    EXPECT_EQ(rows[0].seq, 1);
+    EXPECT_EQ(rows[1].seq, 2);
+    EXPECT_EQ(rows[2].seq, 1);
+    const std::vector<event> again{e};
+    EXPECT_EQ(s.append(again).front().seq, 1);
+    EXPECT_EQ(sql("SELECT count(*) FROM audit_log"), "2");
+    EXPECT_TRUE(verify(s).ok());
+}
+
+TEST_F(PgStore, ErrorsNameTheServerWithoutItsPassword) {
+    try {
+        pg_store s("host=127.0.0.1 port=1 user=x password=Sup3rS3cret connect_timeout=2", "a",
+                   true);
+        FAIL() << "connected to port 1";
+    } catch (const store_error& e) {
+        const std::string what = e.what();
+        EXPECT_EQ(what.find("Sup3rS3cret"), std::string::npos) << what;
+        EXPECT_NE(what.find("password=***"), std::string::npos) << what;
+        EXPECT_NE(what.find("port=1"), std::string::npos) << what;
+    }
+}
+
+TEST_F(PgStore, PingTimesARoundTrip) {
+    pg_store s(dsn(), "pod-a", true);
+    std::vector<std::string> seen;
+    s.set_duration_hook([&](std::string_view op, std::string_view table, double) {
+        seen.push_back(std::string(op) + "/" + std::string(table));
+    });
+    EXPECT_GT(s.ping().count(), 0);
+    s.forward(spooled(3), {});
+    EXPECT_EQ(seen.front(), "ping/none");
+    EXPECT_NE(std::find(seen.begin(), seen.end(), "insert/audit_log"), seen.end());
+    EXPECT_NE(std::find(seen.begin(), seen.end(), "insert/security_audit"), seen.end());
+}
+
+}  // namespace
+}  // namespace sidelight::audit
