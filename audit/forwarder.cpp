@@ -10,6 +10,7 @@ namespace {
 constexpr std::chrono::milliseconds initial_backoff{100};
 constexpr std::chrono::milliseconds max_backoff{5000};
 constexpr std::chrono::milliseconds idle_check{1000};
+constexpr std::chrono::milliseconds prune_every{1000};
 
 std::shared_ptr<spdlog::logger> log() {
     return spdlog::default_logger();
@@ -21,6 +22,7 @@ forwarder::forwarder(sqlite_store& spool, const config::store_config& cfg,
                      duration_hook on_duration)
     : spool_(spool), cfg_(cfg), on_duration_(std::move(on_duration)) {
     acked_ = spool_.acknowledged();
+    persisted_seq_ = acked_.seq;
     // A fresh spool connects before the writer's first commit, so that a chain Postgres holds
     // already (a lost spool volume) goes on from its head instead of conflicting with it.
     if (spool_.head().seq == 0) connect();
@@ -75,7 +77,9 @@ bool forwarder::connect() {
             log()->info("audit forwarder: chain={} continues at seq {} as Postgres holds it",
                         cfg_.chain, pg_head.seq + 1);
         }
-        acked_ = spool_.acknowledged();
+        const auto spooled = spool_.acknowledged();  // a seed moves it
+        if (spooled.seq > acked_.seq) acked_ = spooled;
+        persisted_seq_ = std::max(persisted_seq_, spooled.seq);
         connected_.store(true);
         log()->info("audit forwarder: connected dsn=\"{}\" chain={} postgres_head={}", pg_->where(),
                     cfg_.chain, pg_head.seq);
@@ -89,12 +93,11 @@ bool forwarder::connect() {
     }
 }
 
-// One transaction: up to forward_batch rows after the acknowledged head, and the checkpoints they
-// cover. False when there was nothing to send.
-bool forwarder::forward_batch() {
+// Up to forward_batch rows after `seq`, in seq order.
+std::vector<stored_event> forwarder::read_after(std::int64_t seq) {
     std::vector<stored_event> rows;
     query_filter page;
-    page.after_seq = acked_.seq;
+    page.after_seq = seq;
     while (rows.size() < cfg_.forward_batch) {
         page.limit = std::min(cfg_.forward_batch - rows.size(), query_filter::max_limit);
         auto part = spool_.query(page);
@@ -104,13 +107,33 @@ bool forwarder::forward_batch() {
         for (auto& row : part) rows.push_back(std::move(row));
         if (short_page) break;
     }
+    return rows;
+}
+
+// One transaction: up to forward_batch rows after the acknowledged head, and the checkpoints they
+// cover. False when there was nothing to send. While Postgres works on a full batch, the next
+// one is read from the spool.
+bool forwarder::forward_batch() {
+    std::vector<stored_event> rows;
+    if (next_.valid()) {
+        const bool usable = next_after_ == acked_.seq;
+        auto prefetched = next_.get();  // waits; a read that failed throws here
+        if (usable) rows = std::move(prefetched);
+    }
+    if (rows.empty()) rows = read_after(acked_.seq);
     if (rows.empty()) return false;
+    if (rows.size() == cfg_.forward_batch) {
+        next_after_ = rows.back().seq;
+        next_ = std::async(std::launch::async,
+                           [this, after = next_after_] { return read_after(after); });
+    }
     const auto checkpoints = spool_.checkpoints_upto(rows.back().seq);
     const auto result = pg_->forward(rows, checkpoints);
-    const chain_head acked{rows.back().seq, rows.back().hash};
-    spool_.acknowledge(acked);
-    acked_ = acked;
-    acked_seq_.store(acked.seq);
+    acked_ = {rows.back().seq, rows.back().hash};
+    acked_seq_.store(acked_.seq);
+    // The spool learns it (and prunes) at most once per prune_every while busy: a stale mark
+    // there only means a re-send after a crash, which Postgres answers row for row.
+    if (clock::now() - last_prune_ >= prune_every) persist_ack();
     stats_.forwarded.fetch_add(result.inserted, std::memory_order_relaxed);
     stats_.batches.fetch_add(1, std::memory_order_relaxed);
     if (result.duplicates > 0) {
@@ -121,6 +144,14 @@ bool forwarder::forward_batch() {
             cfg_.chain, result.duplicates);
     }
     return true;
+}
+
+void forwarder::persist_ack() {
+    if (acked_.seq > persisted_seq_) {
+        spool_.acknowledge(acked_);
+        persisted_seq_ = acked_.seq;
+    }
+    last_prune_ = clock::now();
 }
 
 void forwarder::check() {
@@ -185,6 +216,7 @@ void forwarder::run() {
             delay = initial_backoff;
             update_lag();
             if (sent) continue;
+            persist_ack();  // idle: everything sent is pruned now
             if (stopping) {
                 drained_.store(true);
                 break;
@@ -211,6 +243,11 @@ void forwarder::run() {
             sleep_for(delay);
             delay = std::min(delay * 2, max_backoff);
         }
+    }
+    try {
+        persist_ack();
+    } catch (const std::exception& e) {
+        log()->warn("audit forwarder: cannot record the acknowledged head: {}", e.what());
     }
     update_lag();
 }

@@ -2,9 +2,10 @@
 // The Postgres forwarder (docs/AUDIT.md, "Fleet store"): one thread that ships what the writer
 // committed to the local spool into Postgres, in order, in batches of `forward_batch` rows, one
 // transaction each (pg_store::forward), then records in the spool how far Postgres holds the
-// chain and prunes what it holds. Postgres is the judge of progress: after a reconnect the chain
-// head is read back from it, so a batch whose commit was lost in a crash is sent again and
-// skipped row for row where it had landed (nothing doubled, nothing missing).
+// chain and prunes what it holds (at most once a second while busy, and whenever idle). Postgres is
+// the judge of progress: after a reconnect the chain head is read back from it, so a batch whose
+// commit was lost in a crash is sent again and skipped row for row where it had landed (nothing
+// doubled, nothing missing).
 //
 // Postgres away: the forwarder reconnects with backoff (100 ms doubling to 5 s) while the spool
 // grows (up to spool.max_bytes, where the writer starts refusing); status() reports the lag in
@@ -19,6 +20,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -75,16 +77,22 @@ class forwarder {
     void run();
     bool connect();
     bool forward_batch();
+    std::vector<stored_event> read_after(std::int64_t seq);
     void check();
     void update_lag();
     void fail(const std::string& error);
     void sleep_for(std::chrono::milliseconds d);
+    void persist_ack();
 
     sqlite_store& spool_;
     const config::store_config cfg_;
     const duration_hook on_duration_;
-    std::unique_ptr<pg_store> pg_;  // forwarder thread only
-    chain_head acked_;              // forwarder thread only
+    std::unique_ptr<pg_store> pg_;    // forwarder thread only
+    chain_head acked_;                // forwarder thread only: what Postgres holds
+    std::int64_t persisted_seq_ = 0;  // the acknowledged head the spool has recorded
+    clock::time_point last_prune_{};
+    std::future<std::vector<stored_event>> next_;  // the batch after next_after_, being read
+    std::int64_t next_after_ = 0;
 
     forwarder_stats stats_;
     std::atomic<bool> stopping_{false};

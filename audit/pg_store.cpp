@@ -225,7 +225,9 @@ auto pg_store::in_transaction(F&& body) {
     conn_.exec("BEGIN");
     try {
         auto out = body();
+        const auto t0 = clock::now();
         conn_.exec("COMMIT");
+        timed("commit", "both", t0);
         return out;
     } catch (...) {
         if (conn_.usable()) {
