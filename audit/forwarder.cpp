@@ -215,15 +215,17 @@ void forwarder::run() {
             const bool sent = forward_batch();
             delay = initial_backoff;
             update_lag();
+            // The store check, once a second, busy or not.
+            if (!stopping && clock::now() - last_check >= idle_check) {
+                check();
+                last_check = clock::now();
+                if (!pg_) continue;
+            }
             if (sent) continue;
             persist_ack();  // idle: everything sent is pruned now
             if (stopping) {
                 drained_.store(true);
                 break;
-            }
-            if (clock::now() - last_check >= idle_check) {
-                check();
-                last_check = clock::now();
             }
             sleep_for(idle_check);
         } catch (const chain_conflict& e) {

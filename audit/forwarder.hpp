@@ -9,8 +9,8 @@
 //
 // Postgres away: the forwarder reconnects with backoff (100 ms doubling to 5 s) while the spool
 // grows (up to spool.max_bytes, where the writer starts refusing); status() reports the lag in
-// events and seconds and the last error. While idle it runs `SELECT 1` every second: the store
-// check /healthz shows, with its latency. A fresh spool whose chain Postgres holds already is
+// events and seconds and the last error. Once a second it runs `SELECT 1`: the store check
+// /healthz shows, with its latency. A fresh spool whose chain Postgres holds already is
 // seeded with Postgres's head at the first connection, so the chain continues across a lost
 // spool volume. A chain_conflict (two writers with one chain id) stops forwarding for that chain
 // until restart; the events stay in the spool.
