@@ -78,7 +78,7 @@ class forwarder {
     void check();
     void update_lag();
     void fail(const std::string& error);
-    void sleep_for(std::chrono::milliseconds d);
+    void sleep_for(std::chrono::milliseconds d, bool backoff = false);
 
     sqlite_store& spool_;
     const config::store_config cfg_;
