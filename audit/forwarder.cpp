@@ -52,11 +52,15 @@ bool forwarder::stop(clock::time_point deadline) {
     return drained_.load();
 }
 
-void forwarder::sleep_for(std::chrono::milliseconds d) {
+// A backoff sleep wakes for stop() only: new rows (notify) must not turn it into one connect
+// attempt per commit while Postgres is away.
+void forwarder::sleep_for(std::chrono::milliseconds d, bool backoff) {
     const auto deadline = clock::time_point(clock::duration(deadline_.load()));
     const auto until = std::min(clock::now() + d, deadline);
     std::unique_lock lock(mutex_);
-    cv_.wait_until(lock, until, [&] { return pending_ || clock::now() >= until; });
+    cv_.wait_until(lock, until, [&] {
+        return (pending_ && (!backoff || stopping_.load())) || clock::now() >= until;
+    });
     pending_ = false;
 }
 
@@ -207,7 +211,7 @@ void forwarder::run() {
         if (!pg_ && !connect()) {
             update_lag();
             if (stopping) break;  // no second chance at shutdown: the spool keeps the rest
-            sleep_for(delay);
+            sleep_for(delay, true);
             delay = std::min(delay * 2, max_backoff);
             continue;
         }
@@ -242,7 +246,7 @@ void forwarder::run() {
             }
             update_lag();
             if (stopping) break;
-            sleep_for(delay);
+            sleep_for(delay, true);
             delay = std::min(delay * 2, max_backoff);
         }
     }

@@ -81,7 +81,7 @@ class forwarder {
     void check();
     void update_lag();
     void fail(const std::string& error);
-    void sleep_for(std::chrono::milliseconds d);
+    void sleep_for(std::chrono::milliseconds d, bool backoff = false);
     void persist_ack();
 
     sqlite_store& spool_;

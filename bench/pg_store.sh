@@ -38,11 +38,11 @@ cmake --build build-bench -j2 --target sidelight bench_forward >/dev/null
 sidelight=$root/build-bench/sidelight
 forward=$root/build-bench/bench/bench_forward
 
-# --- PostgreSQL 15 on core 0 ---
+# --- PostgreSQL 15 (not pinned: its backend, WAL writer and checkpointer share both cores) ---
 pgport=18432
 [ "$(id -u)" = 0 ] && chown postgres "$work"
 "${as_pg[@]}" "$pgbin/initdb" -D "$work/pg" -A trust -U postgres --no-sync -E UTF8 --locale=C >/dev/null
-"${as_pg[@]}" taskset -c 0 "$pgbin/pg_ctl" -D "$work/pg" -l "$work/pg.log" -w start -o \
+"${as_pg[@]}" "$pgbin/pg_ctl" -D "$work/pg" -l "$work/pg.log" -w start -o \
     "-p $pgport -k $work -c listen_addresses=127.0.0.1 -c synchronous_commit=on \
      -c track_commit_timestamp=on -c shared_buffers=256MB -c max_wal_size=4GB" >/dev/null
 pg="host=127.0.0.1 port=$pgport user=postgres"
@@ -95,7 +95,7 @@ routes: ["GET /api/products/{id}"]
 audit:
 $(store_yaml "$1")
   rules:
-    - {action: READ_PRODUCT, entity_type: product, entity_id: "path:id", match: {routes: ["GET /api/products/{id}"]}}
+    - {action: READ_PRODUCT, entity_type: product, entity_id: "path:id", match: {routes: ["/api/products/{id}"], methods: [GET]}}
 log_level: warn
 CONF
 }

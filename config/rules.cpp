@@ -146,13 +146,24 @@ std::string parse_dsn_value(const node_ref& n) {
         n.fail(
             "expected a libpq connection string (host=db user=sidelight dbname=audit) or URI "
             "(postgresql://sidelight@db/audit)");
-    for (const auto& [keyword, value] : *pairs) {
-        if (keyword == "password" && !value.empty() &&
-            n.node.Scalar().find(value) != std::string::npos)
-            n.fail(
-                "holds a password written in the file: take the DSN from the environment "
-                "(dsn: ${AUDIT_PG_DSN}), or the password from PGPASSWORD or a passfile");
+    // As written, before ${VAR} expansion: a password that is not itself a ${...} reference was
+    // written here (a percent-encoded one in a URI included, which the expanded value would not
+    // spell the same way in the text).
+    const std::string& raw = n.node.Scalar();
+    bool literal = false;
+    if (const auto written = parse_dsn(raw)) {
+        for (const auto& [keyword, value] : *written)
+            if (keyword == "password" && !value.empty() && value.find("${") == std::string::npos)
+                literal = true;
     }
+    for (const auto& [keyword, value] : *pairs) {
+        if (keyword == "password" && !value.empty() && raw.find(value) != std::string::npos)
+            literal = true;
+    }
+    if (literal)
+        n.fail(
+            "holds a password written in the file: take the DSN from the environment "
+            "(dsn: ${AUDIT_PG_DSN}), or the password from PGPASSWORD or a passfile");
     return dsn;
 }
 
