@@ -213,11 +213,50 @@ class CliCheckTest : public ::testing::Test {
     fake_upstream app_;
 };
 
+// The keys of the Postgres store, which exclude `store.path` (every_option's SQLite store):
+// every_option with this store instead.
+std::string with_postgres_store(std::string yaml) {
+    const std::string sqlite_store =
+        "  store:\n    type: sqlite\n    path: audit.db\n    synchronous: normal\n"
+        "    wal_max_bytes: 1MiB\n";
+    const std::string postgres_store =
+        "  store:\n    type: postgres\n    dsn: ${SIDELIGHT_CHECK_TEST_DSN}\n"
+        "    chain: ${SIDELIGHT_CHECK_TEST_POD:-pod-0}\n"
+        "    spool: {path: spool.db, max_bytes: 64MiB}\n    forward_batch: 500\n"
+        "    synchronous: normal\n    wal_max_bytes: 1MiB\n";
+    const auto at = yaml.find(sqlite_store);
+    if (at != std::string::npos) yaml.replace(at, sqlite_store.size(), postgres_store);
+    return yaml;
+}
+
 TEST_F(CliCheckTest, TheTestConfigSetsEveryDocumentedKey) {
     const auto keys = documented_keys();
     ASSERT_GT(keys.size(), 80u) << "docs/CONFIG.md tables not found";
     const auto yaml = YAML::Load(every_option);
-    for (const auto& key : keys) EXPECT_TRUE(sets(yaml, key)) << key << " is not in the test";
+    const auto pg_yaml = YAML::Load(with_postgres_store(every_option));
+    for (const auto& key : keys)
+        EXPECT_TRUE(sets(yaml, key) || sets(pg_yaml, key)) << key << " is not in the test";
+}
+
+// The Postgres variant starts too, with its Postgres away: traffic flows, the spool takes the
+// events, and the password from the environment is never printed.
+TEST_F(CliCheckTest, EveryPostgresStoreOptionPassesCheckAndRunWithPostgresAway) {
+    ::setenv("SIDELIGHT_CHECK_TEST_DSN",
+             "host=127.0.0.1 port=1 user=w password=Sup3rS3cret connect_timeout=1", 1);
+    sidelight_process keygen({"audit", "keygen", "--key", dir_.path() + "/cp.pem", "--public-key",
+                              dir_.path() + "/cp.pub.pem"});
+    ASSERT_EQ(keygen.wait_exit(), 0) << keygen.stderr_text();
+    std::string yaml = with_postgres_store(every_option);
+    ASSERT_NE(yaml.find("type: postgres"), std::string::npos);
+    replace_all(yaml, "UPSTREAM", std::to_string(app_.port()));
+    replace_all(yaml, "KEYS", dir_.path());
+    replace_all(yaml, "PETSTORE", SIDELIGHT_SOURCE_DIR "/tests/data/openapi/petstore-v3.yaml");
+    const auto file = dir_.write("every-pg.yaml", yaml);
+    sidelight_process check({"check", "--config", file});
+    check.wait_exit();
+    EXPECT_EQ(check.stdout_text().find("Sup3rS3cret"), std::string::npos);
+    check_and_run(file);
+    ::unsetenv("SIDELIGHT_CHECK_TEST_DSN");
 }
 
 TEST_F(CliCheckTest, EveryDocumentedOptionPassesCheckAndRun) {

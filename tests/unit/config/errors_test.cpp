@@ -290,10 +290,12 @@ TEST(config_errors, postgres_store) {
               0u)
         << literal;
     EXPECT_EQ(literal.find("Sup3rS3cret"), std::string::npos);
-    EXPECT_NE(error_of(pg + "    dsn: postgresql://w:Sup3rS3cret@db/audit\n").find("holds a password"),
-              std::string::npos);
-    EXPECT_NE(error_of(pg + "    dsn: postgresql://w:Sup3r%53ecret@db/audit\n").find("holds a password"),
-              std::string::npos);  // percent-encoded
+    EXPECT_NE(
+        error_of(pg + "    dsn: postgresql://w:Sup3rS3cret@db/audit\n").find("holds a password"),
+        std::string::npos);
+    EXPECT_NE(
+        error_of(pg + "    dsn: postgresql://w:Sup3r%53ecret@db/audit\n").find("holds a password"),
+        std::string::npos);  // percent-encoded
     ::setenv("SIDELIGHT_TEST_PG_PW", "fromenv", 1);
     EXPECT_EQ(error_of(pg + "    dsn: \"host=db password=${SIDELIGHT_TEST_PG_PW}\"\n"), "");
     EXPECT_EQ(error_of(pg + "    dsn: \"host=db port\"\n"),

@@ -220,7 +220,8 @@ TEST(load_string, postgres_store_takes_its_password_from_the_environment) {
     ::setenv("SIDELIGHT_TEST_PG_DSN", "host=db.internal user=writer password=Sup3rS3cret", 1);
     ::unsetenv("SIDELIGHT_TEST_POD");
     auto cfg = load_string(
-        "upstream: {address: 127.0.0.1:3000}\naudit:\n  store:\n    type: postgres\n    dsn: ${SIDELIGHT_TEST_PG_DSN}\n"
+        "upstream: {address: 127.0.0.1:3000}\naudit:\n  store:\n    type: postgres\n    dsn: "
+        "${SIDELIGHT_TEST_PG_DSN}\n"
         "    chain: ${SIDELIGHT_TEST_POD:-sidelight}\n"
         "    spool: {path: spool/s.db, max_bytes: 2GiB}\n    forward_batch: 500\n",
         "/srv/cfg/sidelight.yaml");
@@ -229,8 +230,7 @@ TEST(load_string, postgres_store_takes_its_password_from_the_environment) {
     EXPECT_EQ(cfg->audit.store.spool.path, "/srv/cfg/spool/s.db");
     EXPECT_EQ(cfg->audit.store.spool.max_bytes, 2ull << 30);
     EXPECT_EQ(cfg->audit.store.forward_batch, 500u);
-    EXPECT_EQ(redact_dsn(cfg->audit.store.dsn),
-              "user=writer password=*** host=db.internal");
+    EXPECT_EQ(redact_dsn(cfg->audit.store.dsn), "user=writer password=*** host=db.internal");
     ::unsetenv("SIDELIGHT_TEST_PG_DSN");
 }
 
