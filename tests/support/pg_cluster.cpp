@@ -183,10 +183,36 @@ pg_cluster::pg_cluster() {
             pg_user,           "--no-sync", "-E",  "UTF8", "--locale=C"};
         const auto r = run(initdb, true, dir_);
         if (r.code != 0) throw std::runtime_error("pg_cluster: " + describe(initdb, r));
+        // TLS offered (clients choose with sslmode): a self-signed certificate for the address
+        // the tests connect to, IP:127.0.0.1 only, which is also the clients' CA (ca_file()).
+        const std::vector<std::string> cert = {"openssl",
+                                               "req",
+                                               "-new",
+                                               "-x509",
+                                               "-days",
+                                               "7",
+                                               "-nodes",
+                                               "-subj",
+                                               "/CN=127.0.0.1",
+                                               "-addext",
+                                               "subjectAltName=IP:127.0.0.1",
+                                               "-newkey",
+                                               "ec",
+                                               "-pkeyopt",
+                                               "ec_paramgen_curve:prime256v1",
+                                               "-keyout",
+                                               data_ + "/server.key",
+                                               "-out",
+                                               data_ + "/server.crt"};
+        if (const auto c = run(cert, true, dir_); c.code != 0)
+            throw std::runtime_error("pg_cluster: " + describe(cert, c));
+        const std::vector<std::string> key_mode = {"chmod", "600", data_ + "/server.key"};
+        if (const auto c = run(key_mode, true, dir_); c.code != 0)
+            throw std::runtime_error("pg_cluster: " + describe(key_mode, c));
         // Small and quick, but durable: fsync stays on (tests measure durability).
         std::ofstream(data_ + "/postgresql.conf", std::ios::app)
             << "\n# sidelight tests\nfsync = on\nshared_buffers = 16MB\nmax_connections = 50\n"
-               "unix_socket_directories = '"
+               "ssl = on\nunix_socket_directories = '"
             << dir_ << "'\nlisten_addresses = '127.0.0.1'\n";
         // The port is free when picked, but something may take it before the server binds it.
         for (int attempt = 1;; ++attempt) {

@@ -59,6 +59,10 @@ class pg_cluster {
     // The last lines of the server log (for failure messages).
     std::string log_tail(std::size_t lines = 30) const;
 
+    // The server offers TLS (`ssl = on`) with a self-signed certificate for IP 127.0.0.1; this
+    // file is that certificate, the CA for `sslmode=verify-full sslrootcert=...`.
+    std::string ca_file() const { return data_ + "/server.crt"; }
+
   private:
     void start_on(std::uint16_t port);
     std::string server_options() const;

@@ -317,6 +317,32 @@ TEST_F(PgStore, ErrorsNameTheServerWithoutItsPassword) {
     }
 }
 
+// sslmode in the DSN is the whole TLS setup: verify-full with the server's CA connects over TLS
+// (as Postgres itself reports), and refuses a name the certificate does not carry.
+TEST_F(PgStore, TlsAsTheDsnAsksVerifyFullChecksTheServer) {
+    const std::string tls = dsn() + " sslmode=verify-full sslrootcert=" + cluster().ca_file();
+    pg_store s(tls, "pod-a", true);
+    EXPECT_EQ(s.forward(spooled(3), {}).inserted, 3u);
+    EXPECT_EQ(sql("SELECT bool_and(s.ssl) AND count(*) > 0 FROM pg_stat_ssl s JOIN "
+                  "pg_stat_activity a USING (pid) WHERE a.application_name = 'sidelight' AND "
+                  "a.datname = '" +
+                  db_ + "'"),
+              "t");
+    // The certificate names IP 127.0.0.1 only: "localhost" is not it.
+    std::string by_name = tls;
+    by_name.replace(by_name.find("host=127.0.0.1"), 14, "host=localhost");
+    try {
+        pg_store wrong(by_name, "pod-a", false, std::chrono::seconds(2));
+        FAIL() << "verify-full accepted a certificate for another name";
+    } catch (const store_error& e) {
+        EXPECT_NE(std::string(e.what()).find("does not match host name"), std::string::npos)
+            << e.what();
+    }
+    // With sslmode=disable, a plain connection to the same server still works.
+    pg_store plain(dsn() + " sslmode=disable", "pod-a", false);
+    EXPECT_EQ(plain.head().seq, 3);
+}
+
 TEST_F(PgStore, PingTimesARoundTrip) {
     pg_store s(dsn(), "pod-a", true);
     std::vector<std::string> seen;
