@@ -403,6 +403,14 @@ std::uint64_t sqlite_store::used_bytes() {
     }
 }
 
+// Inside the caller's transaction.
+void sqlite_store::write_acknowledged(const chain_head& acked) {
+    SQLite::Statement st(db_, "UPDATE spool_state SET acked_seq = ?1, acked_hash = ?2");
+    st.bind(1, acked.seq);
+    st.bind(2, acked.hash);
+    st.exec();
+}
+
 chain_head sqlite_store::acknowledged() {
     require_spool();
     std::lock_guard lock(mutex_);
@@ -420,10 +428,7 @@ void sqlite_store::acknowledge(const chain_head& acked) {
     std::lock_guard lock(mutex_);
     try {
         SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
-        SQLite::Statement st(db_, "UPDATE spool_state SET acked_seq = ?1, acked_hash = ?2");
-        st.bind(1, acked.seq);
-        st.bind(2, acked.hash);
-        st.exec();
+        write_acknowledged(acked);
         const auto upto = std::to_string(acked.seq);
         db_.exec("DELETE FROM audit_log WHERE seq <= " + upto);
         db_.exec("DELETE FROM security_audit WHERE seq <= " + upto);
@@ -440,10 +445,7 @@ bool sqlite_store::seed(const chain_head& acked) {
     try {
         SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
         if (read_head().seq != 0) return false;
-        SQLite::Statement st(db_, "UPDATE spool_state SET acked_seq = ?1, acked_hash = ?2");
-        st.bind(1, acked.seq);
-        st.bind(2, acked.hash);
-        st.exec();
+        write_acknowledged(acked);
         tx.commit();
         return true;
     } catch (const SQLite::Exception& e) {

@@ -113,6 +113,7 @@ class sqlite_store final : public store {
     std::optional<stored_event> find_event_id(const std::string& event_id);
     void require_spool() const;
     void open_spool_tables();
+    void write_acknowledged(const chain_head& acked);
     std::uint64_t read_used_bytes();
 
     std::string path_;

@@ -63,6 +63,26 @@ class Forwarder : public ::testing::Test {
         return r.ok();
     }
 
+    // The agent's composition: spool, forwarder woken by the writer's commits, writer.
+    struct pipeline {
+        pipeline(const config::audit_config& cfg)
+            : spool(spool_cfg(cfg.store), open_mode::create, spool_options{}),
+              fwd(spool, cfg.store),
+              w(spool, cfg, hooks_for(fwd)) {}
+        static config::store_config spool_cfg(config::store_config c) {
+            c.path = c.spool.path;
+            return c;
+        }
+        static writer_hooks hooks_for(forwarder& f) {
+            writer_hooks h;
+            h.on_commit = [&f] { f.notify(); };
+            return h;
+        }
+        sqlite_store spool;
+        forwarder fwd;
+        writer w;
+    };
+
     temp_dir dir_;
     std::string db_;
     config::audit_config cfg_;
@@ -104,13 +124,9 @@ TEST_F(Forwarder, ShipsWhatTheWriterCommitsAndPrunesTheSpool) {
 }
 
 TEST_F(Forwarder, APostgresCrashMidStreamLosesAndDoublesNothing) {
-    auto c = cfg_.store;
-    c.path = c.spool.path;
-    sqlite_store spool(c, open_mode::create, spool_options{});
-    forwarder fwd(spool, cfg_.store);
-    writer_hooks hooks;
-    hooks.on_commit = [&] { fwd.notify(); };
-    writer w(spool, cfg_, hooks);
+    pipeline p(cfg_);
+    auto& fwd = p.fwd;
+    auto& w = p.w;
     std::thread load([&] {
         for (int i = 0; i < 3000; ++i) {
             while (!w.try_submit(make_audit("u" + std::to_string(i))))
@@ -171,13 +187,8 @@ TEST_F(Forwarder, TwoWritersUnderOneChainIdConflictAndKeepTheirEvents) {
 
 TEST_F(Forwarder, PostgresUnreachableTheSpoolTakesEverythingAndReportsTheLag) {
     cfg_.store.dsn = "host=127.0.0.1 port=1 user=x password=Sup3rS3cret connect_timeout=1";
-    auto c = cfg_.store;
-    c.path = c.spool.path;
-    sqlite_store spool(c, open_mode::create, spool_options{});
-    forwarder fwd(spool, cfg_.store);
-    writer_hooks hooks;
-    hooks.on_commit = [&] { fwd.notify(); };
-    writer w(spool, cfg_, hooks);
+    pipeline p(cfg_);
+    auto& [spool, fwd, w] = p;
     for (int i = 0; i < 50; ++i) ASSERT_TRUE(w.try_submit(make_audit("u")));
     ASSERT_TRUE(w.submit_and_wait(make_audit("strict"), 5s).ok);  // durable in the spool
     ASSERT_TRUE(eventually([&] { return fwd.status().lag_events == 51; }));
