@@ -562,5 +562,63 @@ TEST_F(PgStoreTest, AuditTablesAreAppendOnlyForTheWriterAndTheOwner) {
     EXPECT_EQ(proc->wait_exit(15s), 0);
 }
 
+// Postgres away long enough to fill the spool: as with a full queue, batch events are dropped and
+// counted, strict requests answer 503, and /healthz says why; traffic without rules still flows.
+TEST_F(PgStoreTest, AFullSpoolDropsBatchEventsAndAnswersStrictRequests503) {
+    auto app = ok_app();
+    temp_dir dir;
+    const std::string away = "host=127.0.0.1 port=1 user=x connect_timeout=1";
+    const std::string batch_rule =
+        "    - name: item-list\n"
+        "      match: {routes: [\"/api/lists/{id}\"], methods: [GET]}\n"
+        "      action: READ_LIST\n"
+        "      entity_type: list\n"
+        "      entity_id: path:id\n";
+    auto yaml = audit_yaml(away, "full", dir, "      max_bytes: 1MiB\n") + batch_rule;
+    yaml.replace(yaml.find("routes:\n"), 8, "routes:\n  - GET /api/lists/{id}\n");
+    auto proc = sidelight_process::run(dir, test_config(app.port(), yaml));
+    ASSERT_TRUE(proc) << "did not start";
+    // Events of ~1.5 KB each (ids and user agents are stored up to 256 and 512 bytes): the 1 MiB
+    // spool fills after several hundred.
+    const std::string long_id(300, 'x');
+    const std::string agent = "User-Agent: " + std::string(600, 'a') + "\r\n";
+    int ok = 0, refused = 0;
+    for (int i = 0; i < 3000 && refused == 0; ++i) {
+        const auto r =
+            http_get(proc->proxy_port(), "/api/items/" + long_id + std::to_string(i), agent);
+        ASSERT_TRUE(r);
+        if (r->status == 200) ++ok;
+        if (r->status == 503) ++refused;
+    }
+    EXPECT_GT(ok, 100) << "the spool refused too early";
+    ASSERT_EQ(refused, 1) << "the spool never filled";
+    int code = 0;
+    const auto h = healthz(proc->admin_port(), &code);
+    EXPECT_EQ(code, 503);
+    const auto& audit = h.at("audit").as_object();
+    EXPECT_FALSE(audit.at("healthy").as_bool());
+    EXPECT_NE(std::string(audit.at("last_error").as_object().at("message").as_string())
+                  .find("spool.max_bytes"),
+              std::string::npos)
+        << boost::json::serialize(h);
+    EXPECT_EQ(audit.at("store").as_object().at("state").as_string(), "degraded");
+    EXPECT_GE(metric(proc->admin_port(), "sidelight_audit_strict_failures_total"), 1);
+    // Batch events never hold a request: answered 200, dropped and counted by reason.
+    for (int i = 0; i < 20; ++i)
+        EXPECT_EQ(http_get(proc->proxy_port(), "/api/lists/" + long_id + std::to_string(i))->status,
+                  200);
+    EXPECT_TRUE(eventually(
+        [&] {
+            return metric(proc->admin_port(),
+                          "sidelight_audit_dropped_total{reason=\"spool_full\"}") >= 1;
+        },
+        10s));
+    // Every answered strict event waits in the spool (the lag is refreshed at each reconnect).
+    EXPECT_TRUE(eventually(
+        [&] { return metric(proc->admin_port(), "sidelight_audit_forward_lag_events") == ok; },
+        15s))
+        << metric(proc->admin_port(), "sidelight_audit_forward_lag_events") << " vs " << ok;
+}
+
 }  // namespace
 }  // namespace sidelight::test
