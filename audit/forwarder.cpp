@@ -240,7 +240,7 @@ void forwarder::run() {
         } catch (const std::exception& e) {
             fail(e.what());
             log()->warn("event=audit_forward_error error=\"{}\"", e.what());
-            if (!pg_->usable()) {
+            if (pg_ && !pg_->usable()) {
                 pg_.reset();
                 connected_.store(false);
             }
