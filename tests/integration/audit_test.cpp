@@ -307,7 +307,11 @@ TEST_F(AuditTest, StoreOutageBatchKeepsServingStrictAnswers503ThenRecovers) {
     EXPECT_TRUE(audit.at("last_error").is_null()) << boost::json::serialize(audit);
     dir_.write("store-fault", "");  // from now on every store write fails
     auto c = connection::connect(proc->proxy_port());
-    for (int i = 0; i < 10; ++i) {  // batch mode: served, events queue up then drop
+    // Batch mode: served, events queue up then drop. The writer takes the queue into its retried
+    // batch between backoff sleeps (10 ms doubling), so the queue of 4 overflows only once more
+    // than 4 requests arrive within one sleep: 40 requests make sure of it even when every
+    // request is slow (ThreadSanitizer on a busy machine).
+    for (int i = 0; i < 40; ++i) {
         c.send("PUT /api/products/" + std::to_string(i) +
                " HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}");
         ASSERT_EQ(c.read_message(true)->status, 200);
