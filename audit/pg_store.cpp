@@ -72,8 +72,8 @@ bool same_address(const std::string& a, const std::string& b) {
 
 // The text the chain covers, marked when its typed column (jsonb, inet) no longer holds what
 // forwarding derived from it: the row's hash then fails to verify (`modified`), naming the column.
-std::string checked_json(const pg::result& r, int i, const char* column) {
-    std::string text{r.text(i, 16 + (column[0] == 'd' ? 5 : 0))};
+std::string checked_json(const pg::result& r, int i, int text_col, const char* column) {
+    std::string text{r.text(i, text_col)};
     const bool expected = as_jsonb(text).has_value();
     const bool ok = r.null(i, 23) ? !expected : expected && same_json(text, r.text(i, 23));
     return ok ? text : text + " [" + column + " differs]";
@@ -115,7 +115,7 @@ stored_event decode_row(const pg::result& r, int i) {
         a.action = r.text(i, 13);
         a.entity_type = r.text(i, 14);
         a.entity_id = r.text(i, 15);
-        a.changes = checked_json(r, i, "changes");
+        a.changes = checked_json(r, i, 16, "changes");
         a.ip_address = checked_address(r, i);
         a.user_agent = r.text(i, 18);
         row.ev = std::move(a);
@@ -129,7 +129,7 @@ stored_event decode_row(const pg::result& r, int i) {
             s.success = std::nullopt;
         else
             s.success = r.text(i, 20) == "t";
-        s.details = checked_json(r, i, "details");
+        s.details = checked_json(r, i, 21, "details");
         row.ev = std::move(s);
     }
     return row;
