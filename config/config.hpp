@@ -13,7 +13,8 @@
 //   limits:   {header_read_timeout, keepalive_timeout, body_idle_timeout, body_read_timeout,
 //              tunnel_idle_timeout,
 //              max_url_bytes, max_header_bytes, max_header_count, max_body_bytes}
-//   metrics:  {prefix, buckets, const_labels}
+//   metrics:  {prefix, buckets, const_labels, traffic, rules}
+//   egress:   list of {name, listen, upstream, routes, workers}
 //   routes:   list of entries, or {openapi, unmatched, max_routes, case_sensitive, entries}
 //   audit:    {store, queue_size, batch_max, batch_interval, strict_timeout, max_body_bytes,
 //              redact_keys, checkpoint, jwt, rules}
@@ -97,12 +98,25 @@ struct proxy_config {
     bool operator==(const proxy_config&) const = default;
 };
 
+// TLS from sidelight to its upstream (`tls: true`): the certificate is verified against
+// `ca_file` (PEM), or the system's trust store when it is empty, for the name `sni` (default:
+// the address's host); the same name goes out as SNI. There is no switch to skip verification.
+struct upstream_tls {
+    bool enabled = false;
+    std::string sni;
+    std::string ca_file;
+    source_mark ca_file_mark;
+
+    bool operator==(const upstream_tls&) const = default;
+};
+
 struct upstream_config {
     config::address address{"127.0.0.1", 3000};  // qualified: GCC rejects `address address`
     duration connect_timeout{1000};
     duration response_timeout{30000};  // request fully sent -> response header received
     duration idle_timeout{60000};      // a pooled idle connection is closed after this
     std::size_t max_idle = 64;         // idle pooled connections kept per worker
+    upstream_tls tls;
 
     bool operator==(const upstream_config&) const = default;
 };
@@ -145,15 +159,6 @@ struct limits_config {
     bool operator==(const limits_config&) const = default;
 };
 
-struct metrics_config {
-    std::string prefix;  // prepended to every traffic metric name ("" keeps api_latency_ms ...)
-    std::vector<double> buckets{10, 50, 100, 200, 500, 1000, 2000, 5000};
-    std::map<std::string, std::string> const_labels;  // values may use ${ENV}
-    bool traffic = true;  // record the per-request api_* families (off: only for comparisons)
-
-    bool operator==(const metrics_config&) const = default;
-};
-
 // One `routes` entry: "GET /api/products/{id}" or {template, methods, name}.
 struct route_spec {
     std::string path_template;         // "/api/products/{id}", ":id" accepted too
@@ -179,10 +184,24 @@ struct routes_config {
     bool operator==(const routes_config&) const = default;
 };
 
-// Where a value is taken from: `path:id`, `header:X-User`, `jwt:sub`, `request:/user/id`
-// (JSON pointer into the request body), `response:/id` (into the response body).
+// Where a value is taken from: `path:id`, `header:X-User`, `query:page`, `jwt:sub`,
+// `request:/user/id` (JSON pointer into the request body), `response:/id` (into the response
+// body); metric rules also read the exchange itself: `status` (201), `status_class` (2xx),
+// `method` and `route` (the template).
 struct value_source {
-    enum class kind { none, path_param, header, jwt_claim, request_body, response_body };
+    enum class kind {
+        none,
+        path_param,
+        header,
+        query_param,
+        jwt_claim,
+        request_body,
+        response_body,
+        status,
+        status_class,
+        method,
+        route
+    };
     kind from = kind::none;
     std::string key;
     source_mark mark;  // where it was written: a `path:` name no matched route has is refused
@@ -200,11 +219,54 @@ struct status_range {
 };
 
 struct rule_match {
+    std::string listener;              // the rule's `listener`: "" the proxy, or an egress name
     std::vector<std::string> routes;   // route templates as configured; empty: any route
     std::vector<std::string> methods;  // empty: any method
     std::vector<status_range> status;  // empty: any status
+    source_mark listener_mark;
 
     bool operator==(const rule_match&) const = default;
+};
+
+// One label of a metric rule, always over a closed set of values, so that no rule can grow the
+// number of series without bound: `values` (a value read as one of them is kept, anything else,
+// a missing one included, becomes `other`) or `map` (read value -> label value; anything else
+// becomes `other`, or without `other` the request is skipped and counted).
+struct metric_label {
+    std::string name;
+    value_source from;
+    std::vector<std::string> values;
+    std::vector<std::pair<std::string, std::string>> map;
+    std::optional<std::string> other;
+    source_mark mark;
+
+    bool operator==(const metric_label&) const = default;
+};
+
+// A business metric read from the traffic: a counter (+1 per matching request, or + `value`)
+// or a histogram of `value`, a number read from the request (a JSON number or numeric string).
+struct metric_rule {
+    enum class kind { counter, histogram };
+    std::string name;
+    std::string help;
+    kind type = kind::counter;
+    std::vector<double> buckets;  // histogram; empty: metrics.buckets
+    rule_match match;             // match.listener: the rule's `listener`
+    value_source value;
+    std::vector<metric_label> labels;
+    source_mark mark;
+
+    bool operator==(const metric_rule&) const = default;
+};
+
+struct metrics_config {
+    std::string prefix;  // prepended to every traffic metric name ("" keeps api_latency_ms ...)
+    std::vector<double> buckets{10, 50, 100, 200, 500, 1000, 2000, 5000};
+    std::map<std::string, std::string> const_labels;  // values may use ${ENV}
+    bool traffic = true;  // record the per-request api_* families (off: only for comparisons)
+    std::vector<metric_rule> rules;  // business metrics from the traffic (rules/metric_rules)
+
+    bool operator==(const metrics_config&) const = default;
 };
 
 enum class delivery_mode { batch, strict };
@@ -338,6 +400,21 @@ struct security_config {
     bool operator==(const security_config&) const = default;
 };
 
+// A second kind of HTTP listener: the app's calls to an outside API (its mail provider) go
+// through it when the app is pointed at `listen`. The same proxy as `proxy`, with its own
+// upstream (usually `tls: true`), routes and rules (`listener: <name>`); it adds no forwarding
+// headers and sends the upstream's own Host.
+struct egress_config {
+    std::string name;
+    address listen;
+    upstream_config upstream;
+    std::vector<route_spec> routes;
+    unsigned workers = 1;
+    source_mark mark;
+
+    bool operator==(const egress_config&) const = default;
+};
+
 // How log lines are written to stderr: `text` (`<time> level=<level> <message>`), `json` (one
 // object per line) or `automatic` (the default): json when stderr is not a terminal (a
 // container, a pipe to a collector), text when it is.
@@ -356,6 +433,7 @@ struct config {
     routes_config routes;
     audit_config audit;
     security_config security;
+    std::vector<egress_config> egress;
     bool access_log = false;
     std::string log_level = "info";  // trace debug info warn error critical off
     sidelight::config::log_format log_format = sidelight::config::log_format::automatic;

@@ -61,6 +61,16 @@ std::string format_source(const value_source& v) {
             return "request:" + v.key;
         case value_source::kind::response_body:
             return "response:" + v.key;
+        case value_source::kind::query_param:
+            return "query:" + v.key;
+        case value_source::kind::status:
+            return "status";
+        case value_source::kind::status_class:
+            return "status_class";
+        case value_source::kind::method:
+            return "method";
+        case value_source::kind::route:
+            return "route";
         case value_source::kind::none:
             break;
     }
@@ -111,6 +121,19 @@ void emit_match(YAML::Emitter& out, const rule_match& m) {
     out << YAML::EndMap;
 }
 
+void emit_upstream(YAML::Emitter& out, const upstream_config& u) {
+    begin(out, "upstream");
+    put(out, "address", u.address.to_string());
+    put(out, "connect_timeout", u.connect_timeout);
+    put(out, "response_timeout", u.response_timeout);
+    put(out, "idle_timeout", u.idle_timeout);
+    put_count(out, "max_idle", u.max_idle);
+    put_bool(out, "tls", u.tls.enabled);
+    if (!u.tls.sni.empty()) put(out, "sni", u.tls.sni);
+    if (!u.tls.ca_file.empty()) put(out, "ca_file", u.tls.ca_file);
+    out << YAML::EndMap;
+}
+
 void emit_servers(YAML::Emitter& out, const config& cfg) {
     begin(out, "proxy");
     put(out, "listen", cfg.proxy.listen.to_string());
@@ -118,13 +141,7 @@ void emit_servers(YAML::Emitter& out, const config& cfg) {
     put_count(out, "max_connections", cfg.proxy.max_connections);
     put_list(out, "trusted_proxies", cfg.proxy.trusted_proxies);
     out << YAML::EndMap;
-    begin(out, "upstream");
-    put(out, "address", cfg.upstream.address.to_string());
-    put(out, "connect_timeout", cfg.upstream.connect_timeout);
-    put(out, "response_timeout", cfg.upstream.response_timeout);
-    put(out, "idle_timeout", cfg.upstream.idle_timeout);
-    put_count(out, "max_idle", cfg.upstream.max_idle);
-    out << YAML::EndMap;
+    emit_upstream(out, cfg.upstream);
     begin(out, "admin");
     put(out, "listen", cfg.admin.listen.to_string());
     out << YAML::Key << "token" << YAML::Value << (cfg.admin.token.empty() ? "" : "<redacted>");
@@ -163,7 +180,58 @@ void emit_limits_metrics(YAML::Emitter& out, const config& cfg) {
     put_bool(out, "traffic", cfg.metrics.traffic);
     begin(out, "const_labels");
     for (const auto& [name, value] : cfg.metrics.const_labels) put(out, name.c_str(), value);
-    out << YAML::EndMap << YAML::EndMap;
+    out << YAML::EndMap;
+    out << YAML::Key << "rules" << YAML::Value << YAML::BeginSeq;
+    for (const auto& r : cfg.metrics.rules) {
+        out << YAML::BeginMap;
+        put(out, "name", r.name);
+        put(out, "type", r.type == metric_rule::kind::counter ? "counter" : "histogram");
+        put(out, "help", r.help);
+        if (!r.buckets.empty()) {
+            out << YAML::Key << "buckets" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+            for (double b : r.buckets) out << format_number(b);
+            out << YAML::EndSeq;
+        }
+        if (!r.match.listener.empty()) put(out, "listener", r.match.listener);
+        emit_match(out, r.match);
+        put_source(out, "value", r.value);
+        begin(out, "labels");
+        for (const auto& l : r.labels) {
+            begin(out, l.name.c_str());
+            put_source(out, "from", l.from);
+            if (!l.values.empty()) put_list(out, "values", l.values);
+            if (!l.map.empty()) {
+                begin(out, "map");
+                for (const auto& [from, to] : l.map) put(out, from.c_str(), to);
+                out << YAML::EndMap;
+            }
+            if (l.other) put(out, "other", *l.other);
+            out << YAML::EndMap;
+        }
+        out << YAML::EndMap << YAML::EndMap;
+    }
+    out << YAML::EndSeq << YAML::EndMap;
+}
+
+void emit_egress(YAML::Emitter& out, const std::vector<egress_config>& egress) {
+    if (egress.empty()) return;
+    out << YAML::Key << "egress" << YAML::Value << YAML::BeginSeq;
+    for (const auto& e : egress) {
+        out << YAML::BeginMap;
+        put(out, "name", e.name);
+        put(out, "listen", e.listen.to_string());
+        emit_upstream(out, e.upstream);
+        out << YAML::Key << "routes" << YAML::Value << YAML::BeginSeq;
+        for (const auto& r : e.routes) {
+            std::string methods;
+            for (const auto& m : r.methods) methods += (methods.empty() ? "" : ",") + m;
+            out << (methods.empty() ? r.path_template : methods + " " + r.path_template);
+        }
+        out << YAML::EndSeq;
+        put_count(out, "workers", e.workers);
+        out << YAML::EndMap;
+    }
+    out << YAML::EndSeq;
 }
 
 void emit_routes(YAML::Emitter& out, const routes_config& r) {
@@ -235,6 +303,7 @@ void emit_audit(YAML::Emitter& out, const audit_config& a) {
     for (const auto& r : a.rules) {
         out << YAML::BeginMap;
         if (!r.name.empty()) put(out, "name", r.name);
+        if (!r.match.listener.empty()) put(out, "listener", r.match.listener);
         emit_match(out, r.match);
         put(out, "action", r.action);
         if (!r.entity_type.empty()) put(out, "entity_type", r.entity_type);
@@ -263,6 +332,7 @@ void emit_security(YAML::Emitter& out, const security_config& s) {
     for (const auto& r : s.rules) {
         out << YAML::BeginMap;
         if (!r.name.empty()) put(out, "name", r.name);
+        if (!r.match.listener.empty()) put(out, "listener", r.match.listener);
         emit_match(out, r.match);
         put(out, "event_type", r.event_type);
         if (!r.owasp.empty()) put(out, "owasp", r.owasp);
@@ -305,6 +375,7 @@ void dump(const config& cfg, std::ostream& stream) {
     emit_routes(out, cfg.routes);
     emit_audit(out, cfg.audit);
     emit_security(out, cfg.security);
+    emit_egress(out, cfg.egress);
     put_bool(out, "access_log", cfg.access_log);
     put(out, "log_level", cfg.log_level);
     put(out, "log_format", std::string(to_string(cfg.log_format)));

@@ -56,16 +56,70 @@ proxy_config parse_proxy(const node_ref& n) {
     return out;
 }
 
+}  // namespace
+
+namespace detail {
+
 upstream_config parse_upstream(const node_ref& n) {
-    map_reader m(n, {"address", "connect_timeout", "response_timeout", "idle_timeout", "max_idle"});
+    map_reader m(n, {"address", "connect_timeout", "response_timeout", "idle_timeout", "max_idle",
+                     "tls", "sni", "ca_file"});
     upstream_config out;
     out.address = detail::to_address(m.require("address"), false);
     if (auto v = m.get("connect_timeout")) out.connect_timeout = detail::to_duration(*v, false);
     if (auto v = m.get("response_timeout")) out.response_timeout = detail::to_duration(*v, false);
     if (auto v = m.get("idle_timeout")) out.idle_timeout = detail::to_duration(*v, true);
     if (auto v = m.get("max_idle")) out.max_idle = detail::to_uint(*v, 0, 100'000);
+    if (auto v = m.get("tls")) out.tls.enabled = detail::to_bool(*v);
+    if (auto v = m.get("sni")) {
+        out.tls.sni = detail::to_nonempty_string(*v);
+        if (out.tls.sni.find_first_of(" /:") != std::string::npos)
+            v->fail("expected a host name like api.example.com, got \"" + out.tls.sni + "\"");
+    }
+    if (auto v = m.get("ca_file")) {
+        out.tls.ca_file = detail::to_nonempty_string(*v);
+        out.tls.ca_file_mark = v->mark;
+    }
+    for (auto key : {"sni", "ca_file"}) {
+        if (!out.tls.enabled && m.get(key)) m.get(key)->fail("applies with tls: true only");
+    }
     return out;
 }
+
+bool is_label_name(std::string_view name) {
+    if (name.empty() || std::isdigit(static_cast<unsigned char>(name.front()))) return false;
+    if (name.substr(0, 2) == "__") return false;  // reserved for Prometheus internals
+    for (char c : name)
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+    return true;
+}
+
+bool is_metric_name(std::string_view name) {
+    if (name.empty() || std::isdigit(static_cast<unsigned char>(name.front()))) return false;
+    for (char c : name)
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != ':') return false;
+    return true;
+}
+
+std::vector<double> parse_buckets(const node_ref& n) {
+    std::vector<double> out;
+    for (const auto& item : detail::list_items(n)) {
+        std::string text = item.scalar();
+        double value = 0;
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+        if (ec != std::errc{} || end != text.data() + text.size() || !std::isfinite(value))
+            item.fail("expected a number, got \"" + text + "\"");
+        if (value <= 0) item.fail("bucket bounds must be greater than 0");
+        if (!out.empty() && value <= out.back())
+            item.fail("bucket bounds must be strictly increasing");
+        out.push_back(value);
+    }
+    if (out.empty()) n.fail("must list at least one bucket bound");
+    return out;
+}
+
+}  // namespace detail
+
+namespace {
 
 admin_config parse_admin(const node_ref& n) {
     map_reader m(n, {"listen", "token"});
@@ -122,14 +176,6 @@ limits_config parse_limits(const node_ref& n) {
     return out;
 }
 
-bool is_label_name(std::string_view name) {
-    if (name.empty() || std::isdigit(static_cast<unsigned char>(name.front()))) return false;
-    if (name.substr(0, 2) == "__") return false;  // reserved for Prometheus internals
-    for (char c : name)
-        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
-    return true;
-}
-
 bool is_metric_prefix(std::string_view prefix) {
     if (!prefix.empty() && std::isdigit(static_cast<unsigned char>(prefix.front()))) return false;
     for (char c : prefix)
@@ -137,46 +183,41 @@ bool is_metric_prefix(std::string_view prefix) {
     return true;
 }
 
-std::vector<double> parse_buckets(const node_ref& n) {
-    std::vector<double> out;
-    for (const auto& item : detail::list_items(n)) {
-        std::string text = item.scalar();
-        double value = 0;
-        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-        if (ec != std::errc{} || end != text.data() + text.size() || !std::isfinite(value))
-            item.fail("expected a number, got \"" + text + "\"");
-        if (value <= 0) item.fail("bucket bounds must be greater than 0");
-        if (!out.empty() && value <= out.back())
-            item.fail("bucket bounds must be strictly increasing");
-        out.push_back(value);
-    }
-    if (out.empty()) n.fail("must list at least one bucket bound");
-    return out;
-}
-
 metrics_config parse_metrics(const node_ref& n) {
     // Every label a family of ours sets: const_labels go on all of them (agent/metrics.cpp).
     static const std::set<std::string, std::less<>> reserved = {
         "method", "route",   "status_code", "error_type", "type",   "operation", "table",
         "le",     "version", "result",      "source",     "reason", "detector"};
-    map_reader m(n, {"prefix", "buckets", "const_labels", "traffic"});
+    map_reader m(n, {"prefix", "buckets", "const_labels", "traffic", "rules"});
     metrics_config out;
     if (auto v = m.get("prefix")) {
         out.prefix = detail::to_string(*v);
         if (!is_metric_prefix(out.prefix))
             v->fail("expected a metric name prefix like myapp_ (letters, digits, _ and :)");
     }
-    if (auto v = m.get("buckets")) out.buckets = parse_buckets(*v);
+    if (auto v = m.get("buckets")) out.buckets = detail::parse_buckets(*v);
     if (auto v = m.get("traffic")) out.traffic = detail::to_bool(*v);
     if (auto v = m.get("const_labels")) {
         for (const auto& entry : detail::map_entries(*v)) {
-            if (!is_label_name(entry.key))
+            if (!detail::is_label_name(entry.key))
                 throw config_error(entry.key_mark, entry.value.path,
                                    "not a valid Prometheus label name");
             if (reserved.count(entry.key))
                 throw config_error(entry.key_mark, entry.value.path,
                                    "collides with a label sidelight sets itself");
             out.const_labels[entry.key] = detail::to_string(entry.value);
+        }
+    }
+    if (auto v = m.get("rules")) {
+        out.rules = detail::parse_metric_rules(*v);
+        for (std::size_t i = 0; i < out.rules.size(); ++i) {
+            for (const auto& label : out.rules[i].labels) {
+                if (out.const_labels.count(label.name))
+                    throw config_error(label.mark,
+                                       v->path + "[" + std::to_string(i) + "].labels." + label.name,
+                                       "is also a metrics.const_labels key, which goes on every "
+                                       "series");
+            }
         }
     }
     return out;
@@ -196,6 +237,8 @@ void resolve_paths(config& cfg) {
     if (cfg.audit.store.type == "postgres") resolve_path(cfg.audit.store.spool.path, base);
     resolve_path(cfg.audit.checkpoint.key_file, base);
     resolve_path(cfg.audit.jwt.key_file, base);
+    resolve_path(cfg.upstream.tls.ca_file, base);
+    for (auto& e : cfg.egress) resolve_path(e.upstream.tls.ca_file, base);
 }
 
 std::string read_file(const std::string& path) {
@@ -249,6 +292,45 @@ void check_listeners(const node_ref& root, const config& cfg) {
         (upstream.host == proxy.host || (any(proxy.host) && local(upstream.host))))
         locate(root, "upstream", "address")
             .fail("points at proxy.listen (" + proxy.to_string() + "): requests would loop");
+    const auto clash = [&](const address& a, const address& b) {
+        return a.port != 0 && a.port == b.port && (a.host == b.host || any(a.host) || any(b.host));
+    };
+    for (std::size_t i = 0; i < cfg.egress.size(); ++i) {
+        const auto& e = cfg.egress[i];
+        const auto at = [&](const std::string& what) {
+            throw config_error(e.mark, "egress[" + std::to_string(i) + "].listen", what);
+        };
+        if (clash(e.listen, proxy)) at("same port as proxy.listen (" + proxy.to_string() + ")");
+        if (clash(e.listen, admin)) at("same port as admin.listen (" + admin.to_string() + ")");
+        for (std::size_t j = 0; j < i; ++j)
+            if (clash(e.listen, cfg.egress[j].listen))
+                at("same port as egress[" + std::to_string(j) + "] (" + cfg.egress[j].name + ")");
+        if (e.upstream.address.port == e.listen.port &&
+            (e.upstream.address.host == e.listen.host ||
+             (any(e.listen.host) && local(e.upstream.address.host))))
+            at("its upstream is this listener: requests would loop");
+    }
+}
+
+// A rule's `listener` names an egress listener of the file.
+void check_rule_listeners(const config& cfg) {
+    const auto check = [&](const rule_match& m, const std::string& key) {
+        if (m.listener.empty()) return;
+        for (const auto& e : cfg.egress)
+            if (e.name == m.listener) return;
+        std::string known;
+        for (const auto& e : cfg.egress) known += (known.empty() ? "" : ", ") + e.name;
+        throw config_error(
+            m.listener_mark, key + ".listener",
+            "no egress listener is named \"" + m.listener + "\"" +
+                (known.empty() ? " (there is no egress section)" : " (egress: " + known + ")"));
+    };
+    for (std::size_t i = 0; i < cfg.audit.rules.size(); ++i)
+        check(cfg.audit.rules[i].match, "audit.rules[" + std::to_string(i) + "]");
+    for (std::size_t i = 0; i < cfg.security.rules.size(); ++i)
+        check(cfg.security.rules[i].match, "security.rules[" + std::to_string(i) + "]");
+    for (std::size_t i = 0; i < cfg.metrics.rules.size(); ++i)
+        check(cfg.metrics.rules[i].match, "metrics.rules[" + std::to_string(i) + "]");
 }
 
 // A second document (after `---`) is most likely a second config pasted into the file, or a
@@ -260,15 +342,15 @@ void check_listeners(const node_ref& root, const config& cfg) {
 }
 
 void parse_root(const node_ref& root, config& cfg) {
-    map_reader m(root,
-                 {"proxy", "upstream", "admin", "health", "shutdown", "limits", "metrics", "routes",
-                  "audit", "security", "access_log", "log_level", "log_format", "config_watch"});
+    map_reader m(root, {"proxy", "upstream", "admin", "health", "shutdown", "limits", "metrics",
+                        "routes", "audit", "security", "egress", "access_log", "log_level",
+                        "log_format", "config_watch"});
     auto section = [&](std::string_view key) {
         if (auto v = m.get(key)) return *v;
         return node_ref{YAML::Node(), std::string(key), root.mark};
     };
     cfg.proxy = parse_proxy(section("proxy"));
-    cfg.upstream = parse_upstream(section("upstream"));
+    cfg.upstream = detail::parse_upstream(section("upstream"));
     cfg.admin = parse_admin(section("admin"));
     cfg.health = parse_health(section("health"));
     cfg.shutdown = parse_shutdown(section("shutdown"));
@@ -277,6 +359,7 @@ void parse_root(const node_ref& root, config& cfg) {
     cfg.routes = detail::parse_routes(section("routes"));
     cfg.audit = detail::parse_audit(section("audit"));
     cfg.security = detail::parse_security(section("security"));
+    if (auto v = m.get("egress")) cfg.egress = detail::parse_egress(*v);
     if (auto v = m.get("access_log")) cfg.access_log = detail::to_bool(*v);
     if (auto v = m.get("log_level"))
         cfg.log_level =
@@ -327,6 +410,7 @@ std::shared_ptr<const config> load_string(std::string_view yaml, const std::stri
         top.fail("the document must be a map of sections (proxy, upstream, ...)");
     parse_root(top, *cfg);
     check_listeners(top, *cfg);
+    check_rule_listeners(*cfg);
     resolve_paths(*cfg);
     return cfg;
 }

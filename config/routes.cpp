@@ -70,7 +70,7 @@ route_spec parse_route_map(const node_ref& n) {
     return out;
 }
 
-std::vector<route_spec> parse_entries(const node_ref& n) {
+std::vector<route_spec> entries_of(const node_ref& n) {
     std::vector<route_spec> out(list_size(n));
     for (std::size_t i = 0; i < out.size(); ++i) {
         const node_ref item = n.item(i);
@@ -94,10 +94,14 @@ std::vector<std::string> parse_methods(const node_ref& n) {
     return out;
 }
 
+std::vector<route_spec> parse_route_entries(const node_ref& n) {
+    return entries_of(n);
+}
+
 routes_config parse_routes(const node_ref& n) {
     routes_config out;
     if (n.node.IsSequence()) {
-        out.entries = parse_entries(n);
+        out.entries = entries_of(n);
         return out;
     }
     if (n.node.IsScalar())
@@ -116,7 +120,7 @@ routes_config parse_routes(const node_ref& n) {
     }
     if (auto v = m.get("max_routes")) out.max_routes = to_uint(*v, 1, 100'000);
     if (auto v = m.get("case_sensitive")) out.case_sensitive = to_bool(*v);
-    if (auto v = m.get("entries")) out.entries = parse_entries(*v);
+    if (auto v = m.get("entries")) out.entries = entries_of(*v);
     return out;
 }
 

@@ -37,65 +37,19 @@ status_range parse_status(const node_ref& n) {
     return status_range{*low, *high};
 }
 
-value_source parse_source(const node_ref& n) {
-    static const std::pair<std::string_view, value_source::kind> kinds[] = {
-        {"path", value_source::kind::path_param},
-        {"header", value_source::kind::header},
-        {"jwt", value_source::kind::jwt_claim},
-        {"request", value_source::kind::request_body},
-        {"response", value_source::kind::response_body}};
-    std::string text = n.scalar();
-    auto colon = text.find(':');
-    std::string prefix = text.substr(0, colon);
-    std::string key = colon == std::string::npos ? "" : text.substr(colon + 1);
-    for (const auto& [name, kind] : kinds) {
-        if (prefix != name) continue;
-        if (key.empty()) n.fail("\"" + prefix + ":\" needs a name after the colon");
-        bool body =
-            kind == value_source::kind::request_body || kind == value_source::kind::response_body;
-        if (body && key.front() != '/')
-            n.fail("expected a JSON pointer like " + prefix + ":/user/id, got \"" + text + "\"");
-        if (kind == value_source::kind::header && !is_http_token(key))
-            n.fail("\"" + key + "\" is not a valid header name");
-        return value_source{kind, key, n.mark};
-    }
-    n.fail(
-        "expected path:<param>, header:<name>, jwt:<claim>, request:/<pointer> or "
-        "response:/<pointer>, got \"" +
-        text + "\"");
-}
-
 delivery_mode parse_mode(const node_ref& n) {
     return to_choice(n, {"batch", "strict"}) == "batch" ? delivery_mode::batch
                                                         : delivery_mode::strict;
 }
 
-rule_match parse_match(const node_ref& n) {
-    map_reader m(n, {"routes", "methods", "status"});
-    rule_match out;
-    if (auto v = m.get("routes")) {
-        for (const auto& item : list_items(*v)) {
-            std::string route = item.scalar();
-            if (route.empty() || route.front() != '/' || route.find(' ') != std::string::npos)
-                item.fail(
-                    "expected a route template like /api/products/{id} (methods go in "
-                    "match.methods), got \"" +
-                    route + "\"");
-            out.routes.push_back(route);
-        }
-    }
-    if (auto v = m.get("methods")) out.methods = parse_methods(*v);
-    if (auto v = m.get("status")) out.status = parse_status_list(*v);
-    return out;
-}
-
 audit_rule parse_audit_rule(const node_ref& n) {
-    map_reader m(
-        n, {"name", "match", "action", "entity_type", "entity_id", "user", "changes", "mode"});
+    map_reader m(n, {"name", "listener", "match", "action", "entity_type", "entity_id", "user",
+                     "changes", "mode"});
     audit_rule out;
     out.mark = n.mark;
     if (auto v = m.get("name")) out.name = to_string(*v);
     if (auto v = m.get("match")) out.match = parse_match(*v);
+    if (auto v = m.get("listener")) parse_listener(*v, out.match);
     out.action = to_nonempty_string(m.require("action"));
     if (auto v = m.get("entity_type")) out.entity_type = to_string(*v);
     if (auto v = m.get("entity_id")) out.entity_id = parse_source(*v);
@@ -106,11 +60,13 @@ audit_rule parse_audit_rule(const node_ref& n) {
 }
 
 security_rule parse_security_rule(const node_ref& n) {
-    map_reader m(n, {"name", "match", "event_type", "owasp", "success", "user", "login", "mode"});
+    map_reader m(n, {"name", "listener", "match", "event_type", "owasp", "success", "user", "login",
+                     "mode"});
     security_rule out;
     out.mark = n.mark;
     if (auto v = m.get("name")) out.name = to_string(*v);
     if (auto v = m.get("match")) out.match = parse_match(*v);
+    if (auto v = m.get("listener")) parse_listener(*v, out.match);
     out.event_type = to_nonempty_string(m.require("event_type"));
     if (auto v = m.get("owasp")) out.owasp = to_string(*v);
     if (auto v = m.get("success")) {
@@ -288,6 +244,70 @@ jwt_config parse_jwt(const node_ref& n) {
 }
 
 }  // namespace
+
+value_source parse_source(const node_ref& n, bool exchange) {
+    static const std::pair<std::string_view, value_source::kind> kinds[] = {
+        {"path", value_source::kind::path_param},
+        {"header", value_source::kind::header},
+        {"query", value_source::kind::query_param},
+        {"jwt", value_source::kind::jwt_claim},
+        {"request", value_source::kind::request_body},
+        {"response", value_source::kind::response_body}};
+    static const std::pair<std::string_view, value_source::kind> fields[] = {
+        {"status", value_source::kind::status},
+        {"status_class", value_source::kind::status_class},
+        {"method", value_source::kind::method},
+        {"route", value_source::kind::route}};
+    std::string text = n.scalar();
+    if (exchange) {
+        for (const auto& [name, kind] : fields)
+            if (text == name) return value_source{kind, "", n.mark};
+    }
+    auto colon = text.find(':');
+    std::string prefix = text.substr(0, colon);
+    std::string key = colon == std::string::npos ? "" : text.substr(colon + 1);
+    for (const auto& [name, kind] : kinds) {
+        if (prefix != name) continue;
+        if (key.empty()) n.fail("\"" + prefix + ":\" needs a name after the colon");
+        bool body =
+            kind == value_source::kind::request_body || kind == value_source::kind::response_body;
+        if (body && key.front() != '/')
+            n.fail("expected a JSON pointer like " + prefix + ":/user/id, got \"" + text + "\"");
+        if (kind == value_source::kind::header && !is_http_token(key))
+            n.fail("\"" + key + "\" is not a valid header name");
+        return value_source{kind, key, n.mark};
+    }
+    n.fail(std::string("expected path:<param>, header:<name>, query:<name>, jwt:<claim>, ") +
+           "request:/<pointer>" +
+           (exchange ? ", response:/<pointer>, status, status_class, "
+                       "method or route"
+                     : " or response:/<pointer>") +
+           ", got \"" + text + "\"");
+}
+
+rule_match parse_match(const node_ref& n) {
+    map_reader m(n, {"routes", "methods", "status"});
+    rule_match out;
+    if (auto v = m.get("routes")) {
+        for (const auto& item : list_items(*v)) {
+            std::string route = item.scalar();
+            if (route.empty() || route.front() != '/' || route.find(' ') != std::string::npos)
+                item.fail(
+                    "expected a route template like /api/products/{id} (methods go in "
+                    "match.methods), got \"" +
+                    route + "\"");
+            out.routes.push_back(route);
+        }
+    }
+    if (auto v = m.get("methods")) out.methods = parse_methods(*v);
+    if (auto v = m.get("status")) out.status = parse_status_list(*v);
+    return out;
+}
+
+void parse_listener(const node_ref& n, rule_match& match) {
+    match.listener = to_nonempty_string(n);
+    match.listener_mark = n.mark;
+}
 
 std::vector<status_range> parse_status_list(const node_ref& n) {
     std::vector<status_range> out;

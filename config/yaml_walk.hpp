@@ -80,8 +80,22 @@ bool is_http_token(std::string_view text);
 bool is_cidr(std::string_view text);
 std::string join(std::initializer_list<std::string_view> words, std::string_view separator);
 
-// Section parsers (one per struct), split over load.cpp, routes.cpp and rules.cpp.
+// Section parsers (one per struct), split over load.cpp, routes.cpp, rules.cpp, metric_rules.cpp
+// and egress.cpp.
 routes_config parse_routes(const node_ref& n);
+std::vector<route_spec> parse_route_entries(const node_ref& n);
+upstream_config parse_upstream(const node_ref& n);
+std::vector<metric_rule> parse_metric_rules(const node_ref& n);
+std::vector<egress_config> parse_egress(const node_ref& n);
+// `path:id`, `header:X`, `query:q`, `jwt:c`, `request:/p`, `response:/p`; with `exchange`
+// (metric rules) also `status`, `status_class`, `method` and `route`.
+value_source parse_source(const node_ref& n, bool exchange = false);
+rule_match parse_match(const node_ref& n);
+// The rule's `listener` key into match.listener (an egress name; checked once egress is read).
+void parse_listener(const node_ref& n, rule_match& match);
+std::vector<double> parse_buckets(const node_ref& n);
+bool is_label_name(std::string_view name);
+bool is_metric_name(std::string_view name);
 audit_config parse_audit(const node_ref& n);
 security_config parse_security(const node_ref& n);
 std::vector<std::string> parse_methods(const node_ref& n);

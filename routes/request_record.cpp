@@ -22,6 +22,8 @@ std::string_view error_label(error_type e) {
             return "audit_unavailable";
         case error_type::upstream_bad_response:
             return "upstream_bad_response";
+        case error_type::upstream_tls:
+            return "upstream_tls";
         case error_type::bad_request:
             return "bad_request";
     }

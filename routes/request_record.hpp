@@ -33,8 +33,9 @@ enum class error_type : std::uint8_t {
     bad_request,            // 400 / 413 / 414 / 431: the request was refused by the proxy
     audit_unavailable,      // 503: a strict audit event could not be committed
     upstream_bad_response,  // 502: the app's response could not be relayed as it was framed
+    upstream_tls,           // 502: no TLS session with the upstream (certificate, handshake)
 };
-inline constexpr std::size_t error_type_count = 10;
+inline constexpr std::size_t error_type_count = 11;
 std::string_view error_label(error_type e);
 
 enum class connection_type : std::uint8_t { client, upstream, websocket };
@@ -46,7 +47,10 @@ struct request_timing {
     using clock = std::chrono::steady_clock;
 
     std::chrono::system_clock::time_point wall_start;  // for logs and audit rows
-    clock::time_point start;                           // first byte of the request header read
+    // Which HTTP listener served it: 0 the proxy, i egress[i - 1] (set per listener; kept
+    // across reset() like the client's address).
+    std::uint8_t listener = 0;
+    clock::time_point start;            // first byte of the request header read
     clock::time_point upstream_start;   // request header sent to the app (or epoch if never)
     clock::time_point upstream_header;  // response header received from the app
     clock::time_point end;              // last byte of the response written (or failure)
@@ -72,7 +76,11 @@ struct request_timing {
         return std::chrono::duration_cast<std::chrono::microseconds>(upstream_header -
                                                                      upstream_start);
     }
-    void reset() { *this = request_timing{}; }
+    void reset() {
+        const auto l = listener;
+        *this = request_timing{};
+        listener = l;
+    }
 };
 
 // What the request said, for the access log and the audit rules of its route (what they read
