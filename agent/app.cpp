@@ -1,5 +1,6 @@
 #include "agent/app.hpp"
 
+#include "audit/event_api.hpp"
 #include "config/load.hpp"
 
 #include <signal.h>
@@ -60,15 +61,20 @@ app::app(preflight_result checked, rules::jwt_stats& jwt_counts)
       metrics_(*cfg_),
       audit_(std::make_unique<audit_pipeline>(cfg_, metrics_.registry(), jwt_counts_)),
       routes_(std::move(checked.routes)),
-      observer_(metrics_, *audit_),
+      observer_(metrics_, business_, *audit_),
       file_stamp_(file_stamp(cfg_->file)) {
+    for (auto& r : checked.egress_routes)
+        egress_routes_.push_back(std::make_unique<util::published<routes::routing>>(std::move(r)));
     audit_->install(std::move(checked.rules));
+    business_.install(std::move(checked.metric_rules));
     metrics_.apply(*cfg_, *routes_.get());
+    metrics_.add_collectable(&business_);
     metrics_.add_collectable(&audit_->metrics());
 }
 
 app::~app() {
     if (proxy_) proxy_->join();
+    for (auto& e : egress_) e->join();
     admin_ioc_.stop();
     if (admin_thread_.joinable()) admin_thread_.join();
 }
@@ -130,14 +136,29 @@ bool app::reload() {
     // The rules before the routing: until the routing is swapped, they see records labelled
     // by the old table, which they look up by label (rules/rule_set.hpp).
     metrics_.apply(*next, *routes);
+    business_.install(std::move(checked.metric_rules));
     audit_->install(std::move(checked.rules));
     routes_.publish(routes);
+    // The egress listeners running keep theirs; their routes and rules follow the file as long
+    // as the listeners are the same ones (adding or removing one takes a restart).
+    const bool same_egress = next->egress.size() == cfg_->egress.size();
+    for (std::size_t i = 0; same_egress && i < egress_routes_.size(); ++i)
+        egress_routes_[i]->publish(checked.egress_routes[i]);
     metrics_.count_reload(true);
-    const bool restart_needed = !(next->proxy == cfg_->proxy) ||
-                                !(next->upstream == cfg_->upstream) ||
-                                !(next->admin == cfg_->admin) || !(next->limits == cfg_->limits);
+    bool egress_restart = !same_egress;
+    for (std::size_t i = 0; same_egress && i < next->egress.size(); ++i) {
+        const auto& a = next->egress[i];
+        const auto& b = cfg_->egress[i];
+        egress_restart = egress_restart || a.name != b.name || !(a.listen == b.listen) ||
+                         !(a.upstream == b.upstream) || a.workers != b.workers;
+    }
+    const bool restart_needed =
+        !(next->proxy == cfg_->proxy) || !(next->upstream == cfg_->upstream) ||
+        !(next->admin == cfg_->admin) || !(next->limits == cfg_->limits) || egress_restart;
     if (restart_needed)
-        spdlog::warn("reload: proxy, upstream, admin and limits settings take effect at restart");
+        spdlog::warn(
+            "reload: proxy, upstream, admin, limits and egress listener settings take effect at "
+            "restart");
     spdlog::info("reload: ok routes={}", routes->table().size());
     return true;
 }
@@ -177,6 +198,7 @@ int app::drain() {
 
 admin_response app::handle_admin(const admin_request& req) {
     const auto path = req.target.substr(0, req.target.find('?'));
+    if (path == "/v1/metrics") return handle_metrics_api(req);
     if (path.starts_with("/v1/")) return audit_->handle_api(req);
     const bool known =
         path == "/livez" || path == "/readyz" || path == "/healthz" || path == "/metrics";
@@ -211,6 +233,17 @@ admin_response app::handle_admin(const admin_request& req) {
                                     : up.state == upstream_state::unknown ? "unknown"
                                                                           : "ok";
     return {unhealthy ? 503 : 200, "application/json", healthz_json(up, status)};
+}
+
+// POST /v1/metrics: the event API's token, then the metric rules' own checks.
+admin_response app::handle_metrics_api(const admin_request& req) {
+    if (!audit::token_matches(req.authorization, cfg_->admin.token)) {
+        admin_response res{401, "application/json",
+                           "{\"error\":\"missing or wrong bearer token\"}\n"};
+        res.headers.emplace_back("WWW-Authenticate", "Bearer");
+        return res;
+    }
+    return business_.handle_api(req);
 }
 
 // The store's own state: for Postgres, the forwarder (connection, lag, last error) and the

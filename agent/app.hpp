@@ -22,6 +22,7 @@
 
 #include "agent/admin_server.hpp"
 #include "agent/audit_pipeline.hpp"
+#include "agent/business_metrics.hpp"
 #include "agent/health.hpp"
 #include "agent/metrics.hpp"
 #include "agent/preflight.hpp"
@@ -60,28 +61,35 @@ class app {
 
     std::shared_ptr<const config::config> cfg_;
     rules::jwt_stats& jwt_counts_;
-    // Every finished request goes to the metrics, then to the audit rules.
+    // Every finished request goes to the metrics, the metric rules, then the audit rules.
     struct fan_out : routes::observer {
-        fan_out(metrics& m, audit_pipeline& a) : m_(m), a_(a) {}
+        fan_out(metrics& m, business_metrics& b, audit_pipeline& a) : m_(m), b_(b), a_(a) {}
         void on_request(const routes::request_record& r) override {
             m_.on_request(r);
+            b_.on_request(r);
             a_.on_request(r);
         }
         void on_connection(routes::connection_type t, int delta) override {
             m_.on_connection(t, delta);
         }
         metrics& m_;
+        business_metrics& b_;
         audit_pipeline& a_;
     };
+    admin_response handle_metrics_api(const admin_request& req);
 
     metrics metrics_;
+    business_metrics business_;
     std::unique_ptr<audit_pipeline> audit_;
     util::published<routes::routing> routes_;
+    // [i]: the routing of egress listener cfg.egress[i]
+    std::vector<std::unique_ptr<util::published<routes::routing>>> egress_routes_;
     fan_out observer_;
     std::string file_stamp_;  // identity of the config file as last loaded (config_watch)
     boost::asio::io_context admin_ioc_{1};
     std::unique_ptr<admin_server> admin_;
     std::unique_ptr<proxy::server> proxy_;
+    std::vector<std::unique_ptr<proxy::server>> egress_;
     std::unique_ptr<health_checker> health_;
     std::thread admin_thread_;
     std::atomic<bool> listening_{false};

@@ -41,7 +41,7 @@ void add_const_labels(std::vector<prometheus::MetricFamily>& families,
 
 metrics::metrics(const config::config& cfg)
     : registry_(std::make_shared<prometheus::Registry>()),
-      traffic_(std::make_shared<const traffic_metrics>(cfg.metrics)),
+      traffic_(std::make_shared<const traffic_metrics>(cfg)),
       const_labels_(cfg.metrics.const_labels.begin(), cfg.metrics.const_labels.end()),
       access_log_(cfg.access_log) {
     auto& conns = prometheus::BuildGauge()
@@ -92,8 +92,8 @@ void metrics::apply(const config::config& cfg, const routes::routing& routes) {
         std::lock_guard lock(const_labels_mutex_);
         const_labels_ = {cfg.metrics.const_labels.begin(), cfg.metrics.const_labels.end()};
     }
-    if (!(traffic_.get()->settings() == cfg.metrics))
-        traffic_.publish(std::make_shared<const traffic_metrics>(cfg.metrics));
+    if (!traffic_.get()->same_as(cfg))
+        traffic_.publish(std::make_shared<const traffic_metrics>(cfg));
 }
 
 void metrics::count_reload(bool ok) {

@@ -39,9 +39,28 @@ preflight_result preflight(const std::string& config_path, rules::jwt_stats* jwt
     preflight_result r;
     r.cfg = config::load_file(config_path);
     const auto& cfg = *r.cfg;
-    auto table = routes::routing::build_table(cfg);  // templates, the OpenAPI file
-    r.rules = std::make_shared<const rules::rule_set>(r.cfg, table, jwt_counts);  // JWT key too
-    r.routes = std::make_shared<const routes::routing>(cfg, std::move(table), r.rules->plans());
+    // Per listener (0: the proxy, i: egress[i - 1]): its table, then its rules.
+    std::vector<std::shared_ptr<const routes::route_table>> tables{
+        routes::routing::build_table(cfg)};  // templates, the OpenAPI file
+    for (std::size_t i = 0; i < cfg.egress.size(); ++i)
+        tables.push_back(routes::routing::build_egress_table(cfg, i));
+    auto rules = std::make_shared<rules::rule_set>(r.cfg, tables[0], jwt_counts);  // JWT key too
+    std::vector<std::shared_ptr<const rules::rule_set>> egress_rules;
+    for (std::size_t i = 0; i < cfg.egress.size(); ++i)
+        egress_rules.push_back(
+            std::make_shared<const rules::rule_set>(r.cfg, tables[i + 1], jwt_counts, i + 1));
+    r.metric_rules = std::make_shared<const rules::metric_rules>(r.cfg, tables);
+    auto plans = rules->plans();
+    r.metric_rules->add_plans(0, plans);
+    r.routes = std::make_shared<const routes::routing>(cfg, tables[0], std::move(plans));
+    for (std::size_t i = 0; i < cfg.egress.size(); ++i) {
+        auto egress_plans = egress_rules[i]->plans();
+        r.metric_rules->add_plans(i + 1, egress_plans);
+        r.egress_routes.push_back(std::make_shared<const routes::routing>(
+            routes::routing::egress_routes(cfg, i), tables[i + 1], std::move(egress_plans)));
+    }
+    rules->attach_egress(std::move(egress_rules));
+    r.rules = std::move(rules);
     check_checkpoint_key(cfg);
     if (!audit::store_type_available(cfg.audit.store.type)) {
         throw error_at(
@@ -50,6 +69,8 @@ preflight_result preflight(const std::string& config_path, rules::jwt_stats* jwt
     }
     check_listen(cfg, "proxy.listen", cfg.proxy.listen);
     check_listen(cfg, "admin.listen", cfg.admin.listen);
+    for (std::size_t i = 0; i < cfg.egress.size(); ++i)
+        check_listen(cfg, "egress[" + std::to_string(i) + "].listen", cfg.egress[i].listen);
     return r;
 }
 

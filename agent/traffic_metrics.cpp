@@ -11,8 +11,29 @@ std::string status_text(int status) {
 
 }  // namespace
 
-traffic_metrics::traffic_metrics(const config::metrics_config& cfg)
-    : settings_(cfg), registry_(std::make_shared<prometheus::Registry>()) {
+std::vector<std::string> traffic_metrics::listener_names(const config::config& cfg) {
+    std::vector<std::string> out;
+    if (cfg.egress.empty()) return out;
+    out.push_back("ingress");
+    for (const auto& e : cfg.egress) out.push_back(e.name);
+    return out;
+}
+
+bool traffic_metrics::same_as(const config::config& cfg) const {
+    auto settings = cfg.metrics;
+    settings.rules.clear();
+    return settings == settings_ && listener_names(cfg) == listeners_;
+}
+
+traffic_metrics::traffic_metrics(const config::config& cfg)
+    : traffic_metrics(cfg.metrics, listener_names(cfg)) {}
+
+traffic_metrics::traffic_metrics(const config::metrics_config& cfg,
+                                 std::vector<std::string> listeners)
+    : settings_(cfg),
+      listeners_(std::move(listeners)),
+      registry_(std::make_shared<prometheus::Registry>()) {
+    settings_.rules.clear();
     const auto& p = cfg.prefix;
     const prometheus::Labels constant(cfg.const_labels.begin(), cfg.const_labels.end());
     latency_ = &prometheus::BuildHistogram()
@@ -45,19 +66,31 @@ traffic_metrics::series traffic_metrics::resolve(const routes::request_record& r
     const std::string method(routes::method_label(r.method_id));
     const std::string route(r.route_label);
     const prometheus::Histogram::BucketBoundaries buckets(settings_.buckets);
+    prometheus::Labels base{{"method", method}, {"route", route}};
+    add_listener(base, r);
+    auto with_status = base;
+    with_status.emplace("status_code", status_text(r.status));
     series s;
-    s.latency = &latency_->Add(
-        {{"method", method}, {"route", route}, {"status_code", status_text(r.status)}}, buckets);
-    s.requests = &requests_->Add(
-        {{"method", method}, {"route", route}, {"status_code", status_text(r.status)}});
-    s.upstream_latency = &upstream_latency_->Add({{"method", method}, {"route", route}}, buckets);
+    s.latency = &latency_->Add(with_status, buckets);
+    s.requests = &requests_->Add(with_status);
+    s.upstream_latency = &upstream_latency_->Add(base, buckets);
     return s;
 }
 
+// The `listener` label, only when there is more than one HTTP listener: a user with the proxy
+// alone keeps the original names and labels exactly.
+void traffic_metrics::add_listener(prometheus::Labels& labels,
+                                   const routes::request_record& r) const {
+    if (listeners_.empty()) return;
+    labels.emplace("listener", r.listener < listeners_.size() ? listeners_[r.listener] : "");
+}
+
 prometheus::Counter* traffic_metrics::resolve_error(const routes::request_record& r) const {
-    return &errors_->Add({{"method", std::string(routes::method_label(r.method_id))},
-                          {"route", std::string(r.route_label)},
-                          {"error_type", std::string(routes::error_label(r.error))}});
+    prometheus::Labels labels{{"method", std::string(routes::method_label(r.method_id))},
+                              {"route", std::string(r.route_label)},
+                              {"error_type", std::string(routes::error_label(r.error))}};
+    add_listener(labels, r);
+    return &errors_->Add(labels);
 }
 
 void traffic_metrics::record(series& s, const routes::request_record& r) const {
@@ -89,7 +122,8 @@ void series_cache::record(const traffic_metrics& metrics, const routes::request_
         metrics.record(s, r);
         return;
     }
-    const std::uint64_t key = (std::uint64_t{r.route} << 32) | (std::uint64_t(r.method_id) << 16) |
+    const std::uint64_t key = (std::uint64_t{r.route} << 32) | (std::uint64_t{r.listener} << 24) |
+                              (std::uint64_t(r.method_id) << 16) |
                               static_cast<std::uint16_t>(r.status);
     auto it = series_.find(key);
     if (it == series_.end()) it = series_.emplace(key, metrics.resolve(r)).first;

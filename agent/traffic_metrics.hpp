@@ -5,7 +5,8 @@
 //   api_requests_total{method,route,status_code}    counter
 //   api_error_total{method,route,error_type}        counter
 //   api_upstream_latency_ms{method,route}           histogram: the app's own time
-// with `metrics.prefix` prepended and `metrics.const_labels` added.
+// with `metrics.prefix` prepended and `metrics.const_labels` added, and a `listener` label
+// (ingress, or the egress listener's name) only when egress listeners are configured.
 //
 // One instance per distinct metrics config, in its own registry: a reload that changes the
 // buckets starts fresh series (Prometheus sees a counter reset), one that does not keeps them.
@@ -32,9 +33,16 @@ namespace sidelight::agent {
 
 class traffic_metrics {
   public:
-    explicit traffic_metrics(const config::metrics_config& cfg);
+    explicit traffic_metrics(const config::config& cfg);
+    // `listeners`: the `listener` label values by record.listener; empty: no such label.
+    explicit traffic_metrics(const config::metrics_config& cfg,
+                             std::vector<std::string> listeners = {});
 
+    // The metrics settings (without the metric rules, which are not ours).
     const config::metrics_config& settings() const { return settings_; }
+    // Whether `cfg` would build these same families (a reload keeps them then).
+    bool same_as(const config::config& cfg) const;
+    static std::vector<std::string> listener_names(const config::config& cfg);
     std::vector<prometheus::MetricFamily> collect() const { return registry_->Collect(); }
 
     // The series of one (route, method, status), resolved once.
@@ -52,7 +60,10 @@ class traffic_metrics {
     void record(series& s, const routes::request_record& r) const;
 
   private:
+    void add_listener(prometheus::Labels& labels, const routes::request_record& r) const;
+
     config::metrics_config settings_;
+    std::vector<std::string> listeners_;
     std::shared_ptr<prometheus::Registry> registry_;
     prometheus::Family<prometheus::Histogram>* latency_;
     prometheus::Family<prometheus::Counter>* requests_;

@@ -186,8 +186,8 @@ bool is_metric_prefix(std::string_view prefix) {
 metrics_config parse_metrics(const node_ref& n) {
     // Every label a family of ours sets: const_labels go on all of them (agent/metrics.cpp).
     static const std::set<std::string, std::less<>> reserved = {
-        "method", "route",   "status_code", "error_type", "type",   "operation", "table",
-        "le",     "version", "result",      "source",     "reason", "detector"};
+        "method",  "route",  "status_code", "error_type", "type",     "operation", "table", "le",
+        "version", "result", "source",      "reason",     "detector", "listener",  "rule"};
     map_reader m(n, {"prefix", "buckets", "const_labels", "traffic", "rules"});
     metrics_config out;
     if (auto v = m.get("prefix")) {

@@ -8,12 +8,28 @@ std::shared_ptr<const route_table> routing::build_table(const config::config& cf
     return route_table::build(cfg.routes, std::filesystem::path(cfg.file).parent_path());
 }
 
+config::routes_config routing::egress_routes(const config::config& cfg, std::size_t i) {
+    config::routes_config out;
+    out.entries = cfg.egress.at(i).routes;
+    out.case_sensitive = cfg.routes.case_sensitive;
+    return out;
+}
+
+std::shared_ptr<const route_table> routing::build_egress_table(const config::config& cfg,
+                                                               std::size_t i) {
+    return route_table::build(egress_routes(cfg, i), std::filesystem::path(cfg.file).parent_path());
+}
+
 routing::routing(const config::config& cfg, std::shared_ptr<const route_table> table,
                  std::vector<capture_plan> plans)
+    : routing(cfg.routes, std::move(table), std::move(plans)) {}
+
+routing::routing(const config::routes_config& routes, std::shared_ptr<const route_table> table,
+                 std::vector<capture_plan> plans)
     : table_(std::move(table)), plans_(std::move(plans)) {
-    if (cfg.routes.unmatched == config::unmatched_mode::normalize) {
+    if (routes.unmatched == config::unmatched_mode::normalize) {
         normalizer_ = std::make_unique<unmatched_normalizer>(
-            static_cast<route_id>(table_->size() + 1), cfg.routes.max_routes);
+            static_cast<route_id>(table_->size() + 1), routes.max_routes);
     }
     if (!plans_.empty()) plans_.resize(table_->size() + 1);
 }

@@ -25,9 +25,17 @@ class routing {
     // with the file and line of the offending entry.
     static std::shared_ptr<const route_table> build_table(const config::config& cfg);
 
+    // The routes of egress listener `i` (cfg.egress[i]): its entries, matched as the proxy's
+    // (case_sensitive), unmatched paths labelled; and their table.
+    static config::routes_config egress_routes(const config::config& cfg, std::size_t i);
+    static std::shared_ptr<const route_table> build_egress_table(const config::config& cfg,
+                                                                 std::size_t i);
+
     // `plans`: one per route id of `table` ([0]: unmatched and normalized paths), or empty when
     // no rule asks anything of any route.
     routing(const config::config& cfg, std::shared_ptr<const route_table> table,
+            std::vector<capture_plan> plans = {});
+    routing(const config::routes_config& routes, std::shared_ptr<const route_table> table,
             std::vector<capture_plan> plans = {});
     // The table of `cfg`, no plans (no audit rules).
     explicit routing(const config::config& cfg) : routing(cfg, build_table(cfg)) {}

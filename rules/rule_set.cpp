@@ -16,72 +16,6 @@ namespace {
 using source_kind = config::value_source::kind;
 constexpr std::size_t max_id_bytes = 256;
 
-bool in_ranges(int status, const std::vector<config::status_range>& ranges) {
-    return std::any_of(ranges.begin(), ranges.end(),
-                       [&](const auto& s) { return status >= s.low && status <= s.high; });
-}
-
-// What reading `s` asks of the requests with `methods` on a route.
-void want(routes::capture_plan& plan, const config::value_source& s, routes::method_set methods) {
-    switch (s.from) {
-        case source_kind::request_body:
-            plan.request_body |= methods;
-            break;
-        case source_kind::response_body:
-            plan.response_body |= methods;
-            break;
-        case source_kind::header:
-        case source_kind::jwt_claim: {
-            std::string name = s.from == source_kind::header ? s.key : "authorization";
-            std::transform(name.begin(), name.end(), name.begin(),
-                           [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-            const auto known = std::find_if(plan.headers.begin(), plan.headers.end(),
-                                            [&](const auto& h) { return h.name == name; });
-            if (known != plan.headers.end())
-                known->methods |= methods;
-            else
-                plan.headers.push_back({std::move(name), methods});
-            break;
-        }
-        default:
-            break;
-    }
-}
-
-routes::method_set method_set_of(const std::vector<routes::http_method>& methods) {
-    if (methods.empty()) return routes::method_set::all();
-    routes::method_set out;
-    for (const auto m : methods) out.add(m);
-    return out;
-}
-
-// A `path:<name>` source reads a parameter of the matched route: when no route the rule can
-// match (by template and method) has that parameter, the rule could never read it. Said at
-// load time, at the source's position, instead of recording empty ids forever.
-void refuse_unknown_path_param(const config::value_source& s, const routes::route_table& table,
-                               const std::vector<std::string>& labels, routes::method_set methods,
-                               const std::string& key) {
-    if (s.from != source_kind::path_param) return;
-    std::vector<std::string_view> candidates;  // the first three, for the message
-    std::size_t count = 0;
-    for (const auto& e : table.entries()) {
-        if (!labels.empty() && std::find(labels.begin(), labels.end(), e.label) == labels.end())
-            continue;
-        const bool method_overlap = e.methods.empty() || !(e.methods & methods).empty();
-        if (!method_overlap) continue;
-        const auto& names = table.param_names(e.id);
-        if (std::find(names.begin(), names.end(), s.key) != names.end()) return;
-        if (!candidates.empty() && candidates.back() == e.label) continue;  // GET and PUT entries
-        if (++count <= 3) candidates.push_back(e.label);
-    }
-    std::string message = "no route this rule can match has a parameter \"" + s.key + "\"";
-    if (candidates.empty()) message += " (it matches no configured route)";
-    for (std::size_t i = 0; i < candidates.size(); ++i)
-        message.append(i == 0 ? " (it matches " : ", ").append(candidates[i]);
-    if (!candidates.empty()) message += count > 3 ? ", ...)" : ")";
-    throw config::config_error(s.mark, key, message);
-}
-
 audit::time_point event_time(const routes::request_record& r) {
     return std::chrono::time_point_cast<std::chrono::microseconds>(r.wall_start);
 }
@@ -106,62 +40,43 @@ void fill_request_fields(Event& ev, const routes::request_record& r) {
 
 }  // namespace
 
-bool rule_set::matcher::matches(const routes::request_record& r, bool status_known) const {
-    if (!methods.contains(r.method_id)) return false;
-    if (status.empty()) return true;
-    return status_known && in_ranges(r.status, status);
-}
-
-rule_set::matcher rule_set::compile(const config::rule_match& m, const config::source_mark& mark,
-                                    const std::string& key) const {
-    matcher out;
-    const auto& entries = table_->entries();
-    for (std::size_t i = 0; i < m.routes.size(); ++i) {
-        const auto path = key + ".match.routes[" + std::to_string(i) + "]";
-        const auto label = routes::parse_template(m.routes[i], mark, path).label;
-        const bool known = std::any_of(entries.begin(), entries.end(),
-                                       [&](const auto& e) { return e.label == label; });
-        if (!known)
-            throw config::config_error(mark, path,
-                                       "route '" + m.routes[i] + "' is not in the route table");
-        out.routes.push_back(label);
-    }
-    std::vector<routes::http_method> methods;
-    for (const auto& method : m.methods) methods.push_back(routes::parse_method(method));
-    out.methods = method_set_of(methods);
-    out.status = m.status;
-    return out;
-}
-
 rule_set::rule_set(std::shared_ptr<const config::config> cfg,
-                   std::shared_ptr<const routes::route_table> table, jwt_stats* jwt_counts)
+                   std::shared_ptr<const routes::route_table> table, jwt_stats* jwt_counts,
+                   std::size_t listener)
     : cfg_(std::move(cfg)), table_(std::move(table)) {
     if (cfg_->audit.jwt.verifies())
         jwt_ = std::make_unique<const jwt_verifier>(cfg_->audit.jwt, jwt_counts);
+    const std::string name = listener == 0 ? std::string() : cfg_->egress.at(listener - 1).name;
+    const auto compile = [&](const config::rule_match& m, const config::source_mark& mark,
+                             const std::string& key) {
+        return rule_matcher::compile(m, *table_, mark, key);
+    };
     const auto& audit_rules = cfg_->audit.rules;
     for (std::size_t i = 0; i < audit_rules.size(); ++i) {
         const auto& rule = audit_rules[i];
+        if (rule.match.listener != name) continue;
         const bool needs_response = !rule.match.status.empty() ||
                                     rule.entity_id.from == source_kind::response_body ||
                                     rule.user.from == source_kind::response_body;
         const std::string key = "audit.rules[" + std::to_string(i) + "]";
         audit_.push_back(
             {&rule, compile(rule.match, rule.mark, key),
-             needs_response ? routes::audit_phase::response : routes::audit_phase::request});
-        const matcher& m = audit_.back().match;
-        refuse_unknown_path_param(rule.entity_id, *table_, m.routes, m.methods, key + ".entity_id");
-        refuse_unknown_path_param(rule.user, *table_, m.routes, m.methods, key + ".user");
+             needs_response ? routes::audit_phase::response : routes::audit_phase::request, i});
+        const rule_matcher& m = audit_.back().match;
+        refuse_unknown_path_param(rule.entity_id, *table_, m, key + ".entity_id");
+        refuse_unknown_path_param(rule.user, *table_, m, key + ".user");
     }
     refuse_undecidable_strict_rules();
     const auto& security_rules = cfg_->security.rules;
     for (std::size_t i = 0; i < security_rules.size(); ++i) {
         const auto& rule = security_rules[i];
+        if (rule.match.listener != name) continue;
         // Success is decided by the status: security events are always response-phase.
         const std::string key = "security.rules[" + std::to_string(i) + "]";
         security_.push_back(
             {&rule, compile(rule.match, rule.mark, key), routes::audit_phase::response});
-        const matcher& m = security_.back().match;
-        refuse_unknown_path_param(rule.user, *table_, m.routes, m.methods, key + ".user");
+        const rule_matcher& m = security_.back().match;
+        refuse_unknown_path_param(rule.user, *table_, m, key + ".user");
     }
     build_buckets();
 }
@@ -175,21 +90,9 @@ void rule_set::build_buckets() {
     audit_buckets_ = route_buckets(*table_, named(audit_));
     security_buckets_ = route_buckets(*table_, named(security_));
     const auto names_a_route = [](const auto& c) { return !c.match.routes.empty(); };
-    if (std::none_of(audit_.begin(), audit_.end(), names_a_route) &&
-        std::none_of(security_.begin(), security_.end(), names_a_route))
-        return;
-    for (const auto& e : table_->entries()) ids_by_label_.emplace(e.label, e.id);
-}
-
-// A record labelled by this table carries the table's own label string (the same address);
-// one labelled by another table (a request in flight across a reload) is looked up by label.
-// Normalized and unmatched paths are id 0 here.
-routes::route_id rule_set::route_of(const routes::request_record& r) const {
-    if (!r.route_configured || r.route == routes::unmatched_route) return routes::unmatched_route;
-    if (r.route <= table_->size() && table_->label(r.route).data() == r.route_label.data())
-        return r.route;
-    const auto it = ids_by_label_.find(r.route_label);
-    return it == ids_by_label_.end() ? routes::unmatched_route : it->second;
+    routes_ =
+        route_lookup(table_, std::any_of(audit_.begin(), audit_.end(), names_a_route) ||
+                                 std::any_of(security_.begin(), security_.end(), names_a_route));
 }
 
 // A strict rule that fires on the request holds it before the app answers, so first-match
@@ -215,7 +118,7 @@ void rule_set::refuse_undecidable_strict_rules() const {
                 (earlier.match.methods & strict.match.methods).empty())
                 continue;
             throw config::config_error(
-                strict.rule->mark, "audit.rules[" + std::to_string(i) + "]",
+                strict.rule->mark, "audit.rules[" + std::to_string(strict.index) + "]",
                 "strict rule '" + strict.rule->name +
                     "' is decided before the app answers, but the earlier rule '" +
                     earlier.rule->name + "' (line " + std::to_string(earlier.rule->mark.line) +
@@ -341,7 +244,11 @@ bool rule_set::held(const derived_event& e, const routes::request_record& r) {
 }
 
 void rule_set::evaluate(const routes::request_record& r, std::vector<derived_event>& out) const {
-    const auto route = route_of(r);
+    if (r.listener != 0) {
+        if (r.listener <= egress_.size()) egress_[r.listener - 1]->evaluate(r, out);
+        return;
+    }
+    const auto route = routes_.of(r);
     if (const auto* c = first_match(audit_, audit_buckets_, route, r, true)) {
         auto d = make_audit(*c, r, true);
         if (!held(d, r)) out.push_back(std::move(d));
@@ -356,8 +263,12 @@ void rule_set::evaluate(const routes::request_record& r, std::vector<derived_eve
 
 void rule_set::evaluate_strict(const routes::request_record& r, routes::audit_phase phase,
                                std::vector<derived_event>& out) const {
+    if (r.listener != 0) {
+        if (r.listener <= egress_.size()) egress_[r.listener - 1]->evaluate_strict(r, phase, out);
+        return;
+    }
     const bool status_known = phase == routes::audit_phase::response;
-    const auto route = route_of(r);
+    const auto route = routes_.of(r);
     if (const auto* c = first_match(audit_, audit_buckets_, route, r, status_known);
         c && c->rule->mode == config::delivery_mode::strict && c->phase == phase)
         out.push_back(make_audit(*c, r, false));

@@ -31,6 +31,7 @@
 #include "routes/request_record.hpp"
 #include "routes/route_table.hpp"
 #include "rules/jwt_verifier.hpp"
+#include "rules/matcher.hpp"
 #include "rules/route_buckets.hpp"
 
 namespace sidelight::rules {
@@ -45,10 +46,13 @@ struct derived_event {
 
 class rule_set {
   public:
+    // The rules of one HTTP listener: `listener` 0 is the proxy (rules without `listener`), i
+    // the egress listener cfg.egress[i - 1] (rules with its name); `table` is that listener's.
     // Throws config::config_error when a rule names a route template the table does not have,
     // or the `audit.jwt` key cannot be used. `jwt_counts` (optional) must outlive the rule set.
     rule_set(std::shared_ptr<const config::config> cfg,
-             std::shared_ptr<const routes::route_table> table, jwt_stats* jwt_counts = nullptr);
+             std::shared_ptr<const routes::route_table> table, jwt_stats* jwt_counts = nullptr,
+             std::size_t listener = 0);
 
     // One plan per route id of the table (index 0: unmatched and normalized paths), saying per
     // method what the rules that can match such a request need captured or held; empty when
@@ -63,34 +67,30 @@ class rule_set {
     void evaluate_strict(const routes::request_record& r, routes::audit_phase phase,
                          std::vector<derived_event>& out) const;
 
+    // The rule sets of the egress listeners ([i]: egress[i]), which evaluate() and
+    // evaluate_strict() hand the records of those listeners to. Called once, before publishing.
+    void attach_egress(std::vector<std::shared_ptr<const rule_set>> egress) {
+        egress_ = std::move(egress);
+    }
+
     // audit.redact_keys of the config the rules came from.
     const std::vector<std::string>& redact_keys() const { return cfg_->audit.redact_keys; }
 
   private:
-    struct matcher {
-        std::vector<std::string> routes;  // labels; empty: any route
-        routes::method_set methods;       // every method when the rule names none
-        std::vector<config::status_range> status;
-        bool matches(const routes::request_record& r, bool status_known) const;
-        bool covers(std::string_view route_label) const;
-    };
     struct compiled_audit {
         const config::audit_rule* rule;
-        matcher match;
+        rule_matcher match;
         routes::audit_phase phase;
+        std::size_t index;  // in audit.rules, for messages
     };
     void refuse_undecidable_strict_rules() const;
     struct compiled_security {
         const config::security_rule* rule;
-        matcher match;
+        rule_matcher match;
         routes::audit_phase phase;
     };
 
-    matcher compile(const config::rule_match& m, const config::source_mark& mark,
-                    const std::string& key) const;
     void build_buckets();
-    // The id `r`'s route has in this rule set's table (once per evaluation).
-    routes::route_id route_of(const routes::request_record& r) const;
     // The first rule of `route`'s bucket that matches `r`.
     template <class Compiled>
     const Compiled* first_match(const std::vector<Compiled>& rules, const route_buckets& buckets,
@@ -110,10 +110,9 @@ class rule_set {
     std::vector<compiled_security> security_;
     route_buckets audit_buckets_;
     route_buckets security_buckets_;
-    // label -> a route id with that label (its entries share their buckets), for records
-    // labelled by another table; empty when no rule names a route.
-    std::unordered_map<std::string_view, routes::route_id> ids_by_label_;
+    route_lookup routes_;                      // the id a record's route has in table_
     std::unique_ptr<const jwt_verifier> jwt_;  // null: no key, `jwt:` tokens are only decoded
+    std::vector<std::shared_ptr<const rule_set>> egress_;
 };
 
 }  // namespace sidelight::rules

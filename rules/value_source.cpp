@@ -7,6 +7,7 @@
 #include "audit/json_text.hpp"
 #include "audit/redact.hpp"
 #include "rules/jwt_verifier.hpp"
+#include "util/percent.hpp"
 
 namespace sidelight::rules {
 namespace {
@@ -55,6 +56,22 @@ std::string_view header(const routes::request_record& r, std::string_view name) 
         if (util::iequals(n, name)) return v;
     }
     return {};
+}
+
+// The first `name=value` of the query string, percent-decoded ('+' as a space); "" when absent
+// or not decodable.
+std::string query_value(std::string_view query, std::string_view name) {
+    while (!query.empty()) {
+        const auto amp = query.find('&');
+        const auto pair = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+        const auto eq = pair.find('=');
+        const auto key = util::percent_decoded(pair.substr(0, eq), true);
+        if (!key || *key != name) continue;
+        if (eq == std::string_view::npos) return "";
+        return util::percent_decoded(pair.substr(eq + 1), true).value_or("");
+    }
+    return "";
 }
 
 }  // namespace
@@ -146,6 +163,19 @@ std::string extract(const config::value_source& source, const routes::request_re
             return pointer_into(r.request_body, source.key, redact_keys);
         case kind::response_body:
             return pointer_into(r.response_body, source.key, redact_keys);
+        case kind::query_param:
+            if (audit::is_redacted_key(source.key, redact_keys))
+                return std::string(audit::redacted);
+            return query_value(r.query, source.key);
+        case kind::status:
+            return r.status ? std::to_string(r.status) : "";
+        case kind::status_class:
+            if (r.status < 100 || r.status > 599) return "";
+            return std::string(1, static_cast<char>('0' + r.status / 100)) + "xx";
+        case kind::method:
+            return std::string(routes::method_label(r.method_id));
+        case kind::route:
+            return std::string(r.route_label);
     }
     return "";
 }

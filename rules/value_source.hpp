@@ -2,12 +2,15 @@
 // Reads a configured value source (config::value_source) from a finished request:
 //   path:id            a parameter of the matched route template
 //   header:X-User      a captured request header (secret headers read as "[REDACTED]")
+//   query:page         a query parameter, percent-decoded (a redacted key reads "[REDACTED]")
 //   jwt:sub            a claim of the `Authorization: Bearer` JWT's payload. Without a
 //                      verifier (no `audit.jwt` key configured) the token is decoded, NOT
 //                      verified: it names who the client says it is. With one, only a token the
 //                      verifier accepts is read (rules/jwt_verifier.hpp); a refused one reads ""
 //   request:/a/b       a JSON pointer into the request body
 //   response:/id       a JSON pointer into the response body
+//   status, status_class, method, route   the exchange itself ("201", "2xx", "POST", the
+//                      route template), for metric rules
 // Missing values read as "". Strings are returned as is (the caller sanitizes), numbers and
 // booleans as their JSON text, objects and arrays as JSON text with the values of redacted
 // keys replaced. Secrets are never read out: a pointer with any token that is a redacted key

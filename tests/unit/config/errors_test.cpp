@@ -72,11 +72,11 @@ TEST(config_errors, unknown_keys_list_the_valid_ones) {
               "max_connections, trusted_proxies)");
     EXPECT_EQ(error_of(upstream + "config: {watch: true}\n"),
               "sidelight.yaml:2:1: config: unknown key (expected one of proxy, upstream, admin, "
-              "health, shutdown, limits, metrics, routes, audit, security, access_log, "
+              "health, shutdown, limits, metrics, routes, audit, security, egress, access_log, "
               "log_level, log_format, config_watch)");
     EXPECT_EQ(error_of(upstream + "audit:\n  rules:\n    - action: x\n      entity: y\n"),
               "sidelight.yaml:5:7: audit.rules[0].entity: unknown key (expected one of name, "
-              "match, action, entity_type, entity_id, user, changes, mode)");
+              "listener, match, action, entity_type, entity_id, user, changes, mode)");
 }
 
 TEST(config_errors, duplicate_key_at_top_level) {
@@ -212,10 +212,11 @@ TEST(config_errors, routes) {
 
 TEST(config_errors, rules) {
     std::string rules = upstream + "audit:\n  rules:\n";
-    EXPECT_EQ(error_of(rules + "    - {action: a, entity_id: cookie:sid}\n"),
-              "sidelight.yaml:4:30: audit.rules[0].entity_id: expected path:<param>, "
-              "header:<name>, jwt:<claim>, request:/<pointer> or response:/<pointer>, got "
-              "\"cookie:sid\"");
+    EXPECT_EQ(
+        error_of(rules + "    - {action: a, entity_id: cookie:sid}\n"),
+        "sidelight.yaml:4:30: audit.rules[0].entity_id: expected path:<param>, "
+        "header:<name>, query:<name>, jwt:<claim>, request:/<pointer> or response:/<pointer>, got "
+        "\"cookie:sid\"");
     EXPECT_EQ(error_of(rules + "    - {action: a, user: \"request:user.id\"}\n"),
               "sidelight.yaml:4:25: audit.rules[0].user: expected a JSON pointer like "
               "request:/user/id, got \"request:user.id\"");
@@ -321,6 +322,113 @@ TEST(config_errors, unreadable_file) {
         EXPECT_STREQ(e.what(),
                      "/nonexistent/sidelight.yaml: cannot read: No such file or directory");
     }
+}
+
+}  // namespace
+}  // namespace sidelight::config
+
+namespace sidelight::config {
+namespace {
+
+const std::string metric_head =
+    "upstream: {address: 127.0.0.1:3000}\n"
+    "routes: [POST /api/orders]\n"
+    "metrics:\n"
+    "  rules:\n";
+
+// A label without a closed set of values could grow the series without bound: refused at its
+// position, with the forms that are accepted.
+TEST(config_errors, metric_rule_labels_need_a_closed_set) {
+    EXPECT_EQ(error_of(metric_head + "    - name: orders_total\n"
+                                     "      type: counter\n"
+                                     "      labels:\n"
+                                     "        platform: {from: \"response:/platform\"}\n"),
+              "sidelight.yaml:8:19: metrics.rules[0].labels.platform: needs a closed set of "
+              "values: `values: [...]` with `other: <label value>`, or `map: {read: label value}` "
+              "(so that no label can grow the series without bound)");
+    EXPECT_EQ(
+        error_of(metric_head + "    - name: orders_total\n"
+                               "      type: counter\n"
+                               "      labels:\n"
+                               "        platform: {from: \"response:/platform\", values: [web]}\n"),
+        "sidelight.yaml:8:19: metrics.rules[0].labels.platform: `values` needs `other`: the "
+        "label value of everything not listed");
+    EXPECT_EQ(error_of(metric_head + "    - name: orders_total\n"
+                                     "      type: counter\n"
+                                     "      labels:\n"
+                                     "        le: {from: status, map: {200: ok}}\n"),
+              "sidelight.yaml:8:9: metrics.rules[0].labels.le: \"le\" is a label sidelight sets "
+              "itself");
+}
+
+TEST(config_errors, metric_rules_names_types_values_and_sizes) {
+    EXPECT_EQ(error_of(metric_head + "    - {name: api_orders_total, type: counter}\n"),
+              "sidelight.yaml:5:14: metrics.rules[0].name: \"api_orders_total\" is in a namespace "
+              "sidelight exports itself (api_, db_, http_, process_, sidelight_, "
+              "active_connections)");
+    EXPECT_EQ(error_of(metric_head + "    - {name: order_value, type: histogram}\n"),
+              "sidelight.yaml:5:7: metrics.rules[0]: a histogram needs `value`: where the number "
+              "it observes is read");
+    EXPECT_EQ(error_of(metric_head + "    - {name: o, type: gauge}\n"),
+              "sidelight.yaml:5:23: metrics.rules[0].type: expected one of counter, histogram, "
+              "got \"gauge\"");
+    EXPECT_EQ(error_of(metric_head + "    - {name: o, type: counter, value: \"cookie:x\"}\n"),
+              "sidelight.yaml:5:39: metrics.rules[0].value: expected path:<param>, header:<name>, "
+              "query:<name>, jwt:<claim>, request:/<pointer>, response:/<pointer>, status, "
+              "status_class, method or route, got \"cookie:x\"");
+    EXPECT_EQ(error_of(metric_head + "    - {name: o, type: counter}\n" +
+                       "    - {name: o, type: counter}\n"),
+              "sidelight.yaml:6:7: metrics.rules[1]: duplicate metric rule name \"o\" (one rule "
+              "per metric; a second would share its series)");
+    std::string many = metric_head +
+                       "    - name: o\n"
+                       "      type: counter\n"
+                       "      labels:\n";
+    for (const char* l : {"a", "b", "c"}) {
+        many += std::string("        ") + l + ": {from: status, values: [";
+        for (int i = 0; i < 30; ++i) many += (i ? "," : "") + std::to_string(200 + i);
+        many += "], other: x}\n";
+    }
+    EXPECT_EQ(error_of(many),
+              "sidelight.yaml:8:9: metrics.rules[0].labels: its label sets multiply to more than "
+              "10000 series");
+}
+
+TEST(config_errors, a_rules_listener_must_be_an_egress_listener) {
+    EXPECT_EQ(error_of(metric_head + "    - {name: o, type: counter, listener: mail}\n"),
+              "sidelight.yaml:5:42: metrics.rules[0].listener: no egress listener is named "
+              "\"mail\" (there is no egress section)");
+    EXPECT_EQ(error_of("upstream: {address: 127.0.0.1:3000}\n"
+                       "egress:\n"
+                       "  - {name: mail, listen: 127.0.0.1:15001, upstream: {address: x:443}}\n"
+                       "audit:\n"
+                       "  rules:\n"
+                       "    - {action: SEND, listener: smtp}\n"),
+              "sidelight.yaml:6:32: audit.rules[0].listener: no egress listener is named "
+              "\"smtp\" (egress: mail)");
+}
+
+TEST(config_errors, egress_listeners) {
+    EXPECT_EQ(error_of("upstream: {address: 127.0.0.1:3000}\n"
+                       "proxy: {listen: 0.0.0.0:8080}\n"
+                       "egress:\n"
+                       "  - {name: mail, listen: 127.0.0.1:8080, upstream: {address: x:443}}\n"),
+              "sidelight.yaml:4:5: egress[0].listen: same port as proxy.listen (0.0.0.0:8080)");
+    EXPECT_EQ(error_of("upstream: {address: 127.0.0.1:3000}\n"
+                       "egress:\n"
+                       "  - {name: mail, listen: 127.0.0.1:15001, upstream: {address: x:443, "
+                       "sni: x}}\n"),
+              "sidelight.yaml:3:75: egress[0].upstream.sni: applies with tls: true only");
+    EXPECT_EQ(error_of("upstream: {address: 127.0.0.1:3000}\n"
+                       "egress:\n"
+                       "  - {name: ingress, listen: 127.0.0.1:15001, upstream: {address: x:1}}\n"),
+              "sidelight.yaml:3:12: egress[0].name: \"ingress\" is the name of the proxy listener "
+              "itself");
+    EXPECT_EQ(error_of("upstream: {address: 127.0.0.1:3000}\n"
+                       "egress:\n"
+                       "  - {name: m, listen: 127.0.0.1:15001, upstream: {address: x:1}}\n"
+                       "  - {name: m, listen: 127.0.0.1:15002, upstream: {address: x:1}}\n"),
+              "sidelight.yaml:4:5: egress[1]: duplicate egress name \"m\"");
 }
 
 }  // namespace

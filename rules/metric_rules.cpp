@@ -1,0 +1,217 @@
+#include "rules/metric_rules.hpp"
+
+#include <charconv>
+#include <cmath>
+
+#include "config/load.hpp"
+#include "rules/value_source.hpp"
+
+namespace sidelight::rules {
+namespace {
+
+using source_kind = config::value_source::kind;
+
+metric_label_set compile_label(const config::metric_label& l) {
+    metric_label_set out;
+    out.name = l.name;
+    const auto add = [&](const std::string& value) {
+        for (std::size_t i = 0; i < out.values.size(); ++i)
+            if (out.values[i] == value) return static_cast<std::uint16_t>(i);
+        out.values.push_back(value);
+        return static_cast<std::uint16_t>(out.values.size() - 1);
+    };
+    for (const auto& v : l.values) out.index.emplace(v, add(v));
+    for (const auto& [from, to] : l.map) out.index.emplace(from, add(to));
+    if (l.other) out.other = add(*l.other);
+    return out;
+}
+
+// Whether `s` reads a body that was cut at the capture cap: its value may be past the cut.
+bool truncated_body(const config::value_source& s, const routes::request_record& r) {
+    return (s.from == source_kind::request_body && r.request_body_truncated) ||
+           (s.from == source_kind::response_body && r.response_body_truncated);
+}
+
+}  // namespace
+
+std::string_view skip_label(metric_skip s) {
+    switch (s) {
+        case metric_skip::missing_value:
+            return "missing_value";
+        case metric_skip::not_numeric:
+            return "not_numeric";
+        case metric_skip::negative_value:
+            return "negative_value";
+        case metric_skip::unmapped_label:
+            return "unmapped_label";
+        case metric_skip::body_truncated:
+            return "body_truncated";
+    }
+    return "";
+}
+
+std::optional<double> parse_number(std::string_view text) {
+    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+    if (text.empty() || text.size() > 64) return std::nullopt;
+    if (text.front() == '+') text.remove_prefix(1);
+    double value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc{} || end != text.data() + text.size() || !std::isfinite(value))
+        return std::nullopt;
+    return value;
+}
+
+metric_rules::metric_rules(std::shared_ptr<const config::config> cfg,
+                           std::vector<std::shared_ptr<const routes::route_table>> tables)
+    : cfg_(std::move(cfg)) {
+    if (cfg_->audit.jwt.verifies())
+        jwt_ = std::make_unique<const jwt_verifier>(cfg_->audit.jwt, nullptr);
+    const auto& rules = cfg_->metrics.rules;
+    rules_.reserve(rules.size());
+    listeners_.resize(tables.size());
+    for (std::size_t i = 0; i < rules.size(); ++i) {
+        const auto& rule = rules[i];
+        std::size_t listener = 0;
+        for (std::size_t e = 0; e < cfg_->egress.size(); ++e)
+            if (cfg_->egress[e].name == rule.match.listener) listener = e + 1;
+        if (listener >= tables.size()) continue;  // a table not given: not served here
+        const std::string key = "metrics.rules[" + std::to_string(i) + "]";
+        compiled_metric m{&rule,
+                          listener,
+                          rule_matcher::compile(rule.match, *tables[listener], rule.mark, key),
+                          {},
+                          rule.buckets.empty() ? cfg_->metrics.buckets : rule.buckets};
+        refuse_unknown_path_param(rule.value, *tables[listener], m.match, key + ".value");
+        for (const auto& l : rule.labels) {
+            refuse_unknown_path_param(l.from, *tables[listener], m.match,
+                                      key + ".labels." + l.name + ".from");
+            m.labels.push_back(compile_label(l));
+        }
+        rules_.push_back(std::move(m));
+        listeners_[listener].rules.push_back(rules_.size() - 1);
+    }
+    for (std::size_t l = 0; l < listeners_.size(); ++l) {
+        auto& lr = listeners_[l];
+        std::vector<const std::vector<std::string>*> named;
+        bool names_a_route = false;
+        for (const auto i : lr.rules) {
+            named.push_back(&rules_[i].match.routes);
+            names_a_route = names_a_route || !rules_[i].match.routes.empty();
+        }
+        lr.buckets = route_buckets(*tables[l], named);
+        lr.routes = route_lookup(tables[l], names_a_route);
+    }
+}
+
+void metric_rules::add_plans(std::size_t listener, std::vector<routes::capture_plan>& plans) const {
+    if (listener >= listeners_.size() || listeners_[listener].rules.empty()) return;
+    const auto& l = listeners_[listener];
+    const auto& entries = l.routes.table().entries();
+    const bool created = plans.empty();
+    if (created) {
+        plans.resize(entries.size() + 1);
+        for (auto& p : plans) p.max_body_bytes = cfg_->audit.max_body_bytes;
+    }
+    for (std::size_t id = 0; id < plans.size(); ++id) {
+        const auto route_methods = id == 0 || entries[id - 1].methods.empty()
+                                       ? routes::method_set::all()
+                                       : entries[id - 1].methods;
+        l.buckets.first(static_cast<routes::route_id>(id), [&](std::uint32_t i) {
+            const auto& m = rules_[l.rules[i]];
+            const auto methods = m.match.methods & route_methods;
+            if (methods.empty()) return false;
+            want(plans[id], m.rule->value, methods);
+            for (const auto& label : m.rule->labels) want(plans[id], label.from, methods);
+            return false;
+        });
+    }
+    if (created && std::all_of(plans.begin(), plans.end(), [](const auto& p) { return p.empty(); }))
+        plans.clear();
+}
+
+void metric_rules::observe(const compiled_metric& m, const routes::request_record& r,
+                           metric_observation& o) const {
+    o.metric = &m;
+    o.key = 0;
+    o.indexes.clear();
+    o.value = 1;
+    o.skipped.reset();
+    const auto& keys = cfg_->audit.redact_keys;
+    const jwt_reading jwt{jwt_.get(), false};
+    const auto& value = m.rule->value;
+    if (value.from != source_kind::none) {
+        const auto text = extract(value, r, keys, jwt);
+        if (text.empty()) {
+            o.skipped =
+                truncated_body(value, r) ? metric_skip::body_truncated : metric_skip::missing_value;
+            return;
+        }
+        const auto number = parse_number(text);
+        if (!number) {
+            o.skipped = metric_skip::not_numeric;
+            return;
+        }
+        if (*number < 0 && m.rule->type == config::metric_rule::kind::counter) {
+            o.skipped = metric_skip::negative_value;
+            return;
+        }
+        o.value = *number;
+    }
+    for (std::size_t i = 0; i < m.labels.size(); ++i) {
+        const auto& set = m.labels[i];
+        const auto& from = m.rule->labels[i].from;
+        const auto text = extract(from, r, keys, jwt);
+        std::uint16_t index;
+        if (const auto it = set.index.find(text); it != set.index.end()) {
+            index = it->second;
+        } else if (text.empty() && truncated_body(from, r)) {
+            o.skipped = metric_skip::body_truncated;
+            return;
+        } else if (set.other) {
+            index = *set.other;
+        } else {
+            o.skipped = metric_skip::unmapped_label;
+            return;
+        }
+        o.indexes.push_back(index);
+        o.key = o.key * set.values.size() + index;
+    }
+}
+
+std::optional<std::string> metric_rules::resolve(std::string_view name,
+                                                 const boost::json::object& labels,
+                                                 metric_observation& o) const {
+    const compiled_metric* m = nullptr;
+    for (const auto& c : rules_)
+        if (c.rule->name == name) m = &c;
+    if (!m) return "no metric rule is named \"" + std::string(name) + "\" in the config";
+    o.metric = m;
+    o.key = 0;
+    o.indexes.clear();
+    o.skipped.reset();
+    for (const auto& [key, value] : labels) {
+        const bool known = std::any_of(m->labels.begin(), m->labels.end(),
+                                       [&](const auto& l) { return l.name == key; });
+        if (!known) return "metric " + m->rule->name + " has no label \"" + std::string(key) + "\"";
+    }
+    for (const auto& set : m->labels) {
+        const auto* v = labels.if_contains(set.name);
+        if (!v) return "label \"" + set.name + "\" is missing";
+        const auto* s = v->if_string();
+        if (!s) return "label \"" + set.name + "\" must be a string";
+        const auto it = std::find(set.values.begin(), set.values.end(), std::string_view(*s));
+        if (it == set.values.end()) {
+            std::string allowed;
+            for (const auto& a : set.values) allowed += (allowed.empty() ? "" : ", ") + a;
+            return "label \"" + set.name + "\" cannot be \"" + std::string(*s) +
+                   "\" (its values: " + allowed + ")";
+        }
+        const auto index = static_cast<std::uint16_t>(it - set.values.begin());
+        o.indexes.push_back(index);
+        o.key = o.key * set.values.size() + index;
+    }
+    return std::nullopt;
+}
+
+}  // namespace sidelight::rules
