@@ -185,5 +185,58 @@ TEST(PrometheusE2ETest, P95PerRouteTemplateFromARealPrometheus) {
         EXPECT_EQ(label(s, "route").find("/api/products/1"), std::string::npos);
 }
 
+// The original system's business query, answered by a real Prometheus from what the metric
+// rules read in the app's responses: every web order is 123.45 USD, in the (100, 500] bucket,
+// so the P50 is that bucket's midpoint by Prometheus' linear interpolation: 300.
+TEST(PrometheusE2ETest, OrderValueP50ByPlatformFromMetricRules) {
+    ASSERT_TRUE(std::filesystem::exists(prometheus_binary))
+        << prometheus_binary << " is missing: run scripts/install-deps (it installs prometheus)";
+    temp_dir dir;
+    fake_upstream app([](const wire_message&) {
+        return fake_reply{simple_response(201, R"({"id":1,"total":123.45,"platform":"web"})",
+                                          "Content-Type: application/json\r\n")};
+    });
+    auto proc = sidelight_process::run(dir, test_config(app.port(), R"(routes: [POST /api/orders]
+metrics:
+  rules:
+    - name: order_value_usd
+      type: histogram
+      buckets: [10, 50, 100, 500, 1000, 5000, 10000]
+      match: {routes: [/api/orders], methods: [POST], status: [2xx]}
+      value: "response:/total"
+      labels:
+        platform: {from: "response:/platform", values: [web, ios, android], other: other}
+)"));
+    prometheus_server prom(dir, proc->admin_port());
+    auto c = connection::connect(proc->proxy_port());
+    const auto traffic = [&] {
+        for (int i = 0; i < 10; ++i) {
+            c.send(json_request("POST", "/api/orders", R"({"sku":"a"})"));
+            auto res = c.read_message(true);
+            ASSERT_TRUE(res);
+            ASSERT_EQ(res->status, 201);
+        }
+    };
+    const std::string p50 =
+        "histogram_quantile(0.50, sum(rate(order_value_usd_bucket[1h])) by (le, platform))";
+    std::optional<double> value;
+    const bool found = eventually(
+        [&] {
+            traffic();
+            for (const auto& s : prom.query(p50)) {
+                if (label(s, "platform") != "web") continue;
+                value = sample(s);
+                if (value && std::isfinite(*value)) return true;
+            }
+            return false;
+        },
+        30s);
+    ASSERT_TRUE(found) << boost::json::serialize(prom.query(p50)) << "\n" << prom.log();
+    EXPECT_NEAR(*value, 300.0, 1e-9);
+    const auto count = prom.query("sum(order_value_usd_count) by (platform)");
+    ASSERT_EQ(count.size(), 1u) << boost::json::serialize(count);
+    EXPECT_EQ(label(count[0], "platform"), "web");
+}
+
 }  // namespace
 }  // namespace sidelight::test
