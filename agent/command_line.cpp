@@ -34,6 +34,22 @@ void add_audit(CLI::App& top, command_line& cl) {
     audit->callback([&cl] { cl.cmd = command::audit; });
 }
 
+void add_slo(CLI::App& top, command_line& cl) {
+    auto* slo = top.add_subcommand("slo", "service level objectives: their Prometheus rules");
+    auto* rules = slo->add_subcommand(
+        "rules", "write the recording rules and burn-rate alerts of the config's slos");
+    add_config_options(*rules, cl);
+    rules->add_flag("--crd", cl.slo_crd,
+                    "a monitoring.coreos.com/v1 PrometheusRule object instead of a rule file");
+    rules->add_option("-o,--out", cl.slo_out, "write to FILE instead of stdout")->type_name("FILE");
+    rules
+        ->add_option("--runbook-base", cl.slo_runbook_base,
+                     "runbook_url of the alerts: URL#<alert name, lower case>")
+        ->type_name("URL")
+        ->default_str(cl.slo_runbook_base);
+    rules->callback([&cl] { cl.cmd = command::slo_rules; });
+}
+
 void build(CLI::App& top, command_line& cl) {
     top.set_version_flag("--version", std::string("sidelight ") + SIDELIGHT_VERSION,
                          "print the version");
@@ -62,6 +78,7 @@ void build(CLI::App& top, command_line& cl) {
             if (!w.empty()) cl.operands.push_back(w);
     });
 
+    add_slo(top, cl);
     add_audit(top, cl);
     top.footer(top_footer);  // after the subcommands, which would inherit it
 }
@@ -123,8 +140,9 @@ std::variant<command_line, int> parse_command_line(int argc, const char* const* 
     } catch (const CLI::ParseError& e) {
         return usage_error(top, e.what(), false, err);
     }
-    if (deepest(top)->get_name() == "audit")
-        return usage_error(top, "audit needs a subcommand", true, err);
+    for (const char* group : {"audit", "slo"})
+        if (deepest(top)->get_name() == group)
+            return usage_error(top, std::string(group) + " needs a subcommand", true, err);
     // Accepted before any command, but the audit commands read no configuration.
     if (top.got_subcommand("audit") && top.get_option("--config")->count() > 0)
         return usage_error(top, "--config: the audit commands take --store, not a config", false,

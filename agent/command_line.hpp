@@ -3,6 +3,7 @@
 //
 //   sidelight [run|check|routes] [--config FILE] [--log-level LEVEL]   (default: run)
 //   sidelight routes [METHOD] [PATH]
+//   sidelight slo rules [--crd] [--out FILE] [--runbook-base URL]
 //   sidelight audit verify|query|export|keygen ...
 //
 // --config and --log-level may come before the command or after it. parse_command_line()
@@ -21,7 +22,7 @@
 
 namespace sidelight::agent {
 
-enum class command { run, check, routes, audit };
+enum class command { run, check, routes, slo_rules, audit };
 
 struct command_line {
     command cmd = command::run;
@@ -29,6 +30,9 @@ struct command_line {
     std::string log_level;              // empty: the config's log_level
     std::vector<std::string> operands;  // routes [METHOD] [PATH]
     audit::audit_args audit;            // audit verify|query|export|keygen
+    bool slo_crd = false;               // slo rules --crd
+    std::string slo_out;                // slo rules --out FILE; empty: stdout
+    std::string slo_runbook_base = "docs/SLO.md";
 };
 
 // The log levels --log-level and `log_level` accept.

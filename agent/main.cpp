@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <string>
 #include <variant>
@@ -17,6 +19,7 @@
 #include "agent/command_line.hpp"
 #include "agent/logging.hpp"
 #include "agent/preflight.hpp"
+#include "agent/slo_rules.hpp"
 #include "audit/commands.hpp"
 #include "config/load.hpp"
 #include "routes/routing.hpp"
@@ -47,6 +50,26 @@ int print_routes(const sidelight::routes::routing& routes,
     return 0;
 }
 
+// `slo rules`: the rule file on stdout, or in --out (written whole, then renamed over it, so
+// that a Prometheus watching the file never reads half of one).
+int write_slo_rules(const command_line& cl, const sidelight::config::config& cfg) {
+    if (cfg.slos.empty()) return fail(cfg.file + ": slos: none configured, no rules to write");
+    const auto text = sidelight::agent::slo_rules(cfg, {cl.slo_crd, cl.slo_runbook_base});
+    if (cl.slo_out.empty()) {
+        std::fputs(text.c_str(), stdout);
+        return 0;
+    }
+    const auto partial = cl.slo_out + ".partial";
+    std::ofstream file(partial);
+    file << text;
+    file.close();
+    if (!file) return fail(partial + ": cannot write");
+    std::error_code ec;
+    std::filesystem::rename(partial, cl.slo_out, ec);
+    if (ec) return fail(cl.slo_out + ": cannot write: " + ec.message());
+    return 0;
+}
+
 // `sidelight audit verify|export|query|keygen`. Log lines (a schema upgrade at open) go to
 // stderr: stdout carries the report, the export and the query output.
 int audit_command(const command_line& cl) {
@@ -55,8 +78,8 @@ int audit_command(const command_line& cl) {
     return sidelight::audit::run_audit_command(cl.audit, std::cout, std::cerr);
 }
 
-// `run`, `check` and `routes`: the same preflight first (agent/preflight.hpp), so that check
-// refuses what run would refuse, with the same message.
+// `run`, `check`, `routes` and `slo rules`: the same preflight first (agent/preflight.hpp), so that
+// check refuses what run would refuse, with the same message.
 int config_command(const command_line& cl) {
     sidelight::rules::jwt_stats jwt_counts;  // outlives the app and every rule set it loads
     sidelight::agent::preflight_result checked;
@@ -70,6 +93,7 @@ int config_command(const command_line& cl) {
         return 0;
     }
     if (cl.cmd == command::routes) return print_routes(*checked.routes, cl.operands);
+    if (cl.cmd == command::slo_rules) return write_slo_rules(cl, *checked.cfg);
     sidelight::agent::setup_logging(cl.log_level.empty() ? checked.cfg->log_level : cl.log_level,
                                     checked.cfg->log_format);
     sidelight::agent::block_signals();
@@ -92,6 +116,7 @@ int main(int argc, char** argv) {
         case command::run:
         case command::check:
         case command::routes:
+        case command::slo_rules:
             return config_command(cl);
         default:
             return audit_command(cl);

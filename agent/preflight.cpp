@@ -5,6 +5,7 @@
 #include "audit/checkpoint.hpp"
 #include "audit/store.hpp"
 #include "config/load.hpp"
+#include "routes/route_template.hpp"
 
 namespace sidelight::agent {
 namespace {
@@ -33,6 +34,38 @@ void check_checkpoint_key(const config::config& cfg) {
     (void)audit::make_checkpoint_signer(cfg.audit.checkpoint);
 }
 
+std::string methods_of(const routes::route_entry& e) {
+    if (e.methods.empty()) return "any method";
+    std::string out;
+    for (std::size_t i = 0; i < routes::standard_method_count; ++i) {
+        const auto m = static_cast<routes::http_method>(i);
+        if (e.methods.contains(m)) out += (out.empty() ? "" : ",") + std::string(method_label(m));
+    }
+    return out;
+}
+
+// An SLO's route is a template of the proxy's table, with its method: the label values the
+// SLI's series carry. Anything else would give rules that select nothing, and alert never.
+void check_slo_route(const routes::route_table& table, const config::slo_spec& slo,
+                     const std::string& key) {
+    const auto label = routes::parse_template(slo.path_template, slo.route_mark, key).label;
+    const auto method = routes::parse_method(slo.method);
+    std::string other_methods;
+    for (const auto& e : table.entries()) {
+        if (e.label != label) continue;
+        if (e.methods.empty() || e.methods.contains(method)) return;
+        other_methods += (other_methods.empty() ? "" : ", ") + methods_of(e);
+    }
+    const auto route = slo.method + " " + slo.path_template;
+    if (!other_methods.empty())
+        throw config::config_error(
+            slo.route_mark, key,
+            route + " is not a configured route: " + label + " is configured for " + other_methods);
+    throw config::config_error(slo.route_mark, key,
+                               "no configured route has the template " + label +
+                                   " (`sidelight routes` lists the route table)");
+}
+
 }  // namespace
 
 preflight_result preflight(const std::string& config_path, rules::jwt_stats* jwt_counts) {
@@ -44,6 +77,8 @@ preflight_result preflight(const std::string& config_path, rules::jwt_stats* jwt
         routes::routing::build_table(cfg)};  // templates, the OpenAPI file
     for (std::size_t i = 0; i < cfg.egress.size(); ++i)
         tables.push_back(routes::routing::build_egress_table(cfg, i));
+    for (std::size_t i = 0; i < cfg.slos.size(); ++i)
+        check_slo_route(*tables[0], cfg.slos[i], "slos[" + std::to_string(i) + "].route");
     auto rules = std::make_shared<rules::rule_set>(r.cfg, tables[0], jwt_counts);  // JWT key too
     std::vector<std::shared_ptr<const rules::rule_set>> egress_rules;
     for (std::size_t i = 0; i < cfg.egress.size(); ++i)

@@ -4,6 +4,7 @@
 //
 //   - the file loads (YAML, every key and value; config/load.hpp);
 //   - the route table builds, the OpenAPI file included (routes/routing.hpp);
+//   - each SLO's route is a template of that table with the SLO's method;
 //   - the audit and security rules compile against that table, and the `audit.jwt` key
 //     (file or environment variable) is usable (rules/rule_set.hpp);
 //   - so do the metric rules (rules/metric_rules.hpp);

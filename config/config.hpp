@@ -15,6 +15,7 @@
 //              max_url_bytes, max_header_bytes, max_header_count, max_body_bytes}
 //   metrics:  {prefix, buckets, const_labels, traffic, rules}
 //   egress:   list of {name, listen, upstream, routes, workers}
+//   slos:     list of {name, route, objective, latency, window}
 //   routes:   list of entries, or {openapi, unmatched, max_routes, case_sensitive, entries}
 //   audit:    {store, queue_size, batch_max, batch_interval, strict_timeout, max_body_bytes,
 //              redact_keys, checkpoint, jwt, rules}
@@ -415,6 +416,25 @@ struct egress_config {
     bool operator==(const egress_config&) const = default;
 };
 
+// One service level objective (`slos` entry, docs/SLO.md): for the requests of one configured
+// route and method, `objective` percent are good over `window`. Good means faster than
+// `latency` (a latency SLO, read from api_latency_ms), or not a 5xx (an availability SLO, read
+// from api_requests_total). `sidelight slo rules` turns it into Prometheus rules
+// (agent/slo_rules.hpp); the route is checked against the route table by the preflight.
+struct slo_spec {
+    std::string name;                 // label value `slo`, unique in the file
+    std::string method;               // "GET": one method, upper case
+    std::string path_template;        // "/api/products": a configured route template, as written
+    double objective = 99.9;          // percent, strictly between 0 and 100
+    std::optional<duration> latency;  // set: a latency SLO; the bound is a metrics.buckets bound
+    unsigned window_days = 28;
+    source_mark mark;        // the entry
+    source_mark route_mark;  // the `route` value
+
+    bool is_latency() const { return latency.has_value(); }
+    bool operator==(const slo_spec&) const = default;
+};
+
 // How log lines are written to stderr: `text` (`<time> level=<level> <message>`), `json` (one
 // object per line) or `automatic` (the default): json when stderr is not a terminal (a
 // container, a pipe to a collector), text when it is.
@@ -434,6 +454,7 @@ struct config {
     audit_config audit;
     security_config security;
     std::vector<egress_config> egress;
+    std::vector<slo_spec> slos;
     bool access_log = false;
     std::string log_level = "info";  // trace debug info warn error critical off
     sidelight::config::log_format log_format = sidelight::config::log_format::automatic;

@@ -234,6 +234,21 @@ void emit_egress(YAML::Emitter& out, const std::vector<egress_config>& egress) {
     out << YAML::EndSeq;
 }
 
+void emit_slos(YAML::Emitter& out, const std::vector<slo_spec>& slos) {
+    if (slos.empty()) return;
+    out << YAML::Key << "slos" << YAML::Value << YAML::BeginSeq;
+    for (const auto& s : slos) {
+        out << YAML::BeginMap;
+        put(out, "name", s.name);
+        put(out, "route", s.method + " " + s.path_template);
+        put(out, "objective", format_number(s.objective) + "%");
+        if (s.latency) put(out, "latency", *s.latency);
+        put(out, "window", std::to_string(s.window_days) + "d");
+        out << YAML::EndMap;
+    }
+    out << YAML::EndSeq;
+}
+
 void emit_routes(YAML::Emitter& out, const routes_config& r) {
     begin(out, "routes");
     put(out, "openapi", r.openapi_file);
@@ -376,6 +391,7 @@ void dump(const config& cfg, std::ostream& stream) {
     emit_audit(out, cfg.audit);
     emit_security(out, cfg.security);
     emit_egress(out, cfg.egress);
+    emit_slos(out, cfg.slos);
     put_bool(out, "access_log", cfg.access_log);
     put(out, "log_level", cfg.log_level);
     put(out, "log_format", std::string(to_string(cfg.log_format)));

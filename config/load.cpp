@@ -343,7 +343,7 @@ void check_rule_listeners(const config& cfg) {
 
 void parse_root(const node_ref& root, config& cfg) {
     map_reader m(root, {"proxy", "upstream", "admin", "health", "shutdown", "limits", "metrics",
-                        "routes", "audit", "security", "egress", "access_log", "log_level",
+                        "routes", "audit", "security", "egress", "slos", "access_log", "log_level",
                         "log_format", "config_watch"});
     auto section = [&](std::string_view key) {
         if (auto v = m.get(key)) return *v;
@@ -360,6 +360,7 @@ void parse_root(const node_ref& root, config& cfg) {
     cfg.audit = detail::parse_audit(section("audit"));
     cfg.security = detail::parse_security(section("security"));
     if (auto v = m.get("egress")) cfg.egress = detail::parse_egress(*v);
+    if (auto v = m.get("slos")) cfg.slos = detail::parse_slos(*v, cfg.metrics);
     if (auto v = m.get("access_log")) cfg.access_log = detail::to_bool(*v);
     if (auto v = m.get("log_level"))
         cfg.log_level =

@@ -81,12 +81,14 @@ bool is_cidr(std::string_view text);
 std::string join(std::initializer_list<std::string_view> words, std::string_view separator);
 
 // Section parsers (one per struct), split over load.cpp, routes.cpp, rules.cpp, metric_rules.cpp
-// and egress.cpp.
+// egress.cpp and slos.cpp.
 routes_config parse_routes(const node_ref& n);
 std::vector<route_spec> parse_route_entries(const node_ref& n);
 upstream_config parse_upstream(const node_ref& n);
 std::vector<metric_rule> parse_metric_rules(const node_ref& n);
 std::vector<egress_config> parse_egress(const node_ref& n);
+// `slos`, after `metrics`: a latency must be one of `buckets` (the api_latency_ms bounds).
+std::vector<slo_spec> parse_slos(const node_ref& n, const metrics_config& metrics);
 // `path:id`, `header:X`, `query:q`, `jwt:c`, `request:/p`, `response:/p`; with `exchange`
 // (metric rules) also `status`, `status_class`, `method` and `route`.
 value_source parse_source(const node_ref& n, bool exchange = false);

@@ -174,6 +174,15 @@ security:
       user: request:/email
       login: true
       mode: batch
+slos:
+  - name: orders-availability
+    route: POST /api/orders
+    objective: 99.9%
+    window: 30d
+  - name: product-latency
+    route: GET /api/products/{id}
+    objective: 99%
+    latency: 100ms
 access_log: true
 log_level: debug
 log_format: json

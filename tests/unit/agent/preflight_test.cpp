@@ -85,5 +85,42 @@ TEST(PreflightTest, AListenerNameIsRefusedAsRunWouldRefuseIt) {
     }
 }
 
+// The what() of the preflight's refusal, or "" when the file passes.
+std::string refusal(const temp_dir& dir, const std::string& yaml) {
+    try {
+        preflight(write(dir, yaml));
+    } catch (const config::config_error& e) {
+        return e.what();
+    }
+    return "";
+}
+
+const std::string slo_routes = R"(upstream:
+  address: 127.0.0.1:3000
+routes:
+  - GET /api/products/{id}
+  - POST /api/orders
+  - /any
+slos:
+  - name: s
+    objective: 99%
+)";
+
+TEST(PreflightTest, AnSloRouteIsAConfiguredTemplateWithItsMethod) {
+    temp_dir dir;
+    EXPECT_EQ(refusal(dir, slo_routes + "    route: GET /api/products/{id}\n"), "");
+    EXPECT_EQ(refusal(dir, slo_routes + "    route: GET /api/products/:id\n"), "");  // the label
+    EXPECT_EQ(refusal(dir, slo_routes + "    route: DELETE /any\n"), "");            // any method
+    const auto file = dir.file("sidelight.yaml");
+    EXPECT_EQ(refusal(dir, slo_routes + "    route: GET /api/orders\n"),
+              file +
+                  ":10:12: slos[0].route: GET /api/orders is not a configured route: "
+                  "/api/orders is configured for POST");
+    EXPECT_EQ(refusal(dir, slo_routes + "    route: GET /api/products\n"),
+              file +
+                  ":10:12: slos[0].route: no configured route has the template "
+                  "/api/products (`sidelight routes` lists the route table)");
+}
+
 }  // namespace
 }  // namespace sidelight::agent

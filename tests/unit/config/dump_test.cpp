@@ -18,6 +18,7 @@ config without_marks(config cfg) {
     cfg.audit.store.dsn_mark = {};
     cfg.audit.jwt.key_file_mark = cfg.audit.jwt.hmac_secret_env_mark =
         cfg.audit.jwt.algorithms_mark = {};
+    for (auto& s : cfg.slos) s.mark = s.route_mark = {};
     return cfg;
 }
 
@@ -82,6 +83,19 @@ config rich_config() {
     c.security.rules = {sr};
     c.security.builtin.rate_limit = false;
     c.security.brute_force = {false, 9, milliseconds(61'000)};
+    slo_spec latency;
+    latency.name = "a-latency";
+    latency.method = "PUT";
+    latency.path_template = "/a/{id}";
+    latency.objective = 99.95;
+    latency.latency = milliseconds(1'000'000);  // 1e6, a bound of the buckets above
+    latency.window_days = 30;
+    slo_spec availability;
+    availability.name = "b_availability";
+    availability.method = "GET";
+    availability.path_template = "/b";
+    availability.objective = 0.5;
+    c.slos = {latency, availability};
     c.access_log = true;
     c.log_level = "off";
     c.log_format = log_format::text;
