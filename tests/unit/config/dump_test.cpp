@@ -63,7 +63,7 @@ config rich_config() {
     c.audit.jwt.audience = "shop";
     audit_rule ar;
     ar.name = "r1";
-    ar.match = {{"/a/{id}"}, {"PUT"}, {{200, 299}, {404, 404}, {300, 302}}};
+    ar.match = {"", {"/a/{id}"}, {"PUT"}, {{200, 299}, {404, 404}, {300, 302}}, {}};
     ar.action = "UPDATE";
     ar.entity_type = "thing";
     ar.entity_id = {value_source::kind::path_param, "id", {}};
