@@ -81,15 +81,24 @@ class client_session {
         record_.wall_start = std::chrono::system_clock::now();
     }
 
-    // The exchange with the app (exchange.cpp).
+    // The exchange with the app (exchange.cpp), over the upstream connections' stream type:
+    // tcp_socket, or tls_stream with upstream.tls. forward() picks one, once per exchange, so
+    // that a plain exchange reads and writes its socket directly.
+    template <class Upstream>
     task<next> respond(exchange_state& x);
-    task<bool> connect_upstream(exchange_state& x);
+    task<bool> connect_upstream(exchange_state& x, upstream_pool::connect_error& err);
+    template <class Upstream>
     task<relay_result> send_request(exchange_state& x);
     void fresh_response(exchange_state& x) const;
+    template <class Upstream>
     task<beast::error_code> await_response(exchange_state& x);
+    template <class Upstream>
     task<beast::error_code> skip_interim(exchange_state& x);
+    template <class Upstream>
     task<next> deliver_response(exchange_state& x);
+    template <class Upstream>
     task<next> relay_response(exchange_state& x, int status);
+    bool transparent() const { return w_.shared.listener.egress; }  // an egress listener
 
     // The strict audit hold (strict_hold.cpp).
     // Whether a strict rule may fire on this request in `phase` (its route and method).

@@ -4,11 +4,17 @@
 // may hold the response, an accepted upgrade becomes a tunnel (upgrade.cpp), the client is
 // watched while the app is slow (client_watch.cpp), and failures are answered from the error
 // table (proxy_answer.hpp). Members of client_session (client_session.hpp).
+//
+// The steps are templates on the upstream stream (tcp_socket or tls_stream), instantiated for
+// both at the end of this file: a TLS upstream costs a plain exchange nothing.
+
+#include <type_traits>
 
 #include <boost/asio/write.hpp>
 
 #include "proxy/client_session.hpp"
 #include "proxy/header_rewrite.hpp"
+#include "proxy/upstream_tls.hpp"
 
 namespace sidelight::proxy {
 namespace {
@@ -38,10 +44,21 @@ error_type classify_status(int status) {
     return error_type::none;
 }
 
+template <class Upstream>
+Upstream& stream_of(upstream_connection& c) {
+    if constexpr (std::is_same_v<Upstream, tls_stream>) {
+        return *c.tls;
+    } else {
+        return c.socket;
+    }
+}
+
 }  // namespace
 
 // Sends the request and reads the app's response head, once more when a stale pooled
-// connection fails before answering; then delivers the response.
+// connection fails before answering; then delivers the response. A TLS session that the app
+// closed (close_notify, or a truncated stream) fails like a reset and is retried the same way.
+template <class Upstream>
 task<client_session::next> client_session::respond(exchange_state& x) {
     struct forget_on_exit {  // the watchdog must not reach a connection we no longer hold
         upstream_connection*& conn;
@@ -50,11 +67,13 @@ task<client_session::next> client_session::respond(exchange_state& x) {
     record_.upstream = w_.shared.upstream.host_header;  // tried, even if the connect fails
     const bool retryable = x.request.is_done() && idempotent(x.request.get().method());
     for (int attempt = 0;; ++attempt) {
-        if (!co_await connect_upstream(x)) {
-            co_return co_await send_error(proxy_answer::upstream_connect,
-                                          x.request.is_done() && x.client_keep_alive);
+        upstream_pool::connect_error failed;
+        if (!co_await connect_upstream(x, failed)) {
+            co_return co_await send_error(
+                failed.tls ? proxy_answer::upstream_tls : proxy_answer::upstream_connect,
+                x.request.is_done() && x.client_keep_alive);
         }
-        const auto sent = co_await send_request(x);
+        const auto sent = co_await send_request<Upstream>(x);
         if (sent.read_ec) co_return co_await refuse_body(sent.read_ec);
         const bool may_retry = attempt == 0 && retryable && x.conn->reused;
         if (sent.write_ec) {
@@ -62,12 +81,12 @@ task<client_session::next> client_session::respond(exchange_state& x) {
             co_return co_await send_error(proxy_answer::upstream_reset,
                                           x.request.is_done() && x.client_keep_alive);
         }
-        auto hec = co_await await_response(x);
+        auto hec = co_await await_response<Upstream>(x);
         // The client left while the app was working on it: the upstream connection is
         // closed, not pooled.
         if (unwatch_client()) co_return client_left();
-        if (!hec) hec = co_await skip_interim(x);
-        if (!hec) co_return co_await deliver_response(x);
+        if (!hec) hec = co_await skip_interim<Upstream>(x);
+        if (!hec) co_return co_await deliver_response<Upstream>(x);
         if (hec == beast::error::timeout)
             co_return co_await send_error(proxy_answer::upstream_timeout, x.client_keep_alive);
         if (may_retry && x.conn->buffer.size() == 0) continue;
@@ -76,30 +95,31 @@ task<client_session::next> client_session::respond(exchange_state& x) {
 }
 
 // Takes an idle pooled connection, or connects one; false when the app cannot be reached.
-task<bool> client_session::connect_upstream(exchange_state& x) {
-    beast::error_code ec;
+task<bool> client_session::connect_upstream(exchange_state& x, upstream_pool::connect_error& err) {
     active_conn_ = nullptr;
     x.conn = w_.pool.take_idle();
-    if (!x.conn) x.conn = co_await w_.pool.connect(ec);
+    if (!x.conn) x.conn = co_await w_.pool.connect(err);
     active_conn_ = x.conn.get();
     co_return x.conn != nullptr;
 }
 
 // Relays the request head and body to the app, the body from record_.request_body when the
 // strict hold read it first. read_ec: the client's side failed; write_ec: the app's.
+template <class Upstream>
 task<relay_result> client_session::send_request(exchange_state& x) {
     record_.upstream_start = steady::now();
     if (!x.body_prebuffered) record_.request_body.clear();  // a retry captures it again
+    auto& up = stream_of<Upstream>(*x.conn);
     auto sent = co_await relay_message(
-        socket_, deadline_, buffer_, x.request, x.conn->socket, x.conn->deadline, head_, extra_,
-        body_buf_, cfg_.limits.body_idle_timeout, record_.bytes_in,
+        socket_, deadline_, buffer_, x.request, up, x.conn->deadline, head_, extra_, body_buf_,
+        cfg_.limits.body_idle_timeout, record_.bytes_in,
         tap(record_.plan->request_body, record_.request_body, record_.request_body_truncated));
     if (sent.read_ec) co_return sent;
     deadline_.uncap();  // the body is in: the response is not bound by its time
     if (!sent.write_ec && x.body_prebuffered) {
         x.conn->deadline.arm(cfg_.limits.body_idle_timeout);
         auto [wec, wn] =
-            co_await net::async_write(x.conn->socket, net::buffer(record_.request_body), use_tuple);
+            co_await net::async_write(up, net::buffer(record_.request_body), use_tuple);
         x.conn->deadline.done(wec);
         sent.write_ec = wec;
     }
@@ -116,30 +136,34 @@ void client_session::fresh_response(exchange_state& x) const {
 
 // Reads the first response head; meanwhile the watchdog may watch the client
 // (arm_slow_watch), which the caller ends with unwatch_client().
+template <class Upstream>
 task<beast::error_code> client_session::await_response(exchange_state& x) {
     fresh_response(x);
     awaiting_response_ = true;  // arm_slow_watch() may watch the client now
     awaited_since_ = steady::now();
     const auto hec =
-        co_await read_header(x.conn->socket, x.conn->deadline, x.conn->buffer, *x.response,
-                             w_.shared.upstream.settings.response_timeout);
+        co_await read_header(stream_of<Upstream>(*x.conn), x.conn->deadline, x.conn->buffer,
+                             *x.response, w_.shared.upstream.settings.response_timeout);
     awaiting_response_ = false;
     co_return hec;
 }
 
 // Reads past the 1xx interim responses (other than 101) to the final response head.
+template <class Upstream>
 task<beast::error_code> client_session::skip_interim(exchange_state& x) {
     beast::error_code hec;
     while (!hec && interim(x.response->get().result_int())) {
         fresh_response(x);
-        hec = co_await read_header(x.conn->socket, x.conn->deadline, x.conn->buffer, *x.response,
-                                   w_.shared.upstream.settings.response_timeout);
+        hec = co_await read_header(stream_of<Upstream>(*x.conn), x.conn->deadline, x.conn->buffer,
+                                   *x.response, w_.shared.upstream.settings.response_timeout);
     }
     co_return hec;
 }
 
 // The app's response head is in: hold it for a strict rule, switch to a tunnel on 101, or
-// relay it.
+// relay it. The tunnel runs over plain upstream connections only: over TLS, a 101 is refused
+// (502), since a half-closed tunnel would need TLS shutdowns in the pumps.
+template <class Upstream>
 task<client_session::next> client_session::deliver_response(exchange_state& x) {
     record_.upstream_header = steady::now();
     const int status = x.response->get().result_int();
@@ -150,19 +174,25 @@ task<client_session::next> client_session::deliver_response(exchange_state& x) {
     if (status == 101) {
         if (x.upgrade.empty())  // the app switched protocols unasked: not something to relay
             co_return co_await send_error(proxy_answer::upstream_reset, false);
-        co_return co_await tunnel(x);
+        if constexpr (std::is_same_v<Upstream, tls_stream>) {
+            co_return co_await send_error(proxy_answer::upstream_bad_response, false);
+        } else {
+            co_return co_await tunnel(x);
+        }
     }
-    co_return co_await relay_response(x, status);
+    co_return co_await relay_response<Upstream>(x, status);
 }
 
 // Relays the app's response (its head already read) to the client, framed for the client's
 // version, and gives the connection back to the pool when the app keeps it.
+template <class Upstream>
 task<client_session::next> client_session::relay_response(exchange_state& x, int status) {
     auto& res = x.response->get();
     const bool upstream_reusable = res.keep_alive() && !x.response->need_eof();
     bool keep = x.client_keep_alive && !w_.shared.draining.load(std::memory_order_relaxed);
     const bool unframed = x.response->chunked() || x.response->need_eof();
-    if (!strip_response(res, scratch_))  // its Connection names its own framing
+    const auto mode = transparent() ? rewrite_mode::transparent : rewrite_mode::forwarding;
+    if (!strip_response(res, scratch_, mode))  // its Connection names its own framing
         co_return co_await send_error(proxy_answer::upstream_bad_response, false);
     if (!x.head && unframed) {
         if (x.client_version >= 11)
@@ -176,10 +206,10 @@ task<client_session::next> client_session::relay_response(exchange_state& x, int
     extra_.clear();
     if (x.client_version >= 11 ? !keep : keep)
         extra_ += keep ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
-    append_request_id(extra_, record_.request_id);
+    if (!transparent()) append_request_id(extra_, record_.request_id);
     const auto got = co_await relay_message(
-        x.conn->socket, x.conn->deadline, x.conn->buffer, *x.response, socket_, deadline_, head_,
-        extra_, body_buf_, cfg_.limits.body_idle_timeout, record_.bytes_out,
+        stream_of<Upstream>(*x.conn), x.conn->deadline, x.conn->buffer, *x.response, socket_,
+        deadline_, head_, extra_, body_buf_, cfg_.limits.body_idle_timeout, record_.bytes_out,
         tap(record_.plan->response_body, record_.response_body, record_.response_body_truncated));
     if (got.read_ec) {
         // Never let a truncated body look complete: abort the client connection.
@@ -192,5 +222,8 @@ task<client_session::next> client_session::relay_response(exchange_state& x, int
     finish(status, classify_status(status));
     co_return keep ? next::keep_alive : next::close;
 }
+
+template task<client_session::next> client_session::respond<tcp_socket>(exchange_state&);
+template task<client_session::next> client_session::respond<tls_stream>(exchange_state&);
 
 }  // namespace sidelight::proxy

@@ -90,15 +90,16 @@ bool strip(fields& fields, std::string& named, Other&& other) {
 
 }  // namespace
 
-bool strip_request(fields& fields, request_origin& origin) {
+bool strip_request(fields& fields, request_origin& origin, rewrite_mode mode) {
     origin.clear();
+    const bool transparent = mode == rewrite_mode::transparent;
     int request_ids = 0;
     const bool ok = strip(fields, origin.connection_options, [&](const fields::value_type& f) {
         switch (f.name()) {
             case http::field::host:
-                if (!origin.has_host) origin.host = f.value();
+                if (!origin.has_host && !transparent) origin.host = f.value();
                 origin.has_host = true;
-                return false;
+                return transparent;  // replaced by the upstream's own (append_host)
             case http::field::user_agent:
                 origin.user_agent = f.value();
                 return false;
@@ -118,13 +119,13 @@ bool strip_request(fields& fields, request_origin& origin) {
                 // Several X-Forwarded-For lines are one comma-separated list (RFC 9110 5.3).
                 if (!origin.forwarded_for.empty()) origin.forwarded_for += ", ";
                 origin.forwarded_for += trim_ows(f.value());
-                return true;
+                return !transparent;
             case own_field::request_id:
                 if (++request_ids == 1) origin.request_id.assign(f.value());
-                return true;
+                return !transparent;
             case own_field::forwarded_proto:
             case own_field::forwarded_host:
-                return true;  // a client cannot choose these
+                return !transparent;  // a client cannot choose these (unless they are its own)
             case own_field::none:
                 return false;
         }
@@ -134,9 +135,10 @@ bool strip_request(fields& fields, request_origin& origin) {
     return ok;
 }
 
-bool strip_response(fields& fields, std::string& named) {
-    return strip(fields, named, [](const fields::value_type& f) {
-        return f.name() == http::field::unknown &&
+bool strip_response(fields& fields, std::string& named, rewrite_mode mode) {
+    const bool transparent = mode == rewrite_mode::transparent;
+    return strip(fields, named, [transparent](const fields::value_type& f) {
+        return !transparent && f.name() == http::field::unknown &&
                own_field_of(f.name_string()) == own_field::request_id;
     });
 }
@@ -174,6 +176,12 @@ void append_forwarded(std::string& out, const request_origin& origin, std::strin
 void append_request_id(std::string& out, std::string_view id) {
     out += "X-Request-Id: ";
     out += id;
+    out += "\r\n";
+}
+
+void append_host(std::string& out, std::string_view authority) {
+    out += "Host: ";
+    out += authority;
     out += "\r\n";
 }
 

@@ -10,6 +10,9 @@
 // The fields the proxy sets are removed from the message in the same pass as the hop-by-hop
 // ones and written as extra header lines after the message's own (append_head's `extra`):
 // they never go into the field container, whose inserts and lookups by name walk a tree.
+// An egress listener rewrites `transparent`ly instead: the app's call to an outside API keeps
+// its own fields (X-Request-Id and X-Forwarded-* included) and gets none of the proxy's, only
+// the upstream's Host in place of its own; hop-by-hop fields go all the same.
 // Pure functions over the fields they are given; thread-safe.
 
 #include <string>
@@ -19,11 +22,14 @@
 
 namespace sidelight::proxy {
 
+// forwarding: the proxy's own fields (ingress). transparent: none of them (egress).
+enum class rewrite_mode : bool { forwarding, transparent };
+
 // What a request said in the fields the proxy sets itself.
 struct request_origin {
     std::string forwarded_for;    // its X-Forwarded-For lines joined into one list, or ""
     std::string request_id;       // its X-Request-Id, when exactly one came, else ""
-    std::string_view host;        // its Host (a view into the fields, which keep Host)
+    std::string_view host;        // its Host (a view into the fields; "" when transparent)
     std::string_view user_agent;  // its User-Agent (a view: the fields keep it too)
     std::string expect;           // its Expect, which the proxy answers, or ""
     std::string upgrade;          // its Upgrade, or "" (hop-by-hop: passed on by the session)
@@ -48,18 +54,26 @@ struct request_origin {
 // the removed ones (and Upgrade) said, the Host and the User-Agent in `origin`.
 // Returns false when a Connection option names a field sidelight reads (is_protected_field):
 // the request must be refused (400), not forwarded.
-[[nodiscard]] bool strip_request(fields& fields, request_origin& origin);
+// transparent: X-Forwarded-* and X-Request-Id stay in the fields (the id is still read into
+// `origin`), and Host is removed instead, for append_host().
+[[nodiscard]] bool strip_request(fields& fields, request_origin& origin,
+                                 rewrite_mode mode = rewrite_mode::forwarding);
 
 // One pass over a response's fields: removes the hop-by-hop fields and X-Request-Id. Returns
 // false when a Connection option names a protected field (its framing above all): the response
-// must not be relayed (502). `named` is scratch storage for the options.
-[[nodiscard]] bool strip_response(fields& fields, std::string& named);
+// must not be relayed (502). `named` is scratch storage for the options. transparent: the
+// response's X-Request-Id stays.
+[[nodiscard]] bool strip_response(fields& fields, std::string& named,
+                                  rewrite_mode mode = rewrite_mode::forwarding);
 
 // The request's id: the client's when it sent exactly one sane one, else a new one.
 void choose_request_id(const request_origin& origin, std::string& id);
 
 // "X-Request-Id: `id`" and CRLF.
 void append_request_id(std::string& out, std::string_view id);
+
+// "Host: `authority`" and CRLF: the Host a transparent rewrite sends.
+void append_host(std::string& out, std::string_view authority);
 
 // "Upgrade: `protocol`", CRLF, "Connection: Upgrade", CRLF: the one hop-by-hop exchange that
 // crosses the proxy.

@@ -63,7 +63,7 @@ task<client_session::next> client_session::send_error(proxy_answer answer, bool 
     scratch_ += "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ";
     scratch_ += std::to_string(reason.size() + 1);
     scratch_ += "\r\n";
-    append_request_id(scratch_, record_.request_id);
+    if (!transparent()) append_request_id(scratch_, record_.request_id);
     if (status == http::status::method_not_allowed)
         scratch_ += "Allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n";
     scratch_ += keep_alive ? "\r\n" : "Connection: close\r\n\r\n";

@@ -30,6 +30,7 @@ enum class proxy_answer : std::uint8_t {
     upstream_reset,         // 502
     upstream_bad_response,  // 502
     upstream_timeout,       // 504
+    upstream_tls,           // 502: no TLS session (certificate, name, handshake)
     // A strict audit rule's event could not be committed.
     audit_unavailable,  // 503
 };
@@ -65,6 +66,8 @@ constexpr proxy_answer_row answer_row(proxy_answer a) {
             return {status::bad_gateway, error_type::upstream_bad_response};
         case proxy_answer::upstream_timeout:
             return {status::gateway_timeout, error_type::upstream_timeout};
+        case proxy_answer::upstream_tls:
+            return {status::bad_gateway, error_type::upstream_tls};
         case proxy_answer::audit_unavailable:
             return {status::service_unavailable, error_type::audit_unavailable};
     }

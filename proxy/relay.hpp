@@ -7,6 +7,10 @@
 // more. Heads are written as text by http_head.hpp (not Beast's serializer), and each write
 // gathers what is ready — the head, a chunk's size line, the body piece, the last chunk with
 // its trailers — into one sendmsg. Included by the proxy's session files only.
+//
+// The functions are templates on the streams: the client side is a tcp_socket, the upstream
+// side a tcp_socket or a tls_stream (upstream_tls.hpp). Each instantiation calls its stream
+// directly — no type erasure on a read or a write.
 
 #include <algorithm>
 #include <array>
@@ -55,9 +59,9 @@ inline std::size_t read_size(const boost::beast::flat_buffer& b) {
 // Reads until `p` has a whole header. What was already buffered is parsed first, without a
 // syscall. An end of stream before any byte is http::error::end_of_stream.
 // `timeout` bounds the whole header, however many reads it takes.
-template <bool is_request>
+template <bool is_request, class In>
 task<boost::beast::error_code> read_header(
-    tcp_socket& in, io_deadline& in_deadline, boost::beast::flat_buffer& in_buf,
+    In& in, io_deadline& in_deadline, boost::beast::flat_buffer& in_buf,
     boost::beast::http::parser<is_request, boost::beast::http::buffer_body, field_allocator<char>>&
         p,
     std::chrono::milliseconds timeout) {
@@ -118,9 +122,9 @@ std::optional<std::size_t> buffered_body_piece(
 // Reads the socket until the next body piece parses into `buf`, for when buffered_body_piece
 // found too little buffered. Returns the piece's size (0 only when the message is done, or on
 // an error, then in `read_ec`).
-template <bool is_request>
+template <bool is_request, class In>
 task<std::size_t> read_body_piece(
-    tcp_socket& in, io_deadline& in_deadline, boost::beast::flat_buffer& in_buf,
+    In& in, io_deadline& in_deadline, boost::beast::flat_buffer& in_buf,
     boost::beast::http::parser<is_request, boost::beast::http::buffer_body, field_allocator<char>>&
         p,
     std::span<char> buf, std::chrono::milliseconds idle, boost::beast::error_code& read_ec) {
@@ -144,12 +148,12 @@ task<std::size_t> read_body_piece(
 
 // Relays the message whose header `p` holds, from `in` to `out`, with the header lines
 // `extra` after its own fields. `head` is reused storage.
-template <bool is_request>
+template <bool is_request, class In, class Out>
 task<relay_result> relay_message(
-    tcp_socket& in, io_deadline& in_deadline, boost::beast::flat_buffer& in_buf,
+    In& in, io_deadline& in_deadline, boost::beast::flat_buffer& in_buf,
     boost::beast::http::parser<is_request, boost::beast::http::buffer_body, field_allocator<char>>&
         p,
-    tcp_socket& out, io_deadline& out_deadline, std::string& head, std::string_view extra,
+    Out& out, io_deadline& out_deadline, std::string& head, std::string_view extra,
     std::span<char> buf, std::chrono::milliseconds idle, std::uint64_t& body_bytes,
     const body_tap& tap = {}) {
     relay_result r;

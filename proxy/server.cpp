@@ -9,6 +9,7 @@
 
 #include "proxy/io_deadline.hpp"
 #include "proxy/session.hpp"
+#include "proxy/upstream_tls.hpp"
 #include "util/cpu_limit.hpp"
 
 namespace sidelight::proxy {
@@ -27,7 +28,7 @@ void log_exception(std::exception_ptr e) {
 
 task<void> accept_loop(worker& w) {
     auto& shared = w.shared;
-    const std::size_t max = shared.cfg->proxy.max_connections;
+    const std::size_t max = shared.listener.max_connections;
     for (;;) {
         auto [ec, socket] = co_await w.acceptor->async_accept(use_tuple);
         if (ec == net::error::operation_aborted || !w.acceptor->is_open()) co_return;
@@ -63,9 +64,14 @@ task<void> watchdog(worker& w) {
 }  // namespace
 
 server::server(std::shared_ptr<const config::config> cfg, observer& obs, published<routing>& routes,
-               audit_gate* gate) {
+               audit_gate* gate)
+    : server(cfg, ingress_listener(*cfg), obs, routes, gate) {}
+
+server::server(std::shared_ptr<const config::config> cfg, listener_spec spec, observer& obs,
+               published<routing>& routes, audit_gate* gate) {
     shared_.gate = gate;
     shared_.cfg = std::move(cfg);
+    shared_.listener = std::move(spec);
     shared_.obs = &obs;
     shared_.routes = &routes;
 }
@@ -84,14 +90,15 @@ void server::refuse_shared_port(const tcp::endpoint& ep) {
     probe.open(ep.protocol(), ec);
     if (!ec) probe.set_option(net::socket_base::reuse_address(true), ec);
     if (!ec) probe.bind(ep, ec);
-    if (ec == net::error::address_in_use) {
-        throw std::runtime_error("cannot listen on " + shared_.cfg->proxy.listen.to_string() +
-                                 ": address already in use (is another sidelight running?)");
-    }
-    if (ec) {
-        throw std::runtime_error("cannot listen on " + shared_.cfg->proxy.listen.to_string() +
-                                 ": " + ec.message());
-    }
+    if (ec == net::error::address_in_use)
+        cannot_listen("address already in use (is another sidelight running?)");
+    if (ec) cannot_listen(ec.message());
+}
+
+void server::cannot_listen(const std::string& why) const {
+    const auto& l = shared_.listener;
+    throw std::runtime_error("cannot listen on " + l.listen.to_string() + listener_label(l) + ": " +
+                             why);
 }
 
 void server::bind(worker& w, const tcp::endpoint& ep) {
@@ -102,32 +109,42 @@ void server::bind(worker& w, const tcp::endpoint& ep) {
     if (!ec) acc.set_option(reuse_port(true), ec);
     if (!ec) acc.bind(ep, ec);
     if (!ec) acc.listen(net::socket_base::max_listen_connections, ec);
-    if (ec) {
-        throw std::runtime_error("cannot listen on " + shared_.cfg->proxy.listen.to_string() +
-                                 ": " + ec.message());
+    if (ec) cannot_listen(ec.message());
+}
+
+// The upstream's addresses, and with upstream.tls its client context, once for all workers.
+void server::prepare_upstream() {
+    const auto& l = shared_.listener;
+    try {
+        shared_.upstream = resolve_upstream(l.upstream);
+    } catch (const std::runtime_error& e) {
+        if (!l.egress) throw;
+        throw std::runtime_error(e.what() + listener_label(l));
     }
+    if (!l.upstream.tls.enabled) return;
+    const std::string where = l.egress ? "egress " + l.name + " upstream" : "upstream";
+    shared_.upstream.tls = make_tls_context(l.upstream.tls, where);
+    shared_.upstream.tls_name = tls_name(l.upstream);
 }
 
 void server::start() {
     const auto& cfg = *shared_.cfg;
-    shared_.upstream = resolve_upstream(cfg.upstream);
+    const auto& listener = shared_.listener;
+    prepare_upstream();
     for (const auto& text : cfg.proxy.trusted_proxies) {
         auto c = parse_cidr(text);
         if (!c) throw std::runtime_error("proxy.trusted_proxies: invalid CIDR " + text);
         shared_.trusted_proxies.push_back(*c);
     }
     // workers: 0 follows the container's CPU limit, not the node's cores.
-    const unsigned n = cfg.proxy.workers
-                           ? cfg.proxy.workers
+    const unsigned n = listener.workers
+                           ? listener.workers
                            : util::default_workers(util::read_cgroup_cpu_limit(),
                                                    std::thread::hardware_concurrency());
     beast::error_code ec;
-    const auto addr = net::ip::make_address(cfg.proxy.listen.host, ec);
-    if (ec) {
-        throw std::runtime_error("cannot listen on " + cfg.proxy.listen.to_string() +
-                                 ": not an IP address");
-    }
-    tcp::endpoint ep(addr, cfg.proxy.listen.port);
+    const auto addr = net::ip::make_address(listener.listen.host, ec);
+    if (ec) cannot_listen("not an IP address");
+    tcp::endpoint ep(addr, listener.listen.port);
     if (ep.port() != 0) refuse_shared_port(ep);
     for (unsigned i = 0; i < n; ++i) {
         auto w = std::make_unique<worker>(shared_);

@@ -58,6 +58,7 @@ client_session::client_session(worker& w, tcp_socket socket)
     peer_ = normalize_address(peer.address());
     peer_ip_ = ec ? std::string("unknown") : peer_.to_string();
     record_.client_ip = peer_ip_;
+    record_.listener = w.shared.listener.index;  // kept by record_.reset()
 }
 
 client_session::~client_session() {
@@ -197,7 +198,8 @@ task<client_session::next> client_session::forward(request_parser& rp) {
     if (strict(audit_phase::request)) {
         if (auto refused = co_await strict_request(x)) co_return *refused;
     }
-    co_return co_await respond(x);
+    if (w_.shared.upstream.tls) co_return co_await respond<tls_stream>(x);
+    co_return co_await respond<tcp_socket>(x);
 }
 
 // What refuses a parsed request before it is rewritten: a declared body over the limit, its
@@ -208,7 +210,9 @@ std::optional<proxy_answer> client_session::vet_request(request_parser& rp) {
         len && cfg_.limits.max_body_bytes && *len > cfg_.limits.max_body_bytes) {
         return proxy_answer::payload_too_large;
     }
-    if (!strip_request(rp.get(), origin_) || names_captured_field(origin_.connection_options)) {
+    const auto mode = transparent() ? rewrite_mode::transparent : rewrite_mode::forwarding;
+    if (!strip_request(rp.get(), origin_, mode) ||
+        names_captured_field(origin_.connection_options)) {
         // A Connection option naming what sidelight (or a rule) reads would remove it between
         // what was parsed and what the app gets (the head check refuses most of these first).
         return proxy_answer::bad_request;
@@ -220,21 +224,28 @@ std::optional<proxy_answer> client_session::vet_request(request_parser& rp) {
 }
 
 // Makes the request what the app gets: HTTP/1.1, chunked anew when it came chunked, with the
-// fields the proxy sets in extra_ (Upgrade, the forwarding fields, the request id).
+// fields the proxy sets in extra_ (Upgrade, the forwarding fields, the request id). Through an
+// egress listener, only the upstream's own Host: the outside API sees the app's request as the
+// app wrote it (the record still gets an id, the app's when sane, for the logs).
 void client_session::rewrite_request(exchange_state& x) {
     auto& rp = x.request;
     const bool chunked = rp.chunked();
     // `Upgrade: x` together with `Connection: upgrade` (RFC 9110 7.8), on a bodiless request.
     if (x.client_version >= 11 && rp.is_done() && rp.upgrade() && !origin_.upgrade.empty())
         x.upgrade = origin_.upgrade;
-    if (!w_.shared.trusted_proxies.empty()) {
+    if (!transparent() && !w_.shared.trusted_proxies.empty()) {
         resolve_client_ip(peer_, origin_.forwarded_for, w_.shared.trusted_proxies,
                           record_.client_ip);
     }
     choose_request_id(origin_, record_.request_id);
     extra_.clear();
     if (!x.upgrade.empty()) append_upgrade(extra_, x.upgrade);
-    append_forwarded(extra_, origin_, peer_ip_, record_.request_id, w_.shared.upstream.host_header);
+    if (transparent()) {
+        append_host(extra_, w_.shared.upstream.authority);
+    } else {
+        append_forwarded(extra_, origin_, peer_ip_, record_.request_id,
+                         w_.shared.upstream.host_header);
+    }
     rp.get().version(11);
     if (chunked) rp.get().chunked(true);
 }

@@ -17,8 +17,9 @@ task<client_session::next> client_session::tunnel(exchange_state& x) {
     auto& res = x.response->get();
     extra_.clear();
     append_upgrade(extra_, res[http::field::upgrade]);  // read before the strip removes it
-    append_request_id(extra_, record_.request_id);
-    if (!strip_response(res, scratch_))
+    if (!transparent()) append_request_id(extra_, record_.request_id);
+    if (!strip_response(res, scratch_,
+                        transparent() ? rewrite_mode::transparent : rewrite_mode::forwarding))
         co_return co_await send_error(proxy_answer::upstream_bad_response, false);
     head_.clear();
     append_head(head_, res, extra_);

@@ -4,8 +4,12 @@
 
 #include <stdexcept>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
+
+#include "proxy/listener.hpp"
+#include "proxy/upstream_tls.hpp"
 
 namespace sidelight::proxy {
 namespace {
@@ -21,6 +25,40 @@ bool still_usable(upstream_connection& c) {
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
+// Bounds a connect or a TLS handshake, which run before the session's watchdog knows the
+// connection (connects are rare: connections are pooled): on expiry the timer closes the
+// socket, which also stops the walk through further resolved addresses. Its handler may run
+// after the operation completed, so it acts only while the operation is in progress, through
+// state it shares with the waiting frame.
+class close_after {
+  public:
+    close_after(net::io_context& ioc, tcp_socket& socket, std::chrono::milliseconds limit)
+        : state_(std::make_shared<state>(&socket)), timer_(ioc, limit) {
+        timer_.async_wait([s = state_](const beast::error_code& ec) {
+            if (ec || !s->active) return;
+            s->fired = true;
+            beast::error_code ignored;
+            s->socket->close(ignored);
+        });
+    }
+    // The operation completed: whether the bound had expired (and closed the socket) first.
+    bool done() {
+        state_->active = false;
+        timer_.cancel();
+        return state_->fired;
+    }
+
+  private:
+    struct state {
+        explicit state(tcp_socket* s) : socket(s) {}
+        tcp_socket* socket;
+        bool active = true;
+        bool fired = false;
+    };
+    std::shared_ptr<state> state_;
+    io_timer timer_;
+};
+
 }  // namespace
 
 upstream_target resolve_upstream(const config::upstream_config& cfg) {
@@ -35,6 +73,7 @@ upstream_target resolve_upstream(const config::upstream_config& cfg) {
     upstream_target target;
     for (const auto& r : results) target.endpoints.push_back(r.endpoint());
     target.host_header = cfg.address.to_string();
+    target.authority = upstream_authority(cfg);
     target.settings = cfg;
     return target;
 }
@@ -68,38 +107,45 @@ std::unique_ptr<upstream_connection> upstream_pool::take_idle() {
     return nullptr;
 }
 
-task<std::unique_ptr<upstream_connection>> upstream_pool::connect(beast::error_code& ec) {
-    ec = {};
+task<std::unique_ptr<upstream_connection>> upstream_pool::connect(connect_error& err) {
+    err = {};
     auto conn = std::make_unique<upstream_connection>(ioc_.get_executor(), observer_);
-    // The connect is timed by a timer of its own (connects are rare: connections are
-    // pooled). On expiry it closes the socket, which also stops the walk through further
-    // resolved addresses. Its handler may run after the connect completed, so it acts only
-    // on a connect still in progress, through state it shares with this frame.
-    struct connect_guard {
-        tcp_socket* socket;
-        bool connecting = true;
-        bool timed_out = false;
-    };
-    auto guard = std::make_shared<connect_guard>(connect_guard{&conn->socket});
-    io_timer timer(ioc_, target_.settings.connect_timeout);
-    timer.async_wait([guard](const beast::error_code& tec) {
-        if (tec || !guard->connecting) return;
-        guard->timed_out = true;
-        beast::error_code ignored;
-        guard->socket->close(ignored);
-    });
-    auto [cec, ep] = co_await net::async_connect(conn->socket, target_.endpoints, use_tuple);
-    guard->connecting = false;
-    timer.cancel();
-    if (cec && guard->timed_out) cec = beast::error::timeout;
-    if (cec) {
-        ec = cec;
-        co_return nullptr;
+    {
+        close_after bound(ioc_, conn->socket, target_.settings.connect_timeout);
+        auto [cec, ep] = co_await net::async_connect(conn->socket, target_.endpoints, use_tuple);
+        if (bound.done() && cec) cec = beast::error::timeout;
+        if (cec) {
+            err.ec = cec;
+            co_return nullptr;
+        }
     }
     // From here on, conn->deadline times its I/O.
-    conn->socket.set_option(tcp::no_delay(true), ec);
-    ec = {};
+    beast::error_code ignored;
+    conn->socket.set_option(tcp::no_delay(true), ignored);
+    if (target_.tls) {
+        if (auto ec = co_await start_tls(*conn)) {
+            err = {ec, true};
+            co_return nullptr;
+        }
+    }
     co_return conn;
+}
+
+// The handshake has a connect_timeout of its own, and a failure is logged here, once, with
+// what OpenSSL said: the client only gets a 502.
+task<beast::error_code> upstream_pool::start_tls(upstream_connection& conn) {
+    std::string reason;
+    close_after bound(ioc_, conn.socket, target_.settings.connect_timeout);
+    auto ec = co_await tls_handshake(conn, *target_.tls, target_.tls_name, reason);
+    if (bound.done() && ec) {
+        ec = beast::error::timeout;
+        reason = "handshake timed out";
+    }
+    if (ec) {
+        spdlog::warn("event=upstream_tls_failed upstream={} tls_name={} reason=\"{}\"",
+                     target_.host_header, target_.tls_name, reason);
+    }
+    co_return ec;
 }
 
 void upstream_pool::release(std::unique_ptr<upstream_connection> conn) {

@@ -11,6 +11,7 @@
 
 #include "config/config.hpp"
 #include "proxy/client_address.hpp"
+#include "proxy/listener.hpp"
 #include "proxy/upstream_pool.hpp"
 #include "proxy/vocabulary.hpp"
 
@@ -21,7 +22,8 @@ class client_session;
 // State shared by all workers: immutable after start, or atomic.
 struct shared_state {
     std::shared_ptr<const config::config> cfg;
-    upstream_target upstream;
+    listener_spec listener;    // what this server serves: its address, upstream, rewrite mode
+    upstream_target upstream;  // listener.upstream, resolved (and its TLS context) at start
     observer* obs = nullptr;
     published<routing>* routes = nullptr;  // replaced on reload
     std::vector<cidr> trusted_proxies;     // from proxy.trusted_proxies

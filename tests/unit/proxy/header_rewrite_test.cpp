@@ -174,3 +174,43 @@ TEST(HeaderRewriteTest, TheStripKeepsExpectUpgradeAndUserAgentInTheOrigin) {
 
 }  // namespace
 }  // namespace sidelight::proxy
+
+namespace sidelight::proxy {
+namespace {
+
+// An egress listener's rewrite: the app's fields stay as they are (its own X-Request-Id and
+// X-Forwarded-* included), its Host gives way to the upstream's, hop-by-hop fields go.
+TEST(HeaderRewriteTest, TransparentKeepsTheRequestsOwnFieldsAndReplacesHost) {
+    const std::string raw =
+        "POST /v3/mail/send HTTP/1.1\r\nHost: 127.0.0.1:9000\r\nX-Request-Id: app-1\r\n"
+        "X-Forwarded-For: 10.0.0.1\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\n"
+        "Authorization: Bearer t\r\nContent-Length: 2\r\n\r\n";
+    request_parser p;
+    boost::beast::error_code ec;
+    p.put(boost::asio::buffer(raw.data(), raw.size()), ec);
+    ASSERT_TRUE(p.is_header_done());
+    request_origin origin;
+    ASSERT_TRUE(strip_request(p.get(), origin, rewrite_mode::transparent));
+    EXPECT_EQ(origin.request_id, "app-1");  // read for the record, left in place
+    EXPECT_TRUE(origin.has_host);
+    EXPECT_TRUE(origin.host.empty());
+    std::string extra;
+    append_host(extra, "mail.test");
+    std::string out;
+    append_head(out, p.get().base(), extra);
+    EXPECT_EQ(out,
+              "POST /v3/mail/send HTTP/1.1\r\nX-Request-Id: app-1\r\nX-Forwarded-For: 10.0.0.1\r\n"
+              "Authorization: Bearer t\r\nContent-Length: 2\r\nHost: mail.test\r\n\r\n");
+}
+
+TEST(HeaderRewriteTest, TransparentKeepsTheResponsesRequestId) {
+    fields f;
+    f.insert("X-Request-Id", "api-9");
+    f.insert(http::field::connection, "close");
+    std::string named;
+    EXPECT_TRUE(strip_response(f, named, rewrite_mode::transparent));
+    EXPECT_EQ(names(f), std::vector<std::string>{"X-Request-Id"});
+}
+
+}  // namespace
+}  // namespace sidelight::proxy

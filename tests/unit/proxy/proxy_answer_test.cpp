@@ -26,6 +26,7 @@ TEST(ProxyAnswerTest, EachAnswerHasItsStatusAndErrorType) {
     EXPECT_EQ(row(proxy_answer::upstream_bad_response),
               std::pair(502, error_type::upstream_bad_response));
     EXPECT_EQ(row(proxy_answer::upstream_timeout), std::pair(504, error_type::upstream_timeout));
+    EXPECT_EQ(row(proxy_answer::upstream_tls), std::pair(502, error_type::upstream_tls));
     EXPECT_EQ(row(proxy_answer::audit_unavailable), std::pair(503, error_type::audit_unavailable));
 }
 
