@@ -85,6 +85,16 @@ void app::start() {
         admin_ioc_, cfg_->admin.listen, [this](const admin_request& r) { return handle_admin(r); });
     proxy_ = std::make_unique<proxy::server>(cfg_, observer_, routes_, &audit_->gate());
     proxy_->start();
+    for (std::size_t i = 0; i < cfg_->egress.size(); ++i) {
+        egress_.push_back(std::make_unique<proxy::server>(cfg_, proxy::egress_listener(*cfg_, i),
+                                                          observer_, *egress_routes_[i],
+                                                          &audit_->gate()));
+        egress_.back()->start();
+        const auto& e = cfg_->egress[i];
+        spdlog::info("egress {} listening on {}:{} -> {}{}", e.name, e.listen.host,
+                     egress_.back()->port(), e.upstream.address.to_string(),
+                     e.upstream.tls.enabled ? " (tls)" : "");
+    }
     listening_ = true;
     health_ = std::make_unique<health_checker>(admin_ioc_, *cfg_,
                                                proxy::resolve_upstream(cfg_->upstream).endpoints);
@@ -178,16 +188,28 @@ int app::drain() {
         if (const int sig = wait_signal(std::max(left, 1ms)); sig == SIGTERM || sig == SIGINT)
             return second_signal();
     }
+    // The proxy first; the egress listeners after it, since a request still in flight may make
+    // the app call out.
     proxy_->stop_accepting();
     const auto deadline = std::chrono::steady_clock::now() + cfg_->shutdown.grace;
-    while (proxy_->connections() > 0 && std::chrono::steady_clock::now() < deadline) {
-        if (const int sig = wait_signal(10ms); sig == SIGTERM || sig == SIGINT)
-            return second_signal();
+    const auto wait_idle = [&](proxy::server& s) {
+        while (s.connections() > 0 && std::chrono::steady_clock::now() < deadline) {
+            if (const int sig = wait_signal(10ms); sig == SIGTERM || sig == SIGINT) return false;
+        }
+        return true;
+    };
+    if (!wait_idle(*proxy_)) return second_signal();
+    for (auto& e : egress_) {
+        e->stop_accepting();
+        if (!wait_idle(*e)) return second_signal();
     }
-    if (proxy_->connections() > 0)
-        spdlog::warn("shutdown: grace over, closing {} connections", proxy_->connections());
+    std::size_t open = proxy_->connections();
+    for (auto& e : egress_) open += e->connections();
+    if (open > 0) spdlog::warn("shutdown: grace over, closing {} connections", open);
     proxy_->abort();
+    for (auto& e : egress_) e->abort();
     proxy_->join();
+    for (auto& e : egress_) e->join();
     // Every request has been recorded by now: commit what the audit queue still holds.
     audit_->drain(std::chrono::steady_clock::now() + cfg_->shutdown.grace);
     health_->stop();

@@ -2,9 +2,10 @@
 // The composition root of `sidelight run`: builds the metrics, the admin server, the proxy and
 // the health checker from one config, wires the proxy's observer, and runs the lifecycle:
 //
-//   start: bind admin -> bind proxy -> check upstream -> ready
+//   start: bind admin -> bind proxy -> bind egress listeners -> check upstream -> ready
 //   SIGTERM/SIGINT: /readyz 503 at once -> keep serving `shutdown.delay` -> stop accepting ->
-//                   in-flight requests finish within `shutdown.grace` -> exit 0
+//                   in-flight requests finish within `shutdown.grace` (then the egress
+//                   listeners', which the app may still call meanwhile) -> exit 0
 //   a second SIGTERM/SIGINT: exit 1 at once
 //   SIGHUP, or a change of the file with `config_watch: true`: reload routes and metric
 //          settings; a bad file is rejected (logged with file:line:col, counted) and the old

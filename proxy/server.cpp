@@ -116,7 +116,7 @@ void server::bind(worker& w, const tcp::endpoint& ep) {
 void server::prepare_upstream() {
     const auto& l = shared_.listener;
     try {
-        shared_.upstream = resolve_upstream(l.upstream);
+        shared_.upstream = resolve_upstream(l.upstream, l.egress);
     } catch (const std::runtime_error& e) {
         if (!l.egress) throw;
         throw std::runtime_error(e.what() + listener_label(l));

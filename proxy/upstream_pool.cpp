@@ -61,7 +61,17 @@ class close_after {
 
 }  // namespace
 
-upstream_target resolve_upstream(const config::upstream_config& cfg) {
+upstream_target resolve_upstream(const config::upstream_config& cfg, bool defer) {
+    boost::system::error_code ip_ec;
+    net::ip::make_address(cfg.address.host, ip_ec);
+    if (defer && ip_ec) {
+        upstream_target target;
+        target.per_connect = true;
+        target.host_header = cfg.address.to_string();
+        target.authority = upstream_authority(cfg);
+        target.settings = cfg;
+        return target;
+    }
     net::io_context ioc;
     tcp::resolver resolver(ioc);
     boost::system::error_code ec;
@@ -109,10 +119,25 @@ std::unique_ptr<upstream_connection> upstream_pool::take_idle() {
 
 task<std::unique_ptr<upstream_connection>> upstream_pool::connect(connect_error& err) {
     err = {};
+    std::vector<tcp::endpoint> resolved;
+    if (target_.per_connect) {
+        net::ip::basic_resolver<tcp, executor> resolver(ioc_.get_executor());
+        const auto& address = target_.settings.address;
+        auto [rec, results] =
+            co_await resolver.async_resolve(address.host, std::to_string(address.port), use_tuple);
+        if (rec || results.empty()) {
+            err.ec = rec ? rec : net::error::host_not_found;
+            spdlog::warn("event=upstream_resolve_failed upstream={} reason=\"{}\"",
+                         address.to_string(), err.ec.message());
+            co_return nullptr;
+        }
+        for (const auto& r : results) resolved.push_back(r.endpoint());
+    }
+    const auto& endpoints = target_.per_connect ? resolved : target_.endpoints;
     auto conn = std::make_unique<upstream_connection>(ioc_.get_executor(), observer_);
     {
         close_after bound(ioc_, conn->socket, target_.settings.connect_timeout);
-        auto [cec, ep] = co_await net::async_connect(conn->socket, target_.endpoints, use_tuple);
+        auto [cec, ep] = co_await net::async_connect(conn->socket, endpoints, use_tuple);
         if (bound.done() && cec) cec = beast::error::timeout;
         if (cec) {
             err.ec = cec;

@@ -36,9 +36,12 @@ namespace beast = boost::beast;
 // A TLS session over an upstream connection's own socket (upstream_tls.hpp).
 using tls_stream = net::ssl::stream<tcp_socket&>;
 
-// Where the app is: resolved once at startup.
+// Where the app is: resolved once at startup; an egress listener's upstream named by a host
+// name is resolved when a connection is made instead (`per_connect`): an outside API's
+// addresses change, and a sidelight started without DNS must still start.
 struct upstream_target {
-    std::vector<tcp::endpoint> endpoints;
+    std::vector<tcp::endpoint> endpoints;  // empty with per_connect
+    bool per_connect = false;
     std::string host_header;  // "127.0.0.1:3000", used when a client sent no Host
     std::string authority;    // the Host an egress listener sends (listener.hpp)
     config::upstream_config settings;
@@ -47,7 +50,8 @@ struct upstream_target {
 };
 
 // Resolves the configured upstream address; throws std::runtime_error naming it on failure.
-upstream_target resolve_upstream(const config::upstream_config& cfg);
+// With `defer`, a host that is not an IP address is left for connect() (per_connect).
+upstream_target resolve_upstream(const config::upstream_config& cfg, bool defer = false);
 
 class upstream_connection {
   public:

@@ -43,7 +43,7 @@ void fill_request_fields(Event& ev, const routes::request_record& r) {
 rule_set::rule_set(std::shared_ptr<const config::config> cfg,
                    std::shared_ptr<const routes::route_table> table, jwt_stats* jwt_counts,
                    std::size_t listener)
-    : cfg_(std::move(cfg)), table_(std::move(table)) {
+    : cfg_(std::move(cfg)), table_(std::move(table)), listener_(listener) {
     if (cfg_->audit.jwt.verifies())
         jwt_ = std::make_unique<const jwt_verifier>(cfg_->audit.jwt, jwt_counts);
     const std::string name = listener == 0 ? std::string() : cfg_->egress.at(listener - 1).name;
@@ -244,8 +244,9 @@ bool rule_set::held(const derived_event& e, const routes::request_record& r) {
 }
 
 void rule_set::evaluate(const routes::request_record& r, std::vector<derived_event>& out) const {
-    if (r.listener != 0) {
-        if (r.listener <= egress_.size()) egress_[r.listener - 1]->evaluate(r, out);
+    if (r.listener != listener_) {  // the proxy's rule set hands egress records on
+        if (listener_ == 0 && r.listener <= egress_.size())
+            egress_[r.listener - 1]->evaluate(r, out);
         return;
     }
     const auto route = routes_.of(r);
@@ -263,8 +264,9 @@ void rule_set::evaluate(const routes::request_record& r, std::vector<derived_eve
 
 void rule_set::evaluate_strict(const routes::request_record& r, routes::audit_phase phase,
                                std::vector<derived_event>& out) const {
-    if (r.listener != 0) {
-        if (r.listener <= egress_.size()) egress_[r.listener - 1]->evaluate_strict(r, phase, out);
+    if (r.listener != listener_) {
+        if (listener_ == 0 && r.listener <= egress_.size())
+            egress_[r.listener - 1]->evaluate_strict(r, phase, out);
         return;
     }
     const bool status_known = phase == routes::audit_phase::response;

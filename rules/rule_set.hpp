@@ -112,6 +112,7 @@ class rule_set {
     route_buckets security_buckets_;
     route_lookup routes_;                      // the id a record's route has in table_
     std::unique_ptr<const jwt_verifier> jwt_;  // null: no key, `jwt:` tokens are only decoded
+    std::size_t listener_;  // whose records these rules judge (request_record::listener)
     std::vector<std::shared_ptr<const rule_set>> egress_;
 };
 

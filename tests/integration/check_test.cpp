@@ -8,6 +8,7 @@
 
 #include <signal.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <regex>
@@ -39,7 +40,8 @@ void replace_all(std::string& text, const std::string& from, const std::string& 
 // under a heading naming the section (## `proxy`, ### `audit.jwt`: ..., ### Audit rule).
 std::set<std::string> documented_keys() {
     std::istringstream doc(read_text(SIDELIGHT_SOURCE_DIR "/docs/CONFIG.md"));
-    static const std::regex heading(R"(^#{2,3} (`([a-z_.]+)`|Top level|Audit rule|Security rule))");
+    static const std::regex heading(
+        R"(^#{2,3} (`([a-z_.]+)`|Top level|Audit rule|Security rule|Metric rule))");
     static const std::regex row(R"(^\| `([a-z_.]+)` \|)");
     std::set<std::string> keys;
     std::string prefix;
@@ -50,11 +52,13 @@ std::set<std::string> documented_keys() {
             in_section = std::regex_search(line, m, heading);
             if (!in_section) continue;
             if (m[2].matched)
-                prefix = m[2].str() + ".";
+                prefix = m[2].str() == "egress" ? "egress[]." : m[2].str() + ".";  // a list
             else if (m[1] == "Top level")
                 prefix = "";
             else if (m[1] == "Audit rule")
                 prefix = "audit.rules[].";
+            else if (m[1] == "Metric rule")
+                prefix = "metrics.rules[].";
             else
                 prefix = "security.rules[].";
         } else if (in_section && std::regex_search(line, m, row)) {
@@ -94,6 +98,9 @@ upstream:
   response_timeout: 5s
   idle_timeout: 30s
   max_idle: 8
+  tls: true
+  sni: localhost
+  ca_file: KEYS/ca.pem
 admin:
   listen: 127.0.0.1:0
   token: ${SIDELIGHT_CHECK_TEST_TOKEN}
@@ -121,6 +128,17 @@ metrics:
   buckets: [5, 25, 100]
   const_labels: {service: shop}
   traffic: true
+  rules:
+    - name: emails_sent_ms
+      type: histogram
+      help: Time the mail provider took
+      buckets: [10, 100, 1000]
+      listener: mail
+      match: {routes: [/v3/mail/send], methods: [POST], status: [2xx]}
+      value: "request:/priority"
+      labels:
+        template: {from: "request:/template_id", map: {d-1: welcome}, other: other}
+        outcome: {from: status_class, values: [2xx], other: failed}
 routes:
   openapi: PETSTORE
   unmatched: normalize
@@ -154,6 +172,15 @@ audit:
     issuer: https://id.example.com
     audience: shop-api
   rules:
+    - name: mail-sent
+      listener: mail
+      match: {routes: [/v3/mail/send], methods: [POST], status: [2xx]}
+      action: SEND_EMAIL
+      entity_type: email
+      entity_id: request:/template_id
+      user: request:/from/email
+      changes: false
+      mode: batch
     - name: product-update
       match: {routes: ["/api/products/{id}"], methods: [PUT], status: [2xx]}
       action: UPDATE_PRODUCT
@@ -183,6 +210,12 @@ slos:
     route: GET /api/products/{id}
     objective: 99%
     latency: 100ms
+egress:
+  - name: mail
+    listen: 127.0.0.1:EGRESS
+    upstream: {address: api.mail.invalid:443, tls: true, sni: api.mail.invalid}
+    routes: [POST /v3/mail/send]
+    workers: 1
 access_log: true
 log_level: debug
 log_format: json
@@ -205,6 +238,22 @@ class CliCheckTest : public ::testing::Test {
         ASSERT_TRUE(run.wait_started()) << run.stderr_text();
         run.signal(SIGTERM);
         EXPECT_EQ(run.wait_exit(10s), 0) << run.stderr_text();
+    }
+
+    // every_option's placeholders: its keys' directory (with a CA certificate for upstream.tls),
+    // the OpenAPI file and a free port for the egress listener.
+    void fill_in(std::string& yaml) {
+        const auto ca = dir_.path() + "/ca.pem";
+        const auto cmd =
+            "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+            "-nodes -subj /CN=check-test -days 1 -keyout " +
+            dir_.path() + "/ca.key -out " + ca + " >/dev/null 2>&1";
+        ASSERT_EQ(std::system(cmd.c_str()), 0);
+        replace_all(yaml, "KEYS", dir_.path());
+        replace_all(yaml, "PETSTORE", SIDELIGHT_SOURCE_DIR "/tests/data/openapi/petstore-v3.yaml");
+        std::uint16_t port = 0;
+        ::close(listen_loopback(1, port));
+        replace_all(yaml, "EGRESS", std::to_string(port));
     }
 
     // `check` and `run` both exit 2 with this one line on stderr.
@@ -258,8 +307,7 @@ TEST_F(CliCheckTest, EveryPostgresStoreOptionPassesCheckAndRunWithPostgresAway) 
     std::string yaml = with_postgres_store(every_option);
     ASSERT_NE(yaml.find("type: postgres"), std::string::npos);
     replace_all(yaml, "UPSTREAM", std::to_string(app_.port()));
-    replace_all(yaml, "KEYS", dir_.path());
-    replace_all(yaml, "PETSTORE", SIDELIGHT_SOURCE_DIR "/tests/data/openapi/petstore-v3.yaml");
+    fill_in(yaml);
     const auto file = dir_.write("every-pg.yaml", yaml);
     sidelight_process check({"check", "--config", file});
     check.wait_exit();
@@ -274,8 +322,7 @@ TEST_F(CliCheckTest, EveryDocumentedOptionPassesCheckAndRun) {
     ASSERT_EQ(keygen.wait_exit(), 0) << keygen.stderr_text();
     std::string yaml = every_option;
     replace_all(yaml, "UPSTREAM", std::to_string(app_.port()));
-    replace_all(yaml, "KEYS", dir_.path());
-    replace_all(yaml, "PETSTORE", SIDELIGHT_SOURCE_DIR "/tests/data/openapi/petstore-v3.yaml");
+    fill_in(yaml);
     check_and_run(dir_.write("every.yaml", yaml));
 }
 

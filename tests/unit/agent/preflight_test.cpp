@@ -124,3 +124,62 @@ TEST(PreflightTest, AnSloRouteIsAConfiguredTemplateWithItsMethod) {
 
 }  // namespace
 }  // namespace sidelight::agent
+
+namespace sidelight::agent {
+namespace {
+
+// An egress listener gets its own table, plans and rules: a record of listener 1 is judged by
+// the rules with `listener: mail`, and the proxy's rules never see it.
+TEST(PreflightTest, EgressListenersGetTheirOwnRoutesPlansAndRules) {
+    audit::testing::temp_dir dir;
+    const auto r = preflight(write(dir, R"(upstream: {address: 127.0.0.1:3000}
+routes: [POST /v3/mail/send]
+egress:
+  - name: mail
+    listen: 127.0.0.1:15001
+    upstream: {address: api.example.test:443, tls: true}
+    routes: [POST /v3/mail/send]
+audit:
+  rules:
+    - name: mail-sent
+      listener: mail
+      match: {routes: [/v3/mail/send], methods: [POST]}
+      action: SEND_EMAIL
+      entity_id: request:/template_id
+    - name: ingress-send
+      match: {routes: [/v3/mail/send]}
+      action: INGRESS
+)"));
+    ASSERT_EQ(r.egress_routes.size(), 1u);
+    using routes::http_method;
+    const auto& egress = *r.egress_routes[0];
+    const auto id = egress.resolve(http_method::post, "/v3/mail/send");
+    ASSERT_NE(id, routes::unmatched_route);
+    EXPECT_TRUE(egress.plan(id).request_body.contains(http_method::post));
+    EXPECT_FALSE(r.routes->plan(r.routes->resolve(http_method::post, "/v3/mail/send"))
+                     .request_body.contains(http_method::post));
+
+    routes::request_record rec;
+    rec.listener = 1;
+    rec.method_id = http_method::post;
+    rec.route = id;
+    rec.route_label = egress.label(id);
+    rec.route_configured = true;
+    rec.status = 202;
+    rec.request_body = R"({"template_id":"d-welcome"})";
+    std::vector<rules::derived_event> out;
+    r.rules->evaluate(rec, out);
+    ASSERT_EQ(out.size(), 1u);
+    const auto& ev = std::get<audit::audit_event>(out[0].ev);
+    EXPECT_EQ(ev.action, "SEND_EMAIL");
+    EXPECT_EQ(ev.entity_id, "d-welcome");
+    out.clear();
+    rec.listener = 0;  // the same route id on the proxy: its own rule
+    rec.route_label = r.routes->label(r.routes->resolve(http_method::post, "/v3/mail/send"));
+    r.rules->evaluate(rec, out);
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(std::get<audit::audit_event>(out[0].ev).action, "INGRESS");
+}
+
+}  // namespace
+}  // namespace sidelight::agent
