@@ -4,6 +4,8 @@
 //   sidelight [run|check|routes] [--config FILE] [--log-level LEVEL]   (default: run)
 //   sidelight routes [METHOD] [PATH]
 //   sidelight audit verify|query|export|keygen ...
+//   sidelight loadtest -f loadtest.yaml [--json FILE] [--markdown FILE] [--quiet]
+//                      [--compare-metrics URL]
 //
 // --config and --log-level may come before the command or after it. parse_command_line()
 // answers --help (for every command and subcommand) and --version itself on `out`, and a usage
@@ -18,10 +20,11 @@
 #include <vector>
 
 #include "audit/commands.hpp"
+#include "loadtest/run.hpp"
 
 namespace sidelight::agent {
 
-enum class command { run, check, routes, audit };
+enum class command { run, check, routes, audit, loadtest };
 
 struct command_line {
     command cmd = command::run;
@@ -29,6 +32,7 @@ struct command_line {
     std::string log_level;              // empty: the config's log_level
     std::vector<std::string> operands;  // routes [METHOD] [PATH]
     audit::audit_args audit;            // audit verify|query|export|keygen
+    loadtest::loadtest_args loadtest;   // loadtest -f FILE ...
 };
 
 // The log levels --log-level and `log_level` accept.

@@ -19,6 +19,7 @@
 #include "agent/preflight.hpp"
 #include "audit/commands.hpp"
 #include "config/load.hpp"
+#include "loadtest/run.hpp"
 #include "routes/routing.hpp"
 
 namespace {
@@ -93,6 +94,8 @@ int main(int argc, char** argv) {
         case command::check:
         case command::routes:
             return config_command(cl);
+        case command::loadtest:
+            return sidelight::loadtest::run_loadtest(cl.loadtest, std::cout, std::cerr);
         default:
             return audit_command(cl);
     }
