@@ -31,7 +31,8 @@ load_job job_for(const plan& p, const scenario& s, std::chrono::milliseconds dur
     return job;
 }
 
-// The live line, redrawn about four times a second while the threads run.
+// The live line, redrawn about four times a second while the threads run (p95: the highest of
+// the threads' own, for a parallel scenario).
 void draw_progress(const scenario& s, std::chrono::steady_clock::duration elapsed,
                    const std::vector<live_counters>& live, bool final_line) {
     std::uint64_t responses = 0, errors = 0, p95 = 0;
@@ -63,9 +64,13 @@ scenario_outcome run_scenario(const plan& p, const scenario& s, bool progress) {
             ++finished;
         });
     const auto start = std::chrono::steady_clock::now();
-    while (finished.load() < parts.size()) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(progress ? 250 : 20));
-        if (progress) draw_progress(s, std::chrono::steady_clock::now() - start, live, false);
+    auto next_draw = start + std::chrono::milliseconds(250);
+    while (progress && finished.load() < parts.size()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        const auto now = std::chrono::steady_clock::now();
+        if (now < next_draw) continue;
+        draw_progress(s, now - start, live, false);
+        next_draw += std::chrono::milliseconds(250);
     }
     for (auto& t : threads) t.join();
     if (progress) draw_progress(s, std::chrono::steady_clock::now() - start, live, true);

@@ -122,6 +122,23 @@ TEST(LoadtestTest, ClosedConnectionsAndRefusedConnectsAreErrorsOfTheirKind) {
     EXPECT_GT(count(scenario(refused, 0).at("errors").at("connect")), 5u);
 }
 
+TEST(LoadtestTest, ASilentServerTimesOut) {
+    fake_upstream silent([](const wire_message&) {
+        return fake_reply{simple_response(200, "late"), false, 700ms};
+    });
+    const auto r = run_loadtest(target(silent.port()) +
+                                "scenarios:\n  - name: silent\n    request: {path: /}\n"
+                                "    duration: 500ms\n    connections: 2\n    timeout: 200ms\n"
+                                "    assert: {errors: \"<=1\"}\n");
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    const auto& s = scenario(r, 0);
+    // Each connection times out every 200-250 ms (timeouts are checked every 50 ms) until the
+    // end at 500 ms; the requests in flight then time out in the drain.
+    EXPECT_GE(count(s.at("errors").at("timeout")), 4u);
+    EXPECT_LE(count(s.at("errors").at("timeout")), 6u);
+    EXPECT_EQ(count(s.at("responses")), 0u);
+}
+
 TEST(LoadtestTest, OpenLoopShowsAStallThatTheClosedLoopViewHides) {
     std::mutex stall;
     std::atomic<int> n{0};
