@@ -155,6 +155,7 @@ void load_loop::open(std::size_t i) {
         ++result_.errors.connect;
         close(c);
         c.retry_at = now_ns() + connect_backoff;
+        arm(c.retry_at);
         return;
     }
     c.state = phase::connecting;
@@ -289,6 +290,7 @@ void load_loop::fail(connection& c, std::size_t i, failure why) {
     if (why == failure::connect) {
         close(c);
         c.retry_at = now_ns() + connect_backoff;
+        arm(c.retry_at);
         return;
     }
     if (may_start())
