@@ -91,7 +91,12 @@ std::string scenario_json(const plan& p, const scenario_outcome& o) {
     } else {
         out += ",\"method\":" + quoted(s.request.method) + ",\"path\":" + quoted(s.request.path);
     }
-    out += ",\"connections\":" + std::to_string(s.connections) +
+    std::uint32_t connections = s.connections;  // a parallel scenario: its members' together
+    if (s.kind == scenario_kind::parallel) {
+        connections = 0;
+        for (auto m : s.members) connections += p.scenarios[m].connections;
+    }
+    out += ",\"connections\":" + std::to_string(connections) +
            ",\"rate\":" + (s.rate > 0 ? number(s.rate) : "null") +
            ",\"elapsed_s\":" + number(r.elapsed_s) +
            ",\"responses\":" + std::to_string(r.responses) + ",\"rps\":" + number(r.rps()) +

@@ -110,6 +110,22 @@ bool write_file(const std::string& path, const std::string& text, std::ostream& 
     return static_cast<bool>(f);
 }
 
+// The second scrape, and the per-route table beside the client's figures.
+void print_comparison(const std::string& url, const std::string& before, const plan& p,
+                      const std::vector<scenario_outcome>& outcomes, std::ostream& out,
+                      std::ostream& err) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the last records land
+    std::string error;
+    const auto after = scrape(url, error);
+    if (!after) {
+        err << "sidelight: --compare-metrics: " << error << "\n";
+        return;
+    }
+    const auto rows =
+        compare(parse_route_figures(before), parse_route_figures(*after), endpoints(p, outcomes));
+    out << "\n" << format_comparison(rows);
+}
+
 }  // namespace
 
 int run_loadtest(const loadtest_args& args, std::ostream& out, std::ostream& err) {
@@ -133,17 +149,7 @@ int run_loadtest(const loadtest_args& args, std::ostream& out, std::ostream& err
     std::vector<scenario_outcome> outcomes;
     for (const auto& s : p.scenarios) outcomes.push_back(run_scenario(p, s, progress));
     out << format_table(outcomes);
-    if (before) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the last records land
-        std::string error;
-        const auto after = scrape(args.metrics_url, error);
-        if (!after)
-            err << "sidelight: --compare-metrics: " << error << "\n";
-        else
-            out << "\n"
-                << format_comparison(compare(parse_route_figures(*before),
-                                             parse_route_figures(*after), endpoints(p, outcomes)));
-    }
+    if (before) print_comparison(args.metrics_url, *before, p, outcomes, out, err);
     bool written = true;
     if (!args.json_path.empty())
         written &= write_file(args.json_path, format_json(p, outcomes), err);
