@@ -1,11 +1,13 @@
 // Reading loadtest.yaml into a `plan` (plan.hpp) with the config's YAML walker, so that every
 // error quotes file:line:col and the key path as sidelight.yaml's errors do.
+#include "loadtest/plan.hpp"
+
+#include <cctype>
 #include <charconv>
 #include <map>
 
 #include "config/load.hpp"
 #include "config/yaml_walk.hpp"
-#include "loadtest/plan.hpp"
 #include "util/file.hpp"
 
 namespace sidelight::loadtest {

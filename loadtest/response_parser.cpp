@@ -2,6 +2,7 @@
 #include "loadtest/response_parser.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstring>
 
