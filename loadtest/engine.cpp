@@ -93,7 +93,10 @@ class load_loop {
 };
 
 load_loop::load_loop(const load_job& job, live_counters& live)
-    : job_(job), live_(live), bytes_(*job.request, job.target), conns_(job.connections) {
+    : job_(job),
+      live_(live),
+      bytes_(*job.request, job.target, job.thread_index + 1, job.thread_count),
+      conns_(job.connections) {
     epoll_ = epoll_create1(EPOLL_CLOEXEC);
     timer_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     epoll_event ev{};

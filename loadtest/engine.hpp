@@ -27,6 +27,7 @@ struct load_job {
     double rate = 0;
     std::chrono::milliseconds timeout{10'000};
     std::uint32_t cold = 1, warm = 100;
+    std::uint32_t thread_index = 0, thread_count = 1;  // of the scenario's threads ({{seq}})
 };
 
 run_result run_load(const load_job& job, live_counters& live);

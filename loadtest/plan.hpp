@@ -8,7 +8,8 @@
 //     - name: products
 //       request: { method: GET, path: /api/products, headers: {..}, body: '..' }
 //       duration: 10s        connections: 10      rate: 2000/s (open loop; omit: closed loop)
-//       timeout: 10s         assert: { p95: "<500ms", errors: 0, rps: ">=10" }
+//       timeout: 10s         threads: 1 (connections and rate split over threads)
+//       assert: { p95: "<500ms", errors: 0, rps: ">=10" }
 //     - name: both
 //       parallel: [products, cart]               (those scenarios' requests at once)
 //     - name: cache
@@ -47,6 +48,7 @@ struct scenario {
     request_spec request;  // not for parallel
     std::chrono::milliseconds duration{10'000};
     std::uint32_t connections = 10;  // open and closed loops
+    std::uint32_t threads = 1;       // the connections (and the rate) split over threads
     double rate = 0;                 // requests per second, open loop only
     std::chrono::milliseconds timeout{10'000};
     std::vector<std::size_t> members;  // parallel: indexes of the scenarios it runs

@@ -107,6 +107,19 @@ void parse_cold_warm(const node_ref& n, scenario& s) {
     if (auto w = r.get("warm")) s.warm = config::detail::to_uint(*w, 1, 10'000'000);
 }
 
+// duration, connections, threads, timeout.
+void parse_loop(const map_reader& r, scenario& s) {
+    if (auto d = r.get("duration")) s.duration = config::detail::to_duration(*d, false);
+    if (auto c = r.get("connections"))
+        s.connections = static_cast<std::uint32_t>(config::detail::to_uint(*c, 1, 10'000));
+    if (auto t = r.get("threads")) {
+        s.threads = static_cast<std::uint32_t>(config::detail::to_uint(*t, 1, 64));
+        if (r.get("parallel") || r.get("cold_warm") || s.threads > s.connections)
+            t->fail("threads splits a loop's connections: at most `connections`, not here");
+    }
+    if (auto t = r.get("timeout")) s.timeout = config::detail::to_duration(*t, false);
+}
+
 // A `parallel:` list holds names; they are resolved to indexes once every scenario is read.
 struct pending_member {
     std::size_t scenario;
@@ -117,7 +130,7 @@ struct pending_member {
 scenario parse_scenario(const node_ref& n, std::vector<pending_member>& pending,
                         std::size_t index) {
     map_reader r(n, {"name", "request", "duration", "connections", "rate", "timeout", "assert",
-                     "parallel", "cold_warm"});
+                     "parallel", "cold_warm", "threads"});
     scenario s;
     s.name = config::detail::to_nonempty_string(r.require("name"));
     const auto request = r.get("request");
@@ -125,10 +138,7 @@ scenario parse_scenario(const node_ref& n, std::vector<pending_member>& pending,
     if (request.has_value() == parallel.has_value())
         n.fail("a scenario has either `request` or `parallel`");
     if (request) s.request = parse_request(*request);
-    if (auto d = r.get("duration")) s.duration = config::detail::to_duration(*d, false);
-    if (auto c = r.get("connections"))
-        s.connections = static_cast<std::uint32_t>(config::detail::to_uint(*c, 1, 10'000));
-    if (auto t = r.get("timeout")) s.timeout = config::detail::to_duration(*t, false);
+    parse_loop(r, s);
     if (auto a = r.get("assert")) s.assertions = parse_assertions(*a);
     if (auto rate = r.get("rate")) {
         if (parallel) rate->fail("a parallel scenario runs its members' own rates");

@@ -35,7 +35,9 @@ std::vector<request_bytes::part> request_bytes::split(std::string_view text) {
     return parts;
 }
 
-request_bytes::request_bytes(const request_spec& spec, const target_address& target) {
+request_bytes::request_bytes(const request_spec& spec, const target_address& target,
+                             std::uint64_t first_seq, std::uint64_t seq_step)
+    : seq_(first_seq - seq_step), seq_step_(seq_step) {
     path_ = split(spec.path);
     body_ = split(spec.body);
     const auto has_placeholder = [](const std::vector<part>& parts) {
@@ -83,7 +85,7 @@ void request_bytes::fill(const std::vector<part>& parts, std::string& out) {
 
 std::string_view request_bytes::next() {
     if (!dynamic_) return fixed_;
-    ++seq_;
+    seq_ += seq_step_;
     out_.assign(method_sp_);
     fill(path_, out_);
     out_ += after_path_;

@@ -1,8 +1,9 @@
 #pragma once
 // The bytes of a scenario's request, built once: method, path, Host, the configured headers,
-// Content-Length and the body. Where the path or the body holds `{{seq}}` (1, 2, 3, ... per
-// builder) or `{{random}}` (64 random bits in decimal), only those parts are filled in again for
-// each request; otherwise next() hands out the same string every time.
+// Content-Length and the body. Where the path or the body holds `{{seq}}` (first, first + step,
+// first + 2 step, ...: a scenario's threads each take every step-th number) or `{{random}}` (64
+// random bits in decimal), only those parts are filled in again for each request; otherwise next()
+// hands out the same string every time.
 //
 // Thread-safety: none; one builder per load thread.
 
@@ -17,7 +18,8 @@ namespace sidelight::loadtest {
 
 class request_bytes {
   public:
-    request_bytes(const request_spec& spec, const target_address& target);
+    request_bytes(const request_spec& spec, const target_address& target,
+                  std::uint64_t first_seq = 1, std::uint64_t seq_step = 1);
     bool dynamic() const { return dynamic_; }
     // Valid until the next call.
     std::string_view next();
@@ -37,6 +39,7 @@ class request_bytes {
     std::vector<part> path_, body_;  // dynamic: the parts to fill
     std::string after_path_;         // " HTTP/1.1\r\nHost: ...\r\n<headers>" (no length)
     std::uint64_t seq_ = 0;
+    std::uint64_t seq_step_ = 1;
     std::string out_, body_text_;
 };
 

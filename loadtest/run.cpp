@@ -48,24 +48,44 @@ void draw_progress(const scenario& s, std::chrono::steady_clock::duration elapse
                  final_line ? "\n" : "");
 }
 
-scenario_outcome run_scenario(const plan& p, const scenario& s, bool progress) {
-    std::vector<const scenario*> parts;
-    if (s.kind == scenario_kind::parallel)
-        for (auto m : s.members) parts.push_back(&p.scenarios[m]);
-    else
-        parts.push_back(&s);
-    std::vector<live_counters> live(parts.size());
-    std::vector<run_result> results(parts.size());
+// One job per thread: a scenario's connections (and rate) split over its threads.
+struct thread_job {
+    load_job job;
+    std::size_t part;  // which scenario of a parallel one (0 otherwise)
+};
+
+std::vector<thread_job> thread_jobs(const plan& p, const std::vector<const scenario*>& parts,
+                                    std::chrono::milliseconds duration) {
+    std::vector<thread_job> jobs;
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+        const scenario& s = *parts[i];
+        for (std::uint32_t t = 0; t < s.threads; ++t) {
+            load_job job = job_for(p, s, duration);
+            job.connections = s.connections / s.threads + (t < s.connections % s.threads ? 1 : 0);
+            job.rate = s.rate * job.connections / s.connections;
+            job.thread_index = t;
+            job.thread_count = s.threads;
+            jobs.push_back({job, i});
+        }
+    }
+    return jobs;
+}
+
+// Runs the jobs, one thread each, drawing the live line meanwhile.
+std::vector<run_result> run_jobs(const scenario& s, const std::vector<thread_job>& jobs,
+                                 bool progress) {
+    std::vector<live_counters> live(jobs.size());
+    std::vector<run_result> results(jobs.size());
     std::vector<std::thread> threads;
     std::atomic<std::size_t> finished{0};
-    for (std::size_t i = 0; i < parts.size(); ++i)
+    for (std::size_t i = 0; i < jobs.size(); ++i)
         threads.emplace_back([&, i] {
-            results[i] = run_load(job_for(p, *parts[i], s.duration), live[i]);
+            results[i] = run_load(jobs[i].job, live[i]);
             ++finished;
         });
     const auto start = std::chrono::steady_clock::now();
     auto next_draw = start + std::chrono::milliseconds(250);
-    while (progress && finished.load() < parts.size()) {
+    while (progress && finished.load() < jobs.size()) {
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
         const auto now = std::chrono::steady_clock::now();
         if (now < next_draw) continue;
@@ -74,10 +94,23 @@ scenario_outcome run_scenario(const plan& p, const scenario& s, bool progress) {
     }
     for (auto& t : threads) t.join();
     if (progress) draw_progress(s, std::chrono::steady_clock::now() - start, live, true);
+    return results;
+}
+
+scenario_outcome run_scenario(const plan& p, const scenario& s, bool progress) {
+    std::vector<const scenario*> parts;
+    if (s.kind == scenario_kind::parallel)
+        for (auto m : s.members) parts.push_back(&p.scenarios[m]);
+    else
+        parts.push_back(&s);
+    const auto jobs = thread_jobs(p, parts, s.duration);
+    const auto results = run_jobs(s, jobs, progress);
     scenario_outcome outcome;
     outcome.spec = &s;
-    for (const auto& r : results) outcome.result.add(r);
-    if (s.kind == scenario_kind::parallel) outcome.member_results = std::move(results);
+    std::vector<run_result> by_part(parts.size());
+    for (std::size_t i = 0; i < jobs.size(); ++i) by_part[jobs[i].part].add(results[i]);
+    for (const auto& r : by_part) outcome.result.add(r);
+    if (s.kind == scenario_kind::parallel) outcome.member_results = std::move(by_part);
     judge(outcome);
     return outcome;
 }

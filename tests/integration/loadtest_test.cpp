@@ -8,6 +8,7 @@
 #include <boost/json/parse.hpp>
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <sstream>
 
 #include "tests/support/fake_upstream.hpp"
@@ -159,6 +160,28 @@ TEST(LoadtestTest, OpenLoopShowsAStallThatTheClosedLoopViewHides) {
     EXPECT_GE(latency_ms(s, "p99"), 900.0);
     EXPECT_LT(latency_ms(s, "p99", "uncorrected_latency_us"), 100.0);
     EXPECT_NEAR(static_cast<double>(count(s.at("responses"))), 3000, 60);
+}
+
+TEST(LoadtestTest, ThreadsSplitConnectionsAndRate) {
+    fake_upstream app([](const wire_message&) { return fake_reply{simple_response(200, "ok")}; });
+    const auto r = run_loadtest(target(app.port()) +
+                                "scenarios:\n"
+                                "  - name: closed\n    request: {path: \"/c/{{seq}}\"}\n"
+                                "    duration: 500ms\n    connections: 5\n    threads: 2\n"
+                                "  - name: open\n    request: {path: /o}\n"
+                                "    duration: 1s\n    rate: 400/s\n    connections: 4\n"
+                                "    threads: 2\n");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto closed = count(scenario(r, 0).at("responses"));
+    const auto open = count(scenario(r, 1).at("responses"));
+    EXPECT_EQ(closed + open, app.request_count());
+    EXPECT_EQ(app.request_connections(), 5u + 4u);
+    EXPECT_NEAR(static_cast<double>(open), 400, 8);
+    // The two threads' {{seq}} numbers interleave: every one of 1..closed is used once.
+    std::set<std::string> paths;
+    for (const auto& req : app.requests())
+        if (req.message.start_line.starts_with("GET /c/")) paths.insert(req.message.start_line);
+    EXPECT_EQ(paths.size(), closed);
 }
 
 TEST(LoadtestTest, ColdAgainstWarm) {

@@ -69,7 +69,7 @@ TEST(Plan, ErrorsNameFileLineColumnAndKey) {
     EXPECT_EQ(error_of("target: http://h:1\nscenarios:\n  - name: a\n    request: {path: /}\n"
                        "    durration: 5s\n"),
               "lt.yaml:5:5: scenarios[0].durration: unknown key (expected one of name, request, "
-              "duration, connections, rate, timeout, assert, parallel, cold_warm)");
+              "duration, connections, rate, timeout, assert, parallel, cold_warm, threads)");
     EXPECT_EQ(error_of("target: http://h:1\nscenarios:\n  - name: a\n    request: {path: /}\n"
                        "    duration: 5 fortnights\n"),
               "lt.yaml:5:15: scenarios[0].duration: expected a duration like 500ms, 5s, 1m30s or "
@@ -99,6 +99,10 @@ TEST(Plan, RefusesWhatCannotRun) {
                        "{Content-Length: 3}}}]\n"),
               "");
     EXPECT_NE(error_of("target: [\n"), "");
+    EXPECT_EQ(error_of("target: http://h:1\nscenarios: [{name: a, request: {path: /}, "
+                       "connections: 2, threads: 3}]\n"),
+              "lt.yaml:2:68: scenarios[0].threads: threads splits a loop's connections: at most "
+              "`connections`, not here");
 }
 
 }  // namespace

@@ -37,6 +37,13 @@ TEST(RequestBytes, SeqAndRandomAreFilledEachTime) {
     EXPECT_TRUE(second.starts_with("POST /o/2 ")) << second;
 }
 
+TEST(RequestBytes, ThreadsTakeEveryStepthSequenceNumber) {
+    request_spec spec{"GET", "/{{seq}}", {}, ""};
+    request_bytes second_of_three(spec, target(), 2, 3);
+    EXPECT_TRUE(std::string(second_of_three.next()).starts_with("GET /2 "));
+    EXPECT_TRUE(std::string(second_of_three.next()).starts_with("GET /5 "));
+}
+
 TEST(RequestBytes, AHostHeaderOfTheUserReplacesOurs) {
     request_spec spec{"GET", "/", {{"host", "shop.example"}}, ""};
     request_bytes b(spec, target());
