@@ -305,7 +305,8 @@ void load_loop::fail(connection& c, std::size_t i, failure why) {
 // Periodic and scheduled work: timeouts, reconnects, due requests, the end, progress.
 void load_loop::scan(nanos now) {
     armed_ = 0;  // the timer fired: nothing is armed until this scan arms it again
-    if (!stopping_ && now >= end_) stopping_ = true;
+    if (now >= end_ || (job_.cancel && job_.cancel->load(std::memory_order_relaxed)))
+        stopping_ = true;
     for (std::size_t i = 0; i < conns_.size(); ++i) {
         connection& c = conns_[i];
         const bool busy = c.state == phase::reading || c.state == phase::writing;

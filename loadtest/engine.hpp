@@ -6,10 +6,12 @@
 //                latency counts from that intended time, not from when it could be sent
 //                (coordinated-omission correction), so a stall shows in the percentiles
 //   cold_warm    one connection, `cold` then `warm` requests one after the other
-// At the end of the duration no new request starts; those in flight finish or time out.
+// At the end of the duration (or once `cancel` is set: seen within 50 ms) no new request starts;
+// those in flight finish or time out.
 //
 // Thread-safety: run_load() runs on the calling thread and touches nothing shared but `live`.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 
@@ -28,6 +30,7 @@ struct load_job {
     std::chrono::milliseconds timeout{10'000};
     std::uint32_t cold = 1, warm = 100;
     std::uint32_t thread_index = 0, thread_count = 1;  // of the scenario's threads ({{seq}})
+    const std::atomic<bool>* cancel = nullptr;  // set: end now, as at the end of the duration
 };
 
 run_result run_load(const load_job& job, live_counters& live);

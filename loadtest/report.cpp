@@ -182,14 +182,16 @@ std::string format_table(const std::vector<scenario_outcome>& outcomes) {
     return out;
 }
 
-std::string format_json(const plan& p, const std::vector<scenario_outcome>& outcomes) {
-    bool passed = true;
+std::string format_json(const plan& p, const std::vector<scenario_outcome>& outcomes,
+                        bool complete) {
+    bool passed = complete;
     std::string scenarios;
     for (std::size_t i = 0; i < outcomes.size(); ++i) {
         passed = passed && outcomes[i].passed();
         scenarios += (i ? "," : "") + scenario_json(p, outcomes[i]);
     }
     return "{\"schema\":\"sidelight.loadtest/1\",\"target\":" + quoted(p.target_url) +
+           ",\"complete\":" + (complete ? "true" : "false") +
            ",\"passed\":" + (passed ? "true" : "false") + ",\"scenarios\":[" + scenarios + "]}\n";
 }
 

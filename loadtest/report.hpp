@@ -27,7 +27,9 @@ observed observe(const run_result& r);
 void judge(scenario_outcome& o);
 
 std::string format_table(const std::vector<scenario_outcome>& outcomes);
-std::string format_json(const plan& p, const std::vector<scenario_outcome>& outcomes);
+// `complete`: false when the run was interrupted (then `passed` is false too).
+std::string format_json(const plan& p, const std::vector<scenario_outcome>& outcomes,
+                        bool complete = true);
 std::string format_markdown(const plan& p, const std::vector<scenario_outcome>& outcomes);
 
 }  // namespace sidelight::loadtest

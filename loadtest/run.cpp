@@ -1,6 +1,7 @@
 // Running a plan's scenarios and reporting them (run.hpp).
 #include "loadtest/run.hpp"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -17,6 +18,23 @@
 namespace sidelight::loadtest {
 namespace {
 
+// Ctrl-C: the running scenario ends as at the end of its duration, no further one starts, and
+// what ran is reported.
+std::atomic<bool> interrupted{false};
+static_assert(std::atomic<bool>::is_always_lock_free);
+
+void on_interrupt(int) {
+    interrupted.store(true);
+}
+
+void catch_interrupt() {
+    struct sigaction action {};
+    action.sa_handler = on_interrupt;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, nullptr);
+    sigaction(SIGTERM, &action, nullptr);
+}
+
 load_job job_for(const plan& p, const scenario& s, std::chrono::milliseconds duration) {
     load_job job;
     job.request = &s.request;
@@ -28,6 +46,7 @@ load_job job_for(const plan& p, const scenario& s, std::chrono::milliseconds dur
     job.timeout = s.timeout;
     job.cold = s.cold;
     job.warm = s.warm;
+    job.cancel = &interrupted;
     return job;
 }
 
@@ -180,16 +199,22 @@ int run_loadtest(const loadtest_args& args, std::ostream& out, std::ostream& err
     }
     const bool progress = !args.quiet && isatty(STDERR_FILENO);
     std::vector<scenario_outcome> outcomes;
-    for (const auto& s : p.scenarios) outcomes.push_back(run_scenario(p, s, progress));
+    catch_interrupt();
+    for (const auto& s : p.scenarios)
+        if (!interrupted.load()) outcomes.push_back(run_scenario(p, s, progress));
     out << format_table(outcomes);
     if (before) print_comparison(args.metrics_url, *before, p, outcomes, out, err);
     bool written = true;
     if (!args.json_path.empty())
-        written &= write_file(args.json_path, format_json(p, outcomes), err);
+        written &= write_file(args.json_path, format_json(p, outcomes, !interrupted.load()), err);
     if (!args.markdown_path.empty())
         written &= write_file(args.markdown_path, format_markdown(p, outcomes), err);
     bool passed = true;
     for (const auto& o : outcomes) passed = passed && o.passed();
+    if (interrupted.load()) {
+        err << "sidelight: loadtest: interrupted; the figures above are partial\n";
+        return 130;
+    }
     return passed && written ? 0 : 1;
 }
 

@@ -4,7 +4,8 @@
 // terminal, prints the table, writes --json / --markdown, checks the assertions and, with
 // --compare-metrics, sets sidelight's own /metrics figures beside the client's.
 // Exit codes: 0 every assertion holds, 1 one fails (or an output file cannot be written),
-// 2 usage error (the plan, or a --compare-metrics URL that does not answer before the run).
+// 2 usage error (the plan, or a --compare-metrics URL that does not answer before the run),
+// 130 interrupted (SIGINT/SIGTERM: the scenarios run so far are reported, marked partial).
 //
 // Thread-safety: run_loadtest() is called once, from main.
 

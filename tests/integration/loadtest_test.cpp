@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <boost/json/parse.hpp>
+#include <csignal>
 #include <fstream>
 #include <mutex>
 #include <set>
@@ -219,6 +220,30 @@ TEST(LoadtestTest, ExitCodesAndPlanErrors) {
     EXPECT_EQ(missing.wait_exit(10s), 2);
     sidelight_process no_file({"loadtest"});
     EXPECT_EQ(no_file.wait_exit(10s), 2);
+}
+
+TEST(LoadtestTest, InterruptedRunReportsWhatRanAndExits130) {
+    fake_upstream app([](const wire_message&) { return fake_reply{simple_response(200, "ok")}; });
+    temp_dir dir;
+    const auto file = dir.write("loadtest.yaml", target(app.port()) +
+                                                     "scenarios:\n"
+                                                     "  - {name: long, request: {path: /}, "
+                                                     "duration: 30s, connections: 2}\n"
+                                                     "  - {name: next, request: {path: /}}\n");
+    const auto json_path = dir.path() + "/out.json";
+    sidelight_process proc({"loadtest", "-f", file, "--json", json_path, "--quiet"});
+    ASSERT_TRUE(eventually([&] { return app.request_count() > 10; }));
+    proc.signal(SIGINT);
+    EXPECT_EQ(proc.wait_exit(5s), 130);
+    std::ifstream in(json_path);
+    std::stringstream text;
+    text << in.rdbuf();
+    const auto json = boost::json::parse(text.str()).as_object();
+    EXPECT_FALSE(json.at("complete").as_bool());
+    EXPECT_FALSE(json.at("passed").as_bool());
+    ASSERT_EQ(json.at("scenarios").as_array().size(), 1u);  // `next` never started
+    EXPECT_EQ(count(json.at("scenarios").at(0).at("responses")), app.request_count());
+    EXPECT_NE(proc.stderr_text().find("interrupted"), std::string::npos);
 }
 
 TEST(LoadtestTest, CompareMetricsAgreesWithTheProxysOwnFigures) {
