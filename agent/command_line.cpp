@@ -50,6 +50,23 @@ void add_slo(CLI::App& top, command_line& cl) {
     rules->callback([&cl] { cl.cmd = command::slo_rules; });
 }
 
+void add_loadtest(CLI::App& top, command_line& cl) {
+    auto* lt = top.add_subcommand(
+        "loadtest", "generate HTTP load from a plan, report latency percentiles and check asserts");
+    auto& a = cl.loadtest;
+    lt->add_option("-f,--file", a.file, "the load test plan (YAML)")->type_name("FILE")->required();
+    lt->add_option("--json", a.json_path, "write every figure and verdict as JSON")
+        ->type_name("FILE");
+    lt->add_option("--markdown", a.markdown_path, "write the summary table as Markdown")
+        ->type_name("FILE");
+    lt->add_flag("-q,--quiet", a.quiet, "no live progress line");
+    lt->add_option("--compare-metrics", a.metrics_url,
+                   "scrape sidelight's /metrics before and after; compare per route")
+        ->type_name("URL");
+    lt->footer("exit codes: 0 every assertion holds, 1 an assertion fails, 2 usage error");
+    lt->callback([&cl] { cl.cmd = command::loadtest; });
+}
+
 void build(CLI::App& top, command_line& cl) {
     top.set_version_flag("--version", std::string("sidelight ") + SIDELIGHT_VERSION,
                          "print the version");
@@ -80,6 +97,7 @@ void build(CLI::App& top, command_line& cl) {
 
     add_slo(top, cl);
     add_audit(top, cl);
+    add_loadtest(top, cl);
     top.footer(top_footer);  // after the subcommands, which would inherit it
 }
 

@@ -5,6 +5,8 @@
 //   sidelight routes [METHOD] [PATH]
 //   sidelight slo rules [--crd] [--out FILE] [--runbook-base URL]
 //   sidelight audit verify|query|export|keygen ...
+//   sidelight loadtest -f loadtest.yaml [--json FILE] [--markdown FILE] [--quiet]
+//                      [--compare-metrics URL]
 //
 // --config and --log-level may come before the command or after it. parse_command_line()
 // answers --help (for every command and subcommand) and --version itself on `out`, and a usage
@@ -19,10 +21,11 @@
 #include <vector>
 
 #include "audit/commands.hpp"
+#include "loadtest/run.hpp"
 
 namespace sidelight::agent {
 
-enum class command { run, check, routes, slo_rules, audit };
+enum class command { run, check, routes, slo_rules, audit, loadtest };
 
 struct command_line {
     command cmd = command::run;
@@ -33,6 +36,7 @@ struct command_line {
     bool slo_crd = false;               // slo rules --crd
     std::string slo_out;                // slo rules --out FILE; empty: stdout
     std::string slo_runbook_base = "docs/SLO.md";
+    loadtest::loadtest_args loadtest;   // loadtest -f FILE ...
 };
 
 // The log levels --log-level and `log_level` accept.

@@ -22,6 +22,7 @@
 #include "agent/slo_rules.hpp"
 #include "audit/commands.hpp"
 #include "config/load.hpp"
+#include "loadtest/run.hpp"
 #include "routes/routing.hpp"
 
 namespace {
@@ -118,6 +119,8 @@ int main(int argc, char** argv) {
         case command::routes:
         case command::slo_rules:
             return config_command(cl);
+        case command::loadtest:
+            return sidelight::loadtest::run_loadtest(cl.loadtest, std::cout, std::cerr);
         default:
             return audit_command(cl);
     }

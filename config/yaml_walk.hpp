@@ -1,5 +1,7 @@
 #pragma once
-// Private to config/: the pieces the per-section parsers share. A `node_ref` is a YAML node plus
+// Private to config/ (and loadtest/plan_yaml.cpp, which reads loadtest.yaml with the same walker
+// so that its errors quote file:line:col and the key path alike): the pieces the per-section
+// parsers share. A `node_ref` is a YAML node plus
 // where it is (file, mark, dotted key path), so that every parser can throw a config_error that
 // quotes the position. A `map_reader` checks a map against its allowed keys (unknown and
 // duplicate keys are errors) and hands out the values. Not thread-safe; used during one load.

@@ -30,7 +30,8 @@ const std::string minimal = "upstream:\n  address: 127.0.0.1:3000\n";
 
 TEST(CliTest, HelpOfEveryCommandGoesToStdoutAndExitsZero) {
     const std::vector<std::pair<std::vector<std::string>, std::vector<std::string>>> cases = {
-        {{"--help"}, {"run", "check", "routes", "audit", "--config", "--log-level", "--version"}},
+        {{"--help"},
+         {"run", "check", "routes", "audit", "loadtest", "--config", "--log-level", "--version"}},
         {{"-h"}, {"run", "check", "routes", "audit"}},
         {{"run", "--help"}, {"--config", "--log-level"}},
         {{"check", "--help"}, {"--config"}},
@@ -40,6 +41,8 @@ TEST(CliTest, HelpOfEveryCommandGoesToStdoutAndExitsZero) {
         {{"audit", "query", "--help"}, {"--store", "--filter", "user_id=", "after_seq="}},
         {{"audit", "export", "--help"}, {"--store"}},
         {{"audit", "keygen", "--help"}, {"--key", "--public-key"}},
+        {{"loadtest", "--help"},
+         {"--file", "--json", "--markdown", "--quiet", "--compare-metrics"}},
         {{"--config", "x.yaml", "check", "--help"}, {"--config"}},
     };
     for (const auto& [args, words] : cases) {

@@ -1,0 +1,70 @@
+// Assertions: what `assert:` accepts, what it refuses, and how it judges figures.
+#include "loadtest/assertion.hpp"
+
+#include <gtest/gtest.h>
+
+namespace sidelight::loadtest {
+namespace {
+
+assertion parse(std::string_view key, std::string_view value) {
+    std::string error;
+    auto a = parse_assertion(key, value, error);
+    EXPECT_TRUE(a) << key << ": " << value << ": " << error;
+    return a.value_or(assertion{});
+}
+
+bool refused(std::string_view key, std::string_view value) {
+    std::string error;
+    return !parse_assertion(key, value, error) && !error.empty();
+}
+
+TEST(Assertion, LatencyBoundsInMicroseconds) {
+    auto a = parse("p95", "<500ms");
+    EXPECT_EQ(a.what, metric::p95);
+    EXPECT_EQ(a.op, comparison::less);
+    EXPECT_EQ(a.bound, 500'000);
+    EXPECT_EQ(parse("p999", "<=1s").bound, 1'000'000);
+    EXPECT_EQ(parse("max", "< 2m").bound, 120'000'000);
+}
+
+TEST(Assertion, RefusesWhatIsNotAnAssertion) {
+    EXPECT_TRUE(refused("p95", "<5 parsecs"));
+    EXPECT_TRUE(refused("p95", "500ms"));
+    EXPECT_TRUE(refused("p95", ">500ms"));
+    EXPECT_TRUE(refused("p42", "<1s"));
+    EXPECT_TRUE(refused("errors", ">3"));
+    EXPECT_TRUE(refused("errors", "1.5"));
+    EXPECT_TRUE(refused("errors", "<101%"));
+    EXPECT_TRUE(refused("rps", "<10"));
+    EXPECT_TRUE(refused("rps", "lots"));
+}
+
+TEST(Assertion, ErrorsAsACountOrAShare) {
+    observed o;
+    o.errors = 1;
+    o.attempts = 200;
+    EXPECT_FALSE(check(parse("errors", "0"), o).passed);
+    EXPECT_TRUE(check(parse("errors", "<=1"), o).passed);
+    EXPECT_FALSE(check(parse("errors", "<1"), o).passed);
+    const auto share = check(parse("errors", "<1%"), o);
+    EXPECT_TRUE(share.passed);
+    EXPECT_DOUBLE_EQ(share.actual, 0.5);
+    o.errors = 2;
+    EXPECT_FALSE(check(parse("errors", "<1%"), o).passed);
+}
+
+TEST(Assertion, LatencyAndRps) {
+    observed o;
+    o.latency_us[2] = 499'000;  // p95
+    o.rps = 10;
+    EXPECT_TRUE(check(parse("p95", "<500ms"), o).passed);
+    EXPECT_DOUBLE_EQ(check(parse("p95", "<500ms"), o).actual, 499.0);
+    o.latency_us[2] = 500'000;
+    EXPECT_FALSE(check(parse("p95", "<500ms"), o).passed);
+    EXPECT_TRUE(check(parse("p95", "<=500ms"), o).passed);
+    EXPECT_TRUE(check(parse("rps", ">=10"), o).passed);
+    EXPECT_FALSE(check(parse("rps", ">10"), o).passed);
+}
+
+}  // namespace
+}  // namespace sidelight::loadtest
