@@ -107,10 +107,13 @@ TEST(EgressTest, TheAppsMailCallsAreCountedAuditedAndReachTheProviderIntact) {
         EXPECT_FALSE(r.has(added)) << added;
     EXPECT_EQ(r.body, last_request.substr(last_request.find("\r\n\r\n") + 4));
 
+    // Recorded after each response is written: wait for the last mail and the proxy's request.
     std::string text;
     ASSERT_TRUE(eventually([&] {
         text = http_get(proc->admin_port(), "/metrics")->body;
-        return sample_value(text, R"(emails_sent_total{status="sent",template_type="other"})") == 1;
+        return sample_value(text, R"(emails_sent_total{status="sent",template_type="other"})") ==
+                   1 &&
+               sample_count(text, R"(api_requests_total{listener="ingress")") == 1;
     })) << text;
     EXPECT_EQ(sample_value(text, R"(emails_sent_total{status="sent",template_type="welcome"})"), 3);
     EXPECT_EQ(sample_value(text, R"(emails_sent_total{status="sent",template_type="receipt"})"), 2);

@@ -141,10 +141,14 @@ TEST(MetricsTest, ProxyErrorsGetTheirErrorType) {
         return "api_error_total{error_type=\"" + type + "\",method=\"" + method +
                "\",route=\"/api/products/{id}\"}";
     };
+    // Each request is recorded after its answer, by whichever worker served it: wait for all.
     std::string text;
     ASSERT_TRUE(eventually([&] {
         text = scrape(*proc);
-        return sample_value(text, err("PUT", "client_abort")) == 1;
+        return sample_value(text, err("PUT", "client_abort")) == 1 &&
+               sample_value(text, err("GET", "upstream_timeout")) == 1 &&
+               sample_value(text, err("GET", "client_error")) == 1 &&
+               sample_value(text, err("GET", "server_error")) == 1;
     })) << text;
     EXPECT_EQ(sample_value(text, err("GET", "upstream_timeout")), 1) << text;
     EXPECT_EQ(sample_value(text, err("GET", "client_error")), 1) << text;
