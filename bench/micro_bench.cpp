@@ -4,6 +4,9 @@
 // - request-id validation and generation;
 // - route matching on a 30-route table (static, param, catch-all, miss);
 // - recording one request into a cached metrics series (series_cache::record);
+// - metric rules on one order (business_metrics::on_request): the shop's two rules that read
+//   the captured response body plus one on the status (metric_rules/0: matching, the JSON
+//   pointers, the label sets, the series updates), and the status rule alone (metric_rules/1);
 // - loading a config of N routes and building its route table (route_build/N), the control-
 //   plane cost a large OpenAPI import or generated route list pays at start and on reload:
 //   build-bench/bench/bench_micro --benchmark_filter=route_build
@@ -18,6 +21,7 @@
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/parser.hpp>
 
+#include "agent/business_metrics.hpp"
 #include "agent/traffic_metrics.hpp"
 #include "config/config.hpp"
 #include "config/load.hpp"
@@ -150,6 +154,54 @@ void record_cached_series(benchmark::State& state) {
     for (auto _ : state) cache.record(metrics, r);
 }
 BENCHMARK(record_cached_series);
+
+// The example config's shop rules against one POST /api/orders answered 201 with its order.
+void metric_rules(benchmark::State& state) {
+    const bool body = state.range(0) == 0;
+    const std::string status_rule = R"(
+    - name: orders_by_status_total
+      type: counter
+      match: {routes: [/api/orders]}
+      labels:
+        status: {from: status, map: {"201": created, "200": ok}, other: other}
+)";
+    const std::string body_rules = R"(
+    - name: orders_created_total
+      type: counter
+      match: {routes: [/api/orders], methods: [POST]}
+      labels:
+        platform: {from: "response:/platform", values: [web, ios, android], other: other}
+        status: {from: status_class, map: {2xx: success, 4xx: rejected, 5xx: failed}}
+    - name: order_value_usd
+      type: histogram
+      buckets: [10, 50, 100, 500, 1000, 5000, 10000]
+      match: {routes: [/api/orders], methods: [POST], status: [2xx]}
+      value: "response:/total"
+      labels:
+        platform: {from: "response:/platform", values: [web, ios, android], other: other}
+)";
+    std::shared_ptr<const config::config> cfg = config::load_string(
+        "upstream: {address: 127.0.0.1:3000}\nroutes: [POST /api/orders]\nmetrics:\n  rules:" +
+            (body ? body_rules + status_rule : status_rule),
+        "bench.yaml");
+    const auto table = routes::routing::build_table(*cfg);
+    const routes::routing routing(*cfg, table);
+    auto rules = std::make_shared<const rules::metric_rules>(cfg, std::vector{table});
+    agent::business_metrics business;
+    business.install(rules);
+    routes::request_record r;
+    r.method_id = routes::http_method::post;
+    r.route = routing.resolve(r.method_id, "/api/orders");
+    r.route_label = routing.label(r.route);
+    r.route_configured = true;
+    r.status = 201;
+    if (body)
+        r.response_body =
+            R"({"id":"ord_7f3a","total":123.45,"currency":"USD","platform":"web",)"
+            R"("items":[{"sku":"lamp","qty":1,"price":123.45}],"created_at":"2026-12-06T05:00:00Z"})";
+    for (auto _ : state) business.on_request(r);
+}
+BENCHMARK(metric_rules)->Arg(0)->Arg(1)->ArgName("orders_0_status_only_1");
 
 }  // namespace
 

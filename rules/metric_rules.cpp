@@ -1,8 +1,11 @@
 #include "rules/metric_rules.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 
+#include "audit/json_text.hpp"
+#include "audit/redact.hpp"
 #include "config/load.hpp"
 #include "rules/value_source.hpp"
 
@@ -24,6 +27,19 @@ metric_label_set compile_label(const config::metric_label& l) {
     for (const auto& [from, to] : l.map) out.index.emplace(from, add(to));
     if (l.other) out.other = add(*l.other);
     return out;
+}
+
+// The bodies of the request being evaluated, parsed once each on this thread.
+struct body_cache {
+    bool parsed[2] = {false, false};
+    std::vector<std::string> values[2];
+};
+thread_local body_cache bodies;
+
+int body_index(const config::value_source& s) {
+    if (s.from == source_kind::request_body) return 0;
+    if (s.from == source_kind::response_body) return 1;
+    return -1;
 }
 
 // Whether `s` reads a body that was cut at the capture cap: its value may be past the cut.
@@ -81,12 +97,16 @@ metric_rules::metric_rules(std::shared_ptr<const config::config> cfg,
                           listener,
                           rule_matcher::compile(rule.match, *tables[listener], rule.mark, key),
                           {},
-                          rule.buckets.empty() ? cfg_->metrics.buckets : rule.buckets};
+                          rule.buckets.empty() ? cfg_->metrics.buckets : rule.buckets,
+                          -1,
+                          {}};
         refuse_unknown_path_param(rule.value, *tables[listener], m.match, key + ".value");
+        m.value_slot = slot_of(rule.value);
         for (const auto& l : rule.labels) {
             refuse_unknown_path_param(l.from, *tables[listener], m.match,
                                       key + ".labels." + l.name + ".from");
             m.labels.push_back(compile_label(l));
+            m.label_slots.push_back(slot_of(l.from));
         }
         rules_.push_back(std::move(m));
         listeners_[listener].rules.push_back(rules_.size() - 1);
@@ -102,6 +122,69 @@ metric_rules::metric_rules(std::shared_ptr<const config::config> cfg,
         lr.buckets = route_buckets(*tables[l], named);
         lr.routes = route_lookup(tables[l], names_a_route);
     }
+}
+
+// A body pointer's slot among the pointers of its body (shared by every rule that reads it).
+int metric_rules::slot_of(const config::value_source& s) {
+    const int body = body_index(s);
+    if (body < 0) return -1;
+    auto& list = pointers_[body];
+    const auto it = std::find(list.begin(), list.end(), s.key);
+    if (it != list.end()) return static_cast<int>(it - list.begin());
+    list.push_back(s.key);
+    return static_cast<int>(list.size() - 1);
+}
+
+void metric_rules::forget_bodies() {
+    bodies.parsed[0] = bodies.parsed[1] = false;
+}
+
+// As value_source.cpp reads a pointer (the stored-JSON rules of audit/json_text.hpp: a body
+// with a duplicate key or an overflowing number reads as missing; a pointer through a redacted
+// key reads "[REDACTED]"), for all of a body's pointers in one pass.
+const std::string& metric_rules::body_read(int body, int slot,
+                                           const routes::request_record& r) const {
+    auto& values = bodies.values[body];
+    if (!bodies.parsed[body]) {
+        bodies.parsed[body] = true;
+        const auto& keys = cfg_->audit.redact_keys;
+        const auto& pointers = pointers_[body];
+        std::vector<audit::json_tokens> wanted;
+        values.assign(pointers.size(), "");
+        for (std::size_t i = 0; i < pointers.size(); ++i) {
+            wanted.push_back(audit::pointer_tokens(pointers[i]));
+            for (const auto& token : wanted.back())
+                if (audit::is_redacted_key(token, keys)) values[i] = audit::redacted;
+        }
+        std::vector<std::size_t> order;  // the pointer of each span, in document order
+        const auto doc = audit::canonical_json(body == 0 ? r.request_body : r.response_body, keys,
+                                               [&](const audit::json_tokens& t) {
+                                                   for (std::size_t i = 0; i < wanted.size(); ++i) {
+                                                       if (t == wanted[i] && values[i].empty()) {
+                                                           order.push_back(i);
+                                                           return true;
+                                                       }
+                                                   }
+                                                   return false;
+                                               });
+        if (doc.ok()) {
+            for (std::size_t k = 0; k < doc.spans.size() && k < order.size(); ++k) {
+                const auto text = doc.text_of(doc.spans[k]);
+                auto& v = values[order[k]];
+                if (text.starts_with('"'))
+                    v = audit::unquote(text);
+                else if (text != "null")
+                    v = std::string(text);
+            }
+        }
+    }
+    return values[static_cast<std::size_t>(slot)];
+}
+
+std::string metric_rules::read(const config::value_source& s, int slot,
+                               const routes::request_record& r) const {
+    if (slot >= 0) return body_read(body_index(s), slot, r);
+    return extract(s, r, cfg_->audit.redact_keys, {jwt_.get(), false});
 }
 
 void metric_rules::add_plans(std::size_t listener, std::vector<routes::capture_plan>& plans) const {
@@ -137,11 +220,9 @@ void metric_rules::observe(const compiled_metric& m, const routes::request_recor
     o.indexes.clear();
     o.value = 1;
     o.skipped.reset();
-    const auto& keys = cfg_->audit.redact_keys;
-    const jwt_reading jwt{jwt_.get(), false};
     const auto& value = m.rule->value;
     if (value.from != source_kind::none) {
-        const auto text = extract(value, r, keys, jwt);
+        const auto text = read(value, m.value_slot, r);
         if (text.empty()) {
             o.skipped =
                 truncated_body(value, r) ? metric_skip::body_truncated : metric_skip::missing_value;
@@ -161,7 +242,7 @@ void metric_rules::observe(const compiled_metric& m, const routes::request_recor
     for (std::size_t i = 0; i < m.labels.size(); ++i) {
         const auto& set = m.labels[i];
         const auto& from = m.rule->labels[i].from;
-        const auto text = extract(from, r, keys, jwt);
+        const auto text = read(from, m.label_slots[i], r);
         std::uint16_t index;
         if (const auto it = set.index.find(text); it != set.index.end()) {
             index = it->second;

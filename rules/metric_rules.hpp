@@ -59,6 +59,10 @@ struct compiled_metric {
     rule_matcher match;
     std::vector<metric_label_set> labels;
     std::vector<double> buckets;  // histogram: the rule's, or metrics.buckets
+    // Where a body source's value is found among the pointers read from that body in one pass
+    // (metric_rules::body_read): its slot, or -1 (not a body source).
+    int value_slot = -1;
+    std::vector<int> label_slots;
 };
 
 // One evaluation's outcome for one rule: label indexes and the number, or why not.
@@ -92,6 +96,7 @@ class metric_rules {
         const auto& l = listeners_[r.listener];
         const auto route = l.routes.of(r);
         thread_local metric_observation o;
+        forget_bodies();
         l.buckets.first(route, [&](std::uint32_t i) {
             const auto& m = rules_[l.rules[i]];
             if (m.match.matches(r, true)) {
@@ -115,10 +120,19 @@ class metric_rules {
     };
     void observe(const compiled_metric& m, const routes::request_record& r,
                  metric_observation& o) const;
+    // A value source's text: body sources through body_read, the others through extract().
+    std::string read(const config::value_source& s, int slot,
+                     const routes::request_record& r) const;
+    // The value at `slot` of the request's (0) or response's (1) body. Each body is parsed once
+    // per request, for every pointer the rules read from it (not once per pointer).
+    const std::string& body_read(int body, int slot, const routes::request_record& r) const;
+    int slot_of(const config::value_source& s);
+    static void forget_bodies();  // a new request: the bodies read before are not its own
 
     std::shared_ptr<const config::config> cfg_;
     std::vector<compiled_metric> rules_;
     std::vector<listener_rules> listeners_;
+    std::vector<std::string> pointers_[2];     // read from the request's, the response's body
     std::unique_ptr<const jwt_verifier> jwt_;  // null: no key, `jwt:` tokens are only decoded
 };
 
