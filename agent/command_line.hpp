@@ -36,7 +36,7 @@ struct command_line {
     bool slo_crd = false;               // slo rules --crd
     std::string slo_out;                // slo rules --out FILE; empty: stdout
     std::string slo_runbook_base = "docs/SLO.md";
-    loadtest::loadtest_args loadtest;   // loadtest -f FILE ...
+    loadtest::loadtest_args loadtest;  // loadtest -f FILE ...
 };
 
 // The log levels --log-level and `log_level` accept.
