@@ -198,8 +198,13 @@ TEST(BusinessMetricsTest, AStreamedDownloadIsNotBufferedForARule) {
                1;
     })) << text;
     EXPECT_GT(rss_before, 0);
-    EXPECT_LT(sample_value(text, "process_resident_memory_bytes") - rss_before, 8.0 * 1024 * 1024)
-        << text;
+#ifdef __SANITIZE_ADDRESS__
+    // ASan's shadow memory and quarantine count in the RSS: still well below the 20 MB body.
+    constexpr double allowed = 16.0 * 1024 * 1024;
+#else
+    constexpr double allowed = 8.0 * 1024 * 1024;
+#endif
+    EXPECT_LT(sample_value(text, "process_resident_memory_bytes") - rss_before, allowed) << text;
 }
 
 // A reload that drops a rule drops its series; an unchanged rule keeps its counts.
