@@ -85,6 +85,7 @@ void app::start() {
         admin_ioc_, cfg_->admin.listen, [this](const admin_request& r) { return handle_admin(r); });
     proxy_ = std::make_unique<proxy::server>(cfg_, observer_, routes_, &audit_->gate());
     proxy_->start();
+    start_databases();
     listening_ = true;
     health_ = std::make_unique<health_checker>(admin_ioc_, *cfg_,
                                                proxy::resolve_upstream(cfg_->upstream).endpoints);
@@ -101,6 +102,18 @@ void app::start() {
                  SIDELIGHT_VERSION, cfg_->proxy.listen.host, proxy_->port(),
                  cfg_->admin.listen.host, admin_->port(), cfg_->upstream.address.to_string(),
                  workers);
+}
+
+void app::start_databases() {
+    if (cfg_->databases.empty()) return;
+    db_metrics_ = std::make_unique<db_metrics>(*cfg_, metrics_.registry(), metrics_);
+    databases_ = std::make_unique<dbproxy::server>(cfg_->databases, *db_metrics_);
+    databases_->start();
+    for (std::size_t i = 0; i < cfg_->databases.size(); ++i) {
+        const auto& d = cfg_->databases[i];
+        spdlog::info("database {} listening on {}:{} -> {}", d.name, d.listen.host,
+                     databases_->port(i), d.upstream.address.to_string());
+    }
 }
 
 int app::run() {
@@ -188,6 +201,7 @@ int app::drain() {
         spdlog::warn("shutdown: grace over, closing {} connections", proxy_->connections());
     proxy_->abort();
     proxy_->join();
+    if (databases_) databases_->stop();  // the app's database connections close with it
     // Every request has been recorded by now: commit what the audit queue still holds.
     audit_->drain(std::chrono::steady_clock::now() + cfg_->shutdown.grace);
     health_->stop();

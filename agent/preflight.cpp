@@ -106,6 +106,8 @@ preflight_result preflight(const std::string& config_path, rules::jwt_stats* jwt
     check_listen(cfg, "admin.listen", cfg.admin.listen);
     for (std::size_t i = 0; i < cfg.egress.size(); ++i)
         check_listen(cfg, "egress[" + std::to_string(i) + "].listen", cfg.egress[i].listen);
+    for (std::size_t i = 0; i < cfg.databases.size(); ++i)
+        check_listen(cfg, "databases[" + std::to_string(i) + "].listen", cfg.databases[i].listen);
     return r;
 }
 
