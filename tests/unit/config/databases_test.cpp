@@ -70,7 +70,7 @@ TEST(databases, errors_quote_the_position) {
         "require, verify-full, got \"yes\"");
     EXPECT_EQ(error_of(upstream + "databases:\n  - {name: a, listen: 127.0.0.1:6432, upstream: "
                                   "{address: d:5432, ca_file: x.pem}}\n"),
-              "sidelight.yaml:3:70: databases[0].upstream.ca_file: applies with tls: "
+              "sidelight.yaml:3:76: databases[0].upstream.ca_file: applies with tls: "
               "verify-full only");
 }
 
@@ -92,7 +92,7 @@ TEST(databases, listen_ports_do_not_clash) {
                        "  - {name: mail, listen: 127.0.0.1:15001, upstream: {address: x:443}}\n"
                        "databases:\n"
                        "  - {name: a, listen: 127.0.0.1:15001, upstream: {address: d:5432}}\n"),
-              "sidelight.yaml:6:5: databases[0].listen: same port as egress mail");
+              "sidelight.yaml:5:5: databases[0].listen: same port as egress mail");
     EXPECT_EQ(
         error_of(upstream + "databases:\n"
                             "  - {name: a, listen: 127.0.0.1:6432, upstream: {address: d:5432}}\n"
