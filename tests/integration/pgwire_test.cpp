@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 #include <poll.h>
+#include <signal.h>
 
 #include <chrono>
 #include <fstream>
@@ -42,11 +43,16 @@ struct sidecar {
 
     explicit sidecar(const std::string& yaml) {
         proc = sidelight_process::run(dir, test_config(1, yaml));
-        static const std::regex line(R"(database main listening on 127\.0\.0\.1:(\d+) -> )");
         EXPECT_TRUE(proc->wait_for_log("database main listening on")) << proc->stderr_text();
+        port = port_of("main");
+    }
+
+    // The port database `name` bound, from its log line.
+    std::uint16_t port_of(const std::string& name) const {
+        const std::regex line("database " + name + R"( listening on 127\.0\.0\.1:(\d+) -> )");
         std::smatch m;
         const auto text = proc->stderr_text();
-        if (std::regex_search(text, m, line)) port = static_cast<std::uint16_t>(std::stoi(m[1]));
+        return std::regex_search(text, m, line) ? static_cast<std::uint16_t>(std::stoi(m[1])) : 0;
     }
 
     std::string dsn(const std::string& dbname, const std::string& more = "sslmode=disable",
@@ -396,6 +402,39 @@ TEST(PgWireTest, TableLabelsAreCapped) {
     for (int i = 1; i <= 3; ++i)
         EXPECT_EQ(s.side.value(queries("select", "t" + std::to_string(i))), 1);
     EXPECT_EQ(s.side.value(queries("select", "t4")), -1);
+}
+
+TEST(PgWireTest, SeveralDatabasesGetADatabaseLabelAndConstLabels) {
+    const auto upstream = "{address: 127.0.0.1:" + std::to_string(cluster().port()) + "}";
+    sidecar side(
+        "metrics:\n  const_labels: {pod: p1}\n"
+        "databases:\n"
+        "  - {name: main, listen: 127.0.0.1:0, upstream: " +
+        upstream +
+        "}\n"
+        "  - {name: reports, listen: 127.0.0.1:0, upstream: " +
+        upstream + "}\n");
+    ASSERT_TRUE(side.proc->wait_for_log("database reports listening on"));
+    auto main = connect(side.dsn("postgres"));
+    ASSERT_EQ(PQstatus(main.get()), CONNECTION_OK) << PQerrorMessage(main.get());
+    ok(main.get(), "SELECT 1");
+    side.port = side.port_of("reports");
+    auto reports = connect(side.dsn("postgres"));
+    ASSERT_EQ(PQstatus(reports.get()), CONNECTION_OK) << PQerrorMessage(reports.get());
+    ok(reports.get(), "SELECT 2");
+    ok(reports.get(), "SELECT 3");
+    const auto series = [](const std::string& db) {
+        return "db_queries_total{database=\"" + db +
+               "\",operation=\"select\",outcome=\"ok\",table=\"none\",pod=\"p1\"}";
+    };
+    EXPECT_TRUE(eventually([&] { return side.value(series("reports")) == 2; }));
+    EXPECT_EQ(side.value(series("main")), 1);
+    EXPECT_EQ(side.value("active_connections{type=\"db\",pod=\"p1\"}"), 2);
+    // SIGTERM with idle database connections open: they are closed and sidelight exits 0.
+    side.proc->signal(SIGTERM);
+    EXPECT_EQ(side.proc->wait_exit(15s), 0) << side.proc->stderr_text();
+    auto r = exec(main.get(), "SELECT 1");
+    EXPECT_NE(PQresultStatus(r.get()), PGRES_TUPLES_OK);
 }
 
 }  // namespace
