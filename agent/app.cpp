@@ -172,6 +172,8 @@ bool app::reload() {
         spdlog::warn(
             "reload: proxy, upstream, admin, limits and egress listener settings take effect at "
             "restart");
+    if (!(next->databases == cfg_->databases))
+        spdlog::warn("reload: database listener settings take effect at restart");
     spdlog::info("reload: ok routes={}", routes->table().size());
     return true;
 }

@@ -56,7 +56,7 @@ TEST(databases, parsed_with_defaults) {
 
 TEST(databases, errors_quote_the_position) {
     EXPECT_EQ(error_of(upstream + "databases:\n  - {name: main, listen: 127.0.0.1:6432}\n"),
-              "sidelight.yaml:3:5: databases[0]: missing required key \"upstream\"");
+              "sidelight.yaml:3:5: databases[0].upstream: missing required key");
     EXPECT_EQ(
         error_of(upstream + "databases:\n"
                             "  - {name: a, listen: 127.0.0.1:6432, upstream: {address: d:5432}}\n"
@@ -66,7 +66,7 @@ TEST(databases, errors_quote_the_position) {
         error_of(upstream +
                  "databases:\n"
                  "  - {name: a, listen: 127.0.0.1:6432, upstream: {address: d:5432, tls: yes}}\n"),
-        "sidelight.yaml:3:68: databases[0].upstream.tls: expected one of disable, prefer, "
+        "sidelight.yaml:3:72: databases[0].upstream.tls: expected one of disable, prefer, "
         "require, verify-full, got \"yes\"");
     EXPECT_EQ(error_of(upstream + "databases:\n  - {name: a, listen: 127.0.0.1:6432, upstream: "
                                   "{address: d:5432, ca_file: x.pem}}\n"),

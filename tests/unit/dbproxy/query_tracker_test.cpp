@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "dbproxy/wire.hpp"
 
 namespace sidelight::dbproxy {
@@ -138,6 +140,26 @@ TEST(message_splitter, messages_split_across_reads) {
     EXPECT_EQ(seen[1].second.size(), 16u);  // kept up to the cap
     EXPECT_EQ(seen[2].first, 'S');
     EXPECT_FALSE(split.broken());
+}
+
+TEST(message_splitter, hostile_bytes_never_crash) {
+    std::mt19937 rng(7);
+    for (int round = 0; round < 200; ++round) {
+        message_splitter from_client(64), from_server(16);
+        query_tracker t;
+        std::vector<query_tracker::finished> out;
+        const auto now = clock::now();
+        std::string bytes(rng() % 512, '\0');
+        for (auto& c : bytes)
+            c = static_cast<char>(rng() % 8 == 0 ? 0 : "QPBEDSCZ1230"[rng() % 12]);
+        from_client.feed(bytes,
+                         [&](char type, std::string_view body) { t.on_frontend(type, body, now); });
+        from_server.feed(
+            bytes, [&](char type, std::string_view body) { t.on_backend(type, body, now, out); });
+        t.on_frontend('S', "", now);
+        t.on_backend('Z', "I", now, out);
+        EXPECT_LE(t.pending(), bytes.size());
+    }
 }
 
 }  // namespace
