@@ -359,6 +359,30 @@ TEST(PgWireTest, UpstreamTlsVerifyFull) {
     EXPECT_STREQ(PQgetvalue(r.get(), 0, 0), "t");  // the server side is encrypted
 }
 
+// tls: require encrypts without a CA; a cancel goes over TLS to the same server too.
+TEST(PgWireTest, UpstreamTlsRequireAndCancelOverIt) {
+    sidecar side(databases_yaml(", tls: require"));
+    auto c = connect(side.dsn("postgres"));
+    ASSERT_EQ(PQstatus(c.get()), CONNECTION_OK) << PQerrorMessage(c.get());
+    auto r = exec(c.get(), "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()");
+    EXPECT_STREQ(PQgetvalue(r.get(), 0, 0), "t");
+    ASSERT_EQ(PQsendQuery(c.get(), "SELECT pg_sleep(10)"), 1);
+    auto watcher = connect(cluster().dsn());
+    EXPECT_TRUE(eventually([&] {
+        auto a = exec(watcher.get(),
+                      "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND "
+                      "query = 'SELECT pg_sleep(10)'");
+        return std::string(PQgetvalue(a.get(), 0, 0)) == "1";
+    }));
+    PGcancel* cancel = PQgetCancel(c.get());
+    char err[256] = {};
+    EXPECT_EQ(PQcancel(cancel, err, sizeof err), 1) << err;
+    PQfreeCancel(cancel);
+    auto done = result_ptr(PQgetResult(c.get()), &PQclear);
+    EXPECT_STREQ(PQresultErrorField(done.get(), PG_DIAG_SQLSTATE), "57014");
+    while (auto* extra = PQgetResult(c.get())) PQclear(extra);
+}
+
 TEST(PgWireTest, UpstreamTlsWithTheWrongCaFailsCleanly) {
     temp_dir keys;
     const auto other_ca = keys.path() + "/other.crt";
