@@ -95,6 +95,7 @@ void app::start() {
                      egress_.back()->port(), e.upstream.address.to_string(),
                      e.upstream.tls.enabled ? " (tls)" : "");
     }
+    start_databases();
     listening_ = true;
     health_ = std::make_unique<health_checker>(admin_ioc_, *cfg_,
                                                proxy::resolve_upstream(cfg_->upstream).endpoints);
@@ -111,6 +112,18 @@ void app::start() {
                  SIDELIGHT_VERSION, cfg_->proxy.listen.host, proxy_->port(),
                  cfg_->admin.listen.host, admin_->port(), cfg_->upstream.address.to_string(),
                  workers);
+}
+
+void app::start_databases() {
+    if (cfg_->databases.empty()) return;
+    db_metrics_ = std::make_unique<db_metrics>(*cfg_, metrics_.registry(), metrics_);
+    databases_ = std::make_unique<dbproxy::server>(cfg_->databases, *db_metrics_);
+    databases_->start();
+    for (std::size_t i = 0; i < cfg_->databases.size(); ++i) {
+        const auto& d = cfg_->databases[i];
+        spdlog::info("database {} listening on {}:{} -> {}", d.name, d.listen.host,
+                     databases_->port(i), d.upstream.address.to_string());
+    }
 }
 
 int app::run() {
@@ -169,6 +182,8 @@ bool app::reload() {
         spdlog::warn(
             "reload: proxy, upstream, admin, limits and egress listener settings take effect at "
             "restart");
+    if (!(next->databases == cfg_->databases))
+        spdlog::warn("reload: database listener settings take effect at restart");
     spdlog::info("reload: ok routes={}", routes->table().size());
     return true;
 }
@@ -210,6 +225,7 @@ int app::drain() {
     for (auto& e : egress_) e->abort();
     proxy_->join();
     for (auto& e : egress_) e->join();
+    if (databases_) databases_->stop();  // the app's database connections close with it
     // Every request has been recorded by now: commit what the audit queue still holds.
     audit_->drain(std::chrono::steady_clock::now() + cfg_->shutdown.grace);
     health_->stop();

@@ -24,10 +24,12 @@
 #include "agent/admin_server.hpp"
 #include "agent/audit_pipeline.hpp"
 #include "agent/business_metrics.hpp"
+#include "agent/db_metrics.hpp"
 #include "agent/health.hpp"
 #include "agent/metrics.hpp"
 #include "agent/preflight.hpp"
 #include "config/config.hpp"
+#include "dbproxy/server.hpp"
 #include "proxy/server.hpp"
 #include "routes/routing.hpp"
 #include "util/published.hpp"
@@ -52,6 +54,7 @@ class app {
 
   private:
     void start();
+    void start_databases();  // the `databases` listeners (dbproxy/), after the proxy
     int drain();
     // Reloads the config file; returns false (old config kept) when it is invalid.
     bool reload();
@@ -96,6 +99,9 @@ class app {
     std::atomic<bool> listening_{false};
     std::atomic<bool> draining_{false};
     std::chrono::steady_clock::time_point started_;
+    // Last: stopped (and their connections closed) before the metrics they feed go away.
+    std::unique_ptr<db_metrics> db_metrics_;
+    std::unique_ptr<dbproxy::server> databases_;
 };
 
 }  // namespace sidelight::agent

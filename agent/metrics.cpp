@@ -46,10 +46,10 @@ metrics::metrics(const config::config& cfg)
       access_log_(cfg.access_log) {
     auto& conns = prometheus::BuildGauge()
                       .Name(cfg.metrics.prefix + "active_connections")
-                      .Help("Open connections by type (client, upstream, websocket).")
+                      .Help("Open connections by type (client, upstream, websocket, db).")
                       .Register(*registry_);
     for (auto t : {routes::connection_type::client, routes::connection_type::upstream,
-                   routes::connection_type::websocket}) {
+                   routes::connection_type::websocket, routes::connection_type::db}) {
         connections_[static_cast<std::size_t>(t)] =
             &conns.Add({{"type", std::string(routes::connection_label(t))}});
     }

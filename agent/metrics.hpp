@@ -2,7 +2,7 @@
 // All of sidelight's metrics, and the proxy observer that feeds them.
 //
 //  - traffic families (traffic_metrics.hpp), replaced when a reload changes metrics settings;
-//  - active_connections{type} (client, upstream, websocket);
+//  - active_connections{type} (client, upstream, websocket, db);
 //  - sidelight_* self metrics: build info, routes configured, unmatched requests, config
 //    reloads by result;
 //  - the standard process_* metrics.
@@ -55,7 +55,7 @@ class metrics : public routes::observer {
     std::vector<const prometheus::Collectable*> extra_;
     mutable std::mutex const_labels_mutex_;  // apply() sets them, render() reads them
     prometheus::Labels const_labels_;        // metrics.const_labels, added to every series
-    std::array<prometheus::Gauge*, 3> connections_{};
+    std::array<prometheus::Gauge*, 4> connections_{};
     prometheus::Gauge* routes_configured_;
     prometheus::Counter* unmatched_;
     prometheus::Counter* reload_ok_;

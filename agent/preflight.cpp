@@ -5,6 +5,7 @@
 #include "audit/checkpoint.hpp"
 #include "audit/store.hpp"
 #include "config/load.hpp"
+#include "dbproxy/database_link.hpp"
 #include "routes/route_template.hpp"
 
 namespace sidelight::agent {
@@ -26,6 +27,15 @@ void check_listen(const config::config& cfg, const std::string& key_path,
                        "\"" + listen.host +
                            "\" is not an IP address; a listener needs one "
                            "(0.0.0.0, 127.0.0.1, [::], [::1], ...)");
+    }
+}
+
+// The listener's own loader: a ca_file that cannot be read fails check as it would fail run.
+void check_database_ca(const config::database_config& db, const std::string& key) {
+    try {
+        (void)dbproxy::make_db_tls_context(db, key + ".upstream.ca_file");
+    } catch (const std::runtime_error& e) {
+        throw config::config_error(db.upstream.ca_file_mark, key + ".upstream.ca_file", e.what());
     }
 }
 
@@ -106,6 +116,11 @@ preflight_result preflight(const std::string& config_path, rules::jwt_stats* jwt
     check_listen(cfg, "admin.listen", cfg.admin.listen);
     for (std::size_t i = 0; i < cfg.egress.size(); ++i)
         check_listen(cfg, "egress[" + std::to_string(i) + "].listen", cfg.egress[i].listen);
+    for (std::size_t i = 0; i < cfg.databases.size(); ++i) {
+        const auto key = "databases[" + std::to_string(i) + "]";
+        check_listen(cfg, key + ".listen", cfg.databases[i].listen);
+        check_database_ca(cfg.databases[i], key);
+    }
     return r;
 }
 

@@ -15,6 +15,8 @@
 //              max_url_bytes, max_header_bytes, max_header_count, max_body_bytes}
 //   metrics:  {prefix, buckets, const_labels, traffic, rules}
 //   egress:   list of {name, listen, upstream, routes, workers}
+//   databases: list of {name, listen, upstream {address, tls, ca_file, sni, connect_timeout},
+//              tables {max}, slow_query}
 //   slos:     list of {name, route, objective, latency, window}
 //   routes:   list of entries, or {openapi, unmatched, max_routes, case_sensitive, entries}
 //   audit:    {store, queue_size, batch_max, batch_interval, strict_timeout, max_body_bytes,
@@ -416,6 +418,38 @@ struct egress_config {
     bool operator==(const egress_config&) const = default;
 };
 
+// A PostgreSQL wire listener (`databases` entry, docs/CONFIG.md): the app's DATABASE_URL points
+// at `listen`; the bytes go to `upstream` unmodified both ways and every query is timed by
+// operation and table (dbproxy/). `tls` is the server side only: sidelight answers the client's
+// SSLRequest with 'N' (the app talks plain text to its sidecar on localhost), and with
+// prefer/require/verify-full it asks the database for TLS itself; verify-full checks the
+// certificate against `ca_file` (or the system's trust store) for the name `sni` (default: the
+// address's host).
+enum class db_tls { disable, prefer, require, verify_full };
+std::string_view to_string(db_tls t);  // "disable", "prefer", "require", "verify-full"
+
+struct database_upstream {
+    config::address address{"127.0.0.1", 5432};
+    db_tls tls = db_tls::disable;
+    std::string ca_file;
+    std::string sni;
+    duration connect_timeout{5000};
+    source_mark ca_file_mark;
+
+    bool operator==(const database_upstream&) const = default;
+};
+
+struct database_config {
+    std::string name;
+    address listen{"127.0.0.1", 6432};
+    database_upstream upstream;
+    std::size_t max_tables = 200;  // distinct `table` label values; beyond: "other"
+    duration slow_query{100};      // a statement slower than this is counted and logged
+    source_mark mark;
+
+    bool operator==(const database_config&) const = default;
+};
+
 // One service level objective (`slos` entry, docs/SLO.md): for the requests of one configured
 // route and method, `objective` percent are good over `window`. Good means faster than
 // `latency` (a latency SLO, read from api_latency_ms), or not a 5xx (an availability SLO, read
@@ -454,6 +488,7 @@ struct config {
     audit_config audit;
     security_config security;
     std::vector<egress_config> egress;
+    std::vector<database_config> databases;
     std::vector<slo_spec> slos;
     bool access_log = false;
     std::string log_level = "info";  // trace debug info warn error critical off

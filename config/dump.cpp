@@ -234,6 +234,29 @@ void emit_egress(YAML::Emitter& out, const std::vector<egress_config>& egress) {
     out << YAML::EndSeq;
 }
 
+void emit_databases(YAML::Emitter& out, const std::vector<database_config>& databases) {
+    if (databases.empty()) return;
+    out << YAML::Key << "databases" << YAML::Value << YAML::BeginSeq;
+    for (const auto& d : databases) {
+        out << YAML::BeginMap;
+        put(out, "name", d.name);
+        put(out, "listen", d.listen.to_string());
+        begin(out, "upstream");
+        put(out, "address", d.upstream.address.to_string());
+        put(out, "tls", std::string(to_string(d.upstream.tls)));
+        if (!d.upstream.ca_file.empty()) put(out, "ca_file", d.upstream.ca_file);
+        if (!d.upstream.sni.empty()) put(out, "sni", d.upstream.sni);
+        put(out, "connect_timeout", d.upstream.connect_timeout);
+        out << YAML::EndMap;
+        begin(out, "tables");
+        put_count(out, "max", d.max_tables);
+        out << YAML::EndMap;
+        put(out, "slow_query", d.slow_query);
+        out << YAML::EndMap;
+    }
+    out << YAML::EndSeq;
+}
+
 void emit_slos(YAML::Emitter& out, const std::vector<slo_spec>& slos) {
     if (slos.empty()) return;
     out << YAML::Key << "slos" << YAML::Value << YAML::BeginSeq;
@@ -391,6 +414,7 @@ void dump(const config& cfg, std::ostream& stream) {
     emit_audit(out, cfg.audit);
     emit_security(out, cfg.security);
     emit_egress(out, cfg.egress);
+    emit_databases(out, cfg.databases);
     emit_slos(out, cfg.slos);
     put_bool(out, "access_log", cfg.access_log);
     put(out, "log_level", cfg.log_level);

@@ -239,6 +239,7 @@ void resolve_paths(config& cfg) {
     resolve_path(cfg.audit.jwt.key_file, base);
     resolve_path(cfg.upstream.tls.ca_file, base);
     for (auto& e : cfg.egress) resolve_path(e.upstream.tls.ca_file, base);
+    for (auto& d : cfg.databases) resolve_path(d.upstream.ca_file, base);
 }
 
 std::string read_file(const std::string& path) {
@@ -272,6 +273,29 @@ node_ref locate(const node_ref& root, const std::string& section, const std::str
     at.mark = detail::to_mark(root.mark.file, sub.Mark());
     if (sub.IsMap() && sub[key]) at.mark = detail::to_mark(root.mark.file, sub[key].Mark());
     return at;
+}
+
+// A database listener shares no port with the proxy, the admin server, an egress listener or
+// another database listener.
+template <class Clash>
+void check_database_listeners(const config& cfg, const Clash& clash) {
+    for (std::size_t i = 0; i < cfg.databases.size(); ++i) {
+        const auto& d = cfg.databases[i];
+        const auto at = [&](const std::string& what) {
+            throw config_error(d.mark, "databases[" + std::to_string(i) + "].listen", what);
+        };
+        if (clash(d.listen, cfg.proxy.listen))
+            at("same port as proxy.listen (" + cfg.proxy.listen.to_string() + ")");
+        if (clash(d.listen, cfg.admin.listen))
+            at("same port as admin.listen (" + cfg.admin.listen.to_string() + ")");
+        for (const auto& e : cfg.egress)
+            if (clash(d.listen, e.listen)) at("same port as egress " + e.name);
+        for (std::size_t j = 0; j < i; ++j)
+            if (clash(d.listen, cfg.databases[j].listen))
+                at("same port as databases[" + std::to_string(j) + "] (" + cfg.databases[j].name +
+                   ")");
+        if (d.upstream.address == d.listen) at("its upstream is this listener: it would loop");
+    }
 }
 
 // Two listeners on one port, or an upstream that is sidelight itself, fail at bind time or loop
@@ -310,6 +334,7 @@ void check_listeners(const node_ref& root, const config& cfg) {
              (any(e.listen.host) && local(e.upstream.address.host))))
             at("its upstream is this listener: requests would loop");
     }
+    check_database_listeners(cfg, clash);
 }
 
 // A rule's `listener` names an egress listener of the file.
@@ -343,8 +368,8 @@ void check_rule_listeners(const config& cfg) {
 
 void parse_root(const node_ref& root, config& cfg) {
     map_reader m(root, {"proxy", "upstream", "admin", "health", "shutdown", "limits", "metrics",
-                        "routes", "audit", "security", "egress", "slos", "access_log", "log_level",
-                        "log_format", "config_watch"});
+                        "routes", "audit", "security", "egress", "databases", "slos", "access_log",
+                        "log_level", "log_format", "config_watch"});
     auto section = [&](std::string_view key) {
         if (auto v = m.get(key)) return *v;
         return node_ref{YAML::Node(), std::string(key), root.mark};
@@ -360,6 +385,7 @@ void parse_root(const node_ref& root, config& cfg) {
     cfg.audit = detail::parse_audit(section("audit"));
     cfg.security = detail::parse_security(section("security"));
     if (auto v = m.get("egress")) cfg.egress = detail::parse_egress(*v);
+    if (auto v = m.get("databases")) cfg.databases = detail::parse_databases(*v);
     if (auto v = m.get("slos")) cfg.slos = detail::parse_slos(*v, cfg.metrics);
     if (auto v = m.get("access_log")) cfg.access_log = detail::to_bool(*v);
     if (auto v = m.get("log_level"))

@@ -89,6 +89,7 @@ std::vector<route_spec> parse_route_entries(const node_ref& n);
 upstream_config parse_upstream(const node_ref& n);
 std::vector<metric_rule> parse_metric_rules(const node_ref& n);
 std::vector<egress_config> parse_egress(const node_ref& n);
+std::vector<database_config> parse_databases(const node_ref& n);
 // `slos`, after `metrics`: a latency must be one of `buckets` (the api_latency_ms bounds).
 std::vector<slo_spec> parse_slos(const node_ref& n, const metrics_config& metrics);
 // `path:id`, `header:X`, `query:q`, `jwt:c`, `request:/p`, `response:/p`; with `exchange`

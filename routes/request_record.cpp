@@ -38,6 +38,8 @@ std::string_view connection_label(connection_type t) {
             return "upstream";
         case connection_type::websocket:
             return "websocket";
+        case connection_type::db:
+            return "db";
     }
     return "";
 }

@@ -38,7 +38,8 @@ enum class error_type : std::uint8_t {
 inline constexpr std::size_t error_type_count = 11;
 std::string_view error_label(error_type e);
 
-enum class connection_type : std::uint8_t { client, upstream, websocket };
+// db: a client connection of a database listener (dbproxy/), counted by the agent.
+enum class connection_type : std::uint8_t { client, upstream, websocket, db };
 std::string_view connection_label(connection_type t);
 
 // What metrics need of a request: its times and labels. Plain values only, so a reset is a

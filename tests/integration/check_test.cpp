@@ -65,7 +65,11 @@ std::set<std::string> documented_keys() {
             keys.insert(prefix + m[1].str());
         }
     }
-    return keys;
+    // `databases` is a list: its keys are looked up in its first entry.
+    std::set<std::string> listed;
+    for (const auto& k : keys)
+        listed.insert(k.starts_with("databases.") ? "databases[]." + k.substr(10) : k);
+    return listed;
 }
 
 // Whether `yaml` sets `path` (a list level, `[]`, is looked up in its first item).
@@ -201,6 +205,17 @@ security:
       user: request:/email
       login: true
       mode: batch
+databases:
+  - name: main
+    listen: 127.0.0.1:0
+    upstream:
+      address: 127.0.0.1:1
+      tls: verify-full
+      ca_file: /etc/ssl/certs/ca-certificates.crt
+      sni: db.internal
+      connect_timeout: 2s
+    tables: {max: 50}
+    slow_query: 250ms
 slos:
   - name: orders-availability
     route: POST /api/orders

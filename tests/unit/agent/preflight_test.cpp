@@ -95,6 +95,24 @@ std::string refusal(const temp_dir& dir, const std::string& yaml) {
     return "";
 }
 
+TEST(PreflightTest, DatabaseListenersNeedAnIpAndAReadableCa) {
+    temp_dir dir;
+    const std::string head = "upstream: {address: 127.0.0.1:3000}\ndatabases:\n";
+    EXPECT_NE(refusal(dir, head + "  - {name: m, listen: localhost:6432, upstream: {address: "
+                                  "db:5432}}\n")
+                  .find("databases[0].listen: \"localhost\" is not an IP address"),
+              std::string::npos);
+    const auto bad_ca = refusal(dir, head +
+                                         "  - {name: m, listen: 127.0.0.1:6432, upstream: "
+                                         "{address: db:5432, tls: verify-full, ca_file: "
+                                         "missing.pem}}\n");
+    EXPECT_NE(bad_ca.find("sidelight.yaml:3:"), std::string::npos) << bad_ca;
+    EXPECT_NE(bad_ca.find("databases[0].upstream.ca_file"), std::string::npos) << bad_ca;
+    EXPECT_EQ(refusal(dir, head + "  - {name: m, listen: 127.0.0.1:6432, upstream: {address: "
+                                  "db.internal:5432}}\n"),
+              "");
+}
+
 const std::string slo_routes = R"(upstream:
   address: 127.0.0.1:3000
 routes:

@@ -1,0 +1,58 @@
+// The db_* families; see db_metrics.hpp.
+#include "agent/db_metrics.hpp"
+
+namespace sidelight::agent {
+
+db_metrics::db_metrics(const config::config& cfg, prometheus::Registry& registry,
+                       metrics& connections)
+    : duration_(prometheus::BuildHistogram()
+                    .Name("db_query_duration_ms")
+                    .Help("Database statements seen on the wire, by operation and table: from "
+                          "the message that starts one to its completion, in milliseconds.")
+                    .Register(registry)),
+      queries_(prometheus::BuildCounter()
+                   .Name("db_queries_total")
+                   .Help("Database statements by operation, table and outcome (ok, error).")
+                   .Register(registry)),
+      slow_(prometheus::BuildCounter()
+                .Name("db_slow_queries_total")
+                .Help("Database statements slower than the database's slow_query.")
+                .Register(registry)),
+      connections_(connections) {
+    if (cfg.databases.size() > 1)
+        for (const auto& d : cfg.databases) names_.push_back(d.name);
+}
+
+db_metrics::series& db_metrics::resolve(const dbproxy::query_record& r) {
+    const auto key = std::tuple(r.database, std::string(r.operation), std::string(r.table));
+    if (auto it = series_.find(key); it != series_.end()) return it->second;
+    prometheus::Labels labels{{"operation", std::string(r.operation)},
+                              {"table", std::string(r.table)}};
+    if (r.database < names_.size()) labels["database"] = names_[r.database];
+    static const prometheus::Histogram::BucketBoundaries buckets{1, 5, 10, 50, 100, 500, 1000};
+    series s{};
+    s.duration = &duration_.Add(labels, buckets);
+    s.slow = &slow_.Add(labels);
+    labels["outcome"] = "ok";
+    s.ok = &queries_.Add(labels);
+    labels["outcome"] = "error";
+    s.error = &queries_.Add(labels);
+    return series_.emplace(key, s).first->second;
+}
+
+void db_metrics::on_query(const dbproxy::query_record& record) {
+    series* s;
+    {
+        std::lock_guard lock(mutex_);
+        s = &resolve(record);
+    }
+    s->duration->Observe(record.duration_ms);
+    (record.ok ? s->ok : s->error)->Increment();
+    if (record.slow) s->slow->Increment();
+}
+
+void db_metrics::on_db_connection(int delta) {
+    connections_.on_connection(routes::connection_type::db, delta);
+}
+
+}  // namespace sidelight::agent

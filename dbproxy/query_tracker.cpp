@@ -1,0 +1,156 @@
+// The request/answer matching of query_tracker.hpp.
+#include "dbproxy/query_tracker.hpp"
+
+#include "dbproxy/wire.hpp"
+
+namespace sidelight::dbproxy {
+namespace {
+
+// Prepared statements and portals a connection may name before we stop remembering new ones
+// (their queries are then labelled other/none): a client that never closes them cannot grow
+// sidelight's memory without bound.
+constexpr std::size_t max_names = 4096;
+
+}  // namespace
+
+void query_tracker::on_frontend(char type, std::string_view body, clock::time_point now) {
+    if (skipping_ && type != 'S') return;  // the server discards these until Sync
+    cursor c{body};
+    switch (type) {
+        case 'Q':
+            simple_query(c.cstring().value_or(body), now);
+            break;
+        case 'P': {
+            const auto name = c.cstring().value_or("");
+            remember(statements_, name, classify(c.cstring().value_or("")));
+            queue_.push_back({step::parse, {}, now});
+            break;
+        }
+        case 'B': {
+            const auto portal = c.cstring().value_or("");
+            const auto statement = c.cstring().value_or("");
+            remember(portals_, portal, lookup(statements_, statement));
+            queue_.push_back({step::bind, {}, now});
+            break;
+        }
+        case 'D':
+            queue_.push_back({step::describe, {}, now});
+            break;
+        case 'E':
+            queue_.push_back({step::execute, lookup(portals_, c.cstring().value_or("")), now});
+            break;
+        case 'C': {
+            const auto which = c.byte().value_or('S');
+            const auto name = std::string(c.cstring().value_or(""));
+            (which == 'S' ? statements_ : portals_).erase(name);
+            queue_.push_back({step::close, {}, now});
+            break;
+        }
+        case 'S':
+            skipping_ = false;
+            queue_.push_back({step::sync, {}, now});
+            break;
+        default:  // Flush, CopyData/Done/Fail, PasswordMessage, FunctionCall, Terminate
+            break;
+    }
+}
+
+void query_tracker::simple_query(std::string_view sql, clock::time_point now) {
+    const auto statements = split_statements(sql);
+    // An empty string (or only comments) is answered with one EmptyQueryResponse.
+    if (statements.empty()) queue_.push_back({step::simple, {}, now});
+    for (auto s : statements) queue_.push_back({step::simple, classify(s), now});
+    queue_.push_back({step::simple_end, {}, now});
+}
+
+void query_tracker::on_backend(char type, std::string_view body, clock::time_point now,
+                               std::vector<finished>& out) {
+    const auto front_is = [&](step s) { return !queue_.empty() && queue_.front().what == s; };
+    switch (type) {
+        case '1':  // ParseComplete
+            if (front_is(step::parse)) queue_.pop_front();
+            break;
+        case '2':  // BindComplete
+            if (front_is(step::bind)) queue_.pop_front();
+            break;
+        case '3':  // CloseComplete
+            if (front_is(step::close)) queue_.pop_front();
+            break;
+        case 'T':  // RowDescription: a Describe's answer, or a simple query's rows ahead
+        case 'n':  // NoData
+            if (front_is(step::describe)) queue_.pop_front();
+            break;
+        case 'C':  // CommandComplete
+        case 'I':  // EmptyQueryResponse
+        case 's':  // PortalSuspended (the Execute's row limit reached)
+            if (front_is(step::execute) || front_is(step::simple)) finish_front(true, now, out);
+            break;
+        case 'E':
+            on_error(now, out);
+            break;
+        case 'Z':  // ReadyForQuery: the end of a Sync or of a simple query string
+            pop_through_sync();
+            break;
+        default:
+            break;
+    }
+}
+
+void query_tracker::finish_front(bool ok, clock::time_point now, std::vector<finished>& out) {
+    auto& e = queue_.front();
+    out.push_back({std::move(e.info), now - e.start, ok});
+    queue_.pop_front();
+    // The next statement of the same string starts now.
+    if (!queue_.empty() && queue_.front().what == step::simple) queue_.front().start = now;
+}
+
+void query_tracker::on_error(clock::time_point now, std::vector<finished>& out) {
+    if (queue_.empty()) return;  // during startup or authentication, or a FATAL at any time
+    if (queue_.front().what == step::simple) {
+        finish_front(false, now, out);
+        while (!queue_.empty() && queue_.front().what == step::simple) queue_.pop_front();
+        return;
+    }
+    // Extended protocol: the Execute that failed, or the one a failed Parse/Bind/Describe was
+    // for; then everything up to Sync is skipped by the server.
+    while (!queue_.empty() && queue_.front().what != step::sync &&
+           queue_.front().what != step::simple_end) {
+        if (queue_.front().what == step::execute) {
+            finish_front(false, now, out);
+            break;
+        }
+        queue_.pop_front();
+    }
+    while (!queue_.empty() && queue_.front().what != step::sync &&
+           queue_.front().what != step::simple_end)
+        queue_.pop_front();
+    if (queue_.empty()) skipping_ = true;
+}
+
+void query_tracker::pop_through_sync() {
+    for (std::size_t i = 0; i < queue_.size(); ++i) {
+        const auto s = queue_[i].what;
+        if (s == step::sync || s == step::simple_end) {
+            queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+            return;
+        }
+    }
+}
+
+void query_tracker::remember(std::unordered_map<std::string, statement_info>& map,
+                             std::string_view name, statement_info info) {
+    auto it = map.find(std::string(name));
+    if (it != map.end()) {
+        it->second = std::move(info);
+    } else if (map.size() < max_names) {
+        map.emplace(std::string(name), std::move(info));
+    }
+}
+
+statement_info query_tracker::lookup(const std::unordered_map<std::string, statement_info>& map,
+                                     std::string_view name) const {
+    auto it = map.find(std::string(name));
+    return it == map.end() ? statement_info{} : it->second;
+}
+
+}  // namespace sidelight::dbproxy

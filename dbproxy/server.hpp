@@ -1,0 +1,48 @@
+#pragma once
+// The database listeners of one config (`databases`): one acceptor per database, all served by
+// one io_context on one thread (a database connection is mostly idle, waiting on the server;
+// the work per message is a few comparisons). Each accepted connection is a session.
+//
+//   start(): builds the TLS contexts and binds every listener (throws std::runtime_error naming
+//            the database on failure), then starts the thread.
+//   stop():  closes the listeners and every open connection, then joins the thread.
+//
+// Thread-safety: start/stop/port from the owning thread; the observer is called on the
+// database thread.
+
+#include <memory>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "config/config.hpp"
+#include "dbproxy/io.hpp"
+#include "dbproxy/observer.hpp"
+#include "dbproxy/session.hpp"
+
+namespace sidelight::dbproxy {
+
+class server {
+  public:
+    server(std::vector<config::database_config> databases, observer& obs);
+    ~server();
+    server(const server&) = delete;
+    server& operator=(const server&) = delete;
+
+    void start();
+    void stop();
+    std::uint16_t port(std::size_t database) const { return ports_.at(database); }
+
+  private:
+    task<void> accept_loop(std::size_t database);
+    task<void> serve(std::shared_ptr<session> s);
+
+    net::io_context ioc_{1};
+    shared_state shared_;
+    std::vector<std::unique_ptr<tcp_acceptor>> acceptors_;
+    std::vector<std::uint16_t> ports_;
+    std::set<session*> open_;  // touched on the database thread only
+    std::thread thread_;
+};
+
+}  // namespace sidelight::dbproxy

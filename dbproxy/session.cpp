@@ -1,0 +1,159 @@
+// The startup and the two pumps of a database connection; see session.hpp.
+#include "dbproxy/session.hpp"
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+
+namespace sidelight::dbproxy {
+namespace {
+
+using namespace net::experimental::awaitable_operators;
+
+constexpr std::size_t max_startup_bytes = 10000;  // PostgreSQL's own limit is 10000
+constexpr std::size_t buffer_bytes = 16 * 1024;
+
+}  // namespace
+
+session::session(tcp_socket client, database& db, shared_state& shared)
+    : client_(std::move(client)), db_(db), shared_(shared) {
+    shared_.obs.on_db_connection(1);
+}
+
+session::~session() {
+    if (key_) shared_.keys.remove(key_->first, key_->second);
+    shared_.obs.on_db_connection(-1);
+}
+
+void session::close() {
+    error_code ignored;
+    client_.close(ignored);
+    if (link_) link_->close();
+}
+
+task<void> session::run() {
+    std::string startup;
+    if (!co_await read_startup(startup)) co_return;
+    std::string reason;
+    link_ = co_await database_link::open(db_.cfg, db_.tls.get(), reason);
+    if (!link_) {
+        spdlog::warn("event=db_connect_failed database={} upstream={} reason=\"{}\"", db_.cfg.name,
+                     db_.cfg.upstream.address.to_string(), reason);
+        co_await refuse("sidelight: cannot reach database " + db_.cfg.name + ": " + reason);
+        co_return;
+    }
+    if (auto ec = co_await link_->write(net::buffer(startup)); ec) co_return;
+    co_await (client_to_database() && database_to_client());
+}
+
+// SSLRequest and GSSENCRequest get 'N' (the client then sends its StartupMessage in plain
+// text); a CancelRequest is forwarded and ends the connection. True with a StartupMessage.
+task<bool> session::read_startup(std::string& packet) {
+    for (int round = 0; round < 3; ++round) {
+        char head[4];
+        if (auto [ec, n] = co_await net::async_read(client_, net::buffer(head), use_tuple); ec)
+            co_return false;
+        const auto length = read_u32(std::string_view(head, 4), 0);
+        if (length < 8 || length > max_startup_bytes) co_return false;
+        packet.assign(head, 4);
+        packet.resize(length);
+        auto [ec, n] = co_await net::async_read(client_, net::buffer(packet.data() + 4, length - 4),
+                                                use_tuple);
+        if (ec) co_return false;
+        const auto code = read_u32(packet, 4);
+        if (code == ssl_request_code || code == gssenc_request_code) {
+            static const char no = 'N';
+            if (auto [wec, w] = co_await net::async_write(client_, net::buffer(&no, 1), use_tuple);
+                wec)
+                co_return false;
+            continue;
+        }
+        if (code == cancel_request_code) {
+            co_await forward_cancel(packet);
+            co_return false;
+        }
+        if ((code >> 16) == 3) co_return true;
+        co_await refuse("sidelight: unsupported frontend protocol");
+        co_return false;
+    }
+    co_return false;
+}
+
+task<void> session::forward_cancel(const std::string& packet) {
+    const auto pid = read_u32(packet, 8);
+    const auto secret = read_u32(packet, 12);
+    const auto target = shared_.keys.find(pid, secret);
+    if (!target) {
+        spdlog::debug("event=db_cancel_unknown_key database={}", db_.cfg.name);
+        co_return;
+    }
+    auto& db = *shared_.databases[*target];
+    std::string reason;
+    auto link = co_await database_link::open(db.cfg, db.tls.get(), reason);
+    if (!link) {
+        spdlog::warn("event=db_cancel_failed database={} reason=\"{}\"", db.cfg.name, reason);
+        co_return;
+    }
+    co_await link->write(net::buffer(packet));
+    // The server closes the connection once it has read the request.
+    char byte;
+    co_await link->read_some(net::buffer(&byte, 1));
+}
+
+task<void> session::refuse(const std::string& message) {
+    const auto error = error_response(message);
+    co_await net::async_write(client_, net::buffer(error), use_tuple);
+}
+
+task<void> session::client_to_database() {
+    std::vector<char> buffer(buffer_bytes);
+    for (;;) {
+        auto [ec, n] = co_await client_.async_read_some(net::buffer(buffer), use_tuple);
+        if (ec) break;
+        const auto now = query_tracker::clock::now();
+        from_client_.feed(
+            std::span<const char>(buffer.data(), n),
+            [&](char type, std::string_view body) { tracker_.on_frontend(type, body, now); });
+        if (co_await link_->write(net::buffer(buffer.data(), n))) break;
+    }
+    close();
+}
+
+task<void> session::database_to_client() {
+    std::vector<char> buffer(buffer_bytes);
+    for (;;) {
+        auto [ec, n] = co_await link_->read_some(net::buffer(buffer));
+        if (ec) break;
+        from_database_.feed(
+            std::span<const char>(buffer.data(), n),
+            [&](char type, std::string_view body) { on_database_message(type, body); });
+        auto [wec, w] =
+            co_await net::async_write(client_, net::buffer(buffer.data(), n), use_tuple);
+        if (wec) break;
+        // Recorded once the answer is on its way: the client never waits for telemetry.
+        for (const auto& f : done_) {
+            const double ms = std::chrono::duration<double, std::milli>(f.elapsed).count();
+            const bool slow = f.elapsed > db_.cfg.slow_query;
+            const auto table = db_.tables.label(f.info.table);
+            shared_.obs.on_query({db_.index, f.info.operation, table, ms, f.ok, slow});
+            if (slow)
+                spdlog::warn(
+                    "event=db_slow_query database={} operation={} table={} "
+                    "duration_ms={:.1f}",
+                    db_.cfg.name, f.info.operation, table, ms);
+        }
+        done_.clear();
+    }
+    close();
+}
+
+void session::on_database_message(char type, std::string_view body) {
+    if (type == 'K' && body.size() >= 8 && !key_) {  // BackendKeyData
+        key_ = {read_u32(body, 0), read_u32(body, 4)};
+        shared_.keys.add(key_->first, key_->second, db_.index);
+    }
+    tracker_.on_backend(type, body, query_tracker::clock::now(), done_);
+}
+
+}  // namespace sidelight::dbproxy

@@ -1,0 +1,70 @@
+#pragma once
+// One client connection of a database listener: the startup (SSLRequest and GSSENCRequest
+// answered 'N', a CancelRequest forwarded to the server that issued the key, the
+// StartupMessage relayed), then two pumps that forward the bytes unmodified both ways while a
+// query_tracker reads the message boundaries and times every statement. Authentication
+// (trust, password, md5, SCRAM) is between the client and the server: sidelight relays it.
+//
+// Runs on the database thread; a session is owned by its coroutine (shared_ptr).
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "dbproxy/cancel_keys.hpp"
+#include "dbproxy/database_link.hpp"
+#include "dbproxy/io.hpp"
+#include "dbproxy/observer.hpp"
+#include "dbproxy/query_tracker.hpp"
+#include "dbproxy/table_labels.hpp"
+#include "dbproxy/wire.hpp"
+
+namespace sidelight::dbproxy {
+
+// One configured database, as its sessions use it. Built once at start.
+struct database {
+    std::size_t index = 0;
+    config::database_config cfg;
+    std::shared_ptr<net::ssl::context> tls;  // null: tls disable
+    table_labels tables;
+
+    database(std::size_t i, config::database_config c, std::shared_ptr<net::ssl::context> t)
+        : index(i), cfg(std::move(c)), tls(std::move(t)), tables(cfg.max_tables) {}
+};
+
+// What every session shares: the databases (by index), the cancel keys, the observer.
+struct shared_state {
+    std::vector<std::unique_ptr<database>> databases;
+    cancel_keys keys;
+    observer& obs;
+};
+
+class session : public std::enable_shared_from_this<session> {
+  public:
+    session(tcp_socket client, database& db, shared_state& shared);
+    ~session();
+
+    task<void> run();
+    void close();  // both sides; the pumps end
+
+  private:
+    task<bool> read_startup(std::string& packet);
+    task<void> forward_cancel(const std::string& packet);
+    task<void> refuse(const std::string& message);
+    task<void> client_to_database();
+    task<void> database_to_client();
+    void on_database_message(char type, std::string_view body);
+
+    tcp_socket client_;
+    database& db_;
+    shared_state& shared_;
+    std::unique_ptr<database_link> link_;
+    message_splitter from_client_{64 * 1024};  // SQL text beyond 64 KiB is not classified
+    message_splitter from_database_{16};
+    query_tracker tracker_;
+    std::vector<query_tracker::finished> done_;
+    std::optional<std::pair<std::uint32_t, std::uint32_t>> key_;
+};
+
+}  // namespace sidelight::dbproxy

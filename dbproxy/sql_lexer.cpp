@@ -1,0 +1,335 @@
+// The lexer behind classify(): tokens with their parenthesis depth, then a few rules per verb.
+#include "dbproxy/sql_lexer.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <optional>
+
+namespace sidelight::dbproxy {
+namespace {
+
+enum class kind { word, quoted, literal, punct, end };
+
+struct token {
+    kind k = kind::end;
+    std::string_view text;  // word: as written; quoted: between the quotes (with "" doubled)
+    int depth = 0;          // parentheses open before it
+    std::size_t end = 0;    // offset after it
+};
+
+bool word_start(char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return std::isalpha(u) || c == '_' || u >= 0x80;
+}
+
+bool word_char(char c) {
+    return word_start(c) || std::isdigit(static_cast<unsigned char>(c)) || c == '$';
+}
+
+bool equals_ci(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) == y;
+           });
+}
+
+class lexer {
+  public:
+    explicit lexer(std::string_view sql) : s_(sql) {}
+
+    token next() {
+        skip_space_and_comments();
+        if (i_ >= s_.size()) return {kind::end, {}, depth_, i_};
+        const std::size_t start = i_;
+        const char c = s_[i_];
+        if ((c == 'e' || c == 'E') && peek(1) == '\'') return string_literal(start, 1, true);
+        if ((c == 'b' || c == 'B' || c == 'x' || c == 'X' || c == 'n' || c == 'N') &&
+            peek(1) == '\'')
+            return string_literal(start, 1, false);
+        if ((c == 'u' || c == 'U') && peek(1) == '&' && peek(2) == '\'')
+            return string_literal(start, 2, false);
+        if ((c == 'u' || c == 'U') && peek(1) == '&' && peek(2) == '"') {
+            i_ += 2;
+            return quoted_identifier(start);
+        }
+        if (c == '\'') return string_literal(start, 0, false);
+        if (c == '"') return quoted_identifier(start);
+        if (c == '$') return dollar(start);
+        if (word_start(c)) {
+            while (i_ < s_.size() && word_char(s_[i_])) ++i_;
+            return {kind::word, s_.substr(start, i_ - start), depth_, i_};
+        }
+        if (std::isdigit(static_cast<unsigned char>(c))) {
+            while (i_ < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[i_])) ||
+                                      s_[i_] == '.' || s_[i_] == '_'))
+                ++i_;
+            return {kind::literal, {}, depth_, i_};
+        }
+        ++i_;
+        token t{kind::punct, s_.substr(start, 1), depth_, i_};
+        if (c == '(') ++depth_;
+        if (c == ')' && depth_ > 0) t.depth = --depth_;
+        return t;
+    }
+
+  private:
+    char peek(std::size_t ahead) const { return i_ + ahead < s_.size() ? s_[i_ + ahead] : '\0'; }
+
+    void skip_space_and_comments() {
+        while (i_ < s_.size()) {
+            const char c = s_[i_];
+            if (std::isspace(static_cast<unsigned char>(c))) {
+                ++i_;
+            } else if (c == '-' && peek(1) == '-') {
+                while (i_ < s_.size() && s_[i_] != '\n') ++i_;
+            } else if (c == '/' && peek(1) == '*') {
+                skip_block_comment();
+            } else {
+                return;
+            }
+        }
+    }
+
+    // PostgreSQL nests block comments.
+    void skip_block_comment() {
+        int nesting = 0;
+        while (i_ < s_.size()) {
+            if (s_[i_] == '/' && peek(1) == '*') {
+                ++nesting;
+                i_ += 2;
+            } else if (s_[i_] == '*' && peek(1) == '/') {
+                i_ += 2;
+                if (--nesting == 0) return;
+            } else {
+                ++i_;
+            }
+        }
+    }
+
+    // '..' with '' inside; E'..' also with backslash escapes. Unterminated: to the end.
+    token string_literal(std::size_t start, std::size_t prefix, bool backslash) {
+        i_ += prefix + 1;
+        while (i_ < s_.size()) {
+            const char c = s_[i_];
+            if (backslash && c == '\\') {
+                i_ += 2;
+            } else if (c == '\'') {
+                if (peek(1) == '\'') {
+                    i_ += 2;
+                } else {
+                    ++i_;
+                    break;
+                }
+            } else {
+                ++i_;
+            }
+        }
+        i_ = std::min(i_, s_.size());
+        return {kind::literal, {}, depth_, i_};
+    }
+
+    token quoted_identifier(std::size_t start) {
+        const std::size_t open = ++i_;
+        while (i_ < s_.size()) {
+            if (s_[i_] == '"' && peek(1) == '"') {
+                i_ += 2;
+            } else if (s_[i_] == '"') {
+                break;
+            } else {
+                ++i_;
+            }
+        }
+        const auto text = s_.substr(open, std::min(i_, s_.size()) - open);
+        if (i_ < s_.size()) ++i_;
+        return {kind::quoted, text, depth_, i_};
+    }
+
+    // $1 (a parameter) or $tag$ ... $tag$ (a dollar-quoted literal); a lone $ is punctuation.
+    token dollar(std::size_t start) {
+        std::size_t j = i_ + 1;
+        if (j < s_.size() && std::isdigit(static_cast<unsigned char>(s_[j]))) {
+            while (j < s_.size() && std::isdigit(static_cast<unsigned char>(s_[j]))) ++j;
+            i_ = j;
+            return {kind::literal, {}, depth_, i_};
+        }
+        while (j < s_.size() &&
+               (word_start(s_[j]) || std::isdigit(static_cast<unsigned char>(s_[j]))))
+            ++j;
+        if (j >= s_.size() || s_[j] != '$') {
+            ++i_;
+            return {kind::punct, s_.substr(start, 1), depth_, i_};
+        }
+        const auto tag = s_.substr(i_, j - i_ + 1);  // "$tag$"
+        const auto close = s_.find(tag, j + 1);
+        i_ = close == std::string_view::npos ? s_.size() : close + tag.size();
+        return {kind::literal, {}, depth_, i_};
+    }
+
+    std::string_view s_;
+    std::size_t i_ = 0;
+    int depth_ = 0;
+};
+
+std::vector<token> tokens_of(std::string_view sql) {
+    std::vector<token> out;
+    lexer lx(sql);
+    // A statement's label needs its first tokens only; a huge INSERT ... VALUES is not walked.
+    for (token t = lx.next(); t.k != kind::end && out.size() < 4096; t = lx.next())
+        out.push_back(t);
+    return out;
+}
+
+bool is_word(const token& t, std::string_view lower) {
+    return t.k == kind::word && equals_ci(t.text, lower);
+}
+
+bool is_punct(const token& t, char c) {
+    return t.k == kind::punct && t.text.size() == 1 && t.text[0] == c;
+}
+
+// The verbs kept as label values; any other first word is "other".
+constexpr std::array<std::string_view, 36> verbs = {
+    "select",   "insert",    "update",  "delete",  "merge",   "copy",       "begin",   "commit",
+    "rollback", "savepoint", "release", "prepare", "execute", "deallocate", "create",  "alter",
+    "drop",     "truncate",  "set",     "show",    "reset",   "listen",     "notify",  "unlisten",
+    "vacuum",   "analyze",   "explain", "lock",    "grant",   "revoke",     "discard", "fetch",
+    "declare",  "close",     "call",    "do"};
+
+std::string verb_of(std::string_view word) {
+    for (auto v : verbs)
+        if (equals_ci(word, v)) return std::string(v);
+    if (equals_ci(word, "start")) return "begin";
+    if (equals_ci(word, "end")) return "commit";
+    if (equals_ci(word, "abort")) return "rollback";
+    if (equals_ci(word, "table") || equals_ci(word, "values")) return "select";
+    if (equals_ci(word, "analyse")) return "analyze";
+    return "other";
+}
+
+// Index after the balanced group that opens at `i` (a "(" token).
+std::size_t skip_group(const std::vector<token>& t, std::size_t i) {
+    const int depth = t[i].depth;
+    for (++i; i < t.size(); ++i)
+        if (is_punct(t[i], ')') && t[i].depth == depth) return i + 1;
+    return t.size();
+}
+
+// After `WITH [RECURSIVE]`: name [(cols)] AS [[NOT] MATERIALIZED] (query) [, ...]; the index of
+// the main statement's verb, or none when the text does not have that shape.
+std::optional<std::size_t> after_ctes(const std::vector<token>& t, std::size_t i) {
+    if (i < t.size() && is_word(t[i], "recursive")) ++i;
+    while (i < t.size()) {
+        if (t[i].k != kind::word && t[i].k != kind::quoted) return std::nullopt;
+        ++i;
+        if (i < t.size() && is_punct(t[i], '(')) i = skip_group(t, i);
+        if (i >= t.size() || !is_word(t[i], "as")) return std::nullopt;
+        ++i;
+        if (i < t.size() && is_word(t[i], "not")) ++i;
+        if (i < t.size() && is_word(t[i], "materialized")) ++i;
+        if (i >= t.size() || !is_punct(t[i], '(')) return std::nullopt;
+        i = skip_group(t, i);
+        if (i < t.size() && is_punct(t[i], ',')) {
+            ++i;
+            continue;
+        }
+        return i < t.size() ? std::optional(i) : std::nullopt;
+    }
+    return std::nullopt;
+}
+
+// One part of a name for a label: printable ASCII, at most 63 bytes (NAMEDATALEN - 1).
+std::optional<std::string> name_part(const token& t) {
+    if (t.k != kind::word && t.k != kind::quoted) return std::nullopt;
+    if (t.text.empty() || t.text.size() > 63) return std::nullopt;
+    std::string out;
+    for (char c : t.text) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u < 0x21 || u > 0x7e) return std::nullopt;
+        out += t.k == kind::word ? static_cast<char>(std::tolower(u)) : c;
+    }
+    if (t.k == kind::quoted && out.find('"') != std::string::npos) return std::nullopt;
+    return out;
+}
+
+// A (schema-qualified) table name starting at `i`; none when it is not one (a sub-query, a
+// literal, or after FROM a function call: `in_from`; elsewhere "(" opens a column list).
+std::optional<std::string> name_at(const std::vector<token>& t, std::size_t i,
+                                   bool in_from = false) {
+    if (i < t.size() && (is_word(t[i], "only") || is_word(t[i], "lateral"))) ++i;
+    std::string name;
+    for (int parts = 0; i < t.size() && parts < 3; ++parts) {
+        auto part = name_part(t[i]);
+        if (!part) return std::nullopt;
+        name += (name.empty() ? "" : ".") + *part;
+        ++i;
+        if (i < t.size() && is_punct(t[i], '.')) {
+            ++i;
+            continue;
+        }
+        if (in_from && i < t.size() && is_punct(t[i], '(')) return std::nullopt;  // a function
+        return name;
+    }
+    return std::nullopt;
+}
+
+// The name after the first `keyword` from `i` on at `depth`; then at any depth.
+std::string table_after(const std::vector<token>& t, std::size_t i, std::string_view keyword,
+                        int depth) {
+    for (int pass = 0; pass < 2; ++pass) {
+        for (std::size_t j = i; j < t.size(); ++j) {
+            if (!is_word(t[j], keyword) || (pass == 0 && t[j].depth != depth)) continue;
+            if (auto name = name_at(t, j + 1, keyword == "from")) return *name;
+        }
+    }
+    return "none";
+}
+
+}  // namespace
+
+statement_info classify(std::string_view sql) {
+    const auto t = tokens_of(sql);
+    std::size_t i = 0;
+    while (i < t.size() && is_punct(t[i], '(')) ++i;  // (SELECT ...) UNION ...
+    if (i >= t.size() || t[i].k != kind::word) return {};
+    if (is_word(t[i], "with")) {
+        const auto main = after_ctes(t, i + 1);
+        if (!main || t[*main].k != kind::word) return {};
+        i = *main;
+    }
+    statement_info out;
+    out.operation = verb_of(t[i].text);
+    const int depth = t[i].depth;
+    const auto& op = out.operation;
+    if (op == "select" && is_word(t[i], "table")) {
+        out.table = name_at(t, i + 1).value_or("none");
+    } else if (op == "select" || op == "delete") {
+        out.table = table_after(t, i + 1, "from", depth);
+    } else if (op == "insert" || op == "merge") {
+        out.table = table_after(t, i + 1, "into", depth);
+    } else if (op == "update" || op == "copy") {
+        out.table = name_at(t, i + 1).value_or("none");
+    }
+    return out;
+}
+
+std::vector<std::string_view> split_statements(std::string_view sql) {
+    std::vector<std::string_view> out;
+    lexer lx(sql);
+    std::size_t start = 0;
+    bool has_token = false;
+    for (token t = lx.next();; t = lx.next()) {
+        const bool boundary = t.k == kind::end || (is_punct(t, ';') && t.depth == 0);
+        if (!boundary) {
+            has_token = true;
+            continue;
+        }
+        const std::size_t stop = t.k == kind::end ? sql.size() : t.end - 1;
+        if (has_token) out.push_back(sql.substr(start, stop - start));
+        if (t.k == kind::end) break;
+        start = t.end;
+        has_token = false;
+    }
+    return out;
+}
+
+}  // namespace sidelight::dbproxy

@@ -1,0 +1,80 @@
+// Framing of PostgreSQL messages; see wire.hpp.
+#include "dbproxy/wire.hpp"
+
+#include <algorithm>
+
+namespace sidelight::dbproxy {
+
+std::uint32_t read_u32(std::string_view b, std::size_t at) {
+    if (at + 4 > b.size()) return 0;
+    const auto u = [&](std::size_t k) {
+        return static_cast<std::uint32_t>(static_cast<unsigned char>(b[at + k]));
+    };
+    return (u(0) << 24) | (u(1) << 16) | (u(2) << 8) | u(3);
+}
+
+void put_u32(std::string& out, std::uint32_t v) {
+    for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>((v >> shift) & 0xff);
+}
+
+std::size_t message_splitter::step(std::span<const char> bytes) {
+    if (header_have_ < 5) {
+        const std::size_t n = std::min(bytes.size(), 5 - header_have_);
+        std::copy_n(bytes.begin(), n, header_ + header_have_);
+        header_have_ += n;
+        if (header_have_ < 5) return n;
+        type_ = header_[0];
+        const auto length = read_u32(std::string_view(header_, 5), 1);
+        if (length < 4) {
+            broken_ = true;
+            return n;
+        }
+        remaining_ = length - 4;
+        complete_ = remaining_ == 0;
+        return n;
+    }
+    const std::size_t n = std::min<std::size_t>(bytes.size(), remaining_);
+    const std::size_t room = keep_ > body_.size() ? keep_ - body_.size() : 0;
+    body_.append(bytes.data(), std::min(n, room));
+    remaining_ -= static_cast<std::uint32_t>(n);
+    complete_ = remaining_ == 0;
+    return n;
+}
+
+void message_splitter::reset() {
+    header_have_ = 0;
+    remaining_ = 0;
+    body_.clear();
+    complete_ = false;
+}
+
+std::optional<std::string_view> cursor::cstring() {
+    const auto nul = body.find('\0', at);
+    if (nul == std::string_view::npos) return std::nullopt;
+    const auto s = body.substr(at, nul - at);
+    at = nul + 1;
+    return s;
+}
+
+std::optional<char> cursor::byte() {
+    if (at >= body.size()) return std::nullopt;
+    return body[at++];
+}
+
+std::string error_response(std::string_view message) {
+    std::string fields;
+    for (auto [code, value] : {std::pair<char, std::string_view>{'S', "FATAL"},
+                               {'V', "FATAL"},
+                               {'C', "08006"},
+                               {'M', message}}) {
+        fields += code;
+        fields.append(value);
+        fields += '\0';
+    }
+    fields += '\0';
+    std::string out(1, 'E');
+    put_u32(out, static_cast<std::uint32_t>(fields.size() + 4));
+    return out + fields;
+}
+
+}  // namespace sidelight::dbproxy

@@ -1,0 +1,465 @@
+// The PostgreSQL wire listener (`databases`, issue 15) through the real binary, against a real
+// PostgreSQL 15 (tests/support/pg_cluster) and a real client (libpq): what the client gets back
+// is what the server sent, and /metrics counts every statement with its operation and table.
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+#include <poll.h>
+#include <signal.h>
+
+#include <chrono>
+#include <fstream>
+#include <memory>
+#include <regex>
+#include <string>
+#include <thread>
+
+#include "tests/support/http_wire.hpp"
+#include "tests/support/pg_cluster.hpp"
+#include "tests/support/sidelight_process.hpp"
+
+namespace sidelight::test {
+namespace {
+
+using conn_ptr = std::unique_ptr<PGconn, decltype(&PQfinish)>;
+using result_ptr = std::unique_ptr<PGresult, decltype(&PQclear)>;
+
+pg_cluster& cluster() {
+    return pg_cluster::shared();
+}
+
+// `databases:` with one entry `main` pointing at the cluster; `upstream_extra` and `extra` are
+// more keys of the upstream and of the entry.
+std::string databases_yaml(const std::string& upstream_extra = "", const std::string& extra = "") {
+    return "databases:\n  - name: main\n    listen: 127.0.0.1:0\n"
+           "    upstream: {address: 127.0.0.1:" +
+           std::to_string(cluster().port()) + upstream_extra + "}\n" + extra;
+}
+
+// sidelight with database listeners; the port of the first is read from its log line.
+struct sidecar {
+    temp_dir dir;
+    std::unique_ptr<sidelight_process> proc;
+    std::uint16_t port = 0;
+
+    explicit sidecar(const std::string& yaml) {
+        proc = sidelight_process::run(dir, test_config(1, yaml));
+        EXPECT_TRUE(proc->wait_for_log("database main listening on")) << proc->stderr_text();
+        port = port_of("main");
+    }
+
+    // The port database `name` bound, from its log line.
+    std::uint16_t port_of(const std::string& name) const {
+        const std::regex line("database " + name + R"( listening on 127\.0\.0\.1:(\d+) -> )");
+        std::smatch m;
+        const auto text = proc->stderr_text();
+        return std::regex_search(text, m, line) ? static_cast<std::uint16_t>(std::stoi(m[1])) : 0;
+    }
+
+    std::string dsn(const std::string& dbname, const std::string& more = "sslmode=disable",
+                    const std::string& user = "postgres") const {
+        return "host=127.0.0.1 port=" + std::to_string(port) + " user=" + user +
+               " dbname=" + dbname + " connect_timeout=5 " + more;
+    }
+    std::string metrics() const {
+        auto res = http_get(proc->admin_port(), "/metrics");
+        return res ? res->body : "";
+    }
+    double value(const std::string& series) const { return sample_value(metrics(), series); }
+};
+
+conn_ptr connect(const std::string& dsn) {
+    return conn_ptr(PQconnectdb(dsn.c_str()), &PQfinish);
+}
+
+result_ptr exec(PGconn* c, const std::string& sql) {
+    return result_ptr(PQexec(c, sql.c_str()), &PQclear);
+}
+
+// Runs `sql` and expects success.
+void ok(PGconn* c, const std::string& sql) {
+    auto r = exec(c, sql);
+    const auto status = PQresultStatus(r.get());
+    ASSERT_TRUE(status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK)
+        << sql << ": " << PQerrorMessage(c);
+}
+
+std::string queries(const std::string& op, const std::string& table,
+                    const std::string& outcome = "ok") {
+    return "db_queries_total{operation=\"" + op + "\",outcome=\"" + outcome + "\",table=\"" +
+           table + "\"}";
+}
+
+std::string durations(const std::string& op, const std::string& table) {
+    return "db_query_duration_ms_count{operation=\"" + op + "\",table=\"" + table + "\"}";
+}
+
+// A fresh database of the shared cluster and a connection to it through sidelight.
+struct db_session {
+    sidecar side;
+    std::string dbname = cluster().create_database();
+    conn_ptr conn = connect(side.dsn(dbname));
+
+    explicit db_session(const std::string& yaml = databases_yaml()) : side(yaml) {
+        EXPECT_EQ(PQstatus(conn.get()), CONNECTION_OK) << PQerrorMessage(conn.get());
+    }
+};
+
+TEST(PgWireTest, SimpleQueriesMultiStatementAndConnections) {
+    db_session s;
+    ok(s.conn.get(), "CREATE TABLE orders (id int, v text)");
+    auto r = exec(s.conn.get(),
+                  "INSERT INTO orders VALUES (1, 'a'), (2, 'b'); /* ; */ SELECT * FROM orders "
+                  "WHERE v <> ';'; UPDATE public.orders SET v = 'c' WHERE id = 1");
+    ASSERT_EQ(PQresultStatus(r.get()), PGRES_COMMAND_OK) << PQerrorMessage(s.conn.get());
+    EXPECT_STREQ(PQcmdTuples(r.get()), "1");  // the last statement's result
+    EXPECT_TRUE(eventually([&] { return s.side.value(queries("update", "public.orders")) == 1; }));
+    const auto m = s.side.metrics();
+    EXPECT_EQ(sample_value(m, queries("create", "none")), 1);
+    EXPECT_EQ(sample_value(m, queries("insert", "orders")), 1);
+    EXPECT_EQ(sample_value(m, queries("select", "orders")), 1);
+    EXPECT_EQ(sample_value(m, durations("select", "orders")), 1);
+    EXPECT_EQ(sample_value(m, durations("insert", "orders")), 1);
+    EXPECT_EQ(sample_value(m, "active_connections{type=\"db\"}"), 1);
+    EXPECT_EQ(sample_count(m, "db_query_duration_ms_bucket{operation=\"select\",table=\"orders\""),
+              8u);  // [1,5,10,50,100,500,1000] and +Inf
+    s.conn.reset();
+    EXPECT_TRUE(eventually([&] { return s.side.value("active_connections{type=\"db\"}") == 0; }));
+}
+
+TEST(PgWireTest, ExtendedProtocolNamedUnnamedAndPipeline) {
+    db_session s;
+    auto* c = s.conn.get();
+    ok(c, "CREATE TABLE items (id int, name text)");
+    const char* values[2] = {"1", "one"};
+    auto ins = result_ptr(PQexecParams(c, "INSERT INTO items VALUES ($1, $2)", 2, nullptr, values,
+                                       nullptr, nullptr, 0),
+                          &PQclear);
+    ASSERT_EQ(PQresultStatus(ins.get()), PGRES_COMMAND_OK) << PQerrorMessage(c);
+    auto prep = result_ptr(
+        PQprepare(c, "by_id", "SELECT name FROM items WHERE id = $1", 1, nullptr), &PQclear);
+    ASSERT_EQ(PQresultStatus(prep.get()), PGRES_COMMAND_OK) << PQerrorMessage(c);
+    for (int i = 0; i < 3; ++i) {
+        auto r = result_ptr(PQexecPrepared(c, "by_id", 1, values, nullptr, nullptr, 0), &PQclear);
+        ASSERT_EQ(PQresultStatus(r.get()), PGRES_TUPLES_OK);
+        ASSERT_EQ(PQntuples(r.get()), 1);
+        EXPECT_STREQ(PQgetvalue(r.get(), 0, 0), "one");
+    }
+    // Pipeline mode: four statements sent before one Sync.
+    ASSERT_EQ(PQenterPipelineMode(c), 1);
+    for (int i = 10; i < 13; ++i) {
+        const auto id = std::to_string(i);
+        const char* v[2] = {id.c_str(), "p"};
+        ASSERT_EQ(PQsendQueryParams(c, "INSERT INTO items VALUES ($1, $2)", 2, nullptr, v, nullptr,
+                                    nullptr, 0),
+                  1);
+    }
+    ASSERT_EQ(PQsendQueryPrepared(c, "by_id", 1, values, nullptr, nullptr, 0), 1);
+    ASSERT_EQ(PQpipelineSync(c), 1);
+    int results = 0;
+    for (int i = 0; i < 4; ++i) {
+        auto r = result_ptr(PQgetResult(c), &PQclear);
+        ASSERT_TRUE(r);
+        const auto st = PQresultStatus(r.get());
+        EXPECT_TRUE(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) << PQerrorMessage(c);
+        ++results;
+        result_ptr end(PQgetResult(c), &PQclear);  // null between the queries' results
+        EXPECT_FALSE(end);
+    }
+    auto sync = result_ptr(PQgetResult(c), &PQclear);
+    EXPECT_EQ(PQresultStatus(sync.get()), PGRES_PIPELINE_SYNC);
+    ASSERT_EQ(PQexitPipelineMode(c), 1);
+    EXPECT_EQ(results, 4);
+    EXPECT_TRUE(eventually([&] { return s.side.value(queries("select", "items")) == 4; }));
+    EXPECT_EQ(s.side.value(queries("insert", "items")), 4);
+    EXPECT_EQ(s.side.value(durations("insert", "items")), 4);
+}
+
+TEST(PgWireTest, ErrorsAreCountedAndTheConnectionStaysUsable) {
+    db_session s;
+    auto* c = s.conn.get();
+    auto bad = exec(c, "SELECT * FROM no_such_table");
+    EXPECT_EQ(PQresultStatus(bad.get()), PGRES_FATAL_ERROR);
+    EXPECT_STREQ(PQresultErrorField(bad.get(), PG_DIAG_SQLSTATE), "42P01");
+    auto bad2 = result_ptr(
+        PQexecParams(c, "DELETE FROM missing_too", 0, nullptr, nullptr, nullptr, nullptr, 0),
+        &PQclear);
+    EXPECT_EQ(PQresultStatus(bad2.get()), PGRES_FATAL_ERROR);
+    // An error in the middle of a string: the statements after it are not run.
+    auto mid = exec(c, "SELECT 1; SELECT * FROM gone; SELECT 3");
+    EXPECT_EQ(PQresultStatus(mid.get()), PGRES_FATAL_ERROR);
+    auto r = exec(c, "SELECT 42");
+    ASSERT_EQ(PQresultStatus(r.get()), PGRES_TUPLES_OK);
+    EXPECT_STREQ(PQgetvalue(r.get(), 0, 0), "42");
+    EXPECT_TRUE(eventually([&] { return s.side.value(queries("select", "none")) == 2; }));
+    EXPECT_EQ(s.side.value(queries("select", "no_such_table", "error")), 1);
+    EXPECT_EQ(s.side.value(queries("delete", "missing_too", "error")), 1);
+    EXPECT_EQ(s.side.value(queries("select", "gone", "error")), 1);
+}
+
+TEST(PgWireTest, CopyInAndOut) {
+    db_session s;
+    auto* c = s.conn.get();
+    ok(c, "CREATE TABLE nums (n int)");
+    std::string data;
+    for (int i = 0; i < 5000; ++i) data += std::to_string(i) + "\n";
+    auto in = exec(c, "COPY nums FROM STDIN");
+    ASSERT_EQ(PQresultStatus(in.get()), PGRES_COPY_IN) << PQerrorMessage(c);
+    for (std::size_t at = 0; at < data.size(); at += 1000) {
+        const auto piece = data.substr(at, 1000);
+        ASSERT_EQ(PQputCopyData(c, piece.data(), static_cast<int>(piece.size())), 1);
+    }
+    ASSERT_EQ(PQputCopyEnd(c, nullptr), 1);
+    auto done = result_ptr(PQgetResult(c), &PQclear);
+    ASSERT_EQ(PQresultStatus(done.get()), PGRES_COMMAND_OK) << PQerrorMessage(c);
+    EXPECT_STREQ(PQcmdTuples(done.get()), "5000");
+    while (auto* extra = PQgetResult(c)) PQclear(extra);
+
+    auto out = exec(c, "COPY nums TO STDOUT");
+    ASSERT_EQ(PQresultStatus(out.get()), PGRES_COPY_OUT) << PQerrorMessage(c);
+    std::string received;
+    for (;;) {
+        char* buf = nullptr;
+        const int n = PQgetCopyData(c, &buf, 0);
+        if (n < 0) break;
+        received.append(buf, static_cast<std::size_t>(n));
+        PQfreemem(buf);
+    }
+    auto end = result_ptr(PQgetResult(c), &PQclear);
+    EXPECT_EQ(PQresultStatus(end.get()), PGRES_COMMAND_OK);
+    while (auto* extra = PQgetResult(c)) PQclear(extra);
+    EXPECT_EQ(received.size(), data.size());
+    EXPECT_EQ(received, data);
+    EXPECT_TRUE(eventually([&] { return s.side.value(queries("copy", "nums")) == 2; }));
+}
+
+TEST(PgWireTest, ListenNotifyIsDelivered) {
+    db_session s;
+    auto listener = s.conn.get();
+    ok(listener, "LISTEN jobs");
+    auto sender = connect(s.side.dsn(s.dbname));
+    ASSERT_EQ(PQstatus(sender.get()), CONNECTION_OK);
+    ok(sender.get(), "NOTIFY jobs, 'hello'");
+    std::string payload;
+    EXPECT_TRUE(eventually(
+        [&] {
+            PQconsumeInput(listener);
+            if (PGnotify* n = PQnotifies(listener)) {
+                payload = n->extra;
+                PQfreemem(n);
+                return true;
+            }
+            return false;
+        },
+        5s));
+    EXPECT_EQ(payload, "hello");
+    EXPECT_TRUE(eventually([&] { return s.side.value(queries("notify", "none")) == 1; }));
+    EXPECT_EQ(s.side.value(queries("listen", "none")), 1);
+    EXPECT_EQ(s.side.value("active_connections{type=\"db\"}"), 2);
+}
+
+TEST(PgWireTest, CancelThroughSidelight) {
+    db_session s;
+    auto* c = s.conn.get();
+    ASSERT_EQ(PQsendQuery(c, "SELECT pg_sleep(10)"), 1);
+    // Until the server runs it: its state is active in pg_stat_activity.
+    auto watcher = connect(cluster().dsn("postgres", s.dbname));
+    ASSERT_EQ(PQstatus(watcher.get()), CONNECTION_OK);
+    EXPECT_TRUE(eventually([&] {
+        auto r = exec(watcher.get(),
+                      "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND "
+                      "query = 'SELECT pg_sleep(10)'");
+        return std::string(PQgetvalue(r.get(), 0, 0)) == "1";
+    }));
+    const auto started = std::chrono::steady_clock::now();
+    PGcancel* cancel = PQgetCancel(c);
+    char err[256] = {};
+    EXPECT_EQ(PQcancel(cancel, err, sizeof err), 1) << err;
+    PQfreeCancel(cancel);
+    auto r = result_ptr(PQgetResult(c), &PQclear);
+    const auto waited = std::chrono::steady_clock::now() - started;
+    ASSERT_EQ(PQresultStatus(r.get()), PGRES_FATAL_ERROR);
+    EXPECT_STREQ(PQresultErrorField(r.get(), PG_DIAG_SQLSTATE), "57014");  // query_canceled
+    EXPECT_LT(waited, 2s);
+    while (auto* extra = PQgetResult(c)) PQclear(extra);
+    EXPECT_TRUE(eventually([&] { return s.side.value(queries("select", "none", "error")) == 1; }));
+    ok(c, "SELECT 1");  // still usable
+}
+
+// Roles with md5 and SCRAM-SHA-256 passwords, and pg_hba entries that demand them.
+void create_password_roles() {
+    static bool done = false;
+    if (done) return;
+    done = true;
+    cluster().psql(
+        "SET password_encryption = 'md5';\n"
+        "CREATE ROLE wire_md5 LOGIN PASSWORD 'md5-secret';\n"
+        "SET password_encryption = 'scram-sha-256';\n"
+        "CREATE ROLE wire_scram LOGIN PASSWORD 'scram-secret';\n");
+    const auto hba = cluster().dir() + "/data/pg_hba.conf";
+    std::string old;
+    {
+        std::ifstream in(hba);
+        old.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    std::ofstream(hba) << "host all wire_md5 127.0.0.1/32 md5\n"
+                          "host all wire_scram 127.0.0.1/32 scram-sha-256\n"
+                       << old;
+    cluster().psql("SELECT pg_reload_conf()");
+    // In force once a connection without a password is refused.
+    EXPECT_TRUE(eventually([] {
+        auto c = connect(cluster().dsn("wire_md5", "postgres") + " sslmode=disable");
+        return PQstatus(c.get()) != CONNECTION_OK;
+    }));
+}
+
+TEST(PgWireTest, Md5AndScramLoginsPassThrough) {
+    create_password_roles();
+    sidecar side(databases_yaml());
+    for (auto [user, password] :
+         {std::pair{"wire_md5", "md5-secret"}, std::pair{"wire_scram", "scram-secret"}}) {
+        auto good = connect(
+            side.dsn("postgres", std::string("sslmode=disable password=") + password, user));
+        ASSERT_EQ(PQstatus(good.get()), CONNECTION_OK)
+            << user << ": " << PQerrorMessage(good.get());
+        auto r = exec(good.get(), "SELECT current_user");
+        EXPECT_STREQ(PQgetvalue(r.get(), 0, 0), user);
+        auto bad = connect(side.dsn("postgres", "sslmode=disable password=wrong", user));
+        EXPECT_EQ(PQstatus(bad.get()), CONNECTION_BAD);
+        EXPECT_NE(std::string(PQerrorMessage(bad.get())).find("password authentication failed"),
+                  std::string::npos)
+            << PQerrorMessage(bad.get());
+    }
+    // The server's own check: the md5 role's password is stored as md5, the other as SCRAM.
+    EXPECT_EQ(cluster().psql("SELECT left(rolpassword, 3) FROM pg_authid WHERE rolname = "
+                             "'wire_md5'"),
+              "md5");
+    EXPECT_EQ(cluster().psql("SELECT left(rolpassword, 13) FROM pg_authid WHERE rolname = "
+                             "'wire_scram'"),
+              "SCRAM-SHA-256");
+}
+
+TEST(PgWireTest, ClientSslPreferFallsBackAndRequireFailsClearly) {
+    sidecar side(databases_yaml());
+    auto prefer = connect(side.dsn("postgres", "sslmode=prefer"));
+    ASSERT_EQ(PQstatus(prefer.get()), CONNECTION_OK) << PQerrorMessage(prefer.get());
+    EXPECT_EQ(PQsslInUse(prefer.get()), 0);
+    auto require = connect(side.dsn("postgres", "sslmode=require"));
+    EXPECT_EQ(PQstatus(require.get()), CONNECTION_BAD);
+    EXPECT_NE(std::string(PQerrorMessage(require.get())).find("server does not support SSL"),
+              std::string::npos)
+        << PQerrorMessage(require.get());
+}
+
+TEST(PgWireTest, UpstreamTlsVerifyFull) {
+    sidecar side(databases_yaml(", tls: verify-full, ca_file: " + cluster().ca_file()));
+    auto c = connect(side.dsn("postgres"));
+    ASSERT_EQ(PQstatus(c.get()), CONNECTION_OK) << PQerrorMessage(c.get());
+    auto r = exec(c.get(), "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()");
+    ASSERT_EQ(PQresultStatus(r.get()), PGRES_TUPLES_OK);
+    EXPECT_STREQ(PQgetvalue(r.get(), 0, 0), "t");  // the server side is encrypted
+}
+
+// tls: require encrypts without a CA; a cancel goes over TLS to the same server too.
+TEST(PgWireTest, UpstreamTlsRequireAndCancelOverIt) {
+    sidecar side(databases_yaml(", tls: require"));
+    auto c = connect(side.dsn("postgres"));
+    ASSERT_EQ(PQstatus(c.get()), CONNECTION_OK) << PQerrorMessage(c.get());
+    auto r = exec(c.get(), "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()");
+    EXPECT_STREQ(PQgetvalue(r.get(), 0, 0), "t");
+    ASSERT_EQ(PQsendQuery(c.get(), "SELECT pg_sleep(10)"), 1);
+    auto watcher = connect(cluster().dsn());
+    EXPECT_TRUE(eventually([&] {
+        auto a = exec(watcher.get(),
+                      "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND "
+                      "query = 'SELECT pg_sleep(10)'");
+        return std::string(PQgetvalue(a.get(), 0, 0)) == "1";
+    }));
+    PGcancel* cancel = PQgetCancel(c.get());
+    char err[256] = {};
+    EXPECT_EQ(PQcancel(cancel, err, sizeof err), 1) << err;
+    PQfreeCancel(cancel);
+    auto done = result_ptr(PQgetResult(c.get()), &PQclear);
+    EXPECT_STREQ(PQresultErrorField(done.get(), PG_DIAG_SQLSTATE), "57014");
+    while (auto* extra = PQgetResult(c.get())) PQclear(extra);
+}
+
+TEST(PgWireTest, UpstreamTlsWithTheWrongCaFailsCleanly) {
+    temp_dir keys;
+    const auto other_ca = keys.path() + "/other.crt";
+    const auto cmd =
+        "openssl req -new -x509 -days 1 -nodes -subj /CN=127.0.0.1 -addext "
+        "subjectAltName=IP:127.0.0.1 -newkey ec -pkeyopt "
+        "ec_paramgen_curve:prime256v1 -keyout " +
+        keys.path() + "/other.key -out " + other_ca + " 2>/dev/null";
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+    sidecar side(databases_yaml(", tls: verify-full, ca_file: " + other_ca));
+    auto c = connect(side.dsn("postgres"));
+    EXPECT_EQ(PQstatus(c.get()), CONNECTION_BAD);
+    EXPECT_NE(std::string(PQerrorMessage(c.get())).find("sidelight: cannot reach database main"),
+              std::string::npos)
+        << PQerrorMessage(c.get());
+    EXPECT_TRUE(side.proc->wait_for_log("event=db_connect_failed database=main"));
+    EXPECT_NE(side.proc->stderr_text().find("TLS handshake: "), std::string::npos)
+        << side.proc->stderr_text();
+}
+
+TEST(PgWireTest, SlowQueriesAreCountedAndLoggedWithoutSql) {
+    db_session s(databases_yaml("", "    slow_query: 100ms\n"));
+    ok(s.conn.get(), "SELECT pg_sleep(0.2)");
+    ok(s.conn.get(), "SELECT 1");
+    EXPECT_TRUE(eventually([&] {
+        return s.side.value("db_slow_queries_total{operation=\"select\",table=\"none\"}") == 1;
+    }));
+    EXPECT_EQ(s.side.value(queries("select", "none")), 2);
+    EXPECT_TRUE(
+        s.side.proc->wait_for_log("event=db_slow_query database=main operation=select "
+                                  "table=none duration_ms="));
+    EXPECT_EQ(s.side.proc->stderr_text().find("pg_sleep"), std::string::npos);
+}
+
+TEST(PgWireTest, TableLabelsAreCapped) {
+    db_session s(databases_yaml("", "    tables: {max: 3}\n"));
+    for (int i = 1; i <= 5; ++i)
+        ok(s.conn.get(), "CREATE TABLE t" + std::to_string(i) + " (x int)");
+    for (int i = 1; i <= 5; ++i) ok(s.conn.get(), "SELECT * FROM t" + std::to_string(i));
+    EXPECT_TRUE(eventually([&] { return s.side.value(queries("select", "other")) == 2; }));
+    for (int i = 1; i <= 3; ++i)
+        EXPECT_EQ(s.side.value(queries("select", "t" + std::to_string(i))), 1);
+    EXPECT_EQ(s.side.value(queries("select", "t4")), -1);
+}
+
+TEST(PgWireTest, SeveralDatabasesGetADatabaseLabelAndConstLabels) {
+    const auto upstream = "{address: 127.0.0.1:" + std::to_string(cluster().port()) + "}";
+    sidecar side(
+        "metrics:\n  const_labels: {pod: p1}\n"
+        "databases:\n"
+        "  - {name: main, listen: 127.0.0.1:0, upstream: " +
+        upstream +
+        "}\n"
+        "  - {name: reports, listen: 127.0.0.1:0, upstream: " +
+        upstream + "}\n");
+    ASSERT_TRUE(side.proc->wait_for_log("database reports listening on"));
+    auto main = connect(side.dsn("postgres"));
+    ASSERT_EQ(PQstatus(main.get()), CONNECTION_OK) << PQerrorMessage(main.get());
+    ok(main.get(), "SELECT 1");
+    side.port = side.port_of("reports");
+    auto reports = connect(side.dsn("postgres"));
+    ASSERT_EQ(PQstatus(reports.get()), CONNECTION_OK) << PQerrorMessage(reports.get());
+    ok(reports.get(), "SELECT 2");
+    ok(reports.get(), "SELECT 3");
+    const auto series = [](const std::string& db) {
+        return "db_queries_total{database=\"" + db +
+               "\",operation=\"select\",outcome=\"ok\",table=\"none\",pod=\"p1\"}";
+    };
+    EXPECT_TRUE(eventually([&] { return side.value(series("reports")) == 2; }));
+    EXPECT_EQ(side.value(series("main")), 1);
+    EXPECT_EQ(side.value("active_connections{type=\"db\",pod=\"p1\"}"), 2);
+    // SIGTERM with idle database connections open: they are closed and sidelight exits 0.
+    side.proc->signal(SIGTERM);
+    EXPECT_EQ(side.proc->wait_exit(15s), 0) << side.proc->stderr_text();
+    auto r = exec(main.get(), "SELECT 1");
+    EXPECT_NE(PQresultStatus(r.get()), PGRES_TUPLES_OK);
+}
+
+}  // namespace
+}  // namespace sidelight::test
