@@ -193,13 +193,33 @@ std::string junit_table(const std::vector<junit_file>& files) {
     return out + row(cells);
 }
 
+std::string p95_bucket_text(const metrics_row& r) {
+    if (!r.p95_known) return "—";
+    if (std::isinf(r.p95_up_to_ms)) return format("> %g ms", r.p95_above_ms);
+    if (r.p95_above_ms <= 0) return format("≤ %g ms", r.p95_up_to_ms);
+    return format("%g", r.p95_above_ms) + format("–%g ms", r.p95_up_to_ms);
+}
+
+// The bucket (lower, upper] that holds the 95% rank of cumulative buckets.
+void find_p95_bucket(const std::map<double, double>& buckets, metrics_row& r) {
+    if (buckets.empty() || buckets.rbegin()->second <= 0) return;
+    const double rank = 0.95 * buckets.rbegin()->second;
+    double lower = 0;
+    for (const auto& [le, count] : buckets) {
+        if (count >= rank) {
+            r.p95_known = true, r.p95_above_ms = lower, r.p95_up_to_ms = le;
+            return;
+        }
+        lower = le;
+    }
+}
+
 std::string metrics_table(const std::vector<metrics_row>& rows) {
     std::string out =
-        "### sidelight /metrics (since it started)\n\n| route | requests | P95 |\n"
+        "### sidelight /metrics (since it started)\n\n| route | requests | P95 (bucket) |\n"
         "|---|---:|---:|\n";
     for (const auto& r : rows)
-        out += row({"`" + cell(r.route) + "`", format("%.0f", r.requests),
-                    std::isnan(r.p95_ms) ? "—" : format("%.2f ms", r.p95_ms)});
+        out += row({"`" + cell(r.route) + "`", format("%.0f", r.requests), p95_bucket_text(r)});
     if (rows.empty()) out += "| (no route counted a request) | | |\n";
     return out;
 }
@@ -208,9 +228,12 @@ std::string metrics_table(const std::vector<metrics_row>& rows) {
 
 std::vector<metrics_row> metrics_rows(const route_figures& figures, std::size_t limit) {
     std::vector<metrics_row> rows;
-    for (const auto& [route, series] : figures)
-        if (series.requests > 0)
-            rows.push_back({route, series.requests, bucket_quantile(0.95, series.buckets)});
+    for (const auto& [route, series] : figures) {
+        if (series.requests <= 0) continue;
+        metrics_row r{route, series.requests};
+        find_p95_bucket(series.buckets, r);
+        rows.push_back(r);
+    }
     std::stable_sort(rows.begin(), rows.end(),
                      [](const auto& a, const auto& b) { return a.requests > b.requests; });
     if (rows.size() > limit) rows.resize(limit);
