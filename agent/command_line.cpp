@@ -67,6 +67,27 @@ void add_loadtest(CLI::App& top, command_line& cl) {
     lt->callback([&cl] { cl.cmd = command::loadtest; });
 }
 
+void add_report(CLI::App& top, command_line& cl) {
+    auto* report = top.add_subcommand(
+        "report", "write the CI summary (Markdown) of a load test's JSON and JUnit test results");
+    auto& a = cl.report;
+    a.version = SIDELIGHT_VERSION;
+    report->add_option("--loadtest", a.loadtest_path, "the JSON of `sidelight loadtest --json`")
+        ->type_name("FILE")
+        ->required();
+    report->add_option("--junit", a.junit_paths, "JUnit XML (ctest, GoogleTest); repeatable")
+        ->type_name("FILE");
+    report->add_option("--metrics", a.metrics_url, "sidelight's /metrics: per-route counts, P95")
+        ->type_name("URL");
+    report->add_option("-o,--out", a.out_path, "write to FILE instead of stdout")
+        ->type_name("FILE");
+    report->footer(
+        "Also appended to $GITHUB_STEP_SUMMARY when set; $SOURCE_DATE_EPOCH fixes the timestamp.\n"
+        "exit codes: 0 every budget holds, 1 a budget failed (or the run was interrupted), "
+        "2 usage error");
+    report->callback([&cl] { cl.cmd = command::report; });
+}
+
 void build(CLI::App& top, command_line& cl) {
     top.set_version_flag("--version", std::string("sidelight ") + SIDELIGHT_VERSION,
                          "print the version");
@@ -98,6 +119,7 @@ void build(CLI::App& top, command_line& cl) {
     add_slo(top, cl);
     add_audit(top, cl);
     add_loadtest(top, cl);
+    add_report(top, cl);
     top.footer(top_footer);  // after the subcommands, which would inherit it
 }
 

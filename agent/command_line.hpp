@@ -7,6 +7,7 @@
 //   sidelight audit verify|query|export|keygen ...
 //   sidelight loadtest -f loadtest.yaml [--json FILE] [--markdown FILE] [--quiet]
 //                      [--compare-metrics URL]
+//   sidelight report --loadtest lt.json [--junit FILE ...] [--metrics URL] [--out FILE]
 //
 // --config and --log-level may come before the command or after it. parse_command_line()
 // answers --help (for every command and subcommand) and --version itself on `out`, and a usage
@@ -21,11 +22,12 @@
 #include <vector>
 
 #include "audit/commands.hpp"
+#include "loadtest/report_command.hpp"
 #include "loadtest/run.hpp"
 
 namespace sidelight::agent {
 
-enum class command { run, check, routes, slo_rules, audit, loadtest };
+enum class command { run, check, routes, slo_rules, audit, loadtest, report };
 
 struct command_line {
     command cmd = command::run;
@@ -37,6 +39,7 @@ struct command_line {
     std::string slo_out;                // slo rules --out FILE; empty: stdout
     std::string slo_runbook_base = "docs/SLO.md";
     loadtest::loadtest_args loadtest;  // loadtest -f FILE ...
+    loadtest::report_args report;      // report --loadtest FILE ...
 };
 
 // The log levels --log-level and `log_level` accept.

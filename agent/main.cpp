@@ -22,6 +22,7 @@
 #include "agent/slo_rules.hpp"
 #include "audit/commands.hpp"
 #include "config/load.hpp"
+#include "loadtest/report_command.hpp"
 #include "loadtest/run.hpp"
 #include "routes/routing.hpp"
 
@@ -121,6 +122,8 @@ int main(int argc, char** argv) {
             return config_command(cl);
         case command::loadtest:
             return sidelight::loadtest::run_loadtest(cl.loadtest, std::cout, std::cerr);
+        case command::report:
+            return sidelight::loadtest::run_report(cl.report, std::cout, std::cerr);
         default:
             return audit_command(cl);
     }

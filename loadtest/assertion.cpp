@@ -48,11 +48,30 @@ std::optional<double> to_number(std::string_view text) {
     return value;
 }
 
+// "1.5x direct" after the operator: the factor and the reference scenario's name.
+bool parse_ratio(std::string_view text, assertion& a) {
+    const auto space = text.find(' ');
+    if (space == std::string_view::npos || space < 2 || text[space - 1] != 'x') return false;
+    auto factor = to_number(text.substr(0, space - 1));
+    std::string_view name = text.substr(space);
+    while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
+    if (!factor || !(*factor > 0) || name.empty()) return false;
+    a.bound = *factor;
+    a.reference = std::string(name);
+    return true;
+}
+
 bool parse_latency(std::string_view text, assertion& a, std::string& error) {
     auto op = take_operator(text);
+    if (op && (*op == comparison::less || *op == comparison::less_equal) && parse_ratio(text, a)) {
+        a.op = *op;
+        return true;
+    }
     auto ms = op ? config::parse_duration(text) : std::nullopt;
     if (!op || (*op != comparison::less && *op != comparison::less_equal) || !ms) {
-        error = "expected \"<DURATION\" or \"<=DURATION\" like \"<500ms\"";
+        error =
+            "expected \"<DURATION\" or \"<=DURATION\" like \"<500ms\", or a ratio to another "
+            "scenario like \"<=1.5x direct\"";
         return false;
     }
     a.op = *op;
@@ -144,11 +163,21 @@ verdict check(const assertion& a, const observed& o) {
     return v;
 }
 
+verdict check_ratio(const assertion& a, const observed& o, const observed& reference) {
+    const auto i = static_cast<int>(a.what);
+    verdict v;
+    if (!is_latency(a.what) || reference.latency_us[i] == 0) return v;
+    v.actual = static_cast<double>(o.latency_us[i]) / static_cast<double>(reference.latency_us[i]);
+    v.passed = holds(v.actual, a.op, a.bound);
+    return v;
+}
+
 std::string_view metric_name(metric m) {
     return metric_keys[static_cast<int>(m)].name;
 }
 
 double display_bound(const assertion& a) {
+    if (!a.reference.empty()) return a.bound;
     if (is_latency(a.what)) return a.bound / 1000.0;
     return a.percent ? a.bound * 100.0 : a.bound;
 }

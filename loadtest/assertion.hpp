@@ -2,6 +2,8 @@
 // A scenario's pass/fail conditions (`assert:` in loadtest.yaml) and their evaluation against
 // the measured figures:
 //   p50 p90 p95 p99 p999 max   "<500ms", "<=1s"       (latency; durations as in the config)
+//                              "<=1.5x direct"        (a ratio: at most 1.5 times the same
+//                                                      percentile of scenario `direct`)
 //   errors                     0, "<5", "<=5", "<1%"  (a count, or a share of all requests)
 //   rps                        ">=100", ">100"
 // Pure functions; thread-safe.
@@ -19,9 +21,10 @@ enum class comparison { less, less_equal, greater, greater_equal };
 struct assertion {
     metric what = metric::p95;
     comparison op = comparison::less;
-    double bound = 0;      // µs for latencies, a count or a share (0..1) for errors, req/s
-    bool percent = false;  // errors as a share of all requests
-    std::string text;      // as written, for the report
+    double bound = 0;  // µs for latencies, a factor for ratios, a count or a share (0..1), req/s
+    bool percent = false;   // errors as a share of all requests
+    std::string reference;  // a latency ratio: the scenario whose figure the bound multiplies
+    std::string text;       // as written, for the report
 };
 
 // The figures an assertion is checked against.
@@ -41,8 +44,12 @@ struct verdict {
 std::optional<assertion> parse_assertion(std::string_view key, std::string_view value,
                                          std::string& error);
 verdict check(const assertion& a, const observed& o);
+// A ratio assertion: `o`'s percentile over `reference`'s (actual: the ratio; an empty
+// reference fails with actual 0).
+verdict check_ratio(const assertion& a, const observed& o, const observed& reference);
 std::string_view metric_name(metric m);
-// The bound in the assertion's display unit ("<500ms" keeps the ms; errors "<1%" keeps %).
+// The bound in the assertion's display unit ("<500ms" keeps the ms; errors "<1%" keeps %; a
+// ratio its factor).
 double display_bound(const assertion& a);
 
 }  // namespace sidelight::loadtest

@@ -9,7 +9,8 @@
 //       request: { method: GET, path: /api/products, headers: {..}, body: '..' }
 //       duration: 10s        connections: 10      rate: 2000/s (open loop; omit: closed loop)
 //       timeout: 10s         threads: 1 (connections and rate split over threads)
-//       assert: { p95: "<500ms", errors: 0, rps: ">=10" }
+//       target: http://..    (this scenario's own target; default: the plan's)
+//       assert: { p95: "<500ms", errors: 0, rps: ">=10" }   (or p95: "<=2x other")
 //     - name: both
 //       parallel: [products, cart]               (those scenarios' requests at once)
 //     - name: cache
@@ -45,7 +46,9 @@ enum class scenario_kind { closed, open, parallel, cold_warm };
 struct scenario {
     std::string name;
     scenario_kind kind = scenario_kind::closed;
-    request_spec request;  // not for parallel
+    std::optional<target_address> target;  // its own (`target:`); otherwise the plan's
+    std::string target_url;                // as written, when it has its own
+    request_spec request;                  // not for parallel
     std::chrono::milliseconds duration{10'000};
     std::uint32_t connections = 10;  // open and closed loops
     std::uint32_t threads = 1;       // the connections (and the rate) split over threads

@@ -90,12 +90,22 @@ double parse_rate(const node_ref& n) {
     return value / per;
 }
 
-std::vector<assertion> parse_assertions(const node_ref& n) {
+// A `parallel:` list holds names, and so does a ratio assertion ("<=2x direct"); they are
+// resolved once every scenario is read.
+struct pending_name {
+    std::size_t scenario;
+    node_ref name;     // where it is written
+    std::string text;  // a reference's name (the node holds the whole assertion)
+};
+
+std::vector<assertion> parse_assertions(const node_ref& n, std::vector<pending_name>& references,
+                                        std::size_t index) {
     std::vector<assertion> out;
     for (const auto& e : map_entries(n)) {
         std::string error;
         auto a = parse_assertion(e.key, config::detail::to_nonempty_string(e.value), error);
         if (!a) e.value.fail(error);
+        if (!a->reference.empty()) references.push_back({index, e.value, a->reference});
         out.push_back(std::move(*a));
     }
     return out;
@@ -120,17 +130,14 @@ void parse_loop(const map_reader& r, scenario& s) {
     if (auto t = r.get("timeout")) s.timeout = config::detail::to_duration(*t, false);
 }
 
-// A `parallel:` list holds names; they are resolved to indexes once every scenario is read.
-struct pending_member {
-    std::size_t scenario;
-    node_ref name;
+struct pending_names {
+    std::vector<pending_name> members, references;
 };
 
 // One entry of `scenarios:`; which keys go together is checked here.
-scenario parse_scenario(const node_ref& n, std::vector<pending_member>& pending,
-                        std::size_t index) {
+scenario parse_scenario(const node_ref& n, pending_names& pending, std::size_t index) {
     map_reader r(n, {"name", "request", "duration", "connections", "rate", "timeout", "assert",
-                     "parallel", "cold_warm", "threads"});
+                     "parallel", "cold_warm", "threads", "target"});
     scenario s;
     s.name = config::detail::to_nonempty_string(r.require("name"));
     const auto request = r.get("request");
@@ -138,8 +145,13 @@ scenario parse_scenario(const node_ref& n, std::vector<pending_member>& pending,
     if (request.has_value() == parallel.has_value())
         n.fail("a scenario has either `request` or `parallel`");
     if (request) s.request = parse_request(*request);
+    if (auto t = r.get("target")) {
+        if (parallel) t->fail("a parallel scenario runs its members' own targets");
+        s.target_url = config::detail::to_nonempty_string(*t);
+        s.target = parse_target(*t);
+    }
     parse_loop(r, s);
-    if (auto a = r.get("assert")) s.assertions = parse_assertions(*a);
+    if (auto a = r.get("assert")) s.assertions = parse_assertions(*a, pending.references, index);
     if (auto rate = r.get("rate")) {
         if (parallel) rate->fail("a parallel scenario runs its members' own rates");
         s.rate = parse_rate(*rate);
@@ -156,16 +168,21 @@ scenario parse_scenario(const node_ref& n, std::vector<pending_member>& pending,
     if (parallel) {
         if (r.get("connections")) r.get("connections")->fail("set on the members, not here");
         s.kind = scenario_kind::parallel;
-        for (const auto& item : list_items(*parallel)) pending.push_back({index, item});
+        for (const auto& item : list_items(*parallel)) pending.members.push_back({index, item, {}});
         if (list_items(*parallel).empty()) parallel->fail("expected a list of scenario names");
     }
     return s;
 }
 
-void resolve_members(plan& p, const std::vector<pending_member>& pending) {
+void resolve_names(plan& p, const pending_names& pending) {
     std::map<std::string, std::size_t> by_name;
     for (std::size_t i = 0; i < p.scenarios.size(); ++i) by_name.emplace(p.scenarios[i].name, i);
-    for (const auto& m : pending) {
+    for (const auto& ref : pending.references) {
+        auto it = by_name.find(ref.text);
+        if (it == by_name.end()) ref.name.fail("unknown scenario \"" + ref.text + "\"");
+        if (it->second == ref.scenario) ref.name.fail("a ratio compares with another scenario");
+    }
+    for (const auto& m : pending.members) {
         const std::string name = config::detail::to_nonempty_string(m.name);
         auto it = by_name.find(name);
         if (it == by_name.end()) m.name.fail("unknown scenario \"" + name + "\"");
@@ -177,7 +194,7 @@ void resolve_members(plan& p, const std::vector<pending_member>& pending) {
 }
 
 void parse_scenarios(const node_ref& n, plan& p) {
-    std::vector<pending_member> pending;
+    pending_names pending;
     std::map<std::string, bool> seen;
     const auto items = list_items(n);
     if (items.empty()) n.fail("expected a list of scenarios");
@@ -186,7 +203,7 @@ void parse_scenarios(const node_ref& n, plan& p) {
         if (!seen.emplace(p.scenarios.back().name, true).second)
             items[i].fail("duplicate scenario name \"" + p.scenarios.back().name + "\"");
     }
-    resolve_members(p, pending);
+    resolve_names(p, pending);
 }
 
 }  // namespace

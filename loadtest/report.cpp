@@ -72,9 +72,10 @@ std::string assertions_json(const scenario_outcome& o) {
     for (std::size_t i = 0; i < o.verdicts.size(); ++i) {
         const auto& [a, v] = o.verdicts[i];
         out += (i ? ",{" : "{") + std::string("\"metric\":") + quoted(metric_name(a.what)) +
-               ",\"expected\":" + quoted(a.text) + ",\"bound\":" + number(display_bound(a)) +
-               ",\"actual\":" + number(v.actual) + ",\"passed\":" + (v.passed ? "true" : "false") +
-               "}";
+               ",\"expected\":" + quoted(a.text) +
+               (a.reference.empty() ? "" : ",\"reference\":" + quoted(a.reference)) +
+               ",\"bound\":" + number(display_bound(a)) + ",\"actual\":" + number(v.actual) +
+               ",\"passed\":" + (v.passed ? "true" : "false") + "}";
     }
     return out + "]";
 }
@@ -90,6 +91,7 @@ std::string scenario_json(const plan& p, const scenario_outcome& o) {
         out += "]";
     } else {
         out += ",\"method\":" + quoted(s.request.method) + ",\"path\":" + quoted(s.request.path);
+        if (s.target) out += ",\"target\":" + quoted(s.target_url);
     }
     std::uint32_t connections = s.connections;  // a parallel scenario: its members' together
     if (s.kind == scenario_kind::parallel) {
@@ -140,10 +142,19 @@ observed observe(const run_result& r) {
     return o;
 }
 
-void judge(scenario_outcome& o) {
+void judge(scenario_outcome& o, const std::vector<scenario_outcome>& all) {
     const observed seen = observe(o.result);
     o.verdicts.clear();
-    for (const auto& a : o.spec->assertions) o.verdicts.emplace_back(a, check(a, seen));
+    for (const auto& a : o.spec->assertions) {
+        if (a.reference.empty()) {
+            o.verdicts.emplace_back(a, check(a, seen));
+            continue;
+        }
+        verdict v;  // failed unless the reference ran
+        for (const auto& other : all)
+            if (other.spec->name == a.reference) v = check_ratio(a, seen, observe(other.result));
+        o.verdicts.emplace_back(a, v);
+    }
 }
 
 std::string format_table(const std::vector<scenario_outcome>& outcomes) {

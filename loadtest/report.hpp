@@ -24,7 +24,9 @@ struct scenario_outcome {
 
 // The figures assertions are checked against.
 observed observe(const run_result& r);
-void judge(scenario_outcome& o);
+// A ratio assertion looks its reference scenario up by name in `all` (the run's outcomes); one
+// that did not run fails it.
+void judge(scenario_outcome& o, const std::vector<scenario_outcome>& all = {});
 
 std::string format_table(const std::vector<scenario_outcome>& outcomes);
 // `complete`: false when the run was interrupted (then `passed` is false too).

@@ -38,7 +38,7 @@ void catch_interrupt() {
 load_job job_for(const plan& p, const scenario& s, std::chrono::milliseconds duration) {
     load_job job;
     job.request = &s.request;
-    job.target = p.target;
+    job.target = s.target.value_or(p.target);
     job.pacing = s.kind;
     job.duration = duration;
     job.connections = s.connections;
@@ -130,23 +130,26 @@ scenario_outcome run_scenario(const plan& p, const scenario& s, bool progress) {
     for (std::size_t i = 0; i < jobs.size(); ++i) by_part[jobs[i].part].add(results[i]);
     for (const auto& r : by_part) outcome.result.add(r);
     if (s.kind == scenario_kind::parallel) outcome.member_results = std::move(by_part);
-    judge(outcome);
     return outcome;
 }
 
-// Every endpoint the client sent to, over all scenarios (a parallel scenario's members ran).
+// Every endpoint the client sent to through the plan's target (sidelight), over all scenarios (a
+// parallel scenario's members ran); a scenario with a target of its own went elsewhere.
 std::vector<client_endpoint> endpoints(const plan& p,
                                        const std::vector<scenario_outcome>& outcomes) {
     std::vector<client_endpoint> out;
     for (const auto& o : outcomes) {
         const auto& s = *o.spec;
+        if (s.target) continue;
         if (s.kind != scenario_kind::parallel) {
             out.push_back(
                 {s.request.method, s.request.path, o.result.responses, o.result.uncorrected});
             continue;
         }
         for (std::size_t i = 0; i < o.member_results.size(); ++i) {
-            const auto& m = p.scenarios[s.members[i]].request;
+            const auto& member = p.scenarios[s.members[i]];
+            if (member.target) continue;
+            const auto& m = member.request;
             out.push_back(
                 {m.method, m.path, o.member_results[i].responses, o.member_results[i].uncorrected});
         }
@@ -202,6 +205,7 @@ int run_loadtest(const loadtest_args& args, std::ostream& out, std::ostream& err
     catch_interrupt();
     for (const auto& s : p.scenarios)
         if (!interrupted.load()) outcomes.push_back(run_scenario(p, s, progress));
+    for (auto& o : outcomes) judge(o, outcomes);  // after all: a ratio may look ahead
     out << format_table(outcomes);
     if (before) print_comparison(args.metrics_url, *before, p, outcomes, out, err);
     bool written = true;

@@ -77,6 +77,33 @@ TEST(LoadtestTest, AFixedDelayShowsAsTheMedian) {
     EXPECT_NE(r.out.find("slow"), std::string::npos) << r.out;
 }
 
+TEST(LoadtestTest, ARatioComparesWithAnotherScenarioAtItsOwnTarget) {
+    fake_upstream fast([](const wire_message&) { return fake_reply{simple_response(200, "ok")}; });
+    fake_upstream slow([](const wire_message&) {
+        return fake_reply{simple_response(200, "ok"), false, 20ms};
+    });
+    // The plan's target is the slow app; `direct` goes to the fast one. The ratio is judged
+    // after both ran, though `direct` comes second.
+    const auto plan = target(slow.port()) +
+                      "scenarios:\n"
+                      "  - {name: slow, request: {path: /}, duration: 300ms, connections: 1,\n"
+                      "     assert: {p50: \"<=2x direct\"}}\n"
+                      "  - {name: direct, request: {path: /}, duration: 300ms, connections: 1,\n"
+                      "     target: \"http://127.0.0.1:" +
+                      std::to_string(fast.port()) + "\"}\n";
+    const auto r = run_loadtest(plan);
+    EXPECT_EQ(r.exit_code, 1) << r.err << r.out;
+    EXPECT_EQ(count(scenario(r, 1).at("responses")), fast.request_count());
+    EXPECT_EQ(scenario(r, 1).at("target").as_string(),
+              "http://127.0.0.1:" + std::to_string(fast.port()));
+    EXPECT_EQ(count(scenario(r, 0).at("responses")), slow.request_count());
+    const auto& a = scenario(r, 0).at("assertions").at(0).as_object();
+    EXPECT_EQ(a.at("reference").as_string(), "direct");
+    EXPECT_EQ(a.at("bound").to_number<double>(), 2.0);
+    EXPECT_GT(a.at("actual").to_number<double>(), 2.0);  // 20 ms against well under 10 ms
+    EXPECT_FALSE(a.at("passed").as_bool());
+}
+
 TEST(LoadtestTest, ServerErrorsAreCountedExactlyByStatus) {
     std::atomic<int> seen{0}, failed{0};
     fake_upstream app([&](const wire_message&) {

@@ -27,6 +27,30 @@ TEST(Assertion, LatencyBoundsInMicroseconds) {
     EXPECT_EQ(parse("max", "< 2m").bound, 120'000'000);
 }
 
+TEST(Assertion, ARatioToAnotherScenarioKeepsItsFactorAndName) {
+    auto a = parse("p95", "<=1.5x direct");
+    EXPECT_EQ(a.op, comparison::less_equal);
+    EXPECT_EQ(a.bound, 1.5);
+    EXPECT_EQ(a.reference, "direct");
+    EXPECT_EQ(display_bound(a), 1.5);
+    EXPECT_EQ(parse("p50", "< 3x  the app").reference, "the app");
+    EXPECT_TRUE(refused("p95", "<=x direct"));
+    EXPECT_TRUE(refused("p95", "<=0x direct"));
+    EXPECT_TRUE(refused("p95", ">=2x direct"));
+    EXPECT_TRUE(refused("errors", "<=2x direct"));
+}
+
+TEST(Assertion, ARatioComparesTheSamePercentile) {
+    observed mine, direct;
+    mine.latency_us[2] = 300;  // p95
+    direct.latency_us[2] = 200;
+    const auto a = parse("p95", "<=1.5x direct");
+    EXPECT_DOUBLE_EQ(check_ratio(a, mine, direct).actual, 1.5);
+    EXPECT_TRUE(check_ratio(a, mine, direct).passed);
+    EXPECT_FALSE(check_ratio(parse("p95", "<1.5x direct"), mine, direct).passed);
+    EXPECT_FALSE(check_ratio(a, mine, observed{}).passed);  // the reference saw nothing
+}
+
 TEST(Assertion, RefusesWhatIsNotAnAssertion) {
     EXPECT_TRUE(refused("p95", "<5 parsecs"));
     EXPECT_TRUE(refused("p95", "500ms"));

@@ -69,7 +69,8 @@ TEST(Plan, ErrorsNameFileLineColumnAndKey) {
     EXPECT_EQ(error_of("target: http://h:1\nscenarios:\n  - name: a\n    request: {path: /}\n"
                        "    durration: 5s\n"),
               "lt.yaml:5:5: scenarios[0].durration: unknown key (expected one of name, request, "
-              "duration, connections, rate, timeout, assert, parallel, cold_warm, threads)");
+              "duration, connections, rate, timeout, assert, parallel, cold_warm, threads, "
+              "target)");
     EXPECT_EQ(error_of("target: http://h:1\nscenarios:\n  - name: a\n    request: {path: /}\n"
                        "    duration: 5 fortnights\n"),
               "lt.yaml:5:15: scenarios[0].duration: expected a duration like 500ms, 5s, 1m30s or "
@@ -77,11 +78,33 @@ TEST(Plan, ErrorsNameFileLineColumnAndKey) {
     EXPECT_EQ(error_of("target: http://h:1\nscenarios:\n  - name: a\n    request: {path: /}\n"
                        "    assert: {p95: \"<5 parsecs\"}\n"),
               "lt.yaml:5:19: scenarios[0].assert.p95: expected \"<DURATION\" or \"<=DURATION\" "
-              "like \"<500ms\"");
+              "like \"<500ms\", or a ratio to another scenario like \"<=1.5x direct\"");
+    EXPECT_EQ(error_of("target: http://h:1\nscenarios:\n  - name: a\n    request: {path: /}\n"
+                       "    assert: {p95: \"<=2x b\"}\n"),
+              "lt.yaml:5:19: scenarios[0].assert.p95: unknown scenario \"b\"");
+    EXPECT_EQ(error_of("target: http://h:1\nscenarios:\n  - name: a\n    request: {path: /}\n"
+                       "    assert: {p95: \"<=2x a\"}\n"),
+              "lt.yaml:5:19: scenarios[0].assert.p95: a ratio compares with another scenario");
     EXPECT_EQ(error_of("target: http://h:1\nscenarios:\n  - name: a\n    parallel: [a2]\n"),
               "lt.yaml:4:16: scenarios[0].parallel[0]: unknown scenario \"a2\"");
     EXPECT_EQ(error_of("scenarios:\n  - name: a\n    request: {path: /}\n"),
               "lt.yaml:1:1: target: missing required key");
+}
+
+TEST(Plan, AScenarioMayHaveATargetOfItsOwn) {
+    const auto p = load_plan_string(
+        "target: http://127.0.0.1:8080\nscenarios:\n"
+        "  - {name: direct, request: {path: /}, target: \"http://127.0.0.1:3000\"}\n"
+        "  - {name: proxied, request: {path: /}, assert: {p95: \"<=2x direct\"}}\n",
+        "lt.yaml");
+    ASSERT_TRUE(p.scenarios[0].target);
+    EXPECT_EQ(p.scenarios[0].target->port, 3000);
+    EXPECT_EQ(p.scenarios[0].target_url, "http://127.0.0.1:3000");
+    EXPECT_FALSE(p.scenarios[1].target);
+    EXPECT_EQ(p.scenarios[1].assertions[0].reference, "direct");
+    EXPECT_NE(error_of("target: http://h:1\nscenarios:\n  - {name: a, request: {path: /}}\n"
+                       "  - {name: b, parallel: [a], target: \"http://h:2\"}\n"),
+              "");
 }
 
 TEST(Plan, RefusesWhatCannotRun) {
