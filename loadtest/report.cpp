@@ -1,6 +1,7 @@
 // Writing a load test's outcome as a table, JSON and Markdown (report.hpp).
 #include "loadtest/report.hpp"
 
+#include <cctype>
 #include <cstdio>
 
 #include "util/json_escape.hpp"
@@ -167,9 +168,13 @@ std::string format_table(const std::vector<scenario_outcome>& outcomes) {
     for (const auto& o : outcomes) {
         const auto& r = o.result;
         std::string verdicts;
-        for (const auto& [a, v] : o.verdicts)
-            verdicts +=
-                std::string(metric_name(a.what)) + a.text + (v.passed ? " ok " : " FAILED ");
+        for (const auto& [a, v] : o.verdicts) {
+            // "p95<500ms ok", "errors=0 ok": a bare number reads as an equality
+            const bool bare =
+                !a.text.empty() && (std::isdigit(static_cast<unsigned char>(a.text[0])) != 0);
+            verdicts += std::string(metric_name(a.what)) + (bare ? "=" : "") + a.text +
+                        (v.passed ? " ok " : " FAILED ");
+        }
         std::snprintf(line, sizeof line, "%-16s %9.1f %9s %9s %9s %9s %9s %10llu %8llu %s\n",
                       o.spec->name.c_str(), r.rps(), ms(r.latency.percentile(50)).c_str(),
                       ms(r.latency.percentile(90)).c_str(), ms(r.latency.percentile(95)).c_str(),
