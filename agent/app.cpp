@@ -5,9 +5,11 @@
 
 #include <signal.h>
 #include <sys/stat.h>
+#include <algorithm>
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
@@ -99,8 +101,11 @@ void app::start() {
     listening_ = true;
     health_ = std::make_unique<health_checker>(admin_ioc_, *cfg_,
                                                proxy::resolve_upstream(cfg_->upstream).endpoints);
+    if (!cfg_->databases.empty())
+        db_health_ = std::make_unique<database_checker>(admin_ioc_, *cfg_);
     admin_->start();
     health_->start();
+    if (db_health_) db_health_->start();
     admin_thread_ = std::thread([this] {
         auto guard = boost::asio::make_work_guard(admin_ioc_);
         admin_ioc_.run();
@@ -229,6 +234,7 @@ int app::drain() {
     // Every request has been recorded by now: commit what the audit queue still holds.
     audit_->drain(std::chrono::steady_clock::now() + cfg_->shutdown.grace);
     health_->stop();
+    if (db_health_) db_health_->stop();
     admin_->stop();
     spdlog::info("shutdown: done");
     return 0;
@@ -265,12 +271,18 @@ admin_response app::handle_admin(const admin_request& req) {
     // Postgres away while the spool takes every event: degraded, still 200 (traffic flows and
     // nothing is lost; the lag says how far behind the fleet store is).
     const auto forward = audit_ ? audit_->forward_status() : std::nullopt;
-    const bool degraded = forward && (!forward->connected || forward->conflict);
+    const auto databases = db_health_ ? db_health_->snapshot() : std::vector<database_health>{};
+    // A database away: degraded, still 200 (the app's HTTP traffic flows; its database
+    // connections through sidelight get 08006 until the server is back).
+    const bool db_down = std::any_of(databases.begin(), databases.end(), [](const auto& d) {
+        return d.state == upstream_state::unreachable;
+    });
+    const bool degraded = (forward && (!forward->connected || forward->conflict)) || db_down;
     const std::string_view status = unhealthy                             ? "unhealthy"
                                     : degraded                            ? "degraded"
                                     : up.state == upstream_state::unknown ? "unknown"
                                                                           : "ok";
-    return {unhealthy ? 503 : 200, "application/json", healthz_json(up, status)};
+    return {unhealthy ? 503 : 200, "application/json", healthz_json(up, databases, status)};
 }
 
 // POST /v1/metrics: the event API's token, then the metric rules' own checks.
@@ -312,7 +324,9 @@ boost::json::object app::store_json() const {
     return st;
 }
 
-std::string app::healthz_json(const upstream_health& up, std::string_view status) const {
+std::string app::healthz_json(const upstream_health& up,
+                              const std::vector<database_health>& databases,
+                              std::string_view status) const {
     const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
         std::chrono::steady_clock::now() - started_);
     boost::json::object o;
@@ -328,6 +342,19 @@ std::string app::healthz_json(const upstream_health& up, std::string_view status
     u["last_check_ms"] = up.last_check_age_ms;
     u["last_error"] = up.last_error;
     o["upstream"] = std::move(u);
+    if (db_health_) {
+        boost::json::array dbs;
+        for (const auto& d : databases) {
+            dbs.push_back({{"name", d.name},
+                           {"address", d.address},
+                           {"state", to_string(d.state)},
+                           {"reachable", d.reachable},
+                           {"checked", d.checked},
+                           {"last_check_ms", d.last_check_age_ms},
+                           {"last_error", d.last_error}});
+        }
+        o["databases"] = std::move(dbs);
+    }
     boost::json::object a;
     a["healthy"] = audit_healthy();
     // The store's most recent failure, with its time: the current one while unhealthy, and after

@@ -24,6 +24,7 @@
 #include "agent/admin_server.hpp"
 #include "agent/audit_pipeline.hpp"
 #include "agent/business_metrics.hpp"
+#include "agent/database_health.hpp"
 #include "agent/db_metrics.hpp"
 #include "agent/health.hpp"
 #include "agent/metrics.hpp"
@@ -60,7 +61,9 @@ class app {
     bool reload();
     bool config_file_changed();
     boost::json::object store_json() const;
-    std::string healthz_json(const upstream_health& up, std::string_view status) const;
+    std::string healthz_json(const upstream_health& up,
+                             const std::vector<database_health>& databases,
+                             std::string_view status) const;
     bool audit_healthy() const { return !audit_ || audit_->healthy(); }
 
     std::shared_ptr<const config::config> cfg_;
@@ -95,6 +98,7 @@ class app {
     std::unique_ptr<proxy::server> proxy_;
     std::vector<std::unique_ptr<proxy::server>> egress_;
     std::unique_ptr<health_checker> health_;
+    std::unique_ptr<database_checker> db_health_;  // null without `databases`
     std::thread admin_thread_;
     std::atomic<bool> listening_{false};
     std::atomic<bool> draining_{false};

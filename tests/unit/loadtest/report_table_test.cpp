@@ -7,13 +7,14 @@ namespace sidelight::loadtest {
 namespace {
 
 TEST(ReportTable, VerdictsReadAsTheAssertionsWereWritten) {
-    const plan p = load_plan_string("target: http://127.0.0.1:1\n"
-                                    "scenarios:\n"
-                                    "  - name: products\n"
-                                    "    request: {method: GET, path: /}\n"
-                                    "    duration: 1s\n"
-                                    "    assert: {p95: \"<500ms\", errors: 0}\n",
-                                    "lt.yaml");
+    const plan p = load_plan_string(
+        "target: http://127.0.0.1:1\n"
+        "scenarios:\n"
+        "  - name: products\n"
+        "    request: {method: GET, path: /}\n"
+        "    duration: 1s\n"
+        "    assert: {p95: \"<500ms\", errors: 0}\n",
+        "lt.yaml");
     scenario_outcome o;
     o.spec = &p.scenarios.at(0);
     for (int i = 0; i < 100; ++i) o.result.latency.record(1'000);  // 1 ms each
