@@ -26,6 +26,7 @@
 //
 // docs/CONFIG.md is the reference; `sidelight check` prints the effective config.
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -439,12 +440,33 @@ struct database_upstream {
     bool operator==(const database_upstream&) const = default;
 };
 
+// The closed set of `operation` label values of the database metrics (dbproxy/sql_lexer.hpp
+// maps every statement to one of them); audit rules of databases name operations from it.
+inline constexpr std::array<std::string_view, 8> db_operations = {
+    "select", "insert", "update", "delete", "copy", "ddl", "tx", "other"};
+
+// An audit rule over a database's statements (`databases[].audit`): a statement whose operation
+// and table match, with the outcome asked for, becomes an audit_log row carrying the database
+// user and the client's address, and its SQL normalized (literals replaced by $n), never a value.
+struct db_audit_rule {
+    std::string name;
+    std::vector<std::string> operations;  // from db_operations; empty: any
+    std::vector<std::string> tables;      // compared with the `table` label; empty: any
+    std::string outcome = "ok";           // ok | error | any
+    std::string action;                   // empty: "db.<operation>"
+    std::string entity_type;              // empty: the table
+    source_mark mark;
+
+    bool operator==(const db_audit_rule&) const = default;
+};
+
 struct database_config {
     std::string name;
     address listen{"127.0.0.1", 6432};
     database_upstream upstream;
     std::size_t max_tables = 200;  // distinct `table` label values; beyond: "other"
     duration slow_query{100};      // a statement slower than this is counted and logged
+    std::vector<db_audit_rule> audit;  // first match wins
     source_mark mark;
 
     bool operator==(const database_config&) const = default;

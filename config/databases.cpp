@@ -1,4 +1,5 @@
 // `databases`: PostgreSQL wire listeners (dbproxy/), one per database the app uses.
+#include <algorithm>
 #include <set>
 
 #include "config/yaml_walk.hpp"
@@ -57,8 +58,48 @@ database_upstream parse_db_upstream(const node_ref& n) {
     return out;
 }
 
+// A table name as the `table` label shows it: lower case unless quoted, no schema.
+bool is_table_name(std::string_view name) {
+    if (name.empty() || name.size() > 63) return false;
+    for (char c : name) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u < 0x21 || u > 0x7e || c == '"' || c == '.') return false;
+    }
+    return true;
+}
+
+db_audit_rule parse_audit_rule(const node_ref& n) {
+    map_reader m(n, {"name", "match", "action", "entity_type"});
+    db_audit_rule out;
+    out.mark = n.mark;
+    out.name = to_nonempty_string(m.require("name"));
+    if (auto match = m.get("match")) {
+        map_reader mm(*match, {"operations", "tables", "outcome"});
+        if (auto v = mm.get("operations")) {
+            out.operations = to_string_list(*v);
+            for (const auto& op : out.operations) {
+                if (std::find(db_operations.begin(), db_operations.end(), op) ==
+                    db_operations.end())
+                    v->fail("unknown operation \"" + op +
+                            "\" (expected select, insert, update, delete, copy, ddl, tx or other)");
+            }
+        }
+        if (auto v = mm.get("tables")) {
+            out.tables = to_string_list(*v);
+            for (const auto& t : out.tables)
+                if (!is_table_name(t))
+                    v->fail("expected table names as the table label shows them (no schema, no "
+                            "quotes), got \"" + t + "\"");
+        }
+        if (auto v = mm.get("outcome")) out.outcome = to_choice(*v, {"ok", "error", "any"});
+    }
+    if (auto v = m.get("action")) out.action = to_nonempty_string(*v);
+    if (auto v = m.get("entity_type")) out.entity_type = to_nonempty_string(*v);
+    return out;
+}
+
 database_config parse_one(const node_ref& n) {
-    map_reader m(n, {"name", "listen", "upstream", "tables", "slow_query"});
+    map_reader m(n, {"name", "listen", "upstream", "tables", "slow_query", "audit"});
     database_config out;
     out.mark = n.mark;
     const node_ref name = m.require("name");
@@ -73,6 +114,14 @@ database_config parse_one(const node_ref& n) {
         if (auto max = t.get("max")) out.max_tables = to_uint(*max, 1, 100'000);
     }
     if (auto v = m.get("slow_query")) out.slow_query = to_duration(*v, false);
+    if (auto v = m.get("audit")) {
+        std::set<std::string> names;
+        for (const auto& item : list_items(*v)) {
+            out.audit.push_back(parse_audit_rule(item));
+            if (!names.insert(out.audit.back().name).second)
+                item.fail("duplicate audit rule name \"" + out.audit.back().name + "\"");
+        }
+    }
     return out;
 }
 

@@ -252,6 +252,22 @@ void emit_databases(YAML::Emitter& out, const std::vector<database_config>& data
         put_count(out, "max", d.max_tables);
         out << YAML::EndMap;
         put(out, "slow_query", d.slow_query);
+        if (!d.audit.empty()) {
+            out << YAML::Key << "audit" << YAML::Value << YAML::BeginSeq;
+            for (const auto& r : d.audit) {
+                out << YAML::BeginMap;
+                put(out, "name", r.name);
+                begin(out, "match");
+                if (!r.operations.empty()) put_list(out, "operations", r.operations);
+                if (!r.tables.empty()) put_list(out, "tables", r.tables);
+                put(out, "outcome", r.outcome);
+                out << YAML::EndMap;
+                if (!r.action.empty()) put(out, "action", r.action);
+                if (!r.entity_type.empty()) put(out, "entity_type", r.entity_type);
+                out << YAML::EndMap;
+            }
+            out << YAML::EndSeq;
+        }
         out << YAML::EndMap;
     }
     out << YAML::EndSeq;

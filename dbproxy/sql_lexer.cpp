@@ -6,6 +6,8 @@
 #include <cctype>
 #include <optional>
 
+#include <openssl/sha.h>
+
 namespace sidelight::dbproxy {
 namespace {
 
@@ -328,6 +330,57 @@ std::vector<std::string_view> split_statements(std::string_view sql) {
         if (t.k == kind::end) break;
         start = t.end;
         has_token = false;
+    }
+    return out;
+}
+
+std::string normalize(std::string_view sql) {
+    constexpr std::size_t cap = 4096;
+    std::string out;
+    lexer lx(sql);
+    int params = 0;
+    bool glue_next = true;  // no space before the first token, nor after ( . [ :
+    for (token t = lx.next(); t.k != kind::end; t = lx.next()) {
+        const bool punct = t.k == kind::punct;
+        const char c = punct ? t.text[0] : '\0';
+        const bool glue = glue_next || (punct && std::string_view(",).;:[]").find(c) !=
+                                                     std::string_view::npos);
+        if (!glue) out += ' ';
+        if (t.k == kind::literal) {
+            out += '$';
+            out += std::to_string(++params);
+        } else if (t.k == kind::quoted) {
+            out += '"';
+            out += t.text;
+            out += '"';
+        } else {
+            out += t.text;
+        }
+        glue_next = punct && std::string_view("(.[:").find(c) != std::string_view::npos;
+        if (out.size() > cap) {
+            out.resize(cap);
+            out += " ...";
+            break;
+        }
+    }
+    return out;
+}
+
+std::string fingerprint(std::string_view normalized) {
+    // Unquoted names fold to lower case, as PostgreSQL folds them.
+    std::string folded(normalized);
+    bool quoted = false;
+    for (auto& c : folded) {
+        if (c == '"') quoted = !quoted;
+        if (!quoted) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256(reinterpret_cast<const unsigned char*>(folded.data()), folded.size(), digest);
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out;
+    for (int i = 0; i < 8; ++i) {
+        out += hex[digest[i] >> 4];
+        out += hex[digest[i] & 0xf];
     }
     return out;
 }

@@ -37,4 +37,14 @@ statement_info classify(std::string_view sql);
 // are left out, as the server sends nothing for them.
 std::vector<std::string_view> split_statements(std::string_view sql);
 
+// The statement as an audit row may keep it: every literal (strings, numbers, bit strings,
+// dollar-quoted bodies) and every parameter replaced by $1, $2, ... in order, comments dropped,
+// whitespace between tokens made one space; at most 4 KiB (then " ..."). It never contains a
+// value the client sent: only identifiers, keywords and punctuation.
+std::string normalize(std::string_view sql);
+
+// 16 hex digits: the first 8 bytes of SHA-256 of a normalized text with unquoted names folded to
+// lower case; the same statement shape gets the same fingerprint whatever its values.
+std::string fingerprint(std::string_view normalized);
+
 }  // namespace sidelight::dbproxy

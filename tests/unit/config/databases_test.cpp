@@ -100,5 +100,56 @@ TEST(databases, listen_ports_do_not_clash) {
         "sidelight.yaml:4:5: databases[1].listen: same port as databases[0] (a)");
 }
 
+TEST(databases, audit_rules_parse_dump_and_refuse_what_cannot_match) {
+    const std::string head = upstream +
+                             "databases:\n"
+                             "  - name: main\n"
+                             "    listen: 127.0.0.1:6432\n"
+                             "    upstream: {address: 127.0.0.1:5432}\n"
+                             "    audit:\n";
+    auto cfg = load_string(head +
+                               "      - name: user-deleted\n"
+                               "        match: {operations: [delete], tables: [users]}\n"
+                               "        action: user.delete\n"
+                               "        entity_type: user\n"
+                               "      - name: failed-writes\n"
+                               "        match: {operations: [insert, update], outcome: error}\n"
+                               "      - name: everything\n",
+                           "sidelight.yaml");
+    const auto& rules = cfg->databases.at(0).audit;
+    ASSERT_EQ(rules.size(), 3u);
+    EXPECT_EQ(rules[0].operations, std::vector<std::string>{"delete"});
+    EXPECT_EQ(rules[0].tables, std::vector<std::string>{"users"});
+    EXPECT_EQ(rules[0].outcome, "ok");
+    EXPECT_EQ(rules[0].action, "user.delete");
+    EXPECT_EQ(rules[0].entity_type, "user");
+    EXPECT_EQ(rules[1].outcome, "error");
+    EXPECT_TRUE(rules[1].tables.empty());
+    EXPECT_TRUE(rules[2].operations.empty());
+    EXPECT_EQ(rules[2].action, "");  // db.<operation> at record time
+    auto without_marks = [](std::vector<db_audit_rule> r) {
+        for (auto& x : r) x.mark = {};
+        return r;
+    };
+    EXPECT_EQ(without_marks(load_string(dump(*cfg), "dumped.yaml")->databases.at(0).audit),
+              without_marks(rules));
+
+    EXPECT_EQ(error_of(head + "      - {name: a, match: {operations: [drop]}}\n"),
+              "sidelight.yaml:7:39: databases[0].audit[0].match.operations: unknown operation "
+              "\"drop\" (expected select, insert, update, delete, copy, ddl, tx or other)");
+    EXPECT_NE(error_of(head + "      - {name: a, match: {tables: [public.users]}}\n")
+                  .find("databases[0].audit[0].match.tables: expected table names"),
+              std::string::npos);
+    EXPECT_NE(error_of(head + "      - {name: a, match: {outcome: maybe}}\n")
+                  .find("databases[0].audit[0].match.outcome"),
+              std::string::npos);
+    EXPECT_NE(
+        error_of(head + "      - {name: a}\n      - {name: a}\n").find("duplicate audit rule name"),
+        std::string::npos);
+    EXPECT_NE(
+        error_of(head + "      - {name: a, routes: [x]}\n").find("databases[0].audit[0].routes"),
+        std::string::npos);
+}
+
 }  // namespace
 }  // namespace sidelight::config
