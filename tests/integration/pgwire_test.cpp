@@ -112,9 +112,10 @@ TEST(PgWireTest, SimpleQueriesMultiStatementAndConnections) {
                   "WHERE v <> ';'; UPDATE public.orders SET v = 'c' WHERE id = 1");
     ASSERT_EQ(PQresultStatus(r.get()), PGRES_COMMAND_OK) << PQerrorMessage(s.conn.get());
     EXPECT_STREQ(PQcmdTuples(r.get()), "1");  // the last statement's result
-    EXPECT_TRUE(eventually([&] { return s.side.value(queries("update", "public.orders")) == 1; }));
+    // public.orders is labelled with its table alone.
+    EXPECT_TRUE(eventually([&] { return s.side.value(queries("update", "orders")) == 1; }));
     const auto m = s.side.metrics();
-    EXPECT_EQ(sample_value(m, queries("create", "none")), 1);
+    EXPECT_EQ(sample_value(m, queries("ddl", "orders")), 1);
     EXPECT_EQ(sample_value(m, queries("insert", "orders")), 1);
     EXPECT_EQ(sample_value(m, queries("select", "orders")), 1);
     EXPECT_EQ(sample_value(m, durations("select", "orders")), 1);
@@ -252,8 +253,8 @@ TEST(PgWireTest, ListenNotifyIsDelivered) {
         },
         5s));
     EXPECT_EQ(payload, "hello");
-    EXPECT_TRUE(eventually([&] { return s.side.value(queries("notify", "none")) == 1; }));
-    EXPECT_EQ(s.side.value(queries("listen", "none")), 1);
+    // LISTEN and NOTIFY are both `other`.
+    EXPECT_TRUE(eventually([&] { return s.side.value(queries("other", "none")) == 2; }));
     EXPECT_EQ(s.side.value("active_connections{type=\"db\"}"), 2);
 }
 
@@ -423,6 +424,8 @@ TEST(PgWireTest, TableLabelsAreCapped) {
         ok(s.conn.get(), "CREATE TABLE t" + std::to_string(i) + " (x int)");
     for (int i = 1; i <= 5; ++i) ok(s.conn.get(), "SELECT * FROM t" + std::to_string(i));
     EXPECT_TRUE(eventually([&] { return s.side.value(queries("select", "other")) == 2; }));
+    // CREATE TABLE names its table: t1-t3 took the three labels.
+    EXPECT_EQ(s.side.value(queries("ddl", "other")), 2);
     for (int i = 1; i <= 3; ++i)
         EXPECT_EQ(s.side.value(queries("select", "t" + std::to_string(i))), 1);
     EXPECT_EQ(s.side.value(queries("select", "t4")), -1);
