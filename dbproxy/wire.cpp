@@ -25,8 +25,10 @@ std::size_t message_splitter::step(std::span<const char> bytes) {
         if (header_have_ < 5) return n;
         type_ = header_[0];
         const auto length = read_u32(std::string_view(header_, 5), 1);
-        if (length < 4) {
-            broken_ = true;
+        if (length < 4 || length > max_message_bytes || !known_type(from_, type_)) {
+            error_ = !known_type(from_, type_) ? protocol_error::unknown_type
+                     : length < 4              ? protocol_error::length_too_small
+                                               : protocol_error::length_too_large;
             return n;
         }
         remaining_ = length - 4;
@@ -61,11 +63,38 @@ std::optional<char> cursor::byte() {
     return body[at++];
 }
 
-std::string error_response(std::string_view message) {
+bool known_type(direction from, char type) {
+    // The v3 message types: protocol.html "Message Formats", F and B.
+    constexpr std::string_view frontend = "QPBDECHSXFdcfp";
+    constexpr std::string_view backend = "123ACcdDEGHWIKnNtRSsTVvZ";
+    return (from == direction::frontend ? frontend : backend).find(type) != std::string_view::npos;
+}
+
+std::string_view to_string(protocol_error e) {
+    switch (e) {
+        case protocol_error::length_too_small:
+            return "length_too_small";
+        case protocol_error::length_too_large:
+            return "length_too_large";
+        case protocol_error::unknown_type:
+            return "unknown_type";
+        case protocol_error::bad_startup:
+            return "bad_startup";
+        case protocol_error::truncated:
+            return "truncated";
+        case protocol_error::too_many_pending:
+            return "too_many_pending";
+    }
+    return "unknown";
+}
+
+namespace {
+
+std::string fatal(std::string_view sqlstate, std::string_view message) {
     std::string fields;
     for (auto [code, value] : {std::pair<char, std::string_view>{'S', "FATAL"},
                                {'V', "FATAL"},
-                               {'C', "08006"},
+                               {'C', sqlstate},
                                {'M', message}}) {
         fields += code;
         fields.append(value);
@@ -75,6 +104,16 @@ std::string error_response(std::string_view message) {
     std::string out(1, 'E');
     put_u32(out, static_cast<std::uint32_t>(fields.size() + 4));
     return out + fields;
+}
+
+}  // namespace
+
+std::string error_response(std::string_view message) {
+    return fatal("08006", message);
+}
+
+std::string protocol_violation(std::string_view message) {
+    return fatal("08P01", message);
 }
 
 }  // namespace sidelight::dbproxy
