@@ -11,7 +11,6 @@ namespace {
 
 using namespace net::experimental::awaitable_operators;
 
-constexpr std::size_t max_startup_bytes = 10000;  // PostgreSQL's own limit is 10000
 constexpr std::size_t buffer_bytes = 16 * 1024;
 
 }  // namespace
@@ -84,7 +83,7 @@ task<bool> session::read_startup(std::string& packet) {
             co_return false;
         }
         const auto length = read_u32(std::string_view(head, 4), 0);
-        if (length < 8 || length > max_startup_bytes) {
+        if (!startup_length_ok(length)) {
             fail(protocol_error::bad_startup, "client");
             co_await report_violation();
             co_return false;
@@ -97,19 +96,19 @@ task<bool> session::read_startup(std::string& packet) {
             fail(protocol_error::truncated, "client");
             co_return false;
         }
-        const auto code = read_u32(packet, 4);
-        if (code == ssl_request_code || code == gssenc_request_code) {
+        const auto kind = startup_kind(packet);
+        if (kind == startup_type::ssl_request || kind == startup_type::gssenc_request) {
             static const char no = 'N';
             if (auto [wec, w] = co_await net::async_write(client_, net::buffer(&no, 1), use_tuple);
                 wec)
                 co_return false;
             continue;
         }
-        if (code == cancel_request_code) {
+        if (kind == startup_type::cancel_request) {
             co_await forward_cancel(packet);
             co_return false;
         }
-        if ((code >> 16) == 3) co_return true;
+        if (kind == startup_type::startup_message) co_return true;
         fail(protocol_error::bad_startup, "client");
         co_await report_violation();
         co_return false;

@@ -17,6 +17,21 @@ void put_u32(std::string& out, std::uint32_t v) {
     for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>((v >> shift) & 0xff);
 }
 
+bool startup_length_ok(std::uint32_t length) {
+    return length >= 8 && length <= max_startup_bytes;
+}
+
+startup_type startup_kind(std::string_view packet) {
+    const auto length = read_u32(packet, 0);
+    if (!startup_length_ok(length) || length != packet.size()) return startup_type::bad;
+    const auto code = read_u32(packet, 4);
+    if (code == ssl_request_code) return startup_type::ssl_request;
+    if (code == gssenc_request_code) return startup_type::gssenc_request;
+    if (code == cancel_request_code) return startup_type::cancel_request;
+    if ((code >> 16) == 3) return startup_type::startup_message;
+    return startup_type::bad;
+}
+
 std::size_t message_splitter::step(std::span<const char> bytes) {
     if (header_have_ < 5) {
         const std::size_t n = std::min(bytes.size(), 5 - header_have_);

@@ -26,6 +26,8 @@ inline constexpr std::uint32_t gssenc_request_code = 80877104;
 // length field.
 inline constexpr std::uint32_t max_message_bytes = 256u * 1024 * 1024;
 
+inline constexpr std::size_t max_startup_bytes = 10000;  // PostgreSQL's own limit
+
 std::uint32_t read_u32(std::string_view bytes, std::size_t at);  // big-endian; 0 out of range
 void put_u32(std::string& out, std::uint32_t v);
 
@@ -44,6 +46,13 @@ inline constexpr protocol_error all_protocol_errors[] = {
     protocol_error::unknown_type,     protocol_error::bad_startup,
     protocol_error::truncated,        protocol_error::too_many_pending};
 std::string_view to_string(protocol_error e);
+
+// What a client's startup packet (its int32 length first) asks for. `bad`: a length field below
+// 8, over max_startup_bytes or unlike the packet's size, or a code that is neither protocol 3.x
+// nor an SSLRequest, GSSENCRequest or CancelRequest.
+enum class startup_type { ssl_request, gssenc_request, cancel_request, startup_message, bad };
+startup_type startup_kind(std::string_view packet);
+bool startup_length_ok(std::uint32_t length);
 
 // Which peer writes the stream: the type bytes allowed differ.
 enum class direction { frontend, backend };

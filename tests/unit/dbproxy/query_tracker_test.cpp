@@ -188,6 +188,28 @@ TEST(message_splitter, reports_why_a_stream_is_broken) {
     EXPECT_EQ(to_string(protocol_error::too_many_pending), "too_many_pending");
 }
 
+TEST(startup, packets_are_told_apart_and_bad_ones_refused) {
+    const auto packet = [](std::uint32_t length, std::uint32_t code, std::size_t size) {
+        std::string out;
+        put_u32(out, length);
+        put_u32(out, code);
+        out.resize(size, '\0');
+        return out;
+    };
+    EXPECT_EQ(startup_kind(packet(8, ssl_request_code, 8)), startup_type::ssl_request);
+    EXPECT_EQ(startup_kind(packet(8, gssenc_request_code, 8)), startup_type::gssenc_request);
+    EXPECT_EQ(startup_kind(packet(16, cancel_request_code, 16)), startup_type::cancel_request);
+    EXPECT_EQ(startup_kind(packet(9, protocol_v3, 9)), startup_type::startup_message);
+    EXPECT_EQ(startup_kind(packet(9, protocol_v3 + 2, 9)), startup_type::startup_message);  // 3.2
+    EXPECT_EQ(startup_kind(packet(9, 2u << 16, 9)), startup_type::bad);      // protocol 2.0
+    EXPECT_EQ(startup_kind(packet(9, protocol_v3, 12)), startup_type::bad);  // length lies
+    EXPECT_EQ(startup_kind(packet(7, protocol_v3, 7)), startup_type::bad);
+    EXPECT_EQ(startup_kind(packet(10001, protocol_v3, 10001)), startup_type::bad);
+    EXPECT_EQ(startup_kind("\0\0"), startup_type::bad);
+    EXPECT_TRUE(startup_length_ok(10000));
+    EXPECT_FALSE(startup_length_ok(10001));
+}
+
 TEST(query_tracker, pending_messages_are_capped) {
     fixture f;
     const auto parse = cstr("") + cstr("SELECT 1") + std::string(2, '\0');
