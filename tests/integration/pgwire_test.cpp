@@ -458,6 +458,13 @@ TEST(PgWireTest, SeveralDatabasesGetADatabaseLabelAndConstLabels) {
     EXPECT_TRUE(eventually([&] { return side.value(series("reports")) == 2; }));
     EXPECT_EQ(side.value(series("main")), 1);
     EXPECT_EQ(side.value("active_connections{type=\"db\",pod=\"p1\"}"), 2);
+    // The protocol error counters exist per database from the start.
+    EXPECT_EQ(side.value("db_protocol_errors_total{database=\"reports\",reason=\"truncated\","
+                         "pod=\"p1\"}"),
+              0);
+    EXPECT_EQ(side.value("db_protocol_errors_total{database=\"main\",reason=\"bad_startup\","
+                         "pod=\"p1\"}"),
+              0);
     // SIGTERM with idle database connections open: they are closed and sidelight exits 0.
     side.proc->signal(SIGTERM);
     EXPECT_EQ(side.proc->wait_exit(15s), 0) << side.proc->stderr_text();
