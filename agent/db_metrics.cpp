@@ -1,6 +1,10 @@
 // The db_* families; see db_metrics.hpp.
 #include "agent/db_metrics.hpp"
 
+#include <iterator>
+
+#include "dbproxy/wire.hpp"
+
 namespace sidelight::agent {
 
 db_metrics::db_metrics(const config::config& cfg, prometheus::Registry& registry,
@@ -18,9 +22,22 @@ db_metrics::db_metrics(const config::config& cfg, prometheus::Registry& registry
                 .Name("db_slow_queries_total")
                 .Help("Database statements slower than the database's slow_query.")
                 .Register(registry)),
+      protocol_errors_(prometheus::BuildCounter()
+                           .Name("db_protocol_errors_total")
+                           .Help("Database connections closed because a peer broke the "
+                                 "PostgreSQL protocol, by reason.")
+                           .Register(registry)),
       connections_(connections) {
     if (cfg.databases.size() > 1)
         for (const auto& d : cfg.databases) names_.push_back(d.name);
+    for (std::size_t db = 0; db < cfg.databases.size(); ++db) {
+        auto& row = protocol_error_series_.emplace_back();
+        for (auto reason : dbproxy::all_protocol_errors) {
+            prometheus::Labels labels{{"reason", std::string(dbproxy::to_string(reason))}};
+            if (db < names_.size()) labels["database"] = names_[db];
+            row.push_back(&protocol_errors_.Add(labels));
+        }
+    }
 }
 
 db_metrics::series& db_metrics::resolve(const dbproxy::query_record& r) {
@@ -53,6 +70,13 @@ void db_metrics::on_query(const dbproxy::query_record& record) {
 
 void db_metrics::on_db_connection(int delta) {
     connections_.on_connection(routes::connection_type::db, delta);
+}
+
+void db_metrics::on_protocol_error(std::size_t database, std::string_view reason) {
+    if (database >= protocol_error_series_.size()) return;
+    const auto& row = protocol_error_series_[database];
+    for (std::size_t i = 0; i < std::size(dbproxy::all_protocol_errors); ++i)
+        if (dbproxy::to_string(dbproxy::all_protocol_errors[i]) == reason) row[i]->Increment();
 }
 
 }  // namespace sidelight::agent

@@ -4,8 +4,10 @@
 //   db_query_duration_ms{operation,table}          histogram [1,5,10,50,100,500,1000]
 //   db_queries_total{operation,table,outcome}      outcome: ok | error
 //   db_slow_queries_total{operation,table}         over the database's slow_query
+//   db_protocol_errors_total{reason}               connections closed for a protocol violation;
+//                                                  every reason (dbproxy/wire.hpp) exists at 0
 //
-// plus a `database` label on all three when more than one database is configured, and the
+// plus a `database` label on all four when more than one database is configured, and the
 // connections in metrics' active_connections{type="db"}. The names are fixed (no
 // metrics.prefix): they are the users' API. Label values come from closed sets: the lexer's
 // operations and the capped table labels.
@@ -35,6 +37,7 @@ class db_metrics : public dbproxy::observer {
 
     void on_query(const dbproxy::query_record& record) override;
     void on_db_connection(int delta) override;
+    void on_protocol_error(std::size_t database, std::string_view reason) override;
 
   private:
     struct series {
@@ -49,6 +52,9 @@ class db_metrics : public dbproxy::observer {
     prometheus::Family<prometheus::Histogram>& duration_;
     prometheus::Family<prometheus::Counter>& queries_;
     prometheus::Family<prometheus::Counter>& slow_;
+    prometheus::Family<prometheus::Counter>& protocol_errors_;
+    // [database][reason, in all_protocol_errors order]: resolved at start, no lock to count.
+    std::vector<std::vector<prometheus::Counter*>> protocol_error_series_;
     metrics& connections_;
     std::mutex mutex_;
     std::map<std::tuple<std::size_t, std::string, std::string>, series, std::less<>> series_;

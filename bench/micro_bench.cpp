@@ -10,12 +10,16 @@
 // - loading a config of N routes and building its route table (route_build/N), the control-
 //   plane cost a large OpenAPI import or generated route list pays at start and on reload:
 //   build-bench/bench/bench_micro --benchmark_filter=route_build
+// - the labels of one SQL text on a database listener: lexed (a text the database's parse cache
+//   does not hold: split_statements + classify + the insertion that evicts the least recently
+//   used) and found in the cache: build-bench/bench/bench_micro --benchmark_filter=statement_
 
 #include <benchmark/benchmark.h>
 
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http/buffer_body.hpp>
@@ -25,6 +29,7 @@
 #include "agent/traffic_metrics.hpp"
 #include "config/config.hpp"
 #include "config/load.hpp"
+#include "dbproxy/statement_cache.hpp"
 #include "proxy/header_check.hpp"
 #include "proxy/header_rewrite.hpp"
 #include "proxy/http_head.hpp"
@@ -202,6 +207,44 @@ void metric_rules(benchmark::State& state) {
     for (auto _ : state) business.on_request(r);
 }
 BENCHMARK(metric_rules)->Arg(0)->Arg(1)->ArgName("orders_0_status_only_1");
+
+// An ORM's query: quoted, schema-qualified names, a parameter; `id` makes it a distinct text.
+std::string orm_query(int id) {
+    return "SELECT \"orders\".\"id\", \"orders\".\"customer_id\", \"orders\".\"total\", "
+           "\"orders\".\"created_at\" FROM \"public\".\"orders\" WHERE \"orders\".\"customer_id\" "
+           "= $1 ORDER BY \"orders\".\"created_at\" DESC LIMIT " +
+           std::to_string(id);
+}
+
+// 4,096 distinct texts through a cache of 1,024: every lookup lexes and evicts.
+void statement_miss(benchmark::State& state) {
+    std::vector<std::string> texts;
+    for (int i = 0; i < 4096; ++i) texts.push_back(orm_query(i));
+    dbproxy::statement_cache cache;
+    std::size_t i = 0;
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(cache.statements(texts[i]).data());
+        i = (i + 1) % texts.size();
+    }
+    state.counters["misses"] = static_cast<double>(cache.misses());
+}
+BENCHMARK(statement_miss);
+
+// 1,024 hot texts in a full cache of 1,024: every lookup is a hit (a hash of the text, a
+// comparison, a list splice). With one entry, libstdc++ would compare instead of hashing.
+void statement_hit(benchmark::State& state) {
+    std::vector<std::string> texts;
+    for (int i = 0; i < 1024; ++i) texts.push_back(orm_query(i));
+    dbproxy::statement_cache cache;
+    for (const auto& t : texts) cache.statements(t);
+    std::size_t i = 0;
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(cache.statements(texts[i]).data());
+        i = (i + 1) % texts.size();
+    }
+    state.counters["misses"] = static_cast<double>(cache.misses());
+}
+BENCHMARK(statement_hit);
 
 }  // namespace
 

@@ -464,8 +464,8 @@ struct database_config {
     std::string name;
     address listen{"127.0.0.1", 6432};
     database_upstream upstream;
-    std::size_t max_tables = 200;  // distinct `table` label values; beyond: "other"
-    duration slow_query{100};      // a statement slower than this is counted and logged
+    std::size_t max_tables = 200;      // distinct `table` label values; beyond: "other"
+    duration slow_query{100};          // a statement slower than this is counted and logged
     std::vector<db_audit_rule> audit;  // first match wins
     source_mark mark;
 

@@ -1,5 +1,6 @@
 #pragma once
-// What the database listeners report to: one record per statement, and connection counts.
+// What the database listeners report to: one record per statement, connection counts, and the
+// connections closed for a protocol violation.
 // Implemented by the agent (the db_* metric families, active_connections{type="db"}). Called on
 // the database thread after the server's answer was forwarded to the client; must not block.
 // Thread-safety: may be called from the database thread while the admin server renders.
@@ -24,6 +25,9 @@ class observer {
     virtual ~observer() = default;
     virtual void on_query(const query_record& record) = 0;
     virtual void on_db_connection(int delta) = 0;
+    // A connection of `database` closed for `reason` (to_string of dbproxy/wire.hpp's
+    // protocol_error, a closed set).
+    virtual void on_protocol_error(std::size_t database, std::string_view reason) = 0;
 };
 
 }  // namespace sidelight::dbproxy

@@ -1,20 +1,22 @@
 // The request/answer matching of query_tracker.hpp.
 #include "dbproxy/query_tracker.hpp"
 
-#include "dbproxy/wire.hpp"
+#include <algorithm>
 
 namespace sidelight::dbproxy {
 namespace {
 
-// Prepared statements and portals a connection may name before we stop remembering new ones
-// (their queries are then labelled other/none): a client that never closes them cannot grow
-// sidelight's memory without bound.
-constexpr std::size_t max_names = 4096;
+// The server keeps NAMEDATALEN - 1 bytes of a statement's or portal's name.
+std::string_view server_name(std::string_view name) {
+    return name.substr(0, 63);
+}
 
 }  // namespace
 
-void query_tracker::on_frontend(char type, std::string_view body, clock::time_point now) {
-    if (skipping_ && type != 'S') return;  // the server discards these until Sync
+std::optional<protocol_error> query_tracker::on_frontend(char type, std::string_view body,
+                                                         clock::time_point now) {
+    if (stopped_) return std::nullopt;
+    if (skipping_ && type != 'S') return std::nullopt;  // the server discards these until Sync
     cursor c{body};
     switch (type) {
         case 'Q':
@@ -22,14 +24,15 @@ void query_tracker::on_frontend(char type, std::string_view body, clock::time_po
             break;
         case 'P': {
             const auto name = c.cstring().value_or("");
-            remember(statements_, name, classify(c.cstring().value_or("")));
+            const auto& parsed = cache_.statements(c.cstring().value_or(""));
+            statements_.set(name, parsed.empty() ? statement_info{} : parsed.front());
             queue_.push_back({step::parse, {}, now});
             break;
         }
         case 'B': {
             const auto portal = c.cstring().value_or("");
             const auto statement = c.cstring().value_or("");
-            remember(portals_, portal, lookup(statements_, statement));
+            portals_.set(portal, statements_.get(statement));
             queue_.push_back({step::bind, {}, now});
             break;
         }
@@ -37,11 +40,11 @@ void query_tracker::on_frontend(char type, std::string_view body, clock::time_po
             queue_.push_back({step::describe, {}, now});
             break;
         case 'E':
-            queue_.push_back({step::execute, lookup(portals_, c.cstring().value_or("")), now});
+            queue_.push_back({step::execute, portals_.get(c.cstring().value_or("")), now});
             break;
         case 'C': {
             const auto which = c.byte().value_or('S');
-            const auto name = std::string(c.cstring().value_or(""));
+            const auto name = c.cstring().value_or("");
             (which == 'S' ? statements_ : portals_).erase(name);
             queue_.push_back({step::close, {}, now});
             break;
@@ -53,13 +56,18 @@ void query_tracker::on_frontend(char type, std::string_view body, clock::time_po
         default:  // Flush, CopyData/Done/Fail, PasswordMessage, FunctionCall, Terminate
             break;
     }
+    if (queue_.size() <= max_pending) return std::nullopt;
+    stopped_ = true;
+    queue_.clear();
+    return protocol_error::too_many_pending;
 }
 
 void query_tracker::simple_query(std::string_view sql, clock::time_point now) {
-    const auto statements = split_statements(sql);
+    const auto& statements = cache_.statements(sql);
     // An empty string (or only comments) is answered with one EmptyQueryResponse.
     if (statements.empty()) queue_.push_back({step::simple, {}, now});
-    for (auto s : statements) queue_.push_back({step::simple, classify(s), now});
+    const auto timed = std::min(statements.size(), max_string_statements);
+    for (std::size_t i = 0; i < timed; ++i) queue_.push_back({step::simple, statements[i], now});
     queue_.push_back({step::simple_end, {}, now});
 }
 
@@ -137,20 +145,33 @@ void query_tracker::pop_through_sync() {
     }
 }
 
-void query_tracker::remember(std::unordered_map<std::string, statement_info>& map,
-                             std::string_view name, statement_info info) {
-    auto it = map.find(std::string(name));
-    if (it != map.end()) {
-        it->second = std::move(info);
-    } else if (map.size() < max_names) {
-        map.emplace(std::string(name), std::move(info));
+void query_tracker::name_map::set(std::string_view name, statement_info info) {
+    name = server_name(name);
+    if (auto it = index_.find(name); it != index_.end()) {
+        it->second->second = std::move(info);
+        order_.splice(order_.begin(), order_, it->second);
+        return;
     }
+    if (index_.size() >= max_names) {
+        index_.erase(order_.back().first);
+        order_.pop_back();
+    }
+    order_.emplace_front(std::string(name), std::move(info));
+    index_.emplace(order_.front().first, order_.begin());
 }
 
-statement_info query_tracker::lookup(const std::unordered_map<std::string, statement_info>& map,
-                                     std::string_view name) const {
-    auto it = map.find(std::string(name));
-    return it == map.end() ? statement_info{} : it->second;
+statement_info query_tracker::name_map::get(std::string_view name) {
+    auto it = index_.find(server_name(name));
+    if (it == index_.end()) return {};
+    order_.splice(order_.begin(), order_, it->second);
+    return it->second->second;
+}
+
+void query_tracker::name_map::erase(std::string_view name) {
+    auto it = index_.find(server_name(name));
+    if (it == index_.end()) return;
+    order_.erase(it->second);
+    index_.erase(it);
 }
 
 }  // namespace sidelight::dbproxy

@@ -13,16 +13,31 @@
 //                  its SQL's operation and table until Close; a portal its statement's.
 //   COPY, NOTIFY, notices, ParameterStatus: no effect (the statement ends with its 'C').
 //
-// Pure state, no I/O; not thread-safe (one per connection, driven from its strand).
+// Bounded whatever the client sends: at most max_pending client messages awaiting the server's
+// answer (one more and on_frontend reports too_many_pending: the session closes the
+// connection); at most max_string_statements statements of one simple-query string are timed
+// (the server's answers to the rest are dropped at its ReadyForQuery); at most max_names named
+// statements and max_names portals are remembered, names cut at 63 bytes as the server cuts
+// them (NAMEDATALEN): one more evicts the least recently used, whose later Executes are
+// labelled other/none. Evicting instead of closing: a statement dropped with SQL (DEALLOCATE,
+// DISCARD ALL) or a portal ended with its transaction is never seen to go, so a well-behaved
+// client that runs for days would cross any cap. SQL texts are lexed through the listener's
+// statement_cache.
+//
+// Pure state, no I/O; not thread-safe (one per connection, driven from the database thread).
 
 #include <chrono>
 #include <deque>
+#include <list>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "dbproxy/sql_lexer.hpp"
+#include "dbproxy/statement_cache.hpp"
+#include "dbproxy/wire.hpp"
 
 namespace sidelight::dbproxy {
 
@@ -30,19 +45,28 @@ class query_tracker {
   public:
     using clock = std::chrono::steady_clock;
 
+    static constexpr std::size_t max_pending = 10'000;
+    static constexpr std::size_t max_string_statements = 1'000;
+    static constexpr std::size_t max_names = 4'096;
+
+    explicit query_tracker(statement_cache& cache) : cache_(cache) {}
+
     struct finished {
         statement_info info;
         clock::duration elapsed{};
         bool ok = true;
     };
 
-    // A complete client message (type and, up to the splitter's cap, its body).
-    void on_frontend(char type, std::string_view body, clock::time_point now);
+    // A complete client message (type and, up to the splitter's cap, its body); too_many_pending
+    // when it makes more than max_pending messages await an answer (the tracker then stops).
+    std::optional<protocol_error> on_frontend(char type, std::string_view body,
+                                              clock::time_point now);
     // A complete server message; statements it ends are appended to `out`.
     void on_backend(char type, std::string_view body, clock::time_point now,
                     std::vector<finished>& out);
 
-    std::size_t pending() const { return queue_.size(); }  // for tests
+    std::size_t pending() const { return queue_.size(); }                       // for tests
+    std::size_t names() const { return statements_.size() + portals_.size(); }  // for tests
 
   private:
     enum class step { parse, bind, describe, execute, close, sync, simple, simple_end };
@@ -52,19 +76,31 @@ class query_tracker {
         clock::time_point start;
     };
 
+    // Names to statement_info, at most max_names, least recently used evicted first.
+    class name_map {
+      public:
+        void set(std::string_view name, statement_info info);
+        statement_info get(std::string_view name);  // other/none when unknown
+        void erase(std::string_view name);
+        std::size_t size() const { return index_.size(); }
+
+      private:
+        using list = std::list<std::pair<std::string, statement_info>>;
+        list order_;                                                  // most recently used first
+        std::unordered_map<std::string_view, list::iterator> index_;  // views order_'s names
+    };
+
     void simple_query(std::string_view sql, clock::time_point now);
     void finish_front(bool ok, clock::time_point now, std::vector<finished>& out);
     void on_error(clock::time_point now, std::vector<finished>& out);
     void pop_through_sync();
-    void remember(std::unordered_map<std::string, statement_info>& map, std::string_view name,
-                  statement_info info);
-    statement_info lookup(const std::unordered_map<std::string, statement_info>& map,
-                          std::string_view name) const;
 
+    statement_cache& cache_;
     std::deque<expected> queue_;
     bool skipping_ = false;  // extended-protocol error seen, Sync not yet sent: the server skips
-    std::unordered_map<std::string, statement_info> statements_;  // prepared, by name
-    std::unordered_map<std::string, statement_info> portals_;
+    bool stopped_ = false;   // too_many_pending reported: nothing more is tracked
+    name_map statements_;    // prepared, by name
+    name_map portals_;
 };
 
 }  // namespace sidelight::dbproxy

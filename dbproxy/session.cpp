@@ -11,7 +11,6 @@ namespace {
 
 using namespace net::experimental::awaitable_operators;
 
-constexpr std::size_t max_startup_bytes = 10000;  // PostgreSQL's own limit is 10000
 constexpr std::size_t buffer_bytes = 16 * 1024;
 
 }  // namespace
@@ -32,6 +31,30 @@ void session::close() {
     if (link_) link_->close();
 }
 
+// Ends both pumps but keeps the client socket open, for the ErrorResponse run() may send.
+void session::stop_pumps() {
+    stopping_ = true;
+    error_code ignored;
+    client_.cancel(ignored);
+    if (link_) link_->close();
+}
+
+void session::fail(protocol_error reason, std::string_view side) {
+    if (error_) return;
+    error_ = reason;
+    error_side_ = side;
+    spdlog::warn("event=db_protocol_error database={} side={} reason={}", db_.cfg.name, side,
+                 to_string(reason));
+    shared_.obs.on_protocol_error(db_.index, to_string(reason));
+}
+
+task<void> session::report_violation() {
+    const auto error =
+        protocol_violation("sidelight: protocol violation by the " + std::string(error_side_) +
+                           " (" + std::string(to_string(*error_)) + ")");
+    co_await net::async_write(client_, net::buffer(error), use_tuple);
+}
+
 task<void> session::run() {
     std::string startup;
     if (!co_await read_startup(startup)) co_return;
@@ -45,6 +68,9 @@ task<void> session::run() {
     }
     if (auto ec = co_await link_->write(net::buffer(startup)); ec) co_return;
     co_await (client_to_database() && database_to_client());
+    // Both pumps are done: nothing else writes to the client now.
+    if (error_ && !client_mid_message_) co_await report_violation();
+    close();
 }
 
 // SSLRequest and GSSENCRequest get 'N' (the client then sends its StartupMessage in plain
@@ -52,29 +78,39 @@ task<void> session::run() {
 task<bool> session::read_startup(std::string& packet) {
     for (int round = 0; round < 3; ++round) {
         char head[4];
-        if (auto [ec, n] = co_await net::async_read(client_, net::buffer(head), use_tuple); ec)
+        if (auto [ec, n] = co_await net::async_read(client_, net::buffer(head), use_tuple); ec) {
+            if (n > 0) fail(protocol_error::truncated, "client");
             co_return false;
+        }
         const auto length = read_u32(std::string_view(head, 4), 0);
-        if (length < 8 || length > max_startup_bytes) co_return false;
+        if (!startup_length_ok(length)) {
+            fail(protocol_error::bad_startup, "client");
+            co_await report_violation();
+            co_return false;
+        }
         packet.assign(head, 4);
         packet.resize(length);
         auto [ec, n] = co_await net::async_read(client_, net::buffer(packet.data() + 4, length - 4),
                                                 use_tuple);
-        if (ec) co_return false;
-        const auto code = read_u32(packet, 4);
-        if (code == ssl_request_code || code == gssenc_request_code) {
+        if (ec) {
+            fail(protocol_error::truncated, "client");
+            co_return false;
+        }
+        const auto kind = startup_kind(packet);
+        if (kind == startup_type::ssl_request || kind == startup_type::gssenc_request) {
             static const char no = 'N';
             if (auto [wec, w] = co_await net::async_write(client_, net::buffer(&no, 1), use_tuple);
                 wec)
                 co_return false;
             continue;
         }
-        if (code == cancel_request_code) {
+        if (kind == startup_type::cancel_request) {
             co_await forward_cancel(packet);
             co_return false;
         }
-        if ((code >> 16) == 3) co_return true;
-        co_await refuse("sidelight: unsupported frontend protocol");
+        if (kind == startup_type::startup_message) co_return true;
+        fail(protocol_error::bad_startup, "client");
+        co_await report_violation();
         co_return false;
     }
     co_return false;
@@ -106,30 +142,52 @@ task<void> session::refuse(const std::string& message) {
     co_await net::async_write(client_, net::buffer(error), use_tuple);
 }
 
+// A read that fails in the middle of a message is a truncation, unless sidelight itself stopped
+// the pumps (stop_pumps cancels the reads).
 task<void> session::client_to_database() {
     std::vector<char> buffer(buffer_bytes);
-    for (;;) {
+    while (!stopping_) {
         auto [ec, n] = co_await client_.async_read_some(net::buffer(buffer), use_tuple);
-        if (ec) break;
+        if (ec) {
+            if (!stopping_ && !from_client_.at_boundary())
+                fail(protocol_error::truncated, "client");
+            break;
+        }
         const auto now = query_tracker::clock::now();
-        from_client_.feed(
-            std::span<const char>(buffer.data(), n),
-            [&](char type, std::string_view body) { tracker_.on_frontend(type, body, now); });
+        std::optional<protocol_error> tracked;
+        from_client_.feed(std::span<const char>(buffer.data(), n),
+                          [&](char type, std::string_view body) {
+                              if (auto e = tracker_.on_frontend(type, body, now); e && !tracked)
+                                  tracked = e;
+                          });
+        if (auto e = from_client_.error() ? from_client_.error() : tracked) {
+            fail(*e, "client");
+            break;  // the chunk with the violation is not forwarded
+        }
         if (co_await link_->write(net::buffer(buffer.data(), n))) break;
     }
-    close();
+    stop_pumps();
 }
 
 task<void> session::database_to_client() {
     std::vector<char> buffer(buffer_bytes);
-    for (;;) {
+    while (!stopping_) {
         auto [ec, n] = co_await link_->read_some(net::buffer(buffer));
-        if (ec) break;
+        if (ec) {
+            if (!stopping_ && !from_database_.at_boundary())
+                fail(protocol_error::truncated, "database server");
+            break;
+        }
         from_database_.feed(
             std::span<const char>(buffer.data(), n),
             [&](char type, std::string_view body) { on_database_message(type, body); });
+        if (auto e = from_database_.error()) {
+            fail(*e, "database server");
+            break;  // the chunk with the violation is not forwarded
+        }
         auto [wec, w] =
             co_await net::async_write(client_, net::buffer(buffer.data(), n), use_tuple);
+        client_mid_message_ = wec || !from_database_.at_boundary();
         if (wec) break;
         // Recorded once the answer is on its way: the client never waits for telemetry.
         for (const auto& f : done_) {
@@ -145,7 +203,7 @@ task<void> session::database_to_client() {
         }
         done_.clear();
     }
-    close();
+    stop_pumps();
 }
 
 void session::on_database_message(char type, std::string_view body) {

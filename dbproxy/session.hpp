@@ -5,6 +5,12 @@
 // query_tracker reads the message boundaries and times every statement. Authentication
 // (trust, password, md5, SCRAM) is between the client and the server: sidelight relays it.
 //
+// A peer that breaks the protocol (dbproxy/wire.hpp's protocol_error: a bad length or type, a
+// bad startup packet, a message cut by a close, too many messages awaiting an answer) ends the
+// connection on both sides, no half-open socket left: the chunk that held the violation is not
+// forwarded, the client gets a FATAL ErrorResponse with SQLSTATE 08P01 when the bytes it was
+// sent so far end at a message boundary, and the observer counts the reason.
+//
 // Runs on the database thread; a session is owned by its coroutine (shared_ptr).
 
 #include <memory>
@@ -17,6 +23,7 @@
 #include "dbproxy/io.hpp"
 #include "dbproxy/observer.hpp"
 #include "dbproxy/query_tracker.hpp"
+#include "dbproxy/statement_cache.hpp"
 #include "dbproxy/table_labels.hpp"
 #include "dbproxy/wire.hpp"
 
@@ -28,6 +35,7 @@ struct database {
     config::database_config cfg;
     std::shared_ptr<net::ssl::context> tls;  // null: tls disable
     table_labels tables;
+    statement_cache cache;  // used on the database thread only
 
     database(std::size_t i, config::database_config c, std::shared_ptr<net::ssl::context> t)
         : index(i), cfg(std::move(c)), tls(std::move(t)), tables(cfg.max_tables) {}
@@ -55,14 +63,22 @@ class session : public std::enable_shared_from_this<session> {
     task<void> client_to_database();
     task<void> database_to_client();
     void on_database_message(char type, std::string_view body);
+    void fail(protocol_error reason, std::string_view side);  // the first one counts
+    task<void> report_violation();                            // the 08P01 ErrorResponse
+    void stop_pumps();
 
     tcp_socket client_;
     database& db_;
     shared_state& shared_;
     std::unique_ptr<database_link> link_;
-    message_splitter from_client_{64 * 1024};  // SQL text beyond 64 KiB is not classified
-    message_splitter from_database_{16};
-    query_tracker tracker_;
+    // SQL text beyond 64 KiB is not classified.
+    message_splitter from_client_{direction::frontend, 64 * 1024};
+    message_splitter from_database_{direction::backend, 16};
+    query_tracker tracker_{db_.cache};
+    std::optional<protocol_error> error_;
+    std::string_view error_side_;  // "client" or "database server"
+    bool stopping_ = false;
+    bool client_mid_message_ = false;  // what the client was sent so far ends inside a message
     std::vector<query_tracker::finished> done_;
     std::optional<std::pair<std::uint32_t, std::uint32_t>> key_;
 };

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <initializer_list>
 #include <optional>
 
 #include <openssl/sha.h>
@@ -189,22 +190,27 @@ bool is_punct(const token& t, char c) {
     return t.k == kind::punct && t.text.size() == 1 && t.text[0] == c;
 }
 
-// The verbs kept as label values; any other first word is "other".
-constexpr std::array<std::string_view, 36> verbs = {
-    "select",   "insert",    "update",  "delete",  "merge",   "copy",       "begin",   "commit",
-    "rollback", "savepoint", "release", "prepare", "execute", "deallocate", "create",  "alter",
-    "drop",     "truncate",  "set",     "show",    "reset",   "listen",     "notify",  "unlisten",
-    "vacuum",   "analyze",   "explain", "lock",    "grant",   "revoke",     "discard", "fetch",
-    "declare",  "close",     "call",    "do"};
+bool is_any(const token& t, std::initializer_list<std::string_view> lower) {
+    return std::any_of(lower.begin(), lower.end(), [&](auto w) { return is_word(t, w); });
+}
 
-std::string verb_of(std::string_view word) {
-    for (auto v : verbs)
-        if (equals_ci(word, v)) return std::string(v);
-    if (equals_ci(word, "start")) return "begin";
-    if (equals_ci(word, "end")) return "commit";
-    if (equals_ci(word, "abort")) return "rollback";
-    if (equals_ci(word, "table") || equals_ci(word, "values")) return "select";
-    if (equals_ci(word, "analyse")) return "analyze";
+// The operation of the statement whose verb is t[i] (see sql_lexer.hpp for the mapping).
+std::string_view operation_of(const std::vector<token>& t, std::size_t i) {
+    const auto& verb = t[i];
+    if (is_any(verb, {"select", "table", "values"})) return "select";
+    if (is_word(verb, "insert")) return "insert";
+    if (is_word(verb, "update")) return "update";
+    if (is_word(verb, "delete")) return "delete";
+    if (is_word(verb, "copy")) return "copy";
+    // COMMIT PREPARED and ROLLBACK PREPARED are commit and rollback words too.
+    if (is_any(verb,
+               {"begin", "start", "commit", "end", "rollback", "abort", "savepoint", "release"}))
+        return "tx";
+    // PREPARE TRANSACTION 'id' is two-phase commit; PREPARE name AS ... is not.
+    if (is_word(verb, "prepare") && i + 1 < t.size() && is_word(t[i + 1], "transaction"))
+        return "tx";
+    if (is_any(verb, {"create", "alter", "drop", "truncate", "comment", "grant", "revoke"}))
+        return "ddl";
     return "other";
 }
 
@@ -239,7 +245,8 @@ std::optional<std::size_t> after_ctes(const std::vector<token>& t, std::size_t i
     return std::nullopt;
 }
 
-// One part of a name for a label: printable ASCII, at most 63 bytes (NAMEDATALEN - 1).
+// One part of a name for a label: printable ASCII without quotes or backslashes, at most 63
+// bytes (NAMEDATALEN - 1).
 std::optional<std::string> name_part(const token& t) {
     if (t.k != kind::word && t.k != kind::quoted) return std::nullopt;
     if (t.text.empty() || t.text.size() > 63) return std::nullopt;
@@ -249,12 +256,14 @@ std::optional<std::string> name_part(const token& t) {
         if (u < 0x21 || u > 0x7e) return std::nullopt;
         out += t.k == kind::word ? static_cast<char>(std::tolower(u)) : c;
     }
-    if (t.k == kind::quoted && out.find('"') != std::string::npos) return std::nullopt;
+    // A quoted identifier may hold anything; a label never holds a quote or a backslash.
+    if (out.find_first_of("\"'\\`") != std::string::npos) return std::nullopt;
     return out;
 }
 
-// A (schema-qualified) table name starting at `i`; none when it is not one (a sub-query, a
-// literal, or after FROM a function call: `in_from`; elsewhere "(" opens a column list).
+// A table name starting at `i`, without its schema (and database) qualifiers; none when it is
+// not one (a sub-query, a literal, or after FROM a function call: `in_from`; elsewhere "("
+// opens a column list).
 std::optional<std::string> name_at(const std::vector<token>& t, std::size_t i,
                                    bool in_from = false) {
     if (i < t.size() && (is_word(t[i], "only") || is_word(t[i], "lateral"))) ++i;
@@ -262,7 +271,7 @@ std::optional<std::string> name_at(const std::vector<token>& t, std::size_t i,
     for (int parts = 0; i < t.size() && parts < 3; ++parts) {
         auto part = name_part(t[i]);
         if (!part) return std::nullopt;
-        name += (name.empty() ? "" : ".") + *part;
+        name = std::move(*part);  // the last part is the table
         ++i;
         if (i < t.size() && is_punct(t[i], '.')) {
             ++i;
@@ -286,6 +295,30 @@ std::string table_after(const std::vector<token>& t, std::size_t i, std::string_
     return "none";
 }
 
+// CREATE [modifiers] TABLE [IF NOT EXISTS] x, ALTER TABLE [IF EXISTS] [ONLY] x, DROP TABLE
+// [IF EXISTS] x, TRUNCATE [TABLE] [ONLY] x: x. Any other DDL: none.
+std::optional<std::string> ddl_table(const std::vector<token>& t, std::size_t i) {
+    const bool truncate = is_word(t[i], "truncate");
+    if (!truncate && !is_any(t[i], {"create", "alter", "drop"})) return std::nullopt;
+    ++i;
+    if (is_word(t[i - 1], "create"))
+        while (i < t.size() &&
+               is_any(t[i], {"global", "local", "temp", "temporary", "unlogged", "or", "replace"}))
+            ++i;
+    if (i < t.size() && is_word(t[i], "table")) {
+        ++i;
+    } else if (!truncate) {
+        return std::nullopt;
+    }
+    if (i < t.size() && is_word(t[i], "if")) {
+        ++i;
+        if (i < t.size() && is_word(t[i], "not")) ++i;
+        if (i >= t.size() || !is_word(t[i], "exists")) return std::nullopt;
+        ++i;
+    }
+    return name_at(t, i);
+}
+
 }  // namespace
 
 statement_info classify(std::string_view sql) {
@@ -299,17 +332,19 @@ statement_info classify(std::string_view sql) {
         i = *main;
     }
     statement_info out;
-    out.operation = verb_of(t[i].text);
+    out.operation = operation_of(t, i);
     const int depth = t[i].depth;
     const auto& op = out.operation;
     if (op == "select" && is_word(t[i], "table")) {
         out.table = name_at(t, i + 1).value_or("none");
     } else if (op == "select" || op == "delete") {
         out.table = table_after(t, i + 1, "from", depth);
-    } else if (op == "insert" || op == "merge") {
+    } else if (op == "insert") {
         out.table = table_after(t, i + 1, "into", depth);
     } else if (op == "update" || op == "copy") {
         out.table = name_at(t, i + 1).value_or("none");
+    } else if (op == "ddl") {
+        out.table = ddl_table(t, i).value_or("none");
     }
     return out;
 }

@@ -5,14 +5,22 @@
 // E'..', $tag$..$tag$) and reads quoted identifiers, which is enough to find the verb and the
 // first table name. It never returns literal text: the table is built from identifiers only.
 //
-//   operation: select insert update delete merge copy begin commit rollback ... (`WITH ...`
-//              resolves to its main statement's verb; `START TRANSACTION` is begin, `END`
-//              commit, `ABORT` rollback, `TABLE t`/`VALUES` select; anything else: "other")
-//   table:     SELECT/DELETE: the first name after FROM; INSERT/MERGE: after INTO; UPDATE: the
-//              name after it; COPY: the name after it. Schema-qualified names keep their
-//              schema, as written: `public.orders` stays "public.orders"; unquoted parts are
-//              lower-cased (PostgreSQL folds them), quoted parts keep their case without the
-//              quotes ("Orders" -> Orders). A function in FROM, a sub-query, or no FROM: "none".
+//   operation: a closed set of eight, from the statement's verb (`WITH ...` takes its main
+//              statement's verb; a leading "(" is skipped):
+//                select  SELECT, TABLE t, VALUES
+//                insert, update, delete, copy   the verb of the same name
+//                tx      BEGIN, START TRANSACTION, COMMIT, END, ROLLBACK, ABORT, SAVEPOINT,
+//                        RELEASE, PREPARE TRANSACTION, COMMIT PREPARED, ROLLBACK PREPARED
+//                ddl     CREATE, ALTER, DROP, TRUNCATE, COMMENT, GRANT, REVOKE
+//                other   anything else: MERGE, SET, SHOW, LISTEN, NOTIFY, VACUUM, ANALYZE,
+//                        EXPLAIN, DO, CALL, PREPARE, EXECUTE, LOCK, ..., and unparsable text
+//   table:     SELECT/DELETE: the first name after FROM; INSERT: after INTO; UPDATE, COPY and
+//              TABLE: the name after it; ddl: the table of CREATE TABLE x, ALTER TABLE x,
+//              DROP TABLE x, TRUNCATE [TABLE] x (other DDL: "none"). A qualified name is reduced
+//              to its table: `public.orders` -> orders, `"Sales"."Orders"` -> Orders; unquoted
+//              names are lower-cased (PostgreSQL folds them), quoted ones keep their case
+//              without the quotes. A function in FROM, a sub-query, no FROM, or a name with a
+//              quote, a backslash, a space or a non-ASCII byte: "none".
 //
 // Pure functions, thread-safe. Any input is safe: the lexer never reads past the text.
 

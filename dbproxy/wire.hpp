@@ -2,7 +2,7 @@
 // The PostgreSQL wire protocol (v3) as far as an observer needs it: the startup codes, a
 // splitter that finds message boundaries in a byte stream fed in arbitrary chunks (the bytes
 // themselves are forwarded by the caller, untouched), the few fields read from message bodies,
-// and the ErrorResponse sidelight sends when it cannot reach the database.
+// the ways a peer can break the protocol, and the ErrorResponses sidelight sends itself.
 //
 // Not thread-safe: one splitter per direction of one connection.
 
@@ -20,21 +20,56 @@ inline constexpr std::uint32_t cancel_request_code = 80877102;
 inline constexpr std::uint32_t ssl_request_code = 80877103;
 inline constexpr std::uint32_t gssenc_request_code = 80877104;
 
+// The largest message sidelight relays, either way: the protocol allows 1 GiB, PostgreSQL's
+// own messages stay far below it; a length over this closes the connection (a DataRow holding
+// a value over 256 MiB included). Bodies are never held whole: the cap bounds nothing but the
+// length field.
+inline constexpr std::uint32_t max_message_bytes = 256u * 1024 * 1024;
+
+inline constexpr std::size_t max_startup_bytes = 10000;  // PostgreSQL's own limit
+
 std::uint32_t read_u32(std::string_view bytes, std::size_t at);  // big-endian; 0 out of range
 void put_u32(std::string& out, std::uint32_t v);
 
+// Why a connection was closed as a protocol violation: the `reason` label values of
+// db_protocol_errors_total, a closed set.
+enum class protocol_error {
+    length_too_small,  // a message length below 4
+    length_too_large,  // a message length over max_message_bytes
+    unknown_type,      // a type byte outside the v3 set of its direction
+    bad_startup,       // a startup packet with a bad length or protocol version
+    truncated,         // the peer closed in the middle of a message
+    too_many_pending,  // more client messages awaiting an answer than query_tracker keeps
+};
+inline constexpr protocol_error all_protocol_errors[] = {
+    protocol_error::length_too_small, protocol_error::length_too_large,
+    protocol_error::unknown_type,     protocol_error::bad_startup,
+    protocol_error::truncated,        protocol_error::too_many_pending};
+std::string_view to_string(protocol_error e);
+
+// What a client's startup packet (its int32 length first) asks for. `bad`: a length field below
+// 8, over max_startup_bytes or unlike the packet's size, or a code that is neither protocol 3.x
+// nor an SSLRequest, GSSENCRequest or CancelRequest.
+enum class startup_type { ssl_request, gssenc_request, cancel_request, startup_message, bad };
+startup_type startup_kind(std::string_view packet);
+bool startup_length_ok(std::uint32_t length);
+
+// Which peer writes the stream: the type bytes allowed differ.
+enum class direction { frontend, backend };
+
 // Splits typed messages (type byte, int32 length including itself, body). For each complete
 // message, calls on_message(type, body) with at most `keep` leading body bytes (the body of a
-// CopyData is never held whole). A length below 4 marks the stream as broken (broken() turns
-// true and nothing more is reported): the bytes are still the client's and the server's.
+// CopyData is never held whole). A type outside the direction's v3 set, or a length below 4 or
+// over max_message_bytes, marks the stream as broken: error() says why, and nothing more is
+// reported.
 class message_splitter {
   public:
-    explicit message_splitter(std::size_t keep) : keep_(keep) {}
+    message_splitter(direction from, std::size_t keep) : from_(from), keep_(keep) {}
 
     template <class OnMessage>
     void feed(std::span<const char> bytes, OnMessage&& on_message) {
         std::size_t i = 0;
-        while (i < bytes.size() && !broken_) {
+        while (i < bytes.size() && !error_) {
             i += step(bytes.subspan(i));
             if (complete_) {
                 on_message(type_, std::string_view(body_));
@@ -42,12 +77,15 @@ class message_splitter {
             }
         }
     }
-    bool broken() const { return broken_; }
+    std::optional<protocol_error> error() const { return error_; }
+    // True between messages: no header or body byte of a message is pending.
+    bool at_boundary() const { return !error_ && header_have_ == 0; }
 
   private:
     std::size_t step(std::span<const char> bytes);  // consumes some bytes; may complete one
     void reset();
 
+    direction from_;
     std::size_t keep_;
     char header_[5] = {};
     std::size_t header_have_ = 0;
@@ -55,8 +93,11 @@ class message_splitter {
     std::uint32_t remaining_ = 0;  // body bytes still to come
     std::string body_;
     bool complete_ = false;
-    bool broken_ = false;
+    std::optional<protocol_error> error_;
 };
+
+// True when `type` is a v3 message type the `from` side may send.
+bool known_type(direction from, char type);
 
 // Body readers; none when the body is shorter than the field.
 struct cursor {
@@ -66,7 +107,10 @@ struct cursor {
     std::optional<char> byte();
 };
 
-// 'E' with severity FATAL, SQLSTATE 08006 and `message`, as the server would send it.
+// 'E' with severity FATAL, SQLSTATE 08006 (connection_failure) and `message`, as the server
+// would send it.
 std::string error_response(std::string_view message);
+// The same with SQLSTATE 08P01 (protocol_violation).
+std::string protocol_violation(std::string_view message);
 
 }  // namespace sidelight::dbproxy

@@ -5,6 +5,7 @@
 #include <libpq-fe.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <fstream>
@@ -112,9 +113,10 @@ TEST(PgWireTest, SimpleQueriesMultiStatementAndConnections) {
                   "WHERE v <> ';'; UPDATE public.orders SET v = 'c' WHERE id = 1");
     ASSERT_EQ(PQresultStatus(r.get()), PGRES_COMMAND_OK) << PQerrorMessage(s.conn.get());
     EXPECT_STREQ(PQcmdTuples(r.get()), "1");  // the last statement's result
-    EXPECT_TRUE(eventually([&] { return s.side.value(queries("update", "public.orders")) == 1; }));
+    // public.orders is labelled with its table alone.
+    EXPECT_TRUE(eventually([&] { return s.side.value(queries("update", "orders")) == 1; }));
     const auto m = s.side.metrics();
-    EXPECT_EQ(sample_value(m, queries("create", "none")), 1);
+    EXPECT_EQ(sample_value(m, queries("ddl", "orders")), 1);
     EXPECT_EQ(sample_value(m, queries("insert", "orders")), 1);
     EXPECT_EQ(sample_value(m, queries("select", "orders")), 1);
     EXPECT_EQ(sample_value(m, durations("select", "orders")), 1);
@@ -252,8 +254,8 @@ TEST(PgWireTest, ListenNotifyIsDelivered) {
         },
         5s));
     EXPECT_EQ(payload, "hello");
-    EXPECT_TRUE(eventually([&] { return s.side.value(queries("notify", "none")) == 1; }));
-    EXPECT_EQ(s.side.value(queries("listen", "none")), 1);
+    // LISTEN and NOTIFY are both `other`.
+    EXPECT_TRUE(eventually([&] { return s.side.value(queries("other", "none")) == 2; }));
     EXPECT_EQ(s.side.value("active_connections{type=\"db\"}"), 2);
 }
 
@@ -423,6 +425,8 @@ TEST(PgWireTest, TableLabelsAreCapped) {
         ok(s.conn.get(), "CREATE TABLE t" + std::to_string(i) + " (x int)");
     for (int i = 1; i <= 5; ++i) ok(s.conn.get(), "SELECT * FROM t" + std::to_string(i));
     EXPECT_TRUE(eventually([&] { return s.side.value(queries("select", "other")) == 2; }));
+    // CREATE TABLE names its table: t1-t3 took the three labels.
+    EXPECT_EQ(s.side.value(queries("ddl", "other")), 2);
     for (int i = 1; i <= 3; ++i)
         EXPECT_EQ(s.side.value(queries("select", "t" + std::to_string(i))), 1);
     EXPECT_EQ(s.side.value(queries("select", "t4")), -1);
@@ -454,11 +458,170 @@ TEST(PgWireTest, SeveralDatabasesGetADatabaseLabelAndConstLabels) {
     EXPECT_TRUE(eventually([&] { return side.value(series("reports")) == 2; }));
     EXPECT_EQ(side.value(series("main")), 1);
     EXPECT_EQ(side.value("active_connections{type=\"db\",pod=\"p1\"}"), 2);
+    // The protocol error counters exist per database from the start.
+    EXPECT_EQ(side.value("db_protocol_errors_total{database=\"reports\",reason=\"truncated\","
+                         "pod=\"p1\"}"),
+              0);
+    EXPECT_EQ(side.value("db_protocol_errors_total{database=\"main\",reason=\"bad_startup\","
+                         "pod=\"p1\"}"),
+              0);
     // SIGTERM with idle database connections open: they are closed and sidelight exits 0.
     side.proc->signal(SIGTERM);
     EXPECT_EQ(side.proc->wait_exit(15s), 0) << side.proc->stderr_text();
     auto r = exec(main.get(), "SELECT 1");
     EXPECT_NE(PQresultStatus(r.get()), PGRES_TUPLES_OK);
+}
+
+// A PostgreSQL message: type, length, body.
+std::string pg_message(char type, const std::string& body) {
+    std::string out(1, type);
+    for (int shift = 24; shift >= 0; shift -= 8)
+        out += static_cast<char>(((body.size() + 4) >> shift) & 0xff);
+    return out + body;
+}
+
+std::string u32(std::uint32_t v) {
+    std::string out;
+    for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>((v >> shift) & 0xff);
+    return out;
+}
+
+// A StartupMessage with `code` (3.0: 196608) for user postgres on `dbname`.
+std::string startup_packet(const std::string& dbname, std::uint32_t code = 196608) {
+    const std::string body =
+        u32(code) + std::string("user\0postgres\0database\0", 23) + dbname + std::string("\0\0", 2);
+    return u32(static_cast<std::uint32_t>(body.size() + 4)) + body;
+}
+
+// Reads until the buffer ends with a ReadyForQuery ('Z', length 5, status); the bytes read.
+std::string read_until_ready(connection& c) {
+    std::string got;
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (got.size() >= 6 && got[got.size() - 6] == 'Z') return got;
+        pollfd p{c.fd(), POLLIN, 0};
+        if (::poll(&p, 1, 100) <= 0) continue;
+        char tmp[4096];
+        const auto n = ::recv(c.fd(), tmp, sizeof tmp, 0);
+        if (n <= 0) break;
+        got.append(tmp, static_cast<std::size_t>(n));
+    }
+    return got;
+}
+
+// A raw client of the database listener, logged in (trust) on `dbname` and ready for a query.
+connection logged_in(std::uint16_t port, const std::string& dbname) {
+    auto c = connection::connect(port);
+    c.send(startup_packet(dbname));
+    const auto hello = read_until_ready(c);
+    EXPECT_EQ(hello.substr(0, 9), std::string("R\0\0\0\x08\0\0\0\0", 9));  // AuthenticationOk
+    return c;
+}
+
+// The rest of the stream is one FATAL ErrorResponse with SQLSTATE 08P01, then EOF.
+void expect_violation_then_eof(connection& c, const std::string& what) {
+    const auto rest = c.read_all(5s);
+    EXPECT_TRUE(c.wait_closed(0ms)) << what;
+    ASSERT_GE(rest.size(), 5u) << what;
+    EXPECT_EQ(rest[0], 'E') << what;
+    const auto length = static_cast<unsigned char>(rest[3]) * 256u +
+                        static_cast<unsigned char>(rest[4]);  // short messages only
+    EXPECT_EQ(rest.size(), length + 1) << what;
+    EXPECT_NE(rest.find(std::string("SFATAL\0", 7)), std::string::npos) << what;
+    EXPECT_NE(rest.find(std::string("C08P01\0", 7)), std::string::npos) << what;
+}
+
+std::string protocol_errors(const std::string& reason) {
+    return "db_protocol_errors_total{reason=\"" + reason + "\"}";
+}
+
+// Server backends connected to `dbname` (sidelight's connections included).
+int backends_on(const std::string& dbname) {
+    return std::stoi(
+        cluster().psql("SELECT count(*) FROM pg_stat_activity WHERE datname = '" + dbname + "'"));
+}
+
+TEST(PgWireTest, ProtocolViolationsCloseBothSidesAndAreCounted) {
+    sidecar side(databases_yaml());
+    const auto dbname = cluster().create_database();
+    for (const char* reason : {"length_too_small", "length_too_large", "unknown_type",
+                               "bad_startup", "truncated", "too_many_pending"})
+        EXPECT_EQ(side.value(protocol_errors(reason)), 0) << reason;  // present from the start
+
+    {  // protocol 2.0
+        auto c = connection::connect(side.port);
+        c.send(startup_packet(dbname, 2u << 16));
+        expect_violation_then_eof(c, "version 2.0");
+    }
+    {  // a startup length below the 8 bytes of the smallest packet
+        auto c = connection::connect(side.port);
+        c.send(u32(4) + u32(196608));
+        expect_violation_then_eof(c, "startup length 4");
+    }
+    EXPECT_TRUE(eventually([&] { return side.value(protocol_errors("bad_startup")) == 2; }));
+
+    const auto after_login = [&](const std::string& bytes, const std::string& reason) {
+        auto c = logged_in(side.port, dbname);
+        c.send(bytes);
+        expect_violation_then_eof(c, reason);
+        EXPECT_TRUE(eventually([&] { return side.value(protocol_errors(reason)) == 1; })) << reason;
+    };
+    after_login(std::string("Q\0\0\0\x03", 5), "length_too_small");
+    after_login(std::string("Q\x10\0\0\x01SELECT 1", 13), "length_too_large");  // 256 MiB + 1
+    after_login(pg_message('Z', "I"), "unknown_type");
+    {
+        // Half a Query, then the client's side of the connection ends: it can still read.
+        auto c = logged_in(side.port, dbname);
+        c.send(pg_message('Q', std::string("SELECT 1", 9)).substr(0, 8));
+        c.shutdown_write();
+        expect_violation_then_eof(c, "truncated");
+        EXPECT_TRUE(eventually([&] { return side.value(protocol_errors("truncated")) == 1; }));
+    }
+    // Every server connection sidelight opened for them is closed too, and the listener still
+    // serves a well-behaved client.
+    EXPECT_TRUE(eventually([&] { return backends_on(dbname) == 0; }, 10s));
+    EXPECT_TRUE(eventually([&] { return side.value("active_connections{type=\"db\"}") == 0; }));
+    auto fine = connect(side.dsn(dbname));
+    ASSERT_EQ(PQstatus(fine.get()), CONNECTION_OK) << PQerrorMessage(fine.get());
+    ok(fine.get(), "SELECT 1");
+    EXPECT_EQ(side.value(protocol_errors("too_many_pending")), 0);
+    EXPECT_NE(side.proc->stderr_text().find("event=db_protocol_error database=main side=client "
+                                            "reason=unknown_type"),
+              std::string::npos);
+}
+
+long rss_kib(pid_t pid) {
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(status, line))
+        if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    return -1;
+}
+
+// 100,000 pipelined Parse messages behind a query that keeps the server busy: none is answered,
+// so the tracker's queue reaches its cap and the connection is closed; memory stays flat.
+TEST(PgWireTest, AParseFloodIsCutAtThePendingCap) {
+    sidecar side(databases_yaml());
+    const auto dbname = cluster().create_database();
+    const auto before = rss_kib(side.proc->pid());
+    auto c = logged_in(side.port, dbname);
+    std::string flood = pg_message('Q', std::string("SELECT pg_sleep(2)", 19));
+    const auto parse = pg_message('P', std::string("\0SELECT 1\0\0\0", 12));
+    flood.reserve(flood.size() + 100'000 * parse.size());
+    for (int i = 0; i < 100'000; ++i) flood += parse;
+    std::string received;
+    std::thread reader([&] { received = c.read_all(15s); });
+    c.send(flood);  // returns once sidelight closes (or all of it is taken)
+    reader.join();
+    EXPECT_TRUE(c.wait_closed(0ms));
+    EXPECT_NE(received.find(std::string("C08P01\0", 7)), std::string::npos);
+    EXPECT_TRUE(eventually([&] { return side.value(protocol_errors("too_many_pending")) == 1; }));
+    const auto after = rss_kib(side.proc->pid());
+    EXPECT_LT(after - before, 32 * 1024) << before << " KiB -> " << after << " KiB";
+    EXPECT_TRUE(eventually([&] { return backends_on(dbname) == 0; }, 10s));
+    auto fine = connect(side.dsn(dbname));
+    ASSERT_EQ(PQstatus(fine.get()), CONNECTION_OK) << PQerrorMessage(fine.get());
+    ok(fine.get(), "SELECT 1");
 }
 
 }  // namespace

@@ -19,11 +19,14 @@ std::string cstr(std::string_view s) {
 }
 
 struct fixture {
-    query_tracker t;
+    statement_cache cache;
+    query_tracker t{cache};
     std::vector<query_tracker::finished> out;
     clock::time_point now = clock::time_point{} + 1h;
 
-    void front(char type, std::string body = {}) { t.on_frontend(type, body, now); }
+    std::optional<protocol_error> front(char type, std::string body = {}) {
+        return t.on_frontend(type, body, now);
+    }
     void back(char type, std::string body = {}) { t.on_backend(type, body, now, out); }
 };
 
@@ -130,7 +133,7 @@ TEST(message_splitter, messages_split_across_reads) {
         put_u32(bytes, static_cast<std::uint32_t>(body.size() + 4));
         bytes += body;
     }
-    message_splitter split(16);
+    message_splitter split(direction::frontend, 16);
     std::vector<std::pair<char, std::string>> seen;
     for (char c : bytes)
         split.feed(std::span<const char>(&c, 1),
@@ -139,14 +142,136 @@ TEST(message_splitter, messages_split_across_reads) {
     EXPECT_EQ(seen[0], (std::pair<char, std::string>{'Q', cstr("SELECT 1")}));
     EXPECT_EQ(seen[1].second.size(), 16u);  // kept up to the cap
     EXPECT_EQ(seen[2].first, 'S');
-    EXPECT_FALSE(split.broken());
+    EXPECT_FALSE(split.error());
+    EXPECT_TRUE(split.at_boundary());
+}
+
+// The first bad header stops the splitter with its reason; the messages before it were seen.
+std::optional<protocol_error> split_error(direction from, const std::string& bytes,
+                                          int* seen = nullptr) {
+    message_splitter split(from, 16);
+    split.feed(bytes, [&](char, std::string_view) {
+        if (seen) ++*seen;
+    });
+    return split.error();
+}
+
+std::string message(char type, std::uint32_t length) {
+    std::string out(1, type);
+    put_u32(out, length);
+    return out;
+}
+
+TEST(message_splitter, reports_why_a_stream_is_broken) {
+    int seen = 0;
+    EXPECT_EQ(split_error(direction::frontend, message('S', 4) + message('Q', 3), &seen),
+              protocol_error::length_too_small);
+    EXPECT_EQ(seen, 1);
+    EXPECT_EQ(split_error(direction::frontend, message('Q', max_message_bytes + 1)),
+              protocol_error::length_too_large);
+    EXPECT_EQ(split_error(direction::frontend, message('Q', max_message_bytes)), std::nullopt);
+    // 'Z' and 'T' are the server's; 'Q' and 'X' the client's.
+    EXPECT_EQ(split_error(direction::frontend, message('Z', 5)), protocol_error::unknown_type);
+    EXPECT_EQ(split_error(direction::backend, message('Q', 4)), protocol_error::unknown_type);
+    EXPECT_EQ(split_error(direction::backend, message('T', 4) + message('Z', 5) + "I"),
+              std::nullopt);
+    EXPECT_EQ(split_error(direction::frontend, message('\0', 4)), protocol_error::unknown_type);
+    for (char c : std::string("QPBDECHSXFdcfp")) EXPECT_TRUE(known_type(direction::frontend, c));
+    for (char c : std::string("123ACcdDEGHWIKnNtRSsTVvZ"))
+        EXPECT_TRUE(known_type(direction::backend, c));
+    EXPECT_FALSE(known_type(direction::backend, 'Q'));
+    EXPECT_FALSE(known_type(direction::frontend, 'R'));
+    // In the middle of a message, the splitter is not at a boundary (a close there truncates).
+    message_splitter split(direction::frontend, 16);
+    split.feed(message('Q', 9), [](char, std::string_view) {});
+    EXPECT_FALSE(split.at_boundary());
+    EXPECT_EQ(to_string(protocol_error::too_many_pending), "too_many_pending");
+}
+
+TEST(startup, packets_are_told_apart_and_bad_ones_refused) {
+    const auto packet = [](std::uint32_t length, std::uint32_t code, std::size_t size) {
+        std::string out;
+        put_u32(out, length);
+        put_u32(out, code);
+        out.resize(size, '\0');
+        return out;
+    };
+    EXPECT_EQ(startup_kind(packet(8, ssl_request_code, 8)), startup_type::ssl_request);
+    EXPECT_EQ(startup_kind(packet(8, gssenc_request_code, 8)), startup_type::gssenc_request);
+    EXPECT_EQ(startup_kind(packet(16, cancel_request_code, 16)), startup_type::cancel_request);
+    EXPECT_EQ(startup_kind(packet(9, protocol_v3, 9)), startup_type::startup_message);
+    EXPECT_EQ(startup_kind(packet(9, protocol_v3 + 2, 9)), startup_type::startup_message);  // 3.2
+    EXPECT_EQ(startup_kind(packet(9, 2u << 16, 9)), startup_type::bad);      // protocol 2.0
+    EXPECT_EQ(startup_kind(packet(9, protocol_v3, 12)), startup_type::bad);  // length lies
+    EXPECT_EQ(startup_kind(packet(7, protocol_v3, 7)), startup_type::bad);
+    EXPECT_EQ(startup_kind(packet(10001, protocol_v3, 10001)), startup_type::bad);
+    EXPECT_EQ(startup_kind("\0\0"), startup_type::bad);
+    EXPECT_TRUE(startup_length_ok(10000));
+    EXPECT_FALSE(startup_length_ok(10001));
+}
+
+TEST(query_tracker, pending_messages_are_capped) {
+    fixture f;
+    const auto parse = cstr("") + cstr("SELECT 1") + std::string(2, '\0');
+    for (std::size_t i = 0; i < query_tracker::max_pending; ++i)
+        ASSERT_EQ(f.front('P', parse), std::nullopt) << i;
+    EXPECT_EQ(f.t.pending(), query_tracker::max_pending);
+    EXPECT_EQ(f.front('P', parse), protocol_error::too_many_pending);
+    EXPECT_EQ(f.t.pending(), 0u);  // stopped: nothing more is kept
+    EXPECT_EQ(f.front('P', parse), std::nullopt);
+    EXPECT_EQ(f.t.pending(), 0u);
+    EXPECT_EQ(f.cache.misses(), 1u);  // one text, lexed once
+}
+
+TEST(query_tracker, a_long_string_times_its_first_statements_only) {
+    fixture f;
+    std::string sql;
+    for (std::size_t i = 0; i < query_tracker::max_string_statements + 5; ++i)
+        sql += "SELECT 1 FROM t;";
+    EXPECT_EQ(f.front('Q', cstr(sql)), std::nullopt);
+    EXPECT_EQ(f.t.pending(), query_tracker::max_string_statements + 1);  // + the string's end
+    for (std::size_t i = 0; i < query_tracker::max_string_statements + 5; ++i) f.back('C');
+    f.back('Z');
+    EXPECT_EQ(f.out.size(), query_tracker::max_string_statements);
+    EXPECT_EQ(f.t.pending(), 0u);
+}
+
+TEST(query_tracker, names_are_bounded_least_recently_used_first) {
+    fixture f;
+    const auto parse = [&](const std::string& name, const std::string& table) {
+        f.front('P', cstr(name) + cstr("SELECT * FROM " + table) + std::string(2, '\0'));
+        f.back('1');
+    };
+    const auto execute = [&](const std::string& name) {
+        f.front('B', cstr("") + cstr(name) + std::string(6, '\0'));
+        f.front('E', cstr("") + std::string(4, '\0'));
+        f.front('S');
+        f.back('2');
+        f.back('C');
+        f.back('Z', "I");
+        return f.out.back().info;
+    };
+    parse("first", "a");
+    for (std::size_t i = 1; i < query_tracker::max_names; ++i) parse("s" + std::to_string(i), "b");
+    EXPECT_EQ(execute("first"), (statement_info{"select", "a"}));  // used: now the most recent
+    parse("one_more", "c");  // evicts s1, the least recently used
+    EXPECT_EQ(execute("first"), (statement_info{"select", "a"}));
+    EXPECT_EQ(execute("one_more"), (statement_info{"select", "c"}));
+    EXPECT_EQ(execute("s1"), (statement_info{"other", "none"}));
+    EXPECT_EQ(execute("s2"), (statement_info{"select", "b"}));
+    EXPECT_LE(f.t.names(), 2 * query_tracker::max_names);
+    // A name longer than the server's 63 bytes is the same statement as its first 63.
+    parse(std::string(63, 'n') + "tail", "d");
+    EXPECT_EQ(execute(std::string(63, 'n')), (statement_info{"select", "d"}));
+    EXPECT_EQ(f.cache.misses(), 4u);  // a, b, c, d: each text lexed once
 }
 
 TEST(message_splitter, hostile_bytes_never_crash) {
     std::mt19937 rng(7);
     for (int round = 0; round < 200; ++round) {
-        message_splitter from_client(64), from_server(16);
-        query_tracker t;
+        message_splitter from_client(direction::frontend, 64), from_server(direction::backend, 16);
+        statement_cache cache;
+        query_tracker t(cache);
         std::vector<query_tracker::finished> out;
         const auto now = clock::now();
         std::string bytes(rng() % 512, '\0');

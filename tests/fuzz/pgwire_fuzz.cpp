@@ -1,0 +1,116 @@
+// libFuzzer target over the PostgreSQL wire parsing of the database listeners, without sockets:
+// arbitrary bytes become a client stream and a server stream, fed interleaved in small chunks
+// to one message_splitter per direction and one query_tracker (with a small statement_cache, so
+// eviction runs too), as dbproxy/session.cpp feeds them; every SQL text a Query or Parse carries
+// also goes through split_statements and classify directly. Besides crashes, leaks and memory
+// errors (ASan), it aborts when an invariant breaks:
+//  - the tracker never holds more than max_pending messages, nor more than 2 * max_names names;
+//  - an operation is one of the eight of sql_lexer.hpp, for classify and for every timed
+//    statement; a table label is at most 63 bytes without a quote, a backslash or a space;
+//  - the cache answers what the lexer answers (a differential check on every text).
+//
+// Input: byte 0 says whether the client stream starts with a startup packet (bit 0) and the
+// chunk size (the other bits); byte 1 where the rest is cut into client bytes and server bytes.
+// Built only with clang and -DSIDELIGHT_FUZZ=ON; run it with scripts/fuzz.
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dbproxy/query_tracker.hpp"
+#include "dbproxy/sql_lexer.hpp"
+#include "dbproxy/statement_cache.hpp"
+#include "dbproxy/wire.hpp"
+
+namespace {
+
+using namespace sidelight::dbproxy;
+
+[[noreturn]] void invariant_broken(const char* what, std::string_view detail) {
+    std::fprintf(stderr, "invariant broken: %s\n%.*s\n", what, static_cast<int>(detail.size()),
+                 detail.data());
+    std::abort();
+}
+
+void check_info(const statement_info& info) {
+    constexpr std::string_view operations[] = {"select", "insert", "update", "delete",
+                                               "copy",   "ddl",    "tx",     "other"};
+    if (std::find(std::begin(operations), std::end(operations), info.operation) ==
+        std::end(operations))
+        invariant_broken("operation outside the closed set", info.operation);
+    if (info.table.empty() || info.table.size() > 63 ||
+        info.table.find_first_of("'\"\\ ") != std::string::npos)
+        invariant_broken("table label", info.table);
+}
+
+// The text a Query or Parse body carries, as the tracker reads it.
+void check_sql(statement_cache& cache, std::string_view sql) {
+    check_info(classify(sql));
+    std::vector<statement_info> direct;
+    for (auto s : split_statements(sql)) {
+        if (s.empty() || s.size() > sql.size()) invariant_broken("statement out of the text", s);
+        direct.push_back(classify(s));
+        check_info(direct.back());
+    }
+    if (cache.statements(sql) != direct) invariant_broken("cache differs from the lexer", sql);
+}
+
+std::string_view sql_of(char type, std::string_view body) {
+    cursor c{body};
+    if (type == 'P') c.cstring();
+    return c.cstring().value_or(type == 'Q' ? body : std::string_view{});
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    if (size < 2) return 0;
+    const bool with_startup = data[0] & 1;
+    const std::size_t chunk = 1 + (data[0] >> 1) % 64;
+    std::string_view rest(reinterpret_cast<const char*>(data) + 2, size - 2);
+    const std::size_t cut = rest.size() * data[1] / 255;
+    std::string_view front = rest.substr(0, cut), back = rest.substr(cut);
+
+    if (with_startup) {
+        const auto length = read_u32(front, 0);
+        if (!startup_length_ok(length) || length > front.size()) return 0;
+        const auto kind = startup_kind(front.substr(0, length));
+        if (kind != startup_type::startup_message) return 0;
+        front.remove_prefix(length);
+    }
+
+    statement_cache cache(8, 4096);
+    query_tracker tracker(cache);
+    message_splitter from_client(direction::frontend, 64 * 1024);
+    message_splitter from_server(direction::backend, 16);
+    std::vector<query_tracker::finished> done;
+    auto now = query_tracker::clock::time_point{};
+    bool stopped = false;
+    while ((!front.empty() || !back.empty()) && !stopped) {
+        const auto f = front.substr(0, chunk), b = back.substr(0, chunk);
+        front.remove_prefix(f.size());
+        back.remove_prefix(b.size());
+        now += std::chrono::microseconds(1);
+        from_client.feed(std::span<const char>(f.data(), f.size()),
+                         [&](char type, std::string_view body) {
+                             if (type == 'Q' || type == 'P') check_sql(cache, sql_of(type, body));
+                             if (tracker.on_frontend(type, body, now)) stopped = true;
+                             if (tracker.pending() > query_tracker::max_pending)
+                                 invariant_broken("pending over the cap", "");
+                         });
+        from_server.feed(
+            std::span<const char>(b.data(), b.size()),
+            [&](char type, std::string_view body) { tracker.on_backend(type, body, now, done); });
+        if (from_client.error() || from_server.error()) stopped = true;
+        for (const auto& d : done) check_info(d.info);
+        done.clear();
+        if (tracker.names() > 2 * query_tracker::max_names)
+            invariant_broken("names over the cap", "");
+    }
+    return 0;
+}
