@@ -1,5 +1,6 @@
 #include "agent/app.hpp"
 
+#include "agent/db_audit.hpp"
 #include "audit/event_api.hpp"
 #include "config/load.hpp"
 
@@ -122,6 +123,8 @@ void app::start() {
 void app::start_databases() {
     if (cfg_->databases.empty()) return;
     db_metrics_ = std::make_unique<db_metrics>(*cfg_, metrics_.registry(), metrics_);
+    db_metrics_->set_audit_sink(
+        [this](const dbproxy::statement_audit& a) { audit_->submit(db_audit_event(a)); });
     databases_ = std::make_unique<dbproxy::server>(cfg_->databases, *db_metrics_);
     databases_->start();
     for (std::size_t i = 0; i < cfg_->databases.size(); ++i) {

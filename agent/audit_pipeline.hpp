@@ -40,6 +40,9 @@ class audit_pipeline {
     }
 
     void on_request(const routes::request_record& r) { recorder_->record(r); }
+    // An event from outside the HTTP path (a database statement an audit rule matched): batch
+    // mode, never blocks; a full queue drops it and counts it, as for every batch event.
+    bool submit(audit::event ev) { return writer_->try_submit(std::move(ev)); }
     routes::audit_gate& gate() { return *recorder_; }
     // /v1/audit, /v1/security, /v1/events
     admin_response handle_api(const admin_request& req) { return api_->handle(req); }

@@ -15,6 +15,7 @@
 // Thread-safety: on_query may run on the database thread while the registry is collected;
 // series are resolved once per (database, operation, table) under a mutex and kept.
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -38,6 +39,13 @@ class db_metrics : public dbproxy::observer {
     void on_query(const dbproxy::query_record& record) override;
     void on_db_connection(int delta) override;
     void on_protocol_error(std::size_t database, std::string_view reason) override;
+    // Statements matched by audit rules go on to `sink` (set before the listeners start; the
+    // app hands them to the audit writer, agent/db_audit.hpp).
+    using audit_sink = std::function<void(const dbproxy::statement_audit&)>;
+    void set_audit_sink(audit_sink sink) { audit_sink_ = std::move(sink); }
+    void on_statement_audit(const dbproxy::statement_audit& event) override {
+        if (audit_sink_) audit_sink_(event);
+    }
 
   private:
     struct series {
@@ -56,6 +64,7 @@ class db_metrics : public dbproxy::observer {
     // [database][reason, in all_protocol_errors order]: resolved at start, no lock to count.
     std::vector<std::vector<prometheus::Counter*>> protocol_error_series_;
     metrics& connections_;
+    audit_sink audit_sink_;
     std::mutex mutex_;
     std::map<std::tuple<std::size_t, std::string, std::string>, series, std::less<>> series_;
 };

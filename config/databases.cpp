@@ -88,8 +88,10 @@ db_audit_rule parse_audit_rule(const node_ref& n) {
             out.tables = to_string_list(*v);
             for (const auto& t : out.tables)
                 if (!is_table_name(t))
-                    v->fail("expected table names as the table label shows them (no schema, no "
-                            "quotes), got \"" + t + "\"");
+                    v->fail(
+                        "expected table names as the table label shows them (no schema, no "
+                        "quotes), got \"" +
+                        t + "\"");
         }
         if (auto v = mm.get("outcome")) out.outcome = to_choice(*v, {"ok", "error", "any"});
     }

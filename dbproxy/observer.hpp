@@ -7,7 +7,10 @@
 
 #include <chrono>
 #include <cstddef>
+#include <string>
 #include <string_view>
+
+#include "config/config.hpp"
 
 namespace sidelight::dbproxy {
 
@@ -20,6 +23,24 @@ struct query_record {
     bool slow = false;  // duration over the database's slow_query
 };
 
+// A statement an audit rule of its database matched (`databases[].audit`): what the audit row
+// is made of. Views are valid during the call only.
+struct statement_audit {
+    std::size_t database = 0;           // index into config.databases
+    std::string_view database_name;     // its name
+    const config::db_audit_rule* rule;  // the first rule that matched
+    std::string_view operation;         // closed set
+    std::string_view table;             // the statement's table (not capped: rules name it)
+    bool ok = true;
+    double duration_ms = 0;
+    std::string_view user;         // the StartupMessage's user
+    std::string_view dbname;       // its database (the user's name when not given)
+    std::string_view application;  // its application_name, or ""
+    std::string_view client_ip;    // the app's address as sidelight's listener saw it
+    std::string statement;         // normalize()d: no literal, no parameter
+    std::string fingerprint;
+};
+
 class observer {
   public:
     virtual ~observer() = default;
@@ -28,6 +49,8 @@ class observer {
     // A connection of `database` closed for `reason` (to_string of dbproxy/wire.hpp's
     // protocol_error, a closed set).
     virtual void on_protocol_error(std::size_t database, std::string_view reason) = 0;
+    // A statement one of its database's audit rules matched, after its answer was forwarded.
+    virtual void on_statement_audit(const statement_audit& event) = 0;
 };
 
 }  // namespace sidelight::dbproxy

@@ -24,34 +24,38 @@ std::optional<protocol_error> query_tracker::on_frontend(char type, std::string_
             break;
         case 'P': {
             const auto name = c.cstring().value_or("");
-            const auto& parsed = cache_.statements(c.cstring().value_or(""));
-            statements_.set(name, parsed.empty() ? statement_info{} : parsed.front());
-            queue_.push_back({step::parse, {}, now});
+            const auto sql = c.cstring().value_or("");
+            const auto& parsed = cache_.statements(sql);
+            const auto info = parsed.empty() ? statement_info{} : parsed.front();
+            statements_.set(name, {info, text_if_kept(info, sql)});
+            queue_.push_back({step::parse, {}, now, {}});
             break;
         }
         case 'B': {
             const auto portal = c.cstring().value_or("");
             const auto statement = c.cstring().value_or("");
             portals_.set(portal, statements_.get(statement));
-            queue_.push_back({step::bind, {}, now});
+            queue_.push_back({step::bind, {}, now, {}});
             break;
         }
         case 'D':
-            queue_.push_back({step::describe, {}, now});
+            queue_.push_back({step::describe, {}, now, {}});
             break;
-        case 'E':
-            queue_.push_back({step::execute, portals_.get(c.cstring().value_or("")), now});
+        case 'E': {
+            auto portal = portals_.get(c.cstring().value_or(""));
+            queue_.push_back({step::execute, std::move(portal.info), now, std::move(portal.text)});
             break;
+        }
         case 'C': {
             const auto which = c.byte().value_or('S');
             const auto name = c.cstring().value_or("");
             (which == 'S' ? statements_ : portals_).erase(name);
-            queue_.push_back({step::close, {}, now});
+            queue_.push_back({step::close, {}, now, {}});
             break;
         }
         case 'S':
             skipping_ = false;
-            queue_.push_back({step::sync, {}, now});
+            queue_.push_back({step::sync, {}, now, {}});
             break;
         default:  // Flush, CopyData/Done/Fail, PasswordMessage, FunctionCall, Terminate
             break;
@@ -65,10 +69,20 @@ std::optional<protocol_error> query_tracker::on_frontend(char type, std::string_
 void query_tracker::simple_query(std::string_view sql, clock::time_point now) {
     const auto& statements = cache_.statements(sql);
     // An empty string (or only comments) is answered with one EmptyQueryResponse.
-    if (statements.empty()) queue_.push_back({step::simple, {}, now});
+    if (statements.empty()) queue_.push_back({step::simple, {}, now, {}});
     const auto timed = std::min(statements.size(), max_string_statements);
-    for (std::size_t i = 0; i < timed; ++i) queue_.push_back({step::simple, statements[i], now});
-    queue_.push_back({step::simple_end, {}, now});
+    // The statements' own texts, only when some of them are to be kept (the cache holds labels).
+    std::vector<std::string_view> pieces;
+    if (keep_text_) pieces = split_statements(sql);
+    for (std::size_t i = 0; i < timed; ++i) {
+        queue_.push_back({step::simple, statements[i], now,
+                          i < pieces.size() ? text_if_kept(statements[i], pieces[i]) : ""});
+    }
+    queue_.push_back({step::simple_end, {}, now, {}});
+}
+
+std::string query_tracker::text_if_kept(const statement_info& info, std::string_view sql) const {
+    return keep_text_ && keep_text_(info) ? std::string(sql) : std::string();
 }
 
 void query_tracker::on_backend(char type, std::string_view body, clock::time_point now,
@@ -106,7 +120,7 @@ void query_tracker::on_backend(char type, std::string_view body, clock::time_poi
 
 void query_tracker::finish_front(bool ok, clock::time_point now, std::vector<finished>& out) {
     auto& e = queue_.front();
-    out.push_back({std::move(e.info), now - e.start, ok});
+    out.push_back({std::move(e.info), now - e.start, ok, std::move(e.text)});
     queue_.pop_front();
     // The next statement of the same string starts now.
     if (!queue_.empty() && queue_.front().what == step::simple) queue_.front().start = now;
@@ -145,10 +159,10 @@ void query_tracker::pop_through_sync() {
     }
 }
 
-void query_tracker::name_map::set(std::string_view name, statement_info info) {
+void query_tracker::name_map::set(std::string_view name, named value) {
     name = server_name(name);
     if (auto it = index_.find(name); it != index_.end()) {
-        it->second->second = std::move(info);
+        it->second->second = std::move(value);
         order_.splice(order_.begin(), order_, it->second);
         return;
     }
@@ -156,11 +170,11 @@ void query_tracker::name_map::set(std::string_view name, statement_info info) {
         index_.erase(order_.back().first);
         order_.pop_back();
     }
-    order_.emplace_front(std::string(name), std::move(info));
+    order_.emplace_front(std::string(name), std::move(value));
     index_.emplace(order_.front().first, order_.begin());
 }
 
-statement_info query_tracker::name_map::get(std::string_view name) {
+query_tracker::named query_tracker::name_map::get(std::string_view name) {
     auto it = index_.find(server_name(name));
     if (it == index_.end()) return {};
     order_.splice(order_.begin(), order_, it->second);

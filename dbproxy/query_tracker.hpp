@@ -28,6 +28,7 @@
 
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <list>
 #include <optional>
 #include <string>
@@ -49,12 +50,18 @@ class query_tracker {
     static constexpr std::size_t max_string_statements = 1'000;
     static constexpr std::size_t max_names = 4'096;
 
-    explicit query_tracker(statement_cache& cache) : cache_(cache) {}
+    // Which statements keep their SQL text until they finish (the database's audit rules ask
+    // for some); none without it. Called once per statement as it is parsed or queued.
+    using text_filter = std::function<bool(const statement_info&)>;
+
+    explicit query_tracker(statement_cache& cache, text_filter keep_text = {})
+        : cache_(cache), keep_text_(std::move(keep_text)) {}
 
     struct finished {
         statement_info info;
         clock::duration elapsed{};
         bool ok = true;
+        std::string text;  // the statement's SQL, when keep_text asked for it; else empty
     };
 
     // A complete client message (type and, up to the splitter's cap, its body); too_many_pending
@@ -74,18 +81,23 @@ class query_tracker {
         step what;
         statement_info info;
         clock::time_point start;
+        std::string text;  // see finished::text
+    };
+    struct named {
+        statement_info info;
+        std::string text;  // see finished::text
     };
 
     // Names to statement_info, at most max_names, least recently used evicted first.
     class name_map {
       public:
-        void set(std::string_view name, statement_info info);
-        statement_info get(std::string_view name);  // other/none when unknown
+        void set(std::string_view name, named value);
+        named get(std::string_view name);  // other/none when unknown
         void erase(std::string_view name);
         std::size_t size() const { return index_.size(); }
 
       private:
-        using list = std::list<std::pair<std::string, statement_info>>;
+        using list = std::list<std::pair<std::string, named>>;
         list order_;                                                  // most recently used first
         std::unordered_map<std::string_view, list::iterator> index_;  // views order_'s names
     };
@@ -95,7 +107,10 @@ class query_tracker {
     void on_error(clock::time_point now, std::vector<finished>& out);
     void pop_through_sync();
 
+    std::string text_if_kept(const statement_info& info, std::string_view sql) const;
+
     statement_cache& cache_;
+    text_filter keep_text_;
     std::deque<expected> queue_;
     bool skipping_ = false;  // extended-protocol error seen, Sync not yet sent: the server skips
     bool stopped_ = false;   // too_many_pending reported: nothing more is tracked

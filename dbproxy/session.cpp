@@ -1,6 +1,8 @@
 // The startup and the two pumps of a database connection; see session.hpp.
 #include "dbproxy/session.hpp"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/read.hpp>
@@ -15,8 +17,34 @@ constexpr std::size_t buffer_bytes = 16 * 1024;
 
 }  // namespace
 
+namespace {
+
+bool listed(const std::vector<std::string>& list, std::string_view value) {
+    return list.empty() || std::find(list.begin(), list.end(), value) != list.end();
+}
+
+// Could a rule of `rules` match this statement, whatever its outcome? Then it keeps its text.
+query_tracker::text_filter text_filter_for(const std::vector<config::db_audit_rule>& rules) {
+    if (rules.empty()) return {};
+    return [&rules](const statement_info& info) {
+        return std::any_of(rules.begin(), rules.end(), [&](const config::db_audit_rule& r) {
+            return listed(r.operations, info.operation) && listed(r.tables, info.table);
+        });
+    };
+}
+
+}  // namespace
+
 session::session(tcp_socket client, database& db, shared_state& shared)
-    : client_(std::move(client)), db_(db), shared_(shared) {
+    : client_(std::move(client)),
+      db_(db),
+      shared_(shared),
+      tracker_(db_.cache, text_filter_for(db_.cfg.audit)) {
+    if (!db_.cfg.audit.empty()) {
+        error_code ec;
+        const auto peer = client_.remote_endpoint(ec);
+        if (!ec) client_ip_ = peer.address().to_string();
+    }
     shared_.obs.on_db_connection(1);
 }
 
@@ -66,6 +94,7 @@ task<void> session::run() {
         co_await refuse("sidelight: cannot reach database " + db_.cfg.name + ": " + reason);
         co_return;
     }
+    if (!db_.cfg.audit.empty()) read_startup_parameters(startup);
     if (auto ec = co_await link_->write(net::buffer(startup)); ec) co_return;
     co_await (client_to_database() && database_to_client());
     // Both pumps are done: nothing else writes to the client now.
@@ -195,6 +224,7 @@ task<void> session::database_to_client() {
             const bool slow = f.elapsed > db_.cfg.slow_query;
             const auto table = db_.tables.label(f.info.table);
             shared_.obs.on_query({db_.index, f.info.operation, table, ms, f.ok, slow});
+            if (const auto* rule = audit_rule_for(f)) audit(f, *rule, ms);
             if (slow)
                 spdlog::warn(
                     "event=db_slow_query database={} operation={} table={} "
@@ -204,6 +234,47 @@ task<void> session::database_to_client() {
         done_.clear();
     }
     stop_pumps();
+}
+
+// StartupMessage: length, protocol, then name/value C strings up to an empty name.
+void session::read_startup_parameters(std::string_view packet) {
+    cursor c{packet, 8};
+    while (auto name = c.cstring()) {
+        if (name->empty()) break;
+        const auto value = c.cstring();
+        if (!value) break;
+        if (*name == "user") user_ = *value;
+        if (*name == "database") dbname_ = *value;
+        if (*name == "application_name") application_ = *value;
+    }
+    if (dbname_.empty()) dbname_ = user_;
+}
+
+const config::db_audit_rule* session::audit_rule_for(const query_tracker::finished& f) const {
+    for (const auto& r : db_.cfg.audit) {  // first match wins
+        if (!listed(r.operations, f.info.operation) || !listed(r.tables, f.info.table)) continue;
+        if (r.outcome == "any" || (r.outcome == "ok") == f.ok) return &r;
+    }
+    return nullptr;
+}
+
+void session::audit(const query_tracker::finished& f, const config::db_audit_rule& rule,
+                    double ms) {
+    statement_audit a;
+    a.database = db_.index;
+    a.database_name = db_.cfg.name;
+    a.rule = &rule;
+    a.operation = f.info.operation;
+    a.table = f.info.table;
+    a.ok = f.ok;
+    a.duration_ms = ms;
+    a.user = user_;
+    a.dbname = dbname_;
+    a.application = application_;
+    a.client_ip = client_ip_;
+    a.statement = normalize(f.text);
+    a.fingerprint = fingerprint(a.statement);
+    shared_.obs.on_statement_audit(a);
 }
 
 void session::on_database_message(char type, std::string_view body) {

@@ -66,6 +66,9 @@ class session : public std::enable_shared_from_this<session> {
     void fail(protocol_error reason, std::string_view side);  // the first one counts
     task<void> report_violation();                            // the 08P01 ErrorResponse
     void stop_pumps();
+    void read_startup_parameters(std::string_view packet);
+    const config::db_audit_rule* audit_rule_for(const query_tracker::finished& f) const;
+    void audit(const query_tracker::finished& f, const config::db_audit_rule& rule, double ms);
 
     tcp_socket client_;
     database& db_;
@@ -74,13 +77,15 @@ class session : public std::enable_shared_from_this<session> {
     // SQL text beyond 64 KiB is not classified.
     message_splitter from_client_{direction::frontend, 64 * 1024};
     message_splitter from_database_{direction::backend, 16};
-    query_tracker tracker_{db_.cache};
+    query_tracker tracker_;
     std::optional<protocol_error> error_;
     std::string_view error_side_;  // "client" or "database server"
     bool stopping_ = false;
     bool client_mid_message_ = false;  // what the client was sent so far ends inside a message
     std::vector<query_tracker::finished> done_;
     std::optional<std::pair<std::uint32_t, std::uint32_t>> key_;
+    // For audit rows (`databases[].audit`): from the StartupMessage, and the app's address.
+    std::string user_, dbname_, application_, client_ip_;
 };
 
 }  // namespace sidelight::dbproxy

@@ -378,8 +378,8 @@ std::string normalize(std::string_view sql) {
     for (token t = lx.next(); t.k != kind::end; t = lx.next()) {
         const bool punct = t.k == kind::punct;
         const char c = punct ? t.text[0] : '\0';
-        const bool glue = glue_next || (punct && std::string_view(",).;:[]").find(c) !=
-                                                     std::string_view::npos);
+        const bool glue =
+            glue_next || (punct && std::string_view(",).;:[]").find(c) != std::string_view::npos);
         if (!glue) out += ' ';
         if (t.k == kind::literal) {
             out += '$';

@@ -41,7 +41,7 @@ void replace_all(std::string& text, const std::string& from, const std::string& 
 std::set<std::string> documented_keys() {
     std::istringstream doc(read_text(SIDELIGHT_SOURCE_DIR "/docs/CONFIG.md"));
     static const std::regex heading(
-        R"(^#{2,3} (`([a-z_.]+)`|Top level|Audit rule|Security rule|Metric rule))");
+        R"(^#{2,3} (`([a-z_.]+)`|Top level|Audit rule|Security rule|Metric rule|Database audit rule))");
     static const std::regex row(R"(^\| `([a-z_.]+)` \|)");
     std::set<std::string> keys;
     std::string prefix;
@@ -59,6 +59,8 @@ std::set<std::string> documented_keys() {
                 prefix = "audit.rules[].";
             else if (m[1] == "Metric rule")
                 prefix = "metrics.rules[].";
+            else if (m[1] == "Database audit rule")
+                prefix = "databases[].audit[].";
             else
                 prefix = "security.rules[].";
         } else if (in_section && std::regex_search(line, m, row)) {
@@ -216,6 +218,11 @@ databases:
       connect_timeout: 2s
     tables: {max: 50}
     slow_query: 250ms
+    audit:
+      - name: user-deleted
+        match: {operations: [delete], tables: [users], outcome: any}
+        action: user.delete
+        entity_type: user
 slos:
   - name: orders-availability
     route: POST /api/orders

@@ -287,5 +287,30 @@ TEST(message_splitter, hostile_bytes_never_crash) {
     }
 }
 
+// Only the statements the filter asks for keep their text, through strings, named statements
+// and portals; the others keep none.
+TEST(query_tracker, texts_are_kept_for_the_statements_asked_for) {
+    statement_cache cache;
+    query_tracker t(cache, [](const statement_info& i) { return i.operation == "delete"; });
+    std::vector<query_tracker::finished> out;
+    const auto now = clock::time_point{} + 1h;
+    t.on_frontend('Q', cstr("SELECT 1; DELETE FROM users WHERE id = 1"), now);
+    t.on_frontend('P', cstr("del") + cstr("DELETE FROM users WHERE id = $1") + std::string(2, '\0'),
+                  now);
+    t.on_frontend('B', cstr("p1") + cstr("del") + std::string(6, '\0'), now);
+    t.on_frontend('E', cstr("p1") + std::string(4, '\0'), now);
+    t.on_frontend('P', cstr("") + cstr("SELECT 2") + std::string(2, '\0'), now);
+    t.on_frontend('B', cstr("") + cstr("") + std::string(6, '\0'), now);
+    t.on_frontend('E', cstr("") + std::string(4, '\0'), now);
+    t.on_frontend('S', "", now);
+    for (char c : std::string("CCZ12C12CZ")) t.on_backend(c, "", now, out);
+    ASSERT_EQ(out.size(), 4u);
+    EXPECT_EQ(out[0].text, "");
+    EXPECT_EQ(out[1].text, " DELETE FROM users WHERE id = 1");
+    EXPECT_EQ(out[2].info.operation, "delete");
+    EXPECT_EQ(out[2].text, "DELETE FROM users WHERE id = $1");
+    EXPECT_EQ(out[3].text, "");
+}
+
 }  // namespace
 }  // namespace sidelight::dbproxy
