@@ -3,11 +3,15 @@
 // is what the server sent, and /metrics counts every statement with its operation and table.
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <memory>
 #include <regex>
@@ -622,6 +626,146 @@ TEST(PgWireTest, AParseFloodIsCutAtThePendingCap) {
     auto fine = connect(side.dsn(dbname));
     ASSERT_EQ(PQstatus(fine.get()), CONNECTION_OK) << PQerrorMessage(fine.get());
     ok(fine.get(), "SELECT 1");
+}
+
+// Runs `command` with sh; its exit status and stdout + stderr.
+std::pair<int, std::string> shell(const std::string& command) {
+    std::string out;
+    FILE* f = ::popen((command + " 2>&1").c_str(), "r");
+    if (!f) return {-1, ""};
+    char buf[4096];
+    while (const auto n = std::fread(buf, 1, sizeof buf, f)) out.append(buf, n);
+    const int status = ::pclose(f);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+// A counter's value, 0 while the series does not exist yet.
+double counted(const std::string& metrics, const std::string& series) {
+    return std::max(0.0, sample_value(metrics, series));
+}
+
+// pgbench, a real client, through sidelight: its initialization (CREATE, COPY, ALTER, VACUUM)
+// and then its TPC-B-like script a known number of times, with prepared statements: exact
+// counts per (operation, table), and what a direct look at the database finds.
+TEST(PgWireTest, PgbenchWorkloadGivesExactCounts) {
+    sidecar side(databases_yaml());
+    const auto dbname = cluster().create_database();
+    const auto target = "-h 127.0.0.1 -p " + std::to_string(side.port) + " -U postgres ";
+    const auto [init_status, init_out] = shell("pgbench -i -s 1 -q " + target + dbname);
+    ASSERT_EQ(init_status, 0) << init_out;
+    EXPECT_TRUE(eventually([&] { return side.value(queries("copy", "pgbench_accounts")) == 1; }))
+        << side.metrics();
+    const auto before = side.metrics();
+    const auto [status, out] = shell("pgbench -n -t 50 -c 2 -j 1 -M prepared " + target + dbname);
+    ASSERT_EQ(status, 0) << out;
+    EXPECT_NE(out.find("number of transactions actually processed: 100/100"), std::string::npos)
+        << out;
+    const auto delta = [&](const std::string& op, const std::string& table) {
+        return counted(side.metrics(), queries(op, table)) - counted(before, queries(op, table));
+    };
+    EXPECT_TRUE(eventually([&] { return delta("insert", "pgbench_history") == 100; }))
+        << side.metrics();
+    EXPECT_EQ(delta("update", "pgbench_accounts"), 100);
+    EXPECT_EQ(delta("select", "pgbench_accounts"), 100);
+    EXPECT_EQ(delta("update", "pgbench_tellers"), 100);
+    EXPECT_EQ(delta("update", "pgbench_branches"), 100);
+    EXPECT_EQ(delta("tx", "none"), 200);  // BEGIN and END of each transaction
+    const auto m = side.metrics();
+    EXPECT_EQ(counted(m, queries("update", "pgbench_accounts", "error")), 0);
+    EXPECT_EQ(cluster().psql("SELECT count(*) FROM pgbench_history", "postgres", dbname), "100");
+}
+
+// psql, a real client: the same statements through sidelight and directly print the same
+// bytes — rows, a notice, an error, COPY out, a multi-statement string.
+TEST(PgWireTest, PsqlOutputIsIdenticalToDirect) {
+    sidecar side(databases_yaml());
+    const auto dbname = cluster().create_database();
+    cluster().psql(
+        "CREATE TABLE t (id int, name text); INSERT INTO t SELECT g, md5(g::text) "
+        "FROM generate_series(1, 500) g",
+        "postgres", dbname);
+    const std::string script =
+        "SELECT * FROM t ORDER BY id;\n"
+        "SELECT count(*), sum(id) FROM t; SELECT 'a;b' AS semi, E'x\\\\ny' AS esc;\n"
+        "DO $$ BEGIN RAISE NOTICE 'hello from %', 'plpgsql'; END $$;\n"
+        "SELECT 1/0;\n"
+        "COPY (SELECT id, name FROM t WHERE id <= 20) TO STDOUT WITH (FORMAT csv);\n"
+        "\\copy t TO STDOUT\n";
+    temp_dir dir;
+    {
+        std::ofstream f(dir.path() + "/script.sql");
+        f << script;
+    }
+    const auto psql = [&](std::uint16_t port) {
+        return shell("psql -X -A -h 127.0.0.1 -p " + std::to_string(port) + " -U postgres -d " +
+                     dbname + " -f " + dir.path() + "/script.sql");
+    };
+    const auto direct = psql(cluster().port());
+    const auto through = psql(side.port);
+    EXPECT_GT(direct.second.size(), 20'000u);
+    EXPECT_NE(direct.second.find("NOTICE:  hello from plpgsql"), std::string::npos)
+        << direct.second;
+    EXPECT_NE(direct.second.find("division by zero"), std::string::npos);
+    EXPECT_EQ(through.first, direct.first);
+    EXPECT_EQ(through.second, direct.second);
+}
+
+// The database is not there: the client gets a FATAL ErrorResponse with SQLSTATE 08006, then
+// the connection closes.
+TEST(PgWireTest, AnUnreachableDatabaseIs08006ThenClose) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t len = sizeof a;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    ::close(fd);  // nothing listens on this port now
+    sidecar side(
+        "databases:\n  - name: main\n    listen: 127.0.0.1:0\n"
+        "    upstream: {address: 127.0.0.1:" +
+        std::to_string(ntohs(a.sin_port)) + "}\n");
+    auto c = connection::connect(side.port);
+    c.send(startup_packet("postgres"));
+    const auto rest = c.read_all(5s);
+    EXPECT_TRUE(c.wait_closed(0ms));
+    ASSERT_GE(rest.size(), 5u);
+    EXPECT_EQ(rest[0], 'E');
+    EXPECT_NE(rest.find(std::string("SFATAL\0", 7)), std::string::npos) << rest;
+    EXPECT_NE(rest.find(std::string("C08006\0", 7)), std::string::npos) << rest;
+    EXPECT_NE(rest.find("cannot reach database main"), std::string::npos) << rest;
+    EXPECT_TRUE(eventually([&] { return side.value("active_connections{type=\"db\"}") == 0; }));
+}
+
+// No half-open connection either way: the server ends a backend, the client's connection
+// closes; the client goes away (with or without Terminate), the server's backend ends.
+TEST(PgWireTest, EitherSideClosingClosesTheOther) {
+    sidecar side(databases_yaml());
+    const auto dbname = cluster().create_database();
+    {  // the server side ends
+        auto c = connect(side.dsn(dbname));
+        ASSERT_EQ(PQstatus(c.get()), CONNECTION_OK) << PQerrorMessage(c.get());
+        const std::string pid = PQgetvalue(exec(c.get(), "SELECT pg_backend_pid()").get(), 0, 0);
+        cluster().psql("SELECT pg_terminate_backend(" + pid + ")");
+        auto r = exec(c.get(), "SELECT 1");
+        EXPECT_NE(PQresultStatus(r.get()), PGRES_TUPLES_OK);
+        EXPECT_EQ(PQstatus(c.get()), CONNECTION_BAD);
+        EXPECT_TRUE(eventually([&] { return side.value("active_connections{type=\"db\"}") == 0; }));
+    }
+    {  // the client finishes politely (Terminate)
+        auto c = connect(side.dsn(dbname));
+        ASSERT_EQ(PQstatus(c.get()), CONNECTION_OK);
+        EXPECT_EQ(backends_on(dbname), 1);
+        c.reset();
+        EXPECT_TRUE(eventually([&] { return backends_on(dbname) == 0; }, 10s));
+    }
+    {  // the client's socket just closes, mid-session
+        auto c = logged_in(side.port, dbname);
+        EXPECT_TRUE(eventually([&] { return backends_on(dbname) == 1; }));
+        c.close();
+        EXPECT_TRUE(eventually([&] { return backends_on(dbname) == 0; }, 10s));
+    }
+    EXPECT_TRUE(eventually([&] { return side.value("active_connections{type=\"db\"}") == 0; }));
 }
 
 }  // namespace
