@@ -7,7 +7,8 @@
 //  - the tracker never holds more than max_pending messages, nor more than 2 * max_names names;
 //  - an operation is one of the eight of sql_lexer.hpp, for classify and for every timed
 //    statement; a table label is at most 63 bytes without a quote, a backslash or a space;
-//  - the cache answers what the lexer answers (a differential check on every text).
+//  - the cache answers what the lexer answers (a differential check on every text);
+//  - normalize() stays within its 4 KiB bound (plus " ...").
 //
 // Input: byte 0 says whether the client stream starts with a startup packet (bit 0) and the
 // chunk size (the other bits); byte 1 where the rest is cut into client bytes and server bytes.
@@ -58,6 +59,10 @@ void check_sql(statement_cache& cache, std::string_view sql) {
         check_info(direct.back());
     }
     if (cache.statements(sql) != direct) invariant_broken("cache differs from the lexer", sql);
+    // What a database audit row keeps: bounded, and its fingerprint always 16 hex digits.
+    const auto normalized = normalize(sql);
+    if (normalized.size() > 4096 + 4) invariant_broken("normalized text over its bound", sql);
+    if (fingerprint(normalized).size() != 16) invariant_broken("fingerprint length", sql);
 }
 
 std::string_view sql_of(char type, std::string_view body) {
