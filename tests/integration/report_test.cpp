@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <regex>
 #include <sstream>
 
 #include "tests/support/fake_upstream.hpp"
@@ -123,7 +124,12 @@ TEST(ReportTest, MetricsTableFromARealSidelight) {
     std::string out;
     ASSERT_TRUE(eventually([&] {
         out = run_report({"--loadtest", dir.write("lt.json", passing_json), "--metrics", url}).out;
-        return out.find("| `/api/products/{id}` | 3 | ≤ 10 ms |") != std::string::npos;
+        // The count is exact; the P95 is a bucket of however fast this machine was (a
+        // sanitizer build takes longer than 10 ms): only its form is checked.
+        return std::regex_search(
+            out,
+            std::regex(
+                R"(\| `/api/products/\{id\}` \| 3 \| (≤ [0-9.]+ ms|[0-9.]+–[0-9.]+ ms|> [0-9.]+ ms) \|)"));
     })) << out;
     EXPECT_NE(out.find("### sidelight /metrics (since it started)"), std::string::npos);
     const auto r = run_report({"--loadtest", dir.write("lt.json", passing_json), "--metrics",
