@@ -15,21 +15,21 @@ using namespace net::experimental::awaitable_operators;
 
 constexpr std::size_t buffer_bytes = 16 * 1024;
 
-}  // namespace
-
-namespace {
-
 bool listed(const std::vector<std::string>& list, std::string_view value) {
     return list.empty() || std::find(list.begin(), list.end(), value) != list.end();
+}
+
+// Does the rule name this statement's operation and table (its outcome aside)?
+bool names(const config::db_audit_rule& r, const statement_info& info) {
+    return listed(r.operations, info.operation) && listed(r.tables, info.table);
 }
 
 // Could a rule of `rules` match this statement, whatever its outcome? Then it keeps its text.
 query_tracker::text_filter text_filter_for(const std::vector<config::db_audit_rule>& rules) {
     if (rules.empty()) return {};
     return [&rules](const statement_info& info) {
-        return std::any_of(rules.begin(), rules.end(), [&](const config::db_audit_rule& r) {
-            return listed(r.operations, info.operation) && listed(r.tables, info.table);
-        });
+        return std::any_of(rules.begin(), rules.end(),
+                           [&](const config::db_audit_rule& r) { return names(r, info); });
     };
 }
 
@@ -252,8 +252,7 @@ void session::read_startup_parameters(std::string_view packet) {
 
 const config::db_audit_rule* session::audit_rule_for(const query_tracker::finished& f) const {
     for (const auto& r : db_.cfg.audit) {  // first match wins
-        if (!listed(r.operations, f.info.operation) || !listed(r.tables, f.info.table)) continue;
-        if (r.outcome == "any" || (r.outcome == "ok") == f.ok) return &r;
+        if (names(r, f.info) && (r.outcome == "any" || (r.outcome == "ok") == f.ok)) return &r;
     }
     return nullptr;
 }
