@@ -17,13 +17,6 @@
 namespace sidelight::test {
 namespace {
 
-std::uint16_t free_port() {
-    std::uint16_t port = 0;
-    const int fd = listen_loopback(1, port);
-    ::close(fd);
-    return port;
-}
-
 std::string egress_config(std::uint16_t app_port, std::uint16_t egress_port,
                           std::uint16_t provider_port, const std::string& ca_file) {
     auto yaml = test_config(app_port, R"(routes: ["GET /api/products/{id}"]

@@ -29,19 +29,6 @@ pg_cluster& cluster() {
     return pg_cluster::shared();
 }
 
-// A port that was free a moment ago, on which nothing listens now.
-std::uint16_t closed_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(fd);
-    return ntohs(a.sin_port);
-}
-
 // A TCP server that answers whatever it is sent with an HTTP 400 and closes: no database.
 class not_a_database {
   public:
@@ -131,7 +118,7 @@ TEST(PgWireHealthTest, EachDatabaseIsReportedAndOneAwayDegrades) {
     temp_dir dir;
     const auto log_before = read_file(cluster().dir() + "/log").size();
     const std::string yaml = "databases:\n" + database("main", cluster().port()) +
-                             database("gone", closed_port()) +
+                             database("gone", free_port()) +
                              database("http", not_pg.port(), ", connect_timeout: 1s");
     auto proc = sidelight_process::run(dir, test_config(app.port(), yaml));
     ASSERT_TRUE(proc->wait_for_log("database main listening on")) << proc->stderr_text();

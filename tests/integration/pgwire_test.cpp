@@ -713,18 +713,10 @@ TEST(PgWireTest, PsqlOutputIsIdenticalToDirect) {
 // The database is not there: the client gets a FATAL ErrorResponse with SQLSTATE 08006, then
 // the connection closes.
 TEST(PgWireTest, AnUnreachableDatabaseIs08006ThenClose) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(fd);  // nothing listens on this port now
     sidecar side(
         "databases:\n  - name: main\n    listen: 127.0.0.1:0\n"
         "    upstream: {address: 127.0.0.1:" +
-        std::to_string(ntohs(a.sin_port)) + "}\n");
+        std::to_string(free_port()) + "}\n");  // nothing listens
     auto c = connection::connect(side.port);
     c.send(startup_packet("postgres"));
     const auto rest = c.read_all(5s);

@@ -77,6 +77,12 @@ int listen_loopback(int backlog, std::uint16_t& port) {
     return fd;
 }
 
+std::uint16_t free_port() {
+    std::uint16_t port = 0;
+    ::close(listen_loopback(1, port));
+    return port;
+}
+
 connection connection::connect(std::uint16_t port, std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {

@@ -31,6 +31,9 @@ struct wire_message {
 // A listening socket on 127.0.0.1 with a free port (written to `port`), for fake apps that
 // misbehave below HTTP (never accept, never read). Returns the fd; throws on failure.
 int listen_loopback(int backlog, std::uint16_t& port);
+// A port that was free a moment ago (bound, then closed): for a child process that needs a
+// number, or a connect that must be refused.
+std::uint16_t free_port();
 
 // A connected blocking TCP socket with a receive buffer.
 class connection {

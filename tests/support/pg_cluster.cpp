@@ -1,5 +1,7 @@
 #include "tests/support/pg_cluster.hpp"
 
+#include "tests/support/http_wire.hpp"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -121,23 +123,6 @@ std::string describe(const std::vector<std::string>& args, const run_result& r) 
     std::string cmd;
     for (const auto& a : args) cmd += (cmd.empty() ? "" : " ") + a;
     return cmd + " exited " + std::to_string(r.code) + "\n" + r.out + r.err;
-}
-
-std::uint16_t free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) throw std::runtime_error("socket failed");
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    socklen_t len = sizeof addr;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-        ::close(fd);
-        throw std::runtime_error("could not pick a free port");
-    }
-    ::close(fd);
-    return ntohs(addr.sin_port);
 }
 
 std::string quote_ident(const std::string& s) {
