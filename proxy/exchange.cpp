@@ -83,8 +83,13 @@ task<client_session::next> client_session::respond(exchange_state& x) {
         }
         auto hec = co_await await_response<Upstream>(x);
         // The client left while the app was working on it: the upstream connection is
-        // closed, not pooled.
-        if (unwatch_client()) co_return client_left();
+        // closed, not pooled, and before the request is recorded, so whoever sees the 499
+        // also sees the connection gone from active_connections{type="upstream"}.
+        if (unwatch_client()) {
+            active_conn_ = nullptr;
+            x.conn.reset();
+            co_return client_left();
+        }
         if (!hec) hec = co_await skip_interim<Upstream>(x);
         if (!hec) co_return co_await deliver_response<Upstream>(x);
         if (hec == beast::error::timeout)
