@@ -16,10 +16,8 @@ namespace {
 
 TEST(DeployTest, KubernetesConfigMapHoldsAValidConfig) {
     ::setenv("SIDELIGHT_ADMIN_TOKEN", "t0ken", 1);
-    ::setenv("POD_NAME", "shop-7d9f", 1);
-    ::setenv("POD_NAMESPACE", "prod", 1);
     const auto docs = YAML::LoadAllFromFile(std::string(SIDELIGHT_SOURCE_DIR) +
-                                            "/deploy/kubernetes/sidecar.yaml");
+                                            "/deploy/kubernetes/common/configmap.yaml");
     std::string embedded;
     for (const auto& doc : docs) {
         if (doc["kind"].as<std::string>() == "ConfigMap")
@@ -29,9 +27,10 @@ TEST(DeployTest, KubernetesConfigMapHoldsAValidConfig) {
     const auto cfg = load_string(embedded, "/etc/sidelight/sidelight.yaml");
     EXPECT_EQ(cfg->upstream.address.port, 3000);
     EXPECT_EQ(cfg->admin.token, "t0ken");
-    EXPECT_EQ(cfg->metrics.const_labels.at("pod"), "shop-7d9f");
+    EXPECT_EQ(cfg->metrics.const_labels.at("service"), "shop");
     EXPECT_EQ(cfg->routes.entries.size(), 3u);
     EXPECT_TRUE(cfg->config_watch);
+    EXPECT_TRUE(cfg->proxy.trusted_proxies.empty());
     EXPECT_EQ(cfg->audit.store.path, "/var/lib/sidelight/audit.db");
 }
 
