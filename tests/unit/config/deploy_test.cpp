@@ -34,6 +34,17 @@ TEST(DeployTest, KubernetesConfigMapHoldsAValidConfig) {
     EXPECT_EQ(cfg->audit.store.path, "/var/lib/sidelight/audit.db");
 }
 
+// The image's default config (deploy/docker/sidelight.yaml) keeps the store in the one
+// directory the image makes writable for its non-root user, and trusts no X-Forwarded-For.
+TEST(DeployTest, TheImagesConfigKeepsTheStoreInItsVolume) {
+    ::unsetenv("SIDELIGHT_UPSTREAM");
+    ::unsetenv("SIDELIGHT_ADMIN_TOKEN");
+    const auto cfg = load_file(std::string(SIDELIGHT_SOURCE_DIR) + "/deploy/docker/sidelight.yaml");
+    EXPECT_EQ(cfg->audit.store.path, "/var/lib/sidelight/audit.db");
+    EXPECT_TRUE(cfg->proxy.trusted_proxies.empty());
+    EXPECT_EQ(cfg->upstream.address.port, 3000);
+}
+
 // The example names the events the brute-force detector really writes (rules/brute_force.cpp;
 // tests/integration/audit_test.cpp counts them), not a name it never used.
 TEST(DeployTest, ExampleNamesTheDetectorsEvents) {
