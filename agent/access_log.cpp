@@ -50,6 +50,13 @@ void format_access_line(std::string& out, const routes::request_record& r) {
     append_time(out, r.wall_start);
     out += '"';
     field(out, "request_id", r.request_id);
+    if (r.trace.active) {
+        out += ",\"trace_id\":\"";
+        util::append_hex(out, r.trace.trace.data(), r.trace.trace.size());
+        out += "\",\"span_id\":\"";
+        util::append_hex(out, r.trace.server_span.data(), r.trace.server_span.size());
+        out += '"';
+    }
     field(out, "client_ip", r.client_ip);
     field(out, "method", r.method);
     field(out, "path", r.path);

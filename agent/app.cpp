@@ -64,7 +64,10 @@ app::app(preflight_result checked, rules::jwt_stats& jwt_counts)
       metrics_(*cfg_),
       audit_(std::make_unique<audit_pipeline>(cfg_, metrics_.registry(), jwt_counts_)),
       routes_(std::move(checked.routes)),
-      observer_(metrics_, business_, *audit_),
+      tracer_(cfg_->tracing.enabled && !cfg_->tracing.otlp.endpoint.empty()
+                  ? std::make_unique<span_exporter>(cfg_->tracing, metrics_.registry())
+                  : nullptr),
+      observer_(metrics_, business_, *audit_, tracer_.get()),
       file_stamp_(file_stamp(cfg_->file)) {
     for (auto& r : checked.egress_routes)
         egress_routes_.push_back(std::make_unique<util::published<routes::routing>>(std::move(r)));
@@ -183,13 +186,14 @@ bool app::reload() {
         egress_restart = egress_restart || a.name != b.name || !(a.listen == b.listen) ||
                          !(a.upstream == b.upstream) || a.workers != b.workers;
     }
-    const bool restart_needed =
-        !(next->proxy == cfg_->proxy) || !(next->upstream == cfg_->upstream) ||
-        !(next->admin == cfg_->admin) || !(next->limits == cfg_->limits) || egress_restart;
+    const bool restart_needed = !(next->proxy == cfg_->proxy) ||
+                                !(next->upstream == cfg_->upstream) ||
+                                !(next->admin == cfg_->admin) || !(next->limits == cfg_->limits) ||
+                                !(next->tracing == cfg_->tracing) || egress_restart;
     if (restart_needed)
         spdlog::warn(
-            "reload: proxy, upstream, admin, limits and egress listener settings take effect at "
-            "restart");
+            "reload: proxy, upstream, admin, limits, tracing and egress listener settings take "
+            "effect at restart");
     if (!(next->databases == cfg_->databases))
         spdlog::warn("reload: database listener settings take effect at restart");
     spdlog::info("reload: ok routes={}", routes->table().size());

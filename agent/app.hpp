@@ -29,6 +29,7 @@
 #include "agent/health.hpp"
 #include "agent/metrics.hpp"
 #include "agent/preflight.hpp"
+#include "agent/tracing.hpp"
 #include "config/config.hpp"
 #include "dbproxy/server.hpp"
 #include "proxy/server.hpp"
@@ -70,11 +71,13 @@ class app {
     rules::jwt_stats& jwt_counts_;
     // Every finished request goes to the metrics, the metric rules, then the audit rules.
     struct fan_out : routes::observer {
-        fan_out(metrics& m, business_metrics& b, audit_pipeline& a) : m_(m), b_(b), a_(a) {}
+        fan_out(metrics& m, business_metrics& b, audit_pipeline& a, span_exporter* t)
+            : m_(m), b_(b), a_(a), t_(t) {}
         void on_request(const routes::request_record& r) override {
             m_.on_request(r);
             b_.on_request(r);
             a_.on_request(r);
+            if (t_) t_->on_request(r);
         }
         void on_connection(routes::connection_type t, int delta) override {
             m_.on_connection(t, delta);
@@ -82,6 +85,7 @@ class app {
         metrics& m_;
         business_metrics& b_;
         audit_pipeline& a_;
+        span_exporter* t_;  // null: no span export
     };
     admin_response handle_metrics_api(const admin_request& req);
 
@@ -91,6 +95,7 @@ class app {
     util::published<routes::routing> routes_;
     // [i]: the routing of egress listener cfg.egress[i]
     std::vector<std::unique_ptr<util::published<routes::routing>>> egress_routes_;
+    std::unique_ptr<span_exporter> tracer_;  // tracing on with an OTLP endpoint
     fan_out observer_;
     std::string file_stamp_;  // identity of the config file as last loaded (config_watch)
     boost::asio::io_context admin_ioc_{1};

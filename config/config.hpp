@@ -18,6 +18,8 @@
 //   databases: list of {name, listen, upstream {address, tls, ca_file, sni, connect_timeout},
 //              tables {max}, slow_query}
 //   slos:     list of {name, route, objective, latency, window}
+//   tracing:  {enabled, service_name, sampler, ratio, otlp {endpoint, encoding, timeout,
+//              queue_size, batch_max, batch_interval}}
 //   routes:   list of entries, or {openapi, unmatched, max_routes, case_sensitive, entries}
 //   audit:    {store, queue_size, batch_max, batch_interval, strict_timeout, max_body_bytes,
 //              redact_keys, checkpoint, jwt, rules}
@@ -37,6 +39,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "util/trace_context.hpp"
 
 namespace sidelight::config {
 
@@ -491,6 +495,36 @@ struct slo_spec {
     bool operator==(const slo_spec&) const = default;
 };
 
+// `tracing` (docs/TRACING.md): W3C trace context continued or started per request, the app
+// given sidelight's span as its parent, and spans exported with OTLP/HTTP when an endpoint is
+// set. Off by default: then `traceparent` passes through untouched, as it always did.
+using trace_sampler = util::sampler;
+std::string_view to_string(trace_sampler s);  // "parent-based", "always", "never", "ratio"
+enum class otlp_encoding { protobuf, json };
+
+struct otlp_config {
+    std::string endpoint;  // as written: http://HOST:PORT[/PATH]; empty: spans are not exported
+    address target;        // HOST:PORT of the endpoint
+    std::string path = "/v1/traces";  // its path; /v1/traces when it has none
+    otlp_encoding encoding = otlp_encoding::protobuf;
+    duration timeout{2000};         // one export: connect, send, answer
+    std::size_t queue_size = 4096;  // requests whose spans wait for export; beyond: dropped
+    std::size_t batch_max = 512;    // requests (two spans each) per export
+    duration batch_interval{1000};  // the longest a span waits for its batch
+
+    bool operator==(const otlp_config&) const = default;
+};
+
+struct tracing_config {
+    bool enabled = false;
+    std::string service_name = "sidelight";  // the resource's service.name
+    trace_sampler sampler = trace_sampler::parent_based;
+    double ratio = 1.0;  // of new traces (parent_based), or of all (ratio); 0..1
+    otlp_config otlp;
+
+    bool operator==(const tracing_config&) const = default;
+};
+
 // How log lines are written to stderr: `text` (`<time> level=<level> <message>`), `json` (one
 // object per line) or `automatic` (the default): json when stderr is not a terminal (a
 // container, a pipe to a collector), text when it is.
@@ -512,6 +546,7 @@ struct config {
     std::vector<egress_config> egress;
     std::vector<database_config> databases;
     std::vector<slo_spec> slos;
+    tracing_config tracing;
     bool access_log = false;
     std::string log_level = "info";  // trace debug info warn error critical off
     sidelight::config::log_format log_format = sidelight::config::log_format::automatic;

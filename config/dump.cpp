@@ -288,6 +288,22 @@ void emit_slos(YAML::Emitter& out, const std::vector<slo_spec>& slos) {
     out << YAML::EndSeq;
 }
 
+void emit_tracing(YAML::Emitter& out, const tracing_config& t) {
+    begin(out, "tracing");
+    put_bool(out, "enabled", t.enabled);
+    put(out, "service_name", t.service_name);
+    put(out, "sampler", std::string(to_string(t.sampler)));
+    put(out, "ratio", format_number(t.ratio));
+    begin(out, "otlp");
+    put(out, "endpoint", t.otlp.endpoint);
+    put(out, "encoding", t.otlp.encoding == otlp_encoding::json ? "json" : "protobuf");
+    put(out, "timeout", t.otlp.timeout);
+    put_count(out, "queue_size", t.otlp.queue_size);
+    put_count(out, "batch_max", t.otlp.batch_max);
+    put(out, "batch_interval", t.otlp.batch_interval);
+    out << YAML::EndMap << YAML::EndMap;
+}
+
 void emit_routes(YAML::Emitter& out, const routes_config& r) {
     begin(out, "routes");
     put(out, "openapi", r.openapi_file);
@@ -432,6 +448,7 @@ void dump(const config& cfg, std::ostream& stream) {
     emit_egress(out, cfg.egress);
     emit_databases(out, cfg.databases);
     emit_slos(out, cfg.slos);
+    emit_tracing(out, cfg.tracing);
     put_bool(out, "access_log", cfg.access_log);
     put(out, "log_level", cfg.log_level);
     put(out, "log_format", std::string(to_string(cfg.log_format)));

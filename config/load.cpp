@@ -368,8 +368,8 @@ void check_rule_listeners(const config& cfg) {
 
 void parse_root(const node_ref& root, config& cfg) {
     map_reader m(root, {"proxy", "upstream", "admin", "health", "shutdown", "limits", "metrics",
-                        "routes", "audit", "security", "egress", "databases", "slos", "access_log",
-                        "log_level", "log_format", "config_watch"});
+                        "routes", "audit", "security", "egress", "databases", "slos", "tracing",
+                        "access_log", "log_level", "log_format", "config_watch"});
     auto section = [&](std::string_view key) {
         if (auto v = m.get(key)) return *v;
         return node_ref{YAML::Node(), std::string(key), root.mark};
@@ -387,6 +387,7 @@ void parse_root(const node_ref& root, config& cfg) {
     if (auto v = m.get("egress")) cfg.egress = detail::parse_egress(*v);
     if (auto v = m.get("databases")) cfg.databases = detail::parse_databases(*v);
     if (auto v = m.get("slos")) cfg.slos = detail::parse_slos(*v, cfg.metrics);
+    if (auto v = m.get("tracing")) cfg.tracing = detail::parse_tracing(*v);
     if (auto v = m.get("access_log")) cfg.access_log = detail::to_bool(*v);
     if (auto v = m.get("log_level"))
         cfg.log_level =

@@ -92,6 +92,7 @@ std::vector<egress_config> parse_egress(const node_ref& n);
 std::vector<database_config> parse_databases(const node_ref& n);
 // `slos`, after `metrics`: a latency must be one of `buckets` (the api_latency_ms bounds).
 std::vector<slo_spec> parse_slos(const node_ref& n, const metrics_config& metrics);
+tracing_config parse_tracing(const node_ref& n);
 // `path:id`, `header:X`, `query:q`, `jwt:c`, `request:/p`, `response:/p`; with `exchange`
 // (metric rules) also `status`, `status_class`, `method` and `route`.
 value_source parse_source(const node_ref& n, bool exchange = false);

@@ -12,10 +12,24 @@ namespace {
 using boost::beast::iequals;
 
 // The fields outside Beast's field enum that the proxy sets itself.
-enum class own_field { none, forwarded_for, forwarded_proto, forwarded_host, request_id };
+enum class own_field {
+    none,
+    forwarded_for,
+    forwarded_proto,
+    forwarded_host,
+    request_id,
+    traceparent,
+    tracestate
+};
 
 own_field own_field_of(std::string_view name) {
     switch (name.size()) {  // a length check first: most unknown fields differ in length
+        case 10:
+            if (iequals(name, "tracestate")) return own_field::tracestate;
+            break;
+        case 11:
+            if (iequals(name, "traceparent")) return own_field::traceparent;
+            break;
         case 12:
             if (iequals(name, "X-Request-Id")) return own_field::request_id;
             break;
@@ -90,9 +104,10 @@ bool strip(fields& fields, std::string& named, Other&& other) {
 
 }  // namespace
 
-bool strip_request(fields& fields, request_origin& origin, rewrite_mode mode) {
+bool strip_request(fields& fields, request_origin& origin, rewrite_mode mode, bool tracing) {
     origin.clear();
     const bool transparent = mode == rewrite_mode::transparent;
+    tracing = tracing && !transparent;
     int request_ids = 0;
     const bool ok = strip(fields, origin.connection_options, [&](const fields::value_type& f) {
         switch (f.name()) {
@@ -126,6 +141,16 @@ bool strip_request(fields& fields, request_origin& origin, rewrite_mode mode) {
             case own_field::forwarded_proto:
             case own_field::forwarded_host:
                 return !transparent;  // a client cannot choose these (unless they are its own)
+            case own_field::traceparent:
+                if (tracing && ++origin.traceparents == 1) origin.traceparent.assign(f.value());
+                return tracing;
+            case own_field::tracestate:
+                // Several tracestate lines are one list, in order (W3C Trace Context 3.3.1.1).
+                if (tracing) {
+                    if (!origin.tracestate.empty()) origin.tracestate += ',';
+                    origin.tracestate += trim_ows(f.value());
+                }
+                return tracing;
             case own_field::none:
                 return false;
         }
@@ -171,6 +196,26 @@ void append_forwarded(std::string& out, const request_origin& origin, std::strin
         out += "\r\n";
     }
     append_request_id(out, request_id);
+}
+
+void begin_trace(const request_origin& origin, const config::tracing_config& tracing,
+                 util::trace_context& trace) {
+    util::traceparent incoming;
+    const bool valid =
+        origin.traceparents == 1 && util::parse_traceparent(origin.traceparent, incoming);
+    trace.begin(valid ? &incoming : nullptr, tracing.sampler, tracing.ratio);
+}
+
+void append_trace(std::string& out, const util::trace_context& trace,
+                  const request_origin& origin) {
+    out += "traceparent: ";
+    trace.write_traceparent(out);
+    out += "\r\n";
+    if (trace.has_parent && !origin.tracestate.empty()) {
+        out += "tracestate: ";
+        out += origin.tracestate;
+        out += "\r\n";
+    }
 }
 
 void append_request_id(std::string& out, std::string_view id) {

@@ -18,7 +18,9 @@
 #include <string>
 #include <string_view>
 
+#include "config/config.hpp"
 #include "proxy/http_fields.hpp"
+#include "util/trace_context.hpp"
 
 namespace sidelight::proxy {
 
@@ -35,6 +37,11 @@ struct request_origin {
     std::string upgrade;          // its Upgrade, or "" (hop-by-hop: passed on by the session)
     // The fields its Connection options named, removed as hop-by-hop: "X-A,X-B," or "".
     std::string connection_options;
+    // With tracing on (forwarding mode only): its traceparent (the first), how many came, and
+    // its tracestate lines joined, all removed from the fields and sent anew by the session.
+    std::string traceparent;
+    std::string tracestate;
+    int traceparents = 0;
     bool has_host = false;
 
     void clear() {
@@ -45,6 +52,9 @@ struct request_origin {
         expect.clear();
         upgrade.clear();
         connection_options.clear();
+        traceparent.clear();
+        tracestate.clear();
+        traceparents = 0;
         has_host = false;
     }
 };
@@ -56,8 +66,20 @@ struct request_origin {
 // the request must be refused (400), not forwarded.
 // transparent: X-Forwarded-* and X-Request-Id stay in the fields (the id is still read into
 // `origin`), and Host is removed instead, for append_host().
+// tracing (forwarding only): traceparent and tracestate are removed too, kept in `origin`, and
+// sent anew by append_trace(); without it they pass through untouched.
 [[nodiscard]] bool strip_request(fields& fields, request_origin& origin,
-                                 rewrite_mode mode = rewrite_mode::forwarding);
+                                 rewrite_mode mode = rewrite_mode::forwarding,
+                                 bool tracing = false);
+
+// Starts the request's trace context (tracing on): the client's traceparent continued when it
+// sent exactly one valid one, else a new trace; sampled as `tracing` says.
+void begin_trace(const request_origin& origin, const config::tracing_config& tracing,
+                 util::trace_context& trace);
+
+// "traceparent: 00-<trace>-<sidelight's client span>-<flags>" and CRLF, then the client's
+// tracestate when its trace was continued (a new trace drops it, as W3C asks).
+void append_trace(std::string& out, const util::trace_context& trace, const request_origin& origin);
 
 // One pass over a response's fields: removes the hop-by-hop fields and X-Request-Id. Returns
 // false when a Connection option names a protected field (its framing above all): the response

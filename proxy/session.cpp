@@ -211,7 +211,7 @@ std::optional<proxy_answer> client_session::vet_request(request_parser& rp) {
         return proxy_answer::payload_too_large;
     }
     const auto mode = transparent() ? rewrite_mode::transparent : rewrite_mode::forwarding;
-    if (!strip_request(rp.get(), origin_, mode) ||
+    if (!strip_request(rp.get(), origin_, mode, cfg_.tracing.enabled) ||
         names_captured_field(origin_.connection_options)) {
         // A Connection option naming what sidelight (or a rule) reads would remove it between
         // what was parsed and what the app gets (the head check refuses most of these first).
@@ -245,6 +245,10 @@ void client_session::rewrite_request(exchange_state& x) {
     } else {
         append_forwarded(extra_, origin_, peer_ip_, record_.request_id,
                          w_.shared.upstream.host_header);
+        if (cfg_.tracing.enabled) {
+            begin_trace(origin_, cfg_.tracing, record_.trace);
+            append_trace(extra_, record_.trace, origin_);
+        }
     }
     rp.get().version(11);
     if (chunked) rp.get().chunked(true);

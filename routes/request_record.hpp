@@ -18,6 +18,7 @@
 #include "routes/capture.hpp"
 #include "routes/method.hpp"
 #include "routes/route_table.hpp"
+#include "util/trace_context.hpp"
 
 namespace sidelight::routes {
 
@@ -93,6 +94,7 @@ struct request_capture {
     std::string query;  // the query string, without '?'
     std::string request_id;
     std::string user_agent;
+    util::trace_context trace;           // when tracing is on: the trace and sidelight's two spans
     const capture_plan* plan = nullptr;  // the route's plan, owned by the routing value
     param_list params;                   // path parameters of the matched template
     std::vector<std::pair<std::string, std::string>> headers;  // names lower case, per plan
@@ -108,6 +110,7 @@ struct request_capture {
         query.clear();
         request_id.clear();
         user_agent.clear();
+        trace.reset();
         plan = nullptr;
         params.clear();
         headers.clear();

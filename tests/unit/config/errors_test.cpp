@@ -74,6 +74,7 @@ TEST(config_errors, unknown_keys_list_the_valid_ones) {
         error_of(upstream + "config: {watch: true}\n"),
         "sidelight.yaml:2:1: config: unknown key (expected one of proxy, upstream, admin, "
         "health, shutdown, limits, metrics, routes, audit, security, egress, databases, slos, "
+        "tracing, "
         "access_log, log_level, log_format, config_watch)");
     EXPECT_EQ(error_of(upstream + "audit:\n  rules:\n    - action: x\n      entity: y\n"),
               "sidelight.yaml:5:7: audit.rules[0].entity: unknown key (expected one of name, "

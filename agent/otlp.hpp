@@ -1,0 +1,49 @@
+#pragma once
+// OTLP/HTTP trace payloads (opentelemetry-proto, collector/trace/v1 ExportTraceServiceRequest):
+// sidelight's two spans per sampled request, encoded as protobuf (hand-written: a few message
+// types, no protobuf library) or as OTLP/JSON (ids in hex, 64-bit integers as strings, enums
+// as numbers). Pure functions; thread-safe.
+//
+// Per request: a SERVER span (the client's request, named "<METHOD> <route template>", parent
+// the caller's span when a traceparent was continued) and under it a CLIENT span (the request
+// to the app; its id is the parent the app received). Attributes follow the OpenTelemetry HTTP
+// semantic conventions: http.request.method, http.route, url.path, url.scheme,
+// http.response.status_code, network.peer.address, server.address, server.port, error.type.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "util/trace_context.hpp"
+
+namespace sidelight::agent {
+
+// What one request contributes: copied off the request record on the worker thread.
+struct span_pair {
+    util::trace_id trace{};
+    util::span_id parent{};  // all zero: the server span is a root
+    util::span_id server_span{};
+    util::span_id client_span{};
+    std::uint64_t start_ns = 0;           // Unix time, nanoseconds: the request's first byte
+    std::uint64_t end_ns = 0;             // its response's last byte (or the failure)
+    std::uint64_t upstream_start_ns = 0;  // request sent to the app; 0: never reached
+    std::uint64_t upstream_end_ns = 0;
+    std::string method;
+    std::string route;  // the template (or the unmatched label)
+    std::string path;   // without the query string
+    std::string peer;   // the client's address
+    std::string upstream_host;
+    std::uint16_t upstream_port = 0;
+    int status = 0;
+    std::string error_type;  // empty: none
+};
+
+struct otlp_resource {
+    std::string service_name;
+    std::string service_version;
+};
+
+std::string encode_protobuf(const otlp_resource& resource, const std::vector<span_pair>& spans);
+std::string encode_json(const otlp_resource& resource, const std::vector<span_pair>& spans);
+
+}  // namespace sidelight::agent

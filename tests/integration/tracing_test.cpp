@@ -1,0 +1,273 @@
+// Tracing (docs/TRACING.md) through the real binary: the traceparent the app receives, the
+// spans a collector receives over OTLP/HTTP, the trace id in the access log, and what happens
+// when the collector is gone or slow. The app and the collector are fake_upstreams; the spans
+// are read as OTLP/JSON here (tests/tracing checks the protobuf encoding against the OTLP
+// definitions, with the OpenTelemetry JS SDK as the app).
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include <set>
+#include <thread>
+
+#include "tests/support/fake_upstream.hpp"
+#include "tests/support/http_wire.hpp"
+#include "tests/support/sidelight_process.hpp"
+
+namespace sidelight::test {
+namespace {
+
+namespace json = boost::json;
+
+constexpr const char* caller_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+constexpr const char* caller_span = "00f067aa0ba902b7";
+
+// `otlp`: more keys of tracing.otlp (batch_interval is 50ms unless given).
+std::string tracing_config(std::uint16_t app, std::uint16_t collector,
+                           const std::string& otlp = "    batch_interval: 50ms\n") {
+    return test_config(app,
+                       "routes:\n  - GET /api/products/{id}\n"
+                       "access_log: true\n"
+                       "tracing:\n  enabled: true\n  service_name: shop-sidecar\n"
+                       "  otlp:\n    endpoint: http://127.0.0.1:" +
+                           std::to_string(collector) + "/v1/traces\n    encoding: json\n" + otlp);
+}
+
+fake_upstream ok_app() {
+    return fake_upstream(
+        [](const wire_message&) { return fake_reply{simple_response(200, "ok")}; });
+}
+
+// The spans of every export the collector received, flattened.
+std::vector<json::object> spans_received(const fake_upstream& collector) {
+    std::vector<json::object> out;
+    for (const auto& r : collector.requests()) {
+        const auto doc = json::parse(r.message.body).as_object();
+        for (const auto& rs : doc.at("resourceSpans").as_array())
+            for (const auto& ss : rs.at("scopeSpans").as_array())
+                for (const auto& s : ss.at("spans").as_array()) out.push_back(s.as_object());
+    }
+    return out;
+}
+
+std::string attribute(const json::object& span, const std::string& key) {
+    for (const auto& a : span.at("attributes").as_array()) {
+        const auto& kv = a.as_object();
+        if (kv.at("key").as_string() != key) continue;
+        const auto& v = kv.at("value").as_object();
+        if (auto* s = v.if_contains("stringValue")) return std::string(s->as_string());
+        if (auto* i = v.if_contains("intValue")) return std::string(i->as_string());
+    }
+    return "";
+}
+
+std::string str(const json::object& o, const char* key) {
+    const auto* v = o.if_contains(key);
+    return v ? std::string(v->as_string()) : std::string();
+}
+
+TEST(TracingTest, AValidCallerContextIsContinuedAndSidelightsSpansSitBetween) {
+    temp_dir dir;
+    auto app = ok_app();
+    fake_upstream collector;
+    auto proc = sidelight_process::run(dir, tracing_config(app.port(), collector.port()));
+    auto c = connection::connect(proc->proxy_port());
+    c.send(std::string("GET /api/products/7?q=1 HTTP/1.1\r\nHost: a\r\ntraceparent: 00-") +
+           caller_trace + "-" + caller_span + "-01\r\ntracestate: vendor=abc\r\n" +
+           "tracestate: other=1\r\n\r\n");
+    auto res = c.read_message(true, false, 5s);
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 200);
+
+    // What the app got: one traceparent, the caller's trace, sidelight's client span as parent.
+    ASSERT_EQ(app.request_count(), 1u);
+    const auto got = app.requests()[0].message;
+    ASSERT_EQ(got.header_count("traceparent"), 1u);
+    const std::string tp = got.header("traceparent");
+    ASSERT_EQ(tp.size(), 55u) << tp;
+    EXPECT_EQ(tp.substr(0, 36), std::string("00-") + caller_trace + "-");
+    const std::string app_parent = tp.substr(36, 16);
+    EXPECT_NE(app_parent, caller_span);
+    EXPECT_EQ(tp.substr(52), "-01");
+    EXPECT_EQ(got.header_count("tracestate"), 1u);
+    EXPECT_EQ(got.header("tracestate"), "vendor=abc,other=1");
+
+    // What the collector got: a server span under the caller's, a client span under it whose
+    // id the app received.
+    ASSERT_TRUE(eventually([&] { return spans_received(collector).size() == 2; }, 5s));
+    EXPECT_EQ(collector.requests()[0].message.header("content-type"), "application/json");
+    EXPECT_EQ(collector.requests()[0].message.start_line, "POST /v1/traces HTTP/1.1");
+    const auto spans = spans_received(collector);
+    const auto& server = spans[0];
+    const auto& client = spans[1];
+    EXPECT_EQ(str(server, "traceId"), caller_trace);
+    EXPECT_EQ(str(client, "traceId"), caller_trace);
+    EXPECT_EQ(str(server, "parentSpanId"), caller_span);
+    EXPECT_EQ(str(client, "parentSpanId"), str(server, "spanId"));
+    EXPECT_EQ(str(client, "spanId"), app_parent);
+    EXPECT_EQ(server.at("kind").as_int64(), 2);
+    EXPECT_EQ(client.at("kind").as_int64(), 3);
+    EXPECT_EQ(str(server, "name"), "GET /api/products/{id}");
+    EXPECT_EQ(attribute(server, "http.route"), "/api/products/{id}");
+    EXPECT_EQ(attribute(server, "http.request.method"), "GET");
+    EXPECT_EQ(attribute(server, "url.path"), "/api/products/7");  // never the query string
+    EXPECT_EQ(attribute(server, "http.response.status_code"), "200");
+    EXPECT_EQ(attribute(server, "network.peer.address"), "127.0.0.1");
+    EXPECT_EQ(attribute(client, "server.address"), "127.0.0.1");
+    EXPECT_EQ(attribute(client, "server.port"), std::to_string(app.port()));
+    const auto start = std::stoull(str(server, "startTimeUnixNano"));
+    const auto end = std::stoull(str(server, "endTimeUnixNano"));
+    EXPECT_LE(start, std::stoull(str(client, "startTimeUnixNano")));
+    EXPECT_LE(std::stoull(str(client, "endTimeUnixNano")), end);
+    const auto doc = json::parse(collector.requests()[0].message.body).as_object();
+    const auto& resource = doc.at("resourceSpans").as_array()[0].at("resource").as_object();
+    EXPECT_EQ(attribute(resource, "service.name"), "shop-sidecar");
+
+    // The access log line carries the trace and the server span.
+    ASSERT_TRUE(
+        eventually([&] { return proc->stdout_text().find(caller_trace) != std::string::npos; }));
+    EXPECT_NE(proc->stdout_text().find(std::string("\"trace_id\":\"") + caller_trace +
+                                       "\",\"span_id\":\"" + str(server, "spanId") + "\""),
+              std::string::npos)
+        << proc->stdout_text();
+    const auto metrics = http_get(proc->admin_port(), "/metrics")->body;
+    EXPECT_EQ(sample_value(metrics, "sidelight_tracing_spans_exported_total"), 2);
+}
+
+TEST(TracingTest, NoneOrAnInvalidContextStartsANewTraceAndDropsTracestate) {
+    temp_dir dir;
+    auto app = ok_app();
+    fake_upstream collector;
+    auto proc = sidelight_process::run(dir, tracing_config(app.port(), collector.port()));
+    const std::string valid = std::string("00-") + caller_trace + "-" + caller_span + "-01";
+    const std::vector<std::string> heads = {
+        "",                                                                           // none
+        "traceparent: 00-" + std::string(caller_trace) + "-0000000000000000-01\r\n",  // zero
+        "traceparent: " + valid + "\r\ntraceparent: " + valid + "\r\n",  // two: ambiguous
+        "traceparent: 00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01\r\n",
+    };
+    std::set<std::string> traces;
+    for (std::size_t i = 0; i < heads.size(); ++i) {
+        auto c = connection::connect(proc->proxy_port());
+        c.send("GET /api/products/1 HTTP/1.1\r\nHost: a\r\n" + heads[i] +
+               "tracestate: vendor=abc\r\n\r\n");
+        ASSERT_TRUE(c.read_message(true, false, 5s));
+        const auto got = app.requests().back().message;
+        ASSERT_EQ(got.header_count("traceparent"), 1u) << i;
+        const auto tp = got.header("traceparent");
+        EXPECT_EQ(tp.size(), 55u) << tp;
+        EXPECT_NE(tp.substr(3, 32), caller_trace) << i;
+        EXPECT_EQ(tp.substr(52), "-01") << i;  // parent-based at ratio 1: sampled
+        traces.insert(tp.substr(3, 32));
+        EXPECT_EQ(got.header_count("tracestate"), 0u) << i;  // it belonged to another trace
+    }
+    EXPECT_EQ(traces.size(), heads.size());
+    ASSERT_TRUE(eventually([&] { return spans_received(collector).size() == 8; }));
+    for (const auto& s : spans_received(collector)) {
+        if (s.at("kind").as_int64() == 2) EXPECT_EQ(s.if_contains("parentSpanId"), nullptr);
+    }
+}
+
+TEST(TracingTest, AnUnsampledCallerIsFollowedAndNothingIsExported) {
+    temp_dir dir;
+    auto app = ok_app();
+    fake_upstream collector;
+    auto proc = sidelight_process::run(dir, tracing_config(app.port(), collector.port()));
+    auto c = connection::connect(proc->proxy_port());
+    c.send(std::string("GET /api/products/1 HTTP/1.1\r\nHost: a\r\ntraceparent: 00-") +
+           caller_trace + "-" + caller_span + "-00\r\n\r\n");
+    ASSERT_TRUE(c.read_message(true, false, 5s));
+    const auto tp = app.requests().back().message.header("traceparent");
+    EXPECT_EQ(tp.substr(0, 35), std::string("00-") + caller_trace);
+    EXPECT_EQ(tp.substr(52), "-00");
+    // A sampled request after it: its batch is the only one, and holds only its own trace.
+    c.send("GET /api/products/2 HTTP/1.1\r\nHost: a\r\n\r\n");
+    ASSERT_TRUE(c.read_message(true, false, 5s));
+    ASSERT_TRUE(eventually([&] { return spans_received(collector).size() >= 2; }));
+    std::this_thread::sleep_for(200ms);  // four batch intervals: nothing else comes
+    const auto spans = spans_received(collector);
+    EXPECT_EQ(spans.size(), 2u);
+    for (const auto& s : spans) EXPECT_NE(str(s, "traceId"), caller_trace);
+    // The unsampled request still has its trace id in the access log.
+    EXPECT_NE(proc->stdout_text().find(caller_trace), std::string::npos);
+}
+
+TEST(TracingTest, TracingOffPassesTraceContextThroughUntouched) {
+    temp_dir dir;
+    auto app = ok_app();
+    auto proc = sidelight_process::run(dir, test_config(app.port(), "access_log: true\n"));
+    auto c = connection::connect(proc->proxy_port());
+    const std::string tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    c.send("GET /x HTTP/1.1\r\nHost: a\r\ntraceparent: " + tp + "\r\ntracestate: v=1\r\n\r\n");
+    ASSERT_TRUE(c.read_message(true, false, 5s));
+    const auto got = app.requests().back().message;
+    EXPECT_EQ(got.header("traceparent"), tp);
+    EXPECT_EQ(got.header("tracestate"), "v=1");
+    ASSERT_TRUE(eventually([&] { return !proc->stdout_text().empty(); }));
+    EXPECT_EQ(proc->stdout_text().find("trace_id"), std::string::npos);
+}
+
+TEST(TracingTest, ACollectorThatIsGoneCostsTheRequestNothingAndIsCounted) {
+    temp_dir dir;
+    auto app = ok_app();
+    const auto dead = free_port();  // nothing listens there
+    auto proc = sidelight_process::run(dir, tracing_config(app.port(), dead));
+    for (int i = 0; i < 3; ++i) {
+        auto c = connection::connect(proc->proxy_port());
+        c.send("GET /api/products/1 HTTP/1.1\r\nHost: a\r\n\r\n");
+        auto res = c.read_message(true, false, 5s);
+        ASSERT_TRUE(res);
+        EXPECT_EQ(res->status, 200);
+    }
+    std::string text;
+    ASSERT_TRUE(eventually(
+        [&] {
+            text = http_get(proc->admin_port(), "/metrics")->body;
+            return sample_value(
+                       text, "sidelight_tracing_spans_dropped_total{reason=\"export_failed\"}") ==
+                   6;
+        },
+        5s))
+        << text;
+    EXPECT_EQ(sample_value(text, "sidelight_tracing_spans_exported_total"), 0);
+    EXPECT_GE(sample_value(text, "sidelight_tracing_export_requests_total{result=\"error\"}"), 1);
+    EXPECT_TRUE(proc->wait_for_log("event=trace_export_failed"));
+}
+
+TEST(TracingTest, AFullQueueDropsAndCountsInsteadOfWaiting) {
+    temp_dir dir;
+    auto app = ok_app();
+    // A collector that takes 2 s to answer: the first batch (one request) is in flight, the
+    // queue holds two requests' spans, the other two requests' are dropped.
+    fake_upstream collector([](const wire_message&) {
+        return fake_reply{simple_response(200, ""), false, 2000ms};
+    });
+    auto proc = sidelight_process::run(
+        dir, tracing_config(app.port(), collector.port(),
+                            "    batch_max: 1\n    queue_size: 2\n    timeout: 5s\n"));
+    auto c = connection::connect(proc->proxy_port());
+    auto get = [&] {
+        c.send("GET /api/products/1 HTTP/1.1\r\nHost: a\r\n\r\n");
+        auto res = c.read_message(true, false, 5s);
+        return res && res->status == 200;
+    };
+    ASSERT_TRUE(get());
+    ASSERT_TRUE(collector.wait_requests(1));
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < 4; ++i) ASSERT_TRUE(get());
+    // The requests did not wait for the collector.
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 1500ms);
+    auto metrics = http_get(proc->admin_port(), "/metrics")->body;
+    EXPECT_EQ(sample_value(metrics, "sidelight_tracing_spans_dropped_total{reason=\"queue_full\"}"),
+              4);
+    ASSERT_TRUE(eventually(
+        [&] {
+            metrics = http_get(proc->admin_port(), "/metrics")->body;
+            return sample_value(metrics, "sidelight_tracing_spans_exported_total") == 6;
+        },
+        10s))
+        << metrics;
+}
+
+}  // namespace
+}  // namespace sidelight::test
