@@ -18,7 +18,8 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DSIDELIGHT_TESTS=O
 #   libsqlite3.so.0              libsqlite3-0        libboost_json.so.1.81.0  libboost-json1.81.0
 #   libyaml-cpp.so.0.7           libyaml-cpp0.7      libprometheus-cpp-core.so.1.0  libprometheus-cpp-core1.0
 #   libspdlog.so.1.10            libspdlog1.10       libfmt.so.9            libfmt9
-#   libstdc++.so.6, libgcc_s.so.1, libc.so.6: libstdc++6, libgcc-s1, libc6, already in bookworm-slim
+#   libstdc++.so.6, libgcc_s.so.1, libc.so.6, libz.so.1: libstdc++6, libgcc-s1, libc6, zlib1g,
+#   already in bookworm-slim
 # ca-certificates is no library: it is the system trust store that upstream, egress and
 # PostgreSQL TLS verify against when no ca_file is given.
 FROM debian:bookworm-slim

@@ -79,8 +79,13 @@ net::awaitable<void> serve(tcp::socket socket, const admin_handler& handler,
             break;
         }
         const auto& req = parser.get();
-        admin_request in{req.method_string(), req.target(), req[http::field::authorization],
-                         req[http::field::content_type], req.body()};
+        admin_request in{req.method_string(),
+                         req.target(),
+                         req[http::field::authorization],
+                         req[http::field::content_type],
+                         req.body(),
+                         req[http::field::accept],
+                         req[http::field::accept_encoding]};
         // The event API may wait for a commit: on its own thread, while this one serves on.
         // (An if, not ?: — GCC 12 mishandles co_await inside a conditional expression.)
         admin_response out;

@@ -3,6 +3,7 @@
 #include "agent/db_audit.hpp"
 #include "audit/event_api.hpp"
 #include "config/load.hpp"
+#include "util/gzip.hpp"
 
 #include <signal.h>
 #include <sys/stat.h>
@@ -261,7 +262,18 @@ admin_response app::handle_admin(const admin_request& req) {
     }
     if (path == "/livez") return text(200, "ok\n");
     if (path == "/metrics") {
-        return {200, "text/plain; version=0.0.4; charset=utf-8", metrics_.render()};
+        // OpenMetrics (with exemplars) for a scraper that asks for it, as Prometheus does with
+        // exemplar storage on; the classic text otherwise. gzip when accepted.
+        const bool open = util::accepts_media_type(req.accept, "application/openmetrics-text");
+        admin_response res{
+            200, open ? openmetrics_content_type : "text/plain; version=0.0.4; charset=utf-8",
+            open ? metrics_.render_openmetrics() : metrics_.render()};
+        res.headers.emplace_back("Vary", "Accept, Accept-Encoding");
+        if (util::accepts_gzip(req.accept_encoding)) {
+            res.body = util::gzip(res.body);
+            res.headers.emplace_back("Content-Encoding", "gzip");
+        }
+        return res;
     }
     const auto up = health_ ? health_->snapshot() : upstream_health{};
     if (path == "/readyz") {

@@ -6,6 +6,7 @@
 #include <prometheus/text_serializer.h>
 
 #include "agent/access_log.hpp"
+#include "agent/openmetrics.hpp"
 
 namespace sidelight::agent {
 namespace {
@@ -100,12 +101,14 @@ void metrics::count_reload(bool ok) {
     (ok ? reload_ok_ : reload_error_)->Increment();
 }
 
-std::string metrics::render() const {
+std::vector<prometheus::MetricFamily> metrics::collect(
+    std::shared_ptr<const traffic_metrics>& traffic) const {
+    traffic = traffic_.get();
     auto families = registry_->Collect();
-    auto traffic = traffic_.get()->collect();
+    auto from_traffic = traffic->collect();
     auto process = process_.Collect();
-    families.insert(families.end(), std::make_move_iterator(traffic.begin()),
-                    std::make_move_iterator(traffic.end()));
+    families.insert(families.end(), std::make_move_iterator(from_traffic.begin()),
+                    std::make_move_iterator(from_traffic.end()));
     families.insert(families.end(), std::make_move_iterator(process.begin()),
                     std::make_move_iterator(process.end()));
     for (const auto* c : extra_) {
@@ -119,7 +122,21 @@ std::string metrics::render() const {
         constant = const_labels_;
     }
     add_const_labels(families, constant);
-    return prometheus::TextSerializer().Serialize(families);
+    return families;
+}
+
+std::string metrics::render() const {
+    std::shared_ptr<const traffic_metrics> traffic;
+    return prometheus::TextSerializer().Serialize(collect(traffic));
+}
+
+std::string metrics::render_openmetrics() const {
+    std::shared_ptr<const traffic_metrics> traffic;
+    const auto families = collect(traffic);
+    return serialize_openmetrics(
+        families, [&](const prometheus::MetricFamily& f, const prometheus::ClientMetric& m) {
+            return traffic->exemplars_of(f, m);
+        });
 }
 
 }  // namespace sidelight::agent

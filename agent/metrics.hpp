@@ -42,13 +42,18 @@ class metrics : public routes::observer {
     void apply(const config::config& cfg, const routes::routing& routes);
     void count_reload(bool ok);
 
-    // The whole exposition: self, traffic, process and any added collectables.
+    // The whole exposition: self, traffic, process and any added collectables, in the classic
+    // text format (0.0.4), or in OpenMetrics 1.0 with the latency exemplars (openmetrics.hpp).
     std::string render() const;
+    std::string render_openmetrics() const;
     // Adds a source read at scrape time; it must outlive this object.
     void add_collectable(const prometheus::Collectable* c) { extra_.push_back(c); }
     prometheus::Registry& registry() { return *registry_; }
 
   private:
+    std::vector<prometheus::MetricFamily> collect(
+        std::shared_ptr<const traffic_metrics>& traffic) const;
+
     std::shared_ptr<prometheus::Registry> registry_;
     util::published<traffic_metrics> traffic_;
     process_metrics process_;

@@ -1,5 +1,6 @@
 #include "agent/traffic_metrics.hpp"
 
+#include <algorithm>
 #include <string>
 
 namespace sidelight::agent {
@@ -72,6 +73,17 @@ traffic_metrics::series traffic_metrics::resolve(const routes::request_record& r
     with_status.emplace("status_code", status_text(r.status));
     series s;
     s.latency = &latency_->Add(with_status, buckets);
+    {
+        const auto key = series_key(method, route, with_status.at("status_code"),
+                                    base.contains("listener") ? base.at("listener") : "");
+        std::lock_guard lock(exemplars_mutex_);
+        auto& slots = exemplars_[key];
+        if (!slots) {
+            slots = std::make_unique<exemplar_slots>();
+            slots->by_bucket.resize(settings_.buckets.size() + 1);
+        }
+        s.exemplars = slots.get();
+    }
     s.requests = &requests_->Add(with_status);
     s.upstream_latency = &upstream_latency_->Add(base, buckets);
     return s;
@@ -93,9 +105,52 @@ prometheus::Counter* traffic_metrics::resolve_error(const routes::request_record
     return &errors_->Add(labels);
 }
 
+std::string traffic_metrics::series_key(std::string_view method, std::string_view route,
+                                        std::string_view status, std::string_view listener) {
+    std::string key;
+    key.reserve(method.size() + route.size() + status.size() + listener.size() + 3);
+    key.append(method).append(1, '\0').append(route).append(1, '\0');
+    key.append(status).append(1, '\0').append(listener);
+    return key;
+}
+
+std::vector<std::optional<exemplar>> traffic_metrics::exemplars_of(
+    const prometheus::MetricFamily& family, const prometheus::ClientMetric& metric) const {
+    if (family.name != settings_.prefix + "api_latency_ms") return {};
+    std::string_view method, route, status, listener;
+    for (const auto& l : metric.label) {
+        if (l.name == "method") method = l.value;
+        if (l.name == "route") route = l.value;
+        if (l.name == "status_code") status = l.value;
+        if (l.name == "listener") listener = l.value;
+    }
+    exemplar_slots* slots = nullptr;
+    {
+        std::lock_guard lock(exemplars_mutex_);
+        const auto it = exemplars_.find(series_key(method, route, status, listener));
+        if (it == exemplars_.end()) return {};
+        slots = it->second.get();
+    }
+    std::lock_guard lock(slots->mutex);
+    return slots->by_bucket;
+}
+
 void traffic_metrics::record(series& s, const routes::request_record& r) const {
     using ms = std::chrono::duration<double, std::milli>;
-    s.latency->Observe(std::chrono::duration_cast<ms>(r.end - r.start).count());
+    const double latency = std::chrono::duration_cast<ms>(r.end - r.start).count();
+    s.latency->Observe(latency);
+    if (r.trace.active && r.trace.sampled && s.exemplars) {
+        const auto& bounds = settings_.buckets;
+        const auto bucket = static_cast<std::size_t>(
+            std::lower_bound(bounds.begin(), bounds.end(), latency) - bounds.begin());
+        const auto end_wall =
+            r.wall_start +
+            std::chrono::duration_cast<std::chrono::system_clock::duration>(r.end - r.start);
+        exemplar e{r.trace.trace_hex(), latency,
+                   std::chrono::duration<double>(end_wall.time_since_epoch()).count()};
+        std::lock_guard lock(s.exemplars->mutex);
+        s.exemplars->by_bucket[bucket] = std::move(e);
+    }
     s.requests->Increment();
     if (r.upstream_header != routes::request_record::clock::time_point{}) {
         s.upstream_latency->Observe(

@@ -13,11 +13,18 @@
 // Recording goes through series_cache, one per worker thread, so the hot path touches only
 // pre-resolved series: a hash lookup in a thread-local map and prometheus-cpp's per-series
 // operations; Family::Add (lock + label hashing) runs once per new series per thread.
-// Thread-safety: record() from any thread; collect() from any thread.
+// Exemplars: a request whose trace is sampled (tracing on) leaves its trace id on the
+// api_latency_ms bucket it fell in, the latest per bucket and series, for the OpenMetrics
+// exposition (openmetrics.hpp). Each series has its own small lock, taken only by sampled
+// requests of that series and by a scrape.
+// Thread-safety: record() from any thread; collect() and exemplars_of() from any thread.
 
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -26,6 +33,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include "agent/openmetrics.hpp"
 #include "config/config.hpp"
 #include "routes/request_record.hpp"
 
@@ -45,9 +53,16 @@ class traffic_metrics {
     static std::vector<std::string> listener_names(const config::config& cfg);
     std::vector<prometheus::MetricFamily> collect() const { return registry_->Collect(); }
 
+    // The latest exemplar of each api_latency_ms bucket of one series (+Inf last).
+    struct exemplar_slots {
+        std::mutex mutex;
+        std::vector<std::optional<exemplar>> by_bucket;
+    };
+
     // The series of one (route, method, status), resolved once.
     struct series {
         prometheus::Histogram* latency = nullptr;
+        exemplar_slots* exemplars = nullptr;
         prometheus::Counter* requests = nullptr;
         prometheus::Histogram* upstream_latency = nullptr;
         // by error_type, filled on first use
@@ -59,7 +74,15 @@ class traffic_metrics {
     // Observes one finished request into `s`.
     void record(series& s, const routes::request_record& r) const;
 
+    // The exemplars of an api_latency_ms series (its labels as collected), by bucket; empty
+    // for another family or a series without any.
+    std::vector<std::optional<exemplar>> exemplars_of(const prometheus::MetricFamily& family,
+                                                      const prometheus::ClientMetric& metric) const;
+
   private:
+    // method, route, status_code and listener: what tells the series apart.
+    static std::string series_key(std::string_view method, std::string_view route,
+                                  std::string_view status, std::string_view listener);
     void add_listener(prometheus::Labels& labels, const routes::request_record& r) const;
 
     config::metrics_config settings_;
@@ -69,6 +92,8 @@ class traffic_metrics {
     prometheus::Family<prometheus::Counter>* requests_;
     prometheus::Family<prometheus::Counter>* errors_;
     prometheus::Family<prometheus::Histogram>* upstream_latency_;
+    mutable std::mutex exemplars_mutex_;  // the map only; each slot has its own lock
+    mutable std::unordered_map<std::string, std::unique_ptr<exemplar_slots>> exemplars_;
 };
 
 // A worker thread's map from (route, method, status) to resolved series, valid for one

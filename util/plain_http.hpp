@@ -17,6 +17,8 @@ struct plain_request {
     std::string_view authorization;
     std::string_view content_type;
     std::string_view body;
+    std::string_view accept;           // for /metrics: OpenMetrics or the classic text
+    std::string_view accept_encoding;  // for /metrics: gzip or not
 };
 
 struct plain_response {

@@ -46,7 +46,11 @@ std::string url_encode(std::string_view s) {
 // The Prometheus server as a child process; killed and reaped on destruction.
 class prometheus_server {
   public:
-    prometheus_server(const temp_dir& dir, std::uint16_t scrape_port) : port_(free_port()) {
+    // `features`: --enable-feature values (exemplar-storage: Prometheus then asks for
+    // OpenMetrics and keeps exemplars).
+    prometheus_server(const temp_dir& dir, std::uint16_t scrape_port,
+                      const std::string& features = "")
+        : port_(free_port()) {
         const auto config = dir.write("prometheus.yml",
                                       "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
                                       "scrape_configs:\n  - job_name: sidelight\n"
@@ -57,6 +61,7 @@ class prometheus_server {
         std::vector<std::string> args = {
             prometheus_binary, "--config.file=" + config, "--storage.tsdb.path=" + storage,
             "--web.listen-address=127.0.0.1:" + std::to_string(port_), "--log.level=warn"};
+        if (!features.empty()) args.push_back("--enable-feature=" + features);
         pid_ = ::fork();
         if (pid_ == 0) {
             const int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -99,6 +104,22 @@ class prometheus_server {
         if (!data || !data->is_object()) return {};
         const auto* result = data->as_object().if_contains("result");
         return result && result->is_array() ? result->as_array() : boost::json::array{};
+    }
+
+    // The `data` array of /api/v1/query_exemplars over the last five minutes.
+    boost::json::array query_exemplars(const std::string& promql) const {
+        const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+        auto res = http_get(port_, "/api/v1/query_exemplars?query=" + url_encode(promql) +
+                                       "&start=" + std::to_string(now - 300) +
+                                       "&end=" + std::to_string(now + 60));
+        if (!res || res->status != 200) return {};
+        boost::system::error_code ec;
+        auto doc = boost::json::parse(res->body, ec);
+        if (ec || !doc.is_object()) return {};
+        const auto* data = doc.as_object().if_contains("data");
+        return data && data->is_array() ? data->as_array() : boost::json::array{};
     }
 
   private:
@@ -170,6 +191,45 @@ TEST(PrometheusE2ETest, P95PerRouteTemplateFromARealPrometheus) {
     // Never a raw path as a label value.
     for (const auto& s : prom.query("api_requests_total"))
         EXPECT_EQ(label(s, "route").find("/api/products/1"), std::string::npos);
+}
+
+// Exemplars: with exemplar storage on, Prometheus asks for OpenMetrics (gzip-encoded, as it
+// always asks), and keeps the trace ids sidelight leaves on api_latency_ms buckets; its
+// /api/v1/query_exemplars then returns the caller's trace id on the route's series.
+TEST(PrometheusE2ETest, ExemplarsCarryTheTraceIdIntoARealPrometheus) {
+    ASSERT_TRUE(std::filesystem::exists(prometheus_binary))
+        << prometheus_binary << " is missing: run scripts/install-deps (it installs prometheus)";
+    temp_dir dir;
+    fake_upstream app;
+    auto proc = sidelight_process::run(
+        dir, test_config(app.port(),
+                         "routes:\n  entries:\n    - GET /api/products/{id}\n"
+                         "tracing: {enabled: true}\n"));
+    prometheus_server prom(dir, proc->admin_port(), "exemplar-storage");
+    const std::string trace = "0af7651916cd43dd8448eb211c80319c";
+    auto c = connection::connect(proc->proxy_port());
+    boost::json::array found;
+    const bool ok = eventually(
+        [&] {
+            c.send("GET /api/products/7 HTTP/1.1\r\nHost: a\r\ntraceparent: 00-" + trace +
+                   "-b7ad6b7169203331-01\r\n\r\n");
+            auto res = c.read_message(true);
+            if (!res || res->status != 200) return false;
+            found = prom.query_exemplars("api_latency_ms_bucket{route=\"/api/products/{id}\"}");
+            for (const auto& series : found)
+                for (const auto& e : series.as_object().at("exemplars").as_array())
+                    if (e.as_object().at("labels").as_object().at("trace_id").as_string() == trace)
+                        return true;
+            return false;
+        },
+        30s);
+    ASSERT_TRUE(ok) << "no exemplar with trace_id " << trace
+                    << "; query_exemplars: " << boost::json::serialize(found)
+                    << "\nprometheus log:\n"
+                    << prom.log();
+    const auto up = prom.query("up{job=\"sidelight\"}");
+    ASSERT_EQ(up.size(), 1u);
+    EXPECT_EQ(sample(up[0]), 1.0);
 }
 
 // The original system's business query, answered by a real Prometheus from what the metric

@@ -5,6 +5,7 @@
 // definitions, with the OpenTelemetry JS SDK as the app).
 #include <gtest/gtest.h>
 
+#include <zlib.h>
 #include <boost/json.hpp>
 
 #include <set>
@@ -267,6 +268,69 @@ TEST(TracingTest, AFullQueueDropsAndCountsInsteadOfWaiting) {
         },
         10s))
         << metrics;
+}
+
+// /metrics: OpenMetrics with the trace ids as exemplars for a scraper that asks for it, the
+// classic text (without them) otherwise, gzip when accepted.
+std::optional<wire_message> scrape(std::uint16_t admin, const std::string& headers) {
+    auto c = connection::connect(admin);
+    c.send("GET /metrics HTTP/1.1\r\nHost: a\r\n" + headers + "\r\n");
+    return c.read_message(true, false, 5s);
+}
+
+std::string gunzip(const std::string& in) {
+    z_stream z{};
+    if (inflateInit2(&z, 15 + 16) != Z_OK) return "inflateInit2 failed";
+    std::string out(4 << 20, '\0');
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+    z.avail_in = static_cast<uInt>(in.size());
+    z.next_out = reinterpret_cast<Bytef*>(out.data());
+    z.avail_out = static_cast<uInt>(out.size());
+    const int rc = inflate(&z, Z_FINISH);
+    out.resize(z.total_out);
+    inflateEnd(&z);
+    return rc == Z_STREAM_END ? out : "not gzip";
+}
+
+TEST(TracingTest, MetricsCarryTheTraceAsAnExemplarInOpenMetricsOnly) {
+    temp_dir dir;
+    auto app = ok_app();
+    fake_upstream collector;
+    auto proc = sidelight_process::run(dir, tracing_config(app.port(), collector.port()));
+    auto c = connection::connect(proc->proxy_port());
+    c.send(std::string("GET /api/products/7 HTTP/1.1\r\nHost: a\r\ntraceparent: 00-") +
+           caller_trace + "-" + caller_span + "-01\r\n\r\n");
+    ASSERT_TRUE(c.read_message(true, false, 5s));
+
+    auto open = scrape(proc->admin_port(),
+                       "Accept: application/openmetrics-text;version=1.0.0,text/plain;q=0.5\r\n");
+    ASSERT_TRUE(open);
+    EXPECT_EQ(open->header("content-type"),
+              "application/openmetrics-text; version=1.0.0; charset=utf-8");
+    EXPECT_TRUE(open->body.ends_with("# EOF\n"));
+    EXPECT_NE(open->body.find("# TYPE api_requests counter\n"), std::string::npos);
+    // The exemplar sits on a bucket line of the route's series.
+    const auto at = open->body.find(std::string("# {trace_id=\"") + caller_trace + "\"}");
+    ASSERT_NE(at, std::string::npos) << open->body;
+    const auto line_start = open->body.rfind('\n', at) + 1;
+    const auto line = open->body.substr(line_start, at - line_start);
+    EXPECT_TRUE(line.starts_with("api_latency_ms_bucket{")) << line;
+    EXPECT_NE(line.find("route=\"/api/products/{id}\""), std::string::npos) << line;
+
+    auto classic = scrape(proc->admin_port(), "");
+    ASSERT_TRUE(classic);
+    EXPECT_EQ(classic->header("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+    EXPECT_EQ(classic->body.find("trace_id"), std::string::npos);
+    EXPECT_EQ(classic->body.find("# EOF"), std::string::npos);
+    EXPECT_EQ(classic->header("content-encoding"), "");
+
+    auto packed = scrape(proc->admin_port(), "Accept-Encoding: gzip, deflate\r\n");
+    ASSERT_TRUE(packed);
+    EXPECT_EQ(packed->header("content-encoding"), "gzip");
+    EXPECT_NE(packed->header("vary").find("Accept-Encoding"), std::string::npos);
+    const auto text = gunzip(packed->body);
+    EXPECT_NE(text.find("# TYPE api_requests_total counter"), std::string::npos) << text;
+    EXPECT_LT(packed->body.size(), text.size());
 }
 
 }  // namespace

@@ -1,0 +1,67 @@
+// gzip of /metrics, and the Accept / Accept-Encoding negotiation it depends on.
+#include "util/gzip.hpp"
+
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <string>
+
+namespace sidelight::util {
+namespace {
+
+std::string gunzip(const std::string& in) {
+    z_stream z{};
+    EXPECT_EQ(inflateInit2(&z, 15 + 16), Z_OK);
+    std::string out(1 << 20, '\0');
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+    z.avail_in = static_cast<uInt>(in.size());
+    z.next_out = reinterpret_cast<Bytef*>(out.data());
+    z.avail_out = static_cast<uInt>(out.size());
+    EXPECT_EQ(inflate(&z, Z_FINISH), Z_STREAM_END);
+    out.resize(z.total_out);
+    inflateEnd(&z);
+    return out;
+}
+
+TEST(GzipTest, RoundTripsThroughZlibsInflate) {
+    std::string text;
+    for (int i = 0; i < 2000; ++i)
+        text += "api_requests_total{method=\"GET\",route=\"/a\",status_code=\"200\"} " +
+                std::to_string(i) + "\n";
+    const auto packed = gzip(text);
+    ASSERT_GE(packed.size(), 2u);
+    EXPECT_EQ(static_cast<unsigned char>(packed[0]), 0x1f);  // the gzip magic
+    EXPECT_EQ(static_cast<unsigned char>(packed[1]), 0x8b);
+    EXPECT_LT(packed.size(), text.size() / 5);
+    EXPECT_EQ(gunzip(packed), text);
+    EXPECT_EQ(gunzip(gzip("")), "");
+}
+
+TEST(GzipTest, AcceptEncodingIsReadWithItsQValues) {
+    EXPECT_TRUE(accepts_gzip("gzip"));
+    EXPECT_TRUE(accepts_gzip("deflate, GZip;q=0.5"));
+    EXPECT_TRUE(accepts_gzip("br, *"));
+    EXPECT_TRUE(accepts_gzip("x-gzip"));
+    EXPECT_FALSE(accepts_gzip(""));
+    EXPECT_FALSE(accepts_gzip("identity"));
+    EXPECT_FALSE(accepts_gzip("gzip;q=0"));
+    EXPECT_FALSE(accepts_gzip("gzip; q=0.0, identity"));
+    EXPECT_FALSE(accepts_gzip("gzipped"));
+}
+
+TEST(GzipTest, AcceptNamesAMediaType) {
+    // What Prometheus 2.42 sends with exemplar storage on.
+    const std::string prometheus =
+        "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;"
+        "q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+    EXPECT_TRUE(accepts_media_type(prometheus, "application/openmetrics-text"));
+    EXPECT_TRUE(accepts_media_type("Application/OpenMetrics-Text", "application/openmetrics-text"));
+    EXPECT_FALSE(accepts_media_type("text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+                                    "application/openmetrics-text"));
+    EXPECT_FALSE(
+        accepts_media_type("application/openmetrics-text;q=0", "application/openmetrics-text"));
+    EXPECT_FALSE(accepts_media_type("", "application/openmetrics-text"));
+}
+
+}  // namespace
+}  // namespace sidelight::util

@@ -1,0 +1,21 @@
+#pragma once
+// gzip for response bodies (zlib, RFC 1952), and whether a request's Accept-Encoding takes it.
+// Pure functions; thread-safe.
+
+#include <string>
+#include <string_view>
+
+namespace sidelight::util {
+
+// `text` gzip-compressed (zlib's default level); throws std::runtime_error if zlib fails.
+std::string gzip(std::string_view text);
+
+// Whether an Accept-Encoding value accepts gzip: `gzip` or `x-gzip` (or `*`) listed with a
+// q-value above 0 (RFC 9110 12.5.3), case-insensitively.
+bool accepts_gzip(std::string_view accept_encoding);
+
+// Whether an Accept value lists `media_type` (e.g. "application/openmetrics-text") with a
+// q-value above 0, case-insensitively.
+bool accepts_media_type(std::string_view accept, std::string_view media_type);
+
+}  // namespace sidelight::util
