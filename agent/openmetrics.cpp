@@ -131,7 +131,9 @@ std::string serialize_openmetrics(const std::vector<prometheus::MetricFamily>& f
                         sample(out, f.name, "_bucket", m, static_cast<double>(b.cumulative_count),
                                "le", b.upper_bound);
                         if (i < ex.size() && ex[i]) {
-                            out += " # {trace_id=\"" + ex[i]->trace_id + "\"} ";
+                            out += " # {trace_id=\"";
+                            util::append_hex(out, ex[i]->trace.data(), ex[i]->trace.size());
+                            out += "\"} ";
                             append_number(out, ex[i]->value);
                             out += ' ';
                             append_number(out, ex[i]->timestamp);

@@ -16,12 +16,14 @@
 
 #include <prometheus/metric_family.h>
 
+#include "util/trace_context.hpp"
+
 namespace sidelight::agent {
 
 struct exemplar {
-    std::string trace_id;  // 32 hex digits
-    double value = 0;      // the observation
-    double timestamp = 0;  // Unix seconds
+    util::trace_id trace{};  // written as 32 hex digits
+    double value = 0;        // the observation
+    double timestamp = 0;    // Unix seconds
 };
 
 // The exemplars of one histogram series, by bucket (the +Inf bucket last); empty when none.

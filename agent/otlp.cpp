@@ -16,68 +16,46 @@ bool all_zero(const util::span_id& id) {
     return std::all_of(id.begin(), id.end(), [](std::uint8_t b) { return b == 0; });
 }
 
-// One span's worth of what both encodings write.
-struct attribute {
-    const char* key;
-    std::string text;  // a string value, or
-    std::int64_t number = 0;
-    bool is_number = false;
-};
-
-struct span_view {
-    const util::span_id* id;
-    const util::span_id* parent;  // nullptr: none
-    std::string name;
-    int kind;
-    std::uint64_t start_ns, end_ns;
-    std::vector<attribute> attributes;
-    int status;
-};
-
-std::vector<span_view> views(const span_pair& p) {
-    std::vector<span_view> out;
-    const std::string name = p.method + " " + p.route;
-    span_view server{&p.server_span,
-                     all_zero(p.parent) ? nullptr : &p.parent,
-                     name,
-                     span_kind_server,
-                     p.start_ns,
-                     p.end_ns,
-                     {},
-                     status_unset};
-    server.attributes.push_back({"http.request.method", p.method});
-    server.attributes.push_back({"http.route", p.route});
-    server.attributes.push_back({"url.path", p.path});
-    server.attributes.push_back({"url.scheme", "http"});
-    server.attributes.push_back({"network.peer.address", p.peer});
-    if (p.status) server.attributes.push_back({"http.response.status_code", {}, p.status, true});
-    if (!p.error_type.empty()) server.attributes.push_back({"error.type", p.error_type});
+// What both encodings write, told to a sink span by span, without building anything in
+// between: a sampled request costs its encoding, not a tree of temporary strings.
+//   sink.begin(trace, id, parent (nullptr: none), method, route, kind, start, end)
+//   sink.attr(key, string_view) / sink.attr(key, std::int64_t)
+//   sink.end(status)
+template <class Sink>
+void describe(const span_pair& p, Sink& sink) {
+    sink.begin(p.trace, p.server_span, all_zero(p.parent) ? nullptr : &p.parent, p.method, p.route,
+               span_kind_server, p.start_ns, p.end_ns);
+    sink.attr("http.request.method", p.method);
+    sink.attr("http.route", p.route);
+    sink.attr("url.path", p.path);
+    sink.attr("url.scheme", "http");
+    sink.attr("network.peer.address", p.peer);
+    if (p.status) sink.attr("http.response.status_code", std::int64_t{p.status});
+    if (!p.error_type.empty()) sink.attr("error.type", p.error_type);
     // Server spans: a 5xx is an error, a 4xx is the client's (OpenTelemetry HTTP conventions).
-    if (p.status >= 500) server.status = status_error;
-    out.push_back(std::move(server));
-    if (p.upstream_start_ns) {
-        span_view client{&p.client_span,
-                         &p.server_span,
-                         name,
-                         span_kind_client,
-                         p.upstream_start_ns,
-                         std::max(p.upstream_end_ns, p.upstream_start_ns),
-                         {},
-                         status_unset};
-        client.attributes.push_back({"http.request.method", p.method});
-        client.attributes.push_back({"server.address", p.upstream_host});
-        client.attributes.push_back({"server.port", {}, p.upstream_port, true});
-        if (p.status && p.error_type.empty())
-            client.attributes.push_back({"http.response.status_code", {}, p.status, true});
-        if (!p.error_type.empty()) client.attributes.push_back({"error.type", p.error_type});
-        if (p.status >= 400 || !p.error_type.empty()) client.status = status_error;
-        out.push_back(std::move(client));
-    }
-    return out;
+    sink.end(p.status >= 500 ? status_error : status_unset);
+    if (!p.upstream_start_ns) return;  // the app was never reached
+    sink.begin(p.trace, p.client_span, &p.server_span, p.method, p.route, span_kind_client,
+               p.upstream_start_ns, std::max(p.upstream_end_ns, p.upstream_start_ns));
+    sink.attr("http.request.method", p.method);
+    sink.attr("server.address", p.upstream_host);
+    sink.attr("server.port", std::int64_t{p.upstream_port});
+    if (p.status && p.error_type.empty())
+        sink.attr("http.response.status_code", std::int64_t{p.status});
+    if (!p.error_type.empty()) sink.attr("error.type", p.error_type);
+    sink.end(p.status >= 400 || !p.error_type.empty() ? status_error : status_unset);
 }
 
 // --- protobuf: varints, length-delimited fields, fixed64 -------------------------------
 
+std::size_t varint_size(std::uint64_t v) {
+    std::size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        ++n;
+    }
+    return n;
+}
 void varint(std::string& out, std::uint64_t v) {
     while (v >= 0x80) {
         out.push_back(static_cast<char>(v | 0x80));
@@ -87,6 +65,10 @@ void varint(std::string& out, std::uint64_t v) {
 }
 void tag(std::string& out, int field, int wire) {
     varint(out, static_cast<std::uint64_t>(field) << 3 | static_cast<unsigned>(wire));
+}
+// A length-delimited field's size on the wire, tag included (fields below 16: one byte).
+std::size_t delimited_size(std::size_t n) {
+    return 1 + varint_size(n) + n;
 }
 void bytes_field(std::string& out, int field, std::string_view bytes) {
     tag(out, field, 2);
@@ -106,44 +88,65 @@ std::string_view id_bytes(const std::array<std::uint8_t, N>& id) {
     return {reinterpret_cast<const char*>(id.data()), N};
 }
 
-// KeyValue{key = 1, value = 2: AnyValue{string_value = 1 | int_value = 3}}
-std::string key_value(const attribute& a) {
-    std::string value;
-    if (a.is_number)
-        varint_field(value, 3, static_cast<std::uint64_t>(a.number));
-    else
-        bytes_field(value, 1, a.text);
-    std::string kv;
-    bytes_field(kv, 1, a.key);
-    bytes_field(kv, 2, value);
-    return kv;
+// KeyValue{key = 1, value = 2: AnyValue{string_value = 1 | int_value = 3}}, as field `field`
+// of the enclosing message, with its sizes computed rather than built apart.
+void key_value(std::string& out, int field, std::string_view key, std::string_view text) {
+    const std::size_t any = delimited_size(text.size());
+    tag(out, field, 2);
+    varint(out, delimited_size(key.size()) + delimited_size(any));
+    bytes_field(out, 1, key);
+    tag(out, 2, 2);
+    varint(out, any);
+    bytes_field(out, 1, text);
+}
+void key_value(std::string& out, int field, std::string_view key, std::int64_t number) {
+    const auto v = static_cast<std::uint64_t>(number);
+    const std::size_t any = 1 + varint_size(v);
+    tag(out, field, 2);
+    varint(out, delimited_size(key.size()) + delimited_size(any));
+    bytes_field(out, 1, key);
+    tag(out, 2, 2);
+    varint(out, any);
+    varint_field(out, 3, v);
 }
 
-std::string resource_pb(const otlp_resource& r) {
-    std::string out;
-    bytes_field(out, 1, key_value({"service.name", r.service_name}));
-    bytes_field(out, 1, key_value({"service.version", r.service_version}));
-    bytes_field(out, 1, key_value({"telemetry.sdk.name", "sidelight"}));
-    bytes_field(out, 1, key_value({"telemetry.sdk.language", "cpp"}));
-    return out;
-}
+// Spans into a ScopeSpans body (field 2 each); one span at a time in a reused buffer, since
+// its length precedes it.
+struct protobuf_sink {
+    std::string& scope;
+    std::string span;
 
-std::string span_pb(const span_pair& p, const span_view& s) {
-    std::string out;
-    bytes_field(out, 1, id_bytes(p.trace));
-    bytes_field(out, 2, id_bytes(*s.id));
-    if (s.parent) bytes_field(out, 4, id_bytes(*s.parent));
-    bytes_field(out, 5, s.name);
-    varint_field(out, 6, static_cast<std::uint64_t>(s.kind));
-    fixed64_field(out, 7, s.start_ns);
-    fixed64_field(out, 8, s.end_ns);
-    for (const auto& a : s.attributes) bytes_field(out, 9, key_value(a));
-    if (s.status != status_unset) {
-        std::string status;
-        varint_field(status, 3, static_cast<std::uint64_t>(s.status));
-        bytes_field(out, 15, status);
+    void begin(const util::trace_id& trace, const util::span_id& id, const util::span_id* parent,
+               std::string_view method, std::string_view route, int kind, std::uint64_t start,
+               std::uint64_t end) {
+        span.clear();
+        bytes_field(span, 1, id_bytes(trace));
+        bytes_field(span, 2, id_bytes(id));
+        if (parent) bytes_field(span, 4, id_bytes(*parent));
+        tag(span, 5, 2);  // name: "<METHOD> <route>"
+        varint(span, method.size() + 1 + route.size());
+        span.append(method).append(1, ' ').append(route);
+        varint_field(span, 6, static_cast<std::uint64_t>(kind));
+        fixed64_field(span, 7, start);
+        fixed64_field(span, 8, end);
     }
-    return out;
+    void attr(std::string_view key, std::string_view text) { key_value(span, 9, key, text); }
+    void attr(std::string_view key, std::int64_t number) { key_value(span, 9, key, number); }
+    void end(int status) {
+        if (status != status_unset) {  // Status{code = 3}
+            tag(span, 15, 2);
+            varint(span, 1 + varint_size(static_cast<std::uint64_t>(status)));
+            varint_field(span, 3, static_cast<std::uint64_t>(status));
+        }
+        bytes_field(scope, 2, span);
+    }
+};
+
+void resource_attributes_pb(std::string& out, const otlp_resource& r) {
+    key_value(out, 1, "service.name", r.service_name);
+    key_value(out, 1, "service.version", r.service_version);
+    key_value(out, 1, "telemetry.sdk.name", "sidelight");
+    key_value(out, 1, "telemetry.sdk.language", "cpp");
 }
 
 // --- JSON --------------------------------------------------------------------------------
@@ -152,24 +155,6 @@ void json_string(std::string& out, std::string_view text) {
     out.push_back('"');
     util::append_json_escaped(out, text);
     out.push_back('"');
-}
-
-void json_attributes(std::string& out, const std::vector<attribute>& attributes) {
-    out += "\"attributes\":[";
-    for (std::size_t i = 0; i < attributes.size(); ++i) {
-        const auto& a = attributes[i];
-        if (i) out.push_back(',');
-        out += "{\"key\":";
-        json_string(out, a.key);
-        if (a.is_number) {
-            out += ",\"value\":{\"intValue\":\"" + std::to_string(a.number) + "\"}}";
-        } else {
-            out += ",\"value\":{\"stringValue\":";
-            json_string(out, a.text);
-            out += "}}";
-        }
-    }
-    out.push_back(']');
 }
 
 template <std::size_t N>
@@ -181,57 +166,88 @@ void json_id(std::string& out, const char* key, const std::array<std::uint8_t, N
     out += '"';
 }
 
+struct json_sink {
+    std::string& out;
+    bool first_span = true;
+    bool first_attr = true;
+
+    void begin(const util::trace_id& trace, const util::span_id& id, const util::span_id* parent,
+               std::string_view method, std::string_view route, int kind, std::uint64_t start,
+               std::uint64_t end) {
+        if (!first_span) out.push_back(',');
+        first_span = false;
+        out.push_back('{');
+        json_id(out, "traceId", trace);
+        out.push_back(',');
+        json_id(out, "spanId", id);
+        if (parent) {
+            out.push_back(',');
+            json_id(out, "parentSpanId", *parent);
+        }
+        out += ",\"name\":\"";
+        util::append_json_escaped(out, method);
+        out.push_back(' ');
+        util::append_json_escaped(out, route);
+        out += "\",\"kind\":" + std::to_string(kind);
+        out += ",\"startTimeUnixNano\":\"" + std::to_string(start) + "\"";
+        out += ",\"endTimeUnixNano\":\"" + std::to_string(end) + "\",\"attributes\":[";
+        first_attr = true;
+    }
+    void key(std::string_view k) {
+        if (!first_attr) out.push_back(',');
+        first_attr = false;
+        out += "{\"key\":";
+        json_string(out, k);
+    }
+    void attr(std::string_view k, std::string_view text) {
+        key(k);
+        out += ",\"value\":{\"stringValue\":";
+        json_string(out, text);
+        out += "}}";
+    }
+    void attr(std::string_view k, std::int64_t number) {
+        key(k);
+        out += ",\"value\":{\"intValue\":\"" + std::to_string(number) + "\"}}";
+    }
+    void end(int status) { out += "],\"status\":{\"code\":" + std::to_string(status) + "}}"; }
+};
+
 }  // namespace
 
 std::string encode_protobuf(const otlp_resource& resource, const std::vector<span_pair>& spans) {
-    std::string scope;
-    {
-        std::string is;  // InstrumentationScope{name = 1, version = 2}
-        bytes_field(is, 1, "sidelight");
-        bytes_field(is, 2, resource.service_version);
-        bytes_field(scope, 1, is);
-    }
-    for (const auto& p : spans)
-        for (const auto& s : views(p)) bytes_field(scope, 2, span_pb(p, s));
+    std::string
+        scope;  // ScopeSpans{scope = 1: InstrumentationScope{name = 1, version = 2}, spans = 2}
+    scope.reserve(spans.size() * 600);
+    tag(scope, 1, 2);
+    varint(scope, delimited_size(9) + delimited_size(resource.service_version.size()));
+    bytes_field(scope, 1, "sidelight");
+    bytes_field(scope, 2, resource.service_version);
+    protobuf_sink sink{scope, {}};
+    sink.span.reserve(512);
+    for (const auto& p : spans) describe(p, sink);
+    std::string res;  // Resource{attributes = 1}
+    resource_attributes_pb(res, resource);
     std::string rs;  // ResourceSpans{resource = 1, scope_spans = 2}
-    bytes_field(rs, 1, resource_pb(resource));
+    rs.reserve(scope.size() + res.size() + 16);
+    bytes_field(rs, 1, res);
     bytes_field(rs, 2, scope);
     std::string out;  // ExportTraceServiceRequest{resource_spans = 1}
+    out.reserve(rs.size() + 8);
     bytes_field(out, 1, rs);
     return out;
 }
 
 std::string encode_json(const otlp_resource& resource, const std::vector<span_pair>& spans) {
-    std::string out = "{\"resourceSpans\":[{\"resource\":{";
-    json_attributes(out, {{"service.name", resource.service_name},
-                          {"service.version", resource.service_version},
-                          {"telemetry.sdk.name", "sidelight"},
-                          {"telemetry.sdk.language", "cpp"}});
-    out += "},\"scopeSpans\":[{\"scope\":{\"name\":\"sidelight\",\"version\":";
+    std::string out = "{\"resourceSpans\":[{\"resource\":{\"attributes\":[";
+    json_sink sink{out};
+    sink.attr("service.name", resource.service_name);
+    sink.attr("service.version", resource.service_version);
+    sink.attr("telemetry.sdk.name", "sidelight");
+    sink.attr("telemetry.sdk.language", "cpp");
+    out += "]},\"scopeSpans\":[{\"scope\":{\"name\":\"sidelight\",\"version\":";
     json_string(out, resource.service_version);
     out += "},\"spans\":[";
-    bool first = true;
-    for (const auto& p : spans) {
-        for (const auto& s : views(p)) {
-            if (!first) out.push_back(',');
-            first = false;
-            out.push_back('{');
-            json_id(out, "traceId", p.trace);
-            out.push_back(',');
-            json_id(out, "spanId", *s.id);
-            if (s.parent) {
-                out.push_back(',');
-                json_id(out, "parentSpanId", *s.parent);
-            }
-            out += ",\"name\":";
-            json_string(out, s.name);
-            out += ",\"kind\":" + std::to_string(s.kind);
-            out += ",\"startTimeUnixNano\":\"" + std::to_string(s.start_ns) + "\"";
-            out += ",\"endTimeUnixNano\":\"" + std::to_string(s.end_ns) + "\",";
-            json_attributes(out, s.attributes);
-            out += ",\"status\":{\"code\":" + std::to_string(s.status) + "}}";
-        }
-    }
+    for (const auto& p : spans) describe(p, sink);
     out += "]}]}]}";
     return out;
 }

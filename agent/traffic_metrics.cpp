@@ -146,10 +146,10 @@ void traffic_metrics::record(series& s, const routes::request_record& r) const {
         const auto end_wall =
             r.wall_start +
             std::chrono::duration_cast<std::chrono::system_clock::duration>(r.end - r.start);
-        exemplar e{r.trace.trace_hex(), latency,
+        exemplar e{r.trace.trace, latency,
                    std::chrono::duration<double>(end_wall.time_since_epoch()).count()};
         std::lock_guard lock(s.exemplars->mutex);
-        s.exemplars->by_bucket[bucket] = std::move(e);
+        s.exemplars->by_bucket[bucket] = e;
     }
     s.requests->Increment();
     if (r.upstream_header != routes::request_record::clock::time_point{}) {

@@ -58,7 +58,7 @@ sidelight_conf() {  # port, tracing (true/false)
 proxy: {listen: 127.0.0.1:$1, workers: 1}
 upstream: {address: 127.0.0.1:$up, max_idle: 256}
 admin: {listen: 127.0.0.1:$(($1 + 1000))}
-routes: [GET /api/products/{id}]
+routes: ["GET /api/products/{id}"]
 audit: {store: {path: $work/audit-$1.db}}
 log_level: warn
 tracing:

@@ -131,8 +131,12 @@ TEST(TracingTest, AValidCallerContextIsContinuedAndSidelightsSpansSitBetween) {
                                        "\",\"span_id\":\"" + str(server, "spanId") + "\""),
               std::string::npos)
         << proc->stdout_text();
-    const auto metrics = http_get(proc->admin_port(), "/metrics")->body;
-    EXPECT_EQ(sample_value(metrics, "sidelight_tracing_spans_exported_total"), 2);
+    // Counted once the collector has answered, a moment after it received the batch.
+    std::string metrics;
+    EXPECT_TRUE(eventually([&] {
+        metrics = http_get(proc->admin_port(), "/metrics")->body;
+        return sample_value(metrics, "sidelight_tracing_spans_exported_total") == 2;
+    })) << metrics;
 }
 
 TEST(TracingTest, NoneOrAnInvalidContextStartsANewTraceAndDropsTracestate) {
@@ -302,9 +306,13 @@ TEST(TracingTest, MetricsCarryTheTraceAsAnExemplarInOpenMetricsOnly) {
            caller_trace + "-" + caller_span + "-01\r\n\r\n");
     ASSERT_TRUE(c.read_message(true, false, 5s));
 
-    auto open = scrape(proc->admin_port(),
-                       "Accept: application/openmetrics-text;version=1.0.0,text/plain;q=0.5\r\n");
-    ASSERT_TRUE(open);
+    // The request is recorded once its response is written: the scrape may come first.
+    std::optional<wire_message> open;
+    ASSERT_TRUE(eventually([&] {
+        open = scrape(proc->admin_port(),
+                      "Accept: application/openmetrics-text;version=1.0.0,text/plain;q=0.5\r\n");
+        return open && open->body.find(caller_trace) != std::string::npos;
+    }));
     EXPECT_EQ(open->header("content-type"),
               "application/openmetrics-text; version=1.0.0; charset=utf-8");
     EXPECT_TRUE(open->body.ends_with("# EOF\n"));

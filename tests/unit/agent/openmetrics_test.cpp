@@ -51,7 +51,10 @@ TEST(OpenMetricsTest, CountersGaugesHistogramsAndTheEof) {
             std::vector<std::optional<exemplar>> out;
             if (f.name != "api_latency_ms") return out;
             out.resize(3);
-            out[1] = exemplar{"0af7651916cd43dd8448eb211c80319c", 11.25, 1733480000.5};
+            util::traceparent p;
+            EXPECT_TRUE(util::parse_traceparent(
+                "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", p));
+            out[1] = exemplar{p.trace, 11.25, 1733480000.5};
             return out;
         });
     EXPECT_EQ(text,
