@@ -57,14 +57,22 @@ std::size_t varint_size(std::uint64_t v) {
     return n;
 }
 void varint(std::string& out, std::uint64_t v) {
+    if (v < 0x80) {  // most lengths and every enum here: one byte
+        out.push_back(static_cast<char>(v));
+        return;
+    }
+    char buf[10];
+    std::size_t n = 0;
     while (v >= 0x80) {
-        out.push_back(static_cast<char>(v | 0x80));
+        buf[n++] = static_cast<char>(v | 0x80);
         v >>= 7;
     }
-    out.push_back(static_cast<char>(v));
+    buf[n++] = static_cast<char>(v);
+    out.append(buf, n);
 }
+// The fields written here are all below 16: a tag is one byte.
 void tag(std::string& out, int field, int wire) {
-    varint(out, static_cast<std::uint64_t>(field) << 3 | static_cast<unsigned>(wire));
+    out.push_back(static_cast<char>(field << 3 | wire));
 }
 // A length-delimited field's size on the wire, tag included (fields below 16: one byte).
 std::size_t delimited_size(std::size_t n) {
@@ -81,7 +89,9 @@ void varint_field(std::string& out, int field, std::uint64_t v) {
 }
 void fixed64_field(std::string& out, int field, std::uint64_t v) {
     tag(out, field, 1);
-    for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
+    char buf[8];
+    for (int i = 0; i < 8; ++i) buf[i] = static_cast<char>(v >> (8 * i));
+    out.append(buf, 8);
 }
 template <std::size_t N>
 std::string_view id_bytes(const std::array<std::uint8_t, N>& id) {
