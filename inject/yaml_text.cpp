@@ -104,7 +104,7 @@ void emit_node(YAML::Emitter& out, const YAML::Node& n, bool in_flow) {
     switch (n.Type()) {
         case YAML::NodeType::Sequence:
         case YAML::NodeType::Map: {
-            const bool flow = in_flow || (n.Style() == YAML::EmitterStyle::Flow && n.size() > 0);
+            const bool flow = in_flow || n.Style() == YAML::EmitterStyle::Flow || n.size() == 0;
             out << (flow ? YAML::Flow : YAML::Block);
             if (n.IsSequence()) {
                 out << YAML::BeginSeq;
@@ -187,7 +187,10 @@ std::string emit(const YAML::Node& node, const std::string& comments) {
     YAML::Emitter out;
     out.SetIndent(2);
     emit_node(out, node, false);
-    return comments + out.c_str();
+    // A block literal last leaves an indented empty line behind.
+    std::string text = out.c_str();
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\n')) text.pop_back();
+    return comments + text;
 }
 
 YAML::Node string_node(const std::string& value) {
