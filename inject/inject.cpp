@@ -166,6 +166,10 @@ result inject(std::string_view text, const options& opts) {
     } catch (const refusal& e) {
         r.error = refusal_message(opts, e);
         r.output.clear();
+    } catch (const std::exception& e) {  // a yaml-cpp surprise: still no partial output
+        r.error = opts.file_name + ": " + e.what();
+        r.output.clear();
+        r.ok = false;
     }
     return r;
 }

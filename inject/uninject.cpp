@@ -10,18 +10,6 @@ namespace sidelight::inject {
 namespace detail {
 namespace {
 
-std::map<std::string, std::string> parse_state(std::string_view text) {
-    std::map<std::string, std::string> out;
-    while (!text.empty()) {
-        const auto item = text.substr(0, text.find(','));
-        text = item.size() == text.size() ? "" : text.substr(item.size() + 1);
-        const auto eq = item.find('=');
-        if (eq != std::string_view::npos)
-            out.emplace(std::string(item.substr(0, eq)), std::string(item.substr(eq + 1)));
-    }
-    return out;
-}
-
 // map[key] without the items named in `names`; the key goes when inject created it and nothing
 // else is left.
 void remove_named(YAML::Node& map, const std::string& key, std::initializer_list<const char*> names,
@@ -170,6 +158,10 @@ result uninject(std::string_view text, const options& opts) {
     } catch (const refusal& e) {
         r.error = refusal_message(opts, e);
         r.output.clear();
+    } catch (const std::exception& e) {  // a yaml-cpp surprise: still no partial output
+        r.error = opts.file_name + ": " + e.what();
+        r.output.clear();
+        r.ok = false;
     }
     return r;
 }

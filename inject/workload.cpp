@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <map>
 
 #include "inject/sidecar.hpp"
 #include "inject/yaml_text.hpp"
@@ -20,14 +21,20 @@ struct pod_ref {
     }
 };
 
-std::optional<std::uint16_t> port_number(const YAML::Node& n) {
-    if (!n.IsScalar() || n.Tag() == "!") return std::nullopt;
-    unsigned value = 0;
+// A plain scalar that is a whole decimal number.
+std::optional<long long> integer(const YAML::Node& n) {
+    if (!n.IsDefined() || !n.IsScalar() || n.Tag() == "!") return std::nullopt;
+    long long value = 0;
     const auto& s = n.Scalar();
     const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-    if (ec != std::errc{} || end != s.data() + s.size() || value < 1 || value > 65535)
-        return std::nullopt;
-    return static_cast<std::uint16_t>(value);
+    if (ec != std::errc{} || end != s.data() + s.size()) return std::nullopt;
+    return value;
+}
+
+std::optional<std::uint16_t> port_number(const YAML::Node& n) {
+    const auto value = integer(n);
+    if (!value || *value < 1 || *value > 65535) return std::nullopt;
+    return static_cast<std::uint16_t>(*value);
 }
 
 // Every container a map with a name, every declared port a number.
@@ -153,7 +160,7 @@ void add_pre_stop(YAML::Node app, std::vector<std::string>& state, const std::st
 
 void raise_grace(YAML::Node& spec, std::vector<std::string>& state) {
     const auto grace = at(spec, {"terminationGracePeriodSeconds"});
-    const auto value = port_number(grace);  // an integer in range is all that matters here
+    const auto value = integer(grace);
     if (!grace.IsDefined()) {
         spec = insert_before(spec, "terminationGracePeriodSeconds",
                              plain_node(std::to_string(grace_seconds)), "containers");
@@ -248,15 +255,25 @@ bool targets(const YAML::Node& service_port, std::uint16_t port, const std::stri
            (!port_name.empty() && target.Scalar() == port_name);
 }
 
-workload_facts inject_workload(YAML::Node workload, const options& opts,
-                               const std::vector<YAML::Node>& services, int doc,
-                               std::vector<std::string>& notes) {
-    workload_facts facts;
-    facts.kind = scalar_at(workload, "kind");
-    facts.name = scalar_at(at(workload, {"metadata"}), "name");
-    facts.namespace_name = at(workload, {"metadata", "namespace"});
+std::map<std::string, std::string> parse_state(std::string_view text) {
+    std::map<std::string, std::string> out;
+    while (!text.empty()) {
+        const auto item = text.substr(0, text.find(','));
+        text = item.size() == text.size() ? "" : text.substr(item.size() + 1);
+        const auto eq = item.find('=');
+        if (eq != std::string_view::npos)
+            out.emplace(std::string(item.substr(0, eq)), std::string(item.substr(eq + 1)));
+    }
+    return out;
+}
+
+namespace {
+
+// The pod of `workload`, refused when inject cannot add to it; `used`: its declared ports.
+pod_ref checked_pod(const YAML::Node& workload, int doc, std::vector<int>& used) {
     pod_ref pod{workload, at(workload, {"spec", "template"}), {}, "spec.template.spec", doc};
-    if (facts.name.empty()) pod.refuse("metadata.name: missing", workload);
+    if (scalar_at(at(workload, {"metadata"}), "name").empty())
+        pod.refuse("metadata.name: missing", workload);
     if (!at(pod.template_, {"spec"}).IsMap())
         pod.refuse("spec.template.spec: missing (no pod to add sidelight to)",
                    at(workload, {"spec"}));
@@ -271,52 +288,42 @@ workload_facts inject_workload(YAML::Node workload, const options& opts,
     if (!containers.IsSequence() || containers.size() == 0)
         pod.refuse("spec.template.spec.containers: missing or empty (a pod needs a container)",
                    pod.spec);
-    std::vector<int> used;
     check_containers(pod, "containers", used);
     check_containers(pod, "initContainers", used);
-    if (find_named(containers, container_name).IsDefined())
+    if (const auto old = find_named(containers, container_name); old.IsDefined())
         pod.refuse(
             "a container named sidelight in containers (the shape before native "
             "sidecars): run `sidelight uninject` first, then inject",
-            find_named(containers, container_name));
-    if (const auto existing = find_named(at(pod.spec, {"initContainers"}), container_name);
-        existing.IsDefined()) {
-        if (scalar_at(existing, "restartPolicy") != "Always")
-            pod.refuse(
-                "an init container named sidelight without restartPolicy: Always: run "
-                "`sidelight uninject` first, then inject",
-                existing);
-        const auto state =
-            scalar_at(at(pod.template_, {"metadata", "annotations"}), state_annotation);
-        for (std::string_view rest = state; !rest.empty();) {
-            const auto item = rest.substr(0, rest.find(','));
-            rest = item.size() == rest.size() ? "" : rest.substr(item.size() + 1);
-            if (item.starts_with("port=")) {
-                facts.app_port = static_cast<std::uint16_t>(std::stoi(std::string(item.substr(5))));
-                facts.known_port = true;
-            } else if (item.starts_with("portName=")) {
-                facts.app_port_name = item.substr(9);
-            }
-        }
-        return facts;  // already injected: nothing to do
+            old);
+    return pod;
+}
+
+// Whether sidelight is there already (then `facts` gets the app's port from the annotation).
+bool already_injected(const pod_ref& pod, workload_facts& facts) {
+    const auto existing = find_named(at(pod.spec, {"initContainers"}), container_name);
+    if (!existing.IsDefined()) return false;
+    if (scalar_at(existing, "restartPolicy") != "Always")
+        pod.refuse(
+            "an init container named sidelight without restartPolicy: Always: run "
+            "`sidelight uninject` first, then inject",
+            existing);
+    const auto state =
+        parse_state(scalar_at(at(pod.template_, {"metadata", "annotations"}), state_annotation));
+    if (const auto port = state.find("port"); port != state.end()) {
+        const auto number = port_number(plain_node(port->second));
+        facts.app_port = number.value_or(0);
+        facts.known_port = number.has_value();
     }
+    if (const auto name = state.find("portName"); name != state.end())
+        facts.app_port_name = name->second;
+    return true;
+}
 
-    auto app = app_container(pod, opts);
-    app_port(pod, app, opts, services, facts);
-    used.push_back(facts.app_port);
-    facts.http_port = free_port({8080, 18080, 28080}, used);
-    facts.admin_port = free_port({9901, 19901, 29901}, used);
-    const auto who = opts.file_name + ": " + describe(workload);
-    if (facts.http_port != 8080 || facts.admin_port != 9901)
-        notes.push_back(who + ": the pod uses port 8080 or 9901 already: sidelight listens on " +
-                        std::to_string(facts.http_port) + " (sidelight-http) and " +
-                        std::to_string(facts.admin_port) + " (sidelight-admin)");
-    facts.fresh = facts.known_port = true;
-
-    std::vector<std::string> state{"container=" + scalar_at(app, "name"),
-                                   "port=" + std::to_string(facts.app_port)};
-    if (!facts.app_port_name.empty()) state.push_back("portName=" + facts.app_port_name);
-    add_pre_stop(app, state, who, notes);
+// The additions to the pod (and a StatefulSet's claims); what else changed goes in `state`.
+void add_sidelight(const pod_ref& pod, YAML::Node app, const workload_facts& facts,
+                   const options& opts, std::vector<std::string>& state,
+                   std::vector<std::string>& notes) {
+    add_pre_stop(app, state, opts.file_name + ": " + describe(pod.workload), notes);
     auto spec = pod.spec;
     raise_grace(spec, state);
     const bool stateful = facts.kind == "StatefulSet";
@@ -329,11 +336,42 @@ workload_facts inject_workload(YAML::Node workload, const options& opts,
     if (stateful) {
         YAML::Node claims(YAML::NodeType::Sequence);
         claims.push_back(audit_claim_template());
-        auto workload_spec = at(workload, {"spec"});
+        auto workload_spec = at(pod.workload, {"spec"});
         append(workload_spec, "volumeClaimTemplates", claims, state);
-        workload["spec"] = workload_spec;
     }
-    pod.template_["spec"] = spec;
+    auto template_ = pod.template_;
+    template_["spec"] = spec;
+}
+
+}  // namespace
+
+workload_facts inject_workload(YAML::Node workload, const options& opts,
+                               const std::vector<YAML::Node>& services, int doc,
+                               std::vector<std::string>& notes) {
+    workload_facts facts;
+    facts.kind = scalar_at(workload, "kind");
+    facts.name = scalar_at(at(workload, {"metadata"}), "name");
+    facts.namespace_name = at(workload, {"metadata", "namespace"});
+    std::vector<int> used;
+    const auto pod = checked_pod(workload, doc, used);
+    if (already_injected(pod, facts)) return facts;
+
+    auto app = app_container(pod, opts);
+    app_port(pod, app, opts, services, facts);
+    used.push_back(facts.app_port);
+    facts.http_port = free_port({8080, 18080, 28080}, used);
+    facts.admin_port = free_port({9901, 19901, 29901}, used);
+    if (facts.http_port != 8080 || facts.admin_port != 9901)
+        notes.push_back(opts.file_name + ": " + describe(workload) +
+                        ": the pod uses port 8080 or 9901 already: sidelight listens on " +
+                        std::to_string(facts.http_port) + " (sidelight-http) and " +
+                        std::to_string(facts.admin_port) + " (sidelight-admin)");
+    facts.fresh = facts.known_port = true;
+
+    std::vector<std::string> state{"container=" + scalar_at(app, "name"),
+                                   "port=" + std::to_string(facts.app_port)};
+    if (!facts.app_port_name.empty()) state.push_back("portName=" + facts.app_port_name);
+    add_sidelight(pod, app, facts, opts, state, notes);
     std::string value;
     for (const auto& s : state) value += (value.empty() ? "" : ",") + s;
     annotate(pod.template_, value);

@@ -6,8 +6,10 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "inject/inject.hpp"
@@ -40,6 +42,9 @@ workload_facts inject_workload(YAML::Node workload, const options& opts,
 
 // Removes what inject added; false when there was no sidelight.
 bool uninject_workload(YAML::Node workload, int doc, std::vector<std::string>& notes);
+
+// The sidelight/injected annotation's "key=value,..." as a map.
+std::map<std::string, std::string> parse_state(std::string_view text);
 
 // The workload's "Kind name" for messages.
 std::string describe(const YAML::Node& object);

@@ -187,6 +187,7 @@ std::string emit(const YAML::Node& node, const std::string& comments) {
     YAML::Emitter out;
     out.SetIndent(2);
     emit_node(out, node, false);
+    if (!out.good()) throw refusal("cannot write YAML: " + out.GetLastError(), 0, 0);
     // A block literal last leaves an indented empty line behind.
     std::string text = out.c_str();
     while (!text.empty() && (text.back() == ' ' || text.back() == '\n')) text.pop_back();

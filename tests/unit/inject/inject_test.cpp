@@ -433,6 +433,22 @@ spec:
     EXPECT_EQ(env[3]["value"].as<std::string>(), "two\nlines\n");
 }
 
+TEST(Inject, AShortGracePeriodIsRaisedAndALongOneKept) {
+    const auto text = read_text(corpus + "10-app-runs-as-root.yaml");
+    for (const auto& [grace, expected] :
+         std::vector<std::pair<std::string, int>>{{"0", 60}, {"30", 60}, {"90", 90}}) {
+        auto manifest = text;
+        manifest.replace(manifest.find("      securityContext:"), 0,
+                         "      terminationGracePeriodSeconds: " + grace + "\n");
+        const auto r = inject(manifest, options{});
+        ASSERT_TRUE(r.ok) << r.error;
+        EXPECT_EQ(pod_of(YAML::Load(r.output))["terminationGracePeriodSeconds"].as<int>(),
+                  expected);
+        const auto back = uninject(r.output, options{});
+        EXPECT_TRUE(same_stream(back.output, manifest)) << back.output;
+    }
+}
+
 TEST(Inject, DiffShowsTheAddedLinesOnly) {
     const auto text = read_text(corpus + "01-deployment-plain.yaml");
     const auto r = inject_file("01-deployment-plain.yaml");
