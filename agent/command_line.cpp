@@ -88,6 +88,46 @@ void add_report(CLI::App& top, command_line& cl) {
     report->callback([&cl] { cl.cmd = command::report; });
 }
 
+void add_inject(CLI::App& top, command_line& cl) {
+    auto& a = cl.inject;
+    a.opts.image = std::string("sidelight:") + SIDELIGHT_VERSION;
+    auto* inject = top.add_subcommand(
+        "inject", "add sidelight to the Deployments, StatefulSets and DaemonSets of manifests");
+    inject->add_option("-f,--file", a.file, "the manifests (YAML, several documents); - for stdin")
+        ->type_name("FILE")
+        ->required();
+    inject
+        ->add_option("-c,--config", a.config_file,
+                     "sidelight's config, emitted as the ConfigMap <workload>-sidelight")
+        ->type_name("FILE");
+    inject->add_option("--port", a.opts.port, "the app's port (default: its declared one)")
+        ->type_name("N")
+        ->check(CLI::Range(1, 65535));
+    inject
+        ->add_option("--container", a.opts.container,
+                     "the app's container when the pod has several")
+        ->type_name("NAME");
+    inject->add_flag("--service", a.opts.service,
+                     "aim the stream's Services at sidelight-http, add a NetworkPolicy");
+    inject->add_option("--image", a.opts.image, "sidelight's image")
+        ->type_name("IMAGE")
+        ->default_str(a.opts.image);
+    inject->add_flag("--dry-run", a.dry_run, "print a diff of the change instead");
+    inject->footer(
+        "The manifests go to stdout, notes to stderr. Injecting twice changes nothing.\n"
+        "exit codes: 0 written, 2 refused (nothing written) or usage error");
+    inject->callback([&cl] { cl.cmd = command::inject; });
+
+    auto* uninject =
+        top.add_subcommand("uninject", "remove what `sidelight inject` added to manifests");
+    uninject->add_option("-f,--file", a.file, "the manifests; - for stdin")
+        ->type_name("FILE")
+        ->required();
+    uninject->add_flag("--dry-run", a.dry_run, "print a diff of the change instead");
+    uninject->footer("exit codes: 0 written, 2 refused (nothing written) or usage error");
+    uninject->callback([&cl] { cl.cmd = command::uninject; });
+}
+
 void build(CLI::App& top, command_line& cl) {
     top.set_version_flag("--version", std::string("sidelight ") + SIDELIGHT_VERSION,
                          "print the version");
@@ -120,6 +160,7 @@ void build(CLI::App& top, command_line& cl) {
     add_audit(top, cl);
     add_loadtest(top, cl);
     add_report(top, cl);
+    add_inject(top, cl);
     top.footer(top_footer);  // after the subcommands, which would inherit it
 }
 
@@ -187,6 +228,10 @@ std::variant<command_line, int> parse_command_line(int argc, const char* const* 
     if (top.got_subcommand("audit") && top.get_option("--config")->count() > 0)
         return usage_error(top, "--config: the audit commands take --store, not a config", false,
                            err);
+    // Accepted before any command, but inject's --config is the one after `inject`.
+    if ((top.got_subcommand("inject") || top.got_subcommand("uninject")) &&
+        top.get_option("--config")->count() > 0)
+        return usage_error(top, "--config: give inject's config after `inject`", false, err);
     return cl;
 }
 

@@ -8,8 +8,12 @@
 //   sidelight loadtest -f loadtest.yaml [--json FILE] [--markdown FILE] [--quiet]
 //                      [--compare-metrics URL]
 //   sidelight report --loadtest lt.json [--junit FILE ...] [--metrics URL] [--out FILE]
+//   sidelight inject -f FILE|- [--config FILE] [--port N] [--container NAME] [--service]
+//                    [--image IMAGE] [--dry-run]
+//   sidelight uninject -f FILE|- [--dry-run]
 //
-// --config and --log-level may come before the command or after it. parse_command_line()
+// --config and --log-level may come before the command or after it (inject's --config is the
+// config to embed, and comes after `inject`). parse_command_line()
 // answers --help (for every command and subcommand) and --version itself on `out`, and a usage
 // error on `err` as one "sidelight: ..." line followed by the help of the command concerned.
 //
@@ -22,12 +26,13 @@
 #include <vector>
 
 #include "audit/commands.hpp"
+#include "inject/inject.hpp"
 #include "loadtest/report_command.hpp"
 #include "loadtest/run.hpp"
 
 namespace sidelight::agent {
 
-enum class command { run, check, routes, slo_rules, audit, loadtest, report };
+enum class command { run, check, routes, slo_rules, audit, loadtest, report, inject, uninject };
 
 struct command_line {
     command cmd = command::run;
@@ -40,6 +45,12 @@ struct command_line {
     std::string slo_runbook_base = "docs/SLO.md";
     loadtest::loadtest_args loadtest;  // loadtest -f FILE ...
     loadtest::report_args report;      // report --loadtest FILE ...
+    struct {
+        std::string file;         // -f FILE, "-" for stdin
+        std::string config_file;  // inject --config FILE: the config to embed
+        bool dry_run = false;
+        inject::options opts;
+    } inject;  // inject / uninject
 };
 
 // The log levels --log-level and `log_level` accept.

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <variant>
 #include <vector>
@@ -22,6 +23,7 @@
 #include "agent/slo_rules.hpp"
 #include "audit/commands.hpp"
 #include "config/load.hpp"
+#include "inject/inject.hpp"
 #include "loadtest/report_command.hpp"
 #include "loadtest/run.hpp"
 #include "routes/routing.hpp"
@@ -108,6 +110,44 @@ int config_command(const command_line& cl) {
     }
 }
 
+bool read_all(const std::string& path, std::string& text) {
+    std::stringstream s;
+    if (path == "-") {
+        s << std::cin.rdbuf();
+        text = s.str();
+        return !std::cin.bad();
+    }
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return false;
+    s << in.rdbuf();
+    text = s.str();
+    return true;
+}
+
+// `inject` and `uninject`: the whole stream is read and transformed before a byte is written,
+// so that a refusal leaves stdout empty.
+int inject_command(const command_line& cl) {
+    auto opts = cl.inject.opts;
+    opts.file_name = cl.inject.file == "-" ? "<stdin>" : cl.inject.file;
+    std::string text;
+    if (!read_all(cl.inject.file, text)) return fail(opts.file_name + ": cannot read");
+    if (!cl.inject.config_file.empty()) {
+        std::string config;
+        if (!read_all(cl.inject.config_file, config))
+            return fail(cl.inject.config_file + ": cannot read");
+        opts.config_text = config;
+        opts.config_file = cl.inject.config_file;
+    }
+    const auto r = cl.cmd == command::inject ? sidelight::inject::inject(text, opts)
+                                             : sidelight::inject::uninject(text, opts);
+    if (!r.ok) return fail(r.error);
+    for (const auto& note : r.notes) std::fprintf(stderr, "sidelight: %s\n", note.c_str());
+    const auto out =
+        cl.inject.dry_run ? sidelight::inject::diff(text, r.output, opts.file_name) : r.output;
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -124,6 +164,9 @@ int main(int argc, char** argv) {
             return sidelight::loadtest::run_loadtest(cl.loadtest, std::cout, std::cerr);
         case command::report:
             return sidelight::loadtest::run_report(cl.report, std::cout, std::cerr);
+        case command::inject:
+        case command::uninject:
+            return inject_command(cl);
         default:
             return audit_command(cl);
     }

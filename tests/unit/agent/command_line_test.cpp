@@ -50,6 +50,27 @@ TEST(CommandLineTest, OptionsComeBeforeOrAfterTheCommand) {
     EXPECT_EQ(after.cl().operands, (std::vector<std::string>{"put", "/api/products/7"}));
 }
 
+TEST(CommandLineTest, InjectTakesItsOwnConfigAndOptions) {
+    const auto p = parse({"inject", "-f", "-", "--config", "s.yaml", "--port", "3000",
+                          "--container", "app", "--service", "--image", "r/s:1", "--dry-run"});
+    ASSERT_TRUE(std::holds_alternative<command_line>(p.result)) << p.err;
+    const auto& i = p.cl().inject;
+    EXPECT_EQ(p.cl().cmd, command::inject);
+    EXPECT_EQ(i.file, "-");
+    EXPECT_EQ(i.config_file, "s.yaml");  // the config to embed, not the one to run with
+    EXPECT_EQ(p.cl().config_path, "/etc/sidelight/sidelight.yaml");
+    EXPECT_EQ(i.opts.port, std::optional<std::uint16_t>(3000));
+    EXPECT_EQ(i.opts.container, "app");
+    EXPECT_TRUE(i.opts.service);
+    EXPECT_TRUE(i.dry_run);
+    EXPECT_EQ(i.opts.image, "r/s:1");
+    EXPECT_EQ(parse({"inject", "-f", "a.yaml"}).cl().inject.opts.image,
+              std::string("sidelight:") + SIDELIGHT_VERSION);
+    EXPECT_EQ(parse({"uninject", "-f", "a.yaml"}).cl().cmd, command::uninject);
+    EXPECT_EQ(parse({"inject", "-f", "a.yaml", "--port", "70000"}).exit_code(), 2);
+    EXPECT_EQ(parse({"-c", "x.yaml", "inject", "-f", "a.yaml"}).exit_code(), 2);
+}
+
 TEST(CommandLineTest, AnUnknownLogLevelIsRefusedWithTheValidOnes) {
     const auto p = parse({"--log-level", "verbose"});
     EXPECT_EQ(p.exit_code(), 2);
