@@ -238,6 +238,18 @@ egress:
     upstream: {address: api.mail.invalid:443, tls: true, sni: api.mail.invalid}
     routes: [POST /v3/mail/send]
     workers: 1
+tracing:
+  enabled: true
+  service_name: check-test
+  sampler: ratio
+  ratio: 50%
+  otlp:
+    endpoint: http://127.0.0.1:1/v1/traces
+    encoding: json
+    timeout: 500ms
+    queue_size: 100
+    batch_max: 10
+    batch_interval: 200ms
 access_log: true
 log_level: debug
 log_format: json
