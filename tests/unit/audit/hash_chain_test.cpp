@@ -68,5 +68,29 @@ TEST(HashChainGolden, RowsWithoutTraceIdEncodeAsBefore) {
               "3cc7eee49e951e3f9539c82bb06a7212370e9f2b22fefc64417f8c050a7e8fc7");
 }
 
+// A trace id is one more field after all the others, so the row's hash covers it; without one
+// the encoding is the golden one above.
+TEST(HashChainGolden, ATraceIdIsAppendedAndCovered) {
+    const std::string trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const std::string length_prefix{"\0\0\0\x20", 4};  // 32, big-endian
+    for (event ev : {event{golden_audit()}, event{golden_security(false)}}) {
+        const auto without = canonical_row(3, ev);
+        const auto hash_without = chain_hash(genesis_hash, 3, ev);
+        std::visit([&](auto& e) { e.trace_id = trace; }, ev);
+        EXPECT_EQ(canonical_row(3, ev), without + length_prefix + trace);
+        const auto with = chain_hash(genesis_hash, 3, ev);
+        EXPECT_NE(with, hash_without);
+        std::visit([&](auto& e) { e.trace_id = "0af7651916cd43dd8448eb211c80319c"; }, ev);
+        EXPECT_NE(chain_hash(genesis_hash, 3, ev), with);
+        std::visit([&](auto& e) { e.trace_id.clear(); }, ev);
+        EXPECT_EQ(canonical_row(3, ev), without);
+    }
+    event traced = golden_audit();
+    std::get<audit_event>(traced).trace_id = trace;
+    // Computed independently from the documented format.
+    EXPECT_EQ(chain_hash(genesis_hash, 3, traced),
+              "3ae50f9ecdacf7bf5c4031adb99a40052a4f8d893d19d839110d32a8b8a251bd");
+}
+
 }  // namespace
 }  // namespace sidelight::audit
