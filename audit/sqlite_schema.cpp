@@ -159,8 +159,8 @@ void upgrade(SQLite::Database& db, const std::string& path, int from) {
         set_version(db, current_schema_version);
         tx.commit();
         spdlog::info(
-            "audit store: schema upgraded (rows unchanged; from version 1, security_audit "
-            "rebuilt) store={} from_version={} to_version={} security_audit_rows_copied={}",
+            "audit store: schema upgraded, rows unchanged store={} from_version={} "
+            "to_version={} security_audit_rows_copied={}",
             path, from, current_schema_version, rows);
     } catch (const std::exception& e) {
         throw store_error("audit store " + path + ": upgrade from schema version " +
