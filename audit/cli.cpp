@@ -25,6 +25,7 @@ void put_common(json::object& o, const E& e) {
     o["method"] = e.method;
     o["route"] = e.route;
     o["status"] = e.status;
+    if (!e.trace_id.empty()) o["trace_id"] = e.trace_id;
 }
 
 // JSON allows raw U+2028/U+2029 in strings, but JavaScript-era line readers split on them.

@@ -162,6 +162,10 @@ event_source source_of(const event& ev) {
     return field_of(ev, &audit_event::source, &security_event::source);
 }
 
+const std::string& trace_id_of(const event& ev) {
+    return field_of(ev, &audit_event::trace_id, &security_event::trace_id);
+}
+
 void normalize(event& ev) {
     auto& id = field_of(ev, &audit_event::event_id, &security_event::event_id);
     if (id.empty()) {

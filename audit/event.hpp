@@ -35,6 +35,9 @@ struct audit_event {
     std::string route;
     int status = 0;
     event_source source = event_source::rule;
+    // The request's W3C trace id (32 lower-case hex digits) when tracing is on, or one the event
+    // API was given; empty: none (stored NULL, and left out of the chain's canonical form).
+    std::string trace_id;
     // Set by normalize() when it generated event_id: new by construction, so the store need not
     // look it up before inserting. Not stored.
     bool generated_id = false;
@@ -55,6 +58,7 @@ struct security_event {
     std::string route;
     int status = 0;
     event_source source = event_source::rule;
+    std::string trace_id;       // as in audit_event
     bool generated_id = false;  // as in audit_event
 };
 
@@ -88,6 +92,7 @@ const std::string& event_id_of(const event& ev);
 bool generated_id_of(const event& ev);
 time_point created_at_of(const event& ev);
 event_source source_of(const event& ev);
+const std::string& trace_id_of(const event& ev);
 
 // Fills an empty event_id with a fresh UUID v7 and an epoch created_at with now().
 void normalize(event& ev);

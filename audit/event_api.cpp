@@ -99,6 +99,15 @@ struct field_reader {
         if (!id.empty() && !util::is_uuid(id)) fail(prefix + "event_id: expected a UUID");
         return id;
     }
+    // A W3C trace id: 32 lower-case hex digits, not all zero (what tracing itself accepts).
+    std::string trace_id() {
+        auto id = text("trace_id");
+        const bool hex =
+            id.size() == 32 && id.find_first_not_of("0123456789abcdef") == std::string::npos;
+        if (!id.empty() && (!hex || id.find_first_not_of('0') == std::string::npos))
+            fail(prefix + "trace_id: expected 32 lower-case hex digits, not all zero");
+        return id;
+    }
 };
 
 // Spans for the fields of one event object or of each event in an array.
@@ -209,7 +218,7 @@ parse_result parse_audit_events(std::string_view json_body,
                                 const std::vector<std::string>& redact_keys) {
     return parse_events(json_body, redact_keys, [](field_reader& f) -> event {
         f.refuse_unknown({"user_id", "action", "entity_type", "entity_id", "changes", "ip_address",
-                          "user_agent", "event_id", "created_at", "request_id"});
+                          "user_agent", "event_id", "created_at", "request_id", "trace_id"});
         audit_event ev;
         ev.action = f.text("action", true);
         ev.user_id = f.text("user_id");
@@ -221,6 +230,7 @@ parse_result parse_audit_events(std::string_view json_body,
         ev.event_id = f.event_id();
         ev.created_at = f.time("created_at");
         ev.request_id = f.text("request_id", false, 128);
+        ev.trace_id = f.trace_id();
         ev.source = event_source::api;
         return ev;
     });
@@ -230,7 +240,7 @@ parse_result parse_security_events(std::string_view json_body,
                                    const std::vector<std::string>& redact_keys) {
     return parse_events(json_body, redact_keys, [](field_reader& f) -> event {
         f.refuse_unknown({"event_type", "user_id", "ip_address", "success", "details", "event_id",
-                          "created_at", "request_id"});
+                          "created_at", "request_id", "trace_id"});
         security_event ev;
         ev.event_type = f.text("event_type", true);
         ev.user_id = f.text("user_id");
@@ -243,6 +253,7 @@ parse_result parse_security_events(std::string_view json_body,
         ev.event_id = f.event_id();
         ev.created_at = f.time("created_at");
         ev.request_id = f.text("request_id", false, 128);
+        ev.trace_id = f.trace_id();
         ev.source = event_source::api;
         return ev;
     });

@@ -110,6 +110,9 @@ std::string canonical_row(std::int64_t seq, const event& ev) {
         put_field(out, !s.success ? "" : *s.success ? "1" : "0");  // NULL: empty
         put_field(out, s.details);
     }
+    // Only when there is one: a row without a trace id (all rows written before trace ids
+    // existed) keeps exactly the encoding, and so the hash, it was stored with.
+    if (const auto& trace = trace_id_of(ev); !trace.empty()) put_field(out, trace);
     return out;
 }
 

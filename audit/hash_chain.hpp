@@ -9,7 +9,11 @@
 //   common:         table, seq, event_id, created_at, source, request_id, method, route, status
 //   audit_log:      user_id, action, entity_type, entity_id, changes, ip_address, user_agent
 //   security_audit: event_type, user_id, ip_address, success ("1"/"0", "" for NULL), details
-// Integers are decimal text; created_at is the stored ISO-8601 text.
+//   then, only when non-empty: trace_id
+// Integers are decimal text; created_at is the stored ISO-8601 text. trace_id is appended only
+// when the row has one, so a row without it (every row stored before trace ids existed, every
+// row while tracing is off) encodes byte for byte as before and its stored hash still verifies;
+// a row with one has it covered. NULL and "" are the same (no trace id).
 //
 // Pure functions; thread-safe.
 

@@ -97,6 +97,20 @@ CREATE TRIGGER audit_checkpoint_no_truncate BEFORE TRUNCATE ON audit_checkpoint
 INSERT INTO sidelight_schema_version (version) VALUES (1);
 )sql";
 
+// Version 2: the request's trace id (NULL when none). ADD COLUMN of a nullable column without a
+// default rewrites no row: the rows forwarded before keep their values, and their chain.
+constexpr const char* version_2_sql = R"sql(
+ALTER TABLE audit_log ADD COLUMN trace_id text;
+ALTER TABLE security_audit ADD COLUMN trace_id text;
+INSERT INTO sidelight_schema_version (version) VALUES (2);
+)sql";
+
+// Runs the steps from `found` (0: nothing yet) to pg_schema_version.
+void migrate_from(pg::connection& conn, int found) {
+    if (found < 1) conn.exec(version_1_sql);
+    if (found < 2) conn.exec(version_2_sql);
+}
+
 }  // namespace
 
 int pg_schema_version_of(pg::connection& conn) {
@@ -121,14 +135,15 @@ void pg_migrate(pg::connection& conn) {
                               std::to_string(found) + ", newer than this sidelight's (" +
                               std::to_string(pg_schema_version) + ")");
         }
-        if (found == 0) {
+        if (found < pg_schema_version) {
             try {
-                conn.exec(version_1_sql);
+                migrate_from(conn, found);
             } catch (const store_error& e) {
                 throw store_error(std::string(e.what()) +
-                                  " (creating the audit schema needs a role that may create "
-                                  "tables: start sidelight once as the owner, or run `sidelight "
-                                  "audit pg-grants --store`, see docs/AUDIT.md)");
+                                  " (creating or upgrading the audit schema needs a role that "
+                                  "may create tables (the tables' owner, to upgrade): start "
+                                  "sidelight once as the owner, or run `sidelight audit "
+                                  "pg-grants --store`, see docs/AUDIT.md)");
             }
         }
         conn.exec("COMMIT");

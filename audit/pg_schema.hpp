@@ -19,7 +19,8 @@
 
 namespace sidelight::audit {
 
-inline constexpr int pg_schema_version = 1;
+// 1: the tables, indexes and triggers; 2: trace_id text (NULL when none) on both event tables.
+inline constexpr int pg_schema_version = 2;
 
 // Creates or upgrades the schema, idempotently, in one transaction under an advisory lock, so
 // that any number of writers starting at once create it once. A database already at this version

@@ -19,7 +19,8 @@ using clock = std::chrono::steady_clock;
 // 3 event_id, 4 created_at, 5 source, 6 request_id, 7 method, 8 route, 9 status, 10 prev_hash,
 // 11 hash, 12 user_id, 13 action, 14 entity_type, 15 entity_id, 16 changes, 17 ip_address,
 // 18 user_agent, 19 event_type, 20 success, 21 details, 22 created_at (the sort key across
-// chains), 23 the typed JSON (changes or details) as text, 24 the typed address as text.
+// chains), 23 the typed JSON (changes or details) as text, 24 the typed address as text,
+// 25 trace_id (NULL when none).
 // The chain covers the text columns; the typed ones are checked against them (decode_row).
 constexpr const char* created_text =
     "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
@@ -27,13 +28,13 @@ std::string select_audit() {
     return std::string("SELECT 0 AS t, chain, seq, event_id::text, ") + created_text +
            ", source, request_id, method, route, status, prev_hash, hash, user_id, action, "
            "entity_type, entity_id, changes_text, ip_text, user_agent, '', NULL::boolean, '', "
-           "created_at, changes::text, host(ip_address) FROM audit_log";
+           "created_at, changes::text, host(ip_address), trace_id FROM audit_log";
 }
 std::string select_security() {
     return std::string("SELECT 1 AS t, chain, seq, event_id::text, ") + created_text +
            ", source, request_id, method, route, status, prev_hash, hash, user_id, '', '', '', "
            "'', ip_text, '', event_type, success, details_text, created_at, details::text, "
-           "host(ip_address) FROM security_audit";
+           "host(ip_address), trace_id FROM security_audit";
 }
 
 // The typed forms of the hashed text: jsonb for JSON Postgres accepts, inet for an address.
@@ -100,6 +101,7 @@ void decode_common(const pg::result& r, int i, std::int64_t seq, E& e) {
     e.method = r.text(i, 7);
     e.route = r.text(i, 8);
     e.status = static_cast<int>(r.int64(i, 9));
+    if (!r.null(i, 25)) e.trace_id = r.text(i, 25);
 }
 
 stored_event decode_row(const pg::result& r, int i) {
@@ -156,19 +158,26 @@ class columns {
 constexpr const char* insert_audit_sql =
     "INSERT INTO audit_log (chain, seq, event_id, created_at, source, request_id, method, route, "
     "status, prev_hash, hash, user_id, action, entity_type, entity_id, changes, changes_text, "
-    "ip_address, ip_text, user_agent) SELECT $1, * FROM unnest($2::bigint[], $3::uuid[], "
-    "$4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[], $9::integer[], "
-    "$10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::jsonb[], "
-    "$17::text[], $18::inet[], $19::text[], $20::text[]) ON CONFLICT (event_id) DO NOTHING";
-constexpr std::size_t audit_columns = 19;
+    "ip_address, ip_text, user_agent, trace_id) SELECT $1, * FROM unnest($2::bigint[], "
+    "$3::uuid[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[], "
+    "$9::integer[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], "
+    "$16::jsonb[], $17::text[], $18::inet[], $19::text[], $20::text[], $21::text[]) "
+    "ON CONFLICT (event_id) DO NOTHING";
+constexpr std::size_t audit_columns = 20;
 constexpr const char* insert_security_sql =
     "INSERT INTO security_audit (chain, seq, event_id, created_at, source, request_id, method, "
     "route, status, prev_hash, hash, user_id, event_type, ip_address, ip_text, success, details, "
-    "details_text) SELECT $1, * FROM unnest($2::bigint[], $3::uuid[], $4::timestamptz[], "
-    "$5::text[], $6::text[], $7::text[], $8::text[], $9::integer[], $10::text[], $11::text[], "
-    "$12::text[], $13::text[], $14::inet[], $15::text[], $16::boolean[], $17::jsonb[], "
-    "$18::text[]) ON CONFLICT (event_id) DO NOTHING";
-constexpr std::size_t security_columns = 17;
+    "details_text, trace_id) SELECT $1, * FROM unnest($2::bigint[], $3::uuid[], "
+    "$4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[], $9::integer[], "
+    "$10::text[], $11::text[], $12::text[], $13::text[], $14::inet[], $15::text[], "
+    "$16::boolean[], $17::jsonb[], $18::text[], $19::text[]) ON CONFLICT (event_id) DO NOTHING";
+constexpr std::size_t security_columns = 18;
+
+// NULL for no trace id, as in SQLite.
+std::optional<std::string_view> trace_or_null(const std::string& trace) {
+    if (trace.empty()) return std::nullopt;
+    return trace;
+}
 
 // Values are copied into the arrays at once: temporaries are fine.
 template <typename E>
@@ -274,6 +283,7 @@ std::size_t pg_store::insert_rows(std::span<const stored_event> rows) {
             audit.add(16, as_inet(a->ip_address));
             audit.add(17, a->ip_address);
             audit.add(18, a->user_agent);
+            audit.add(19, trace_or_null(a->trace_id));
             ++n_audit;
         } else {
             const auto& s = std::get<security_event>(row.ev);
@@ -286,6 +296,7 @@ std::size_t pg_store::insert_rows(std::span<const stored_event> rows) {
                                        : std::nullopt);
             security.add(15, as_jsonb(s.details));
             security.add(16, s.details);
+            security.add(17, trace_or_null(s.trace_id));
             ++n_security;
         }
     }

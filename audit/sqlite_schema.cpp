@@ -82,6 +82,15 @@ void set_version(SQLite::Database& db, int version) {
     db.exec("INSERT INTO schema_version (version) VALUES (" + std::to_string(version) + ")");
 }
 
+// Version 3: the request's trace id, NULL when none. ADD COLUMN rewrites no row and keeps the
+// triggers; a new file gets the column by the same statement, so that sqlite_master reads the
+// same in a new file and an upgraded one.
+constexpr const char* add_trace_id_sql = R"sql(
+ALTER TABLE audit_log ADD COLUMN trace_id TEXT;
+ALTER TABLE security_audit ADD COLUMN trace_id TEXT;
+)sql";
+
+// A new file: the version-2 tables, then the version-3 step, in one transaction.
 void create_schema(SQLite::Database& db) {
     SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
     for (const char* sql : {version_table_sql, audit_log_table_sql, security_audit_table_sql,
@@ -89,6 +98,7 @@ void create_schema(SQLite::Database& db) {
         db.exec(sql);
     }
     create_triggers(db);
+    db.exec(add_trace_id_sql);
     set_version(db, current_schema_version);
     tx.commit();
 }
@@ -112,9 +122,8 @@ std::string same_columns() {
 // The old one is renamed aside first (rather than the new one renamed into place) so that the new
 // table's CREATE statement is the one a new file has. The triggers are dropped first, all six:
 // the overwrite triggers of both tables name security_audit, and RENAME would rewrite them to
-// name the old table. Returns the rows copied.
+// name the old table. Inside the caller's transaction; returns the rows copied.
 std::int64_t upgrade_1_to_2(SQLite::Database& db) {
-    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
     for (const char* name : trigger_names) db.exec(std::string("DROP TRIGGER IF EXISTS ") + name);
     db.exec("ALTER TABLE security_audit RENAME TO security_audit_v1");
     db.exec(security_audit_table_sql);
@@ -137,17 +146,21 @@ std::int64_t upgrade_1_to_2(SQLite::Database& db) {
     db.exec("DROP TABLE security_audit_v1");  // and its indexes
     db.exec(security_audit_indexes_sql);
     create_triggers(db);
-    set_version(db, 2);
-    tx.commit();
     return old_rows;
 }
 
+// From version 1 or 2 to the current one, every step in one IMMEDIATE transaction: any failure
+// leaves the file at the version it had.
 void upgrade(SQLite::Database& db, const std::string& path, int from) {
     try {
-        const auto rows = upgrade_1_to_2(db);
+        SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+        const std::int64_t rows = from == 1 ? upgrade_1_to_2(db) : 0;
+        db.exec(add_trace_id_sql);
+        set_version(db, current_schema_version);
+        tx.commit();
         spdlog::info(
-            "audit store: schema upgraded (security_audit rebuilt, rows copied unchanged) "
-            "store={} from_version={} to_version={} rows={}",
+            "audit store: schema upgraded, rows unchanged store={} from_version={} "
+            "to_version={} security_audit_rows_copied={}",
             path, from, current_schema_version, rows);
     } catch (const std::exception& e) {
         throw store_error("audit store " + path + ": upgrade from schema version " +
@@ -184,7 +197,7 @@ void open_schema(SQLite::Database& db, const std::string& path) {
         return;
     }
     const auto found = db.execAndGet("SELECT max(version) FROM schema_version").getInt();
-    if (found == 1) {
+    if (found == 1 || found == 2) {
         upgrade(db, path, found);
     } else if (found != current_schema_version) {
         throw store_error("audit store " + path + ": schema version " + std::to_string(found) +

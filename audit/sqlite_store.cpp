@@ -21,15 +21,15 @@ namespace {
 // Both tables projected onto one column list: 0 table, 1 seq, 2 event_id, 3 created_at,
 // 4 source, 5 request_id, 6 method, 7 route, 8 status, 9 prev_hash, 10 hash, 11 user_id,
 // 12 action, 13 entity_type, 14 entity_id, 15 changes, 16 ip_address, 17 user_agent,
-// 18 event_type, 19 success, 20 details.
+// 18 event_type, 19 success, 20 details, 21 trace_id.
 constexpr const char* select_audit =
     "SELECT 0 AS t, seq, event_id, created_at, source, request_id, method, route, status, "
     "prev_hash, hash, user_id, action, entity_type, entity_id, changes, ip_address, user_agent, "
-    "'', 0, '' FROM audit_log";
+    "'', 0, '', trace_id FROM audit_log";
 constexpr const char* select_security =
     "SELECT 1 AS t, seq, event_id, created_at, source, request_id, method, route, status, "
-    "prev_hash, hash, user_id, '', '', '', '', ip_address, '', event_type, success, details "
-    "FROM security_audit";
+    "prev_hash, hash, user_id, '', '', '', '', ip_address, '', event_type, success, details, "
+    "trace_id FROM security_audit";
 
 std::string synchronous_pragma(const std::string& value) {
     for (const char* ok : {"off", "normal", "full", "extra"}) {
@@ -86,6 +86,7 @@ void decode_common(SQLite::Statement& st, std::int64_t seq, E& e) {
     e.method = st.getColumn(6).getString();
     e.route = st.getColumn(7).getString();
     e.status = static_cast<int>(integer_column(st, 8, "status", seq));
+    e.trace_id = st.getColumn(21).getString();  // NULL reads as "": none
 }
 
 event decode_event(SQLite::Statement& st, std::int64_t seq) {
@@ -130,13 +131,14 @@ stored_event decode_row(SQLite::Statement& st) {
 
 constexpr const char* audit_columns =
     "INSERT OR FAIL INTO audit_log (seq, event_id, created_at, source, request_id, method, route, "
-    "status, prev_hash, hash, user_id, action, entity_type, entity_id, changes, ip_address, "
-    "user_agent) VALUES ";
+    "status, prev_hash, hash, trace_id, user_id, action, entity_type, entity_id, changes, "
+    "ip_address, user_agent) VALUES ";
 constexpr const char* security_columns =
     "INSERT OR FAIL INTO security_audit (seq, event_id, created_at, source, request_id, method, "
-    "route, status, prev_hash, hash, user_id, event_type, ip_address, success, details) VALUES ";
-constexpr int audit_params = 17;
-constexpr int security_params = 15;
+    "route, status, prev_hash, hash, trace_id, user_id, event_type, ip_address, success, details) "
+    "VALUES ";
+constexpr int audit_params = 18;
+constexpr int security_params = 16;
 
 int params_per_row(table_kind table) {
     return table == table_kind::audit_log ? audit_params : security_params;
@@ -169,29 +171,33 @@ void bind_common(SQLite::Statement& st, int base, const stored_event& row, const
     st.bind(base + 8, e.status);
     st.bindNoCopy(base + 9, row.prev_hash);
     st.bindNoCopy(base + 10, row.hash);
+    if (e.trace_id.empty())
+        st.bind(base + 11);  // NULL: no trace id
+    else
+        st.bindNoCopy(base + 11, e.trace_id);
 }
 
 void bind_row(SQLite::Statement& st, int base, const stored_event& row) {
     if (const auto* a = std::get_if<audit_event>(&row.ev)) {
         bind_common(st, base, row, *a);
-        st.bindNoCopy(base + 11, a->user_id);
-        st.bindNoCopy(base + 12, a->action);
-        st.bindNoCopy(base + 13, a->entity_type);
-        st.bindNoCopy(base + 14, a->entity_id);
-        st.bindNoCopy(base + 15, a->changes);
-        st.bindNoCopy(base + 16, a->ip_address);
-        st.bindNoCopy(base + 17, a->user_agent);
+        st.bindNoCopy(base + 12, a->user_id);
+        st.bindNoCopy(base + 13, a->action);
+        st.bindNoCopy(base + 14, a->entity_type);
+        st.bindNoCopy(base + 15, a->entity_id);
+        st.bindNoCopy(base + 16, a->changes);
+        st.bindNoCopy(base + 17, a->ip_address);
+        st.bindNoCopy(base + 18, a->user_agent);
     } else {
         const auto& s = std::get<security_event>(row.ev);
         bind_common(st, base, row, s);
-        st.bindNoCopy(base + 11, s.user_id);
-        st.bindNoCopy(base + 12, s.event_type);
-        st.bindNoCopy(base + 13, s.ip_address);
+        st.bindNoCopy(base + 12, s.user_id);
+        st.bindNoCopy(base + 13, s.event_type);
+        st.bindNoCopy(base + 14, s.ip_address);
         if (s.success)
-            st.bind(base + 14, *s.success ? 1 : 0);
+            st.bind(base + 15, *s.success ? 1 : 0);
         else
-            st.bind(base + 14);  // NULL
-        st.bindNoCopy(base + 15, s.details);
+            st.bind(base + 15);  // NULL
+        st.bindNoCopy(base + 16, s.details);
     }
 }
 

@@ -19,6 +19,7 @@ audit::security_event detection(const audit::security_event& attempt, std::strin
     ev.method = attempt.method;
     ev.route = attempt.route;
     ev.status = attempt.status;
+    ev.trace_id = attempt.trace_id;  // the request that tipped the detector
     ev.source = audit::event_source::detector;
     boost::json::object d;
     d["key_kind"] = kind;

@@ -36,6 +36,7 @@ void fill_request_fields(Event& ev, const routes::request_record& r) {
     ev.route = std::string(r.route_label);
     ev.status = r.status;
     ev.source = audit::event_source::rule;
+    ev.trace_id = r.trace.trace_hex();  // "" when tracing is off: stored NULL
 }
 
 }  // namespace

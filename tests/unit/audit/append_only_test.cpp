@@ -65,18 +65,18 @@ TEST_F(AppendOnly, RefusesInsertOrReplace) {
     expect_refused(
         "INSERT OR REPLACE INTO audit_log SELECT seq, event_id, 'mallory', action, entity_type, "
         "entity_id, changes, ip_address, user_agent, created_at, request_id, method, route, "
-        "status, source, prev_hash, hash FROM audit_log");
+        "status, source, prev_hash, hash, trace_id FROM audit_log");
     expect_refused("REPLACE INTO security_audit SELECT * FROM security_audit");
     // A new event_id on an existing seq: REPLACE would delete the old row without a trigger.
     expect_refused(
         "INSERT OR REPLACE INTO audit_log SELECT seq, 'forged-id', 'mallory', action, "
         "entity_type, entity_id, changes, ip_address, user_agent, created_at, request_id, "
-        "method, route, status, source, prev_hash, hash FROM audit_log");
+        "method, route, status, source, prev_hash, hash, trace_id FROM audit_log");
     // The other table's seq is taken too (one sequence for both).
     expect_refused(
         "INSERT INTO audit_log SELECT 2, 'other-id', user_id, action, entity_type, entity_id, "
         "changes, ip_address, user_agent, created_at, request_id, method, route, status, source, "
-        "prev_hash, hash FROM audit_log");
+        "prev_hash, hash, trace_id FROM audit_log");
 }
 
 TEST_F(AppendOnly, RefusesUpsert) {
@@ -102,6 +102,8 @@ TEST_F(AppendOnly, TheStoresOwnConnectionCompilesOnlyReadsAndInserts) {
     sqlite_store s(store_at(path_));
     for (const std::string sql :
          {"UPDATE audit_log SET user_id = 'mallory'", "DELETE FROM security_audit",
+          "UPDATE audit_log SET trace_id = '4bf92f3577b34da6a3ce929d0e0e4736'",
+          "UPDATE security_audit SET trace_id = NULL",
           "INSERT INTO audit_log SELECT * FROM audit_log WHERE true "
           "ON CONFLICT(event_id) DO UPDATE SET user_id = 'mallory'",
           "DROP TRIGGER audit_log_no_update", "DROP TABLE audit_log",

@@ -104,13 +104,19 @@ TEST_F(Forwarder, ShipsWhatTheWriterCommitsAndPrunesTheSpool) {
         spool->record_checkpoint(parse_checkpoint_line(line));
     };
     writer w(*spool, cfg_, hooks);
+    // Trace ids travel through the spool as they are (and the chain covers them).
+    const std::string trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    auto traced_login = make_security("login_failed");
+    traced_login.trace_id = trace;
     for (int i = 0; i < 500; ++i) {
         if (i % 5 == 0)
-            ASSERT_TRUE(w.try_submit(make_security("login_failed")));
+            ASSERT_TRUE(w.try_submit(i % 10 == 0 ? traced_login : make_security("login_failed")));
         else
             ASSERT_TRUE(w.try_submit(make_audit("u" + std::to_string(i))));
     }
-    const auto strict = w.submit_and_wait(make_audit("strict-one"), 5s);
+    auto strict_one = make_audit("strict-one");
+    strict_one.trace_id = "0af7651916cd43dd8448eb211c80319c";
+    const auto strict = w.submit_and_wait(strict_one, 5s);
     ASSERT_TRUE(strict.ok) << strict.error;
     ASSERT_TRUE(eventually([&] { return tally() == expect_tally(501); })) << tally();
     EXPECT_TRUE(eventually([&] { return fwd.status().lag_events == 0; }));
@@ -118,6 +124,10 @@ TEST_F(Forwarder, ShipsWhatTheWriterCommitsAndPrunesTheSpool) {
     EXPECT_EQ(spool->acknowledged().seq, 501);
     EXPECT_EQ(testing::raw_db(cfg_.store.spool.path).text("SELECT count(*) FROM audit_log"), "0");
     EXPECT_GE(std::stoi(sql("SELECT count(*) FROM audit_checkpoint")), 1);  // forwarded too
+    EXPECT_EQ(sql("SELECT count(*) FROM security_audit WHERE trace_id = '" + trace + "'"), "50");
+    EXPECT_EQ(sql("SELECT count(*) FROM security_audit WHERE trace_id IS NULL"), "50");
+    EXPECT_EQ(sql("SELECT trace_id FROM audit_log WHERE user_id = 'strict-one'"),
+              strict_one.trace_id);
     EXPECT_TRUE(chain_verifies());
     EXPECT_TRUE(eventually([&] { return fwd.status().check_ms.has_value(); }, 5s));
     EXPECT_TRUE(fwd.status().connected);

@@ -50,7 +50,16 @@ class PgStore : public ::testing::Test {
 
 TEST_F(PgStore, CreatesTheSchemaWithTheOriginalColumnsIndexesAndVersion) {
     pg_store s(dsn(), "pod-a", true);
-    EXPECT_EQ(sql("SELECT version FROM sidelight_schema_version"), "1");
+    EXPECT_EQ(sql("SELECT string_agg(version::text, ',' ORDER BY version) FROM "
+                  "sidelight_schema_version"),
+              "1,2");
+    for (const char* table : {"audit_log", "security_audit"}) {
+        EXPECT_EQ(sql(std::string("SELECT data_type || ':' || is_nullable FROM "
+                                  "information_schema.columns WHERE table_name = '") +
+                      table + "' AND column_name = 'trace_id'"),
+                  "text:YES")
+            << table;
+    }
     // Typed columns as the original system had them, beside the exact text the chain covers.
     EXPECT_EQ(sql("SELECT string_agg(column_name || ':' || data_type, ',' ORDER BY column_name) "
                   "FROM information_schema.columns WHERE table_name = 'audit_log' AND "
@@ -90,9 +99,9 @@ TEST_F(PgStore, MigrationIsIdempotentAndSafeWhenManyWritersStartAtOnce) {
     }
     for (auto& t : writers) t.join();
     EXPECT_EQ(failures.load(), 0);
-    EXPECT_EQ(sql("SELECT count(*) FROM sidelight_schema_version"), "1");
+    EXPECT_EQ(sql("SELECT count(*) FROM sidelight_schema_version"), "2");  // versions 1 and 2
     pg_store again(dsn(), "pod-a", true);
-    EXPECT_EQ(sql("SELECT count(*) FROM sidelight_schema_version"), "1");
+    EXPECT_EQ(sql("SELECT count(*) FROM sidelight_schema_version"), "2");
 }
 
 TEST_F(PgStore, RefusesADatabaseWithoutTheSchemaOrWithANewerOne) {
@@ -168,6 +177,81 @@ TEST_F(PgStore, ForwardsSpooledRowsAsTheyAreAndVerifies) {
     const auto v = verify(s);
     EXPECT_TRUE(v.ok()) << v.detail;
     EXPECT_EQ(v.count, 10);
+}
+
+// A row's trace id is forwarded as it is (NULL for none), read back, covered by the chain, and
+// an edited one is found by verify.
+TEST_F(PgStore, ForwardedRowsKeepTheirTraceIdAndVerify) {
+    temp_dir dir;
+    sqlite_store spool(testing::store_at(dir.file("s.db")));
+    auto a = make_audit("alice");
+    a.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    auto b = make_security("login_failed");
+    b.trace_id = "0af7651916cd43dd8448eb211c80319c";
+    const std::vector<event> batch{a, b, make_audit("carol")};
+    const auto rows = spool.append(batch);
+    pg_store s(dsn(), "pod-a", true);
+    ASSERT_EQ(s.forward(rows, {}).inserted, 3u);
+    EXPECT_EQ(sql("SELECT seq || ':' || coalesce(trace_id, 'null') FROM audit_log ORDER BY seq"),
+              "1:4bf92f3577b34da6a3ce929d0e0e4736\n3:null");
+    EXPECT_EQ(sql("SELECT trace_id FROM security_audit"), "0af7651916cd43dd8448eb211c80319c");
+    const auto back = s.query(query_filter{});
+    ASSERT_EQ(back.size(), 3u);
+    EXPECT_EQ(trace_id_of(back[0].ev), a.trace_id);
+    EXPECT_EQ(trace_id_of(back[1].ev), b.trace_id);
+    EXPECT_EQ(trace_id_of(back[2].ev), "");
+    for (std::size_t i = 0; i < 3; ++i)
+        EXPECT_EQ(canonical_row(back[i].seq, back[i].ev), canonical_row(rows[i].seq, rows[i].ev));
+    auto v = verify(s);
+    EXPECT_TRUE(v.ok()) << v.detail;
+    EXPECT_EQ(v.count, 3);
+    sql("BEGIN; SET LOCAL session_replication_role = replica; UPDATE security_audit SET trace_id "
+        "= '4bf92f3577b34da6a3ce929d0e0e4736' WHERE seq = 2; COMMIT");
+    v = verify(s);
+    EXPECT_EQ(v.status, verify_status::modified);
+    EXPECT_EQ(v.broken_seq, 2);
+}
+
+// A database of the release before (schema version 1, rows without trace_id) is upgraded by the
+// first writer that migrates: its rows keep verifying, new rows carry their trace id. A reader
+// that does not migrate names the version it found until then.
+TEST_F(PgStore, AVersion1DatabaseIsUpgradedAndItsRowsStillVerify) {
+    const auto old_rows = spooled(4);
+    {
+        pg_store s(dsn(), "pod-a", true);
+        s.forward(old_rows, {});
+    }
+    // Back to version 1 as it was: no trace_id column, one version row.
+    sql("ALTER TABLE audit_log DROP COLUMN trace_id; ALTER TABLE security_audit DROP COLUMN "
+        "trace_id; DELETE FROM sidelight_schema_version WHERE version = 2");
+    try {
+        pg_store reader(dsn(), "pod-a", false);
+        FAIL() << "read a version-1 database";
+    } catch (const store_error& e) {
+        EXPECT_NE(std::string(e.what()).find("audit schema version 1, this sidelight reads "
+                                             "version 2"),
+                  std::string::npos)
+            << e.what();
+    }
+    pg_store s(dsn(), "pod-a", true);
+    EXPECT_EQ(sql("SELECT max(version) FROM sidelight_schema_version"), "2");
+    EXPECT_EQ(sql("SELECT count(*) FROM audit_log WHERE trace_id IS NULL"), "3");
+    auto v = verify(s);
+    EXPECT_TRUE(v.ok()) << v.detail;
+    EXPECT_EQ(v.count, 4);
+    // The spool goes on: a new row with a trace id after the old ones.
+    sqlite_store spool(testing::store_at(dir_.file("spool-pod-a.db")), open_mode::existing);
+    auto traced = make_audit("erin");
+    traced.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const std::vector<event> batch{traced};
+    const auto more = spool.append(batch);
+    ASSERT_EQ(more.at(0).seq, 5);
+    ASSERT_EQ(s.forward(more, {}).inserted, 1u);
+    v = verify(s);
+    EXPECT_TRUE(v.ok()) << v.detail;
+    EXPECT_EQ(v.count, 5);
+    EXPECT_EQ(sql("SELECT trace_id FROM audit_log WHERE seq = 5"),
+              "4bf92f3577b34da6a3ce929d0e0e4736");
 }
 
 TEST_F(PgStore, AResentBatchIsSkippedRowForRowAndTheRestGoesOn) {

@@ -90,8 +90,19 @@ std::string v1_insert(const stored_event& row) {
            quoted(s.ip_address) + ", " + (*s.success ? "1" : "0") + ", " + quoted(s.details) + ")";
 }
 
-// A version-1 file with a few chained rows in both tables, as the previous release wrote them.
-std::vector<stored_event> write_v1_file(const std::string& path) {
+// Version 2 as the release before trace ids created it: version 1 with success nullable.
+std::string v2_schema() {
+    std::string sql = v1_schema;
+    const std::string not_null = "success INTEGER NOT NULL CHECK";
+    sql.replace(sql.find(not_null), not_null.size(), "success INTEGER CHECK");
+    const std::string version = "VALUES (1)";
+    sql.replace(sql.find(version), version.size(), "VALUES (2)");
+    return sql;
+}
+
+// A version-1 (or 2) file with a few chained rows in both tables, as the release before wrote
+// them (the INSERTs of versions 1 and 2 are the same).
+std::vector<stored_event> write_old_file(const std::string& path, int version) {
     auto ok = make_security("LOGIN_SUCCESS", "carol");
     ok.success = true;
     ok.details = R"({"it's":"quoted"})";
@@ -99,7 +110,8 @@ std::vector<stored_event> write_v1_file(const std::string& path) {
                               make_audit("dave", "43")};
     raw_db raw(path);
     EXPECT_EQ(raw.exec("PRAGMA page_size=16384; PRAGMA journal_mode=WAL"), SQLITE_OK);
-    EXPECT_EQ(raw.exec(v1_schema), SQLITE_OK) << raw.last_error();
+    EXPECT_EQ(raw.exec(version == 1 ? std::string(v1_schema) : v2_schema()), SQLITE_OK)
+        << raw.last_error();
     std::vector<stored_event> rows;
     std::string prev{genesis_hash};
     for (auto& ev : events) {
@@ -111,6 +123,20 @@ std::vector<stored_event> write_v1_file(const std::string& path) {
         rows.push_back(row);
     }
     return rows;
+}
+
+std::vector<stored_event> write_v1_file(const std::string& path) {
+    return write_old_file(path, 1);
+}
+
+// `rows` (raw_db::rows) with a NULL column appended to every row: trace_id as an upgrade adds it.
+std::string with_null_trace(const std::string& rows) {
+    std::string out;
+    for (std::size_t start = 0, end; (end = rows.find('\n', start)) != std::string::npos;
+         start = end + 1) {
+        out += rows.substr(start, end - start) + "|n:\n";
+    }
+    return out;
 }
 
 // Everything a reader can see of the file: schema objects, version and every row of both tables.
@@ -165,9 +191,10 @@ TEST_F(SchemaUpgrade, Version1FileIsUpgradedWithEveryRowUnchanged) {
     }
 
     const auto after = content_of(path_);
-    EXPECT_EQ(after.version, "i:2\n");
-    EXPECT_EQ(after.audit_rows, before.audit_rows);
-    EXPECT_EQ(after.security_rows, before.security_rows);
+    EXPECT_EQ(after.version, "i:3\n");
+    // Every row as it was, with trace_id NULL.
+    EXPECT_EQ(after.audit_rows, with_null_trace(before.audit_rows));
+    EXPECT_EQ(after.security_rows, with_null_trace(before.security_rows));
 
     // Schema objects (tables, indexes, triggers) read exactly as a new file's.
     const auto fresh = dir_.file("fresh.db");
@@ -175,7 +202,7 @@ TEST_F(SchemaUpgrade, Version1FileIsUpgradedWithEveryRowUnchanged) {
     EXPECT_EQ(after.schema, content_of(fresh).schema);
     EXPECT_NE(after.schema.find("security_audit_no_overwrite"), std::string::npos);
 
-    // Opening again finds version 2 and changes nothing.
+    // Opening again finds version 3 and changes nothing.
     { sqlite_store s(store_at(path_), open_mode::existing); }
     EXPECT_EQ(content_of(path_), after);
 }
@@ -229,7 +256,7 @@ TEST_F(SchemaUpgrade, FailedUpgradeLeavesTheVersion1FileAsItWas) {
         FAIL() << "upgraded a file with a row version 2 refuses";
     } catch (const store_error& e) {
         const std::string what = e.what();
-        EXPECT_NE(what.find("upgrade from schema version 1 to 2 failed, the file is left at "
+        EXPECT_NE(what.find("upgrade from schema version 1 to 3 failed, the file is left at "
                             "version 1"),
                   std::string::npos)
             << what;
@@ -251,13 +278,140 @@ TEST_F(SchemaUpgrade, ReadOnlyVersion1FileIsLeftAsItWas) {
         FAIL() << "upgraded a read-only file";
     } catch (const store_error& e) {
         const std::string what = e.what();
-        EXPECT_NE(what.find(path_ + ": upgrade from schema version 1 to 2 failed, the file is left "
+        EXPECT_NE(what.find(path_ + ": upgrade from schema version 1 to 3 failed, the file is left "
                                     "at version 1: attempt to write a readonly database"),
                   std::string::npos)
             << what;
     }
     EXPECT_EQ(content_of(path_), before);
     EXPECT_EQ(raw_db(path_).text("SELECT version FROM schema_version"), "1");
+}
+
+constexpr const char* trace_a = "4bf92f3577b34da6a3ce929d0e0e4736";
+constexpr const char* trace_b = "0af7651916cd43dd8448eb211c80319c";
+
+// A version-2 file (the release before trace ids) with chained rows is upgraded in place by
+// ADD COLUMN: old rows unchanged (trace_id NULL), rows with trace ids appended after them, and
+// the whole mixed chain verifies.
+TEST_F(SchemaUpgrade, Version2FileGetsTraceIdAndTheMixedChainVerifies) {
+    const auto written = write_old_file(path_, 2);
+    const auto before = content_of(path_);
+    {
+        sqlite_store s(store_at(path_));
+        auto traced = make_audit("erin", "44");
+        traced.trace_id = trace_a;
+        auto traced_login = make_security("LOGIN_FAILED", "frank");
+        traced_login.trace_id = trace_b;
+        const std::vector<event> batch{traced, traced_login, make_audit("gina")};
+        const auto rows = s.append(batch);
+        ASSERT_EQ(rows.size(), 3u);
+        EXPECT_EQ(rows[0].seq, 5);
+        EXPECT_EQ(rows[0].prev_hash, written.back().hash);
+        const auto r = verify(s);
+        EXPECT_TRUE(r.ok()) << to_string(r.status) << ": " << r.detail;
+        EXPECT_EQ(r.count, 7);
+        const auto stored = s.query({});
+        ASSERT_EQ(stored.size(), 7u);
+        for (std::size_t i = 0; i < 4; ++i) {
+            EXPECT_EQ(stored[i].hash, written[i].hash) << i;
+            EXPECT_EQ(trace_id_of(stored[i].ev), "") << i;
+        }
+        EXPECT_EQ(trace_id_of(stored[4].ev), trace_a);
+        EXPECT_EQ(trace_id_of(stored[5].ev), trace_b);
+        EXPECT_EQ(trace_id_of(stored[6].ev), "");
+    }
+    const auto after = content_of(path_);
+    EXPECT_EQ(after.version, "i:3\n");
+    raw_db raw(path_);
+    // The old rows as they were, with trace_id NULL; the new ones with theirs, or NULL.
+    EXPECT_EQ(raw.rows("SELECT * FROM audit_log WHERE seq <= 4 ORDER BY seq"),
+              with_null_trace(before.audit_rows));
+    EXPECT_EQ(raw.rows("SELECT * FROM security_audit WHERE seq <= 4 ORDER BY seq"),
+              with_null_trace(before.security_rows));
+    EXPECT_EQ(raw.rows("SELECT seq, trace_id FROM audit_log WHERE seq > 4 ORDER BY seq"),
+              std::string("i:5|t:") + trace_a + "\ni:7|n:\n");
+    EXPECT_EQ(raw.rows("SELECT seq, trace_id FROM security_audit WHERE seq > 4"),
+              std::string("i:6|t:") + trace_b + "\n");
+    // Schema objects read exactly as a new file's.
+    const auto fresh = dir_.file("fresh.db");
+    { sqlite_store s(store_at(fresh)); }
+    EXPECT_EQ(after.schema, content_of(fresh).schema);
+    EXPECT_NE(after.schema.find("trace_id TEXT"), std::string::npos);
+}
+
+TEST_F(SchemaUpgrade, TraceIdIsAppendOnlyAndAnEditedOneBreaksTheChain) {
+    write_old_file(path_, 2);
+    {
+        sqlite_store s(store_at(path_));
+        auto traced = make_audit("erin", "44");
+        traced.trace_id = trace_a;
+        auto traced_login = make_security("LOGIN_FAILED", "frank");
+        traced_login.trace_id = trace_b;
+        const std::vector<event> batch{traced, traced_login};
+        s.append(batch);
+    }
+    const auto before = content_of(path_);
+    {
+        raw_db raw(path_);
+        for (const char* sql :
+             {"UPDATE audit_log SET trace_id = '0af7651916cd43dd8448eb211c80319c' WHERE seq = 5",
+              "UPDATE audit_log SET trace_id = '0af7651916cd43dd8448eb211c80319c' WHERE seq = 1",
+              "UPDATE security_audit SET trace_id = NULL WHERE seq = 6",
+              "DELETE FROM audit_log WHERE seq = 5",
+              "INSERT OR REPLACE INTO audit_log SELECT * FROM audit_log WHERE seq = 5"}) {
+            EXPECT_NE(raw.exec(sql), SQLITE_OK) << sql;
+            EXPECT_NE(raw.last_error().find("append-only"), std::string::npos)
+                << sql << ": " << raw.last_error();
+        }
+    }
+    EXPECT_EQ(content_of(path_), before);
+
+    // Past the triggers (whoever can write the file can drop them), the chain tells.
+    const auto tampered = [&](const std::string& sql) {
+        raw_db raw(path_);
+        EXPECT_EQ(raw.exec("DROP TRIGGER IF EXISTS audit_log_no_update; DROP TRIGGER IF EXISTS "
+                           "security_audit_no_update; " +
+                           sql),
+                  SQLITE_OK)
+            << raw.last_error();
+        sqlite_store s(store_at(path_), open_mode::existing);
+        return verify(s);
+    };
+    auto r =
+        tampered("UPDATE audit_log SET trace_id = '" + std::string(trace_b) + "' WHERE seq = 5");
+    EXPECT_EQ(r.status, verify_status::modified);
+    EXPECT_EQ(r.broken_seq, 5);
+    r = tampered("UPDATE audit_log SET trace_id = '" + std::string(trace_a) + "' WHERE seq = 5");
+    EXPECT_TRUE(r.ok()) << to_string(r.status) << ": " << r.detail;  // put back
+    r = tampered("UPDATE security_audit SET trace_id = NULL WHERE seq = 6");
+    EXPECT_EQ(r.status, verify_status::modified);
+    EXPECT_EQ(r.broken_seq, 6);
+    r = tampered("UPDATE security_audit SET trace_id = '" + std::string(trace_b) +
+                 "' WHERE seq = 6; UPDATE audit_log SET trace_id = '" + trace_a +
+                 "' WHERE seq = 1");
+    EXPECT_EQ(r.status, verify_status::modified);  // a trace id given to an old row
+    EXPECT_EQ(r.broken_seq, 1);
+}
+
+// A version-2 file sidelight may read but not write stays at version 2 (root writes anyway).
+TEST_F(SchemaUpgrade, ReadOnlyVersion2FileIsLeftAsItWas) {
+    if (geteuid() == 0) GTEST_SKIP() << "root writes read-only files";
+    write_old_file(path_, 2);
+    { raw_db(path_).exec("PRAGMA wal_checkpoint(TRUNCATE)"); }
+    const auto before = content_of(path_);
+    ASSERT_EQ(chmod(path_.c_str(), 0444), 0);
+    try {
+        sqlite_store s(store_at(path_));
+        FAIL() << "upgraded a read-only file";
+    } catch (const store_error& e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find(path_ + ": upgrade from schema version 2 to 3 failed, the file is left "
+                                    "at version 2: attempt to write a readonly database"),
+                  std::string::npos)
+            << what;
+    }
+    EXPECT_EQ(content_of(path_), before);
+    EXPECT_EQ(raw_db(path_).text("SELECT version FROM schema_version"), "2");
 }
 
 }  // namespace

@@ -34,7 +34,7 @@ TEST(SqliteStore, CreatesSchemaAndReopens) {
     EXPECT_EQ(again.head().seq, 1);
     raw_db raw(path);
     EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
-    EXPECT_EQ(raw.text("SELECT version FROM schema_version"), "2");
+    EXPECT_EQ(raw.text("SELECT version FROM schema_version"), "3");
     for (const char* index : {"audit_log_user_id", "audit_log_entity", "audit_log_created_at",
                               "security_audit_event_type", "security_audit_created_at"}) {
         EXPECT_EQ(
@@ -73,7 +73,7 @@ TEST(SqliteStore, RejectsOtherSchemaVersion) {
         sqlite_store s(store_at(path));
         FAIL() << "opened a version 7 store";
     } catch (const store_error& e) {
-        EXPECT_NE(std::string(e.what()).find("schema version 7, this build expects 2"),
+        EXPECT_NE(std::string(e.what()).find("schema version 7, this build expects 3"),
                   std::string::npos)
             << e.what();
     }

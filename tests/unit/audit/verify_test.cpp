@@ -177,7 +177,7 @@ TEST_F(Verify, ForgedRowInTheMiddleBreaksTheLink) {
         "INSERT INTO audit_log SELECT 3, 'forged-event', 'mallory', action, entity_type, "
         "'0', changes, ip_address, user_agent, '" +
         format_time(forged.created_at) + "', request_id, method, route, status, source, '" +
-        rows_[1].hash + "', '" + hash + "' FROM audit_log WHERE seq = 1");
+        rows_[1].hash + "', '" + hash + "', trace_id FROM audit_log WHERE seq = 1");
     // ...is undone by the next row, whose prev_hash still names the original.
     expect_broken(verify_status::broken_link, 4, "forged seq 3");
 }
@@ -186,7 +186,7 @@ TEST_F(Verify, ForgedRowAtTheEndIsInvisibleToTheChainAlone) {
     tamper(
         "INSERT INTO security_audit SELECT 7, 'forged', event_type, 'mallory', ip_address, "
         "1, details, created_at, request_id, method, route, status, source, '" +
-        rows_.back().hash + "', 'placeholder' FROM security_audit WHERE seq = 6");
+        rows_.back().hash + "', 'placeholder', trace_id FROM security_audit WHERE seq = 6");
     // Fix the hash up the way an attacker would: recompute it over the stored content.
     query_filter last;
     last.after_seq = 6;
