@@ -170,7 +170,9 @@ TEST(TracingTest, NoneOrAnInvalidContextStartsANewTraceAndDropsTracestate) {
     EXPECT_EQ(traces.size(), heads.size());
     ASSERT_TRUE(eventually([&] { return spans_received(collector).size() == 8; }));
     for (const auto& s : spans_received(collector)) {
-        if (s.at("kind").as_int64() == 2) EXPECT_EQ(s.if_contains("parentSpanId"), nullptr);
+        if (s.at("kind").as_int64() == 2) {
+            EXPECT_EQ(s.if_contains("parentSpanId"), nullptr);
+        }
     }
 }
 
