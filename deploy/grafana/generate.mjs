@@ -236,7 +236,7 @@ const egress_var = () => ({
     ...label_var(
         "egress",
         "Mail listener",
-        'label_values(emails_sent_total{service=~"$service"}, listener)',
+        'label_values(api_requests_total{service=~"$service", listener!="ingress"}, listener)',
         "The egress listener the app's mail calls go through",
     ),
     includeAll: false,
@@ -845,6 +845,7 @@ function options(p) {
                 textMode: "auto",
                 wideLayout: true,
                 showPercentChange: false,
+                percentChangeColorMode: "standard",
             };
         case "heatmap":
             return {
@@ -856,6 +857,7 @@ function options(p) {
                 legend: { show: true },
                 tooltip: { mode: "single", yHistogram: false, showColorScale: false },
                 cellValues: {},
+                showValue: "auto",
                 exemplars: { color: "rgba(255,0,255,0.7)" },
                 filterValues: { le: 1e-9 },
             };

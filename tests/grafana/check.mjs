@@ -1,0 +1,232 @@
+#!/usr/bin/env node
+// Every PromQL expression sidelight ships, checked against a running sidelight and a real
+// Prometheus that scraped it (tests/grafana/env.mjs sets both up, with traffic through the proxy,
+// the egress listener and the database listener):
+//   - every panel target and every query variable of deploy/grafana/*.json,
+//   - every rule of deploy/prometheus/sidelight-rules.yaml and of the PrometheusRule objects in
+//     deploy/kubernetes/monitoring/prometheusrule-*.yaml,
+//   - every ```promql block of docs/PROMQL.md.
+// For each: (a) each metric name is a sample name of sidelight's /metrics (api_latency_ms_bucket,
+// never api_latency_ms) or a series a rule records, and each label it matches on or groups by is
+// a label of those metrics (or a target label Prometheus adds); (b) Prometheus runs it
+// (/api/v1/query) without an error; (c) the result is non-empty, unless it is listed in
+// NOT_EXERCISED below with the reason, or it is an alert (an alert's expression is empty when
+// all is well). Failures name the file, the panel or rule, and the expression.
+//   node tests/grafana/check.mjs SIDELIGHT_BINARY
+
+import { readFileSync, readdirSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parse } from "yaml";
+import { POD, query, remove, start } from "./env.mjs";
+import { exposition, references, substitute } from "./promql.mjs";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, "../..");
+
+// Expressions whose result may be empty after the test's traffic, by file and panel (or the
+// query's first line for docs/PROMQL.md), with the reason.
+const NOT_EXERCISED = new Map([
+    // The test's traffic drops no event, has no store error, no forward error and no bearer
+    // token: these series exist at 0, so their increase is 0, not empty; nothing to list yet.
+]);
+
+const VARIABLES = {
+    datasource: "prometheus",
+    service: "shop",
+    pod: POD,
+    listener: ".*",
+    route: ".*",
+    platform: ".*",
+    egress: "mail",
+    table: ".*",
+    operation: ".*",
+    pool_size: "20",
+    __rate_interval: "1m",
+    __interval: "15s",
+    __range: "5m",
+};
+
+// Labels Prometheus adds to every scraped series (the Operator adds pod and namespace; the test
+// adds them as target labels).
+const TARGET_LABELS = new Set(["job", "instance", "pod", "namespace", "__name__"]);
+
+function dashboard_exprs() {
+    const out = [];
+    const dir = join(root, "deploy/grafana");
+    for (const f of readdirSync(dir).filter((f) => f.endsWith(".json")).sort()) {
+        const d = JSON.parse(readFileSync(join(dir, f), "utf8"));
+        const file = relative(root, join(dir, f));
+        const walk = (panels) => {
+            for (const p of panels ?? []) {
+                if (p.type === "row") walk(p.panels);
+                for (const t of p.targets ?? []) {
+                    out.push({ file, where: `panel "${p.title}" ${t.refId}`, expr: t.expr });
+                }
+            }
+        };
+        walk(d.panels);
+        for (const v of d.templating?.list ?? []) {
+            if (v.type !== "query") continue;
+            const text = typeof v.query === "string" ? v.query : v.query.query;
+            const m = /^label_values\((.*),\s*([a-zA-Z_][a-zA-Z0-9_]*)\)$/.exec(text);
+            if (!m) throw new Error(`${file}: variable ${v.name}: not label_values(selector, label): ${text}`);
+            // label_values(sel, label): the series of sel must exist and carry label.
+            out.push({
+                file,
+                where: `variable $${v.name}`,
+                expr: `count by (${m[2]}) (${m[1]})`,
+            });
+        }
+    }
+    return out;
+}
+
+function rule_exprs(recorded) {
+    const out = [];
+    const groups_of = (f) => {
+        const doc = parse(readFileSync(join(root, f), "utf8"));
+        return (doc.spec ?? doc).groups;
+    };
+    const files = ["deploy/prometheus/sidelight-rules.yaml"];
+    const mon = "deploy/kubernetes/monitoring";
+    for (const f of readdirSync(join(root, mon)).sort()) {
+        if (f.startsWith("prometheusrule-")) files.push(`${mon}/${f}`);
+    }
+    for (const file of files) {
+        for (const g of groups_of(file)) {
+            for (const r of g.rules) {
+                if (r.record) recorded.add(r.record);
+                out.push({
+                    file,
+                    where: `group ${g.name} ${r.record ? `record ${r.record}` : `alert ${r.alert}`}`,
+                    expr: r.expr,
+                    alert: Boolean(r.alert),
+                });
+            }
+        }
+    }
+    return out;
+}
+
+function cookbook_exprs() {
+    const file = "docs/PROMQL.md";
+    let text;
+    try {
+        text = readFileSync(join(root, file), "utf8");
+    } catch {
+        return [];
+    }
+    const out = [];
+    let n = 0;
+    for (const m of text.matchAll(/```promql\n([\s\S]*?)```/g)) {
+        n++;
+        const first = m[1].split("\n").find((l) => l.trim() && !l.trim().startsWith("#")) ?? "";
+        out.push({ file, where: `block ${n} (${first.trim().slice(0, 60)})`, expr: m[1] });
+    }
+    if (n === 0) throw new Error(`${file}: no promql block`);
+    return out;
+}
+
+async function main() {
+    const sidelight = process.argv[2];
+    if (!sidelight) {
+        console.error("usage: node tests/grafana/check.mjs SIDELIGHT_BINARY");
+        process.exit(2);
+    }
+    const recorded = new Set();
+    const exprs = [...dashboard_exprs(), ...rule_exprs(recorded), ...cookbook_exprs()];
+
+    const env = await start(root, sidelight);
+    let failures = 0;
+    const fail = (e, msg) => {
+        failures++;
+        console.error(`grafana: FAIL ${e.file}: ${e.where}: ${msg}\n    ${e.expr.trim().replace(/\n\s*/g, " ")}`);
+    };
+    try {
+        const samples = exposition(env.metrics);
+        // The labels of recorded series, from Prometheus (the rules ran every second).
+        const recorded_labels = new Map();
+        for (const name of recorded) {
+            const r = await query(env.prometheus, `{__name__="${name}"}`);
+            const labels = new Set();
+            for (const s of r.data?.result ?? []) for (const l of Object.keys(s.metric)) labels.add(l);
+            recorded_labels.set(name, labels);
+        }
+        let checked = 0;
+        for (const e of exprs) {
+            let expr;
+            try {
+                expr = substitute(e.expr, VARIABLES);
+            } catch (err) {
+                fail(e, err.message);
+                continue;
+            }
+            // (a) names against the exposition
+            let refs;
+            try {
+                refs = references(expr);
+            } catch (err) {
+                fail(e, err.message);
+                continue;
+            }
+            const known = new Set(TARGET_LABELS);
+            let names_ok = true;
+            for (const [name, matchers] of refs.metrics) {
+                const labels = samples.get(name) ?? recorded_labels.get(name);
+                if (!labels) {
+                    fail(e, `metric ${name} is not in sidelight's /metrics (nor recorded by a rule)`);
+                    names_ok = false;
+                    continue;
+                }
+                for (const l of labels) known.add(l);
+                for (const l of matchers) {
+                    if (!labels.has(l) && !TARGET_LABELS.has(l)) {
+                        fail(e, `${name} has no label ${l} (it has ${[...labels].sort().join(", ")})`);
+                        names_ok = false;
+                    }
+                }
+            }
+            for (const l of [...refs.grouping, ...refs.bare_matchers]) {
+                if (!known.has(l)) {
+                    fail(e, `label ${l} is on none of the metrics it reads (${[...refs.metrics.keys()].join(", ")})`);
+                    names_ok = false;
+                }
+            }
+            if (refs.metrics.size === 0) {
+                fail(e, "reads no metric");
+                names_ok = false;
+            }
+            // (b) Prometheus runs it, (c) and finds something
+            const r = await query(env.prometheus, expr);
+            if (r.status !== "success") {
+                fail(e, `Prometheus: ${r.errorType}: ${r.error}`);
+                continue;
+            }
+            const empty = r.data.resultType === "vector" || r.data.resultType === "matrix"
+                ? r.data.result.length === 0
+                : false;
+            const key = `${e.file}: ${e.where}`;
+            if (empty && !e.alert && !NOT_EXERCISED.has(key)) {
+                fail(e, "empty result after the test's traffic (list it in NOT_EXERCISED with the reason if that is right)");
+                continue;
+            }
+            if (names_ok) checked++;
+        }
+        console.log(`grafana: ${checked} of ${exprs.length} expressions checked against /metrics and Prometheus`);
+    } finally {
+        if (failures) {
+            console.error(`grafana: sidelight's log:\n${env.sidelight_log()}`);
+            console.error(`grafana: Prometheus' log:\n${env.prometheus_log?.() ?? ""}`);
+        }
+        await env.stop();
+        if (!failures) remove(env);
+        else console.error(`grafana: the files are kept in ${env.dir}`);
+    }
+    process.exit(failures ? 1 : 0);
+}
+
+main().catch((e) => {
+    console.error(`grafana: ${e.stack ?? e}`);
+    process.exit(1);
+});
