@@ -215,11 +215,11 @@ async function main() {
         }
         console.log(`grafana: ${checked} of ${exprs.length} expressions checked against /metrics and Prometheus`);
     } finally {
+        await env.stop(); // first: sidelight's log is complete once it has exited
         if (failures) {
             console.error(`grafana: sidelight's log:\n${env.sidelight_log()}`);
             console.error(`grafana: Prometheus' log:\n${env.prometheus_log?.() ?? ""}`);
         }
-        await env.stop();
         if (!failures) remove(env);
         else console.error(`grafana: the files are kept in ${env.dir}`);
     }
