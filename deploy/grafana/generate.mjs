@@ -508,12 +508,26 @@ const database = {
     ],
 };
 
+const login_route_var = () => ({
+    name: "login_route",
+    label: "Login route",
+    description: "The route template of the login endpoint (the route of the security rule with login: true)",
+    type: "textbox",
+    query: "/api/login",
+    current: { selected: true, text: "/api/login", value: "/api/login" },
+    options: [],
+    hide: 0,
+    includeAll: false,
+    multi: false,
+    skipUrlSync: false,
+});
+
 const audit = {
     uid: "sidelight-audit",
     title: "sidelight / Audit and security",
     description:
         "sidelight's audit pipeline (queue, store, drops), the fleet store's forwarding to Postgres, and the security events and detections.",
-    variables: [datasource_var(), service_var(), pod_var()],
+    variables: [datasource_var(), service_var(), pod_var(), listener_var(), login_route_var()],
     panels: [
         row("Audit pipeline"),
         ts(
@@ -666,6 +680,18 @@ const audit = {
                 ),
             ],
             { thresholds: steps(green, [1, "red"]) },
+        ),
+        ts(
+            "Login attempts by outcome",
+            "POST requests to the login route chosen above, per second by status class: what the example's LOGIN_ATTEMPT security rule turns into security_audit rows (2xx/3xx success, the rest failure). sidelight has no metric of security events by event type and success yet; this reads the traffic those rule-derived events come from.",
+            "reqps",
+            [
+                target(
+                    `sum by (status_code) (rate(api_requests_total{${sp}, listener=~"$listener", method="POST", route=~"$login_route"}[${RATE}]))`,
+                    "{{status_code}}",
+                ),
+            ],
+            { stack: true },
         ),
         ts(
             "Bearer tokens refused",

@@ -42,6 +42,7 @@ const VARIABLES = {
     table: ".*",
     operation: ".*",
     pool_size: "20",
+    login_route: "/api/login",
     __rate_interval: "1m",
     __interval: "15s",
     __range: "5m",
