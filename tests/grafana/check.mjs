@@ -19,7 +19,7 @@ import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
 import { POD, query, remove, start } from "./env.mjs";
-import { exposition, references, substitute } from "./promql.mjs";
+import { exposition, name_errors, substitute } from "./promql.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "../..");
@@ -164,40 +164,14 @@ async function main() {
                 continue;
             }
             // (a) names against the exposition
-            let refs;
+            let problems;
             try {
-                refs = references(expr);
+                problems = name_errors(expr, samples, recorded_labels, TARGET_LABELS);
             } catch (err) {
-                fail(e, err.message);
-                continue;
+                problems = [err.message];
             }
-            const known = new Set(TARGET_LABELS);
-            let names_ok = true;
-            for (const [name, matchers] of refs.metrics) {
-                const labels = samples.get(name) ?? recorded_labels.get(name);
-                if (!labels) {
-                    fail(e, `metric ${name} is not in sidelight's /metrics (nor recorded by a rule)`);
-                    names_ok = false;
-                    continue;
-                }
-                for (const l of labels) known.add(l);
-                for (const l of matchers) {
-                    if (!labels.has(l) && !TARGET_LABELS.has(l)) {
-                        fail(e, `${name} has no label ${l} (it has ${[...labels].sort().join(", ")})`);
-                        names_ok = false;
-                    }
-                }
-            }
-            for (const l of [...refs.grouping, ...refs.bare_matchers]) {
-                if (!known.has(l)) {
-                    fail(e, `label ${l} is on none of the metrics it reads (${[...refs.metrics.keys()].join(", ")})`);
-                    names_ok = false;
-                }
-            }
-            if (refs.metrics.size === 0) {
-                fail(e, "reads no metric");
-                names_ok = false;
-            }
+            for (const p of problems) fail(e, p);
+            const names_ok = problems.length === 0;
             // (b) Prometheus runs it, (c) and finds something
             const r = await query(env.prometheus, expr);
             if (r.status !== "success") {

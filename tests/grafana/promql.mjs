@@ -98,7 +98,8 @@ export function references(expr) {
 // Grafana's variables as the test sends them: the "All" value .* for the label variables, a
 // pod and a service the test's Prometheus really has, 1m for the rate interval.
 export function substitute(expr, values) {
-    return expr.replace(/\$(?:\{(\w+)(?::\w+)?\}|(\w+))/g, (m, a, b) => {
+    // Not $1: label_replace's replacement is not a variable.
+    return expr.replace(/\$(?:\{([a-zA-Z_]\w*)(?::\w+)?\}|([a-zA-Z_]\w*))/g, (m, a, b) => {
         const name = a ?? b;
         if (!(name in values)) throw new Error(`no test value for the template variable $${name}`);
         return values[name];
@@ -117,4 +118,35 @@ export function exposition(text) {
         for (const l of (m[3] ?? "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="(?:[^"\\]|\\.)*"/g)) labels.add(l[1]);
     }
     return samples;
+}
+
+// What is wrong with the names expr reads, as messages (empty: nothing). samples: sample name ->
+// label names (exposition()); recorded: the same for series recorded by rules; target_labels:
+// labels Prometheus adds at scrape. A matcher's label must be on its metric; a grouping label
+// (by, without, on, ...) on at least one metric of the expression (an approximation: which
+// operand it groups is not tracked).
+export function name_errors(expr, samples, recorded, target_labels) {
+    const errors = [];
+    const refs = references(expr);
+    const known = new Set(target_labels);
+    for (const [name, matchers] of refs.metrics) {
+        const labels = samples.get(name) ?? recorded.get(name);
+        if (!labels) {
+            errors.push(`metric ${name} is not in sidelight's /metrics (nor recorded by a rule)`);
+            continue;
+        }
+        for (const l of labels) known.add(l);
+        for (const l of matchers) {
+            if (!labels.has(l) && !target_labels.has(l)) {
+                errors.push(`${name} has no label ${l} (it has ${[...labels].sort().join(", ")})`);
+            }
+        }
+    }
+    for (const l of [...refs.grouping, ...refs.bare_matchers]) {
+        if (!known.has(l)) {
+            errors.push(`label ${l} is on none of the metrics it reads (${[...refs.metrics.keys()].join(", ")})`);
+        }
+    }
+    if (refs.metrics.size === 0) errors.push("reads no metric");
+    return errors;
 }
