@@ -79,7 +79,7 @@ function label_var(name, label, query, description) {
         description,
         type: "query",
         datasource: DS,
-        query: { query, refId: `${name}-values` },
+        query, // the classic string form: every Grafana since 7 reads it
         current: { selected: true, text: ["All"], value: ["$__all"] },
         includeAll: true,
         allValue: ".*",
