@@ -9,9 +9,10 @@
 // For each: (a) each metric name is a sample name of sidelight's /metrics (api_latency_ms_bucket,
 // never api_latency_ms) or a series a rule records, and each label it matches on or groups by is
 // a label of those metrics (or a target label Prometheus adds); (b) Prometheus runs it
-// (/api/v1/query) without an error; (c) the result is non-empty, unless it is listed in
-// NOT_EXERCISED below with the reason, or it is an alert (an alert's expression is empty when
-// all is well). Failures name the file, the panel or rule, and the expression.
+// (/api/v1/query) without an error; (c) its result holds a number (not nothing, not only NaN),
+// unless it is listed in NOT_EXERCISED below with the reason, or it is an alert (an alert's
+// expression is empty when all is well). Query variables are checked as
+// count by (label) (selector). Failures name the file, the panel or rule, and the expression.
 //   node tests/grafana/check.mjs SIDELIGHT_BINARY
 
 import { readFileSync, readdirSync } from "node:fs";
@@ -178,12 +179,16 @@ async function main() {
                 fail(e, `Prometheus: ${r.errorType}: ${r.error}`);
                 continue;
             }
-            const empty = r.data.resultType === "vector" || r.data.resultType === "matrix"
-                ? r.data.result.length === 0
-                : false;
+            // An instant query: a vector of [time, value] samples, or a scalar. NaN alone (a
+            // quantile or a ratio over nothing) counts as no data.
+            const values = r.data.resultType === "vector" ? r.data.result.map((x) => x.value[1]) : [r.data.result[1]];
+            const data = values.some((v) => Number.isFinite(Number(v)));
             const key = `${e.file}: ${e.where}`;
-            if (empty && !e.alert && !NOT_EXERCISED.has(key)) {
-                fail(e, "empty result after the test's traffic (list it in NOT_EXERCISED with the reason if that is right)");
+            if (!data && !e.alert && !NOT_EXERCISED.has(key)) {
+                fail(
+                    e,
+                    `${values.length ? "only NaN" : "an empty result"} after the test's traffic (list it in NOT_EXERCISED with the reason if that is right)`,
+                );
                 continue;
             }
             if (names_ok) checked++;
