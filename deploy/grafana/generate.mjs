@@ -1013,6 +1013,10 @@ export function outputs() {
         `${name}.json`,
         JSON.stringify(render(d), null, 2) + "\n",
     ]);
+    // `kubectl apply` (client side) copies the whole object into an annotation of at most
+    // 256 KiB: keep well under it (or split the ConfigMap, or apply with --server-side).
+    const bytes = files.reduce((n, [, text]) => n + JSON.stringify(text).length, 0);
+    if (bytes > 200 * 1024) throw new Error(`the dashboards' ConfigMap would hold ${bytes} bytes: split it`);
     const out = files.map(([name, text]) => [join(here, name), text]);
     out.push([join(root, "deploy/kubernetes/monitoring/grafana-dashboards.yaml"), configmap(files)]);
     return out;
