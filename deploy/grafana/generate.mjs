@@ -112,7 +112,7 @@ const listener_var = () =>
         "listener",
         "Listener",
         'label_values(api_requests_total{service=~"$service"}, listener)',
-        "ingress (the proxy) or an egress listener's name; the label exists only when egress listeners are configured",
+        "ingress (the proxy: the app's clients) or an egress listener's name (the app's own calls out); the label exists only when egress listeners are configured, and All then counts both",
     );
 const route_var = () =>
     label_var(
