@@ -144,15 +144,21 @@ function start_mail() {
 // deploy/examples/sidelight.yaml with local ports, plain HTTP to the fake mail provider, the
 // commented-out databases listener switched on (pointed at our PostgreSQL), and the audit store
 // in Postgres through a spool in the temp dir (so the forwarder's metrics exist).
-function sidelight_config(root, dir, ports) {
+function sidelight_config(root, dir, ports, egress) {
     const c = parse(readFileSync(join(root, "deploy/examples/sidelight.yaml"), "utf8"));
     c.proxy.listen = `127.0.0.1:${ports.proxy}`;
     c.upstream.address = `127.0.0.1:${ports.app}`;
     c.admin.listen = `127.0.0.1:${ports.admin}`;
     c.admin.token = "";
     c.metrics.const_labels.service = "shop";
-    c.egress[0].listen = `127.0.0.1:${ports.egress}`;
-    c.egress[0].upstream = { address: `127.0.0.1:${ports.mail}` };
+    if (egress) {
+        c.egress[0].listen = `127.0.0.1:${ports.egress}`;
+        c.egress[0].upstream = { address: `127.0.0.1:${ports.mail}` };
+    } else {
+        // Without egress listeners the api_* families have no listener label at all.
+        delete c.egress;
+        c.metrics.rules = c.metrics.rules.filter((r) => !r.listener);
+    }
     c.databases = [
         {
             name: "main",
@@ -210,7 +216,7 @@ async function traffic(ports, psql) {
         await http_request(p, "POST", "/api/login", { body: { email: "eve@example.com", password: "guess" } });
     }
     await http_request(p, "POST", "/api/login", { body: { email: "eve@example.com", password: "right" } });
-    for (const template_id of ["d-welcome", "d-receipt", "d-receipt", undefined]) {
+    for (const template_id of ports.egress ? ["d-welcome", "d-receipt", "d-receipt", undefined] : []) {
         await http_request(ports.egress, "POST", "/v3/mail/send", { body: { template_id } });
     }
     psql(
@@ -285,7 +291,8 @@ async function scrapes(url) {
     return r.status === "success" && r.data.result.length ? Number(r.data.result[0].value[1]) : 0;
 }
 
-export async function start(root, sidelight) {
+// egress: false runs the example without its egress listener (and the metric rule that reads it).
+export async function start(root, sidelight, { egress = true } = {}) {
     const dir = mkdtempSync(join(tmpdir(), "sidelight-grafana-"));
     if (as_root) spawnSync("chmod", ["755", dir]);
     const cleanups = [];
@@ -304,10 +311,10 @@ export async function start(root, sidelight) {
             pg: pg.port,
             proxy: await free_port(),
             admin: await free_port(),
-            egress: await free_port(),
+            egress: egress ? await free_port() : 0,
             db: await free_port(),
         };
-        const config = sidelight_config(root, dir, ports);
+        const config = sidelight_config(root, dir, ports, egress);
         const proc = spawn(sidelight, ["run", "--config", config], { stdio: ["ignore", "ignore", "pipe"] });
         let log = "";
         proc.stderr.on("data", (d) => (log += d));
