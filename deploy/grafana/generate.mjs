@@ -588,7 +588,7 @@ const audit = {
                     "{{operation}}",
                 ),
             ],
-            { thresholds: steps(green, [100, "orange"], [500, "red"]) },
+            { w: 24, thresholds: steps(green, [100, "orange"], [500, "red"]) },
         ),
         row("Fleet store (Postgres)"),
         ts(
@@ -643,6 +643,7 @@ const audit = {
             "Bytes in use in each pod's local spool (audit.store.spool.max_bytes, 1 GiB by default, is where events are refused).",
             "bytes",
             [target(`max by (pod) (sidelight_audit_spool_bytes{${sp}})`, "{{pod}}")],
+            { w: 24 },
         ),
         row("Security"),
         ts(
@@ -703,6 +704,7 @@ const audit = {
                     "{{reason}}",
                 ),
             ],
+            { w: 24 },
         ),
     ],
 };
