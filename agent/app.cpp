@@ -108,6 +108,9 @@ void app::start() {
                                                proxy::resolve_upstream(cfg_->upstream).endpoints);
     if (!cfg_->databases.empty())
         db_health_ = std::make_unique<database_checker>(admin_ioc_, *cfg_);
+    // Before the admin server accepts (and its thread starts): no scrape sees the list change.
+    reachability_ = std::make_unique<reachability_metrics>(*health_, db_health_.get());
+    metrics_.add_collectable(reachability_.get());
     admin_->start();
     health_->start();
     if (db_health_) db_health_->start();

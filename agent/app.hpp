@@ -29,6 +29,7 @@
 #include "agent/health.hpp"
 #include "agent/metrics.hpp"
 #include "agent/preflight.hpp"
+#include "agent/reachability_metrics.hpp"
 #include "agent/tracing.hpp"
 #include "config/config.hpp"
 #include "dbproxy/server.hpp"
@@ -103,7 +104,8 @@ class app {
     std::unique_ptr<proxy::server> proxy_;
     std::vector<std::unique_ptr<proxy::server>> egress_;
     std::unique_ptr<health_checker> health_;
-    std::unique_ptr<database_checker> db_health_;  // null without `databases`
+    std::unique_ptr<database_checker> db_health_;         // null without `databases`
+    std::unique_ptr<reachability_metrics> reachability_;  // sidelight_upstream_up, _database_up
     std::thread admin_thread_;
     std::atomic<bool> listening_{false};
     std::atomic<bool> draining_{false};

@@ -759,12 +759,16 @@ const self = {
         ),
         ts(
             "Upstream reachability",
-            "Share of requests that reached the app and got an answer, per pod: 100% minus the requests sidelight had to answer itself for an upstream error (connect refused, timeout, reset, TLS, bad response). Healthy: 100%.",
+            "Per pod, two views: the share of time sidelight's health checks judged the app reachable (sidelight_upstream_up, the verdict /healthz and /readyz report), and the share of requests that reached the app and got an answer: 100% minus the requests sidelight had to answer itself for an upstream error (connect refused, timeout, reset, TLS, bad response). Healthy: 100% for both.",
             "percent",
             [
                 target(
+                    `100 * avg by (pod) (avg_over_time(sidelight_upstream_up{${sp}}[${RATE}]))`,
+                    "{{pod}} health checks",
+                ),
+                target(
                     `100 * (1 - (sum by (pod) (rate(api_error_total{${sp}, listener=~"$listener", ${upstream_errors}}[${RATE}])) or 0 * sum by (pod) (rate(api_requests_total{${sp}, listener=~"$listener"}[${RATE}]))) / sum by (pod) (rate(api_requests_total{${sp}, listener=~"$listener"}[${RATE}])))`,
-                    "{{pod}}",
+                    "{{pod}} requests",
                 ),
             ],
             { w: 8, thresholds: steps("red", [99, "orange"], [99.9, green]), max: 100 },

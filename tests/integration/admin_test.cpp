@@ -75,12 +75,18 @@ TEST(AdminTest, HealthzFollowsTheUpstream) {
     EXPECT_EQ(body.at("version").as_string(), "0.1.0");
     EXPECT_TRUE(body.at("upstream").at("reachable").as_bool());
     EXPECT_GE(body.at("uptime_s").as_int64(), 0);
+    const auto up = [&] {
+        return sample_value(http_get(proc->admin_port(), "/metrics")->body,
+                            "sidelight_upstream_up");
+    };
+    EXPECT_EQ(up(), 1);
 
     app.reset();  // the app goes away
     ASSERT_TRUE(eventually([&] {
         healthz(proc->admin_port(), status);
         return status == 503;
     }));
+    EXPECT_EQ(up(), 0);  // the same verdict as /healthz, as a metric
     body = healthz(proc->admin_port(), status);
     EXPECT_EQ(body.at("status").as_string(), "unhealthy");
     EXPECT_FALSE(body.at("upstream").at("reachable").as_bool());

@@ -143,6 +143,10 @@ TEST(PgWireHealthTest, EachDatabaseIsReportedAndOneAwayDegrades) {
               std::string::npos)
         << boost::json::serialize(h.body);
     EXPECT_TRUE(proc->wait_for_log("health: database gone unreachable"));
+    const auto metrics = http_get(proc->admin_port(), "/metrics")->body;
+    EXPECT_EQ(sample_value(metrics, "sidelight_database_up{database=\"main\"}"), 1) << metrics;
+    EXPECT_EQ(sample_value(metrics, "sidelight_database_up{database=\"gone\"}"), 0);
+    EXPECT_EQ(sample_value(metrics, "sidelight_database_up{database=\"http\"}"), 0);
 
     // The probes of a TLS-offering server (this cluster has ssl = on) complete the handshake and
     // close before any startup packet: the server's log has nothing to say about them.
