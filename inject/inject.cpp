@@ -157,21 +157,11 @@ void inject_docs(std::vector<stream_doc>& docs, const options& opts, result& r) 
 }  // namespace
 
 result inject(std::string_view text, const options& opts) {
-    result r;
-    try {
+    return guarded(opts, [&](result& r) {
         auto docs = read_stream(text);
         inject_docs(docs, opts, r);
-        r.output = write_stream(docs, true);
-        r.ok = true;
-    } catch (const refusal& e) {
-        r.error = refusal_message(opts, e);
-        r.output.clear();
-    } catch (const std::exception& e) {  // a yaml-cpp surprise: still no partial output
-        r.error = opts.file_name + ": " + e.what();
-        r.output.clear();
-        r.ok = false;
-    }
-    return r;
+        return write_stream(docs, true);
+    });
 }
 
 std::string diff(std::string_view before, std::string_view after, const std::string& name) {

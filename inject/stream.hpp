@@ -33,6 +33,24 @@ std::string write_stream(std::vector<stream_doc>& docs, bool keep_own_comments);
 
 std::string refusal_message(const options& opts, const refusal& r);
 
+// Runs `body` (which returns the output text) so that any failure leaves no partial output: a
+// refusal becomes the message naming file, document and line; anything else thrown (a yaml-cpp
+// surprise) the file and what it said.
+template <class Body>
+result guarded(const options& opts, Body&& body) {
+    result r;
+    try {
+        r.output = body(r);
+        r.ok = true;
+    } catch (const refusal& e) {
+        r.error = refusal_message(opts, e);
+    } catch (const std::exception& e) {
+        r.error = opts.file_name + ": " + e.what();
+    }
+    if (!r.ok) r.output.clear();
+    return r;
+}
+
 // kind/namespace/name
 std::string object_key(const YAML::Node& object);
 

@@ -136,8 +136,7 @@ bool restore_service(YAML::Node svc) {
 }  // namespace
 
 result uninject(std::string_view text, const options& opts) {
-    result r;
-    try {
+    return guarded(opts, [&](result& r) {
         auto docs = read_stream(text);
         for (std::size_t i = 0; i < docs.size(); ++i) {
             auto& d = docs[i];
@@ -153,17 +152,8 @@ result uninject(std::string_view text, const options& opts) {
                 }
             }
         }
-        r.output = write_stream(docs, false);
-        r.ok = true;
-    } catch (const refusal& e) {
-        r.error = refusal_message(opts, e);
-        r.output.clear();
-    } catch (const std::exception& e) {  // a yaml-cpp surprise: still no partial output
-        r.error = opts.file_name + ": " + e.what();
-        r.output.clear();
-        r.ok = false;
-    }
-    return r;
+        return write_stream(docs, false);
+    });
 }
 
 }  // namespace sidelight::inject
