@@ -15,25 +15,11 @@
 #
 # One worker/thread for every proxy, pinned to core 1; the upstream and wrk on core 0.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-root=$PWD
+. "$(dirname "$0")/lib.sh"
 duration=${DURATION:-10}
 conns=${CONNS:-10}
 rounds=${ROUNDS:-3}
-results=$root/bench/results/business-$(date -u +%Y%m%dT%H%M%SZ)
-mkdir -p "$results"
-work=$(mktemp -d /tmp/sidelight-business.XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-scripts/install-deps --bench >/dev/null
-BUILD_DIR=build-bench SIDELIGHT_TESTS=OFF BUILD_TYPE=Release scripts/build >/dev/null
-sidelight=$root/build-bench/sidelight
+bench_setup business
 
 up=18100 tls_up=18101 rules_on=18110 rules_off=18120 egress=18111 hap=18140
 
@@ -142,14 +128,6 @@ taskset -c 1 haproxy -f "$work/haproxy.cfg" -db &
 hap_pid=$!
 pids+=($hap_pid)
 
-wait_port() {
-    for _ in $(seq 100); do
-        (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "port $1 never opened" >&2
-    exit 1
-}
 for p in $up $tls_up $rules_on $rules_off $egress $hap; do wait_port "$p"; done
 sleep 0.5
 
@@ -164,7 +142,6 @@ wrk.body = '{"template_id":"d-receipt","personalizations":[{"to":[{"email":"a@b.
 wrk.headers["Content-Type"] = "application/json"
 LUA
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 run() {  # name, url, lua, pid, round
     local name=$1 url=$2 lua=$3 pid=$4 out="$results/$1-r$5.txt"
@@ -186,10 +163,6 @@ for r in $(seq "$rounds"); do
     run egress-tls "http://127.0.0.1:$egress/v3/mail/send" "$work/mail.lua" $on_pid "$r"
     run haproxy-tls "http://127.0.0.1:$hap/v3/mail/send" "$work/mail.lua" $hap_pid "$r"
 done
-median() {  # target, column
-    awk -v n="$1" -v k="$2" '$1 == n {print $k}' "$results/runs.txt" | sort -g |
-        awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : v[NR / 2]}'
-}
 printf '| target | req/s | proxy CPU µs/req | non-2xx |\n|---|---|---|---|\n'
 for name in rules-off rules-on egress-tls haproxy-tls; do
     printf '| %s | %s | %s | %s |\n' "$name" "$(median $name 2)" "$(median $name 3)" "$(median $name 4)"

@@ -10,25 +10,11 @@
 # One worker per sidelight, pinned to core 1 (the exporter thread too: the whole process);
 # nginx and wrk on core 0.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-root=$PWD
+. "$(dirname "$0")/lib.sh"
 duration=${DURATION:-10}
 conns=${CONNS:-10}
 rounds=${ROUNDS:-5}
-results=$root/bench/results/tracing-$(date -u +%Y%m%dT%H%M%SZ)
-mkdir -p "$results"
-work=$(mktemp -d /tmp/sidelight-tracing.XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-scripts/install-deps --bench >/dev/null
-BUILD_DIR=build-bench SIDELIGHT_TESTS=OFF BUILD_TYPE=Release scripts/build >/dev/null
-sidelight=$root/build-bench/sidelight
+bench_setup tracing
 
 up=18200 collector=18201 off=18210 on=18220
 
@@ -76,18 +62,9 @@ taskset -c 1 "$sidelight" run --config "$work/on.yaml" >"$work/on.out" 2>&1 &
 on_pid=$!
 pids+=($on_pid)
 
-wait_port() {
-    for _ in $(seq 100); do
-        (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "port $1 never opened" >&2
-    exit 1
-}
 for p in $up $collector $off $on; do wait_port "$p"; done
 sleep 0.5
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 run() {  # name, port, pid, round
     local name=$1 out="$results/$1-r$4.txt"
@@ -107,10 +84,6 @@ for r in $(seq "$rounds"); do
     run tracing-off $off $off_pid "$r"
     run tracing-on $on $on_pid "$r"
 done
-median() {  # target, column
-    awk -v n="$1" -v k="$2" '$1 == n {print $k}' "$results/runs.txt" | sort -g |
-        awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : v[NR / 2]}'
-}
 printf '| target | req/s | sidelight CPU µs/req |\n|---|---|---|\n'
 for name in tracing-off tracing-on; do
     printf '| %s | %s | %s |\n' "$name" "$(median $name 2)" "$(median $name 3)"
