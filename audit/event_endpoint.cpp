@@ -1,6 +1,5 @@
 #include "audit/event_endpoint.hpp"
 
-#include <algorithm>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -115,30 +114,10 @@ util::plain_response event_endpoint::list_events(std::string_view query) {
     }
 }
 
-// The store reads in seq order only: look back from the head in growing spans until n security
-// events are found (audit events share the seq), reading each span forwards in pages.
 std::string event_endpoint::recent_security_events(std::size_t n) {
-    const auto head = reader_.head().seq;
-    std::vector<stored_event> rows;
-    for (std::int64_t span = 256;; span *= 4) {
-        query_filter filter;
-        filter.table = table_kind::security_audit;
-        filter.after_seq = std::max<std::int64_t>(0, head - span);
-        filter.limit = query_filter::max_limit;
-        rows.clear();
-        for (;;) {
-            auto page = reader_.query(filter);
-            if (!page.empty()) filter.after_seq = page.back().seq;
-            for (auto& row : page) rows.push_back(std::move(row));
-            if (rows.size() > n)
-                rows.erase(rows.begin(), rows.end() - static_cast<std::ptrdiff_t>(n));
-            if (page.size() < filter.limit) break;
-        }
-        if (rows.size() >= n || head - span <= 0) break;
-    }
-    std::reverse(rows.begin(), rows.end());
     boost::json::array out;
-    for (const auto& row : rows) out.push_back(to_json(row));
+    for (const auto& row : newest_rows(reader_, table_kind::security_audit, n))
+        out.push_back(to_json(row));
     return boost::json::serialize(out);
 }
 
