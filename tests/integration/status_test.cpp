@@ -107,6 +107,35 @@ TEST(StatusTest, RoutesShowTheTrafficOfTheLastMinutes) {
               12);
 }
 
+// A reload that changes the buckets replaces the traffic families: the windows count from 0 with
+// the new ones, as Prometheus reads a counter reset, and the config shown is the new one.
+TEST(StatusTest, AReloadThatReplacesTheFamiliesCountsFromZero) {
+    temp_dir dir;
+    fake_upstream app;
+    auto proc = sidelight_process::run(dir, config(app.port(), routes_yaml, ""));
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE(http_get(proc->proxy_port(), "/api/items/1"));
+    const auto route_requests = [&] {
+        const auto status = status_json(proc->admin_port());
+        const auto* items = find_route(status, "GET", "/api/items/{id}");
+        return items ? items->at("last_5m").at("requests").to_number<std::int64_t>() : -1;
+    };
+    EXPECT_EQ(route_requests(), 5);
+    dir.write("sidelight.yaml",
+              config(app.port(), routes_yaml + "metrics:\n  buckets: [1, 2, 3000]\n", ""));
+    proc->signal(SIGHUP);
+    ASSERT_TRUE(proc->wait_for_log("reload: ok"));
+    for (int i = 0; i < 2; ++i) ASSERT_TRUE(http_get(proc->proxy_port(), "/api/items/2"));
+    EXPECT_EQ(route_requests(), 2);
+    const auto status = status_json(proc->admin_port());
+    EXPECT_NE(std::string(status.at("config").as_string()).find("buckets: [1, 2, 3000]"),
+              std::string::npos)
+        << status.at("config").as_string();
+    const double p99 =
+        find_route(status, "GET", "/api/items/{id}")->at("last_1m").at("p99").as_double();
+    EXPECT_GT(p99, 0);
+    EXPECT_LE(p99, 3000);
+}
+
 TEST(StatusTest, SecurityEventsOnlyWithTheToken) {
     temp_dir dir;
     fake_upstream app;
