@@ -100,17 +100,16 @@ status_endpoint::status_endpoint(net::io_context& ioc, std::shared_ptr<const con
       started_(std::chrono::steady_clock::now()),
       windows_([&m](status::clock::time_point at) { return read_traffic(m, at); }),
       timer_(ioc) {
-    set_config(std::move(cfg));
+    set_config(cfg);
 }
 
 bool status_endpoint::serves(std::string_view path) {
     return path == "/" || path == "/status" || path == "/status.json";
 }
 
-void status_endpoint::set_config(std::shared_ptr<const config::config> cfg) {
+void status_endpoint::set_config(const std::shared_ptr<const config::config>& cfg) {
     auto text = config::dump(*cfg);
     std::lock_guard lock(config_mutex_);
-    cfg_ = std::move(cfg);
     config_text_ = std::move(text);
 }
 
@@ -126,11 +125,14 @@ void status_endpoint::stop() {
 }
 
 net::awaitable<void> status_endpoint::sample_loop() {
-    // On a fixed schedule, so the steps stay 5 s apart whatever one sample costs.
+    // On a fixed schedule, so the steps stay 5 s apart whatever one sample costs; each snapshot
+    // stamped when it is read. A schedule fallen behind (a stalled admin thread) starts anew
+    // rather than sampling several times in a row.
     auto next = status::clock::now();
     while (!stopped_) {
-        windows_.sample(next);
+        windows_.sample();
         next += windows_.step();
+        if (next < status::clock::now()) next = status::clock::now() + windows_.step();
         timer_.expires_at(next);
         co_await timer_.async_wait(net::as_tuple(net::use_awaitable));
     }

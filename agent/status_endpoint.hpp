@@ -46,8 +46,8 @@ class status_endpoint {
     static bool serves(std::string_view path);
     admin_response handle(const admin_request& req);
 
-    // The config in force, after a reload.
-    void set_config(std::shared_ptr<const config::config> cfg);
+    // The config in force, after a reload (shown as `sidelight check` prints it).
+    void set_config(const std::shared_ptr<const config::config>& cfg);
     void start();  // the sampler
     void stop();
 
@@ -65,8 +65,7 @@ class status_endpoint {
     boost::asio::steady_timer timer_;
     std::atomic<bool> stopped_{false};
     mutable std::mutex config_mutex_;
-    std::shared_ptr<const config::config> cfg_;
-    std::string config_text_;  // dump(*cfg_)
+    std::string config_text_;  // dump() of the config in force
 };
 
 }  // namespace sidelight::agent

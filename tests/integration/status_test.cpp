@@ -49,6 +49,25 @@ const json::object* find_route(const json::object& status, const std::string& me
     return nullptr;
 }
 
+// The requests of one route in its 5-minute window; -1 when the route is not listed.
+std::int64_t requests_of(const json::object& status, const std::string& method,
+                         const std::string& route) {
+    const auto* r = status.empty() ? nullptr : find_route(status, method, route);
+    return r ? r->at("last_5m").at("requests").to_number<std::int64_t>() : -1;
+}
+
+// /status.json once `method route` shows `count` requests: a response reaches the client just
+// before the proxy records the request, so the tests wait for the count, then check it exactly.
+json::object status_with(std::uint16_t admin_port, const std::string& method,
+                         const std::string& route, std::int64_t count) {
+    json::object status;
+    eventually([&] {
+        status = status_json(admin_port);
+        return requests_of(status, method, route) >= count;
+    });
+    return status;
+}
+
 void send_post(std::uint16_t port, const std::string& target) {
     auto c = connection::connect(port);
     c.send(json_request("POST", target, "{}"));
@@ -69,14 +88,18 @@ TEST(StatusTest, RoutesShowTheTrafficOfTheLastMinutes) {
     }
     for (int i = 0; i < 3; ++i) send_post(proc->proxy_port(), "/api/orders");
 
-    auto status = status_json(proc->admin_port());
+    ASSERT_EQ(requests_of(status_with(proc->admin_port(), "POST", "/api/orders", 3), "POST",
+                          "/api/orders"),
+              3);
+    auto status = status_with(proc->admin_port(), "GET", "/api/items/{id}", 7);
     ASSERT_FALSE(status.empty());
     EXPECT_EQ(status.at("build").at("version").as_string(), "0.1.0");
     EXPECT_GE(status.at("build").at("uptime_s").as_int64(), 0);
     EXPECT_TRUE(status.at("health").as_object().contains("upstream"));
     EXPECT_TRUE(status.at("health").at("audit").as_object().contains("store"));
     EXPECT_EQ(status.at("step_s").as_int64(), 5);
-    // The request counts are exact: the newest edge of a window is read when asked.
+    // The request counts are exact (the newest edge of a window is read when asked, not at the
+    // last 5 s sample).
     const auto* items = find_route(status, "GET", "/api/items/{id}");
     ASSERT_NE(items, nullptr) << json::serialize(status);
     for (const char* w : {"last_1m", "last_5m"}) {
@@ -99,11 +122,8 @@ TEST(StatusTest, RoutesShowTheTrafficOfTheLastMinutes) {
 
     // More traffic shows at once.
     for (int i = 0; i < 5; ++i) ASSERT_TRUE(http_get(proc->proxy_port(), "/api/items/x"));
-    status = status_json(proc->admin_port());
-    EXPECT_EQ(find_route(status, "GET", "/api/items/{id}")
-                  ->at("last_5m")
-                  .at("requests")
-                  .to_number<std::int64_t>(),
+    EXPECT_EQ(requests_of(status_with(proc->admin_port(), "GET", "/api/items/{id}", 12), "GET",
+                          "/api/items/{id}"),
               12);
 }
 
@@ -114,18 +134,17 @@ TEST(StatusTest, AReloadThatReplacesTheFamiliesCountsFromZero) {
     fake_upstream app;
     auto proc = sidelight_process::run(dir, config(app.port(), routes_yaml, ""));
     for (int i = 0; i < 5; ++i) ASSERT_TRUE(http_get(proc->proxy_port(), "/api/items/1"));
-    const auto route_requests = [&] {
-        const auto status = status_json(proc->admin_port());
-        const auto* items = find_route(status, "GET", "/api/items/{id}");
-        return items ? items->at("last_5m").at("requests").to_number<std::int64_t>() : -1;
+    const auto route_requests = [&](std::int64_t expected) {
+        return requests_of(status_with(proc->admin_port(), "GET", "/api/items/{id}", expected),
+                           "GET", "/api/items/{id}");
     };
-    EXPECT_EQ(route_requests(), 5);
+    EXPECT_EQ(route_requests(5), 5);
     dir.write("sidelight.yaml",
               config(app.port(), routes_yaml + "metrics:\n  buckets: [1, 2, 3000]\n", ""));
     proc->signal(SIGHUP);
     ASSERT_TRUE(proc->wait_for_log("reload: ok"));
     for (int i = 0; i < 2; ++i) ASSERT_TRUE(http_get(proc->proxy_port(), "/api/items/2"));
-    EXPECT_EQ(route_requests(), 2);
+    EXPECT_EQ(route_requests(2), 2);
     const auto status = status_json(proc->admin_port());
     EXPECT_NE(std::string(status.at("config").as_string()).find("buckets: [1, 2, 3000]"),
               std::string::npos)
