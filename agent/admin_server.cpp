@@ -25,6 +25,12 @@ using tcp = net::ip::tcp;
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 constexpr std::uint64_t max_body = 4 * 1024 * 1024;  // event API batches
 
+// The event API, and /status.json with a token (its security events): they read the store.
+bool reads_store(const admin_request& in) {
+    const auto path = in.target.substr(0, in.target.find('?'));
+    return path.starts_with("/v1/") || (path == "/status.json" && !in.authorization.empty());
+}
+
 net::awaitable<admin_response> call(const admin_handler& handler, admin_request in) {
     co_return handler(in);
 }
@@ -89,7 +95,7 @@ net::awaitable<void> serve(tcp::socket socket, const admin_handler& handler,
         // The event API may wait for a commit: on its own thread, while this one serves on.
         // (An if, not ?: — GCC 12 mishandles co_await inside a conditional expression.)
         admin_response out;
-        if (in.target.starts_with("/v1/"))
+        if (reads_store(in))
             out = co_await net::co_spawn(api_thread, call(handler, in), net::use_awaitable);
         else
             out = handler(in);

@@ -1,11 +1,12 @@
 #pragma once
-// The admin HTTP server (/metrics, /healthz, /readyz, /livez, /v1/*) on its own port and its
-// own thread's io_context, so a scrape never competes with proxy workers. It knows nothing of
-// the endpoints: each request goes to the `admin_handler` as plain strings (util/plain_http.hpp),
-// which keeps Beast in this one translation unit.
-// Requests under /v1/ (the event API, which waits for durable commits) run on a thread of
-// their own, one at a time, so a slow store never delays a scrape or a probe; every other
-// request runs on the admin thread. A request whose body is over 4 MiB is answered 413 (JSON).
+// The admin HTTP server (/metrics, /healthz, /readyz, /livez, /v1/*, the status page) on its own
+// port and its own thread's io_context, so a scrape never competes with proxy workers. It knows
+// nothing of the endpoints: each request goes to the `admin_handler` as plain strings
+// (util/plain_http.hpp), which keeps Beast in this one translation unit.
+// Requests under /v1/ (the event API, which waits for durable commits), and /status.json with an
+// Authorization header (it reads the store's security events), run on a thread of their own, one
+// at a time, so a slow store never delays a scrape or a probe; every other request runs on the
+// admin thread. A request whose body is over 4 MiB is answered 413 (JSON).
 // Thread-safety: constructed, run and stopped through the io_context it is given.
 
 #include <cstdint>

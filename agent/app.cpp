@@ -111,6 +111,7 @@ void app::start() {
     // Before the admin server accepts (and its thread starts): no scrape sees the list change.
     reachability_ = std::make_unique<reachability_metrics>(*health_, db_health_.get());
     metrics_.add_collectable(reachability_.get());
+    if (cfg_->admin.status) start_status();
     admin_->start();
     health_->start();
     if (db_health_) db_health_->start();
@@ -125,6 +126,17 @@ void app::start() {
                  SIDELIGHT_VERSION, cfg_->proxy.listen.host, proxy_->port(),
                  cfg_->admin.listen.host, admin_->port(), cfg_->upstream.address.to_string(),
                  workers);
+}
+
+void app::start_status() {
+    status_endpoint::sources src;
+    src.health = [this] {
+        bool unhealthy = false;
+        return health_json(unhealthy);
+    };
+    src.security_events = [this](std::size_t n) { return audit_->recent_security_events(n); };
+    status_ = std::make_unique<status_endpoint>(admin_ioc_, cfg_, metrics_, std::move(src));
+    status_->start();
 }
 
 void app::start_databases() {
@@ -177,6 +189,7 @@ bool app::reload() {
     business_.install(std::move(checked.metric_rules));
     audit_->install(std::move(checked.rules));
     routes_.publish(routes);
+    if (status_) status_->set_config(next);
     // The egress listeners running keep theirs; their routes and rules follow the file as long
     // as the listeners are the same ones (adding or removing one takes a restart).
     const bool same_egress = next->egress.size() == cfg_->egress.size();
@@ -246,6 +259,7 @@ int app::drain() {
     audit_->drain(std::chrono::steady_clock::now() + cfg_->shutdown.grace);
     health_->stop();
     if (db_health_) db_health_->stop();
+    if (status_) status_->stop();
     admin_->stop();
     spdlog::info("shutdown: done");
     return 0;
@@ -255,6 +269,7 @@ admin_response app::handle_admin(const admin_request& req) {
     const auto path = req.target.substr(0, req.target.find('?'));
     if (path == "/v1/metrics") return handle_metrics_api(req);
     if (path.starts_with("/v1/")) return audit_->handle_api(req);
+    if (status_ && status_endpoint::serves(path)) return status_->handle(req);
     const bool known =
         path == "/livez" || path == "/readyz" || path == "/healthz" || path == "/metrics";
     if (!known) return text(404, "not found\n");
@@ -278,8 +293,8 @@ admin_response app::handle_admin(const admin_request& req) {
         }
         return res;
     }
-    const auto up = health_ ? health_->snapshot() : upstream_health{};
     if (path == "/readyz") {
+        const auto up = health_ ? health_->snapshot() : upstream_health{};
         if (draining_) return text(503, "draining\n");
         if (!listening_) return text(503, "not listening yet\n");
         // Ready only once the upstream has answered: not while its state is still unknown.
@@ -287,9 +302,17 @@ admin_response app::handle_admin(const admin_request& req) {
         if (!up.reachable) return text(503, "upstream not reachable\n");
         return text(200, "ready\n");
     }
+    bool unhealthy = false;
+    auto body = health_json(unhealthy);
+    return {unhealthy ? 503 : 200, "application/json", boost::json::serialize(body) + "\n"};
+}
+
+// /healthz's body (the status page shows it too); `unhealthy` set when /healthz answers 503.
+boost::json::object app::health_json(bool& unhealthy) const {
+    const auto up = health_ ? health_->snapshot() : upstream_health{};
     // Before the probes reached a verdict the upstream is unknown, not unhealthy: /healthz says
     // so with 200 (traffic may well flow); only a known failure makes it 503.
-    const bool unhealthy = up.state == upstream_state::unreachable || !audit_healthy();
+    unhealthy = up.state == upstream_state::unreachable || !audit_healthy();
     // Postgres away while the spool takes every event: degraded, still 200 (traffic flows and
     // nothing is lost; the lag says how far behind the fleet store is).
     const auto forward = audit_ ? audit_->forward_status() : std::nullopt;
@@ -304,7 +327,7 @@ admin_response app::handle_admin(const admin_request& req) {
                                     : degraded                            ? "degraded"
                                     : up.state == upstream_state::unknown ? "unknown"
                                                                           : "ok";
-    return {unhealthy ? 503 : 200, "application/json", healthz_json(up, databases, status)};
+    return healthz_json(up, databases, status);
 }
 
 // POST /v1/metrics: the event API's token, then the metric rules' own checks.
@@ -346,9 +369,9 @@ boost::json::object app::store_json() const {
     return st;
 }
 
-std::string app::healthz_json(const upstream_health& up,
-                              const std::vector<database_health>& databases,
-                              std::string_view status) const {
+boost::json::object app::healthz_json(const upstream_health& up,
+                                      const std::vector<database_health>& databases,
+                                      std::string_view status) const {
     const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
         std::chrono::steady_clock::now() - started_);
     boost::json::object o;
@@ -388,7 +411,7 @@ std::string app::healthz_json(const upstream_health& up,
     a["queue_depth"] = audit_ ? audit_->queue_depth() : 0;
     a["store"] = store_json();
     o["audit"] = std::move(a);
-    return boost::json::serialize(o) + "\n";
+    return o;
 }
 
 }  // namespace sidelight::agent

@@ -30,6 +30,7 @@
 #include "agent/metrics.hpp"
 #include "agent/preflight.hpp"
 #include "agent/reachability_metrics.hpp"
+#include "agent/status_endpoint.hpp"
 #include "agent/tracing.hpp"
 #include "config/config.hpp"
 #include "dbproxy/server.hpp"
@@ -58,14 +59,16 @@ class app {
   private:
     void start();
     void start_databases();  // the `databases` listeners (dbproxy/), after the proxy
+    void start_status();     // the status page's sampler (admin.status)
     int drain();
     // Reloads the config file; returns false (old config kept) when it is invalid.
     bool reload();
     bool config_file_changed();
     boost::json::object store_json() const;
-    std::string healthz_json(const upstream_health& up,
-                             const std::vector<database_health>& databases,
-                             std::string_view status) const;
+    boost::json::object health_json(bool& unhealthy) const;
+    boost::json::object healthz_json(const upstream_health& up,
+                                     const std::vector<database_health>& databases,
+                                     std::string_view status) const;
     bool audit_healthy() const { return !audit_ || audit_->healthy(); }
 
     std::shared_ptr<const config::config> cfg_;
@@ -106,6 +109,7 @@ class app {
     std::unique_ptr<health_checker> health_;
     std::unique_ptr<database_checker> db_health_;         // null without `databases`
     std::unique_ptr<reachability_metrics> reachability_;  // sidelight_upstream_up, _database_up
+    std::unique_ptr<status_endpoint> status_;             // null with admin.status false
     std::thread admin_thread_;
     std::atomic<bool> listening_{false};
     std::atomic<bool> draining_{false};

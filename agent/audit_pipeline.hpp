@@ -46,6 +46,8 @@ class audit_pipeline {
     routes::audit_gate& gate() { return *recorder_; }
     // /v1/audit, /v1/security, /v1/events
     admin_response handle_api(const admin_request& req) { return api_->handle(req); }
+    // The newest `n` security events as a JSON array (the status page); on the /v1/ thread only.
+    std::string recent_security_events(std::size_t n) { return api_->recent_security_events(n); }
 
     audit_metrics& metrics() { return *metrics_; }
     bool healthy() const { return writer_->healthy(); }

@@ -97,6 +97,14 @@ void metrics::apply(const config::config& cfg, const routes::routing& routes) {
         traffic_.publish(std::make_shared<const traffic_metrics>(cfg));
 }
 
+std::pair<std::shared_ptr<const traffic_metrics>, std::uint64_t> metrics::traffic() const {
+    for (;;) {  // the value and its generation from the same publish
+        const auto generation = traffic_.generation();
+        auto value = traffic_.get();
+        if (traffic_.generation() == generation) return {std::move(value), generation};
+    }
+}
+
 void metrics::count_reload(bool ok) {
     (ok ? reload_ok_ : reload_error_)->Increment();
 }

@@ -16,6 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
@@ -49,6 +50,9 @@ class metrics : public routes::observer {
     // Adds a source read at scrape time; it must outlive this object.
     void add_collectable(const prometheus::Collectable* c) { extra_.push_back(c); }
     prometheus::Registry& registry() { return *registry_; }
+    // The traffic families in force and their generation (a reload that replaces them makes a
+    // new one): what the status page's sampler reads.
+    std::pair<std::shared_ptr<const traffic_metrics>, std::uint64_t> traffic() const;
 
   private:
     std::vector<prometheus::MetricFamily> collect(

@@ -8,6 +8,8 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "audit/cli.hpp"
+
 namespace sidelight::audit {
 namespace {
 
@@ -110,6 +112,13 @@ util::plain_response event_endpoint::list_events(std::string_view query) {
     } catch (const std::exception& e) {
         return json_error(503, std::string("audit store: ") + e.what());
     }
+}
+
+std::string event_endpoint::recent_security_events(std::size_t n) {
+    boost::json::array out;
+    for (const auto& row : newest_rows(reader_, table_kind::security_audit, n))
+        out.push_back(to_json(row));
+    return boost::json::serialize(out);
 }
 
 }  // namespace sidelight::audit

@@ -38,6 +38,10 @@ class event_endpoint {
     // /v1/audit, /v1/security, /v1/events
     util::plain_response handle(const util::plain_request& req);
 
+    // The newest `n` security events, newest first, as GET /v1/events formats each row (a JSON
+    // array). For the status page; the caller checks the token. Throws on a store failure.
+    std::string recent_security_events(std::size_t n);
+
   private:
     util::plain_response post_events(parse_result parsed);
     util::plain_response list_events(std::string_view query);

@@ -75,6 +75,11 @@ class store {
 // callback returns false to stop early.
 void for_each_row(store& s, const std::function<bool(const stored_event&)>& fn);
 
+// The newest `n` rows of `table`, newest first. The stores read in seq order only, and the two
+// tables share the seq: this looks back from the head in growing spans (256, 1024, ... rows)
+// until n rows are found or the span reaches the start, reading each span forwards in pages.
+std::vector<stored_event> newest_rows(store& s, table_kind table, std::size_t n);
+
 std::size_t clamp_limit(std::size_t limit);
 
 // Whether this build can open an `audit.store.type`: sqlite and postgres. The loader accepts

@@ -131,7 +131,8 @@ struct upstream_config {
 
 struct admin_config {
     address listen{"0.0.0.0", 9901};
-    std::string token;  // bearer token for /v1/*; empty: the event API answers 401 to everyone
+    std::string token;   // bearer token for /v1/*; empty: the event API answers 401 to everyone
+    bool status = true;  // the status page (/, /status, /status.json) and its sampler
 
     bool operator==(const admin_config&) const = default;
 };

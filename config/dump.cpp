@@ -145,6 +145,7 @@ void emit_servers(YAML::Emitter& out, const config& cfg) {
     begin(out, "admin");
     put(out, "listen", cfg.admin.listen.to_string());
     out << YAML::Key << "token" << YAML::Value << (cfg.admin.token.empty() ? "" : "<redacted>");
+    put_bool(out, "status", cfg.admin.status);
     out << YAML::EndMap;
     begin(out, "health");
     put(out, "interval", cfg.health.interval);

@@ -122,7 +122,7 @@ std::vector<double> parse_buckets(const node_ref& n) {
 namespace {
 
 admin_config parse_admin(const node_ref& n) {
-    map_reader m(n, {"listen", "token"});
+    map_reader m(n, {"listen", "token", "status"});
     admin_config out;
     if (auto v = m.get("listen")) out.listen = detail::to_address(*v, true);
     if (auto v = m.get("token")) {
@@ -130,6 +130,7 @@ admin_config parse_admin(const node_ref& n) {
         if (out.token == "<redacted>")
             v->fail("is the placeholder printed by `sidelight check`; set the real token");
     }
+    if (auto v = m.get("status")) out.status = detail::to_bool(*v);
     return out;
 }
 

@@ -110,6 +110,7 @@ upstream:
 admin:
   listen: 127.0.0.1:0
   token: ${SIDELIGHT_CHECK_TEST_TOKEN}
+  status: true
 health:
   interval: 200ms
   timeout: 100ms

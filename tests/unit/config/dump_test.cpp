@@ -35,6 +35,7 @@ config rich_config() {
     c.upstream.connect_timeout = milliseconds(1500);
     c.upstream.idle_timeout = milliseconds(0);
     c.health.path = "/health z";
+    c.admin.status = false;  // not the default
     c.health.unhealthy_threshold = 7;
     c.health.healthy_threshold = 2;
     c.shutdown.grace = milliseconds(90'001);

@@ -59,6 +59,9 @@ TEST(config_errors, wrong_types) {
               "sidelight.yaml:3:20: proxy.trusted_proxies: expected a list, got \"10.0.0.0/8\"");
     EXPECT_EQ(error_of(upstream + "admin:\n  token: {a: 1}\n"),
               "sidelight.yaml:3:10: admin.token: expected a value, got a map");
+    EXPECT_EQ(error_of(upstream + "admin:\n  status: sometimes\n"),
+              "sidelight.yaml:3:11: admin.status: expected a boolean (true or false), got "
+              "\"sometimes\"");
     EXPECT_EQ(error_of(upstream + "access_log: maybe\n"),
               "sidelight.yaml:2:13: access_log: expected a boolean (true or false), got \"maybe\"");
     EXPECT_EQ(error_of(upstream + "routes: everything\n"),

@@ -332,6 +332,7 @@ TEST(load_file, the_example_config_loads) {
     EXPECT_EQ(cfg->upstream.address, (address{"127.0.0.1", 3000}));
     EXPECT_EQ(cfg->admin.listen, (address{"0.0.0.0", 9901}));
     EXPECT_EQ(cfg->admin.token, "");
+    EXPECT_TRUE(cfg->admin.status);
     EXPECT_EQ(std::filesystem::path(cfg->audit.store.path).filename(), "sidelight-audit.db");
     ASSERT_GE(cfg->routes.entries.size(), 3u);
     EXPECT_EQ(cfg->routes.entries[0].path_template, "/api/products/{id}");
