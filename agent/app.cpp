@@ -72,7 +72,7 @@ app::app(preflight_result checked, rules::jwt_stats& jwt_counts)
       file_stamp_(file_stamp(cfg_->file)) {
     for (auto& r : checked.egress_routes)
         egress_routes_.push_back(std::make_unique<util::published<routes::routing>>(std::move(r)));
-    audit_->install(std::move(checked.rules));
+    audit_->install(std::move(checked.rules), *cfg_);
     business_.install(std::move(checked.metric_rules));
     metrics_.apply(*cfg_, *routes_.get());
     metrics_.add_collectable(&business_);
@@ -187,7 +187,7 @@ bool app::reload() {
     // by the old table, which they look up by label (rules/rule_set.hpp).
     metrics_.apply(*next, *routes);
     business_.install(std::move(checked.metric_rules));
-    audit_->install(std::move(checked.rules));
+    audit_->install(std::move(checked.rules), *next);
     routes_.publish(routes);
     if (status_) status_->set_config(next);
     // The egress listeners running keep theirs; their routes and rules follow the file as long

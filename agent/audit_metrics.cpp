@@ -59,13 +59,31 @@ std::vector<prometheus::MetricFamily> audit_metrics::Collect() const {
                                            {"table", std::string(audit::table_name(table))}}));
         }
     }
-    auto dropped = family("sidelight_audit_dropped_total",
-                          "Events that could not be stored, by reason.", MetricType::Counter);
-    for (auto reason : {audit::drop_reason::queue_full, audit::drop_reason::shutdown,
-                        audit::drop_reason::strict_timeout, audit::drop_reason::spool_full}) {
-        dropped.metric.push_back(value(static_cast<double>(stats_.dropped_count(reason)),
-                                       MetricType::Counter,
-                                       {{"reason", std::string(audit::to_string(reason))}}));
+    auto dropped =
+        family("sidelight_audit_dropped_total",
+               "Events that could not be stored, by table and reason.", MetricType::Counter);
+    for (auto table : {audit::table_kind::audit_log, audit::table_kind::security_audit}) {
+        for (auto reason : {audit::drop_reason::queue_full, audit::drop_reason::shutdown,
+                            audit::drop_reason::strict_timeout, audit::drop_reason::spool_full}) {
+            dropped.metric.push_back(value(static_cast<double>(stats_.dropped_count(table, reason)),
+                                           MetricType::Counter,
+                                           {{"reason", std::string(audit::to_string(reason))},
+                                            {"table", std::string(audit::table_name(table))}}));
+        }
+    }
+    auto security = family("sidelight_security_events_total",
+                           "Security events committed, by event type (the config's, the "
+                           "built-ins', up to 64 kinds; else other) and success (true, false, "
+                           "unknown).",
+                           MetricType::Counter);
+    for (const auto& row : stats_.security.snapshot()) {
+        for (std::size_t outcome = 0; outcome < row.counts.size(); ++outcome) {
+            if (outcome == 2 && row.counts[outcome] == 0) continue;  // unknown: once seen
+            security.metric.push_back(
+                value(static_cast<double>(row.counts[outcome]), MetricType::Counter,
+                      {{"event_type", row.event_type},
+                       {"success", std::string(audit::success_label(outcome))}}));
+        }
     }
     auto depth =
         family("sidelight_audit_queue_depth", "Events waiting for the writer.", MetricType::Gauge);
@@ -105,8 +123,8 @@ std::vector<prometheus::MetricFamily> audit_metrics::Collect() const {
                                        {{"reason", std::string(rules::to_string(reason))}}));
         }
     }
-    std::vector<prometheus::MetricFamily> out{events, dropped,    depth, errors,
-                                              strict, detections, jwt};
+    std::vector<prometheus::MetricFamily> out{events, dropped, security,   depth,
+                                              errors, strict,  detections, jwt};
     if (forwarder_) {
         const auto& f = forwarder_->stats();
         auto add = [&out](const char* name, const char* help, MetricType type, double v) {

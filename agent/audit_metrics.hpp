@@ -1,7 +1,8 @@
 #pragma once
 // Metrics of the audit pipeline, read at scrape time from the writer's atomic counters (the
 // writer never touches prometheus-cpp):
-//   sidelight_audit_events_total{table,source}  sidelight_audit_dropped_total{reason}
+//   sidelight_audit_events_total{table,source}  sidelight_audit_dropped_total{table,reason}
+//   sidelight_security_events_total{event_type,success} (audit/security_counts.hpp)
 //   sidelight_audit_queue_depth  sidelight_audit_store_errors_total
 //   sidelight_audit_strict_failures_total  sidelight_audit_jwt_rejected_total{reason}
 // with the Postgres store also

@@ -35,7 +35,8 @@ class audit_pipeline {
     ~audit_pipeline();
 
     // Makes `rules` current (compiled by agent/preflight with the routing they go with).
-    void install(std::shared_ptr<const rules::rule_set> rules) {
+    void install(std::shared_ptr<const rules::rule_set> rules, const config::config& cfg) {
+        writer_->admit_security_types(rules::security_event_types(cfg));
         recorder_->install(std::move(rules));
     }
 

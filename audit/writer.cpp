@@ -99,6 +99,7 @@ writer::writer(store& s, const config::audit_config& cfg, writer_hooks hooks)
       hooks_(std::move(hooks)),
       queue_(cfg.queue_size) {
     signer_ = make_checkpoint_signer(checkpoint_cfg_);
+    stats_.security.admit({"audit_events_dropped"});
     try {
         last_seq_ = store_.head().seq;
     } catch (const std::exception& e) {
@@ -129,14 +130,15 @@ std::optional<commit_result> writer::refuse_strict() {
 
 bool writer::try_submit(event ev) {
     inflight_guard guard(inflight_);
+    const auto table = table_of(ev);
     if (!accepting_.load()) {
-        record_drop(drop_reason::shutdown);
+        record_drop(table, drop_reason::shutdown);
         return false;
     }
     normalize(ev);
     queued item{std::move(ev), nullptr};
     if (push(item)) return true;
-    record_drop(drop_reason::queue_full);
+    record_drop(table, drop_reason::queue_full);
     return false;
 }
 
@@ -204,8 +206,9 @@ bool writer::push(queued& item) {
     return true;
 }
 
-void writer::record_drop(drop_reason reason) {
-    stats_.dropped[static_cast<std::size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
+void writer::record_drop(table_kind table, drop_reason reason) {
+    stats_.dropped[static_cast<std::size_t>(table)][static_cast<std::size_t>(reason)].fetch_add(
+        1, std::memory_order_relaxed);
     if (reason != drop_reason::queue_full && reason != drop_reason::spool_full) return;
     if (reason == drop_reason::spool_full) unreported_spool_drops_.fetch_add(1);
     const auto t = now().time_since_epoch().count();
@@ -282,11 +285,11 @@ void writer::fill(pending_batch& batch) {
             strict_queued_.fetch_sub(1);
             int expected = waiter::pending;
             if (!item.strict->state.compare_exchange_strong(expected, waiter::claimed)) {
-                record_drop(drop_reason::strict_timeout);
+                record_drop(table_of(item.ev), drop_reason::strict_timeout);
                 continue;
             }
             if (clock::now() > item.strict->deadline) {  // an async caller gave up by now
-                record_drop(drop_reason::strict_timeout);
+                record_drop(table_of(item.ev), drop_reason::strict_timeout);
                 stats_.strict_failures.fetch_add(1);
                 item.strict->finish({false, 0, "timed out waiting for the audit store"});
                 continue;
@@ -323,7 +326,7 @@ bool writer::commit(pending_batch& batch) {
             if (batch.strict[i]) {
                 batch.strict[i]->finish({false, 0, std::string("audit spool full: ") + e.what()});
             } else {
-                record_drop(drop_reason::spool_full);
+                record_drop(table_of(batch.events[i]), drop_reason::spool_full);
             }
         }
         batch.clear();
@@ -361,6 +364,9 @@ void writer::count_written(const std::vector<stored_event>& rows) {
         const auto source = static_cast<std::size_t>(source_of(row.ev));
         stats_.written[static_cast<std::size_t>(row.table())][source].fetch_add(
             1, std::memory_order_relaxed);
+        if (const auto* sec = std::get_if<security_event>(&row.ev)) {
+            stats_.security.count(sec->event_type, sec->success);
+        }
     }
 }
 
@@ -400,7 +406,7 @@ void writer::give_up(pending_batch& batch) {
     while (!batch.events.empty()) {
         for (std::size_t i = 0; i < batch.events.size(); ++i) {
             if (batch.strict[i]) batch.strict[i]->finish({false, 0, "audit writer stopped"});
-            record_drop(drop_reason::shutdown);
+            record_drop(table_of(batch.events[i]), drop_reason::shutdown);
         }
         batch.clear();
         fill(batch);

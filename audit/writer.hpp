@@ -3,7 +3,7 @@
 // them to the store in batches, keeps the checkpoints coming and reports its health.
 //
 //   try_submit(ev)         batch mode; never blocks; a full queue drops the event and counts it
-//                          (stats.dropped[queue_full]); after the next successful commit the
+//                          (stats.dropped[table][queue_full]); after the next successful commit the
 //                          writer records one security event `audit_events_dropped` (source
 //                          detector) with the count and the first/last drop time in `details`.
 //   submit_and_wait(ev)    strict mode; returns once the event is durably committed, or with an
@@ -103,6 +103,11 @@ class writer {
     // with healthy().
     std::optional<store_failure> last_error() const;
     const writer_stats& stats() const { return stats_; }
+    // Security event types shown in stats().security from zero (the config's; see
+    // security_counts).
+    void admit_security_types(const std::vector<std::string>& types) {
+        stats_.security.admit(types);
+    }
 
   private:
     struct waiter;
@@ -132,7 +137,7 @@ class writer {
     void give_up(pending_batch& batch);
     void record_drops();
     void maybe_checkpoint(bool force);
-    void record_drop(drop_reason reason);
+    void record_drop(table_kind table, drop_reason reason);
     void timed(std::string_view operation, std::string_view table, clock::time_point start);
     clock::time_point deadline() const;
     clock::time_point idle_until() const;

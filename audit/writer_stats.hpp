@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "audit/event.hpp"
+#include "audit/security_counts.hpp"
 
 namespace sidelight::audit {
 
@@ -27,19 +28,26 @@ struct writer_stats {
 
     // written[table][source]: rows newly committed (idempotent repeats not counted).
     std::array<std::array<counter, 3>, 2> written{};
-    std::array<counter, drop_reason_count> dropped{};
+    // dropped[table][reason]: events that will never be stored.
+    std::array<std::array<counter, drop_reason_count>, 2> dropped{};
     counter store_errors{0};     // failed append attempts (each retry counts)
     counter strict_failures{0};  // submit_and_wait calls that did not commit
     counter batches{0};          // successful append transactions
     counter checkpoints{0};
     std::atomic<std::int64_t> queue_depth{0};
+    security_counts security;  // security_audit rows newly committed, by type and success
 
     std::uint64_t written_count(table_kind table, event_source source) const {
         return written[static_cast<std::size_t>(table)][static_cast<std::size_t>(source)].load(
             std::memory_order_relaxed);
     }
+    std::uint64_t dropped_count(table_kind table, drop_reason reason) const {
+        return dropped[static_cast<std::size_t>(table)][static_cast<std::size_t>(reason)].load(
+            std::memory_order_relaxed);
+    }
     std::uint64_t dropped_count(drop_reason reason) const {
-        return dropped[static_cast<std::size_t>(reason)].load(std::memory_order_relaxed);
+        return dropped_count(table_kind::audit_log, reason) +
+               dropped_count(table_kind::security_audit, reason);
     }
 };
 

@@ -220,6 +220,20 @@ derived_event rule_set::make_security(const compiled_security& c, const routes::
             c.rule->name};
 }
 
+std::vector<std::string> security_event_types(const config::config& cfg) {
+    std::vector<std::string> out;
+    for (const auto& r : cfg.security.rules) out.push_back(r.event_type);
+    const auto& b = cfg.security.builtin;
+    if (b.authn_fail) out.emplace_back("authn_fail");
+    if (b.authz_fail) out.emplace_back("authz_fail");
+    if (b.rate_limit) out.emplace_back("excess_rate_limit_exceeded");
+    if (cfg.security.brute_force.enabled) {
+        out.emplace_back("authn_login_fail_max");
+        out.emplace_back("authn_login_successafterfail");
+    }
+    return out;
+}
+
 void rule_set::add_builtin(const routes::request_record& r, std::vector<derived_event>& out) const {
     const auto& b = cfg_->security.builtin;
     std::string type;

@@ -44,6 +44,11 @@ struct derived_event {
     std::string rule;    // the rule's name ("builtin:authn_fail" for the built-ins)
 };
 
+// The security event types `cfg` can produce from the traffic: its security rules' event_type,
+// the enabled built-ins and, with brute_force on, the detector's two (for
+// sidelight_security_events_total, which shows these from zero).
+std::vector<std::string> security_event_types(const config::config& cfg);
+
 class rule_set {
   public:
     // The rules of one HTTP listener: `listener` 0 is the proxy (rules without `listener`), i

@@ -543,13 +543,13 @@ const audit = {
             { stack: true },
         ),
         ts(
-            "Events dropped by reason",
-            "Events that could not be stored, by reason (queue_full, spool_full, strict_timeout, shutdown). Healthy: 0 (the SidelightAuditEventsDropped alert pages on any).",
+            "Events dropped by table and reason",
+            "Events that could not be stored, by the table they were meant for (audit_log, security_audit) and reason (queue_full, spool_full, strict_timeout, shutdown). Healthy: 0 (the SidelightAuditEventsDropped alert pages on any).",
             "short",
             [
                 target(
-                    `sum by (reason) (increase(sidelight_audit_dropped_total{${sp}}[${RATE}]))`,
-                    "{{reason}}",
+                    `sum by (table, reason) (increase(sidelight_audit_dropped_total{${sp}}[${RATE}]))`,
+                    "{{table}} {{reason}}",
                 ),
             ],
             { thresholds: steps(green, [1, "red"]) },
@@ -683,8 +683,32 @@ const audit = {
             { thresholds: steps(green, [1, "red"]) },
         ),
         ts(
-            "Login attempts by outcome",
-            "POST requests to the login route chosen above, per second by status class: what the example's LOGIN_ATTEMPT security rule turns into security_audit rows (2xx/3xx success, the rest failure). sidelight has no metric of security events by event type and success yet; this reads the traffic those rule-derived events come from.",
+            "Security events by type and outcome",
+            "security_audit rows committed per second, by event type (the config's security rules, the built-ins authn_fail/authz_fail/excess_rate_limit_exceeded, the detectors, audit_events_dropped; a type posted to /v1/security beyond 64 kinds, or not a plain name, is other) and success (true, false; unknown when the client left before the app answered).",
+            "suffix: events/s",
+            [
+                target(
+                    `sum by (event_type, success) (rate(sidelight_security_events_total{${sp}}[${RATE}]))`,
+                    "{{event_type}} success={{success}}",
+                ),
+            ],
+            { stack: true },
+        ),
+        ts(
+            "Failed share by security event type",
+            "Of each event type's events in the interval, the share with success=false (a failed login, a refused token). A jump on LOGIN_ATTEMPT is the first sign of credential stuffing; types that never succeed (authn_fail, the detectors) sit at 100 %.",
+            "percentunit",
+            [
+                target(
+                    `sum by (event_type) (increase(sidelight_security_events_total{${sp}, success="false"}[${RATE}])) / sum by (event_type) (increase(sidelight_security_events_total{${sp}}[${RATE}]))`,
+                    "{{event_type}}",
+                ),
+            ],
+            { thresholds: steps(green, [0.5, "orange"], [0.9, "red"]) },
+        ),
+        ts(
+            "Login requests by status",
+            "POST requests to the login route chosen above, per second by status: the traffic the example's LOGIN_ATTEMPT security rule turns into security_audit rows (2xx/3xx success, the rest failure).",
             "reqps",
             [
                 target(

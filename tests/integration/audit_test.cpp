@@ -9,6 +9,7 @@
 #include <ctime>
 #include <fstream>
 #include <optional>
+#include <sstream>
 #include <thread>
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -327,7 +328,10 @@ TEST_F(AuditTest, StoreOutageBatchKeepsServingStrictAnswers503ThenRecovers) {
     EXPECT_EQ(refused->status, 503);
     EXPECT_EQ(app.request_count(), before);  // the app never saw the strict request
     std::string metrics = http_get(proc->admin_port(), "/metrics")->body;
-    EXPECT_GT(sample_value(metrics, "sidelight_audit_dropped_total{reason=\"queue_full\"}"), 0)
+    EXPECT_GT(
+        sample_value(metrics,
+                     "sidelight_audit_dropped_total{reason=\"queue_full\",table=\"audit_log\"}"),
+        0)
         << metrics;
     EXPECT_GT(sample_value(metrics, "sidelight_audit_store_errors_total"), 0);
     // During: unhealthy, with the current error and when it happened.
@@ -404,6 +408,87 @@ TEST_F(AuditTest, AWaitingEventApiCallDoesNotBlockScrapes) {
     EXPECT_TRUE(scrapes_first) << "the scrape waited for the event API call";
     ASSERT_TRUE(api_reply);
     EXPECT_EQ(api_reply->status, 503) << api_reply->body;  // not committed in time
+}
+
+// sidelight_security_events_total (issue 18): the security_audit rows, by event type and
+// success, as the store holds them; the config's types shown from zero; a type that is no plain
+// name counted as other.
+TEST_F(AuditTest, SecurityEventsMetricMatchesTheStoredRowsByTypeAndSuccess) {
+    fake_upstream app([](const wire_message& m) {
+        if (m.start_line.starts_with("POST /api/login")) return login_reply(m);
+        return fake_reply{simple_response(403, "{}")};
+    });
+    auto proc = sidelight_process::run(dir_, config_with_admin_token(app.port()));
+    auto c = connection::connect(proc->proxy_port());
+    const auto login = [&](const std::string& password) {
+        const std::string body = "{\"username\":\"bob\",\"password\":\"" + password + "\"}";
+        c.send(json_request("POST", "/api/login", body));
+        return c.read_message(true)->status;
+    };
+    for (int i = 0; i < 5; ++i) ASSERT_EQ(login("wrong" + std::to_string(i)), 401);
+    ASSERT_EQ(login("right"), 200);
+    c.send("GET /admin/panel HTTP/1.1\r\nHost: a\r\n\r\n");
+    ASSERT_EQ(c.read_message(true)->status, 403);  // the built-in authz_fail
+    auto api = connection::connect(proc->admin_port());
+    for (const char* body : {R"({"event_type":"password_reset","success":true})",
+                             R"({"event_type":"x\"} 1\nforged{a=\"","success":false})"}) {
+        api.send(
+            json_request("POST", "/v1/security", body, "Authorization: Bearer s3cret-token\r\n"));
+        ASSERT_EQ(api.read_message(true)->status, 201);
+    }
+    // 6 LOGIN_ATTEMPT, 3 authn_login_fail_max, 1 authn_login_successafterfail, 1 authz_fail and
+    // the 2 posted.
+    const auto family_sum = [](const std::string& text) {
+        double sum = 0;
+        std::istringstream lines(text);
+        for (std::string line; std::getline(lines, line);) {
+            if (line.starts_with("sidelight_security_events_total{"))
+                sum += std::stod(line.substr(line.rfind(' ') + 1));
+        }
+        return sum;
+    };
+    std::string text;
+    ASSERT_TRUE(eventually(
+        [&] {
+            text = http_get(proc->admin_port(), "/metrics")->body;
+            return family_sum(text) == 13;
+        },
+        5s))
+        << text;
+    SQLite::Database d(db(), SQLite::OPEN_READONLY);
+    SQLite::Statement groups(d,
+                             "SELECT event_type, success, count(*) FROM security_audit "
+                             "GROUP BY event_type, success");
+    int rows = 0;
+    while (groups.executeStep()) {
+        std::string type = groups.getColumn(0).getString();
+        if (type.find('"') != std::string::npos) type = "other";
+        const auto success = groups.getColumn(1).isNull()   ? "unknown"
+                             : groups.getColumn(1).getInt() ? "true"
+                                                            : "false";
+        const auto count = groups.getColumn(2).getInt();
+        rows += count;
+        EXPECT_EQ(sample_value(text, "sidelight_security_events_total{event_type=\"" + type +
+                                         "\",success=\"" + success + "\"}"),
+                  count)
+            << type << " " << success << "\n"
+            << text;
+    }
+    EXPECT_EQ(rows, 13);
+    EXPECT_EQ(sample_value(text,
+                           "sidelight_security_events_total{event_type=\"LOGIN_ATTEMPT\","
+                           "success=\"false\"}"),
+              5);
+    // Types the config can produce are there before the first one.
+    EXPECT_EQ(sample_value(text,
+                           "sidelight_security_events_total{event_type=\"authn_fail\","
+                           "success=\"false\"}"),
+              0);
+    EXPECT_EQ(sample_value(text,
+                           "sidelight_security_events_total{event_type="
+                           "\"excess_rate_limit_exceeded\",success=\"true\"}"),
+              0);
+    EXPECT_EQ(text.find("forged"), std::string::npos) << "an event type became a label";
 }
 
 // The audit metrics (issue 5, item 10) move with what was committed: events by table and

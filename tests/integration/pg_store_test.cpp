@@ -610,7 +610,8 @@ TEST_F(PgStoreTest, AFullSpoolDropsBatchEventsAndAnswersStrictRequests503) {
     EXPECT_TRUE(eventually(
         [&] {
             return metric(proc->admin_port(),
-                          "sidelight_audit_dropped_total{reason=\"spool_full\"}") >= 1;
+                          "sidelight_audit_dropped_total{reason=\"spool_full\",table=\"audit_"
+                          "log\"}") >= 1;
         },
         10s));
     // Every answered strict event waits in the spool (the lag is refreshed at each reconnect).

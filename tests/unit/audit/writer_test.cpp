@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <condition_variable>
+#include <map>
 #include <numeric>
 #include <optional>
 #include <thread>
@@ -137,11 +138,23 @@ TEST_F(Writer, FullQueueDropsCountsAndReportsTheLossAfterRecovery) {
     EXPECT_NE(w.last_error()->message.find("injected"), std::string::npos)
         << w.last_error()->message;
 
-    std::size_t accepted = 0;
-    for (int i = 0; i < 20; ++i) accepted += w.try_submit(make_audit("burst")) ? 1 : 0;
+    // Half of the burst for each table: the drops are counted by the table they were meant for.
+    std::size_t accepted = 0, dropped_audit = 0, dropped_security = 0;
+    for (int i = 0; i < 20; ++i) {
+        const bool security = i % 2 == 1;
+        const bool ok = security ? w.try_submit(make_security("LOGIN_ATTEMPT"))
+                                 : w.try_submit(make_audit("burst"));
+        accepted += ok ? 1 : 0;
+        if (!ok) ++(security ? dropped_security : dropped_audit);
+    }
     const auto dropped = 20 - accepted;
     EXPECT_LE(accepted, 5u);  // the queue (4) plus at most one taken into the retried batch
     EXPECT_EQ(w.stats().dropped_count(drop_reason::queue_full), dropped);
+    EXPECT_EQ(w.stats().dropped_count(table_kind::audit_log, drop_reason::queue_full),
+              dropped_audit);
+    EXPECT_EQ(w.stats().dropped_count(table_kind::security_audit, drop_reason::queue_full),
+              dropped_security);
+    EXPECT_GE(dropped_security, 5u);
 
     store_.failing = false;
     ASSERT_TRUE(eventually([&] { return rows() == 1 + accepted + 1; }));
@@ -158,6 +171,29 @@ TEST_F(Writer, FullQueueDropsCountsAndReportsTheLossAfterRecovery) {
     EXPECT_LE(details.at("first_drop").as_string(), details.at("last_drop").as_string());
     EXPECT_GE(w.stats().store_errors.load(), 1u);
     EXPECT_TRUE(verify(sqlite_).ok());
+}
+
+TEST_F(Writer, CommittedSecurityRowsAreCountedByTypeAndSuccess) {
+    writer w(store_, cfg_);
+    w.admit_security_types({"authz_fail"});
+    auto ok = make_security("LOGIN_ATTEMPT");
+    ok.success = true;
+    auto abandoned = make_security("LOGIN_ATTEMPT");
+    abandoned.success = std::nullopt;
+    for (auto ev : {make_security("LOGIN_ATTEMPT"), make_security("LOGIN_ATTEMPT"), ok, abandoned,
+                    make_security("bad type")}) {
+        ASSERT_TRUE(w.try_submit(ev));
+    }
+    ASSERT_TRUE(w.try_submit(make_audit("not a security event")));
+    ASSERT_TRUE(w.drain(std::chrono::steady_clock::now() + 5s));
+    std::map<std::string, security_counts::outcomes> seen;
+    for (const auto& row : w.stats().security.snapshot()) seen[row.event_type] = row.counts;
+    EXPECT_EQ(seen["LOGIN_ATTEMPT"], (security_counts::outcomes{2, 1, 1}));
+    EXPECT_EQ(seen["other"], (security_counts::outcomes{1, 0, 0}));
+    // Shown from zero: admitted by the config, and the writer's own loss report.
+    EXPECT_EQ(seen.count("authz_fail"), 1u);
+    EXPECT_EQ(seen.count("audit_events_dropped"), 1u);
+    EXPECT_EQ(seen.size(), 4u);
 }
 
 TEST_F(Writer, StrictSubmitReturnsAfterCommit) {
@@ -291,6 +327,9 @@ TEST_F(Writer, DrainCommitsEverythingFromManyThreads) {
     EXPECT_EQ(r.count, 2000);
     EXPECT_FALSE(w.try_submit(make_audit("late")));
     EXPECT_EQ(w.stats().dropped_count(drop_reason::shutdown), 1u);
+    EXPECT_EQ(w.stats().dropped_count(table_kind::audit_log, drop_reason::shutdown), 1u);
+    EXPECT_FALSE(w.try_submit(make_security("late")));
+    EXPECT_EQ(w.stats().dropped_count(table_kind::security_audit, drop_reason::shutdown), 1u);
 }
 
 TEST_F(Writer, DrainGivesUpAtTheDeadlineWhenTheStoreKeepsFailing) {
