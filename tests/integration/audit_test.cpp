@@ -491,6 +491,25 @@ TEST_F(AuditTest, SecurityEventsMetricMatchesTheStoredRowsByTypeAndSuccess) {
     EXPECT_EQ(text.find("forged"), std::string::npos) << "an event type became a label";
 }
 
+// A security rule added by a reload has its series from zero before its first event.
+TEST_F(AuditTest, ASecurityRuleAddedByAReloadIsShownFromZero) {
+    fake_upstream app;
+    auto proc = sidelight_process::run(dir_, config_with_admin_token(app.port()));
+    const std::string series =
+        "sidelight_security_events_total{event_type=\"PASSWORD_CHANGE\",success=\"true\"}";
+    EXPECT_EQ(sample_value(http_get(proc->admin_port(), "/metrics")->body, series), -1);
+    auto yaml = config_with_admin_token(app.port());
+    const std::string last_rule = "      login: true\n";
+    yaml.insert(yaml.find(last_rule) + last_rule.size(),
+                "    - name: password\n"
+                "      match: {routes: [/api/login], methods: [POST]}\n"
+                "      event_type: PASSWORD_CHANGE\n");
+    dir_.write("sidelight.yaml", yaml);
+    proc->signal(SIGHUP);
+    ASSERT_TRUE(proc->wait_for_log("reload: ok"));
+    EXPECT_EQ(sample_value(http_get(proc->admin_port(), "/metrics")->body, series), 0);
+}
+
 // The audit metrics (issue 5, item 10) move with what was committed: events by table and
 // source, the store's own insert and query durations, and the queue back at zero.
 TEST_F(AuditTest, AuditMetricsCountWhatWasCommitted) {
