@@ -192,7 +192,7 @@ void span_exporter::run() {
                 if (now - last_warning_ >= std::chrono::minutes(1)) {
                     last_warning_ = now;
                     spdlog::warn("event=trace_export_failed endpoint={} spans={} reason=\"{}\"",
-                                 cfg_.otlp.endpoint, spans, error);
+                                 config::redact_endpoint(cfg_.otlp.endpoint), spans, error);
                 }
             }
             batch.clear();

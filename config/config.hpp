@@ -516,6 +516,10 @@ struct otlp_config {
     bool operator==(const otlp_config&) const = default;
 };
 
+// The endpoint as shown in logs, errors, `sidelight check` and the status page: a userinfo part
+// (refused by the loader) as ***, and every query value as *** (`?api-key=***`).
+std::string redact_endpoint(std::string_view url);
+
 struct tracing_config {
     bool enabled = false;
     std::string service_name = "sidelight";  // the resource's service.name

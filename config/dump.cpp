@@ -296,7 +296,7 @@ void emit_tracing(YAML::Emitter& out, const tracing_config& t) {
     put(out, "sampler", std::string(to_string(t.sampler)));
     put(out, "ratio", format_number(t.ratio));
     begin(out, "otlp");
-    put(out, "endpoint", t.otlp.endpoint);
+    put(out, "endpoint", redact_endpoint(t.otlp.endpoint));
     put(out, "encoding", t.otlp.encoding == otlp_encoding::json ? "json" : "protobuf");
     put(out, "timeout", t.otlp.timeout);
     put_count(out, "queue_size", t.otlp.queue_size);

@@ -1,4 +1,5 @@
 // `tracing`: W3C trace context and OTLP/HTTP span export (docs/TRACING.md).
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 
@@ -20,6 +21,37 @@ std::string_view to_string(trace_sampler s) {
     return "parent-based";
 }
 
+std::string redact_endpoint(std::string_view url) {
+    std::string out(url);
+    // userinfo: between the scheme's "//" and the last '@' before the path.
+    const auto start = out.find("//");
+    if (start != std::string::npos) {
+        const auto end = std::min(out.find_first_of("/?#", start + 2), out.size());
+        const auto at = out.rfind('@', end == 0 ? 0 : end - 1);
+        if (at != std::string::npos && at > start + 1)
+            out.replace(start + 2, at - start - 2, "***");
+    }
+    // Every query value, up to the fragment.
+    const auto query = out.find('?');
+    if (query == std::string::npos) return out;
+    std::string redacted = out.substr(0, query + 1);
+    const auto fragment = std::min(out.find('#', query), out.size());
+    std::string_view q(out.data() + query + 1, fragment - query - 1);
+    bool first = true;
+    while (true) {
+        const auto amp = q.find('&');
+        const auto pair = q.substr(0, amp);
+        if (!first) redacted += '&';
+        first = false;
+        const auto eq = pair.find('=');
+        redacted += eq == std::string_view::npos ? pair : pair.substr(0, eq + 1);
+        if (eq != std::string_view::npos) redacted += "***";
+        if (amp == std::string_view::npos) break;
+        q.remove_prefix(amp + 1);
+    }
+    return redacted + out.substr(fragment);
+}
+
 namespace detail {
 namespace {
 
@@ -39,20 +71,26 @@ double parse_ratio(const node_ref& n) {
 }
 
 // http://HOST:PORT[/PATH]. No TLS: the exporter speaks plain HTTP, to a collector beside it.
+// The refusals quote the endpoint redacted (redact_endpoint): never a password or a query value.
 void parse_endpoint(const node_ref& n, otlp_config& out) {
     out.endpoint = to_string(n);
     if (out.endpoint.empty()) return;
     constexpr std::string_view scheme = "http://";
+    const auto shown = "\"" + redact_endpoint(out.endpoint) + "\"";
     if (out.endpoint.starts_with("https://"))
         n.fail("https is not supported: export to a collector on the pod or node over http://");
-    if (!out.endpoint.starts_with(scheme))
-        n.fail("expected http://HOST:PORT[/PATH], got \"" + out.endpoint + "\"");
+    if (!out.endpoint.starts_with(scheme)) n.fail("expected http://HOST:PORT[/PATH], got " + shown);
     const std::string rest = out.endpoint.substr(scheme.size());
     const auto slash = rest.find('/');
     const std::string authority = rest.substr(0, slash);
+    if (authority.find('@') != std::string::npos)
+        n.fail(
+            "credentials in the URL are not supported (the exporter sends no Authorization "
+            "header): export to a collector on the pod or node, got " +
+            shown);
     const auto target = parse_address(authority);
     if (!target || target->port == 0 || target->host.empty())
-        n.fail("expected http://HOST:PORT[/PATH] with a port, got \"" + out.endpoint + "\"");
+        n.fail("expected http://HOST:PORT[/PATH] with a port, got " + shown);
     out.target = *target;
     out.path =
         slash == std::string::npos || rest.size() == slash + 1 ? "/v1/traces" : rest.substr(slash);

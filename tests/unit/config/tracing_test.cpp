@@ -1,6 +1,8 @@
 // `tracing`: what the loader reads, and the exact text of each refusal.
 #include <gtest/gtest.h>
 
+#include <sstream>
+
 #include "config/load.hpp"
 
 namespace sidelight::config {
@@ -77,9 +79,39 @@ TEST(tracing, refusals_name_the_line_and_key) {
     EXPECT_EQ(error_of(head + "  otlp: {endpoint: \"http://collector/v1/traces\"}\n"),
               "sidelight.yaml:3:20: tracing.otlp.endpoint: expected http://HOST:PORT[/PATH] with "
               "a port, got \"http://collector/v1/traces\"");
+    // A password in the URL is refused, and never repeated in the message.
+    const auto with_password =
+        error_of(head + "  otlp: {endpoint: \"http://ann:hunter2@c:4318/v1/traces\"}\n");
+    EXPECT_EQ(with_password,
+              "sidelight.yaml:3:20: tracing.otlp.endpoint: credentials in the URL are not "
+              "supported (the exporter sends no Authorization header): export to a collector on "
+              "the pod or node, got \"http://***@c:4318/v1/traces\"");
+    EXPECT_EQ(error_of(head + "  otlp: {endpoint: \"grpc://c:4317/?key=hunter2\"}\n"),
+              "sidelight.yaml:3:20: tracing.otlp.endpoint: expected http://HOST:PORT[/PATH], got "
+              "\"grpc://c:4317/?key=***\"");
     EXPECT_EQ(error_of(head + "  samplr: always\n"),
               "sidelight.yaml:3:3: tracing.samplr: unknown key (expected one of enabled, "
               "service_name, sampler, ratio, otlp)");
+}
+
+TEST(tracing, redacted_endpoint_keeps_no_secret) {
+    EXPECT_EQ(redact_endpoint("http://collector:4318/v1/traces"),
+              "http://collector:4318/v1/traces");
+    EXPECT_EQ(redact_endpoint("http://u:p@collector:4318/x"), "http://***@collector:4318/x");
+    EXPECT_EQ(redact_endpoint("http://u:p@collector:4318"), "http://***@collector:4318");
+    EXPECT_EQ(redact_endpoint("http://c:4318/v1/traces?api-key=s3cret&region=eu&flag#frag"),
+              "http://c:4318/v1/traces?api-key=***&region=***&flag#frag");
+    EXPECT_EQ(redact_endpoint("http://c:4318/a@b"), "http://c:4318/a@b");  // '@' in the path
+    EXPECT_EQ(redact_endpoint(""), "");
+    // Loaded as written (the exporter needs it), shown redacted.
+    const auto cfg = load_string(
+        head + "  enabled: true\n  otlp: {endpoint: \"http://c:4318/v1/traces?token=s3cret\"}\n",
+        "sidelight.yaml");
+    EXPECT_EQ(cfg->tracing.otlp.path, "/v1/traces?token=s3cret");
+    std::ostringstream shown;
+    dump(*cfg, shown);
+    EXPECT_EQ(shown.str().find("s3cret"), std::string::npos) << shown.str();
+    EXPECT_NE(shown.str().find("token=***"), std::string::npos) << shown.str();
 }
 
 }  // namespace
