@@ -9,7 +9,9 @@
 //  - the differential oracle: what sidelight would send to the app for a complete request (head,
 //    then the body as relay_message frames it) is read by a lenient, naive parser
 //    (tests/support/lenient_http.hpp) as exactly one request, every byte consumed, with the
-//    method, target and body that Beast parsed.
+//    method, target and body that Beast parsed; with tracing on, also exactly one traceparent
+//    (sidelight's), whatever trace context fields the client sent.
+// Every input runs twice: tracing off, and on with every request sampled.
 // Built only with clang and -DSIDELIGHT_FUZZ=ON; run it with scripts/fuzz.
 
 #include <cstdint>
@@ -28,6 +30,7 @@
 #include "routes/method.hpp"
 #include "routes/route_table.hpp"
 #include "tests/support/lenient_http.hpp"
+#include "util/trace_context.hpp"
 
 namespace {
 
@@ -102,7 +105,7 @@ std::string forwarded_body(const http::request<http::buffer_body, proxy::fields>
 }
 
 void check_differential(const http::request<http::buffer_body, proxy::fields>& req,
-                        const std::string& forwarded, const std::string& body) {
+                        const std::string& forwarded, const std::string& body, bool tracing_on) {
     std::string_view wire(forwarded);
     sidelight::test::lenient_request seen;
     if (sidelight::test::parse_lenient(wire, seen) != sidelight::test::lenient_status::complete)
@@ -111,25 +114,37 @@ void check_differential(const http::request<http::buffer_body, proxy::fields>& r
     if (seen.method != req.method_string() || seen.target != req.target())
         invariant_broken("a lenient app reads another method or target", forwarded);
     if (seen.body != body) invariant_broken("a lenient app reads another body", forwarded);
+    if (tracing_on) {
+        const auto tp = seen.values("traceparent");
+        if (tp.size() != 1 || tp.front().size() != 55)
+            invariant_broken("tracing on, the app does not get exactly one traceparent", forwarded);
+    }
 }
 
-}  // namespace
+const config::tracing_config& tracing_config() {
+    static const auto cfg = [] {
+        config::tracing_config t;
+        t.enabled = true;
+        t.sampler = config::trace_sampler::always;
+        return t;
+    }();
+    return cfg;
+}
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-    std::string_view in(reinterpret_cast<const char*>(data), size);
-    while (in.starts_with("\r\n")) in.remove_prefix(2);  // leading empty lines, as read_head
+// One request as the proxy handles it, with tracing off or on (every input goes both ways).
+void run(std::string_view in, bool tracing) {
     const auto end = in.find("\r\n\r\n");
-    if (end == std::string_view::npos || end + 4 > max_header_bytes) return 0;
+    if (end == std::string_view::npos || end + 4 > max_header_bytes) return;
     const auto head = in.substr(0, end + 4);
     const proxy::head_limits limits{1024, 50};
-    if (proxy::check_request_head(head, limits).verdict != proxy::head_verdict::ok) return 0;
+    if (proxy::check_request_head(head, limits).verdict != proxy::head_verdict::ok) return;
 
     request_parser rp;
     rp.header_limit(static_cast<std::uint32_t>(head.size() + 1));
     rp.body_limit(max_body_bytes);
     beast::error_code ec;
     const auto used = rp.put(net::buffer(head.data(), head.size()), ec);
-    if (ec || !rp.is_header_done()) return 0;
+    if (ec || !rp.is_header_done()) return;
     if (rp.chunked() && rp.content_length())
         invariant_broken("accepted head parses as chunked and with a length", head);
 
@@ -139,11 +154,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     const bool chunked = rp.chunked();
     proxy::request_origin origin;
-    if (!proxy::strip_request(req, origin))
+    if (!proxy::strip_request(req, origin, proxy::rewrite_mode::forwarding, tracing))
         invariant_broken("accepted head has a Connection option naming a protected field", head);
     std::string extra, request_id;
     proxy::choose_request_id(origin, request_id);
     proxy::append_forwarded(extra, origin, "127.0.0.1", request_id, "app:3000");
+    if (tracing) {
+        util::trace_context trace;
+        proxy::begin_trace(origin, tracing_config(), trace);
+        proxy::append_trace(extra, trace, origin);
+    }
     req.version(11);
     if (chunked) req.chunked(true);
     const std::size_t head_fields = static_cast<std::size_t>(std::distance(req.begin(), req.end()));
@@ -157,6 +177,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     std::string body;
     if (parse_body(rp, in.substr(used), body))
-        check_differential(req, out + forwarded_body(req, head_fields, body), body);
+        check_differential(req, out + forwarded_body(req, head_fields, body), body, tracing);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    std::string_view in(reinterpret_cast<const char*>(data), size);
+    while (in.starts_with("\r\n")) in.remove_prefix(2);  // leading empty lines, as read_head
+    run(in, false);
+    run(in, true);
     return 0;
 }

@@ -8,13 +8,18 @@
 // smuggling classes: CL.TE, TE.CL, TE.TE obfuscations, Content-Length lists and signs,
 // chunk-size overflows, chunk extensions, bare CR/LF, obs-fold, NUL, request-line oddities,
 // absolute and authority form, Connection-named fields, Upgrade/h2c, CONNECT, pipelining,
-// Expect. Each case runs on a fresh client connection of one sidelight; the app's connections
-// are pooled across cases, so a leftover on one shows up as an uncounted request.
+// Expect, and W3C trace context fields (duplicated, malformed, named by Connection, folded,
+// in trailers). Each case runs on a fresh client connection of one sidelight; the app's
+// connections are pooled across cases, so a leftover on one shows up as an uncounted request.
+// The whole corpus runs twice: tracing off (traceparent and tracestate pass as they came) and
+// tracing on with every request sampled (sidelight removes them and writes its own), where each
+// request the app finds must also carry exactly one well-formed traceparent.
 
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
 
+#include <cctype>
 #include <map>
 #include <set>
 
@@ -296,6 +301,36 @@ void upgrade_expect_cases(std::vector<raw_case>& c) {
     add(c, "max_forwards_trace", "TRACE / HTTP/1.1\r\nHost: a\r\nMax-Forwards: 0\r\n\r\n");
 }
 
+// The fields tracing rewrites, in every place a request can carry them.
+void trace_context_cases(std::vector<raw_case>& c) {
+    const std::string tp =
+        "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n";
+    add(c, "tp_valid", get("/api/t", tp + "tracestate: a=1,b=2\r\n"));
+    add(c, "tp_twice", get("/api/t", tp + tp));
+    add(c, "tp_invalid", get("/api/t", "traceparent: 00-zz-yy-01\r\n"));
+    add(c, "tp_all_zero",
+        get("/api/t", "traceparent: 00-00000000000000000000000000000000-0000000000000000-01\r\n"));
+    add(c, "tp_version_ff",
+        get("/api/t", "traceparent: ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n"));
+    add(c, "tp_empty", get("/api/t", "traceparent:\r\n"));
+    add(c, "tp_huge", get("/api/t", "traceparent: " + std::string(6000, 'a') + "\r\n"));
+    add(c, "tp_obs_fold",
+        get("/api/t",
+            "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-\r\n"
+            " 00f067aa0ba902b7-01\r\n"));
+    add(c, "tp_space_before_colon", get("/api/t", "traceparent : 00-aa-bb-01\r\n"));
+    add(c, "tp_connection_named", get("/api/t", "Connection: traceparent, tracestate\r\n" + tp));
+    add(c, "tp_connection_named_with_cl",
+        post("Connection: traceparent\r\n" + tp + "Content-Length: 5\r\n", "hello"));
+    add(c, "tp_with_smuggle_cl", post(tp + "Content-Length: 0\r\n", smuggled));
+    add(c, "tp_in_trailer", chunked("5\r\nhello\r\n0\r\n" + tp + "\r\n"));
+    add(c, "tp_tracestate_many", get("/api/t", tp + "tracestate: a=1\r\ntracestate: b=2\r\n"));
+    add(c, "tp_pipelined", get("/api/t1", tp) + get("/api/t2", tp + tp) + get("/api/t3"));
+    add(c, "tp_nul", get("/api/t", "traceparent: 00-4bf9\0-00-01\r\n"s));
+    add(c, "tp_bare_lf",
+        "GET /api/t HTTP/1.1\r\nHost: a\r\n" + tp.substr(0, tp.size() - 2) + "\n\r\n");
+}
+
 std::vector<raw_case> corpus() {
     std::vector<raw_case> c;
     content_length_cases(c);
@@ -307,7 +342,18 @@ std::vector<raw_case> corpus() {
     host_cases(c);
     pipelining_cases(c);
     upgrade_expect_cases(c);
+    trace_context_cases(c);
     return c;
+}
+
+// W3C traceparent version 00: 00-<32 hex>-<16 hex>-<2 hex>, ids not all zero.
+bool well_formed_traceparent(const std::string& v) {
+    if (v.size() != 55 || !v.starts_with("00-") || v[35] != '-' || v[52] != '-') return false;
+    for (std::size_t i = 3; i < v.size(); ++i) {
+        if (i == 35 || i == 52) continue;
+        if (!std::isxdigit(static_cast<unsigned char>(v[i])) || std::isupper(v[i])) return false;
+    }
+    return v.substr(3, 32) != std::string(32, '0') && v.substr(36, 16) != std::string(16, '0');
 }
 
 // What sidelight counted: its access log, by request id.
@@ -336,16 +382,20 @@ std::map<std::string, counted> access_log(const std::string& text) {
     return out;
 }
 
-class DifferentialTest : public ::testing::Test {
+// The parameter: tracing on (every request sampled, no exporter) or off.
+class DifferentialTest : public ::testing::TestWithParam<bool> {
   protected:
     void SetUp() override {
         proc_ = sidelight_process::run(
             dir_, test_config(app_.port(),
                               "access_log: true\n"
-                              "limits:\n  header_read_timeout: 1s\n  body_idle_timeout: 1s\n"
-                              ""));
+                              "limits:\n  header_read_timeout: 1s\n  body_idle_timeout: 1s\n" +
+                                  std::string(tracing() ? "tracing:\n  enabled: true\n"
+                                                          "  sampler: always\n"
+                                                        : "")));
         ASSERT_TRUE(proc_);
     }
+    static bool tracing() { return GetParam(); }
     // Sends the case on a fresh connection, half-closes, and reads until sidelight closes.
     std::string exchange(const raw_case& rc) {
         auto conn = connection::connect(proc_->proxy_port());
@@ -386,6 +436,12 @@ class DifferentialTest : public ::testing::Test {
             EXPECT_EQ(r.target.substr(0, r.target.find('?')), it->second.path) << name;
             EXPECT_EQ(static_cast<std::int64_t>(r.body.size()), it->second.bytes_in)
                 << name << ": body of " << r.method << " " << r.target;
+            if (tracing()) {
+                const auto tp = r.values("traceparent");
+                ASSERT_EQ(tp.size(), 1u) << name << ": " << tp.size() << " traceparent fields";
+                EXPECT_TRUE(well_formed_traceparent(tp.front())) << name << ": " << tp.front();
+                EXPECT_LE(r.values("tracestate").size(), 1u) << name;
+            }
         }
     }
 
@@ -394,7 +450,7 @@ class DifferentialTest : public ::testing::Test {
     std::unique_ptr<sidelight_process> proc_;
 };
 
-TEST_F(DifferentialTest, AppNeverParsesMoreRequestsThanSidelightCounted) {
+TEST_P(DifferentialTest, AppNeverParsesMoreRequestsThanSidelightCounted) {
     const auto cases = corpus();
     ASSERT_GE(cases.size(), 150u);
     std::set<std::string> matched;
@@ -418,7 +474,7 @@ TEST_F(DifferentialTest, AppNeverParsesMoreRequestsThanSidelightCounted) {
 
 // The case named in the report that opened this work, asserted exactly: refused with 400 and
 // nothing reaches the app, in each spelling.
-TEST_F(DifferentialTest, ConnectionNamingContentLengthIsRefused) {
+TEST_P(DifferentialTest, ConnectionNamingContentLengthIsRefused) {
     const std::string inner = "GET /slow/admin-secret HTTP/1.1\r\nHost: shop\r\n\r\n";
     for (const std::string option :
          {"Content-Length", "content-length", "keep-alive, Content-Length", "close, Content-Length",
@@ -432,6 +488,11 @@ TEST_F(DifferentialTest, ConnectionNamingContentLengthIsRefused) {
     }
     EXPECT_EQ(app_.request_count(), 0u);
 }
+
+INSTANTIATE_TEST_SUITE_P(Tracing, DifferentialTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                             return info.param ? "On" : "Off";
+                         });
 
 }  // namespace
 }  // namespace sidelight::test
