@@ -1,7 +1,8 @@
-# Shared by the paired whole-hop benchmarks (bench/tracing.sh, bench/business.sh): sourced, not
-# run. bench_setup NAME: the checkout as cwd, bench/results/NAME-<time>/ as $results, a scratch
-# $work directory, $pids killed and $work removed on exit, the bench packages installed and the
-# Release build in build-bench/ as $sidelight.
+# Shared by the paired whole-hop benchmarks (bench/tracing.sh, bench/business.sh,
+# bench/status.sh): sourced, not run. bench_setup NAME: the checkout as cwd, $root,
+# bench/results/NAME-<time>/ as $results, a scratch $work directory, $pids killed and $work
+# removed on exit, the bench packages installed and, as $sidelight, $SIDELIGHT when set (a built
+# binary) or else the Release build in build-bench/.
 
 bench_setup() {
     cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -12,6 +13,10 @@ bench_setup() {
     pids=()
     trap bench_cleanup EXIT
     scripts/install-deps --bench >/dev/null
+    if [ -n "${SIDELIGHT:-}" ]; then
+        sidelight=$(realpath "$SIDELIGHT")
+        return
+    fi
     BUILD_DIR=build-bench SIDELIGHT_TESTS=OFF BUILD_TYPE=Release scripts/build >/dev/null
     sidelight=$root/build-bench/sidelight
 }

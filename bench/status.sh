@@ -15,31 +15,13 @@
 # One worker per sidelight, pinned to core 1 (the admin thread too: the whole process); nginx,
 # wrk and the poller on core 0.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-root=$PWD
+. "$(dirname "$0")/lib.sh"
 duration=${DURATION:-10}
 conns=${CONNS:-10}
 rounds=${ROUNDS:-5}
 poll=${POLL:-3}
 idle=${IDLE:-30}
-results=$root/bench/results/status-$(date -u +%Y%m%dT%H%M%SZ)
-mkdir -p "$results"
-work=$(mktemp -d /tmp/sidelight-status.XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-if [ -n "${SIDELIGHT:-}" ]; then
-    sidelight=$(realpath "$SIDELIGHT")
-else
-    scripts/install-deps --bench >/dev/null
-    BUILD_DIR=build-bench SIDELIGHT_TESTS=OFF BUILD_TYPE=Release scripts/build >/dev/null
-    sidelight=$root/build-bench/sidelight
-fi
+bench_setup status
 
 up=18300 off=18310 on=18320 polled=18330
 
@@ -80,18 +62,9 @@ for target in off on polled; do
     pids+=($!)
 done
 
-wait_port() {
-    for _ in $(seq 100); do
-        (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "port $1 never opened" >&2
-    exit 1
-}
 for p in $up $off $on $polled; do wait_port "$p"; done
 sleep 0.5
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 
 # Nobody looking, no traffic: what the sampler costs on its own.
@@ -121,10 +94,6 @@ run() {  # target, round
 for r in $(seq "$rounds"); do
     for target in off on polled; do run "$target" "$r"; done
 done
-median() {  # target, column
-    awk -v n="$1" -v k="$2" '$1 == n {print $k}' "$results/runs.txt" | sort -g |
-        awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : v[NR / 2]}'
-}
 printf '| target | req/s | sidelight CPU µs/req |\n|---|---|---|\n'
 for name in status-off status-on status-polled; do
     printf '| %s | %s | %s |\n' "$name" "$(median $name 2)" "$(median $name 3)"
