@@ -1,6 +1,7 @@
 #include "agent/app.hpp"
 
 #include "agent/db_audit.hpp"
+#include "agent/health_report.hpp"
 #include "audit/event_api.hpp"
 #include "config/load.hpp"
 #include "util/gzip.hpp"
@@ -309,25 +310,19 @@ admin_response app::handle_admin(const admin_request& req) {
 
 // /healthz's body (the status page shows it too); `unhealthy` set when /healthz answers 503.
 boost::json::object app::health_json(bool& unhealthy) const {
-    const auto up = health_ ? health_->snapshot() : upstream_health{};
-    // Before the probes reached a verdict the upstream is unknown, not unhealthy: /healthz says
-    // so with 200 (traffic may well flow); only a known failure makes it 503.
-    unhealthy = up.state == upstream_state::unreachable || !audit_healthy();
-    // Postgres away while the spool takes every event: degraded, still 200 (traffic flows and
-    // nothing is lost; the lag says how far behind the fleet store is).
-    const auto forward = audit_ ? audit_->forward_status() : std::nullopt;
-    const auto databases = db_health_ ? db_health_->snapshot() : std::vector<database_health>{};
-    // A database away: degraded, still 200 (the app's HTTP traffic flows; its database
-    // connections through sidelight get 08006 until the server is back).
-    const bool db_down = std::any_of(databases.begin(), databases.end(), [](const auto& d) {
-        return d.state == upstream_state::unreachable;
-    });
-    const bool degraded = (forward && (!forward->connected || forward->conflict)) || db_down;
-    const std::string_view status = unhealthy                             ? "unhealthy"
-                                    : degraded                            ? "degraded"
-                                    : up.state == upstream_state::unknown ? "unknown"
-                                                                          : "ok";
-    return healthz_json(up, databases, status);
+    health_inputs in;
+    if (health_) in.upstream = health_->snapshot();
+    if (db_health_) in.databases = db_health_->snapshot();
+    in.audit_healthy = audit_healthy();
+    if (audit_) {
+        in.audit_error = audit_->last_error();
+        in.queue_depth = audit_->queue_depth();
+        in.forward = audit_->forward_status();
+    }
+    in.draining = draining_.load();
+    in.uptime = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() -
+                                                                 started_);
+    return health_report(*cfg_, in, unhealthy);
 }
 
 // POST /v1/metrics: the event API's token, then the metric rules' own checks.
@@ -339,79 +334,6 @@ admin_response app::handle_metrics_api(const admin_request& req) {
         return res;
     }
     return business_.handle_api(req);
-}
-
-// The store's own state: for Postgres, the forwarder (connection, lag, last error) and the
-// last `SELECT 1` check with its latency.
-boost::json::object app::store_json() const {
-    boost::json::object st;
-    st["type"] = cfg_->audit.store.type;
-    const auto f = audit_ ? audit_->forward_status() : std::nullopt;
-    if (!f) return st;
-    st["state"] = f->conflict ? "conflict" : f->connected ? "ok" : "degraded";
-    st["chain"] = cfg_->audit.store.chain;
-    st["connected"] = f->connected;
-    st["acked_seq"] = f->acked_seq;
-    st["lag_events"] = f->lag_events;
-    st["lag_seconds"] = f->lag_seconds;
-    boost::json::object check;
-    check["ok"] = f->connected && f->check_ms.has_value();
-    check["latency_ms"] = nullptr;
-    check["at"] = nullptr;
-    if (f->check_ms) check["latency_ms"] = *f->check_ms;
-    if (f->check_at) check["at"] = audit::format_time(*f->check_at);
-    st["check"] = std::move(check);
-    st["last_error"] = nullptr;
-    if (f->last_error) {
-        st["last_error"] = {{"message", *f->last_error},
-                            {"at", audit::format_time(f->last_error_at.value_or(audit::now()))}};
-    }
-    return st;
-}
-
-boost::json::object app::healthz_json(const upstream_health& up,
-                                      const std::vector<database_health>& databases,
-                                      std::string_view status) const {
-    const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
-        std::chrono::steady_clock::now() - started_);
-    boost::json::object o;
-    o["status"] = status;
-    o["uptime_s"] = uptime.count();
-    o["version"] = SIDELIGHT_VERSION;
-    o["draining"] = draining_.load();
-    boost::json::object u;
-    u["address"] = cfg_->upstream.address.to_string();
-    u["state"] = to_string(up.state);
-    u["reachable"] = up.reachable;
-    u["checked"] = up.checked;
-    u["last_check_ms"] = up.last_check_age_ms;
-    u["last_error"] = up.last_error;
-    o["upstream"] = std::move(u);
-    if (db_health_) {
-        boost::json::array dbs;
-        for (const auto& d : databases) {
-            dbs.push_back({{"name", d.name},
-                           {"address", d.address},
-                           {"state", to_string(d.state)},
-                           {"reachable", d.reachable},
-                           {"checked", d.checked},
-                           {"last_check_ms", d.last_check_age_ms},
-                           {"last_error", d.last_error}});
-        }
-        o["databases"] = std::move(dbs);
-    }
-    boost::json::object a;
-    a["healthy"] = audit_healthy();
-    // The store's most recent failure, with its time: the current one while unhealthy, and after
-    // recovery the last one, so an outage that has passed still shows when it was.
-    a["last_error"] = nullptr;
-    if (const auto failure = audit_ ? audit_->last_error() : std::nullopt) {
-        a["last_error"] = {{"message", failure->message}, {"at", audit::format_time(failure->at)}};
-    }
-    a["queue_depth"] = audit_ ? audit_->queue_depth() : 0;
-    a["store"] = store_json();
-    o["audit"] = std::move(a);
-    return o;
 }
 
 }  // namespace sidelight::agent

@@ -64,11 +64,7 @@ class app {
     // Reloads the config file; returns false (old config kept) when it is invalid.
     bool reload();
     bool config_file_changed();
-    boost::json::object store_json() const;
-    boost::json::object health_json(bool& unhealthy) const;
-    boost::json::object healthz_json(const upstream_health& up,
-                                     const std::vector<database_health>& databases,
-                                     std::string_view status) const;
+    boost::json::object health_json(bool& unhealthy) const;  // agent/health_report.hpp
     bool audit_healthy() const { return !audit_ || audit_->healthy(); }
 
     std::shared_ptr<const config::config> cfg_;

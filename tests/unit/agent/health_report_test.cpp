@@ -1,0 +1,91 @@
+#include "agent/health_report.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/json/serialize.hpp>
+
+namespace sidelight::agent {
+namespace {
+
+config::config shop() {
+    config::config c;
+    c.upstream.address = {"app", 3000};
+    return c;
+}
+
+upstream_health reachable() {
+    upstream_health h;
+    h.checked = true;
+    h.state = upstream_state::reachable;
+    h.reachable = true;
+    h.last_check_age_ms = 40;
+    return h;
+}
+
+std::string status_of(const health_inputs& in, bool& unhealthy) {
+    const auto o = health_report(shop(), in, unhealthy);
+    return std::string(o.at("status").as_string());
+}
+
+TEST(HealthReport, StatusFollowsTheWorstOfUpstreamStoreAndDatabases) {
+    bool unhealthy = true;
+    health_inputs in;  // no verdict yet
+    EXPECT_EQ(status_of(in, unhealthy), "unknown");
+    EXPECT_FALSE(unhealthy);
+    in.upstream = reachable();
+    EXPECT_EQ(status_of(in, unhealthy), "ok");
+    EXPECT_FALSE(unhealthy);
+
+    database_health db;
+    db.name = "main";
+    db.state = upstream_state::unreachable;
+    in.databases = std::vector<database_health>{db};
+    EXPECT_EQ(status_of(in, unhealthy), "degraded");
+    EXPECT_FALSE(unhealthy);  // the app's HTTP traffic still flows
+    in.databases.reset();
+
+    audit::forwarder_status away;
+    in.forward = away;  // Postgres not connected: the spool takes every event
+    EXPECT_EQ(status_of(in, unhealthy), "degraded");
+    EXPECT_FALSE(unhealthy);
+    in.forward->connected = true;
+    EXPECT_EQ(status_of(in, unhealthy), "ok");
+    in.forward->conflict = true;
+    EXPECT_EQ(status_of(in, unhealthy), "degraded");
+    in.forward.reset();
+
+    in.audit_healthy = false;  // the store refuses writes: 503
+    EXPECT_EQ(status_of(in, unhealthy), "unhealthy");
+    EXPECT_TRUE(unhealthy);
+    in.audit_healthy = true;
+    in.upstream.state = upstream_state::unreachable;
+    EXPECT_EQ(status_of(in, unhealthy), "unhealthy");
+    EXPECT_TRUE(unhealthy);
+}
+
+TEST(HealthReport, SaysWhereEachPartStands) {
+    health_inputs in;
+    in.upstream = reachable();
+    in.audit_error = audit::store_failure{"disk I/O error", audit::time_point{}};
+    in.queue_depth = 12;
+    in.draining = true;
+    in.uptime = std::chrono::seconds(7);
+    bool unhealthy = false;
+    const auto o = health_report(shop(), in, unhealthy);
+    EXPECT_EQ(o.at("uptime_s").as_int64(), 7);
+    EXPECT_TRUE(o.at("draining").as_bool());
+    const auto& up = o.at("upstream").as_object();
+    EXPECT_EQ(up.at("address").as_string(), "app:3000");
+    EXPECT_EQ(up.at("state").as_string(), "reachable");
+    EXPECT_EQ(up.at("last_check_ms").as_int64(), 40);
+    EXPECT_FALSE(o.contains("databases"));  // none configured
+    const auto& a = o.at("audit").as_object();
+    EXPECT_EQ(a.at("queue_depth").as_int64(), 12);
+    // After recovery the last failure is still shown, with its time.
+    EXPECT_EQ(a.at("last_error").as_object().at("message").as_string(), "disk I/O error");
+    EXPECT_EQ(a.at("store").as_object().at("type").as_string(), "sqlite");
+    EXPECT_FALSE(a.at("store").as_object().contains("state"));  // SQLite: no forwarder
+}
+
+}  // namespace
+}  // namespace sidelight::agent
