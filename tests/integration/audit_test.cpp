@@ -108,6 +108,19 @@ std::string api_audit_request(const std::string& body) {
     return json_request("POST", "/v1/audit", body, "Authorization: Bearer s3cret-token\r\n");
 }
 
+// Five wrong passwords for `user` (401 each from login_reply), then the right one (200): the
+// brute-force detector's two kinds of event.
+void five_failed_logins_then_one(connection& c, const std::string& user) {
+    const auto login = [&](const std::string& password) {
+        const std::string body =
+            "{\"username\":\"" + user + "\",\"password\":\"" + password + "\"}";
+        c.send(json_request("POST", "/api/login", body));
+        return c.read_message(true)->status;
+    };
+    for (int i = 0; i < 5; ++i) ASSERT_EQ(login("wrong" + std::to_string(i)), 401);
+    ASSERT_EQ(login("right"), 200);
+}
+
 row_counts count_rows(const std::string& db) {
     SQLite::Database d(db, SQLite::OPEN_READONLY);
     return {d.execAndGet("SELECT count(*) FROM audit_log").getInt(),
@@ -129,13 +142,8 @@ TEST_F(AuditTest, FailedLoginsThenSuccessGiveSecurityRowsAndDetections) {
     fake_upstream app(login_reply);
     auto proc = sidelight_process::run(dir_, config_with_admin_token(app.port()));
     auto c = connection::connect(proc->proxy_port());
-    const auto login = [&](const std::string& password) {
-        const std::string body = "{\"username\":\"alice\",\"password\":\"" + password + "\"}";
-        c.send(json_request("POST", "/api/login", body));
-        return c.read_message(true)->status;
-    };
-    for (int i = 0; i < 5; ++i) ASSERT_EQ(login("wrong" + std::to_string(i)), 401);
-    ASSERT_EQ(login("right"), 200);
+    five_failed_logins_then_one(c, "alice");
+    if (HasFatalFailure()) return;
     ASSERT_TRUE(eventually([&] { return count_rows(db()).security == 10; }, 5s));
     SQLite::Database d(db(), SQLite::OPEN_READONLY);
     SQLite::Statement attempts(d,
@@ -420,13 +428,8 @@ TEST_F(AuditTest, SecurityEventsMetricMatchesTheStoredRowsByTypeAndSuccess) {
     });
     auto proc = sidelight_process::run(dir_, config_with_admin_token(app.port()));
     auto c = connection::connect(proc->proxy_port());
-    const auto login = [&](const std::string& password) {
-        const std::string body = "{\"username\":\"bob\",\"password\":\"" + password + "\"}";
-        c.send(json_request("POST", "/api/login", body));
-        return c.read_message(true)->status;
-    };
-    for (int i = 0; i < 5; ++i) ASSERT_EQ(login("wrong" + std::to_string(i)), 401);
-    ASSERT_EQ(login("right"), 200);
+    five_failed_logins_then_one(c, "bob");
+    if (HasFatalFailure()) return;
     c.send("GET /admin/panel HTTP/1.1\r\nHost: a\r\n\r\n");
     ASSERT_EQ(c.read_message(true)->status, 403);  // the built-in authz_fail
     auto api = connection::connect(proc->admin_port());
