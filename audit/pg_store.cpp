@@ -20,21 +20,23 @@ using clock = std::chrono::steady_clock;
 // 11 hash, 12 user_id, 13 action, 14 entity_type, 15 entity_id, 16 changes, 17 ip_address,
 // 18 user_agent, 19 event_type, 20 success, 21 details, 22 created_at (the sort key across
 // chains), 23 the typed JSON (changes or details) as text, 24 the typed address as text,
-// 25 trace_id (NULL when none).
+// 25 trace_id (NULL when none, and always in a version-1 database, which has no such column).
 // The chain covers the text columns; the typed ones are checked against them (decode_row).
 constexpr const char* created_text =
     "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
-std::string select_audit() {
+std::string select_audit(bool trace_column) {
     return std::string("SELECT 0 AS t, chain, seq, event_id::text, ") + created_text +
            ", source, request_id, method, route, status, prev_hash, hash, user_id, action, "
            "entity_type, entity_id, changes_text, ip_text, user_agent, '', NULL::boolean, '', "
-           "created_at, changes::text, host(ip_address), trace_id FROM audit_log";
+           "created_at, changes::text, host(ip_address), " +
+           (trace_column ? "trace_id" : "NULL::text") + " FROM audit_log";
 }
-std::string select_security() {
+std::string select_security(bool trace_column) {
     return std::string("SELECT 1 AS t, chain, seq, event_id::text, ") + created_text +
            ", source, request_id, method, route, status, prev_hash, hash, user_id, '', '', '', "
            "'', ip_text, '', event_type, success, details_text, created_at, details::text, "
-           "host(ip_address), trace_id FROM security_audit";
+           "host(ip_address), " +
+           (trace_column ? "trace_id" : "NULL::text") + " FROM security_audit";
 }
 
 // The typed forms of the hashed text: jsonb for JSON Postgres accepts, inet for an address.
@@ -209,15 +211,21 @@ pg_store::pg_store(const std::string& dsn, std::string chain, bool migrate,
     : conn_(dsn, connect_timeout), chain_(std::move(chain)) {
     if (migrate) {
         pg_migrate(conn_);
-    } else if (const int v = pg_schema_version_of(conn_); v != pg_schema_version) {
+    } else if (const int v = pg_schema_version_of(conn_); v == 1) {
+        // The release before's schema, not yet migrated by a writer of this one: read as it
+        // is (no trace ids), written by nobody here.
+        read_only_v1_ = true;
+    } else if (v != pg_schema_version) {
         throw store_error("postgres " + conn_.where() + ": " +
                           (v == 0 ? std::string("no sidelight audit schema in this database")
                                   : "audit schema version " + std::to_string(v) +
-                                        ", this sidelight reads version " +
+                                        ", this sidelight reads versions 1 and " +
                                         std::to_string(pg_schema_version)));
     }
-    conn_.prepare("insert_audit", insert_audit_sql);
-    conn_.prepare("insert_security", insert_security_sql);
+    if (!read_only_v1_) {
+        conn_.prepare("insert_audit", insert_audit_sql);
+        conn_.prepare("insert_security", insert_security_sql);
+    }
     conn_.prepare("head", head_sql);
     conn_.prepare("chain_lock", chain_lock_sql);
 }
@@ -335,8 +343,18 @@ void pg_store::insert_checkpoints(std::span<const checkpoint> checkpoints) {
     }
 }
 
+void pg_store::refuse_writes_to_version_1() const {
+    if (!read_only_v1_) return;
+    throw store_error("postgres " + conn_.where() +
+                      ": audit schema version 1 is read-only for this sidelight; a writer "
+                      "(sidelight run with the Postgres store, which migrates) upgrades it to "
+                      "version " +
+                      std::to_string(pg_schema_version));
+}
+
 forward_result pg_store::forward(std::span<const stored_event> rows,
                                  std::span<const checkpoint> checkpoints) {
+    refuse_writes_to_version_1();
     std::lock_guard lock(mutex_);
     return in_transaction([&] {
         const pg::param p[] = {chain_};
@@ -378,6 +396,7 @@ forward_result pg_store::forward(std::span<const stored_event> rows,
 }
 
 std::vector<stored_event> pg_store::append(std::span<const event> batch) {
+    refuse_writes_to_version_1();
     std::lock_guard lock(mutex_);
     return in_transaction([&] {
         const pg::param p[] = {chain_};
@@ -391,9 +410,10 @@ std::vector<stored_event> pg_store::append(std::span<const event> batch) {
             if (!id.empty() && !generated_id_of(in)) {
                 // A stored event_id (any chain) or one repeated in the batch: answered as stored.
                 const pg::param q[] = {id};
-                auto r = conn_.exec(select_audit() + " WHERE event_id::text = $1 UNION ALL " +
-                                        select_security() + " WHERE event_id::text = $1",
-                                    q);
+                auto r = conn_.exec(
+                    select_audit(!read_only_v1_) + " WHERE event_id::text = $1 UNION ALL " +
+                        select_security(!read_only_v1_) + " WHERE event_id::text = $1",
+                    q);
                 if (r.rows() > 0) {
                     out.push_back(decode_row(r, 0));
                     continue;
@@ -429,7 +449,9 @@ std::vector<stored_event> pg_store::query(const query_filter& f) {
         if (f.table && *f.table != table) continue;
         if (audit && f.event_type) continue;
         if (!audit && (f.entity_type || f.entity_id)) continue;
-        std::string part = (audit ? select_audit() : select_security()) + " WHERE true";
+        std::string part =
+            (audit ? select_audit(!read_only_v1_) : select_security(!read_only_v1_)) +
+            " WHERE true";
         if (!chain_.empty()) {
             part += " AND chain = " + bind(chain_);
             part += " AND seq > " + bind(std::to_string(f.after_seq));

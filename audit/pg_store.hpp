@@ -52,7 +52,8 @@ using duration_hook = std::function<void(std::string_view op, std::string_view t
 
 class pg_store final : public store {
   public:
-    // Throws store_error (cannot connect, schema missing or newer, migration refused).
+    // Throws store_error (cannot connect, schema missing or newer, migration refused). Without
+    // `migrate`, a version-1 database (the release before) is read as it is and refuses writes.
     pg_store(const std::string& dsn, std::string chain, bool migrate,
              std::chrono::seconds connect_timeout = std::chrono::seconds(5));
     ~pg_store() override;
@@ -86,11 +87,14 @@ class pg_store final : public store {
     auto in_transaction(F&& body);
     void timed(std::string_view op, std::string_view table,
                std::chrono::steady_clock::time_point t0);
+    void refuse_writes_to_version_1() const;
 
     std::mutex mutex_;
     pg::connection conn_;
     std::string chain_;
     duration_hook on_duration_;
+    // Opened without migrating on a version-1 database: read (trace ids NULL), never written.
+    bool read_only_v1_ = false;
 };
 
 // The Postgres store for readers that must not fail for good when Postgres is away (the event

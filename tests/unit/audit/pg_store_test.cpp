@@ -213,8 +213,9 @@ TEST_F(PgStore, ForwardedRowsKeepTheirTraceIdAndVerify) {
 }
 
 // A database of the release before (schema version 1, rows without trace_id) is upgraded by the
-// first writer that migrates: its rows keep verifying, new rows carry their trace id. A reader
-// that does not migrate names the version it found until then.
+// first writer that migrates: its rows keep verifying, new rows carry their trace id. Until
+// then a reader that does not migrate (audit verify, query, export; the event API) reads it as
+// it is, and refuses to write to it.
 TEST_F(PgStore, AVersion1DatabaseIsUpgradedAndItsRowsStillVerify) {
     const auto old_rows = spooled(4);
     {
@@ -224,14 +225,27 @@ TEST_F(PgStore, AVersion1DatabaseIsUpgradedAndItsRowsStillVerify) {
     // Back to version 1 as it was: no trace_id column, one version row.
     sql("ALTER TABLE audit_log DROP COLUMN trace_id; ALTER TABLE security_audit DROP COLUMN "
         "trace_id; DELETE FROM sidelight_schema_version WHERE version = 2");
-    try {
+    {
         pg_store reader(dsn(), "pod-a", false);
-        FAIL() << "read a version-1 database";
-    } catch (const store_error& e) {
-        EXPECT_NE(std::string(e.what()).find("audit schema version 1, this sidelight reads "
-                                             "version 2"),
-                  std::string::npos)
-            << e.what();
+        const auto rows = reader.query({});
+        ASSERT_EQ(rows.size(), 4u);
+        EXPECT_EQ(rows.front().seq, 1);
+        auto v = verify(reader);
+        EXPECT_TRUE(v.ok()) << v.detail;
+        EXPECT_EQ(v.count, 4);
+        query_filter paged;
+        paged.after_seq = 2;
+        EXPECT_EQ(reader.query(paged).size(), 2u);
+        const std::vector<event> batch{make_audit("late")};
+        try {
+            reader.append(batch);
+            FAIL() << "wrote to a version-1 database without migrating it";
+        } catch (const store_error& e) {
+            EXPECT_NE(std::string(e.what()).find("audit schema version 1 is read-only"),
+                      std::string::npos)
+                << e.what();
+        }
+        EXPECT_EQ(sql("SELECT max(version) FROM sidelight_schema_version"), "1");
     }
     pg_store s(dsn(), "pod-a", true);
     EXPECT_EQ(sql("SELECT max(version) FROM sidelight_schema_version"), "2");
