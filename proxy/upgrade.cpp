@@ -33,11 +33,13 @@ task<client_session::next> client_session::tunnel(exchange_state& x) {
                                            cfg_.limits.tunnel_idle_timeout);
     w_.shared.obs->on_connection(connection_type::websocket, -1);
     // The request was logged at the switch; this is what the tunnel carried after it.
-    spdlog::debug(
-        "event=tunnel_closed request_id={} trace_id={} client_to_upstream={} "
-        "upstream_to_client={} reason={}",
-        record_.request_id, record_.trace.trace_hex(), moved.client_to_upstream,
-        moved.upstream_to_client, moved.idle_timeout ? "idle_timeout" : "closed");
+    if (spdlog::should_log(spdlog::level::debug)) {
+        spdlog::debug(
+            "event=tunnel_closed request_id={} trace_id={} client_to_upstream={} "
+            "upstream_to_client={} reason={}",
+            record_.request_id, record_.trace.trace_hex(), moved.client_to_upstream,
+            moved.upstream_to_client, moved.idle_timeout ? "idle_timeout" : "closed");
+    }
     co_return next::close;
 }
 
