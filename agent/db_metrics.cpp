@@ -41,8 +41,10 @@ db_metrics::db_metrics(const config::config& cfg, prometheus::Registry& registry
 }
 
 db_metrics::series& db_metrics::resolve(const dbproxy::query_record& r) {
+    // Looked up by views: no string is built for a series already resolved.
+    if (auto it = series_.find(std::tuple(r.database, r.operation, r.table)); it != series_.end())
+        return it->second;
     const auto key = std::tuple(r.database, std::string(r.operation), std::string(r.table));
-    if (auto it = series_.find(key); it != series_.end()) return it->second;
     prometheus::Labels labels{{"operation", std::string(r.operation)},
                               {"table", std::string(r.table)}};
     if (r.database < names_.size()) labels["database"] = names_[r.database];

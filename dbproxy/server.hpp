@@ -37,7 +37,9 @@ class server {
     task<void> accept_loop(std::size_t database);
     task<void> serve(std::shared_ptr<session> s);
 
-    net::io_context ioc_{1};
+    // One thread, and every socket used on it only (stop() posts): no locking around each
+    // socket's reactor state, the scheduler's own kept for that post.
+    net::io_context ioc_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
     shared_state shared_;
     std::vector<std::unique_ptr<tcp_acceptor>> acceptors_;
     std::vector<std::uint16_t> ports_;

@@ -2,16 +2,17 @@
 #include "dbproxy/session.hpp"
 
 #include <algorithm>
+#include <tuple>
 
 #include <spdlog/spdlog.h>
-#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 
+#include "dbproxy/drain_read.hpp"
+
 namespace sidelight::dbproxy {
 namespace {
-
-using namespace net::experimental::awaitable_operators;
 
 constexpr std::size_t buffer_bytes = 16 * 1024;
 
@@ -33,13 +34,57 @@ query_tracker::text_filter text_filter_for(const std::vector<config::db_audit_ru
     };
 }
 
+// Writes what the socket (non-blocking) takes at once, and returns the rest for an async write.
+// A message or two fit in the send buffer nearly always: no trip through the reactor and the
+// scheduler, no coroutine suspension for a write that cannot wait.
+net::const_buffer write_now(tcp_socket& socket, net::const_buffer data, error_code& ec) {
+    while (data.size() > 0) {
+        const auto n = socket.write_some(data, ec);
+        if (ec == net::error::would_block || ec == net::error::try_again) {
+            ec = {};
+            break;
+        }
+        if (ec) break;
+        data += n;
+    }
+    return data;
+}
+
+// After a read that emptied the socket the reactor waits for the next edge, and a reset that
+// arrived with the last bytes raises none (drain_read.hpp): where that matters the pump reads
+// once without waiting (`look`), and again after each read that found bytes, until one finds
+// none (would_block: then the reactor's wait is sound). would_block when not looking.
+std::tuple<error_code, std::size_t> read_now(tcp_socket& socket, net::mutable_buffer buffer,
+                                             bool& look) {
+    if (!look) return {net::error::would_block, 0};
+    error_code ec;
+    const auto n = socket.read_some(buffer, ec);  // non-blocking: see the session's constructor
+    if (ec == net::error::try_again) ec = net::error::would_block;
+    look = !ec;
+    return {ec, n};
+}
+
+void log_pump_exception(std::exception_ptr e) {
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+        spdlog::error("dbproxy: connection ended by exception: {}", ex.what());
+    } catch (...) {
+        spdlog::error("dbproxy: connection ended by an unknown exception");
+    }
+}
+
 }  // namespace
 
 session::session(tcp_socket client, database& db, shared_state& shared)
     : client_(std::move(client)),
       db_(db),
       shared_(shared),
+      pumps_ended_(client_.get_executor(), io_timer::time_point::max()),
       tracker_(db_.cache, text_filter_for(db_.cfg.audit)) {
+    error_code ignored;
+    client_.non_blocking(true, ignored);  // for write_now and read_now
+    enable_drain_hint(client_.native_handle());
     if (!db_.cfg.audit.empty()) {
         error_code ec;
         const auto peer = client_.remote_endpoint(ec);
@@ -96,10 +141,27 @@ task<void> session::run() {
     }
     if (!db_.cfg.audit.empty()) read_startup_parameters(startup);
     if (auto ec = co_await link_->write(net::buffer(startup)); ec) co_return;
-    co_await (client_to_database() && database_to_client());
+    co_await run_pumps();
     // Both pumps are done: nothing else writes to the client now.
     if (error_ && !client_mid_message_) co_await report_violation();
     close();
+}
+
+// The pumps run as two coroutines of their own rather than under `&&`: a parallel group hands
+// every read and write of both a cancellation slot to fill and clear, work per message that
+// stop_pumps (which cancels the sockets) makes useless. One that ends by exception stops both.
+task<void> session::run_pumps() {
+    pumps_running_ = 2;
+    const auto ended = [self = shared_from_this()](std::exception_ptr e) {
+        if (e) {
+            self->stop_pumps();
+            log_pump_exception(e);
+        }
+        if (--self->pumps_running_ == 0) self->pumps_ended_.cancel();
+    };
+    net::co_spawn(client_.get_executor(), client_to_database(), ended);
+    net::co_spawn(client_.get_executor(), database_to_client(), ended);
+    while (pumps_running_ > 0) co_await pumps_ended_.async_wait(use_tuple);
 }
 
 // SSLRequest and GSSENCRequest get 'N' (the client then sends its StartupMessage in plain
@@ -175,8 +237,12 @@ task<void> session::refuse(const std::string& message) {
 // the pumps (stop_pumps cancels the reads).
 task<void> session::client_to_database() {
     std::vector<char> buffer(buffer_bytes);
+    bool drained = false, look = false;
     while (!stopping_) {
-        auto [ec, n] = co_await client_.async_read_some(net::buffer(buffer), use_tuple);
+        auto [ec, n] = read_now(client_, net::buffer(buffer), look);
+        if (ec == net::error::would_block)
+            std::tie(ec, n) = co_await client_.async_read_some(
+                drain_buffer{net::buffer(buffer), &drained}, use_tuple);
         if (ec) {
             if (!stopping_ && !from_client_.at_boundary())
                 fail(protocol_error::truncated, "client");
@@ -193,15 +259,37 @@ task<void> session::client_to_database() {
             fail(*e, "client");
             break;  // the chunk with the violation is not forwarded
         }
-        if (co_await link_->write(net::buffer(buffer.data(), n))) break;
+        const auto chunk = net::buffer(buffer.data(), n);
+        if (auto* plain = link_->plain()) {
+            error_code wec;
+            const auto rest = write_now(*plain, chunk, wec);
+            if (!wec && rest.size() > 0)
+                std::tie(wec, std::ignore) = co_await net::async_write(*plain, rest, use_tuple);
+            if (wec) break;
+        } else if (co_await link_->write(chunk)) {
+            break;
+        }
+        // A reset that came with these bytes shows when the answer now due is written to the
+        // client; with no answer due, or mid-message, look for one now (read_now).
+        look = look || (drained && !(from_client_.at_boundary() && tracker_.pending() > 0));
     }
     stop_pumps();
 }
 
 task<void> session::database_to_client() {
     std::vector<char> buffer(buffer_bytes);
+    bool drained = false, look = false;
     while (!stopping_) {
-        auto [ec, n] = co_await link_->read_some(net::buffer(buffer));
+        auto* plain = link_->plain();
+        auto [ec, n] = plain ? read_now(*plain, net::buffer(buffer), look)
+                             : std::tuple<error_code, std::size_t>{net::error::would_block, 0};
+        // (if/else, not ?: : GCC 12 mishandles co_await in a conditional expression)
+        if (ec == net::error::would_block && plain) {
+            std::tie(ec, n) = co_await plain->async_read_some(
+                drain_buffer{net::buffer(buffer), &drained}, use_tuple);
+        } else if (ec == net::error::would_block) {
+            std::tie(ec, n) = co_await link_->read_some(net::buffer(buffer));
+        }
         if (ec) {
             if (!stopping_ && !from_database_.at_boundary())
                 fail(protocol_error::truncated, "database server");
@@ -214,10 +302,15 @@ task<void> session::database_to_client() {
             fail(*e, "database server");
             break;  // the chunk with the violation is not forwarded
         }
-        auto [wec, w] =
-            co_await net::async_write(client_, net::buffer(buffer.data(), n), use_tuple);
+        error_code wec;
+        const auto rest = write_now(client_, net::buffer(buffer.data(), n), wec);
+        if (!wec && rest.size() > 0)
+            std::tie(wec, std::ignore) = co_await net::async_write(client_, rest, use_tuple);
         client_mid_message_ = wec || !from_database_.at_boundary();
         if (wec) break;
+        // After a whole answer, a reset that came with it shows when the client's next message
+        // is written to the server; mid-message, look for one now (read_now).
+        look = look || (drained && !from_database_.at_boundary());
         // Recorded once the answer is on its way: the client never waits for telemetry.
         for (const auto& f : done_) {
             const double ms = std::chrono::duration<double, std::milli>(f.elapsed).count();

@@ -60,6 +60,7 @@ class session : public std::enable_shared_from_this<session> {
     task<bool> read_startup(std::string& packet);
     task<void> forward_cancel(const std::string& packet);
     task<void> refuse(const std::string& message);
+    task<void> run_pumps();  // both pumps, until both have ended
     task<void> client_to_database();
     task<void> database_to_client();
     void on_database_message(char type, std::string_view body);
@@ -74,6 +75,8 @@ class session : public std::enable_shared_from_this<session> {
     database& db_;
     shared_state& shared_;
     std::unique_ptr<database_link> link_;
+    io_timer pumps_ended_;  // never expires: cancelled when the second pump ends
+    int pumps_running_ = 0;
     // SQL text beyond 64 KiB is not classified.
     message_splitter from_client_{direction::frontend, 64 * 1024};
     message_splitter from_database_{direction::backend, 16};

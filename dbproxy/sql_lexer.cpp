@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <initializer_list>
 #include <optional>
 
@@ -21,18 +20,36 @@ struct token {
     std::size_t end = 0;    // offset after it
 };
 
+// ASCII classes, as the "C" locale has them (sidelight never sets another): inline tests
+// instead of a libc call per character of every statement lexed.
+bool is_alpha(unsigned char u) {
+    return (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z');
+}
+bool is_digit(unsigned char u) {
+    return u >= '0' && u <= '9';
+}
+bool is_alnum(unsigned char u) {
+    return is_alpha(u) || is_digit(u);
+}
+bool is_space(unsigned char u) {
+    return u == ' ' || (u >= '\t' && u <= '\r');  // \t \n \v \f \r
+}
+unsigned char to_lower(unsigned char u) {
+    return u >= 'A' && u <= 'Z' ? static_cast<unsigned char>(u + ('a' - 'A')) : u;
+}
+
 bool word_start(char c) {
     const auto u = static_cast<unsigned char>(c);
-    return std::isalpha(u) || c == '_' || u >= 0x80;
+    return is_alpha(u) || c == '_' || u >= 0x80;
 }
 
 bool word_char(char c) {
-    return word_start(c) || std::isdigit(static_cast<unsigned char>(c)) || c == '$';
+    return word_start(c) || is_digit(static_cast<unsigned char>(c)) || c == '$';
 }
 
 bool equals_ci(std::string_view a, std::string_view b) {
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) == y;
+               return to_lower(static_cast<unsigned char>(x)) == y;
            });
 }
 
@@ -62,9 +79,9 @@ class lexer {
             while (i_ < s_.size() && word_char(s_[i_])) ++i_;
             return {kind::word, s_.substr(start, i_ - start), depth_, i_};
         }
-        if (std::isdigit(static_cast<unsigned char>(c))) {
-            while (i_ < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[i_])) ||
-                                      s_[i_] == '.' || s_[i_] == '_'))
+        if (is_digit(static_cast<unsigned char>(c))) {
+            while (i_ < s_.size() &&
+                   (is_alnum(static_cast<unsigned char>(s_[i_])) || s_[i_] == '.' || s_[i_] == '_'))
                 ++i_;
             return {kind::literal, {}, depth_, i_};
         }
@@ -81,7 +98,7 @@ class lexer {
     void skip_space_and_comments() {
         while (i_ < s_.size()) {
             const char c = s_[i_];
-            if (std::isspace(static_cast<unsigned char>(c))) {
+            if (is_space(static_cast<unsigned char>(c))) {
                 ++i_;
             } else if (c == '-' && peek(1) == '-') {
                 while (i_ < s_.size() && s_[i_] != '\n') ++i_;
@@ -150,13 +167,12 @@ class lexer {
     // $1 (a parameter) or $tag$ ... $tag$ (a dollar-quoted literal); a lone $ is punctuation.
     token dollar(std::size_t start) {
         std::size_t j = i_ + 1;
-        if (j < s_.size() && std::isdigit(static_cast<unsigned char>(s_[j]))) {
-            while (j < s_.size() && std::isdigit(static_cast<unsigned char>(s_[j]))) ++j;
+        if (j < s_.size() && is_digit(static_cast<unsigned char>(s_[j]))) {
+            while (j < s_.size() && is_digit(static_cast<unsigned char>(s_[j]))) ++j;
             i_ = j;
             return {kind::literal, {}, depth_, i_};
         }
-        while (j < s_.size() &&
-               (word_start(s_[j]) || std::isdigit(static_cast<unsigned char>(s_[j]))))
+        while (j < s_.size() && (word_start(s_[j]) || is_digit(static_cast<unsigned char>(s_[j]))))
             ++j;
         if (j >= s_.size() || s_[j] != '$') {
             ++i_;
@@ -254,7 +270,7 @@ std::optional<std::string> name_part(const token& t) {
     for (char c : t.text) {
         const auto u = static_cast<unsigned char>(c);
         if (u < 0x21 || u > 0x7e) return std::nullopt;
-        out += t.k == kind::word ? static_cast<char>(std::tolower(u)) : c;
+        out += t.k == kind::word ? static_cast<char>(to_lower(u)) : c;
     }
     // A quoted identifier may hold anything; a label never holds a quote or a backslash.
     if (out.find_first_of("\"'\\`") != std::string::npos) return std::nullopt;
@@ -407,7 +423,7 @@ std::string fingerprint(std::string_view normalized) {
     bool quoted = false;
     for (auto& c : folded) {
         if (c == '"') quoted = !quoted;
-        if (!quoted) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (!quoted) c = static_cast<char>(to_lower(static_cast<unsigned char>(c)));
     }
     unsigned char digest[SHA256_DIGEST_LENGTH];
     SHA256(reinterpret_cast<const unsigned char*>(folded.data()), folded.size(), digest);

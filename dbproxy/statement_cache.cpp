@@ -1,6 +1,8 @@
 // The LRU of statement_cache.hpp.
 #include "dbproxy/statement_cache.hpp"
 
+#include <iterator>
+
 namespace sidelight::dbproxy {
 namespace {
 
@@ -22,9 +24,23 @@ const std::vector<statement_info>& statement_cache::statements(std::string_view 
         uncached_ = lex(sql);
         return uncached_;
     }
-    entries_.push_front({std::string(sql), lex(sql)});
+    if (entries_.size() >= max_entries_) {
+        // Full: the least recently used entry makes room, its list node, index node and buffers
+        // reused (texts that are new every time, a literal inlined, allocate nothing here).
+        const auto last = std::prev(entries_.end());
+        auto node = index_.extract(std::string_view(last->text));
+        bytes_ -= last->text.size();
+        last->text.assign(sql);
+        last->statements = lex(sql);
+        entries_.splice(entries_.begin(), entries_, last);
+        node.key() = entries_.front().text;
+        node.mapped() = entries_.begin();
+        index_.insert(std::move(node));
+    } else {
+        entries_.push_front({std::string(sql), lex(sql)});
+        index_.emplace(entries_.front().text, entries_.begin());
+    }
     bytes_ += sql.size();
-    index_.emplace(entries_.front().text, entries_.begin());
     evict();
     return entries_.front().statements;
 }
