@@ -219,7 +219,10 @@ TEST(TracingTest, ACollectorThatIsGoneCostsTheRequestNothingAndIsCounted) {
     temp_dir dir;
     auto app = ok_app();
     const auto dead = free_port();  // nothing listens there
-    auto proc = sidelight_process::run(dir, tracing_config(app.port(), dead));
+    // A key in the endpoint's query (some vendors take one there): never written to the log.
+    auto yaml = tracing_config(app.port(), dead);
+    yaml.replace(yaml.find("/v1/traces\n"), 11, "/v1/traces?key=s3cret\n");
+    auto proc = sidelight_process::run(dir, yaml);
     for (int i = 0; i < 3; ++i) {
         auto c = connection::connect(proc->proxy_port());
         c.send("GET /api/products/1 HTTP/1.1\r\nHost: a\r\n\r\n");
@@ -239,7 +242,10 @@ TEST(TracingTest, ACollectorThatIsGoneCostsTheRequestNothingAndIsCounted) {
         << text;
     EXPECT_EQ(sample_value(text, "sidelight_tracing_spans_exported_total"), 0);
     EXPECT_GE(sample_value(text, "sidelight_tracing_export_requests_total{result=\"error\"}"), 1);
-    EXPECT_TRUE(proc->wait_for_log("event=trace_export_failed"));
+    EXPECT_TRUE(proc->wait_for_log("event=trace_export_failed endpoint=http://127.0.0.1:" +
+                                   std::to_string(dead) + "/v1/traces?key=*** "))
+        << proc->stderr_text();
+    EXPECT_EQ(proc->stderr_text().find("s3cret"), std::string::npos) << proc->stderr_text();
 }
 
 TEST(TracingTest, AFullQueueDropsAndCountsInsteadOfWaiting) {
