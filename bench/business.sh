@@ -35,12 +35,7 @@ openssl x509 -req -in "$work/leaf.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" 
 # --- upstream: nginx, 1 worker: the shop (plain) and the mail provider (TLS) ---
 order='{"id":42,"total":123.45,"platform":"web"}'
 cat >"$work/upstream.conf" <<CONF
-worker_processes 1; daemon off; pid $work/upstream.pid; error_log $work/upstream.err;
-events { worker_connections 4096; }
-http {
-  access_log off; keepalive_requests 10000000; keepalive_timeout 300s;
-  client_body_temp_path $work/ctmp; proxy_temp_path $work/ptmp;
-  fastcgi_temp_path $work/ftmp; uwsgi_temp_path $work/utmp; scgi_temp_path $work/stmp;
+$(nginx_head upstream)
   server {
     listen 127.0.0.1:$up reuseport backlog=4096;
     location / { default_type application/json; return 201 '$order'; }

@@ -45,3 +45,17 @@ median() {  # target, column
     awk -v n="$1" -v k="$2" '$1 == n {print $k}' "$results/runs.txt" | sort -g |
         awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : v[NR / 2]}'
 }
+
+# The head of an nginx config for the app in a heredoc: one worker in the foreground, pid and
+# error log $work/NAME.*, keep-alive without limits, temp paths in $work; up to and inside the
+# `http {` block, whose servers and closing brace the script writes.
+nginx_head() {  # name
+    cat <<CONF
+worker_processes 1; daemon off; pid $work/$1.pid; error_log $work/$1.err;
+events { worker_connections 4096; }
+http {
+  access_log off; keepalive_requests 10000000; keepalive_timeout 300s;
+  client_body_temp_path $work/ctmp; proxy_temp_path $work/ptmp;
+  fastcgi_temp_path $work/ftmp; uwsgi_temp_path $work/utmp; scgi_temp_path $work/stmp;
+CONF
+}

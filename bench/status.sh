@@ -26,12 +26,7 @@ bench_setup status
 up=18300 off=18310 on=18320 polled=18330
 
 cat >"$work/nginx.conf" <<CONF
-worker_processes 1; daemon off; pid $work/nginx.pid; error_log $work/nginx.err;
-events { worker_connections 4096; }
-http {
-  access_log off; keepalive_requests 10000000; keepalive_timeout 300s;
-  client_body_temp_path $work/ctmp; proxy_temp_path $work/ptmp;
-  fastcgi_temp_path $work/ftmp; uwsgi_temp_path $work/utmp; scgi_temp_path $work/stmp;
+$(nginx_head nginx)
   server {
     listen 127.0.0.1:$up reuseport backlog=4096;
     location / { default_type application/json; return 200 '{"id":7,"name":"lamp","price":12.5}'; }

@@ -19,12 +19,7 @@ bench_setup tracing
 up=18200 collector=18201 off=18210 on=18220
 
 cat >"$work/nginx.conf" <<CONF
-worker_processes 1; daemon off; pid $work/nginx.pid; error_log $work/nginx.err;
-events { worker_connections 4096; }
-http {
-  access_log off; keepalive_requests 10000000; keepalive_timeout 300s;
-  client_body_temp_path $work/ctmp; proxy_temp_path $work/ptmp;
-  fastcgi_temp_path $work/ftmp; uwsgi_temp_path $work/utmp; scgi_temp_path $work/stmp;
+$(nginx_head nginx)
   client_max_body_size 64m; client_body_buffer_size 1m;
   server {
     listen 127.0.0.1:$up reuseport backlog=4096;
