@@ -5,9 +5,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <regex>
 #include <stdexcept>
@@ -85,7 +87,8 @@ std::unique_ptr<sidelight_process> sidelight_process::run(const temp_dir& dir,
         std::vector<std::string>{"run", "--config", path, "--log-level", "debug"},
         std::move(binary));
     if (!p->wait_started()) {
-        throw std::runtime_error("sidelight did not start:\n" + p->stderr_text());
+        throw std::runtime_error("sidelight did not start (" + p->state() + "):\n" +
+                                 p->stderr_text());
     }
     return p;
 }
@@ -105,16 +108,64 @@ bool sidelight_process::wait_started(std::chrono::milliseconds timeout) {
     // `started proxy=H:P admin=H:P` as text, `started","proxy":"H:P","admin":"H:P"` as JSON.
     static const std::regex started(
         R"re(started(?: proxy=|","proxy":")[^ "]+:(\d+)(?: admin=|","admin":")[^ "]+:(\d+))re");
-    return eventually(
+    bool seen = false;
+    eventually(
         [&] {
             std::smatch m;
             const auto text = stderr_text();
-            if (!std::regex_search(text, m, started)) return false;
-            proxy_port_ = static_cast<std::uint16_t>(std::stoi(m[1]));
-            admin_port_ = static_cast<std::uint16_t>(std::stoi(m[2]));
-            return true;
+            if (std::regex_search(text, m, started)) {
+                proxy_port_ = static_cast<std::uint16_t>(std::stoi(m[1]));
+                admin_port_ = static_cast<std::uint16_t>(std::stoi(m[2]));
+                seen = true;
+            }
+            return seen || reaped();
         },
         timeout);
+    return seen;
+}
+
+bool sidelight_process::reaped() {
+    if (exit_code_) return true;
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) != pid_) return false;
+    exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    // The process is gone: let the readers take the rest of its output before anyone reads it.
+    if (err_reader_.joinable()) err_reader_.join();
+    if (out_reader_.joinable()) out_reader_.join();
+    return true;
+}
+
+std::string sidelight_process::state() {
+    if (reaped()) return "exited with " + std::to_string(*exit_code_);
+    // Still running: where each of its threads waits, as the kernel tells it, so that a start
+    // that hangs on a machine we cannot log in to says where it hung.
+    std::string out = "still running after the deadline;";
+    const auto dir = "/proc/" + std::to_string(pid_) + "/task";
+    std::error_code ec;
+    for (const auto& task : std::filesystem::directory_iterator(dir, ec)) {
+        auto read = [&](const char* name) {
+            std::ifstream f(task.path() / name);
+            std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+            while (!text.empty() && text.back() == '\n') text.pop_back();
+            return text;
+        };
+        out += "\n  thread " + task.path().filename().string() + " " + read("comm") +
+               " wchan=" + read("wchan") + " syscall=" + read("syscall");
+        if (const auto stack = read("stack"); !stack.empty()) out += "\n" + stack;
+    }
+    // And in user space, where gdb is installed (it is on the CI machine).
+    if (::access("/usr/bin/gdb", X_OK) == 0) {
+        const auto cmd = "/usr/bin/gdb -p " + std::to_string(pid_) +
+                         " -batch -nx -ex 'thread apply all bt 30' 2>&1";
+        if (FILE* f = ::popen(cmd.c_str(), "r")) {
+            char buf[4096];
+            std::string bt;
+            while (const auto n = std::fread(buf, 1, sizeof buf, f)) bt.append(buf, n);
+            ::pclose(f);
+            out += "\n" + bt.substr(0, 20000);
+        }
+    }
+    return out;
 }
 
 void sidelight_process::signal(int sig) {
@@ -122,20 +173,7 @@ void sidelight_process::signal(int sig) {
 }
 
 std::optional<int> sidelight_process::wait_exit(std::chrono::milliseconds timeout) {
-    if (exit_code_) return exit_code_;
-    eventually(
-        [&] {
-            int status = 0;
-            if (::waitpid(pid_, &status, WNOHANG) != pid_) return false;
-            exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-            return true;
-        },
-        timeout);
-    // The process is gone: let the readers take the rest of its output before anyone reads it.
-    if (exit_code_) {
-        if (err_reader_.joinable()) err_reader_.join();
-        if (out_reader_.joinable()) out_reader_.join();
-    }
+    eventually([&] { return reaped(); }, timeout);
     return exit_code_;
 }
 

@@ -45,8 +45,12 @@ class sidelight_process {
     static std::unique_ptr<sidelight_process> run(const temp_dir& dir, const std::string& yaml,
                                                   std::string binary = SIDELIGHT_BINARY);
 
-    // Waits for the startup line; false if the process exited or the deadline passed.
-    bool wait_started(std::chrono::milliseconds timeout = 10s);
+    // Waits for the startup line; false if the process exited or the deadline passed. The
+    // deadline is generous: a start waits on the audit store's fsync, which a busy disk can hold
+    // for seconds; a start that fails still fails, at once when the process exits.
+    bool wait_started(std::chrono::milliseconds timeout = 30s);
+    // "exited with N", or where the running process's threads wait (for a start that hangs).
+    std::string state();
     std::uint16_t proxy_port() const { return proxy_port_; }
     std::uint16_t admin_port() const { return admin_port_; }
     pid_t pid() const { return pid_; }
@@ -60,6 +64,8 @@ class sidelight_process {
 
   private:
     void pump(int fd, std::string& into);
+    // True once the process has exited (and is reaped, its output read to the end).
+    bool reaped();
 
     pid_t pid_ = -1;
     std::optional<int> exit_code_;
