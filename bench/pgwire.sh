@@ -77,10 +77,10 @@ sleep 1
 # runuser stays as pgbouncer's parent: its CPU is pgbouncer's own, read from its pid file.
 [ -s "$work/pgbouncer.pid" ] && bouncer_pid=$(cat "$work/pgbouncer.pid")
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+cpu_ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 
-# run TARGET PORT PID MODE -> "tps us_cpu_per_query"
+# run TARGET PORT PID MODE -> "tps us_cpu_per_query us_user us_sys"
 run() {
     local port=$2 pid=$3 mode=$4 before after out tps tx
     [ -n "$pid" ] && before=$(cpu_ticks "$pid")
@@ -90,10 +90,11 @@ run() {
     tx=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
     if [ -n "$pid" ]; then
         after=$(cpu_ticks "$pid")
-        echo "$tps $(awk -v t=$((after - before)) -v hz="$hz" -v n="$tx" \
-            'BEGIN{printf "%.1f", t / hz * 1e6 / n}')"
+        echo "$tps $(awk -v b="$before" -v a="$after" -v hz="$hz" -v n="$tx" 'BEGIN{
+            split(b, x, " "); split(a, y, " "); u = (y[1] - x[1]) / hz * 1e6 / n
+            s = (y[2] - x[2]) / hz * 1e6 / n; printf "%.1f %.1f %.1f", u + s, u, s}')"
     else
-        echo "$tps -"
+        echo "$tps - - -"
     fi
 }
 
@@ -101,7 +102,7 @@ median() { sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 
 echo "pgbench -S -c $clients -j 2 -T $duration, $rounds rounds, median; cpu: proxy µs per query"
 for mode in $modes; do
-    declare -A tps=() cpu=()
+    declare -A tps=() cpu=() usr=() sys=()
     for ((r = 1; r <= rounds; r++)); do
         for target in direct sidelight pgbouncer; do
             case $target in
@@ -109,17 +110,22 @@ for mode in $modes; do
                 sidelight) port=$side pid=$side_pid ;;
                 pgbouncer) [ -n "$bouncer_pid" ] || continue; port=$bouncer pid=$bouncer_pid ;;
             esac
-            read -r t c < <(run "$target" "$port" "$pid" "$mode")
+            read -r t c u s < <(run "$target" "$port" "$pid" "$mode")
             tps[$target]+="$t "
             cpu[$target]+="$c "
+            usr[$target]+="$u "
+            sys[$target]+="$s "
         done
     done
     for target in direct sidelight pgbouncer; do
         [ -n "${tps[$target]:-}" ] || continue
         t=$(tr ' ' '\n' <<<"${tps[$target]}" | grep . | median)
         c=$(tr ' ' '\n' <<<"${cpu[$target]}" | grep . | median)
-        printf '%-8s %-10s tps=%-10s cpu_us_per_query=%s\n' "$mode" "$target" "$t" "$c"
+        u=$(tr ' ' '\n' <<<"${usr[$target]}" | grep . | median)
+        s=$(tr ' ' '\n' <<<"${sys[$target]}" | grep . | median)
+        printf '%-8s %-10s tps=%-10s cpu_us_per_query=%-5s (user %s, system %s)\n' \
+            "$mode" "$target" "$t" "$c" "$u" "$s"
     done
-    unset tps cpu
+    unset tps cpu usr sys
 done
 echo "sidelight: $(curl -s 127.0.0.1:18203/metrics | grep -c '^db_queries_total') db_queries_total series"
