@@ -6,7 +6,10 @@
 # CPU per query is its utime+stime over the run (from /proc) divided by the queries it relayed.
 #
 #   bench/pgwire.sh    DURATION=10 (seconds per pgbench run)  CLIENTS=8  ROUNDS=3
-#                      MODES="simple prepared"  SIDELIGHT=build/sidelight
+#                      MODES="simple prepared"  SIDELIGHT=build/sidelight  FLOOR=0
+#
+# FLOOR=1 adds a fourth target, bench/floor_relay.cpp (built here with g++): a bare epoll relay
+# that observes nothing, the floor any proxy on this machine pays in system calls and wakeups.
 #
 # Runs as root (the cluster and PgBouncer run as the postgres user). Installs pgbouncer with
 # apt-get when it is missing (skipped when that fails).
@@ -77,6 +80,15 @@ sleep 1
 # runuser stays as pgbouncer's parent: its CPU is pgbouncer's own, read from its pid file.
 [ -s "$work/pgbouncer.pid" ] && bouncer_pid=$(cat "$work/pgbouncer.pid")
 
+# --- the floor: a bare relay (FLOOR=1) ---
+floor_pid=
+if [ "${FLOOR:-0}" = 1 ]; then
+    g++ -O2 -o "$work/floor_relay" bench/floor_relay.cpp
+    "$work/floor_relay" 18205 $db &
+    floor_pid=$!
+    pids+=("$floor_pid")
+fi
+
 cpu_ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 
@@ -104,11 +116,12 @@ echo "pgbench -S -c $clients -j 2 -T $duration, $rounds rounds, median; cpu: pro
 for mode in $modes; do
     declare -A tps=() cpu=() usr=() sys=()
     for ((r = 1; r <= rounds; r++)); do
-        for target in direct sidelight pgbouncer; do
+        for target in direct sidelight pgbouncer floor; do
             case $target in
                 direct) port=$db pid= ;;
                 sidelight) port=$side pid=$side_pid ;;
                 pgbouncer) [ -n "$bouncer_pid" ] || continue; port=$bouncer pid=$bouncer_pid ;;
+                floor) [ -n "$floor_pid" ] || continue; port=18205 pid=$floor_pid ;;
             esac
             read -r t c u s < <(run "$target" "$port" "$pid" "$mode")
             tps[$target]+="$t "
@@ -117,7 +130,7 @@ for mode in $modes; do
             sys[$target]+="$s "
         done
     done
-    for target in direct sidelight pgbouncer; do
+    for target in direct sidelight pgbouncer floor; do
         [ -n "${tps[$target]:-}" ] || continue
         t=$(tr ' ' '\n' <<<"${tps[$target]}" | grep . | median)
         c=$(tr ' ' '\n' <<<"${cpu[$target]}" | grep . | median)
