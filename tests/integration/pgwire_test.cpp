@@ -413,10 +413,9 @@ TEST(PgWireTest, SlowQueriesAreCountedAndLoggedWithoutSql) {
     db_session s(databases_yaml("", "    slow_query: 100ms\n"));
     ok(s.conn.get(), "SELECT pg_sleep(0.2)");
     ok(s.conn.get(), "SELECT 1");
-    EXPECT_TRUE(eventually([&] {
-        return s.side.value("db_slow_queries_total{operation=\"select\",table=\"none\"}") == 1;
-    }));
-    EXPECT_EQ(s.side.value(queries("select", "none")), 2);
+    // Each statement is recorded after its answer is written: wait for the second one too.
+    EXPECT_TRUE(eventually([&] { return s.side.value(queries("select", "none")) == 2; }));
+    EXPECT_EQ(s.side.value("db_slow_queries_total{operation=\"select\",table=\"none\"}"), 1);
     EXPECT_TRUE(
         s.side.proc->wait_for_log("event=db_slow_query database=main operation=select "
                                   "table=none duration_ms="));
