@@ -295,9 +295,11 @@ task<void> session::database_to_client() {
                 fail(protocol_error::truncated, "database server");
             break;
         }
+        // One clock read per chunk: its messages arrived together (an answer's 2/D/C/Z).
+        const auto now = query_tracker::clock::now();
         from_database_.feed(
             std::span<const char>(buffer.data(), n),
-            [&](char type, std::string_view body) { on_database_message(type, body); });
+            [&](char type, std::string_view body) { on_database_message(type, body, now); });
         if (auto e = from_database_.error()) {
             fail(*e, "database server");
             break;  // the chunk with the violation is not forwarded
@@ -369,12 +371,13 @@ void session::audit(const query_tracker::finished& f, const config::db_audit_rul
     shared_.obs.on_statement_audit(a);
 }
 
-void session::on_database_message(char type, std::string_view body) {
+void session::on_database_message(char type, std::string_view body,
+                                  query_tracker::clock::time_point now) {
     if (type == 'K' && body.size() >= 8 && !key_) {  // BackendKeyData
         key_ = {read_u32(body, 0), read_u32(body, 4)};
         shared_.keys.add(key_->first, key_->second, db_.index);
     }
-    tracker_.on_backend(type, body, query_tracker::clock::now(), done_);
+    tracker_.on_backend(type, body, now, done_);
 }
 
 }  // namespace sidelight::dbproxy

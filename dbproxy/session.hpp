@@ -63,7 +63,8 @@ class session : public std::enable_shared_from_this<session> {
     task<void> run_pumps();  // both pumps, until both have ended
     task<void> client_to_database();
     task<void> database_to_client();
-    void on_database_message(char type, std::string_view body);
+    void on_database_message(char type, std::string_view body,
+                             query_tracker::clock::time_point now);
     void fail(protocol_error reason, std::string_view side);  // the first one counts
     task<void> report_violation();                            // the 08P01 ErrorResponse
     void stop_pumps();
