@@ -580,6 +580,15 @@ TEST(PgWireTest, ProtocolViolationsCloseBothSidesAndAreCounted) {
         expect_violation_then_eof(c, "truncated");
         EXPECT_TRUE(eventually([&] { return side.value(protocol_errors("truncated")) == 1; }));
     }
+    {
+        // Half a Query, then a reset. When both reach the socket before sidelight reads, the
+        // read takes the bytes and leaves the socket "empty" (TCP_INQ 0) and the reset raises no
+        // later edge: the pump, mid-message, reads once more at once and finds it.
+        auto c = logged_in(side.port, dbname);
+        c.send(pg_message('Q', std::string("SELECT 1", 9)).substr(0, 8));
+        c.reset();
+        EXPECT_TRUE(eventually([&] { return side.value(protocol_errors("truncated")) == 2; }));
+    }
     // Every server connection sidelight opened for them is closed too, and the listener still
     // serves a well-behaved client.
     EXPECT_TRUE(eventually([&] { return backends_on(dbname) == 0; }, 10s));

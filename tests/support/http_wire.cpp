@@ -120,6 +120,13 @@ void connection::close() {
     fd_ = -1;
 }
 
+void connection::reset() {
+    if (fd_ < 0) return;
+    const linger now{1, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &now, sizeof now);
+    close();
+}
+
 bool connection::fill(std::chrono::steady_clock::time_point deadline) {
     if (eof_ || fd_ < 0) return false;
     pollfd p{fd_, POLLIN, 0};

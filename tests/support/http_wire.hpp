@@ -49,6 +49,7 @@ class connection {
     void send(const std::string& bytes);
     void shutdown_write();
     void close();
+    void reset();  // close with SO_LINGER 0: the peer gets an RST instead of a FIN
     // Reads one message; nullopt on EOF/timeout before a complete message.
     // `head_only_body` is true for a response to HEAD.
     std::optional<wire_message> read_message(bool is_response, bool head_only_body = false,
