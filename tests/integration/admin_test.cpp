@@ -65,12 +65,15 @@ TEST(AdminTest, HealthzFollowsTheUpstream) {
     auto app = std::make_unique<fake_upstream>();
     const auto port = app->port();
     auto proc = sidelight_process::run(dir, test_config(port));
+    // 200 comes before the first probe's verdict too (the upstream still "unknown"): wait for
+    // "ok", which needs the probe.
     int status = 0;
     ASSERT_TRUE(eventually([&] {
-        healthz(proc->admin_port(), status);
-        return status == 200;
+        const auto b = healthz(proc->admin_port(), status);
+        return status == 200 && b.contains("status") && b.at("status") == "ok";
     }));
     auto body = healthz(proc->admin_port(), status);
+    EXPECT_EQ(status, 200);
     EXPECT_EQ(body.at("status").as_string(), "ok");
     EXPECT_EQ(body.at("version").as_string(), "0.1.0");
     EXPECT_TRUE(body.at("upstream").at("reachable").as_bool());

@@ -538,9 +538,15 @@ TEST_F(AuditTest, AuditMetricsCountWhatWasCommitted) {
     std::string text;
     ASSERT_TRUE(eventually([&] {
         text = http_get(proc->admin_port(), "/metrics")->body;
+        // One commit may count both tables, one after the other: wait for each.
         return sample_value(
                    text,
-                   "sidelight_audit_events_total{source=\"rule\",table=\"security_audit\"}") == 1;
+                   "sidelight_audit_events_total{source=\"rule\",table=\"security_audit\"}") == 1 &&
+               sample_value(text,
+                            "sidelight_audit_events_total{source=\"rule\",table=\"audit_log\"}") ==
+                   1 &&
+               sample_value(
+                   text, "sidelight_audit_events_total{source=\"api\",table=\"audit_log\"}") == 1;
     })) << text;
     EXPECT_EQ(
         sample_value(text, "sidelight_audit_events_total{source=\"rule\",table=\"audit_log\"}"), 1)

@@ -102,14 +102,21 @@ TEST(BusinessMetricsTest, ShopOrdersExactCountsAndBuckets) {
         json_request("POST", "/api/orders", R"({"platform":"web","total":"twelve","status":201})"));
     ASSERT_TRUE(c.read_message(true));
 
-    // Recorded after each response is written: wait for the last request's mark.
+    // Recorded after each response is written: wait for the last request's mark. Its request
+    // count and its order are counted before the mark but scraped before it: wait for them too.
     std::string text;
     ASSERT_TRUE(eventually([&] {
         text = metrics_of(*proc);
         return sample_value(
                    text,
                    R"(sidelight_metric_rule_skipped_total{reason="not_numeric",rule="order_value_usd"})") ==
-               1;
+                   1 &&
+               sample_value(text, R"(orders_created_total{platform="web",status="success"})") ==
+                   11 &&
+               sample_value(
+                   text,
+                   R"(api_requests_total{method="POST",route="/api/orders",status_code="201"})") ==
+                   21;
     })) << text;
     const auto value = [&](const std::string& series) { return sample_value(text, series); };
     EXPECT_EQ(value(R"(orders_created_total{platform="web",status="success"})"), 11);

@@ -48,6 +48,19 @@ std::string scrape_after(const sidelight_process& p, double requests,
     return text;
 }
 
+// A scrape once `done(text)` holds. One request touches several families one after the other
+// and a scrape reads them family by family: a test that waited for one must also wait for each
+// other value it asserts on.
+template <typename Done>
+std::string scrape_until(const sidelight_process& p, Done done) {
+    std::string text;
+    eventually([&] {
+        text = scrape(p);
+        return done(text);
+    });
+    return text;
+}
+
 std::string requests_series(const std::string& method, const std::string& route, int status) {
     return "api_requests_total{method=\"" + method + "\",route=\"" + route + "\",status_code=\"" +
            std::to_string(status) + "\"}";
@@ -68,17 +81,18 @@ TEST(MetricsTest, DistinctIdsShareOneSeries) {
     std::vector<std::string> paths;
     for (int i = 0; i < 500; ++i) paths.push_back("/api/products/" + std::to_string(i) + "?q=1");
     get_many(proc->proxy_port(), paths);
-    const auto text = scrape_after(*proc, 500);
+    const std::string upstream_count =
+        "api_upstream_latency_ms_count{method=\"GET\",route=\"/api/products/{id}\"}";
+    const auto text = scrape_until(*proc, [&](const std::string& t) {
+        return recorded(t) >= 500 && sample_value(t, upstream_count) >= 500;
+    });
     EXPECT_EQ(sample_value(text, requests_series("GET", "/api/products/{id}", 200)), 500) << text;
     EXPECT_EQ(sample_count(text, "api_requests_total{"), 1u) << text;
     EXPECT_EQ(sample_value(text,
                            "api_latency_ms_count{method=\"GET\",route=\"/api/products/{id}"
                            "\",status_code=\"200\"}"),
               500);
-    EXPECT_EQ(sample_value(text,
-                           "api_upstream_latency_ms_count{method=\"GET\",route=\"/api/"
-                           "products/{id}\"}"),
-              500);
+    EXPECT_EQ(sample_value(text, upstream_count), 500);
     EXPECT_EQ(sample_value(text, "sidelight_routes_configured"), 3);
     EXPECT_EQ(sample_value(text, "sidelight_unmatched_requests_total"), 0);
     EXPECT_EQ(text.find("/api/products/1"), std::string::npos);  // never a raw path
@@ -93,7 +107,10 @@ TEST(MetricsTest, UnknownPathsMethodsAndCatchAll) {
     auto c = connection::connect(proc->proxy_port());
     c.send("BREW /api/products/1 HTTP/1.1\r\nHost: a\r\n\r\n");
     ASSERT_TRUE(c.read_message(true));
-    const auto text = scrape_after(*proc, 6);
+    // The unmatched counter is counted after the request, and scraped before it.
+    const auto text = scrape_until(*proc, [](const std::string& t) {
+        return recorded(t) >= 6 && sample_value(t, "sidelight_unmatched_requests_total") >= 3;
+    });
     EXPECT_EQ(sample_value(text, requests_series("GET", "unmatched", 200)), 2) << text;
     EXPECT_EQ(sample_value(text, requests_series("GET", "/api/orders/{order}/items/{*rest}", 200)),
               1)
@@ -148,7 +165,9 @@ TEST(MetricsTest, ProxyErrorsGetTheirErrorType) {
         return sample_value(text, err("PUT", "client_abort")) == 1 &&
                sample_value(text, err("GET", "upstream_timeout")) == 1 &&
                sample_value(text, err("GET", "client_error")) == 1 &&
-               sample_value(text, err("GET", "server_error")) == 1;
+               sample_value(text, err("GET", "server_error")) == 1 &&
+               sample_value(text, requests_series("GET", "/api/products/{id}", 504)) == 1 &&
+               sample_value(text, requests_series("PUT", "/api/products/{id}", 499)) == 1;
     })) << text;
     EXPECT_EQ(sample_value(text, err("GET", "upstream_timeout")), 1) << text;
     EXPECT_EQ(sample_value(text, err("GET", "client_error")), 1) << text;
@@ -157,7 +176,9 @@ TEST(MetricsTest, ProxyErrorsGetTheirErrorType) {
     EXPECT_EQ(sample_value(text, requests_series("PUT", "/api/products/{id}", 499)), 1);
     app.stop();  // and now the app is gone altogether
     get_many(proc->proxy_port(), {"/api/products/2"});
-    text = scrape_after(*proc, 5);
+    text = scrape_until(*proc, [&](const std::string& t) {
+        return recorded(t) >= 5 && sample_value(t, err("GET", "upstream_connect")) >= 1;
+    });
     EXPECT_EQ(sample_value(text, err("GET", "upstream_connect")), 1) << text;
     EXPECT_EQ(sample_value(text, requests_series("GET", "/api/products/{id}", 502)), 1);
 }

@@ -671,8 +671,10 @@ TEST(PgWireTest, PgbenchWorkloadGivesExactCounts) {
     const auto delta = [&](const std::string& op, const std::string& table) {
         return counted(side.metrics(), queries(op, table)) - counted(before, queries(op, table));
     };
-    EXPECT_TRUE(eventually([&] { return delta("insert", "pgbench_history") == 100; }))
-        << side.metrics();
+    // Each session's last statement is its END, recorded after its answer (pgbench may be gone).
+    EXPECT_TRUE(eventually([&] {
+        return delta("insert", "pgbench_history") == 100 && delta("tx", "none") == 200;
+    })) << side.metrics();
     EXPECT_EQ(delta("update", "pgbench_accounts"), 100);
     EXPECT_EQ(delta("select", "pgbench_accounts"), 100);
     EXPECT_EQ(delta("update", "pgbench_tellers"), 100);
