@@ -114,6 +114,9 @@ void status_endpoint::set_config(const std::shared_ptr<const config::config>& cf
 }
 
 void status_endpoint::start() {
+    // The first snapshot now, not when the admin thread first runs the loop: it is the base of
+    // every window's first minute, and traffic after the startup line must count in full.
+    windows_.sample();
     net::co_spawn(ioc_, sample_loop(), [](std::exception_ptr e) {
         if (e) spdlog::error("status: sampler stopped by exception");
     });
@@ -128,13 +131,15 @@ net::awaitable<void> status_endpoint::sample_loop() {
     // On a fixed schedule, so the steps stay 5 s apart whatever one sample costs; each snapshot
     // stamped when it is read. A schedule fallen behind (a stalled admin thread) starts anew
     // rather than sampling several times in a row.
+    // The first sample was taken by start().
     auto next = status::clock::now();
-    while (!stopped_) {
-        windows_.sample();
+    for (;;) {
         next += windows_.step();
         if (next < status::clock::now()) next = status::clock::now() + windows_.step();
         timer_.expires_at(next);
         co_await timer_.async_wait(net::as_tuple(net::use_awaitable));
+        if (stopped_) break;
+        windows_.sample();
     }
 }
 

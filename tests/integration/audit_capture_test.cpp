@@ -119,8 +119,12 @@ audit:
     EXPECT_EQ(app.request_count(), seen);  // held: the app never saw it
 
     std::filesystem::remove(fault);  // the store comes back
-    ASSERT_TRUE(
-        eventually([&] { return http_get(proc->admin_port(), "/healthz")->status == 200; }, 10s));
+    ASSERT_TRUE(eventually(
+        [&] {
+            const auto r = http_get(proc->admin_port(), "/healthz");
+            return r && r->status == 200;
+        },
+        10s));
     auto c2 = connection::connect(proc->proxy_port());
     c2.send("GET /api/products/7 HTTP/1.1\r\nHost: a\r\n\r\n");
     auto read = c2.read_message(true);

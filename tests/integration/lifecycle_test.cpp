@@ -18,10 +18,19 @@ TEST(LifecycleTest, DrainFinishesInFlightRequestsThenExitsZero) {
     fake_upstream app([](const wire_message& m) {
         const bool slow = m.start_line.starts_with("GET /slow");
         return fake_reply{simple_response(200, slow ? "slow done" : "fast"), false,
-                          slow ? 1200ms : 0ms};
+                          slow ? 2500ms : 0ms};
     });
-    auto proc = sidelight_process::run(dir, test_config(app.port()));
-    ASSERT_TRUE(eventually([&] { return http_get(proc->admin_port(), "/readyz")->status == 200; }));
+    // A delay of 1 s (the test reads /readyz and sends a request in it, on a slow sanitizer
+    // build too); the slow answer comes after it, once the listener is closed.
+    auto yaml = test_config(app.port());
+    yaml.replace(yaml.find("delay: 300ms"), 12, "delay: 1s");
+    yaml.replace(yaml.find("response_timeout: 2s"), 20, "response_timeout: 5s");
+    auto proc = sidelight_process::run(dir, yaml);
+    const auto ready = [&](int status) {
+        const auto r = http_get(proc->admin_port(), "/readyz");
+        return r && r->status == status;
+    };
+    ASSERT_TRUE(eventually([&] { return ready(200); }));
     auto idle = connection::connect(proc->proxy_port());  // an idle keep-alive client
     idle.send("GET /fast HTTP/1.1\r\nHost: a\r\n\r\n");
     ASSERT_TRUE(idle.read_message(true));
@@ -30,9 +39,8 @@ TEST(LifecycleTest, DrainFinishesInFlightRequestsThenExitsZero) {
     busy.send("GET /slow HTTP/1.1\r\nHost: a\r\n\r\n");
     ASSERT_TRUE(app.wait_requests(2));  // the slow request is in flight at the app
     proc->signal(SIGTERM);
-    ASSERT_TRUE(
-        eventually([&] { return http_get(proc->admin_port(), "/readyz")->status == 503; }, 1s));
-    // During the delay (300 ms) new requests are still served.
+    ASSERT_TRUE(eventually([&] { return ready(503); }, 1s));
+    // During the delay new requests are still served.
     auto during = http_get(proc->proxy_port(), "/fast");
     ASSERT_TRUE(during);
     EXPECT_EQ(during->status, 200);
@@ -45,7 +53,7 @@ TEST(LifecycleTest, DrainFinishesInFlightRequestsThenExitsZero) {
     EXPECT_TRUE(idle.wait_closed(3s));  // idle keep-alive connections are closed
     // After the delay the listener is closed: new connections are refused.
     EXPECT_TRUE(
-        eventually([&] { return !connection::connect(proc->proxy_port(), 0ms).valid(); }, 3s));
+        eventually([&] { return !connection::connect(proc->proxy_port(), 0ms).valid(); }, 10s));
     EXPECT_EQ(proc->wait_exit(10s), 0);
     EXPECT_NE(proc->stderr_text().find("shutdown: done"), std::string::npos);
 }

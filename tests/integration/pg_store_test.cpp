@@ -197,7 +197,10 @@ TEST_F(PgStoreTest, HappyPathRowsHealthMetricsAndTools) {
     EXPECT_GE(st.at("check").as_object().at("latency_ms").to_number<double>(), 0);
     EXPECT_EQ(healthz(proc->admin_port()).at("status").as_string(), "ok");
 
-    EXPECT_EQ(metric(proc->admin_port(), "sidelight_audit_forwarded_total"), n);
+    // Counted after the commit (and the spool's note of it) that made the rows visible.
+    EXPECT_TRUE(eventually(
+        [&] { return metric(proc->admin_port(), "sidelight_audit_forwarded_total") == n; }, 10s))
+        << metric(proc->admin_port(), "sidelight_audit_forwarded_total");
     EXPECT_EQ(metric(proc->admin_port(), "sidelight_audit_forward_lag_events"), 0);
     EXPECT_EQ(metric(proc->admin_port(), "sidelight_audit_forward_connected"), 1);
     EXPECT_GT(metric(proc->admin_port(), "sidelight_audit_spool_bytes"), 0);
@@ -324,7 +327,10 @@ TEST_F(PgStoreTest, PostgresStoppedUnderLoadIsDegradedThenCatchesUp) {
         },
         15s));
     EXPECT_EQ(healthz(proc->admin_port()).at("status").as_string(), "ok");
-    EXPECT_EQ(metric(proc->admin_port(), "sidelight_audit_forwarded_total"), answered);
+    EXPECT_TRUE(eventually(
+        [&] { return metric(proc->admin_port(), "sidelight_audit_forwarded_total") == answered; },
+        10s))
+        << metric(proc->admin_port(), "sidelight_audit_forwarded_total");
     expect_verified({"s"});
     // Backoff while away: attempts spaced 100 ms doubling to 5 s, not one per event.
     const auto err = proc->stderr_text();
