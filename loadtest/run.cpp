@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -165,19 +166,31 @@ bool write_file(const std::string& path, const std::string& text, std::ostream& 
     return static_cast<bool>(f);
 }
 
-// The second scrape, and the per-route table beside the client's figures.
+// The second scrape, and the per-route table beside the client's figures. The proxy records a
+// request after its answer is written, so the last answers the client read may not be counted
+// yet: scrape again (every 100 ms, for up to 5 s) until every route has at least the client's
+// count; a route still short then is a real disagreement.
 void print_comparison(const std::string& url, const std::string& before, const plan& p,
                       const std::vector<scenario_outcome>& outcomes, std::ostream& out,
                       std::ostream& err) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the last records land
-    std::string error;
-    const auto after = scrape(url, error);
-    if (!after) {
-        err << "sidelight: --compare-metrics: " << error << "\n";
-        return;
+    const auto client = endpoints(p, outcomes);
+    const auto base = parse_route_figures(before);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    std::vector<route_comparison> rows;
+    for (;;) {
+        std::string error;
+        const auto after = scrape(url, error);
+        if (!after) {
+            err << "sidelight: --compare-metrics: " << error << "\n";
+            return;
+        }
+        rows = compare(base, parse_route_figures(*after), client);
+        const bool caught_up = std::all_of(rows.begin(), rows.end(), [](const auto& r) {
+            return r.server_count >= static_cast<double>(r.client_count);
+        });
+        if (caught_up || std::chrono::steady_clock::now() >= deadline) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    const auto rows =
-        compare(parse_route_figures(before), parse_route_figures(*after), endpoints(p, outcomes));
     out << "\n" << format_comparison(rows);
 }
 

@@ -83,8 +83,8 @@ task<client_session::next> client_session::respond(exchange_state& x) {
         }
         auto hec = co_await await_response<Upstream>(x);
         // The client left while the app was working on it: the upstream connection is
-        // closed, not pooled, and before the request is recorded, so whoever sees the 499
-        // also sees the connection gone from active_connections{type="upstream"}.
+        // closed, not pooled, before the request is recorded (a scrape reads the gauge before
+        // the request counters, so one may still show both the 499 and the connection).
         if (unwatch_client()) {
             active_conn_ = nullptr;
             x.conn.reset();

@@ -77,7 +77,7 @@ audit:
   store:
     path: audit.db
   batch_interval: 5ms
-  strict_timeout: 300ms
+  strict_timeout: 2s
   max_body_bytes: 64KiB
   rules:
     - name: product-read-strict

@@ -74,14 +74,17 @@ TEST(AuditTraceTest, TracingOnTheRowCarriesTheRequestsTraceIdAndVerifies) {
     fake_upstream app;
     fake_upstream collector;
     auto proc = sidelight_process::run(dir, config(app.port(), collector.port()));
+    const auto db = dir.path() + "/audit.db";
     ASSERT_EQ(put(proc->proxy_port(),
                   std::string("traceparent: 00-") + caller_trace + "-00f067aa0ba902b7-01\r\n"),
               "200");
+    // A row is queued after its response is written, by whichever worker served it: the first
+    // is stored before the second request is sent, so the rows' order is the requests'.
+    ASSERT_EQ(stored_traces(db, 1).size(), 1u);
     ASSERT_EQ(put(proc->proxy_port(), ""), "200");  // no traceparent: sidelight starts a trace
     ASSERT_TRUE(app.wait_requests(2));
     const auto started = app.requests().at(1).message.header("traceparent").substr(3, 32);
     ASSERT_EQ(started.size(), 32u);
-    const auto db = dir.path() + "/audit.db";
     EXPECT_EQ(stored_traces(db, 2), (std::vector<std::string>{caller_trace, started}));
 
     // An app's explicit event with its trace id; a bad one is named.

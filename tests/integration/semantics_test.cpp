@@ -303,10 +303,17 @@ TEST(SemanticsTest, ClientLeavingWhileTheAppWorksIs499AndClosesTheUpstream) {
     std::string text;
     ASSERT_TRUE(eventually(
         [&] {
-            text = http_get(proc->admin_port(), "/metrics")->body;
+            // The error is counted after the request, and the upstream gauge scraped before it:
+            // all three are waited for.
+            const auto r = http_get(proc->admin_port(), "/metrics");
+            text = r ? r->body : "";
             return sample_value(text,
                                 "api_requests_total{method=\"GET\",route=\"unmatched\","
-                                "status_code=\"499\"}") == 1;
+                                "status_code=\"499\"}") == 1 &&
+                   sample_value(text,
+                                "api_error_total{error_type=\"client_abort\",method=\"GET\","
+                                "route=\"unmatched\"}") == 1 &&
+                   sample_value(text, "active_connections{type=\"upstream\"}") == 0;
         },
         5s))
         << text;
