@@ -116,9 +116,10 @@ TEST(PgWireHealthTest, EachDatabaseIsReportedAndOneAwayDegrades) {
     fake_upstream app;      // the HTTP app answers: only the databases decide
     not_a_database not_pg;  // answers an SSLRequest with HTTP, not 'S' or 'N'
     temp_dir dir;
+    const dead_port gone;
     const auto log_before = read_file(cluster().dir() + "/log").size();
     const std::string yaml = "databases:\n" + database("main", cluster().port()) +
-                             database("gone", free_port()) +
+                             database("gone", gone.port()) +
                              database("http", not_pg.port(), ", connect_timeout: 1s");
     auto proc = sidelight_process::run(dir, test_config(app.port(), yaml));
     ASSERT_TRUE(proc->wait_for_log("database main listening on")) << proc->stderr_text();

@@ -723,10 +723,11 @@ TEST(PgWireTest, PsqlOutputIsIdenticalToDirect) {
 // The database is not there: the client gets a FATAL ErrorResponse with SQLSTATE 08006, then
 // the connection closes.
 TEST(PgWireTest, AnUnreachableDatabaseIs08006ThenClose) {
+    const dead_port gone;  // nothing listens
     sidecar side(
         "databases:\n  - name: main\n    listen: 127.0.0.1:0\n"
         "    upstream: {address: 127.0.0.1:" +
-        std::to_string(free_port()) + "}\n");  // nothing listens
+        std::to_string(gone.port()) + "}\n");
     auto c = connection::connect(side.port);
     c.send(startup_packet("postgres"));
     const auto rest = c.read_all(5s);

@@ -195,7 +195,8 @@ TEST(StatusTest, SecretsNeverShown) {
     fake_upstream app;
     // A Postgres store nobody listens for (the spool takes the events): its DSN has a password,
     // and reading the events fails (the note says why, without the DSN).
-    const auto pg_port = free_port();
+    const dead_port pg;
+    const auto pg_port = pg.port();
     const std::string password = "Pg-Passw0rd-Never-Shown";
     // A password may not be written in the file: it comes from the environment, as it should.
     const std::string dsn = "host=127.0.0.1 port=" + std::to_string(pg_port) +

@@ -218,7 +218,8 @@ TEST(TracingTest, TracingOffPassesTraceContextThroughUntouched) {
 TEST(TracingTest, ACollectorThatIsGoneCostsTheRequestNothingAndIsCounted) {
     temp_dir dir;
     auto app = ok_app();
-    const auto dead = free_port();  // nothing listens there
+    const dead_port gone;  // nothing listens there
+    const auto dead = gone.port();
     // A key in the endpoint's query (some vendors take one there): never written to the log.
     auto yaml = tracing_config(app.port(), dead);
     yaml.replace(yaml.find("/v1/traces\n"), 11, "/v1/traces?key=s3cret\n");

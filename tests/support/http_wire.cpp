@@ -83,6 +83,24 @@ std::uint16_t free_port() {
     return port;
 }
 
+dead_port::dead_port() : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+        const std::string why = std::strerror(errno);
+        if (fd_ >= 0) ::close(fd_);
+        throw std::runtime_error("dead_port: " + why);
+    }
+    port_ = ntohs(a.sin_port);
+}
+
+dead_port::~dead_port() {
+    ::close(fd_);
+}
+
 connection connection::connect(std::uint16_t port, std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {

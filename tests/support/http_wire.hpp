@@ -31,9 +31,25 @@ struct wire_message {
 // A listening socket on 127.0.0.1 with a free port (written to `port`), for fake apps that
 // misbehave below HTTP (never accept, never read). Returns the fd; throws on failure.
 int listen_loopback(int backlog, std::uint16_t& port);
-// A port that was free a moment ago (bound, then closed): for a child process that needs a
-// number, or a connect that must be refused.
+// A port that was free a moment ago (bound, then closed): for a child process that will listen
+// on it. Another test running at the same time may take it first.
 std::uint16_t free_port();
+
+// A port where nothing listens, for as long as this object lives: a socket bound to it without
+// listen() (a connect is refused) and without SO_REUSEADDR (nobody else can bind it, not even
+// an acceptor that sets it). For "the database / collector is gone".
+class dead_port {
+  public:
+    dead_port();
+    ~dead_port();
+    dead_port(const dead_port&) = delete;
+    dead_port& operator=(const dead_port&) = delete;
+    std::uint16_t port() const { return port_; }
+
+  private:
+    int fd_ = -1;
+    std::uint16_t port_ = 0;
+};
 
 // A connected blocking TCP socket with a receive buffer.
 class connection {
