@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# The cost of the database listener (issue 15) on the app's queries: pgbench -S (select-only,
-# one SELECT per transaction) against a throwaway PostgreSQL 15 cluster, direct vs through
-# sidelight's `databases` listener vs through PgBouncer (session pooling, the usual sidecar),
-# interleaved round by round in the same run; each figure the median of ROUNDS runs. The proxy's
-# CPU per query is its utime+stime over the run (from /proc) divided by the queries it relayed.
+# The cost of the database listener (issue 15) on the app's queries: pgbench against a
+# throwaway PostgreSQL 15 cluster, direct vs through sidelight's `databases` listener vs through
+# PgBouncer (session pooling, the usual sidecar), interleaved round by round in the same run;
+# each figure the median of ROUNDS runs. Two scripts: `select` (pgbench -S, one SELECT per
+# transaction) and `tpcb` (pgbench's default TPC-B-like transaction: BEGIN, three UPDATEs, a
+# SELECT, an INSERT, END: 7 statements). The proxy's CPU per query is its utime+stime over the
+# run (from /proc) divided by the statements it relayed; the latency percentiles are those of
+# every transaction of the run (pgbench -l), and "added" is a proxy's minus direct's.
 #
-#   bench/pgwire.sh    DURATION=10 (seconds per pgbench run)  CLIENTS=8  ROUNDS=3
-#                      MODES="simple prepared"  SIDELIGHT=build/sidelight  FLOOR=0
+#   bench/pgwire.sh    DURATION=20 (seconds per pgbench run)  CLIENTS=10  ROUNDS=3
+#                      SCRIPTS="select tpcb"  MODES="simple prepared"
+#                      SIDELIGHT=build/sidelight  FLOOR=0
 #
 # FLOOR=1 adds a fourth target, bench/floor_relay.cpp (built here with g++): a bare epoll relay
 # that observes nothing, the floor any proxy on this machine pays in system calls and wakeups.
@@ -15,9 +19,10 @@
 # apt-get when it is missing (skipped when that fails).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-duration=${DURATION:-10}
-clients=${CLIENTS:-8}
+duration=${DURATION:-20}
+clients=${CLIENTS:-10}
 rounds=${ROUNDS:-3}
+scripts=${SCRIPTS:-select tpcb}
 modes=${MODES:-simple prepared}
 sidelight=${SIDELIGHT:-$PWD/build/sidelight}
 pg=/usr/lib/postgresql/15/bin
@@ -92,53 +97,65 @@ fi
 cpu_ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 
-# run TARGET PORT PID MODE -> "tps us_cpu_per_query us_user us_sys"
+# run PORT PID MODE SCRIPT -> "tps p50_us p99_us us_cpu_per_query us_user us_sys"
 run() {
-    local port=$2 pid=$3 mode=$4 before after out tps tx
+    local port=$1 pid=$2 mode=$3 script=$4 before after out tps tx per_tx=1 select=-S pct
+    if [ "$script" = tpcb ]; then per_tx=7 select=; fi
     [ -n "$pid" ] && before=$(cpu_ticks "$pid")
-    out=$(pgbench -h 127.0.0.1 -p "$port" -U postgres -n -S -M "$mode" -c "$clients" -j 2 \
-        -T "$duration" postgres 2>&1)
+    rm -f "$work"/tx.*
+    out=$(pgbench -h 127.0.0.1 -p "$port" -U postgres -n $select -M "$mode" -c "$clients" -j 2 \
+        -T "$duration" -l --log-prefix="$work/tx" postgres 2>&1)
     tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out" | head -1)
     tx=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
+    # Per-transaction log: client, transaction, latency (µs), script, epoch s, µs.
+    pct=$(cat "$work"/tx.* | awk '{print $3}' | sort -n | awk '{a[NR]=$1} END{
+        printf "%d %d", a[int(NR*0.5)+1], a[int(NR*0.99)+1]}')
+    rm -f "$work"/tx.*
     if [ -n "$pid" ]; then
         after=$(cpu_ticks "$pid")
-        echo "$tps $(awk -v b="$before" -v a="$after" -v hz="$hz" -v n="$tx" 'BEGIN{
+        echo "$tps $pct $(awk -v b="$before" -v a="$after" -v hz="$hz" -v n="$((tx * per_tx))" 'BEGIN{
             split(b, x, " "); split(a, y, " "); u = (y[1] - x[1]) / hz * 1e6 / n
             s = (y[2] - x[2]) / hz * 1e6 / n; printf "%.1f %.1f %.1f", u + s, u, s}')"
     else
-        echo "$tps - - -"
+        echo "$tps $pct - - -"
     fi
 }
 
 median() { sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 
-echo "pgbench -S -c $clients -j 2 -T $duration, $rounds rounds, median; cpu: proxy µs per query"
-for mode in $modes; do
-    declare -A tps=() cpu=() usr=() sys=()
-    for ((r = 1; r <= rounds; r++)); do
-        for target in direct sidelight pgbouncer floor; do
-            case $target in
-                direct) port=$db pid= ;;
-                sidelight) port=$side pid=$side_pid ;;
-                pgbouncer) [ -n "$bouncer_pid" ] || continue; port=$bouncer pid=$bouncer_pid ;;
-                floor) [ -n "$floor_pid" ] || continue; port=18205 pid=$floor_pid ;;
-            esac
-            read -r t c u s < <(run "$target" "$port" "$pid" "$mode")
-            tps[$target]+="$t "
-            cpu[$target]+="$c "
-            usr[$target]+="$u "
-            sys[$target]+="$s "
+echo "pgbench -c $clients -j 2 -T $duration, $rounds rounds, median; cpu: proxy µs per statement;"
+echo "latency: per transaction, µs; added: the target's minus direct's (medians of the rounds)"
+for script in $scripts; do
+    for mode in $modes; do
+        declare -A tps=() p50=() p99=() cpu=() usr=() sys=()
+        for ((r = 1; r <= rounds; r++)); do
+            for target in direct sidelight pgbouncer floor; do
+                case $target in
+                    direct) port=$db pid= ;;
+                    sidelight) port=$side pid=$side_pid ;;
+                    pgbouncer) [ -n "$bouncer_pid" ] || continue; port=$bouncer pid=$bouncer_pid ;;
+                    floor) [ -n "$floor_pid" ] || continue; port=18205 pid=$floor_pid ;;
+                esac
+                read -r t l50 l99 c u s < <(run "$port" "$pid" "$mode" "$script")
+                tps[$target]+="$t "
+                p50[$target]+="$l50 "
+                p99[$target]+="$l99 "
+                cpu[$target]+="$c "
+                usr[$target]+="$u "
+                sys[$target]+="$s "
+            done
         done
+        of() { tr ' ' '\n' <<<"$1" | grep . | median; }
+        d50=$(of "${p50[direct]}") d99=$(of "${p99[direct]}")
+        for target in direct sidelight pgbouncer floor; do
+            [ -n "${tps[$target]:-}" ] || continue
+            l50=$(of "${p50[$target]}") l99=$(of "${p99[$target]}")
+            printf '%-6s %-8s %-10s tps=%-9s p50=%-5s p99=%-5s added p50=%-5s p99=%-5s cpu_us_per_query=%-5s (user %s, system %s)\n' \
+                "$script" "$mode" "$target" "$(of "${tps[$target]}")" "$l50" "$l99" \
+                "$((l50 - d50))" "$((l99 - d99))" "$(of "${cpu[$target]}")" \
+                "$(of "${usr[$target]}")" "$(of "${sys[$target]}")"
+        done
+        unset tps p50 p99 cpu usr sys
     done
-    for target in direct sidelight pgbouncer floor; do
-        [ -n "${tps[$target]:-}" ] || continue
-        t=$(tr ' ' '\n' <<<"${tps[$target]}" | grep . | median)
-        c=$(tr ' ' '\n' <<<"${cpu[$target]}" | grep . | median)
-        u=$(tr ' ' '\n' <<<"${usr[$target]}" | grep . | median)
-        s=$(tr ' ' '\n' <<<"${sys[$target]}" | grep . | median)
-        printf '%-8s %-10s tps=%-10s cpu_us_per_query=%-5s (user %s, system %s)\n' \
-            "$mode" "$target" "$t" "$c" "$u" "$s"
-    done
-    unset tps cpu usr sys
 done
 echo "sidelight: $(curl -s 127.0.0.1:18203/metrics | grep -c '^db_queries_total') db_queries_total series"
