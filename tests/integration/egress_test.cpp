@@ -104,9 +104,14 @@ TEST(EgressTest, TheAppsMailCallsAreCountedAuditedAndReachTheProviderIntact) {
     std::string text;
     ASSERT_TRUE(eventually([&] {
         text = http_get(proc->admin_port(), "/metrics")->body;
+        // A request's business counter is counted after its request, and scraped after it.
         return sample_value(text, R"(emails_sent_total{status="sent",template_type="other"})") ==
                    1 &&
-               sample_count(text, R"(api_requests_total{listener="ingress")") == 1;
+               sample_count(text, R"(api_requests_total{listener="ingress")") == 1 &&
+               sample_value(
+                   text,
+                   R"(api_requests_total{listener="mail",method="POST",route="/v3/mail/send",status_code="202"})") ==
+                   6;
     })) << text;
     EXPECT_EQ(sample_value(text, R"(emails_sent_total{status="sent",template_type="welcome"})"), 3);
     EXPECT_EQ(sample_value(text, R"(emails_sent_total{status="sent",template_type="receipt"})"), 2);
@@ -159,8 +164,13 @@ TEST(EgressTest, AWrongCaIsA502UpstreamTlsCountedAsAFailedMail) {
     std::string text;
     ASSERT_TRUE(eventually([&] {
         text = http_get(proc->admin_port(), "/metrics")->body;
+        // The error counter is counted after the request, and scraped before the business one.
         return sample_value(text, R"(emails_sent_total{status="failed",template_type="other"})") ==
-               1;
+                   1 &&
+               sample_value(
+                   text,
+                   R"(api_error_total{error_type="upstream_tls",listener="mail",method="POST",route="/v3/mail/send"})") ==
+                   1;
     })) << text;
     EXPECT_EQ(
         sample_value(
