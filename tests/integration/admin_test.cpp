@@ -79,8 +79,7 @@ TEST(AdminTest, HealthzFollowsTheUpstream) {
     EXPECT_TRUE(body.at("upstream").at("reachable").as_bool());
     EXPECT_GE(body.at("uptime_s").as_int64(), 0);
     const auto up = [&] {
-        return sample_value(http_get(proc->admin_port(), "/metrics")->body,
-                            "sidelight_upstream_up");
+        return sample_value(scrape_metrics(proc->admin_port()), "sidelight_upstream_up");
     };
     EXPECT_EQ(up(), 1);
 
@@ -298,7 +297,7 @@ TEST(AdminTest, HostilePathsCannotInjectLabels) {
     ASSERT_TRUE(c.read_message(true));
     std::string text;
     ASSERT_TRUE(eventually([&] {
-        text = http_get(proc->admin_port(), "/metrics")->body;
+        text = scrape_metrics(proc->admin_port());
         return text.find("route=\"/plain/{id}\"") != std::string::npos;
     })) << text;
     for (const char* needle :

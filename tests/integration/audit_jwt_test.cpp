@@ -103,7 +103,7 @@ TEST_F(AuditJwtTest, OnlyTokensSignedByTheConfiguredKeyGiveAUserId) {
                                                          {"5-hs256-with-public-key", ""},
                                                          {"6-expired", ""},
                                                          {"7-no-token", ""}}));
-    const auto metrics = http_get(proc->admin_port(), "/metrics")->body;
+    const auto metrics = scrape_metrics(proc->admin_port());
     const auto rejected = [&](const std::string& reason) {
         return sample_value(metrics,
                             "sidelight_audit_jwt_rejected_total{reason=\"" + reason + "\"}");

@@ -119,7 +119,7 @@ security:
 )"));
     const auto detections = [&](const char* detector) {
         return sample_value(
-            http_get(proc->admin_port(), "/metrics")->body,
+            scrape_metrics(proc->admin_port()),
             std::string("sidelight_security_detections_total{detector=\"") + detector + "\"}");
     };
     EXPECT_EQ(detections("authn_login_fail_max"), 0);

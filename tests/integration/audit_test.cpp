@@ -335,7 +335,7 @@ TEST_F(AuditTest, StoreOutageBatchKeepsServingStrictAnswers503ThenRecovers) {
     ASSERT_TRUE(refused);
     EXPECT_EQ(refused->status, 503);
     EXPECT_EQ(app.request_count(), before);  // the app never saw the strict request
-    std::string metrics = http_get(proc->admin_port(), "/metrics")->body;
+    std::string metrics = scrape_metrics(proc->admin_port());
     EXPECT_GT(
         sample_value(metrics,
                      "sidelight_audit_dropped_total{reason=\"queue_full\",table=\"audit_log\"}"),
@@ -453,7 +453,7 @@ TEST_F(AuditTest, SecurityEventsMetricMatchesTheStoredRowsByTypeAndSuccess) {
     std::string text;
     ASSERT_TRUE(eventually(
         [&] {
-            text = http_get(proc->admin_port(), "/metrics")->body;
+            text = scrape_metrics(proc->admin_port());
             return family_sum(text) == 13;
         },
         5s))
@@ -500,7 +500,7 @@ TEST_F(AuditTest, ASecurityRuleAddedByAReloadIsShownFromZero) {
     auto proc = sidelight_process::run(dir_, config_with_admin_token(app.port()));
     const std::string series =
         "sidelight_security_events_total{event_type=\"PASSWORD_CHANGE\",success=\"true\"}";
-    EXPECT_EQ(sample_value(http_get(proc->admin_port(), "/metrics")->body, series), -1);
+    EXPECT_EQ(sample_value(scrape_metrics(proc->admin_port()), series), -1);
     auto yaml = config_with_admin_token(app.port());
     const std::string last_rule = "      login: true\n";
     yaml.insert(yaml.find(last_rule) + last_rule.size(),
@@ -510,7 +510,7 @@ TEST_F(AuditTest, ASecurityRuleAddedByAReloadIsShownFromZero) {
     dir_.write("sidelight.yaml", yaml);
     proc->signal(SIGHUP);
     ASSERT_TRUE(proc->wait_for_log("reload: ok"));
-    EXPECT_EQ(sample_value(http_get(proc->admin_port(), "/metrics")->body, series), 0);
+    EXPECT_EQ(sample_value(scrape_metrics(proc->admin_port()), series), 0);
 }
 
 // The audit metrics (issue 5, item 10) move with what was committed: events by table and
@@ -537,7 +537,7 @@ TEST_F(AuditTest, AuditMetricsCountWhatWasCommitted) {
     ASSERT_EQ(api.read_message(true)->status, 200);  // a query
     std::string text;
     ASSERT_TRUE(eventually([&] {
-        text = http_get(proc->admin_port(), "/metrics")->body;
+        text = scrape_metrics(proc->admin_port());
         // One commit may count both tables, one after the other: wait for each.
         return sample_value(
                    text,

@@ -68,11 +68,6 @@ fake_reply shop(const wire_message& req) {
         simple_response(status, boost::json::serialize(out), "Content-Type: application/json\r\n")};
 }
 
-std::string metrics_of(const sidelight_process& p) {
-    auto res = http_get(p.admin_port(), "/metrics");
-    return res ? res->body : "";
-}
-
 std::string with_token(std::string yaml) {
     yaml.insert(yaml.find("admin:\n  listen: 127.0.0.1:0\n") + 29, "  token: s3cret-token\n");
     return yaml;
@@ -106,7 +101,7 @@ TEST(BusinessMetricsTest, ShopOrdersExactCountsAndBuckets) {
     // count and its order are counted before the mark but scraped before it: wait for them too.
     std::string text;
     ASSERT_TRUE(eventually([&] {
-        text = metrics_of(*proc);
+        text = scrape_metrics(proc->admin_port());
         return sample_value(
                    text,
                    R"(sidelight_metric_rule_skipped_total{reason="not_numeric",rule="order_value_usd"})") ==
@@ -169,12 +164,13 @@ TEST(BusinessMetricsTest, TenThousandPlatformsAddOneOtherSeries) {
     auto proc = sidelight_process::run(dir, test_config(app.port(), shop_rules));
     auto c = connection::connect(proc->proxy_port());
     order(c, "web", 10, 201);
-    ASSERT_TRUE(
-        eventually([&] { return sample_count(metrics_of(*proc), "orders_created_total{") == 1; }));
+    ASSERT_TRUE(eventually([&] {
+        return sample_count(scrape_metrics(proc->admin_port()), "orders_created_total{") == 1;
+    }));
     for (int i = 0; i < 10000; ++i) order(c, "p" + std::to_string(i), 10, 201);
     std::string text;
     ASSERT_TRUE(eventually([&] {
-        text = metrics_of(*proc);
+        text = scrape_metrics(proc->admin_port());
         return sample_value(text, R"(orders_created_total{platform="other",status="success"})") ==
                10000;
     })) << text;
@@ -190,7 +186,8 @@ TEST(BusinessMetricsTest, AStreamedDownloadIsNotBufferedForARule) {
     temp_dir dir;
     fake_upstream app(shop);
     auto proc = sidelight_process::run(dir, test_config(app.port(), shop_rules));
-    const auto rss_before = sample_value(metrics_of(*proc), "process_resident_memory_bytes");
+    const auto rss_before =
+        sample_value(scrape_metrics(proc->admin_port()), "process_resident_memory_bytes");
     auto c = connection::connect(proc->proxy_port());
     c.send("GET /download HTTP/1.1\r\nHost: a\r\n\r\n");
     auto res = c.read_message(true, false, 30s);
@@ -198,7 +195,7 @@ TEST(BusinessMetricsTest, AStreamedDownloadIsNotBufferedForARule) {
     EXPECT_EQ(res->body.size(), 20u * 1024 * 1024 + 9);
     std::string text;
     ASSERT_TRUE(eventually([&] {
-        text = metrics_of(*proc);
+        text = scrape_metrics(proc->admin_port());
         return sample_value(
                    text,
                    R"(sidelight_metric_rule_skipped_total{reason="body_truncated",rule="download_bytes_total"})") ==
@@ -222,7 +219,8 @@ TEST(BusinessMetricsTest, ReloadRemovesARulesSeriesAndKeepsTheOthers) {
     auto c = connection::connect(proc->proxy_port());
     for (int i = 0; i < 3; ++i) order(c, "ios", 70, 201);
     ASSERT_TRUE(eventually([&] {
-        return sample_value(metrics_of(*proc), R"(order_value_usd_count{platform="ios"})") == 3;
+        return sample_value(scrape_metrics(proc->admin_port()),
+                            R"(order_value_usd_count{platform="ios"})") == 3;
     }));
     auto reduced = shop_rules;
     reduced.erase(reduced.find("    - name: order_value_usd"),
@@ -231,12 +229,12 @@ TEST(BusinessMetricsTest, ReloadRemovesARulesSeriesAndKeepsTheOthers) {
     dir.write("sidelight.yaml", test_config(app.port(), reduced));
     proc->signal(SIGHUP);
     ASSERT_TRUE(proc->wait_for_log("reload: ok"));
-    const auto text = metrics_of(*proc);
+    const auto text = scrape_metrics(proc->admin_port());
     EXPECT_EQ(text.find("order_value_usd"), std::string::npos) << text;
     EXPECT_EQ(sample_value(text, R"(orders_created_total{platform="ios",status="success"})"), 3);
     order(c, "ios", 70, 201);
     EXPECT_TRUE(eventually([&] {
-        return sample_value(metrics_of(*proc),
+        return sample_value(scrape_metrics(proc->admin_port()),
                             R"(orders_created_total{platform="ios",status="success"})") == 4;
     }));
 }
@@ -264,7 +262,7 @@ TEST(BusinessMetricsTest, AppSideCounterApiTakesOnlyDeclaredMetrics) {
     res = post(R"([{"name":"order_value_usd","labels":{"platform":"web"},"observe":12.5},)"
                R"({"name":"order_value_usd","labels":{"platform":"web"},"observe":7}])");
     EXPECT_EQ(res->status, 200) << res->body;
-    const auto text = metrics_of(*proc);
+    const auto text = scrape_metrics(proc->admin_port());
     EXPECT_EQ(sample_value(text, R"(orders_created_total{platform="ios",status="success"})"), 2);
     EXPECT_EQ(sample_value(text, R"(order_value_usd_bucket{platform="web",le="10"})"), 1);
     EXPECT_EQ(sample_value(text, R"(order_value_usd_count{platform="web"})"), 2);
@@ -289,7 +287,9 @@ TEST(BusinessMetricsTest, AppSideCounterApiTakesOnlyDeclaredMetrics) {
         EXPECT_EQ(boost::json::parse(res->body).at("error").as_string(), error) << body;
     }
     // Nothing of a refused batch was recorded.
-    EXPECT_EQ(sample_value(metrics_of(*proc), R"(order_value_usd_count{platform="web"})"), 2);
+    EXPECT_EQ(sample_value(scrape_metrics(proc->admin_port()),
+                           R"(order_value_usd_count{platform="web"})"),
+              2);
 }
 
 }  // namespace

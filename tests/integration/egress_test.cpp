@@ -103,7 +103,7 @@ TEST(EgressTest, TheAppsMailCallsAreCountedAuditedAndReachTheProviderIntact) {
     // Recorded after each response is written: wait for the last mail and the proxy's request.
     std::string text;
     ASSERT_TRUE(eventually([&] {
-        text = http_get(proc->admin_port(), "/metrics")->body;
+        text = scrape_metrics(proc->admin_port());
         // A request's business counter is counted after its request, and scraped after it.
         return sample_value(text, R"(emails_sent_total{status="sent",template_type="other"})") ==
                    1 &&
@@ -163,7 +163,7 @@ TEST(EgressTest, AWrongCaIsA502UpstreamTlsCountedAsAFailedMail) {
     EXPECT_EQ(provider.request_count(), 0u);
     std::string text;
     ASSERT_TRUE(eventually([&] {
-        text = http_get(proc->admin_port(), "/metrics")->body;
+        text = scrape_metrics(proc->admin_port());
         // The error counter is counted after the request, and scraped before the business one.
         return sample_value(text, R"(emails_sent_total{status="failed",template_type="other"})") ==
                    1 &&

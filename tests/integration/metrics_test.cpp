@@ -21,11 +21,6 @@ const std::string routes_yaml =
     "    - PUT /api/products/{id}\n"
     "    - /api/orders/:order/items/{*rest}\n";
 
-std::string scrape(const sidelight_process& p) {
-    auto res = http_get(p.admin_port(), "/metrics");
-    return res ? res->body : "";
-}
-
 // Requests are recorded after their response is written, so a test that has read a response
 // waits until the count of recorded requests reaches what it sent.
 double recorded(const std::string& text, const std::string& prefix = "api_requests_total{") {
@@ -38,16 +33,6 @@ double recorded(const std::string& text, const std::string& prefix = "api_reques
     return sum;
 }
 
-std::string scrape_after(const sidelight_process& p, double requests,
-                         const std::string& prefix = "api_requests_total{") {
-    std::string text;
-    eventually([&] {
-        text = scrape(p);
-        return recorded(text, prefix) >= requests;
-    });
-    return text;
-}
-
 // A scrape once `done(text)` holds. One request touches several families one after the other
 // and a scrape reads them family by family: a test that waited for one must also wait for each
 // other value it asserts on.
@@ -55,10 +40,15 @@ template <typename Done>
 std::string scrape_until(const sidelight_process& p, Done done) {
     std::string text;
     eventually([&] {
-        text = scrape(p);
+        text = scrape_metrics(p.admin_port());
         return done(text);
     });
     return text;
+}
+
+std::string scrape_after(const sidelight_process& p, double requests,
+                         const std::string& prefix = "api_requests_total{") {
+    return scrape_until(p, [&](const std::string& t) { return recorded(t, prefix) >= requests; });
 }
 
 std::string requests_series(const std::string& method, const std::string& route, int status) {
@@ -161,7 +151,7 @@ TEST(MetricsTest, ProxyErrorsGetTheirErrorType) {
     // Each request is recorded after its answer, by whichever worker served it: wait for all.
     std::string text;
     ASSERT_TRUE(eventually([&] {
-        text = scrape(*proc);
+        text = scrape_metrics(proc->admin_port());
         return sample_value(text, err("PUT", "client_abort")) == 1 &&
                sample_value(text, err("GET", "upstream_timeout")) == 1 &&
                sample_value(text, err("GET", "client_error")) == 1 &&
@@ -233,7 +223,7 @@ TEST(MetricsTest, ReloadedConstantLabelsReachEveryFamily) {
               test_config(app.port(), "metrics:\n  const_labels:\n    zone: b\n"));
     proc->signal(SIGHUP);
     ASSERT_TRUE(proc->wait_for_log("reload: ok"));
-    const auto text = http_get(proc->admin_port(), "/metrics")->body;
+    const auto text = scrape_metrics(proc->admin_port());
     EXPECT_NE(text.find("sidelight_build_info{version=\"0.1.0\",zone=\"b\"} 1"), std::string::npos)
         << text;
     EXPECT_NE(text.find("sidelight_config_reloads_total{result=\"success\",zone=\"b\"} 1"),

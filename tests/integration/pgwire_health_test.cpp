@@ -144,7 +144,7 @@ TEST(PgWireHealthTest, EachDatabaseIsReportedAndOneAwayDegrades) {
               std::string::npos)
         << boost::json::serialize(h.body);
     EXPECT_TRUE(proc->wait_for_log("health: database gone unreachable"));
-    const auto metrics = http_get(proc->admin_port(), "/metrics")->body;
+    const auto metrics = scrape_metrics(proc->admin_port());
     EXPECT_EQ(sample_value(metrics, "sidelight_database_up{database=\"main\"}"), 1) << metrics;
     EXPECT_EQ(sample_value(metrics, "sidelight_database_up{database=\"gone\"}"), 0);
     EXPECT_EQ(sample_value(metrics, "sidelight_database_up{database=\"http\"}"), 0);

@@ -135,7 +135,7 @@ TEST(TracingTest, AValidCallerContextIsContinuedAndSidelightsSpansSitBetween) {
     // Counted once the collector has answered, a moment after it received the batch.
     std::string metrics;
     EXPECT_TRUE(eventually([&] {
-        metrics = http_get(proc->admin_port(), "/metrics")->body;
+        metrics = scrape_metrics(proc->admin_port());
         return sample_value(metrics, "sidelight_tracing_spans_exported_total") == 2;
     })) << metrics;
 }
@@ -234,7 +234,7 @@ TEST(TracingTest, ACollectorThatIsGoneCostsTheRequestNothingAndIsCounted) {
     std::string text;
     ASSERT_TRUE(eventually(
         [&] {
-            text = http_get(proc->admin_port(), "/metrics")->body;
+            text = scrape_metrics(proc->admin_port());
             return sample_value(
                        text, "sidelight_tracing_spans_dropped_total{reason=\"export_failed\"}") ==
                    6;
@@ -274,7 +274,7 @@ TEST(TracingTest, AFullQueueDropsAndCountsInsteadOfWaiting) {
     for (int i = 0; i < 4; ++i) ASSERT_TRUE(get());
     std::string metrics;
     ASSERT_TRUE(eventually([&] {
-        metrics = http_get(proc->admin_port(), "/metrics")->body;
+        metrics = scrape_metrics(proc->admin_port());
         return sample_value(metrics,
                             "sidelight_tracing_spans_dropped_total{reason=\"queue_full\"}") == 4;
     })) << metrics;
@@ -282,7 +282,7 @@ TEST(TracingTest, AFullQueueDropsAndCountsInsteadOfWaiting) {
     release = true;
     ASSERT_TRUE(eventually(
         [&] {
-            metrics = http_get(proc->admin_port(), "/metrics")->body;
+            metrics = scrape_metrics(proc->admin_port());
             return sample_value(metrics, "sidelight_tracing_spans_exported_total") == 6;
         },
         10s))

@@ -98,11 +98,6 @@ struct ws_client {
     }
 };
 
-std::string scrape(const sidelight_process& p) {
-    auto res = http_get(p.admin_port(), "/metrics");
-    return res ? res->body : "";
-}
-
 TEST(WebSocketTest, EchoesAThousandMessagesAndClosesFromTheClient) {
     temp_dir dir;
     ws_echo_app app;
@@ -113,7 +108,8 @@ TEST(WebSocketTest, EchoesAThousandMessagesAndClosesFromTheClient) {
     EXPECT_EQ(c.upgrade_response["X-App"], "echo");
     EXPECT_FALSE(c.upgrade_response["X-Request-Id"].empty());
     EXPECT_TRUE(eventually([&] {
-        return sample_value(scrape(*proc), "active_connections{type=\"websocket\"}") == 1;
+        return sample_value(scrape_metrics(proc->admin_port()),
+                            "active_connections{type=\"websocket\"}") == 1;
     }));
     for (int i = 0; i < 1000; ++i) {
         const std::string msg = "message " + std::to_string(i) + std::string(i % 97, 'x');
@@ -124,9 +120,10 @@ TEST(WebSocketTest, EchoesAThousandMessagesAndClosesFromTheClient) {
     }
     c.ws.close(websocket::close_code::normal);  // client-initiated close handshake completes
     EXPECT_TRUE(eventually([&] {
-        return sample_value(scrape(*proc), "active_connections{type=\"websocket\"}") == 0;
+        return sample_value(scrape_metrics(proc->admin_port()),
+                            "active_connections{type=\"websocket\"}") == 0;
     }));
-    const auto text = scrape(*proc);
+    const auto text = scrape_metrics(proc->admin_port());
     EXPECT_EQ(sample_value(text,
                            "api_requests_total{method=\"GET\",route=\"unmatched\","
                            "status_code=\"101\"}"),

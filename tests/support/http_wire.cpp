@@ -267,6 +267,11 @@ std::optional<wire_message> http_get(std::uint16_t port, const std::string& path
     return c.read_message(true);
 }
 
+std::string scrape_metrics(std::uint16_t admin_port) {
+    const auto res = http_get(admin_port, "/metrics");
+    return res ? res->body : "";
+}
+
 }  // namespace sidelight::test
 
 namespace sidelight::test {

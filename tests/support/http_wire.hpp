@@ -93,6 +93,10 @@ std::string json_request(const std::string& method, const std::string& target,
 std::optional<wire_message> http_get(std::uint16_t port, const std::string& path,
                                      const std::string& extra_headers = "");
 
+// The body of GET /metrics on an admin port, or "" when the request failed (so that a poll
+// with eventually() tries again rather than dereferencing nothing).
+std::string scrape_metrics(std::uint16_t admin_port);
+
 }  // namespace sidelight::test
 
 namespace sidelight::test {
