@@ -62,14 +62,14 @@ class prometheus_server {
             prometheus_binary, "--config.file=" + config, "--storage.tsdb.path=" + storage,
             "--web.listen-address=127.0.0.1:" + std::to_string(port_), "--log.level=warn"};
         if (!features.empty()) args.push_back("--enable-feature=" + features);
+        std::vector<char*> argv;  // before fork: the child may not allocate
+        for (auto& a : args) argv.push_back(a.data());
+        argv.push_back(nullptr);
         pid_ = ::fork();
         if (pid_ == 0) {
             const int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
             ::dup2(fd, STDOUT_FILENO);
             ::dup2(fd, STDERR_FILENO);
-            std::vector<char*> argv;
-            for (auto& a : args) argv.push_back(a.data());
-            argv.push_back(nullptr);
             ::execv(prometheus_binary, argv.data());
             ::_exit(127);
         }

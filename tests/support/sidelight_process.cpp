@@ -49,19 +49,23 @@ std::string test_config(std::uint16_t upstream_port, const std::string& extra) {
 }
 
 sidelight_process::sidelight_process(std::vector<std::string> args, std::string binary) {
+    // argv is built before fork: the child of a threaded test may not allocate. Another thread
+    // (a fake app, a TLS server) can hold the allocator's lock at the fork, and the child then
+    // waits for it forever: CI's "sidelight did not start" stalls, seen with gdb in ASan's
+    // allocator lock at the line that copied the binary's path here.
+    std::vector<char*> argv;
+    argv.push_back(binary.data());
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
     int err_pipe[2], out_pipe[2];
     if (::pipe2(err_pipe, O_CLOEXEC) != 0 || ::pipe2(out_pipe, O_CLOEXEC) != 0)
         throw std::runtime_error("pipe failed");
     pid_ = ::fork();
     if (pid_ == 0) {
+        // Only async-signal-safe calls between fork and exec.
         ::dup2(out_pipe[1], STDOUT_FILENO);
         ::dup2(err_pipe[1], STDERR_FILENO);
-        std::vector<char*> argv;
-        std::string bin = binary;
-        argv.push_back(bin.data());
-        for (auto& a : args) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        ::execv(bin.c_str(), argv.data());
+        ::execv(argv[0], argv.data());
         ::_exit(127);
     }
     ::close(err_pipe[1]);
