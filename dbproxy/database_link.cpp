@@ -11,7 +11,6 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/write.hpp>
 
-#include "dbproxy/drain_read.hpp"
 #include "dbproxy/wire.hpp"
 
 namespace sidelight::dbproxy {
@@ -76,8 +75,15 @@ task<std::pair<error_code, std::size_t>> database_link::read_some(net::mutable_b
         auto [ec, n] = co_await tls_->async_read_some(buffer, use_tuple);
         co_return std::pair{ec, n};
     }
-    auto [ec, n] = co_await socket_.async_read_some(drain_buffer{buffer}, use_tuple);
+    auto [ec, n] = co_await socket_.async_read_some(buffer, use_tuple);
     co_return std::pair{ec, n};
+}
+
+int database_link::release() {
+    error_code ec;
+    if (tls_) return -1;
+    const int fd = socket_.release(ec);
+    return ec ? -1 : fd;
 }
 
 task<error_code> database_link::write(net::const_buffer buffer) {
@@ -154,8 +160,6 @@ task<std::unique_ptr<database_link>> connect_and_negotiate(const config::databas
     }
     error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
-    socket.non_blocking(true, ignored);  // the pumps write what the socket takes at once
-    enable_drain_hint(socket.native_handle());
     auto link = std::make_unique<database_link>(std::move(socket));
     if (tls && !co_await link->start_tls(db, *tls, reason)) co_return nullptr;
     co_return link;

@@ -33,9 +33,8 @@ class database_link {
     task<error_code> write(net::const_buffer buffer);
     void close();
     bool encrypted() const { return tls_ != nullptr; }
-    // The socket itself when the link is plain TCP (the pumps read and write it directly, without
-    // a coroutine frame per call); null with TLS.
-    tcp_socket* plain() { return tls_ ? nullptr : &socket_; }
+    // Gives up the socket of a plain-TCP link (the relay takes it over); -1 with TLS.
+    int release();
 
     // Connects (resolving the host), then negotiates TLS as configured, within the database's
     // connect_timeout. None on failure, with `reason` saying why (for the log and the client).

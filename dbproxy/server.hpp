@@ -1,11 +1,12 @@
 #pragma once
 // The database listeners of one config (`databases`): one acceptor per database, all served by
-// one io_context on one thread (a database connection is mostly idle, waiting on the server;
-// the work per message is a few comparisons). Each accepted connection is a session.
+// one io_context on one thread, the database thread, where each accepted connection is a
+// session (startup, TLS, CancelRequests); once started, a connection to a server in plain TCP
+// moves to the relay's thread (dbproxy/relay.hpp), one with TLS stays.
 //
 //   start(): builds the TLS contexts and binds every listener (throws std::runtime_error naming
-//            the database on failure), then starts the thread.
-//   stop():  closes the listeners and every open connection, then joins the thread.
+//            the database on failure), then starts both threads.
+//   stop():  closes the listeners and every open connection, then joins both threads.
 //
 // Thread-safety: start/stop/port from the owning thread; the observer is called on the
 // database thread.
@@ -18,6 +19,7 @@
 #include "config/config.hpp"
 #include "dbproxy/io.hpp"
 #include "dbproxy/observer.hpp"
+#include "dbproxy/relay.hpp"
 #include "dbproxy/session.hpp"
 
 namespace sidelight::dbproxy {
@@ -41,6 +43,7 @@ class server {
     // socket's reactor state, the scheduler's own kept for that post.
     net::io_context ioc_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
     shared_state shared_;
+    relay relay_;  // after shared_: its connections' watches use it
     std::vector<std::unique_ptr<tcp_acceptor>> acceptors_;
     std::vector<std::uint16_t> ports_;
     std::set<session*> open_;  // touched on the database thread only

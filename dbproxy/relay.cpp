@@ -1,0 +1,273 @@
+// The plain-TCP pumps' epoll loop; see relay.hpp.
+#include "dbproxy/relay.hpp"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include <spdlog/spdlog.h>
+
+namespace sidelight::dbproxy {
+namespace {
+
+constexpr std::size_t buffer_bytes = 16 * 1024;
+constexpr int max_events = 64;
+
+}  // namespace
+
+// One socket of a connection, and the bytes it has not yet taken.
+struct relay::side {
+    int fd = -1;
+    bool client = false;
+    connection* of = nullptr;
+    std::string unsent;  // written to this socket once it takes them
+    std::uint32_t interest = 0;
+};
+
+struct relay::connection {
+    side client, server;
+    std::unique_ptr<watch> observed;
+    connection_count count;
+    bool closed = false;
+    bool client_mid_message = false;  // what the client was sent so far ends inside a message
+    std::size_t slot = 0;             // index in open_
+
+    connection(int c, int s, std::unique_ptr<watch> w, connection_count n)
+        : observed(std::move(w)), count(std::move(n)) {
+        client.fd = c;
+        client.client = true;
+        client.of = this;
+        server.fd = s;
+        server.of = this;
+    }
+    side& other(const side& s) { return s.client ? server : client; }
+    void close_sockets() {
+        for (auto* s : {&client, &server}) {
+            if (s->fd >= 0) ::close(s->fd);
+            s->fd = -1;
+        }
+        closed = true;
+    }
+};
+
+relay::relay() : buffer_(buffer_bytes) {
+    epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
+    wake_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.ptr = nullptr;  // the wakeup
+    if (epoll_ < 0 || wake_ < 0 || ::epoll_ctl(epoll_, EPOLL_CTL_ADD, wake_, &ev) != 0) {
+        const std::string why = std::strerror(errno);
+        if (epoll_ >= 0) ::close(epoll_);
+        if (wake_ >= 0) ::close(wake_);
+        throw std::runtime_error("database relay: cannot create its epoll: " + why);
+    }
+}
+
+relay::~relay() {
+    stop();
+    for (auto& c : adopted_) c->close_sockets();
+    ::close(wake_);
+    ::close(epoll_);
+}
+
+void relay::start() {
+    thread_ = std::thread([this] { run(); });
+}
+
+void relay::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    const std::uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(wake_, &one, sizeof one);
+    if (thread_.joinable()) thread_.join();
+}
+
+void relay::adopt(int client, int server, std::unique_ptr<watch> observed, connection_count count) {
+    auto c = std::make_unique<connection>(client, server, std::move(observed), std::move(count));
+    bool wake = false;
+    {
+        std::lock_guard lock(mutex_);
+        if (!stopping_) {
+            adopted_.push_back(std::move(c));
+            wake = adopted_.size() == 1;  // else the relay has been woken and not taken them yet
+        }
+    }
+    if (c) {  // stopped
+        c->close_sockets();
+        return;
+    }
+    if (!wake) return;
+    const std::uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(wake_, &one, sizeof one);
+}
+
+void relay::run() {
+    epoll_event events[max_events];
+    for (;;) {
+        const int ready = ::epoll_wait(epoll_, events, max_events, -1);
+        if (ready < 0 && errno == EINTR) continue;
+        if (ready < 0) {
+            spdlog::error("database relay: epoll_wait: {}", std::strerror(errno));
+            break;
+        }
+        bool go_on = true;
+        for (int i = 0; i < ready; ++i) {
+            auto* s = static_cast<side*>(events[i].data.ptr);
+            if (!s) {
+                go_on = take_adopted() && go_on;
+            } else if (!s->of->closed) {
+                on_ready(*s, events[i].events);
+            }
+        }
+        ended_.clear();
+        if (!go_on) break;
+    }
+    for (auto& c : open_) c->close_sockets();
+    open_.clear();
+}
+
+bool relay::take_adopted() {
+    std::uint64_t count;
+    [[maybe_unused]] auto n = ::read(wake_, &count, sizeof count);
+    std::vector<std::unique_ptr<connection>> adopted;
+    bool stopping;
+    {
+        std::lock_guard lock(mutex_);
+        adopted.swap(adopted_);
+        stopping = stopping_;
+    }
+    for (auto& c : adopted) {
+        if (stopping) {
+            c->close_sockets();
+        } else {
+            open(std::move(c));
+        }
+    }
+    return !stopping;
+}
+
+void relay::open(std::unique_ptr<connection> c) {
+    int on = 1;
+    bool ok = true;
+    for (auto* s : {&c->client, &c->server}) {
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.ptr = s;
+        s->interest = EPOLLIN;
+        ok = ok && ::ioctl(s->fd, FIONBIO, &on) == 0 &&
+             ::epoll_ctl(epoll_, EPOLL_CTL_ADD, s->fd, &ev) == 0;
+    }
+    if (!ok) {
+        spdlog::error("database relay: cannot watch a connection: {}", std::strerror(errno));
+        c->close_sockets();
+        return;
+    }
+    c->slot = open_.size();
+    open_.push_back(std::move(c));
+}
+
+// Level-triggered: a socket with bytes (or a FIN, or an error) to read is reported until they
+// are read, so one recv per report is enough and nothing is missed.
+void relay::on_ready(side& s, std::uint32_t events) {
+    auto& c = *s.of;
+    auto& to = c.other(s);
+    const bool broken = events & (EPOLLERR | EPOLLHUP);
+    if (!s.unsent.empty() && (events & EPOLLOUT || broken)) {
+        if (!flush(s)) return finish(c);
+        if (s.unsent.empty()) {
+            want(s);
+            want(to);  // reads again
+        }
+    }
+    if (!to.unsent.empty()) {   // not reading this side until its last chunk has gone
+        if (broken) finish(c);  // reset: nothing more will go either way
+        return;
+    }
+    if (!(events & EPOLLIN) && !broken) return;
+    const auto n = ::recv(s.fd, buffer_.data(), buffer_.size(), 0);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+    if (n <= 0) {  // closed or reset
+        s.client ? c.observed->client_ended() : c.observed->database_ended();
+        return finish(c);
+    }
+    const std::span<const char> chunk(buffer_.data(), static_cast<std::size_t>(n));
+    if (!(s.client ? c.observed->from_client(chunk) : c.observed->from_database(chunk)))
+        return finish(c);  // the chunk with the violation is not forwarded
+    if (!forward(to, chunk.data(), chunk.size())) {
+        if (to.client) c.client_mid_message = true;
+        return finish(c);
+    }
+    if (!s.client) {
+        c.client_mid_message = !c.observed->database_at_boundary();
+        c.observed->record();  // once the answer is on its way
+    }
+}
+
+// Sends what the socket takes now; the rest waits in `to.unsent` (nothing else is read from
+// its peer meanwhile, want()).
+bool relay::forward(side& to, const char* data, std::size_t size) {
+    while (size > 0) {
+        const auto n = ::send(to.fd, data, size, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+        if (n < 0) return false;
+        data += n;
+        size -= static_cast<std::size_t>(n);
+    }
+    if (size == 0) return true;
+    to.unsent.assign(data, size);
+    want(to);
+    want(to.of->other(to));
+    return true;
+}
+
+bool relay::flush(side& s) {
+    std::size_t sent = 0;
+    while (sent < s.unsent.size()) {
+        const auto n = ::send(s.fd, s.unsent.data() + sent, s.unsent.size() - sent, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+        if (n < 0) return false;
+        sent += static_cast<std::size_t>(n);
+    }
+    s.unsent.erase(0, sent);
+    return true;
+}
+
+// A side is read while its peer has nothing unsent, and watched for room while it has.
+void relay::want(side& s) {
+    const std::uint32_t interest =
+        (s.of->other(s).unsent.empty() ? EPOLLIN : 0u) | (s.unsent.empty() ? 0u : EPOLLOUT);
+    if (interest == s.interest) return;
+    epoll_event ev{};
+    ev.events = interest;
+    ev.data.ptr = &s;
+    if (::epoll_ctl(epoll_, EPOLL_CTL_MOD, s.fd, &ev) == 0) s.interest = interest;
+}
+
+// Both sides close (the server's backend ends with its socket); after a violation the client
+// first gets the farewell, when the bytes it was sent so far end at a message boundary.
+void relay::finish(connection& c) {
+    if (c.observed->failed() && !c.client_mid_message) {
+        c.client.unsent += c.observed->farewell();
+        flush(c.client);
+    }
+    c.close_sockets();
+    auto& last = open_.back();
+    last->slot = c.slot;
+    std::swap(open_[c.slot], last);
+    ended_.push_back(std::move(open_.back()));  // freed after this batch of events
+    open_.pop_back();
+}
+
+}  // namespace sidelight::dbproxy

@@ -1,0 +1,161 @@
+// What sidelight observes of one database connection; see watch.hpp.
+#include "dbproxy/watch.hpp"
+
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+
+#include "dbproxy/session.hpp"
+
+namespace sidelight::dbproxy {
+namespace {
+
+bool listed(const std::vector<std::string>& list, std::string_view value) {
+    return list.empty() || std::find(list.begin(), list.end(), value) != list.end();
+}
+
+// Does the rule name this statement's operation and table (its outcome aside)?
+bool names(const config::db_audit_rule& r, const statement_info& info) {
+    return listed(r.operations, info.operation) && listed(r.tables, info.table);
+}
+
+// Could a rule of `rules` match this statement, whatever its outcome? Then it keeps its text.
+query_tracker::text_filter text_filter_for(const std::vector<config::db_audit_rule>& rules) {
+    if (rules.empty()) return {};
+    return [&rules](const statement_info& info) {
+        return std::any_of(rules.begin(), rules.end(),
+                           [&](const config::db_audit_rule& r) { return names(r, info); });
+    };
+}
+
+}  // namespace
+
+connection_count::connection_count(shared_state& shared) : shared_(&shared) {
+    shared_->obs.on_db_connection(1);
+}
+
+connection_count::~connection_count() {
+    if (shared_) shared_->obs.on_db_connection(-1);
+}
+
+watch::watch(database& db, shared_state& shared, statement_cache& cache, std::string_view startup,
+             std::string client_ip)
+    : db_(db),
+      shared_(shared),
+      tracker_(cache, text_filter_for(db.cfg.audit)),
+      client_ip_(std::move(client_ip)) {
+    if (db_.cfg.audit.empty()) return;
+    // StartupMessage: length, protocol, then name/value C strings up to an empty name.
+    cursor c{startup, 8};
+    while (auto name = c.cstring()) {
+        if (name->empty()) break;
+        const auto value = c.cstring();
+        if (!value) break;
+        if (*name == "user") user_ = *value;
+        if (*name == "database") dbname_ = *value;
+        if (*name == "application_name") application_ = *value;
+    }
+    if (dbname_.empty()) dbname_ = user_;
+}
+
+watch::~watch() {
+    if (key_) shared_.keys.remove(key_->first, key_->second);
+}
+
+void watch::fail(protocol_error reason, std::string_view side) {
+    if (error_) return;
+    error_ = reason;
+    error_side_ = side;
+    spdlog::warn("event=db_protocol_error database={} side={} reason={}", db_.cfg.name, side,
+                 to_string(reason));
+    shared_.obs.on_protocol_error(db_.index, to_string(reason));
+}
+
+std::string watch::farewell() const {
+    if (!error_) return {};
+    return protocol_violation("sidelight: protocol violation by the " + std::string(error_side_) +
+                              " (" + std::string(to_string(*error_)) + ")");
+}
+
+bool watch::from_client(std::span<const char> bytes) {
+    const auto now = query_tracker::clock::now();
+    std::optional<protocol_error> tracked;
+    from_client_.feed(bytes, [&](char type, std::string_view body) {
+        if (auto e = tracker_.on_frontend(type, body, now); e && !tracked) tracked = e;
+    });
+    if (auto e = from_client_.error() ? from_client_.error() : tracked) {
+        fail(*e, "client");
+        return false;
+    }
+    return true;
+}
+
+// One clock read per chunk: its messages arrived together (an answer's 2/D/C/Z).
+bool watch::from_database(std::span<const char> bytes) {
+    const auto now = query_tracker::clock::now();
+    from_database_.feed(
+        bytes, [&](char type, std::string_view body) { on_database_message(type, body, now); });
+    if (auto e = from_database_.error()) {
+        fail(*e, "database server");
+        return false;
+    }
+    return true;
+}
+
+void watch::client_ended() {
+    if (!from_client_.at_boundary()) fail(protocol_error::truncated, "client");
+}
+
+void watch::database_ended() {
+    if (!from_database_.at_boundary()) fail(protocol_error::truncated, "database server");
+}
+
+void watch::on_database_message(char type, std::string_view body,
+                                query_tracker::clock::time_point now) {
+    if (type == 'K' && body.size() >= 8 && !key_) {  // BackendKeyData
+        key_ = {read_u32(body, 0), read_u32(body, 4)};
+        shared_.keys.add(key_->first, key_->second, db_.index);
+    }
+    tracker_.on_backend(type, body, now, done_);
+}
+
+void watch::record() {
+    for (const auto& f : done_) {
+        const double ms = std::chrono::duration<double, std::milli>(f.elapsed).count();
+        const bool slow = f.elapsed > db_.cfg.slow_query;
+        const auto table = db_.tables.label(f.info.table);
+        shared_.obs.on_query({db_.index, f.info.operation, table, ms, f.ok, slow});
+        if (const auto* rule = audit_rule_for(f)) audit(f, *rule, ms);
+        if (slow)
+            spdlog::warn("event=db_slow_query database={} operation={} table={} duration_ms={:.1f}",
+                         db_.cfg.name, f.info.operation, table, ms);
+    }
+    done_.clear();
+}
+
+const config::db_audit_rule* watch::audit_rule_for(const query_tracker::finished& f) const {
+    for (const auto& r : db_.cfg.audit) {  // first match wins
+        if (names(r, f.info) && (r.outcome == "any" || (r.outcome == "ok") == f.ok)) return &r;
+    }
+    return nullptr;
+}
+
+void watch::audit(const query_tracker::finished& f, const config::db_audit_rule& rule, double ms) {
+    statement_audit a;
+    a.database = db_.index;
+    a.database_name = db_.cfg.name;
+    a.rule = &rule;
+    a.operation = f.info.operation;
+    a.table = f.info.table;
+    a.ok = f.ok;
+    a.duration_ms = ms;
+    a.user = user_;
+    a.dbname = dbname_;
+    a.application = application_;
+    a.client_ip = client_ip_;
+    a.statement = normalize(f.text);
+    a.fingerprint = fingerprint(a.statement);
+    shared_.obs.on_statement_audit(a);
+}
+
+}  // namespace sidelight::dbproxy
