@@ -208,15 +208,18 @@ void metric_rules(benchmark::State& state) {
 }
 BENCHMARK(metric_rules)->Arg(0)->Arg(1)->ArgName("orders_0_status_only_1");
 
-// An ORM's query: quoted, schema-qualified names, a parameter; `id` makes it a distinct text.
-std::string orm_query(int id) {
+// An ORM's query: quoted, schema-qualified names, a parameter; `id` makes it a distinct shape
+// (a column alias of its own), `limit` a distinct text of the same shape.
+std::string orm_query(int id, int limit = 20) {
     return "SELECT \"orders\".\"id\", \"orders\".\"customer_id\", \"orders\".\"total\", "
-           "\"orders\".\"created_at\" FROM \"public\".\"orders\" WHERE \"orders\".\"customer_id\" "
-           "= $1 ORDER BY \"orders\".\"created_at\" DESC LIMIT " +
-           std::to_string(id);
+           "\"orders\".\"created_at\" AS c" +
+           std::to_string(id) +
+           " FROM \"public\".\"orders\" WHERE \"orders\".\"customer_id\" = $1 ORDER BY "
+           "\"orders\".\"created_at\" DESC LIMIT " +
+           std::to_string(limit);
 }
 
-// 4,096 distinct texts through a cache of 1,024: every lookup lexes and evicts.
+// 4,096 distinct shapes through a cache of 1,024: every lookup lexes and evicts.
 void statement_miss(benchmark::State& state) {
     std::vector<std::string> texts;
     for (int i = 0; i < 4096; ++i) texts.push_back(orm_query(i));
@@ -245,6 +248,20 @@ void statement_hit(benchmark::State& state) {
     state.counters["misses"] = static_cast<double>(cache.misses());
 }
 BENCHMARK(statement_hit);
+
+// 4,096 texts of one shape, a value inlined (LIMIT n): each is new, and found by its shape.
+void statement_inlined(benchmark::State& state) {
+    std::vector<std::string> texts;
+    for (int i = 0; i < 4096; ++i) texts.push_back(orm_query(0, i));
+    dbproxy::statement_cache cache;
+    std::size_t i = 0;
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(cache.statements(texts[i]).data());
+        i = (i + 1) % texts.size();
+    }
+    state.counters["misses"] = static_cast<double>(cache.misses());
+}
+BENCHMARK(statement_inlined);
 
 }  // namespace
 

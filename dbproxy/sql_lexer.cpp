@@ -59,6 +59,7 @@ class lexer {
 
     token next() {
         skip_space_and_comments();
+        start_ = i_;
         if (i_ >= s_.size()) return {kind::end, {}, depth_, i_};
         const std::size_t start = i_;
         const char c = s_[i_];
@@ -91,6 +92,8 @@ class lexer {
         if (c == ')' && depth_ > 0) t.depth = --depth_;
         return t;
     }
+
+    std::size_t start_of_last() const { return start_; }  // the offset of next()'s token
 
   private:
     char peek(std::size_t ahead) const { return i_ + ahead < s_.size() ? s_[i_ + ahead] : '\0'; }
@@ -186,6 +189,7 @@ class lexer {
 
     std::string_view s_;
     std::size_t i_ = 0;
+    std::size_t start_ = 0;
     int depth_ = 0;
 };
 
@@ -383,6 +387,26 @@ std::vector<std::string_view> split_statements(std::string_view sql) {
         has_token = false;
     }
     return out;
+}
+
+void shape_of(std::string_view sql, std::string& out) {
+    out.clear();
+    if (sql.find(shape_marker) != std::string_view::npos) {  // a marker of its own: kept whole
+        out.push_back('R');
+        out.append(sql);
+        return;
+    }
+    out.push_back('S');
+    lexer lx(sql);
+    std::size_t copied = 0;
+    for (token t = lx.next(); t.k != kind::end; t = lx.next()) {
+        if (t.k != kind::literal) continue;
+        const auto start = lx.start_of_last();
+        out.append(sql.substr(copied, start - copied));
+        out.push_back(shape_marker);
+        copied = t.end;
+    }
+    out.append(sql.substr(copied));
 }
 
 std::string normalize(std::string_view sql) {

@@ -45,6 +45,15 @@ statement_info classify(std::string_view sql);
 // are left out, as the server sends nothing for them.
 std::vector<std::string_view> split_statements(std::string_view sql);
 
+// A text's shape, into `out`: the text with every literal (a number, a string, a bit string, a
+// dollar-quoted body) and every parameter replaced by one marker byte, comments and spacing kept.
+// Texts of the same shape split into the same statements and classify the same (neither reads a
+// literal's value), so statement_cache keys on it: a query with its values inlined is lexed once,
+// not once per value. A text that holds the marker byte itself is its own shape (and never
+// equals one that does not).
+inline constexpr char shape_marker = '\x01';
+void shape_of(std::string_view sql, std::string& out);
+
 // The statement as an audit row may keep it: every literal (strings, numbers, bit strings,
 // dollar-quoted bodies) and every parameter replaced by $1, $2, ... in order, comments dropped,
 // whitespace between tokens made one space; at most 4 KiB (then " ..."). It never contains a

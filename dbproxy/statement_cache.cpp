@@ -14,33 +14,41 @@ std::vector<statement_info> lex(std::string_view sql) {
 
 }  // namespace
 
+bool statement_cache::contains(std::string_view sql) const {
+    std::string shape;
+    shape_of(sql, shape);
+    return index_.contains(shape);
+}
+
 const std::vector<statement_info>& statement_cache::statements(std::string_view sql) {
-    if (auto it = index_.find(sql); it != index_.end()) {
+    if (sql.size() > max_bytes_ / 16 || max_entries_ == 0) {
+        ++misses_;
+        uncached_ = lex(sql);
+        return uncached_;
+    }
+    shape_of(sql, shape_);
+    if (auto it = index_.find(shape_); it != index_.end()) {
         entries_.splice(entries_.begin(), entries_, it->second);
         return it->second->statements;
     }
     ++misses_;
-    if (sql.size() > max_bytes_ / 16 || max_entries_ == 0) {
-        uncached_ = lex(sql);
-        return uncached_;
-    }
     if (entries_.size() >= max_entries_) {
         // Full: the least recently used entry makes room, its list node, index node and buffers
-        // reused (texts that are new every time, a literal inlined, allocate nothing here).
+        // reused (texts that are new every time allocate nothing here).
         const auto last = std::prev(entries_.end());
         auto node = index_.extract(std::string_view(last->text));
         bytes_ -= last->text.size();
-        last->text.assign(sql);
+        last->text.assign(shape_);
         last->statements = lex(sql);
         entries_.splice(entries_.begin(), entries_, last);
         node.key() = entries_.front().text;
         node.mapped() = entries_.begin();
         index_.insert(std::move(node));
     } else {
-        entries_.push_front({std::string(sql), lex(sql)});
+        entries_.push_front({shape_, lex(sql)});
         index_.emplace(entries_.front().text, entries_.begin());
     }
-    bytes_ += sql.size();
+    bytes_ += shape_.size();
     evict();
     return entries_.front().statements;
 }

@@ -1,10 +1,11 @@
 #pragma once
 // The labels of recently seen query texts, so that a hot statement is lexed once: a bounded LRU
-// map from a query text (a simple query's whole string, or a Parse's SQL) to the
-// statement_info of each statement in it (split_statements, then classify). At most
-// `max_entries` texts and `max_bytes` bytes of text are kept; the least recently used go first,
-// and a text longer than max_bytes / 16 is lexed every time instead of evicting a sixteenth of
-// the cache. Its memory is bounded whatever the clients send.
+// map from a query text's shape (a simple query's whole string, or a Parse's SQL, with its
+// literals replaced by a marker: shape_of) to the statement_info of each statement in it
+// (split_statements, then classify). A query sent with its values inlined, a new text each
+// time, is one entry. At most `max_entries` shapes and `max_bytes` bytes of them are kept; the
+// least recently used go first, and a text longer than max_bytes / 16 is lexed every time
+// instead of evicting a sixteenth of the cache. Its memory is bounded whatever the clients send.
 //
 // Not thread-safe: one per database listener, used on the database thread only (dbproxy/
 // server.hpp runs every listener and connection on one thread).
@@ -37,11 +38,11 @@ class statement_cache {
 
     std::size_t size() const { return entries_.size(); }
     std::size_t misses() const { return misses_; }  // texts lexed, for tests and benchmarks
-    bool contains(std::string_view sql) const { return index_.contains(sql); }
+    bool contains(std::string_view sql) const;      // whether sql's shape is kept
 
   private:
     struct entry {
-        std::string text;
+        std::string text;  // the shape
         std::vector<statement_info> statements;
     };
     using list = std::list<entry>;
@@ -56,6 +57,7 @@ class statement_cache {
     // Keys view the texts of `entries_` (list nodes do not move).
     std::unordered_map<std::string_view, list::iterator> index_;
     std::vector<statement_info> uncached_;
+    std::string shape_;  // the last text's shape (a buffer reused by every lookup)
 };
 
 }  // namespace sidelight::dbproxy
