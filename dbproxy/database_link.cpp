@@ -80,8 +80,8 @@ task<std::pair<error_code, std::size_t>> database_link::read_some(net::mutable_b
 }
 
 int database_link::release() {
-    error_code ec;
     if (tls_) return -1;
+    error_code ec;
     const int fd = socket_.release(ec);
     return ec ? -1 : fd;
 }

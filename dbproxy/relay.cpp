@@ -35,7 +35,6 @@ struct relay::connection {
     side client, server;
     std::unique_ptr<watch> observed;
     connection_count count;
-    bool closed = false;
     bool client_mid_message = false;  // what the client was sent so far ends inside a message
     std::size_t slot = 0;             // index in open_
 
@@ -48,12 +47,12 @@ struct relay::connection {
         server.of = this;
     }
     side& other(const side& s) { return s.client ? server : client; }
+    bool closed() const { return client.fd < 0; }
     void close_sockets() {
         for (auto* s : {&client, &server}) {
             if (s->fd >= 0) ::close(s->fd);
             s->fd = -1;
         }
-        closed = true;
     }
 };
 
@@ -125,7 +124,7 @@ void relay::run() {
             auto* s = static_cast<side*>(events[i].data.ptr);
             if (!s) {
                 go_on = take_adopted() && go_on;
-            } else if (!s->of->closed) {
+            } else if (!s->of->closed()) {
                 on_ready(*s, events[i].events);
             }
         }
@@ -184,10 +183,7 @@ void relay::on_ready(side& s, std::uint32_t events) {
     const bool broken = events & (EPOLLERR | EPOLLHUP);
     if (!s.unsent.empty() && (events & EPOLLOUT || broken)) {
         if (!flush(s)) return finish(c);
-        if (s.unsent.empty()) {
-            want(s);
-            want(to);  // reads again
-        }
+        if (s.unsent.empty() && !(want(s) && want(to))) return finish(c);  // to is read again
     }
     if (!to.unsent.empty()) {   // not reading this side until its last chunk has gone
         if (broken) finish(c);  // reset: nothing more will go either way
@@ -213,46 +209,53 @@ void relay::on_ready(side& s, std::uint32_t events) {
     }
 }
 
-// Sends what the socket takes now; the rest waits in `to.unsent` (nothing else is read from
-// its peer meanwhile, want()).
-bool relay::forward(side& to, const char* data, std::size_t size) {
-    while (size > 0) {
-        const auto n = ::send(to.fd, data, size, MSG_NOSIGNAL);
+// Sends what the socket takes now: the bytes sent (fewer when it is full), -1 on an error.
+ssize_t relay::send_now(int fd, const char* data, std::size_t size) {
+    std::size_t sent = 0;
+    while (sent < size) {
+        const auto n = ::send(fd, data + sent, size - sent, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-        if (n < 0) return false;
-        data += n;
-        size -= static_cast<std::size_t>(n);
+        if (n < 0) return -1;
+        sent += static_cast<std::size_t>(n);
     }
-    if (size == 0) return true;
-    to.unsent.assign(data, size);
-    want(to);
-    want(to.of->other(to));
-    return true;
+    return static_cast<ssize_t>(sent);
+}
+
+// The rest of what the socket does not take now waits in `to.unsent` (nothing else is read
+// from its peer meanwhile, want()). False when the write or the change of interest failed.
+bool relay::forward(side& to, const char* data, std::size_t size) {
+    const auto sent = send_now(to.fd, data, size);
+    if (sent < 0) return false;
+    if (static_cast<std::size_t>(sent) == size) return true;
+    to.unsent.assign(data + sent, size - static_cast<std::size_t>(sent));
+    return want(to) && want(to.of->other(to));
 }
 
 bool relay::flush(side& s) {
-    std::size_t sent = 0;
-    while (sent < s.unsent.size()) {
-        const auto n = ::send(s.fd, s.unsent.data() + sent, s.unsent.size() - sent, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-        if (n < 0) return false;
-        sent += static_cast<std::size_t>(n);
-    }
-    s.unsent.erase(0, sent);
+    const auto sent = send_now(s.fd, s.unsent.data(), s.unsent.size());
+    if (sent < 0) return false;
+    s.unsent.erase(0, static_cast<std::size_t>(sent));
     return true;
 }
 
 // A side is read while its peer has nothing unsent, and watched for room while it has.
-void relay::want(side& s) {
+// False when epoll refuses the change (logged): the connection must end, or a paused side
+// would be reported readable again and again.
+bool relay::want(side& s) {
     const std::uint32_t interest =
         (s.of->other(s).unsent.empty() ? EPOLLIN : 0u) | (s.unsent.empty() ? 0u : EPOLLOUT);
-    if (interest == s.interest) return;
+    if (interest == s.interest) return true;
     epoll_event ev{};
     ev.events = interest;
     ev.data.ptr = &s;
-    if (::epoll_ctl(epoll_, EPOLL_CTL_MOD, s.fd, &ev) == 0) s.interest = interest;
+    if (::epoll_ctl(epoll_, EPOLL_CTL_MOD, s.fd, &ev) != 0) {
+        spdlog::error("database relay: cannot change what a connection waits for: {}",
+                      std::strerror(errno));
+        return false;
+    }
+    s.interest = interest;
+    return true;
 }
 
 // Both sides close (the server's backend ends with its socket); after a violation the client

@@ -19,6 +19,8 @@
 //
 // Thread-safety: adopt() from any thread; start/stop from the owner.
 
+#include <sys/types.h>
+
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -50,9 +52,10 @@ class relay {
     bool take_adopted();  // false when stopping
     void open(std::unique_ptr<connection> c);
     void on_ready(side& s, std::uint32_t events);
-    bool forward(side& to, const char* data, std::size_t size);  // false: the write failed
+    static ssize_t send_now(int fd, const char* data, std::size_t size);
+    bool forward(side& to, const char* data, std::size_t size);  // false: the connection ends
     bool flush(side& s);                                         // false: the write failed
-    void want(side& s);                                          // updates its epoll interest
+    bool want(side& s);  // updates its epoll interest; false: the connection ends
     void finish(connection& c);
 
     int epoll_ = -1;

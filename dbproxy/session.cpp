@@ -109,12 +109,9 @@ task<void> session::run_pumps() {
 }
 
 task<void> session::refuse_startup(protocol_error reason, bool answer) {
-    spdlog::warn("event=db_protocol_error database={} side=client reason={}", db_.cfg.name,
-                 to_string(reason));
-    shared_.obs.on_protocol_error(db_.index, to_string(reason));
+    count_protocol_error(db_, shared_, reason, "client");
     if (!answer) co_return;
-    const auto error = protocol_violation("sidelight: protocol violation by the client (" +
-                                          std::string(to_string(reason)) + ")");
+    const auto error = violation_farewell(reason, "client");
     co_await net::async_write(client_, net::buffer(error), use_tuple);
 }
 

@@ -62,19 +62,27 @@ watch::~watch() {
     if (key_) shared_.keys.remove(key_->first, key_->second);
 }
 
+void count_protocol_error(const database& db, shared_state& shared, protocol_error reason,
+                          std::string_view side) {
+    spdlog::warn("event=db_protocol_error database={} side={} reason={}", db.cfg.name, side,
+                 to_string(reason));
+    shared.obs.on_protocol_error(db.index, to_string(reason));
+}
+
+std::string violation_farewell(protocol_error reason, std::string_view side) {
+    return protocol_violation("sidelight: protocol violation by the " + std::string(side) + " (" +
+                              std::string(to_string(reason)) + ")");
+}
+
 void watch::fail(protocol_error reason, std::string_view side) {
     if (error_) return;
     error_ = reason;
     error_side_ = side;
-    spdlog::warn("event=db_protocol_error database={} side={} reason={}", db_.cfg.name, side,
-                 to_string(reason));
-    shared_.obs.on_protocol_error(db_.index, to_string(reason));
+    count_protocol_error(db_, shared_, reason, side);
 }
 
 std::string watch::farewell() const {
-    if (!error_) return {};
-    return protocol_violation("sidelight: protocol violation by the " + std::string(error_side_) +
-                              " (" + std::string(to_string(*error_)) + ")");
+    return error_ ? violation_farewell(*error_, error_side_) : std::string();
 }
 
 bool watch::from_client(std::span<const char> bytes) {

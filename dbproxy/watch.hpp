@@ -44,6 +44,14 @@ class connection_count {
     shared_state* shared_;
 };
 
+// A connection of `db` closed for breaking the protocol, by `side` ("client" or "database
+// server"): logged and counted (db_protocol_errors_total). The session calls it for a bad
+// startup packet, the watch for everything after.
+void count_protocol_error(const database& db, shared_state& shared, protocol_error reason,
+                          std::string_view side);
+// The FATAL ErrorResponse (SQLSTATE 08P01) the client gets for it.
+std::string violation_farewell(protocol_error reason, std::string_view side);
+
 class watch {
   public:
     // `startup`: the StartupMessage (user, database, application_name for audit rows);
@@ -69,9 +77,6 @@ class watch {
     bool failed() const { return error_.has_value(); }
     // The ErrorResponse for the client after a violation, empty when there was none.
     std::string farewell() const;
-    // Between two messages of the client's stream, with statements awaiting the server's answer:
-    // then the client is waiting, and a close of its side shows when the answer is written.
-    bool client_waits() const { return from_client_.at_boundary() && tracker_.pending() > 0; }
     bool database_at_boundary() const { return from_database_.at_boundary(); }
 
   private:
