@@ -18,6 +18,7 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DSIDELIGHT_TESTS=O
 #   libsqlite3.so.0              libsqlite3-0        libboost_json.so.1.81.0  libboost-json1.81.0
 #   libyaml-cpp.so.0.7           libyaml-cpp0.7      libprometheus-cpp-core.so.1.0  libprometheus-cpp-core1.0
 #   libspdlog.so.1.10            libspdlog1.10       libfmt.so.9            libfmt9
+#   liburing.so.2                liburing2
 #   libstdc++.so.6, libgcc_s.so.1, libc.so.6, libz.so.1: libstdc++6, libgcc-s1, libc6, zlib1g,
 #   already in bookworm-slim
 # ca-certificates is no library: it is the system trust store that upstream, egress and
@@ -26,7 +27,7 @@ FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       libboost-json1.81.0 libprometheus-cpp-core1.0 libyaml-cpp0.7 \
-      libspdlog1.10 libfmt9 libsqlite3-0 libpq5 libssl3 ca-certificates \
+      libspdlog1.10 libfmt9 libsqlite3-0 libpq5 libssl3 liburing2 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /var/lib/sidelight --shell /usr/sbin/nologin sidelight \
  && mkdir -p /etc/sidelight /var/lib/sidelight \

@@ -145,7 +145,8 @@ void app::start_databases() {
     db_metrics_ = std::make_unique<db_metrics>(*cfg_, metrics_.registry(), metrics_);
     db_metrics_->set_audit_sink(
         [this](const dbproxy::statement_audit& a) { audit_->submit(db_audit_event(a)); });
-    databases_ = std::make_unique<dbproxy::server>(cfg_->databases, *db_metrics_);
+    databases_ =
+        std::make_unique<dbproxy::server>(cfg_->databases, cfg_->database_io, *db_metrics_);
     databases_->start();
     for (std::size_t i = 0; i < cfg_->databases.size(); ++i) {
         const auto& d = cfg_->databases[i];
@@ -212,7 +213,7 @@ bool app::reload() {
         spdlog::warn(
             "reload: proxy, upstream, admin, limits, tracing and egress listener settings take "
             "effect at restart");
-    if (!(next->databases == cfg_->databases))
+    if (!(next->databases == cfg_->databases) || next->database_io != cfg_->database_io)
         spdlog::warn("reload: database listener settings take effect at restart");
     spdlog::info("reload: ok routes={}", routes->table().size());
     return true;

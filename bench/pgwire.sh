@@ -10,7 +10,10 @@
 #
 #   bench/pgwire.sh    DURATION=20 (seconds per pgbench run)  CLIENTS=10  ROUNDS=3
 #                      SCRIPTS="select tpcb"  MODES="simple prepared"
-#                      SIDELIGHT=build/sidelight  FLOOR=0
+#                      SIDELIGHT=build/sidelight  FLOOR=0  EPOLL=0
+#
+# sidelight runs with `database_io: auto` (io_uring where the kernel gives it); EPOLL=1 adds a
+# second sidelight with `database_io: epoll` as the target `sl-epoll`.
 #
 # FLOOR=1 adds a fourth target, bench/floor_relay.cpp (built here with g++): a bare epoll relay
 # that observes nothing, the floor any proxy on this machine pays in system calls and wakeups.
@@ -53,11 +56,20 @@ upstream: {address: 127.0.0.1:1}
 admin: {listen: 127.0.0.1:18203}
 databases:
   - {name: main, listen: 127.0.0.1:$side, upstream: {address: 127.0.0.1:$db}}
-log_level: warn
+log_level: info
 YAML
 "$sidelight" run --config "$work/sidelight.yaml" 2>"$work/sidelight.err" &
 side_pid=$!
 pids+=("$side_pid")
+epoll_pid=
+if [ "${EPOLL:-0}" = 1 ]; then
+    sed -e "s/18202/18207/; s/18203/18208/; s/:$side,/:18206,/" "$work/sidelight.yaml" \
+        >"$work/epoll.yaml"
+    echo "database_io: epoll" >>"$work/epoll.yaml"
+    "$sidelight" run --config "$work/epoll.yaml" 2>"$work/epoll.err" &
+    epoll_pid=$!
+    pids+=("$epoll_pid")
+fi
 
 # --- PgBouncer: session pooling, trust ---
 bouncer_pid=
@@ -129,10 +141,11 @@ for script in $scripts; do
     for mode in $modes; do
         declare -A tps=() p50=() p99=() cpu=() usr=() sys=()
         for ((r = 1; r <= rounds; r++)); do
-            for target in direct sidelight pgbouncer floor; do
+            for target in direct sidelight sl-epoll pgbouncer floor; do
                 case $target in
                     direct) port=$db pid= ;;
                     sidelight) port=$side pid=$side_pid ;;
+                    sl-epoll) [ -n "$epoll_pid" ] || continue; port=18206 pid=$epoll_pid ;;
                     pgbouncer) [ -n "$bouncer_pid" ] || continue; port=$bouncer pid=$bouncer_pid ;;
                     floor) [ -n "$floor_pid" ] || continue; port=18205 pid=$floor_pid ;;
                 esac
@@ -147,7 +160,7 @@ for script in $scripts; do
         done
         of() { tr ' ' '\n' <<<"$1" | grep . | median; }
         d50=$(of "${p50[direct]}") d99=$(of "${p99[direct]}")
-        for target in direct sidelight pgbouncer floor; do
+        for target in direct sidelight sl-epoll pgbouncer floor; do
             [ -n "${tps[$target]:-}" ] || continue
             l50=$(of "${p50[$target]}") l99=$(of "${p99[$target]}")
             printf '%-6s %-8s %-10s tps=%-9s p50=%-5s p99=%-5s added p50=%-5s p99=%-5s cpu_us_per_query=%-5s (user %s, system %s)\n' \
@@ -158,4 +171,5 @@ for script in $scripts; do
         unset tps p50 p99 cpu usr sys
     done
 done
-echo "sidelight: $(curl -s 127.0.0.1:18203/metrics | grep -c '^db_queries_total') db_queries_total series"
+echo "sidelight: $(curl -s 127.0.0.1:18203/metrics | grep -c '^db_queries_total') db_queries_total series;" \
+    "$(grep -o 'database relay: [a-z_]*' "$work/sidelight.err" | head -1)"

@@ -24,7 +24,7 @@
 //   audit:    {store, queue_size, batch_max, batch_interval, strict_timeout, max_body_bytes,
 //              redact_keys, checkpoint, jwt, rules}
 //   security: {builtin, brute_force, rules}
-//   access_log, log_level, log_format, config_watch
+//   database_io, access_log, log_level, log_format, config_watch
 //
 // docs/CONFIG.md is the reference; `sidelight check` prints the effective config.
 
@@ -536,6 +536,12 @@ struct tracing_config {
 enum class log_format { automatic, text, json };
 std::string_view to_string(log_format f);  // "auto", "text", "json"
 
+// How the database listeners move the bytes of a connection to a server in plain TCP
+// (dbproxy/relay.hpp): `io_uring`, `epoll`, or `automatic` (the default): io_uring when the
+// kernel gives it (Linux 6.1 and a seccomp profile that allows it), else epoll.
+enum class database_io { automatic, io_uring, epoll };
+std::string_view to_string(database_io io);  // "auto", "io_uring", "epoll"
+
 struct config {
     std::string file;  // the path it was loaded from ("" for built-in defaults)
     proxy_config proxy;
@@ -552,6 +558,7 @@ struct config {
     std::vector<database_config> databases;
     std::vector<slo_spec> slos;
     tracing_config tracing;
+    sidelight::config::database_io database_io = sidelight::config::database_io::automatic;
     bool access_log = false;
     std::string log_level = "info";  // trace debug info warn error critical off
     sidelight::config::log_format log_format = sidelight::config::log_format::automatic;

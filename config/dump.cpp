@@ -432,6 +432,18 @@ std::string_view to_string(log_format f) {
     return "auto";
 }
 
+std::string_view to_string(database_io io) {
+    switch (io) {
+        case database_io::io_uring:
+            return "io_uring";
+        case database_io::epoll:
+            return "epoll";
+        case database_io::automatic:
+            break;
+    }
+    return "auto";
+}
+
 std::string dump(const config& cfg) {
     std::ostringstream text;
     dump(cfg, text);
@@ -450,6 +462,7 @@ void dump(const config& cfg, std::ostream& stream) {
     emit_databases(out, cfg.databases);
     emit_slos(out, cfg.slos);
     emit_tracing(out, cfg.tracing);
+    put(out, "database_io", std::string(to_string(cfg.database_io)));
     put_bool(out, "access_log", cfg.access_log);
     put(out, "log_level", cfg.log_level);
     put(out, "log_format", std::string(to_string(cfg.log_format)));

@@ -370,7 +370,7 @@ void check_rule_listeners(const config& cfg) {
 void parse_root(const node_ref& root, config& cfg) {
     map_reader m(root, {"proxy", "upstream", "admin", "health", "shutdown", "limits", "metrics",
                         "routes", "audit", "security", "egress", "databases", "slos", "tracing",
-                        "access_log", "log_level", "log_format", "config_watch"});
+                        "database_io", "access_log", "log_level", "log_format", "config_watch"});
     auto section = [&](std::string_view key) {
         if (auto v = m.get(key)) return *v;
         return node_ref{YAML::Node(), std::string(key), root.mark};
@@ -389,6 +389,12 @@ void parse_root(const node_ref& root, config& cfg) {
     if (auto v = m.get("databases")) cfg.databases = detail::parse_databases(*v);
     if (auto v = m.get("slos")) cfg.slos = detail::parse_slos(*v, cfg.metrics);
     if (auto v = m.get("tracing")) cfg.tracing = detail::parse_tracing(*v);
+    if (auto v = m.get("database_io")) {
+        const auto io = detail::to_choice(*v, {"auto", "io_uring", "epoll"});
+        cfg.database_io = io == "io_uring" ? database_io::io_uring
+                          : io == "epoll"  ? database_io::epoll
+                                           : database_io::automatic;
+    }
     if (auto v = m.get("access_log")) cfg.access_log = detail::to_bool(*v);
     if (auto v = m.get("log_level"))
         cfg.log_level =

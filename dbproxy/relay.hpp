@@ -1,39 +1,50 @@
 #pragma once
-// The pumps of every plain-TCP database connection, on a thread of their own: one
-// level-triggered epoll, one recv per readable socket, the chunk shown to the connection's watch
-// and sent on at once. That is all a query costs here: no scheduler, no coroutine, no completion
-// handler, no per-operation bookkeeping (the database thread's Asio, which does the startup,
-// TLS and CancelRequests, cost about 2.5 µs of CPU more per query; docs/BENCHMARKS.md).
+// The pumps of every plain-TCP database connection, on a thread of their own: each chunk read
+// from one side is shown to the connection's watch and sent on to the other at once. That is
+// all a query costs here: no scheduler, no coroutine, no completion handler per query (the
+// database thread's Asio, which does the startup, TLS and CancelRequests, cost about 2.5 µs of
+// CPU more per query; docs/BENCHMARKS.md).
+//
+// Two engines, one behaviour:
+//   io_uring (relay_uring.cpp): one ring; per direction a receive, then a send of what it got,
+//            then the next receive; the system calls of a whole batch of connections are one
+//            io_uring_enter. Needs Linux 6.1 (IORING_SETUP_DEFER_TASKRUN) and a seccomp
+//            profile that lets io_uring through (Docker's default refuses it).
+//   epoll    (relay_epoll.cpp): one level-triggered epoll, one recv and one send per ready
+//            socket. Everywhere.
+// `database_io: auto` (the default) takes io_uring when the kernel gives it, else epoll.
 //
 // A session adopts its connection into the relay once the StartupMessage has gone to a server
 // reached in plain TCP; from then on the relay thread alone touches both sockets and the watch.
 //
-// Backpressure: when a peer does not take a whole chunk, the rest waits in that side's buffer
-// and the other side is not read until it has gone (at most one chunk, 16 KiB, held per
-// direction). A close or an error on either side closes both; a chunk the watch refuses is not
-// forwarded, both sides close, and the client gets the watch's farewell first when what it was
-// sent so far ends at a message boundary (a best-effort send: the socket is closed right after).
+// Backpressure: when a peer does not take a whole chunk, the rest waits, and the side that
+// chunk came from is not read until it has gone (at most one chunk, 16 KiB, per direction).
+// A close or an error on either side closes both; a chunk the watch refuses is not forwarded,
+// both sides close, and the client gets the watch's farewell first when what it was sent so far
+// ends at a message boundary (a best-effort send: the socket is closed right after).
 //
-//   start(): the thread; stop(): closes every connection and joins (adopt() after stop() closes
-//   the sockets at once).
+//   start(): the thread (throws std::runtime_error when it cannot run); stop(): closes every
+//   connection and joins (adopt() after stop() closes the sockets at once).
 //
 // Thread-safety: adopt() from any thread; start/stop from the owner.
 
-#include <sys/types.h>
-
 #include <memory>
 #include <mutex>
+#include <string_view>
 #include <thread>
 #include <vector>
 
+#include "config/config.hpp"
 #include "dbproxy/watch.hpp"
 
 namespace sidelight::dbproxy {
 
+// What both engines share: the hand-over of adopted connections (a list under a mutex, and an
+// eventfd that is readable when it holds some or when stop() was called) and the thread.
 class relay {
   public:
-    relay();  // throws std::runtime_error when epoll or its wakeup cannot be created
-    ~relay();
+    relay();           // throws std::runtime_error when the eventfd cannot be created
+    virtual ~relay();  // an engine's destructor calls stop() first
     relay(const relay&) = delete;
     relay& operator=(const relay&) = delete;
 
@@ -44,30 +55,40 @@ class relay {
     // connection's count.
     void adopt(int client, int server, std::unique_ptr<watch> observed, connection_count count);
 
+    virtual std::string_view engine() const = 0;  // "io_uring" or "epoll"
+
+  protected:
+    struct adoption {
+        int client;
+        int server;
+        std::unique_ptr<watch> observed;
+        connection_count count;
+    };
+
+    // The relay thread: until take() reports stopping; then every open connection is closed.
+    virtual void run() = 0;
+    // Readable (8 bytes, the engine reads them) when take() has adoptions or stop() was called.
+    int wakeup() const { return wake_; }
+    // What was adopted since the last call; `stopping` once stop() was called (whatever is
+    // returned then is for the engine to close).
+    std::vector<adoption> take(bool& stopping);
+    static void close_sockets(adoption& a);
+
   private:
-    struct connection;
-    struct side;
-
-    void run();
-    bool take_adopted();  // false when stopping
-    void open(std::unique_ptr<connection> c);
-    void on_ready(side& s, std::uint32_t events);
-    static ssize_t send_now(int fd, const char* data, std::size_t size);
-    bool forward(side& to, const char* data, std::size_t size);  // false: the connection ends
-    bool flush(side& s);                                         // false: the write failed
-    bool want(side& s);  // updates its epoll interest; false: the connection ends
-    void finish(connection& c);
-
-    int epoll_ = -1;
-    int wake_ = -1;  // eventfd: adoptions and stop
+    int wake_ = -1;
     std::mutex mutex_;
-    std::vector<std::unique_ptr<connection>> adopted_;  // under mutex_
-    bool stopping_ = false;                             // under mutex_
+    std::vector<adoption> adopted_;  // under mutex_
+    bool stopping_ = false;          // under mutex_
     std::thread thread_;
-    // The relay thread's own.
-    std::vector<std::unique_ptr<connection>> open_;
-    std::vector<std::unique_ptr<connection>> ended_;  // closed in this batch of events
-    std::vector<char> buffer_;
 };
+
+// The relay `io` asks for. `automatic`: io_uring when this kernel gives it, else epoll (the
+// reason logged). Throws std::runtime_error when `io_uring` is asked for and not given.
+std::unique_ptr<relay> make_relay(config::database_io io);
+
+// The engines (make_relay picks). make_uring_relay throws std::runtime_error with the reason
+// when io_uring cannot be used here.
+std::unique_ptr<relay> make_epoll_relay();
+std::unique_ptr<relay> make_uring_relay();
 
 }  // namespace sidelight::dbproxy

@@ -24,8 +24,10 @@ void log_exception(std::exception_ptr e) {
 
 }  // namespace
 
-server::server(std::vector<config::database_config> databases, observer& obs)
-    : shared_{{}, {}, obs, &relay_} {
+server::server(std::vector<config::database_config> databases, config::database_io io,
+               observer& obs)
+    : shared_{{}, {}, obs, nullptr}, relay_(make_relay(io)) {
+    shared_.pumps = relay_.get();
     for (std::size_t i = 0; i < databases.size(); ++i) {
         auto tls = make_db_tls_context(
             databases[i], "databases[" + std::to_string(i) + "] (" + databases[i].name + ")");
@@ -56,7 +58,7 @@ void server::start() {
     }
     for (std::size_t i = 0; i < acceptors_.size(); ++i)
         net::co_spawn(ioc_, accept_loop(i), log_exception);
-    relay_.start();
+    relay_->start();
     thread_ = std::thread([this] { ioc_.run(); });
 }
 
@@ -70,7 +72,7 @@ void server::stop() {
         for (auto* s : open_) s->close();
     });
     thread_.join();  // run() returns once every coroutine has ended: no more adoptions
-    relay_.stop();
+    relay_->stop();
 }
 
 task<void> server::accept_loop(std::size_t index) {

@@ -4,8 +4,9 @@
 // session (startup, TLS, CancelRequests); once started, a connection to a server in plain TCP
 // moves to the relay's thread (dbproxy/relay.hpp), one with TLS stays.
 //
-//   start(): builds the TLS contexts and binds every listener (throws std::runtime_error naming
-//            the database on failure), then starts both threads.
+//   The constructor builds the TLS contexts and picks the relay's engine (logged).
+//   start(): binds every listener (throws std::runtime_error naming the database on failure),
+//            then starts both threads.
 //   stop():  closes the listeners and every open connection, then joins both threads.
 //
 // Thread-safety: start/stop/port from the owning thread; the observer is called on the
@@ -26,7 +27,8 @@ namespace sidelight::dbproxy {
 
 class server {
   public:
-    server(std::vector<config::database_config> databases, observer& obs);
+    // Throws std::runtime_error when `io` names an engine this kernel does not give.
+    server(std::vector<config::database_config> databases, config::database_io io, observer& obs);
     ~server();
     server(const server&) = delete;
     server& operator=(const server&) = delete;
@@ -43,7 +45,7 @@ class server {
     // socket's reactor state, the scheduler's own kept for that post.
     net::io_context ioc_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
     shared_state shared_;
-    relay relay_;  // after shared_: its connections' watches use it
+    std::unique_ptr<relay> relay_;  // after shared_: its connections' watches use it
     std::vector<std::unique_ptr<tcp_acceptor>> acceptors_;
     std::vector<std::uint16_t> ports_;
     std::set<session*> open_;  // touched on the database thread only

@@ -112,6 +112,7 @@ config rich_config() {
     c.access_log = true;
     c.log_level = "off";
     c.log_format = log_format::text;
+    c.database_io = database_io::epoll;
     c.config_watch = true;
     return c;
 }
@@ -160,6 +161,7 @@ TEST(dump, prints_defaults_and_the_effective_values) {
     EXPECT_NE(text.find("tunnel_idle_timeout: 1h"), std::string::npos) << text;
     EXPECT_NE(text.find("log_level: info"), std::string::npos) << text;
     EXPECT_NE(text.find("log_format: auto"), std::string::npos) << text;
+    EXPECT_NE(text.find("database_io: auto"), std::string::npos) << text;
     EXPECT_NE(text.find("unhealthy_threshold: 3\n"), std::string::npos) << text;
     EXPECT_NE(text.find("healthy_threshold: 1\n"), std::string::npos) << text;
 }

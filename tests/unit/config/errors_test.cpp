@@ -77,8 +77,7 @@ TEST(config_errors, unknown_keys_list_the_valid_ones) {
         error_of(upstream + "config: {watch: true}\n"),
         "sidelight.yaml:2:1: config: unknown key (expected one of proxy, upstream, admin, "
         "health, shutdown, limits, metrics, routes, audit, security, egress, databases, slos, "
-        "tracing, "
-        "access_log, log_level, log_format, config_watch)");
+        "tracing, database_io, access_log, log_level, log_format, config_watch)");
     EXPECT_EQ(error_of(upstream + "audit:\n  rules:\n    - action: x\n      entity: y\n"),
               "sidelight.yaml:5:7: audit.rules[0].entity: unknown key (expected one of name, "
               "listener, match, action, entity_type, entity_id, user, changes, mode)");
@@ -276,6 +275,9 @@ TEST(config_errors, log_level_and_store_choices) {
               "critical, off, got \"verbose\"");
     EXPECT_EQ(error_of(upstream + "log_format: logfmt\n"),
               "sidelight.yaml:2:13: log_format: expected one of auto, text, json, got \"logfmt\"");
+    EXPECT_EQ(error_of(upstream + "database_io: uring\n"),
+              "sidelight.yaml:2:14: database_io: expected one of auto, io_uring, epoll, got "
+              "\"uring\"");
     EXPECT_EQ(error_of(upstream + "audit: {store: {synchronous: maybe}}\n"),
               "sidelight.yaml:2:30: audit.store.synchronous: expected one of off, normal, full, "
               "extra, got \"maybe\"");
