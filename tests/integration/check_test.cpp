@@ -251,6 +251,7 @@ tracing:
     queue_size: 100
     batch_max: 10
     batch_interval: 200ms
+database_io: epoll
 access_log: true
 log_level: debug
 log_format: json
