@@ -314,6 +314,9 @@ boost::json::object app::health_json(bool& unhealthy) const {
     health_inputs in;
     if (health_) in.upstream = health_->snapshot();
     if (db_health_) in.databases = db_health_->snapshot();
+    if (databases_)
+        in.relay =
+            relay_health{std::string(databases_->relay_engine()), databases_->relay_failure()};
     in.audit_healthy = audit_healthy();
     if (audit_) {
         in.audit_error = audit_->last_error();

@@ -2,7 +2,8 @@
 // /healthz's body, and the status page's health section, from what the checkers and the audit
 // pipeline report at one instant (a pure function: agent/app.cpp gathers the inputs).
 //
-//   status  unhealthy  the upstream known unreachable, or the audit store failing (503)
+//   status  unhealthy  the upstream known unreachable, the audit store failing, or the database
+//                      relay stopped (503)
 //           degraded   the fleet store's forwarder away or in conflict, or a database away (200)
 //           unknown    no verdict on the upstream yet (200: traffic may well flow)
 //           ok
@@ -10,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include <boost/json/object.hpp>
@@ -22,9 +24,16 @@
 
 namespace sidelight::agent {
 
+// The database listeners' relay (dbproxy/relay.hpp): its engine, and why it stopped.
+struct relay_health {
+    std::string engine;   // "io_uring" or "epoll"
+    std::string failure;  // "" while it runs
+};
+
 struct health_inputs {
     upstream_health upstream;
     std::optional<std::vector<database_health>> databases;  // none without `databases`
+    std::optional<relay_health> relay;                      // none without `databases`
     bool audit_healthy = true;
     std::optional<audit::store_failure> audit_error;  // the store's most recent failure
     std::int64_t queue_depth = 0;

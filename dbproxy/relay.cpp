@@ -2,6 +2,7 @@
 #include "dbproxy/relay.hpp"
 
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,6 +11,8 @@
 #include <stdexcept>
 
 #include <spdlog/spdlog.h>
+
+#include "dbproxy/wire.hpp"
 
 namespace sidelight::dbproxy {
 
@@ -25,7 +28,45 @@ relay::~relay() {
 }
 
 void relay::start() {
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this] {
+        if (auto why = run(); !why.empty()) failed(std::move(why));
+    });
+}
+
+void relay::failed(std::string why) {
+    spdlog::error(
+        "database relay: stopped: {}; database connections are refused until sidelight restarts",
+        why);
+    std::vector<adoption> left;  // adopted while the engine was failing
+    {
+        std::lock_guard lock(mutex_);
+        failure_ = std::move(why);
+        left.swap(adopted_);
+    }
+    const auto message = refusal();
+    for (auto& a : left) refuse(a, message);
+}
+
+std::string relay::failure() const {
+    std::lock_guard lock(mutex_);
+    return failure_;
+}
+
+std::string relay::refusal() const {
+    const auto why = failure();
+    return why.empty() ? why : refusal_for(why);
+}
+
+std::string relay::refusal_for(const std::string& why) {
+    return "sidelight: the database relay has stopped (" + why + ")";
+}
+
+// Best effort, as the farewell after a violation: the socket is closed right after.
+void relay::refuse(adoption& a, const std::string& message) {
+    const auto error = error_response(message);
+    [[maybe_unused]] auto n =
+        ::send(a.client, error.data(), error.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    close_sockets(a);
 }
 
 void relay::stop() {
@@ -45,6 +86,10 @@ void relay::adopt(int client, int server, std::unique_ptr<watch> observed, conne
         std::lock_guard lock(mutex_);
         if (stopping_) {
             close_sockets(a);
+            return;
+        }
+        if (!failure_.empty()) {
+            refuse(a, refusal_for(failure_));
             return;
         }
         adopted_.push_back(std::move(a));

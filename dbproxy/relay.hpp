@@ -26,10 +26,16 @@
 //   start(): the thread (throws std::runtime_error when it cannot run); stop(): closes every
 //   connection and joins (adopt() after stop() closes the sockets at once).
 //
+// A relay whose engine fails while it runs (an error of epoll_wait or io_uring_enter, not a
+// connection's) ends every connection it holds on both sides, logs why, and from then on
+// refuses what it is handed: the client gets refusal() (FATAL, SQLSTATE 08006), and failure()
+// is what /healthz reports (unhealthy: a restart picks the engine again).
+//
 // Thread-safety: adopt() from any thread; start/stop from the owner.
 
 #include <memory>
 #include <mutex>
+#include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
@@ -57,6 +63,11 @@ class relay {
 
     virtual std::string_view engine() const = 0;  // "io_uring" or "epoll"
 
+    // Why the engine failed, or "" while it runs (and after a stop).
+    std::string failure() const;
+    // The message of the ErrorResponse a client gets once the engine has failed, or "".
+    std::string refusal() const;
+
   protected:
     struct adoption {
         int client;
@@ -65,8 +76,10 @@ class relay {
         connection_count count;
     };
 
-    // The relay thread: until take() reports stopping; then every open connection is closed.
-    virtual void run() = 0;
+    // The relay thread: until take() reports stopping, when it closes every open connection and
+    // returns ""; or until its engine fails, when it ends every open connection on both sides
+    // and returns why.
+    virtual std::string run() = 0;
     // Readable (8 bytes, the engine reads them) when take() has adoptions or stop() was called.
     int wakeup() const { return wake_; }
     // What was adopted since the last call; `stopping` once stop() was called (whatever is
@@ -75,10 +88,15 @@ class relay {
     static void close_sockets(adoption& a);
 
   private:
+    void failed(std::string why);
+    static std::string refusal_for(const std::string& why);
+    static void refuse(adoption& a, const std::string& message);  // then closes both sockets
+
     int wake_ = -1;
-    std::mutex mutex_;
+    mutable std::mutex mutex_;
     std::vector<adoption> adopted_;  // under mutex_
     bool stopping_ = false;          // under mutex_
+    std::string failure_;            // under mutex_
     std::thread thread_;
 };
 

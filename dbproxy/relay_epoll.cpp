@@ -32,7 +32,7 @@ class epoll_relay final : public relay {
     struct connection;
     struct side;
 
-    void run() override;
+    std::string run() override;
     bool take_adopted();  // false when stopping
     void open(std::unique_ptr<connection> c);
     void on_ready(side& s, std::uint32_t events);
@@ -99,13 +99,14 @@ epoll_relay::~epoll_relay() {
     ::close(epoll_);
 }
 
-void epoll_relay::run() {
+std::string epoll_relay::run() {
     epoll_event events[max_events];
+    std::string failure;
     for (;;) {
         const int ready = ::epoll_wait(epoll_, events, max_events, -1);
         if (ready < 0 && errno == EINTR) continue;
         if (ready < 0) {
-            spdlog::error("database relay: epoll_wait: {}", std::strerror(errno));
+            failure = std::string("epoll_wait: ") + std::strerror(errno);
             break;
         }
         bool go_on = true;
@@ -122,6 +123,7 @@ void epoll_relay::run() {
     }
     for (auto& c : open_) c->close_sockets();
     open_.clear();
+    return failure;
 }
 
 bool epoll_relay::take_adopted() {

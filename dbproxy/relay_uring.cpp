@@ -65,7 +65,8 @@ class uring_relay final : public relay {
     struct connection;
     struct direction;
 
-    void run() override;
+    std::string run() override;
+    void abandon();       // its engine failed: every connection ends on both sides
     bool take_adopted();  // false when stopping
     void open(adoption a);
     void on_received(direction& d, int result);
@@ -135,6 +136,13 @@ uring_relay::uring_relay() {
         io_uring_queue_exit(&ring_);
         throw std::runtime_error("the kernel lacks an io_uring operation the relay uses");
     }
+    // io_uring_enter on a ring not enabled yet is EBADFD; EPERM is a filter that let the ring be
+    // made but refuses to use it.
+    if (const int r = io_uring_enter(ring_.ring_fd, 0, 0, 0, nullptr);
+        r == -EPERM || r == -ENOSYS) {
+        io_uring_queue_exit(&ring_);
+        throw std::runtime_error("io_uring_enter: " + why(r));
+    }
 }
 
 uring_relay::~uring_relay() {
@@ -161,13 +169,11 @@ void uring_relay::arm_wakeup() {
     io_uring_sqe_set_data64(sqe, wake_tag);
 }
 
-void uring_relay::run() {
+std::string uring_relay::run() {
     // io_uring_enable_rings, which Debian's liburing 2.3 declares but does not export.
     if (::syscall(__NR_io_uring_register, ring_.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr,
-                  0) != 0) {
-        spdlog::error("database relay: cannot enable its io_uring: {}", std::strerror(errno));
-        return;
-    }
+                  0) != 0)
+        return std::string("cannot enable its io_uring: ") + std::strerror(errno);
     arm_wakeup();
     bool stopping = false;
     while (!stopping || !open_.empty()) {
@@ -182,11 +188,11 @@ void uring_relay::run() {
         if (r == -ETIME) {
             spdlog::error("database relay: {} connections did not end within 1 s of the stop",
                           open_.size());
-            return;
+            return {};
         }
         if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY) {
-            spdlog::error("database relay: io_uring_enter: {}", why(r));
-            return;  // the destructor ends the ring, then closes what is left
+            abandon();
+            return "io_uring_enter: " + why(r);
         }
         unsigned head = 0, seen = 0;
         io_uring_cqe* cqe = nullptr;
@@ -206,6 +212,16 @@ void uring_relay::run() {
             }
         }
         io_uring_cq_advance(&ring_, seen);
+    }
+    return {};
+}
+
+// The ring no longer answers: both peers of every connection see it end now. Its sockets stay
+// open (the kernel may still write into its buffers) until the destructor has ended the ring.
+void uring_relay::abandon() {
+    for (auto& c : open_) {
+        ::shutdown(c->client, SHUT_RDWR);
+        ::shutdown(c->server, SHUT_RDWR);
     }
 }
 

@@ -14,6 +14,8 @@
 
 #include <memory>
 #include <set>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -36,6 +38,9 @@ class server {
     void start();
     void stop();
     std::uint16_t port(std::size_t database) const { return ports_.at(database); }
+    // The relay's engine ("io_uring" or "epoll") and why it failed ("" while it runs): /healthz.
+    std::string_view relay_engine() const { return relay_->engine(); }
+    std::string relay_failure() const { return relay_->failure(); }
 
   private:
     task<void> accept_loop(std::size_t database);

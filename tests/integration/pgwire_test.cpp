@@ -23,7 +23,9 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 
+#include "tests/support/fake_upstream.hpp"
 #include "tests/support/http_wire.hpp"
 #include "tests/support/pg_cluster.hpp"
 #include "tests/support/sidelight_process.hpp"
@@ -52,8 +54,10 @@ struct sidecar {
     std::unique_ptr<sidelight_process> proc;
     std::uint16_t port = 0;
 
-    explicit sidecar(const std::string& yaml, std::string binary = SIDELIGHT_BINARY) {
-        proc = sidelight_process::run(dir, test_config(1, yaml), std::move(binary));
+    // `app`: the HTTP upstream's port (1: none; /healthz is then unhealthy for it).
+    explicit sidecar(const std::string& yaml, std::string binary = SIDELIGHT_BINARY,
+                     std::uint16_t app = 1) {
+        proc = sidelight_process::run(dir, test_config(app, yaml), std::move(binary));
         EXPECT_TRUE(proc->wait_for_log("database main listening on")) << proc->stderr_text();
         port = port_of("main");
     }
@@ -832,13 +836,16 @@ TEST(PgWireTest, PsqlOutputIsIdenticalToDirect) {
 }
 
 // Where io_uring is refused (a seccomp filter, as Docker's default profile has), `auto` relays
-// with epoll and says why; asking for io_uring there stops the start with the reason.
+// with epoll and says why; asking for io_uring there stops the start with the reason. A filter
+// that lets a ring be made but not used is found at start too.
 TEST(PgWireTest, WithoutIoUringTheRelayFallsBackToEpoll) {
-    {
-        sidecar side(databases_yaml(), SIDELIGHT_NO_IO_URING_BINARY);
-        EXPECT_TRUE(side.proc->wait_for_log(
-            "database relay: epoll (io_uring not available: io_uring_setup: Operation not "
-            "permitted)"))
+    for (const auto& [binary, refused] :
+         {std::pair{SIDELIGHT_NO_IO_URING_BINARY, "io_uring_setup"},
+          std::pair{SIDELIGHT_IO_URING_UNUSABLE_BINARY, "io_uring_enter"}}) {
+        SCOPED_TRACE(refused);
+        sidecar side(databases_yaml(), binary);
+        EXPECT_TRUE(side.proc->wait_for_log("database relay: epoll (io_uring not available: " +
+                                            std::string(refused) + ": Operation not permitted)"))
             << side.proc->stderr_text();
         const auto dbname = cluster().create_database();
         auto c = connect(side.dsn(dbname));
@@ -860,6 +867,50 @@ TEST(PgWireTest, WithoutIoUringTheRelayFallsBackToEpoll) {
         proc.stderr_text().find("database_io: io_uring: io_uring_setup: Operation not permitted"),
         std::string::npos)
         << proc.stderr_text();
+}
+
+// The relay's ring stops answering after the start (a filter refuses io_uring_enter's waits):
+// the relay stops and says why; every later connection gets FATAL 08006 naming it, then closes;
+// /healthz answers 503 with the reason, so an orchestrator restarts the pod.
+TEST(PgWireTest, ARelayThatStopsRefusesConnectionsAndIsUnhealthy) {
+    fake_upstream app;  // the HTTP app answers: only the relay makes /healthz unhealthy
+    sidecar side(databases_yaml(), SIDELIGHT_IO_URING_STOPS_BINARY, app.port());
+    ASSERT_TRUE(side.proc->wait_for_log("database relay: io_uring")) << side.proc->stderr_text();
+    ASSERT_TRUE(
+        side.proc->wait_for_log("database relay: stopped: io_uring_enter: Operation not permitted"))
+        << side.proc->stderr_text();
+
+    const auto dbname = cluster().create_database();
+    auto c = connect(side.dsn(dbname));
+    EXPECT_EQ(PQstatus(c.get()), CONNECTION_BAD);
+    EXPECT_NE(std::string(PQerrorMessage(c.get()))
+                  .find("sidelight: the database relay has stopped (io_uring_enter: Operation not "
+                        "permitted)"),
+              std::string::npos)
+        << PQerrorMessage(c.get());
+
+    auto raw = connection::connect(side.port);
+    raw.send(startup_packet("postgres"));
+    const auto rest = raw.read_all(5s);
+    EXPECT_TRUE(raw.wait_closed(0ms));
+    ASSERT_GE(rest.size(), 5u);
+    EXPECT_EQ(rest[0], 'E');
+    EXPECT_NE(rest.find(std::string("C08006\0", 7)), std::string::npos) << rest;
+    EXPECT_EQ(side.value(queries("select", "none")), -1);  // no such series: nothing relayed
+
+    std::string body;
+    EXPECT_TRUE(eventually([&] {
+        const auto health = http_get(side.proc->admin_port(), "/healthz");
+        body = health ? health->body : "";
+        return health && health->status == 503 &&
+               body.find(R"("upstream":{"address":)") != std::string::npos &&
+               body.find(R"("state":"reachable")") != std::string::npos;
+    })) << body;
+    EXPECT_NE(body.find(R"("status":"unhealthy")"), std::string::npos) << body;
+    EXPECT_NE(body.find(R"("database_relay":{"engine":"io_uring","state":"stopped",)"
+                        R"("error":"io_uring_enter: Operation not permitted"})"),
+              std::string::npos)
+        << body;
 }
 
 // The database is not there: the client gets a FATAL ErrorResponse with SQLSTATE 08006, then

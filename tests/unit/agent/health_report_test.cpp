@@ -61,6 +61,30 @@ TEST(HealthReport, StatusFollowsTheWorstOfUpstreamStoreAndDatabases) {
     in.upstream.state = upstream_state::unreachable;
     EXPECT_EQ(status_of(in, unhealthy), "unhealthy");
     EXPECT_TRUE(unhealthy);
+    in.upstream = reachable();
+
+    in.relay = relay_health{"io_uring", ""};
+    EXPECT_EQ(status_of(in, unhealthy), "ok");
+    EXPECT_FALSE(unhealthy);
+    in.relay->failure = "io_uring_enter: Operation not permitted";  // every db connection refused
+    EXPECT_EQ(status_of(in, unhealthy), "unhealthy");
+    EXPECT_TRUE(unhealthy);
+}
+
+TEST(HealthReport, SaysWhichRelayEngineRunsAndWhyItStopped) {
+    health_inputs in;
+    in.upstream = reachable();
+    bool unhealthy = false;
+    EXPECT_FALSE(health_report(shop(), in, unhealthy).contains("database_relay"));  // no databases
+    in.relay = relay_health{"epoll", ""};
+    auto r = health_report(shop(), in, unhealthy).at("database_relay").as_object();
+    EXPECT_EQ(r.at("engine").as_string(), "epoll");
+    EXPECT_EQ(r.at("state").as_string(), "ok");
+    EXPECT_TRUE(r.at("error").is_null());
+    in.relay->failure = "epoll_wait: Bad file descriptor";
+    r = health_report(shop(), in, unhealthy).at("database_relay").as_object();
+    EXPECT_EQ(r.at("state").as_string(), "stopped");
+    EXPECT_EQ(r.at("error").as_string(), "epoll_wait: Bad file descriptor");
 }
 
 TEST(HealthReport, SaysWhereEachPartStands) {
