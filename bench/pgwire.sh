@@ -63,10 +63,12 @@ side_pid=$!
 pids+=("$side_pid")
 epoll_pid=
 if [ "${EPOLL:-0}" = 1 ]; then
+    # A directory of its own: each sidelight keeps its audit store beside its config.
+    mkdir "$work/epoll"
     sed -e "s/18202/18207/; s/18203/18208/; s/:$side,/:18206,/" "$work/sidelight.yaml" \
-        >"$work/epoll.yaml"
-    echo "database_io: epoll" >>"$work/epoll.yaml"
-    "$sidelight" run --config "$work/epoll.yaml" 2>"$work/epoll.err" &
+        >"$work/epoll/sidelight.yaml"
+    echo "database_io: epoll" >>"$work/epoll/sidelight.yaml"
+    "$sidelight" run --config "$work/epoll/sidelight.yaml" 2>"$work/epoll.err" &
     epoll_pid=$!
     pids+=("$epoll_pid")
 fi
