@@ -216,12 +216,15 @@ std::string uring_relay::run() {
     return {};
 }
 
-// The ring no longer answers: both peers of every connection see it end now. Its sockets stay
-// open (the kernel may still write into its buffers) until the destructor has ended the ring.
+// The ring no longer answers: both peers of every connection see it end now, and it stops
+// counting as open (its watch and count go). Its sockets and buffers stay (the kernel may still
+// write into them) until the destructor has ended the ring.
 void uring_relay::abandon() {
     for (auto& c : open_) {
         ::shutdown(c->client, SHUT_RDWR);
         ::shutdown(c->server, SHUT_RDWR);
+        c->observed.reset();
+        [[maybe_unused]] connection_count gone(std::move(c->count));
     }
 }
 

@@ -3,12 +3,13 @@
 //   REFUSE_SETUP  io_uring_setup, as Docker's default profile does: a container without io_uring
 //                 (the relay falls back to epoll);
 //   REFUSE_ENTER  every io_uring_enter: a ring can be made but not used (the same fallback);
-//   REFUSE_WAITS  io_uring_enter when it waits for completions (IORING_ENTER_GETEVENTS): the relay
-//                 starts, then its ring stops answering (the relay stops; connections refused).
+//   REFUSE_PAIRS  io_uring_enter when it submits exactly two operations: the relay starts (its
+//                 first calls submit one, then three for a connection it takes), and its ring
+//                 stops answering at the first chunk it forwards (a send linked to a receive)
+//                 while it holds that connection.
 
 #include <linux/audit.h>
 #include <linux/filter.h>
-#include <linux/io_uring.h>
 #include <linux/seccomp.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -20,16 +21,16 @@
 
 int main(int, char** argv) {
     constexpr auto refuse = SECCOMP_RET_ERRNO | EPERM;
-#if defined(REFUSE_WAITS)
+#if defined(REFUSE_PAIRS)
     sock_filter filter[] = {
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
         BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),  // another ABI: not this test's concern
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
         BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_enter, 0, 3),
-        // flags, the fourth argument (its low 32 bits on little-endian x86-64)
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[3])),
-        BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, IORING_ENTER_GETEVENTS, 0, 1),
+        // to_submit, the second argument (its low 32 bits on little-endian x86-64)
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[1])),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 2, 0, 1),
         BPF_STMT(BPF_RET | BPF_K, refuse),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
     };
