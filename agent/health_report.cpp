@@ -15,8 +15,8 @@ std::string_view overall(const health_inputs& in, bool& unhealthy) {
     // so with 200 (traffic may well flow); only a known failure makes it 503.
     // A stopped relay refuses every database connection until a restart: unhealthy, so that the
     // orchestrator restarts it.
-    const bool relay_down = in.relay && !in.relay->failure.empty();
-    unhealthy = in.upstream.state == upstream_state::unreachable || !in.audit_healthy || relay_down;
+    unhealthy = in.upstream.state == upstream_state::unreachable || !in.audit_healthy ||
+                (in.relay && in.relay->stopped());
     // Postgres away while the spool takes every event: degraded, still 200 (traffic flows and
     // nothing is lost; the lag says how far behind the fleet store is). A database away:
     // degraded too (the app's HTTP traffic flows; its database connections through sidelight
@@ -93,12 +93,11 @@ boost::json::object health_report(const config::config& cfg, const health_inputs
         o["databases"] = std::move(dbs);
     }
     if (in.relay) {
-        const bool down = !in.relay->failure.empty();
         boost::json::object r;
         r["engine"] = in.relay->engine;
-        r["state"] = down ? "stopped" : "ok";
+        r["state"] = in.relay->stopped() ? "stopped" : "ok";
         r["error"] = nullptr;
-        if (down) r["error"] = in.relay->failure;
+        if (in.relay->stopped()) r["error"] = in.relay->failure;
         o["database_relay"] = std::move(r);
     }
     boost::json::object a;

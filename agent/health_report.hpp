@@ -28,6 +28,7 @@ namespace sidelight::agent {
 struct relay_health {
     std::string engine;   // "io_uring" or "epoll"
     std::string failure;  // "" while it runs
+    bool stopped() const { return !failure.empty(); }
 };
 
 struct health_inputs {

@@ -43,7 +43,7 @@ void relay::failed(std::string why) {
         failure_ = std::move(why);
         left.swap(adopted_);
     }
-    const auto message = refusal();
+    const auto message = refusal_for(failure());
     for (auto& a : left) refuse(a, message);
 }
 
@@ -52,17 +52,16 @@ std::string relay::failure() const {
     return failure_;
 }
 
-std::string relay::refusal() const {
-    const auto why = failure();
-    return why.empty() ? why : refusal_for(why);
-}
-
 std::string relay::refusal_for(const std::string& why) {
     return "sidelight: the database relay has stopped (" + why + ")";
 }
 
-// Best effort, as the farewell after a violation: the socket is closed right after.
+// The ErrorResponse fits a new socket's send buffer; best effort all the same, as the farewell
+// after a violation: the socket is closed right after. The connection stops counting as open
+// before its client can see it end.
 void relay::refuse(adoption& a, const std::string& message) {
+    a.observed.reset();
+    { [[maybe_unused]] connection_count gone(std::move(a.count)); }
     const auto error = error_response(message);
     [[maybe_unused]] auto n =
         ::send(a.client, error.data(), error.size(), MSG_NOSIGNAL | MSG_DONTWAIT);

@@ -28,8 +28,9 @@
 //
 // A relay whose engine fails while it runs (an error of epoll_wait or io_uring_enter, not a
 // connection's) ends every connection it holds on both sides, logs why, and from then on
-// refuses what it is handed: the client gets refusal() (FATAL, SQLSTATE 08006), and failure()
-// is what /healthz reports (unhealthy: a restart picks the engine again).
+// refuses what it is handed: adopt() sends the client FATAL 08006 "sidelight: the database relay
+// has stopped (<why>)" and closes both sockets, and failure() is what /healthz reports
+// (unhealthy: a restart picks the engine again).
 //
 // Thread-safety: adopt() from any thread; start/stop from the owner.
 
@@ -65,8 +66,6 @@ class relay {
 
     // Why the engine failed, or "" while it runs (and after a stop).
     std::string failure() const;
-    // The message of the ErrorResponse a client gets once the engine has failed, or "".
-    std::string refusal() const;
 
   protected:
     struct adoption {

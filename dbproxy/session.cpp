@@ -73,10 +73,6 @@ task<void> session::run() {
     auto observed = std::make_unique<watch>(db_, shared_, tls ? db_.tls_cache : db_.cache, startup,
                                             std::move(client_ip));
     if (!tls) {
-        if (auto refusal = shared_.pumps->refusal(); !refusal.empty()) {
-            co_await refuse(refusal);
-            co_return;
-        }
         const int server = link_->release();
         error_code ec;
         const int client = client_.release(ec);
