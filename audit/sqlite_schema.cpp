@@ -90,9 +90,8 @@ ALTER TABLE audit_log ADD COLUMN trace_id TEXT;
 ALTER TABLE security_audit ADD COLUMN trace_id TEXT;
 )sql";
 
-// A new file: the version-2 tables, then the version-3 step, in one transaction.
+// A new file: the version-2 tables, then the version-3 step. Inside the caller's transaction.
 void create_schema(SQLite::Database& db) {
-    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
     for (const char* sql : {version_table_sql, audit_log_table_sql, security_audit_table_sql,
                             audit_log_indexes_sql, security_audit_indexes_sql}) {
         db.exec(sql);
@@ -100,7 +99,6 @@ void create_schema(SQLite::Database& db) {
     create_triggers(db);
     db.exec(add_trace_id_sql);
     set_version(db, current_schema_version);
-    tx.commit();
 }
 
 // "a, b, ..." and "o.a IS n.a AND o.b IS n.b AND ...".
@@ -149,25 +147,31 @@ std::int64_t upgrade_1_to_2(SQLite::Database& db) {
     return old_rows;
 }
 
-// From version 1 or 2 to the current one, every step in one IMMEDIATE transaction: any failure
-// leaves the file at the version it had.
-void upgrade(SQLite::Database& db, const std::string& path, int from) {
-    try {
-        SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
-        const std::int64_t rows = from == 1 ? upgrade_1_to_2(db) : 0;
-        db.exec(add_trace_id_sql);
-        set_version(db, current_schema_version);
-        tx.commit();
-        spdlog::info(
-            "audit store: schema upgraded, rows unchanged store={} from_version={} "
-            "to_version={} security_audit_rows_copied={}",
-            path, from, current_schema_version, rows);
-    } catch (const std::exception& e) {
-        throw store_error("audit store " + path + ": upgrade from schema version " +
-                          std::to_string(from) + " to " + std::to_string(current_schema_version) +
-                          " failed, the file is left at version " + std::to_string(from) + ": " +
-                          e.what());
+// From version 1 or 2 to the current one, inside the caller's transaction. Returns the
+// security_audit rows copied.
+std::int64_t upgrade(SQLite::Database& db, int from) {
+    const std::int64_t rows = from == 1 ? upgrade_1_to_2(db) : 0;
+    db.exec(add_trace_id_sql);
+    set_version(db, current_schema_version);
+    return rows;
+}
+
+// The schema version the file holds: 0 for a new file, 1 and 2 to be upgraded, or the current
+// one. Throws store_error for any other.
+int version_of(SQLite::Database& db, const std::string& path) {
+    if (!db.tableExists("schema_version")) {
+        if (db.tableExists("audit_log") || db.tableExists("security_audit")) {
+            throw store_error("audit store " + path +
+                              ": tables exist but schema_version is missing");
+        }
+        return 0;
     }
+    const auto found = db.execAndGet("SELECT max(version) FROM schema_version").getInt();
+    if (found != 1 && found != 2 && found != current_schema_version) {
+        throw store_error("audit store " + path + ": schema version " + std::to_string(found) +
+                          ", this build expects " + std::to_string(current_schema_version));
+    }
+    return found;
 }
 
 void check_triggers(SQLite::Database& db, const std::string& path) {
@@ -188,20 +192,42 @@ void check_triggers(SQLite::Database& db, const std::string& path) {
 }  // namespace
 
 void open_schema(SQLite::Database& db, const std::string& path) {
-    if (!db.tableExists("schema_version")) {
-        if (db.tableExists("audit_log") || db.tableExists("security_audit")) {
-            throw store_error("audit store " + path +
-                              ": tables exist but schema_version is missing");
-        }
-        create_schema(db);
-        return;
+    int found = 0;
+    {
+        SQLite::Transaction snapshot(db);  // its queries see one state of the file
+        found = version_of(db, path);
+        snapshot.commit();
     }
-    const auto found = db.execAndGet("SELECT max(version) FROM schema_version").getInt();
-    if (found == 1 || found == 2) {
-        upgrade(db, path, found);
-    } else if (found != current_schema_version) {
-        throw store_error("audit store " + path + ": schema version " + std::to_string(found) +
-                          ", this build expects " + std::to_string(current_schema_version));
+    if (found != current_schema_version) {
+        // Created or upgraded in one IMMEDIATE transaction, and looked at again once it holds the
+        // write lock: another sidelight opening the same file at the same moment may have done
+        // it meanwhile. Any failure leaves the file as it was.
+        bool looked = false;
+        try {
+            SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+            found = version_of(db, path);
+            looked = true;
+            std::int64_t rows = 0;
+            if (found == 0) {
+                create_schema(db);
+            } else if (found != current_schema_version) {
+                rows = upgrade(db, found);
+            }
+            tx.commit();
+            if (found != 0 && found != current_schema_version) {
+                spdlog::info(
+                    "audit store: schema upgraded, rows unchanged store={} from_version={} "
+                    "to_version={} security_audit_rows_copied={}",
+                    path, found, current_schema_version, rows);
+            }
+        } catch (const std::exception& e) {
+            const bool upgrading = found == 1 || found == 2;
+            if (!upgrading || (!looked && dynamic_cast<const store_error*>(&e))) throw;
+            throw store_error(
+                "audit store " + path + ": upgrade from schema version " + std::to_string(found) +
+                " to " + std::to_string(current_schema_version) +
+                " failed, the file is left at version " + std::to_string(found) + ": " + e.what());
+        }
     }
     check_triggers(db, path);
 }

@@ -4,10 +4,12 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <limits>
 #include <mutex>
 #include <string_view>
+#include <thread>
 #include <unordered_set>
 #include <variant>
 
@@ -53,6 +55,29 @@ void configure_sqlite_once() {
                 rc);
         }
     });
+}
+
+// PRAGMA journal_mode=WAL takes the file's exclusive lock without waiting for it: while another
+// connection holds a lock (a second sidelight opening the same new file), it fails with
+// SQLITE_BUSY at once, or answers the mode it could not leave. Tried again until the busy
+// timeout.
+void enter_wal(SQLite::Database& db, int timeout_ms) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    for (;;) {
+        std::string mode;
+        try {
+            mode = db.execAndGet("PRAGMA journal_mode=WAL").getString();
+            if (mode == "wal") return;
+        } catch (const SQLite::Exception& e) {
+            if ((e.getErrorCode() & 0xff) != SQLITE_BUSY ||
+                std::chrono::steady_clock::now() >= until)
+                throw;
+        }
+        if (!mode.empty() && std::chrono::steady_clock::now() >= until) {
+            throw store_error("the journal mode stays " + mode + ", the store needs WAL");
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
 }
 
 // NOMUTEX: every use of the connection and its statements holds sqlite_store::mutex_ already.
@@ -276,7 +301,7 @@ sqlite_store::sqlite_store(const config::store_config& cfg, open_mode mode,
     // pages, WAL frames and splits per row. Ignored for an existing database, which keeps the
     // page size it was created with. Must precede journal_mode=WAL, which writes the header.
     db_.exec("PRAGMA page_size=" + std::to_string(new_page_size));
-    db_.exec("PRAGMA journal_mode=WAL");
+    enter_wal(db_, busy_timeout_ms);
     db_.exec("PRAGMA cache_size=-65536");
     db_.exec(synchronous_pragma(cfg.synchronous));
     // The statement journal of a multi-row INSERT (the original of every page it touches, so

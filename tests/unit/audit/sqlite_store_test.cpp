@@ -3,7 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
 #include <vector>
 
 #include "audit/hash_chain.hpp"
@@ -40,6 +45,44 @@ TEST(SqliteStore, CreatesSchemaAndReopens) {
         EXPECT_EQ(
             raw.text(std::string("SELECT name FROM sqlite_master WHERE name='") + index + "'"),
             index);
+    }
+}
+
+// Two sidelights started at once on one new file (two sidecars sharing a volume): one creates
+// the schema, the other finds it, and both append to one chain. Before the check was made under
+// the write lock, the second failed with "table schema_version already exists" now and then.
+TEST(SqliteStore, TwoOpeningANewFileAtOnceBothGetTheOneSchema) {
+    temp_dir dir;
+    constexpr int rounds = 40;
+    for (int round = 0; round < rounds; ++round) {
+        const auto path = dir.file("both" + std::to_string(round) + ".db");
+        std::atomic<int> ready{0};
+        std::array<std::string, 2> errors;
+        std::array<std::unique_ptr<sqlite_store>, 2> stores;
+        std::vector<std::thread> openers;
+        for (int i = 0; i < 2; ++i) {
+            openers.emplace_back([&, i] {
+                ready.fetch_add(1);
+                while (ready.load() < 2) {
+                }
+                try {
+                    stores[static_cast<std::size_t>(i)] =
+                        std::make_unique<sqlite_store>(store_at(path));
+                } catch (const std::exception& e) {
+                    errors[static_cast<std::size_t>(i)] = e.what();
+                }
+            });
+        }
+        for (auto& t : openers) t.join();
+        ASSERT_EQ(errors[0], "") << "round " << round;
+        ASSERT_EQ(errors[1], "") << "round " << round;
+        for (auto& s : stores) {
+            const std::vector<event> batch{make_audit("alice")};
+            s->append(batch);
+        }
+        EXPECT_EQ(stores[0]->head().seq, 2);
+        EXPECT_TRUE(verify(*stores[1]).ok());
+        EXPECT_EQ(raw_db(path).text("SELECT count(*) FROM schema_version"), "1");
     }
 }
 
