@@ -1,5 +1,6 @@
 // Runs the shipped sidelight (SIDELIGHT_BINARY) with the arguments given, under a seccomp filter
-// that refuses part of io_uring with EPERM (tests/integration/pgwire_test.cpp):
+// that refuses part of io_uring, or the epoll relay's wait, with EPERM
+// (tests/integration/pgwire_test.cpp):
 //   REFUSE_SETUP  io_uring_setup, as Docker's default profile does: a container without io_uring
 //                 (the relay falls back to epoll);
 //   REFUSE_ENTER  every io_uring_enter: a ring can be made but not used (the same fallback);
@@ -7,6 +8,8 @@
 //                 first calls submit one, then three for a connection it takes), and its ring
 //                 stops answering at the first chunk it forwards (a send linked to a receive)
 //                 while it holds that connection.
+//   REFUSE_EPOLL  epoll_wait for 64 events, the epoll relay's own (Asio's reactor asks for 128):
+//                 with `database_io: epoll`, the relay stops at its first wait.
 
 #include <linux/audit.h>
 #include <linux/filter.h>
@@ -31,6 +34,20 @@ int main(int, char** argv) {
         // to_submit, the second argument (its low 32 bits on little-endian x86-64)
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[1])),
         BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 2, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, refuse),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+#elif defined(REFUSE_EPOLL)
+    sock_filter filter[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_epoll_wait, 1, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_epoll_pwait, 0, 3),
+        // maxevents, the third argument
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[2])),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 64, 0, 1),
         BPF_STMT(BPF_RET | BPF_K, refuse),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
     };

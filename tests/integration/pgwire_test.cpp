@@ -933,6 +933,43 @@ TEST(PgWireTest, ARelayThatStopsEndsItsConnectionsRefusesNewOnesAndIsUnhealthy) 
         << body;
 }
 
+// The epoll engine stopping (its epoll_wait refused, at its first wait): the same refusal with
+// 08006 and the same /healthz as the io_uring engine's above.
+TEST(PgWireTest, AnEpollRelayThatStopsRefusesConnectionsAndIsUnhealthy) {
+    fake_upstream app;
+    sidecar side(databases_yaml() + "database_io: epoll\n", SIDELIGHT_EPOLL_STOPS_BINARY,
+                 app.port());
+    ASSERT_TRUE(
+        side.proc->wait_for_log("database relay: stopped: epoll_wait: Operation not permitted"))
+        << side.proc->stderr_text();
+    const auto dbname = cluster().create_database();
+    auto c = connect(side.dsn(dbname));
+    EXPECT_EQ(PQstatus(c.get()), CONNECTION_BAD);
+    EXPECT_NE(std::string(PQerrorMessage(c.get()))
+                  .find("sidelight: the database relay has stopped (epoll_wait: Operation not "
+                        "permitted)"),
+              std::string::npos)
+        << PQerrorMessage(c.get());
+    expect_08006_then_close(side.port);
+    EXPECT_TRUE(eventually([&] { return side.value("active_connections{type=\"db\"}") == 0; }));
+
+    std::string body;
+    EXPECT_TRUE(eventually([&] {
+        const auto health = http_get(side.proc->admin_port(), "/healthz");
+        body = health ? health->body : "";
+        return health && health->status == 503 &&
+               body.find(R"("state":"reachable")") != std::string::npos;
+    })) << body;
+    EXPECT_NE(body.find(R"("database_relay":{"engine":"epoll","state":"stopped",)"
+                        R"("error":"epoll_wait: Operation not permitted"})"),
+              std::string::npos)
+        << body;
+    // The HTTP side goes on: a request through the proxy still reaches the app.
+    const auto through = http_get(side.proc->proxy_port(), "/still");
+    ASSERT_TRUE(through);
+    EXPECT_EQ(through->status, 200);
+}
+
 // The database is not there: the client gets a FATAL ErrorResponse with SQLSTATE 08006, then
 // the connection closes.
 TEST(PgWireTest, AnUnreachableDatabaseIs08006ThenClose) {
