@@ -20,54 +20,60 @@
 
 #include <cerrno>
 #include <cstddef>
+#include <cstdint>
 #include <cstdio>
+#include <vector>
 
-int main(int, char** argv) {
-    constexpr auto refuse = SECCOMP_RET_ERRNO | EPERM;
+namespace {
+
+// The system calls refused, and when `arg` is set, only when that argument (its low 32 bits on
+// little-endian x86-64) equals `value`.
+struct rule {
+    std::vector<int> calls;
+    int arg = -1;
+    std::uint32_t value = 0;
+};
+
 #if defined(REFUSE_PAIRS)
-    sock_filter filter[] = {
+const rule refused{{__NR_io_uring_enter}, 1, 2};  // to_submit
+#elif defined(REFUSE_EPOLL)
+const rule refused{{__NR_epoll_wait, __NR_epoll_pwait}, 2, 64};  // maxevents
+#elif defined(REFUSE_ENTER)
+const rule refused{{__NR_io_uring_enter}};
+#else
+const rule refused{{__NR_io_uring_setup}};
+#endif
+
+std::vector<sock_filter> program_of(const rule& r) {
+    constexpr std::uint32_t refuse = SECCOMP_RET_ERRNO | EPERM;
+    std::vector<sock_filter> f{
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
         BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),  // another ABI: not this test's concern
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_enter, 0, 3),
-        // to_submit, the second argument (its low 32 bits on little-endian x86-64)
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[1])),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 2, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, refuse),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
     };
-#elif defined(REFUSE_EPOLL)
-    sock_filter filter[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_epoll_wait, 1, 0),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_epoll_pwait, 0, 3),
-        // maxevents, the third argument
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[2])),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 64, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, refuse),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    };
-#else
-#if defined(REFUSE_ENTER)
-    constexpr int refused = __NR_io_uring_enter;
-#else
-    constexpr int refused = __NR_io_uring_setup;
-#endif
-    sock_filter filter[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, refused, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, refuse),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    };
-#endif
-    sock_fprog program{static_cast<unsigned short>(sizeof filter / sizeof filter[0]), filter};
+    const auto n = r.calls.size();
+    for (std::size_t i = 0; i < n; ++i) {  // a match jumps past the allow below
+        f.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<std::uint32_t>(r.calls[i]),
+                             static_cast<std::uint8_t>(n - i), 0));
+    }
+    f.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+    if (r.arg >= 0) {
+        f.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+                             static_cast<std::uint32_t>(offsetof(seccomp_data, args) +
+                                                        sizeof(std::uint64_t) * r.arg)));
+        f.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, r.value, 0, 1));
+    }
+    f.push_back(BPF_STMT(BPF_RET | BPF_K, refuse));
+    f.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+    return f;
+}
+
+}  // namespace
+
+int main(int, char** argv) {
+    auto filter = program_of(refused);
+    sock_fprog program{static_cast<unsigned short>(filter.size()), filter.data()};
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
         ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0) {
         std::perror("no_io_uring: seccomp");
