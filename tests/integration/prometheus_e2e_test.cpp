@@ -15,6 +15,10 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -49,8 +53,7 @@ class prometheus_server {
     // `features`: --enable-feature values (exemplar-storage: Prometheus then asks for
     // OpenMetrics and keeps exemplars).
     prometheus_server(const temp_dir& dir, std::uint16_t scrape_port,
-                      const std::string& features = "")
-        : port_(free_port()) {
+                      const std::string& features = "") {
         const auto config = dir.write("prometheus.yml",
                                       "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
                                       "scrape_configs:\n  - job_name: sidelight\n"
@@ -58,20 +61,32 @@ class prometheus_server {
                                           std::to_string(scrape_port) + "']\n");
         const auto storage = dir.path() + "/tsdb";
         log_ = dir.path() + "/prometheus.log";
-        std::vector<std::string> args = {
-            prometheus_binary, "--config.file=" + config, "--storage.tsdb.path=" + storage,
-            "--web.listen-address=127.0.0.1:" + std::to_string(port_), "--log.level=warn"};
-        if (!features.empty()) args.push_back("--enable-feature=" + features);
-        std::vector<char*> argv;  // before fork: the child may not allocate
-        for (auto& a : args) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        pid_ = ::fork();
-        if (pid_ == 0) {
-            const int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-            ::dup2(fd, STDOUT_FILENO);
-            ::dup2(fd, STDERR_FILENO);
-            ::execv(prometheus_binary, argv.data());
-            ::_exit(127);
+        // Its port is one found free and then closed: another process may take it before
+        // Prometheus binds it, which Prometheus answers by exiting. Then again on another.
+        for (int attempt = 1;; ++attempt) {
+            port_ = free_port();
+            std::vector<std::string> args = {
+                prometheus_binary, "--config.file=" + config, "--storage.tsdb.path=" + storage,
+                "--web.listen-address=127.0.0.1:" + std::to_string(port_), "--log.level=warn"};
+            if (!features.empty()) args.push_back("--enable-feature=" + features);
+            start(args);
+            bool exited = false;
+            const bool ready = eventually(
+                [&] {
+                    exited = ::waitpid(pid_, nullptr, WNOHANG) == pid_;
+                    const auto res = exited ? std::nullopt : http_get(port_, "/-/ready");
+                    return exited || (res && res->status == 200);
+                },
+                30s);
+            if (ready && !exited) return;
+            if (!exited) {
+                ::kill(pid_, SIGKILL);
+                ::waitpid(pid_, nullptr, 0);
+            }
+            pid_ = -1;
+            if (attempt == 3 || log().find("address already in use") == std::string::npos) {
+                throw std::runtime_error("prometheus did not start: " + log());
+            }
         }
     }
     ~prometheus_server() {
@@ -123,7 +138,21 @@ class prometheus_server {
     }
 
   private:
-    std::uint16_t port_;
+    void start(std::vector<std::string>& args) {
+        std::vector<char*> argv;  // before fork: the child may not allocate
+        for (auto& a : args) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        pid_ = ::fork();
+        if (pid_ == 0) {
+            const int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            ::dup2(fd, STDOUT_FILENO);
+            ::dup2(fd, STDERR_FILENO);
+            ::execv(prometheus_binary, argv.data());
+            ::_exit(127);
+        }
+    }
+
+    std::uint16_t port_ = 0;
     pid_t pid_ = -1;
     std::string log_;
 };
