@@ -170,6 +170,17 @@ for script in $scripts; do
                 "$((l50 - d50))" "$((l99 - d99))" "$(of "${cpu[$target]}")" \
                 "$(of "${usr[$target]}")" "$(of "${sys[$target]}")"
         done
+        # The issue's goal, per configuration: sidelight's added p50, added p99 and CPU per
+        # statement all below PgBouncer's in this run.
+        if [ -n "${tps[pgbouncer]:-}" ]; then
+            below() { awk -v a="$1" -v b="$2" 'BEGIN{print (a < b) ? "below" : "NOT below"}'; }
+            v50=$(below "$(($(of "${p50[sidelight]}") - d50))" "$(($(of "${p50[pgbouncer]}") - d50))")
+            v99=$(below "$(($(of "${p99[sidelight]}") - d99))" "$(($(of "${p99[pgbouncer]}") - d99))")
+            vcpu=$(below "$(of "${cpu[sidelight]}")" "$(of "${cpu[pgbouncer]}")")
+            met="not met"
+            [ "$v50$v99$vcpu" = belowbelowbelow ] && met=met
+            echo "$script $mode goal against pgbouncer: added p50 $v50, added p99 $v99, cpu $vcpu: $met"
+        fi
         unset tps p50 p99 cpu usr sys
     done
 done
