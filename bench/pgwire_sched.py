@@ -36,18 +36,21 @@ def sh(command):
 
 
 def proxy_stat(pid):
-    """CPU seconds, voluntary and involuntary switches, seconds waited for a core."""
+    """CPU seconds (utime + stime, which the kernel samples at its tick), voluntary and
+    involuntary switches, seconds waited for a core, seconds run (schedstat: exact)."""
     fields = open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()
     cpu = (int(fields[11]) + int(fields[12])) / HZ
-    vol = inv = wait = 0
+    vol = inv = wait = ran = 0
     for task in glob.glob(f'/proc/{pid}/task/*'):
         for line in open(task + '/status'):
             if line.startswith('voluntary_ctxt_switches'):
                 vol += int(line.split()[1])
             elif line.startswith('nonvoluntary_ctxt_switches'):
                 inv += int(line.split()[1])
-        wait += int(open(task + '/schedstat').read().split()[1])
-    return cpu, vol, inv, wait / 1e9
+        sched = open(task + '/schedstat').read().split()
+        ran += int(sched[0])
+        wait += int(sched[1])
+    return cpu, vol, inv, wait / 1e9, ran / 1e9
 
 
 def machine_ticks():
@@ -130,7 +133,8 @@ def main():
                 if pid:
                     n = len(lat) * per_tx
                     row.update(cpu=(after[0] - before[0]) * 1e6 / n, vol=(after[1] - before[1]) / n,
-                               inv=(after[2] - before[2]) / n, wait=(after[3] - before[3]) * 1e6 / n)
+                               inv=(after[2] - before[2]) / n, wait=(after[3] - before[3]) * 1e6 / n,
+                               ran=(after[4] - before[4]) * 1e6 / n)
                 runs[name].append(row)
                 print(r, name, ' '.join(f'{k}={v:.2f}' for k, v in row.items()), flush=True)
 
@@ -146,7 +150,8 @@ def main():
                     f"all_cpu/tx={med(name, 'all_cpu'):5.1f}")
             if pid:
                 line += (f" cpu/stmt={med(name, 'cpu'):5.1f} vol={med(name, 'vol'):.3f} "
-                         f"inv={med(name, 'inv'):.3f} wait={med(name, 'wait'):5.1f}")
+                         f"inv={med(name, 'inv'):.3f} wait={med(name, 'wait'):5.1f} "
+                         f"ran/stmt={med(name, 'ran'):5.1f}")
             print(line)
     finally:
         if os.path.exists(f'{work}/pgbouncer.pid'):
