@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -84,6 +85,19 @@ TEST(SqliteStore, TwoOpeningANewFileAtOnceBothGetTheOneSchema) {
         EXPECT_TRUE(verify(*stores[1]).ok());
         EXPECT_EQ(raw_db(path).text("SELECT count(*) FROM schema_version"), "1");
     }
+}
+
+// ":memory:" is a documented store path (docs/CONFIG.md): it cannot be WAL, and opens at once
+// in its own mode.
+TEST(SqliteStore, AnInMemoryStoreOpensAtOnceAndAppends) {
+    const auto started = std::chrono::steady_clock::now();
+    sqlite_store s(store_at(":memory:"));
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(1));
+    EXPECT_EQ(s.setting("journal_mode"), "memory");
+    const std::vector<event> batch{make_audit("alice"), make_security("login_failed")};
+    s.append(batch);
+    EXPECT_EQ(s.head().seq, 2);
+    EXPECT_TRUE(verify(s).ok());
 }
 
 TEST(SqliteStore, NewDatabasesGetLargePagesExistingOnesKeepTheirs) {
