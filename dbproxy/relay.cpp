@@ -37,13 +37,13 @@ void relay::failed(std::string why) {
     spdlog::error(
         "database relay: stopped: {}; database connections are refused until sidelight restarts",
         why);
+    const auto message = refusal_for(why);
     std::vector<adoption> left;  // adopted while the engine was failing
     {
         std::lock_guard lock(mutex_);
         failure_ = std::move(why);
         left.swap(adopted_);
     }
-    const auto message = refusal_for(failure());
     for (auto& a : left) refuse(a, message);
 }
 
@@ -61,7 +61,7 @@ std::string relay::refusal_for(const std::string& why) {
 // before its client can see it end.
 void relay::refuse(adoption& a, const std::string& message) {
     a.observed.reset();
-    { [[maybe_unused]] connection_count gone(std::move(a.count)); }
+    a.count.release();
     const auto error = error_response(message);
     [[maybe_unused]] auto n =
         ::send(a.client, error.data(), error.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -81,6 +81,7 @@ void relay::stop() {
 void relay::adopt(int client, int server, std::unique_ptr<watch> observed, connection_count count) {
     adoption a{client, server, std::move(observed), std::move(count)};
     bool wake = false;
+    std::string refusal;  // the engine has failed: refused, outside the lock
     {
         std::lock_guard lock(mutex_);
         if (stopping_) {
@@ -88,12 +89,13 @@ void relay::adopt(int client, int server, std::unique_ptr<watch> observed, conne
             return;
         }
         if (!failure_.empty()) {
-            refuse(a, refusal_for(failure_));
-            return;
+            refusal = refusal_for(failure_);
+        } else {
+            adopted_.push_back(std::move(a));
+            wake = adopted_.size() == 1;  // else the relay has been woken and not taken them yet
         }
-        adopted_.push_back(std::move(a));
-        wake = adopted_.size() == 1;  // else the relay has been woken and not taken them yet
     }
+    if (!refusal.empty()) return refuse(a, refusal);
     if (!wake) return;
     const std::uint64_t one = 1;
     [[maybe_unused]] auto n = ::write(wake_, &one, sizeof one);

@@ -224,7 +224,7 @@ void uring_relay::abandon() {
         ::shutdown(c->client, SHUT_RDWR);
         ::shutdown(c->server, SHUT_RDWR);
         c->observed.reset();
-        [[maybe_unused]] connection_count gone(std::move(c->count));
+        c->count.release();
     }
 }
 

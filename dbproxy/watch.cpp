@@ -34,8 +34,9 @@ connection_count::connection_count(shared_state& shared) : shared_(&shared) {
     shared_->obs.on_db_connection(1);
 }
 
-connection_count::~connection_count() {
+void connection_count::release() {
     if (shared_) shared_->obs.on_db_connection(-1);
+    shared_ = nullptr;
 }
 
 watch::watch(database& db, shared_state& shared, statement_cache& cache, std::string_view startup,

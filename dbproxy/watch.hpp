@@ -38,7 +38,10 @@ class connection_count {
     connection_count(connection_count&& other) noexcept
         : shared_(std::exchange(other.shared_, nullptr)) {}
     connection_count& operator=(connection_count&&) = delete;
-    ~connection_count();
+    ~connection_count() { release(); }
+
+    // Stops counting now: the connection has ended while its owner still holds it.
+    void release();
 
   private:
     shared_state* shared_;
