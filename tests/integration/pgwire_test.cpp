@@ -883,11 +883,43 @@ TEST(PgWireTest, WithoutIoUringTheRelayFallsBackToEpoll) {
         << proc.stderr_text();
 }
 
+// After the relay stopped for `why`: libpq gets FATAL 08006 naming it, a bare startup gets the
+// ErrorResponse and then the close, and the refused connection no longer counts as open by then.
+void expect_refused_by_stopped_relay(const sidecar& side, const std::string& dbname,
+                                     const std::string& why) {
+    const auto message = "sidelight: the database relay has stopped (" + why + ")";
+    auto c = connect(side.dsn(dbname));
+    EXPECT_EQ(PQstatus(c.get()), CONNECTION_BAD);
+    EXPECT_NE(std::string(PQerrorMessage(c.get())).find(message), std::string::npos)
+        << PQerrorMessage(c.get());
+    const auto rest = expect_08006_then_close(side.port);
+    EXPECT_NE(rest.find(message), std::string::npos) << rest;
+    EXPECT_EQ(side.value("active_connections{type=\"db\"}"), 0);
+}
+
+// /healthz while the app is reachable and the relay has stopped: 503, unhealthy, naming the
+// relay's engine and why, so that an orchestrator restarts the pod.
+void expect_unhealthy_for_the_relay(const sidecar& side, const std::string& engine,
+                                    const std::string& why) {
+    std::string body;
+    EXPECT_TRUE(eventually([&] {
+        const auto health = http_get(side.proc->admin_port(), "/healthz");
+        body = health ? health->body : "";
+        return health && health->status == 503 &&
+               body.find(R"("upstream":{"address":)") != std::string::npos &&
+               body.find(R"("state":"reachable")") != std::string::npos;
+    })) << body;
+    EXPECT_NE(body.find(R"("status":"unhealthy")"), std::string::npos) << body;
+    EXPECT_NE(body.find(R"("database_relay":{"engine":")" + engine +
+                        R"(","state":"stopped","error":")" + why + R"("})"),
+              std::string::npos)
+        << body;
+}
+
 // The relay's ring stops answering while it holds a connection (a filter refuses the
 // io_uring_enter of the first chunk it forwards): that connection ends (the client sees the
-// server close, and it no longer counts as open), the relay says why, every later connection
-// gets FATAL 08006 naming it, then closes, and /healthz answers 503 with the reason, so that an
-// orchestrator restarts the pod.
+// server close, and it no longer counts as open), the relay says why, and every later
+// connection is refused with it while /healthz is unhealthy.
 TEST(PgWireTest, ARelayThatStopsEndsItsConnectionsRefusesNewOnesAndIsUnhealthy) {
     fake_upstream app;  // the HTTP app answers: only the relay makes /healthz unhealthy
     sidecar side(databases_yaml(), SIDELIGHT_IO_URING_STOPS_BINARY, app.port());
@@ -901,70 +933,28 @@ TEST(PgWireTest, ARelayThatStopsEndsItsConnectionsRefusesNewOnesAndIsUnhealthy) 
     EXPECT_NE(std::string(PQerrorMessage(first.get())).find("closed the connection"),
               std::string::npos)
         << PQerrorMessage(first.get());
-    ASSERT_TRUE(
-        side.proc->wait_for_log("database relay: stopped: io_uring_enter: Operation not permitted"))
+    const std::string why = "io_uring_enter: Operation not permitted";
+    ASSERT_TRUE(side.proc->wait_for_log("database relay: stopped: " + why))
         << side.proc->stderr_text();
     EXPECT_TRUE(eventually([&] { return side.value("active_connections{type=\"db\"}") == 0; }));
 
-    auto c = connect(side.dsn(dbname));
-    EXPECT_EQ(PQstatus(c.get()), CONNECTION_BAD);
-    EXPECT_NE(std::string(PQerrorMessage(c.get()))
-                  .find("sidelight: the database relay has stopped (io_uring_enter: Operation not "
-                        "permitted)"),
-              std::string::npos)
-        << PQerrorMessage(c.get());
-
-    const auto rest = expect_08006_then_close(side.port);
-    EXPECT_NE(rest.find("the database relay has stopped"), std::string::npos) << rest;
-    EXPECT_EQ(side.value("active_connections{type=\"db\"}"), 0);
-
-    std::string body;
-    EXPECT_TRUE(eventually([&] {
-        const auto health = http_get(side.proc->admin_port(), "/healthz");
-        body = health ? health->body : "";
-        return health && health->status == 503 &&
-               body.find(R"("upstream":{"address":)") != std::string::npos &&
-               body.find(R"("state":"reachable")") != std::string::npos;
-    })) << body;
-    EXPECT_NE(body.find(R"("status":"unhealthy")"), std::string::npos) << body;
-    EXPECT_NE(body.find(R"("database_relay":{"engine":"io_uring","state":"stopped",)"
-                        R"("error":"io_uring_enter: Operation not permitted"})"),
-              std::string::npos)
-        << body;
+    expect_refused_by_stopped_relay(side, dbname, why);
+    EXPECT_EQ(side.value(queries("select", "none")), -1);  // no such series: nothing relayed
+    expect_unhealthy_for_the_relay(side, "io_uring", why);
 }
 
-// The epoll engine stopping (its epoll_wait refused, at its first wait): the same refusal with
-// 08006 and the same /healthz as the io_uring engine's above.
+// The epoll engine stopping (its epoll_wait refused, at its first wait): the same refusal and
+// the same /healthz, while the HTTP side goes on.
 TEST(PgWireTest, AnEpollRelayThatStopsRefusesConnectionsAndIsUnhealthy) {
     fake_upstream app;
     sidecar side(databases_yaml() + "database_io: epoll\n", SIDELIGHT_EPOLL_STOPS_BINARY,
                  app.port());
-    ASSERT_TRUE(
-        side.proc->wait_for_log("database relay: stopped: epoll_wait: Operation not permitted"))
+    const std::string why = "epoll_wait: Operation not permitted";
+    ASSERT_TRUE(side.proc->wait_for_log("database relay: stopped: " + why))
         << side.proc->stderr_text();
-    const auto dbname = cluster().create_database();
-    auto c = connect(side.dsn(dbname));
-    EXPECT_EQ(PQstatus(c.get()), CONNECTION_BAD);
-    EXPECT_NE(std::string(PQerrorMessage(c.get()))
-                  .find("sidelight: the database relay has stopped (epoll_wait: Operation not "
-                        "permitted)"),
-              std::string::npos)
-        << PQerrorMessage(c.get());
-    expect_08006_then_close(side.port);
-    EXPECT_TRUE(eventually([&] { return side.value("active_connections{type=\"db\"}") == 0; }));
 
-    std::string body;
-    EXPECT_TRUE(eventually([&] {
-        const auto health = http_get(side.proc->admin_port(), "/healthz");
-        body = health ? health->body : "";
-        return health && health->status == 503 &&
-               body.find(R"("state":"reachable")") != std::string::npos;
-    })) << body;
-    EXPECT_NE(body.find(R"("database_relay":{"engine":"epoll","state":"stopped",)"
-                        R"("error":"epoll_wait: Operation not permitted"})"),
-              std::string::npos)
-        << body;
-    // The HTTP side goes on: a request through the proxy still reaches the app.
+    expect_refused_by_stopped_relay(side, cluster().create_database(), why);
+    expect_unhealthy_for_the_relay(side, "epoll", why);
     const auto through = http_get(side.proc->proxy_port(), "/still");
     ASSERT_TRUE(through);
     EXPECT_EQ(through->status, 200);
