@@ -221,6 +221,8 @@ void open_schema(SQLite::Database& db, const std::string& path) {
                     path, found, current_schema_version, rows);
             }
         } catch (const std::exception& e) {
+            // A failed upgrade (its BEGIN included: a read-only file) names both versions;
+            // version_of's own refusal, and a failed creation, pass as they are.
             const bool upgrading = found == 1 || found == 2;
             if (!upgrading || (!looked && dynamic_cast<const store_error*>(&e))) throw;
             throw store_error(
