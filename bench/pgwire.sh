@@ -136,6 +136,7 @@ run() {
 }
 
 median() { sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
+below() { awk -v a="$1" -v b="$2" 'BEGIN{print (a < b) ? "below" : "NOT below"}'; }
 
 echo "pgbench -c $clients -j 2 -T $duration, $rounds rounds, median; cpu: proxy µs per statement;"
 echo "latency: per transaction, µs; added: the target's minus direct's (medians of the rounds)"
@@ -162,26 +163,28 @@ for script in $scripts; do
         done
         of() { tr ' ' '\n' <<<"$1" | grep . | median; }
         d50=$(of "${p50[direct]}") d99=$(of "${p99[direct]}")
+        declare -A added50=() added99=() cpu_med=()
         for target in direct sidelight sl-epoll pgbouncer floor; do
             [ -n "${tps[$target]:-}" ] || continue
             l50=$(of "${p50[$target]}") l99=$(of "${p99[$target]}")
+            added50[$target]=$((l50 - d50)) added99[$target]=$((l99 - d99))
+            cpu_med[$target]=$(of "${cpu[$target]}")
             printf '%-6s %-8s %-10s tps=%-9s p50=%-5s p99=%-5s added p50=%-5s p99=%-5s cpu_us_per_query=%-5s (user %s, system %s)\n' \
                 "$script" "$mode" "$target" "$(of "${tps[$target]}")" "$l50" "$l99" \
-                "$((l50 - d50))" "$((l99 - d99))" "$(of "${cpu[$target]}")" \
+                "${added50[$target]}" "${added99[$target]}" "${cpu_med[$target]}" \
                 "$(of "${usr[$target]}")" "$(of "${sys[$target]}")"
         done
         # The issue's goal, per configuration: sidelight's added p50, added p99 and CPU per
         # statement all below PgBouncer's in this run.
         if [ -n "${tps[pgbouncer]:-}" ]; then
-            below() { awk -v a="$1" -v b="$2" 'BEGIN{print (a < b) ? "below" : "NOT below"}'; }
-            v50=$(below "$(($(of "${p50[sidelight]}") - d50))" "$(($(of "${p50[pgbouncer]}") - d50))")
-            v99=$(below "$(($(of "${p99[sidelight]}") - d99))" "$(($(of "${p99[pgbouncer]}") - d99))")
-            vcpu=$(below "$(of "${cpu[sidelight]}")" "$(of "${cpu[pgbouncer]}")")
+            v50=$(below "${added50[sidelight]}" "${added50[pgbouncer]}")
+            v99=$(below "${added99[sidelight]}" "${added99[pgbouncer]}")
+            vcpu=$(below "${cpu_med[sidelight]}" "${cpu_med[pgbouncer]}")
             met="not met"
             [ "$v50$v99$vcpu" = belowbelowbelow ] && met=met
             echo "$script $mode goal against pgbouncer: added p50 $v50, added p99 $v99, cpu $vcpu: $met"
         fi
-        unset tps p50 p99 cpu usr sys
+        unset tps p50 p99 cpu usr sys added50 added99 cpu_med
     done
 done
 echo "sidelight: $(curl -s 127.0.0.1:18203/metrics | grep -c '^db_queries_total') db_queries_total series;" \
