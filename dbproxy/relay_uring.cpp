@@ -10,9 +10,11 @@
 // read holds back only its own direction, with one chunk.
 //
 // A connection ends by shutting the server's socket down and cancelling what waits on the
-// client's: every chain still in flight then completes (a receive with 0 or ECANCELED, a send
-// with an error), and the connection is freed, its sockets closed, after the last one has (the
-// kernel writes into its buffers until then). A send to the client that did not finish is how
+// client's: every chain still in flight then completes, and the connection is freed, its sockets
+// closed, after the last one has (the kernel writes into its buffers until then). A chain
+// completes with its receive's completion (0 or ECANCELED), or with its send's alone when the
+// send failed: the receive linked behind a skip-success request that fails is failed with it
+// without a completion of its own (the kernel's req_set_fail moves the skip onto the link). A send to the client that did not finish is how
 // the engine knows the client's stream may end inside a message (no farewell then).
 
 #include <liburing.h>
@@ -88,7 +90,7 @@ struct uring_relay::direction {
     connection* of = nullptr;
     int from = -1, to = -1;
     bool from_client = false;
-    bool busy = false;  // its chain is in flight (until the receive's completion)
+    bool busy = false;  // its chain is in flight (until its last completion)
     std::unique_ptr<char[]> buffer{new char[buffer_bytes]};
 
     std::uint64_t tag(bool sending) const {
@@ -279,9 +281,7 @@ void uring_relay::on_received(direction& d, int result) {
     d.busy = false;
     if (c.ending) return forget(c);
     if (result == -EINTR || result == -EAGAIN) return receive(d);
-    // Its send failed (whose completion comes first, and ended the connection) or it was
-    // cancelled: nothing was read.
-    if (result == -ECANCELED) return end(c);
+    if (result == -ECANCELED) return end(c);  // nothing was read
     if (result <= 0) {  // closed (0) or reset
         d.from_client ? c.observed->client_ended() : c.observed->database_ended();
         return end(c);
@@ -298,10 +298,13 @@ void uring_relay::on_received(direction& d, int result) {
     }
 }
 
-// Only a send that did not send all of its chunk completes (its receive is then cancelled).
+// Only a send that did not send all of its chunk completes, and its chain ends with it: the
+// receive linked behind it never starts and posts no completion.
 void uring_relay::on_send_failed(direction& d) {
     auto& c = *d.of;
+    d.busy = false;
     if (!d.from_client) c.client_mid_message = true;
+    if (c.ending) return forget(c);
     end(c);
 }
 

@@ -1005,5 +1005,25 @@ TEST_P(PgWireRelayTest, EitherSideClosingClosesTheOther) {
     EXPECT_TRUE(eventually([&] { return side.value("active_connections{type=\"db\"}") == 0; }));
 }
 
+// The backend ends while a statement is on its way to it, many times over: whichever the relay
+// sees first (the statement, the backend's end, or both in one batch, when the statement's send
+// to the gone backend fails), the client's stream ends within seconds and nothing stays open.
+TEST_P(PgWireRelayTest, ABackendEndingAsAStatementArrivesEndsTheClientsStreamEveryTime) {
+    sidecar side(yaml());
+    expect_engine(side);
+    const auto dbname = cluster().create_database();
+    const auto query = pg_message('Q', std::string("SELECT 1", 9));
+    for (int i = 0; i < 40; ++i) {
+        auto c = logged_in(side.port, dbname);
+        cluster().psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" +
+                       dbname + "'");
+        c.send(query);
+        c.read_all(5s);  // the answer or the backend's farewell, then the end
+        ASSERT_TRUE(c.wait_closed(0ms)) << "round " << i;
+    }
+    EXPECT_TRUE(eventually([&] { return backends_on(dbname) == 0; }, 10s));
+    EXPECT_TRUE(eventually([&] { return side.value("active_connections{type=\"db\"}") == 0; }));
+}
+
 }  // namespace
 }  // namespace sidelight::test
