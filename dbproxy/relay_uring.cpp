@@ -14,8 +14,9 @@
 // closed, after the last one has (the kernel writes into its buffers until then). A chain
 // completes with its receive's completion (0 or ECANCELED), or with its send's alone when the
 // send failed: the receive linked behind a skip-success request that fails is failed with it
-// without a completion of its own (the kernel's req_set_fail moves the skip onto the link). A send to the client that did not finish is how
-// the engine knows the client's stream may end inside a message (no farewell then).
+// without a completion of its own (the kernel's req_set_fail moves the skip onto the link). A
+// send to the client that did not finish is how the engine knows the client's stream may end
+// inside a message (no farewell then).
 
 #include <liburing.h>
 #include <sys/ioctl.h>
@@ -281,7 +282,8 @@ void uring_relay::on_received(direction& d, int result) {
     d.busy = false;
     if (c.ending) return forget(c);
     if (result == -EINTR || result == -EAGAIN) return receive(d);
-    if (result == -ECANCELED) return end(c);  // nothing was read
+    // Cancelled: nothing was read.
+    if (result == -ECANCELED) return end(c);
     if (result <= 0) {  // closed (0) or reset
         d.from_client ? c.observed->client_ended() : c.observed->database_ended();
         return end(c);
