@@ -78,6 +78,7 @@ class uring_relay final : public relay {
     void receive(direction& d);
     void forward(direction& d, std::uint32_t size);
     io_uring_sqe* next_sqe();
+    void reserve(unsigned entries);  // that many free entries in the submission queue
     void end(connection& c);
     void forget(connection& c);  // once nothing of it is in flight
 
@@ -164,6 +165,12 @@ io_uring_sqe* uring_relay::next_sqe() {
         sqe = io_uring_get_sqe(&ring_);
     }
     return sqe;
+}
+
+// A link must not straddle a submission: the kernel would issue a send linked to nothing as a
+// request of its own, and the receive after it independently, into the buffer being sent.
+void uring_relay::reserve(unsigned entries) {
+    while (io_uring_sq_space_left(&ring_) < entries) io_uring_submit(&ring_);
 }
 
 void uring_relay::arm_wakeup() {
@@ -270,6 +277,7 @@ void uring_relay::receive(direction& d) {
 
 // The chunk in d's buffer to the other socket, then the next receive once it has all gone.
 void uring_relay::forward(direction& d, std::uint32_t size) {
+    reserve(2);
     auto* sqe = next_sqe();
     io_uring_prep_send(sqe, d.to, d.buffer.get(), size, MSG_NOSIGNAL | MSG_WAITALL);
     sqe->flags |= IOSQE_IO_LINK | IOSQE_CQE_SKIP_SUCCESS;
@@ -317,8 +325,11 @@ void uring_relay::end(connection& c) {
     c.ending = true;
     if (c.idle()) return forget(c);
     // Ends what is in flight: on the server's socket by its shutdown (a receive gets 0, a send
-    // EPIPE), on the client's by cancelling (a send to it must not go on after the farewell).
+    // EPIPE), on the client's by cancelling (a send to it must not go on after the farewell) and
+    // by the end of its reading side, for a receive the cancel does not find because it is not
+    // issued yet (linked behind a send whose completion waits in the ring's task work).
     ::shutdown(c.server, SHUT_RDWR);
+    ::shutdown(c.client, SHUT_RD);
     for (const int fd : {c.client, c.server}) {
         auto* sqe = next_sqe();
         io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);

@@ -702,6 +702,40 @@ TEST_P(PgWireRelayTest, AParseFloodIsCutAtThePendingCap) {
     ok(fine.get(), "SELECT 1");
 }
 
+// 150 sessions each send a statement while sidelight is stopped (SIGSTOP), so the relay finds
+// all of them at once when it runs again, and every session gets its own answer, whole and in
+// order. (A kernel before 6.13 hands the io_uring engine all 150 in one batch, more operations
+// than its submission queue holds; from 6.13 it hands them over 20 at a time.)
+TEST_P(PgWireRelayTest, AStatementOnEachOf150SessionsAtOnceIsAnsweredOnEach) {
+    sidecar side(yaml());
+    expect_engine(side);
+    const auto dbname = cluster().create_database();
+    constexpr int sessions = 150;
+    std::vector<connection> clients;
+    for (int i = 0; i < sessions; ++i) clients.push_back(logged_in(side.port, dbname));
+    for (int round = 0; round < 2; ++round) {
+        side.proc->signal(SIGSTOP);
+        for (int i = 0; i < sessions; ++i) {
+            const auto sql = "SELECT " + std::to_string(i * 1000 + round) + "::text || 'x'";
+            clients[i].send(pg_message('Q', sql + std::string(1, '\0')));
+        }
+        side.proc->signal(SIGCONT);
+        for (int i = 0; i < sessions; ++i) {
+            const auto answer = read_until_ready(clients[i]);
+            const auto value = std::to_string(i * 1000 + round) + "x";
+            // RowDescription, then a DataRow whose one column is `value`, CommandComplete, ready.
+            EXPECT_NE(answer.find(u32(static_cast<std::uint32_t>(value.size())) + value),
+                      std::string::npos)
+                << "session " << i << " round " << round;
+            EXPECT_NE(answer.find(std::string("SELECT 1\0", 9)), std::string::npos) << i;
+            ASSERT_EQ(answer.substr(answer.size() - 6), pg_message('Z', "I")) << i;
+        }
+    }
+    EXPECT_EQ(side.value(protocol_errors("unknown_type")), 0);
+    clients.clear();
+    EXPECT_TRUE(eventually([&] { return backends_on(dbname) == 0; }, 10s));
+}
+
 // A client that does not read while a 20 MB answer comes: the relay holds one chunk and stops
 // reading the server (backpressure, no buffering of the answer), then the client gets every
 // byte, in order, once it reads.

@@ -196,7 +196,7 @@ pg_cluster::pg_cluster() {
             throw std::runtime_error("pg_cluster: " + describe(key_mode, c));
         // Small and quick, but durable: fsync stays on (tests measure durability).
         std::ofstream(data_ + "/postgresql.conf", std::ios::app)
-            << "\n# sidelight tests\nfsync = on\nshared_buffers = 16MB\nmax_connections = 50\n"
+            << "\n# sidelight tests\nfsync = on\nshared_buffers = 16MB\nmax_connections = 200\n"
                "ssl = on\nunix_socket_directories = '"
             << dir_ << "'\nlisten_addresses = '127.0.0.1'\n";
         // The port is free when picked, but something may take it before the server binds it.
