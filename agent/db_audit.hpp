@@ -3,6 +3,8 @@
 // audit_log row it becomes:
 //
 //   user_id      the database user of the connection (StartupMessage `user`)
+//   (what the client sent, here and below, is sanitized as every stored string is: control
+//   characters escaped, invalid UTF-8 replaced, capped: audit/redact.hpp)
 //   action       the rule's `action`, else "db.<operation>"
 //   entity_type  the rule's `entity_type`, else the table
 //   entity_id    "" (a statement's values are never stored)
