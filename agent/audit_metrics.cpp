@@ -149,6 +149,9 @@ std::vector<prometheus::MetricFamily> audit_metrics::Collect() const {
         add("sidelight_audit_forward_connected",
             "1 while the forwarder holds a Postgres connection.", MetricType::Gauge,
             forwarder_->status().connected ? 1.0 : 0.0);
+        add("sidelight_audit_forward_failing",
+            "1 while Postgres is connected and refuses the forward transactions (retried).",
+            MetricType::Gauge, forwarder_->status().failing ? 1.0 : 0.0);
         add("sidelight_audit_spool_bytes", "Bytes in use in the spool database.", MetricType::Gauge,
             static_cast<double>(f.spool_bytes.load()));
     }

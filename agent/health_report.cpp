@@ -25,8 +25,11 @@ std::string_view overall(const health_inputs& in, bool& unhealthy) {
         in.databases && std::any_of(in.databases->begin(), in.databases->end(), [](const auto& d) {
             return d.state == upstream_state::unreachable;
         });
+    // Postgres reached but refusing the batches (read-only, full, a privilege missing): degraded
+    // too, the spool growing as while it is away.
     const bool degraded =
-        (in.forward && (!in.forward->connected || in.forward->conflict)) || db_down;
+        (in.forward && (!in.forward->connected || in.forward->conflict || in.forward->failing)) ||
+        db_down;
     return unhealthy                                      ? "unhealthy"
            : degraded                                     ? "degraded"
            : in.upstream.state == upstream_state::unknown ? "unknown"
@@ -40,9 +43,10 @@ boost::json::object store_json(const config::config& cfg, const health_inputs& i
     st["type"] = cfg.audit.store.type;
     const auto& f = in.forward;
     if (!f) return st;
-    st["state"] = f->conflict ? "conflict" : f->connected ? "ok" : "degraded";
+    st["state"] = f->conflict ? "conflict" : f->connected && !f->failing ? "ok" : "degraded";
     st["chain"] = cfg.audit.store.chain;
     st["connected"] = f->connected;
+    st["failing"] = f->failing;
     st["acked_seq"] = f->acked_seq;
     st["lag_events"] = f->lag_events;
     st["lag_seconds"] = f->lag_seconds;

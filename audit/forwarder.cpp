@@ -133,6 +133,7 @@ bool forwarder::forward_batch() {
     }
     const auto checkpoints = spool_.checkpoints_upto(rows.back().seq);
     const auto result = pg_->forward(rows, checkpoints);
+    failing_.store(false);
     acked_ = {rows.back().seq, rows.back().hash};
     acked_seq_.store(acked_.seq);
     // The spool learns it (and prunes) at most once per prune_every while busy: a stale mark
@@ -243,6 +244,8 @@ void forwarder::run() {
             if (pg_ && !pg_->usable()) {
                 pg_.reset();
                 connected_.store(false);
+            } else {
+                failing_.store(true);
             }
             update_lag();
             if (stopping) break;
@@ -262,6 +265,7 @@ forwarder_status forwarder::status() const {
     forwarder_status s;
     s.connected = connected_.load();
     s.conflict = conflict_.load();
+    s.failing = failing_.load() && s.connected;
     s.acked_seq = acked_seq_.load();
     s.lag_events = stats_.lag_events.load();
     s.lag_seconds = stats_.lag_seconds.load();

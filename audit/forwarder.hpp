@@ -13,7 +13,8 @@
 // /healthz shows, with its latency. A fresh spool whose chain Postgres holds already is
 // seeded with Postgres's head at the first connection, so the chain continues across a lost
 // spool volume. A chain_conflict (two writers with one chain id) stops forwarding for that chain
-// until restart; the events stay in the spool.
+// until restart; the events stay in the spool. A batch that fails on a working connection is
+// retried with the same backoff, and status() says so (`failing`) until one commits.
 //
 // Thread-safety: notify(), status() and stats() from any thread; stop() from one thread.
 
@@ -46,6 +47,9 @@ struct forwarder_stats {
 struct forwarder_status {
     bool connected = false;
     bool conflict = false;  // forwarding stopped on a chain_conflict
+    // Connected, and the latest batch failed (Postgres read-only after a failover, its disk
+    // full, a privilege missing, a row it refuses): retried with backoff; cleared by a commit.
+    bool failing = false;
     std::int64_t acked_seq = 0;
     std::int64_t lag_events = 0;
     double lag_seconds = 0;
@@ -100,6 +104,7 @@ class forwarder {
     std::atomic<bool> drained_{false};
     std::atomic<bool> connected_{false};
     std::atomic<bool> conflict_{false};
+    std::atomic<bool> failing_{false};
     std::atomic<std::int64_t> acked_seq_{0};
     mutable std::mutex mutex_;  // guards the fields below and the wake-up
     std::condition_variable cv_;

@@ -341,6 +341,57 @@ TEST_F(PgStoreTest, PostgresStoppedUnderLoadIsDegradedThenCatchesUp) {
     EXPECT_LT(attempts, 60u) << "forward errors logged while Postgres was away";
 }
 
+// Postgres reachable but refusing the forward transactions (here a trigger that raises, as a
+// full disk or a read-only standby would): /healthz is degraded with the error and the metric
+// says so while the spool keeps every event; once Postgres accepts again the chain catches up.
+TEST_F(PgStoreTest, PostgresRefusingTheBatchesIsDegradedThenCatchesUp) {
+    auto app = ok_app();
+    temp_dir dir;
+    auto proc = sidelight_process::run(dir, test_config(app.port(), audit_yaml(dsn(), "f", dir)));
+    for (int i = 0; i < 10; ++i) ASSERT_EQ(get_item(proc->proxy_port(), i), 200);
+    expect_exact("f", 10);
+    sql("CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE "
+        "EXCEPTION 'could not extend file: No space left on device (test)'; END $$; CREATE "
+        "TRIGGER test_refuse BEFORE INSERT ON audit_log FOR EACH STATEMENT EXECUTE FUNCTION "
+        "test_refuse()");
+    for (int i = 10; i < 20; ++i) ASSERT_EQ(get_item(proc->proxy_port(), i), 200);
+
+    boost::json::object h;
+    int code = 0;
+    ASSERT_TRUE(eventually(
+        [&] {
+            h = healthz(proc->admin_port(), &code);
+            return !h.empty() && h.at("status").as_string() == "degraded" &&
+                   h.at("audit").as_object().at("store").as_object().at("lag_events") == 10;
+        },
+        10s))
+        << boost::json::serialize(h);
+    EXPECT_EQ(code, 200);  // traffic flows, nothing is lost: degraded, not unhealthy
+    const auto& st = h.at("audit").as_object().at("store").as_object();
+    EXPECT_EQ(st.at("state").as_string(), "degraded");
+    EXPECT_TRUE(st.at("connected").as_bool());
+    EXPECT_TRUE(st.at("failing").as_bool());
+    ASSERT_TRUE(st.at("last_error").is_object()) << boost::json::serialize(st);
+    EXPECT_NE(std::string(st.at("last_error").as_object().at("message").as_string())
+                  .find("No space left on device (test)"),
+              std::string::npos)
+        << boost::json::serialize(st);
+    EXPECT_EQ(metric(proc->admin_port(), "sidelight_audit_forward_failing"), 1);
+    EXPECT_EQ(metric(proc->admin_port(), "sidelight_audit_forward_connected"), 1);
+    EXPECT_GT(metric(proc->admin_port(), "sidelight_audit_forward_errors_total"), 0);
+    EXPECT_EQ(audit_rows("f"), 10);
+
+    sql("DROP TRIGGER test_refuse ON audit_log");
+    expect_exact("f", 20);
+    EXPECT_TRUE(eventually(
+        [&] { return healthz(proc->admin_port()).at("status").as_string() == "ok"; }, 15s));
+    const auto after = store_health(proc->admin_port());
+    EXPECT_FALSE(after.at("failing").as_bool());
+    EXPECT_EQ(after.at("state").as_string(), "ok");
+    EXPECT_EQ(metric(proc->admin_port(), "sidelight_audit_forward_failing"), 0);
+    expect_verified({"f"});
+}
+
 TEST_F(PgStoreTest, KilledWhileForwardingANewProcessOnTheSpoolFinishesTheChain) {
     auto app = ok_app();
     temp_dir dir;

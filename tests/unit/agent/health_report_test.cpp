@@ -50,6 +50,10 @@ TEST(HealthReport, StatusFollowsTheWorstOfUpstreamStoreAndDatabases) {
     EXPECT_FALSE(unhealthy);
     in.forward->connected = true;
     EXPECT_EQ(status_of(in, unhealthy), "ok");
+    in.forward->failing = true;  // connected, and Postgres refuses the batches
+    EXPECT_EQ(status_of(in, unhealthy), "degraded");
+    EXPECT_FALSE(unhealthy);
+    in.forward->failing = false;
     in.forward->conflict = true;
     EXPECT_EQ(status_of(in, unhealthy), "degraded");
     in.forward.reset();
