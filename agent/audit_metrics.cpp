@@ -144,7 +144,7 @@ std::vector<prometheus::MetricFamily> audit_metrics::Collect() const {
             "Failed Postgres connections and forward transactions (each retry counts).",
             MetricType::Counter, static_cast<double>(f.errors.load()));
         add("sidelight_audit_forward_duplicates_total",
-            "Forwarded events Postgres skipped: their event_id is stored by another chain.",
+            "Forwarded events whose event_id Postgres held already (stored again in their chain).",
             MetricType::Counter, static_cast<double>(f.duplicates.load()));
         add("sidelight_audit_forward_connected",
             "1 while the forwarder holds a Postgres connection.", MetricType::Gauge,

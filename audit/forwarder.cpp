@@ -144,8 +144,9 @@ bool forwarder::forward_batch() {
     if (result.duplicates > 0) {
         stats_.duplicates.fetch_add(result.duplicates, std::memory_order_relaxed);
         log()->warn(
-            "event=audit_forward_duplicates chain={} count={} (their event_id is stored by "
-            "another chain)",
+            "event=audit_forward_duplicates chain={} count={} (their event_id was stored already: "
+            "one event sent to two pods, or retried after its first copy left the spool; stored "
+            "again in this chain)",
             cfg_.chain, result.duplicates);
     }
     return true;

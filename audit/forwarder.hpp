@@ -36,7 +36,7 @@ namespace sidelight::audit {
 
 struct forwarder_stats {
     std::atomic<std::uint64_t> forwarded{0};   // rows newly inserted into Postgres
-    std::atomic<std::uint64_t> duplicates{0};  // rows skipped: event_id stored by another chain
+    std::atomic<std::uint64_t> duplicates{0};  // rows whose event_id was stored already
     std::atomic<std::uint64_t> batches{0};     // committed forward transactions
     std::atomic<std::uint64_t> errors{0};      // failed connects and batches
     std::atomic<std::int64_t> lag_events{0};   // committed to the spool, not yet in Postgres

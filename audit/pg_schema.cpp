@@ -105,10 +105,23 @@ ALTER TABLE security_audit ADD COLUMN trace_id text;
 INSERT INTO sidelight_schema_version (version) VALUES (2);
 )sql";
 
+// Version 3: event_id is no longer unique across the tables' chains, only indexed. A chain is
+// every row its writer committed: an event sent to two pods, or retried once its pod's spool no
+// longer held it, is a row of each chain that committed it, and skipping one (ON CONFLICT DO
+// NOTHING, as before) left a gap in that chain. No row is rewritten.
+constexpr const char* version_3_sql = R"sql(
+ALTER TABLE audit_log DROP CONSTRAINT audit_log_event_id_key;
+CREATE INDEX audit_log_event_id ON audit_log (event_id);
+ALTER TABLE security_audit DROP CONSTRAINT security_audit_event_id_key;
+CREATE INDEX security_audit_event_id ON security_audit (event_id);
+INSERT INTO sidelight_schema_version (version) VALUES (3);
+)sql";
+
 // Runs the steps from `found` (0: nothing yet) to pg_schema_version.
 void migrate_from(pg::connection& conn, int found) {
     if (found < 1) conn.exec(version_1_sql);
     if (found < 2) conn.exec(version_2_sql);
+    if (found < 3) conn.exec(version_3_sql);
 }
 
 }  // namespace

@@ -19,8 +19,9 @@
 
 namespace sidelight::audit {
 
-// 1: the tables, indexes and triggers; 2: trace_id text (NULL when none) on both event tables.
-inline constexpr int pg_schema_version = 2;
+// 1: the tables, indexes and triggers; 2: trace_id text (NULL when none) on both event tables;
+// 3: event_id indexed, no longer unique (a chain keeps every row its writer committed).
+inline constexpr int pg_schema_version = 3;
 
 // Creates or upgrades the schema, idempotently, in one transaction under an advisory lock, so
 // that any number of writers starting at once create it once. A database already at this version

@@ -163,8 +163,7 @@ constexpr const char* insert_audit_sql =
     "ip_address, ip_text, user_agent, trace_id) SELECT $1, * FROM unnest($2::bigint[], "
     "$3::uuid[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[], "
     "$9::integer[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], "
-    "$16::jsonb[], $17::text[], $18::inet[], $19::text[], $20::text[], $21::text[]) "
-    "ON CONFLICT (event_id) DO NOTHING";
+    "$16::jsonb[], $17::text[], $18::inet[], $19::text[], $20::text[], $21::text[])";
 constexpr std::size_t audit_columns = 20;
 constexpr const char* insert_security_sql =
     "INSERT INTO security_audit (chain, seq, event_id, created_at, source, request_id, method, "
@@ -172,7 +171,7 @@ constexpr const char* insert_security_sql =
     "details_text, trace_id) SELECT $1, * FROM unnest($2::bigint[], $3::uuid[], "
     "$4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[], $9::integer[], "
     "$10::text[], $11::text[], $12::text[], $13::text[], $14::inet[], $15::text[], "
-    "$16::boolean[], $17::jsonb[], $18::text[], $19::text[]) ON CONFLICT (event_id) DO NOTHING";
+    "$16::boolean[], $17::jsonb[], $18::text[], $19::text[])";
 constexpr std::size_t security_columns = 18;
 
 // NULL for no trace id, as in SQLite.
@@ -212,14 +211,15 @@ pg_store::pg_store(const std::string& dsn, std::string chain, bool migrate,
     if (migrate) {
         pg_migrate(conn_);
     } else if (const int v = pg_schema_version_of(conn_); v == 1) {
-        // The release before's schema, not yet migrated by a writer of this one: read as it
-        // is (no trace ids), written by nobody here.
+        // An older release's schema, not yet migrated by a writer of this one: read as it is
+        // (no trace ids), written by nobody here.
         read_only_v1_ = true;
-    } else if (v != pg_schema_version) {
+    } else if (v < 2 || v > pg_schema_version) {
+        // Version 2 reads as version 3 (only the event_id index differs).
         throw store_error("postgres " + conn_.where() + ": " +
                           (v == 0 ? std::string("no sidelight audit schema in this database")
                                   : "audit schema version " + std::to_string(v) +
-                                        ", this sidelight reads versions 1 and " +
+                                        ", this sidelight reads versions 1 to " +
                                         std::to_string(pg_schema_version)));
     }
     if (!read_only_v1_) {
@@ -275,7 +275,29 @@ std::string pg_store::hash_at(std::int64_t seq) {
     return r.rows() == 0 ? std::string() : std::string(r.text(0, 0));
 }
 
-// Both tables' rows as one INSERT each; returns the rows written (event_id repeats skipped).
+// How many of `rows` carry an event_id stored already (by any chain) or repeated among them: an
+// event sent to two pods, or retried once its pod's spool no longer held it. They are stored
+// all the same (their chain needs them) and counted.
+std::size_t pg_store::stored_already(std::span<const stored_event> rows) {
+    std::string ids = "{";
+    for (const auto& row : rows) pg::append_array_element(ids, event_id_of(row.ev));
+    ids += "}";
+    const pg::param p[] = {ids};
+    const auto t0 = clock::now();
+    auto r = conn_.exec(
+        "SELECT event_id::text FROM audit_log WHERE event_id = ANY($1::uuid[]) UNION "
+        "SELECT event_id::text FROM security_audit WHERE event_id = ANY($1::uuid[])",
+        p);
+    timed("select", "both", t0);
+    std::unordered_set<std::string> seen;
+    for (int i = 0; i < r.rows(); ++i) seen.emplace(r.text(i, 0));
+    std::size_t repeats = 0;
+    for (const auto& row : rows)
+        if (!seen.insert(event_id_of(row.ev)).second) ++repeats;
+    return repeats;
+}
+
+// Both tables' rows as one INSERT each; returns the rows written.
 std::size_t pg_store::insert_rows(std::span<const stored_event> rows) {
     columns audit(audit_columns), security(security_columns);
     std::size_t n_audit = 0, n_security = 0;
@@ -386,8 +408,12 @@ forward_result pg_store::forward(std::span<const stored_event> rows,
                     std::to_string(head.seq) +
                     (fresh.front().seq == head.seq + 1 ? " with another hash" : ""));
             }
+            out.duplicates = stored_already(fresh);
             out.inserted = insert_rows(fresh);
-            out.duplicates = fresh.size() - out.inserted;
+            if (out.inserted != fresh.size())
+                throw store_error("postgres " + conn_.where() + ": " +
+                                  std::to_string(out.inserted) + " of " +
+                                  std::to_string(fresh.size()) + " rows inserted");
             out.head = {fresh.back().seq, fresh.back().hash};
         }
         insert_checkpoints(checkpoints);

@@ -8,8 +8,9 @@
 //                               holds already (a re-send after a crash) are skipped after their
 //                               hash is compared; a row that would not continue the chain (a gap,
 //                               another writer's rows under the same chain) is a chain_conflict
-//                               and nothing is written. An event_id stored already (by another
-//                               chain) is skipped and counted (ON CONFLICT (event_id) DO NOTHING).
+//                               and nothing is written. A row whose event_id is stored already
+//                               (another pod's chain, or this chain's earlier row) is stored all
+//                               the same, its chain needs it, and counted in `duplicates`.
 //   append(batch)               the store interface: chains the events onto this chain's head
 //                               itself (tests, tools); the agent writes through the spool.
 //   query / head                scoped to the current chain; query with no chain set reads every
@@ -45,7 +46,7 @@ struct forward_result {
     chain_head head;             // the chain's head in Postgres after the commit
     std::size_t inserted = 0;    // rows written
     std::size_t present = 0;     // rows Postgres held already (same seq and hash)
-    std::size_t duplicates = 0;  // rows skipped: their event_id is stored in another chain
+    std::size_t duplicates = 0;  // rows whose event_id was stored already (written all the same)
 };
 
 using duration_hook = std::function<void(std::string_view op, std::string_view table, double ms)>;
@@ -82,6 +83,7 @@ class pg_store final : public store {
     chain_head read_head();
     std::string hash_at(std::int64_t seq);
     std::size_t insert_rows(std::span<const stored_event> rows);
+    std::size_t stored_already(std::span<const stored_event> rows);
     void insert_checkpoints(std::span<const checkpoint> checkpoints);
     template <typename F>
     auto in_transaction(F&& body);

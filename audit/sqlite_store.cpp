@@ -268,8 +268,9 @@ int authorize(void* spool, int action, const char* arg1, const char* arg2, const
     const std::string_view table = arg1 ? arg1 : "";
     if (spool != nullptr) {
         const bool events = table == "audit_log" || table == "security_audit";
-        if (action == SQLITE_DELETE && (events || table == "spool_checkpoint")) return SQLITE_OK;
-        if (action == SQLITE_INSERT && table == "spool_checkpoint") return SQLITE_OK;
+        const bool own = table == "spool_checkpoint" || table == "spool_forwarded_id";
+        if (action == SQLITE_DELETE && (events || own)) return SQLITE_OK;
+        if (action == SQLITE_INSERT && own) return SQLITE_OK;
         if (action == SQLITE_UPDATE && table == "spool_state") return SQLITE_OK;
     }
     switch (action) {
@@ -407,7 +408,11 @@ void sqlite_store::open_spool_tables() {
         "INSERT OR IGNORE INTO spool_state VALUES (1, 0, '" +
         std::string(genesis_hash) +
         "');"
-        "CREATE TABLE IF NOT EXISTS spool_checkpoint (seq INTEGER NOT NULL, line TEXT NOT NULL);");
+        "CREATE TABLE IF NOT EXISTS spool_checkpoint (seq INTEGER NOT NULL, line TEXT NOT NULL);"
+        // The event API's ids (a client's, for its retries) of rows pruned once Postgres held
+        // them, for forwarded_id_retention: a retry then is acknowledged, not stored again.
+        "CREATE TABLE IF NOT EXISTS spool_forwarded_id (event_id TEXT PRIMARY KEY, "
+        "tbl INTEGER NOT NULL, seq INTEGER NOT NULL, at INTEGER NOT NULL) WITHOUT ROWID;");
 }
 
 void sqlite_store::require_spool() const {
@@ -457,6 +462,13 @@ void sqlite_store::acknowledge(const chain_head& acked) {
         SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
         write_acknowledged(acked);
         const auto upto = std::to_string(acked.seq);
+        const std::string now_s = "CAST(strftime('%s', 'now') AS INTEGER)";
+        db_.exec("INSERT OR IGNORE INTO spool_forwarded_id SELECT event_id, 0, seq, " + now_s +
+                 " FROM audit_log WHERE seq <= " + upto + " AND source = 'api'");
+        db_.exec("INSERT OR IGNORE INTO spool_forwarded_id SELECT event_id, 1, seq, " + now_s +
+                 " FROM security_audit WHERE seq <= " + upto + " AND source = 'api'");
+        db_.exec("DELETE FROM spool_forwarded_id WHERE at < " + now_s + " - " +
+                 std::to_string(forwarded_id_retention.count()));
         db_.exec("DELETE FROM audit_log WHERE seq <= " + upto);
         db_.exec("DELETE FROM security_audit WHERE seq <= " + upto);
         db_.exec("DELETE FROM spool_checkpoint WHERE seq <= " + upto);
@@ -515,7 +527,24 @@ std::optional<stored_event> sqlite_store::find_event_id(const std::string& event
     std::optional<stored_event> found;
     if (by_event_id_->executeStep()) found = decode_row(*by_event_id_);
     by_event_id_->reset();
-    return found;
+    if (found || !spool_) return found;
+    // A row the spool forwarded and pruned: known by its id, table and seq only (the writer
+    // answers a repeat with the id, and knows it for a repeat by its seq).
+    SQLite::Statement st(db_, "SELECT tbl, seq FROM spool_forwarded_id WHERE event_id = ?1");
+    st.bind(1, event_id);
+    if (!st.executeStep()) return found;
+    stored_event row;
+    row.seq = st.getColumn(1).getInt64();
+    if (st.getColumn(0).getInt() == 0) {
+        audit_event a;
+        a.event_id = event_id;
+        row.ev = std::move(a);
+    } else {
+        security_event s;
+        s.event_id = event_id;
+        row.ev = std::move(s);
+    }
+    return row;
 }
 
 SQLite::Statement& sqlite_store::insert_statement(table_kind table, std::size_t slot) {

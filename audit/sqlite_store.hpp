@@ -25,6 +25,7 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include <array>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -44,6 +45,10 @@ namespace sidelight::audit {
 struct spool_options {
     std::uint64_t max_bytes = 1024ull * 1024 * 1024;
 };
+
+// How long a spool remembers the id of an event API row it pruned (Postgres held it): a retry
+// of it within that time is acknowledged and not stored again.
+inline constexpr std::chrono::seconds forwarded_id_retention{24 * 60 * 60};
 
 enum class open_mode {
     create,    // create the file and schema when missing

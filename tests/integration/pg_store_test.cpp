@@ -392,6 +392,72 @@ TEST_F(PgStoreTest, PostgresRefusingTheBatchesIsDegradedThenCatchesUp) {
     expect_verified({"f"});
 }
 
+// The event API with its event_id on two pods: a retry on one pod after its spool forwarded and
+// pruned the event is acknowledged and not stored again; the same event reaching the other pod
+// while Postgres is away is stored in that pod's chain too (nothing could tell it apart) and
+// counted. Every chain stays whole in Postgres, and forwarding goes on.
+TEST_F(PgStoreTest, AnEventIdSentAgainOrToAnotherPodLeavesEveryChainWhole) {
+    auto app = ok_app();
+    temp_dir dir_a, dir_b;
+    const std::string admin = "admin:\n  listen: 127.0.0.1:0\n";
+    const auto with_token = [&](std::string yaml) {
+        yaml.insert(yaml.find(admin) + admin.size(), "  token: t0k-fleet\n");
+        return yaml;
+    };
+    const std::string auth = "Authorization: Bearer t0k-fleet\r\n";
+    auto a = sidelight_process::run(
+        dir_a, with_token(test_config(app.port(), audit_yaml(dsn(), "a", dir_a))));
+    auto b = sidelight_process::run(
+        dir_b, with_token(test_config(app.port(), audit_yaml(dsn(), "b", dir_b))));
+    const std::string id = "0190a4b2-7c1d-7e3f-8a9b-0123456789ab";
+    const std::string body =
+        R"({"action":"PAY","entity_type":"order","entity_id":"o-1","event_id":")" + id + R"("})";
+    const auto post = [&](std::uint16_t port) {
+        auto c = connection::connect(port);
+        c.send(json_request("POST", "/v1/audit", body, auth));
+        const auto reply = c.read_message(true);
+        EXPECT_TRUE(reply);
+        if (!reply) return 0;
+        EXPECT_NE(reply->body.find(id), std::string::npos) << reply->body;
+        return reply->status;
+    };
+    const auto rows_with_id = [&](const std::string& chain) {
+        return std::stoi(sql("SELECT count(*) FROM audit_log WHERE chain = '" + chain +
+                             "' AND event_id = '" + id + "'"));
+    };
+
+    ASSERT_EQ(post(a->admin_port()), 201);
+    for (int i = 0; i < 2; ++i) ASSERT_EQ(get_item(a->proxy_port(), i), 200);
+    expect_exact("a", 3);
+    // Pruned from a's spool once Postgres holds it (at most a second later, when idle).
+    std::this_thread::sleep_for(2s);
+    ASSERT_EQ(post(a->admin_port()), 201);  // the retry
+    ASSERT_EQ(get_item(a->proxy_port(), 2), 200);
+    expect_exact("a", 4);  // the retry took no seq: the next request is row 4
+    EXPECT_EQ(rows_with_id("a"), 1);
+
+    {
+        restart_guard guard;
+        cluster().stop();
+        ASSERT_EQ(post(b->admin_port()), 201);
+        for (int i = 0; i < 2; ++i) ASSERT_EQ(get_item(b->proxy_port(), i), 200);
+        cluster().start();
+    }
+    ASSERT_TRUE(eventually([&] { return tally("b") == "3|3|3"; }, 30s)) << tally("b");
+    EXPECT_EQ(rows_with_id("b"), 1);
+    EXPECT_TRUE(eventually(
+        [&] { return metric(b->admin_port(), "sidelight_audit_forward_duplicates_total") == 1; },
+        10s));
+    EXPECT_EQ(metric(a->admin_port(), "sidelight_audit_forward_duplicates_total"), 0);
+    // Both go on: one more row each, and both chains verify.
+    ASSERT_EQ(get_item(a->proxy_port(), 3), 200);
+    ASSERT_EQ(get_item(b->proxy_port(), 3), 200);
+    expect_exact("a", 5);
+    ASSERT_TRUE(eventually([&] { return tally("b") == "4|4|4"; }, 30s)) << tally("b");
+    EXPECT_EQ(store_health(b->admin_port()).at("state").as_string(), "ok");
+    expect_verified({"a", "b"});
+}
+
 TEST_F(PgStoreTest, KilledWhileForwardingANewProcessOnTheSpoolFinishesTheChain) {
     auto app = ok_app();
     temp_dir dir;

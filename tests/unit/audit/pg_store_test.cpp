@@ -52,7 +52,7 @@ TEST_F(PgStore, CreatesTheSchemaWithTheOriginalColumnsIndexesAndVersion) {
     pg_store s(dsn(), "pod-a", true);
     EXPECT_EQ(sql("SELECT string_agg(version::text, ',' ORDER BY version) FROM "
                   "sidelight_schema_version"),
-              "1,2");
+              "1,2,3");
     for (const char* table : {"audit_log", "security_audit"}) {
         EXPECT_EQ(sql(std::string("SELECT data_type || ':' || is_nullable FROM "
                                   "information_schema.columns WHERE table_name = '") +
@@ -70,15 +70,18 @@ TEST_F(PgStore, CreatesTheSchemaWithTheOriginalColumnsIndexesAndVersion) {
                   "FROM information_schema.columns WHERE table_name = 'security_audit' AND "
                   "column_name IN ('details', 'success', 'ip_address')"),
               "details:jsonb,ip_address:inet,success:boolean");
-    for (const char* index :
-         {"audit_log_user_id", "audit_log_entity", "audit_log_created_at",
-          "security_audit_event_type", "audit_log_event_id_key", "audit_log_pkey",
-          "security_audit_pkey", "security_audit_event_id_key"}) {
+    for (const char* index : {"audit_log_user_id", "audit_log_entity", "audit_log_created_at",
+                              "security_audit_event_type", "audit_log_event_id", "audit_log_pkey",
+                              "security_audit_pkey", "security_audit_event_id"}) {
         EXPECT_EQ(
             sql(std::string("SELECT count(*) FROM pg_indexes WHERE indexname = '") + index + "'"),
             "1")
             << index;
     }
+    // Version 3: event_id indexed, not unique (a chain keeps every row its writer committed).
+    EXPECT_EQ(sql("SELECT count(*) FROM pg_indexes WHERE indexname LIKE '%event_id_key'"), "0");
+    EXPECT_EQ(sql("SELECT indexdef FROM pg_indexes WHERE indexname = 'audit_log_event_id'"),
+              "CREATE INDEX audit_log_event_id ON public.audit_log USING btree (event_id)");
     EXPECT_EQ(sql("SELECT indexdef FROM pg_indexes WHERE indexname = 'audit_log_entity'"),
               "CREATE INDEX audit_log_entity ON public.audit_log USING btree (entity_type, "
               "entity_id)");
@@ -99,9 +102,9 @@ TEST_F(PgStore, MigrationIsIdempotentAndSafeWhenManyWritersStartAtOnce) {
     }
     for (auto& t : writers) t.join();
     EXPECT_EQ(failures.load(), 0);
-    EXPECT_EQ(sql("SELECT count(*) FROM sidelight_schema_version"), "2");  // versions 1 and 2
+    EXPECT_EQ(sql("SELECT count(*) FROM sidelight_schema_version"), "3");  // versions 1 to 3
     pg_store again(dsn(), "pod-a", true);
-    EXPECT_EQ(sql("SELECT count(*) FROM sidelight_schema_version"), "2");
+    EXPECT_EQ(sql("SELECT count(*) FROM sidelight_schema_version"), "3");
 }
 
 TEST_F(PgStore, RefusesADatabaseWithoutTheSchemaOrWithANewerOne) {
@@ -212,6 +215,52 @@ TEST_F(PgStore, ForwardedRowsKeepTheirTraceIdAndVerify) {
     EXPECT_EQ(v.broken_seq, 2);
 }
 
+// What version 3 changed, undone: event_id unique again, the version row gone.
+constexpr const char* back_to_version_2 =
+    "DROP INDEX audit_log_event_id; DROP INDEX security_audit_event_id; ALTER TABLE audit_log "
+    "ADD CONSTRAINT audit_log_event_id_key UNIQUE (event_id); ALTER TABLE security_audit ADD "
+    "CONSTRAINT security_audit_event_id_key UNIQUE (event_id); DELETE FROM "
+    "sidelight_schema_version WHERE version = 3;";
+
+// A version-2 database (event_id unique across the chains) is read as it is by a reader that
+// does not migrate, and upgraded by the first writer: its rows keep verifying, and a row whose
+// event_id another chain holds is then stored in its own chain and counted.
+TEST_F(PgStore, AVersion2DatabaseIsReadThenUpgradedAndKeepsEveryRowOfAChain) {
+    const auto rows = spooled(4, "pod-a");
+    {
+        pg_store s(dsn(), "pod-a", true);
+        s.forward(rows, {});
+    }
+    sql(back_to_version_2);
+    {
+        pg_store reader(dsn(), "pod-a", false);
+        EXPECT_EQ(reader.query({}).size(), 4u);
+        const auto v = verify(reader);
+        EXPECT_TRUE(v.ok()) << v.detail;
+    }
+    pg_store b(dsn(), "pod-b", true);
+    EXPECT_EQ(sql("SELECT max(version) FROM sidelight_schema_version"), "3");
+    // pod-b's chain: a row with pod-a's first event_id (one event sent to both), then its own.
+    std::vector<event> batch{rows.front().ev, make_audit("own")};
+    for (auto& ev : batch) std::visit([](auto& e) { e.generated_id = false; }, ev);
+    std::get<audit_event>(batch[1]).event_id.clear();
+    sqlite_store spool(testing::store_at(dir_.file("spool-pod-b.db")));
+    const auto mine = spool.append(batch);
+    ASSERT_EQ(mine.size(), 2u);
+    const auto r = b.forward(mine, {});
+    EXPECT_EQ(r.inserted, 2u);
+    EXPECT_EQ(r.duplicates, 1u);
+    EXPECT_EQ(r.head.seq, 2);
+    EXPECT_EQ(sql("SELECT count(*) FROM audit_log WHERE event_id = '" +
+                  event_id_of(rows.front().ev) + "'"),
+              "2");
+    const auto v = verify(b);
+    EXPECT_TRUE(v.ok()) << v.detail;
+    EXPECT_EQ(v.count, 2);
+    pg_store a(dsn(), "pod-a", true);
+    EXPECT_TRUE(verify(a).ok());
+}
+
 // A database of the release before (schema version 1, rows without trace_id) is upgraded by the
 // first writer that migrates: its rows keep verifying, new rows carry their trace id. Until
 // then a reader that does not migrate (audit verify, query, export; the event API) reads it as
@@ -222,8 +271,9 @@ TEST_F(PgStore, AVersion1DatabaseIsUpgradedAndItsRowsStillVerify) {
         pg_store s(dsn(), "pod-a", true);
         s.forward(old_rows, {});
     }
-    // Back to version 1 as it was: no trace_id column, one version row.
-    sql("ALTER TABLE audit_log DROP COLUMN trace_id; ALTER TABLE security_audit DROP COLUMN "
+    // Back to version 1 as it was: no trace_id column, event_id unique, one version row.
+    sql(std::string(back_to_version_2) +
+        "ALTER TABLE audit_log DROP COLUMN trace_id; ALTER TABLE security_audit DROP COLUMN "
         "trace_id; DELETE FROM sidelight_schema_version WHERE version = 2");
     {
         pg_store reader(dsn(), "pod-a", false);
@@ -248,7 +298,7 @@ TEST_F(PgStore, AVersion1DatabaseIsUpgradedAndItsRowsStillVerify) {
         EXPECT_EQ(sql("SELECT max(version) FROM sidelight_schema_version"), "1");
     }
     pg_store s(dsn(), "pod-a", true);
-    EXPECT_EQ(sql("SELECT max(version) FROM sidelight_schema_version"), "2");
+    EXPECT_EQ(sql("SELECT max(version) FROM sidelight_schema_version"), "3");
     EXPECT_EQ(sql("SELECT count(*) FROM audit_log WHERE trace_id IS NULL"), "3");
     auto v = verify(s);
     EXPECT_TRUE(v.ok()) << v.detail;

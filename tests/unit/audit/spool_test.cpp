@@ -44,6 +44,37 @@ TEST(Spool, AcknowledgingPrunesWhatPostgresHoldsAndTheChainGoesOn) {
     EXPECT_EQ(next.front().prev_hash, rows[9].hash);
 }
 
+// An event API event (a client's event_id) sent again after the spool forwarded and pruned it
+// is acknowledged with its first seq and not stored again, in either table; a rule's event
+// (an id sidelight generated) leaves no id behind.
+TEST(Spool, AClientsEventIdIsRememberedAfterItsRowIsPruned) {
+    temp_dir dir;
+    sqlite_store spool(store_at(dir.file("s.db")), open_mode::create, spool_options{});
+    auto api = make_audit("alice");
+    api.source = event_source::api;
+    api.event_id = "0190a4b2-7c1d-7e3f-8a9b-0123456789ab";
+    auto login = testing::make_security("login_failed", "bob");
+    login.source = event_source::api;
+    login.event_id = "0190a4b2-7c1d-7e3f-8a9b-0123456789ac";
+    std::vector<event> first{api, login, make_audit("rule")};
+    const auto rows = spool.append(first);
+    ASSERT_EQ(rows.size(), 3u);
+    spool.acknowledge({3, rows[2].hash});
+    EXPECT_EQ(raw_db(dir.file("s.db")).text("SELECT count(*) FROM audit_log"), "0");
+    EXPECT_EQ(raw_db(dir.file("s.db")).text("SELECT count(*) FROM spool_forwarded_id"), "2");
+
+    std::vector<event> again{api, login, make_audit("next")};
+    const auto answered = spool.append(again);
+    ASSERT_EQ(answered.size(), 3u);
+    EXPECT_EQ(answered[0].seq, 1);  // the stored row's seq: a repeat
+    EXPECT_EQ(event_id_of(answered[0].ev), api.event_id);
+    EXPECT_TRUE(std::holds_alternative<security_event>(answered[1].ev));
+    EXPECT_EQ(answered[1].seq, 2);
+    EXPECT_EQ(answered[2].seq, 4);  // only the new event took a seq
+    EXPECT_EQ(spool.head().seq, 4);
+    EXPECT_EQ(raw_db(dir.file("s.db")).text("SELECT count(*) FROM audit_log"), "1");
+}
+
 TEST(Spool, AFreshSpoolIsSeededOnlyOnce) {
     temp_dir dir;
     sqlite_store spool(store_at(dir.file("s.db")), open_mode::create, spool_options{});
