@@ -12,12 +12,14 @@ SIDELIGHT=path picks the binary (build/sidelight).
 
 Per run (pgbench -c 10 -j 2 -T DURATION) and target: tps, p50 and p99 of the transaction
 latencies (µs), the machine's idle share (%, /proc/stat), all CPU of the machine per transaction
-(µs), and for a proxy, per statement: its CPU (µs, utime + stime), its voluntary and involuntary
+(µs) and the share of it that went to the PostgreSQL processes, to pgbench, to interrupts and
+to the hypervisor (steal), and for a proxy, per statement: its CPU (µs, utime + stime), its voluntary and involuntary
 context switches, and the time its threads waited runnable for a core (µs,
 /proc/PID/task/*/schedstat). Prints each run, then the medians. Runs as root.
 """
 import argparse
 import glob
+import resource
 import os
 import shutil
 import statistics
@@ -57,6 +59,36 @@ def machine_ticks():
     return [int(x) for x in open('/proc/stat').readline().split()[1:]]
 
 
+def ticks(pid, with_children=False):
+    """utime + stime of `pid` (and cutime + cstime: its reaped children), clock ticks."""
+    fields = open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()
+    return sum(int(f) for f in fields[11:15 if with_children else 13])
+
+
+def postgres_ticks(postmaster):
+    """The postmaster's CPU and its reaped children's (backends that ended), and per process
+    still running, its own: a backend's CPU is counted once, in one of the two."""
+    children = {}
+    for c in open(f'/proc/{postmaster}/task/{postmaster}/children').read().split():
+        try:
+            children[int(c)] = ticks(int(c))
+        except OSError:
+            pass  # ended between the listing and the read: reaped into the postmaster's figure
+    return ticks(postmaster, True), children
+
+
+def postgres_cpu(before, after):
+    """Seconds of CPU the PostgreSQL processes used between two postgres_ticks()."""
+    live = sum(t - before[1].get(pid, 0) for pid, t in after[1].items())
+    return (after[0] - before[0] + live) / HZ
+
+
+def bench_cpu():
+    """CPU seconds of the finished children (pgbench and its shell)."""
+    u = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return u.ru_utime + u.ru_stime
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--mode', default='prepared', choices=['simple', 'extended', 'prepared'])
@@ -76,6 +108,7 @@ def main():
        "-c max_connections=100' >/dev/null")
     try:
         sh(f'pgbench -h 127.0.0.1 -p {DB_PORT} -U postgres -i -s 10 -q postgres >/dev/null 2>&1')
+        postmaster = int(open(f'{work}/data/postmaster.pid').readline())
         with open(f'{work}/users.txt', 'w') as f:
             f.write('"postgres" ""\n')
         with open(f'{work}/pgbouncer.ini', 'w') as f:
@@ -115,12 +148,15 @@ def main():
                 for f in glob.glob(f'{work}/tx*'):
                     os.remove(f)
                 before, t0 = proxy_stat(pid) if pid else None, machine_ticks()
+                pg0, bench0 = postgres_ticks(postmaster), bench_cpu()
                 out = subprocess.run(
                     f"pgbench -h 127.0.0.1 -p {port} -U postgres -n "
                     f"{'-S' if args.script == 'select' else ''} -M {args.mode} -c 10 -j 2 "
                     f"-T {args.duration} -l --log-prefix={work}/tx postgres",
                     shell=True, capture_output=True, text=True).stdout
                 after, t1 = proxy_stat(pid) if pid else None, machine_ticks()
+                time.sleep(0.5)  # the backends end and are reaped
+                pg1, bench1 = postgres_ticks(postmaster), bench_cpu()
                 if 'tps' not in out:
                     sys.exit(f'{name}: pgbench failed: {out[-500:]}')
                 lat = sorted(int(line.split()[2]) for f in glob.glob(f'{work}/tx*')
@@ -129,7 +165,9 @@ def main():
                 idle = d[3] + d[4]
                 row = dict(tps=len(lat) / args.duration, p50=lat[len(lat) // 2],
                            p99=lat[int(len(lat) * 0.99)], idle=100 * idle / sum(d),
-                           all_cpu=(sum(d) - idle) / HZ * 1e6 / len(lat))
+                           all_cpu=(sum(d) - idle) / HZ * 1e6 / len(lat),
+                           pg=postgres_cpu(pg0, pg1) * 1e6 / len(lat), bench=(bench1 - bench0) * 1e6 / len(lat),
+                           irq=(d[5] + d[6]) / HZ * 1e6 / len(lat), steal=d[7] / HZ * 1e6 / len(lat))
                 if pid:
                     n = len(lat) * per_tx
                     row.update(cpu=(after[0] - before[0]) * 1e6 / n, vol=(after[1] - before[1]) / n,
@@ -147,7 +185,9 @@ def main():
             line = (f"{name:10s} tps={med(name, 'tps'):6.0f} p50={med(name, 'p50'):5.0f} "
                     f"p99={med(name, 'p99'):5.0f} added p50={med(name, 'p50') - med('direct', 'p50'):+5.0f} "
                     f"p99={med(name, 'p99') - med('direct', 'p99'):+5.0f} idle%={med(name, 'idle'):4.1f} "
-                    f"all_cpu/tx={med(name, 'all_cpu'):5.1f}")
+                    f"all_cpu/tx={med(name, 'all_cpu'):5.1f} postgres/tx={med(name, 'pg'):5.1f} "
+                    f"pgbench/tx={med(name, 'bench'):5.1f} irq/tx={med(name, 'irq'):4.1f} "
+                    f"steal/tx={med(name, 'steal'):4.1f}")
             if pid:
                 line += (f" cpu/stmt={med(name, 'cpu'):5.1f} vol={med(name, 'vol'):.3f} "
                          f"inv={med(name, 'inv'):.3f} wait={med(name, 'wait'):5.1f} "
