@@ -125,7 +125,16 @@ bool forwarder::forward_batch() {
         if (usable) rows = std::move(prefetched);
     }
     if (rows.empty()) rows = read_after(acked_.seq);
-    if (rows.empty()) return false;
+    if (rows.empty()) {
+        // Checkpoints recorded after the batch they cover was read (the writer records one after
+        // the commit that wakes this thread): sent alone, before they are pruned.
+        const auto late = spool_.checkpoints_upto(acked_.seq);
+        if (!late.empty() && late.back().seq > sent_checkpoint_) {
+            pg_->forward({}, late);
+            sent_checkpoint_ = late.back().seq;
+        }
+        return false;
+    }
     if (rows.size() == cfg_.forward_batch) {
         next_after_ = rows.back().seq;
         next_ = std::async(std::launch::async,
@@ -134,6 +143,7 @@ bool forwarder::forward_batch() {
     const auto checkpoints = spool_.checkpoints_upto(rows.back().seq);
     const auto result = pg_->forward(rows, checkpoints);
     failing_.store(false);
+    if (!checkpoints.empty()) sent_checkpoint_ = std::max(sent_checkpoint_, checkpoints.back().seq);
     acked_ = {rows.back().seq, rows.back().hash};
     acked_seq_.store(acked_.seq);
     // The spool learns it (and prunes) at most once per prune_every while busy: a stale mark
@@ -153,9 +163,10 @@ bool forwarder::forward_batch() {
 }
 
 void forwarder::persist_ack() {
-    if (acked_.seq > persisted_seq_) {
-        spool_.acknowledge(acked_);
+    if (acked_.seq > persisted_seq_ || sent_checkpoint_ > pruned_checkpoint_) {
+        spool_.acknowledge(acked_, sent_checkpoint_);
         persisted_seq_ = acked_.seq;
+        pruned_checkpoint_ = sent_checkpoint_;
     }
     last_prune_ = clock::now();
 }

@@ -94,6 +94,8 @@ class forwarder {
     std::unique_ptr<pg_store> pg_;    // forwarder thread only
     chain_head acked_;                // forwarder thread only: what Postgres holds
     std::int64_t persisted_seq_ = 0;  // the acknowledged head the spool has recorded
+    // The last checkpoint Postgres holds, and the last the spool pruned (forwarder thread).
+    std::int64_t sent_checkpoint_ = 0, pruned_checkpoint_ = 0;
     clock::time_point last_prune_{};
     std::future<std::vector<stored_event>> next_;  // the batch after next_after_, being read
     std::int64_t next_after_ = 0;

@@ -455,7 +455,8 @@ chain_head sqlite_store::acknowledged() {
     }
 }
 
-void sqlite_store::acknowledge(const chain_head& acked) {
+void sqlite_store::acknowledge(const chain_head& acked,
+                               std::optional<std::int64_t> checkpoints_sent) {
     require_spool();
     std::lock_guard lock(mutex_);
     try {
@@ -471,7 +472,8 @@ void sqlite_store::acknowledge(const chain_head& acked) {
                  std::to_string(forwarded_id_retention.count()));
         db_.exec("DELETE FROM audit_log WHERE seq <= " + upto);
         db_.exec("DELETE FROM security_audit WHERE seq <= " + upto);
-        db_.exec("DELETE FROM spool_checkpoint WHERE seq <= " + upto);
+        db_.exec("DELETE FROM spool_checkpoint WHERE seq <= " +
+                 std::to_string(std::min(acked.seq, checkpoints_sent.value_or(acked.seq))));
         tx.commit();
     } catch (const SQLite::Exception& e) {
         throw store_error("spool " + path_ + ": acknowledge failed: " + e.what());

@@ -80,9 +80,11 @@ class sqlite_store final : public store {
     // Spool only (store_error otherwise).
     // How far Postgres holds the chain ({0, genesis} at first).
     chain_head acknowledged();
-    // Records that Postgres holds the chain up to `acked` and prunes the rows and checkpoints up
-    // to it, in one transaction.
-    void acknowledge(const chain_head& acked);
+    // Records that Postgres holds the chain up to `acked` and prunes the rows up to it, and the
+    // checkpoints up to `checkpoints_sent` (those Postgres holds: a checkpoint recorded after
+    // the forwarder read them waits for the next send), in one transaction. Without it, the
+    // checkpoints up to `acked`.
+    void acknowledge(const chain_head& acked, std::optional<std::int64_t> checkpoints_sent = {});
     // A fresh spool (no rows, nothing acknowledged) continues a chain Postgres holds already:
     // `acked` becomes its head. False (and nothing changed) when the spool is not fresh.
     bool seed(const chain_head& acked);

@@ -175,6 +175,28 @@ TEST_F(Forwarder, AFreshSpoolContinuesTheChainPostgresHolds) {
     EXPECT_TRUE(chain_verifies());
 }
 
+// The writer records a checkpoint after the commit that wakes the forwarder, which may have read
+// the batch's checkpoints already: a checkpoint the spool holds for rows Postgres holds is sent
+// by itself when there is nothing else to send, then pruned.
+TEST_F(Forwarder, ACheckpointRecordedAfterItsRowsWereForwardedStillReachesPostgres) {
+    auto c = cfg_.store;
+    c.path = c.spool.path;
+    sqlite_store spool(c, open_mode::create, spool_options{});
+    forwarder fwd(spool, cfg_.store);
+    const auto rows =
+        spool.append(std::vector<event>{make_audit("a"), make_audit("b"), make_audit("c")});
+    fwd.notify();
+    ASSERT_TRUE(eventually([&] { return tally() == expect_tally(3); })) << tally();
+    ASSERT_TRUE(eventually([&] { return spool.acknowledged().seq == 3; }, 5s));
+    spool.record_checkpoint({3, rows[2].hash, now(), 3, {}});
+    fwd.notify();
+    EXPECT_TRUE(eventually(
+        [&] { return sql("SELECT count(*) FROM audit_checkpoint WHERE seq = 3") == "1"; }, 5s));
+    EXPECT_TRUE(eventually([&] { return spool.checkpoints_upto(3).empty(); }, 5s));
+    EXPECT_EQ(sql("SELECT hash FROM audit_checkpoint WHERE seq = 3"), rows[2].hash);
+    EXPECT_TRUE(chain_verifies());
+}
+
 TEST_F(Forwarder, TwoWritersUnderOneChainIdConflictAndKeepTheirEvents) {
     {
         pg_store other(cfg_.store.dsn, "pod-a", true);

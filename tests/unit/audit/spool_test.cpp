@@ -101,6 +101,25 @@ TEST(Spool, CheckpointsWaitForTheirRowsAndArePrunedWithThem) {
     EXPECT_EQ(spool.checkpoints_upto(4).front().seq, 4);
 }
 
+// A checkpoint recorded after the forwarder read the checkpoints of its batch is not one it
+// sent: acknowledging the batch prunes only the checkpoints sent.
+TEST(Spool, ACheckpointRecordedAfterTheSendIsNotPrunedWithTheRows) {
+    temp_dir dir;
+    sqlite_store spool(store_at(dir.file("s.db")), open_mode::create, spool_options{});
+    const auto rows = spool.append(audits(4));
+    spool.record_checkpoint({2, rows[1].hash, now(), 2, {}});
+    const auto sent = spool.checkpoints_upto(4);
+    ASSERT_EQ(sent.size(), 1u);
+    spool.record_checkpoint({4, rows[3].hash, now(), 4, {}});  // late: after the read
+    spool.acknowledge({4, rows[3].hash}, sent.back().seq);
+    EXPECT_EQ(raw_db(dir.file("s.db")).text("SELECT count(*) FROM audit_log"), "0");
+    const auto left = spool.checkpoints_upto(4);
+    ASSERT_EQ(left.size(), 1u);
+    EXPECT_EQ(left.front().seq, 4);
+    spool.acknowledge({4, rows[3].hash}, 4);
+    EXPECT_TRUE(spool.checkpoints_upto(4).empty());
+}
+
 TEST(Spool, PastMaxBytesNewEventsAreRefusedUntilPruned) {
     temp_dir dir;
     sqlite_store spool(store_at(dir.file("s.db")), open_mode::create, spool_options{1024 * 1024});
