@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <tuple>
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
@@ -9,7 +10,9 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -74,7 +77,16 @@ net::awaitable<void> serve(tcp::socket socket, const admin_handler& handler,
         http::request_parser<http::string_body> parser;
         parser.body_limit(max_body);
         stream.expires_after(std::chrono::seconds(30));
-        auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
+        auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+        // A client that asks before sending its body (curl does past 1 MiB) is told to go on;
+        // one whose Content-Length is over the limit has its error above instead.
+        if (!ec && !parser.is_done() &&
+            beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+            http::response<http::empty_body> go_on{http::status::continue_, parser.get().version()};
+            std::tie(ec, n) = co_await http::async_write(stream, go_on, use_tuple);
+        }
+        if (!ec && !parser.is_done())
+            std::tie(ec, n) = co_await http::async_read(stream, buffer, parser, use_tuple);
         if (ec) {
             if (ec != http::error::end_of_stream && ec != beast::error::timeout &&
                 ec != net::error::connection_reset && ec != net::error::eof) {
@@ -106,7 +118,14 @@ net::awaitable<void> serve(tcp::socket socket, const admin_handler& handler,
         res.body() = std::move(out.body);
         res.keep_alive(req.keep_alive());
         res.prepare_payload();
-        auto [wec, wn] = co_await http::async_write(stream, res, use_tuple);
+        beast::error_code wec;
+        if (req.method() == http::verb::head) {
+            // The GET's headers, Content-Length included, and no body.
+            http::response_serializer<http::string_body> head{res};
+            std::tie(wec, n) = co_await http::async_write_header(stream, head, use_tuple);
+        } else {
+            std::tie(wec, n) = co_await http::async_write(stream, res, use_tuple);
+        }
         if (wec || !res.keep_alive()) break;
     }
     beast::error_code ignored;

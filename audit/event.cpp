@@ -141,6 +141,35 @@ std::optional<time_point> parse_time(std::string_view text) {
     return tp;
 }
 
+std::optional<time_point> parse_client_time(std::string_view text) {
+    // YYYY-MM-DDTHH:MM:SS, an optional fraction of 1 to 9 digits (kept to the microsecond), and
+    // Z or an offset ±HH:MM.
+    if (text.size() < 20) return std::nullopt;
+    std::string canonical(text.substr(0, 19));
+    std::size_t i = 19;
+    std::string fraction;
+    if (text[i] == '.') {
+        for (++i; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) fraction += text[i];
+        if (fraction.empty() || fraction.size() > 9) return std::nullopt;
+    }
+    fraction.resize(6, '0');
+    const auto zone = text.substr(i);
+    std::chrono::minutes offset{0};
+    if (zone != "Z" && zone != "z") {
+        if (zone.size() != 6 || (zone[0] != '+' && zone[0] != '-') || zone[3] != ':' ||
+            !all_digits(zone.substr(1, 2)) || !all_digits(zone.substr(4, 2)))
+            return std::nullopt;
+        const int hours = (zone[1] - '0') * 10 + (zone[2] - '0');
+        const int minutes = (zone[4] - '0') * 10 + (zone[5] - '0');
+        if (hours > 23 || minutes > 59) return std::nullopt;
+        offset = std::chrono::minutes(hours * 60 + minutes);
+        if (zone[0] == '-') offset = -offset;
+    }
+    const auto utc = parse_time(canonical + "." + fraction + "Z");
+    if (!utc) return std::nullopt;
+    return *utc - offset;
+}
+
 time_point now() {
     return std::chrono::time_point_cast<std::chrono::microseconds>(
         std::chrono::system_clock::now());

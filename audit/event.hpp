@@ -86,6 +86,10 @@ std::optional<event_source> parse_source(std::string_view text);
 // format differently), so a stored value round-trips byte for byte.
 std::string format_time(time_point tp);
 std::optional<time_point> parse_time(std::string_view text);
+// What a client may send (the event API): YYYY-MM-DDTHH:MM:SS with an optional fraction of 1 to
+// 9 digits (truncated to the microsecond) and Z or an offset ±HH:MM, as JavaScript's
+// toISOString(), RFC 3339 and parse_time's own form write it.
+std::optional<time_point> parse_client_time(std::string_view text);
 time_point now();
 
 const std::string& event_id_of(const event& ev);

@@ -90,8 +90,8 @@ struct field_reader {
     time_point time(const char* name) {
         const auto s = text(name);
         if (s.empty()) return {};
-        auto t = parse_time(s);
-        if (!t) fail(prefix + name + ": expected an ISO-8601 UTC time");
+        auto t = parse_client_time(s);
+        if (!t) fail(prefix + name + ": expected an ISO-8601 time such as 2026-11-01T12:00:00Z");
         return t.value_or(time_point{});
     }
     std::string event_id() {
@@ -186,8 +186,8 @@ bool apply_parameter(query_filter& f, const std::string& name, const std::string
     } else if (name == "event_type") {
         f.event_type = value;
     } else if (name == "since" || name == "until") {
-        auto t = parse_time(value);
-        if (!t) error = name + ": expected an ISO-8601 UTC time";
+        auto t = parse_client_time(value);
+        if (!t) error = name + ": expected an ISO-8601 time such as 2026-11-01T12:00:00Z";
         (name == "since" ? f.since : f.until) = t;
     } else if (name == "after_seq") {
         if (!number(f.after_seq) || f.after_seq < 0)
@@ -206,8 +206,13 @@ bool apply_parameter(query_filter& f, const std::string& name, const std::string
 }  // namespace
 
 bool token_matches(std::string_view authorization, std::string_view token) {
-    constexpr std::string_view bearer = "Bearer ";
-    if (token.empty() || !authorization.starts_with(bearer)) return false;
+    // The scheme is case-insensitive (RFC 9110 §11.1).
+    constexpr std::string_view bearer = "bearer ";
+    if (token.empty() || authorization.size() < bearer.size()) return false;
+    for (std::size_t i = 0; i < bearer.size(); ++i) {
+        const char c = authorization[i];
+        if ((c >= 'A' && c <= 'Z' ? c + 32 : c) != bearer[i]) return false;
+    }
     const auto given = authorization.substr(bearer.size());
     // Length is not secret; the bytes are compared in constant time.
     return given.size() == token.size() &&
@@ -300,12 +305,13 @@ std::optional<query_filter> parse_query(std::string_view query, std::string& err
     return f;
 }
 
-std::string events_json(const std::vector<stored_event>& rows) {
+std::string events_json(const std::vector<stored_event>& rows, std::int64_t after_seq) {
     json::array events;
     for (const auto& row : rows) events.push_back(to_json(row));
     json::object o;
     o["events"] = std::move(events);
-    o["next_after_seq"] = rows.empty() ? 0 : rows.back().seq;
+    // An empty page leaves the client where it was: following next_after_seq never goes back.
+    o["next_after_seq"] = rows.empty() ? after_seq : rows.back().seq;
     return json::serialize(o) + "\n";
 }
 

@@ -45,6 +45,8 @@ parse_result parse_security_events(std::string_view json_body,
 // negative after_seq.
 std::optional<query_filter> parse_query(std::string_view query, std::string& error);
 
-std::string events_json(const std::vector<stored_event>& rows);
+// {"events":[...],"next_after_seq":N}: N is the last row's seq, or `after_seq` (the request's)
+// when there is none, so that a client following it never goes back.
+std::string events_json(const std::vector<stored_event>& rows, std::int64_t after_seq);
 
 }  // namespace sidelight::audit

@@ -72,10 +72,10 @@ util::plain_response event_endpoint::handle(const util::plain_request& req) {
         if (req.method != "GET") return method_not_allowed("GET", "use GET");
         return list_events(query);
     }
+    if (path != "/v1/audit" && path != "/v1/security") return json_error(404, "not found");
     if (req.method != "POST") return method_not_allowed("POST", "use POST");
     if (path == "/v1/audit") return post_events(parse_audit_events(req.body, redact_keys_()));
-    if (path == "/v1/security") return post_events(parse_security_events(req.body, redact_keys_()));
-    return json_error(404, "not found");
+    return post_events(parse_security_events(req.body, redact_keys_()));
 }
 
 // 201 only once every event is durably committed (or was already there: event_id).
@@ -108,7 +108,7 @@ util::plain_response event_endpoint::list_events(std::string_view query) {
         on_read_("select", filter->table ? table_name(*filter->table) : "both",
                  std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
                      .count());
-        return json_response(200, events_json(rows));
+        return json_response(200, events_json(rows, filter->after_seq));
     } catch (const std::exception& e) {
         return json_error(503, std::string("audit store: ") + e.what());
     }

@@ -238,6 +238,55 @@ TEST(AdminTest, RefusalsCarryAllowAndWwwAuthenticate) {
     ASSERT_TRUE(res);
     EXPECT_EQ(res->status, 405);
     EXPECT_EQ(res->header("Allow"), "POST");
+    // A path the API does not have is 404 whatever the method; the scheme is case-insensitive.
+    for (const char* path : {"/v1/audits", "/v1/events/", "/v1/../metrics"}) {
+        api.send(json_request("GET", path, "", "Authorization: Bearer t0k\r\n"));
+        res = api.read_message(true);
+        ASSERT_TRUE(res) << path;
+        EXPECT_EQ(res->status, 404) << path;
+    }
+    api.send(json_request("GET", "/v1/events", "", "Authorization: bearer t0k\r\n"));
+    res = api.read_message(true);
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 200) << res->body;
+}
+
+// HEAD gets the GET's headers and no body, so the next answer on the connection is read whole;
+// a client that sends Expect: 100-continue gets the 100 and then the answer.
+TEST(AdminTest, HeadHasNoBodyAndExpectContinueIsAnswered) {
+    temp_dir dir;
+    fake_upstream app;
+    auto proc = sidelight_process::run(
+        dir,
+        "proxy:\n  listen: 127.0.0.1:0\nadmin:\n  listen: 127.0.0.1:0\n  token: t0k\n"
+        "audit:\n  store:\n    path: audit.db\n  batch_interval: 5ms\n"
+        "upstream:\n  address: 127.0.0.1:" +
+            std::to_string(app.port()) + "\n");
+    auto c = connection::connect(proc->admin_port());
+    c.send("HEAD /metrics HTTP/1.1\r\nHost: a\r\n\r\nGET /livez HTTP/1.1\r\nHost: a\r\n\r\n");
+    const auto head = c.read_message(true, true);
+    ASSERT_TRUE(head);
+    EXPECT_EQ(head->status, 200);
+    EXPECT_GT(std::stoul(head->header("Content-Length")), 1000u);  // what GET would send
+    EXPECT_TRUE(head->body.empty());
+    const auto next = c.read_message(true);
+    ASSERT_TRUE(next);
+    EXPECT_EQ(next->status, 200);
+    EXPECT_EQ(next->body, "ok\n");
+
+    auto api = connection::connect(proc->admin_port());
+    const std::string body = R"({"action":"A","entity_type":"t","entity_id":"1"})";
+    api.send(
+        "POST /v1/audit HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer t0k\r\n"
+        "Content-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: " +
+        std::to_string(body.size()) + "\r\n\r\n");
+    const auto go_on = api.read_message(true, false, 2s);
+    ASSERT_TRUE(go_on);
+    EXPECT_EQ(go_on->status, 100);
+    api.send(body);
+    const auto created = api.read_message(true);
+    ASSERT_TRUE(created);
+    EXPECT_EQ(created->status, 201) << created->body;
 }
 
 TEST(AdminTest, LivezReadyzAndUnknownPaths) {

@@ -287,10 +287,14 @@ TEST_F(AuditRulesTest, EventApiPagesAndFiltersByTime) {
     auto proc = sidelight_process::run(dir_, yaml);
     const std::string auth = "Authorization: Bearer paging-t0ken\r\n";
     std::string events = "[";
+    // created_at as clients write it: the stored form, milliseconds (toISOString), an offset.
+    const char* times[] = {"2026-01-01T00:00:01.000000Z", "2026-01-01T00:00:02.000000Z",
+                           "2026-01-01T00:00:03Z", "2026-01-01T00:00:04.000Z",
+                           "2026-01-01T01:00:05+01:00"};
     for (int i = 1; i <= 5; ++i) {
         events += std::string(i == 1 ? "" : ",") + R"({"action":"EXPORT","entity_type":"report",)" +
-                  R"("entity_id":"r)" + std::to_string(i) +
-                  R"(","created_at":"2026-01-01T00:00:0)" + std::to_string(i) + R"(.000000Z"})";
+                  R"("entity_id":"r)" + std::to_string(i) + R"(","created_at":")" + times[i - 1] +
+                  R"("})";
     }
     events += "]";
     auto api = connection::connect(proc->admin_port());
@@ -310,7 +314,11 @@ TEST_F(AuditRulesTest, EventApiPagesAndFiltersByTime) {
     EXPECT_EQ(page("limit=2"), "r1 r2 next=2");
     EXPECT_EQ(page("limit=2&after_seq=2"), "r3 r4 next=4");
     EXPECT_EQ(page("limit=2&after_seq=4"), "r5 next=5");
-    EXPECT_EQ(page("after_seq=5"), "next=0");
+    EXPECT_EQ(page("after_seq=5"), "next=5");  // caught up: stays where it was
+    // Times as clients write them: no fraction, milliseconds, an offset (+ percent-encoded).
+    EXPECT_EQ(page("since=2026-01-01T00:00:02Z&until=2026-01-01T00:00:04.000Z"), "r2 r3 next=3");
+    EXPECT_EQ(page("since=2026-01-01T01:00:02%2B01:00&until=2026-01-01T00:00:03.5Z"),
+              "r2 r3 next=3");
     EXPECT_EQ(page("since=2026-01-01T00:00:02.000000Z&until=2026-01-01T00:00:04.000000Z"),
               "r2 r3 next=3");
     EXPECT_EQ(page("entity_id=r4&table=audit_log"), "r4 next=4");

@@ -91,6 +91,28 @@ TEST(Time, FormatsAndParsesExactly) {
 }
 
 // format_time does its own calendar arithmetic; it must agree with gmtime_r + snprintf.
+// What a client may send: JavaScript's toISOString(), RFC 3339 with or without a fraction, an
+// offset; the same instant whatever the spelling.
+TEST(Time, AClientsTimeIsReadInTheUsualSpellings) {
+    const auto t = *parse_time("2026-11-01T12:00:00.250000Z");
+    EXPECT_EQ(parse_client_time("2026-11-01T12:00:00.250Z"), t);  // toISOString()
+    EXPECT_EQ(parse_client_time("2026-11-01T12:00:00.25Z"), t);
+    EXPECT_EQ(parse_client_time("2026-11-01T12:00:00.250000Z"), t);     // the stored form
+    EXPECT_EQ(parse_client_time("2026-11-01T12:00:00.250000999Z"), t);  // nanoseconds: truncated
+    EXPECT_EQ(parse_client_time("2026-11-01T13:00:00.25+01:00"), t);
+    EXPECT_EQ(parse_client_time("2026-11-01T07:30:00.25-04:30"), t);
+    EXPECT_EQ(parse_client_time("2026-11-01T12:00:00Z"),
+              *parse_time("2026-11-01T12:00:00.000000Z"));
+    EXPECT_EQ(parse_client_time("2026-11-01T12:00:00z"),
+              *parse_time("2026-11-01T12:00:00.000000Z"));
+    for (const char* bad :
+         {"2026-11-01T12:00:00", "2026-11-01 12:00:00Z", "2026-11-01T12:00:00.Z",
+          "2026-11-01T12:00:00.1234567890Z", "2026-11-01T24:00:00Z", "2026-13-01T12:00:00Z",
+          "2026-11-01T12:00:00+1:00", "2026-11-01T12:00:00+24:00", "2026-11-01T12:00:00+01:60",
+          "2026-11-01T12:00:00ZZ", "yesterday", ""})
+        EXPECT_FALSE(parse_client_time(bad)) << bad;
+}
+
 TEST(Time, FormatAgreesWithGmtime) {
     auto reference = [](time_point tp) {
         const auto secs = std::chrono::floor<std::chrono::seconds>(tp);

@@ -563,7 +563,11 @@ TEST(EventApiTest, TokenIsComparedExactly) {
     EXPECT_FALSE(token_matches("Bearer abd", "abc"));
     EXPECT_FALSE(token_matches("Bearer abcd", "abc"));
     EXPECT_FALSE(token_matches("abc", "abc"));
-    EXPECT_FALSE(token_matches("Bearer ", ""));  // no token configured: nobody gets in
+    EXPECT_FALSE(token_matches("Bearer ", ""));       // no token configured: nobody gets in
+    EXPECT_TRUE(token_matches("bearer abc", "abc"));  // the scheme is case-insensitive
+    EXPECT_TRUE(token_matches("BEARER abc", "abc"));
+    EXPECT_FALSE(token_matches("Bearer ABC", "abc"));  // the token is not
+    EXPECT_FALSE(token_matches("Basic abc", "abc"));
 }
 
 TEST(EventApiTest, ValidationNamesTheField) {
