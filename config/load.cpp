@@ -170,8 +170,10 @@ limits_config parse_limits(const node_ref& n) {
     timeout("body_idle_timeout", out.body_idle_timeout);
     timeout("tunnel_idle_timeout", out.tunnel_idle_timeout);
     if (auto v = m.get("body_read_timeout")) out.body_read_timeout = detail::to_duration(*v, true);
-    if (auto v = m.get("max_url_bytes")) out.max_url_bytes = detail::to_size(*v, 1);
-    if (auto v = m.get("max_header_bytes")) out.max_header_bytes = detail::to_size(*v, 1);
+    // The HTTP parser counts a request's head in 32 bits: at most 1 GiB.
+    constexpr std::uint64_t max_head = 1ULL << 30;
+    if (auto v = m.get("max_url_bytes")) out.max_url_bytes = detail::to_size(*v, 1, max_head);
+    if (auto v = m.get("max_header_bytes")) out.max_header_bytes = detail::to_size(*v, 1, max_head);
     if (auto v = m.get("max_header_count")) out.max_header_count = detail::to_uint(*v, 1, 100'000);
     if (auto v = m.get("max_body_bytes")) out.max_body_bytes = detail::to_size(*v, 0);
     return out;

@@ -4,6 +4,8 @@
 #include <charconv>
 #include <map>
 
+#include "util/utf8.hpp"
+
 namespace sidelight::config::detail {
 namespace {
 
@@ -53,6 +55,8 @@ std::string node_ref::scalar() const {
     std::string error;
     auto expanded = expand_env(node.Scalar(), error);
     if (!expanded) fail(error);
+    // Every value ends up in text that must be UTF-8: metric labels, logs, JSON, the store.
+    if (!util::is_valid_utf8(*expanded)) fail("not valid UTF-8 text");
     return *expanded;
 }
 
@@ -159,14 +163,17 @@ duration to_duration(const node_ref& n, bool allow_zero) {
     auto value = parse_duration(text);
     if (!value) n.fail("expected a duration like 500ms, 5s, 1m30s or 1h, got \"" + text + "\"");
     if (!allow_zero && value->count() == 0) n.fail("must be greater than 0");
+    // Deadlines are computed in nanoseconds from now: far beyond this they would overflow.
+    if (*value > max_duration) n.fail("too large: at most 87600h (10 years), got \"" + text + "\"");
     return *value;
 }
 
-std::uint64_t to_size(const node_ref& n, std::uint64_t low) {
+std::uint64_t to_size(const node_ref& n, std::uint64_t low, std::uint64_t high) {
     std::string text = n.scalar();
     auto value = parse_size(text);
     if (!value) n.fail("expected a size like 512, 64KiB, 1MiB or 10KB, got \"" + text + "\"");
     if (*value < low) n.fail("must be at least " + std::to_string(low) + " bytes");
+    if (*value > high) n.fail("too large: at most " + std::to_string(high) + " bytes");
     return *value;
 }
 

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -69,8 +70,11 @@ std::string to_string(const node_ref& n);
 std::string to_nonempty_string(const node_ref& n);
 bool to_bool(const node_ref& n);
 std::uint64_t to_uint(const node_ref& n, std::uint64_t low, std::uint64_t high);
+// At most max_duration (10 years).
+inline constexpr duration max_duration = std::chrono::hours(87600);
 duration to_duration(const node_ref& n, bool allow_zero);
-std::uint64_t to_size(const node_ref& n, std::uint64_t low);
+std::uint64_t to_size(const node_ref& n, std::uint64_t low,
+                      std::uint64_t high = std::numeric_limits<std::uint64_t>::max());
 address to_address(const node_ref& n, bool allow_port_zero);
 std::string to_choice(const node_ref& n, std::initializer_list<std::string_view> choices);
 std::vector<std::string> to_string_list(const node_ref& n);

@@ -40,6 +40,30 @@ TEST(config_errors, bad_duration_quotes_path_and_value_position) {
               "1m30s or 1h, got \"500\"");
 }
 
+// Values that parse but would break the running proxy are refused where they are written.
+TEST(config_errors, values_too_large_to_run_with) {
+    EXPECT_EQ(error_of(upstream + "limits:\n  keepalive_timeout: 3000000h\n"),
+              "sidelight.yaml:3:22: limits.keepalive_timeout: too large: at most 87600h (10 "
+              "years), got \"3000000h\"");
+    EXPECT_EQ(error_of(upstream + "shutdown:\n  delay: 87601h\n"),
+              "sidelight.yaml:3:10: shutdown.delay: too large: at most 87600h (10 years), got "
+              "\"87601h\"");
+    EXPECT_EQ(error_of(upstream + "shutdown:\n  delay: 87600h\n"), "");
+    EXPECT_EQ(error_of(upstream + "limits:\n  max_header_bytes: 4GiB\n"),
+              "sidelight.yaml:3:21: limits.max_header_bytes: too large: at most 1073741824 "
+              "bytes");
+    EXPECT_EQ(error_of(upstream + "limits:\n  max_url_bytes: 2GiB\n"),
+              "sidelight.yaml:3:18: limits.max_url_bytes: too large: at most 1073741824 bytes");
+    EXPECT_EQ(error_of(upstream + "limits:\n  max_header_bytes: 1GiB\n"), "");
+}
+
+// A value that is not UTF-8 (a file saved as Latin-1) would reach labels, logs and JSON.
+TEST(config_errors, a_value_that_is_not_utf8) {
+    EXPECT_EQ(error_of(upstream + "metrics:\n  const_labels: {service: caf\xe9}\n"),
+              "sidelight.yaml:3:27: metrics.const_labels.service: not valid UTF-8 text");
+    EXPECT_EQ(error_of(upstream + "metrics:\n  const_labels: {service: \"caf\xc3\xa9\"}\n"), "");
+}
+
 TEST(config_errors, config_error_exposes_mark_and_key_path) {
     try {
         load_string(upstream + "proxy:\n  workers: 2000\n", "dir/s.yaml");
