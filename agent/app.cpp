@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <algorithm>
 
+#include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/json/array.hpp>
@@ -89,6 +90,7 @@ app::~app() {
 
 void app::start() {
     started_ = std::chrono::steady_clock::now();
+    applied_log_level_ = cfg_->log_level;
     admin_ = std::make_unique<admin_server>(
         admin_ioc_, cfg_->admin.listen, [this](const admin_request& r) { return handle_admin(r); });
     proxy_ = std::make_unique<proxy::server>(cfg_, observer_, routes_, &audit_->gate());
@@ -174,7 +176,8 @@ bool app::config_file_changed() {
 }
 
 bool app::reload() {
-    preflight_result checked;  // the same checks as check and run
+    file_stamp_ = file_stamp(cfg_->file);  // a SIGHUP's reload is not the watch's to repeat
+    preflight_result checked;              // the same checks as check and run
     try {
         checked = preflight(cfg_->file, &jwt_counts_);
     } catch (const std::exception& e) {
@@ -191,7 +194,6 @@ bool app::reload() {
     business_.install(std::move(checked.metric_rules));
     audit_->install(std::move(checked.rules), *next);
     routes_.publish(routes);
-    if (status_) status_->set_config(next);
     // The egress listeners running keep theirs; their routes and rules follow the file as long
     // as the listeners are the same ones (adding or removing one takes a restart).
     const bool same_egress = next->egress.size() == cfg_->egress.size();
@@ -205,16 +207,41 @@ bool app::reload() {
         egress_restart = egress_restart || a.name != b.name || !(a.listen == b.listen) ||
                          !(a.upstream == b.upstream) || a.workers != b.workers;
     }
-    const bool restart_needed = !(next->proxy == cfg_->proxy) ||
-                                !(next->upstream == cfg_->upstream) ||
-                                !(next->admin == cfg_->admin) || !(next->limits == cfg_->limits) ||
-                                !(next->tracing == cfg_->tracing) || egress_restart;
-    if (restart_needed)
-        spdlog::warn(
-            "reload: proxy, upstream, admin, limits, tracing and egress listener settings take "
-            "effect at restart");
-    if (!(next->databases == cfg_->databases) || next->database_io != cfg_->database_io)
-        spdlog::warn("reload: database listener settings take effect at restart");
+    // The log level follows the file at once; every other setting not applied above is the
+    // running one until a restart, and the warning names the ones that changed.
+    if (!keep_log_level_ && next->log_level != applied_log_level_) {
+        spdlog::default_logger()->set_level(spdlog::level::from_str(next->log_level));
+        applied_log_level_ = next->log_level;
+    }
+    const auto& now = *cfg_;
+    std::vector<std::string_view> later;
+    const auto unless = [&later](bool same, std::string_view name) {
+        if (!same) later.push_back(name);
+    };
+    unless(next->proxy == now.proxy, "proxy");
+    unless(next->upstream == now.upstream, "upstream");
+    unless(next->admin == now.admin, "admin");
+    unless(next->limits == now.limits, "limits");
+    unless(next->tracing == now.tracing, "tracing");
+    unless(!egress_restart, "egress listeners");
+    unless(next->health == now.health, "health");
+    unless(next->shutdown == now.shutdown, "shutdown");
+    unless(next->audit.store == now.audit.store, "audit.store");
+    unless(next->audit.queue_size == now.audit.queue_size &&
+               next->audit.batch_max == now.audit.batch_max &&
+               next->audit.batch_interval == now.audit.batch_interval &&
+               next->audit.strict_timeout == now.audit.strict_timeout,
+           "audit queue_size, batch_max, batch_interval and strict_timeout");
+    unless(next->audit.checkpoint == now.audit.checkpoint, "audit.checkpoint");
+    unless(next->access_log == now.access_log, "access_log");
+    unless(next->log_format == now.log_format, "log_format");
+    unless(next->config_watch == now.config_watch, "config_watch");
+    unless(next->databases == now.databases && next->database_io == now.database_io,
+           "databases and database_io");
+    const auto pending = fmt::format("{}", fmt::join(later, ", "));
+    if (!later.empty())
+        spdlog::warn("reload: these settings changed and take effect at restart: {}", pending);
+    if (status_) status_->set_config(next, pending);
     spdlog::info("reload: ok routes={}", routes->table().size());
     return true;
 }

@@ -53,6 +53,8 @@ class app {
     // Starts everything (throws std::runtime_error on a startup failure), then serves until a
     // shutdown signal. Returns the process exit code.
     int run();
+    // The log level came from the command line: reloads do not change it.
+    void keep_log_level() { keep_log_level_ = true; }
 
     admin_response handle_admin(const admin_request& req);
 
@@ -97,7 +99,9 @@ class app {
     std::vector<std::unique_ptr<util::published<routes::routing>>> egress_routes_;
     std::unique_ptr<span_exporter> tracer_;  // tracing on with an OTLP endpoint
     fan_out observer_;
-    std::string file_stamp_;  // identity of the config file as last loaded (config_watch)
+    std::string file_stamp_;         // identity of the config file as last loaded (config_watch)
+    std::string applied_log_level_;  // the level the logger has (a reload may change it)
+    bool keep_log_level_ = false;    // set on the command line: a reload leaves it
     boost::asio::io_context admin_ioc_{1};
     std::unique_ptr<admin_server> admin_;
     std::unique_ptr<proxy::server> proxy_;

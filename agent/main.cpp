@@ -103,6 +103,7 @@ int config_command(const command_line& cl) {
     sidelight::agent::block_signals();
     try {
         sidelight::agent::app app(std::move(checked), jwt_counts);
+        if (!cl.log_level.empty()) app.keep_log_level();  // --log-level wins over the file's
         return app.run();
     } catch (const std::exception& e) {
         spdlog::critical("startup failed: {}", e.what());

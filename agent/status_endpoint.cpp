@@ -107,8 +107,13 @@ bool status_endpoint::serves(std::string_view path) {
     return path == "/" || path == "/status" || path == "/status.json";
 }
 
-void status_endpoint::set_config(const std::shared_ptr<const config::config>& cfg) {
+void status_endpoint::set_config(const std::shared_ptr<const config::config>& cfg,
+                                 std::string_view restart_pending) {
     auto text = config::dump(*cfg);
+    if (!restart_pending.empty()) {
+        text = "# changed by the last reload, in force after a restart: " +
+               std::string(restart_pending) + "\n" + text;
+    }
     std::lock_guard lock(config_mutex_);
     config_text_ = std::move(text);
 }

@@ -47,7 +47,10 @@ class status_endpoint {
     admin_response handle(const admin_request& req);
 
     // The config in force, after a reload (shown as `sidelight check` prints it).
-    void set_config(const std::shared_ptr<const config::config>& cfg);
+    // The config last loaded; `restart_pending` names its settings that are not in force yet
+    // (shown as a comment line above it).
+    void set_config(const std::shared_ptr<const config::config>& cfg,
+                    std::string_view restart_pending = {});
     void start();  // the sampler
     void stop();
 

@@ -155,6 +155,44 @@ TEST(StatusTest, AReloadThatReplacesTheFamiliesCountsFromZero) {
     EXPECT_LE(p99, 3000);
 }
 
+// A reload applies what it can at once (routes, rules, metrics, the log level) and names the
+// settings that changed but take a restart, in the log and above the config the page shows.
+TEST(StatusTest, AReloadNamesTheSettingsThatWaitForARestartAndAppliesTheLogLevel) {
+    temp_dir dir;
+    fake_upstream app;
+    // Without --log-level (which the tests' run() passes, and which a reload leaves alone).
+    auto proc = std::make_unique<sidelight_process>(std::vector<std::string>{
+        "run", "--config", dir.write("sidelight.yaml", config(app.port(), routes_yaml, ""))});
+    ASSERT_TRUE(proc->wait_started()) << proc->stderr_text();
+    const auto bad_request = [&] {
+        auto c = connection::connect(proc->proxy_port());
+        c.send("GARBAGE\r\n\r\n");
+        c.read_all(2s);
+    };
+    bad_request();
+    std::this_thread::sleep_for(300ms);
+    EXPECT_EQ(proc->stderr_text().find("event=bad_request"), std::string::npos)
+        << proc->stderr_text();  // info: not logged
+    dir.write("sidelight.yaml",
+              config(app.port(),
+                     routes_yaml + "  queue_size: 5000\naccess_log: true\nlog_level: debug\n", ""));
+    proc->signal(SIGHUP);
+    ASSERT_TRUE(proc->wait_for_log("reload: ok"));
+    const std::string later =
+        "audit queue_size, batch_max, batch_interval and strict_timeout, access_log";
+    EXPECT_NE(proc->stderr_text().find(
+                  "reload: these settings changed and take effect at restart: " + later),
+              std::string::npos)
+        << proc->stderr_text();
+    const auto status = status_json(proc->admin_port());
+    EXPECT_EQ(std::string(status.at("config").as_string())
+                  .rfind("# changed by the last reload, in force after a restart: " + later, 0),
+              0u)
+        << status.at("config").as_string();
+    bad_request();  // logged at debug: the new level is in force
+    EXPECT_TRUE(proc->wait_for_log("event=bad_request"));
+}
+
 TEST(StatusTest, SecurityEventsOnlyWithTheToken) {
     temp_dir dir;
     fake_upstream app;
