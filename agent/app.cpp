@@ -187,6 +187,21 @@ bool app::reload() {
     }
     const auto& next = checked.cfg;
     const auto& routes = checked.routes;
+    // The rules and routes of egress listener i are compiled for the file's listener i: a file
+    // that adds, removes, renames or reorders listeners would give a running listener another
+    // one's. Refused whole: those changes take a restart.
+    bool same_listeners = next->egress.size() == cfg_->egress.size();
+    for (std::size_t i = 0; same_listeners && i < next->egress.size(); ++i) {
+        same_listeners = next->egress[i].name == cfg_->egress[i].name &&
+                         next->egress[i].listen == cfg_->egress[i].listen;
+    }
+    if (!same_listeners) {
+        metrics_.count_reload(false);
+        spdlog::error(
+            "reload: rejected, keeping the running config error=\"the egress listeners were "
+            "added, removed, renamed or reordered: that takes a restart\"");
+        return false;
+    }
     // Metrics first: a request labelled by the new routing then records into new families.
     // The rules before the routing: until the routing is swapped, they see records labelled
     // by the old table, which they look up by label (rules/rule_set.hpp).
@@ -194,18 +209,15 @@ bool app::reload() {
     business_.install(std::move(checked.metric_rules));
     audit_->install(std::move(checked.rules), *next);
     routes_.publish(routes);
-    // The egress listeners running keep theirs; their routes and rules follow the file as long
-    // as the listeners are the same ones (adding or removing one takes a restart).
-    const bool same_egress = next->egress.size() == cfg_->egress.size();
-    for (std::size_t i = 0; same_egress && i < egress_routes_.size(); ++i)
+    // The egress listeners running (the same ones, checked above) take their new routes.
+    for (std::size_t i = 0; i < egress_routes_.size(); ++i)
         egress_routes_[i]->publish(checked.egress_routes[i]);
     metrics_.count_reload(true);
-    bool egress_restart = !same_egress;
-    for (std::size_t i = 0; same_egress && i < next->egress.size(); ++i) {
+    bool egress_restart = false;
+    for (std::size_t i = 0; i < next->egress.size(); ++i) {
         const auto& a = next->egress[i];
         const auto& b = cfg_->egress[i];
-        egress_restart = egress_restart || a.name != b.name || !(a.listen == b.listen) ||
-                         !(a.upstream == b.upstream) || a.workers != b.workers;
+        egress_restart = egress_restart || !(a.upstream == b.upstream) || a.workers != b.workers;
     }
     // The log level follows the file at once; every other setting not applied above is the
     // running one until a restart, and the warning names the ones that changed.
@@ -223,7 +235,7 @@ bool app::reload() {
     unless(next->admin == now.admin, "admin");
     unless(next->limits == now.limits, "limits");
     unless(next->tracing == now.tracing, "tracing");
-    unless(!egress_restart, "egress listeners");
+    unless(!egress_restart, "egress upstreams and workers");
     unless(next->health == now.health, "health");
     unless(next->shutdown == now.shutdown, "shutdown");
     unless(next->audit.store == now.audit.store, "audit.store");

@@ -182,6 +182,39 @@ TEST(EgressTest, AWrongCaIsA502UpstreamTlsCountedAsAFailedMail) {
         << proc->stderr_text();
 }
 
+// Swapping two egress listeners in the file would hand each running listener the other's
+// routes and rules: the reload is refused whole, counted, and the running config stays.
+TEST(EgressTest, AReloadThatReordersEgressListenersIsRefused) {
+    temp_dir dir;
+    fake_upstream app, mail, sms;
+    const auto mail_port = free_port(), sms_port = free_port();
+    const auto egress = [&](bool swapped) {
+        const std::string a = "  - name: mail\n    listen: 127.0.0.1:" + std::to_string(mail_port) +
+                              "\n    upstream: {address: 127.0.0.1:" + std::to_string(mail.port()) +
+                              "}\n";
+        const std::string b = "  - name: sms\n    listen: 127.0.0.1:" + std::to_string(sms_port) +
+                              "\n    upstream: {address: 127.0.0.1:" + std::to_string(sms.port()) +
+                              "}\n";
+        return test_config(app.port(), "egress:\n" + (swapped ? b + a : a + b));
+    };
+    auto proc = sidelight_process::run(dir, egress(false));
+    dir.write("sidelight.yaml", egress(true));
+    proc->signal(SIGHUP);
+    ASSERT_TRUE(proc->wait_for_log("reload: rejected")) << proc->stderr_text();
+    EXPECT_NE(proc->stderr_text().find("egress listeners were added, removed, renamed or "
+                                       "reordered"),
+              std::string::npos);
+    EXPECT_EQ(proc->stderr_text().find("reload: ok"), std::string::npos);
+    const auto m = http_get(proc->admin_port(), "/metrics");
+    ASSERT_TRUE(m);
+    EXPECT_EQ(sample_value(m->body, "sidelight_config_reloads_total{result=\"error\"}"), 1);
+    // Each listener still reaches its own upstream.
+    EXPECT_EQ(http_get(mail_port, "/v3/mail/send")->status, 200);
+    EXPECT_EQ(http_get(sms_port, "/v1/sms")->status, 200);
+    EXPECT_EQ(mail.requests().size(), 1u);
+    EXPECT_EQ(sms.requests().size(), 1u);
+}
+
 }  // namespace
 }  // namespace sidelight::test
 
