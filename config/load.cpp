@@ -214,6 +214,29 @@ metrics_config parse_metrics(const node_ref& n) {
     if (auto v = m.get("rules")) {
         out.rules = detail::parse_metric_rules(*v);
         for (std::size_t i = 0; i < out.rules.size(); ++i) {
+            const auto& rule = out.rules[i];
+            const auto at = v->path + "[" + std::to_string(i) + "].name";
+            // The traffic families carry the prefix: a rule must not take one of their names.
+            if (!out.prefix.empty() && rule.name.starts_with(out.prefix)) {
+                const std::string_view rest = std::string_view(rule.name).substr(out.prefix.size());
+                if (rest.starts_with("api_") || rest.starts_with("active_connections"))
+                    throw config_error(rule.mark, at,
+                                       "\"" + rule.name +
+                                           "\" is in the namespace of the traffic "
+                                           "families under metrics.prefix (" +
+                                           out.prefix + "api_, " + out.prefix +
+                                           "active_connections)");
+            }
+            // A histogram's series are name_bucket, name_sum and name_count.
+            for (const auto& other : out.rules) {
+                if (other.type != metric_rule::kind::histogram) continue;
+                for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+                    if (rule.name == other.name + suffix)
+                        throw config_error(rule.mark, at,
+                                           "\"" + rule.name + "\" is a series of histogram \"" +
+                                               other.name + "\"");
+                }
+            }
             for (const auto& label : out.rules[i].labels) {
                 if (out.const_labels.count(label.name))
                     throw config_error(label.mark,

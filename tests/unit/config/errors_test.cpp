@@ -392,6 +392,25 @@ TEST(config_errors, metric_rule_labels_need_a_closed_set) {
               "itself");
 }
 
+// Under metrics.prefix the traffic families are myapp_api_*: a rule cannot take one of those
+// names, nor the name of another rule's histogram series (two HELP lines for one name).
+TEST(config_errors, metric_rules_that_would_shadow_a_family) {
+    const std::string head = upstream + "metrics:\n  prefix: myapp_\n  rules:\n";
+    EXPECT_EQ(error_of(head + "    - {name: myapp_api_requests_total, type: counter}\n"),
+              "sidelight.yaml:5:7: metrics.rules[0].name: \"myapp_api_requests_total\" is in the "
+              "namespace of the traffic families under metrics.prefix (myapp_api_, "
+              "myapp_active_connections)");
+    EXPECT_NE(error_of(head + "    - {name: myapp_active_connections, type: counter}\n")
+                  .find("is in the namespace of the traffic families"),
+              std::string::npos);
+    EXPECT_EQ(error_of(head + "    - {name: myapp_orders_total, type: counter}\n"), "");
+    EXPECT_EQ(
+        error_of(head + "    - {name: order_value, type: histogram, value: \"response:/total\"}\n"
+                        "    - {name: order_value_count, type: counter}\n"),
+        "sidelight.yaml:6:7: metrics.rules[1].name: \"order_value_count\" is a series of "
+        "histogram \"order_value\"");
+}
+
 TEST(config_errors, metric_rules_names_types_values_and_sizes) {
     EXPECT_EQ(error_of(metric_head + "    - {name: api_orders_total, type: counter}\n"),
               "sidelight.yaml:5:14: metrics.rules[0].name: \"api_orders_total\" is in a namespace "
