@@ -61,8 +61,9 @@ net::awaitable<void> drain(beast::tcp_stream& stream) {
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
     char sink[16 * 1024];
     std::uint64_t left = 2 * max_body;
+    // One deadline for the whole drain: a client trickling bytes does not keep it going.
+    stream.expires_after(std::chrono::seconds(5));
     while (left > 0) {
-        stream.expires_after(std::chrono::seconds(1));
         auto [ec, n] = co_await stream.async_read_some(net::buffer(sink), use_tuple);
         if (ec) break;
         left -= std::min<std::uint64_t>(left, n);

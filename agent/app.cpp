@@ -323,7 +323,8 @@ admin_response app::handle_admin(const admin_request& req) {
     if (path == "/metrics") {
         // OpenMetrics (with exemplars) for a scraper that asks for it, as Prometheus does with
         // exemplar storage on; the classic text otherwise. gzip when accepted.
-        const bool open = util::accepts_media_type(req.accept, "application/openmetrics-text");
+        const bool open =
+            util::prefers_media_type(req.accept, "application/openmetrics-text", "text/plain");
         admin_response res{
             200, open ? openmetrics_content_type : "text/plain; version=0.0.4; charset=utf-8",
             open ? metrics_.render_openmetrics() : metrics_.render()};

@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <stdexcept>
 
@@ -70,6 +71,17 @@ bool accepts_media_type(std::string_view accept, std::string_view media_type) {
     return any_element(accept, [&](std::string_view type, double q) {
         return q > 0 && iequals(type, media_type);
     });
+}
+
+bool prefers_media_type(std::string_view accept, std::string_view media_type,
+                        std::string_view other) {
+    double mine = 0, theirs = 0;
+    any_element(accept, [&](std::string_view type, double q) {
+        if (iequals(type, media_type)) mine = std::max(mine, q);
+        if (iequals(type, other) || type == "*/*") theirs = std::max(theirs, q);
+        return false;
+    });
+    return mine > 0 && mine >= theirs;
 }
 
 }  // namespace sidelight::util

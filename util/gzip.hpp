@@ -17,5 +17,9 @@ bool accepts_gzip(std::string_view accept_encoding);
 // Whether an Accept value lists `media_type` (e.g. "application/openmetrics-text") with a
 // q-value above 0, case-insensitively.
 bool accepts_media_type(std::string_view accept, std::string_view media_type);
+// Whether `media_type` is accepted with a q-value at least that of `other` (or of */*): what a
+// server choosing between the two should send.
+bool prefers_media_type(std::string_view accept, std::string_view media_type,
+                        std::string_view other);
 
 }  // namespace sidelight::util

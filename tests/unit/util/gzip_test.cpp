@@ -63,5 +63,21 @@ TEST(GzipTest, AcceptNamesAMediaType) {
     EXPECT_FALSE(accepts_media_type("", "application/openmetrics-text"));
 }
 
+// Choosing between OpenMetrics and the classic text: the higher q-value wins, a tie goes to
+// OpenMetrics (the one asked for by name).
+TEST(GzipTest, PrefersTheMediaTypeWithTheHigherQ) {
+    const std::string om = "application/openmetrics-text";
+    const std::string prometheus =
+        "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;"
+        "q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+    EXPECT_TRUE(prefers_media_type(prometheus, om, "text/plain"));
+    EXPECT_FALSE(
+        prefers_media_type("text/plain, application/openmetrics-text;q=0.1", om, "text/plain"));
+    EXPECT_FALSE(prefers_media_type("*/*, application/openmetrics-text;q=0.5", om, "text/plain"));
+    EXPECT_TRUE(prefers_media_type("application/openmetrics-text, text/plain", om, "text/plain"));
+    EXPECT_FALSE(prefers_media_type("text/plain", om, "text/plain"));
+    EXPECT_FALSE(prefers_media_type("", om, "text/plain"));
+}
+
 }  // namespace
 }  // namespace sidelight::util
