@@ -1,6 +1,7 @@
 #include "agent/admin_server.hpp"
 
 #include <algorithm>
+#include <memory>
 #include <stdexcept>
 #include <tuple>
 
@@ -27,6 +28,9 @@ namespace http = beast::http;
 using tcp = net::ip::tcp;
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 constexpr std::uint64_t max_body = 4 * 1024 * 1024;  // event API batches
+// Connections served at once (scrapes, probes, API clients): beyond it a new one is closed at
+// accept, so that slow clients cannot hold unbounded memory (a body each).
+constexpr std::size_t max_connections = 256;
 
 // The event API, and /status.json with a token (its security events): they read the store.
 bool reads_store(const admin_request& in) {
@@ -135,12 +139,22 @@ net::awaitable<void> serve(tcp::socket socket, const admin_handler& handler,
 
 net::awaitable<void> accept_loop(tcp::acceptor& acceptor, const admin_handler& handler,
                                  net::thread_pool& api_thread) {
+    auto open = std::make_shared<std::size_t>(0);  // the admin thread's only
+    bool full = false;                             // logged once per time it fills up
     for (;;) {
         auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
         if (ec == net::error::operation_aborted || !acceptor.is_open()) co_return;
         if (ec) continue;
+        if (*open >= max_connections) {
+            if (!full) spdlog::warn("admin: {} connections open, closing new ones", *open);
+            full = true;
+            continue;  // the socket closes here
+        }
+        full = false;
+        ++*open;
         net::co_spawn(acceptor.get_executor(), serve(std::move(socket), handler, api_thread),
-                      [](std::exception_ptr e) {
+                      [open](std::exception_ptr e) {
+                          --*open;
                           if (e) spdlog::warn("admin: connection ended by exception");
                       });
     }

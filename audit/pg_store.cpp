@@ -384,6 +384,13 @@ forward_result pg_store::forward(std::span<const stored_event> rows,
         forward_result out;
         const auto head = read_head();
         out.head = head;
+        // A spool that began while Postgres was away (a new volume) starts a chain of its own
+        // at seq 1: a conflict then says how to forward it.
+        const std::string restart_hint =
+            !rows.empty() && rows.front().seq == 1 && head.seq > 0
+                ? " (this spool began a new chain, as a new spool volume does while Postgres is "
+                  "away: give this pod a new audit.store.chain to forward it under that name)"
+                : "";
         // Rows Postgres holds already: a re-send after a crash. They must be the same rows.
         std::size_t first_new = 0;
         while (first_new < rows.size() && rows[first_new].seq <= head.seq) ++first_new;
@@ -395,7 +402,8 @@ forward_result pg_store::forward(std::span<const stored_event> rows,
                                      ": Postgres holds a different row at seq " +
                                      std::to_string(last.seq) +
                                      " (another writer uses this chain id, or the spool was "
-                                     "replaced)");
+                                     "replaced)" +
+                                     restart_hint);
             }
             out.present = first_new;
         }
@@ -406,7 +414,7 @@ forward_result pg_store::forward(std::span<const stored_event> rows,
                     "chain " + chain_ + ": the spool continues at seq " +
                     std::to_string(fresh.front().seq) + " but Postgres ends at seq " +
                     std::to_string(head.seq) +
-                    (fresh.front().seq == head.seq + 1 ? " with another hash" : ""));
+                    (fresh.front().seq == head.seq + 1 ? " with another hash" : "") + restart_hint);
             }
             out.duplicates = stored_already(fresh);
             out.inserted = insert_rows(fresh);

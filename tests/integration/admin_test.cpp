@@ -289,6 +289,30 @@ TEST(AdminTest, HeadHasNoBodyAndExpectContinueIsAnswered) {
     EXPECT_EQ(created->status, 201) << created->body;
 }
 
+// At most 256 connections at once: the next is closed at accept, and once one goes a new one is
+// served again (slow clients cannot pile up bodies without bound).
+TEST(AdminTest, ConnectionsBeyondTheCapAreClosedAtAccept) {
+    temp_dir dir;
+    fake_upstream app;
+    auto proc = sidelight_process::run(dir, test_config(app.port()));
+    std::vector<connection> held;
+    for (int i = 0; i < 256; ++i) {
+        held.push_back(connection::connect(proc->admin_port()));
+        ASSERT_TRUE(held.back().valid()) << i;
+    }
+    ASSERT_FALSE(http_get(proc->admin_port(), "/livez").has_value());  // closed unanswered
+    EXPECT_TRUE(proc->wait_for_log("admin: 256 connections open, closing new ones"));
+    held.front().send("GET /livez HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    const auto first = held.front().read_message(true);
+    ASSERT_TRUE(first);  // the ones held are served
+    EXPECT_EQ(first->status, 200);
+    held.erase(held.begin());
+    EXPECT_TRUE(eventually([&] {
+        const auto r = http_get(proc->admin_port(), "/livez");
+        return r && r->status == 200;
+    }));
+}
+
 TEST(AdminTest, LivezReadyzAndUnknownPaths) {
     temp_dir dir;
     fake_upstream app;

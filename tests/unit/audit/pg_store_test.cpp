@@ -318,6 +318,33 @@ TEST_F(PgStore, AVersion1DatabaseIsUpgradedAndItsRowsStillVerify) {
               "4bf92f3577b34da6a3ce929d0e0e4736");
 }
 
+// A spool that began while Postgres was away starts its chain at seq 1: under the name of a
+// chain Postgres holds it is a conflict that says how to forward it, and under a new name it
+// is forwarded whole.
+TEST_F(PgStore, ASpoolThatBeganANewChainConflictsAndIsForwardedUnderANewName) {
+    {
+        pg_store s(dsn(), "pod-a", true);
+        s.forward(spooled(3, "pod-a"), {});
+    }
+    const auto fresh = spooled(5, "pod-a-new-volume");
+    pg_store same(dsn(), "pod-a", true);
+    // Fewer rows than Postgres holds (they overlap its seqs), and more (they run past its head).
+    for (std::size_t n : {2u, 5u}) {
+        try {
+            same.forward(std::span(fresh).first(n), {});
+            FAIL() << "a new chain under an old name was forwarded";
+        } catch (const chain_conflict& e) {
+            EXPECT_NE(std::string(e.what()).find("give this pod a new audit.store.chain"),
+                      std::string::npos)
+                << e.what();
+        }
+    }
+    pg_store renamed(dsn(), "pod-a-2", true);
+    EXPECT_EQ(renamed.forward(fresh, {}).inserted, 5u);
+    EXPECT_TRUE(verify(renamed).ok());
+    EXPECT_EQ(verify(same).count, 3);
+}
+
 TEST_F(PgStore, AResentBatchIsSkippedRowForRowAndTheRestGoesOn) {
     const auto rows = spooled(10);
     pg_store s(dsn(), "pod-a", true);
