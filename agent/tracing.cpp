@@ -245,6 +245,7 @@ bool span_exporter::send(const std::string& body, std::string& error) {
         // The answer: a status line, headers, Content-Length bytes of body.
         std::string in;
         std::size_t head_end = std::string::npos, need = 0;
+        bool length_known = false;  // else the body (chunked, or to the close) is not read
         while (!failed) {
             if (head_end != std::string::npos && in.size() >= head_end + 4 + need) break;
             char buf[4096];
@@ -255,8 +256,10 @@ bool span_exporter::send(const std::string& body, std::string& error) {
                     (head_end = in.find("\r\n\r\n")) != std::string::npos) {
                     std::string head = in.substr(0, head_end);
                     for (auto& c : head) c = static_cast<char>(std::tolower(c));
-                    if (const auto p = head.find("\r\ncontent-length:"); p != std::string::npos)
+                    if (const auto p = head.find("\r\ncontent-length:"); p != std::string::npos) {
                         need = std::strtoull(head.c_str() + p + 17, nullptr, 10);
+                        length_known = true;
+                    }
                 }
             } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
                 if (!wait_for(fd_, POLLIN, deadline)) {
@@ -275,7 +278,9 @@ bool span_exporter::send(const std::string& body, std::string& error) {
             return false;
         }
         const int status = in.size() > 12 ? std::atoi(in.c_str() + 9) : 0;
-        if (in.find("\r\nconnection: close", 0) != std::string::npos ||
+        // A body of unknown length (a chunked answer, as from a proxy in front of the
+        // collector) was not read: the connection cannot carry the next export.
+        if (!length_known || in.find("\r\nconnection: close", 0) != std::string::npos ||
             in.find("\r\nConnection: close") != std::string::npos)
             close_connection();
         if (status >= 200 && status < 300) return true;

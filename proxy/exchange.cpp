@@ -15,6 +15,7 @@
 #include "proxy/client_session.hpp"
 #include "proxy/header_rewrite.hpp"
 #include "proxy/upstream_tls.hpp"
+#include "util/gzip.hpp"
 
 namespace sidelight::proxy {
 namespace {
@@ -224,6 +225,11 @@ task<client_session::next> client_session::relay_response(exchange_state& x, int
     }
     if (got.write_ec) co_return client_left();
     if (upstream_reusable && x.conn->buffer.size() == 0) w_.pool.release(std::move(x.conn));
+    // The rules read the body as the app wrote it, before its Content-Encoding.
+    if (!record_.response_body.empty() || record_.response_body_truncated) {
+        util::decode_captured_body(res[http::field::content_encoding], record_.response_body,
+                                   record_.response_body_truncated, record_.plan->max_body_bytes);
+    }
     finish(status, classify_status(status));
     co_return keep ? next::keep_alive : next::close;
 }

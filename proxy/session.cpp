@@ -15,6 +15,7 @@
 #include "proxy/header_rewrite.hpp"
 #include "proxy/http_text.hpp"
 #include "proxy/proxy_answer.hpp"
+#include "routes/route_path.hpp"
 
 namespace sidelight::proxy {
 namespace {
@@ -177,7 +178,11 @@ task<client_session::next> client_session::forward(request_parser& rp) {
     auto& req = rp.get();
     record_.method = req.method_string();
     const auto target = req.target();
-    record_.path.assign(target.substr(0, target.find('?')));
+    // The path alone: an absolute-form target's scheme and authority (which may carry a user
+    // and password) never reach the record, the access log, a span or an audit event.
+    const std::string_view raw(target.data(), target.size());
+    const auto path = routes::path_of_target(raw);
+    record_.path.assign(path.ok ? path.path : raw.substr(0, raw.find('?')));
     label_route(target);
     if (!capture_request(req, target))
         co_return co_await send_error(proxy_answer::bad_request, false);
@@ -287,8 +292,8 @@ bool client_session::capture_request(const fields& fields, std::string_view targ
         bool seen = false;
         for (const auto& f : fields) {
             if (!beast::iequals(f.name_string(), want.name)) continue;
-            if (seen) return false;
-            record_.headers.emplace_back(want.name, f.value());
+            if (seen && want.unique.contains(record_.method_id)) return false;
+            if (!seen) record_.headers.emplace_back(want.name, f.value());
             seen = true;
         }
     }
@@ -301,7 +306,7 @@ bool client_session::names_captured_field(std::string_view options) const {
     if (options.empty()) return false;
     return any_list_element(options, [&](std::string_view option) {
         for (const auto& want : record_.plan->headers) {
-            if (want.methods.contains(record_.method_id) && beast::iequals(option, want.name))
+            if (want.unique.contains(record_.method_id) && beast::iequals(option, want.name))
                 return true;
         }
         return false;

@@ -13,10 +13,13 @@
 
 namespace sidelight::routes {
 
-// A request header the rules read, and the methods whose rules read it.
+// A request header the rules read, and the methods whose rules read it. For `unique` methods
+// (an audit rule's) a request carrying it twice is refused: the event would take one value and
+// the app may take the other. A metric rule alone reads the first.
 struct header_want {
     std::string name;  // lower case
     method_set methods;
+    method_set unique;
 };
 
 struct capture_plan {

@@ -54,7 +54,8 @@ bool rule_matcher::matches(const routes::request_record& r, bool status_known) c
     return status_known && in_ranges(r.status, status);
 }
 
-void want(routes::capture_plan& plan, const config::value_source& s, routes::method_set methods) {
+void want(routes::capture_plan& plan, const config::value_source& s, routes::method_set methods,
+          bool unique) {
     switch (s.from) {
         case source_kind::request_body:
             plan.request_body |= methods;
@@ -69,10 +70,13 @@ void want(routes::capture_plan& plan, const config::value_source& s, routes::met
                            [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
             const auto known = std::find_if(plan.headers.begin(), plan.headers.end(),
                                             [&](const auto& h) { return h.name == name; });
-            if (known != plan.headers.end())
+            const routes::method_set refused = unique ? methods : routes::method_set{};
+            if (known != plan.headers.end()) {
                 known->methods |= methods;
-            else
-                plan.headers.push_back({std::move(name), methods});
+                known->unique |= refused;
+            } else {
+                plan.headers.push_back({std::move(name), methods, refused});
+            }
             break;
         }
         default:

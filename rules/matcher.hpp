@@ -36,7 +36,10 @@ struct rule_matcher {
 };
 
 // What reading `s` asks of the requests with `methods` on a route.
-void want(routes::capture_plan& plan, const config::value_source& s, routes::method_set methods);
+// `unique`: a request carrying the header twice is refused (audit rules); else the first value
+// is read (metric rules: a metric must never change what the app gets).
+void want(routes::capture_plan& plan, const config::value_source& s, routes::method_set methods,
+          bool unique = true);
 
 // A `path:<name>` source of a rule that can match no route having that parameter: refused at
 // load time, at the source's position (config_error), instead of reading "" forever.

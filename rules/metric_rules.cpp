@@ -75,6 +75,9 @@ std::optional<double> parse_number(std::string_view text) {
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (ec != std::errc{} || end != text.data() + text.size() || !std::isfinite(value))
         return std::nullopt;
+    // Beyond it a counter or a histogram's sum would lose every increment after it (and two
+    // near DBL_MAX would make it Inf for good): no business value is that large.
+    if (std::abs(value) > max_metric_value) return std::nullopt;
     return value;
 }
 
@@ -204,8 +207,8 @@ void metric_rules::add_plans(std::size_t listener, std::vector<routes::capture_p
             const auto& m = rules_[l.rules[i]];
             const auto methods = m.match.methods & route_methods;
             if (methods.empty()) return false;
-            want(plans[id], m.rule->value, methods);
-            for (const auto& label : m.rule->labels) want(plans[id], label.from, methods);
+            want(plans[id], m.rule->value, methods, false);
+            for (const auto& label : m.rule->labels) want(plans[id], label.from, methods, false);
             return false;
         });
     }

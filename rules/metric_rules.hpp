@@ -136,7 +136,9 @@ class metric_rules {
     std::unique_ptr<const jwt_verifier> jwt_;  // null: no key, `jwt:` tokens are only decoded
 };
 
-// The number `text` spells (a JSON number, or a numeric string's content); none unless finite.
+// The number `text` spells (a JSON number, or a numeric string's content); none unless finite
+// and within ±max_metric_value (10^15: doubles count exactly to 9·10^15).
+inline constexpr double max_metric_value = 1e15;
 std::optional<double> parse_number(std::string_view text);
 
 }  // namespace sidelight::rules

@@ -61,6 +61,47 @@ std::string gzip(std::string_view text) {
     return out;
 }
 
+void decode_captured_body(std::string_view content_encoding, std::string& body, bool& truncated,
+                          std::size_t cap) {
+    const auto coding = trim(content_encoding);
+    if (coding.empty() || iequals(coding, "identity")) return;
+    const bool inflatable =
+        iequals(coding, "gzip") || iequals(coding, "x-gzip") || iequals(coding, "deflate");
+    if (!inflatable || truncated) {
+        body.clear();
+        return;
+    }
+    z_stream z{};
+    if (inflateInit2(&z, 15 + 32) != Z_OK) {  // +32: a gzip or a zlib header, told apart
+        body.clear();
+        return;
+    }
+    std::string out;
+    char chunk[16 * 1024];
+    z.next_in = reinterpret_cast<Bytef*>(body.data());
+    z.avail_in = static_cast<uInt>(body.size());
+    int rc = Z_OK;
+    while (rc == Z_OK) {
+        z.next_out = reinterpret_cast<Bytef*>(chunk);
+        z.avail_out = sizeof chunk;
+        rc = inflate(&z, Z_NO_FLUSH);
+        if (rc != Z_OK && rc != Z_STREAM_END) break;
+        out.append(chunk, sizeof chunk - z.avail_out);
+        if (out.size() > cap) {
+            out.resize(cap);
+            truncated = true;
+            rc = Z_STREAM_END;
+        }
+        if (rc == Z_OK && z.avail_in == 0 && z.avail_out != 0) break;  // the input ended early
+    }
+    inflateEnd(&z);
+    if (rc != Z_STREAM_END) {
+        body.clear();
+        return;
+    }
+    body = std::move(out);
+}
+
 bool accepts_gzip(std::string_view accept_encoding) {
     return any_element(accept_encoding, [](std::string_view coding, double q) {
         return q > 0 && (iequals(coding, "gzip") || iequals(coding, "x-gzip") || coding == "*");

@@ -10,6 +10,14 @@ namespace sidelight::util {
 // `text` gzip-compressed (zlib's default level); throws std::runtime_error if zlib fails.
 std::string gzip(std::string_view text);
 
+// A captured body as the rules read it, given its Content-Encoding: gzip, x-gzip and deflate
+// (zlib-wrapped) are inflated, up to `cap` bytes (more sets `truncated`); a body captured only
+// in part (`truncated` on entry) cannot be inflated and is emptied, still truncated; a body in
+// another encoding (br, zstd, a list of several) or that does not inflate is emptied. Identity
+// (or no header) leaves it as it is.
+void decode_captured_body(std::string_view content_encoding, std::string& body, bool& truncated,
+                          std::size_t cap);
+
 // Whether an Accept-Encoding value accepts gzip: `gzip` or `x-gzip` (or `*`) listed with a
 // q-value above 0 (RFC 9110 12.5.3), case-insensitively.
 bool accepts_gzip(std::string_view accept_encoding);

@@ -16,6 +16,7 @@
 
 #include "tests/support/fake_upstream.hpp"
 #include "tests/support/sidelight_process.hpp"
+#include "util/gzip.hpp"
 
 namespace sidelight::test {
 namespace {
@@ -209,6 +210,61 @@ TEST(BusinessMetricsTest, AStreamedDownloadIsNotBufferedForARule) {
     constexpr double allowed = 8.0 * 1024 * 1024;
 #endif
     EXPECT_LT(sample_value(text, "process_resident_memory_bytes") - rss_before, allowed) << text;
+}
+
+// A metric rule never changes what the app gets: a request carrying the header it reads twice
+// (a gateway appended one) is forwarded as it came, and counted by the first value. An audit
+// rule reading the same header refuses such a request (tests/integration/audit_rules_test).
+TEST(BusinessMetricsTest, AHeaderARuleReadsTwiceIsForwardedAndCountedByTheFirst) {
+    temp_dir dir;
+    fake_upstream app;
+    auto proc = sidelight_process::run(dir, test_config(app.port(), R"(routes:
+  - GET /api/items/{id}
+metrics:
+  rules:
+    - name: tenant_reads_total
+      type: counter
+      match: {routes: ["/api/items/{id}"], methods: [GET]}
+      labels:
+        tenant: {from: "header:X-Tenant", values: [acme, globex], other: other}
+)"));
+    auto c = connection::connect(proc->proxy_port());
+    c.send("GET /api/items/1 HTTP/1.1\r\nHost: a\r\nX-Tenant: acme\r\nX-Tenant: globex\r\n\r\n");
+    const auto res = c.read_message(true);
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 200);
+    ASSERT_EQ(app.requests().size(), 1u);
+    EXPECT_NE(app.requests()[0].message.raw_head.find("X-Tenant: globex"), std::string::npos)
+        << app.requests()[0].message.raw_head;
+    EXPECT_TRUE(eventually([&] {
+        return sample_value(scrape_metrics(proc->admin_port()),
+                            "tenant_reads_total{tenant=\"acme\"}") == 1;
+    }));
+}
+
+// An app that gzips its answers (Express's compression, nginx): the rules read the JSON the app
+// wrote, and the client gets the compressed bytes as they were.
+TEST(BusinessMetricsTest, AGzippedAnswerIsReadAsTheJsonTheAppWrote) {
+    temp_dir dir;
+    const std::string body = R"({"id":1,"total":120.5,"platform":"ios"})";
+    const std::string packed = util::gzip(body);
+    fake_upstream app([&](const wire_message&) {
+        return fake_reply{simple_response(
+            201, packed, "Content-Type: application/json\r\nContent-Encoding: gzip\r\n")};
+    });
+    auto proc = sidelight_process::run(dir, test_config(app.port(), shop_rules));
+    auto c = connection::connect(proc->proxy_port());
+    c.send(json_request("POST", "/api/orders", "{}", "Accept-Encoding: gzip\r\n"));
+    const auto res = c.read_message(true);
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 201);
+    EXPECT_EQ(res->body, packed);
+    std::string text;
+    EXPECT_TRUE(eventually([&] {
+        text = scrape_metrics(proc->admin_port());
+        return sample_value(text, R"(orders_created_total{platform="ios",status="success"})") == 1;
+    })) << text;
+    EXPECT_EQ(sample_value(text, R"(order_value_usd_sum{platform="ios"})"), 120.5);
 }
 
 // A reload that drops a rule drops its series; an unchanged rule keeps its counts.

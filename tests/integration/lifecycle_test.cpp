@@ -164,5 +164,23 @@ TEST(LifecycleTest, AccessLogLinesAreEscapedJson) {
     EXPECT_EQ(doc.at("bytes_out").as_int64(), 6);
 }
 
+// An absolute-form target may carry a user and password: the access log (and every record made
+// of the request: spans, audit events) has the path only.
+TEST(LifecycleTest, AnAbsoluteFormTargetsCredentialsNeverReachTheLog) {
+    temp_dir dir;
+    fake_upstream app;
+    auto proc = sidelight_process::run(dir, test_config(app.port(), "access_log: true\n"));
+    auto c = connection::connect(proc->proxy_port());
+    c.send(
+        "GET http://alice:s3cret-pw@app.internal/api/x?token=t0k HTTP/1.1\r\nHost: "
+        "app.internal\r\n\r\n");
+    ASSERT_TRUE(c.read_message(true));
+    ASSERT_TRUE(eventually([&] { return proc->stdout_text().find('\n') != std::string::npos; }));
+    const auto line = proc->stdout_text().substr(0, proc->stdout_text().find('\n'));
+    EXPECT_EQ(boost::json::parse(line).as_object().at("path").as_string(), "/api/x") << line;
+    EXPECT_EQ(proc->stdout_text().find("s3cret-pw"), std::string::npos);
+    EXPECT_EQ(proc->stderr_text().find("s3cret-pw"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace sidelight::test

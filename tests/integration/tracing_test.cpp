@@ -249,6 +249,37 @@ TEST(TracingTest, ACollectorThatIsGoneCostsTheRequestNothingAndIsCounted) {
     EXPECT_EQ(proc->stderr_text().find("s3cret"), std::string::npos) << proc->stderr_text();
 }
 
+// A collector (or a proxy before it) that answers chunked: the body's length is not known, so
+// the connection is not reused, and every export after the first still succeeds.
+TEST(TracingTest, ACollectorThatAnswersChunkedTakesEveryExport) {
+    temp_dir dir;
+    auto app = ok_app();
+    fake_upstream collector([](const wire_message&) {
+        return fake_reply{
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: "
+            "chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"};
+    });
+    auto proc = sidelight_process::run(dir, tracing_config(app.port(), collector.port()));
+    for (int i = 0; i < 4; ++i) {
+        auto c = connection::connect(proc->proxy_port());
+        c.send("GET /api/products/1 HTTP/1.1\r\nHost: a\r\n\r\n");
+        ASSERT_TRUE(c.read_message(true, false, 5s));
+        // One export per request: the next waits for this one to have gone.
+        ASSERT_TRUE(
+            eventually([&] { return collector.requests().size() == std::size_t(i) + 1; }, 5s));
+    }
+    std::string text;
+    EXPECT_TRUE(eventually(
+        [&] {
+            text = scrape_metrics(proc->admin_port());
+            return sample_value(text, "sidelight_tracing_export_requests_total{result=\"ok\"}") ==
+                   4;
+        },
+        5s))
+        << text;
+    EXPECT_EQ(sample_value(text, "sidelight_tracing_export_requests_total{result=\"error\"}"), 0);
+}
+
 TEST(TracingTest, AFullQueueDropsAndCountsInsteadOfWaiting) {
     temp_dir dir;
     auto app = ok_app();

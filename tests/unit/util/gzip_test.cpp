@@ -79,5 +79,28 @@ TEST(GzipTest, PrefersTheMediaTypeWithTheHigherQ) {
     EXPECT_FALSE(prefers_media_type("", om, "text/plain"));
 }
 
+// What the rules read of a compressed body: the text the app wrote.
+TEST(GzipTest, ACapturedBodyIsReadBeforeItsContentEncoding) {
+    const std::string text = R"({"platform":"ios","total":12.5})";
+    auto decode = [](std::string_view coding, std::string body, bool truncated = false,
+                     std::size_t cap = 1024) {
+        decode_captured_body(coding, body, truncated, cap);
+        return body + (truncated ? "|truncated" : "");
+    };
+    EXPECT_EQ(decode("gzip", gzip(text)), text);
+    EXPECT_EQ(decode(" GZIP ", gzip(text)), text);
+    EXPECT_EQ(decode("x-gzip", gzip(text)), text);
+    EXPECT_EQ(decode("", text), text);
+    EXPECT_EQ(decode("identity", text), text);
+    EXPECT_EQ(decode("gzip", gzip(text), false, 10), text.substr(0, 10) + "|truncated");
+    EXPECT_EQ(decode("gzip", gzip(text), true), "|truncated");  // captured in part: unreadable
+    EXPECT_EQ(decode("gzip", gzip(text).substr(0, 15)), "");    // cut short
+    EXPECT_EQ(decode("gzip", "not gzip at all"), "");
+    EXPECT_EQ(decode("br", "\x1b\x03"), "");
+    EXPECT_EQ(decode("gzip, gzip", gzip(gzip(text))), "");
+    const std::string big(200'000, 'a');  // inflates past several output chunks
+    EXPECT_EQ(decode("gzip", gzip(big), false, 1'000'000), big);
+}
+
 }  // namespace
 }  // namespace sidelight::util
