@@ -382,6 +382,10 @@ void sqlite_store::prepare_statements() {
     by_event_id_ = std::make_unique<SQLite::Statement>(
         db_, std::string(select_audit) + " WHERE event_id = ?1 UNION ALL " + select_security +
                  " WHERE event_id = ?1");
+    if (spool_) {
+        forwarded_by_id_ = std::make_unique<SQLite::Statement>(
+            db_, "SELECT tbl, seq FROM spool_forwarded_id WHERE event_id = ?1");
+    }
 }
 
 chain_head sqlite_store::read_head() {
@@ -465,8 +469,8 @@ void sqlite_store::acknowledge(const chain_head& acked,
         const auto upto = std::to_string(acked.seq);
         const std::string now_s = "CAST(strftime('%s', 'now') AS INTEGER)";
         db_.exec("INSERT OR IGNORE INTO spool_forwarded_id SELECT event_id, 0, seq, " + now_s +
-                 " FROM audit_log WHERE seq <= " + upto + " AND source = 'api'");
-        db_.exec("INSERT OR IGNORE INTO spool_forwarded_id SELECT event_id, 1, seq, " + now_s +
+                 " FROM audit_log WHERE seq <= " + upto +
+                 " AND source = 'api' UNION ALL SELECT event_id, 1, seq, " + now_s +
                  " FROM security_audit WHERE seq <= " + upto + " AND source = 'api'");
         db_.exec("DELETE FROM spool_forwarded_id WHERE at < " + now_s + " - " +
                  std::to_string(forwarded_id_retention.count()));
@@ -532,12 +536,18 @@ std::optional<stored_event> sqlite_store::find_event_id(const std::string& event
     if (found || !spool_) return found;
     // A row the spool forwarded and pruned: known by its id, table and seq only (the writer
     // answers a repeat with the id, and knows it for a repeat by its seq).
-    SQLite::Statement st(db_, "SELECT tbl, seq FROM spool_forwarded_id WHERE event_id = ?1");
+    auto& st = *forwarded_by_id_;
+    st.reset();
     st.bind(1, event_id);
-    if (!st.executeStep()) return found;
+    if (!st.executeStep()) {
+        st.reset();
+        return found;
+    }
     stored_event row;
     row.seq = st.getColumn(1).getInt64();
-    if (st.getColumn(0).getInt() == 0) {
+    const bool audit_table = st.getColumn(0).getInt() == 0;
+    st.reset();
+    if (audit_table) {
         audit_event a;
         a.event_id = event_id;
         row.ev = std::move(a);

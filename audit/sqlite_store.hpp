@@ -131,6 +131,7 @@ class sqlite_store final : public store {
     std::array<std::array<std::unique_ptr<SQLite::Statement>, chunk_slots>, 2> inserts_;
     std::unique_ptr<SQLite::Statement> head_;
     std::unique_ptr<SQLite::Statement> by_event_id_;
+    std::unique_ptr<SQLite::Statement> forwarded_by_id_;  // a spool's only
 };
 
 }  // namespace sidelight::audit
