@@ -154,6 +154,9 @@ void span_exporter::stop() {
         std::lock_guard lock(mutex_);
         if (stopping_) return;
         stopping_ = true;
+        // What is queued gets one otlp.timeout in all, not one per batch: a collector that
+        // stopped answering cannot hold the exit up for minutes.
+        drain_until_ = clock::now() + cfg_.otlp.timeout;
     }
     wake_.notify_one();
     if (thread_.joinable()) thread_.join();
@@ -164,11 +167,13 @@ void span_exporter::run() {
     std::vector<span_pair> batch;
     for (;;) {
         bool last = false;
+        clock::time_point deadline = clock::time_point::max();
         {
             std::unique_lock lock(mutex_);
             wake_.wait_for(lock, cfg_.otlp.batch_interval,
                            [&] { return stopping_ || queue_.size() >= cfg_.otlp.batch_max; });
             last = stopping_;
+            if (stopping_) deadline = drain_until_;
             const auto n = std::min(queue_.size(), cfg_.otlp.batch_max);
             batch.assign(std::make_move_iterator(queue_.begin()),
                          std::make_move_iterator(queue_.begin() + static_cast<long>(n)));
@@ -182,7 +187,7 @@ void span_exporter::run() {
                                   ? encode_json(resource_, batch)
                                   : encode_protobuf(resource_, batch);
             std::string error;
-            if (send(body, error)) {
+            if (send(body, deadline, error)) {
                 requests_ok_->Increment();
                 exported_->Increment(spans);
             } else {
@@ -193,6 +198,14 @@ void span_exporter::run() {
                     last_warning_ = now;
                     spdlog::warn("event=trace_export_failed endpoint={} spans={} reason=\"{}\"",
                                  config::redact_endpoint(cfg_.otlp.endpoint), spans, error);
+                }
+                if (deadline != clock::time_point::max()) {  // draining: the rest is dropped
+                    std::lock_guard lock(mutex_);
+                    double rest = 0;
+                    for (const auto& p : queue_) rest += p.upstream_start_ns ? 2 : 1;
+                    dropped_failed_->Increment(rest);
+                    queue_.clear();
+                    last = true;
                 }
             }
             batch.clear();
@@ -208,8 +221,8 @@ void span_exporter::close_connection() {
 
 // One POST on the kept-alive connection (a new one when there is none, or the old one turns
 // out closed before anything was answered).
-bool span_exporter::send(const std::string& body, std::string& error) {
-    const auto deadline = clock::now() + cfg_.otlp.timeout;
+bool span_exporter::send(const std::string& body, clock::time_point until, std::string& error) {
+    const auto deadline = std::min(clock::now() + cfg_.otlp.timeout, until);
     const auto& t = cfg_.otlp.target;
     std::string request =
         "POST " + cfg_.otlp.path + " HTTP/1.1\r\nHost: " + t.host + ":" + std::to_string(t.port) +

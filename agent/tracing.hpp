@@ -40,12 +40,15 @@ class span_exporter {
 
     // A finished request: queued when its trace is sampled.
     void on_request(const routes::request_record& r);
-    // Sends what is queued, then ends the thread.
+    // Sends what is queued within one otlp.timeout (what is left then, or after a failed
+    // send, is dropped and counted), then ends the thread.
     void stop();
 
   private:
     void run();
-    bool send(const std::string& body, std::string& error);
+    // One POST, given up at otlp.timeout or `until`, whichever comes first.
+    bool send(const std::string& body, std::chrono::steady_clock::time_point until,
+              std::string& error);
     void close_connection();
 
     config::tracing_config cfg_;
@@ -53,7 +56,8 @@ class span_exporter {
     std::mutex mutex_;
     std::condition_variable wake_;
     std::vector<span_pair> queue_;
-    bool stopping_ = false;
+    bool stopping_ = false;                                // under mutex_
+    std::chrono::steady_clock::time_point drain_until_{};  // under mutex_, once stopping_
     int fd_ = -1;  // the kept-alive connection to the collector, or -1
     std::chrono::steady_clock::time_point last_warning_{};
     prometheus::Counter* exported_;

@@ -9,6 +9,7 @@
 #include <boost/json.hpp>
 
 #include <atomic>
+#include <csignal>
 #include <set>
 #include <thread>
 
@@ -320,6 +321,39 @@ TEST(TracingTest, AFullQueueDropsAndCountsInsteadOfWaiting) {
         << metrics;
     EXPECT_EQ(sample_value(metrics, "sidelight_tracing_spans_dropped_total{reason=\"queue_full\"}"),
               4);
+}
+
+// At exit what is queued gets one otlp.timeout in all: a collector that stopped answering
+// costs the exit that much, not a timeout per queued batch (six here, 12 s).
+TEST(TracingTest, ACollectorThatStoppedAnsweringHoldsTheExitUpOneTimeoutAtMost) {
+    temp_dir dir;
+    auto app = ok_app();
+    std::atomic<bool> release{false};
+    fake_upstream collector([&](const wire_message&) {
+        for (int i = 0; i < 3000 && !release; ++i) std::this_thread::sleep_for(10ms);
+        return fake_reply{simple_response(200, "")};
+    });
+    auto proc = sidelight_process::run(
+        dir, tracing_config(app.port(), collector.port(),
+                            "    batch_max: 1\n    queue_size: 16\n    timeout: 2s\n"));
+    {
+        auto c = connection::connect(proc->proxy_port());
+        for (int i = 0; i < 6; ++i) {
+            c.send("GET /api/products/1 HTTP/1.1\r\nHost: a\r\n\r\n");
+            auto res = c.read_message(true, false, 5s);
+            ASSERT_TRUE(res && res->status == 200);
+        }
+    }
+    ASSERT_TRUE(collector.wait_requests(1));
+    const auto asked = std::chrono::steady_clock::now();
+    proc->signal(SIGTERM);
+    const auto code = proc->wait_exit(8s);
+    const auto took = std::chrono::steady_clock::now() - asked;
+    release = true;
+    ASSERT_TRUE(code) << "still running 8 s after SIGTERM\n" << proc->stderr_text();
+    EXPECT_EQ(*code, 0) << proc->stderr_text();
+    EXPECT_LT(took, 6s);
+    EXPECT_LE(collector.request_count(), 2u);  // the stuck one, and none after the deadline
 }
 
 // /metrics: OpenMetrics with the trace ids as exemplars for a scraper that asks for it, the
