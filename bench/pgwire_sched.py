@@ -39,9 +39,11 @@ def sh(command):
 
 def proxy_stat(pid):
     """CPU seconds (utime + stime, which the kernel samples at its tick), voluntary and
-    involuntary switches, seconds waited for a core, seconds run (schedstat: exact)."""
+    involuntary switches, seconds waited for a core, seconds run (schedstat: exact), and the
+    user-space share of the CPU seconds (utime)."""
     fields = open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()
     cpu = (int(fields[11]) + int(fields[12])) / HZ
+    user = int(fields[11]) / HZ
     vol = inv = wait = ran = 0
     for task in glob.glob(f'/proc/{pid}/task/*'):
         for line in open(task + '/status'):
@@ -52,7 +54,7 @@ def proxy_stat(pid):
         sched = open(task + '/schedstat').read().split()
         ran += int(sched[0])
         wait += int(sched[1])
-    return cpu, vol, inv, wait / 1e9, ran / 1e9
+    return cpu, vol, inv, wait / 1e9, ran / 1e9, user
 
 
 def machine_ticks():
@@ -172,7 +174,8 @@ def main():
                     n = len(lat) * per_tx
                     row.update(cpu=(after[0] - before[0]) * 1e6 / n, vol=(after[1] - before[1]) / n,
                                inv=(after[2] - before[2]) / n, wait=(after[3] - before[3]) * 1e6 / n,
-                               ran=(after[4] - before[4]) * 1e6 / n)
+                               ran=(after[4] - before[4]) * 1e6 / n,
+                               usr=(after[5] - before[5]) * 1e6 / n)
                 runs[name].append(row)
                 print(r, name, ' '.join(f'{k}={v:.2f}' for k, v in row.items()), flush=True)
 
@@ -191,7 +194,7 @@ def main():
             if pid:
                 line += (f" cpu/stmt={med(name, 'cpu'):5.1f} vol={med(name, 'vol'):.3f} "
                          f"inv={med(name, 'inv'):.3f} wait={med(name, 'wait'):5.1f} "
-                         f"ran/stmt={med(name, 'ran'):5.1f}")
+                         f"ran/stmt={med(name, 'ran'):5.1f} usr/stmt={med(name, 'usr'):4.1f}")
             print(line)
     finally:
         if os.path.exists(f'{work}/pgbouncer.pid'):
