@@ -51,10 +51,10 @@ database_upstream parse_db_upstream(const node_ref& n) {
             v->fail("expected a host name like db.internal, got \"" + out.sni + "\"");
     }
     if (auto v = m.get("connect_timeout")) out.connect_timeout = to_duration(*v, false);
-    for (auto key : {"ca_file", "sni"}) {
-        if (out.tls != db_tls::verify_full && m.get(key))
-            m.get(key)->fail("applies with tls: verify-full only");
-    }
+    if (out.tls != db_tls::verify_full && m.get("ca_file"))
+        m.get("ca_file")->fail("applies with tls: verify-full only");
+    if (out.tls == db_tls::disable && m.get("sni"))
+        m.get("sni")->fail("applies with tls: prefer, require or verify-full only");
     return out;
 }
 

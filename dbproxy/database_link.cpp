@@ -125,9 +125,11 @@ task<bool> database_link::start_tls(const config::database_config& db, net::ssl:
         co_return false;
     }
     tls_ = std::make_unique<net::ssl::stream<tcp_socket>>(std::move(socket_), ctx);
+    // The server's name goes in SNI in every mode, as libpq sends it (sslsni=1): servers and
+    // poolers that route by it (cloud Postgres) refuse a handshake without it.
+    const auto name = tls_name(db);
+    if (!is_ip_address(name)) SSL_set_tlsext_host_name(tls_->native_handle(), name.c_str());
     if (db.upstream.tls == config::db_tls::verify_full) {
-        const auto name = tls_name(db);
-        if (!is_ip_address(name)) SSL_set_tlsext_host_name(tls_->native_handle(), name.c_str());
         tls_->set_verify_mode(net::ssl::verify_peer);
         tls_->set_verify_callback(verify_name{net::ssl::host_name_verification(name)});
     }

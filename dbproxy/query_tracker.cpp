@@ -13,9 +13,12 @@ std::string_view server_name(std::string_view name) {
 
 }  // namespace
 
+const statement_info query_tracker::unknown_info{};
+
 std::optional<protocol_error> query_tracker::on_frontend(char type, std::string_view body,
                                                          clock::time_point now) {
     if (stopped_) return std::nullopt;
+    if (type == 'c' || type == 'f') copy_in_ = false;   // CopyDone, CopyFail
     if (skipping_ && type != 'S') return std::nullopt;  // the server discards these until Sync
     cursor c{body};
     switch (type) {
@@ -24,40 +27,42 @@ std::optional<protocol_error> query_tracker::on_frontend(char type, std::string_
             break;
         case 'P': {
             const auto name = c.cstring().value_or("");
-            const auto sql = c.cstring().value_or("");
+            // A text longer than the splitter keeps (64 KiB) has lost its NUL: its start is
+            // still what the lexer labels it by.
+            const auto sql = c.cstring().value_or(body.substr(std::min(c.at, body.size())));
             const auto& parsed = cache_.statements(sql);
-            const auto info = parsed.empty() ? statement_info{} : parsed.front();
-            statements_.set(name, {info, text_if_kept(info, sql)});
-            queue_.push_back({step::parse, {}, now, {}});
+            statements_.set(name, describe(parsed.empty() ? unknown_info : parsed.front(), sql));
+            queue_.push_back({step::parse, now});
             break;
         }
         case 'B': {
             const auto portal = c.cstring().value_or("");
             const auto statement = c.cstring().value_or("");
             portals_.set(portal, statements_.get(statement));
-            queue_.push_back({step::bind, {}, now, {}});
+            queue_.push_back({step::bind, now});
             break;
         }
         case 'D':
-            queue_.push_back({step::describe, {}, now, {}});
+            queue_.push_back({step::describe, now});
             break;
-        case 'E': {
-            auto portal = portals_.get(c.cstring().value_or(""));
-            queue_.push_back({step::execute, std::move(portal.info), now, std::move(portal.text)});
+        case 'E':
+            queue_.push_back({step::execute, now, portals_.get(c.cstring().value_or(""))});
             break;
-        }
         case 'C': {
             const auto which = c.byte().value_or('S');
             const auto name = c.cstring().value_or("");
             (which == 'S' ? statements_ : portals_).erase(name);
-            queue_.push_back({step::close, {}, now, {}});
+            queue_.push_back({step::close, now});
             break;
         }
         case 'S':
             skipping_ = false;
-            queue_.push_back({step::sync, {}, now, {}});
+            if (!copy_in_) queue_.push_back({step::sync, now});  // else the server ignores it
             break;
-        default:  // Flush, CopyData/Done/Fail, PasswordMessage, FunctionCall, Terminate
+        case 'F':  // FunctionCall: FunctionCallResponse (or an error), then ReadyForQuery
+            queue_.push_back({step::simple_end, now});
+            break;
+        default:  // Flush, CopyData/Done/Fail, PasswordMessage, Terminate
             break;
     }
     if (queue_.size() <= max_pending) return std::nullopt;
@@ -69,20 +74,23 @@ std::optional<protocol_error> query_tracker::on_frontend(char type, std::string_
 void query_tracker::simple_query(std::string_view sql, clock::time_point now) {
     const auto& statements = cache_.statements(sql);
     // An empty string (or only comments) is answered with one EmptyQueryResponse.
-    if (statements.empty()) queue_.push_back({step::simple, {}, now, {}});
+    if (statements.empty()) queue_.push_back({step::simple, now});
     const auto timed = std::min(statements.size(), max_string_statements);
     // The statements' own texts, only when some of them are to be kept (the cache holds labels).
     std::vector<std::string_view> pieces;
     if (keep_text_) pieces = split_statements(sql);
     for (std::size_t i = 0; i < timed; ++i) {
-        queue_.push_back({step::simple, statements[i], now,
-                          i < pieces.size() ? text_if_kept(statements[i], pieces[i]) : ""});
+        queue_.push_back(
+            {step::simple, now, describe(statements[i], i < pieces.size() ? pieces[i] : "")});
     }
-    queue_.push_back({step::simple_end, {}, now, {}});
+    queue_.push_back({step::simple_end, now});
 }
 
-std::string query_tracker::text_if_kept(const statement_info& info, std::string_view sql) const {
-    return keep_text_ && keep_text_(info) ? std::string(sql) : std::string();
+query_tracker::named_ptr query_tracker::describe(const statement_info& info,
+                                                 std::string_view sql) const {
+    const bool keep = keep_text_ && keep_text_(info);
+    if (!keep && info == unknown_info) return nullptr;
+    return std::make_shared<const named>(named{info, keep ? std::string(sql) : std::string()});
 }
 
 void query_tracker::on_backend(char type, std::string_view body, clock::time_point now,
@@ -107,7 +115,16 @@ void query_tracker::on_backend(char type, std::string_view body, clock::time_poi
         case 's':  // PortalSuspended (the Execute's row limit reached)
             if (front_is(step::execute) || front_is(step::simple)) finish_front(true, now, out);
             break;
+        case 'G':  // CopyInResponse: the server takes data, ignoring Syncs, until CopyDone
+            copy_in_ = true;
+            // The Sync sent with the COPY's Execute is ignored; the one after CopyDone answers.
+            if (front_is(step::execute)) {
+                auto it = queue_.begin() + 1;
+                while (it != queue_.end() && it->what == step::sync) it = queue_.erase(it);
+            }
+            break;
         case 'E':
+            copy_in_ = false;  // an error ends COPY IN too: what the client sends next is skipped
             on_error(now, out);
             break;
         case 'Z':  // ReadyForQuery: the end of a Sync or of a simple query string
@@ -120,10 +137,20 @@ void query_tracker::on_backend(char type, std::string_view body, clock::time_poi
 
 void query_tracker::finish_front(bool ok, clock::time_point now, std::vector<finished>& out) {
     auto& e = queue_.front();
-    out.push_back({std::move(e.info), now - e.start, ok, std::move(e.text)});
+    out.push_back({std::move(e.statement), now - e.start, ok});
     queue_.pop_front();
-    // The next statement of the same string starts now.
-    if (!queue_.empty() && queue_.front().what == step::simple) queue_.front().start = now;
+    start_next(now);
+}
+
+// The next statement queued (of the same string, or an Execute pipelined behind this one)
+// starts when this one ended, if it arrived before: until then the server was busy with this.
+void query_tracker::start_next(clock::time_point now) {
+    for (auto& e : queue_) {
+        if (e.what == step::execute || e.what == step::simple) {
+            e.start = std::max(e.start, now);
+            return;
+        }
+    }
 }
 
 void query_tracker::on_error(clock::time_point now, std::vector<finished>& out) {
@@ -133,19 +160,19 @@ void query_tracker::on_error(clock::time_point now, std::vector<finished>& out) 
         while (!queue_.empty() && queue_.front().what == step::simple) queue_.pop_front();
         return;
     }
+    // A statement of a long string beyond the timed ones, or a FunctionCall: its
+    // ReadyForQuery ends it.
+    if (queue_.front().what == step::simple_end) return;
     // Extended protocol: the Execute that failed, or the one a failed Parse/Bind/Describe was
-    // for; then everything up to Sync is skipped by the server.
-    while (!queue_.empty() && queue_.front().what != step::sync &&
-           queue_.front().what != step::simple_end) {
+    // for; then everything up to Sync is skipped by the server (a pipelined Q too).
+    while (!queue_.empty() && queue_.front().what != step::sync) {
         if (queue_.front().what == step::execute) {
             finish_front(false, now, out);
             break;
         }
         queue_.pop_front();
     }
-    while (!queue_.empty() && queue_.front().what != step::sync &&
-           queue_.front().what != step::simple_end)
-        queue_.pop_front();
+    while (!queue_.empty() && queue_.front().what != step::sync) queue_.pop_front();
     if (queue_.empty()) skipping_ = true;
 }
 
@@ -159,7 +186,7 @@ void query_tracker::pop_through_sync() {
     }
 }
 
-void query_tracker::name_map::set(std::string_view name, named value) {
+void query_tracker::name_map::set(std::string_view name, named_ptr value) {
     name = server_name(name);
     if (auto it = index_.find(name); it != index_.end()) {
         it->second->second = std::move(value);
@@ -174,9 +201,9 @@ void query_tracker::name_map::set(std::string_view name, named value) {
     index_.emplace(order_.front().first, order_.begin());
 }
 
-query_tracker::named query_tracker::name_map::get(std::string_view name) {
+query_tracker::named_ptr query_tracker::name_map::get(std::string_view name) {
     auto it = index_.find(server_name(name));
-    if (it == index_.end()) return {};
+    if (it == index_.end()) return nullptr;
     order_.splice(order_.begin(), order_, it->second);
     return it->second->second;
 }

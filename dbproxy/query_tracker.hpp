@@ -2,16 +2,24 @@
 // Which statement each server answer belongs to, for one client connection: the client's
 // messages say what is asked (a simple query's statements, or Parse/Bind/Describe/Execute/
 // Close/Sync of the extended protocol, pipelined or not), the server's say how each ended.
-// A statement is timed from the message that starts it (Q for a string's first statement, the
-// previous one's end for the next; Execute in the extended protocol) to its CommandComplete,
-// EmptyQueryResponse, PortalSuspended or ErrorResponse.
+// A statement is timed from the message that starts it (Q for a string's first statement;
+// Execute in the extended protocol) to its CommandComplete, EmptyQueryResponse, PortalSuspended
+// or ErrorResponse. A statement queued behind another (the next of a string, or Executes
+// pipelined before the server answered the first) starts no earlier than the previous one
+// ended: the server runs them one after the other, and a batch of 256 inserts is 256 short
+// statements, not 256 that each took the whole batch's time.
 //
 //   simple query:  an error ends the string: the statements after it are not timed.
-//   extended:      an error skips everything up to Sync (the server does); a Parse, Bind or
-//                  Describe error is the error of the Execute queued behind it, if there is
-//                  one (a PQprepare that fails alone times nothing). A named statement keeps
-//                  its SQL's operation and table until Close; a portal its statement's.
-//   COPY, NOTIFY, notices, ParameterStatus: no effect (the statement ends with its 'C').
+//   extended:      an error skips everything up to Sync (the server does, a pipelined Q
+//                  included); a Parse, Bind or Describe error is the error of the Execute
+//                  queued behind it, if there is one (a PQprepare that fails alone times
+//                  nothing). A named statement keeps its SQL's operation and table until
+//                  Close; a portal its statement's.
+//   COPY IN:       the server ignores a Sync sent while it takes the data (the extended
+//                  protocol's own, sent with the Execute, and any other before CopyDone or
+//                  CopyFail): the answer to COPY's Sync is the one sent after CopyDone.
+//   FunctionCall:  answered like a simple query, up to its ReadyForQuery.
+//   NOTIFY, notices, ParameterStatus: no effect (a statement ends with its 'C').
 //
 // Bounded whatever the client sends: at most max_pending client messages awaiting the server's
 // answer (one more and on_frontend reports too_many_pending: the session closes the
@@ -30,6 +38,7 @@
 #include <deque>
 #include <functional>
 #include <list>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -57,11 +66,21 @@ class query_tracker {
     explicit query_tracker(statement_cache& cache, text_filter keep_text = {})
         : cache_(cache), keep_text_(std::move(keep_text)) {}
 
-    struct finished {
+    // What a statement is, and its SQL when keep_text asked for it (else empty). Shared, not
+    // copied, between a named statement, its portals and their queued Executes: a kept text of
+    // 64 KiB is held once however often it is bound and executed.
+    struct named {
         statement_info info;
+        std::string text;
+    };
+    using named_ptr = std::shared_ptr<const named>;  // null: unknown (other/none, no text)
+
+    struct finished {
+        named_ptr statement;
         clock::duration elapsed{};
         bool ok = true;
-        std::string text;  // the statement's SQL, when keep_text asked for it; else empty
+        const statement_info& info() const { return statement ? statement->info : unknown_info; }
+        std::string_view text() const { return statement ? statement->text : std::string_view(); }
     };
 
     // A complete client message (type and, up to the splitter's cap, its body); too_many_pending
@@ -76,28 +95,25 @@ class query_tracker {
     std::size_t names() const { return statements_.size() + portals_.size(); }  // for tests
 
   private:
+    static const statement_info unknown_info;
+
     enum class step { parse, bind, describe, execute, close, sync, simple, simple_end };
     struct expected {
         step what;
-        statement_info info;
         clock::time_point start;
-        std::string text;  // see finished::text
-    };
-    struct named {
-        statement_info info;
-        std::string text;  // see finished::text
+        named_ptr statement = nullptr;  // execute and simple only
     };
 
     // Names to statement_info, at most max_names, least recently used evicted first.
     class name_map {
       public:
-        void set(std::string_view name, named value);
-        named get(std::string_view name);  // other/none when unknown
+        void set(std::string_view name, named_ptr value);
+        named_ptr get(std::string_view name);  // null when unknown
         void erase(std::string_view name);
         std::size_t size() const { return index_.size(); }
 
       private:
-        using list = std::list<std::pair<std::string, named>>;
+        using list = std::list<std::pair<std::string, named_ptr>>;
         list order_;                                                  // most recently used first
         std::unordered_map<std::string_view, list::iterator> index_;  // views order_'s names
     };
@@ -107,12 +123,14 @@ class query_tracker {
     void on_error(clock::time_point now, std::vector<finished>& out);
     void pop_through_sync();
 
-    std::string text_if_kept(const statement_info& info, std::string_view sql) const;
+    named_ptr describe(const statement_info& info, std::string_view sql) const;
+    void start_next(clock::time_point now);
 
     statement_cache& cache_;
     text_filter keep_text_;
     std::deque<expected> queue_;
     bool skipping_ = false;  // extended-protocol error seen, Sync not yet sent: the server skips
+    bool copy_in_ = false;   // CopyInResponse seen, CopyDone/CopyFail not yet sent
     bool stopped_ = false;   // too_many_pending reported: nothing more is tracked
     name_map statements_;    // prepared, by name
     name_map portals_;

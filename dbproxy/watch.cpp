@@ -132,19 +132,19 @@ void watch::record() {
     for (const auto& f : done_) {
         const double ms = std::chrono::duration<double, std::milli>(f.elapsed).count();
         const bool slow = f.elapsed > db_.cfg.slow_query;
-        const auto table = db_.tables.label(f.info.table);
-        shared_.obs.on_query({db_.index, f.info.operation, table, ms, f.ok, slow});
+        const auto table = db_.tables.label(f.info().table);
+        shared_.obs.on_query({db_.index, f.info().operation, table, ms, f.ok, slow});
         if (const auto* rule = audit_rule_for(f)) audit(f, *rule, ms);
         if (slow)
             spdlog::warn("event=db_slow_query database={} operation={} table={} duration_ms={:.1f}",
-                         db_.cfg.name, f.info.operation, table, ms);
+                         db_.cfg.name, f.info().operation, table, ms);
     }
     done_.clear();
 }
 
 const config::db_audit_rule* watch::audit_rule_for(const query_tracker::finished& f) const {
     for (const auto& r : db_.cfg.audit) {  // first match wins
-        if (names(r, f.info) && (r.outcome == "any" || (r.outcome == "ok") == f.ok)) return &r;
+        if (names(r, f.info()) && (r.outcome == "any" || (r.outcome == "ok") == f.ok)) return &r;
     }
     return nullptr;
 }
@@ -154,15 +154,15 @@ void watch::audit(const query_tracker::finished& f, const config::db_audit_rule&
     a.database = db_.index;
     a.database_name = db_.cfg.name;
     a.rule = &rule;
-    a.operation = f.info.operation;
-    a.table = f.info.table;
+    a.operation = f.info().operation;
+    a.table = f.info().table;
     a.ok = f.ok;
     a.duration_ms = ms;
     a.user = user_;
     a.dbname = dbname_;
     a.application = application_;
     a.client_ip = client_ip_;
-    a.statement = normalize(f.text);
+    a.statement = normalize(f.text());
     a.fingerprint = fingerprint(a.statement);
     shared_.obs.on_statement_audit(a);
 }

@@ -112,7 +112,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             std::span<const char>(b.data(), b.size()),
             [&](char type, std::string_view body) { tracker.on_backend(type, body, now, done); });
         if (from_client.error() || from_server.error()) stopped = true;
-        for (const auto& d : done) check_info(d.info);
+        for (const auto& d : done) check_info(d.info());
         done.clear();
         if (tracker.names() > 2 * query_tracker::max_names)
             invariant_broken("names over the cap", "");

@@ -5,6 +5,7 @@
 #include <libpq-fe.h>
 #include <linux/io_uring.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -285,6 +286,28 @@ TEST_P(PgWireRelayTest, CopyInAndOut) {
     EXPECT_EQ(received.size(), data.size());
     EXPECT_EQ(received, data);
     EXPECT_TRUE(eventually([&] { return s.side.value(queries("copy", "nums")) == 2; }));
+
+    // Through the extended protocol (PQexecParams): libpq sends a second Sync after CopyDone,
+    // the server answers only that one, and the statements after it keep their own labels.
+    auto params = [&](const char* sql) {
+        return result_ptr(PQexecParams(c, sql, 0, nullptr, nullptr, nullptr, nullptr, 0), &PQclear);
+    };
+    auto in2 = params("COPY nums FROM STDIN");
+    ASSERT_EQ(PQresultStatus(in2.get()), PGRES_COPY_IN) << PQerrorMessage(c);
+    ASSERT_EQ(PQputCopyData(c, "7\n", 2), 1);
+    ASSERT_EQ(PQputCopyEnd(c, nullptr), 1);
+    auto done2 = result_ptr(PQgetResult(c), &PQclear);
+    ASSERT_EQ(PQresultStatus(done2.get()), PGRES_COMMAND_OK) << PQerrorMessage(c);
+    while (auto* extra = PQgetResult(c)) PQclear(extra);
+    for (int i = 0; i < 3; ++i) {
+        auto r = params("SELECT count(*) FROM nums");
+        ASSERT_EQ(PQresultStatus(r.get()), PGRES_TUPLES_OK) << PQerrorMessage(c);
+        EXPECT_STREQ(PQgetvalue(r.get(), 0, 0), "5001");
+    }
+    EXPECT_TRUE(eventually([&] { return s.side.value(queries("select", "nums")) == 3; }))
+        << s.side.value(queries("select", "nums"));
+    EXPECT_EQ(s.side.value(queries("copy", "nums")), 3);
+    EXPECT_EQ(s.side.value(queries("copy", "nums", "error")), 0);
 }
 
 TEST_P(PgWireRelayTest, ListenNotifyIsDelivered) {
@@ -438,6 +461,81 @@ TEST(PgWireTest, UpstreamTlsRequireAndCancelOverIt) {
     auto done = result_ptr(PQgetResult(c.get()), &PQclear);
     EXPECT_STREQ(PQresultErrorField(done.get(), PG_DIAG_SQLSTATE), "57014");
     while (auto* extra = PQgetResult(c.get())) PQclear(extra);
+}
+
+// A database server that routes by SNI (cloud Postgres, poolers) must get the name in every
+// TLS mode, as libpq sends it: here a server that answers the SSLRequest, completes the
+// handshake and records the name the client sent.
+TEST(PgWireTest, UpstreamTlsSendsTheServerNameInEveryMode) {
+    ::signal(SIGPIPE, SIG_IGN);  // the health probe closes right after the SSLRequest's answer
+    temp_dir keys;
+    const auto& d = keys.path();
+    ASSERT_EQ(std::system(("cd " + d +
+                           " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1"
+                           " -nodes -subj /CN=db.example.test -keyout k.pem -out c.pem -days 2"
+                           " >/dev/null 2>&1")
+                              .c_str()),
+              0);
+    const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    ASSERT_EQ(::listen(listener, 4), 0);
+    socklen_t len = sizeof addr;
+    ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
+    const auto port = ntohs(addr.sin_port);
+    // One per completed handshake, "" when no name was sent (the health probe's connections
+    // end after the SSLRequest's answer).
+    std::vector<std::string> names;
+    std::thread server([&] {
+        SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+        SSL_CTX_use_certificate_file(ctx, (d + "/c.pem").c_str(), SSL_FILETYPE_PEM);
+        SSL_CTX_use_PrivateKey_file(ctx, (d + "/k.pem").c_str(), SSL_FILETYPE_PEM);
+        for (;;) {  // until the listener is shut down
+            const int fd = ::accept(listener, nullptr, nullptr);
+            if (fd < 0) break;
+            char request[8];
+            if (::recv(fd, request, 8, MSG_WAITALL) == 8 && ::send(fd, "S", 1, 0) == 1) {
+                SSL* ssl = SSL_new(ctx);
+                SSL_set_fd(ssl, fd);
+                if (SSL_accept(ssl) == 1) {
+                    const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+                    names.push_back(sni ? sni : "");
+                    char startup[1024];  // read before answering: unread bytes make close() a reset
+                    SSL_read(ssl, startup, sizeof startup);
+                    const auto refusal = std::string("E") + std::string(4, '\0') + "SFATAL" +
+                                         std::string(1, '\0') + "Mnot here" + std::string(2, '\0');
+                    std::string framed = refusal;
+                    const auto n = static_cast<std::uint32_t>(refusal.size() - 1);
+                    framed[1] = static_cast<char>(n >> 24);
+                    framed[2] = static_cast<char>(n >> 16);
+                    framed[3] = static_cast<char>(n >> 8);
+                    framed[4] = static_cast<char>(n);
+                    SSL_write(ssl, framed.data(), static_cast<int>(framed.size()));
+                    SSL_shutdown(ssl);
+                }
+                SSL_free(ssl);
+            }
+            ::close(fd);
+        }
+        SSL_CTX_free(ctx);
+    });
+    for (const char* mode : {"prefer", "require"}) {
+        sidecar side(
+            "databases:\n  - name: main\n    listen: 127.0.0.1:0\n"
+            "    upstream: {address: 127.0.0.1:" +
+            std::to_string(port) + ", tls: " + mode + ", sni: db.example.test}\n");
+        auto c = connect(side.dsn("postgres"));
+        EXPECT_EQ(PQstatus(c.get()), CONNECTION_BAD);
+        EXPECT_NE(std::string(PQerrorMessage(c.get())).find("not here"), std::string::npos)
+            << mode << ": " << PQerrorMessage(c.get());
+    }
+    ::shutdown(listener, SHUT_RDWR);
+    server.join();
+    ::close(listener);
+    ASSERT_GE(names.size(), 2u);  // libpq may try twice per mode
+    for (const auto& n : names) EXPECT_EQ(n, "db.example.test");
 }
 
 TEST(PgWireTest, UpstreamTlsWithTheWrongCaFailsCleanly) {

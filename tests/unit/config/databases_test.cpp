@@ -72,6 +72,13 @@ TEST(databases, errors_quote_the_position) {
                                   "{address: d:5432, ca_file: x.pem}}\n"),
               "sidelight.yaml:3:76: databases[0].upstream.ca_file: applies with tls: "
               "verify-full only");
+    EXPECT_EQ(error_of(upstream + "databases:\n  - {name: a, listen: 127.0.0.1:6432, upstream: "
+                                  "{address: d:5432, sni: db.test}}\n"),
+              "sidelight.yaml:3:72: databases[0].upstream.sni: applies with tls: prefer, "
+              "require or verify-full only");
+    EXPECT_EQ(error_of(upstream + "databases:\n  - {name: a, listen: 127.0.0.1:6432, upstream: "
+                                  "{address: d:5432, tls: require, sni: db.test}}\n"),
+              "(no error)");
 }
 
 TEST(databases, listen_ports_do_not_clash) {

@@ -43,11 +43,11 @@ TEST(query_tracker, multi_statement_string_times_each_statement) {
     f.back('C');
     f.back('Z');
     ASSERT_EQ(f.out.size(), 3u);
-    EXPECT_EQ(f.out[0].info, (statement_info{"select", "none"}));
+    EXPECT_EQ(f.out[0].info(), (statement_info{"select", "none"}));
     EXPECT_EQ(f.out[0].elapsed, 5ms);
-    EXPECT_EQ(f.out[1].info, (statement_info{"insert", "a"}));
+    EXPECT_EQ(f.out[1].info(), (statement_info{"insert", "a"}));
     EXPECT_EQ(f.out[1].elapsed, 7ms);
-    EXPECT_EQ(f.out[2].info, (statement_info{"delete", "b"}));
+    EXPECT_EQ(f.out[2].info(), (statement_info{"delete", "b"}));
     EXPECT_EQ(f.out[2].elapsed, 1ms);
     EXPECT_EQ(f.t.pending(), 0u);
 }
@@ -61,7 +61,7 @@ TEST(query_tracker, an_error_ends_the_string) {
     ASSERT_EQ(f.out.size(), 2u);
     EXPECT_TRUE(f.out[0].ok);
     EXPECT_FALSE(f.out[1].ok);
-    EXPECT_EQ(f.out[1].info.table, "nope");
+    EXPECT_EQ(f.out[1].info().table, "nope");
     EXPECT_EQ(f.t.pending(), 0u);
 }
 
@@ -83,7 +83,7 @@ TEST(query_tracker, named_statements_and_pipelined_executes) {
     }
     f.back('Z');
     ASSERT_EQ(f.out.size(), 3u);
-    for (const auto& r : f.out) EXPECT_EQ(r.info, (statement_info{"select", "users"}));
+    for (const auto& r : f.out) EXPECT_EQ(r.info(), (statement_info{"select", "users"}));
     EXPECT_EQ(f.t.pending(), 0u);
 }
 
@@ -102,9 +102,9 @@ TEST(query_tracker, an_extended_error_skips_to_sync) {
     f.back('Z');
     ASSERT_EQ(f.out.size(), 2u);
     EXPECT_TRUE(f.out[0].ok);
-    EXPECT_EQ(f.out[0].info.table, "a");
+    EXPECT_EQ(f.out[0].info().table, "a");
     EXPECT_FALSE(f.out[1].ok);
-    EXPECT_EQ(f.out[1].info.table, "missing");
+    EXPECT_EQ(f.out[1].info().table, "missing");
     EXPECT_EQ(f.t.pending(), 0u);
 }
 
@@ -249,7 +249,7 @@ TEST(query_tracker, names_are_bounded_least_recently_used_first) {
         f.back('2');
         f.back('C');
         f.back('Z', "I");
-        return f.out.back().info;
+        return f.out.back().info();
     };
     parse("first", "a");
     for (std::size_t i = 1; i < query_tracker::max_names; ++i) parse("s" + std::to_string(i), "b");
@@ -305,11 +305,146 @@ TEST(query_tracker, texts_are_kept_for_the_statements_asked_for) {
     t.on_frontend('S', "", now);
     for (char c : std::string("CCZ12C12CZ")) t.on_backend(c, "", now, out);
     ASSERT_EQ(out.size(), 4u);
-    EXPECT_EQ(out[0].text, "");
-    EXPECT_EQ(out[1].text, " DELETE FROM users WHERE id = 1");
-    EXPECT_EQ(out[2].info.operation, "delete");
-    EXPECT_EQ(out[2].text, "DELETE FROM users WHERE id = $1");
-    EXPECT_EQ(out[3].text, "");
+    EXPECT_EQ(out[0].text(), "");
+    EXPECT_EQ(out[1].text(), " DELETE FROM users WHERE id = 1");
+    EXPECT_EQ(out[2].info().operation, "delete");
+    EXPECT_EQ(out[2].text(), "DELETE FROM users WHERE id = $1");
+    EXPECT_EQ(out[3].text(), "");
+}
+
+}  // namespace
+}  // namespace sidelight::dbproxy
+
+namespace sidelight::dbproxy {
+namespace {
+
+// libpq's PQexecParams("COPY ... FROM STDIN"): Parse/Bind/Describe/Execute/Sync, then the data,
+// CopyDone and a second Sync. The server ignores the first Sync (it is taking data) and answers
+// the second: the statements after it keep their own labels and times.
+TEST(query_tracker, copy_in_over_the_extended_protocol_answers_one_sync) {
+    fixture f;
+    auto extended = [&](const char* sql) {
+        f.front('P', cstr("") + cstr(sql) + std::string(2, '\0'));
+        f.front('B', cstr("") + cstr("") + std::string(6, '\0'));
+        f.front('D', "P" + cstr(""));
+        f.front('E', cstr("") + std::string(4, '\0'));
+        f.front('S');
+    };
+    extended("COPY a FROM STDIN");
+    for (char c : std::string("12nG")) f.back(c);
+    f.front('d', "1\n");
+    f.front('c');
+    f.front('S');
+    f.now += 3ms;
+    f.back('C');
+    f.back('Z');
+    // CopyFail: the server's error, then the Sync after it.
+    extended("COPY a FROM STDIN");
+    for (char c : std::string("12nG")) f.back(c);
+    f.front('f', cstr("no"));
+    f.front('S');
+    f.back('E');
+    f.back('Z');
+    // Bad data: the server's error comes during the COPY; CopyDone is skipped, Sync answered.
+    extended("COPY a FROM STDIN");
+    for (char c : std::string("12nG")) f.back(c);
+    f.front('d', "x\n");
+    f.back('E');
+    f.front('c');
+    f.front('S');
+    f.back('Z');
+    ASSERT_EQ(f.t.pending(), 0u);
+    extended("SELECT * FROM b");
+    f.now += 2ms;
+    for (char c : std::string("12TDCZ")) f.back(c);
+    ASSERT_EQ(f.out.size(), 4u);
+    EXPECT_EQ(f.out[0].info(), (statement_info{"copy", "a"}));
+    EXPECT_TRUE(f.out[0].ok);
+    EXPECT_EQ(f.out[0].elapsed, 3ms);
+    EXPECT_FALSE(f.out[1].ok);
+    EXPECT_FALSE(f.out[2].ok);
+    EXPECT_EQ(f.out[3].info(), (statement_info{"select", "b"}));
+    EXPECT_TRUE(f.out[3].ok);
+    EXPECT_EQ(f.out[3].elapsed, 2ms);
+    EXPECT_EQ(f.t.pending(), 0u);
+}
+
+// A batch written at once (JDBC executeBatch, pgx SendBatch): each Execute is timed from the
+// end of the one before, as the server ran them, not from when the batch was written.
+TEST(query_tracker, pipelined_executes_start_when_the_previous_one_ended) {
+    fixture f;
+    for (const char* sql : {"INSERT INTO a VALUES (1)", "INSERT INTO b VALUES (2)"}) {
+        f.front('P', cstr("") + cstr(sql) + std::string(2, '\0'));
+        f.front('B', cstr("") + cstr("") + std::string(6, '\0'));
+        f.front('E', cstr("") + std::string(4, '\0'));
+    }
+    f.front('S');
+    f.now += 1ms;
+    f.back('1');
+    f.back('2');
+    f.now += 4ms;
+    f.back('C');
+    f.back('1');
+    f.back('2');
+    f.now += 3ms;
+    f.back('C');
+    f.back('Z');
+    ASSERT_EQ(f.out.size(), 2u);
+    EXPECT_EQ(f.out[0].elapsed, 5ms);
+    EXPECT_EQ(f.out[1].info().table, "b");
+    EXPECT_EQ(f.out[1].elapsed, 3ms);
+}
+
+// A Parse longer than the splitter keeps has lost its NUL: it is labelled by its start.
+TEST(query_tracker, a_parse_cut_at_the_splitter_cap_keeps_its_label) {
+    fixture f;
+    std::string sql = "INSERT INTO big (a) VALUES ($1)";
+    while (sql.size() < 70'000) sql += ", ($1)";
+    f.front('P', cstr("") + sql.substr(0, 65'535));  // no NUL, no parameter types
+    f.front('B', cstr("") + cstr("") + std::string(6, '\0'));
+    f.front('E', cstr("") + std::string(4, '\0'));
+    f.front('S');
+    for (char c : std::string("12CZ")) f.back(c);
+    ASSERT_EQ(f.out.size(), 1u);
+    EXPECT_EQ(f.out[0].info(), (statement_info{"insert", "big"}));
+}
+
+// A FunctionCall is answered up to its own ReadyForQuery: a query sent behind it keeps its own.
+TEST(query_tracker, a_function_call_is_answered_up_to_its_ready_for_query) {
+    fixture f;
+    f.front('F', std::string(4, '\0'));
+    f.front('Q', cstr("SELECT * FROM a"));
+    f.back('V');
+    f.back('Z');
+    f.back('T');
+    f.back('C');
+    f.back('Z');
+    f.front('F', std::string(4, '\0'));
+    f.back('E');
+    f.back('Z');
+    ASSERT_EQ(f.out.size(), 1u);
+    EXPECT_EQ(f.out[0].info(), (statement_info{"select", "a"}));
+    EXPECT_EQ(f.t.pending(), 0u);
+}
+
+// After an extended-protocol error the server skips a simple query pipelined before the Sync;
+// the next query is matched with its own answer.
+TEST(query_tracker, a_query_pipelined_behind_an_extended_error_is_skipped) {
+    fixture f;
+    f.front('P', cstr("") + cstr("SELECT * FROM missing") + std::string(2, '\0'));
+    f.front('B', cstr("") + cstr("") + std::string(6, '\0'));
+    f.front('E', cstr("") + std::string(4, '\0'));
+    f.front('Q', cstr("SELECT * FROM x"));
+    f.front('S');
+    f.back('E');
+    f.back('Z');
+    f.front('Q', cstr("SELECT * FROM y"));
+    f.back('C');
+    f.back('Z');
+    ASSERT_EQ(f.out.size(), 2u);
+    EXPECT_FALSE(f.out[0].ok);
+    EXPECT_EQ(f.out[1].info(), (statement_info{"select", "y"}));
+    EXPECT_EQ(f.t.pending(), 0u);
 }
 
 }  // namespace
