@@ -47,8 +47,12 @@ void histogram::add(const histogram& other) {
 
 std::uint64_t histogram::percentile(double percentile) const {
     if (count_ == 0) return 0;
-    const double wanted = std::ceil(percentile / 100.0 * static_cast<double>(count_));
-    const std::uint64_t rank = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(wanted));
+    // The rank in whole numbers: 99.9 / 100 * 1000 is 999.0000000000001 in doubles, and its
+    // ceiling, 1000, would answer the maximum for p99.9. A percentile is taken to a hundredth of
+    // a percent (99.9 is 9990 per ten thousand), which no caller goes below.
+    const auto per_10k =
+        static_cast<std::uint64_t>(std::llround(std::clamp(percentile, 0.0, 100.0) * 100));
+    const std::uint64_t rank = std::max<std::uint64_t>(1, (per_10k * count_ + 9'999) / 10'000);
     std::uint64_t seen = 0;
     for (std::size_t i = 0; i < bucket_count; ++i) {
         seen += counts_[i];

@@ -23,8 +23,8 @@ class histogram {
     std::uint64_t min() const { return count_ ? min_ : 0; }
     std::uint64_t max() const { return max_; }
     double mean() const { return count_ ? static_cast<double>(sum_) / count_ : 0.0; }
-    // The value at `percentile` (0..100]: the midpoint of the bucket holding that rank, never
-    // above max(); 0 when empty.
+    // The value at `percentile` (0..100, to a hundredth): the midpoint of the bucket holding the
+    // rank ceil(percentile/100 * count), never above max(); 0 when empty.
     std::uint64_t percentile(double percentile) const;
 
     // Exposed for the unit test of the bucket layout.

@@ -53,6 +53,20 @@ TEST(Histogram, PercentilesOfAUniformSpread) {
     EXPECT_LE(h.percentile(100), h.max());
 }
 
+// The rank of p99.9 over 1000 values is 999 exactly: the single slow value is above it.
+TEST(Histogram, RanksAreExactAtTheirBoundary) {
+    histogram h;
+    for (int i = 0; i < 999; ++i) h.record(10);
+    h.record(200);
+    EXPECT_EQ(h.percentile(99.9), 10u);
+    EXPECT_EQ(h.percentile(100), 200u);
+    histogram hundred;
+    for (int i = 0; i < 99; ++i) hundred.record(10);
+    hundred.record(200);
+    EXPECT_EQ(hundred.percentile(99), 10u);
+    EXPECT_EQ(hundred.percentile(99.9), 200u);  // rank 99.9 rounds up to the 100th
+}
+
 TEST(Histogram, OverTheTopGoesToTheLastBucketAndKeepsTheExactMax) {
     histogram h;
     h.record(10);
