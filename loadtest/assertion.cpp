@@ -144,7 +144,9 @@ std::optional<assertion> parse_assertion(std::string_view key, std::string_view 
 
 verdict check(const assertion& a, const observed& o) {
     verdict v;
-    if (is_latency(a.what)) {
+    if (is_latency(a.what) && o.responses == 0) {
+        v.note = "no responses";
+    } else if (is_latency(a.what)) {
         const auto us = static_cast<double>(o.latency_us[static_cast<int>(a.what)]);
         v.passed = holds(us, a.op, a.bound);
         v.actual = us / 1000.0;
@@ -166,7 +168,12 @@ verdict check(const assertion& a, const observed& o) {
 verdict check_ratio(const assertion& a, const observed& o, const observed& reference) {
     const auto i = static_cast<int>(a.what);
     verdict v;
-    if (!is_latency(a.what) || reference.latency_us[i] == 0) return v;
+    if (!is_latency(a.what)) return v;
+    if (o.responses == 0 || reference.responses == 0) {
+        v.note = o.responses == 0 ? "no responses" : "no responses in " + a.reference;
+        return v;
+    }
+    if (reference.latency_us[i] == 0) return v;  // under a microsecond: no ratio to take
     v.actual = static_cast<double>(o.latency_us[i]) / static_cast<double>(reference.latency_us[i]);
     v.passed = holds(v.actual, a.op, a.bound);
     return v;

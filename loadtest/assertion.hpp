@@ -31,21 +31,25 @@ struct assertion {
 struct observed {
     std::uint64_t latency_us[6] = {};  // p50 p90 p95 p99 p999 max
     std::uint64_t errors = 0;
-    std::uint64_t attempts = 0;  // responses + transport errors
+    std::uint64_t attempts = 0;   // responses + transport errors
+    std::uint64_t responses = 0;  // the latencies' count: with none, every latency reads 0
     double rps = 0;
 };
 
 struct verdict {
     double actual = 0;  // in the assertion's unit (ms for latencies, % for error shares)
     bool passed = false;
+    std::string note;  // why it failed when `actual` cannot say ("no responses")
 };
 
 // `key` is the YAML key (p95, errors, ...); the error text says what form was expected.
 std::optional<assertion> parse_assertion(std::string_view key, std::string_view value,
                                          std::string& error);
+// A latency assertion over no responses fails (note "no responses"): an empty histogram reads
+// 0 µs, which would pass any bound while the target refused every connection.
 verdict check(const assertion& a, const observed& o);
-// A ratio assertion: `o`'s percentile over `reference`'s (actual: the ratio; an empty
-// reference fails with actual 0).
+// A ratio assertion: `o`'s percentile over `reference`'s (actual: the ratio). Either side without
+// responses fails with actual 0 and a note saying which.
 verdict check_ratio(const assertion& a, const observed& o, const observed& reference);
 std::string_view metric_name(metric m);
 // The bound in the assertion's display unit ("<500ms" keeps the ms; errors "<1%" keeps %; a

@@ -44,6 +44,7 @@ const char* mark(bool passed) {
 
 // The measured figure in the assertion's unit.
 std::string actual_text(const saved_assertion& a) {
+    if (!a.note.empty()) return cell(a.note);
     if (!a.reference.empty()) return format("%.2f×", a.actual);
     if (a.metric == "rps") return format("%.1f req/s", a.actual);
     if (a.metric == "errors")

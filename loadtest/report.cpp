@@ -76,6 +76,7 @@ std::string assertions_json(const scenario_outcome& o) {
                ",\"expected\":" + quoted(a.text) +
                (a.reference.empty() ? "" : ",\"reference\":" + quoted(a.reference)) +
                ",\"bound\":" + number(display_bound(a)) + ",\"actual\":" + number(v.actual) +
+               (v.note.empty() ? "" : ",\"note\":" + quoted(v.note)) +
                ",\"passed\":" + (v.passed ? "true" : "false") + "}";
     }
     return out + "]";
@@ -137,6 +138,7 @@ observed observe(const run_result& r) {
     observed o;
     for (int i = 0; i < 5; ++i) o.latency_us[i] = r.latency.percentile(percentiles[i]);
     o.latency_us[5] = r.latency.max();
+    o.responses = r.latency.count();
     o.errors = r.errors.total();
     o.attempts = r.attempts();
     o.rps = r.rps();
@@ -173,7 +175,8 @@ std::string format_table(const std::vector<scenario_outcome>& outcomes) {
             const bool bare =
                 !a.text.empty() && (std::isdigit(static_cast<unsigned char>(a.text[0])) != 0);
             verdicts += std::string(metric_name(a.what)) + (bare ? "=" : "") + a.text +
-                        (v.passed ? " ok " : " FAILED ");
+                        (v.passed ? " ok " : " FAILED ") +
+                        (v.note.empty() ? "" : "(" + v.note + ") ");
         }
         std::snprintf(line, sizeof line, "%-16s %9.1f %9s %9s %9s %9s %9s %10llu %8llu %s\n",
                       o.spec->name.c_str(), r.rps(), ms(r.latency.percentile(50)).c_str(),

@@ -66,8 +66,8 @@ error_counts errors(const json::object& o) {
 }
 
 saved_assertion assertion_of(const json::object& o) {
-    return {text(o, "metric"),  text(o, "expected"), text(o, "reference"),
-            number(o, "bound"), number(o, "actual"), flag(o, "passed")};
+    return {text(o, "metric"),   text(o, "expected"), text(o, "reference"), number(o, "bound"),
+            number(o, "actual"), flag(o, "passed"),   text(o, "note")};
 }
 
 saved_scenario scenario_of(const json::object& o) {

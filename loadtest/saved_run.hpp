@@ -22,6 +22,7 @@ struct saved_assertion {
     std::string metric, expected, reference;  // reference: a ratio's other scenario
     double bound = 0, actual = 0;  // ms for latencies, % for shares, the factor for ratios
     bool passed = false;
+    std::string note;  // why it failed when `actual` cannot say ("no responses")
 };
 
 struct saved_cold_warm {

@@ -43,12 +43,39 @@ TEST(Assertion, ARatioToAnotherScenarioKeepsItsFactorAndName) {
 TEST(Assertion, ARatioComparesTheSamePercentile) {
     observed mine, direct;
     mine.latency_us[2] = 300;  // p95
+    mine.responses = 10;
     direct.latency_us[2] = 200;
+    direct.responses = 10;
     const auto a = parse("p95", "<=1.5x direct");
     EXPECT_DOUBLE_EQ(check_ratio(a, mine, direct).actual, 1.5);
     EXPECT_TRUE(check_ratio(a, mine, direct).passed);
     EXPECT_FALSE(check_ratio(parse("p95", "<1.5x direct"), mine, direct).passed);
     EXPECT_FALSE(check_ratio(a, mine, observed{}).passed);  // the reference saw nothing
+}
+
+// A target that refused every connection leaves empty histograms, whose percentiles read 0: the
+// budgets must fail on that, not pass at 0 ms.
+TEST(Assertion, LatencyOverNoResponsesFailsAndSaysSo) {
+    observed none;
+    none.errors = 50;
+    none.attempts = 50;
+    for (const char* key : {"p50", "p95", "p999", "max"}) {
+        const auto v = check(parse(key, "<500ms"), none);
+        EXPECT_FALSE(v.passed) << key;
+        EXPECT_EQ(v.note, "no responses") << key;
+    }
+    observed direct;
+    direct.latency_us[2] = 200;
+    direct.responses = 10;
+    const auto ratio = check_ratio(parse("p95", "<=3x direct"), none, direct);
+    EXPECT_FALSE(ratio.passed);
+    EXPECT_EQ(ratio.note, "no responses");
+    const auto reversed = check_ratio(parse("p95", "<=3x direct"), direct, none);
+    EXPECT_FALSE(reversed.passed);
+    EXPECT_EQ(reversed.note, "no responses in direct");
+    // Errors and throughput still judge their own figures.
+    EXPECT_FALSE(check(parse("errors", "0"), none).passed);
+    EXPECT_TRUE(check(parse("errors", "<=50"), none).passed);
 }
 
 TEST(Assertion, RefusesWhatIsNotAnAssertion) {
@@ -80,6 +107,7 @@ TEST(Assertion, ErrorsAsACountOrAShare) {
 TEST(Assertion, LatencyAndRps) {
     observed o;
     o.latency_us[2] = 499'000;  // p95
+    o.responses = 100;
     o.rps = 10;
     EXPECT_TRUE(check(parse("p95", "<500ms"), o).passed);
     EXPECT_DOUBLE_EQ(check(parse("p95", "<500ms"), o).actual, 499.0);

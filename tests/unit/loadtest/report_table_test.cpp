@@ -28,5 +28,27 @@ TEST(ReportTable, VerdictsReadAsTheAssertionsWereWritten) {
     EXPECT_NE(table.find("status 503: 2"), std::string::npos) << table;
 }
 
+// A target that refused every connection: no latency was measured, so the budget fails and the
+// table and the JSON say why instead of showing a 0 ms that looks met.
+TEST(ReportTable, ALatencyBudgetOverNoResponsesFails) {
+    const plan p = load_plan_string(
+        "target: http://127.0.0.1:1\n"
+        "scenarios:\n"
+        "  - name: refused\n"
+        "    request: {method: GET, path: /}\n"
+        "    assert: {p95: \"<500ms\"}\n",
+        "lt.yaml");
+    scenario_outcome o;
+    o.spec = &p.scenarios.at(0);
+    o.result.errors.connect = 300;
+    o.result.elapsed_s = 1;
+    judge(o);
+    EXPECT_FALSE(o.passed());
+    const std::string table = format_table({o});
+    EXPECT_NE(table.find("p95<500ms FAILED (no responses)"), std::string::npos) << table;
+    const std::string json = format_json(p, {o}, true);
+    EXPECT_NE(json.find("\"note\":\"no responses\",\"passed\":false"), std::string::npos) << json;
+}
+
 }  // namespace
 }  // namespace sidelight::loadtest
