@@ -166,7 +166,10 @@ scenario parse_scenario(const node_ref& n, pending_names& pending, std::size_t i
         s.connections = 1;
     }
     if (parallel) {
-        if (r.get("connections")) r.get("connections")->fail("set on the members, not here");
+        // A parallel scenario runs its members' loops as they are; a timeout here would be
+        // read and then ignored, so it is refused like connections.
+        for (const char* key : {"connections", "timeout"})
+            if (auto v = r.get(key)) v->fail("set on the members, not here");
         s.kind = scenario_kind::parallel;
         for (const auto& item : list_items(*parallel)) pending.members.push_back({index, item, {}});
         if (list_items(*parallel).empty()) parallel->fail("expected a list of scenario names");
@@ -211,7 +214,14 @@ void parse_scenarios(const node_ref& n, plan& p) {
 plan load_plan_string(const std::string& yaml, const std::string& file_name) {
     YAML::Node root;
     try {
-        root = YAML::Load(yaml);
+        // Every document is parsed: YAML::Load would read the first and silently drop the rest
+        // (a second plan pasted after --- would never run). As config/load.cpp does.
+        std::vector<YAML::Node> documents = YAML::LoadAll(yaml);
+        for (std::size_t i = 1; i < documents.size(); ++i)
+            if (!documents[i].IsNull())
+                throw config_error(config::detail::to_mark(file_name, documents[i].Mark()), "",
+                                   "a second YAML document (after ---): the plan is one document");
+        if (!documents.empty()) root = std::move(documents.front());
     } catch (const YAML::ParserException& e) {
         throw config_error(config::detail::to_mark(file_name, e.mark), "",
                            "invalid YAML: " + e.msg);

@@ -128,5 +128,26 @@ TEST(Plan, RefusesWhatCannotRun) {
               "`connections`, not here");
 }
 
+// A parallel scenario runs each member with the member's own timeout: one written on the
+// parallel scenario would be ignored, so it is refused where it is written.
+TEST(Plan, AParallelScenarioRefusesATimeout) {
+    EXPECT_EQ(error_of("target: http://h:1\nscenarios:\n  - {name: a, request: {path: /}}\n"
+                       "  - {name: b, parallel: [a], timeout: 2s}\n"),
+              "lt.yaml:4:39: scenarios[1].timeout: set on the members, not here");
+    EXPECT_EQ(error_of("target: http://h:1\nscenarios:\n  - {name: a, request: {path: /}, "
+                       "timeout: 2s}\n  - {name: b, parallel: [a]}\n"),
+              "");
+}
+
+// A second plan pasted after --- would never run: the file is refused at that document.
+TEST(Plan, RefusesASecondDocument) {
+    EXPECT_EQ(error_of("target: http://h:1\nscenarios: [{name: a, request: {path: /}}]\n---\n"
+                       "target: http://h:2\nscenarios: [{name: b, request: {path: /}}]\n"),
+              "lt.yaml:4:1: a second YAML document (after ---): the plan is one document");
+    EXPECT_EQ(error_of("---\ntarget: http://h:1\nscenarios: [{name: a, request: {path: /}}]\n"
+                       "---\n"),
+              "");  // an empty one after it reads as nothing
+}
+
 }  // namespace
 }  // namespace sidelight::loadtest
