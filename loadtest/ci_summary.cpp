@@ -18,20 +18,6 @@ std::string ms(std::uint64_t us) {
     return format("%.2f ms", static_cast<double>(us) / 1000.0);
 }
 
-// A table cell: a `|` would end it and a line break would end the row.
-std::string cell(const std::string& text) {
-    std::string out;
-    for (char c : text) {
-        if (c == '|')
-            out += "\\|";
-        else if (c == '\n' || c == '\r')
-            out += ' ';
-        else
-            out += c;
-    }
-    return out;
-}
-
 std::string row(const std::vector<std::string>& cells) {
     std::string out = "|";
     for (const auto& c : cells) out += " " + c + " |";
@@ -44,7 +30,7 @@ const char* mark(bool passed) {
 
 // The measured figure in the assertion's unit.
 std::string actual_text(const saved_assertion& a) {
-    if (!a.note.empty()) return cell(a.note);
+    if (!a.note.empty()) return markdown_cell(a.note);
     if (!a.reference.empty()) return format("%.2f×", a.actual);
     if (a.metric == "rps") return format("%.1f req/s", a.actual);
     if (a.metric == "errors")
@@ -54,7 +40,8 @@ std::string actual_text(const saved_assertion& a) {
 }
 
 std::string assertion_text(const saved_assertion& a) {
-    return cell(a.metric + " " + a.expected) + ": " + actual_text(a) + " " + mark(a.passed);
+    return markdown_cell(a.metric + " " + a.expected) + ": " + actual_text(a) + " " +
+           mark(a.passed);
 }
 
 std::string utc(std::time_t t) {
@@ -93,16 +80,16 @@ std::string endpoint(const saved_scenario& s) {
     if (s.kind == "parallel") {
         std::string names;
         for (const auto& m : s.members) names += (names.empty() ? "" : ", ") + m;
-        return cell("(parallel: " + names + ")");
+        return markdown_cell("(parallel: " + names + ")");
     }
-    std::string out = "`" + cell(s.method + " " + s.path) + "`";
-    if (!s.target.empty()) out += " at " + cell(s.target);
+    std::string out = "`" + markdown_cell(s.method + " " + s.path) + "`";
+    if (!s.target.empty()) out += " at " + markdown_cell(s.target);
     return out;
 }
 
 std::string target_p95(const saved_scenario& s) {
     for (const auto& a : s.assertions)
-        if (a.metric == "p95") return cell(a.expected);
+        if (a.metric == "p95") return markdown_cell(a.expected);
     return "—";
 }
 
@@ -111,8 +98,8 @@ std::string endpoints_table(const saved_run& run) {
         "### Endpoints\n\n| scenario | endpoint | P50 | P95 | target P95 | |\n"
         "|---|---|---:|---:|---|:-:|\n";
     for (const auto& s : run.scenarios)
-        out += row({cell(s.name), endpoint(s), ms(s.latency.p50), ms(s.latency.p95), target_p95(s),
-                    mark(s.passed)});
+        out += row({markdown_cell(s.name), endpoint(s), ms(s.latency.p50), ms(s.latency.p95),
+                    target_p95(s), mark(s.passed)});
     return out;
 }
 
@@ -148,8 +135,9 @@ std::string scenarios_table(const saved_run& run) {
         std::string verdicts;
         for (const auto& a : s.assertions)
             verdicts += (verdicts.empty() ? "" : "<br>") + assertion_text(a);
-        out += row({cell(s.name), load_text(s), format("%.1f", s.rps), std::to_string(s.requests()),
-                    errors_text(s.errors), verdicts.empty() ? "—" : verdicts});
+        out += row({markdown_cell(s.name), load_text(s), format("%.1f", s.rps),
+                    std::to_string(s.requests()), errors_text(s.errors),
+                    verdicts.empty() ? "—" : verdicts});
     }
     return out;
 }
@@ -166,7 +154,8 @@ std::string cold_warm_table(const saved_run& run) {
         const double delta_ms = (static_cast<double>(cold) - static_cast<double>(warm)) / 1000.0;
         const std::string times =
             warm ? format("%.2f×", static_cast<double>(cold) / static_cast<double>(warm)) : "—";
-        out += row({cell(s.name), ms(cold), ms(warm), times + format(" (%+.2f ms)", delta_ms)});
+        out += row(
+            {markdown_cell(s.name), ms(cold), ms(warm), times + format(" (%+.2f ms)", delta_ms)});
     }
     return any ? out : "";
 }
@@ -183,7 +172,7 @@ std::string junit_table(const std::vector<junit_file>& files) {
     };
     for (const auto& f : files)
         for (const auto& s : f.suites) {
-            std::vector<std::string> cells{cell(f.name), cell(s.name)};
+            std::vector<std::string> cells{markdown_cell(f.name), markdown_cell(s.name)};
             for (auto& c : counts(s)) cells.push_back(std::move(c));
             out += row(cells);
             total.tests += s.tests, total.failures += s.failures;
@@ -220,12 +209,26 @@ std::string metrics_table(const std::vector<metrics_row>& rows) {
         "### sidelight /metrics (since it started)\n\n| route | requests | P95 (bucket) |\n"
         "|---|---:|---:|\n";
     for (const auto& r : rows)
-        out += row({"`" + cell(r.route) + "`", format("%.0f", r.requests), p95_bucket_text(r)});
+        out += row(
+            {"`" + markdown_cell(r.route) + "`", format("%.0f", r.requests), p95_bucket_text(r)});
     if (rows.empty()) out += "| (no route counted a request) | | |\n";
     return out;
 }
 
 }  // namespace
+
+std::string markdown_cell(const std::string& text) {
+    std::string out;
+    for (char c : text) {
+        if (c == '|')
+            out += "\\|";
+        else if (c == '\n' || c == '\r')
+            out += ' ';
+        else
+            out += c;
+    }
+    return out;
+}
 
 std::vector<metrics_row> metrics_rows(const route_figures& figures, std::size_t limit) {
     std::vector<metrics_row> rows;
@@ -251,8 +254,8 @@ bool budgets_hold(const saved_run& run) {
 
 std::string format_summary(const summary_input& in) {
     std::string out = "## sidelight CI summary\n\n" + utc(in.now) + " · sidelight " + in.version +
-                      " · " + cell(in.loadtest_name) + " · target " + cell(in.run.target) + "\n\n" +
-                      verdict_line(in.run);
+                      " · " + markdown_cell(in.loadtest_name) + " · target " +
+                      markdown_cell(in.run.target) + "\n\n" + verdict_line(in.run);
     out += "\n" + endpoints_table(in.run) + "\n" + scenarios_table(in.run);
     if (const auto cw = cold_warm_table(in.run); !cw.empty()) out += "\n" + cw;
     if (!in.junit.empty()) out += "\n" + junit_table(in.junit);

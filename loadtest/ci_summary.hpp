@@ -18,6 +18,10 @@
 
 namespace sidelight::loadtest {
 
+// A Markdown table cell: `|` escaped (it would end the cell, in a code span too) and line breaks
+// as spaces (they would end the row). Also for report.cpp's --markdown table.
+std::string markdown_cell(const std::string& text);
+
 struct junit_file {
     std::string name;  // as shown: the file's base name
     std::vector<junit_suite> suites;

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cstdio>
 
+#include "loadtest/ci_summary.hpp"
 #include "util/json_escape.hpp"
 
 namespace sidelight::loadtest {
@@ -21,6 +22,12 @@ std::string ms(std::uint64_t us) {
 std::string number(double v) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.6g", v);
+    return buf;
+}
+
+std::string one_decimal(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f", v);
     return buf;
 }
 
@@ -120,6 +127,22 @@ std::string scenario_json(const plan& p, const scenario_outcome& o) {
            ",\"passed\":" + (o.passed() ? "true" : "false") + "}";
 }
 
+// `text` padded with spaces to `width`, on the left (figures) or the right (names). Longer text
+// is kept whole and pushes the rest of its row out: a cut one would lose the row's end.
+std::string padded(std::string text, std::size_t width, bool align_left = false) {
+    if (text.size() >= width) return text;
+    const std::string fill(width - text.size(), ' ');
+    return align_left ? text + fill : fill + text;
+}
+
+std::string table_row(const std::string& name, const std::vector<std::string>& figures,
+                      const std::string& verdicts) {
+    static constexpr std::size_t widths[] = {9, 9, 9, 9, 9, 9, 10, 8};
+    std::string out = padded(name, 16, true);
+    for (std::size_t i = 0; i < figures.size(); ++i) out += " " + padded(figures[i], widths[i]);
+    return out + " " + verdicts + "\n";
+}
+
 std::string target_p95(const scenario_outcome& o) {
     for (const auto& [a, v] : o.verdicts)
         if (a.what == metric::p95) return a.text;
@@ -161,12 +184,10 @@ void judge(scenario_outcome& o, const std::vector<scenario_outcome>& all) {
 }
 
 std::string format_table(const std::vector<scenario_outcome>& outcomes) {
-    std::string out;
-    char line[512];
-    std::snprintf(line, sizeof line, "%-16s %9s %9s %9s %9s %9s %9s %10s %8s %s\n", "scenario",
-                  "req/s", "p50 ms", "p90 ms", "p95 ms", "p99 ms", "max ms", "responses", "errors",
-                  "assertions");
-    out += line;
+    std::string out = table_row(
+        "scenario",
+        {"req/s", "p50 ms", "p90 ms", "p95 ms", "p99 ms", "max ms", "responses", "errors"},
+        "assertions");
     for (const auto& o : outcomes) {
         const auto& r = o.result;
         std::string verdicts;
@@ -178,13 +199,12 @@ std::string format_table(const std::vector<scenario_outcome>& outcomes) {
                         (v.passed ? " ok " : " FAILED ") +
                         (v.note.empty() ? "" : "(" + v.note + ") ");
         }
-        std::snprintf(line, sizeof line, "%-16s %9.1f %9s %9s %9s %9s %9s %10llu %8llu %s\n",
-                      o.spec->name.c_str(), r.rps(), ms(r.latency.percentile(50)).c_str(),
-                      ms(r.latency.percentile(90)).c_str(), ms(r.latency.percentile(95)).c_str(),
-                      ms(r.latency.percentile(99)).c_str(), ms(r.latency.max()).c_str(),
-                      static_cast<unsigned long long>(r.responses),
-                      static_cast<unsigned long long>(r.errors.total()), verdicts.c_str());
-        out += line;
+        out += table_row(
+            o.spec->name,
+            {one_decimal(r.rps()), ms(r.latency.percentile(50)), ms(r.latency.percentile(90)),
+             ms(r.latency.percentile(95)), ms(r.latency.percentile(99)), ms(r.latency.max()),
+             std::to_string(r.responses), std::to_string(r.errors.total())},
+            verdicts);
         const auto& e = r.errors;
         if (e.total() > 0) {
             out += "  errors: connect " + std::to_string(e.connect) + ", timeout " +
@@ -225,13 +245,10 @@ std::string format_markdown(const plan& p, const std::vector<scenario_outcome>& 
                                    ? "(parallel)"
                                    : s.request.method + " " + s.request.path;
         const std::string target = target_p95(o);
-        char line[512];
-        std::snprintf(line, sizeof line, "| %s | `%s` | %s ms | %s ms | %s | %s | %.1f | %llu |\n",
-                      s.name.c_str(), endpoint.c_str(), ms(r.latency.percentile(50)).c_str(),
-                      ms(r.latency.percentile(95)).c_str(), target.empty() ? "–" : target.c_str(),
-                      o.passed() ? "✅" : "❌", r.rps(),
-                      static_cast<unsigned long long>(r.errors.total()));
-        out += line;
+        out += "| " + markdown_cell(s.name) + " | `" + markdown_cell(endpoint) + "` | " +
+               ms(r.latency.percentile(50)) + " ms | " + ms(r.latency.percentile(95)) + " ms | " +
+               (target.empty() ? "–" : markdown_cell(target)) + " | " + (o.passed() ? "✅" : "❌") +
+               " | " + one_decimal(r.rps()) + " | " + std::to_string(r.errors.total()) + " |\n";
     }
     for (const auto& o : outcomes) {
         if (o.spec->kind != scenario_kind::cold_warm) continue;
