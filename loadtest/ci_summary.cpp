@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <map>
 
 namespace sidelight::loadtest {
 namespace {
@@ -231,8 +232,15 @@ std::string markdown_cell(const std::string& text) {
 }
 
 std::vector<metrics_row> metrics_rows(const route_figures& figures, std::size_t limit) {
+    // The summary shows a route as one line: its series summed over methods.
+    std::map<std::string, route_series> by_route;
+    for (const auto& [key, series] : figures) {
+        auto& sum = by_route[key.route];
+        sum.requests += series.requests;
+        for (const auto& [le, count] : series.buckets) sum.buckets[le] += count;
+    }
     std::vector<metrics_row> rows;
-    for (const auto& [route, series] : figures) {
+    for (const auto& [route, series] : by_route) {
         if (series.requests <= 0) continue;
         metrics_row r{route, series.requests};
         find_p95_bucket(series.buckets, r);

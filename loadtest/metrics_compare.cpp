@@ -128,13 +128,13 @@ route_figures parse_route_figures(const std::string& text) {
         const std::string name = line.substr(0, brace);
         const std::string labels = line.substr(brace, close - brace + 1);
         const double value = to_double(line.substr(close + 2));
-        const std::string route = label(labels, "route");
-        if (route.empty()) continue;
+        route_key key{label(labels, "method"), label(labels, "route")};
+        if (key.route.empty()) continue;
         if (name.ends_with("api_requests_total"))
-            out[route].requests += value;
+            out[key].requests += value;
         else if (name.ends_with("api_latency_ms_bucket") &&
                  !name.ends_with("upstream_latency_ms_bucket"))
-            out[route].buckets[to_double(label(labels, "le"))] += value;
+            out[key].buckets[to_double(label(labels, "le"))] += value;
     }
     return out;
 }
@@ -173,9 +173,9 @@ bool path_matches_template(const std::string& path, const std::string& route) {
 std::vector<route_comparison> compare(const route_figures& before, const route_figures& after,
                                       const std::vector<client_endpoint>& client) {
     std::vector<route_comparison> rows;
-    for (const auto& [route, now] : after) {
-        const auto was = before.find(route);
-        route_comparison row{route};
+    for (const auto& [key, now] : after) {
+        const auto was = before.find(key);
+        route_comparison row{key.method, key.route};
         row.server_count = now.requests - (was == before.end() ? 0 : was->second.requests);
         if (row.server_count <= 0) continue;
         std::map<double, double> delta = now.buckets;
@@ -183,8 +183,10 @@ std::vector<route_comparison> compare(const route_figures& before, const route_f
             for (const auto& [le, count] : was->second.buckets) delta[le] -= count;
         row.server_p95_ms = bucket_quantile(0.95, delta);
         histogram merged;
+        // GET and POST on one template are two series on the server: the client's figures are
+        // matched the same way, or the two would be summed against one of them.
         for (const auto& e : client)
-            if (path_matches_template(e.path, route)) {
+            if (e.method == key.method && path_matches_template(e.path, key.route)) {
                 row.client_count += e.responses;
                 merged.add(e.latency);
             }
@@ -199,19 +201,23 @@ std::vector<route_comparison> compare(const route_figures& before, const route_f
 
 std::string format_comparison(const std::vector<route_comparison>& rows) {
     std::string out = "server metrics vs client (count exact; p95 within one bucket)\n";
-    char line[512];
-    std::snprintf(line, sizeof line, "  %-28s %10s %10s %12s %12s  %s\n", "route", "server n",
-                  "client n", "server p95", "client p95", "agree");
-    out += line;
+    // The route column is built as a string: a long template pushes its row out, not cut.
+    const auto route_column = [](std::string text) {
+        if (text.size() < 28) text.resize(28, ' ');
+        return "  " + text;
+    };
+    char figures[160];
+    std::snprintf(figures, sizeof figures, " %10s %10s %12s %12s  %s\n", "server n", "client n",
+                  "server p95", "client p95", "agree");
+    out += route_column("route") + figures;
     for (const auto& r : rows) {
-        std::snprintf(line, sizeof line, "  %-28s %10.0f %10llu %10.2fms %10.2fms  %s\n",
-                      r.route.c_str(), r.server_count,
-                      static_cast<unsigned long long>(r.client_count), r.server_p95_ms,
-                      r.client_p95_ms,
+        std::snprintf(figures, sizeof figures, " %10.0f %10llu %10.2fms %10.2fms  %s\n",
+                      r.server_count, static_cast<unsigned long long>(r.client_count),
+                      r.server_p95_ms, r.client_p95_ms,
                       r.counts_agree && r.p95_agrees ? "yes"
                       : !r.counts_agree              ? "NO (count)"
                                                      : "NO (p95)");
-        out += line;
+        out += route_column(r.method + " " + r.route) + figures;
     }
     if (rows.empty()) out += "  (no route counted a request between the two scrapes)\n";
     return out;

@@ -24,7 +24,7 @@ upstream_latency_ms_bucket{method="GET",route="/api/products/{id}",le="10"} 99
 TEST(MetricsCompare, SumsPerRouteOverStatuses) {
     const auto f = parse_route_figures(scrape_text);
     ASSERT_EQ(f.size(), 1u);
-    const auto& r = f.at("/api/products/{id}");
+    const auto& r = f.at({"GET", "/api/products/{id}"});
     EXPECT_EQ(r.requests, 100);
     EXPECT_EQ(r.buckets.at(10), 10);
     EXPECT_EQ(r.buckets.at(25), 90);
@@ -58,6 +58,29 @@ TEST(MetricsCompare, AgreesOnEqualCountsAndNearbyP95) {
     EXPECT_TRUE(rows[0].p95_agrees);
     e.responses = 99;
     EXPECT_FALSE(compare(before, after, {e})[0].counts_agree);
+}
+
+// GET and POST on one route template are two series on the server; each is compared with the
+// client's requests of its own method, not with both summed.
+TEST(MetricsCompare, MatchesByMethodAndPath) {
+    const std::string text = std::string(scrape_text) +
+                             "api_requests_total{method=\"POST\",route=\"/api/products/{id}\","
+                             "status=\"201\"} 5\n"
+                             "api_latency_ms_bucket{method=\"POST\",route=\"/api/products/{id}\","
+                             "status=\"201\",le=\"+Inf\"} 5\n";
+    client_endpoint get{"GET", "/api/products/7", 100, {}};
+    for (int i = 0; i < 100; ++i) get.latency.record(20'000);
+    client_endpoint post{"POST", "/api/products/8", 5, {}};
+    for (int i = 0; i < 5; ++i) post.latency.record(20'000);
+    const auto rows = compare({}, parse_route_figures(text), {get, post});
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows[0].method, "GET");
+    EXPECT_EQ(rows[0].client_count, 100u);
+    EXPECT_TRUE(rows[0].counts_agree);
+    EXPECT_EQ(rows[1].method, "POST");
+    EXPECT_EQ(rows[1].client_count, 5u);
+    EXPECT_TRUE(rows[1].counts_agree);
+    EXPECT_NE(format_comparison(rows).find("POST /api/products/{id}"), std::string::npos);
 }
 
 }  // namespace
