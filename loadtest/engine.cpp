@@ -7,7 +7,6 @@
 // only while a request is partly written.
 #include "loadtest/engine.hpp"
 
-#include <netdb.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
@@ -22,6 +21,7 @@
 
 #include "loadtest/request_bytes.hpp"
 #include "loadtest/response_parser.hpp"
+#include "loadtest/target_addresses.hpp"
 
 namespace sidelight::loadtest {
 namespace {
@@ -49,9 +49,10 @@ struct connection {
     std::string_view out;
     std::string own_out;  // the unsent rest of a request, once a write was partial
     nanos intended = 0, sent = 0, deadline = 0;
-    nanos due = 0;        // open loop: the intended time of this connection's next request
-    nanos retry_at = 0;   // closed: when to connect again
-    std::uint64_t k = 0;  // open loop: requests this connection has sent
+    std::size_t address = 0;  // which of the target's addresses it connects to
+    nanos due = 0;            // open loop: the intended time of this connection's next request
+    nanos retry_at = 0;       // closed: when to connect again
+    std::uint64_t k = 0;      // open loop: requests this connection has sent
 };
 
 class load_loop {
@@ -63,6 +64,7 @@ class load_loop {
   private:
     void resolve();
     void open(std::size_t i);
+    void connect_failed(connection& c);
     void close(connection& c);
     void watch(connection& c, std::size_t i, std::uint32_t events, int op);
     void next_step(connection& c, std::size_t i);
@@ -83,8 +85,7 @@ class load_loop {
     request_bytes bytes_;
     run_result result_;
     std::vector<connection> conns_;
-    sockaddr_storage addr_{};
-    socklen_t addr_len_ = 0;
+    address_walk addresses_;
     int epoll_ = -1, timer_ = -1;
     nanos start_ = 0, end_ = 0, next_scan_ = 0, armed_ = 0;
     bool stopping_ = false;
@@ -112,16 +113,11 @@ load_loop::~load_loop() {
     ::close(epoll_);
 }
 
-// Once per run: every connection connects to the same address (the first one resolved).
+// Once per run; connections then share the walk, so the address that answered is the one every
+// later connect uses.
 void load_loop::resolve() {
-    addrinfo hints{};
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* found = nullptr;
-    const std::string port = std::to_string(job_.target.port);
-    if (getaddrinfo(job_.target.host.c_str(), port.c_str(), &hints, &found) != 0 || !found) return;
-    std::memcpy(&addr_, found->ai_addr, found->ai_addrlen);
-    addr_len_ = found->ai_addrlen;
-    freeaddrinfo(found);
+    addresses_ =
+        address_walk(resolve_addresses(job_.target.host, std::to_string(job_.target.port)));
 }
 
 nanos load_loop::schedule(std::size_t i, std::uint64_t k) const {
@@ -149,17 +145,26 @@ void load_loop::close(connection& c) {
     ++c.generation;
 }
 
+void load_loop::connect_failed(connection& c) {
+    ++result_.errors.connect;
+    close(c);
+    c.retry_at = now_ns() + connect_backoff;
+    arm(c.retry_at);
+}
+
+// A connect refused at once (or a socket of a family the host lacks) goes straight on to the
+// next address; the walk ends within one pass over them.
 void load_loop::open(std::size_t i) {
     connection& c = conns_[i];
-    close(c);
-    c.fd = addr_len_ ? socket(addr_.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0) : -1;
-    const int rc = c.fd < 0 ? -1 : connect(c.fd, reinterpret_cast<sockaddr*>(&addr_), addr_len_);
-    if (rc != 0 && (c.fd < 0 || errno != EINPROGRESS)) {
-        ++result_.errors.connect;
+    for (;;) {
         close(c);
-        c.retry_at = now_ns() + connect_backoff;
-        arm(c.retry_at);
-        return;
+        if (addresses_.empty()) return connect_failed(c);
+        c.address = addresses_.current();
+        const socket_address& a = addresses_.at(c.address);
+        c.fd = socket(a.storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        const int rc = c.fd < 0 ? -1 : connect(c.fd, a.get(), a.length);
+        if (rc == 0 || (c.fd >= 0 && errno == EINPROGRESS)) break;
+        if (!addresses_.failed(c.address, errno)) return connect_failed(c);
     }
     c.state = phase::connecting;
     c.deadline = now_ns() + std::chrono::nanoseconds(job_.timeout).count();
@@ -170,6 +175,7 @@ void load_loop::on_connected(connection& c, std::size_t i) {
     int error = 0;
     socklen_t len = sizeof error;
     getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &error, &len);
+    if (error != 0 && addresses_.failed(c.address, error)) return open(i);  // the next address
     if (error != 0) return fail(c, i, failure::connect);
     watch(c, i, EPOLLIN, EPOLL_CTL_MOD);
     c.state = phase::waiting;

@@ -2,9 +2,7 @@
 // (metrics_compare.hpp).
 #include "loadtest/metrics_compare.hpp"
 
-#include <netdb.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -15,6 +13,7 @@
 #include <sstream>
 
 #include "loadtest/response_parser.hpp"
+#include "loadtest/target_addresses.hpp"
 
 namespace sidelight::loadtest {
 namespace {
@@ -39,24 +38,13 @@ std::optional<url_parts> split_url(const std::string& url) {
 }
 
 int connect_to(const url_parts& u, std::string& error) {
-    addrinfo hints{};
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* found = nullptr;
-    if (getaddrinfo(u.host.c_str(), u.port.c_str(), &hints, &found) != 0 || !found) {
+    address_walk walk(resolve_addresses(u.host, u.port));
+    if (walk.empty()) {
         error = "cannot resolve " + u.host;
         return -1;
     }
-    const int fd = socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    timeval tv{5, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    const int rc = connect(fd, found->ai_addr, found->ai_addrlen);
-    freeaddrinfo(found);
-    if (rc != 0) {
-        error = "cannot connect: " + std::string(std::strerror(errno));
-        ::close(fd);
-        return -1;
-    }
+    const int fd = connect_walking(walk, std::chrono::seconds(5));
+    if (fd < 0) error = "cannot connect: " + std::string(std::strerror(errno));
     return fd;
 }
 
