@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "config/config.hpp"
 #include "loadtest/assertion.hpp"
 
 namespace sidelight::loadtest {
@@ -51,8 +52,12 @@ struct scenario {
     request_spec request;                  // not for parallel
     std::chrono::milliseconds duration{10'000};
     std::uint32_t connections = 10;  // open and closed loops
-    std::uint32_t threads = 1;       // the connections (and the rate) split over threads
-    double rate = 0;                 // requests per second, open loop only
+    // Where `connections` is written (the scenario itself when it is not), for the check of
+    // the descriptor limit before the run.
+    config::source_mark connections_mark;
+    std::string connections_path;
+    std::uint32_t threads = 1;  // the connections (and the rate) split over threads
+    double rate = 0;            // requests per second, open loop only
     std::chrono::milliseconds timeout{10'000};
     std::vector<std::size_t> members;  // parallel: indexes of the scenarios it runs
     std::uint32_t cold = 1;            // cold_warm

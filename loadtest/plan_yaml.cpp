@@ -120,8 +120,11 @@ void parse_cold_warm(const node_ref& n, scenario& s) {
 // duration, connections, threads, timeout.
 void parse_loop(const map_reader& r, scenario& s) {
     if (auto d = r.get("duration")) s.duration = config::detail::to_duration(*d, false);
-    if (auto c = r.get("connections"))
+    if (auto c = r.get("connections")) {
         s.connections = static_cast<std::uint32_t>(config::detail::to_uint(*c, 1, 10'000));
+        s.connections_mark = c->mark;
+        s.connections_path = c->path;
+    }
     if (auto t = r.get("threads")) {
         s.threads = static_cast<std::uint32_t>(config::detail::to_uint(*t, 1, 64));
         if (r.get("parallel") || r.get("cold_warm") || s.threads > s.connections)
@@ -140,6 +143,8 @@ scenario parse_scenario(const node_ref& n, pending_names& pending, std::size_t i
                      "parallel", "cold_warm", "threads", "target"});
     scenario s;
     s.name = config::detail::to_nonempty_string(r.require("name"));
+    s.connections_mark = n.mark;
+    s.connections_path = n.path;
     const auto request = r.get("request");
     const auto parallel = r.get("parallel");
     if (request.has_value() == parallel.has_value())

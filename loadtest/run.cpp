@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "config/load.hpp"
+#include "loadtest/descriptor_limit.hpp"
 #include "loadtest/engine.hpp"
 #include "loadtest/metrics_compare.hpp"
 #include "loadtest/report.hpp"
@@ -200,6 +201,7 @@ int run_loadtest(const loadtest_args& args, std::ostream& out, std::ostream& err
     plan p;
     try {
         p = load_plan(args.file);
+        check_descriptor_limit(p, raise_descriptor_limit());
     } catch (const config::config_error& e) {
         err << "sidelight: " << e.what() << "\n";
         return 2;
