@@ -59,6 +59,8 @@ int print_routes(const sidelight::routes::routing& routes,
 int write_slo_rules(const command_line& cl, const sidelight::config::config& cfg) {
     if (cfg.slos.empty()) return fail(cfg.file + ": slos: none configured, no rules to write");
     const auto text = sidelight::agent::slo_rules(cfg, {cl.slo_crd, cl.slo_runbook_base});
+    for (const auto& w : sidelight::agent::slo_rules_warnings(cfg))
+        std::fprintf(stderr, "sidelight: warning: %s\n", w.c_str());
     if (cl.slo_out.empty()) {
         std::fputs(text.c_str(), stdout);
         return 0;

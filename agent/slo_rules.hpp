@@ -6,7 +6,10 @@
 //     window: the fraction of the route's requests that were bad (a 5xx for an availability SLO;
 //     above the latency bucket for a latency SLO), summed over every instance;
 //   - `slo:error_budget:remaining`: the share of the window's budget left;
-//   - the four multi-window, multi-burn-rate alerts of the Google SRE workbook (burn_alerts()).
+//   - the four multi-window, multi-burn-rate alerts of the Google SRE workbook (burn_alerts()),
+//     but those that can never fire: an alert whose threshold burn_rate x (1 - objective) is 1
+//     or more (a 90% SLO's 14.4x page would need 144% bad requests) is left out, said in a
+//     comment at the top of the file and by slo_rules_warnings().
 // The series they read are the config's own: metrics.prefix on the names, metrics.const_labels
 // and (with egress listeners) listener="ingress" in every selector, so that the rules of one
 // service never read another's.
@@ -17,6 +20,7 @@
 #include <array>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "config/config.hpp"
 
@@ -40,5 +44,7 @@ const std::array<burn_alert, 4>& burn_alerts();
 // The rule file (`groups: ...`, what `promtool check rules` reads), or the PrometheusRule
 // object with the same groups under `spec`.
 std::string slo_rules(const config::config& cfg, const slo_rules_options& options = {});
+// One line per alert left out because it can never fire, naming the SLO and the arithmetic.
+std::vector<std::string> slo_rules_warnings(const config::config& cfg);
 
 }  // namespace sidelight::agent

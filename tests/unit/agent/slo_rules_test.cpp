@@ -115,6 +115,43 @@ TEST(SloRulesTest, TheFourBurnRateAlertsOfTheWorkbook) {
         std::string::npos);
 }
 
+// An error ratio is at most 1: with a 10% budget the 14.4x page (1.44) can never fire, and with
+// 20% the 6x one (1.2) neither. They are left out, with a comment atop the file and a warning,
+// rather than shipped as alerts that look like protection and are not.
+TEST(SloRulesTest, AlertsThatCanNeverFireAreLeftOutAndSaidSo) {
+    const std::string loose = R"(upstream: {address: 127.0.0.1:3000}
+routes: [GET /a, GET /b]
+slos:
+  - {name: ninety, route: GET /a, objective: 90%}
+  - {name: eighty, route: GET /b, objective: 80%}
+)";
+    const auto cfg = config::load_string(loose, "loose.yaml");
+    const std::string text = slo_rules(*cfg);
+    const auto groups = YAML::Load(text)["groups"];
+    std::vector<std::string> alerts[2];
+    for (std::size_t g = 0; g < 2; ++g)
+        for (const auto& r : groups[g]["rules"])
+            if (r["alert"]) alerts[g].push_back(r["alert"].as<std::string>());
+    EXPECT_EQ(alerts[0], (std::vector<std::string>{"SLOErrorBudgetBurn6h", "SLOErrorBudgetBurn1d",
+                                                   "SLOErrorBudgetBurn3d"}));
+    EXPECT_EQ(alerts[1],
+              (std::vector<std::string>{"SLOErrorBudgetBurn1d", "SLOErrorBudgetBurn3d"}));
+    EXPECT_NE(text.find("\n# slos[0] (ninety): SLOErrorBudgetBurn1h left out: it would fire above "
+                        "14.4 x 10% = 144% "
+                        "bad requests, which cannot happen (objective 90%)"),
+              std::string::npos)
+        << text;
+    EXPECT_EQ(slo_rules_warnings(*cfg),
+              (std::vector<std::string>{
+                  "slos[0] (ninety): SLOErrorBudgetBurn1h left out: it would fire above 14.4 x "
+                  "10% = 144% bad requests, which cannot happen (objective 90%)",
+                  "slos[1] (eighty): SLOErrorBudgetBurn1h left out: it would fire above 14.4 x "
+                  "20% = 288% bad requests, which cannot happen (objective 80%)",
+                  "slos[1] (eighty): SLOErrorBudgetBurn6h left out: it would fire above 6 x 20% "
+                  "= 120% bad requests, which cannot happen (objective 80%)"}));
+    EXPECT_TRUE(slo_rules_warnings(*config::load_string(shop, "shop.yaml")).empty());
+}
+
 TEST(SloRulesTest, RunbookBaseIsAnOption) {
     const auto groups = rules_of(shop, {false, "https://wiki.example.com/slo"})["groups"];
     EXPECT_EQ(
