@@ -62,7 +62,17 @@ std::vector<std::string> workload_comments(const workload_facts& f) {
             "outlives it, ship it (audit.store.type: postgres) or use a StatefulSet."};
 }
 
-// The stream's Services that select an injected pod and send to its app's port.
+std::string service_port(const YAML::Node& port, std::size_t k) {
+    const auto name = scalar_at(port, "name");
+    const auto target = at(port, {"targetPort"}).IsDefined() ? scalar_at(port, "targetPort")
+                                                             : scalar_at(port, "port");
+    return "port " + (name.empty() ? std::to_string(k) : name) + " (to " + target + ")";
+}
+
+// The stream's Services that select an injected pod and send to its app's port. The targetPort
+// becomes sidelight's port number, not its name: before Kubernetes 1.32 the endpoints controller
+// did not resolve a name declared by an init container (a native sidecar, kubernetes#127958), so
+// a Service aimed at `sidelight-http` got no endpoints.
 void aim_services(std::vector<stream_doc>& docs, const options& opts,
                   const std::vector<std::pair<workload_facts, YAML::Node>>& workloads,
                   std::vector<std::string>& notes) {
@@ -72,19 +82,31 @@ void aim_services(std::vector<stream_doc>& docs, const options& opts,
             std::string moved;
             for (const auto& [facts, workload] : workloads) {
                 if (!facts.known_port || !selects(svc, workload)) continue;
+                const auto who = opts.file_name + ": " + describe(svc);
                 auto ports = at(svc, {"spec", "ports"});
                 for (std::size_t k = 0; ports.IsSequence() && k < ports.size(); ++k) {
-                    if (!targets(ports[k], facts.app_port, facts.app_port_name)) continue;
+                    if (targets(ports[k], facts.http_port, http_port_name)) continue;
+                    if (!targets(ports[k], facts.app_port, facts.app_port_name)) {
+                        // The NetworkPolicy added with the sidecar admits sidelight's ports only.
+                        if (opts.service && facts.fresh)
+                            notes.push_back(who + " " + service_port(ports[k], k) +
+                                            ": the NetworkPolicy " + facts.name +
+                                            "-sidelight now blocks it (it admits sidelight's "
+                                            "ports only); add it to the policy's ingress if it "
+                                            "must stay reachable");
+                        continue;
+                    }
                     if (!opts.service) {
-                        notes.push_back(opts.file_name + ": " + describe(svc) +
+                        notes.push_back(who +
                                         " still sends to the app's port around sidelight; "
-                                        "--service aims it at sidelight-http");
+                                        "--service aims it at sidelight's port " +
+                                        std::to_string(facts.http_port));
                         continue;
                     }
                     const auto tp = scalar_at(ports[k], "targetPort");
                     moved += (moved.empty() ? "" : ",") + std::to_string(k) + "=" +
                              (tp.empty() ? "-" : tp);
-                    ports[k]["targetPort"] = string_node(http_port_name);
+                    ports[k]["targetPort"] = plain_node(std::to_string(facts.http_port));
                 }
             }
             if (moved.empty()) continue;
@@ -142,8 +164,9 @@ void inject_docs(std::vector<stream_doc>& docs, const options& opts, result& r) 
                     ", the audit store under /var/lib/sidelight), or pass --config FILE");
             }
             if (opts.service && !present.contains("NetworkPolicy/" + ns + "/" + config_name))
-                d.after[j].push_back(
-                    network_policy(config_name, facts.namespace_name, match_labels(item)));
+                d.after[j].push_back(network_policy(config_name, facts.namespace_name,
+                                                    match_labels(item), facts.http_port,
+                                                    facts.admin_port));
             if (facts.kind == "StatefulSet")
                 r.notes.push_back(who +
                                   ": volumeClaimTemplates gained sidelight-audit; an "

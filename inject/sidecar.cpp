@@ -87,12 +87,12 @@ spec:
   policyTypes: [Ingress]
   ingress:
     - ports:
-        - {protocol: TCP, port: sidelight-http}
+        - {protocol: TCP, port: {http}}
     - from:
         - namespaceSelector:
             matchLabels: {kubernetes.io/metadata.name: monitoring}
       ports:
-        - {protocol: TCP, port: sidelight-admin}
+        - {protocol: TCP, port: {admin}}
 )";
 
 constexpr const char* config_map_yaml = R"(
@@ -137,8 +137,11 @@ YAML::Node pre_stop() {
 }
 
 YAML::Node network_policy(const std::string& name, const YAML::Node& namespace_name,
-                          const YAML::Node& match_labels) {
-    auto policy = YAML::Load(fill_hole(policy_yaml, "{name}", name));
+                          const YAML::Node& match_labels, std::uint16_t http_port,
+                          std::uint16_t admin_port) {
+    auto text = fill_hole(policy_yaml, "{name}", name);
+    text = fill_hole(text, "{http}", std::to_string(http_port));
+    auto policy = YAML::Load(fill_hole(text, "{admin}", std::to_string(admin_port)));
     set_namespace(policy, namespace_name);
     YAML::Node selector(YAML::NodeType::Map);
     selector["matchLabels"] = YAML::Clone(match_labels);

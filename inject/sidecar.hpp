@@ -44,9 +44,12 @@ YAML::Node sidecar_volumes(const std::string& config_map, bool audit_on_claim);
 YAML::Node audit_claim_template();
 // The app's preStop.
 YAML::Node pre_stop();
-// Ingress to sidelight's ports only: the app's port is reachable from inside the pod alone.
+// Ingress to sidelight's ports only (by number: before Kubernetes 1.32 and in older Calico a
+// port name declared by an init container was not resolved): the app's port is reachable from
+// inside the pod alone.
 YAML::Node network_policy(const std::string& name, const YAML::Node& namespace_name,
-                          const YAML::Node& match_labels);
+                          const YAML::Node& match_labels, std::uint16_t http_port,
+                          std::uint16_t admin_port);
 // The ConfigMap holding sidelight.yaml.
 YAML::Node config_map(const std::string& name, const YAML::Node& namespace_name,
                       const std::string& config_text);

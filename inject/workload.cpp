@@ -102,12 +102,38 @@ YAML::Node app_container(const pod_ref& pod, const options& opts) {
                containers);
 }
 
-// The upstream port: --port, else the declared port a Service of the stream sends to, else the
-// first declared one.
+using declared_port = std::pair<std::uint16_t, std::string>;
+
+std::string port_list(const std::vector<declared_port>& ports) {
+    std::vector<std::string> out;
+    for (const auto& [number, name] : ports)
+        out.push_back(name.empty() ? std::to_string(number) : name + " " + std::to_string(number));
+    return join(out);
+}
+
+// Among several ports, the one whose name says it serves the app's HTTP: `http`, else the only
+// one starting with `http`, else the only one starting with `web`. A metrics or admin port taken
+// for the upstream would put sidelight in front of the wrong listener, so no other guess is made.
+std::optional<declared_port> http_named(const std::vector<declared_port>& ports) {
+    const auto tier = [&](auto&& fits) {
+        std::vector<declared_port> found;
+        for (const auto& p : ports)
+            if (fits(p.second)) found.push_back(p);
+        return found;
+    };
+    for (const auto& found : {tier([](const std::string& n) { return n == "http"; }),
+                              tier([](const std::string& n) { return n.starts_with("http"); }),
+                              tier([](const std::string& n) { return n.starts_with("web"); })})
+        if (!found.empty()) return found.size() == 1 ? std::optional(found[0]) : std::nullopt;
+    return std::nullopt;
+}
+
+// The upstream port: --port, else the declared port the stream's Services send to, else the
+// declared one; among several, the one named for HTTP, else a refusal asking for --port.
 void app_port(const pod_ref& pod, const YAML::Node& app, const options& opts,
               const std::vector<YAML::Node>& services, workload_facts& facts) {
     const auto ports = at(app, {"ports"});
-    std::vector<std::pair<std::uint16_t, std::string>> declared;
+    std::vector<declared_port> declared;
     if (ports.IsSequence())
         for (const auto& p : ports)
             declared.emplace_back(*port_number(at(p, {"containerPort"})), scalar_at(p, "name"));
@@ -122,15 +148,26 @@ void app_port(const pod_ref& pod, const YAML::Node& app, const options& opts,
                        " declares no containerPort, and the upstream cannot be guessed: say "
                        "which port the app listens on with --port",
                    app);
-    auto chosen = declared.front();
-    for (const auto& svc : services) {
-        if (!selects(svc, pod.workload)) continue;
-        for (const auto& d : declared)
-            for (const auto& p : at(svc, {"spec", "ports"}))
-                if (targets(p, d.first, d.second)) chosen = d;
+    std::vector<declared_port> targeted;
+    for (const auto& d : declared) {
+        bool hit = false;
+        for (const auto& svc : services)
+            if (selects(svc, pod.workload))
+                for (const auto& p : at(svc, {"spec", "ports"}))
+                    hit = hit || targets(p, d.first, d.second);
+        if (hit) targeted.push_back(d);
     }
-    facts.app_port = chosen.first;
-    facts.app_port_name = chosen.second;
+    const auto& candidates = targeted.empty() ? declared : targeted;
+    auto chosen = candidates.size() == 1 ? std::optional(candidates[0]) : http_named(candidates);
+    if (!chosen)
+        pod.refuse("which port is the app's? container " + scalar_at(app, "name") +
+                       (targeted.empty() ? " declares " : "'s ports the Services send to are ") +
+                       port_list(candidates) +
+                       ", and none is named http (nor alone starts with http or web): say the "
+                       "upstream with --port",
+                   app);
+    facts.app_port = chosen->first;
+    facts.app_port_name = chosen->second;
 }
 
 std::uint16_t free_port(std::initializer_list<std::uint16_t> candidates,
@@ -316,6 +353,12 @@ bool already_injected(const pod_ref& pod, workload_facts& facts) {
     }
     if (const auto name = state.find("portName"); name != state.end())
         facts.app_port_name = name->second;
+    // The Services of the stream are aimed at sidelight's port by number: the one it has.
+    const auto ports = at(existing, {"ports"});
+    if (const auto http = find_named(ports, http_port_name); http.IsDefined())
+        facts.http_port = port_number(at(http, {"containerPort"})).value_or(facts.http_port);
+    if (const auto admin = find_named(ports, admin_port_name); admin.IsDefined())
+        facts.admin_port = port_number(at(admin, {"containerPort"})).value_or(facts.admin_port);
     return true;
 }
 

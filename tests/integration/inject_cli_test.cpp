@@ -70,7 +70,7 @@ TEST_F(InjectCliTest, ReadsStdinWithDash) {
     const auto from_file = out;
     ASSERT_EQ(sidelight("inject --service -f - < " + file), 0) << err;
     EXPECT_EQ(out, from_file);
-    EXPECT_NE(out.find("targetPort: sidelight-http"), std::string::npos);
+    EXPECT_NE(out.find("targetPort: 18080"), std::string::npos) << out;  // the app has 8080
     // Piped back through uninject: the Service's targetPort and the pod as they were.
     const auto injected = dir_.write("injected.yaml", out);
     ASSERT_EQ(sidelight("uninject -f - < " + injected), 0) << err;

@@ -280,12 +280,15 @@ TEST(Inject, AStreamKeepsItsOtherDocumentsByteForByteAndServiceMovesTheTargetPor
     ASSERT_TRUE(r.ok) << r.error;
     const auto out = docs(r.output);
     ASSERT_EQ(out.size(), 4u);
-    EXPECT_EQ(out[0]["spec"]["ports"][0]["targetPort"].as<std::string>(), "sidelight-http");
+    // Numbers, not sidelight's port names: before Kubernetes 1.32 a Service aimed at a name an
+    // init container declares got no endpoints.
+    EXPECT_EQ(out[0]["spec"]["ports"][0]["targetPort"].as<std::string>(), "8080");
     EXPECT_EQ(out[1]["kind"].as<std::string>(), "ConfigMap");
     EXPECT_EQ(out[2]["kind"].as<std::string>(), "Deployment");
     EXPECT_EQ(out[3]["kind"].as<std::string>(), "NetworkPolicy");
     EXPECT_EQ(out[3]["spec"]["podSelector"]["matchLabels"]["app"].as<std::string>(), "search");
-    EXPECT_EQ(out[3]["spec"]["ingress"][0]["ports"][0]["port"].as<std::string>(), "sidelight-http");
+    EXPECT_EQ(out[3]["spec"]["ingress"][0]["ports"][0]["port"].as<std::string>(), "8080");
+    EXPECT_EQ(out[3]["spec"]["ingress"][1]["ports"][0]["port"].as<std::string>(), "9901");
     // The upstream is the unnamed 9200.
     EXPECT_NE(out[2]["spec"]["template"]["metadata"]["annotations"]["sidelight/injected"]
                   .as<std::string>()
@@ -332,7 +335,103 @@ TEST(Inject, TheServicesNamedTargetPortPicksTheAppPort) {
     r = inject_file(file, o);
     ASSERT_TRUE(r.ok) << r.error;
     out = docs(r.output);
-    EXPECT_EQ(out[0]["spec"]["ports"][0]["targetPort"].as<std::string>(), "sidelight-http");
+    // The app has 8080: sidelight's proxy port, and the Service's targetPort, is 18080.
+    EXPECT_EQ(out[0]["spec"]["ports"][0]["targetPort"].as<std::string>(), "18080");
+    EXPECT_EQ(out[2]["spec"]["ingress"][0]["ports"][0]["port"].as<std::string>(), "18080");
+}
+
+TEST(Inject, AServiceMetLaterIsAimedAtThePortTheEarlierInjectionChose) {
+    const auto text = read_text(corpus + "11-service-targets-named-port.yaml");
+    const auto service = text.substr(0, text.find("---\n") + 4);
+    auto o = opts_for("11-service-targets-named-port.yaml");
+    const auto deployment = inject(text.substr(service.size()), o);
+    ASSERT_TRUE(deployment.ok) << deployment.error;
+    o.service = true;
+    const auto r = inject(service + deployment.output, o);
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(docs(r.output)[0]["spec"]["ports"][0]["targetPort"].as<std::string>(), "18080");
+}
+
+// An app port and a metrics port, each behind a port of one Service.
+const std::string service_two_ports = R"(apiVersion: v1
+kind: Service
+metadata: {name: api}
+spec:
+  selector: {app: api}
+  ports:
+    - {name: http, port: 80, targetPort: http}
+    - {name: metrics, port: 9090, targetPort: metrics}
+---
+)";
+
+std::string deployment_with_ports(const std::string& ports) {
+    return R"(apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api}
+spec:
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec:
+      containers:
+        - name: api
+          image: api:1
+          ports: )" +
+           ports + "\n";
+}
+
+std::string injected_state(const std::string& output) {
+    for (const auto& d : docs(output))
+        if (d["kind"].as<std::string>() == "Deployment")
+            return d["spec"]["template"]["metadata"]["annotations"]["sidelight/injected"]
+                .as<std::string>();
+    return "";
+}
+
+TEST(Inject, AmongSeveralTargetedPortsThePortNamedHttpIsTheUpstream) {
+    const auto deployment = deployment_with_ports(
+        "[{name: http, containerPort: 8000}, {name: metrics, containerPort: 9090}]");
+    options o;
+    o.service = true;
+    const auto r = inject(service_two_ports + deployment, o);
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_NE(injected_state(r.output).find("port=8000,portName=http"), std::string::npos)
+        << r.output;
+    const auto service = docs(r.output)[0];
+    EXPECT_EQ(service["spec"]["ports"][0]["targetPort"].as<std::string>(), "8080");
+    EXPECT_EQ(service["spec"]["ports"][1]["targetPort"].as<std::string>(), "metrics");
+    // The metrics port is still aimed at the pod, where the NetworkPolicy now turns it away.
+    std::vector<std::string> blocked;
+    for (const auto& n : r.notes)
+        if (n.find("NetworkPolicy api-sidelight now blocks") != std::string::npos)
+            blocked.push_back(n);
+    ASSERT_EQ(blocked.size(), 1u);
+    EXPECT_NE(blocked[0].find("Service api port metrics (to metrics)"), std::string::npos)
+        << blocked[0];
+}
+
+TEST(Inject, WithoutAServiceTheHttpNamedPortWinsOverTheFirstDeclared) {
+    const auto r = inject(deployment_with_ports("[{name: metrics, containerPort: 9090}, "
+                                                "{name: http-api, containerPort: 8000}]"),
+                          options{});
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_NE(injected_state(r.output).find("port=8000,portName=http-api"), std::string::npos)
+        << r.output;
+}
+
+TEST(Inject, SeveralPortsAndNoneNamedForHttpAreRefusedUnlessPortSaysWhich) {
+    const auto deployment = deployment_with_ports(
+        "[{name: metrics, containerPort: 9090}, {name: admin, containerPort: 9100}]");
+    auto r = inject(deployment, options{});
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.output, "");
+    for (const char* part : {"metrics 9090, admin 9100", "--port"})
+        EXPECT_NE(r.error.find(part), std::string::npos) << r.error;
+    options o;
+    o.port = 9100;
+    r = inject(deployment, o);
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_NE(injected_state(r.output).find("port=9100,portName=admin"), std::string::npos);
 }
 
 TEST(Inject, AListHasItsItemsProcessed) {
