@@ -272,9 +272,11 @@ std::string describe(const YAML::Node& object) {
 bool selects(const YAML::Node& service, const YAML::Node& workload) {
     const auto selector = at(service, {"spec", "selector"});
     if (!selector.IsMap() || selector.size() == 0) return false;
-    if (scalar_at(at(service, {"metadata"}), "namespace") !=
-        scalar_at(at(workload, {"metadata"}), "namespace"))
-        return false;
+    // Helm and kustomize output often leaves the namespace to `kubectl -n`: one without it is in
+    // whichever namespace the other is applied to, so only two set namespaces can differ.
+    const auto service_ns = scalar_at(at(service, {"metadata"}), "namespace");
+    const auto workload_ns = scalar_at(at(workload, {"metadata"}), "namespace");
+    if (!service_ns.empty() && !workload_ns.empty() && service_ns != workload_ns) return false;
     const auto labels = at(workload, {"spec", "template", "metadata", "labels"});
     for (const auto& kv : selector)
         if (scalar_at(labels, kv.first.Scalar()) != kv.second.Scalar() ||

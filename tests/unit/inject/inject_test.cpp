@@ -434,6 +434,22 @@ TEST(Inject, SeveralPortsAndNoneNamedForHttpAreRefusedUnlessPortSaysWhich) {
     EXPECT_NE(injected_state(r.output).find("port=9100,portName=admin"), std::string::npos);
 }
 
+TEST(Inject, AServiceWithoutANamespaceIsAimedAtADeploymentWithOne) {
+    auto deployment = deployment_with_ports("[{name: http, containerPort: 8000}]");
+    deployment.replace(deployment.find("{name: api}"), 11, "{name: api, namespace: shop}");
+    options o;
+    o.service = true;
+    auto r = inject(service_two_ports + deployment, o);
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(docs(r.output)[0]["spec"]["ports"][0]["targetPort"].as<std::string>(), "8080");
+    // Two namespaces that differ: not the same pods.
+    auto elsewhere = service_two_ports;
+    elsewhere.replace(elsewhere.find("{name: api}"), 11, "{name: api, namespace: other}");
+    r = inject(elsewhere + deployment, o);
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(docs(r.output)[0]["spec"]["ports"][0]["targetPort"].as<std::string>(), "http");
+}
+
 TEST(Inject, AListHasItsItemsProcessed) {
     const auto r = inject_file("13-list.yaml");
     ASSERT_TRUE(r.ok) << r.error;
