@@ -66,9 +66,18 @@ void restore_pod(YAML::Node& spec, const std::map<std::string, std::string>& sta
     if (state.contains("securityContext")) {
         spec = without(spec, "securityContext");
     } else if (at(spec, {"securityContext"}).IsMap()) {
-        auto sc = at(spec, {"securityContext"});
-        if (state.contains("fsGroup")) sc = without(sc, "fsGroup");
-        if (state.contains("fsGroupChangePolicy")) sc = without(sc, "fsGroupChangePolicy");
+        // One rebuilt mapping, assigned once: yaml-cpp's assignment rebinds the tree's node only
+        // through the handle that still points into the tree, so a second without() on the
+        // result of the first edited a detached copy and left fsGroupChangePolicy behind.
+        const auto sc = at(spec, {"securityContext"});
+        YAML::Node kept(YAML::NodeType::Map);
+        kept.SetStyle(sc.Style());
+        for (const auto& kv : sc) {
+            const auto& key = kv.first.Scalar();
+            if ((key == "fsGroup" || key == "fsGroupChangePolicy") && state.contains(key)) continue;
+            kept[kv.first] = kv.second;
+        }
+        spec["securityContext"] = kept;
     }
 }
 

@@ -548,6 +548,20 @@ spec:
     EXPECT_EQ(env[3]["value"].as<std::string>(), "two\nlines\n");
 }
 
+TEST(Inject, UninjectTakesBothFsGroupKeysOutOfAnEmptySecurityContext) {
+    auto manifest = read_text(corpus + "05-statefulset.yaml");
+    manifest.replace(manifest.find("      containers:"), 0, "      securityContext: {}\n");
+    const auto r = inject(manifest, options{});
+    ASSERT_TRUE(r.ok) << r.error;
+    const auto sts = docs(r.output)[1];
+    EXPECT_EQ(pod_of(sts)["securityContext"]["fsGroupChangePolicy"].as<std::string>(),
+              "OnRootMismatch");
+    const auto back = uninject(r.output, options{});
+    ASSERT_TRUE(back.ok) << back.error;
+    EXPECT_EQ(pod_of(docs(back.output)[1])["securityContext"].size(), 0u) << back.output;
+    EXPECT_TRUE(same_stream(back.output, manifest)) << back.output;
+}
+
 TEST(Inject, AShortGracePeriodIsRaisedAndALongOneKept) {
     const auto text = read_text(corpus + "10-app-runs-as-root.yaml");
     for (const auto& [grace, expected] :
