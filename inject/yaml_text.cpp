@@ -31,9 +31,11 @@ bool split(std::string_view text, std::vector<chunk>& out) {
     int line_no = 0;
     while (!text.empty()) {
         const auto end = text.find('\n');
-        const auto line = text.substr(0, end);
+        const auto raw = text.substr(0, end);
         text = end == std::string_view::npos ? std::string_view{} : text.substr(end + 1);
         ++line_no;
+        // A CRLF file's "---\r" is a separator too; the chunk keeps the line as it was.
+        const auto line = raw.ends_with('\r') ? raw.substr(0, raw.size() - 1) : raw;
         if (is_separator(line)) {
             if (is_content(line.substr(3))) return false;
             out.push_back(chunk{"", line_no + 1, false, ""});
@@ -44,9 +46,9 @@ bool split(std::string_view text, std::vector<chunk>& out) {
         if (is_content(line)) {
             c.has_content = true;
         } else if (!c.has_content && !line.empty() && line[line.find_first_not_of(" \t")] == '#') {
-            c.leading_comments.append(line).append("\n");
+            c.leading_comments.append(line).append("\n");  // leads LF text emitted anew
         }
-        c.text.append(line).append("\n");
+        c.text.append(raw).append("\n");
     }
     return true;
 }
@@ -176,6 +178,7 @@ std::vector<document> parse_stream(std::string_view text) {
             d.leading_comments = chunks[i].leading_comments;
             auto t = chunks[i].text;
             while (t.size() > 1 && t.ends_with("\n\n")) t.pop_back();
+            while (t.size() > 2 && t.ends_with("\r\n\r\n")) t.resize(t.size() - 2);
             d.text = t;
         }
         docs.push_back(std::move(d));

@@ -450,6 +450,24 @@ TEST(Inject, AServiceWithoutANamespaceIsAimedAtADeploymentWithOne) {
     EXPECT_EQ(docs(r.output)[0]["spec"]["ports"][0]["targetPort"].as<std::string>(), "http");
 }
 
+std::string crlf(const std::string& text) {
+    std::string out;
+    for (const char c : text) out += c == '\n' ? std::string("\r\n") : std::string(1, c);
+    return out;
+}
+
+TEST(Inject, ACrlfStreamKeepsItsUnchangedDocumentsByteForByte) {
+    const auto text = crlf(read_text(corpus + "11-service-targets-named-port.yaml"));
+    const auto service = text.substr(0, text.find("---\r\n"));
+    ASSERT_TRUE(service.starts_with("# The Service reaches the app"));
+    const auto r = inject(text, opts_for("11-service-targets-named-port.yaml"));
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.output.substr(0, service.size()), service) << r.output;
+    const auto out = docs(r.output);
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_EQ(pod_of(out[1])["initContainers"][0]["name"].as<std::string>(), "sidelight");
+}
+
 TEST(Inject, AListHasItsItemsProcessed) {
     const auto r = inject_file("13-list.yaml");
     ASSERT_TRUE(r.ok) << r.error;
