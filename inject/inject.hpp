@@ -12,7 +12,8 @@
 // admits only sidelight's ports; with `config_text`, the ConfigMap itself. What it changed besides
 // adding is recorded in the pod template's annotation sidelight/injected, which uninject reads to
 // put it back. Documents that carry no pod pass through unchanged (byte for byte), in order; a List
-// has its items processed. A workload already injected is left as it is.
+// (or a typed list, DeploymentList...) has its items processed. A workload already injected is left
+// as it is.
 //
 // Refused, with nothing written: YAML that does not parse or repeats a key, a document that is
 // not an object, a pod-bearing kind other than the three (CronJob, Job, Pod, ReplicaSet...),

@@ -22,6 +22,25 @@ std::string own_comments(const std::string& comments) {
     return out;
 }
 
+// A typed list (DeploymentList, as the API returns it) may leave kind and apiVersion out of its
+// items: they are the list's, without "List". Rebuilt with them first, as kubectl writes them,
+// and assigned once (a second assignment through the same handle would miss the tree).
+void implied_kind(YAML::Node item, const YAML::Node& list) {
+    if (!item.IsMap() || (at(item, {"apiVersion"}).IsDefined() && at(item, {"kind"}).IsDefined()))
+        return;
+    const auto kind = scalar_at(list, "kind");
+    YAML::Node out(YAML::NodeType::Map);
+    out["apiVersion"] = at(item, {"apiVersion"}).IsDefined()
+                            ? at(item, {"apiVersion"})
+                            : plain_node(scalar_at(list, "apiVersion"));
+    out["kind"] = at(item, {"kind"}).IsDefined() ? at(item, {"kind"})
+                                                 : plain_node(kind.substr(0, kind.size() - 4));
+    for (const auto& kv : item)
+        if (kv.first.Scalar() != "apiVersion" && kv.first.Scalar() != "kind")
+            out[kv.first] = kv.second;
+    item = out;
+}
+
 }  // namespace
 
 std::string object_key(const YAML::Node& object) {
@@ -37,15 +56,18 @@ std::vector<stream_doc> read_stream(std::string_view text) {
         stream_doc s;
         s.source = std::move(d);
         check_object(s.source.node, index, "the document");
-        if (scalar_at(s.source.node, "kind") == "List") {
+        const auto kind = scalar_at(s.source.node, "kind");
+        const auto items = at(s.source.node, {"items"});
+        if (kind == "List" || (kind.ends_with("List") && items.IsSequence())) {
             s.is_list = true;
-            const auto items = at(s.source.node, {"items"});
             if (items.IsDefined() && !items.IsNull() && !items.IsSequence())
                 throw refusal("List: items is not a list", index, line_of(items));
             if (items.IsSequence())
                 for (std::size_t i = 0; i < items.size(); ++i) {
-                    check_object(items[i], index, "List item " + std::to_string(i));
-                    s.items.push_back(items[i]);
+                    auto item = items[i];
+                    if (kind != "List") implied_kind(item, s.source.node);
+                    check_object(item, index, kind + " item " + std::to_string(i));
+                    s.items.push_back(item);
                 }
         } else {
             s.items.push_back(s.source.node);

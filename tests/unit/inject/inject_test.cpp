@@ -481,6 +481,37 @@ TEST(Inject, AListHasItsItemsProcessed) {
     EXPECT_TRUE(same(out[0]["items"][1], source["items"][1]));
 }
 
+TEST(Inject, ATypedListHasItsItemsProcessedToo) {
+    // kubectl's List with its kind renamed, as a client of the API gets it.
+    auto text = read_text(corpus + "13-list.yaml");
+    text.replace(text.find("kind: List"), 10, "kind: DeploymentList");
+    auto r = inject(text, options{});
+    ASSERT_TRUE(r.ok) << r.error;
+    auto out = docs(r.output);
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0]["kind"].as<std::string>(), "DeploymentList");
+    EXPECT_EQ(pod_of(out[0]["items"][0])["initContainers"][0]["name"].as<std::string>(),
+              "sidelight");
+    // The API leaves the items' kind and apiVersion out: they are the list's.
+    const std::string api = R"(apiVersion: apps/v1
+kind: DeploymentList
+items:
+  - metadata: {name: api}
+    spec:
+      selector: {matchLabels: {app: api}}
+      template:
+        metadata: {labels: {app: api}}
+        spec:
+          containers: [{name: api, image: api:1, ports: [{containerPort: 8000}]}]
+)";
+    r = inject(api, options{});
+    ASSERT_TRUE(r.ok) << r.error;
+    out = docs(r.output);
+    EXPECT_EQ(out[0]["items"][0]["kind"].as<std::string>(), "Deployment");
+    EXPECT_EQ(pod_of(out[0]["items"][0])["initContainers"][0]["name"].as<std::string>(),
+              "sidelight");
+}
+
 TEST(Inject, PortGivesTheUpstreamWhenNoneIsDeclared) {
     const auto r = inject_file("14-no-declared-port.yaml");
     ASSERT_TRUE(r.ok) << r.error;
