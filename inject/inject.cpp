@@ -1,5 +1,6 @@
 #include "inject/inject.hpp"
 
+#include <filesystem>
 #include <set>
 
 #include "config/load.hpp"
@@ -13,9 +14,41 @@ namespace {
 
 using namespace detail;
 
+constexpr const char* audit_dir = "/var/lib/sidelight";  // the sidelight-audit volume
+
 YAML::Node child_map(YAML::Node parent, const std::string& key) {
     if (!at(parent, {key.c_str()}).IsMap()) parent[key] = YAML::Node(YAML::NodeType::Map);
     return parent[key];
+}
+
+// A store file on the audit volume. A relative path would resolve against the config's directory,
+// /etc/sidelight, the read-only ConfigMap mount: it goes under /var/lib/sidelight instead.
+void place_file(YAML::Node map, const char* key, const std::string& fallback,
+                const std::string& where, const std::string& key_path) {
+    const auto node = at(map, {key});
+    if (!node.IsDefined()) {
+        map[key] = plain_node(fallback);
+        return;
+    }
+    const auto path = node.IsScalar() ? node.Scalar() : "";
+    if (path.empty() || path.front() == '/' || path.front() == ':') return;  // ":memory:" stays
+    const auto placed = (std::filesystem::path(audit_dir) / path).lexically_normal().string();
+    if (!placed.starts_with(std::string(audit_dir) + "/"))
+        throw refusal(where + ": " + key_path + ": " + path + " would be outside " + audit_dir +
+                          ", the audit volume: name a file there",
+                      0, 0);
+    map[key] = plain_node(placed);
+}
+
+// store.path for sqlite (the default type) only: the loader refuses it beside type postgres,
+// whose local file is the spool.
+void place_store(YAML::Node store, const std::string& where) {
+    const auto type = scalar_at(store, "type");
+    if (type.empty() || type == "sqlite")
+        place_file(store, "path", std::string(audit_dir) + "/audit.db", where, "audit.store.path");
+    if (type == "postgres")
+        place_file(child_map(store, "spool"), "path",
+                   std::string(audit_dir) + "/sidelight-spool.db", where, "audit.store.spool.path");
 }
 
 // --config's text with what the pod decides: the listeners on the container's ports, the
@@ -34,8 +67,7 @@ std::string embedded_config(const options& opts, const workload_facts& f) {
     child_map(cfg, "admin")["listen"] = plain_node("0.0.0.0:" + std::to_string(f.admin_port));
     child_map(cfg, "upstream")["address"] = plain_node("127.0.0.1:" + std::to_string(f.app_port));
     cfg["config_watch"] = plain_node("true");
-    auto store = child_map(child_map(cfg, "audit"), "store");
-    if (!at(store, {"path"}).IsDefined()) store["path"] = plain_node("/var/lib/sidelight/audit.db");
+    place_store(child_map(child_map(cfg, "audit"), "store"), where);
     auto text = emit(cfg) + "\n";
     try {
         config::load_string(text, where);

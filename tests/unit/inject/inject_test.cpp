@@ -565,6 +565,50 @@ TEST(Inject, ConfigBecomesAConfigMapAimedAtTheAppPort) {
     EXPECT_EQ(refused.output, "");
 }
 
+// The sidelight.yaml of the ConfigMap inject writes for 01 with `config`.
+YAML::Node embedded(const std::string& config, std::string* error = nullptr) {
+    auto o = opts_for("01-deployment-plain.yaml");
+    o.config_text = config;
+    o.config_file = "my.yaml";
+    const auto r = inject_file("01-deployment-plain.yaml", o);
+    if (error) *error = r.error;
+    if (!r.ok) return YAML::Node(YAML::NodeType::Undefined);
+    return YAML::Load(docs(r.output)[0]["data"]["sidelight.yaml"].as<std::string>());
+}
+
+TEST(Inject, APostgresStoreGetsItsSpoolOnTheAuditVolumeAndNoPath) {
+    std::string error;
+    const auto cfg = embedded(
+        "audit: {store: {type: postgres, dsn: \"postgresql://sidelight@db/audit\"}}\n", &error);
+    ASSERT_TRUE(cfg.IsDefined()) << error;
+    EXPECT_FALSE(cfg["audit"]["store"]["path"].IsDefined());
+    EXPECT_EQ(cfg["audit"]["store"]["spool"]["path"].as<std::string>(),
+              "/var/lib/sidelight/sidelight-spool.db");
+}
+
+TEST(Inject, RelativeStorePathsGoOnTheAuditVolumeNotTheConfigMount) {
+    std::string error;
+    auto cfg = embedded("audit: {store: {path: trail.db}}\n", &error);
+    ASSERT_TRUE(cfg.IsDefined()) << error;
+    EXPECT_EQ(cfg["audit"]["store"]["path"].as<std::string>(), "/var/lib/sidelight/trail.db");
+    cfg = embedded(
+        "audit: {store: {type: postgres, dsn: \"postgresql://sidelight@db/audit\", "
+        "spool: {path: ./spool.db}}}\n",
+        &error);
+    ASSERT_TRUE(cfg.IsDefined()) << error;
+    EXPECT_EQ(cfg["audit"]["store"]["spool"]["path"].as<std::string>(),
+              "/var/lib/sidelight/spool.db");
+    // An absolute path is the user's to choose.
+    cfg = embedded("audit: {store: {path: /data/trail.db}}\n", &error);
+    ASSERT_TRUE(cfg.IsDefined()) << error;
+    EXPECT_EQ(cfg["audit"]["store"]["path"].as<std::string>(), "/data/trail.db");
+    // Out of the volume through "..": refused, naming the key.
+    EXPECT_FALSE(embedded("audit: {store: {path: ../trail.db}}\n", &error).IsDefined());
+    EXPECT_NE(error.find("my.yaml: audit.store.path: ../trail.db would be outside"),
+              std::string::npos)
+        << error;
+}
+
 TEST(Inject, QuotedScalarsStayStringsInADocumentItChanges) {
     const std::string text = R"(apiVersion: apps/v1
 kind: Deployment
