@@ -209,22 +209,41 @@ void raise_grace(YAML::Node& spec, std::vector<std::string>& state) {
 }
 
 // A fresh PersistentVolume is often root-owned: the claim needs an fsGroup sidelight is in.
-void add_fs_group(YAML::Node& spec, std::vector<std::string>& state) {
+// Whether one was added.
+bool add_fs_group(YAML::Node& spec, std::vector<std::string>& state) {
     auto sc = at(spec, {"securityContext"});
     if (!sc.IsDefined() || sc.IsNull()) {
         YAML::Node added = YAML::Load("{fsGroup: 10001, fsGroupChangePolicy: OnRootMismatch}");
         added.SetStyle(YAML::EmitterStyle::Block);
         spec = insert_before(spec, "securityContext", added, "containers");
         state.push_back("securityContext=added");
-        return;
+        return true;
     }
-    if (!sc.IsMap() || at(sc, {"fsGroup"}).IsDefined()) return;
+    if (!sc.IsMap() || at(sc, {"fsGroup"}).IsDefined()) return false;
     sc["fsGroup"] = plain_node("10001");
     state.push_back("fsGroup=added");
     if (!at(sc, {"fsGroupChangePolicy"}).IsDefined()) {
         sc["fsGroupChangePolicy"] = plain_node("OnRootMismatch");
         state.push_back("fsGroupChangePolicy=added");
     }
+    return true;
+}
+
+// The pod's fsGroup is not sidelight's alone: the kubelet gives the files of every volume that
+// supports it, the app's claims included, to that group.
+void note_other_claims(const pod_ref& pod, const options& opts, std::vector<std::string>& notes) {
+    std::vector<std::string> claims;
+    for (const auto& c : at(pod.workload, {"spec", "volumeClaimTemplates"}))
+        claims.push_back(scalar_at(at(c, {"metadata"}), "name"));
+    for (const auto& v : at(pod.spec, {"volumes"}))
+        if (at(v, {"persistentVolumeClaim"}).IsDefined()) claims.push_back(scalar_at(v, "name"));
+    if (claims.empty()) return;
+    notes.push_back(opts.file_name + ": " + describe(pod.workload) +
+                    ": the fsGroup 10001 added for sidelight's claim applies to the app's "
+                    "claims too (" +
+                    join(claims) +
+                    "): the kubelet makes their files group 10001 when it mounts them; set the "
+                    "pod's own fsGroup first if that is not wanted");
 }
 
 // Appends `items` to the list at map[key], created (and recorded in `state`) when absent.
@@ -372,7 +391,7 @@ void add_sidelight(const pod_ref& pod, YAML::Node app, const workload_facts& fac
     auto spec = pod.spec;
     raise_grace(spec, state);
     const bool stateful = facts.kind == "StatefulSet";
-    if (stateful) add_fs_group(spec, state);
+    if (stateful && add_fs_group(spec, state)) note_other_claims(pod, opts, notes);
     YAML::Node sidecar(YAML::NodeType::Sequence);
     sidecar.push_back(
         sidecar_container({facts.name, opts.image, facts.http_port, facts.admin_port}));

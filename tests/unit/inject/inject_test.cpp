@@ -224,6 +224,27 @@ TEST(Inject, StatefulSetGetsAClaimTemplateAndAnFsGroupAndItsServicePassesThrough
     EXPECT_TRUE(warned);
 }
 
+TEST(Inject, TheFsGroupAddedForSidelightsClaimIsNotedWhenTheAppHasClaimsToo) {
+    const auto has_note = [](const result& r) {
+        for (const auto& n : r.notes)
+            if (n.find("applies to the app's claims too (data, scratch)") != std::string::npos)
+                return true;
+        return false;
+    };
+    auto manifest = read_text(corpus + "05-statefulset.yaml");
+    manifest.replace(manifest.find("      containers:"), 0,
+                     "      volumes: [{name: scratch, persistentVolumeClaim: {claimName: s}}]\n");
+    auto r = inject(manifest, options{});
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_TRUE(has_note(r));
+    // The pod's own fsGroup is kept, and nothing is added to note.
+    manifest.replace(manifest.find("      containers:"), 0,
+                     "      securityContext: {fsGroup: 2000}\n");
+    r = inject(manifest, options{});
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_FALSE(has_note(r));
+}
+
 TEST(Inject, DaemonSetKeepsTheStoreOnAnEmptyDir) {
     const auto r = inject_file("06-daemonset.yaml");
     ASSERT_TRUE(r.ok) << r.error;
