@@ -167,7 +167,11 @@ std::optional<time_point> parse_client_time(std::string_view text) {
     }
     const auto utc = parse_time(canonical + "." + fraction + "Z");
     if (!utc) return std::nullopt;
-    return *utc - offset;
+    // The offset may carry a time just past year 9999 or before year 0, which the store could
+    // write but never read back (verify and the event API would fail on that row for good).
+    const auto at = *utc - offset;
+    if (!parse_time(format_time(at))) return std::nullopt;
+    return at;
 }
 
 time_point now() {

@@ -516,6 +516,17 @@ chain_head pg_store::head() {
     return read_head();
 }
 
+std::optional<std::uint64_t> pg_store::row_count() {
+    if (chain_.empty()) return std::nullopt;
+    std::lock_guard lock(mutex_);
+    const pg::param p[] = {chain_};
+    auto r = conn_.exec(
+        "SELECT (SELECT count(*) FROM audit_log WHERE chain = $1) + "
+        "(SELECT count(*) FROM security_audit WHERE chain = $1)",
+        p);
+    return static_cast<std::uint64_t>(r.int64(0, 0));
+}
+
 std::vector<checkpoint> pg_store::checkpoints() {
     std::lock_guard lock(mutex_);
     const pg::param p[] = {chain_};

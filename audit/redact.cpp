@@ -31,10 +31,16 @@ std::string sanitize(std::string_view s, std::size_t cap) {
             piece = "\\t";
         else if (c < 0x20 || c == 0x7f)
             piece = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xf]};
+        else if (c == '\\')  // escaped too, so that a stored "\n" is always an escaped LF
+            piece = "\\\\";
         else if (c < 0x80)
             piece = std::string(1, static_cast<char>(c));
         else if (const auto n = util::utf8_length(s, i); n > 0) {
-            piece = std::string(s.substr(i, n));
+            const auto next = static_cast<unsigned char>(s[i + 1]);
+            if (n == 2 && c == 0xc2 && next < 0xa0)  // C1 controls (NEL, CSI, ...): U+0080-009F
+                piece = {'\\', 'u', '0', '0', hex[next >> 4], hex[next & 0xf]};
+            else
+                piece = std::string(s.substr(i, n));
             used = n;
         } else {
             piece = "\xef\xbf\xbd";  // U+FFFD
@@ -47,16 +53,38 @@ std::string sanitize(std::string_view s, std::size_t cap) {
 }
 
 bool is_secret_header(std::string_view name) {
-    for (std::string_view secret :
-         {"authorization", "cookie", "set-cookie", "proxy-authorization"}) {
+    for (std::string_view secret : {"authorization", "cookie", "set-cookie", "proxy-authorization",
+                                    "x-api-key", "api-key", "x-auth-token", "x-access-token"}) {
         if (iequals(name, secret)) return true;
     }
     return false;
 }
 
+namespace {
+
+// A key as compared: lower case, without the separators that spell one name several ways
+// (access_token, access-token, accessToken and access.token are all "accesstoken").
+std::string folded_key(std::string_view key) {
+    std::string out;
+    out.reserve(key.size());
+    for (char c : key) {
+        if (c == '_' || c == '-' || c == '.' || c == ' ') continue;
+        out += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    }
+    return out;
+}
+
+}  // namespace
+
+// The whole key or its ending: `token` also matches access_token and refreshToken, `password`
+// new_password; a key that merely contains the name (total_tokens, token_count) does not.
 bool is_redacted_key(std::string_view key, const std::vector<std::string>& keys) {
+    const auto folded = folded_key(key);
     for (const auto& k : keys) {
-        if (iequals(key, k)) return true;
+        const auto name = folded_key(k);
+        if (!name.empty() && folded.size() >= name.size() &&
+            folded.compare(folded.size() - name.size(), name.size(), name) == 0)
+            return true;
     }
     return false;
 }

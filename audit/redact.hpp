@@ -1,11 +1,14 @@
 #pragma once
 // What may be stored about a request, and in what form.
 //  - sanitize(): every stored string — control characters escaped (CR -> \r, LF -> \n,
-//    others \u00XX), invalid UTF-8 replaced by U+FFFD, length capped without splitting a
+//    others, C1 controls included, \u00XX), a backslash doubled (so an escape is never
+//    ambiguous), invalid UTF-8 replaced by U+FFFD, length capped without splitting a
 //    character. A CRLF in a user agent can thus never forge a line in an export or a log.
-//  - secrets are never stored: the Authorization, Cookie, Set-Cookie and Proxy-Authorization
-//    headers, and the values of the configured JSON keys (audit.redact_keys, matched
-//    case-insensitively at any depth) in bodies and query strings, become "[REDACTED]".
+//  - secrets are never stored: the Authorization, Cookie, Set-Cookie, Proxy-Authorization,
+//    X-Api-Key, Api-Key, X-Auth-Token and X-Access-Token headers, and the values of the
+//    configured keys (audit.redact_keys) in bodies and query strings, become "[REDACTED]". A
+//    key matches a name case-insensitively, ignoring _ - . and spaces, as a whole or as its
+//    ending (token: access_token, refreshToken; not total_tokens), at any depth.
 // Pure functions; thread-safe.
 
 #include <string>

@@ -106,7 +106,12 @@ void decode_common(SQLite::Statement& st, std::int64_t seq, E& e) {
     e.request_id = st.getColumn(5).getString();
     e.method = st.getColumn(6).getString();
     e.route = st.getColumn(7).getString();
-    e.status = static_cast<int>(integer_column(st, 8, "status", seq));
+    // Read as stored: a value an int cannot hold would be hashed and shown cut to 32 bits, and
+    // an edit of the column would pass verify.
+    const auto status = integer_column(st, 8, "status", seq);
+    if (status < std::numeric_limits<int>::min() || status > std::numeric_limits<int>::max())
+        throw store_error("row seq " + std::to_string(seq) + ": status out of range");
+    e.status = static_cast<int>(status);
     e.trace_id = st.getColumn(21).getString();  // NULL reads as "": none
 }
 
@@ -294,6 +299,12 @@ int authorize(void* spool, int action, const char* arg1, const char* arg2, const
 sqlite_store::sqlite_store(const config::store_config& cfg, open_mode mode,
                            std::optional<spool_options> spool) try
     : path_(cfg.path), spool_(spool), db_(cfg.path, open_flags(mode), busy_timeout_ms) {
+    // A reader (verify, query, export, the event API) opens a store that exists: a file
+    // without the audit schema (empty, another database, or one whose tables were dropped) is
+    // refused before anything is written to it, instead of being made an empty store that
+    // verifies OK.
+    if (mode == open_mode::existing && !db_.tableExists("schema_version"))
+        throw store_error("audit store " + cfg.path + ": not an audit store (no schema_version)");
     // A new database gets 16 KiB pages (SQLite's default is 4 KiB): shallower trees and fewer
     // pages, WAL frames and splits per row. Ignored for an existing database, which keeps the
     // page size it was created with. Must precede journal_mode=WAL, which writes the header.
@@ -716,6 +727,18 @@ chain_head sqlite_store::head() {
     std::lock_guard lock(mutex_);
     try {
         return read_head();
+    } catch (const SQLite::Exception& e) {
+        throw store_error("audit store " + path_ + ": " + e.what());
+    }
+}
+
+std::optional<std::uint64_t> sqlite_store::row_count() {
+    std::lock_guard lock(mutex_);
+    try {
+        return static_cast<std::uint64_t>(
+            db_.execAndGet("SELECT (SELECT count(*) FROM audit_log) + "
+                           "(SELECT count(*) FROM security_audit)")
+                .getInt64());
     } catch (const SQLite::Exception& e) {
         throw store_error("audit store " + path_ + ": " + e.what());
     }

@@ -104,6 +104,8 @@ std::string_view to_string(verify_status status) {
             return "unreadable";
         case verify_status::truncated:
             return "truncated";
+        case verify_status::outside_chain:
+            return "outside_chain";
     }
     return "unknown";
 }
@@ -121,6 +123,16 @@ verify_result verify(store& s, std::span<const checkpoint> checkpoints) {
         walker.fail(verify_status::unreadable, seq, e.what());
     }
     walker.check(checkpoints);
+    // The walk reads seq 1, 2, ... in order: a row at seq 0 or below, or a second row at a seq
+    // (one per table), is never met by it. The tables' own count is.
+    if (auto& r = walker.result(); r.ok()) {
+        if (const auto rows = s.row_count(); rows && *rows != static_cast<std::uint64_t>(r.count)) {
+            walker.fail(verify_status::outside_chain, 0,
+                        std::to_string(*rows) + " rows stored, " + std::to_string(r.count) +
+                            " in the chain: a row was added at a seq outside it (0 or below, "
+                            "or one in use)");
+        }
+    }
     return walker.result();
 }
 

@@ -21,7 +21,16 @@
 
 namespace sidelight::audit {
 
-enum class verify_status { ok, modified, gap, broken_link, reordered, unreadable, truncated };
+enum class verify_status {
+    ok,
+    modified,
+    gap,
+    broken_link,
+    reordered,
+    unreadable,
+    truncated,
+    outside_chain
+};
 
 std::string_view to_string(verify_status status);
 

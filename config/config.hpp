@@ -377,7 +377,9 @@ struct audit_config {
     duration batch_interval{20};
     duration strict_timeout{2000};
     std::size_t max_body_bytes = 64 * 1024;
-    std::vector<std::string> redact_keys{"password", "token", "secret", "card_number"};
+    std::vector<std::string> redact_keys{"password", "passwd",      "token",
+                                         "secret",   "api_key",     "card_number",
+                                         "cvv",      "private_key", "authorization"};
     checkpoint_config checkpoint;
     jwt_config jwt;
     std::vector<audit_rule> rules;

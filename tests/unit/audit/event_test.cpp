@@ -109,8 +109,13 @@ TEST(Time, AClientsTimeIsReadInTheUsualSpellings) {
          {"2026-11-01T12:00:00", "2026-11-01 12:00:00Z", "2026-11-01T12:00:00.Z",
           "2026-11-01T12:00:00.1234567890Z", "2026-11-01T24:00:00Z", "2026-13-01T12:00:00Z",
           "2026-11-01T12:00:00+1:00", "2026-11-01T12:00:00+24:00", "2026-11-01T12:00:00+01:60",
-          "2026-11-01T12:00:00ZZ", "yesterday", ""})
+          "2026-11-01T12:00:00ZZ", "yesterday", "",
+          // an offset that carries the time out of years 0 to 9999, which could be stored
+          // but never read back
+          "9999-12-31T23:30:00-01:00", "0000-01-01T00:00:00+01:00"})
         EXPECT_FALSE(parse_client_time(bad)) << bad;
+    EXPECT_EQ(parse_client_time("9999-12-31T22:30:00-01:00"),
+              *parse_time("9999-12-31T23:30:00.000000Z"));
 }
 
 TEST(Time, FormatAgreesWithGmtime) {

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <vector>
 
 #include "audit/hash_chain.hpp"
@@ -196,6 +198,50 @@ TEST_F(Verify, ForgedRowAtTheEndIsInvisibleToTheChainAlone) {
     const auto r = run();
     EXPECT_TRUE(r.ok()) << "documented limit, covered by checkpoints: " << r.detail;
     EXPECT_EQ(r.head.seq, 7);
+}
+
+// Rows the walk (seq 1, 2, ... in order) never meets: at seq 0 or below, which the append-only
+// triggers let through as new seqs, and a second row at a seq in use (in the other table).
+TEST_F(Verify, RowsAddedOutsideTheChainAreFound) {
+    for (const char* seq : {"0", "-7"}) {
+        tamper(std::string("INSERT INTO audit_log SELECT ") + seq +
+               ", 'forged', 'mallory', action, entity_type, '42', changes, ip_address, "
+               "user_agent, created_at, request_id, method, route, status, source, prev_hash, "
+               "hash, trace_id FROM audit_log WHERE seq = 1");
+        const auto r = run();
+        EXPECT_EQ(r.status, verify_status::outside_chain) << seq << ": " << r.detail;
+        EXPECT_NE(r.detail.find("7 rows stored, 6 in the chain"), std::string::npos) << r.detail;
+        tamper(std::string("DELETE FROM audit_log WHERE seq = ") + seq);
+        EXPECT_TRUE(run().ok()) << seq << " removed";
+    }
+    tamper(
+        "INSERT INTO security_audit SELECT 3, 'forged', event_type, 'mallory', ip_address, 1, "
+        "details, created_at, request_id, method, route, status, source, prev_hash, hash, "
+        "trace_id FROM security_audit WHERE seq = 2");
+    EXPECT_FALSE(run().ok());
+}
+
+// A status an int cannot hold would be hashed (and shown) cut to 32 bits: such an edit would
+// verify.
+TEST_F(Verify, AStatusBeyondAnIntIsUnreadable) {
+    tamper("UPDATE audit_log SET status = status + 4294967296 * 3 WHERE seq = 3");
+    const auto r = run();
+    EXPECT_EQ(r.status, verify_status::unreadable) << to_string(r.status) << " " << r.detail;
+}
+
+// verify, query and export open a store that exists: a file without the audit schema is
+// refused, and left as it was, instead of verifying as an empty store.
+TEST(VerifyOpen, AFileThatIsNotAnAuditStoreIsRefusedAndLeftAlone) {
+    temp_dir dir;
+    const auto empty = dir.file("empty.db");
+    { std::ofstream(empty.c_str()); }
+    EXPECT_THROW(sqlite_store(store_at(empty), open_mode::existing), store_error);
+    EXPECT_EQ(std::filesystem::file_size(empty), 0u);
+    const auto other = dir.file("other.db");
+    raw_db(other).exec("CREATE TABLE t (x)");
+    EXPECT_THROW(sqlite_store(store_at(other), open_mode::existing), store_error);
+    EXPECT_EQ(raw_db(other).text("SELECT count(*) FROM sqlite_master WHERE name = 'audit_log'"),
+              "0");
 }
 
 TEST_F(Verify, UndecodableValueIsUnreadable) {

@@ -67,13 +67,34 @@ TEST(RedactTest, QueryStrings) {
 }
 
 TEST(RedactTest, SecretHeaders) {
-    for (const char* h : {"Authorization", "cookie", "Set-Cookie", "proxy-authorization"})
+    for (const char* h : {"Authorization", "cookie", "Set-Cookie", "proxy-authorization",
+                          "X-Api-Key", "x-auth-token", "X-Access-Token", "api-key"})
         EXPECT_TRUE(is_secret_header(h)) << h;
     EXPECT_FALSE(is_secret_header("X-User"));
 }
 
+// The default names catch the spellings apps use for secrets, not words that merely contain
+// them.
+TEST(RedactTest, DefaultKeysMatchWholeNamesAndTheirEndings) {
+    const auto defaults = config::audit_config{}.redact_keys;
+    for (const char* secret :
+         {"password", "new_password", "Password", "passwd", "accessToken", "refresh_token",
+          "X-CSRF-Token", "client_secret", "api_key", "apiKey", "x-api-key", "credit_card_number",
+          "cvv", "private_key", "Authorization", "access.token"})
+        EXPECT_TRUE(is_redacted_key(secret, defaults)) << secret;
+    for (const char* kept : {"total_tokens", "token_count", "name", "secretary_name", "user",
+                             "password_hint_shown", "cardholder"})
+        EXPECT_FALSE(is_redacted_key(kept, defaults)) << kept;
+    EXPECT_EQ(redact_query("access_token=QS&api_key=K&q=lamp", defaults),
+              "access_token=[REDACTED]&api_key=[REDACTED]&q=lamp");
+}
+
 TEST(RedactTest, SanitizeEscapesControlsAndInvalidUtf8AndCaps) {
     EXPECT_EQ(sanitize("a\r\nb\tc\x01"), "a\\r\\nb\\tc\\u0001");
+    // A backslash is doubled: a client's literal "\n" never reads as an escaped LF.
+    EXPECT_EQ(sanitize("lit\\nx"), "lit\\\\nx");
+    EXPECT_NE(sanitize("a\nb"), sanitize("a\\nb"));
+    EXPECT_EQ(sanitize("next\xc2\x85line\xc2\xa0"), "next\\u0085line\xc2\xa0");  // NEL, NBSP
     EXPECT_EQ(sanitize("caf\xc3\xa9"), "caf\xc3\xa9");
     EXPECT_EQ(sanitize("bad\xff\xc3"), "bad\xef\xbf\xbd\xef\xbf\xbd");
     EXPECT_EQ(sanitize("\xed\xa0\x80"), "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");  // surrogate
