@@ -143,11 +143,11 @@ const overview = {
         ),
         stat(
             "Error rate",
-            "Share of requests that failed, client errors (4xx) excluded: 5xx from the app and the errors sidelight answers itself (502 connect, 504 timeout, ...). Healthy: under 1%.",
+            "Share of requests answered with a 5xx: the app's own (server_error) and those sidelight answers itself when the app fails (502 unreachable or reset, 503 audit store unavailable, 504 timeout). The status page and the SLO rules count the same. A 4xx, a client that left (499) or a malformed request sidelight refused (400, 413, 431, ...) is not a failure of the service. No data: no request in the window. Healthy: under 1%.",
             "percent",
             [
                 target(
-                    `100 * (sum(rate(api_error_total{${traffic}, error_type!="client_error"}[${RATE}])) or vector(0)) / sum(rate(api_requests_total{${traffic}}[${RATE}]))`,
+                    `100 * (sum(rate(api_requests_total{${traffic}, status_code=~"5.."}[${RATE}])) or vector(0)) / (sum(rate(api_requests_total{${traffic}}[${RATE}])) > 0)`,
                     "errors",
                 ),
             ],
@@ -198,11 +198,11 @@ const overview = {
         ),
         ts(
             "Error rate by route",
-            "Share of each route's requests that failed (client errors excluded). Healthy: under 1%.",
+            "Share of each route's requests answered with a 5xx (the app's, or sidelight's own 502/503/504 when the app fails), as the status page and the SLO rules count them; 4xx, 499 and sidelight's refusals of malformed requests are not counted. A route with requests and no 5xx shows 0. Healthy: under 1%.",
             "percent",
             [
                 target(
-                    `100 * sum by (route) (rate(api_error_total{${traffic}, error_type!="client_error"}[${RATE}])) / sum by (route) (rate(api_requests_total{${traffic}}[${RATE}]))`,
+                    `100 * (sum by (route) (rate(api_requests_total{${traffic}, status_code=~"5.."}[${RATE}])) or 0 * sum by (route) (rate(api_requests_total{${traffic}}[${RATE}]))) / (sum by (route) (rate(api_requests_total{${traffic}}[${RATE}])) > 0)`,
                     "{{route}}",
                 ),
             ],
