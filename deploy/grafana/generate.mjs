@@ -736,6 +736,17 @@ const audit = {
 const upstream_errors =
     'error_type=~"upstream_connect|upstream_timeout|upstream_reset|upstream_tls|upstream_bad_response"';
 
+// The requests the app answered, as near as api_latency_ms can tell (it has no label saying who
+// answered): every status but those sidelight answers itself after waiting on someone, or that
+// end with no answer: 408 (slow client), 413/414/431/417 (refused before the app), 499 (client
+// left), 502/503/504 (app unreachable or reset, audit store away, app too slow).
+// api_upstream_latency_ms only observes requests whose response head arrived; without this the
+// waits of those requests count as time sidelight added. 400 and 405 stay: apps send them all
+// the time, and sidelight's own (a malformed request, CONNECT) take no time. Still not exact: a
+// client that leaves after the app's response head arrived (a 499 left out here) has its
+// upstream time counted, so many such aborts make the difference read low.
+const app_answered = 'status_code!~"408|413|414|417|431|499|502|503|504"';
+
 const self = {
     uid: "sidelight-self",
     title: "sidelight / The sidecar",
@@ -811,15 +822,15 @@ const self = {
         ),
         ts(
             "Added latency",
-            "What sidelight adds to a request: the mean of api_latency_ms minus the mean of api_upstream_latency_ms (the app's own time to its response header), and the same difference of the P95s (an approximation: a difference of percentiles is not the percentile of the differences). Healthy: about a millisecond.",
+            "What sidelight adds to a request the app answered: the mean of api_latency_ms minus the mean of api_upstream_latency_ms (the app's own time to its response header), and the same difference of the P95s (an approximation: a difference of percentiles is not the percentile of the differences). api_upstream_latency_ms only has requests whose response head arrived, so the api_latency_ms side leaves out the statuses sidelight answers itself after a wait or that end unanswered: 408, 413, 414, 417, 431, 499 (client left), 502, 503, 504 (app unreachable, audit store away, app timeout); otherwise a client that gives up or an app that times out shows as time sidelight added. The app's own answers with those codes are left out too. Healthy: about a millisecond.",
             "ms",
             [
                 target(
-                    `sum by (pod) (rate(api_latency_ms_sum{${sp}, listener=~"$listener"}[${RATE}])) / sum by (pod) (rate(api_latency_ms_count{${sp}, listener=~"$listener"}[${RATE}])) - sum by (pod) (rate(api_upstream_latency_ms_sum{${sp}, listener=~"$listener"}[${RATE}])) / sum by (pod) (rate(api_upstream_latency_ms_count{${sp}, listener=~"$listener"}[${RATE}]))`,
+                    `sum by (pod) (rate(api_latency_ms_sum{${sp}, listener=~"$listener", ${app_answered}}[${RATE}])) / sum by (pod) (rate(api_latency_ms_count{${sp}, listener=~"$listener", ${app_answered}}[${RATE}])) - sum by (pod) (rate(api_upstream_latency_ms_sum{${sp}, listener=~"$listener"}[${RATE}])) / sum by (pod) (rate(api_upstream_latency_ms_count{${sp}, listener=~"$listener"}[${RATE}]))`,
                     "mean {{pod}}",
                 ),
                 target(
-                    `${q(0.95, "le, pod", "api_latency_ms", `${sp}, listener=~"$listener"`)} - ${q(0.95, "le, pod", "api_upstream_latency_ms", `${sp}, listener=~"$listener"`)}`,
+                    `${q(0.95, "le, pod", "api_latency_ms", `${sp}, listener=~"$listener", ${app_answered}`)} - ${q(0.95, "le, pod", "api_upstream_latency_ms", `${sp}, listener=~"$listener"`)}`,
                     "p95 difference {{pod}}",
                     { refId: "B" },
                 ),
