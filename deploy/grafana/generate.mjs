@@ -8,9 +8,10 @@
 // file differs from what it would write (tests/grafana/run uses that).
 //   node deploy/grafana/generate.mjs [--check]
 //
-// The metric names are sidelight's (docs/CONFIG.md) with no metrics.prefix, and the business
-// metrics are those of deploy/examples/sidelight.yaml. tests/grafana/run checks every expression
-// here against the /metrics of a running sidelight and runs it against a real Prometheus.
+// The metric names are sidelight's (docs/CONFIG.md) with no metrics.prefix (which the api_* names
+// and active_connections take, and the db_* ones do not), and the business metrics are those of
+// deploy/examples/sidelight.yaml. tests/grafana/run checks every expression here against the
+// /metrics of a running sidelight and runs it against a real Prometheus.
 // No npm package needed: plain node.
 
 import { readFileSync, writeFileSync } from "node:fs";
@@ -433,7 +434,7 @@ const database = {
         ),
         stat(
             "Connection pool utilization",
-            "Connections the app holds open through sidelight, as a share of the pool size chosen above (the pool's limit is the app's setting; sidelight only sees the connections). Near 100%: requests wait for a connection.",
+            "Connections the app holds open through sidelight, as a share of the pool size chosen above (the pool's limit is the app's setting; sidelight only sees the connections). Near 100%: requests wait for a connection. active_connections takes metrics.prefix (the db_* names do not): with a prefix, edit this query to read <prefix>active_connections.",
             "percent",
             [
                 target(
@@ -483,7 +484,7 @@ const database = {
         ),
         ts(
             "Connection pool utilization by pod",
-            "Each pod's open database connections through sidelight as a share of the pool size chosen above.",
+            "Each pod's open database connections through sidelight as a share of the pool size chosen above. active_connections takes metrics.prefix (the db_* names do not): with a prefix, edit this query to read <prefix>active_connections.",
             "percent",
             [
                 target(
