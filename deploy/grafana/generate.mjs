@@ -269,11 +269,11 @@ const business = {
         ),
         stat(
             "Average order value",
-            "Mean value of the orders created in the window.",
+            "Mean value of the orders created in the window. No data: no order in the window.",
             "currencyUSD",
             [
                 target(
-                    `sum(rate(order_value_usd_sum{${orders}}[${RATE}])) / sum(rate(order_value_usd_count{${orders}}[${RATE}]))`,
+                    `sum(rate(order_value_usd_sum{${orders}}[${RATE}])) / (sum(rate(order_value_usd_count{${orders}}[${RATE}])) > 0)`,
                     "mean",
                 ),
             ],
@@ -281,11 +281,11 @@ const business = {
         ),
         stat(
             "E-mail send success rate",
-            "Share of the app's e-mail requests the provider accepted (2xx), through the egress listener. Healthy: above 99%.",
+            "Share of the app's e-mail requests the provider accepted (2xx), through the egress listener: 0% when none was accepted, no data when none was sent in the window. Healthy: above 99%.",
             "percent",
             [
                 target(
-                    `100 * sum(rate(emails_sent_total{${sp}, status="sent"}[${RATE}])) / sum(rate(emails_sent_total{${sp}}[${RATE}]))`,
+                    `100 * (sum(rate(emails_sent_total{${sp}, status="sent"}[${RATE}])) or vector(0)) / (sum(rate(emails_sent_total{${sp}}[${RATE}])) > 0)`,
                     "sent",
                 ),
             ],
@@ -422,11 +422,11 @@ const database = {
         ),
         stat(
             "Query errors",
-            "Share of statements that ended in an ErrorResponse. Healthy: close to 0 (constraint violations the app expects count too).",
+            "Share of statements that ended in an ErrorResponse. No data: no statement in the window. Healthy: close to 0 (constraint violations the app expects count too).",
             "percent",
             [
                 target(
-                    `100 * (sum(rate(db_queries_total{${db}, outcome="error"}[${RATE}])) or vector(0)) / sum(rate(db_queries_total{${db}}[${RATE}]))`,
+                    `100 * (sum(rate(db_queries_total{${db}, outcome="error"}[${RATE}])) or vector(0)) / (sum(rate(db_queries_total{${db}}[${RATE}])) > 0)`,
                     "errors",
                 ),
             ],
