@@ -75,6 +75,10 @@ std::optional<cidr> parse_cidr(std::string_view text) {
     return cidr{*addr, prefix};
 }
 
+bool is_trusted_peer(const net::ip::address& peer, const std::vector<cidr>& trusted) {
+    return !trusted.empty() && trusted_address(normalize_address(peer), trusted);
+}
+
 void resolve_client_ip(const net::ip::address& peer, std::string_view forwarded_for,
                        const std::vector<cidr>& trusted, std::string& out) {
     const auto peer_addr = normalize_address(peer);

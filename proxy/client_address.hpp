@@ -30,6 +30,9 @@ std::optional<cidr> parse_cidr(std::string_view text);
 boost::asio::ip::address normalize_address(const boost::asio::ip::address& a);
 std::string client_ip_string(const boost::asio::ip::address& peer);
 
+// Whether `peer` is one of `trusted` (proxy.trusted_proxies).
+bool is_trusted_peer(const boost::asio::ip::address& peer, const std::vector<cidr>& trusted);
+
 // Writes the client address for a request from `peer` that carried `forwarded_for` (the
 // joined X-Forwarded-For value, "" when absent) into `out`.
 void resolve_client_ip(const boost::asio::ip::address& peer, std::string_view forwarded_for,

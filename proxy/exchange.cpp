@@ -11,6 +11,7 @@
 #include <type_traits>
 
 #include <boost/asio/write.hpp>
+#include <boost/beast/http/error.hpp>
 
 #include "proxy/client_session.hpp"
 #include "proxy/header_rewrite.hpp"
@@ -96,7 +97,14 @@ task<client_session::next> client_session::respond(exchange_state& x) {
         if (hec == beast::error::timeout)
             co_return co_await send_error(proxy_answer::upstream_timeout, x.client_keep_alive);
         if (may_retry && x.conn->buffer.size() == 0) continue;
-        co_return co_await send_error(proxy_answer::upstream_reset, x.client_keep_alive);
+        // A head the parser refused (a bad status line, conflicting framing fields) is a bad
+        // response; the connection ending before or within the head is a reset.
+        const bool malformed =
+            hec.category() == make_error_code(http::error::bad_version).category() &&
+            hec != http::error::end_of_stream && hec != http::error::partial_message;
+        co_return co_await send_error(
+            malformed ? proxy_answer::upstream_bad_response : proxy_answer::upstream_reset,
+            x.client_keep_alive);
     }
 }
 
@@ -200,7 +208,11 @@ task<client_session::next> client_session::relay_response(exchange_state& x, int
     const auto mode = transparent() ? rewrite_mode::transparent : rewrite_mode::forwarding;
     if (!strip_response(res, scratch_, mode))  // its Connection names its own framing
         co_return co_await send_error(proxy_answer::upstream_bad_response, false);
-    if (!x.head && unframed) {
+    // A 204 or 304 has no body whatever its framing fields say (RFC 9110 6.4.1): one that came
+    // with Transfer-Encoding: chunked gets none either, or the client would read a stray
+    // "0\r\n\r\n" as the start of the next response.
+    const bool bodiless = x.head || status == 204 || status == 304;
+    if (!bodiless && unframed) {
         if (x.client_version >= 11)
             res.chunked(true);
         else
@@ -218,8 +230,10 @@ task<client_session::next> client_session::relay_response(exchange_state& x, int
         deadline_, head_, extra_, body_buf_, cfg_.limits.body_idle_timeout, record_.bytes_out,
         tap(record_.plan->response_body, record_.response_body, record_.response_body_truncated));
     if (got.read_ec) {
-        // Never let a truncated body look complete: abort the client connection.
-        finish(status, error_type::upstream_reset);
+        // Never let a truncated body look complete: abort the client connection. A body that
+        // stalled past body_idle_timeout is a timeout, not a reset.
+        finish(status, got.read_ec == beast::error::timeout ? error_type::upstream_timeout
+                                                            : error_type::upstream_reset);
         abort();
         co_return next::close;
     }

@@ -123,7 +123,13 @@ bool strip_request(fields& fields, request_origin& origin, rewrite_mode mode, bo
                 return true;
             case http::field::upgrade:
                 origin.upgrade.assign(f.value());
-                return false;  // hop-by-hop: strip() removes it
+                return false;             // hop-by-hop: strip() removes it
+            case http::field::forwarded:  // RFC 7239: a proxy's word, believed from a trusted one
+                if (!transparent) {
+                    if (!origin.forwarded.empty()) origin.forwarded += ", ";
+                    origin.forwarded += trim_ows(f.value());
+                }
+                return !transparent;
             case http::field::unknown:
                 break;
             default:
@@ -138,9 +144,15 @@ bool strip_request(fields& fields, request_origin& origin, rewrite_mode mode, bo
             case own_field::request_id:
                 if (++request_ids == 1) origin.request_id.assign(f.value());
                 return !transparent;
-            case own_field::forwarded_proto:
-            case own_field::forwarded_host:
-                return !transparent;  // a client cannot choose these (unless they are its own)
+            case own_field::forwarded_proto:  // a client cannot choose these: kept aside for
+            case own_field::forwarded_host:   // append_forwarded, which believes a trusted peer
+                if (!transparent) {
+                    auto& kept = own_field_of(f.name_string()) == own_field::forwarded_proto
+                                     ? origin.forwarded_proto
+                                     : origin.forwarded_host;
+                    if (kept.empty()) kept.assign(trim_ows(f.value()));
+                }
+                return !transparent;
             case own_field::traceparent:
                 if (tracing && ++origin.traceparents == 1) origin.traceparent.assign(f.value());
                 return tracing;
@@ -177,7 +189,8 @@ void choose_request_id(const request_origin& origin, std::string& id) {
 }
 
 void append_forwarded(std::string& out, const request_origin& origin, std::string_view peer_ip,
-                      std::string_view request_id, std::string_view default_host) {
+                      std::string_view request_id, std::string_view default_host,
+                      bool trusted_peer) {
     if (!origin.has_host) {
         out += "Host: ";
         out += default_host;
@@ -189,10 +202,24 @@ void append_forwarded(std::string& out, const request_origin& origin, std::strin
         out += ", ";
     }
     out += peer_ip;
-    out += "\r\nX-Forwarded-Proto: http\r\n";
-    if (origin.has_host) {
+    // The first hop's word, from a trusted proxy only: the scheme the client used, and the
+    // host it asked for (an app behind a TLS-terminating ingress builds its links from them).
+    const auto first = [](std::string_view list) {
+        return trim_ows(list.substr(0, list.find(',')));
+    };
+    const auto proto = first(origin.forwarded_proto);
+    out += "\r\nX-Forwarded-Proto: ";
+    out += trusted_peer && iequals(proto, "https") ? "https" : "http";
+    out += "\r\n";
+    const auto host = trusted_peer ? first(origin.forwarded_host) : std::string_view();
+    if (!host.empty() || origin.has_host) {
         out += "X-Forwarded-Host: ";
-        out += origin.host;
+        out += host.empty() ? origin.host : host;
+        out += "\r\n";
+    }
+    if (trusted_peer && !origin.forwarded.empty()) {
+        out += "Forwarded: ";
+        out += origin.forwarded;
         out += "\r\n";
     }
     append_request_id(out, request_id);

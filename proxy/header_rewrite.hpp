@@ -43,6 +43,11 @@ struct request_origin {
     std::string tracestate;
     int traceparents = 0;
     bool has_host = false;
+    // What a proxy in front said (removed; append_forwarded believes them from a trusted peer
+    // only): the first X-Forwarded-Proto and X-Forwarded-Host, and the Forwarded lines joined.
+    std::string forwarded_proto;
+    std::string forwarded_host;
+    std::string forwarded;
 
     void clear() {
         forwarded_for.clear();
@@ -56,18 +61,20 @@ struct request_origin {
         tracestate.clear();
         traceparents = 0;
         has_host = false;
+        forwarded_proto.clear();
+        forwarded_host.clear();
+        forwarded.clear();
     }
 };
 
 // One pass over a request's fields: removes the hop-by-hop fields, Expect (the proxy answers
-// it), X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host and X-Request-Id, keeping what
-// the removed ones (and Upgrade) said, the Host and the User-Agent in `origin`.
-// Returns false when a Connection option names a field sidelight reads (is_protected_field):
-// the request must be refused (400), not forwarded.
-// transparent: X-Forwarded-* and X-Request-Id stay in the fields (the id is still read into
-// `origin`), and Host is removed instead, for append_host().
-// tracing (forwarding only): traceparent and tracestate are removed too, kept in `origin`, and
-// sent anew by append_trace(); without it they pass through untouched.
+// it), X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host, Forwarded and X-Request-Id, keeping
+// what the removed ones (and Upgrade) said, the Host and the User-Agent in `origin`. Returns false
+// when a Connection option names a field sidelight reads (is_protected_field): the request must be
+// refused (400), not forwarded. transparent: X-Forwarded-* and X-Request-Id stay in the fields (the
+// id is still read into `origin`), and Host is removed instead, for append_host(). tracing
+// (forwarding only): traceparent and tracestate are removed too, kept in `origin`, and sent anew by
+// append_trace(); without it they pass through untouched.
 [[nodiscard]] bool strip_request(fields& fields, request_origin& origin,
                                  rewrite_mode mode = rewrite_mode::forwarding,
                                  bool tracing = false);
@@ -104,8 +111,11 @@ void append_upgrade(std::string& out, std::string_view protocol);
 // The header lines (each ending in CRLF) the proxy adds to a request it forwards:
 // Host: `default_host` when the request had none; X-Forwarded-For: the client's list, then
 // `peer_ip`; X-Forwarded-Proto: http; X-Forwarded-Host: the request's Host, when it had one;
-// X-Request-Id: `request_id`.
+// X-Request-Id: `request_id`. From a `trusted_peer` (proxy.trusted_proxies: a TLS-terminating
+// ingress), its X-Forwarded-Proto (http or https) and X-Forwarded-Host (the first) are passed
+// on instead, and its Forwarded lines; from anyone else those are the client's claims and go.
 void append_forwarded(std::string& out, const request_origin& origin, std::string_view peer_ip,
-                      std::string_view request_id, std::string_view default_host);
+                      std::string_view request_id, std::string_view default_host,
+                      bool trusted_peer = false);
 
 }  // namespace sidelight::proxy

@@ -249,7 +249,8 @@ void client_session::rewrite_request(exchange_state& x) {
         append_host(extra_, w_.shared.upstream.authority);
     } else {
         append_forwarded(extra_, origin_, peer_ip_, record_.request_id,
-                         w_.shared.upstream.host_header);
+                         w_.shared.upstream.host_header,
+                         is_trusted_peer(peer_, w_.shared.trusted_proxies));
         if (cfg_.tracing.enabled) {
             begin_trace(origin_, cfg_.tracing, record_.trace);
             append_trace(extra_, record_.trace, origin_);

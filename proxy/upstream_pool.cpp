@@ -174,7 +174,10 @@ task<beast::error_code> upstream_pool::start_tls(upstream_connection& conn) {
 }
 
 void upstream_pool::release(std::unique_ptr<upstream_connection> conn) {
-    if (closed_ || idle_.size() >= target_.settings.max_idle) return;  // destructor closes it
+    // idle_timeout 0: a connection is closed as soon as its exchange ends.
+    if (closed_ || idle_.size() >= target_.settings.max_idle ||
+        target_.settings.idle_timeout.count() <= 0)
+        return;  // destructor closes it
     conn->idle_since = std::chrono::steady_clock::now();
     idle_.push_back(std::move(conn));
 }
@@ -187,6 +190,7 @@ void upstream_pool::close_all() {
 
 task<void> upstream_pool::sweep() {
     const auto idle_timeout = target_.settings.idle_timeout;
+    if (idle_timeout.count() <= 0) co_return;  // nothing is pooled (release()): nothing to sweep
     const auto period = std::min<std::chrono::milliseconds>(idle_timeout, std::chrono::seconds(1));
     while (!closed_) {
         sweep_timer_.expires_after(period);

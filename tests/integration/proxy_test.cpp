@@ -72,6 +72,35 @@ TEST_F(ProxyTest, ClientAddressComesFromForwardedForOnlyBehindATrustedProxy) {
         << proc_->stdout_text();
 }
 
+// Behind a TLS-terminating ingress (trusted), the app sees the client's scheme and host; the
+// same fields from an untrusted client are replaced, and its Forwarded is dropped.
+TEST_F(ProxyTest, SchemeAndHostComeFromATrustedProxyOnly) {
+    const std::string request =
+        "GET /t HTTP/1.1\r\nHost: svc\r\nX-Forwarded-Proto: https\r\n"
+        "X-Forwarded-Host: shop.example.com\r\nForwarded: for=203.0.113.7;proto=https\r\n\r\n";
+    auto yaml = test_config(app_.port());
+    yaml.insert(yaml.find("  workers: 2\n") + 13, "  trusted_proxies: [127.0.0.0/8]\n");
+    proc_ = sidelight_process::run(dir_, yaml);
+    auto c = connect();
+    c.send(request);
+    ASSERT_TRUE(c.read_message(true));
+    ASSERT_TRUE(app_.wait_requests(1));
+    auto got = app_.requests().at(0).message;
+    EXPECT_EQ(got.header("X-Forwarded-Proto"), "https");
+    EXPECT_EQ(got.header("X-Forwarded-Host"), "shop.example.com");
+    EXPECT_EQ(got.header("Forwarded"), "for=203.0.113.7;proto=https");
+    proc_.reset();
+    start();  // nothing trusted
+    auto d = connect();
+    d.send(request);
+    ASSERT_TRUE(d.read_message(true));
+    ASSERT_TRUE(app_.wait_requests(2));
+    got = app_.requests().at(1).message;
+    EXPECT_EQ(got.header("X-Forwarded-Proto"), "http");
+    EXPECT_EQ(got.header("X-Forwarded-Host"), "svc");
+    EXPECT_EQ(got.header("Forwarded"), "");
+}
+
 TEST_F(ProxyTest, ForwardedForFromAnUntrustedPeerIsNotBelieved) {
     start("access_log: true\n");
     auto c = connect();

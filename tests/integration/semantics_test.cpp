@@ -8,6 +8,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <thread>
+
 #include "tests/support/fake_upstream.hpp"
 #include "tests/support/sidelight_process.hpp"
 
@@ -65,6 +70,99 @@ TEST(SemanticsTest, BodilessStatusesAndCloseDelimitedResponses) {
     EXPECT_EQ(streamed->body, "until close");
     c.send("GET /204 HTTP/1.1\r\nHost: a\r\n\r\n");
     EXPECT_EQ(c.read_message(true)->status, 204);
+}
+
+// A 204 or 304 that came with Transfer-Encoding: chunked has no body: the client gets none (a
+// stray "0\r\n\r\n" would be read as the start of the next response on the connection).
+TEST(SemanticsTest, ABodilessStatusWithChunkedFramingGetsNoBody) {
+    temp_dir dir;
+    fake_upstream app([](const wire_message& m) {
+        if (m.start_line.starts_with("GET /204"))
+            return fake_reply{"HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n"};
+        if (m.start_line.starts_with("GET /304"))
+            return fake_reply{"HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n"};
+        return fake_reply{simple_response(200, "next")};
+    });
+    auto proc = sidelight_process::run(dir, test_config(app.port()));
+    auto c = connection::connect(proc->proxy_port());
+    for (const char* path : {"/204", "/304"}) {
+        c.send(std::string("GET ") + path + " HTTP/1.1\r\nHost: a\r\n\r\n");
+        auto bodiless = c.read_message(true);
+        ASSERT_TRUE(bodiless) << path;
+        EXPECT_EQ(bodiless->header("Transfer-Encoding"), "") << bodiless->raw_head;
+        c.send("GET /next HTTP/1.1\r\nHost: a\r\n\r\n");
+        auto next = c.read_message(true);
+        ASSERT_TRUE(next) << path;
+        EXPECT_EQ(next->status, 200) << path << ": " << next->raw_head;
+        EXPECT_EQ(next->body, "next");
+    }
+}
+
+// What went wrong with the app's answer is counted as what it was: a response body that
+// stalls past body_idle_timeout is a timeout, a head the parser refuses a bad response.
+TEST(SemanticsTest, AStalledBodyIsATimeoutAndABadHeadABadResponse) {
+    temp_dir dir;
+    fake_upstream app([](const wire_message& m) {
+        if (m.start_line.starts_with("GET /stall"))  // 2 of 10 bytes, then nothing
+            return fake_reply{"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab", false};
+        return fake_reply{"HTTP/1.1 2x0 OK\r\nContent-Length: 0\r\n\r\n"};
+    });
+    auto proc = sidelight_process::run(
+        dir, test_config(app.port(), "limits:\n  body_idle_timeout: 300ms\n"));
+    {
+        auto c = connection::connect(proc->proxy_port());
+        c.send("GET /stall HTTP/1.1\r\nHost: a\r\n\r\n");
+        EXPECT_TRUE(c.wait_closed(5s));  // aborted: the body never looks complete
+    }
+    auto c = connection::connect(proc->proxy_port());
+    c.send("GET /bad HTTP/1.1\r\nHost: a\r\n\r\n");
+    auto res = c.read_message(true);
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 502);
+    std::string m;
+    EXPECT_TRUE(eventually([&] {
+        m = scrape_metrics(proc->admin_port());
+        return sample_value(m,
+                            "api_error_total{error_type=\"upstream_timeout\",method=\"GET\","
+                            "route=\"unmatched\"}") == 1 &&
+               sample_value(m,
+                            "api_error_total{error_type=\"upstream_bad_response\","
+                            "method=\"GET\",route=\"unmatched\"}") == 1;
+    })) << m;
+    EXPECT_LT(sample_value(m,
+                           "api_error_total{error_type=\"upstream_reset\",method=\"GET\","
+                           "route=\"unmatched\"}"),
+              1);  // absent (-1) or 0
+}
+
+// idle_timeout: 0 closes an upstream connection when its exchange ends; the pool's sweep does
+// not spin on a zero-length timer (it took a core while idle).
+TEST(SemanticsTest, AZeroIdleTimeoutPoolsNothingAndDoesNotSpin) {
+    temp_dir dir;
+    fake_upstream app([](const wire_message&) { return fake_reply{simple_response(200, "ok")}; });
+    auto yaml = test_config(app.port());
+    const std::string after = "  response_timeout: 2s\n";
+    yaml.insert(yaml.find(after) + after.size(), "  idle_timeout: 0s\n");
+    auto proc = sidelight_process::run(dir, yaml);
+    auto c = connection::connect(proc->proxy_port());
+    for (int i = 0; i < 2; ++i) {
+        c.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        ASSERT_TRUE(c.read_message(true));
+    }
+    EXPECT_EQ(app.request_connections(), 2u);  // a new upstream connection per request
+    auto cpu_seconds = [&] {
+        std::ifstream stat("/proc/" + std::to_string(proc->pid()) + "/stat");
+        std::string text((std::istreambuf_iterator<char>(stat)), {});
+        std::istringstream fields(text.substr(text.rfind(')') + 2));
+        std::string f;
+        long ticks = 0;
+        for (int i = 3; i <= 15 && fields >> f; ++i)
+            if (i == 14 || i == 15) ticks += std::stol(f);
+        return static_cast<double>(ticks) / static_cast<double>(sysconf(_SC_CLK_TCK));
+    };
+    const auto before = cpu_seconds();
+    std::this_thread::sleep_for(2s);
+    EXPECT_LT(cpu_seconds() - before, 1.0) << "sidelight spun while idle";
 }
 
 // Trailers of a chunked body cross the proxy in both directions; fields that may not be

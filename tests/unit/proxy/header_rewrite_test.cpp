@@ -14,7 +14,8 @@ namespace {
 using request_parser = http::request_parser<http::buffer_body, field_allocator<char>>;
 
 // The head the proxy writes to the app for the request head `raw`, coming from `peer`.
-std::string forwarded_head(std::string_view raw, std::string_view peer, std::string& id) {
+std::string forwarded_head(std::string_view raw, std::string_view peer, std::string& id,
+                           bool trusted_peer = false) {
     request_parser p;
     boost::beast::error_code ec;
     p.put(boost::asio::buffer(raw.data(), raw.size()), ec);
@@ -24,7 +25,7 @@ std::string forwarded_head(std::string_view raw, std::string_view peer, std::str
     EXPECT_TRUE(strip_request(p.get(), origin));
     choose_request_id(origin, id);
     std::string extra;
-    append_forwarded(extra, origin, peer, id, "app:3000");
+    append_forwarded(extra, origin, peer, id, "app:3000", trusted_peer);
     std::string out;
     append_head(out, p.get().base(), extra);
     return out;
@@ -97,6 +98,34 @@ TEST(HeaderRewriteTest, ForwardedHeadersReplaceWhatTheClientSent) {
               "X-Forwarded-Host: shop.example:8080\r\nX-Request-Id: " +
                   id + "\r\n\r\n");
     EXPECT_EQ(id.size(), 32u);
+}
+
+// Behind a TLS-terminating ingress (a trusted proxy), the app learns the client's scheme and
+// host from it; the same fields from anyone else are the client's claims and are replaced, and
+// a client's Forwarded never reaches the app.
+TEST(HeaderRewriteTest, ATrustedProxysSchemeHostAndForwardedArePassedOn) {
+    const std::string raw =
+        "GET /a HTTP/1.1\r\nHost: svc:8080\r\nX-Forwarded-Proto: https\r\n"
+        "X-Forwarded-Host: shop.example.com, inner\r\nForwarded: for=203.0.113.7;proto=https\r\n"
+        "Accept: */*\r\n\r\n";
+    std::string id;
+    const auto trusted = forwarded_head(raw, "10.1.2.3", id, true);
+    EXPECT_EQ(trusted,
+              "GET /a HTTP/1.1\r\nHost: svc:8080\r\nAccept: */*\r\n"
+              "X-Forwarded-For: 10.1.2.3\r\nX-Forwarded-Proto: https\r\n"
+              "X-Forwarded-Host: shop.example.com\r\nForwarded: for=203.0.113.7;proto=https\r\n"
+              "X-Request-Id: " +
+                  id + "\r\n\r\n");
+    const auto untrusted = forwarded_head(raw, "10.1.2.3", id, false);
+    EXPECT_EQ(untrusted,
+              "GET /a HTTP/1.1\r\nHost: svc:8080\r\nAccept: */*\r\n"
+              "X-Forwarded-For: 10.1.2.3\r\nX-Forwarded-Proto: http\r\n"
+              "X-Forwarded-Host: svc:8080\r\nX-Request-Id: " +
+                  id + "\r\n\r\n");
+    // Only http or https is believed.
+    const auto odd = forwarded_head("GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-Proto: ftp\r\n\r\n",
+                                    "10.1.2.3", id, true);
+    EXPECT_NE(odd.find("\r\nX-Forwarded-Proto: http\r\n"), std::string::npos) << odd;
 }
 
 TEST(HeaderRewriteTest, ForwardedForJoinsSeveralLinesAndHostDefaults) {
