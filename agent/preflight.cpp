@@ -32,10 +32,14 @@ void check_listen(const config::config& cfg, const std::string& key_path,
 
 // The listener's own loader: a ca_file that cannot be read fails check as it would fail run.
 void check_database_ca(const config::database_config& db, const std::string& key) {
+    const std::string where = key + ".upstream.ca_file";
     try {
-        (void)dbproxy::make_db_tls_context(db, key + ".upstream.ca_file");
+        (void)dbproxy::make_db_tls_context(db, where);
     } catch (const std::runtime_error& e) {
-        throw config::config_error(db.upstream.ca_file_mark, key + ".upstream.ca_file", e.what());
+        // The error names `where` already; the position and key come from config_error.
+        std::string_view what = e.what();
+        if (what.starts_with(where + ": ")) what.remove_prefix(where.size() + 2);
+        throw config::config_error(db.upstream.ca_file_mark, where, std::string(what));
     }
 }
 

@@ -59,6 +59,21 @@ TEST(ConfigCheckTest, MissingOpenApiFileNamesTheOpenApiKey) {
                                  "/api.yaml: No such file or directory");
 }
 
+// The key path appears once, after the position (it was written twice).
+TEST(ConfigCheckTest, AnUnreadableDatabaseCaFileIsNamedOnce) {
+    temp_dir dir;
+    const auto path = dir.write(
+        "s.yaml", base +
+                      "databases:\n  - name: main\n    listen: 127.0.0.1:0\n"
+                      "    upstream: {address: db.internal:5432, tls: verify-full, ca_file: "
+                      "nope.pem}\n");
+    const auto err = refused("check", path);
+    EXPECT_EQ(err, "sidelight: " + path +
+                       ":10:70: databases[0].upstream.ca_file: cannot load CA certificates " +
+                       dir.path() + "/nope.pem (No such file or directory)\n")
+        << err;
+}
+
 TEST(ConfigCheckTest, SecondDocumentAndNonRegularFilesAreRefused) {
     temp_dir dir;
     const auto path = dir.write("s.yaml", base + "---\nproxy: {workers: 2}\n");
