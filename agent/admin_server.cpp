@@ -167,14 +167,17 @@ admin_server::admin_server(net::io_context& ioc, const config::address& listen,
     : ioc_(ioc), acceptor_(ioc), handler_(std::move(handler)) {
     beast::error_code ec;
     const auto addr = net::ip::make_address(listen.host, ec);
-    if (ec) throw std::runtime_error("cannot listen on " + listen.to_string() + ": not an IP");
+    if (ec)
+        throw std::runtime_error("admin.listen: cannot listen on " + listen.to_string() +
+                                 ": not an IP");
     const tcp::endpoint ep(addr, listen.port);
     acceptor_.open(ep.protocol(), ec);
     if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
     if (!ec) acceptor_.bind(ep, ec);
     if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
     if (ec)
-        throw std::runtime_error("cannot listen on " + listen.to_string() + ": " + ec.message());
+        throw std::runtime_error("admin.listen: cannot listen on " + listen.to_string() + ": " +
+                                 ec.message());
     port_ = acceptor_.local_endpoint().port();
 }
 

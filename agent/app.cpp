@@ -293,6 +293,18 @@ int app::drain() {
     if (open > 0) spdlog::warn("shutdown: grace over, closing {} connections", open);
     proxy_->abort();
     for (auto& e : egress_) e->abort();
+    // The aborted sessions record their requests as they unwind (metrics, access log, audit):
+    // a request the app may have acted on keeps its audit row. A second for that at most.
+    const auto unwound = std::chrono::steady_clock::now() + 1s;
+    const auto still_open = [&] {
+        std::size_t n = proxy_->connections();
+        for (auto& e : egress_) n += e->connections();
+        return n;
+    };
+    while (still_open() > 0 && std::chrono::steady_clock::now() < unwound) {
+        if (const int sig = wait_signal(10ms); sig == SIGTERM || sig == SIGINT)
+            return second_signal();
+    }
     proxy_->join();
     for (auto& e : egress_) e->join();
     if (databases_) databases_->stop();  // the app's database connections close with it

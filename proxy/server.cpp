@@ -97,8 +97,9 @@ void server::refuse_shared_port(const tcp::endpoint& ep) {
 
 void server::cannot_listen(const std::string& why) const {
     const auto& l = shared_.listener;
-    throw std::runtime_error("cannot listen on " + l.listen.to_string() + listener_label(l) + ": " +
-                             why);
+    // The key that names the address: proxy.listen, or the egress listener's own label.
+    throw std::runtime_error(std::string(l.egress ? "" : "proxy.listen: ") + "cannot listen on " +
+                             l.listen.to_string() + listener_label(l) + ": " + why);
 }
 
 void server::bind(worker& w, const tcp::endpoint& ep) {

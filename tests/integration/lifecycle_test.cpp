@@ -91,10 +91,42 @@ TEST(LifecycleTest, PortInUseExitsTwo) {
                       std::to_string(app.port()) + "\n";
     sidelight_process proc({"run", "--config", dir.write("s.yaml", yaml)});
     EXPECT_EQ(proc.wait_exit(), 2);
-    EXPECT_NE(
-        proc.stderr_text().find("cannot listen on 127.0.0.1:" + std::to_string(squatter.port())),
-        std::string::npos)
+    EXPECT_NE(proc.stderr_text().find("proxy.listen: cannot listen on 127.0.0.1:" +
+                                      std::to_string(squatter.port())),
+              std::string::npos)
         << proc.stderr_text();
+    // The admin port's key is named too.
+    const auto admin_taken = "proxy:\n  listen: 127.0.0.1:0\nadmin:\n  listen: 127.0.0.1:" +
+                             std::to_string(squatter.port()) +
+                             "\nupstream:\n  address: 127.0.0.1:" + std::to_string(app.port()) +
+                             "\n";
+    sidelight_process admin({"run", "--config", dir.write("a.yaml", admin_taken)});
+    EXPECT_EQ(admin.wait_exit(), 2);
+    EXPECT_NE(admin.stderr_text().find("admin.listen: cannot listen on 127.0.0.1:" +
+                                       std::to_string(squatter.port())),
+              std::string::npos)
+        << admin.stderr_text();
+}
+
+// A request still at the app when the grace runs out is cut, and still recorded (access log,
+// metrics, audit) before the process exits: the app may have acted on it.
+TEST(LifecycleTest, ARequestCutAtTheEndOfTheGraceIsStillRecorded) {
+    temp_dir dir;
+    fake_upstream app([](const wire_message&) {
+        return fake_reply{simple_response(200, "late"), false, 8000ms};
+    });
+    auto yaml = test_config(app.port(), "access_log: true\n");
+    yaml.replace(yaml.find("grace: 5s"), 9, "grace: 1s");
+    auto proc = sidelight_process::run(dir, yaml);
+    auto c = connection::connect(proc->proxy_port());
+    c.send("POST /orders HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}");
+    ASSERT_TRUE(app.wait_requests(1));
+    proc->signal(SIGTERM);
+    EXPECT_EQ(proc->wait_exit(10s), 0) << proc->stderr_text();
+    EXPECT_NE(proc->stderr_text().find("grace over, closing 1 connections"), std::string::npos)
+        << proc->stderr_text();
+    EXPECT_NE(proc->stdout_text().find("\"path\":\"/orders\""), std::string::npos)
+        << "no access log line for the cut request: " << proc->stdout_text();
 }
 
 // The workers share their port through SO_REUSEPORT; a second sidelight on the same port must
