@@ -18,6 +18,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include "config/config.hpp"
@@ -68,6 +69,10 @@ class health_checker {
     boost::asio::io_context& ioc_;
     config::health_config settings_;
     std::string host_header_;
+    // upstream.tls: the probe speaks TLS as the proxy does (a plain GET to a TLS app is reset,
+    // and the pod would never be ready), verifying the same name with the same CAs.
+    std::shared_ptr<boost::asio::ssl::context> tls_;
+    std::string tls_name_;
     std::vector<boost::asio::ip::tcp::endpoint> endpoints_;
     boost::asio::steady_timer timer_;
     std::atomic<bool> stopped_{false};

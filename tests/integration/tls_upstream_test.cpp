@@ -380,3 +380,33 @@ TEST_F(TlsDroppedConnectionTest, IdempotentRequestsSurviveDroppedConnections) {
 
 }  // namespace
 }  // namespace sidelight::test
+
+namespace sidelight::test {
+namespace {
+
+// The health probe speaks TLS to a TLS app, as the proxy does: with a health.path the app gets
+// the GET over TLS (with SNI) and the pod becomes ready; a plain probe was reset by it for good.
+TEST(TlsHealthTest, TheProbeOfATlsUpstreamIsMadeOverTls) {
+    temp_dir dir;
+    test_pki pki(dir);
+    tls_app app(pki);
+    const auto yaml =
+        "proxy:\n  listen: 127.0.0.1:0\n  workers: 1\nadmin:\n  listen: 127.0.0.1:0\n"
+        "upstream:\n  address: 127.0.0.1:" +
+        std::to_string(app.port()) + "\n  tls: true\n  sni: mail.test\n  ca_file: " + pki.ca +
+        "\nhealth:\n  interval: 100ms\n  timeout: 500ms\n  path: /healthz\n"
+        "log_format: text\n";
+    auto proc = sidelight_process::run(dir, yaml);
+    EXPECT_TRUE(eventually([&] {
+        const auto r = http_get(proc->admin_port(), "/readyz");
+        return r && r->status == 200;
+    })) << proc->stderr_text();
+    ASSERT_TRUE(eventually([&] { return !app.requests().empty(); }));
+    const auto probe = app.requests().front();
+    EXPECT_EQ(probe.start_line, "GET /healthz HTTP/1.1");
+    EXPECT_EQ(probe.sni, "mail.test");
+    EXPECT_EQ(probe.header("User-Agent"), "sidelight-health");
+}
+
+}  // namespace
+}  // namespace sidelight::test
