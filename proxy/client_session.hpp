@@ -143,6 +143,8 @@ class client_session {
     std::shared_ptr<const routing> routing_;  // refreshed when a reload publishes a new one
     std::uint64_t routing_generation_ = 0;
     bool idle_ = true;
+    bool aborted_ = false;                        // abort(): the grace is over, no retry
+    bool trusted_peer_ = false;                   // the peer is in proxy.trusted_proxies
     upstream_connection* active_conn_ = nullptr;  // the exchange's, for on_watchdog
     bool awaiting_response_ = false;  // waiting for active_conn_'s response header, since:
     steady::time_point awaited_since_;

@@ -77,7 +77,7 @@ task<client_session::next> client_session::respond(exchange_state& x) {
         }
         const auto sent = co_await send_request<Upstream>(x);
         if (sent.read_ec) co_return co_await refuse_body(sent.read_ec);
-        const bool may_retry = attempt == 0 && retryable && x.conn->reused;
+        const bool may_retry = attempt == 0 && retryable && x.conn->reused && !aborted_;
         if (sent.write_ec) {
             if (may_retry) continue;
             co_return co_await send_error(proxy_answer::upstream_reset,

@@ -150,7 +150,7 @@ bool strip_request(fields& fields, request_origin& origin, rewrite_mode mode, bo
                     auto& kept = own_field_of(f.name_string()) == own_field::forwarded_proto
                                      ? origin.forwarded_proto
                                      : origin.forwarded_host;
-                    if (kept.empty()) kept.assign(trim_ows(f.value()));
+                    kept.assign(trim_ows(f.value()));  // the last line: the nearest proxy's
                 }
                 return !transparent;
             case own_field::traceparent:
@@ -202,24 +202,26 @@ void append_forwarded(std::string& out, const request_origin& origin, std::strin
         out += ", ";
     }
     out += peer_ip;
-    // The first hop's word, from a trusted proxy only: the scheme the client used, and the
-    // host it asked for (an app behind a TLS-terminating ingress builds its links from them).
-    const auto first = [](std::string_view list) {
-        return trim_ows(list.substr(0, list.find(',')));
+    // The trusted proxy's own word, from it only: the scheme the client used, and the host it
+    // asked for (an app behind a TLS-terminating ingress builds its links from them). The last
+    // element: what the ingress added; anything before it came through it from the client.
+    const auto last = [](std::string_view list) {
+        const auto comma = list.rfind(',');
+        return trim_ows(comma == std::string_view::npos ? list : list.substr(comma + 1));
     };
-    const auto proto = first(origin.forwarded_proto);
+    const auto proto = last(origin.forwarded_proto);
     out += "\r\nX-Forwarded-Proto: ";
     out += trusted_peer && iequals(proto, "https") ? "https" : "http";
     out += "\r\n";
-    const auto host = trusted_peer ? first(origin.forwarded_host) : std::string_view();
+    const auto host = trusted_peer ? last(origin.forwarded_host) : std::string_view();
     if (!host.empty() || origin.has_host) {
         out += "X-Forwarded-Host: ";
         out += host.empty() ? origin.host : host;
         out += "\r\n";
     }
-    if (trusted_peer && !origin.forwarded.empty()) {
+    if (const auto element = last(origin.forwarded); trusted_peer && !element.empty()) {
         out += "Forwarded: ";
-        out += origin.forwarded;
+        out += element;
         out += "\r\n";
     }
     append_request_id(out, request_id);

@@ -112,8 +112,9 @@ void append_upgrade(std::string& out, std::string_view protocol);
 // Host: `default_host` when the request had none; X-Forwarded-For: the client's list, then
 // `peer_ip`; X-Forwarded-Proto: http; X-Forwarded-Host: the request's Host, when it had one;
 // X-Request-Id: `request_id`. From a `trusted_peer` (proxy.trusted_proxies: a TLS-terminating
-// ingress), its X-Forwarded-Proto (http or https) and X-Forwarded-Host (the first) are passed
-// on instead, and its Forwarded lines; from anyone else those are the client's claims and go.
+// ingress), its own X-Forwarded-Proto (http or https), X-Forwarded-Host and Forwarded element
+// are passed on instead (the last of each: what came before passed through it from the
+// client); from anyone else those are the client's claims and go.
 void append_forwarded(std::string& out, const request_origin& origin, std::string_view peer_ip,
                       std::string_view request_id, std::string_view default_host,
                       bool trusted_peer = false);

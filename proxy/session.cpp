@@ -60,6 +60,7 @@ client_session::client_session(worker& w, tcp_socket socket)
     peer_ip_ = ec ? std::string("unknown") : peer_.to_string();
     record_.client_ip = peer_ip_;
     record_.listener = w.shared.listener.index;  // kept by record_.reset()
+    trusted_peer_ = !ec && is_trusted_peer(peer_, w.shared.trusted_proxies);
 }
 
 client_session::~client_session() {
@@ -72,9 +73,13 @@ void client_session::close_if_idle() {
     if (idle_) socket_.cancel();
 }
 
+// The grace is over: both sockets close, so that an exchange waiting for the app (its answer
+// may be 30 s away) unwinds now and records its request.
 void client_session::abort() {
+    aborted_ = true;
     beast::error_code ec;
     socket_.close(ec);
+    if (active_conn_) active_conn_->socket.close(ec);
 }
 
 task<void> client_session::run() {
@@ -249,8 +254,7 @@ void client_session::rewrite_request(exchange_state& x) {
         append_host(extra_, w_.shared.upstream.authority);
     } else {
         append_forwarded(extra_, origin_, peer_ip_, record_.request_id,
-                         w_.shared.upstream.host_header,
-                         is_trusted_peer(peer_, w_.shared.trusted_proxies));
+                         w_.shared.upstream.host_header, trusted_peer_);
         if (cfg_.tracing.enabled) {
             begin_trace(origin_, cfg_.tracing, record_.trace);
             append_trace(extra_, record_.trace, origin_);

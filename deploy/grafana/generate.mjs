@@ -811,7 +811,7 @@ const self = {
         ),
         ts(
             "Upstream errors by type",
-            "Requests per second sidelight answered itself because of the upstream: upstream_connect (502, the app refuses connections), upstream_timeout (504), upstream_reset, upstream_tls, upstream_bad_response.",
+            "Requests per second sidelight answered itself because of the upstream: upstream_connect (502, the app refuses connections), upstream_timeout (504, or a response body that stalled), upstream_reset (the app closed or reset mid-exchange), upstream_tls, upstream_bad_response (a response head that could not be parsed).",
             "reqps",
             [
                 target(

@@ -113,16 +113,18 @@ TEST(LifecycleTest, PortInUseExitsTwo) {
 TEST(LifecycleTest, ARequestCutAtTheEndOfTheGraceIsStillRecorded) {
     temp_dir dir;
     fake_upstream app([](const wire_message&) {
-        return fake_reply{simple_response(200, "late"), false, 8000ms};
+        return fake_reply{simple_response(200, "late"), false, 20000ms};
     });
     auto yaml = test_config(app.port(), "access_log: true\n");
     yaml.replace(yaml.find("grace: 5s"), 9, "grace: 1s");
+    // The app answers long after the grace (as with the defaults: 20 s grace, 30 s timeout).
+    yaml.replace(yaml.find("response_timeout: 2s"), 20, "response_timeout: 30s");
     auto proc = sidelight_process::run(dir, yaml);
     auto c = connection::connect(proc->proxy_port());
     c.send("POST /orders HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}");
     ASSERT_TRUE(app.wait_requests(1));
     proc->signal(SIGTERM);
-    EXPECT_EQ(proc->wait_exit(10s), 0) << proc->stderr_text();
+    EXPECT_EQ(proc->wait_exit(6s), 0) << proc->stderr_text();
     EXPECT_NE(proc->stderr_text().find("grace over, closing 1 connections"), std::string::npos)
         << proc->stderr_text();
     EXPECT_NE(proc->stdout_text().find("\"path\":\"/orders\""), std::string::npos)

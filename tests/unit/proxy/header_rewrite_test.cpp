@@ -106,7 +106,8 @@ TEST(HeaderRewriteTest, ForwardedHeadersReplaceWhatTheClientSent) {
 TEST(HeaderRewriteTest, ATrustedProxysSchemeHostAndForwardedArePassedOn) {
     const std::string raw =
         "GET /a HTTP/1.1\r\nHost: svc:8080\r\nX-Forwarded-Proto: https\r\n"
-        "X-Forwarded-Host: shop.example.com, inner\r\nForwarded: for=203.0.113.7;proto=https\r\n"
+        "X-Forwarded-Host: evil.example, shop.example.com\r\n"
+        "Forwarded: for=6.6.6.6;host=evil.example, for=203.0.113.7;proto=https\r\n"
         "Accept: */*\r\n\r\n";
     std::string id;
     const auto trusted = forwarded_head(raw, "10.1.2.3", id, true);
@@ -122,6 +123,11 @@ TEST(HeaderRewriteTest, ATrustedProxysSchemeHostAndForwardedArePassedOn) {
               "X-Forwarded-For: 10.1.2.3\r\nX-Forwarded-Proto: http\r\n"
               "X-Forwarded-Host: svc:8080\r\nX-Request-Id: " +
                   id + "\r\n\r\n");
+    // Two lines: the last is the ingress's own.
+    const auto lines = forwarded_head(
+        "GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-Host: evil\r\nX-Forwarded-Host: shop\r\n\r\n",
+        "10.1.2.3", id, true);
+    EXPECT_NE(lines.find("\r\nX-Forwarded-Host: shop\r\n"), std::string::npos) << lines;
     // Only http or https is believed.
     const auto odd = forwarded_head("GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-Proto: ftp\r\n\r\n",
                                     "10.1.2.3", id, true);
