@@ -98,12 +98,6 @@ struct route_table::search {
             const route_id id = slots[static_cast<std::size_t>(method)];
             if (id != unmatched_route) return id;
         }
-        // HEAD is GET without the body: the app's frameworks answer it with the GET handler,
-        // and uptime monitors and caches send it to GET routes that never list it.
-        if (method == http_method::head) {
-            const route_id get = slots[static_cast<std::size_t>(http_method::get)];
-            if (get != unmatched_route) return get;
-        }
         return slots[node::any_slot];
     }
 

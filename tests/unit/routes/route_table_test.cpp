@@ -74,20 +74,6 @@ TEST(route_table, method_specific_beats_any_method) {
     EXPECT_EQ(t->label(get), "/orders/{id}");
 }
 
-// A HEAD to a route listed for GET only is that route (frameworks answer HEAD with the GET
-// handler); a route listed for HEAD itself, or for any method, still comes first.
-TEST(route_table, head_takes_the_get_route_when_none_lists_head) {
-    const auto t =
-        table_of({spec("/api/products/{id}", {"GET"}), spec("/api/products/featured", {"GET"}),
-                  spec("/status", {"HEAD"}, "head"), spec("/status", {"GET"}, "get"), spec("/any"),
-                  spec("/any", {"GET"}, "get-any")});
-    EXPECT_EQ(label_of(*t, "/api/products/7", http_method::head), "/api/products/{id}");
-    EXPECT_EQ(label_of(*t, "/api/products/featured", http_method::head), "/api/products/featured");
-    EXPECT_EQ(t->entries()[t->match(http_method::head, "/status") - 1].name, "head");
-    EXPECT_EQ(t->entries()[t->match(http_method::head, "/any") - 1].name, "get-any");
-    EXPECT_EQ(label_of(*t, "/api/products/7", http_method::post), "unmatched");
-}
-
 TEST(route_table, method_mismatch_backtracks_to_the_next_branch) {
     const auto t = table_of({spec("/users/me", {"GET"}), spec("/users/{id}", {"PUT"})});
     EXPECT_EQ(label_of(*t, "/users/me", http_method::put), "/users/{id}");
