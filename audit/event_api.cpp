@@ -177,14 +177,16 @@ bool apply_parameter(query_filter& f, const std::string& name, const std::string
     if (name == "table") {
         f.table = parse_table(value);
         if (!f.table) error = "table: expected audit_log or security_audit";
+        // Compared with stored values, which are sanitized (a backslash doubled, controls escaped):
+        // the filter is spelled the same way, so CORP\alice finds the rows of CORP\alice.
     } else if (name == "user_id") {
-        f.user_id = value;
+        f.user_id = sanitize(value);
     } else if (name == "entity_type") {
-        f.entity_type = value;
+        f.entity_type = sanitize(value);
     } else if (name == "entity_id") {
-        f.entity_id = value;
+        f.entity_id = sanitize(value);
     } else if (name == "event_type") {
-        f.event_type = value;
+        f.event_type = sanitize(value);
     } else if (name == "since" || name == "until") {
         auto t = parse_client_time(value);
         if (!t) error = name + ": expected an ISO-8601 time such as 2026-11-01T12:00:00Z";

@@ -516,13 +516,13 @@ chain_head pg_store::head() {
     return read_head();
 }
 
-std::optional<std::uint64_t> pg_store::row_count() {
+std::optional<std::uint64_t> pg_store::row_count(std::int64_t upto) {
     if (chain_.empty()) return std::nullopt;
     std::lock_guard lock(mutex_);
-    const pg::param p[] = {chain_};
+    const pg::param p[] = {chain_, std::to_string(upto)};
     auto r = conn_.exec(
-        "SELECT (SELECT count(*) FROM audit_log WHERE chain = $1) + "
-        "(SELECT count(*) FROM security_audit WHERE chain = $1)",
+        "SELECT (SELECT count(*) FROM audit_log WHERE chain = $1 AND seq <= $2) + "
+        "(SELECT count(*) FROM security_audit WHERE chain = $1 AND seq <= $2)",
         p);
     return static_cast<std::uint64_t>(r.int64(0, 0));
 }

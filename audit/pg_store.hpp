@@ -62,7 +62,7 @@ class pg_store final : public store {
     std::vector<stored_event> append(std::span<const event> batch) override;
     std::vector<stored_event> query(const query_filter& filter) override;
     chain_head head() override;
-    std::optional<std::uint64_t> row_count() override;  // of the chain set; nullopt for none
+    std::optional<std::uint64_t> row_count(std::int64_t upto) override;  // of the chain set
 
     forward_result forward(std::span<const stored_event> rows,
                            std::span<const checkpoint> checkpoints);

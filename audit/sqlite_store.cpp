@@ -732,13 +732,15 @@ chain_head sqlite_store::head() {
     }
 }
 
-std::optional<std::uint64_t> sqlite_store::row_count() {
+std::optional<std::uint64_t> sqlite_store::row_count(std::int64_t upto) {
     std::lock_guard lock(mutex_);
     try {
-        return static_cast<std::uint64_t>(
-            db_.execAndGet("SELECT (SELECT count(*) FROM audit_log) + "
-                           "(SELECT count(*) FROM security_audit)")
-                .getInt64());
+        SQLite::Statement st(db_,
+                             "SELECT (SELECT count(*) FROM audit_log WHERE seq <= ?1) + "
+                             "(SELECT count(*) FROM security_audit WHERE seq <= ?1)");
+        st.bind(1, upto);
+        st.executeStep();
+        return static_cast<std::uint64_t>(st.getColumn(0).getInt64());
     } catch (const SQLite::Exception& e) {
         throw store_error("audit store " + path_ + ": " + e.what());
     }

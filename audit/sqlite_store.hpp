@@ -76,7 +76,7 @@ class sqlite_store final : public store {
     std::vector<stored_event> query(const query_filter& filter) override;
     // The last row's (seq, hash); in a spool whose rows are all pruned, the acknowledged head.
     chain_head head() override;
-    std::optional<std::uint64_t> row_count() override;
+    std::optional<std::uint64_t> row_count(std::int64_t upto) override;
 
     // Spool only (store_error otherwise).
     // How far Postgres holds the chain ({0, genesis} at first).

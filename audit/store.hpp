@@ -70,10 +70,11 @@ class store {
     // The last committed row's (seq, hash); {0, genesis_hash} when empty.
     virtual chain_head head() = 0;
 
-    // How many rows the tables hold (of the chain read), whatever their seq: verify compares it
-    // with the rows it walked, so a row slipped in at a seq the walk never reaches (0 or below,
-    // or one used twice) is found. nullopt: this store cannot tell.
-    virtual std::optional<std::uint64_t> row_count() { return std::nullopt; }
+    // How many rows the tables hold (of the chain read) at seq `upto` or below, however low:
+    // verify compares it with the rows it walked up to its head, so a row slipped in at a seq
+    // the walk never reaches (0 or below, or one used twice) is found, and a row a running
+    // writer commits meanwhile (above the head) is not counted. nullopt: this store cannot tell.
+    virtual std::optional<std::uint64_t> row_count(std::int64_t /*upto*/) { return std::nullopt; }
 };
 
 // Every row in seq order, in pages of query_filter::max_limit (for verify and export). The

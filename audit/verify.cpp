@@ -126,7 +126,8 @@ verify_result verify(store& s, std::span<const checkpoint> checkpoints) {
     // The walk reads seq 1, 2, ... in order: a row at seq 0 or below, or a second row at a seq
     // (one per table), is never met by it. The tables' own count is.
     if (auto& r = walker.result(); r.ok()) {
-        if (const auto rows = s.row_count(); rows && *rows != static_cast<std::uint64_t>(r.count)) {
+        const auto rows = s.row_count(r.head.seq);
+        if (rows && *rows != static_cast<std::uint64_t>(r.count)) {
             walker.fail(verify_status::outside_chain, 0,
                         std::to_string(*rows) + " rows stored, " + std::to_string(r.count) +
                             " in the chain: a row was added at a seq outside it (0 or below, "

@@ -7,6 +7,8 @@
 //   reordered    the row is authentic but sits at another seq than it was written with
 //   unreadable   a stored value cannot be decoded (e.g. created_at is not ISO-8601)
 //   truncated    a checkpoint names a seq beyond the head, or a different hash at its seq
+//   outside_chain  the tables hold more rows up to the head than the chain (a row at seq 0 or
+//                below, or a second row at a seq, which the walk by seq never meets)
 //
 // Checkpoints passed in must already be authenticated (checkpoint_verifier).
 // Thread-safety: as the store's; verify only reads.

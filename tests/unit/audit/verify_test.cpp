@@ -218,7 +218,29 @@ TEST_F(Verify, RowsAddedOutsideTheChainAreFound) {
         "INSERT INTO security_audit SELECT 3, 'forged', event_type, 'mallory', ip_address, 1, "
         "details, created_at, request_id, method, route, status, source, prev_hash, hash, "
         "trace_id FROM security_audit WHERE seq = 2");
-    EXPECT_FALSE(run().ok());
+    EXPECT_FALSE(run().ok());  // within a page the walk meets both (VerifyPages: at its edge)
+}
+
+// A second row at a seq in use, at the edge of the walk's pages (1,000 rows each): the walk
+// reads one of the two and goes on after that seq, so only the count finds the other.
+TEST(VerifyPages, ASecondRowAtAPageBoundaryIsOutsideTheChain) {
+    temp_dir dir;
+    const auto path = dir.file("p.db");
+    {
+        sqlite_store s(store_at(path));
+        std::vector<event> batch;
+        for (int i = 0; i < 1001; ++i) batch.push_back(make_audit("u" + std::to_string(i)));
+        batch.back() = make_security("LOGIN_FAILED", "u");  // seq 1001 in the other table
+        ASSERT_EQ(s.append(batch).size(), 1001u);
+    }
+    raw_db(path).exec(drop_triggers);
+    raw_db(path).exec(
+        "INSERT INTO security_audit SELECT 1000, 'forged', event_type, 'mallory', ip_address, 1, "
+        "details, created_at, request_id, method, route, status, source, prev_hash, hash, "
+        "trace_id FROM security_audit WHERE seq = 1001");
+    sqlite_store s(store_at(path), open_mode::existing);
+    const auto r = verify(s);
+    EXPECT_EQ(r.status, verify_status::outside_chain) << to_string(r.status) << " " << r.detail;
 }
 
 // A status an int cannot hold would be hashed (and shown) cut to 32 bits: such an edit would

@@ -644,6 +644,12 @@ TEST(EventApiTest, QueryParameters) {
     EXPECT_EQ(*f->table, table_kind::audit_log);
     EXPECT_EQ(*f->user_id, "u 7 x");
     EXPECT_EQ(f->after_seq, 5);
+    // Spelled as stored values are (sanitize): CORP\alice finds what was stored for it.
+    const auto domain = parse_query("user_id=CORP%5Calice&entity_id=a%0Ab", error);
+    ASSERT_TRUE(domain) << error;
+    EXPECT_EQ(*domain->user_id, sanitize("CORP\\alice"));
+    EXPECT_EQ(*domain->user_id, "CORP\\\\alice");
+    EXPECT_EQ(*domain->entity_id, "a\\nb");
     EXPECT_EQ(f->limit, query_filter::max_limit);
     const std::pair<const char*, const char*> refused[] = {
         {"limit=x", "limit: expected a positive integer"},
