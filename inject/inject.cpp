@@ -32,6 +32,7 @@ void place_file(YAML::Node map, const char* key, const std::string& fallback,
     }
     const auto path = node.IsScalar() ? node.Scalar() : "";
     if (path.empty() || path.front() == '/' || path.front() == ':') return;  // ":memory:" stays
+    if (path.find("${") != std::string::npos) return;  // the pod's environment decides
     const auto placed = (std::filesystem::path(audit_dir) / path).lexically_normal().string();
     if (!placed.starts_with(std::string(audit_dir) + "/"))
         throw refusal(where + ": " + key_path + ": " + path + " would be outside " + audit_dir +
@@ -118,6 +119,8 @@ void aim_services(std::vector<stream_doc>& docs, const options& opts,
                 auto ports = at(svc, {"spec", "ports"});
                 for (std::size_t k = 0; ports.IsSequence() && k < ports.size(); ++k) {
                     if (targets(ports[k], facts.http_port, http_port_name)) continue;
+                    // sidelight's admin port (a metrics Service): the policy admits it.
+                    if (targets(ports[k], facts.admin_port, admin_port_name)) continue;
                     if (!targets(ports[k], facts.app_port, facts.app_port_name)) {
                         // The NetworkPolicy added with the sidecar admits sidelight's ports only.
                         if (opts.service && facts.fresh)

@@ -18,6 +18,16 @@
 namespace sidelight::loadtest {
 namespace {
 
+// The method label sidelight gives a request (routes/method.cpp): the nine standard methods as
+// written, anything else (PURGE, a lower-case get) "_OTHER". The plan's methods are compared in
+// the same spelling.
+std::string_view server_method_label(std::string_view method) {
+    for (std::string_view m :
+         {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
+        if (method == m) return m;
+    return "_OTHER";
+}
+
 struct url_parts {
     std::string host, port = "80", path = "/";
 };
@@ -174,7 +184,8 @@ std::vector<route_comparison> compare(const route_figures& before, const route_f
         // GET and POST on one template are two series on the server: the client's figures are
         // matched the same way, or the two would be summed against one of them.
         for (const auto& e : client)
-            if (e.method == key.method && path_matches_template(e.path, key.route)) {
+            if (server_method_label(e.method) == key.method &&
+                path_matches_template(e.path, key.route)) {
                 row.client_count += e.responses;
                 merged.add(e.latency);
             }

@@ -623,6 +623,10 @@ TEST(Inject, RelativeStorePathsGoOnTheAuditVolumeNotTheConfigMount) {
     cfg = embedded("audit: {store: {path: /data/trail.db}}\n", &error);
     ASSERT_TRUE(cfg.IsDefined()) << error;
     EXPECT_EQ(cfg["audit"]["store"]["path"].as<std::string>(), "/data/trail.db");
+    // So is one the pod's environment gives (${AUDIT_DB} may be absolute).
+    cfg = embedded("audit: {store: {path: \"${AUDIT_DB:-/data/a.db}\"}}\n", &error);
+    ASSERT_TRUE(cfg.IsDefined()) << error;
+    EXPECT_EQ(cfg["audit"]["store"]["path"].as<std::string>(), "${AUDIT_DB:-/data/a.db}");
     // Out of the volume through "..": refused, naming the key.
     EXPECT_FALSE(embedded("audit: {store: {path: ../trail.db}}\n", &error).IsDefined());
     EXPECT_NE(error.find("my.yaml: audit.store.path: ../trail.db would be outside"),

@@ -83,5 +83,19 @@ TEST(MetricsCompare, MatchesByMethodAndPath) {
     EXPECT_NE(format_comparison(rows).find("POST /api/products/{id}"), std::string::npos);
 }
 
+// A method sidelight does not name (PURGE) is its "_OTHER" series.
+TEST(MetricsCompare, AnUnnamedMethodIsComparedWithTheOtherSeries) {
+    const std::string text =
+        "api_requests_total{method=\"_OTHER\",route=\"/api/products/{id}\",status=\"200\"} 3\n"
+        "api_latency_ms_bucket{method=\"_OTHER\",route=\"/api/products/{id}\",status=\"200\","
+        "le=\"+Inf\"} 3\n";
+    client_endpoint purge{"PURGE", "/api/products/7", 3, {}};
+    for (int i = 0; i < 3; ++i) purge.latency.record(20'000);
+    const auto rows = compare({}, parse_route_figures(text), {purge});
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_EQ(rows[0].client_count, 3u);
+    EXPECT_TRUE(rows[0].counts_agree);
+}
+
 }  // namespace
 }  // namespace sidelight::loadtest
