@@ -50,6 +50,7 @@ struct connection {
     std::string own_out;  // the unsent rest of a request, once a write was partial
     nanos intended = 0, sent = 0, deadline = 0;
     std::size_t address = 0;  // which of the target's addresses it connects to
+    std::size_t walked = 0;   // addresses that refused it since its last connect or error
     nanos due = 0;            // open loop: the intended time of this connection's next request
     nanos retry_at = 0;       // closed: when to connect again
     std::uint64_t k = 0;      // open loop: requests this connection has sent
@@ -146,6 +147,7 @@ void load_loop::close(connection& c) {
 }
 
 void load_loop::connect_failed(connection& c) {
+    c.walked = 0;
     ++result_.errors.connect;
     close(c);
     c.retry_at = now_ns() + connect_backoff;
@@ -153,7 +155,9 @@ void load_loop::connect_failed(connection& c) {
 }
 
 // A connect refused at once (or a socket of a family the host lacks) goes straight on to the
-// next address; the walk ends within one pass over them.
+// next address; the walk ends within one pass over them. Each connection counts its own pass
+// (the walk's position is shared, and other connections move it): once it has been refused by
+// as many addresses as there are, the failure is counted and it waits before the next try.
 void load_loop::open(std::size_t i) {
     connection& c = conns_[i];
     for (;;) {
@@ -164,7 +168,8 @@ void load_loop::open(std::size_t i) {
         c.fd = socket(a.storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         const int rc = c.fd < 0 ? -1 : connect(c.fd, a.get(), a.length);
         if (rc == 0 || (c.fd >= 0 && errno == EINPROGRESS)) break;
-        if (!addresses_.failed(c.address, errno)) return connect_failed(c);
+        if (!addresses_.failed(c.address, errno) || ++c.walked >= addresses_.size())
+            return connect_failed(c);
     }
     c.state = phase::connecting;
     c.deadline = now_ns() + std::chrono::nanoseconds(job_.timeout).count();
@@ -175,8 +180,13 @@ void load_loop::on_connected(connection& c, std::size_t i) {
     int error = 0;
     socklen_t len = sizeof error;
     getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &error, &len);
-    if (error != 0 && addresses_.failed(c.address, error)) return open(i);  // the next address
-    if (error != 0) return fail(c, i, failure::connect);
+    if (error != 0 && addresses_.failed(c.address, error) && ++c.walked < addresses_.size())
+        return open(i);  // the next address
+    if (error != 0) {
+        c.walked = 0;
+        return fail(c, i, failure::connect);
+    }
+    c.walked = 0;
     watch(c, i, EPOLLIN, EPOLL_CTL_MOD);
     c.state = phase::waiting;
     next_step(c, i);

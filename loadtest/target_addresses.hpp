@@ -36,6 +36,7 @@ class address_walk {
     explicit address_walk(std::vector<socket_address> addresses);
 
     bool empty() const { return addresses_.empty(); }
+    std::size_t size() const { return addresses_.size(); }
     std::size_t current() const { return current_; }
     const socket_address& at(std::size_t i) const { return addresses_[i]; }
 
