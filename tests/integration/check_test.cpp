@@ -200,6 +200,15 @@ security:
   builtin: {authn_fail: true, authz_fail: false, rate_limit: true}
   brute_force: {enabled: true, threshold: 3, window: 1m}
   rules:
+    - name: mail-refused
+      listener: mail
+      match: {routes: [/v3/mail/send], methods: [POST], status: [4xx]}
+      event_type: MAIL_REFUSED
+      owasp: input_validation_fail
+      success: {status: ["200-299"]}
+      user: request:/from/email
+      login: false
+      mode: batch
     - name: login
       match: {routes: [/api/login], methods: [POST]}
       event_type: LOGIN_ATTEMPT
