@@ -67,7 +67,7 @@ void check_slo_route(const routes::route_table& table, const config::slo_spec& s
     std::string other_methods;
     for (const auto& e : table.entries()) {
         if (e.label != label) continue;
-        if (e.methods.empty() || e.methods.contains(method)) return;
+        if (e.request_methods().contains(method)) return;
         other_methods += (other_methods.empty() ? "" : ", ") + methods_of(e);
     }
     const auto route = slo.method + " " + slo.path_template;

@@ -115,8 +115,14 @@ class route_table_builder {
             t_.entries_.push_back(std::move(e));
         }
         kept_ = {};
+        constexpr auto get = static_cast<std::size_t>(http_method::get);
+        constexpr auto head = static_cast<std::size_t>(http_method::head);
         for (auto& slots : t_.slots_) {
             for (auto& id : slots) id = final_id[id];
+            if (slots[head] == unmatched_route && slots[get] != unmatched_route) {
+                slots[head] = slots[get];  // see route_entry::head_as_get
+                t_.entries_[slots[get] - 1].head_as_get = true;
+            }
         }
         t_.nodes_.shrink_to_fit();
         t_.slots_.shrink_to_fit();

@@ -105,6 +105,19 @@ struct route_entry {
     std::uint16_t column = 0;
     std::uint16_t file = 0;
     bool imported = false;  // came from the OpenAPI file
+    // Listed for GET and not HEAD, so a HEAD request to its paths resolves to it (HEAD is GET
+    // without the body: frameworks answer it with the GET handler, and uptime monitors and
+    // caches send it to routes that never list it). Unset where a route lists HEAD itself.
+    bool head_as_get = false;
+
+    // The methods a request resolved to this entry can have: what rules and capture plans of
+    // the route must cover.
+    method_set request_methods() const {
+        if (methods.empty()) return method_set::all();
+        auto out = methods;
+        if (head_as_get) out.add(http_method::head);
+        return out;
+    }
 };
 
 class route_table {

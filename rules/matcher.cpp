@@ -93,7 +93,7 @@ void refuse_unknown_path_param(const config::value_source& s, const routes::rout
     for (const auto& e : table.entries()) {
         if (!labels.empty() && std::find(labels.begin(), labels.end(), e.label) == labels.end())
             continue;
-        const bool method_overlap = e.methods.empty() || !(e.methods & m.methods).empty();
+        const bool method_overlap = !(e.request_methods() & m.methods).empty();
         if (!method_overlap) continue;
         const auto& names = table.param_names(e.id);
         if (std::find(names.begin(), names.end(), s.key) != names.end()) return;

@@ -200,9 +200,8 @@ void metric_rules::add_plans(std::size_t listener, std::vector<routes::capture_p
         for (auto& p : plans) p.max_body_bytes = cfg_->audit.max_body_bytes;
     }
     for (std::size_t id = 0; id < plans.size(); ++id) {
-        const auto route_methods = id == 0 || entries[id - 1].methods.empty()
-                                       ? routes::method_set::all()
-                                       : entries[id - 1].methods;
+        const auto route_methods =
+            id == 0 ? routes::method_set::all() : entries[id - 1].request_methods();
         l.buckets.first(static_cast<routes::route_id>(id), [&](std::uint32_t i) {
             const auto& m = rules_[l.rules[i]];
             const auto methods = m.match.methods & route_methods;

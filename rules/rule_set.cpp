@@ -139,9 +139,8 @@ std::vector<routes::capture_plan> rule_set::plans() const {
         auto& plan = out[id];
         plan.max_body_bytes = cfg_->audit.max_body_bytes;
         // The methods a request on this route can have (any, for unmatched and normalized).
-        const auto route_methods = id == 0 || entries[id - 1].methods.empty()
-                                       ? routes::method_set::all()
-                                       : entries[id - 1].methods;
+        const auto route_methods =
+            id == 0 ? routes::method_set::all() : entries[id - 1].request_methods();
         const auto rid = static_cast<routes::route_id>(id);
         audit_buckets_.first(rid, [&](std::uint32_t i) {
             const auto& c = audit_[i];

@@ -97,10 +97,15 @@ TEST(MetricsTest, UnknownPathsMethodsAndCatchAll) {
     auto c = connection::connect(proc->proxy_port());
     c.send("BREW /api/products/1 HTTP/1.1\r\nHost: a\r\n\r\n");
     ASSERT_TRUE(c.read_message(true));
+    // HEAD to a route listed for GET only: that route, with its own method label.
+    auto h = connection::connect(proc->proxy_port());
+    h.send("HEAD /api/products/3 HTTP/1.1\r\nHost: a\r\n\r\n");
+    ASSERT_TRUE(h.read_message(true, true));
     // The unmatched counter is counted after the request, and scraped before it.
     const auto text = scrape_until(*proc, [](const std::string& t) {
-        return recorded(t) >= 6 && sample_value(t, "sidelight_unmatched_requests_total") >= 3;
+        return recorded(t) >= 7 && sample_value(t, "sidelight_unmatched_requests_total") >= 3;
     });
+    EXPECT_EQ(sample_value(text, requests_series("HEAD", "/api/products/{id}", 200)), 1) << text;
     EXPECT_EQ(sample_value(text, requests_series("GET", "unmatched", 200)), 2) << text;
     EXPECT_EQ(sample_value(text, requests_series("GET", "/api/orders/{order}/items/{*rest}", 200)),
               1)

@@ -129,6 +129,8 @@ TEST(PreflightTest, AnSloRouteIsAConfiguredTemplateWithItsMethod) {
     EXPECT_EQ(refusal(dir, slo_routes + "    route: GET /api/products/{id}\n"), "");
     EXPECT_EQ(refusal(dir, slo_routes + "    route: GET /api/products/:id\n"), "");  // the label
     EXPECT_EQ(refusal(dir, slo_routes + "    route: DELETE /any\n"), "");            // any method
+    // A HEAD request to a GET-only route is that route's (method="HEAD" series).
+    EXPECT_EQ(refusal(dir, slo_routes + "    route: HEAD /api/products/{id}\n"), "");
     const auto file = dir.file("sidelight.yaml");
     EXPECT_EQ(refusal(dir, slo_routes + "    route: GET /api/orders\n"),
               file +

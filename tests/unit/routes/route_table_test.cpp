@@ -74,6 +74,32 @@ TEST(route_table, method_specific_beats_any_method) {
     EXPECT_EQ(t->label(get), "/orders/{id}");
 }
 
+// A HEAD to a route listed for GET only is that route (frameworks answer HEAD with the GET
+// handler); a route listing HEAD itself comes first, and GET's comes before an any-method one.
+TEST(route_table, head_takes_the_get_route_when_none_lists_head) {
+    const auto t =
+        table_of({spec("/api/products/{id}", {"GET"}), spec("/api/products/featured", {"GET"}),
+                  spec("/status", {"HEAD"}, "head"), spec("/status", {"GET"}, "get"), spec("/any"),
+                  spec("/any", {"GET"}, "get-any")});
+    const auto product = t->match(http_method::head, "/api/products/7");
+    EXPECT_EQ(t->label(product), "/api/products/{id}");
+    EXPECT_EQ(product, t->match(http_method::get, "/api/products/7"));
+    EXPECT_EQ(label_of(*t, "/api/products/featured", http_method::head), "/api/products/featured");
+    const auto& status_head = t->entries()[t->match(http_method::head, "/status") - 1];
+    EXPECT_EQ(status_head.name, "head");
+    const auto& status_get = t->entries()[t->match(http_method::get, "/status") - 1];
+    EXPECT_FALSE(status_get.head_as_get);  // HEAD is another route's here
+    EXPECT_FALSE(status_get.request_methods().contains(http_method::head));
+    EXPECT_EQ(t->entries()[t->match(http_method::head, "/any") - 1].name, "get-any");
+    EXPECT_EQ(label_of(*t, "/api/products/7", http_method::post), "unmatched");
+    const auto& e = t->entries()[product - 1];
+    EXPECT_TRUE(e.head_as_get);
+    EXPECT_TRUE(e.request_methods().contains(http_method::head));
+    EXPECT_TRUE(e.request_methods().contains(http_method::get));
+    EXPECT_FALSE(e.request_methods().contains(http_method::post));
+    EXPECT_FALSE(e.methods.contains(http_method::head));  // as configured, for `sidelight routes`
+}
+
 TEST(route_table, method_mismatch_backtracks_to_the_next_branch) {
     const auto t = table_of({spec("/users/me", {"GET"}), spec("/users/{id}", {"PUT"})});
     EXPECT_EQ(label_of(*t, "/users/me", http_method::put), "/users/{id}");

@@ -279,6 +279,56 @@ security:
     EXPECT_TRUE(routes.plan(routes::unmatched_route).empty());
 }
 
+// A HEAD request to a route listed for GET only resolves to it: a rule that matches HEAD
+// there (no `methods`, or HEAD listed) gets its captures and its hold for the HEAD request.
+TEST(RuleSetTest, AHeadOnAGetRouteIsCapturedForTheRulesThatMatchHead) {
+    auto cfg = config::load_string(R"(upstream:
+  address: 127.0.0.1:3000
+routes:
+  - GET /api/reports/{id}
+audit:
+  rules:
+    - name: report-reads
+      match: {routes: ["/api/reports/{id}"]}
+      action: READ
+      entity_id: path:id
+      user: header:X-User
+      mode: strict
+    - name: report-probes
+      match: {routes: ["/api/reports/{id}"], methods: [HEAD]}
+      action: PROBE
+      entity_id: path:id
+      user: header:X-Prober
+)",
+                                   "h.yaml");
+    const auto table = routes::routing::build_table(*cfg);
+    rule_set rules(cfg, table);
+    const routes::routing routes(*cfg, table, rules.plans());
+    using routes::http_method;
+    const auto id = routes.resolve(http_method::head, "/api/reports/7");
+    ASSERT_NE(id, routes::unmatched_route);
+    EXPECT_EQ(id, routes.resolve(http_method::get, "/api/reports/7"));
+    const auto& plan = routes.plan(id);
+    EXPECT_TRUE(plan.strict_request.contains(http_method::head));
+    EXPECT_TRUE(plan.strict_request.contains(http_method::get));
+    EXPECT_FALSE(plan.strict_request.contains(http_method::post));
+    ASSERT_EQ(plan.headers.size(), 2u);
+    for (const auto& h : plan.headers) {
+        EXPECT_TRUE(h.methods.contains(http_method::head)) << h.name;
+        EXPECT_EQ(h.methods.contains(http_method::get), h.name == "x-user") << h.name;
+    }
+
+    auto r = record(routes, "HEAD", "/api/reports/7", 200);
+    r.headers = {{"x-user", "ann"}, {"x-prober", "uptime"}};
+    std::vector<derived_event> out;
+    rules.evaluate(r, out);
+    ASSERT_EQ(out.size(), 1u);  // the first rule that matches
+    const auto& ev = std::get<audit_event>(out[0].ev);
+    EXPECT_EQ(ev.action, "READ");
+    EXPECT_EQ(ev.entity_id, "7");
+    EXPECT_EQ(ev.user_id, "ann");
+}
+
 TEST(RuleSetTest, StrictEventsBelongToTheirPhaseAndAreNotRecordedTwice) {
     fixture f;
     auto r = record(*f.routes, "GET", "/api/products/9", 200);
