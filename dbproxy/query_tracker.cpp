@@ -86,11 +86,15 @@ void query_tracker::simple_query(std::string_view sql, clock::time_point now) {
     queue_.push_back({step::simple_end, now});
 }
 
-query_tracker::named_ptr query_tracker::describe(const statement_info& info,
-                                                 std::string_view sql) const {
+query_tracker::named_ptr query_tracker::describe(const statement_info& info, std::string_view sql) {
     const bool keep = keep_text_ && keep_text_(info);
-    if (!keep && info == unknown_info) return nullptr;
-    return std::make_shared<const named>(named{info, keep ? std::string(sql) : std::string()});
+    if (keep) return std::make_shared<const named>(named{info, std::string(sql)});
+    if (info == unknown_info) return nullptr;
+    // Without its text a statement is only its labels: the last one is handed out again (a
+    // connection mostly repeats its statements), not allocated per statement.
+    if (!last_label_ || last_label_->info != info)
+        last_label_ = std::make_shared<const named>(named{info, std::string()});
+    return last_label_;
 }
 
 void query_tracker::on_backend(char type, std::string_view body, clock::time_point now,

@@ -123,7 +123,7 @@ class query_tracker {
     void on_error(clock::time_point now, std::vector<finished>& out);
     void pop_through_sync();
 
-    named_ptr describe(const statement_info& info, std::string_view sql) const;
+    named_ptr describe(const statement_info& info, std::string_view sql);
     void start_next(clock::time_point now);
 
     statement_cache& cache_;
@@ -134,6 +134,7 @@ class query_tracker {
     bool stopped_ = false;   // too_many_pending reported: nothing more is tracked
     name_map statements_;    // prepared, by name
     name_map portals_;
+    named_ptr last_label_;  // describe()'s last statement without its text
 };
 
 }  // namespace sidelight::dbproxy

@@ -135,7 +135,8 @@ bool strip_request(fields& fields, request_origin& origin, rewrite_mode mode, bo
             default:
                 return false;
         }
-        switch (own_field_of(f.name_string())) {
+        const own_field own = own_field_of(f.name_string());
+        switch (own) {
             case own_field::forwarded_for:
                 // Several X-Forwarded-For lines are one comma-separated list (RFC 9110 5.3).
                 if (!origin.forwarded_for.empty()) origin.forwarded_for += ", ";
@@ -147,9 +148,8 @@ bool strip_request(fields& fields, request_origin& origin, rewrite_mode mode, bo
             case own_field::forwarded_proto:  // a client cannot choose these: kept aside for
             case own_field::forwarded_host:   // append_forwarded, which believes a trusted peer
                 if (!transparent) {
-                    auto& kept = own_field_of(f.name_string()) == own_field::forwarded_proto
-                                     ? origin.forwarded_proto
-                                     : origin.forwarded_host;
+                    auto& kept = own == own_field::forwarded_proto ? origin.forwarded_proto
+                                                                   : origin.forwarded_host;
                     kept.assign(trim_ows(f.value()));  // the last line: the nearest proxy's
                 }
                 return !transparent;
