@@ -190,6 +190,8 @@ head_check_result check_request_head(std::string_view head, const head_limits& l
         return bad("content-length with transfer-encoding");
     if (framing.transfer_encoding_count > 0 && http10)
         return bad("transfer-encoding in an http/1.0 request");
+    // RFC 9112 3.2: an HTTP/1.1 request without Host is answered 400 (an empty one is valid).
+    if (framing.host_count == 0 && !http10) return bad("no host field");
     return {};
 }
 
