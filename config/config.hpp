@@ -340,6 +340,8 @@ struct store_config {
 // for logs, errors and `sidelight check` (keyword=value form).
 std::optional<std::vector<std::pair<std::string, std::string>>> parse_dsn(const std::string& dsn);
 std::string redact_dsn(const std::string& dsn);
+// password and sslpassword (the client key's passphrase): never printed, never in the file.
+bool is_secret_dsn_keyword(std::string_view keyword);
 
 struct checkpoint_config {
     std::size_t every_events = 1000;  // 0: off

@@ -45,12 +45,17 @@ std::optional<std::vector<std::pair<std::string, std::string>>> parse_dsn(const 
     return out;
 }
 
+bool is_secret_dsn_keyword(std::string_view keyword) {
+    return keyword == "password" || keyword == "sslpassword";  // the client key's passphrase
+}
+
 std::string redact_dsn(const std::string& dsn) {
     auto pairs = parse_dsn(dsn);
     if (!pairs) return "(not a valid connection string)";
     std::string out;
     for (const auto& [keyword, value] : *pairs) {
-        append_pair(out, keyword.c_str(), keyword == "password" ? std::string("***") : value);
+        append_pair(out, keyword.c_str(),
+                    is_secret_dsn_keyword(keyword) ? std::string("***") : value);
     }
     return out;
 }

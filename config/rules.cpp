@@ -102,19 +102,24 @@ std::string parse_dsn_value(const node_ref& n) {
         n.fail(
             "expected a libpq connection string (host=db user=sidelight dbname=audit) or URI "
             "(postgresql://sidelight@db/audit)");
-    // As written, before ${VAR} expansion: a password that is not itself a ${...} reference was
-    // written here (a percent-encoded one in a URI included, which the expanded value would not
-    // spell the same way in the text).
-    const std::string& raw = n.node.Scalar();
+    // As written, before ${VAR} expansion, with each ${...} standing for some text: a password
+    // (or the client key's passphrase) that is not itself one was written here, a
+    // percent-encoded one in a URI included. A reference elsewhere (`@${PGHOST}`) may make the
+    // text unparsable as written, hence the stand-in.
+    std::string raw = n.node.Scalar();
+    constexpr std::string_view stand_in = "sidelight-env-value";
+    for (std::size_t at = raw.find("${"); at != std::string::npos; at = raw.find("${", at)) {
+        const auto end = raw.find('}', at);
+        if (end == std::string::npos) break;
+        raw.replace(at, end + 1 - at, stand_in);
+        at += stand_in.size();
+    }
     bool literal = false;
     if (const auto written = parse_dsn(raw)) {
         for (const auto& [keyword, value] : *written)
-            if (keyword == "password" && !value.empty() && value.find("${") == std::string::npos)
+            if (is_secret_dsn_keyword(keyword) && !value.empty() &&
+                value.find(stand_in) == std::string::npos)
                 literal = true;
-    }
-    for (const auto& [keyword, value] : *pairs) {
-        if (keyword == "password" && !value.empty() && raw.find(value) != std::string::npos)
-            literal = true;
     }
     if (literal)
         n.fail(

@@ -1,11 +1,12 @@
 #include "routes/routing.hpp"
 
-#include <filesystem>
-
 namespace sidelight::routes {
 
+// config::load_file has already made the OpenAPI path relative to the config file's directory
+// (or absolute): joined with that directory once more, a relative `-c sub/sidelight.yaml` would
+// look for sub/sub/api.yaml.
 std::shared_ptr<const route_table> routing::build_table(const config::config& cfg) {
-    return route_table::build(cfg.routes, std::filesystem::path(cfg.file).parent_path());
+    return route_table::build(cfg.routes);
 }
 
 config::routes_config routing::egress_routes(const config::config& cfg, std::size_t i) {
@@ -17,7 +18,7 @@ config::routes_config routing::egress_routes(const config::config& cfg, std::siz
 
 std::shared_ptr<const route_table> routing::build_egress_table(const config::config& cfg,
                                                                std::size_t i) {
-    return route_table::build(egress_routes(cfg, i), std::filesystem::path(cfg.file).parent_path());
+    return route_table::build(egress_routes(cfg, i));  // no OpenAPI file: its entries only
 }
 
 routing::routing(const config::config& cfg, std::shared_ptr<const route_table> table,

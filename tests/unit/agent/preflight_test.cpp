@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -25,6 +26,28 @@ TEST(PreflightTest, TheExampleConfigPasses) {
     const auto r = preflight(std::string(SIDELIGHT_SOURCE_DIR) + "/deploy/examples/sidelight.yaml");
     ASSERT_TRUE(r.cfg && r.rules && r.routes);
     EXPECT_GT(r.routes->table().size(), 0u);
+}
+
+// A config named by a relative path with a directory (`-c deploy/sidelight.yaml`) finds its
+// relative OpenAPI file beside it, once (it was joined with the directory twice).
+TEST(PreflightTest, ARelativeOpenApiFileIsBesideARelativelyNamedConfig) {
+    temp_dir dir;
+    std::filesystem::create_directories(dir.file("sub"));
+    std::ofstream(dir.file("sub/api.yaml")) << R"(openapi: 3.0.0
+info: {title: t, version: "1"}
+paths:
+  /api/pets/{petId}:
+    get: {operationId: getPet, responses: {"200": {description: ok}}}
+)";
+    std::ofstream(dir.file("sub/rel.yaml")) << "upstream:\n  address: 127.0.0.1:3000\n"
+                                               "routes:\n  openapi: api.yaml\n";
+    const auto relative =
+        std::filesystem::relative(dir.file("sub/rel.yaml"), std::filesystem::current_path());
+    ASSERT_TRUE(relative.is_relative());
+    const auto r = preflight(relative.string());
+    ASSERT_TRUE(r.routes);
+    EXPECT_EQ(r.routes->label(r.routes->resolve(routes::http_method::get, "/api/pets/7")),
+              "/api/pets/{petId}");
 }
 
 TEST(PreflightTest, TheRoutingCarriesTheRulesPlans) {

@@ -330,6 +330,25 @@ TEST(config_errors, postgres_store) {
         std::string::npos);  // percent-encoded
     ::setenv("SIDELIGHT_TEST_PG_PW", "fromenv", 1);
     EXPECT_EQ(error_of(pg + "    dsn: \"host=db password=${SIDELIGHT_TEST_PG_PW}\"\n"), "");
+    // A password from the environment that is also a piece of the rest (the user, the scheme,
+    // the host) is not one written in the file; a reference elsewhere does not hide one that is.
+    ::setenv("SIDELIGHT_TEST_PG_PW", "postgres", 1);
+    EXPECT_EQ(error_of(pg + "    dsn: postgresql://postgres:${SIDELIGHT_TEST_PG_PW}@db/app\n"), "");
+    ::setenv("SIDELIGHT_TEST_PG_HOST", "db", 1);
+    ::setenv("SIDELIGHT_TEST_PG_PW", "db", 1);
+    EXPECT_EQ(
+        error_of(pg +
+                 "    dsn: \"host=${SIDELIGHT_TEST_PG_HOST} password=${SIDELIGHT_TEST_PG_PW}\"\n"),
+        "");
+    EXPECT_NE(error_of(pg + "    dsn: postgresql://w:Sup3rS3cret@${SIDELIGHT_TEST_PG_HOST}/audit\n")
+                  .find("holds a password"),
+              std::string::npos);
+    // The client key's passphrase is a password too.
+    const auto passphrase = error_of(pg + "    dsn: \"host=db sslpassword=K3yPhrase\"\n");
+    EXPECT_NE(passphrase.find("holds a password"), std::string::npos) << passphrase;
+    EXPECT_EQ(passphrase.find("K3yPhrase"), std::string::npos);
+    EXPECT_EQ(redact_dsn("host=db sslpassword=K3yPhrase password=pw"),
+              "password=*** host=db sslpassword=***");  // libpq's keyword order
     EXPECT_EQ(error_of(pg + "    dsn: \"host=db port\"\n"),
               "sidelight.yaml:5:10: audit.store.dsn: expected a libpq connection string "
               "(host=db user=sidelight dbname=audit) or URI (postgresql://sidelight@db/audit)");
