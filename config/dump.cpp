@@ -100,6 +100,7 @@ void put_list(YAML::Emitter& out, const char* key, const std::vector<std::string
 }
 
 void put_status(YAML::Emitter& out, const char* key, const std::vector<status_range>& items) {
+    if (items.empty()) return;  // any status: the key left out (an empty list is refused)
     out << YAML::Key << key << YAML::Value << YAML::Flow << YAML::BeginSeq;
     for (const auto& item : items) out << format_status(item);
     out << YAML::EndSeq;

@@ -318,6 +318,9 @@ std::vector<status_range> parse_status_list(const node_ref& n) {
     std::vector<status_range> out;
     if (n.node.IsScalar()) return {parse_status(n)};
     for (const auto& item : list_items(n)) out.push_back(parse_status(item));
+    // An empty list would mean "any" under match and "never" under success: neither is what
+    // an empty `status:` is likely to mean.
+    if (out.empty()) n.fail("must list at least one status or class (e.g. 200 or 2xx)");
     return out;
 }
 

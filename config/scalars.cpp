@@ -64,7 +64,10 @@ bool take_duration_part(std::string_view& text, std::uint64_t& total) {
     return !__builtin_add_overflow(total, ms, &total);
 }
 
+// Letters, digits, '-' and '_' (Docker Compose and some internal DNS names have it; resolvers
+// take it), dot-separated labels of at most 63; one trailing dot (a fully qualified name).
 bool valid_host_name(std::string_view host) {
+    if (host.size() > 1 && host.back() == '.') host.remove_suffix(1);
     if (host.empty() || host.size() > 253) return false;
     std::size_t label = 0;
     for (std::size_t i = 0; i <= host.size(); ++i) {
@@ -74,7 +77,8 @@ bool valid_host_name(std::string_view host) {
             continue;
         }
         char c = host[i];
-        bool ok = std::isalnum(static_cast<unsigned char>(c)) || (c == '-' && label > 0);
+        bool ok =
+            std::isalnum(static_cast<unsigned char>(c)) || c == '_' || (c == '-' && label > 0);
         if (!ok) return false;
         ++label;
     }
@@ -164,6 +168,14 @@ std::string address::to_string() const {
 namespace detail {
 
 std::optional<std::string> expand_env(std::string_view text, std::string& error) {
+    // `token: $ADMIN_TOKEN` is a shell habit, not a literal token: taken as written it would be
+    // a guessable secret that `check` shows only as <redacted>.
+    if (text.size() > 1 && text[0] == '$' && valid_env_name(std::string(text.substr(1)))) {
+        error = "\"" + std::string(text) + "\" is not expanded: write ${" +
+                std::string(text.substr(1)) + "} for the environment variable, or $" +
+                std::string(text) + " for the literal text";
+        return std::nullopt;
+    }
     std::string out;
     for (std::size_t i = 0; i < text.size(); ++i) {
         if (text[i] != '$' || i + 1 == text.size() || (text[i + 1] != '$' && text[i + 1] != '{')) {

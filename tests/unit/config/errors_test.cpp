@@ -167,8 +167,15 @@ TEST(config_errors, addresses_and_ports) {
     EXPECT_EQ(error_of("upstream: {address: 127.0.0.1:0}\n"),
               "sidelight.yaml:1:21: upstream.address: port must be between 1 and 65535");
     EXPECT_EQ(error_of("upstream: {address: 127.0.0.1:70000}\n"),
+              "sidelight.yaml:1:21: upstream.address: port must be between 1 and 65535");
+    EXPECT_EQ(error_of("upstream: {address: \"[::1]:99999999999\"}\n"),
+              "sidelight.yaml:1:21: upstream.address: port must be between 1 and 65535");
+    // Docker Compose service names may hold '_'; a fully qualified name may end in a dot.
+    EXPECT_EQ(error_of("upstream: {address: my_app:3000}\n"), "");
+    EXPECT_EQ(error_of("upstream: {address: app.ns.svc.cluster.local.:3000}\n"), "");
+    EXPECT_EQ(error_of("upstream: {address: \"app..local:3000\"}\n"),
               "sidelight.yaml:1:21: upstream.address: expected an address like 127.0.0.1:3000, "
-              "[::1]:3000, name:3000 or :8080, got \"127.0.0.1:70000\"");
+              "[::1]:3000, name:3000 or :8080, got \"app..local:3000\"");
     EXPECT_EQ(error_of(upstream + "proxy: {listen: \"127.0.0.1:0\"}\n"), "");
     EXPECT_EQ(error_of(upstream + "admin: {listen: ::1:9901}\n"),
               "sidelight.yaml:2:17: admin.listen: expected an address like 127.0.0.1:3000, "
@@ -218,6 +225,11 @@ TEST(config_errors, unset_environment_variable) {
     EXPECT_EQ(error_of("upstream:\n  address: ${SIDELIGHT_TEST_UNSET}\n"),
               "sidelight.yaml:2:12: upstream.address: environment variable SIDELIGHT_TEST_UNSET "
               "is not set (use ${SIDELIGHT_TEST_UNSET:-default} for a default)");
+    EXPECT_EQ(error_of(upstream + "admin: {token: $ADMIN_TOKEN}\n"),
+              "sidelight.yaml:2:16: admin.token: \"$ADMIN_TOKEN\" is not expanded: write "
+              "${ADMIN_TOKEN} for the environment variable, or $$ADMIN_TOKEN for the literal text");
+    EXPECT_EQ(error_of(upstream + "admin: {token: $$ADMIN_TOKEN}\n"), "");
+    EXPECT_EQ(error_of(upstream + "admin: {token: a$b}\n"), "");  // a $ inside stays
     EXPECT_EQ(error_of(upstream + "admin: {token: \"${UNTERMINATED\"}\n"),
               "sidelight.yaml:2:16: admin.token: unterminated ${ in \"${UNTERMINATED\" (write $$ "
               "for a literal $)");
@@ -259,6 +271,14 @@ TEST(config_errors, rules) {
               "like /api/products/{id} (methods go in match.methods), got \"PUT /a\"");
     EXPECT_EQ(error_of(rules + "    - {name: x, action: a}\n    - {name: x, action: b}\n"),
               "sidelight.yaml:5:7: audit.rules[1]: duplicate rule name \"x\"");
+    // An empty status list would mean "any" under match and "never" under success.
+    EXPECT_EQ(error_of(rules + "    - action: a\n      match: {status: []}\n"),
+              "sidelight.yaml:5:23: audit.rules[0].match.status: must list at least one status or "
+              "class (e.g. 200 or 2xx)");
+    EXPECT_EQ(error_of(upstream + "security:\n  rules:\n    - event_type: LOGIN\n"
+                                  "      success:\n        status:\n"),
+              "sidelight.yaml:6:9: security.rules[0].success.status: must list at least one "
+              "status or class (e.g. 200 or 2xx)");
     EXPECT_EQ(error_of(rules + "    - {action: a, mode: later}\n"),
               "sidelight.yaml:4:25: audit.rules[0].mode: expected one of batch, strict, got "
               "\"later\"");
