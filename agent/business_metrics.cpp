@@ -1,5 +1,6 @@
 #include "agent/business_metrics.hpp"
 
+#include <charconv>
 #include <cmath>
 
 #include <boost/json/parse.hpp>
@@ -39,7 +40,11 @@ std::string business_metrics::identity(const compiled_metric& m) {
     id.append("\n").append(is_counter(m) ? "counter" : "histogram");
     id.append("\n").append(m.rule->help).append("\n");
     if (!is_counter(m))
-        for (double b : m.buckets) id.append(std::to_string(b)).append(",");
+        for (double b : m.buckets) {  // shortest text that reads back as b (to_string: 6 decimals)
+            char text[32];
+            const auto end = std::to_chars(text, text + sizeof text, b).ptr;
+            id.append(text, end).append(",");
+        }
     for (const auto& l : m.labels) {
         id.append("\n").append(l.name).append("=");
         for (const auto& v : l.values) id.append(v).append("\x1f");
@@ -204,10 +209,14 @@ admin_response business_metrics::handle_api(const admin_request& req) {
         if (number) {
             if (!number->is_number()) return json_error(400, where + "the value must be a number");
             obs.value = number->to_number<double>();
-            if (!std::isfinite(obs.value))
-                return json_error(400, where + "the value must be finite");
-            if (counter && obs.value < 0)
-                return json_error(400, where + "a counter only goes up: \"inc\" must be >= 0");
+            // The bounds a value read from the traffic has (rules/metric_rules.hpp): beyond
+            // 10^15 a double no longer counts by one, and +Inf would stay until a restart.
+            if (!std::isfinite(obs.value) || std::abs(obs.value) > rules::max_metric_value)
+                return json_error(400, where + "the value must be a number within ±1e15");
+            if (obs.value < 0)
+                return json_error(400,
+                                  where + (counter ? "a counter only goes up: \"inc\" must be >= 0"
+                                                   : "\"observe\" must be >= 0"));
         }
         resolved.push_back(std::move(obs));
     }

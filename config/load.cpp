@@ -227,8 +227,14 @@ metrics_config parse_metrics(const node_ref& n) {
                                            out.prefix + "api_, " + out.prefix +
                                            "active_connections)");
             }
-            // A histogram's series are name_bucket, name_sum and name_count.
+            // A histogram's series are name_bucket, name_sum and name_count; a counter's
+            // OpenMetrics family is its name without _total.
             for (const auto& other : out.rules) {
+                if (rule.type == metric_rule::kind::counter && other.name + "_total" == rule.name)
+                    throw config_error(rule.mark, at,
+                                       "\"" + rule.name + "\" and \"" + other.name +
+                                           "\" would be one family (" + other.name +
+                                           ") in OpenMetrics");
                 if (other.type != metric_rule::kind::histogram) continue;
                 for (const char* suffix : {"_bucket", "_sum", "_count"}) {
                     if (rule.name == other.name + suffix)

@@ -94,8 +94,20 @@ metric_rule parse_metric_rule(const node_ref& n) {
     out.type = to_choice(m.require("type"), {"counter", "histogram"}) == "counter"
                    ? metric_rule::kind::counter
                    : metric_rule::kind::histogram;
+    // Prometheus' naming rules, which `promtool check metrics` enforces.
+    const bool total = out.name.ends_with("_total");
+    if (out.type == metric_rule::kind::counter && !total)
+        name.fail("a counter's name ends in _total (" + out.name + "_total)");
+    if (out.type == metric_rule::kind::histogram && total)
+        name.fail("a histogram's name does not end in _total (that suffix is a counter's)");
     out.help = "Business metric " + out.name + " (sidelight metric rule)";
-    if (auto v = m.get("help")) out.help = to_nonempty_string(*v);
+    if (auto v = m.get("help")) {
+        out.help = to_nonempty_string(*v);
+        // The text format writes HELP as it is, where a line break ends it and a backslash
+        // starts an escape: either would make the whole scrape unreadable.
+        if (out.help.find_first_of("\\\n\r") != std::string::npos)
+            v->fail("a help text is one line without backslashes");
+    }
     if (auto v = m.get("buckets")) {
         if (out.type != metric_rule::kind::histogram) v->fail("applies to type histogram only");
         out.buckets = parse_buckets(*v);

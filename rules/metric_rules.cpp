@@ -235,7 +235,9 @@ void metric_rules::observe(const compiled_metric& m, const routes::request_recor
             o.skipped = metric_skip::not_numeric;
             return;
         }
-        if (*number < 0 && m.rule->type == config::metric_rule::kind::counter) {
+        // A counter only goes up; a histogram's bounds are all > 0 and its _sum must not go
+        // down (rate() would read a reset).
+        if (*number < 0) {
             o.skipped = metric_skip::negative_value;
             return;
         }

@@ -93,6 +93,7 @@ TEST(BusinessMetricsTest, ShopOrdersExactCountsAndBuckets) {
     for (int i = 0; i < 2; ++i) order(c, "blackberry", 5, 201);
     for (int i = 0; i < 4; ++i) order(c, "web", 1, 422);
     for (int i = 0; i < 2; ++i) order(c, "web", 1, 500);
+    order(c, "web", -20, 201);  // a refund's negative total: counted, not observed
     // A total that is not a number: counted as an order, not observed, and said why.
     c.send(
         json_request("POST", "/api/orders", R"({"platform":"web","total":"twelve","status":201})"));
@@ -108,14 +109,14 @@ TEST(BusinessMetricsTest, ShopOrdersExactCountsAndBuckets) {
                    R"(sidelight_metric_rule_skipped_total{reason="not_numeric",rule="order_value_usd"})") ==
                    1 &&
                sample_value(text, R"(orders_created_total{platform="web",status="success"})") ==
-                   11 &&
+                   12 &&
                sample_value(
                    text,
                    R"(api_requests_total{method="POST",route="/api/orders",status_code="201"})") ==
-                   21;
+                   22;
     })) << text;
     const auto value = [&](const std::string& series) { return sample_value(text, series); };
-    EXPECT_EQ(value(R"(orders_created_total{platform="web",status="success"})"), 11);
+    EXPECT_EQ(value(R"(orders_created_total{platform="web",status="success"})"), 12);
     EXPECT_EQ(value(R"(orders_created_total{platform="ios",status="success"})"), 5);
     EXPECT_EQ(value(R"(orders_created_total{platform="android",status="success"})"), 3);
     EXPECT_EQ(value(R"(orders_created_total{platform="other",status="success"})"), 2);
@@ -141,7 +142,11 @@ TEST(BusinessMetricsTest, ShopOrdersExactCountsAndBuckets) {
         1);
     // The traffic families keep their names and labels: no `listener` without egress.
     EXPECT_EQ(value(R"(api_requests_total{method="POST",route="/api/orders",status_code="201"})"),
-              21);
+              22);
+    EXPECT_EQ(
+        value(
+            R"(sidelight_metric_rule_skipped_total{reason="negative_value",rule="order_value_usd"})"),
+        1);
     EXPECT_EQ(text.find("listener="), std::string::npos);
 
     // promtool parses the exposition; any lint finding about the business families fails.
@@ -330,6 +335,10 @@ TEST(BusinessMetricsTest, AppSideCounterApiTakesOnlyDeclaredMetrics) {
          "label \"platform\" cannot be \"nokia\" (its values: web, ios, android, other)"},
         {R"({"name":"orders_created_total","labels":{"platform":"web","status":"success"},"inc":-1})",
          "a counter only goes up: \"inc\" must be >= 0"},
+        {R"({"name":"orders_created_total","labels":{"platform":"web","status":"success"},"inc":1e308})",
+         "the value must be a number within ±1e15"},
+        {R"({"name":"order_value_usd","labels":{"platform":"web"},"observe":-5})",
+         "\"observe\" must be >= 0"},
         {R"({"name":"order_value_usd","labels":{"platform":"web"},"inc":1})",
          "order_value_usd is a histogram: use \"observe\""},
         {R"([{"name":"order_value_usd","labels":{"platform":"web"},"observe":1},{"name":"x"}])",

@@ -439,13 +439,13 @@ TEST(config_errors, metric_rules_that_would_shadow_a_family) {
               "sidelight.yaml:5:7: metrics.rules[0].name: \"myapp_api_requests_total\" is in the "
               "namespace of the traffic families under metrics.prefix (myapp_api_, "
               "myapp_active_connections)");
-    EXPECT_NE(error_of(head + "    - {name: myapp_active_connections, type: counter}\n")
+    EXPECT_NE(error_of(head + "    - {name: myapp_active_connections_total, type: counter}\n")
                   .find("is in the namespace of the traffic families"),
               std::string::npos);
     EXPECT_EQ(error_of(head + "    - {name: myapp_orders_total, type: counter}\n"), "");
     EXPECT_EQ(
         error_of(head + "    - {name: order_value, type: histogram, value: \"response:/total\"}\n"
-                        "    - {name: order_value_count, type: counter}\n"),
+                        "    - {name: order_value_count, type: histogram, value: status}\n"),
         "sidelight.yaml:6:7: metrics.rules[1].name: \"order_value_count\" is a series of "
         "histogram \"order_value\"");
 }
@@ -461,16 +461,34 @@ TEST(config_errors, metric_rules_names_types_values_and_sizes) {
     EXPECT_EQ(error_of(metric_head + "    - {name: o, type: gauge}\n"),
               "sidelight.yaml:5:23: metrics.rules[0].type: expected one of counter, histogram, "
               "got \"gauge\"");
-    EXPECT_EQ(error_of(metric_head + "    - {name: o, type: counter, value: \"cookie:x\"}\n"),
-              "sidelight.yaml:5:39: metrics.rules[0].value: expected path:<param>, header:<name>, "
+    EXPECT_EQ(error_of(metric_head + "    - {name: o_total, type: counter, value: \"cookie:x\"}\n"),
+              "sidelight.yaml:5:45: metrics.rules[0].value: expected path:<param>, header:<name>, "
               "query:<name>, jwt:<claim>, request:/<pointer>, response:/<pointer>, status, "
               "status_class, method or route, got \"cookie:x\"");
-    EXPECT_EQ(error_of(metric_head + "    - {name: o, type: counter}\n" +
-                       "    - {name: o, type: counter}\n"),
-              "sidelight.yaml:6:7: metrics.rules[1]: duplicate metric rule name \"o\" (one rule "
-              "per metric; a second would share its series)");
+    EXPECT_EQ(
+        error_of(metric_head + "    - {name: o_total, type: counter}\n" +
+                 "    - {name: o_total, type: counter}\n"),
+        "sidelight.yaml:6:7: metrics.rules[1]: duplicate metric rule name \"o_total\" (one rule "
+        "per metric; a second would share its series)");
+    // Prometheus' naming rules (promtool check metrics), and a HELP the text format can carry.
+    EXPECT_EQ(error_of(metric_head + "    - {name: emails_sent, type: counter}\n"),
+              "sidelight.yaml:5:14: metrics.rules[0].name: a counter's name ends in _total "
+              "(emails_sent_total)");
+    EXPECT_EQ(error_of(metric_head + "    - {name: value_total, type: histogram, value: status}\n"),
+              "sidelight.yaml:5:14: metrics.rules[0].name: a histogram's name does not end in "
+              "_total (that suffix is a counter's)");
+    EXPECT_EQ(error_of(metric_head + "    - {name: orders, type: histogram, value: status}\n" +
+                       "    - {name: orders_total, type: counter}\n"),
+              "sidelight.yaml:6:7: metrics.rules[1].name: \"orders_total\" and \"orders\" would "
+              "be one family (orders) in OpenMetrics");
+    EXPECT_EQ(error_of(metric_head + "    - {name: o_total, type: counter, help: \"C:\\\\ops\"}\n"),
+              "sidelight.yaml:5:44: metrics.rules[0].help: a help text is one line without "
+              "backslashes");
+    EXPECT_EQ(error_of(metric_head + "    - {name: o_total, type: counter, help: \"a\\nb\"}\n"),
+              "sidelight.yaml:5:44: metrics.rules[0].help: a help text is one line without "
+              "backslashes");
     std::string many = metric_head +
-                       "    - name: o\n"
+                       "    - name: o_total\n"
                        "      type: counter\n"
                        "      labels:\n";
     for (const char* l : {"a", "b", "c"}) {
@@ -484,8 +502,8 @@ TEST(config_errors, metric_rules_names_types_values_and_sizes) {
 }
 
 TEST(config_errors, a_rules_listener_must_be_an_egress_listener) {
-    EXPECT_EQ(error_of(metric_head + "    - {name: o, type: counter, listener: mail}\n"),
-              "sidelight.yaml:5:42: metrics.rules[0].listener: no egress listener is named "
+    EXPECT_EQ(error_of(metric_head + "    - {name: o_total, type: counter, listener: mail}\n"),
+              "sidelight.yaml:5:48: metrics.rules[0].listener: no egress listener is named "
               "\"mail\" (there is no egress section)");
     EXPECT_EQ(error_of("upstream: {address: 127.0.0.1:3000}\n"
                        "egress:\n"
