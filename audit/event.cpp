@@ -167,10 +167,14 @@ std::optional<time_point> parse_client_time(std::string_view text) {
     }
     const auto utc = parse_time(canonical + "." + fraction + "Z");
     if (!utc) return std::nullopt;
-    // The offset may carry a time just past year 9999 or before year 0, which the store could
-    // write but never read back (verify and the event API would fail on that row for good).
+    // Years 1 to 9999 only, once the offset is applied: past 9999 the store could write a row
+    // but never read it back (verify and the event API would fail on it for good), and Postgres
+    // has no year 0 (timestamptz refuses it: the batch holding such a row would never forward,
+    // and every later event would wait behind it).
     const auto at = *utc - offset;
     if (!parse_time(format_time(at))) return std::nullopt;
+    const std::chrono::year_month_day ymd{std::chrono::floor<std::chrono::days>(at)};
+    if (ymd.year() < std::chrono::year{1}) return std::nullopt;
     return at;
 }
 

@@ -88,7 +88,8 @@ std::string format_time(time_point tp);
 std::optional<time_point> parse_time(std::string_view text);
 // What a client may send (the event API): YYYY-MM-DDTHH:MM:SS with an optional fraction of 1 to
 // 9 digits (truncated to the microsecond) and Z or an offset ±HH:MM, as JavaScript's
-// toISOString(), RFC 3339 and parse_time's own form write it.
+// toISOString(), RFC 3339 and parse_time's own form write it. Only years 1 to 9999 (in UTC, the
+// offset applied): what both stores hold and read back (Postgres has no year 0).
 std::optional<time_point> parse_client_time(std::string_view text);
 time_point now();
 

@@ -110,12 +110,19 @@ TEST(Time, AClientsTimeIsReadInTheUsualSpellings) {
           "2026-11-01T12:00:00.1234567890Z", "2026-11-01T24:00:00Z", "2026-13-01T12:00:00Z",
           "2026-11-01T12:00:00+1:00", "2026-11-01T12:00:00+24:00", "2026-11-01T12:00:00+01:60",
           "2026-11-01T12:00:00ZZ", "yesterday", "",
-          // an offset that carries the time out of years 0 to 9999, which could be stored
+          // an offset that carries the time out of years 1 to 9999, which could be stored
           // but never read back
-          "9999-12-31T23:30:00-01:00", "0000-01-01T00:00:00+01:00"})
+          "9999-12-31T23:30:00-01:00", "0000-01-01T00:00:00+01:00",
+          // year 0, which Postgres's timestamptz refuses (the batch would never forward), as
+          // given or once the offset is applied
+          "0000-06-15T12:00:00Z", "0000-12-31T23:59:59.999999Z", "0001-01-01T00:30:00+01:00"})
         EXPECT_FALSE(parse_client_time(bad)) << bad;
     EXPECT_EQ(parse_client_time("9999-12-31T22:30:00-01:00"),
               *parse_time("9999-12-31T23:30:00.000000Z"));
+    EXPECT_EQ(parse_client_time("0001-01-01T00:00:00Z"),
+              *parse_time("0001-01-01T00:00:00.000000Z"));
+    EXPECT_EQ(parse_client_time("0001-01-01T00:30:00+00:30"),
+              *parse_time("0001-01-01T00:00:00.000000Z"));
 }
 
 TEST(Time, FormatAgreesWithGmtime) {
