@@ -414,6 +414,41 @@ TEST_F(PgStore, EveryValueRoundTripsExactlyAndTypedColumnsAreFilled) {
               "null|t\ntrue|f");
 }
 
+// jsonb prints a number in its own spelling (`1e2` as `100`, `1.5e-3` as `0.0015`): verify
+// compares the typed column with the text by value, so such a row verifies, and a number really
+// changed in the typed column is still found.
+TEST_F(PgStore, NumbersJsonbRespellsVerifyAndAnEditedOneIsFound) {
+    temp_dir dir;
+    sqlite_store spool(testing::store_at(dir.file("s.db")));
+    auto a = make_audit("alice");
+    a.changes = R"({"qty":1e2,"price":1.5e-3,"n":[2E0,-0.0,1.0e30,12345678901234567890],)"
+                R"("big":9007199254740993,"m":{"x":25e-1}})";
+    auto b = make_security("login");
+    b.details = R"({"attempts":3E0})";
+    const std::vector<event> batch{a, b, make_audit("carol")};
+    const auto rows = spool.append(batch);
+    pg_store s(dsn(), "pod-a", true);
+    ASSERT_EQ(s.forward(rows, {}).inserted, 3u);
+    EXPECT_EQ(sql("SELECT changes->>'qty', changes->>'price', changes->'m'->>'x' FROM audit_log "
+                  "WHERE seq = 1"),
+              "100|0.0015|2.5");
+    EXPECT_EQ(sql("SELECT details->>'attempts' FROM security_audit WHERE seq = 2"), "3");
+    auto v = verify(s);
+    EXPECT_TRUE(v.ok()) << v.detail;
+    EXPECT_EQ(v.count, 3);
+    sql("BEGIN; SET LOCAL session_replication_role = replica; UPDATE audit_log SET changes = "
+        "jsonb_set(changes, '{qty}', '101') WHERE seq = 1; COMMIT");
+    v = verify(s);
+    EXPECT_EQ(v.status, verify_status::modified);
+    EXPECT_EQ(v.broken_seq, 1);
+    sql("BEGIN; SET LOCAL session_replication_role = replica; UPDATE audit_log SET changes = "
+        "changes_text::jsonb WHERE seq = 1; UPDATE security_audit SET details = "
+        "'{\"attempts\":3.5}' WHERE seq = 2; COMMIT");
+    v = verify(s);
+    EXPECT_EQ(v.status, verify_status::modified);
+    EXPECT_EQ(v.broken_seq, 2);
+}
+
 TEST_F(PgStore, VerifyFindsAnEditedTypedColumnADeletedRowAndACutTail) {
     const auto rows = spooled(12);
     pg_store s(dsn(), "pod-a", true);
