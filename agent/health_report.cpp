@@ -10,6 +10,10 @@
 namespace sidelight::agent {
 namespace {
 
+bool forward_degraded(const audit::forwarder_status& f) {
+    return !f.connected || f.conflict || f.failing || f.spool_failing || f.stalled;
+}
+
 std::string_view overall(const health_inputs& in, bool& unhealthy) {
     // Before the probes reached a verdict the upstream is unknown, not unhealthy: /healthz says
     // so with 200 (traffic may well flow); only a known failure makes it 503.
@@ -25,11 +29,10 @@ std::string_view overall(const health_inputs& in, bool& unhealthy) {
         in.databases && std::any_of(in.databases->begin(), in.databases->end(), [](const auto& d) {
             return d.state == upstream_state::unreachable;
         });
-    // Postgres reached but refusing the batches (read-only, full, a privilege missing): degraded
-    // too, the spool growing as while it is away.
-    const bool degraded =
-        (in.forward && (!in.forward->connected || in.forward->conflict || in.forward->failing)) ||
-        db_down;
+    // Postgres reached but refusing the batches (read-only, full, a privilege missing), not
+    // answering (a pass stalled), or the spool failing: degraded too, the spool growing as
+    // while Postgres is away.
+    const bool degraded = (in.forward && forward_degraded(*in.forward)) || db_down;
     return unhealthy                                      ? "unhealthy"
            : degraded                                     ? "degraded"
            : in.upstream.state == upstream_state::unknown ? "unknown"
@@ -43,10 +46,14 @@ boost::json::object store_json(const config::config& cfg, const health_inputs& i
     st["type"] = cfg.audit.store.type;
     const auto& f = in.forward;
     if (!f) return st;
-    st["state"] = f->conflict ? "conflict" : f->connected && !f->failing ? "ok" : "degraded";
+    st["state"] = f->conflict ? "conflict" : forward_degraded(*f) ? "degraded" : "ok";
     st["chain"] = cfg.audit.store.chain;
     st["connected"] = f->connected;
     st["failing"] = f->failing;
+    st["spool_failing"] = f->spool_failing;
+    // A pass waiting on Postgres past its bound: how long so far (null when none).
+    st["stalled_seconds"] = nullptr;
+    if (f->stalled) st["stalled_seconds"] = f->stalled_seconds;
     st["acked_seq"] = f->acked_seq;
     st["lag_events"] = f->lag_events;
     st["lag_seconds"] = f->lag_seconds;
@@ -60,7 +67,9 @@ boost::json::object store_json(const config::config& cfg, const health_inputs& i
     st["last_error"] = nullptr;
     if (f->last_error) {
         st["last_error"] = {{"message", *f->last_error},
+                            {"sqlstate", nullptr},
                             {"at", audit::format_time(f->last_error_at.value_or(audit::now()))}};
+        if (f->last_sqlstate) st["last_error"].as_object()["sqlstate"] = *f->last_sqlstate;
     }
     return st;
 }

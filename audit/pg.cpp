@@ -59,6 +59,11 @@ connection::~connection() {
     if (conn_) PQfinish(conn_);
 }
 
+void canceller::cancel() const {
+    char error[256];
+    if (c_) PQcancel(c_.get(), error, sizeof error);
+}
+
 bool connection::usable() const {
     return conn_ && PQstatus(conn_) == CONNECTION_OK;
 }
@@ -74,7 +79,7 @@ result connection::check(PGresult* r, std::string_view what) {
     sqlstate_ = state ? state : "";
     std::string message = trimmed(r ? PQresultErrorMessage(r) : PQerrorMessage(conn_));
     if (message.empty()) message = trimmed(PQerrorMessage(conn_));
-    throw store_error("postgres " + where_ + ": " + std::string(what) + ": " + message);
+    throw error("postgres " + where_ + ": " + std::string(what) + ": " + message, sqlstate_);
 }
 
 result connection::exec(const std::string& sql) {

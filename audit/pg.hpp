@@ -14,6 +14,8 @@
 #include <string>
 #include <string_view>
 
+#include "audit/store.hpp"
+
 namespace sidelight::audit::pg {
 
 class result {
@@ -33,6 +35,29 @@ class result {
     std::unique_ptr<PGresult, void (*)(PGresult*)> r_;
 };
 
+// What every failed statement throws: Postgres's message, and its SQLSTATE ("" when the
+// server sent none, e.g. the connection was lost).
+class error : public store_error {
+  public:
+    error(const std::string& what, std::string sqlstate)
+        : store_error(what), sqlstate_(std::move(sqlstate)) {}
+    const std::string& sqlstate() const { return sqlstate_; }
+
+  private:
+    std::string sqlstate_;
+};
+
+// Cancels whatever statement runs on the connection it was taken from (PQcancel): usable from
+// any thread, also while that connection's thread waits on the statement.
+class canceller {
+  public:
+    explicit canceller(PGconn* conn) : c_(PQgetCancel(conn), PQfreeCancel) {}
+    void cancel() const;
+
+  private:
+    std::unique_ptr<PGcancel, void (*)(PGcancel*)> c_;
+};
+
 // A parameter in text form; none is SQL NULL.
 using param = std::optional<std::string>;
 
@@ -46,14 +71,18 @@ class connection {
     connection(const connection&) = delete;
     connection& operator=(const connection&) = delete;
 
-    // Runs `sql` (several statements allowed when there are no parameters). Throws store_error
-    // with Postgres's message; `sqlstate()` then tells which error it was.
+    // Runs `sql` (several statements allowed when there are no parameters). Throws pg::error
+    // with Postgres's message and SQLSTATE.
     result exec(const std::string& sql);
     result exec(const std::string& sql, std::span<const param> params);
     void prepare(const std::string& name, const std::string& sql);
     result exec_prepared(const std::string& name, std::span<const param> params);
 
-    bool usable() const;                                 // the connection is up (PQstatus ok)
+    bool usable() const;  // the connection is up (PQstatus ok)
+    // A canceller for this connection (taken by the thread that uses it).
+    std::shared_ptr<const canceller> make_canceller() const {
+        return std::make_shared<const canceller>(conn_);
+    }
     const std::string& where() const { return where_; }  // the redacted DSN
     const std::string& last_sqlstate() const { return sqlstate_; }
 

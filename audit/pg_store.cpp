@@ -264,8 +264,13 @@ constexpr const char* head_sql =
 }  // namespace
 
 pg_store::pg_store(const std::string& dsn, std::string chain, bool migrate,
-                   std::chrono::seconds connect_timeout)
+                   std::chrono::seconds connect_timeout,
+                   std::chrono::milliseconds statement_timeout)
     : conn_(dsn, connect_timeout), chain_(std::move(chain)) {
+    if (statement_timeout.count() > 0) {
+        const auto ms = std::to_string(statement_timeout.count());
+        conn_.exec("SET statement_timeout = " + ms + "; SET lock_timeout = " + ms);
+    }
     if (migrate) {
         pg_migrate(conn_);
     } else if (const int v = pg_schema_version_of(conn_); v == 1) {

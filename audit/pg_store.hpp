@@ -55,8 +55,11 @@ class pg_store final : public store {
   public:
     // Throws store_error (cannot connect, schema missing or newer, migration refused). Without
     // `migrate`, a version-1 database (the release before) is read as it is and refuses writes.
+    // A non-zero `statement_timeout` is set as the session's statement_timeout and lock_timeout
+    // (before migrating): a statement that waits longer fails (SQLSTATE 57014 or 55P03).
     pg_store(const std::string& dsn, std::string chain, bool migrate,
-             std::chrono::seconds connect_timeout = std::chrono::seconds(5));
+             std::chrono::seconds connect_timeout = std::chrono::seconds(5),
+             std::chrono::milliseconds statement_timeout = std::chrono::milliseconds(0));
     ~pg_store() override;
 
     std::vector<stored_event> append(std::span<const event> batch) override;
@@ -77,6 +80,8 @@ class pg_store final : public store {
     // `SELECT 1` round trip (the /healthz store check). Throws store_error.
     std::chrono::microseconds ping();
     bool usable() const;
+    // Cancels the running statement from another thread (the forwarder's stop at its deadline).
+    std::shared_ptr<const pg::canceller> make_canceller() const { return conn_.make_canceller(); }
     void set_duration_hook(duration_hook hook) { on_duration_ = std::move(hook); }
     const std::string& where() const { return conn_.where(); }
 

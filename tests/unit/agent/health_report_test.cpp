@@ -56,6 +56,7 @@ TEST(HealthReport, StatusFollowsTheWorstOfUpstreamStoreAndDatabases) {
     in.forward->failing = false;
     in.forward->conflict = true;
     EXPECT_EQ(status_of(in, unhealthy), "degraded");
+    in.forward->conflict = false;
     in.forward.reset();
 
     in.audit_healthy = false;  // the store refuses writes: 503
@@ -113,6 +114,44 @@ TEST(HealthReport, SaysWhereEachPartStands) {
     EXPECT_EQ(a.at("last_error").as_object().at("message").as_string(), "disk I/O error");
     EXPECT_EQ(a.at("store").as_object().at("type").as_string(), "sqlite");
     EXPECT_FALSE(a.at("store").as_object().contains("state"));  // SQLite: no forwarder
+}
+
+// A forwarder waiting on a Postgres that does not answer, or failing on its own spool, is
+// degraded (200) and says so in audit.store, with the SQLSTATE of the last error.
+TEST(HealthReport, AStalledForwarderOrAFailingSpoolIsDegraded) {
+    bool unhealthy = true;
+    health_inputs in;
+    in.upstream = reachable();
+    audit::forwarder_status f;
+    f.connected = true;
+    in.forward = f;
+    auto store = [&] {
+        return health_report(shop(), in, unhealthy).at("audit").at("store").as_object();
+    };
+    EXPECT_EQ(status_of(in, unhealthy), "ok");
+    EXPECT_TRUE(store().at("stalled_seconds").is_null());
+
+    in.forward->stalled = true;
+    in.forward->stalled_seconds = 12.5;
+    EXPECT_EQ(status_of(in, unhealthy), "degraded");
+    EXPECT_FALSE(unhealthy);
+    EXPECT_EQ(store().at("state").as_string(), "degraded");
+    EXPECT_EQ(store().at("stalled_seconds").as_double(), 12.5);
+    in.forward->stalled = false;
+
+    in.forward->spool_failing = true;
+    in.forward->last_error = "spool: disk I/O error";
+    EXPECT_EQ(status_of(in, unhealthy), "degraded");
+    EXPECT_EQ(store().at("spool_failing").as_bool(), true);
+    EXPECT_EQ(store().at("failing").as_bool(), false);  // Postgres is not the one refusing
+    EXPECT_TRUE(store().at("last_error").at("sqlstate").is_null());
+    in.forward->spool_failing = false;
+
+    in.forward->failing = true;
+    in.forward->last_error = "postgres host=db: statement failed: value out of range";
+    in.forward->last_sqlstate = "22008";
+    EXPECT_EQ(status_of(in, unhealthy), "degraded");
+    EXPECT_EQ(store().at("last_error").at("sqlstate").as_string(), "22008");
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "audit/pg.hpp"
 #include "audit/verify.hpp"
 #include "audit/writer.hpp"
 #include "test_util.hpp"
@@ -65,9 +66,9 @@ class Forwarder : public ::testing::Test {
 
     // The agent's composition: spool, forwarder woken by the writer's commits, writer.
     struct pipeline {
-        pipeline(const config::audit_config& cfg)
+        pipeline(const config::audit_config& cfg, forwarder_limits limits = {})
             : spool(spool_cfg(cfg.store), open_mode::create, spool_options{}),
-              fwd(spool, cfg.store),
+              fwd(spool, cfg.store, {}, limits),
               w(spool, cfg, hooks_for(fwd)) {}
         static config::store_config spool_cfg(config::store_config c) {
             c.path = c.spool.path;
@@ -82,6 +83,22 @@ class Forwarder : public ::testing::Test {
         forwarder fwd;
         writer w;
     };
+
+    // The backend pid of the forwarder's connection (the only `sidelight` one on the database).
+    std::string forwarder_pid() const {
+        return sql(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND "
+            "application_name = 'sidelight'");
+    }
+    // Inserts into audit_log from the connection of backend `pid` fail with `sqlstate`; from any
+    // other connection they go through.
+    void refuse_inserts_from(const std::string& pid, const std::string& sqlstate) {
+        sql("CREATE FUNCTION refuse_one() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF "
+            "pg_backend_pid() = " +
+            pid + " THEN RAISE EXCEPTION 'refused for this test' USING ERRCODE = '" + sqlstate +
+            "'; END IF; RETURN NULL; END $$; CREATE TRIGGER refuse_one BEFORE INSERT ON audit_log "
+            "FOR EACH STATEMENT EXECUTE FUNCTION refuse_one()");
+    }
 
     temp_dir dir_;
     std::string db_;
@@ -263,6 +280,121 @@ TEST_F(Forwarder, AFullSpoolDropsAndCountsAndStrictEventsFail) {
     EXPECT_NE(
         std::get<security_event>(reports.front().ev).details.find("\"reason\":\"spool_full\""),
         std::string::npos);
+}
+
+// Postgres up but not answering (here a lock another session holds; a COMMIT waiting on a
+// synchronous standby that is down is the same to the forwarder): the pass is reported stalled,
+// the statement is given up after lock_timeout with Postgres's error, and once the lock is
+// released every event reaches Postgres once.
+TEST_F(Forwarder, ALockHeldElsewhereTimesOutTheStatementAndNothingIsLostOrDoubled) {
+    forwarder_limits limits;
+    limits.statement_timeout = 1500ms;
+    limits.stall_after = 300ms;
+    pipeline p(cfg_, limits);
+    auto& [spool, fwd, w] = p;
+    for (int i = 0; i < 10; ++i) ASSERT_TRUE(w.try_submit(make_audit("before")));
+    ASSERT_TRUE(eventually([&] { return tally() == expect_tally(10); })) << tally();
+    EXPECT_FALSE(fwd.status().stalled);
+
+    pg::connection locker(cfg_.store.dsn);
+    locker.exec("BEGIN");
+    locker.exec("LOCK TABLE audit_log IN ACCESS EXCLUSIVE MODE");
+    for (int i = 0; i < 20; ++i) ASSERT_TRUE(w.try_submit(make_audit("during")));
+    EXPECT_TRUE(eventually([&] { return fwd.status().stalled; }))
+        << fwd.status().last_error.value_or("");
+    // lock_timeout or statement_timeout, whichever Postgres counts out first.
+    ASSERT_TRUE(eventually([&] {
+        const auto st = fwd.status().last_sqlstate;
+        return st == "55P03" || st == "57014";
+    })) << fwd.status().last_error.value_or("");
+    EXPECT_NE(fwd.status().last_error->find("timeout"), std::string::npos)
+        << *fwd.status().last_error;
+    EXPECT_EQ(fwd.status().acked_seq, 10);
+    EXPECT_GE(fwd.stats().errors.load(), 1u);
+
+    locker.exec("COMMIT");
+    ASSERT_TRUE(eventually([&] { return tally() == expect_tally(30); }, 30s)) << tally();
+    EXPECT_TRUE(eventually([&] {
+        const auto st = fwd.status();
+        return st.connected && !st.failing && !st.stalled && st.lag_events == 0;
+    }));
+    EXPECT_EQ(sql("SELECT count(*) FROM audit_log WHERE user_id = 'during'"), "20");
+    EXPECT_TRUE(chain_verifies());
+}
+
+// Shutdown while Postgres does not answer: at stop()'s deadline the statement is cancelled
+// (Postgres's 57014, not the 30 s statement_timeout), the batch stays in the spool, and the next
+// forwarder on that spool sends it once.
+TEST_F(Forwarder, StopCancelsAStatementPostgresDoesNotAnswerAndTheSpoolKeepsTheBatch) {
+    auto c = cfg_.store;
+    c.path = c.spool.path;
+    sqlite_store spool(c, open_mode::create, spool_options{});
+    pg::connection locker(cfg_.store.dsn);
+    {
+        forwarder fwd(spool, cfg_.store);  // the default limits: 30 s
+        spool.append(std::vector<event>{make_audit("a")});
+        fwd.notify();
+        ASSERT_TRUE(eventually([&] { return tally() == expect_tally(1); })) << tally();
+        locker.exec("BEGIN");
+        locker.exec("LOCK TABLE audit_log IN ACCESS EXCLUSIVE MODE");
+        spool.append(std::vector<event>{make_audit("b"), make_audit("c")});
+        fwd.notify();
+        ASSERT_TRUE(eventually([&] {
+            return sql("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = "
+                       "'audit_log'::regclass") != "0";
+        }));
+        EXPECT_FALSE(fwd.stop(std::chrono::steady_clock::now() + 200ms));
+        EXPECT_EQ(fwd.status().last_sqlstate, "57014") << fwd.status().last_error.value_or("");
+        EXPECT_EQ(fwd.status().acked_seq, 1);
+    }
+    locker.exec("COMMIT");
+    EXPECT_EQ(spool.head().seq, 3);
+    forwarder fwd(spool, cfg_.store);
+    fwd.notify();
+    ASSERT_TRUE(eventually([&] { return tally() == expect_tally(3); })) << tally();
+    EXPECT_TRUE(chain_verifies());
+}
+
+// A server that refuses writes on the forwarder's connection (read-only after a failover, the
+// address now leading to the new primary for new connections): the connection is replaced at
+// the first such error, and the events go through the new one.
+TEST_F(Forwarder, AReadOnlyErrorReplacesTheConnection) {
+    forwarder_limits limits;
+    limits.reconnect_after_failures = 1000;  // only the error itself may replace it
+    pipeline p(cfg_, limits);
+    auto& [spool, fwd, w] = p;
+    ASSERT_TRUE(w.submit_and_wait(make_audit("first"), 5s).ok);
+    ASSERT_TRUE(eventually([&] { return tally() == expect_tally(1); })) << tally();
+    const auto old_pid = forwarder_pid();
+    ASSERT_FALSE(old_pid.empty());
+    refuse_inserts_from(old_pid, "25006");
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE(w.try_submit(make_audit("after-failover")));
+    ASSERT_TRUE(eventually([&] { return tally() == expect_tally(6); }, 30s))
+        << tally() << " " << fwd.status().last_error.value_or("");
+    EXPECT_EQ(fwd.status().last_sqlstate, "25006");
+    EXPECT_NE(forwarder_pid(), old_pid);
+    EXPECT_TRUE(eventually([&] { return !fwd.status().failing; }));
+    EXPECT_TRUE(chain_verifies());
+}
+
+// Any error, repeated on one connection: after reconnect_after_failures in a row the connection
+// is replaced.
+TEST_F(Forwarder, AConnectionWhoseBatchesKeepFailingIsReplaced) {
+    forwarder_limits limits;
+    limits.reconnect_after_failures = 2;
+    pipeline p(cfg_, limits);
+    auto& [spool, fwd, w] = p;
+    ASSERT_TRUE(w.submit_and_wait(make_audit("first"), 5s).ok);
+    ASSERT_TRUE(eventually([&] { return tally() == expect_tally(1); })) << tally();
+    const auto old_pid = forwarder_pid();
+    ASSERT_FALSE(old_pid.empty());
+    refuse_inserts_from(old_pid, "P0001");
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE(w.try_submit(make_audit("later")));
+    ASSERT_TRUE(eventually([&] { return tally() == expect_tally(6); }, 30s))
+        << tally() << " " << fwd.status().last_error.value_or("");
+    EXPECT_GE(fwd.stats().errors.load(), 2u);
+    EXPECT_NE(forwarder_pid(), old_pid);
+    EXPECT_TRUE(chain_verifies());
 }
 
 }  // namespace
