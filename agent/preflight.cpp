@@ -1,7 +1,5 @@
 #include "agent/preflight.hpp"
 
-#include <boost/asio/ip/address.hpp>
-
 #include "audit/checkpoint.hpp"
 #include "audit/store.hpp"
 #include "config/load.hpp"
@@ -10,25 +8,6 @@
 
 namespace sidelight::agent {
 namespace {
-
-// For settings the loader keeps no position of: the file, and the key path.
-config::config_error error_at(const config::config& cfg, const std::string& key_path,
-                              const std::string& message) {
-    return config::config_error(config::source_mark{cfg.file, 0, 0}, key_path, message);
-}
-
-// The listeners take an IP address (admin_server, proxy::server): a name is refused there.
-void check_listen(const config::config& cfg, const std::string& key_path,
-                  const config::address& listen) {
-    boost::system::error_code ec;
-    boost::asio::ip::make_address(listen.host, ec);
-    if (ec) {
-        throw error_at(cfg, key_path,
-                       "\"" + listen.host +
-                           "\" is not an IP address; a listener needs one "
-                           "(0.0.0.0, 127.0.0.1, [::], [::1], ...)");
-    }
-}
 
 // The listener's own loader: a ca_file that cannot be read fails check as it would fail run.
 void check_database_ca(const config::database_config& db, const std::string& key) {
@@ -112,19 +91,13 @@ preflight_result preflight(const std::string& config_path, rules::jwt_stats* jwt
     r.rules = std::move(rules);
     check_checkpoint_key(cfg);
     if (!audit::store_type_available(cfg.audit.store.type)) {
-        throw error_at(
-            cfg, "audit.store.type",
+        throw config::config_error(
+            cfg.audit.store.type_mark, "audit.store.type",
             cfg.audit.store.type + " is not available in this build (sqlite and postgres are)");
     }
-    check_listen(cfg, "proxy.listen", cfg.proxy.listen);
-    check_listen(cfg, "admin.listen", cfg.admin.listen);
-    for (std::size_t i = 0; i < cfg.egress.size(); ++i)
-        check_listen(cfg, "egress[" + std::to_string(i) + "].listen", cfg.egress[i].listen);
-    for (std::size_t i = 0; i < cfg.databases.size(); ++i) {
-        const auto key = "databases[" + std::to_string(i) + "]";
-        check_listen(cfg, key + ".listen", cfg.databases[i].listen);
-        check_database_ca(cfg.databases[i], key);
-    }
+    // (A listener's address is an IP address: the loader checks it, at its position.)
+    for (std::size_t i = 0; i < cfg.databases.size(); ++i)
+        check_database_ca(cfg.databases[i], "databases[" + std::to_string(i) + "]");
     return r;
 }
 

@@ -331,6 +331,7 @@ struct store_config {
     spool_config spool;
     std::size_t forward_batch = 2000;  // events per Postgres transaction
     source_mark dsn_mark;
+    source_mark type_mark;  // where `type` was written (the file, when it was not)
 
     bool operator==(const store_config&) const = default;
 };

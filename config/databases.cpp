@@ -109,7 +109,7 @@ database_config parse_one(const node_ref& n) {
     if (!is_database_name(out.name))
         name.fail("expected a name of letters, digits, _ and - (at most 32), got \"" + out.name +
                   "\"");
-    out.listen = to_address(m.require("listen"), true);
+    out.listen = to_listen_address(m.require("listen"), true);
     out.upstream = parse_db_upstream(m.require("upstream"));
     if (auto v = m.get("tables")) {
         map_reader t(*v, {"max"});

@@ -23,7 +23,7 @@ egress_config parse_one(const node_ref& n) {
         name.fail("expected a name of letters, digits, _ and - (at most 32), got \"" + out.name +
                   "\"");
     if (out.name == "ingress") name.fail("\"ingress\" is the name of the proxy listener itself");
-    out.listen = to_address(m.require("listen"), false);
+    out.listen = to_listen_address(m.require("listen"), false);
     out.upstream = parse_upstream(m.require("upstream"));
     if (auto v = m.get("routes")) out.routes = parse_route_entries(*v);
     if (auto v = m.get("workers")) out.workers = static_cast<unsigned>(to_uint(*v, 1, 64));

@@ -41,7 +41,7 @@ std::string format_error(const source_mark& mark, const std::string& key_path,
 proxy_config parse_proxy(const node_ref& n) {
     map_reader m(n, {"listen", "workers", "max_connections", "trusted_proxies"});
     proxy_config out;
-    if (auto v = m.get("listen")) out.listen = detail::to_address(*v, true);
+    if (auto v = m.get("listen")) out.listen = detail::to_listen_address(*v, true);
     if (auto v = m.get("workers")) out.workers = detail::to_uint(*v, 0, 1024);
     if (auto v = m.get("max_connections")) out.max_connections = detail::to_uint(*v, 1, 10'000'000);
     if (auto v = m.get("trusted_proxies")) {
@@ -124,7 +124,7 @@ namespace {
 admin_config parse_admin(const node_ref& n) {
     map_reader m(n, {"listen", "token", "status"});
     admin_config out;
-    if (auto v = m.get("listen")) out.listen = detail::to_address(*v, true);
+    if (auto v = m.get("listen")) out.listen = detail::to_listen_address(*v, true);
     if (auto v = m.get("token")) {
         out.token = detail::to_string(*v);
         if (out.token == "<redacted>")

@@ -154,7 +154,11 @@ store_config parse_store(const node_ref& n) {
     map_reader m(n, {"type", "path", "synchronous", "wal_max_bytes", "dsn", "chain", "spool",
                      "forward_batch"});
     store_config out;
-    if (auto v = m.get("type")) out.type = to_choice(*v, {"sqlite", "postgres", "memory"});
+    out.type_mark = source_mark{n.mark.file, 0, 0};
+    if (auto v = m.get("type")) {
+        out.type = to_choice(*v, {"sqlite", "postgres", "memory"});
+        out.type_mark = v->mark;
+    }
     if (auto v = m.get("path")) out.path = to_nonempty_string(*v);
     if (auto v = m.get("synchronous"))
         out.synchronous = to_choice(*v, {"off", "normal", "full", "extra"});

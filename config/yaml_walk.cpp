@@ -1,6 +1,8 @@
 // The YAML walking helpers shared by the section parsers: positions, key checks, typed scalars.
 #include "config/yaml_walk.hpp"
 
+#include <arpa/inet.h>
+
 #include <charconv>
 #include <map>
 
@@ -191,6 +193,17 @@ address to_address(const node_ref& n, bool allow_port_zero) {
     }
     if (!allow_port_zero && value->port == 0) n.fail("port must be between 1 and 65535");
     return *value;
+}
+
+address to_listen_address(const node_ref& n, bool allow_port_zero) {
+    auto a = to_address(n, allow_port_zero);
+    unsigned char buf[16];
+    if (::inet_pton(AF_INET, a.host.c_str(), buf) != 1 &&
+        ::inet_pton(AF_INET6, a.host.c_str(), buf) != 1)
+        n.fail("\"" + a.host +
+               "\" is not an IP address; a listener needs one (0.0.0.0, 127.0.0.1, [::], [::1], "
+               "...)");
+    return a;
 }
 
 std::string to_choice(const node_ref& n, std::initializer_list<std::string_view> choices) {

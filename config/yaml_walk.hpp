@@ -76,6 +76,8 @@ duration to_duration(const node_ref& n, bool allow_zero);
 std::uint64_t to_size(const node_ref& n, std::uint64_t low,
                       std::uint64_t high = std::numeric_limits<std::uint64_t>::max());
 address to_address(const node_ref& n, bool allow_port_zero);
+// A listener's address: an IP address, not a name (the listeners bind what they are given).
+address to_listen_address(const node_ref& n, bool allow_port_zero);
 std::string to_choice(const node_ref& n, std::initializer_list<std::string_view> choices);
 std::vector<std::string> to_string_list(const node_ref& n);
 

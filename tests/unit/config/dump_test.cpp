@@ -16,6 +16,7 @@ config without_marks(config cfg) {
     for (auto& r : cfg.security.rules) r.mark = r.user.mark = {};
     cfg.audit.checkpoint.key_file_mark = {};
     cfg.audit.store.dsn_mark = {};
+    cfg.audit.store.type_mark = {};
     cfg.audit.jwt.key_file_mark = cfg.audit.jwt.hmac_secret_env_mark =
         cfg.audit.jwt.algorithms_mark = {};
     for (auto& s : cfg.slos) s.mark = s.route_mark = {};

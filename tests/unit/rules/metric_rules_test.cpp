@@ -145,7 +145,9 @@ TEST(MetricRules, AMissingOrNonNumericValueIsSkippedNeverGuessed) {
     EXPECT_EQ(value_of(R"({"total":"inf"})"), "skip:not_numeric");
     EXPECT_EQ(value_of("not json"), "skip:missing_value");
     EXPECT_EQ(value_of(R"({"platform":"ios","total":)", true), "skip:body_truncated");
-    EXPECT_EQ(value_of(R"({"total":-5,"platform":"ios"})"), "platform=ios,-5.000000");
+    // A histogram's bounds are all above 0 and its _sum must not go down: not observed.
+    EXPECT_EQ(value_of(R"({"total":-5,"platform":"ios"})"), "skip:negative_value");
+    EXPECT_EQ(value_of(R"({"total":0,"platform":"ios"})"), "platform=ios,0.000000");
 }
 
 TEST(MetricRules, QueryLabelsAndTheirMapWithoutOther) {
