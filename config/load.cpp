@@ -257,7 +257,7 @@ metrics_config parse_metrics(const node_ref& n) {
 
 // Relative paths in the file are relative to the file's directory, not to the working directory.
 void resolve_path(std::string& path, const std::filesystem::path& base) {
-    if (path.empty() || base.empty() || path.front() == ':') return;  // ":memory:" stays
+    if (path.empty() || base.empty()) return;
     std::filesystem::path p(path);
     if (p.is_relative()) path = (base / p).lexically_normal().string();
 }

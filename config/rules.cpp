@@ -145,7 +145,11 @@ std::string parse_chain(const node_ref& n) {
 spool_config parse_spool(const node_ref& n) {
     map_reader m(n, {"path", "max_bytes"});
     spool_config out;
-    if (auto v = m.get("path")) out.path = to_nonempty_string(*v);
+    if (auto v = m.get("path")) {
+        out.path = to_nonempty_string(*v);
+        if (out.path == ":memory:")
+            v->fail("a spool in memory would lose what Postgres has not taken yet: give a file");
+    }
     if (auto v = m.get("max_bytes")) out.max_bytes = to_size(*v, 1024 * 1024);
     return out;
 }
@@ -159,7 +163,15 @@ store_config parse_store(const node_ref& n) {
         out.type = to_choice(*v, {"sqlite", "postgres", "memory"});
         out.type_mark = v->mark;
     }
-    if (auto v = m.get("path")) out.path = to_nonempty_string(*v);
+    if (auto v = m.get("path")) {
+        out.path = to_nonempty_string(*v);
+        // SQLite's in-memory name: every connection would be a database of its own (the event
+        // API and verify read through their own), and the trail would end with the process.
+        if (out.path == ":memory:")
+            v->fail(
+                "an audit trail in memory is not kept: give a file (/tmp/sidelight-audit.db "
+                "for a throwaway one)");
+    }
     if (auto v = m.get("synchronous"))
         out.synchronous = to_choice(*v, {"off", "normal", "full", "extra"});
     if (auto v = m.get("wal_max_bytes")) out.wal_max_bytes = to_size(*v, 64 * 1024);

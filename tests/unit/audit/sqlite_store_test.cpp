@@ -84,7 +84,7 @@ TEST(SqliteStore, TwoOpeningANewFileAtOnceBothGetTheOneSchema) {
     }
 }
 
-// ":memory:" is a documented store path (docs/CONFIG.md): it cannot be WAL, and opens in its own
+// ":memory:" (the config refuses it, the class takes it): it cannot be WAL, and opens in its own
 // mode (it is not taken for a file whose lock is busy).
 TEST(SqliteStore, AnInMemoryStoreOpensInItsOwnModeAndAppends) {
     sqlite_store s(store_at(":memory:"));

@@ -325,6 +325,9 @@ TEST(config_errors, log_level_and_store_choices) {
     EXPECT_EQ(error_of(upstream + "audit: {store: {synchronous: maybe}}\n"),
               "sidelight.yaml:2:30: audit.store.synchronous: expected one of off, normal, full, "
               "extra, got \"maybe\"");
+    EXPECT_EQ(error_of(upstream + "audit: {store: {path: \":memory:\"}}\n"),
+              "sidelight.yaml:2:23: audit.store.path: an audit trail in memory is not kept: give "
+              "a file (/tmp/sidelight-audit.db for a throwaway one)");
     EXPECT_EQ(error_of(upstream + "audit: {store: {wal_max_bytes: 1KiB}}\n"),
               "sidelight.yaml:2:32: audit.store.wal_max_bytes: must be at least 65536 bytes");
 }
