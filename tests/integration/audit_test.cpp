@@ -302,6 +302,30 @@ TEST_F(AuditTest, EventApiNeedsTheTokenValidatesAndIsIdempotent) {
     EXPECT_EQ(doc.at("events").as_array()[0].at("action").as_string(), "EXPORT");
 }
 
+// Events the store never took by the end of shutdown.grace are lost: logged, and the exit
+// status says so (an orchestrator or a wrapper script sees it).
+TEST_F(AuditTest, EventsTheStoreDidNotTakeAtShutdownMakeTheExitStatusOne) {
+    fake_upstream app;
+    const auto fault = dir_.path() + "/store-fault";
+    ::setenv("SIDELIGHT_FAULT_STORE_FILE", fault.c_str(), 1);
+    auto yaml = config_with_admin_token(app.port());
+    const std::string shutdown = "shutdown:\n  delay: 300ms\n  grace: 5s\n";
+    ASSERT_NE(yaml.find(shutdown), std::string::npos);
+    yaml.replace(yaml.find(shutdown), shutdown.size(), "shutdown:\n  delay: 0s\n  grace: 500ms\n");
+    auto proc = sidelight_process::run(dir_, yaml, SIDELIGHT_FAULT_BINARY);
+    ::unsetenv("SIDELIGHT_FAULT_STORE_FILE");
+    dir_.write("store-fault", "");  // every store write fails from now on
+    auto c = connection::connect(proc->proxy_port());
+    c.send("PUT /api/products/1 HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}");
+    ASSERT_EQ(c.read_message(true)->status, 200);
+    c.close();
+    ASSERT_TRUE(proc->wait_for_log("injected store fault"));
+    proc->signal(SIGTERM);
+    EXPECT_EQ(proc->wait_exit(15s), 1) << proc->stderr_text();
+    EXPECT_NE(proc->stderr_text().find("event=audit_drain_incomplete"), std::string::npos);
+    EXPECT_NE(proc->stderr_text().find("audit events lost"), std::string::npos);
+}
+
 TEST_F(AuditTest, StoreOutageBatchKeepsServingStrictAnswers503ThenRecovers) {
     fake_upstream app;
     const auto fault = dir_.path() + "/store-fault";
