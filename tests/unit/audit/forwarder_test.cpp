@@ -100,6 +100,13 @@ class Forwarder : public ::testing::Test {
             "FOR EACH STATEMENT EXECUTE FUNCTION refuse_one()");
     }
 
+    struct replaced {
+        forwarder_status status;
+        std::uint64_t errors = 0;
+    };
+    replaced delivered_through_a_new_connection(forwarder_limits limits,
+                                                const std::string& sqlstate);
+
     temp_dir dir_;
     std::string db_;
     config::audit_config cfg_;
@@ -357,26 +364,33 @@ TEST_F(Forwarder, StopCancelsAStatementPostgresDoesNotAnswerAndTheSpoolKeepsTheB
     EXPECT_TRUE(chain_verifies());
 }
 
+// The first event goes through; then Postgres refuses inserts from the forwarder's connection
+// with `sqlstate`; the next five must go through a connection of its own.
+Forwarder::replaced Forwarder::delivered_through_a_new_connection(forwarder_limits limits,
+                                                                  const std::string& sqlstate) {
+    pipeline p(cfg_, limits);
+    auto& [spool, fwd, w] = p;
+    EXPECT_TRUE(w.submit_and_wait(make_audit("first"), 5s).ok);
+    EXPECT_TRUE(eventually([&] { return tally() == expect_tally(1); })) << tally();
+    const auto old_pid = forwarder_pid();
+    EXPECT_FALSE(old_pid.empty());
+    refuse_inserts_from(old_pid, sqlstate);
+    for (int i = 0; i < 5; ++i) EXPECT_TRUE(w.try_submit(make_audit("later")));
+    EXPECT_TRUE(eventually([&] { return tally() == expect_tally(6); }, 30s))
+        << tally() << " " << fwd.status().last_error.value_or("");
+    EXPECT_NE(forwarder_pid(), old_pid);
+    EXPECT_TRUE(eventually([&] { return !fwd.status().failing; }));
+    EXPECT_TRUE(chain_verifies());
+    return {fwd.status(), fwd.stats().errors.load()};
+}
+
 // A server that refuses writes on the forwarder's connection (read-only after a failover, the
 // address now leading to the new primary for new connections): the connection is replaced at
 // the first such error, and the events go through the new one.
 TEST_F(Forwarder, AReadOnlyErrorReplacesTheConnection) {
     forwarder_limits limits;
     limits.reconnect_after_failures = 1000;  // only the error itself may replace it
-    pipeline p(cfg_, limits);
-    auto& [spool, fwd, w] = p;
-    ASSERT_TRUE(w.submit_and_wait(make_audit("first"), 5s).ok);
-    ASSERT_TRUE(eventually([&] { return tally() == expect_tally(1); })) << tally();
-    const auto old_pid = forwarder_pid();
-    ASSERT_FALSE(old_pid.empty());
-    refuse_inserts_from(old_pid, "25006");
-    for (int i = 0; i < 5; ++i) ASSERT_TRUE(w.try_submit(make_audit("after-failover")));
-    ASSERT_TRUE(eventually([&] { return tally() == expect_tally(6); }, 30s))
-        << tally() << " " << fwd.status().last_error.value_or("");
-    EXPECT_EQ(fwd.status().last_sqlstate, "25006");
-    EXPECT_NE(forwarder_pid(), old_pid);
-    EXPECT_TRUE(eventually([&] { return !fwd.status().failing; }));
-    EXPECT_TRUE(chain_verifies());
+    EXPECT_EQ(delivered_through_a_new_connection(limits, "25006").status.last_sqlstate, "25006");
 }
 
 // Any error, repeated on one connection: after reconnect_after_failures in a row the connection
@@ -384,19 +398,7 @@ TEST_F(Forwarder, AReadOnlyErrorReplacesTheConnection) {
 TEST_F(Forwarder, AConnectionWhoseBatchesKeepFailingIsReplaced) {
     forwarder_limits limits;
     limits.reconnect_after_failures = 2;
-    pipeline p(cfg_, limits);
-    auto& [spool, fwd, w] = p;
-    ASSERT_TRUE(w.submit_and_wait(make_audit("first"), 5s).ok);
-    ASSERT_TRUE(eventually([&] { return tally() == expect_tally(1); })) << tally();
-    const auto old_pid = forwarder_pid();
-    ASSERT_FALSE(old_pid.empty());
-    refuse_inserts_from(old_pid, "P0001");
-    for (int i = 0; i < 5; ++i) ASSERT_TRUE(w.try_submit(make_audit("later")));
-    ASSERT_TRUE(eventually([&] { return tally() == expect_tally(6); }, 30s))
-        << tally() << " " << fwd.status().last_error.value_or("");
-    EXPECT_GE(fwd.stats().errors.load(), 2u);
-    EXPECT_NE(forwarder_pid(), old_pid);
-    EXPECT_TRUE(chain_verifies());
+    EXPECT_GE(delivered_through_a_new_connection(limits, "P0001").errors, 2u);
 }
 
 }  // namespace

@@ -31,6 +31,15 @@ class PgStore : public ::testing::Test {
     static pg_cluster& cluster() { return pg_cluster::shared(); }
     std::string dsn(const std::string& user = "postgres") const { return cluster().dsn(user, db_); }
     std::string sql(const std::string& q) const { return cluster().psql(q, "postgres", db_); }
+    // `statements` as an attacker with superuser would run them (replica mode: the append-only
+    // triggers off); verify must then stop at `seq` with `status`.
+    void expect_verify_stops(pg_store& s, const std::string& statements, std::int64_t seq,
+                             verify_status status = verify_status::modified) const {
+        sql("BEGIN; SET LOCAL session_replication_role = replica; " + statements + "; COMMIT");
+        const auto v = verify(s);
+        EXPECT_EQ(v.status, status) << statements;
+        EXPECT_EQ(v.broken_seq, seq) << statements;
+    }
     // Rows spooled (chained) locally, as the writer would commit them: seq 1..n.
     std::vector<stored_event> spooled(std::size_t n, const std::string& chain = "pod-a") {
         std::vector<event> batch;
@@ -208,11 +217,9 @@ TEST_F(PgStore, ForwardedRowsKeepTheirTraceIdAndVerify) {
     auto v = verify(s);
     EXPECT_TRUE(v.ok()) << v.detail;
     EXPECT_EQ(v.count, 3);
-    sql("BEGIN; SET LOCAL session_replication_role = replica; UPDATE security_audit SET trace_id "
-        "= '4bf92f3577b34da6a3ce929d0e0e4736' WHERE seq = 2; COMMIT");
-    v = verify(s);
-    EXPECT_EQ(v.status, verify_status::modified);
-    EXPECT_EQ(v.broken_seq, 2);
+    expect_verify_stops(
+        s, "UPDATE security_audit SET trace_id = '4bf92f3577b34da6a3ce929d0e0e4736' WHERE seq = 2",
+        2);
 }
 
 // What version 3 changed, undone: event_id unique again, the version row gone.
@@ -436,17 +443,12 @@ TEST_F(PgStore, NumbersJsonbRespellsVerifyAndAnEditedOneIsFound) {
     auto v = verify(s);
     EXPECT_TRUE(v.ok()) << v.detail;
     EXPECT_EQ(v.count, 3);
-    sql("BEGIN; SET LOCAL session_replication_role = replica; UPDATE audit_log SET changes = "
-        "jsonb_set(changes, '{qty}', '101') WHERE seq = 1; COMMIT");
-    v = verify(s);
-    EXPECT_EQ(v.status, verify_status::modified);
-    EXPECT_EQ(v.broken_seq, 1);
-    sql("BEGIN; SET LOCAL session_replication_role = replica; UPDATE audit_log SET changes = "
-        "changes_text::jsonb WHERE seq = 1; UPDATE security_audit SET details = "
-        "'{\"attempts\":3.5}' WHERE seq = 2; COMMIT");
-    v = verify(s);
-    EXPECT_EQ(v.status, verify_status::modified);
-    EXPECT_EQ(v.broken_seq, 2);
+    expect_verify_stops(
+        s, "UPDATE audit_log SET changes = jsonb_set(changes, '{qty}', '101') WHERE seq = 1", 1);
+    expect_verify_stops(s,
+                        "UPDATE audit_log SET changes = changes_text::jsonb WHERE seq = 1; UPDATE "
+                        "security_audit SET details = '{\"attempts\":3.5}' WHERE seq = 2",
+                        2);
 }
 
 TEST_F(PgStore, VerifyFindsAnEditedTypedColumnADeletedRowAndACutTail) {
@@ -457,20 +459,15 @@ TEST_F(PgStore, VerifyFindsAnEditedTypedColumnADeletedRowAndACutTail) {
     EXPECT_EQ(s.checkpoints().size(), 1u);
     ASSERT_TRUE(verify(s, s.checkpoints()).ok());
     // The maintenance path (superuser, replica mode) is how an attacker with superuser edits.
-    sql("BEGIN; SET LOCAL session_replication_role = replica; UPDATE audit_log SET changes = "
-        "'{\"price\":0}' WHERE seq = 4; COMMIT");
-    auto v = verify(s);
-    EXPECT_EQ(v.status, verify_status::modified);
-    EXPECT_EQ(v.broken_seq, 4);
-    sql("BEGIN; SET LOCAL session_replication_role = replica; UPDATE audit_log SET changes = "
-        "changes_text::jsonb WHERE seq = 4; DELETE FROM audit_log WHERE seq = 7; COMMIT");
-    v = verify(s);
-    EXPECT_EQ(v.status, verify_status::gap);
-    EXPECT_EQ(v.broken_seq, 7);
+    expect_verify_stops(s, "UPDATE audit_log SET changes = '{\"price\":0}' WHERE seq = 4", 4);
+    expect_verify_stops(s,
+                        "UPDATE audit_log SET changes = changes_text::jsonb WHERE seq = 4; DELETE "
+                        "FROM audit_log WHERE seq = 7",
+                        7, verify_status::gap);
     sql("BEGIN; SET LOCAL session_replication_role = replica; DELETE FROM audit_log WHERE seq > "
         "6; DELETE FROM security_audit WHERE seq > 6; COMMIT");
     EXPECT_TRUE(verify(s).ok());  // the chain alone cannot tell
-    v = verify(s, s.checkpoints());
+    const auto v = verify(s, s.checkpoints());
     EXPECT_EQ(v.status, verify_status::truncated);
 }
 
