@@ -1,6 +1,7 @@
 #include "agent/otlp.hpp"
 
 #include <algorithm>
+#include <charconv>
 
 #include "util/json_escape.hpp"
 
@@ -16,34 +17,49 @@ bool all_zero(const util::span_id& id) {
     return std::all_of(id.begin(), id.end(), [](std::uint8_t b) { return b == 0; });
 }
 
+// error.type of a span whose response had `status` (0: none): the failure's label, else the
+// status code as text for a 5xx, or a 4xx when `four_xx` (client spans: the OpenTelemetry HTTP
+// conventions count a 4xx as the client's error, not the server's); empty: no error.
+std::string_view error_of(const span_pair& p, int status, bool four_xx, char (&buf)[8]) {
+    if (!p.error_type.empty()) return p.error_type;
+    if (status >= 500 || (four_xx && status >= 400)) {
+        const auto r = std::to_chars(buf, buf + sizeof buf, status);
+        return {buf, static_cast<std::size_t>(r.ptr - buf)};
+    }
+    return {};
+}
+
 // What both encodings write, told to a sink span by span, without building anything in
 // between: a sampled request costs its encoding, not a tree of temporary strings.
-//   sink.begin(trace, id, parent (nullptr: none), method, route, kind, start, end)
+//   sink.begin(trace, id, parent (nullptr: none), method, route ("": none), kind, start, end)
 //   sink.attr(key, string_view) / sink.attr(key, std::int64_t)
 //   sink.end(status)
 template <class Sink>
 void describe(const span_pair& p, Sink& sink) {
+    char buf[8];
     sink.begin(p.trace, p.server_span, all_zero(p.parent) ? nullptr : &p.parent, p.method, p.route,
                span_kind_server, p.start_ns, p.end_ns);
     sink.attr("http.request.method", p.method);
-    sink.attr("http.route", p.route);
+    if (!p.route.empty()) sink.attr("http.route", p.route);
     sink.attr("url.path", p.path);
     sink.attr("url.scheme", "http");
     sink.attr("network.peer.address", p.peer);
     if (p.status) sink.attr("http.response.status_code", std::int64_t{p.status});
-    if (!p.error_type.empty()) sink.attr("error.type", p.error_type);
-    // Server spans: a 5xx is an error, a 4xx is the client's (OpenTelemetry HTTP conventions).
-    sink.end(p.status >= 500 ? status_error : status_unset);
+    // Server spans: a 5xx or a failure is an error, a 4xx is the client's.
+    auto error = error_of(p, p.status, false, buf);
+    if (!error.empty()) sink.attr("error.type", error);
+    sink.end(error.empty() ? status_unset : status_error);
     if (!p.upstream_start_ns) return;  // the app was never reached
     sink.begin(p.trace, p.client_span, &p.server_span, p.method, p.route, span_kind_client,
                p.upstream_start_ns, std::max(p.upstream_end_ns, p.upstream_start_ns));
     sink.attr("http.request.method", p.method);
     sink.attr("server.address", p.upstream_host);
     sink.attr("server.port", std::int64_t{p.upstream_port});
-    if (p.status && p.error_type.empty())
-        sink.attr("http.response.status_code", std::int64_t{p.status});
-    if (!p.error_type.empty()) sink.attr("error.type", p.error_type);
-    sink.end(p.status >= 400 || !p.error_type.empty() ? status_error : status_unset);
+    if (p.upstream_status) sink.attr("http.response.status_code", std::int64_t{p.upstream_status});
+    // Client spans: a 4xx, a 5xx or a failure is an error.
+    error = error_of(p, p.upstream_status, true, buf);
+    if (!error.empty()) sink.attr("error.type", error);
+    sink.end(error.empty() ? status_unset : status_error);
 }
 
 // --- protobuf: varints, length-delimited fields, fixed64 -------------------------------
@@ -133,9 +149,10 @@ struct protobuf_sink {
         bytes_field(span, 1, id_bytes(trace));
         bytes_field(span, 2, id_bytes(id));
         if (parent) bytes_field(span, 4, id_bytes(*parent));
-        tag(span, 5, 2);  // name: "<METHOD> <route>"
-        varint(span, method.size() + 1 + route.size());
-        span.append(method).append(1, ' ').append(route);
+        tag(span, 5, 2);  // name: "<METHOD> <route>", or "<METHOD>" without a route
+        varint(span, method.size() + (route.empty() ? 0 : 1 + route.size()));
+        span.append(method);
+        if (!route.empty()) span.append(1, ' ').append(route);
         varint_field(span, 6, static_cast<std::uint64_t>(kind));
         fixed64_field(span, 7, start);
         fixed64_field(span, 8, end);
@@ -196,8 +213,10 @@ struct json_sink {
         }
         out += ",\"name\":\"";
         util::append_json_escaped(out, method);
-        out.push_back(' ');
-        util::append_json_escaped(out, route);
+        if (!route.empty()) {
+            out.push_back(' ');
+            util::append_json_escaped(out, route);
+        }
         out += "\",\"kind\":" + std::to_string(kind);
         out += ",\"startTimeUnixNano\":\"" + std::to_string(start) + "\"";
         out += ",\"endTimeUnixNano\":\"" + std::to_string(end) + "\",\"attributes\":[";

@@ -4,11 +4,14 @@
 // types, no protobuf library) or as OTLP/JSON (ids in hex, 64-bit integers as strings, enums
 // as numbers). Pure functions; thread-safe.
 //
-// Per request: a SERVER span (the client's request, named "<METHOD> <route template>", parent
-// the caller's span when a traceparent was continued) and under it a CLIENT span (the request
-// to the app; its id is the parent the app received). Attributes follow the OpenTelemetry HTTP
-// semantic conventions: http.request.method, http.route, url.path, url.scheme,
-// http.response.status_code, network.peer.address, server.address, server.port, error.type.
+// Per request: a SERVER span (the client's request, named "<METHOD> <route template>", or
+// "<METHOD>" alone for a request no template matched, parent the caller's span when a
+// traceparent was continued) and under it a CLIENT span (the request to the app; its id is the
+// parent the app received). Attributes and status follow the OpenTelemetry HTTP semantic
+// conventions: http.request.method, http.route, url.path, url.scheme,
+// http.response.status_code, network.peer.address, server.address, server.port, error.type
+// (the failure's label, else the status code as text: a 5xx on both spans, a 4xx on the
+// client span only); the span's status is ERROR exactly when it has an error.type.
 
 #include <cstdint>
 #include <string>
@@ -29,13 +32,17 @@ struct span_pair {
     std::uint64_t upstream_start_ns = 0;  // request sent to the app; 0: never reached
     std::uint64_t upstream_end_ns = 0;
     std::string method;
-    std::string route;  // the template (or the unmatched label)
+    std::string route;  // the template; empty: no template matched
     std::string path;   // without the query string
     std::string peer;   // the client's address
     std::string upstream_host;
     std::uint16_t upstream_port = 0;
-    int status = 0;
-    std::string error_type;  // empty: none
+    int status = 0;           // what the client got; 0: no response (the client left first)
+    int upstream_status = 0;  // the app's final response status; 0: it never answered
+    // A failure other than the status itself (the metrics' error_type label: upstream_reset,
+    // client_abort, ...); empty when none, or when the status says it all (the app's 4xx or
+    // 5xx, the proxy's own 4xx refusal).
+    std::string error_type;
 };
 
 struct otlp_resource {

@@ -88,7 +88,9 @@ span_pair spans_of(const routes::request_record& r) {
         p.upstream_end_ns = p.end_ns;
     }
     p.method.assign(r.method);
-    p.route.assign(r.route_label);
+    // A request no template matched has no http.route, and its span is named by the method
+    // alone (the OpenTelemetry HTTP conventions), not by the metrics' "unmatched" label.
+    if (r.route != routes::unmatched_route) p.route.assign(r.route_label);
     p.path = r.path;
     p.peer = r.client_ip;
     const std::string_view up = r.upstream;
@@ -101,9 +103,30 @@ span_pair spans_of(const routes::request_record& r) {
     } else {
         p.upstream_host.assign(up);
     }
-    p.status = r.status;
-    if (r.error != routes::error_type::none) p.error_type.assign(routes::error_label(r.error));
+    // 499 is what the metrics and the access log record when the client left first: sidelight
+    // never sent it, so the server span has no status code then.
+    p.status = r.error == routes::error_type::client_abort ? 0 : r.status;
+    p.upstream_status = r.upstream_status;
+    switch (r.error) {
+        case routes::error_type::none:
+        case routes::error_type::client_error:  // the app's 4xx or 5xx: its status says it
+        case routes::error_type::server_error:
+        case routes::error_type::bad_request:  // the proxy's own 4xx refusal
+            break;
+        default:
+            p.error_type.assign(routes::error_label(r.error));
+    }
     return p;
+}
+
+std::string export_head(const config::otlp_config& otlp, std::size_t body_size) {
+    // Host: the target's authority, an IPv6 literal in brackets (RFC 9110 7.2, RFC 3986 3.2.2).
+    return "POST " + otlp.path + " HTTP/1.1\r\nHost: " + otlp.target.to_string() +
+           "\r\nContent-Type: " +
+           (otlp.encoding == config::otlp_encoding::json ? "application/json"
+                                                         : "application/x-protobuf") +
+           "\r\nContent-Length: " + std::to_string(body_size) +
+           "\r\nUser-Agent: sidelight/" SIDELIGHT_VERSION "\r\n\r\n";
 }
 
 span_exporter::span_exporter(const config::tracing_config& cfg, prometheus::Registry& registry)
@@ -224,13 +247,7 @@ void span_exporter::close_connection() {
 bool span_exporter::send(const std::string& body, clock::time_point until, std::string& error) {
     const auto deadline = std::min(clock::now() + cfg_.otlp.timeout, until);
     const auto& t = cfg_.otlp.target;
-    std::string request =
-        "POST " + cfg_.otlp.path + " HTTP/1.1\r\nHost: " + t.host + ":" + std::to_string(t.port) +
-        "\r\nContent-Type: " +
-        (cfg_.otlp.encoding == config::otlp_encoding::json ? "application/json"
-                                                           : "application/x-protobuf") +
-        "\r\nContent-Length: " + std::to_string(body.size()) +
-        "\r\nUser-Agent: sidelight/" SIDELIGHT_VERSION "\r\n\r\n";
+    std::string request = export_head(cfg_.otlp, body.size());
     request += body;
     for (int attempt = 0; attempt < 2; ++attempt) {
         const bool reused = fd_ >= 0;

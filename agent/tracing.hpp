@@ -71,4 +71,7 @@ class span_exporter {
 // The span pair of one request (its trace must be active).
 span_pair spans_of(const routes::request_record& r);
 
+// The head of one export request to the collector (POST, Host, Content-Type, Content-Length).
+std::string export_head(const config::otlp_config& otlp, std::size_t body_size);
+
 }  // namespace sidelight::agent

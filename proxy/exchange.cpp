@@ -181,6 +181,7 @@ template <class Upstream>
 task<client_session::next> client_session::deliver_response(exchange_state& x) {
     record_.upstream_header = steady::now();
     const int status = x.response->get().result_int();
+    record_.upstream_status = status;     // kept when the client gets another status, or none
     if (strict(audit_phase::response)) {  // nothing reaches the client before the commit
         if (!co_await hold_response(status))
             co_return co_await send_error(proxy_answer::audit_unavailable, false);

@@ -65,6 +65,7 @@ struct request_timing {
     bool route_configured = false;  // matched a configured template (not normalized)
     std::string_view upstream;      // the app's address once the request was sent ("" if never)
     int status = 0;                 // what the client got; 499 when it went away first
+    int upstream_status = 0;        // the app's final response status (0: it never answered)
     error_type error = error_type::none;
     std::uint64_t bytes_in = 0;   // request body bytes read from the client
     std::uint64_t bytes_out = 0;  // response body bytes written to the client

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -139,6 +140,68 @@ TEST(TracingTest, AValidCallerContextIsContinuedAndSidelightsSpansSitBetween) {
         metrics = scrape_metrics(proc->admin_port());
         return sample_value(metrics, "sidelight_tracing_spans_exported_total") == 2;
     })) << metrics;
+}
+
+// The spans' status codes and errors (OpenTelemetry HTTP conventions): the app's 500 is on the
+// client span with its code; a body cut off after the 200 head was relayed is an error on both
+// spans, with the 200 the client got; a request no template matched is named by its method.
+TEST(TracingTest, TheSpansTellTheAppsAnswerAndAFailureAfterIt) {
+    temp_dir dir;
+    fake_upstream app([](const wire_message& m) {
+        if (m.start_line.find("/api/products/1 ") != std::string::npos)  // 5 of 100 bytes
+            return fake_reply{"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort", true};
+        if (m.start_line.find("/api/products/2 ") != std::string::npos)
+            return fake_reply{simple_response(500, "boom")};
+        return fake_reply{simple_response(200, "ok")};
+    });
+    fake_upstream collector;
+    auto proc = sidelight_process::run(dir, tracing_config(app.port(), collector.port()));
+    for (const char* path : {"/api/products/1", "/api/products/2", "/elsewhere"}) {
+        auto c = connection::connect(proc->proxy_port());
+        c.send(std::string("GET ") + path + " HTTP/1.1\r\nHost: a\r\n\r\n");
+        c.read_message(true, false, 5s);  // the first is cut off: the connection is aborted
+    }
+    ASSERT_TRUE(eventually([&] { return spans_received(collector).size() == 6; }, 5s));
+    const auto spans = spans_received(collector);
+    // Each request's server span, by its url.path, with the client span under it.
+    std::map<std::string, std::pair<json::object, json::object>> by_path;
+    for (const auto& s : spans) {
+        if (s.at("kind").as_int64() != 2) continue;
+        for (const auto& c : spans) {
+            if (c.at("kind").as_int64() == 3 && str(c, "parentSpanId") == str(s, "spanId"))
+                by_path[attribute(s, "url.path")] = {s, c};
+        }
+    }
+    ASSERT_EQ(by_path.size(), 3u);
+    const auto code = [](const json::object& span) {
+        return span.at("status").as_object().at("code").as_int64();
+    };
+    {  // cut off after the 200 head went to the client
+        const auto& [server, client] = by_path.at("/api/products/1");
+        EXPECT_EQ(attribute(server, "http.response.status_code"), "200");
+        EXPECT_EQ(attribute(server, "error.type"), "upstream_reset");
+        EXPECT_EQ(code(server), 2);
+        EXPECT_EQ(attribute(client, "http.response.status_code"), "200");
+        EXPECT_EQ(attribute(client, "error.type"), "upstream_reset");
+        EXPECT_EQ(code(client), 2);
+    }
+    {  // the app's 500, relayed
+        const auto& [server, client] = by_path.at("/api/products/2");
+        EXPECT_EQ(attribute(server, "http.response.status_code"), "500");
+        EXPECT_EQ(attribute(server, "error.type"), "500");
+        EXPECT_EQ(code(server), 2);
+        EXPECT_EQ(attribute(client, "http.response.status_code"), "500");
+        EXPECT_EQ(attribute(client, "error.type"), "500");
+        EXPECT_EQ(code(client), 2);
+    }
+    {  // no template: no http.route, named "GET"
+        const auto& [server, client] = by_path.at("/elsewhere");
+        EXPECT_EQ(str(server, "name"), "GET");
+        EXPECT_EQ(str(client, "name"), "GET");
+        EXPECT_EQ(attribute(server, "http.route"), "");
+        EXPECT_EQ(code(server), 0);
+        EXPECT_EQ(code(client), 0);
+    }
 }
 
 TEST(TracingTest, NoneOrAnInvalidContextStartsANewTraceAndDropsTracestate) {
