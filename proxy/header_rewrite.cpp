@@ -240,10 +240,15 @@ void append_trace(std::string& out, const util::trace_context& trace,
     out += "traceparent: ";
     trace.write_traceparent(out);
     out += "\r\n";
+    // The caller's tracestate, checked (an invalid one is dropped whole, the traceparent still
+    // holds) and cut to 512 characters (util::append_tracestate).
     if (trace.has_parent && !origin.tracestate.empty()) {
+        const auto mark = out.size();
         out += "tracestate: ";
-        out += origin.tracestate;
-        out += "\r\n";
+        if (util::append_tracestate(out, origin.tracestate))
+            out += "\r\n";
+        else
+            out.resize(mark);
     }
 }
 

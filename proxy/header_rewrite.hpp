@@ -85,7 +85,8 @@ void begin_trace(const request_origin& origin, const config::tracing_config& tra
                  util::trace_context& trace);
 
 // "traceparent: 00-<trace>-<sidelight's client span>-<flags>" and CRLF, then the client's
-// tracestate when its trace was continued (a new trace drops it, as W3C asks).
+// tracestate when its trace was continued (a new trace drops it, as W3C asks), checked and cut
+// to size by util::append_tracestate (an invalid one is not sent).
 void append_trace(std::string& out, const util::trace_context& trace, const request_origin& origin);
 
 // One pass over a response's fields: removes the hop-by-hop fields and X-Request-Id. Returns

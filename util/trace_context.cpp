@@ -116,4 +116,99 @@ std::string trace_context::trace_hex() const {
     return active ? to_hex(trace) : std::string();
 }
 
+namespace {
+
+constexpr std::size_t tracestate_max_members = 32;
+constexpr std::size_t tracestate_max_chars = 512;
+constexpr std::size_t tracestate_long_member = 128;
+
+bool lcalpha(char c) {
+    return c >= 'a' && c <= 'z';
+}
+bool key_char(char c) {
+    return lcalpha(c) || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '*' || c == '/';
+}
+
+// key = simple-key / multi-tenant-key
+//   simple-key       = lcalpha 0*255( lcalpha / DIGIT / "_" / "-"/ "*" / "/" )
+//   multi-tenant-key = tenant-id "@" system-id
+//   tenant-id        = ( lcalpha / DIGIT ) 0*240( lcalpha / DIGIT / "_" / "-"/ "*" / "/" )
+//   system-id        = lcalpha 0*13( lcalpha / DIGIT / "_" / "-"/ "*" / "/" )
+bool valid_tracestate_key(std::string_view key) {
+    const auto rest_ok = [](std::string_view s) {
+        return std::all_of(s.begin(), s.end(), key_char);
+    };
+    const auto at = key.find('@');
+    if (at == std::string_view::npos)
+        return !key.empty() && key.size() <= 256 && lcalpha(key[0]) && rest_ok(key.substr(1));
+    const auto tenant = key.substr(0, at), system = key.substr(at + 1);
+    return !tenant.empty() && tenant.size() <= 241 &&
+           (lcalpha(tenant[0]) || (tenant[0] >= '0' && tenant[0] <= '9')) && rest_ok(tenant) &&
+           !system.empty() && system.size() <= 14 && lcalpha(system[0]) && rest_ok(system);
+}
+
+// value = 0*255(chr) nblk-chr; nblk-chr = %x21-2B / %x2D-3C / %x3E-7E; chr = %x20 / nblk-chr
+bool valid_tracestate_value(std::string_view value) {
+    if (value.empty() || value.size() > 256 || value.back() == ' ') return false;
+    return std::all_of(value.begin(), value.end(),
+                       [](char c) { return c >= 0x20 && c <= 0x7e && c != ',' && c != '='; });
+}
+
+std::string_view trim_ows(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+}  // namespace
+
+bool append_tracestate(std::string& out, std::string_view list) {
+    // The members, as views into `list`: no allocation.
+    std::array<std::string_view, tracestate_max_members> members;
+    std::array<std::size_t, tracestate_max_members> key_size{};
+    std::size_t n = 0;
+    for (std::size_t pos = 0; pos <= list.size();) {
+        auto comma = list.find(',', pos);
+        if (comma == std::string_view::npos) comma = list.size();
+        const auto member = trim_ows(list.substr(pos, comma - pos));
+        pos = comma + 1;
+        if (member.empty()) continue;  // an empty member (OWS only) is allowed, and dropped
+        if (n == members.size()) return false;
+        const auto eq = member.find('=');
+        if (eq == std::string_view::npos || !valid_tracestate_key(member.substr(0, eq)) ||
+            !valid_tracestate_value(member.substr(eq + 1)))
+            return false;
+        for (std::size_t i = 0; i < n; ++i) {
+            if (members[i].substr(0, key_size[i]) == member.substr(0, eq)) return false;
+        }
+        members[n] = member;
+        key_size[n++] = eq;
+    }
+    std::array<bool, tracestate_max_members> kept{};
+    std::size_t chars = 0, count = n;  // of the members kept
+    for (std::size_t i = 0; i < n; ++i) {
+        kept[i] = true;
+        chars += members[i].size();
+    }
+    const auto fits = [&] { return count == 0 || chars + count - 1 <= tracestate_max_chars; };
+    // Too long: members over 128 characters go first, from the end, then any from the end.
+    for (int pass = 0; pass < 2 && !fits(); ++pass) {
+        for (std::size_t i = n; i-- > 0 && !fits();) {
+            if (!kept[i] || (pass == 0 && members[i].size() <= tracestate_long_member)) continue;
+            kept[i] = false;
+            chars -= members[i].size();
+            --count;
+        }
+    }
+    if (count == 0) return false;
+    bool first = true;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (!kept[i]) continue;
+        if (!first) out.push_back(',');
+        first = false;
+        out.append(members[i]);
+    }
+    return true;
+}
+
 }  // namespace sidelight::util

@@ -30,6 +30,14 @@ struct traceparent {
 // The caller's context, or false when `value` is not a valid traceparent.
 bool parse_traceparent(std::string_view value, traceparent& out);
 
+// Appends the `tracestate` list `list` (the caller's lines joined with ',') as it may be sent
+// on (W3C Trace Context level 1, 3.3): its members without the empty ones, joined with ','.
+// Nothing is appended, and false returned, when the list is invalid as a whole (a member
+// that is not key=value by the grammar, a key twice, more than 32 members) or empty. A list
+// over 512 characters loses its members over 128 characters first, from the end, then
+// members from the end, until it fits.
+bool append_tracestate(std::string& out, std::string_view list);
+
 // How a trace sidelight starts is sampled. parent_based: a caller's sampled flag decides, and
 // `ratio` decides for a new trace; ratio: `ratio` decides every trace, by its trace id.
 enum class sampler : std::uint8_t { parent_based, always, never, ratio };

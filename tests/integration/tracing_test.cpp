@@ -204,6 +204,32 @@ TEST(TracingTest, TheSpansTellTheAppsAnswerAndAFailureAfterIt) {
     }
 }
 
+// The caller's tracestate is checked (W3C Trace Context 3.3): empty members are dropped, and
+// an invalid list is dropped whole while the traceparent is still continued.
+TEST(TracingTest, AnInvalidTracestateIsDroppedAndTheTraceStillContinued) {
+    temp_dir dir;
+    auto app = ok_app();
+    fake_upstream collector;
+    auto proc = sidelight_process::run(dir, tracing_config(app.port(), collector.port()));
+    const std::string tp =
+        std::string("traceparent: 00-") + caller_trace + "-" + caller_span + "-01\r\n";
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"tracestate: a=1, ,b=2\r\ntracestate: \r\n", "a=1,b=2"},
+        {"tracestate: a=1\r\ntracestate: a=2\r\n", ""},  // a key twice
+        {"tracestate: Vendor=1\r\n", ""},                // not a key
+        {"tracestate: a=b=c\r\n", ""},                   // not a value
+    };
+    for (const auto& [lines, sent] : cases) {
+        auto c = connection::connect(proc->proxy_port());
+        c.send("GET /api/products/1 HTTP/1.1\r\nHost: a\r\n" + tp + lines + "\r\n");
+        ASSERT_TRUE(c.read_message(true, false, 5s));
+        const auto got = app.requests().back().message;
+        EXPECT_EQ(got.header("traceparent").substr(3, 32), caller_trace) << lines;
+        EXPECT_EQ(got.header_count("tracestate"), sent.empty() ? 0u : 1u) << lines;
+        EXPECT_EQ(got.header("tracestate"), sent) << lines;
+    }
+}
+
 TEST(TracingTest, NoneOrAnInvalidContextStartsANewTraceAndDropsTracestate) {
     temp_dir dir;
     auto app = ok_app();

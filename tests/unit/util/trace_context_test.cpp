@@ -5,6 +5,7 @@
 
 #include <set>
 #include <string>
+#include <vector>
 
 namespace sidelight::util {
 namespace {
@@ -108,6 +109,90 @@ TEST(TraceContextTest, ANewTraceIsRandomAndSampledByRatio) {
 TEST(TraceContextTest, AnInactiveContextHasNoTraceId) {
     trace_context t;
     EXPECT_EQ(t.trace_hex(), "");
+}
+
+// What append_tracestate() sends on for `list`; "<none>" when it sends nothing.
+std::string tracestate(std::string_view list) {
+    std::string out = "prefix:";
+    if (!append_tracestate(out, list)) {
+        EXPECT_EQ(out, "prefix:") << "nothing is appended when nothing is sent";
+        return "<none>";
+    }
+    return out.substr(7);
+}
+
+TEST(TracestateTest, ValidMembersPassAndEmptyOnesAreDropped) {
+    EXPECT_EQ(tracestate("vendor=abc,other=1"), "vendor=abc,other=1");
+    EXPECT_EQ(tracestate(" rojo=00f067aa0ba902b7 ,\t congo=t61rcWkgMzE"),
+              "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE");
+    EXPECT_EQ(tracestate(",a=1,, \t ,b=2,"), "a=1,b=2");  // empty members (OWS only)
+    EXPECT_EQ(tracestate("a=x y"), "a=x y");              // inner space in a value
+    EXPECT_EQ(tracestate("a= x"), "a= x");                // a value may start with one
+    EXPECT_EQ(tracestate("a_1-*/=!~"), "a_1-*/=!~");
+    EXPECT_EQ(tracestate("0tenant@sys-1=v,t@s=v"), "0tenant@sys-1=v,t@s=v");  // multi-tenant
+    EXPECT_EQ(tracestate(std::string(256, 'k') + "=v"), std::string(256, 'k') + "=v");
+    EXPECT_EQ(tracestate("k=" + std::string(256, 'v')), "k=" + std::string(256, 'v'));
+    EXPECT_EQ(tracestate(""), "<none>");
+    EXPECT_EQ(tracestate(" , ,"), "<none>");
+}
+
+TEST(TracestateTest, AnInvalidMemberDropsTheWholeList) {
+    for (const std::string& bad : std::vector<std::string>{
+             "a=1,noequals",
+             "a=1,=v",                            // no key
+             "a=1,k=",                            // no value
+             "Upper=1",                           // keys are lower case
+             "1abc=1",                            // a simple key starts with a letter
+             "a b=1",                             // a space in the key
+             "a =1",                              // ... before '='
+             "k=v\x7f",                           // DEL
+             "k=a=b",                             // '=' in a value
+             "k=\x01",                            // a control character
+             "@sys=v",                            // no tenant
+             "t@=v",                              // no system
+             "t@0sys=v",                          // a system id starts with a letter
+             "t@" + std::string(15, 's') + "=v",  // a system id is 14 characters at most
+             std::string(242, 't') + "@s=v",      // a tenant id 241
+             std::string(257, 'k') + "=v",        // a key 256
+             "k=" + std::string(257, 'v'),        // a value 256
+             "a@b@c=v",
+         }) {
+        EXPECT_EQ(tracestate("ok=1," + bad), "<none>") << bad;
+    }
+    EXPECT_EQ(tracestate("k=v \t"), "k=v");  // trailing OWS belongs to the list, not the value
+}
+
+TEST(TracestateTest, ADuplicateKeyOrMoreThan32MembersDropTheList) {
+    EXPECT_EQ(tracestate("a=1,b=2,a=3"), "<none>");
+    EXPECT_EQ(tracestate("t@s=1,t@s=2"), "<none>");
+    EXPECT_EQ(tracestate("a=1,ab=2"), "a=1,ab=2");  // a key that starts like another is not it
+    std::string list;
+    for (int i = 0; i < 32; ++i) list += (i ? ",k" : "k") + std::to_string(i) + "=v";
+    EXPECT_EQ(tracestate(list), list);
+    EXPECT_EQ(tracestate(list + ","), list);  // an empty member does not count
+    EXPECT_EQ(tracestate(list + ",k32=v"), "<none>");
+}
+
+TEST(TracestateTest, AListOver512CharactersLosesLongMembersFirstThenFromTheEnd) {
+    const auto member = [](char key, std::size_t size) {  // `size` characters in all
+        return std::string(1, key) + "=" + std::string(size - 2, 'v');
+    };
+    // 100 + 200 + 100 + 150 + 3 commas = 553: the long ones go from the end, the 150 first.
+    const auto a = member('a', 100), b = member('b', 200), c = member('c', 100),
+               d = member('d', 150);
+    EXPECT_EQ(tracestate(a + "," + b + "," + c + "," + d), a + "," + b + "," + c);
+    // Exactly 512 stays whole.
+    const auto e = member('e', 255), f = member('f', 256);
+    EXPECT_EQ(tracestate(e + "," + f), e + "," + f);
+    // Short members only: from the end until it fits (7 * 80 + 6 > 512, 6 * 80 + 5 fits).
+    std::string list, kept;
+    for (char k = 'a'; k < 'h'; ++k) {
+        list += (list.empty() ? "" : ",") + member(k, 80);
+        if (k < 'g') kept += (kept.empty() ? "" : ",") + member(k, 80);
+    }
+    EXPECT_EQ(tracestate(list), kept);
+    // A single member over 512 (a 256-character key and value): nothing is left to send.
+    EXPECT_EQ(tracestate(std::string(256, 'k') + "=" + std::string(256, 'v')), "<none>");
 }
 
 }  // namespace
