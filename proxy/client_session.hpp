@@ -68,6 +68,7 @@ class client_session {
     bool capture_request(const fields& fields, std::string_view target);
     bool names_captured_field(std::string_view options) const;
     std::optional<proxy_answer> vet_request(request_parser& rp);
+    task<next> refuse(const fields& fields, proxy_answer answer);
     void rewrite_request(exchange_state& x);
     task<bool> send_continue();
     void finish(int status, error_type error);

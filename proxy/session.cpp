@@ -189,13 +189,13 @@ task<client_session::next> client_session::forward(request_parser& rp) {
     const auto path = routes::path_of_target(raw);
     record_.path.assign(path.ok ? path.path : raw.substr(0, raw.find('?')));
     label_route(target);
-    if (!capture_request(req, target))
-        co_return co_await send_error(proxy_answer::bad_request, false);
+    origin_.clear();  // what refuse() reads when the fields were not stripped yet
+    if (!capture_request(req, target)) co_return co_await refuse(req, proxy_answer::bad_request);
     exchange_state x{rp, nullptr, std::nullopt};
     x.client_version = req.version();
     x.client_keep_alive = rp.keep_alive();
     x.head = req.method() == http::verb::head;
-    if (const auto refused = vet_request(rp)) co_return co_await send_error(*refused, false);
+    if (const auto refused = vet_request(rp)) co_return co_await refuse(req, *refused);
     const bool expect_continue = beast::iequals(origin_.expect, "100-continue");
     rewrite_request(x);
     if (expect_continue && !rp.is_done()) {
@@ -210,6 +210,21 @@ task<client_session::next> client_session::forward(request_parser& rp) {
     }
     if (w_.shared.upstream.tls) co_return co_await respond<tls_stream>(x);
     co_return co_await respond<tcp_socket>(x);
+}
+
+// Answers a parsed request refused before rewrite_request(): with tracing on, its trace starts
+// here, so that it has its server span too, continuing the traceparent it sent (still among
+// the fields before strip_request(), in origin_ after).
+task<client_session::next> client_session::refuse(const fields& fields, proxy_answer answer) {
+    if (cfg_.tracing.enabled && !transparent() && !record_.trace.active) {
+        for (const auto& f : fields) {
+            if (f.name() == http::field::unknown &&
+                beast::iequals(f.name_string(), "traceparent") && ++origin_.traceparents == 1)
+                origin_.traceparent.assign(f.value());
+        }
+        begin_trace(origin_, cfg_.tracing, record_.trace);
+    }
+    return send_error(answer, false);
 }
 
 // What refuses a parsed request before it is rewritten: a declared body over the limit, its

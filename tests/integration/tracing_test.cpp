@@ -230,6 +230,32 @@ TEST(TracingTest, AnInvalidTracestateIsDroppedAndTheTraceStillContinued) {
     }
 }
 
+// A request the proxy refuses once its head is parsed, before rewriting it (417 for its
+// Expect), still has its server span, in the caller's trace, and no client span.
+TEST(TracingTest, ARequestRefusedBeforeItIsRewrittenHasItsServerSpan) {
+    temp_dir dir;
+    auto app = ok_app();
+    fake_upstream collector;
+    auto proc = sidelight_process::run(dir, tracing_config(app.port(), collector.port()));
+    auto c = connection::connect(proc->proxy_port());
+    c.send(std::string("GET /api/products/1 HTTP/1.1\r\nHost: a\r\ntraceparent: 00-") +
+           caller_trace + "-" + caller_span + "-01\r\nExpect: later\r\n\r\n");
+    auto res = c.read_message(true, false, 5s);
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 417);
+    EXPECT_EQ(app.request_count(), 0u);
+    ASSERT_TRUE(eventually([&] { return spans_received(collector).size() == 1; }, 5s));
+    const auto span = spans_received(collector)[0];
+    EXPECT_EQ(span.at("kind").as_int64(), 2);
+    EXPECT_EQ(str(span, "traceId"), caller_trace);
+    EXPECT_EQ(str(span, "parentSpanId"), caller_span);
+    EXPECT_EQ(str(span, "name"), "GET /api/products/{id}");
+    EXPECT_EQ(attribute(span, "http.response.status_code"), "417");
+    EXPECT_EQ(attribute(span, "error.type"), "");  // the proxy's 4xx: not a server error
+    ASSERT_TRUE(
+        eventually([&] { return proc->stdout_text().find(caller_trace) != std::string::npos; }));
+}
+
 TEST(TracingTest, NoneOrAnInvalidContextStartsANewTraceAndDropsTracestate) {
     temp_dir dir;
     auto app = ok_app();
