@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <optional>
+
+#include <boost/json/parse.hpp>
 
 #include "util/json_escape.hpp"
 
@@ -278,6 +281,90 @@ std::string encode_json(const otlp_resource& resource, const std::vector<span_pa
     out += "},\"spans\":[";
     for (const auto& p : spans) describe(p, sink);
     out += "]}]}]}";
+    return out;
+}
+
+namespace {
+
+// A protobuf varint at `at`, or nullopt past the end or beyond 10 bytes.
+std::optional<std::uint64_t> read_varint(std::string_view b, std::size_t& at) {
+    std::uint64_t v = 0;
+    for (int shift = 0; shift < 70 && at < b.size(); shift += 7) {
+        const auto byte = static_cast<std::uint8_t>(b[at++]);
+        v |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
+        if ((byte & 0x80) == 0) return v;
+    }
+    return std::nullopt;
+}
+
+// Calls f(field, wire_type, varint value, bytes) for each field of the message `b`; false when
+// it is not a well-formed message.
+template <class F>
+bool each_field(std::string_view b, F&& f) {
+    for (std::size_t at = 0; at < b.size();) {
+        const auto key = read_varint(b, at);
+        if (!key) return false;
+        const auto field = *key >> 3;
+        const auto wire = *key & 7;
+        std::uint64_t value = 0;
+        std::string_view bytes;
+        if (wire == 0) {
+            const auto v = read_varint(b, at);
+            if (!v) return false;
+            value = *v;
+        } else if (wire == 1 || wire == 5) {
+            const std::size_t n = wire == 1 ? 8 : 4;
+            if (b.size() - at < n) return false;
+            at += n;
+        } else if (wire == 2) {
+            const auto n = read_varint(b, at);
+            if (!n || *n > b.size() - at) return false;
+            bytes = b.substr(at, *n);
+            at += *n;
+        } else {
+            return false;
+        }
+        f(field, wire, value, bytes);
+    }
+    return true;
+}
+
+}  // namespace
+
+otlp_partial_success decode_partial_success(std::string_view body, bool json) {
+    otlp_partial_success out;
+    if (json) {
+        boost::system::error_code ec;
+        const auto doc = boost::json::parse(body, ec);
+        const auto* root = ec ? nullptr : doc.if_object();
+        const auto* ps = root ? root->if_contains("partialSuccess") : nullptr;
+        const auto* o = ps ? ps->if_object() : nullptr;
+        if (!o) return out;
+        if (const auto* r = o->if_contains("rejectedSpans")) {  // int64: a string in OTLP/JSON
+            if (r->is_int64()) out.rejected_spans = r->as_int64();
+            if (r->is_uint64()) out.rejected_spans = static_cast<std::int64_t>(r->as_uint64());
+            if (r->is_string()) {
+                const auto& t = r->as_string();
+                std::from_chars(t.data(), t.data() + t.size(), out.rejected_spans);
+            }
+        }
+        if (const auto* m = o->if_contains("errorMessage"); m && m->is_string())
+            out.error_message = m->as_string();
+    } else {
+        otlp_partial_success found;
+        const bool ok = each_field(body, [&](std::uint64_t field, std::uint64_t wire, std::uint64_t,
+                                             std::string_view bytes) {
+            if (field != 1 || wire != 2) return;  // partial_success
+            each_field(bytes,
+                       [&](std::uint64_t f, std::uint64_t w, std::uint64_t v, std::string_view b) {
+                           if (f == 1 && w == 0)
+                               found.rejected_spans = static_cast<std::int64_t>(v);
+                           if (f == 2 && w == 2) found.error_message = b;
+                       });
+        });
+        if (ok) out = std::move(found);
+    }
+    if (out.rejected_spans < 0) out.rejected_spans = 0;
     return out;
 }
 

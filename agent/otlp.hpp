@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "util/trace_context.hpp"
@@ -52,5 +53,14 @@ struct otlp_resource {
 
 std::string encode_protobuf(const otlp_resource& resource, const std::vector<span_pair>& spans);
 std::string encode_json(const otlp_resource& resource, const std::vector<span_pair>& spans);
+
+// The collector's answer to an accepted export (ExportTraceServiceResponse): how many spans it
+// rejected all the same (partial_success.rejected_spans) and why. Zero and "" for an empty
+// body, one without partial_success, or one that is not such a message at all.
+struct otlp_partial_success {
+    std::int64_t rejected_spans = 0;
+    std::string error_message;
+};
+otlp_partial_success decode_partial_success(std::string_view body, bool json);
 
 }  // namespace sidelight::agent

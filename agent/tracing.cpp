@@ -14,6 +14,15 @@
 namespace sidelight::agent {
 namespace {
 
+// The collector's own words, as one log field: printable ASCII without quotes or backslashes,
+// at most 200 characters.
+std::string loggable(std::string_view text) {
+    std::string out;
+    for (const char c : text.substr(0, 200))
+        out += c >= 0x20 && c < 0x7f && c != '"' && c != '\\' ? c : '?';
+    return out;
+}
+
 using clock = std::chrono::steady_clock;
 
 std::uint64_t unix_ns(std::chrono::system_clock::time_point t) {
@@ -138,10 +147,13 @@ span_exporter::span_exporter(const config::tracing_config& cfg, prometheus::Regi
                      .Add({});
     auto& dropped = prometheus::BuildCounter()
                         .Name("sidelight_tracing_spans_dropped_total")
-                        .Help("Spans not exported: the queue was full, or their export failed")
+                        .Help(
+                            "Spans not exported: the queue was full, their export failed, or "
+                            "the collector accepted the export but rejected them")
                         .Register(registry);
     dropped_full_ = &dropped.Add({{"reason", "queue_full"}});
     dropped_failed_ = &dropped.Add({{"reason", "export_failed"}});
+    dropped_rejected_ = &dropped.Add({{"reason", "rejected"}});
     auto& requests = prometheus::BuildCounter()
                          .Name("sidelight_tracing_export_requests_total")
                          .Help("OTLP/HTTP export requests by result")
@@ -209,10 +221,26 @@ void span_exporter::run() {
             const auto body = cfg_.otlp.encoding == config::otlp_encoding::json
                                   ? encode_json(resource_, batch)
                                   : encode_protobuf(resource_, batch);
-            std::string error;
-            if (send(body, deadline, error)) {
+            std::string error, answer;
+            if (send(body, deadline, error, answer)) {
                 requests_ok_->Increment();
-                exported_->Increment(spans);
+                // A 2xx may still reject some spans (OTLP partial_success): not exported.
+                const auto partial = decode_partial_success(
+                    answer, cfg_.otlp.encoding == config::otlp_encoding::json);
+                const double rejected =
+                    std::min(spans, static_cast<double>(partial.rejected_spans));
+                exported_->Increment(spans - rejected);
+                if (rejected > 0) {
+                    dropped_rejected_->Increment(rejected);
+                    const auto now = clock::now();
+                    if (now - last_rejection_warning_ >= std::chrono::minutes(1)) {
+                        last_rejection_warning_ = now;
+                        spdlog::warn(
+                            "event=trace_spans_rejected endpoint={} spans={} reason=\"{}\"",
+                            config::redact_endpoint(cfg_.otlp.endpoint), rejected,
+                            loggable(partial.error_message));
+                    }
+                }
             } else {
                 requests_error_->Increment();
                 dropped_failed_->Increment(spans);
@@ -244,7 +272,8 @@ void span_exporter::close_connection() {
 
 // One POST on the kept-alive connection (a new one when there is none, or the old one turns
 // out closed before anything was answered).
-bool span_exporter::send(const std::string& body, clock::time_point until, std::string& error) {
+bool span_exporter::send(const std::string& body, clock::time_point until, std::string& error,
+                         std::string& answer) {
     const auto deadline = std::min(clock::now() + cfg_.otlp.timeout, until);
     const auto& t = cfg_.otlp.target;
     std::string request = export_head(cfg_.otlp, body.size());
@@ -313,7 +342,10 @@ bool span_exporter::send(const std::string& body, clock::time_point until, std::
         if (!length_known || in.find("\r\nconnection: close", 0) != std::string::npos ||
             in.find("\r\nConnection: close") != std::string::npos)
             close_connection();
-        if (status >= 200 && status < 300) return true;
+        if (status >= 200 && status < 300) {
+            if (length_known) answer = in.substr(head_end + 4, need);
+            return true;
+        }
         error = "the collector answered " + std::to_string(status);
         return false;
     }

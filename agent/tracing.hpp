@@ -48,7 +48,7 @@ class span_exporter {
     void run();
     // One POST, given up at otlp.timeout or `until`, whichever comes first.
     bool send(const std::string& body, std::chrono::steady_clock::time_point until,
-              std::string& error);
+              std::string& error, std::string& answer);
     void close_connection();
 
     config::tracing_config cfg_;
@@ -63,6 +63,8 @@ class span_exporter {
     prometheus::Counter* exported_;
     prometheus::Counter* dropped_full_;
     prometheus::Counter* dropped_failed_;
+    prometheus::Counter* dropped_rejected_;
+    std::chrono::steady_clock::time_point last_rejection_warning_{};
     prometheus::Counter* requests_ok_;
     prometheus::Counter* requests_error_;
     std::thread thread_;

@@ -204,6 +204,31 @@ TEST(TracingTest, TheSpansTellTheAppsAnswerAndAFailureAfterIt) {
     }
 }
 
+// A collector that accepts an export but rejects some of its spans (OTLP partial_success):
+// those are counted as dropped, not exported, and the collector's reason is logged.
+TEST(TracingTest, SpansTheCollectorRejectsAreDroppedNotExported) {
+    temp_dir dir;
+    fake_upstream app;
+    fake_upstream collector([](const wire_message&) {
+        const std::string body =
+            R"({"partialSuccess":{"rejectedSpans":"1","errorMessage":"span too large"}})";
+        return fake_reply{"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+                          std::to_string(body.size()) + "\r\n\r\n" + body};
+    });
+    auto proc = sidelight_process::run(dir, tracing_config(app.port(), collector.port()));
+    auto c = connection::connect(proc->proxy_port());
+    c.send("GET /api/products/7 HTTP/1.1\r\nHost: a\r\n\r\n");
+    ASSERT_TRUE(c.read_message(true));
+    std::string metrics;
+    EXPECT_TRUE(eventually([&] {
+        metrics = scrape_metrics(proc->admin_port());
+        return sample_value(metrics,
+                            R"(sidelight_tracing_spans_dropped_total{reason="rejected"})") == 1;
+    })) << metrics;
+    EXPECT_EQ(sample_value(metrics, "sidelight_tracing_spans_exported_total"), 1) << metrics;
+    EXPECT_TRUE(proc->wait_for_log("span too large"));
+}
+
 // The caller's tracestate is checked (W3C Trace Context 3.3): empty members are dropped, and
 // an invalid list is dropped whole while the traceparent is still continued.
 TEST(TracingTest, AnInvalidTracestateIsDroppedAndTheTraceStillContinued) {

@@ -184,5 +184,30 @@ TEST(OtlpExportTest, TheHostOfAnIPv6CollectorIsInBrackets) {
     EXPECT_NE(head.find("\r\nHost: otel.monitoring:4318\r\n"), std::string::npos) << head;
 }
 
+// The collector's partial_success, in either encoding; anything else is no rejection.
+TEST(OtlpPartialSuccess, DecodesBothEncodingsAndIgnoresOtherBodies) {
+    auto r = decode_partial_success(
+        R"({"partialSuccess":{"rejectedSpans":"3","errorMessage":"too big"}})", true);
+    EXPECT_EQ(r.rejected_spans, 3);
+    EXPECT_EQ(r.error_message, "too big");
+    EXPECT_EQ(
+        decode_partial_success(R"({"partialSuccess":{"rejectedSpans":2}})", true).rejected_spans,
+        2);
+    EXPECT_EQ(decode_partial_success(R"({"partialSuccess":{}})", true).rejected_spans, 0);
+    EXPECT_EQ(decode_partial_success("{}", true).rejected_spans, 0);
+    EXPECT_EQ(decode_partial_success("ok", true).rejected_spans, 0);
+    // ExportTraceServiceResponse { partial_success (1) { rejected_spans (1): 5,
+    // error_message (2): "no" } }
+    const std::string pb("\x0a\x06\x08\x05\x12\x02no", 8);
+    r = decode_partial_success(pb, false);
+    EXPECT_EQ(r.rejected_spans, 5);
+    EXPECT_EQ(r.error_message, "no");
+    EXPECT_EQ(decode_partial_success("", false).rejected_spans, 0);
+    EXPECT_EQ(decode_partial_success("ok", false).rejected_spans, 0);             // not protobuf
+    EXPECT_EQ(decode_partial_success(pb.substr(0, 5), false).rejected_spans, 0);  // cut short
+    // An unknown field before it is skipped.
+    EXPECT_EQ(decode_partial_success(std::string("\x10\x01", 2) + pb, false).rejected_spans, 5);
+}
+
 }  // namespace
 }  // namespace sidelight::agent
