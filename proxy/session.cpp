@@ -20,6 +20,22 @@
 namespace sidelight::proxy {
 namespace {
 
+// Whether an Upgrade field's protocol list names h2c (case-insensitive, RFC 9110 7.8).
+bool names_h2c(std::string_view upgrade) {
+    for (std::size_t pos = 0; pos <= upgrade.size();) {
+        auto comma = upgrade.find(',', pos);
+        if (comma == std::string_view::npos) comma = upgrade.size();
+        auto token = upgrade.substr(pos, comma - pos);
+        while (!token.empty() && (token.front() == ' ' || token.front() == '\t'))
+            token.remove_prefix(1);
+        while (!token.empty() && (token.back() == ' ' || token.back() == '\t'))
+            token.remove_suffix(1);
+        if (beast::iequals(token, "h2c")) return true;
+        pos = comma + 1;
+    }
+    return false;
+}
+
 constexpr std::size_t read_chunk = 4096;
 
 // Beast accepts any byte inside a quoted chunk-extension value, a bare LF included; the
@@ -256,7 +272,12 @@ void client_session::rewrite_request(exchange_state& x) {
     auto& rp = x.request;
     const bool chunked = rp.chunked();
     // `Upgrade: x` together with `Connection: upgrade` (RFC 9110 7.8), on a bodiless request.
-    if (x.client_version >= 11 && rp.is_done() && rp.upgrade() && !origin_.upgrade.empty())
+    // Otherwise the Upgrade field is dropped (hop-by-hop) and the app answers plain HTTP/1.1:
+    // - over a TLS upstream, where the tunnel cannot run (deliver_response);
+    // - for h2c (RFC 9113 3.1 deprecates it): the HTTP/2 requests inside the tunnel would pass
+    //   unseen by route metrics and audit rules.
+    if (x.client_version >= 11 && rp.is_done() && rp.upgrade() && !origin_.upgrade.empty() &&
+        !w_.shared.upstream.tls && !names_h2c(origin_.upgrade))
         x.upgrade = origin_.upgrade;
     if (!transparent() && !w_.shared.trusted_proxies.empty()) {
         resolve_client_ip(peer_, origin_.forwarded_for, w_.shared.trusted_proxies,

@@ -234,6 +234,9 @@ std::vector<std::string> security_event_types(const config::config& cfg) {
 }
 
 void rule_set::add_builtin(const routes::request_record& r, std::vector<derived_event>& out) const {
+    // The proxy's own listener only: through an egress listener a 401, 403 or 429 is the outside
+    // API's answer to the app (an expired key, its rate limit), not an attack from the app.
+    if (listener_ != 0) return;
     const auto& b = cfg_->security.builtin;
     std::string type;
     if (r.status == 401 && b.authn_fail) type = "authn_fail";

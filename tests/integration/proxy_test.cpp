@@ -369,6 +369,27 @@ TEST_F(ProxyTest, StaleKeepAliveConnectionIsRetriedOnceForIdempotentRequests) {
     EXPECT_EQ(posts, 1u);
 }
 
+// h2c is not tunnelled (RFC 9113 3.1 deprecates it; the HTTP/2 requests inside would pass
+// unseen): the app gets a plain HTTP/1.1 request, without the Upgrade field.
+TEST_F(ProxyTest, AnH2cUpgradeIsForwardedAsPlainHttp11) {
+    fake_upstream app;
+    proc_ = sidelight_process::run(dir_, test_config(app.port()));
+    auto c = connect();
+    c.send(
+        "GET /h2 HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: "
+        "H2C\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n");
+    auto res = c.read_message(true);
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 200);
+    ASSERT_TRUE(app.wait_requests(1));
+    const auto got = app.requests().at(0).message;
+    EXPECT_EQ(got.header_count("Upgrade"), 0u);
+    EXPECT_EQ(got.header_count("HTTP2-Settings"), 0u);
+    c.send("GET /after HTTP/1.1\r\nHost: a\r\n\r\n");  // still HTTP/1.1 on this connection
+    ASSERT_TRUE(c.read_message(true));
+    EXPECT_TRUE(app.wait_requests(2));
+}
+
 TEST_F(ProxyTest, HeadRequestGetsHeadersOnly) {
     fake_upstream app([](const wire_message&) {
         return fake_reply{"HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n"};

@@ -334,6 +334,23 @@ TEST_F(TlsUpstreamTest, IngressOverTlsStillForwards) {
     EXPECT_EQ(record(1).listener, 0);
 }
 
+// A WebSocket upgrade cannot be tunnelled over TLS: the API gets a plain request (no Upgrade)
+// and answers it, rather than switching protocols and the app then getting a 502.
+TEST_F(TlsUpstreamTest, AnUpgradeOverTlsIsSentAsAPlainRequest) {
+    start(pki_.ca, "mail.test");
+    auto c = connection::connect(server_->port());
+    const auto res = send(c,
+                          "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: "
+                          "websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                          "Sec-WebSocket-Version: 13\r\n\r\n");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 202);
+    const auto got = app_.requests().at(0);
+    EXPECT_FALSE(got.has("Upgrade"));
+    EXPECT_EQ(got.header("Sec-WebSocket-Key"), "dGhlIHNhbXBsZSBub25jZQ==");
+    EXPECT_EQ(record(1).error, routes::error_type::none);
+}
+
 // (e) The API ends idle connections with a close_notify: the next request still succeeds, on a
 // new connection.
 class TlsIdleCloseTest : public TlsUpstreamTest {

@@ -222,6 +222,23 @@ audit:
     r.rules->evaluate(rec, out);
     ASSERT_EQ(out.size(), 1u);
     EXPECT_EQ(std::get<audit::audit_event>(out[0].ev).action, "INGRESS");
+
+    // The built-in 401/403/429 events judge the proxy's traffic only: through the egress
+    // listener they are the outside API's answers to the app.
+    rec.route = routes::unmatched_route;
+    rec.route_label = routes::unmatched_label;
+    rec.route_configured = false;
+    for (const int status : {401, 403, 429}) {
+        rec.status = status;
+        rec.listener = 1;
+        out.clear();
+        r.rules->evaluate(rec, out);
+        EXPECT_TRUE(out.empty()) << status;
+        rec.listener = 0;
+        r.rules->evaluate(rec, out);
+        ASSERT_EQ(out.size(), 1u) << status;
+        EXPECT_TRUE(std::holds_alternative<audit::security_event>(out[0].ev)) << status;
+    }
 }
 
 }  // namespace
