@@ -44,7 +44,8 @@ void field(std::string& out, std::string_view name, long long value) {
 
 }  // namespace
 
-void format_access_line(std::string& out, const routes::request_record& r) {
+void format_access_line(std::string& out, const routes::request_record& r,
+                        std::string_view listener) {
     out.clear();
     out += "{\"time\":\"";
     append_time(out, r.wall_start);
@@ -68,14 +69,15 @@ void format_access_line(std::string& out, const routes::request_record& r) {
     field(out, "bytes_out", static_cast<long long>(r.bytes_out));
     field(out, "error_type", routes::error_label(r.error));
     field(out, "upstream", r.upstream);
+    if (!listener.empty()) field(out, "listener", listener);
     // A cut inside a UTF-8 sequence leaves a partial one, which the escaper replaces.
     field(out, "user_agent", std::string_view(r.user_agent).substr(0, max_user_agent_bytes));
     out += "}\n";
 }
 
-void write_access_line(const routes::request_record& r) {
+void write_access_line(const routes::request_record& r, std::string_view listener) {
     thread_local std::string line;
-    format_access_line(line, r);
+    format_access_line(line, r, listener);
     std::size_t off = 0;
     while (off < line.size()) {
         const auto n = ::write(STDOUT_FILENO, line.data() + off, line.size() - off);

@@ -80,7 +80,7 @@ void metrics::on_request(const routes::request_record& record) {
     traffic_.refresh(traffic, traffic_generation);
     if (traffic->settings().traffic) cache.record(*traffic, record);
     if (!record.route_configured) unmatched_->Increment();
-    if (access_log_) write_access_line(record);
+    if (access_log_) write_access_line(record, traffic->listener_name(record.listener));
 }
 
 void metrics::on_connection(routes::connection_type type, int delta) {

@@ -48,6 +48,12 @@ class traffic_metrics {
 
     // The metrics settings (without the metric rules, which are not ours).
     const config::metrics_config& settings() const { return settings_; }
+    // The `listener` label of a record's listener ("ingress", an egress name); "" without
+    // egress listeners.
+    std::string_view listener_name(std::size_t listener) const {
+        return listener < listeners_.size() ? std::string_view(listeners_[listener])
+                                            : std::string_view();
+    }
     // Whether `cfg` would build these same families (a reload keeps them then).
     bool same_as(const config::config& cfg) const;
     static std::vector<std::string> listener_names(const config::config& cfg);

@@ -182,6 +182,35 @@ TEST(EgressTest, AWrongCaIsA502UpstreamTlsCountedAsAFailedMail) {
         << proc->stderr_text();
 }
 
+// With egress listeners, each access-log line names its listener (as the metrics' label): the
+// app's own outbound calls are told from the requests it serves.
+TEST(EgressTest, TheAccessLogNamesTheListener) {
+    temp_dir dir;
+    fake_upstream app, sms;
+    const auto sms_port = free_port();
+    auto proc = sidelight_process::run(
+        dir, test_config(app.port(),
+                         "access_log: true\negress:\n  - name: sms\n    listen: "
+                         "127.0.0.1:" +
+                             std::to_string(sms_port) + "\n    upstream: {address: 127.0.0.1:" +
+                             std::to_string(sms.port()) + "}\n"));
+    EXPECT_EQ(http_get(proc->proxy_port(), "/inbound")->status, 200);
+    EXPECT_EQ(http_get(sms_port, "/outbound")->status, 200);
+    ASSERT_TRUE(eventually([&] {
+        return proc->stdout_text().find("\"path\":\"/outbound\"") != std::string::npos &&
+               proc->stdout_text().find("\"path\":\"/inbound\"") != std::string::npos;
+    }));
+    const auto out = proc->stdout_text();
+    const auto line_of = [&](const std::string& path) {
+        const auto at = out.find("\"path\":\"" + path + "\"");
+        const auto start = out.rfind('\n', at);
+        return out.substr(start == std::string::npos ? 0 : start + 1,
+                          out.find('\n', at) - (start == std::string::npos ? 0 : start + 1));
+    };
+    EXPECT_NE(line_of("/inbound").find("\"listener\":\"ingress\""), std::string::npos) << out;
+    EXPECT_NE(line_of("/outbound").find("\"listener\":\"sms\""), std::string::npos) << out;
+}
+
 // Swapping two egress listeners in the file would hand each running listener the other's
 // routes and rules: the reload is refused whole, counted, and the running config stays.
 TEST(EgressTest, AReloadThatReordersEgressListenersIsRefused) {
