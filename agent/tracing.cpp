@@ -7,7 +7,12 @@
 
 #include <cerrno>
 #include <charconv>
+#include <condition_variable>
 #include <cstring>
+#include <memory>
+#include <mutex>
+#include <system_error>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
@@ -43,15 +48,56 @@ bool wait_for(int fd, short events, clock::time_point deadline) {
     }
 }
 
-int connect_to(const config::address& a, clock::time_point deadline, std::string& error) {
-    addrinfo hints{};
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* found = nullptr;
-    const std::string port = std::to_string(a.port);
-    if (const int rc = ::getaddrinfo(a.host.c_str(), port.c_str(), &hints, &found); rc != 0) {
-        error = "cannot resolve " + a.host + ": " + ::gai_strerror(rc);
-        return -1;
+// getaddrinfo within `deadline`: the lookup runs on a thread of its own, and a DNS server that
+// does not answer holds an export (and the exit's drain) for otlp.timeout at most. A lookup
+// given up on frees its answer when it ends.
+addrinfo* resolve(const std::string& host, const std::string& port, clock::time_point deadline,
+                  std::string& error) {
+    struct lookup {
+        std::mutex mutex;
+        std::condition_variable done_cv;
+        bool done = false;
+        bool abandoned = false;
+        int rc = 0;
+        addrinfo* found = nullptr;
+    };
+    auto l = std::make_shared<lookup>();
+    try {
+        std::thread([l, host, port] {
+            addrinfo hints{};
+            hints.ai_socktype = SOCK_STREAM;
+            addrinfo* found = nullptr;
+            const int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &found);
+            std::lock_guard lock(l->mutex);
+            if (l->abandoned) {
+                if (found) ::freeaddrinfo(found);
+                return;
+            }
+            l->rc = rc;
+            l->found = found;
+            l->done = true;
+            l->done_cv.notify_all();
+        }).detach();
+    } catch (const std::system_error& e) {
+        error = "cannot resolve " + host + ": " + e.what();
+        return nullptr;
     }
+    std::unique_lock lock(l->mutex);
+    if (!l->done_cv.wait_until(lock, deadline, [&] { return l->done; })) {
+        l->abandoned = true;
+        error = "cannot resolve " + host + ": no answer in time";
+        return nullptr;
+    }
+    if (l->rc != 0) {
+        error = "cannot resolve " + host + ": " + ::gai_strerror(l->rc);
+        return nullptr;
+    }
+    return l->found;
+}
+
+int connect_to(const config::address& a, clock::time_point deadline, std::string& error) {
+    addrinfo* found = resolve(a.host, std::to_string(a.port), deadline, error);
+    if (!found) return -1;
     int fd = -1;
     for (auto* ai = found; ai && fd < 0; ai = ai->ai_next) {
         fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
