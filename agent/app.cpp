@@ -213,42 +213,54 @@ bool app::reload() {
     for (std::size_t i = 0; i < egress_routes_.size(); ++i)
         egress_routes_[i]->publish(checked.egress_routes[i]);
     metrics_.count_reload(true);
-    bool egress_restart = false;
-    for (std::size_t i = 0; i < next->egress.size(); ++i) {
-        const auto& a = next->egress[i];
-        const auto& b = cfg_->egress[i];
-        egress_restart = egress_restart || !(a.upstream == b.upstream) || a.workers != b.workers;
-    }
     // The log level follows the file at once; every other setting not applied above is the
     // running one until a restart, and the warning names the ones that changed.
     if (!keep_log_level_ && next->log_level != applied_log_level_) {
         spdlog::default_logger()->set_level(spdlog::level::from_str(next->log_level));
         applied_log_level_ = next->log_level;
     }
-    const auto& now = *cfg_;
+    // Compared without where each setting was written: a line added above one is no change.
+    const auto settings_of = [](config::config c) {
+        c.upstream.tls.ca_file_mark = {};
+        for (auto& e : c.egress) e.upstream.tls.ca_file_mark = e.mark = {};
+        c.audit.store.dsn_mark = c.audit.store.type_mark = {};
+        c.audit.checkpoint.key_file_mark = {};
+        for (auto& d : c.databases) {
+            d.mark = d.upstream.ca_file_mark = {};
+            for (auto& r : d.audit) r.mark = {};
+        }
+        return c;
+    };
+    const auto now = settings_of(*cfg_);
+    const auto n = settings_of(*next);
+    bool egress_restart = false;
+    for (std::size_t i = 0; i < n.egress.size(); ++i) {
+        const auto& a = n.egress[i];
+        const auto& b = now.egress[i];
+        egress_restart = egress_restart || !(a.upstream == b.upstream) || a.workers != b.workers;
+    }
     std::vector<std::string_view> later;
     const auto unless = [&later](bool same, std::string_view name) {
         if (!same) later.push_back(name);
     };
-    unless(next->proxy == now.proxy, "proxy");
-    unless(next->upstream == now.upstream, "upstream");
-    unless(next->admin == now.admin, "admin");
-    unless(next->limits == now.limits, "limits");
-    unless(next->tracing == now.tracing, "tracing");
+    unless(n.proxy == now.proxy, "proxy");
+    unless(n.upstream == now.upstream, "upstream");
+    unless(n.admin == now.admin, "admin");
+    unless(n.limits == now.limits, "limits");
+    unless(n.tracing == now.tracing, "tracing");
     unless(!egress_restart, "egress upstreams and workers");
-    unless(next->health == now.health, "health");
-    unless(next->shutdown == now.shutdown, "shutdown");
-    unless(next->audit.store == now.audit.store, "audit.store");
-    unless(next->audit.queue_size == now.audit.queue_size &&
-               next->audit.batch_max == now.audit.batch_max &&
-               next->audit.batch_interval == now.audit.batch_interval &&
-               next->audit.strict_timeout == now.audit.strict_timeout,
+    unless(n.health == now.health, "health");
+    unless(n.shutdown == now.shutdown, "shutdown");
+    unless(n.audit.store == now.audit.store, "audit.store");
+    unless(n.audit.queue_size == now.audit.queue_size && n.audit.batch_max == now.audit.batch_max &&
+               n.audit.batch_interval == now.audit.batch_interval &&
+               n.audit.strict_timeout == now.audit.strict_timeout,
            "audit queue_size, batch_max, batch_interval and strict_timeout");
-    unless(next->audit.checkpoint == now.audit.checkpoint, "audit.checkpoint");
-    unless(next->access_log == now.access_log, "access_log");
-    unless(next->log_format == now.log_format, "log_format");
-    unless(next->config_watch == now.config_watch, "config_watch");
-    unless(next->databases == now.databases && next->database_io == now.database_io,
+    unless(n.audit.checkpoint == now.audit.checkpoint, "audit.checkpoint");
+    unless(n.access_log == now.access_log, "access_log");
+    unless(n.log_format == now.log_format, "log_format");
+    unless(n.config_watch == now.config_watch, "config_watch");
+    unless(n.databases == now.databases && n.database_io == now.database_io,
            "databases and database_io");
     const auto pending = fmt::format("{}", fmt::join(later, ", "));
     if (!later.empty())

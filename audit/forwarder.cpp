@@ -351,8 +351,10 @@ void forwarder::run() {
                 failing_.store(true);
                 // A connection that cannot take the batch (read-only after a failover, shutting
                 // down) or keeps failing is replaced: the next attempt connects anew.
-                if (pg_ && (replace_connection_after(sqlstate) ||
-                            failures_in_a_row_ >= limits_.reconnect_after_failures)) {
+                // Not while stopping: stop() could not cancel the new connection's work.
+                if (pg_ && !stopping_.load() &&
+                    (replace_connection_after(sqlstate) ||
+                     failures_in_a_row_ >= limits_.reconnect_after_failures)) {
                     log()->warn(
                         "audit forwarder: replacing the Postgres connection after {} "
                         "failed batch(es), last sqlstate={}",

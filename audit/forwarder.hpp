@@ -66,7 +66,8 @@ struct forwarder_status {
     bool connected = false;
     bool conflict = false;  // forwarding stopped on a chain_conflict
     // Connected, and the latest batch failed (Postgres read-only after a failover, its disk
-    // full, a privilege missing, a row it refuses): retried with backoff; cleared by a commit.
+    // full, a privilege missing, a row it refuses): retried with backoff; cleared by the next
+    // pass that completes.
     bool failing = false;
     // The spool could not be read or could not record what Postgres holds: retried; cleared
     // by a pass that completes.

@@ -267,10 +267,6 @@ pg_store::pg_store(const std::string& dsn, std::string chain, bool migrate,
                    std::chrono::seconds connect_timeout,
                    std::chrono::milliseconds statement_timeout)
     : conn_(dsn, connect_timeout), chain_(std::move(chain)) {
-    if (statement_timeout.count() > 0) {
-        const auto ms = std::to_string(statement_timeout.count());
-        conn_.exec("SET statement_timeout = " + ms + "; SET lock_timeout = " + ms);
-    }
     if (migrate) {
         pg_migrate(conn_);
     } else if (const int v = pg_schema_version_of(conn_); v == 1) {
@@ -291,6 +287,12 @@ pg_store::pg_store(const std::string& dsn, std::string chain, bool migrate,
     }
     conn_.prepare("head", head_sql);
     conn_.prepare("chain_lock", chain_lock_sql);
+    // After the migration: an upgrade that builds indexes on a large table, or waits for a
+    // long reader's lock, may take longer than a batch should.
+    if (statement_timeout.count() > 0) {
+        const auto ms = std::to_string(statement_timeout.count());
+        conn_.exec("SET statement_timeout = " + ms + "; SET lock_timeout = " + ms);
+    }
 }
 
 pg_store::~pg_store() = default;

@@ -102,17 +102,33 @@ std::string parse_dsn_value(const node_ref& n) {
         n.fail(
             "expected a libpq connection string (host=db user=sidelight dbname=audit) or URI "
             "(postgresql://sidelight@db/audit)");
-    // As written, before ${VAR} expansion, with each ${...} standing for some text: a password
-    // (or the client key's passphrase) that is not itself one was written here, a
-    // percent-encoded one in a URI included. A reference elsewhere (`@${PGHOST}`) may make the
-    // text unparsable as written, hence the stand-in.
-    std::string raw = n.node.Scalar();
+    // As written, before ${VAR} expansion: each ${NAME} stands for some text from the
+    // environment, ${NAME:-default} for its default (which is written here), $$ for a `$`. A
+    // password (or the client key's passphrase) that is not itself a stand-in was written in
+    // the file, a percent-encoded one in a URI included. Standing in, a reference elsewhere
+    // (`@${PGHOST}`) does not make the text unparsable.
+    const std::string& written_text = n.node.Scalar();
     constexpr std::string_view stand_in = "sidelight-env-value";
-    for (std::size_t at = raw.find("${"); at != std::string::npos; at = raw.find("${", at)) {
-        const auto end = raw.find('}', at);
-        if (end == std::string::npos) break;
-        raw.replace(at, end + 1 - at, stand_in);
-        at += stand_in.size();
+    std::string raw;
+    for (std::size_t i = 0; i < written_text.size(); ++i) {
+        if (written_text.compare(i, 2, "$$") == 0) {
+            raw += "$$";
+            ++i;
+            continue;
+        }
+        const auto end =
+            written_text.compare(i, 2, "${") == 0 ? written_text.find('}', i) : std::string::npos;
+        if (end == std::string::npos) {
+            raw += written_text[i];
+            continue;
+        }
+        const std::string_view inner(written_text.data() + i + 2, end - i - 2);
+        const auto dash = inner.find(":-");
+        if (dash == std::string_view::npos)
+            raw += stand_in;
+        else
+            raw += inner.substr(dash + 2);
+        i = end;
     }
     bool literal = false;
     if (const auto written = parse_dsn(raw)) {

@@ -65,9 +65,9 @@ bool take_duration_part(std::string_view& text, std::uint64_t& total) {
 }
 
 // Letters, digits, '-' and '_' (Docker Compose and some internal DNS names have it; resolvers
-// take it), dot-separated labels of at most 63; one trailing dot (a fully qualified name).
+// take it), dot-separated labels of at most 63. No trailing dot: the name also goes out as the
+// TLS server name and in Host, where a fully qualified name's dot does not belong.
 bool valid_host_name(std::string_view host) {
-    if (host.size() > 1 && host.back() == '.') host.remove_suffix(1);
     if (host.empty() || host.size() > 253) return false;
     std::size_t label = 0;
     for (std::size_t i = 0; i <= host.size(); ++i) {

@@ -187,7 +187,8 @@ address to_address(const node_ref& n, bool allow_port_zero) {
         if (text.find(':') != std::string::npos && !digits.empty() &&
             digits.find_first_not_of("0123456789") == std::string_view::npos)
             if (digits.size() > 5 || std::stoul(std::string(digits)) > 65535)
-                n.fail("port must be between 1 and 65535");
+                n.fail(allow_port_zero ? "port must be between 0 and 65535"
+                                       : "port must be between 1 and 65535");
         n.fail("expected an address like 127.0.0.1:3000, [::1]:3000, name:3000 or :8080, got \"" +
                text + "\"");
     }

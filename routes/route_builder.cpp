@@ -119,7 +119,8 @@ class route_table_builder {
         constexpr auto head = static_cast<std::size_t>(http_method::head);
         for (auto& slots : t_.slots_) {
             for (auto& id : slots) id = final_id[id];
-            if (slots[head] == unmatched_route && slots[get] != unmatched_route) {
+            if (slots[head] == unmatched_route && slots[node::any_slot] == unmatched_route &&
+                slots[get] != unmatched_route) {
                 slots[head] = slots[get];  // see route_entry::head_as_get
                 t_.entries_[slots[get] - 1].head_as_get = true;
             }

@@ -107,7 +107,8 @@ struct route_entry {
     bool imported = false;  // came from the OpenAPI file
     // Listed for GET and not HEAD, so a HEAD request to its paths resolves to it (HEAD is GET
     // without the body: frameworks answer it with the GET handler, and uptime monitors and
-    // caches send it to routes that never list it). Unset where a route lists HEAD itself.
+    // caches send it to routes that never list it). Unset where a route on the same template
+    // lists HEAD itself or takes any method: that one takes the HEAD.
     bool head_as_get = false;
 
     // The methods a request resolved to this entry can have: what rules and capture plans of

@@ -193,6 +193,25 @@ TEST(StatusTest, AReloadNamesTheSettingsThatWaitForARestartAndAppliesTheLogLevel
     EXPECT_TRUE(proc->wait_for_log("event=bad_request"));
 }
 
+// Where a setting is written is no setting: a reload of the same file with a line added at the
+// top (every position below it moves) names nothing to restart for.
+TEST(StatusTest, AReloadThatOnlyMovesSettingsNamesNothingToRestartFor) {
+    temp_dir dir;
+    fake_upstream app;
+    const auto yaml = config(app.port(),
+                             "routes:\n  - GET /api/items/{id}\naudit:\n  store:\n    type: "
+                             "sqlite\n    path: audit.db\ndatabases:\n  - name: main\n    listen: "
+                             "127.0.0.1:0\n    upstream: {address: 127.0.0.1:1}\n    audit:\n"
+                             "      - {name: deletes, match: {operations: [delete]}}\n",
+                             "");
+    auto proc = sidelight_process::run(dir, yaml);
+    dir.write("sidelight.yaml", "# a comment above everything\n" + yaml);
+    proc->signal(SIGHUP);
+    ASSERT_TRUE(proc->wait_for_log("reload: ok")) << proc->stderr_text();
+    EXPECT_EQ(proc->stderr_text().find("take effect at restart"), std::string::npos)
+        << proc->stderr_text();
+}
+
 TEST(StatusTest, SecurityEventsOnlyWithTheToken) {
     temp_dir dir;
     fake_upstream app;

@@ -170,9 +170,10 @@ TEST(config_errors, addresses_and_ports) {
               "sidelight.yaml:1:21: upstream.address: port must be between 1 and 65535");
     EXPECT_EQ(error_of("upstream: {address: \"[::1]:99999999999\"}\n"),
               "sidelight.yaml:1:21: upstream.address: port must be between 1 and 65535");
-    // Docker Compose service names may hold '_'; a fully qualified name may end in a dot.
+    // Docker Compose service names may hold '_'.
     EXPECT_EQ(error_of("upstream: {address: my_app:3000}\n"), "");
-    EXPECT_EQ(error_of("upstream: {address: app.ns.svc.cluster.local.:3000}\n"), "");
+    EXPECT_EQ(error_of(upstream + "proxy: {listen: \"127.0.0.1:70000\"}\n"),
+              "sidelight.yaml:2:17: proxy.listen: port must be between 0 and 65535");
     EXPECT_EQ(error_of("upstream: {address: \"app..local:3000\"}\n"),
               "sidelight.yaml:1:21: upstream.address: expected an address like 127.0.0.1:3000, "
               "[::1]:3000, name:3000 or :8080, got \"app..local:3000\"");
@@ -366,6 +367,18 @@ TEST(config_errors, postgres_store) {
     EXPECT_NE(error_of(pg + "    dsn: postgresql://w:Sup3rS3cret@${SIDELIGHT_TEST_PG_HOST}/audit\n")
                   .find("holds a password"),
               std::string::npos);
+    // A default is written in the file: a password in one is refused, as is a literal $${X}.
+    ::unsetenv("SIDELIGHT_TEST_PG_UNSET");
+    for (const char* written : {"\"host=db password=${SIDELIGHT_TEST_PG_UNSET:-hunter2}\"",
+                                "\"${SIDELIGHT_TEST_PG_UNSET:-host=db password=hunter2}\"",
+                                "\"host=db password=$${X}\""}) {
+        EXPECT_NE(error_of(pg + "    dsn: " + written + "\n").find("holds a password"),
+                  std::string::npos)
+            << written;
+    }
+    EXPECT_EQ(error_of(pg + "    dsn: \"host=${SIDELIGHT_TEST_PG_UNSET:-db} "
+                            "password=${SIDELIGHT_TEST_PG_PW}\"\n"),
+              "");
     // The client key's passphrase is a password too.
     const auto passphrase = error_of(pg + "    dsn: \"host=db sslpassword=K3yPhrase\"\n");
     EXPECT_NE(passphrase.find("holds a password"), std::string::npos) << passphrase;
