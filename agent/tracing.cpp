@@ -49,45 +49,67 @@ bool wait_for(int fd, short events, clock::time_point deadline) {
 }
 
 // getaddrinfo within `deadline`: the lookup runs on a thread of its own, and a DNS server that
-// does not answer holds an export (and the exit's drain) for otlp.timeout at most. A lookup
-// given up on frees its answer when it ends.
+// does not answer holds an export (and the exit's drain) for otlp.timeout at most. A lookup not
+// answered in time is waited for again by the next export to the same name, not started anew
+// (no pile of threads behind a hung resolver); one given up on frees its answer when it ends.
+// An IP address is not looked up. Called from the export thread only.
+struct lookup {
+    std::string host, port;
+    std::mutex mutex;
+    std::condition_variable done_cv;
+    bool done = false;
+    bool abandoned = false;
+    int rc = 0;
+    addrinfo* found = nullptr;
+};
+
 addrinfo* resolve(const std::string& host, const std::string& port, clock::time_point deadline,
                   std::string& error) {
-    struct lookup {
-        std::mutex mutex;
-        std::condition_variable done_cv;
-        bool done = false;
-        bool abandoned = false;
-        int rc = 0;
-        addrinfo* found = nullptr;
-    };
-    auto l = std::make_shared<lookup>();
-    try {
-        std::thread([l, host, port] {
-            addrinfo hints{};
-            hints.ai_socktype = SOCK_STREAM;
-            addrinfo* found = nullptr;
-            const int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &found);
+    addrinfo hints{};
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICHOST;
+    addrinfo* numeric = nullptr;
+    if (::getaddrinfo(host.c_str(), port.c_str(), &hints, &numeric) == 0) return numeric;
+    static std::shared_ptr<lookup> pending;  // the export thread's
+    auto l = pending;
+    if (!l || l->host != host || l->port != port) {
+        if (l) {
             std::lock_guard lock(l->mutex);
-            if (l->abandoned) {
-                if (found) ::freeaddrinfo(found);
-                return;
-            }
-            l->rc = rc;
-            l->found = found;
-            l->done = true;
-            l->done_cv.notify_all();
-        }).detach();
-    } catch (const std::system_error& e) {
-        error = "cannot resolve " + host + ": " + e.what();
-        return nullptr;
+            l->abandoned = true;  // another name now: its answer is freed when it comes
+            if (l->done && l->found) ::freeaddrinfo(l->found);
+        }
+        l = std::make_shared<lookup>();
+        l->host = host;
+        l->port = port;
+        try {
+            std::thread([l] {
+                addrinfo hints{};
+                hints.ai_socktype = SOCK_STREAM;
+                addrinfo* found = nullptr;
+                const int rc = ::getaddrinfo(l->host.c_str(), l->port.c_str(), &hints, &found);
+                std::lock_guard lock(l->mutex);
+                if (l->abandoned) {
+                    if (found) ::freeaddrinfo(found);
+                    return;
+                }
+                l->rc = rc;
+                l->found = found;
+                l->done = true;
+                l->done_cv.notify_all();
+            }).detach();
+        } catch (const std::system_error& e) {
+            pending.reset();
+            error = "cannot resolve " + host + ": " + e.what();
+            return nullptr;
+        }
+        pending = l;
     }
     std::unique_lock lock(l->mutex);
     if (!l->done_cv.wait_until(lock, deadline, [&] { return l->done; })) {
-        l->abandoned = true;
         error = "cannot resolve " + host + ": no answer in time";
-        return nullptr;
+        return nullptr;  // still pending: the next export waits for it
     }
+    pending.reset();
     if (l->rc != 0) {
         error = "cannot resolve " + host + ": " + ::gai_strerror(l->rc);
         return nullptr;

@@ -267,6 +267,11 @@ pg_store::pg_store(const std::string& dsn, std::string chain, bool migrate,
                    std::chrono::seconds connect_timeout,
                    std::chrono::milliseconds statement_timeout)
     : conn_(dsn, connect_timeout), chain_(std::move(chain)) {
+    // Waiting for a lock (another writer's migration, a long reader) is bounded from the
+    // start: a stop could not cancel a migration that waits (there is no canceller for this
+    // connection yet). Its work is not: building an index on a large table may take long.
+    if (statement_timeout.count() > 0)
+        conn_.exec("SET lock_timeout = " + std::to_string(statement_timeout.count()));
     if (migrate) {
         pg_migrate(conn_);
     } else if (const int v = pg_schema_version_of(conn_); v == 1) {
@@ -287,12 +292,10 @@ pg_store::pg_store(const std::string& dsn, std::string chain, bool migrate,
     }
     conn_.prepare("head", head_sql);
     conn_.prepare("chain_lock", chain_lock_sql);
-    // After the migration: an upgrade that builds indexes on a large table, or waits for a
-    // long reader's lock, may take longer than a batch should.
-    if (statement_timeout.count() > 0) {
-        const auto ms = std::to_string(statement_timeout.count());
-        conn_.exec("SET statement_timeout = " + ms + "; SET lock_timeout = " + ms);
-    }
+    // After the migration, every statement: a COMMIT that never comes back (a synchronous
+    // standby down) fails instead of holding the forwarder.
+    if (statement_timeout.count() > 0)
+        conn_.exec("SET statement_timeout = " + std::to_string(statement_timeout.count()));
 }
 
 pg_store::~pg_store() = default;

@@ -130,12 +130,17 @@ std::string parse_dsn_value(const node_ref& n) {
             raw += inner.substr(dash + 2);
         i = end;
     }
+    // A secret is from the environment only when it is nothing but stand-ins (`abc${X}` has
+    // `abc` written here).
+    const auto written_here = [&](std::string value) {
+        for (auto at = value.find(stand_in); at != std::string::npos; at = value.find(stand_in))
+            value.erase(at, stand_in.size());
+        return !value.empty();
+    };
     bool literal = false;
     if (const auto written = parse_dsn(raw)) {
         for (const auto& [keyword, value] : *written)
-            if (is_secret_dsn_keyword(keyword) && !value.empty() &&
-                value.find(stand_in) == std::string::npos)
-                literal = true;
+            if (is_secret_dsn_keyword(keyword) && written_here(value)) literal = true;
     }
     if (literal)
         n.fail(

@@ -175,8 +175,9 @@ task<beast::error_code> client_session::skip_interim(exchange_state& x) {
 }
 
 // The app's response head is in: hold it for a strict rule, switch to a tunnel on 101, or
-// relay it. The tunnel runs over plain upstream connections only: over TLS, a 101 is refused
-// (502), since a half-closed tunnel would need TLS shutdowns in the pumps.
+// relay it. The tunnel runs over plain upstream connections only (a half-closed tunnel would
+// need TLS shutdowns in the pumps): to a TLS upstream no Upgrade is sent (rewrite_request),
+// so a 101 from it is unasked, a 502.
 template <class Upstream>
 task<client_session::next> client_session::deliver_response(exchange_state& x) {
     record_.upstream_header = steady::now();
@@ -190,7 +191,7 @@ task<client_session::next> client_session::deliver_response(exchange_state& x) {
         if (x.upgrade.empty())  // the app switched protocols unasked: not something to relay
             co_return co_await send_error(proxy_answer::upstream_reset, false);
         if constexpr (std::is_same_v<Upstream, tls_stream>) {
-            co_return co_await send_error(proxy_answer::upstream_bad_response, false);
+            co_return co_await send_error(proxy_answer::upstream_bad_response, false);  // unsent
         } else {
             co_return co_await tunnel(x);
         }

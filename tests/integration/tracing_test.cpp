@@ -204,6 +204,23 @@ TEST(TracingTest, TheSpansTellTheAppsAnswerAndAFailureAfterIt) {
     }
 }
 
+// A collector named by a host name (looked up on a thread of its own, within the timeout).
+TEST(TracingTest, ACollectorNamedByAHostNameIsReached) {
+    temp_dir dir;
+    fake_upstream app;
+    fake_upstream collector;
+    auto yaml = tracing_config(app.port(), collector.port());
+    const std::string ip = "http://127.0.0.1:";
+    ASSERT_NE(yaml.find(ip), std::string::npos);
+    yaml.replace(yaml.find(ip), ip.size(), "http://localhost:");
+    auto proc = sidelight_process::run(dir, yaml);
+    auto c = connection::connect(proc->proxy_port());
+    c.send("GET /api/products/7 HTTP/1.1\r\nHost: a\r\n\r\n");
+    ASSERT_TRUE(c.read_message(true));
+    EXPECT_TRUE(eventually([&] { return spans_received(collector).size() == 2; }, 5s))
+        << proc->stderr_text();
+}
+
 // A collector that accepts an export but rejects some of its spans (OTLP partial_success):
 // those are counted as dropped, not exported, and the collector's reason is logged.
 TEST(TracingTest, SpansTheCollectorRejectsAreDroppedNotExported) {

@@ -367,11 +367,13 @@ TEST(config_errors, postgres_store) {
     EXPECT_NE(error_of(pg + "    dsn: postgresql://w:Sup3rS3cret@${SIDELIGHT_TEST_PG_HOST}/audit\n")
                   .find("holds a password"),
               std::string::npos);
-    // A default is written in the file: a password in one is refused, as is a literal $${X}.
+    // A default is written in the file: a password in one is refused, as is a literal $${X}
+    // or a written piece beside a reference.
     ::unsetenv("SIDELIGHT_TEST_PG_UNSET");
-    for (const char* written : {"\"host=db password=${SIDELIGHT_TEST_PG_UNSET:-hunter2}\"",
-                                "\"${SIDELIGHT_TEST_PG_UNSET:-host=db password=hunter2}\"",
-                                "\"host=db password=$${X}\""}) {
+    for (const char* written :
+         {"\"host=db password=${SIDELIGHT_TEST_PG_UNSET:-hunter2}\"",
+          "\"${SIDELIGHT_TEST_PG_UNSET:-host=db password=hunter2}\"", "\"host=db password=$${X}\"",
+          "\"host=db password=abc${SIDELIGHT_TEST_PG_PW}\""}) {
         EXPECT_NE(error_of(pg + "    dsn: " + written + "\n").find("holds a password"),
                   std::string::npos)
             << written;
