@@ -220,19 +220,8 @@ bool app::reload() {
         applied_log_level_ = next->log_level;
     }
     // Compared without where each setting was written: a line added above one is no change.
-    const auto settings_of = [](config::config c) {
-        c.upstream.tls.ca_file_mark = {};
-        for (auto& e : c.egress) e.upstream.tls.ca_file_mark = e.mark = {};
-        c.audit.store.dsn_mark = c.audit.store.type_mark = {};
-        c.audit.checkpoint.key_file_mark = {};
-        for (auto& d : c.databases) {
-            d.mark = d.upstream.ca_file_mark = {};
-            for (auto& r : d.audit) r.mark = {};
-        }
-        return c;
-    };
-    const auto now = settings_of(*cfg_);
-    const auto n = settings_of(*next);
+    const auto& now = *cfg_;
+    const auto& n = *next;
     bool egress_restart = false;
     for (std::size_t i = 0; i < n.egress.size(); ++i) {
         const auto& a = n.egress[i];

@@ -79,12 +79,16 @@ class source_file {
 
 // Where a value came from in the YAML file, for errors raised after parsing
 // (e.g. the route table rejecting a duplicate template).
+//
+// Two marks always compare equal: a mark says where a setting was written, not what it is, so
+// the structs that hold one compare by their settings alone. A reload that only moved lines (a
+// key added above) changes nothing; compare file, line and column to tell marks apart.
 struct source_mark {
     source_file file;
     int line = 0;    // 1-based; 0 when the value is a default
     int column = 0;  // 1-based
 
-    bool operator==(const source_mark&) const = default;
+    bool operator==(const source_mark&) const { return true; }
 };
 
 // `host:port`, `[v6]:port` or `dns-name:port`. The host is kept as written and resolved when

@@ -70,6 +70,14 @@ struct request_timing {
     std::uint64_t bytes_in = 0;   // request body bytes read from the client
     std::uint64_t bytes_out = 0;  // response body bytes written to the client
 
+    // The status rules and audit events judge the request by: the app's answer when the client
+    // left after it came (the app acted on the request), else what the client got.
+    int outcome_status() const {
+        return error == error_type::client_abort && upstream_status != 0 ? upstream_status : status;
+    }
+    // The client left before the app answered: the request's outcome is unknown.
+    bool abandoned() const { return error == error_type::client_abort && upstream_status == 0; }
+
     std::chrono::microseconds duration() const {
         return std::chrono::duration_cast<std::chrono::microseconds>(end - start);
     }

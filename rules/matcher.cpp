@@ -51,7 +51,7 @@ rule_matcher rule_matcher::compile(const config::rule_match& m, const routes::ro
 bool rule_matcher::matches(const routes::request_record& r, bool status_known) const {
     if (!methods.contains(r.method_id)) return false;
     if (status.empty()) return true;
-    return status_known && in_ranges(r.status, status);
+    return status_known && in_ranges(r.outcome_status(), status);
 }
 
 void want(routes::capture_plan& plan, const config::value_source& s, routes::method_set methods,

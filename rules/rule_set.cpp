@@ -34,7 +34,7 @@ void fill_request_fields(Event& ev, const routes::request_record& r) {
     ev.request_id = audit::sanitize(r.request_id, max_id_bytes);
     ev.method = std::string(routes::method_label(r.method_id));
     ev.route = std::string(r.route_label);
-    ev.status = r.status;
+    ev.status = r.outcome_status();
     ev.source = audit::event_source::rule;
     ev.trace_id = r.trace.trace_hex();  // "" when tracing is off: stored NULL
 }
@@ -201,12 +201,13 @@ derived_event rule_set::make_security(const compiled_security& c, const routes::
         extract(c.rule->user, r, cfg_->audit.redact_keys, {jwt_.get(), final}), max_id_bytes);
     ev.ip_address = r.client_ip;
     // A client that went away before the app answered (499) leaves the outcome unknown: not a
-    // failed login (nor a success), and the detector does not count it.
-    const bool abandoned = r.error == routes::error_type::client_abort;
+    // failed login (nor a success), and the detector does not count it. One that left after the
+    // app answered is judged by the app's answer.
+    const bool abandoned = r.abandoned();
     if (abandoned)
         ev.success = std::nullopt;
     else
-        ev.success = in_ranges(r.status, c.rule->success_status);
+        ev.success = in_ranges(r.outcome_status(), c.rule->success_status);
     boost::json::object details;
     details["owasp"] = c.rule->owasp;
     details["rule"] = c.rule->name;
@@ -238,10 +239,11 @@ void rule_set::add_builtin(const routes::request_record& r, std::vector<derived_
     // API's answer to the app (an expired key, its rate limit), not an attack from the app.
     if (listener_ != 0) return;
     const auto& b = cfg_->security.builtin;
+    const int status = r.outcome_status();
     std::string type;
-    if (r.status == 401 && b.authn_fail) type = "authn_fail";
-    if (r.status == 403 && b.authz_fail) type = "authz_fail";
-    if (r.status == 429 && b.rate_limit) type = "excess_rate_limit_exceeded";
+    if (status == 401 && b.authn_fail) type = "authn_fail";
+    if (status == 403 && b.authz_fail) type = "authz_fail";
+    if (status == 429 && b.rate_limit) type = "excess_rate_limit_exceeded";
     if (type.empty()) return;
     audit::security_event ev;
     ev.event_type = type;

@@ -167,11 +167,15 @@ std::string extract(const config::value_source& source, const routes::request_re
             if (audit::is_redacted_key(source.key, redact_keys))
                 return std::string(audit::redacted);
             return query_value(r.query, source.key);
-        case kind::status:
-            return r.status ? std::to_string(r.status) : "";
-        case kind::status_class:
-            if (r.status < 100 || r.status > 599) return "";
-            return std::string(1, static_cast<char>('0' + r.status / 100)) + "xx";
+        case kind::status: {
+            const int status = r.outcome_status();
+            return status ? std::to_string(status) : "";
+        }
+        case kind::status_class: {
+            const int status = r.outcome_status();
+            if (status < 100 || status > 599) return "";
+            return std::string(1, static_cast<char>('0' + status / 100)) + "xx";
+        }
         case kind::method:
             return std::string(routes::method_label(r.method_id));
         case kind::route:

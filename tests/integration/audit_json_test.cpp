@@ -1,13 +1,14 @@
 // What the audit trail stores as JSON, and what the event API refuses, end to end: the exact
 // `changes` text of rule captures and API events read back from the SQLite file, the 400s (and
 // the 413) with the message naming the field, and logins the client abandoned (499), which are
-// stored with an unknown outcome and never feed the brute-force detector.
+// stored with an unknown outcome and never feed the brute-force detector unless the app had
+// answered them (then they are judged by that answer).
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
-
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -186,6 +187,40 @@ TEST_F(AuditJsonTest, AbandonedLoginsAreNotFailedLogins) {
     EXPECT_EQ(count("SELECT count(*) FROM security_audit WHERE success = 0"), 0);
     EXPECT_EQ(count("SELECT count(*) FROM security_audit WHERE source='detector'"), 0);
     EXPECT_EQ(column("SELECT count(*) FROM security_audit"), std::vector<std::string>{"6"});
+}
+
+// Six logins the app answered 401 whose client left while the answer's body was still on its
+// way (a reset after reading nothing): the requests count as 499 in the metrics, but the app
+// acted on each, so each row carries the app's 401 and success 0, and the detector fires.
+TEST_F(AuditJsonTest, LoginsTheClientLeftAfterTheAppAnsweredAreJudgedByTheAnswer) {
+    const std::string body(16 << 20, 'x');  // more than both sockets' buffers take
+    fake_upstream app([&](const wire_message&) { return fake_reply{simple_response(401, body)}; });
+    auto proc = sidelight_process::run(dir_, config(app.port()));
+    for (std::size_t i = 1; i <= 6; ++i) {
+        auto c = connection::connect(proc->proxy_port());
+        c.send(
+            json_request("POST", "/api/login", R"({"email":"victim@example.com","password":"x"})"));
+        ASSERT_TRUE(app.wait_requests(i));
+        std::this_thread::sleep_for(300ms);  // the head is in, the body stalls on the client
+        c.reset();
+    }
+    ASSERT_TRUE(eventually(
+        [&] { return count("SELECT count(*) FROM security_audit WHERE source='rule'") >= 6; },
+        5s));
+    EXPECT_EQ(count("SELECT count(*) FROM security_audit WHERE event_type='LOGIN_ATTEMPT' AND "
+                    "user_id='victim@example.com' AND status=401 AND success=0 AND "
+                    "details NOT LIKE '%outcome%'"),
+              6);
+    ASSERT_TRUE(eventually([&] {
+        return count("SELECT count(*) FROM security_audit WHERE source='detector'") == 3;
+    }));  // by user, by address, by both
+    EXPECT_EQ(count("SELECT count(*) FROM security_audit WHERE event_type='authn_login_fail_max'"),
+              3);
+    const auto text = scrape_metrics(proc->admin_port());
+    EXPECT_EQ(sample_value(text, R"(api_requests_total{method="POST",route="/api/login",)"
+                                 R"(status_code="499"})"),
+              6)
+        << text;
 }
 
 }  // namespace

@@ -129,7 +129,9 @@ TEST(load_string, routes_in_both_forms_with_marks) {
     ASSERT_EQ(r.entries.size(), 5u);
     EXPECT_EQ(r.entries[0].path_template, "/api/products/{id}");
     EXPECT_EQ(r.entries[0].methods, (std::vector<std::string>{"GET"}));
-    EXPECT_EQ(r.entries[0].mark, (source_mark{"/etc/sidelight/sidelight.yaml", 30, 7}));
+    EXPECT_EQ(r.entries[0].mark.file, "/etc/sidelight/sidelight.yaml");
+    EXPECT_EQ(r.entries[0].mark.line, 30);
+    EXPECT_EQ(r.entries[0].mark.column, 7);
     EXPECT_EQ(r.entries[1].methods, (std::vector<std::string>{"GET", "PUT"}));
     EXPECT_EQ(r.entries[2].path_template, "/api/carts/:id");
     EXPECT_EQ(r.entries[2].methods, (std::vector<std::string>{"GET", "DELETE"}));

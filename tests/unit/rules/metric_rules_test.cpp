@@ -129,6 +129,24 @@ TEST(MetricRules, ShopOrdersCountAndObserveByPlatformAndOutcome) {
     EXPECT_TRUE(f.run(f.record("POST", "/download", 201, "{}")).empty());
 }
 
+// An order the app created (201) whose client left while the answer was on its way: the
+// request is a 499 for the client, the order a success for the business.
+TEST(MetricRules, AClientThatLeftAfterTheAnswerCountsByTheAppsStatus) {
+    fixture f(shop_yaml);
+    auto r = f.record("POST", "/api/orders", 499, R"({"id":7,"total":10,"platform":"ios"})");
+    r.error = routes::error_type::client_abort;
+    r.upstream_status = 201;
+    auto got = f.run(r);
+    EXPECT_EQ(got.size(), 2u);
+    EXPECT_EQ(got.find("orders_created_total")->second, "platform=ios,status=success,1.000000");
+    EXPECT_EQ(got.find("order_value_usd")->second, "platform=ios,10.000000");  // status: [2xx]
+
+    r.upstream_status = 0;  // left before the app answered: rejected, not observed
+    got = f.run(r);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got.find("orders_created_total")->second, "platform=ios,status=rejected,1.000000");
+}
+
 TEST(MetricRules, AMissingOrNonNumericValueIsSkippedNeverGuessed) {
     fixture f(shop_yaml);
     const auto value_of = [&](const std::string& body, bool truncated = false) {

@@ -389,6 +389,23 @@ TEST(RuleSetTest, AbandonedLoginHasNoOutcome) {
     EXPECT_EQ(ev.status, 499);
 }
 
+// A login the app answered whose client left while the answer was on its way (499 for the
+// client, 200 from the app) is judged by the app's answer: a success, with no unknown outcome.
+TEST(RuleSetTest, LoginTheClientLeftAfterTheAnswerIsJudgedByTheAnswer) {
+    fixture f;
+    auto login = record(*f.routes, "POST", "/api/login", 499);
+    login.error = routes::error_type::client_abort;
+    login.upstream_status = 200;
+    login.request_body = R"({"username":"alice","password":"zzz"})";
+    std::vector<derived_event> out;
+    f.rules.evaluate(login, out);
+    ASSERT_EQ(out.size(), 1u);
+    const auto& ev = std::get<security_event>(out[0].ev);
+    EXPECT_EQ(ev.success, std::optional<bool>(true));
+    EXPECT_EQ(ev.status, 200);
+    EXPECT_FALSE(boost::json::parse(ev.details).as_object().contains("outcome"));
+}
+
 // First match must be decidable when a strict rule holds the request: an earlier rule that
 // matches the same requests by status would only be decided after the app answered.
 TEST(RuleSetTest, AStrictRequestRuleBehindAStatusRuleForTheSameRequestsIsRefused) {
