@@ -205,8 +205,7 @@ TEST_F(AuditJsonTest, LoginsTheClientLeftAfterTheAppAnsweredAreJudgedByTheAnswer
         c.reset();
     }
     ASSERT_TRUE(eventually(
-        [&] { return count("SELECT count(*) FROM security_audit WHERE source='rule'") >= 6; },
-        5s));
+        [&] { return count("SELECT count(*) FROM security_audit WHERE source='rule'") >= 6; }, 5s));
     EXPECT_EQ(count("SELECT count(*) FROM security_audit WHERE event_type='LOGIN_ATTEMPT' AND "
                     "user_id='victim@example.com' AND status=401 AND success=0 AND "
                     "details NOT LIKE '%outcome%'"),
