@@ -2,6 +2,7 @@
 #include "dbproxy/query_tracker.hpp"
 
 #include <algorithm>
+#include <iterator>
 
 namespace sidelight::dbproxy {
 namespace {
@@ -31,27 +32,34 @@ std::optional<protocol_error> query_tracker::on_frontend(char type, std::string_
             // still what the lexer labels it by.
             const auto sql = c.cstring().value_or(body.substr(std::min(c.at, body.size())));
             const auto& parsed = cache_.statements(sql);
-            statements_.set(name, describe(parsed.empty() ? unknown_info : parsed.front(), sql));
-            queue_.push_back({step::parse, now});
+            auto statement = describe(parsed.empty() ? unknown_info : parsed.front(), sql);
+            statements_.set(name, statement);
+            queue_.push_back({step::parse, now, std::move(statement)});
             break;
         }
         case 'B': {
             const auto portal = c.cstring().value_or("");
-            const auto statement = c.cstring().value_or("");
-            portals_.set(portal, statements_.get(statement));
-            queue_.push_back({step::bind, now});
+            const auto statement = statements_.get(c.cstring().value_or(""));
+            end_suspended(portal);  // a portal bound again is a new one
+            portals_.set(portal, statement);
+            queue_.push_back({step::bind, now, statement});
             break;
         }
         case 'D':
             queue_.push_back({step::describe, now});
             break;
-        case 'E':
-            queue_.push_back({step::execute, now, portals_.get(c.cstring().value_or(""))});
+        case 'E': {
+            const auto portal = server_name(c.cstring().value_or(""));
+            const auto earlier = take_suspended(portal);  // a cursor read on
+            queue_.push_back({step::execute, now, portals_.get(portal),
+                              earlier ? earlier->elapsed : clock::duration{}, std::string(portal)});
             break;
+        }
         case 'C': {
             const auto which = c.byte().value_or('S');
             const auto name = c.cstring().value_or("");
             (which == 'S' ? statements_ : portals_).erase(name);
+            if (which != 'S') end_suspended(name);
             queue_.push_back({step::close, now});
             break;
         }
@@ -99,6 +107,10 @@ query_tracker::named_ptr query_tracker::describe(const statement_info& info, std
 
 void query_tracker::on_backend(char type, std::string_view body, clock::time_point now,
                                std::vector<finished>& out) {
+    if (!ended_.empty()) {  // portals the client closed or replaced while suspended
+        std::move(ended_.begin(), ended_.end(), std::back_inserter(out));
+        ended_.clear();
+    }
     const auto front_is = [&](step s) { return !queue_.empty() && queue_.front().what == s; };
     switch (type) {
         case '1':  // ParseComplete
@@ -116,8 +128,10 @@ void query_tracker::on_backend(char type, std::string_view body, clock::time_poi
             break;
         case 'C':  // CommandComplete
         case 'I':  // EmptyQueryResponse
-        case 's':  // PortalSuspended (the Execute's row limit reached)
             if (front_is(step::execute) || front_is(step::simple)) finish_front(true, now, out);
+            break;
+        case 's':  // PortalSuspended: the Execute's row limit reached, the portal goes on
+            if (front_is(step::execute)) suspend_front(now, out);
             break;
         case 'G':  // CopyInResponse: the server takes data, ignoring Syncs, until CopyDone
             copy_in_ = true;
@@ -133,6 +147,11 @@ void query_tracker::on_backend(char type, std::string_view body, clock::time_poi
             break;
         case 'Z':  // ReadyForQuery: the end of a Sync or of a simple query string
             pop_through_sync();
+            // Idle or failed: the transaction is over, and with it every portal it held.
+            if (!body.empty() && body[0] != 'T') {
+                for (auto& p : suspended_) out.push_back({std::move(p.statement), p.elapsed, true});
+                suspended_.clear();
+            }
             break;
         default:
             break;
@@ -141,9 +160,39 @@ void query_tracker::on_backend(char type, std::string_view body, clock::time_poi
 
 void query_tracker::finish_front(bool ok, clock::time_point now, std::vector<finished>& out) {
     auto& e = queue_.front();
-    out.push_back({std::move(e.statement), now - e.start, ok});
+    out.push_back({std::move(e.statement), e.carried + (now - e.start), ok});
     queue_.pop_front();
     start_next(now);
+}
+
+void query_tracker::suspend_front(clock::time_point now, std::vector<finished>& out) {
+    auto& e = queue_.front();
+    if (suspended_.size() >= max_names) {  // the oldest ends here: bounded whatever is sent
+        auto& oldest = suspended_.front();
+        out.push_back({std::move(oldest.statement), oldest.elapsed, true});
+        suspended_.erase(suspended_.begin());
+    }
+    suspended_.push_back(
+        {std::move(e.portal), std::move(e.statement), e.carried + (now - e.start)});
+    queue_.pop_front();
+    start_next(now);
+}
+
+std::optional<query_tracker::suspended> query_tracker::take_suspended(std::string_view portal) {
+    if (suspended_.empty()) return std::nullopt;
+    portal = server_name(portal);
+    for (auto it = suspended_.begin(); it != suspended_.end(); ++it) {
+        if (it->portal != portal) continue;
+        auto found = std::move(*it);
+        suspended_.erase(it);
+        return found;
+    }
+    return std::nullopt;
+}
+
+void query_tracker::end_suspended(std::string_view portal) {
+    if (auto s = take_suspended(portal))
+        ended_.push_back({std::move(s->statement), s->elapsed, true});
 }
 
 // The next statement queued (of the same string, or an Execute pipelined behind this one)
@@ -168,14 +217,21 @@ void query_tracker::on_error(clock::time_point now, std::vector<finished>& out) 
     // ReadyForQuery ends it.
     if (queue_.front().what == step::simple_end) return;
     // Extended protocol: the Execute that failed, or the one a failed Parse/Bind/Describe was
-    // for; then everything up to Sync is skipped by the server (a pipelined Q too).
+    // for; with none queued, the Parse, Bind or Describe itself. Then everything up to Sync is
+    // skipped by the server (a pipelined Q too).
+    auto failed = queue_.front();
+    bool charged = false;
     while (!queue_.empty() && queue_.front().what != step::sync) {
         if (queue_.front().what == step::execute) {
             finish_front(false, now, out);
+            charged = true;
             break;
         }
         queue_.pop_front();
     }
+    if (!charged &&
+        (failed.what == step::parse || failed.what == step::bind || failed.what == step::describe))
+        out.push_back({std::move(failed.statement), now - failed.start, false});
     while (!queue_.empty() && queue_.front().what != step::sync) queue_.pop_front();
     if (queue_.empty()) skipping_ = true;
 }

@@ -3,18 +3,23 @@
 // messages say what is asked (a simple query's statements, or Parse/Bind/Describe/Execute/
 // Close/Sync of the extended protocol, pipelined or not), the server's say how each ended.
 // A statement is timed from the message that starts it (Q for a string's first statement;
-// Execute in the extended protocol) to its CommandComplete, EmptyQueryResponse, PortalSuspended
-// or ErrorResponse. A statement queued behind another (the next of a string, or Executes
-// pipelined before the server answered the first) starts no earlier than the previous one
-// ended: the server runs them one after the other, and a batch of 256 inserts is 256 short
-// statements, not 256 that each took the whole batch's time.
+// Execute in the extended protocol) to its CommandComplete, EmptyQueryResponse or ErrorResponse.
+// A portal read in chunks (Execute with a row limit, answered PortalSuspended: a cursor) is one
+// statement, timed by the sum of its Executes (not the client's time between them); it ends at
+// its CommandComplete or error, or, read only in part, when the portal goes: Close, a Bind
+// that reuses its name, or the end of the transaction (ReadyForQuery idle or failed). A statement
+// queued behind another (the next of a string, or Executes pipelined before the server answered the
+// first) starts no earlier than the previous one ended: the server runs them one after the other,
+// and a batch of 256 inserts is 256 short statements, not 256 that each took the whole batch's
+// time.
 //
 //   simple query:  an error ends the string: the statements after it are not timed.
 //   extended:      an error skips everything up to Sync (the server does, a pipelined Q
 //                  included); a Parse, Bind or Describe error is the error of the Execute
-//                  queued behind it, if there is one (a PQprepare that fails alone times
-//                  nothing). A named statement keeps its SQL's operation and table until
-//                  Close; a portal its statement's.
+//                  queued behind it, if there is one; alone (a PQprepare, or postgres.js's
+//                  Parse/Describe/Flush before it binds), it is that statement's error. A
+//                  named statement keeps its SQL's operation and table until Close; a portal
+//                  its statement's.
 //   COPY IN:       the server ignores a Sync sent while it takes the data (the extended
 //                  protocol's own, sent with the Execute, and any other before CopyDone or
 //                  CopyFail): the answer to COPY's Sync is the one sent after CopyDone.
@@ -101,7 +106,16 @@ class query_tracker {
     struct expected {
         step what;
         clock::time_point start;
-        named_ptr statement = nullptr;  // execute and simple only
+        named_ptr statement = nullptr;  // what a parse, bind, execute or simple is for
+        clock::duration carried{};      // execute: its portal's earlier, suspended runs
+        std::string portal{};           // execute: the portal's name (for PortalSuspended)
+    };
+    // A portal whose last Execute was answered PortalSuspended: the statement goes on at its
+    // next Execute, or ends (ok) when the portal goes.
+    struct suspended {
+        std::string portal;
+        named_ptr statement;
+        clock::duration elapsed{};
     };
 
     // Names to statement_info, at most max_names, least recently used evicted first.
@@ -122,6 +136,9 @@ class query_tracker {
     void finish_front(bool ok, clock::time_point now, std::vector<finished>& out);
     void on_error(clock::time_point now, std::vector<finished>& out);
     void pop_through_sync();
+    void suspend_front(clock::time_point now, std::vector<finished>& out);
+    std::optional<suspended> take_suspended(std::string_view portal);
+    void end_suspended(std::string_view portal);  // its statement is finished, ok
 
     named_ptr describe(const statement_info& info, std::string_view sql);
     void start_next(clock::time_point now);
@@ -134,7 +151,9 @@ class query_tracker {
     bool stopped_ = false;   // too_many_pending reported: nothing more is tracked
     name_map statements_;    // prepared, by name
     name_map portals_;
-    named_ptr last_label_;  // describe()'s last statement without its text
+    named_ptr last_label_;              // describe()'s last statement without its text
+    std::vector<suspended> suspended_;  // at most max_names, oldest first
+    std::vector<finished> ended_;       // portals gone on the client's word, reported next
 };
 
 }  // namespace sidelight::dbproxy

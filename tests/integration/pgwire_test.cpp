@@ -915,6 +915,81 @@ double counted(const std::string& metrics, const std::string& series) {
 // pgbench, a real client, through sidelight: its initialization (CREATE, COPY, ALTER, VACUUM)
 // and then its TPC-B-like script a known number of times, with prepared statements: exact
 // counts per (operation, table), and what a direct look at the database finds.
+// Reads whole server messages until one of type `last`; their types, in order.
+std::string read_types_through(connection& c, char last) {
+    std::string types;
+    std::string buf;
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (std::chrono::steady_clock::now() < deadline) {
+        while (buf.size() >= 5) {
+            std::uint32_t length = 0;
+            for (int i = 1; i <= 4; ++i) length = length << 8 | static_cast<unsigned char>(buf[i]);
+            if (buf.size() < length + 1) break;
+            const char type = buf[0];
+            types += type;
+            buf.erase(0, length + 1);
+            if (type == last) return types;
+        }
+        pollfd p{c.fd(), POLLIN, 0};
+        if (::poll(&p, 1, 100) <= 0) continue;
+        char tmp[4096];
+        const auto n = ::recv(c.fd(), tmp, sizeof tmp, 0);
+        if (n <= 0) break;
+        buf.append(tmp, static_cast<std::size_t>(n));
+    }
+    return types;
+}
+
+// A cursor (a portal read with a row limit, as pg-cursor and postgres.js's .cursor() read one)
+// is one statement, whether read to its end or closed after a part; a Parse that fails with no
+// Execute behind it (postgres.js's Parse, Describe, Flush) is that statement's error.
+TEST_P(PgWireRelayTest, ACursorIsOneStatementAndAFailedParseAloneIsAnError) {
+    sidecar side(yaml());
+    expect_engine(side);
+    const auto dbname = cluster().create_database();
+    cluster().psql("CREATE TABLE t AS SELECT generate_series(1, 10) AS g", "postgres", dbname);
+    auto c = logged_in(side.port, dbname);
+    const auto simple = [&](const char* sql) {
+        c.send(pg_message('Q', std::string(sql) + '\0'));
+        EXPECT_NE(read_until_ready(c).find('C'), std::string::npos) << sql;
+    };
+    const auto open = [&](const std::string& portal) {
+        return pg_message('P', std::string("\0SELECT g FROM t\0\0\0", 19)) +
+               pg_message('B', portal + '\0' + std::string(7, '\0'));
+    };
+    const auto execute = [&](const std::string& portal) {
+        return pg_message('E', portal + '\0' + u32(3)) + pg_message('H', "");
+    };
+    simple("BEGIN");
+    c.send(open("c") + execute("c"));
+    EXPECT_EQ(read_types_through(c, 's'), "12DDDs");
+    for (const char* expected : {"DDDs", "DDDs", "DC"}) {
+        std::this_thread::sleep_for(50ms);  // the app works on the rows
+        c.send(execute("c"));
+        EXPECT_EQ(read_types_through(c, expected[std::strlen(expected) - 1]), expected);
+    }
+    c.send(open("d") + execute("d"));  // read in part, then closed
+    EXPECT_EQ(read_types_through(c, 's'), "12DDDs");
+    c.send(pg_message('C', std::string("Pd\0", 3)) + pg_message('S', ""));
+    EXPECT_EQ(read_types_through(c, 'Z'), "3Z");
+    simple("COMMIT");
+    EXPECT_TRUE(eventually([&] { return side.value(queries("tx", "none")) == 2; }))
+        << side.metrics();
+    EXPECT_EQ(side.value(queries("select", "t")), 2);
+    EXPECT_EQ(side.value(durations("select", "t")), 2);
+    EXPECT_LT(side.value("db_query_duration_ms_sum{operation=\"select\",table=\"t\"}"), 150)
+        << "the time between a cursor's reads is the app's, not the query's";
+
+    c.send(pg_message('P', std::string("\0SELECT * FROM nosuch WHERE a = $1\0\0\0", 37)) +
+           pg_message('D', std::string("S\0", 2)) + pg_message('H', ""));
+    EXPECT_EQ(read_types_through(c, 'E'), "E");
+    c.send(pg_message('S', ""));
+    EXPECT_EQ(read_types_through(c, 'Z'), "Z");
+    EXPECT_TRUE(eventually([&] { return side.value(queries("select", "nosuch", "error")) == 1; }))
+        << side.metrics();
+    EXPECT_EQ(side.value(protocol_errors("unknown_type")), 0);
+}
+
 TEST_P(PgWireRelayTest, PgbenchWorkloadGivesExactCounts) {
     sidecar side(yaml());
     expect_engine(side);

@@ -124,6 +124,111 @@ TEST(query_tracker, an_error_before_sync_ignores_what_follows_until_sync) {
     EXPECT_EQ(f.t.pending(), 0u);
 }
 
+// A cursor (an Execute with a row limit, read on until CommandComplete) is one statement
+// timed by its Executes alone, not by the client's time between them.
+TEST(query_tracker, a_portal_read_in_chunks_is_one_statement) {
+    fixture f;
+    f.front('P', cstr("") + cstr("SELECT * FROM big") + std::string(2, '\0'));
+    f.front('B', cstr("c1") + cstr("") + std::string(6, '\0'));
+    f.front('E', cstr("c1") + std::string("\0\0\0\x64", 4));  // 100 rows
+    f.front('H');
+    f.back('1');
+    f.back('2');
+    f.now += 3ms;
+    f.back('s');  // PortalSuspended
+    EXPECT_TRUE(f.out.empty());
+    for (int i = 0; i < 2; ++i) {
+        f.now += 50ms;  // the client works on the rows
+        f.front('E', cstr("c1") + std::string("\0\0\0\x64", 4));
+        f.front('H');
+        f.now += 2ms;
+        f.back(i == 0 ? 's' : 'C');
+    }
+    ASSERT_EQ(f.out.size(), 1u);
+    EXPECT_TRUE(f.out[0].ok);
+    EXPECT_EQ(f.out[0].info(), (statement_info{"select", "big"}));
+    EXPECT_EQ(f.out[0].elapsed, 7ms);
+}
+
+// Read only in part, a cursor ends when its portal goes: closed, bound again, or at the end of
+// the transaction; never when the transaction goes on.
+TEST(query_tracker, a_cursor_read_in_part_ends_with_its_portal) {
+    fixture f;
+    const auto open = [&](const std::string& portal, const char* sql) {
+        f.front('P', cstr("") + cstr(sql) + std::string(2, '\0'));
+        f.front('B', cstr(portal) + cstr("") + std::string(6, '\0'));
+        f.front('E', cstr(portal) + std::string("\0\0\0\x0a", 4));
+        f.front('S');
+        f.back('1');
+        f.back('2');
+        f.now += 4ms;
+        f.back('s');
+    };
+    open("a", "SELECT * FROM t1");
+    f.back('Z', "T");  // in a transaction: the portal lives on
+    EXPECT_TRUE(f.out.empty());
+    f.front('C', "P" + cstr("a"));
+    f.front('S');
+    f.back('3');
+    ASSERT_EQ(f.out.size(), 1u);
+    EXPECT_EQ(f.out[0].info().table, "t1");
+    EXPECT_EQ(f.out[0].elapsed, 4ms);
+    f.back('Z', "T");
+
+    open("", "SELECT * FROM t2");
+    f.back('Z', "T");
+    f.front('P', cstr("") + cstr("SELECT * FROM t3") + std::string(2, '\0'));
+    f.front('B', cstr("") + cstr("") + std::string(6, '\0'));  // the unnamed portal again
+    f.front('E', cstr("") + std::string(4, '\0'));
+    f.front('S');
+    f.back('1');
+    f.back('2');
+    f.back('C');
+    ASSERT_EQ(f.out.size(), 3u);
+    EXPECT_EQ(f.out[1].info().table, "t2");
+    EXPECT_EQ(f.out[2].info().table, "t3");
+    f.back('Z', "T");
+
+    open("b", "SELECT * FROM t4");
+    EXPECT_EQ(f.out.size(), 3u);
+    f.back('Z', "I");  // the transaction (implicit here) ended: so did the portal
+    ASSERT_EQ(f.out.size(), 4u);
+    EXPECT_EQ(f.out[3].info().table, "t4");
+    EXPECT_TRUE(f.out[3].ok);
+    EXPECT_EQ(f.t.pending(), 0u);
+}
+
+// A Parse that fails with no Execute behind it (PQprepare; postgres.js sends Parse, Describe,
+// Flush and binds only once described) is that statement's error.
+TEST(query_tracker, a_parse_that_fails_alone_is_its_statements_error) {
+    fixture f;
+    f.front('P', cstr("") + cstr("SELECT * FROM nosuch WHERE a = $1") + std::string(2, '\0'));
+    f.front('D', "S" + cstr(""));
+    f.front('H');
+    f.now += 2ms;
+    f.back('E');
+    f.front('S');
+    f.back('Z', "I");
+    f.front('P', cstr("p") + cstr("selec $1") + std::string(2, '\0'));
+    f.front('S');
+    f.back('E');
+    f.back('Z', "I");
+    ASSERT_EQ(f.out.size(), 2u);
+    EXPECT_FALSE(f.out[0].ok);
+    EXPECT_EQ(f.out[0].info(), (statement_info{"select", "nosuch"}));
+    EXPECT_EQ(f.out[0].elapsed, 2ms);
+    EXPECT_FALSE(f.out[1].ok);
+    EXPECT_EQ(f.out[1].info(), (statement_info{"other", "none"}));
+    EXPECT_EQ(f.t.pending(), 0u);
+
+    // A prepare that succeeds alone times nothing.
+    f.front('P', cstr("q") + cstr("SELECT 1") + std::string(2, '\0'));
+    f.front('S');
+    f.back('1');
+    f.back('Z', "I");
+    EXPECT_EQ(f.out.size(), 2u);
+}
+
 TEST(message_splitter, messages_split_across_reads) {
     std::string bytes;
     for (auto [type, body] : {std::pair<char, std::string>{'Q', cstr("SELECT 1")},

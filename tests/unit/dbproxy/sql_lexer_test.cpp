@@ -68,6 +68,13 @@ TEST(sql_lexer, ddl_names_its_table_when_plain) {
     EXPECT_EQ(classify("DROP TABLE IF"), info("ddl", "none"));
 }
 
+// A sub-query in FROM gives the first table it reads; a function in FROM gives none.
+TEST(sql_lexer, a_sub_query_in_from_gives_its_table) {
+    EXPECT_EQ(classify("SELECT * FROM (SELECT * FROM t) s"), info("select", "t"));
+    EXPECT_EQ(classify("SELECT g FROM generate_series(1, 3) g"), info("select", "none"));
+    EXPECT_EQ(classify("SELECT * FROM (VALUES (1)) v"), info("select", "none"));
+}
+
 TEST(sql_lexer, comments_and_strings_are_skipped) {
     EXPECT_EQ(classify("-- a comment FROM nowhere\nSELECT * FROM t1"), info("select", "t1"));
     EXPECT_EQ(classify("/* outer /* inner FROM x */ still comment */ DELETE FROM t2"),
