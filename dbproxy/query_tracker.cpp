@@ -24,6 +24,7 @@ std::optional<protocol_error> query_tracker::on_frontend(char type, std::string_
     cursor c{body};
     switch (type) {
         case 'Q':
+            end_suspended("");  // a simple query destroys the unnamed portal
             simple_query(c.cstring().value_or(body), now);
             break;
         case 'P': {

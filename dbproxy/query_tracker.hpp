@@ -7,7 +7,8 @@
 // A portal read in chunks (Execute with a row limit, answered PortalSuspended: a cursor) is one
 // statement, timed by the sum of its Executes (not the client's time between them); it ends at
 // its CommandComplete or error, or, read only in part, when the portal goes: Close, a Bind
-// that reuses its name, or the end of the transaction (ReadyForQuery idle or failed). A statement
+// that reuses its name (or, for the unnamed portal, a simple Query), or the end of the
+// transaction (ReadyForQuery idle or failed). A statement
 // queued behind another (the next of a string, or Executes pipelined before the server answered the
 // first) starts no earlier than the previous one ended: the server runs them one after the other,
 // and a batch of 256 inserts is 256 short statements, not 256 that each took the whole batch's

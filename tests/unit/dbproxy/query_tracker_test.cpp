@@ -189,6 +189,18 @@ TEST(query_tracker, a_cursor_read_in_part_ends_with_its_portal) {
     EXPECT_EQ(f.out[2].info().table, "t3");
     f.back('Z', "T");
 
+    open("", "SELECT * FROM t5");
+    f.back('Z', "T");
+    f.front('Q', cstr("SELECT 1"));  // a simple query ends the unnamed portal
+    f.back('T');
+    f.back('D');
+    f.back('C');
+    f.back('Z', "T");
+    ASSERT_EQ(f.out.size(), 5u);
+    EXPECT_EQ(f.out[3].info().table, "t5");
+    EXPECT_EQ(f.out[4].info(), (statement_info{"select", "none"}));
+    f.out.erase(f.out.begin() + 3, f.out.end());
+
     open("b", "SELECT * FROM t4");
     EXPECT_EQ(f.out.size(), 3u);
     f.back('Z', "I");  // the transaction (implicit here) ended: so did the portal
