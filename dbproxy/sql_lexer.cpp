@@ -373,18 +373,41 @@ std::vector<std::string_view> split_statements(std::string_view sql) {
     std::vector<std::string_view> out;
     lexer lx(sql);
     std::size_t start = 0;
-    bool has_token = false;
+    std::size_t tokens = 0;    // of the statement so far
+    bool create = false;       // it starts with CREATE
+    bool routine = false;      // ... and names FUNCTION or PROCEDURE
+    bool after_begin = false;  // the token before was such a statement's BEGIN
+    int body = 0;              // inside BEGIN ATOMIC ... END, with the CASE ... END in it
     for (token t = lx.next();; t = lx.next()) {
-        const bool boundary = t.k == kind::end || (is_punct(t, ';') && t.depth == 0);
+        // A routine's SQL-standard body holds statements of its own, whose semicolons the
+        // server's grammar does not split the string at.
+        const bool boundary = t.k == kind::end || (is_punct(t, ';') && t.depth == 0 && body == 0);
         if (!boundary) {
-            has_token = true;
+            if (t.k == kind::word) {
+                if (tokens == 0)
+                    create = is_word(t, "create");
+                else if (create && !routine)
+                    routine = is_any(t, {"function", "procedure"});
+                if (after_begin && is_word(t, "atomic"))
+                    ++body;
+                else if (body > 0 && is_word(t, "case"))
+                    ++body;
+                else if (body > 0 && is_word(t, "end"))
+                    --body;
+                after_begin = routine && body == 0 && is_word(t, "begin");
+            } else {
+                after_begin = false;
+            }
+            ++tokens;
             continue;
         }
         const std::size_t stop = t.k == kind::end ? sql.size() : t.end - 1;
-        if (has_token) out.push_back(sql.substr(start, stop - start));
+        if (tokens > 0) out.push_back(sql.substr(start, stop - start));
         if (t.k == kind::end) break;
         start = t.end;
-        has_token = false;
+        tokens = 0;
+        create = routine = after_begin = false;
+        body = 0;
     }
     return out;
 }

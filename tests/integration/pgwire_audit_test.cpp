@@ -198,5 +198,28 @@ TEST_F(PgWireAuditTest, RulesAreFirstMatchAndTheStatementCountIsExact) {
     EXPECT_EQ(r[2].changes.at("rule").as_string(), "everything");
 }
 
+// A string that creates a function with a SQL-standard body (whose own statements end in
+// semicolons) and then deletes: the DELETE is still seen as the DELETE it is.
+TEST_F(PgWireAuditTest, ADeleteAfterABeginAtomicBodyIsAudited) {
+    start(
+        "      - name: user-deleted\n"
+        "        match: {operations: [delete], tables: [users]}\n"
+        "        action: user.delete\n");
+    const auto dbname = cluster().create_database();
+    auto c = connect(dbname);
+    ok(c.get(), "CREATE TABLE users (id int)");
+    ok(c.get(), "INSERT INTO users VALUES (1), (2)");
+    ok(c.get(),
+       "CREATE FUNCTION two() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; "
+       "SELECT CASE WHEN true THEN 2 END; END; DELETE FROM users WHERE id = 2; SELECT two()");
+    EXPECT_EQ(cluster().psql("SELECT count(*) FROM users", "postgres", dbname), "1");
+    ASSERT_TRUE(eventually([&] { return rows().size() == 1; })) << all_rows_text();
+    EXPECT_EQ(rows()[0].action, "user.delete");
+    const auto m = http_get(proc_->admin_port(), "/metrics")->body;
+    EXPECT_EQ(sample_value(m, R"(db_queries_total{operation="delete",outcome="ok",table="users"})"),
+              1);
+    EXPECT_EQ(sample_value(m, R"(db_queries_total{operation="ddl",outcome="ok",table="none"})"), 1);
+}
+
 }  // namespace
 }  // namespace sidelight::test

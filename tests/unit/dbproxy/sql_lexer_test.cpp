@@ -68,9 +68,8 @@ TEST(sql_lexer, ddl_names_its_table_when_plain) {
     EXPECT_EQ(classify("DROP TABLE IF"), info("ddl", "none"));
 }
 
-// A sub-query in FROM gives the first table it reads; a function in FROM gives none.
-TEST(sql_lexer, a_sub_query_in_from_gives_its_table) {
-    EXPECT_EQ(classify("SELECT * FROM (SELECT * FROM t) s"), info("select", "t"));
+// A function in FROM gives none (a sub-query gives its table: see above).
+TEST(sql_lexer, a_function_in_from_gives_none) {
     EXPECT_EQ(classify("SELECT g FROM generate_series(1, 3) g"), info("select", "none"));
     EXPECT_EQ(classify("SELECT * FROM (VALUES (1)) v"), info("select", "none"));
 }
@@ -122,6 +121,26 @@ TEST(sql_lexer, split_statements_at_top_level_semicolons) {
     EXPECT_EQ(classify(s[2]), info("insert", "b"));
     EXPECT_TRUE(split_statements("  -- only a comment").empty());
     EXPECT_TRUE(split_statements("").empty());
+}
+
+// A routine's SQL-standard body (BEGIN ATOMIC ... END, CASE ... END inside) is one statement
+// with the CREATE, as the server's grammar reads it; what follows is split as usual.
+TEST(sql_lexer, a_begin_atomic_body_is_not_split) {
+    const auto s = split_statements(
+        "CREATE OR REPLACE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; "
+        "SELECT CASE WHEN true THEN 2 END; END; DELETE FROM t WHERE id = 9; "
+        "CREATE PROCEDURE p() BEGIN ATOMIC INSERT INTO log VALUES (1); END; BEGIN; END");
+    ASSERT_EQ(s.size(), 5u);
+    EXPECT_EQ(classify(s[0]), info("ddl", "none"));
+    EXPECT_EQ(classify(s[1]), info("delete", "t"));
+    EXPECT_EQ(classify(s[2]), info("ddl", "none"));
+    EXPECT_EQ(classify(s[3]), info("tx", "none"));
+    EXPECT_EQ(classify(s[4]), info("tx", "none"));
+    // A function with a quoted body, a table with a column named begin: split at each ';'.
+    EXPECT_EQ(split_statements("CREATE FUNCTION g() RETURNS int AS 'SELECT 1; SELECT 2' "
+                               "LANGUAGE sql; SELECT begin FROM c; CREATE TABLE x (atomic int)")
+                  .size(),
+              3u);
 }
 
 TEST(sql_lexer, hostile_input_never_crashes) {
