@@ -308,7 +308,18 @@ int app::drain() {
     }
     proxy_->join();
     for (auto& e : egress_) e->join();
-    if (databases_) databases_->stop();  // the app's database connections close with it
+    // The app's database connections last until they are idle (no statement running, no
+    // transaction open), within the same grace: a transaction in flight is not cut short.
+    if (databases_) {
+        databases_->drain();
+        while (databases_->connections() > 0 && std::chrono::steady_clock::now() < deadline) {
+            if (const int sig = wait_signal(10ms); sig == SIGTERM || sig == SIGINT)
+                return second_signal();
+        }
+        if (const auto left = databases_->connections(); left > 0)
+            spdlog::warn("shutdown: grace over, closing {} database connections", left);
+        databases_->stop();
+    }
     // Every request has been recorded by now: commit what the audit queue still holds. Events
     // the store did not take by the deadline are lost (counted, logged): the exit says so.
     const bool audited = audit_->drain(std::chrono::steady_clock::now() + cfg_->shutdown.grace);

@@ -148,6 +148,7 @@ void query_tracker::on_backend(char type, std::string_view body, clock::time_poi
             break;
         case 'Z':  // ReadyForQuery: the end of a Sync or of a simple query string
             pop_through_sync();
+            if (!body.empty()) transaction_ = body[0];
             // Idle or failed: the transaction is over, and with it every portal it held.
             if (!body.empty() && body[0] != 'T') {
                 for (auto& p : suspended_) out.push_back({std::move(p.statement), p.elapsed, true});

@@ -97,6 +97,13 @@ class query_tracker {
     void on_backend(char type, std::string_view body, clock::time_point now,
                     std::vector<finished>& out);
 
+    // Nothing asked and not yet answered, no COPY, no open cursor, and the server's last
+    // ReadyForQuery said idle (not in a transaction block): the connection may end now without
+    // cutting anything short (a shutdown's drain).
+    bool idle() const {
+        return queue_.empty() && suspended_.empty() && !copy_in_ && transaction_ == 'I';
+    }
+
     std::size_t pending() const { return queue_.size(); }                       // for tests
     std::size_t names() const { return statements_.size() + portals_.size(); }  // for tests
 
@@ -147,10 +154,11 @@ class query_tracker {
     statement_cache& cache_;
     text_filter keep_text_;
     std::deque<expected> queue_;
-    bool skipping_ = false;  // extended-protocol error seen, Sync not yet sent: the server skips
-    bool copy_in_ = false;   // CopyInResponse seen, CopyDone/CopyFail not yet sent
-    bool stopped_ = false;   // too_many_pending reported: nothing more is tracked
-    name_map statements_;    // prepared, by name
+    bool skipping_ = false;   // extended-protocol error seen, Sync not yet sent: the server skips
+    bool copy_in_ = false;    // CopyInResponse seen, CopyDone/CopyFail not yet sent
+    bool stopped_ = false;    // too_many_pending reported: nothing more is tracked
+    char transaction_ = 'I';  // the last ReadyForQuery's status: I idle, T in a block, E failed
+    name_map statements_;     // prepared, by name
     name_map portals_;
     named_ptr last_label_;              // describe()'s last statement without its text
     std::vector<suspended> suspended_;  // at most max_names, oldest first

@@ -78,6 +78,12 @@ void relay::stop() {
     if (thread_.joinable()) thread_.join();
 }
 
+void relay::drain() {
+    draining_.store(true, std::memory_order_relaxed);
+    const std::uint64_t one = 1;  // the engine wakes, and ends the idle connections
+    [[maybe_unused]] auto n = ::write(wake_, &one, sizeof one);
+}
+
 void relay::adopt(int client, int server, std::unique_ptr<watch> observed, connection_count count) {
     adoption a{client, server, std::move(observed), std::move(count)};
     bool wake = false;

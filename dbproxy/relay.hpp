@@ -24,7 +24,10 @@
 // ends at a message boundary (a best-effort send: the socket is closed right after).
 //
 //   start(): the thread (throws std::runtime_error when it cannot run); stop(): closes every
-//   connection and joins (adopt() after stop() closes the sockets at once).
+//   connection and joins (adopt() after stop() closes the sockets at once). drain() (a
+//   shutdown, before stop()): each connection ends as soon as it is idle (watch::idle(): no
+//   statement running, no transaction open), its client first sent FATAL 57P01 "terminating
+//   connection due to administrator command", as PostgreSQL's own shutdown sends it.
 //
 // A relay whose engine fails while it runs (an error of epoll_wait or io_uring_enter, not a
 // connection's) ends every connection it holds on both sides, logs why, and from then on
@@ -34,6 +37,7 @@
 //
 // Thread-safety: adopt() from any thread; start/stop from the owner.
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -57,6 +61,7 @@ class relay {
 
     void start();
     void stop();
+    void drain();
 
     // Takes both sockets (connected, TCP_NODELAY already set) with what observes them and the
     // connection's count.
@@ -85,6 +90,8 @@ class relay {
     // returned then is for the engine to close).
     std::vector<adoption> take(bool& stopping);
     static void close_sockets(adoption& a);
+    // drain() was called: the engine ends each idle connection (after every batch it handles).
+    bool draining() const { return draining_.load(std::memory_order_relaxed); }
 
   private:
     void failed(std::string why);
@@ -96,6 +103,7 @@ class relay {
     std::vector<adoption> adopted_;  // under mutex_
     bool stopping_ = false;          // under mutex_
     std::string failure_;            // under mutex_
+    std::atomic<bool> draining_{false};
     std::thread thread_;
 };
 

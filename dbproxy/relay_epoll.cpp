@@ -41,6 +41,7 @@ class epoll_relay final : public relay {
     bool flush(side& s);                                         // false: the write failed
     bool want(side& s);  // updates its epoll interest; false: the connection ends
     void finish(connection& c);
+    void end_idle();  // draining: every idle connection ends, its client told why
 
     int epoll_ = -1;
     // The relay thread's own.
@@ -118,6 +119,7 @@ std::string epoll_relay::run() {
                 on_ready(*s, events[i].events);
             }
         }
+        if (draining()) end_idle();
         ended_.clear();
         if (!go_on) break;
     }
@@ -241,6 +243,20 @@ bool epoll_relay::want(side& s) {
     }
     s.interest = interest;
     return true;
+}
+
+// Nothing is unsent either way and the watch says idle: the client gets PostgreSQL's shutdown
+// error (best effort, as a farewell), and both sides close.
+void epoll_relay::end_idle() {
+    for (std::size_t i = open_.size(); i-- > 0;) {
+        auto& c = *open_[i];
+        if (c.closed() || !c.client.unsent.empty() || !c.server.unsent.empty() ||
+            !c.observed->idle())
+            continue;
+        const auto bye = admin_shutdown();
+        [[maybe_unused]] auto n = send_now(c.client.fd, bye.data(), bye.size());
+        finish(c);
+    }
 }
 
 // Both sides close (the server's backend ends with its socket); after a violation the client

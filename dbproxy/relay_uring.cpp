@@ -81,6 +81,7 @@ class uring_relay final : public relay {
     void reserve(unsigned entries);  // that many free entries in the submission queue
     void end(connection& c);
     void forget(connection& c);  // once nothing of it is in flight
+    void end_idle();             // draining: every idle connection ends, its client told why
 
     io_uring ring_{};
     std::uint64_t woken_ = 0;  // the wakeup's read lands here
@@ -106,6 +107,7 @@ struct uring_relay::connection {
     connection_count count;
     int client = -1, server = -1;
     bool ending = false;
+    bool drained = false;             // ended by a drain: the client gets admin_shutdown()
     bool client_mid_message = false;  // what the client was sent so far ends inside a message
     std::size_t slot = 0;             // index in open_
 
@@ -222,8 +224,19 @@ std::string uring_relay::run() {
             }
         }
         io_uring_cq_advance(&ring_, seen);
+        if (draining() && !stopping) end_idle();
     }
     return {};
+}
+
+// The server's socket of each idle connection is shut down: its receive, which starts only
+// once the answer before it has gone to the client, then ends (0), and so does the connection.
+void uring_relay::end_idle() {
+    for (auto& c : open_) {
+        if (c->ending || c->drained || !c->observed->idle()) continue;
+        c->drained = true;
+        ::shutdown(c->server, SHUT_RDWR);
+    }
 }
 
 // The ring no longer answers: both peers of every connection see it end now, and it stops
@@ -342,8 +355,8 @@ void uring_relay::end(connection& c) {
 // both sockets.
 void uring_relay::forget(connection& c) {
     if (!c.idle()) return;
-    if (c.observed->failed() && !c.client_mid_message) {
-        const auto farewell = c.observed->farewell();
+    if ((c.observed->failed() || c.drained) && !c.client_mid_message) {
+        const auto farewell = c.observed->failed() ? c.observed->farewell() : admin_shutdown();
         [[maybe_unused]] auto n =
             ::send(c.client, farewell.data(), farewell.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     }

@@ -62,6 +62,19 @@ void server::start() {
     thread_ = std::thread([this] { ioc_.run(); });
 }
 
+void server::drain() {
+    if (!thread_.joinable()) return;
+    net::post(ioc_, [this] {
+        for (auto& a : acceptors_) {
+            error_code ignored;
+            a->close(ignored);
+        }
+        shared_.draining = true;
+        for (auto* s : open_) s->drain_if_idle();
+    });
+    relay_->drain();
+}
+
 void server::stop() {
     if (!thread_.joinable()) return;
     net::post(ioc_, [this] {

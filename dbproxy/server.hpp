@@ -7,6 +7,10 @@
 //   The constructor builds the TLS contexts and picks the relay's engine (logged).
 //   start(): binds every listener (throws std::runtime_error naming the database on failure),
 //            then starts both threads.
+//   drain(): (a shutdown, before stop()) closes the listeners; each connection ends once it is
+//            idle, between statements and outside a transaction, its client sent FATAL 57P01
+//            as PostgreSQL's own shutdown sends it (relay.hpp). connections() counts those
+//            still open.
 //   stop():  closes the listeners and every open connection, then joins both threads.
 //
 // Thread-safety: start/stop/port from the owning thread; the observer is called on the
@@ -36,7 +40,9 @@ class server {
     server& operator=(const server&) = delete;
 
     void start();
+    void drain();
     void stop();
+    std::size_t connections() const { return shared_.open.load(); }
     std::uint16_t port(std::size_t database) const { return ports_.at(database); }
     // The relay's engine ("io_uring" or "epoll") and why it failed ("" while it runs): /healthz.
     std::string_view relay_engine() const { return relay_->engine(); }

@@ -43,6 +43,12 @@ void session::close() {
     if (link_) link_->close();
 }
 
+void session::drain_if_idle() {
+    if (!watch_ || stopping_ || !watch_->idle()) return;
+    drained_ = true;
+    stop_pumps();
+}
+
 // Ends both pumps but keeps the client socket open, for the ErrorResponse run() may send.
 void session::stop_pumps() {
     stopping_ = true;
@@ -86,8 +92,10 @@ task<void> session::run() {
     watch_ = std::move(observed);
     co_await run_pumps();
     // Both pumps are done: nothing else writes to the client now.
-    if (watch_->failed() && !client_mid_message_)
-        co_await net::async_write(client_, net::buffer(watch_->farewell()), use_tuple);
+    if ((watch_->failed() || drained_) && !client_mid_message_) {
+        const auto farewell = watch_->failed() ? watch_->farewell() : admin_shutdown();
+        co_await net::async_write(client_, net::buffer(farewell), use_tuple);
+    }
     close();
 }
 
@@ -214,6 +222,10 @@ task<void> session::database_to_client() {
         client_mid_message_ = wec || !watch_->database_at_boundary();
         if (wec) break;
         watch_->record();  // once the answer is on its way: the client never waits for telemetry
+        if (shared_.draining && watch_->idle()) {
+            drained_ = true;
+            break;
+        }
     }
     stop_pumps();
 }

@@ -15,6 +15,7 @@
 //
 // A session is owned by its coroutine (shared_ptr).
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -53,6 +54,8 @@ struct shared_state {
     cancel_keys keys;
     observer& obs;
     relay* pumps = nullptr;
+    std::atomic<std::size_t> open{0};  // connections counted (connection_count), either thread
+    bool draining = false;             // server::drain() was called; the database thread's
 };
 
 class session : public std::enable_shared_from_this<session> {
@@ -62,6 +65,9 @@ class session : public std::enable_shared_from_this<session> {
 
     task<void> run();
     void close();  // both sides; the pumps end
+    // A drain: a connection whose pumps run and whose watch is idle ends now, its client sent
+    // admin_shutdown(); a busy one ends once its answer makes it idle.
+    void drain_if_idle();
 
   private:
     task<bool> read_startup(std::string& packet);
@@ -82,6 +88,7 @@ class session : public std::enable_shared_from_this<session> {
     io_timer pumps_ended_;          // never expires: cancelled when the second pump ends
     int pumps_running_ = 0;
     bool stopping_ = false;
+    bool drained_ = false;             // ended by a drain: the client gets admin_shutdown()
     bool client_mid_message_ = false;  // what the client was sent so far ends inside a message
 };
 

@@ -31,11 +31,15 @@ query_tracker::text_filter text_filter_for(const std::vector<config::db_audit_ru
 }  // namespace
 
 connection_count::connection_count(shared_state& shared) : shared_(&shared) {
+    ++shared_->open;
     shared_->obs.on_db_connection(1);
 }
 
 void connection_count::release() {
-    if (shared_) shared_->obs.on_db_connection(-1);
+    if (shared_) {
+        --shared_->open;
+        shared_->obs.on_db_connection(-1);
+    }
     shared_ = nullptr;
 }
 

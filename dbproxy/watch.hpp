@@ -81,6 +81,12 @@ class watch {
     // The ErrorResponse for the client after a violation, empty when there was none.
     std::string farewell() const;
     bool database_at_boundary() const { return from_database_.at_boundary(); }
+    // Between statements and outside a transaction, every message of both directions whole:
+    // ending the connection now cuts nothing short (a shutdown's drain ends it so).
+    bool idle() const {
+        return !error_ && from_client_.at_boundary() && from_database_.at_boundary() &&
+               tracker_.idle();
+    }
 
   private:
     void fail(protocol_error reason, std::string_view side);  // the first one counts

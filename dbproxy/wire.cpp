@@ -131,4 +131,8 @@ std::string protocol_violation(std::string_view message) {
     return fatal("08P01", message);
 }
 
+std::string admin_shutdown() {
+    return fatal("57P01", "terminating connection due to administrator command");
+}
+
 }  // namespace sidelight::dbproxy

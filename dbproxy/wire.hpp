@@ -112,5 +112,8 @@ struct cursor {
 std::string error_response(std::string_view message);
 // The same with SQLSTATE 08P01 (protocol_violation).
 std::string protocol_violation(std::string_view message);
+// What PostgreSQL sends a session it ends for a shutdown: FATAL, SQLSTATE 57P01
+// (admin_shutdown), "terminating connection due to administrator command".
+std::string admin_shutdown();
 
 }  // namespace sidelight::dbproxy

@@ -990,6 +990,74 @@ TEST_P(PgWireRelayTest, ACursorIsOneStatementAndAFailedParseAloneIsAnError) {
     EXPECT_EQ(side.value(protocol_errors("unknown_type")), 0);
 }
 
+// A shutdown drains the database connections as PostgreSQL's own shutdown would, within
+// `shutdown.grace`: a statement running and a transaction open finish (the next statement of
+// the transaction too); an idle connection ends with FATAL 57P01 at once, the others once
+// idle; no new connection is taken. (test_config: delay 300 ms, grace 5 s.)
+void expect_a_drain(sidecar& side) {
+    const auto dbname = cluster().create_database();
+    auto idle = connect(side.dsn(dbname));
+    auto running = connect(side.dsn(dbname));
+    auto in_tx = connect(side.dsn(dbname));
+    for (auto* c : {idle.get(), running.get(), in_tx.get()})
+        ASSERT_EQ(PQstatus(c), CONNECTION_OK) << PQerrorMessage(c);
+    ok(in_tx.get(), "CREATE TABLE t (id int)");
+    ok(in_tx.get(), "BEGIN");
+    ok(in_tx.get(), "INSERT INTO t VALUES (1)");
+    // libpq hands an error that comes while no query runs to the notice processor.
+    std::string told;
+    PQsetNoticeProcessor(
+        idle.get(), [](void* to, const char* m) { *static_cast<std::string*>(to) += m; }, &told);
+    ASSERT_EQ(PQsendQuery(running.get(), "SELECT pg_sleep(1.5), 42"), 1);
+    std::this_thread::sleep_for(100ms);
+    const auto sent = std::chrono::steady_clock::now();
+    side.proc->signal(SIGTERM);
+
+    // The idle one is told, as soon as the delay is over.
+    pollfd p{PQsocket(idle.get()), POLLIN, 0};
+    ASSERT_EQ(::poll(&p, 1, 3000), 1);
+    for (int i = 0; i < 100 && PQstatus(idle.get()) == CONNECTION_OK; ++i) {
+        PQconsumeInput(idle.get());  // reads; PQisBusy parses what was read
+        PQisBusy(idle.get());
+        std::this_thread::sleep_for(10ms);
+    }
+    EXPECT_NE(told.find("FATAL:  terminating connection due to administrator command"),
+              std::string::npos)
+        << told;
+    EXPECT_EQ(PQstatus(idle.get()), CONNECTION_BAD);
+    EXPECT_LT(std::chrono::steady_clock::now() - sent, 1300ms);
+    // No new connection once the drain began.
+    auto late = connect(side.dsn(dbname, "sslmode=disable connect_timeout=2"));
+    EXPECT_NE(PQstatus(late.get()), CONNECTION_OK);
+
+    // The running statement gets its whole answer.
+    result_ptr r(PQgetResult(running.get()), &PQclear);
+    ASSERT_EQ(PQresultStatus(r.get()), PGRES_TUPLES_OK) << PQerrorMessage(running.get());
+    EXPECT_STREQ(PQgetvalue(r.get(), 0, 1), "42");
+    // The transaction goes on to its COMMIT, which the server takes.
+    ok(in_tx.get(), "INSERT INTO t VALUES (2)");
+    ok(in_tx.get(), "COMMIT");
+    EXPECT_EQ(cluster().psql("SELECT count(*) FROM t", "postgres", dbname), "2");
+    const auto code = side.proc->wait_exit(10s);
+    ASSERT_TRUE(code.has_value());
+    EXPECT_EQ(*code, 0) << side.proc->stderr_text();
+    EXPECT_EQ(side.proc->stderr_text().find("closing"), std::string::npos)
+        << "nothing was left for the grace's end";
+    EXPECT_TRUE(eventually([&] { return backends_on(dbname) == 0; }, 10s));
+}
+
+TEST_P(PgWireRelayTest, AShutdownLetsStatementsAndTransactionsFinish) {
+    sidecar side(yaml());
+    expect_engine(side);
+    expect_a_drain(side);
+}
+
+// The same with TLS to the server, where the database thread's pumps carry the connection.
+TEST(PgWireTest, AShutdownLetsStatementsAndTransactionsFinishOverTls) {
+    sidecar side(databases_yaml(", tls: require"));
+    expect_a_drain(side);
+}
+
 TEST_P(PgWireRelayTest, PgbenchWorkloadGivesExactCounts) {
     sidecar side(yaml());
     expect_engine(side);
