@@ -312,7 +312,9 @@ int app::drain() {
     // transaction open), within the same grace: a transaction in flight is not cut short.
     if (databases_) {
         databases_->drain();
-        while (databases_->connections() > 0 && std::chrono::steady_clock::now() < deadline) {
+        // At least a moment, for the idle ones to be told (the grace may be over already).
+        const auto db_deadline = std::max(deadline, std::chrono::steady_clock::now() + 200ms);
+        while (databases_->connections() > 0 && std::chrono::steady_clock::now() < db_deadline) {
             if (const int sig = wait_signal(10ms); sig == SIGTERM || sig == SIGINT)
                 return second_signal();
         }

@@ -24,7 +24,10 @@ std::optional<protocol_error> query_tracker::on_frontend(char type, std::string_
     cursor c{body};
     switch (type) {
         case 'Q':
-            end_suspended("");  // a simple query destroys the unnamed portal
+            // A simple query destroys the unnamed portal (here, when everything before it has
+            // been answered: a Q pipelined behind extended messages leaves the cursor to the
+            // transaction's end).
+            if (queue_.empty()) end_suspended("");
             simple_query(c.cstring().value_or(body), now);
             break;
         case 'P': {
@@ -34,34 +37,43 @@ std::optional<protocol_error> query_tracker::on_frontend(char type, std::string_
             const auto sql = c.cstring().value_or(body.substr(std::min(c.at, body.size())));
             const auto& parsed = cache_.statements(sql);
             auto statement = describe(parsed.empty() ? unknown_info : parsed.front(), sql);
+            auto before = statements_.peek(name);
             statements_.set(name, statement);
-            queue_.push_back({step::parse, now, std::move(statement)});
+            queue_.push_back({step::parse, now, std::move(statement),
+                              std::string(server_name(name)), before.value_or(nullptr),
+                              before.has_value()});
+            unsynced_ = true;
             break;
         }
         case 'B': {
             const auto portal = c.cstring().value_or("");
             const auto statement = statements_.get(c.cstring().value_or(""));
-            end_suspended(portal);  // a portal bound again is a new one
+            auto before = portals_.peek(portal);
             portals_.set(portal, statement);
-            queue_.push_back({step::bind, now, statement});
+            queue_.push_back({step::bind, now, statement, std::string(server_name(portal)),
+                              before.value_or(nullptr), before.has_value()});
+            unsynced_ = true;
             break;
         }
         case 'D':
             queue_.push_back({step::describe, now});
+            unsynced_ = true;
             break;
         case 'E': {
             const auto portal = server_name(c.cstring().value_or(""));
-            const auto earlier = take_suspended(portal);  // a cursor read on
-            queue_.push_back({step::execute, now, portals_.get(portal),
-                              earlier ? earlier->elapsed : clock::duration{}, std::string(portal)});
+            queue_.push_back({step::execute, now, portals_.get(portal), std::string(portal)});
+            unsynced_ = true;
             break;
         }
         case 'C': {
             const auto which = c.byte().value_or('S');
             const auto name = c.cstring().value_or("");
             (which == 'S' ? statements_ : portals_).erase(name);
-            if (which != 'S') end_suspended(name);
-            queue_.push_back({step::close, now});
+            // A portal's cursor ends when the server has closed it (CloseComplete).
+            queue_.push_back({step::close, now, nullptr,
+                              which == 'S' ? std::string() : std::string(server_name(name)),
+                              nullptr, which != 'S'});
+            unsynced_ = true;
             break;
         }
         case 'S':
@@ -117,11 +129,17 @@ void query_tracker::on_backend(char type, std::string_view body, clock::time_poi
         case '1':  // ParseComplete
             if (front_is(step::parse)) queue_.pop_front();
             break;
-        case '2':  // BindComplete
-            if (front_is(step::bind)) queue_.pop_front();
+        case '2':  // BindComplete: a portal bound again is a new one
+            if (front_is(step::bind)) {
+                end_suspended(queue_.front().name, out);
+                queue_.pop_front();
+            }
             break;
         case '3':  // CloseComplete
-            if (front_is(step::close)) queue_.pop_front();
+            if (front_is(step::close)) {
+                if (queue_.front().existed) end_suspended(queue_.front().name, out);  // a portal
+                queue_.pop_front();
+            }
             break;
         case 'T':  // RowDescription: a Describe's answer, or a simple query's rows ahead
         case 'n':  // NoData
@@ -149,9 +167,11 @@ void query_tracker::on_backend(char type, std::string_view body, clock::time_poi
         case 'Z':  // ReadyForQuery: the end of a Sync or of a simple query string
             pop_through_sync();
             if (!body.empty()) transaction_ = body[0];
+            if (queue_.empty()) unsynced_ = false;
             // Idle or failed: the transaction is over, and with it every portal it held.
             if (!body.empty() && body[0] != 'T') {
-                for (auto& p : suspended_) out.push_back({std::move(p.statement), p.elapsed, true});
+                for (auto& p : suspended_)
+                    out.push_back({std::move(p.statement), p.elapsed, true, false});
                 suspended_.clear();
             }
             break;
@@ -162,20 +182,56 @@ void query_tracker::on_backend(char type, std::string_view body, clock::time_poi
 
 void query_tracker::finish_front(bool ok, clock::time_point now, std::vector<finished>& out) {
     auto& e = queue_.front();
-    out.push_back({std::move(e.statement), e.carried + (now - e.start), ok});
+    clock::duration earlier{};  // a cursor's runs before this one
+    if (e.what == step::execute) {
+        if (auto s = take_suspended(e.name)) earlier = s->elapsed;
+    }
+    out.push_back({std::move(e.statement), earlier + (now - e.start), ok});
     queue_.pop_front();
     start_next(now);
 }
 
+void query_tracker::share_time(std::vector<finished>& chunk) {
+    std::size_t answered = 0;
+    clock::duration total{};
+    for (const auto& f : chunk) {
+        if (!f.answered) continue;
+        ++answered;
+        total += f.elapsed;
+    }
+    if (answered < 2) return;
+    const auto each = total / static_cast<clock::duration::rep>(answered);
+    for (auto& f : chunk)
+        if (f.answered) f.elapsed = each;
+}
+
+// A Parse or Bind the server refused, or skipped after an earlier error: its name stands for
+// what it did before. A refused one of the unnamed statement or portal has dropped that first.
+void query_tracker::undo(const expected& e, bool refused) {
+    auto& names = e.what == step::parse ? statements_ : portals_;
+    if (e.existed && !(refused && e.name.empty()))
+        names.set(e.name, e.previous);
+    else
+        names.erase(e.name);
+}
+
+// The Execute's run joins the earlier ones of its portal (pipelined Executes of one portal are
+// answered in order, each adding its time).
 void query_tracker::suspend_front(clock::time_point now, std::vector<finished>& out) {
     auto& e = queue_.front();
-    if (suspended_.size() >= max_names) {  // the oldest ends here: bounded whatever is sent
-        auto& oldest = suspended_.front();
-        out.push_back({std::move(oldest.statement), oldest.elapsed, true});
-        suspended_.erase(suspended_.begin());
+    const auto ran = now - e.start;
+    if (auto it = std::find_if(suspended_.begin(), suspended_.end(),
+                               [&](const suspended& x) { return x.portal == e.name; });
+        it != suspended_.end()) {
+        it->elapsed += ran;
+    } else {
+        if (suspended_.size() >= max_names) {  // the oldest ends here: bounded whatever is sent
+            auto& oldest = suspended_.front();
+            out.push_back({std::move(oldest.statement), oldest.elapsed, true, false});
+            suspended_.erase(suspended_.begin());
+        }
+        suspended_.push_back({std::move(e.name), std::move(e.statement), ran});
     }
-    suspended_.push_back(
-        {std::move(e.portal), std::move(e.statement), e.carried + (now - e.start)});
     queue_.pop_front();
     start_next(now);
 }
@@ -194,7 +250,12 @@ std::optional<query_tracker::suspended> query_tracker::take_suspended(std::strin
 
 void query_tracker::end_suspended(std::string_view portal) {
     if (auto s = take_suspended(portal))
-        ended_.push_back({std::move(s->statement), s->elapsed, true});
+        ended_.push_back({std::move(s->statement), s->elapsed, true, false});
+}
+
+void query_tracker::end_suspended(std::string_view portal, std::vector<finished>& out) {
+    if (auto s = take_suspended(portal))
+        out.push_back({std::move(s->statement), s->elapsed, true, false});
 }
 
 // The next statement queued (of the same string, or an Execute pipelined behind this one)
@@ -221,20 +282,24 @@ void query_tracker::on_error(clock::time_point now, std::vector<finished>& out) 
     // Extended protocol: the Execute that failed, or the one a failed Parse/Bind/Describe was
     // for; with none queued, the Parse, Bind or Describe itself. Then everything up to Sync is
     // skipped by the server (a pipelined Q too).
-    auto failed = queue_.front();
-    bool charged = false;
+    std::vector<expected> gone;  // the refused message, then those the server skips
     while (!queue_.empty() && queue_.front().what != step::sync) {
-        if (queue_.front().what == step::execute) {
-            finish_front(false, now, out);
-            charged = true;
-            break;
-        }
+        gone.push_back(std::move(queue_.front()));
         queue_.pop_front();
     }
-    if (!charged &&
-        (failed.what == step::parse || failed.what == step::bind || failed.what == step::describe))
-        out.push_back({std::move(failed.statement), now - failed.start, false});
-    while (!queue_.empty() && queue_.front().what != step::sync) queue_.pop_front();
+    for (auto i = gone.size(); i-- > 0;)  // the last given back first
+        if (gone[i].what == step::parse || gone[i].what == step::bind) undo(gone[i], i == 0);
+    // The error is the Execute's it was for; with none queued, a refused Parse's or Bind's own.
+    const auto execute = std::find_if(gone.begin(), gone.end(),
+                                      [](const expected& e) { return e.what == step::execute; });
+    if (execute != gone.end()) {
+        clock::duration earlier{};  // a cursor's runs before the one that failed
+        if (auto s = take_suspended(execute->name)) earlier = s->elapsed;
+        out.push_back({std::move(execute->statement), earlier + (now - execute->start), false});
+    } else if (gone.front().what == step::parse || gone.front().what == step::bind) {
+        out.push_back({gone.front().statement, now - gone.front().start, false});
+    }
+    start_next(now);
     if (queue_.empty()) skipping_ = true;
 }
 
@@ -267,6 +332,12 @@ query_tracker::named_ptr query_tracker::name_map::get(std::string_view name) {
     auto it = index_.find(server_name(name));
     if (it == index_.end()) return nullptr;
     order_.splice(order_.begin(), order_, it->second);
+    return it->second->second;
+}
+
+std::optional<query_tracker::named_ptr> query_tracker::name_map::peek(std::string_view name) const {
+    auto it = index_.find(server_name(name));
+    if (it == index_.end()) return std::nullopt;
     return it->second->second;
 }
 

@@ -85,6 +85,7 @@ class query_tracker {
         named_ptr statement;
         clock::duration elapsed{};
         bool ok = true;
+        bool answered = true;  // ended by the server's answer (not by its portal going)
         const statement_info& info() const { return statement ? statement->info : unknown_info; }
         std::string_view text() const { return statement ? statement->text : std::string_view(); }
     };
@@ -96,12 +97,22 @@ class query_tracker {
     // A complete server message; statements it ends are appended to `out`.
     void on_backend(char type, std::string_view body, clock::time_point now,
                     std::vector<finished>& out);
+    // The statements of `chunk` (what one read from the server ended) that its answers ended
+    // share their time equally. The server sends a pipeline's or a string's answers when its
+    // output buffer fills or at Sync, so they arrive together: without this, the first of them
+    // would carry the whole group's time and the rest none (a batch of 1,000 one-millisecond
+    // inserts would show a few half-second ones). The sum is unchanged.
+    static void share_time(std::vector<finished>& chunk);
 
     // Nothing asked and not yet answered, no COPY, no open cursor, and the server's last
     // ReadyForQuery said idle (not in a transaction block): the connection may end now without
     // cutting anything short (a shutdown's drain).
+    // Also: no extended-protocol message sent since the last Sync's answer (postgres.js's
+    // Parse/Describe/Flush waits for its Bind/Execute/Sync; an Execute with Flush leaves its
+    // implicit transaction open), and a ReadyForQuery seen (not while authenticating).
     bool idle() const {
-        return queue_.empty() && suspended_.empty() && !copy_in_ && transaction_ == 'I';
+        return queue_.empty() && suspended_.empty() && !copy_in_ && !unsynced_ && !skipping_ &&
+               transaction_ == 'I';
     }
 
     std::size_t pending() const { return queue_.size(); }                       // for tests
@@ -115,8 +126,11 @@ class query_tracker {
         step what;
         clock::time_point start;
         named_ptr statement = nullptr;  // what a parse, bind, execute or simple is for
-        clock::duration carried{};      // execute: its portal's earlier, suspended runs
-        std::string portal{};           // execute: the portal's name (for PortalSuspended)
+        std::string name{};  // parse: the statement's name; bind, execute, close: the portal's
+        // parse, bind: what `name` stood for before, given back when the server refuses or skips
+        // the message (a Parse refused as "already exists" leaves the statement as it was).
+        named_ptr previous = nullptr;
+        bool existed = false;  // parse, bind: `name` stood for something; close: of a portal
     };
     // A portal whose last Execute was answered PortalSuspended: the statement goes on at its
     // next Execute, or ends (ok) when the portal goes.
@@ -132,6 +146,8 @@ class query_tracker {
         void set(std::string_view name, named_ptr value);
         named_ptr get(std::string_view name);  // null when unknown
         void erase(std::string_view name);
+        // What `name` stands for now, if anything (its place in the order unchanged).
+        std::optional<named_ptr> peek(std::string_view name) const;
         std::size_t size() const { return index_.size(); }
 
       private:
@@ -142,11 +158,15 @@ class query_tracker {
 
     void simple_query(std::string_view sql, clock::time_point now);
     void finish_front(bool ok, clock::time_point now, std::vector<finished>& out);
+    void undo(const expected& e, bool refused);
     void on_error(clock::time_point now, std::vector<finished>& out);
     void pop_through_sync();
     void suspend_front(clock::time_point now, std::vector<finished>& out);
     std::optional<suspended> take_suspended(std::string_view portal);
-    void end_suspended(std::string_view portal);  // its statement is finished, ok
+    // Its statement is finished, ok: into ended_ (reported with the next server message), or
+    // into `out`.
+    void end_suspended(std::string_view portal);
+    void end_suspended(std::string_view portal, std::vector<finished>& out);
 
     named_ptr describe(const statement_info& info, std::string_view sql);
     void start_next(clock::time_point now);
@@ -154,11 +174,12 @@ class query_tracker {
     statement_cache& cache_;
     text_filter keep_text_;
     std::deque<expected> queue_;
-    bool skipping_ = false;   // extended-protocol error seen, Sync not yet sent: the server skips
-    bool copy_in_ = false;    // CopyInResponse seen, CopyDone/CopyFail not yet sent
-    bool stopped_ = false;    // too_many_pending reported: nothing more is tracked
-    char transaction_ = 'I';  // the last ReadyForQuery's status: I idle, T in a block, E failed
-    name_map statements_;     // prepared, by name
+    bool skipping_ = false;  // extended-protocol error seen, Sync not yet sent: the server skips
+    bool copy_in_ = false;   // CopyInResponse seen, CopyDone/CopyFail not yet sent
+    bool stopped_ = false;   // too_many_pending reported: nothing more is tracked
+    char transaction_ = 0;   // the last ReadyForQuery's status (I, T, E); 0 before the first
+    bool unsynced_ = false;  // P/B/D/E/C sent, not yet answered by a Sync's ReadyForQuery
+    name_map statements_;    // prepared, by name
     name_map portals_;
     named_ptr last_label_;              // describe()'s last statement without its text
     std::vector<suspended> suspended_;  // at most max_names, oldest first

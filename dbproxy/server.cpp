@@ -65,10 +65,8 @@ void server::start() {
 void server::drain() {
     if (!thread_.joinable()) return;
     net::post(ioc_, [this] {
-        for (auto& a : acceptors_) {
-            error_code ignored;
-            a->close(ignored);
-        }
+        // The listeners stay open for CancelRequests (a statement holding the drain can still
+        // be cancelled); a StartupMessage is refused (57P03).
         shared_.draining = true;
         for (auto* s : open_) s->drain_if_idle();
     });

@@ -7,10 +7,11 @@
 //   The constructor builds the TLS contexts and picks the relay's engine (logged).
 //   start(): binds every listener (throws std::runtime_error naming the database on failure),
 //            then starts both threads.
-//   drain(): (a shutdown, before stop()) closes the listeners; each connection ends once it is
-//            idle, between statements and outside a transaction, its client sent FATAL 57P01
-//            as PostgreSQL's own shutdown sends it (relay.hpp). connections() counts those
-//            still open.
+//   drain(): (a shutdown, before stop()) new connections are refused with FATAL 57P03 (the
+//            listeners still take CancelRequests); each connection ends once it is idle,
+//            between statements and outside a transaction, its client sent FATAL 57P01 as
+//            PostgreSQL's own shutdown sends it (relay.hpp). connections() counts those still
+//            open.
 //   stop():  closes the listeners and every open connection, then joins both threads.
 //
 // Thread-safety: start/stop/port from the owning thread; the observer is called on the

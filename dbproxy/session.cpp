@@ -44,6 +44,10 @@ void session::close() {
 }
 
 void session::drain_if_idle() {
+    if (!link_) {  // still reading the startup packet: it would be refused now
+        close();
+        return;
+    }
     if (!watch_ || stopping_ || !watch_->idle()) return;
     drained_ = true;
     stop_pumps();
@@ -159,7 +163,12 @@ task<bool> session::read_startup(std::string& packet) {
             co_await forward_cancel(packet);
             co_return false;
         }
-        if (kind == startup_type::startup_message) co_return true;
+        if (kind == startup_type::startup_message) {
+            if (!shared_.draining) co_return true;
+            // Draining: no new connection (a CancelRequest, above, still goes through).
+            co_await net::async_write(client_, net::buffer(shutting_down()), use_tuple);
+            co_return false;
+        }
         co_await refuse_startup(protocol_error::bad_startup, true);
         co_return false;
     }

@@ -131,6 +131,10 @@ std::string protocol_violation(std::string_view message) {
     return fatal("08P01", message);
 }
 
+std::string shutting_down() {
+    return fatal("57P03", "the database system is shutting down");
+}
+
 std::string admin_shutdown() {
     return fatal("57P01", "terminating connection due to administrator command");
 }

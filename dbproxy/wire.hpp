@@ -115,5 +115,8 @@ std::string protocol_violation(std::string_view message);
 // What PostgreSQL sends a session it ends for a shutdown: FATAL, SQLSTATE 57P01
 // (admin_shutdown), "terminating connection due to administrator command".
 std::string admin_shutdown();
+// What PostgreSQL answers a new connection while it shuts down: FATAL, SQLSTATE 57P03
+// (cannot_connect_now), "the database system is shutting down".
+std::string shutting_down();
 
 }  // namespace sidelight::dbproxy

@@ -999,7 +999,8 @@ void expect_a_drain(sidecar& side) {
     auto idle = connect(side.dsn(dbname));
     auto running = connect(side.dsn(dbname));
     auto in_tx = connect(side.dsn(dbname));
-    for (auto* c : {idle.get(), running.get(), in_tx.get()})
+    auto stuck = connect(side.dsn(dbname));
+    for (auto* c : {idle.get(), running.get(), in_tx.get(), stuck.get()})
         ASSERT_EQ(PQstatus(c), CONNECTION_OK) << PQerrorMessage(c);
     ok(in_tx.get(), "CREATE TABLE t (id int)");
     ok(in_tx.get(), "BEGIN");
@@ -1009,6 +1010,7 @@ void expect_a_drain(sidecar& side) {
     PQsetNoticeProcessor(
         idle.get(), [](void* to, const char* m) { *static_cast<std::string*>(to) += m; }, &told);
     ASSERT_EQ(PQsendQuery(running.get(), "SELECT pg_sleep(1.5), 42"), 1);
+    ASSERT_EQ(PQsendQuery(stuck.get(), "SELECT pg_sleep(60)"), 1);
     std::this_thread::sleep_for(100ms);
     const auto sent = std::chrono::steady_clock::now();
     side.proc->signal(SIGTERM);
@@ -1026,9 +1028,19 @@ void expect_a_drain(sidecar& side) {
         << told;
     EXPECT_EQ(PQstatus(idle.get()), CONNECTION_BAD);
     EXPECT_LT(std::chrono::steady_clock::now() - sent, 1300ms);
-    // No new connection once the drain began.
+    // No new connection once the drain began: refused as PostgreSQL refuses one then.
     auto late = connect(side.dsn(dbname, "sslmode=disable connect_timeout=2"));
     EXPECT_NE(PQstatus(late.get()), CONNECTION_OK);
+    EXPECT_NE(std::string(PQerrorMessage(late.get())).find("the database system is shutting down"),
+              std::string::npos)
+        << PQerrorMessage(late.get());
+    // A statement that would hold the drain past the grace can still be cancelled.
+    PGcancel* cancel = PQgetCancel(stuck.get());
+    char err[256] = {};
+    EXPECT_EQ(PQcancel(cancel, err, sizeof err), 1) << err;
+    PQfreeCancel(cancel);
+    result_ptr cancelled(PQgetResult(stuck.get()), &PQclear);
+    EXPECT_STREQ(PQresultErrorField(cancelled.get(), PG_DIAG_SQLSTATE), "57014");
 
     // The running statement gets its whole answer.
     result_ptr r(PQgetResult(running.get()), &PQclear);

@@ -241,6 +241,126 @@ TEST(query_tracker, a_parse_that_fails_alone_is_its_statements_error) {
     EXPECT_EQ(f.out.size(), 2u);
 }
 
+// Executes of one portal written before any is answered (a pipelined cursor) still make one
+// statement: each answer adds its run to the portal's.
+TEST(query_tracker, pipelined_executes_of_one_cursor_are_one_statement) {
+    fixture f;
+    f.front('P', cstr("") + cstr("SELECT * FROM big") + std::string(2, '\0'));
+    f.front('B', cstr("c") + cstr("") + std::string(6, '\0'));
+    for (int i = 0; i < 3; ++i) f.front('E', cstr("c") + std::string("\0\0\0\x0a", 4));
+    f.front('S');
+    f.back('1');
+    f.back('2');
+    f.now += 1ms;
+    f.back('s');
+    f.now += 1ms;
+    f.back('s');
+    f.now += 1ms;
+    f.back('C');
+    f.back('Z', "I");
+    ASSERT_EQ(f.out.size(), 1u);
+    EXPECT_EQ(f.out[0].elapsed, 3ms);
+    EXPECT_EQ(f.out[0].info().table, "big");
+}
+
+// A Parse the server refuses ("prepared statement already exists", or a syntax error) or skips
+// (after an earlier error of the pipeline) leaves the name as it was.
+TEST(query_tracker, a_refused_or_skipped_parse_leaves_the_name_as_it_was) {
+    fixture f;
+    const auto parse = [&](const char* name, const char* sql) {
+        f.front('P', cstr(name) + cstr(sql) + std::string(2, '\0'));
+    };
+    const auto execute = [&](const char* name) {
+        f.front('B', cstr("") + cstr(name) + std::string(6, '\0'));
+        f.front('E', cstr("") + std::string(4, '\0'));
+        f.front('S');
+        f.back('2');
+        f.back('C');
+        f.back('Z', "I");
+    };
+    parse("st1", "SELECT s FROM big WHERE id = $1");
+    f.front('S');
+    f.back('1');
+    f.back('Z', "I");
+    parse("st1", "DELETE FROM t WHERE v = $1");  // 42P05
+    f.front('S');
+    f.back('E');
+    f.back('Z', "I");
+    execute("st1");
+    ASSERT_EQ(f.out.size(), 2u);
+    EXPECT_EQ(f.out[0].info(), (statement_info{"delete", "t"}));  // the refused prepare's error
+    EXPECT_FALSE(f.out[0].ok);
+    EXPECT_EQ(f.out[1].info(), (statement_info{"select", "big"}));
+    EXPECT_TRUE(f.out[1].ok);
+
+    // Skipped: an error earlier in the pipeline, then a Parse that would rename st1.
+    f.front('Q', cstr("SELECT 1/0"));
+    f.back('E');
+    f.back('Z', "I");
+    f.front('P', cstr("") + cstr("SELECT 1/0 FROM x") + std::string(2, '\0'));
+    f.front('B', cstr("") + cstr("") + std::string(6, '\0'));
+    f.front('E', cstr("") + std::string(4, '\0'));
+    parse("st1", "UPDATE u SET a = 1");
+    f.front('S');
+    f.back('1');
+    f.back('2');
+    f.back('E');  // the Execute fails: the Parse of st1 behind it is skipped
+    f.back('Z', "I");
+    execute("st1");
+    ASSERT_EQ(f.out.size(), 5u);
+    EXPECT_EQ(f.out[3].info().table, "x");
+    EXPECT_EQ(f.out[4].info(), (statement_info{"select", "big"}));
+}
+
+// idle(): between statements, outside a transaction, nothing sent since the last Sync's
+// answer, and not before the first ReadyForQuery.
+TEST(query_tracker, idle_waits_for_the_sync_and_the_transaction) {
+    fixture f;
+    EXPECT_FALSE(f.t.idle());  // authenticating
+    f.back('Z', "I");
+    EXPECT_TRUE(f.t.idle());
+    f.front('P', cstr("") + cstr("SELECT 1") + std::string(2, '\0'));
+    f.front('D', "S" + cstr(""));
+    f.front('H');
+    f.back('1');
+    f.back('t');
+    f.back('T');
+    EXPECT_FALSE(f.t.idle());  // described, not yet bound and synced
+    f.front('B', cstr("") + cstr("") + std::string(6, '\0'));
+    f.front('E', cstr("") + std::string(4, '\0'));
+    f.front('S');
+    f.back('2');
+    f.back('C');
+    EXPECT_FALSE(f.t.idle());
+    f.back('Z', "I");
+    EXPECT_TRUE(f.t.idle());
+    f.front('Q', cstr("BEGIN"));
+    f.back('C');
+    f.back('Z', "T");
+    EXPECT_FALSE(f.t.idle());  // a transaction is open
+    f.front('Q', cstr("COMMIT"));
+    f.back('C');
+    f.back('Z', "I");
+    EXPECT_TRUE(f.t.idle());
+}
+
+// Answers that arrive in one read share their time: the first of a batch does not carry it all.
+TEST(query_tracker, answers_read_together_share_their_time) {
+    std::vector<query_tracker::finished> chunk(4);
+    chunk[0].elapsed = 30ms;
+    chunk[3].answered = false;  // a cursor ended by its portal: its own time
+    chunk[3].elapsed = 7ms;
+    query_tracker::share_time(chunk);
+    EXPECT_EQ(chunk[0].elapsed, 10ms);
+    EXPECT_EQ(chunk[1].elapsed, 10ms);
+    EXPECT_EQ(chunk[2].elapsed, 10ms);
+    EXPECT_EQ(chunk[3].elapsed, 7ms);
+    std::vector<query_tracker::finished> one(1);
+    one[0].elapsed = 5ms;
+    query_tracker::share_time(one);
+    EXPECT_EQ(one[0].elapsed, 5ms);
+}
+
 TEST(message_splitter, messages_split_across_reads) {
     std::string bytes;
     for (auto [type, body] : {std::pair<char, std::string>{'Q', cstr("SELECT 1")},
