@@ -80,7 +80,8 @@ std::optional<protocol_error> query_tracker::on_frontend(char type, std::string_
             skipping_ = false;
             if (!copy_in_) queue_.push_back({step::sync, now});  // else the server ignores it
             break;
-        case 'F':  // FunctionCall: FunctionCallResponse (or an error), then ReadyForQuery
+        case 'F':  // FunctionCall (large objects): other/none, up to its response or error
+            queue_.push_back({step::simple, now});
             queue_.push_back({step::simple_end, now});
             break;
         default:  // Flush, CopyData/Done/Fail, PasswordMessage, Terminate
@@ -147,6 +148,7 @@ void query_tracker::on_backend(char type, std::string_view body, clock::time_poi
             break;
         case 'C':  // CommandComplete
         case 'I':  // EmptyQueryResponse
+        case 'V':  // FunctionCallResponse
             if (front_is(step::execute) || front_is(step::simple)) finish_front(true, now, out);
             break;
         case 's':  // PortalSuspended: the Execute's row limit reached, the portal goes on
@@ -276,8 +278,7 @@ void query_tracker::on_error(clock::time_point now, std::vector<finished>& out) 
         while (!queue_.empty() && queue_.front().what == step::simple) queue_.pop_front();
         return;
     }
-    // A statement of a long string beyond the timed ones, or a FunctionCall: its
-    // ReadyForQuery ends it.
+    // A statement of a long string beyond the timed ones: its ReadyForQuery ends it.
     if (queue_.front().what == step::simple_end) return;
     // Extended protocol: the Execute that failed, or the one a failed Parse/Bind/Describe was
     // for; with none queued, the Parse, Bind or Describe itself. Then everything up to Sync is

@@ -24,7 +24,8 @@
 //   COPY IN:       the server ignores a Sync sent while it takes the data (the extended
 //                  protocol's own, sent with the Execute, and any other before CopyDone or
 //                  CopyFail): the answer to COPY's Sync is the one sent after CopyDone.
-//   FunctionCall:  answered like a simple query, up to its ReadyForQuery.
+//   FunctionCall:  a statement other/none (the large-object calls), ended by its
+//                  FunctionCallResponse or error, answered up to its ReadyForQuery.
 //   NOTIFY, notices, ParameterStatus: no effect (a statement ends with its 'C').
 //
 // Bounded whatever the client sends: at most max_pending client messages awaiting the server's

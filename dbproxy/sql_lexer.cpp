@@ -361,6 +361,8 @@ statement_info classify(std::string_view sql) {
         out.table = table_after(t, i + 1, "from", depth);
     } else if (op == "insert") {
         out.table = table_after(t, i + 1, "into", depth);
+    } else if (op == "copy" && i + 1 < t.size() && is_punct(t[i + 1], '(')) {
+        out.table = table_after(t, i + 1, "from", depth + 1);  // COPY (SELECT ... FROM x) TO
     } else if (op == "update" || op == "copy") {
         out.table = name_at(t, i + 1).value_or("none");
     } else if (op == "ddl") {

@@ -14,13 +14,15 @@
 //                ddl     CREATE, ALTER, DROP, TRUNCATE, COMMENT, GRANT, REVOKE
 //                other   anything else: MERGE, SET, SHOW, LISTEN, NOTIFY, VACUUM, ANALYZE,
 //                        EXPLAIN, DO, CALL, PREPARE, EXECUTE, LOCK, ..., and unparsable text
-//   table:     SELECT/DELETE: the first name after FROM; INSERT: after INTO; UPDATE, COPY and
-//              TABLE: the name after it; ddl: the table of CREATE TABLE x, ALTER TABLE x,
-//              DROP TABLE x, TRUNCATE [TABLE] x (other DDL: "none"). A qualified name is reduced
-//              to its table: `public.orders` -> orders, `"Sales"."Orders"` -> Orders; unquoted
-//              names are lower-cased (PostgreSQL folds them), quoted ones keep their case
-//              without the quotes. A function in FROM, a sub-query, no FROM, or a name with a
-//              quote, a backslash, a space or a non-ASCII byte: "none".
+//   table:     SELECT/DELETE: the first name after FROM (in a sub-query if need be); INSERT:
+//              after INTO; UPDATE, COPY and TABLE: the name after it (COPY (SELECT ...) TO:
+//              the query's); ddl: the table of CREATE TABLE x, ALTER TABLE x, DROP TABLE x,
+//              TRUNCATE [TABLE] x (other DDL: "none"). A qualified name is reduced to its
+//              table: `public.orders` -> orders, `"Sales"."Orders"` -> Orders; unquoted names
+//              are lower-cased (PostgreSQL folds them), quoted ones keep their case without the
+//              quotes. A function in FROM, no FROM, or a name with a quote, a backslash, a
+//              space or a non-ASCII byte: "none".
+//   A string is split at top-level semicolons, not inside a routine's BEGIN ATOMIC ... END.
 //
 // Pure functions, thread-safe. Any input is safe: the lexer never reads past the text.
 

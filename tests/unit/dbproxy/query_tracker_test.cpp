@@ -646,7 +646,8 @@ TEST(query_tracker, a_parse_cut_at_the_splitter_cap_keeps_its_label) {
     EXPECT_EQ(f.out[0].info(), (statement_info{"insert", "big"}));
 }
 
-// A FunctionCall is answered up to its own ReadyForQuery: a query sent behind it keeps its own.
+// A FunctionCall (the large-object calls) is a statement other/none, ok or error, answered up
+// to its own ReadyForQuery: a query sent behind it keeps its own.
 TEST(query_tracker, a_function_call_is_answered_up_to_its_ready_for_query) {
     fixture f;
     f.front('F', std::string(4, '\0'));
@@ -659,8 +660,12 @@ TEST(query_tracker, a_function_call_is_answered_up_to_its_ready_for_query) {
     f.front('F', std::string(4, '\0'));
     f.back('E');
     f.back('Z');
-    ASSERT_EQ(f.out.size(), 1u);
-    EXPECT_EQ(f.out[0].info(), (statement_info{"select", "a"}));
+    ASSERT_EQ(f.out.size(), 3u);
+    EXPECT_EQ(f.out[0].info(), (statement_info{"other", "none"}));
+    EXPECT_TRUE(f.out[0].ok);
+    EXPECT_EQ(f.out[1].info(), (statement_info{"select", "a"}));
+    EXPECT_EQ(f.out[2].info(), (statement_info{"other", "none"}));
+    EXPECT_FALSE(f.out[2].ok);
     EXPECT_EQ(f.t.pending(), 0u);
 }
 

@@ -69,6 +69,11 @@ TEST(sql_lexer, ddl_names_its_table_when_plain) {
 }
 
 // A function in FROM gives none (a sub-query gives its table: see above).
+TEST(sql_lexer, a_copy_of_a_query_gives_the_querys_table) {
+    EXPECT_EQ(classify("COPY (SELECT a FROM big WHERE a > 1) TO STDOUT"), info("copy", "big"));
+    EXPECT_EQ(classify("COPY t (a, b) FROM STDIN"), info("copy", "t"));
+}
+
 TEST(sql_lexer, a_function_in_from_gives_none) {
     EXPECT_EQ(classify("SELECT g FROM generate_series(1, 3) g"), info("select", "none"));
     EXPECT_EQ(classify("SELECT * FROM (VALUES (1)) v"), info("select", "none"));
