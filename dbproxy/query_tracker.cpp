@@ -68,11 +68,12 @@ std::optional<protocol_error> query_tracker::on_frontend(char type, std::string_
         case 'C': {
             const auto which = c.byte().value_or('S');
             const auto name = c.cstring().value_or("");
-            (which == 'S' ? statements_ : portals_).erase(name);
+            auto& names = which == 'S' ? statements_ : portals_;
+            auto before = names.peek(name);
+            names.erase(name);
             // A portal's cursor ends when the server has closed it (CloseComplete).
-            queue_.push_back({step::close, now, nullptr,
-                              which == 'S' ? std::string() : std::string(server_name(name)),
-                              nullptr, which != 'S'});
+            queue_.push_back({step::close, now, nullptr, std::string(server_name(name)),
+                              before.value_or(nullptr), before.has_value(), which != 'S'});
             unsynced_ = true;
             break;
         }
@@ -138,7 +139,7 @@ void query_tracker::on_backend(char type, std::string_view body, clock::time_poi
             break;
         case '3':  // CloseComplete
             if (front_is(step::close)) {
-                if (queue_.front().existed) end_suspended(queue_.front().name, out);  // a portal
+                if (queue_.front().of_portal) end_suspended(queue_.front().name, out);
                 queue_.pop_front();
             }
             break;
@@ -188,7 +189,7 @@ void query_tracker::finish_front(bool ok, clock::time_point now, std::vector<fin
     if (e.what == step::execute) {
         if (auto s = take_suspended(e.name)) earlier = s->elapsed;
     }
-    out.push_back({std::move(e.statement), earlier + (now - e.start), ok});
+    out.push_back({std::move(e.statement), earlier + (now - e.start), ok, true, earlier});
     queue_.pop_front();
     start_next(now);
 }
@@ -199,18 +200,20 @@ void query_tracker::share_time(std::vector<finished>& chunk) {
     for (const auto& f : chunk) {
         if (!f.answered) continue;
         ++answered;
-        total += f.elapsed;
+        total += f.elapsed - f.earlier;
     }
     if (answered < 2) return;
     const auto each = total / static_cast<clock::duration::rep>(answered);
     for (auto& f : chunk)
-        if (f.answered) f.elapsed = each;
+        if (f.answered) f.elapsed = f.earlier + each;
 }
 
-// A Parse or Bind the server refused, or skipped after an earlier error: its name stands for
-// what it did before. A refused one of the unnamed statement or portal has dropped that first.
+// A Parse, Bind or Close the server refused, or skipped after an earlier error: its name stands
+// for what it did before. A refused Parse or Bind of the unnamed statement or portal has dropped
+// that first.
 void query_tracker::undo(const expected& e, bool refused) {
-    auto& names = e.what == step::parse ? statements_ : portals_;
+    const bool statement = e.what == step::parse || (e.what == step::close && !e.of_portal);
+    auto& names = statement ? statements_ : portals_;
     if (e.existed && !(refused && e.name.empty()))
         names.set(e.name, e.previous);
     else
@@ -288,15 +291,27 @@ void query_tracker::on_error(clock::time_point now, std::vector<finished>& out) 
         gone.push_back(std::move(queue_.front()));
         queue_.pop_front();
     }
-    for (auto i = gone.size(); i-- > 0;)  // the last given back first
-        if (gone[i].what == step::parse || gone[i].what == step::bind) undo(gone[i], i == 0);
+    // An error in answer to the Sync itself (a deferred constraint or a serialization failure at
+    // the implicit COMMIT): the statements were answered already, and nothing is skipped.
+    if (gone.empty()) return;
+    for (auto i = gone.size(); i-- > 0;) {  // the last given back first
+        const auto what = gone[i].what;
+        if (what == step::parse || what == step::bind || what == step::close) undo(gone[i], i == 0);
+    }
     // The error is the Execute's it was for; with none queued, a refused Parse's or Bind's own.
     const auto execute = std::find_if(gone.begin(), gone.end(),
                                       [](const expected& e) { return e.what == step::execute; });
     if (execute != gone.end()) {
-        clock::duration earlier{};  // a cursor's runs before the one that failed
-        if (auto s = take_suspended(execute->name)) earlier = s->elapsed;
-        out.push_back({std::move(execute->statement), earlier + (now - execute->start), false});
+        // A cursor's runs before the one that failed; not when a Bind before it named the same
+        // portal (refused: the portal exists; that cursor goes on, or ends with its transaction).
+        const bool rebound = std::any_of(gone.begin(), execute, [&](const expected& e) {
+            return e.what == step::bind && e.name == execute->name;
+        });
+        clock::duration earlier{};
+        if (!rebound)
+            if (auto s = take_suspended(execute->name)) earlier = s->elapsed;
+        out.push_back({std::move(execute->statement), earlier + (now - execute->start), false, true,
+                       earlier});
     } else if (gone.front().what == step::parse || gone.front().what == step::bind) {
         out.push_back({gone.front().statement, now - gone.front().start, false});
     }

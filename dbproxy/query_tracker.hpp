@@ -86,7 +86,8 @@ class query_tracker {
         named_ptr statement;
         clock::duration elapsed{};
         bool ok = true;
-        bool answered = true;  // ended by the server's answer (not by its portal going)
+        bool answered = true;       // ended by the server's answer (not by its portal going)
+        clock::duration earlier{};  // of `elapsed`, a cursor's runs before the last one
         const statement_info& info() const { return statement ? statement->info : unknown_info; }
         std::string_view text() const { return statement ? statement->text : std::string_view(); }
     };
@@ -99,10 +100,11 @@ class query_tracker {
     void on_backend(char type, std::string_view body, clock::time_point now,
                     std::vector<finished>& out);
     // The statements of `chunk` (what one read from the server ended) that its answers ended
-    // share their time equally. The server sends a pipeline's or a string's answers when its
-    // output buffer fills or at Sync, so they arrive together: without this, the first of them
-    // would carry the whole group's time and the rest none (a batch of 1,000 one-millisecond
-    // inserts would show a few half-second ones). The sum is unchanged.
+    // share their time equally (a cursor's earlier runs stay its own). The server sends a
+    // pipeline's or a string's answers when its output buffer fills or at Sync, so they arrive
+    // together: without this, the first of them would carry the whole group's time and the rest
+    // none (a batch of 1,000 one-millisecond inserts would show a few half-second ones). The sum is
+    // unchanged.
     static void share_time(std::vector<finished>& chunk);
 
     // Nothing asked and not yet answered, no COPY, no open cursor, and the server's last
@@ -131,7 +133,8 @@ class query_tracker {
         // parse, bind: what `name` stood for before, given back when the server refuses or skips
         // the message (a Parse refused as "already exists" leaves the statement as it was).
         named_ptr previous = nullptr;
-        bool existed = false;  // parse, bind: `name` stood for something; close: of a portal
+        bool existed = false;    // parse, bind, close: `name` stood for something
+        bool of_portal = false;  // close: of a portal (else of a statement)
     };
     // A portal whose last Execute was answered PortalSuspended: the statement goes on at its
     // next Execute, or ends (ok) when the portal goes.

@@ -43,11 +43,10 @@ void session::close() {
     if (link_) link_->close();
 }
 
+// A session still reading its first packet is left to it: a CancelRequest goes through, a
+// StartupMessage is refused (read_startup); one connecting to its server is drained by the
+// relay, or by its pumps, once idle.
 void session::drain_if_idle() {
-    if (!link_) {  // still reading the startup packet: it would be refused now
-        close();
-        return;
-    }
     if (!watch_ || stopping_ || !watch_->idle()) return;
     drained_ = true;
     stop_pumps();

@@ -361,6 +361,98 @@ TEST(query_tracker, answers_read_together_share_their_time) {
     EXPECT_EQ(one[0].elapsed, 5ms);
 }
 
+// An error in answer to the Sync itself (a deferred constraint at the implicit COMMIT): the
+// statement was answered already; nothing is skipped after it.
+TEST(query_tracker, an_error_at_sync_skips_nothing) {
+    fixture f;
+    f.front('P', cstr("") + cstr("INSERT INTO child VALUES (1)") + std::string(2, '\0'));
+    f.front('B', cstr("") + cstr("") + std::string(6, '\0'));
+    f.front('E', cstr("") + std::string(4, '\0'));
+    f.front('S');
+    f.back('1');
+    f.back('2');
+    f.back('C');
+    f.back('E');  // 23503 at COMMIT
+    f.back('Z', "I");
+    f.front('Q', cstr("SELECT 1 FROM a"));
+    f.back('T');
+    f.back('C');
+    f.back('Z', "I");
+    ASSERT_EQ(f.out.size(), 2u);
+    EXPECT_EQ(f.out[0].info().table, "child");
+    EXPECT_EQ(f.out[1].info().table, "a");
+    EXPECT_TRUE(f.t.idle());
+}
+
+// A Bind refused because its portal is an open cursor (42P03): the Execute behind it fails
+// under its own label, and the cursor keeps its own time, ending with its transaction.
+TEST(query_tracker, a_refused_bind_over_an_open_cursor_leaves_the_cursor_its_time) {
+    fixture f;
+    f.front('P', cstr("") + cstr("SELECT * FROM big") + std::string(2, '\0'));
+    f.front('B', cstr("c") + cstr("") + std::string(6, '\0'));
+    f.front('E', cstr("c") + std::string("\0\0\0\x0a", 4));
+    f.front('S');
+    f.back('1');
+    f.back('2');
+    f.now += 2s;
+    f.back('s');
+    f.back('Z', "T");
+    f.front('P', cstr("") + cstr("SELECT * FROM other") + std::string(2, '\0'));
+    f.front('B', cstr("c") + cstr("") + std::string(6, '\0'));
+    f.front('E', cstr("c") + std::string(4, '\0'));
+    f.front('S');
+    f.back('1');
+    f.now += 1ms;
+    f.back('E');  // 42P03
+    ASSERT_EQ(f.out.size(), 1u);
+    EXPECT_EQ(f.out[0].info().table, "other");
+    EXPECT_FALSE(f.out[0].ok);
+    EXPECT_EQ(f.out[0].elapsed, 1ms);
+    f.back('Z', "E");
+    ASSERT_EQ(f.out.size(), 2u);
+    EXPECT_EQ(f.out[1].info().table, "big");
+    EXPECT_EQ(f.out[1].elapsed, 2s);
+}
+
+// A Close the server skips (after an error before it) leaves the statement it named.
+TEST(query_tracker, a_skipped_close_leaves_the_statement) {
+    fixture f;
+    f.front('P', cstr("s1") + cstr("SELECT * FROM kept") + std::string(2, '\0'));
+    f.front('S');
+    f.back('1');
+    f.back('Z', "I");
+    f.front('Q', cstr("SELECT 1"));  // (a simple query between: no effect on s1)
+    f.back('C');
+    f.back('Z', "I");
+    f.front('P', cstr("") + cstr("SELECT 1/0") + std::string(2, '\0'));
+    f.front('B', cstr("") + cstr("") + std::string(6, '\0'));
+    f.front('E', cstr("") + std::string(4, '\0'));
+    f.front('C', "S" + cstr("s1"));
+    f.front('S');
+    f.back('1');
+    f.back('2');
+    f.back('E');
+    f.back('Z', "I");
+    f.front('B', cstr("") + cstr("s1") + std::string(6, '\0'));
+    f.front('E', cstr("") + std::string(4, '\0'));
+    f.front('S');
+    f.back('2');
+    f.back('C');
+    f.back('Z', "I");
+    ASSERT_EQ(f.out.size(), 3u);
+    EXPECT_EQ(f.out[2].info().table, "kept");
+}
+
+// A cursor's earlier runs are its own when its last answer is read with others.
+TEST(query_tracker, a_cursors_earlier_runs_are_not_shared) {
+    std::vector<query_tracker::finished> chunk(2);
+    chunk[0].elapsed = 2s + 4ms;  // a cursor: 2 s before, 4 ms now
+    chunk[0].earlier = 2s;
+    query_tracker::share_time(chunk);
+    EXPECT_EQ(chunk[0].elapsed, 2s + 2ms);
+    EXPECT_EQ(chunk[1].elapsed, 2ms);
+}
+
 TEST(message_splitter, messages_split_across_reads) {
     std::string bytes;
     for (auto [type, body] : {std::pair<char, std::string>{'Q', cstr("SELECT 1")},
