@@ -76,6 +76,18 @@ class AuditJsonTest : public ::testing::Test {
         SQLite::Database d(db(), SQLite::OPEN_READONLY);
         return d.execAndGet(sql).getInt();
     }
+    // Six logins for victim@example.com, each on a connection of its own that `leave` is given
+    // once the app has the request (the connection closes when `leave` returns).
+    template <class Leave>
+    void six_logins(const sidelight_process& proc, const fake_upstream& app, Leave leave) const {
+        for (std::size_t i = 1; i <= 6; ++i) {
+            auto c = connection::connect(proc.proxy_port());
+            c.send(json_request("POST", "/api/login",
+                                R"({"email":"victim@example.com","password":"x"})"));
+            ASSERT_TRUE(app.wait_requests(i));
+            leave(c);
+        }
+    }
     temp_dir dir_;
 };
 
@@ -173,12 +185,7 @@ TEST_F(AuditJsonTest, AbandonedLoginsAreNotFailedLogins) {
         return fake_reply{simple_response(401, "no"), false, 2000ms};
     });
     auto proc = sidelight_process::run(dir_, config(app.port()));
-    for (std::size_t i = 1; i <= 6; ++i) {
-        auto c = connection::connect(proc->proxy_port());
-        c.send(
-            json_request("POST", "/api/login", R"({"email":"victim@example.com","password":"x"})"));
-        ASSERT_TRUE(app.wait_requests(i));
-    }  // each client goes away while the app is still working
+    six_logins(*proc, app, [](connection&) {});  // each goes while the app is still working
     ASSERT_TRUE(eventually([&] { return count("SELECT count(*) FROM security_audit") >= 6; }, 5s));
     EXPECT_EQ(count("SELECT count(*) FROM security_audit WHERE event_type='LOGIN_ATTEMPT' AND "
                     "user_id='victim@example.com' AND status=499 AND success IS NULL AND "
@@ -196,14 +203,10 @@ TEST_F(AuditJsonTest, LoginsTheClientLeftAfterTheAppAnsweredAreJudgedByTheAnswer
     const std::string body(16 << 20, 'x');  // more than both sockets' buffers take
     fake_upstream app([&](const wire_message&) { return fake_reply{simple_response(401, body)}; });
     auto proc = sidelight_process::run(dir_, config(app.port()));
-    for (std::size_t i = 1; i <= 6; ++i) {
-        auto c = connection::connect(proc->proxy_port());
-        c.send(
-            json_request("POST", "/api/login", R"({"email":"victim@example.com","password":"x"})"));
-        ASSERT_TRUE(app.wait_requests(i));
+    six_logins(*proc, app, [](connection& c) {
         std::this_thread::sleep_for(300ms);  // the head is in, the body stalls on the client
         c.reset();
-    }
+    });
     ASSERT_TRUE(eventually(
         [&] { return count("SELECT count(*) FROM security_audit WHERE source='rule'") >= 6; }, 5s));
     EXPECT_EQ(count("SELECT count(*) FROM security_audit WHERE event_type='LOGIN_ATTEMPT' AND "

@@ -28,6 +28,20 @@ struct fixture {
         return t.on_frontend(type, body, now);
     }
     void back(char type, std::string body = {}) { t.on_backend(type, body, now, out); }
+
+    // Parse (no parameter types), Bind (no parameters, text results) and Execute (`rows`: its
+    // row limit, 0 for all) as a client writes them.
+    void parse(const std::string& name, const std::string& sql) {
+        front('P', cstr(name) + cstr(sql) + std::string(2, '\0'));
+    }
+    void bind(const std::string& portal, const std::string& statement) {
+        front('B', cstr(portal) + cstr(statement) + std::string(6, '\0'));
+    }
+    void execute(const std::string& portal, std::uint32_t rows = 0) {
+        std::string limit(4, '\0');
+        for (int i = 0; i < 4; ++i) limit[3 - i] = static_cast<char>((rows >> (8 * i)) & 0xff);
+        front('E', cstr(portal) + limit);
+    }
 };
 
 TEST(query_tracker, multi_statement_string_times_each_statement) {
@@ -67,13 +81,13 @@ TEST(query_tracker, an_error_ends_the_string) {
 
 TEST(query_tracker, named_statements_and_pipelined_executes) {
     fixture f;
-    f.front('P', cstr("get") + cstr("SELECT * FROM users WHERE id = $1") + std::string(2, '\0'));
+    f.parse("get", "SELECT * FROM users WHERE id = $1");
     f.front('S');
     f.back('1');
     f.back('Z');
     for (int i = 0; i < 3; ++i) {
-        f.front('B', cstr("") + cstr("get") + std::string(6, '\0'));
-        f.front('E', cstr("") + std::string(4, '\0'));
+        f.bind("", "get");
+        f.execute("");
     }
     f.front('S');
     for (int i = 0; i < 3; ++i) {
@@ -90,9 +104,9 @@ TEST(query_tracker, named_statements_and_pipelined_executes) {
 TEST(query_tracker, an_extended_error_skips_to_sync) {
     fixture f;
     for (const char* sql : {"INSERT INTO a VALUES (1)", "SELECT * FROM missing", "SELECT 2"}) {
-        f.front('P', cstr("") + cstr(sql) + std::string(2, '\0'));
-        f.front('B', cstr("") + cstr("") + std::string(6, '\0'));
-        f.front('E', cstr("") + std::string(4, '\0'));
+        f.parse("", sql);
+        f.bind("", "");
+        f.execute("");
     }
     f.front('S');
     f.back('1');
@@ -110,13 +124,13 @@ TEST(query_tracker, an_extended_error_skips_to_sync) {
 
 TEST(query_tracker, an_error_before_sync_ignores_what_follows_until_sync) {
     fixture f;
-    f.front('P', cstr("") + cstr("SELECT * FROM missing") + std::string(2, '\0'));
-    f.front('B', cstr("") + cstr("") + std::string(6, '\0'));
-    f.front('E', cstr("") + std::string(4, '\0'));
+    f.parse("", "SELECT * FROM missing");
+    f.bind("", "");
+    f.execute("");
     f.front('H');  // Flush: the error comes before the Sync is sent
     f.back('E');
-    f.front('P', cstr("") + cstr("SELECT 1") + std::string(2, '\0'));
-    f.front('E', cstr("") + std::string(4, '\0'));
+    f.parse("", "SELECT 1");
+    f.execute("");
     f.front('S');
     f.back('Z');
     ASSERT_EQ(f.out.size(), 1u);
@@ -128,9 +142,9 @@ TEST(query_tracker, an_error_before_sync_ignores_what_follows_until_sync) {
 // timed by its Executes alone, not by the client's time between them.
 TEST(query_tracker, a_portal_read_in_chunks_is_one_statement) {
     fixture f;
-    f.front('P', cstr("") + cstr("SELECT * FROM big") + std::string(2, '\0'));
-    f.front('B', cstr("c1") + cstr("") + std::string(6, '\0'));
-    f.front('E', cstr("c1") + std::string("\0\0\0\x64", 4));  // 100 rows
+    f.parse("", "SELECT * FROM big");
+    f.bind("c1", "");
+    f.execute("c1", 100);  // 100 rows
     f.front('H');
     f.back('1');
     f.back('2');
@@ -139,7 +153,7 @@ TEST(query_tracker, a_portal_read_in_chunks_is_one_statement) {
     EXPECT_TRUE(f.out.empty());
     for (int i = 0; i < 2; ++i) {
         f.now += 50ms;  // the client works on the rows
-        f.front('E', cstr("c1") + std::string("\0\0\0\x64", 4));
+        f.execute("c1", 100);
         f.front('H');
         f.now += 2ms;
         f.back(i == 0 ? 's' : 'C');
@@ -155,9 +169,9 @@ TEST(query_tracker, a_portal_read_in_chunks_is_one_statement) {
 TEST(query_tracker, a_cursor_read_in_part_ends_with_its_portal) {
     fixture f;
     const auto open = [&](const std::string& portal, const char* sql) {
-        f.front('P', cstr("") + cstr(sql) + std::string(2, '\0'));
-        f.front('B', cstr(portal) + cstr("") + std::string(6, '\0'));
-        f.front('E', cstr(portal) + std::string("\0\0\0\x0a", 4));
+        f.parse("", sql);
+        f.bind(portal, "");
+        f.execute(portal, 10);
         f.front('S');
         f.back('1');
         f.back('2');
@@ -177,9 +191,9 @@ TEST(query_tracker, a_cursor_read_in_part_ends_with_its_portal) {
 
     open("", "SELECT * FROM t2");
     f.back('Z', "T");
-    f.front('P', cstr("") + cstr("SELECT * FROM t3") + std::string(2, '\0'));
-    f.front('B', cstr("") + cstr("") + std::string(6, '\0'));  // the unnamed portal again
-    f.front('E', cstr("") + std::string(4, '\0'));
+    f.parse("", "SELECT * FROM t3");
+    f.bind("", "");  // the unnamed portal again
+    f.execute("");
     f.front('S');
     f.back('1');
     f.back('2');
@@ -214,14 +228,14 @@ TEST(query_tracker, a_cursor_read_in_part_ends_with_its_portal) {
 // Flush and binds only once described) is that statement's error.
 TEST(query_tracker, a_parse_that_fails_alone_is_its_statements_error) {
     fixture f;
-    f.front('P', cstr("") + cstr("SELECT * FROM nosuch WHERE a = $1") + std::string(2, '\0'));
+    f.parse("", "SELECT * FROM nosuch WHERE a = $1");
     f.front('D', "S" + cstr(""));
     f.front('H');
     f.now += 2ms;
     f.back('E');
     f.front('S');
     f.back('Z', "I");
-    f.front('P', cstr("p") + cstr("selec $1") + std::string(2, '\0'));
+    f.parse("p", "selec $1");
     f.front('S');
     f.back('E');
     f.back('Z', "I");
@@ -234,7 +248,7 @@ TEST(query_tracker, a_parse_that_fails_alone_is_its_statements_error) {
     EXPECT_EQ(f.t.pending(), 0u);
 
     // A prepare that succeeds alone times nothing.
-    f.front('P', cstr("q") + cstr("SELECT 1") + std::string(2, '\0'));
+    f.parse("q", "SELECT 1");
     f.front('S');
     f.back('1');
     f.back('Z', "I");
@@ -245,9 +259,9 @@ TEST(query_tracker, a_parse_that_fails_alone_is_its_statements_error) {
 // statement: each answer adds its run to the portal's.
 TEST(query_tracker, pipelined_executes_of_one_cursor_are_one_statement) {
     fixture f;
-    f.front('P', cstr("") + cstr("SELECT * FROM big") + std::string(2, '\0'));
-    f.front('B', cstr("c") + cstr("") + std::string(6, '\0'));
-    for (int i = 0; i < 3; ++i) f.front('E', cstr("c") + std::string("\0\0\0\x0a", 4));
+    f.parse("", "SELECT * FROM big");
+    f.bind("c", "");
+    for (int i = 0; i < 3; ++i) f.execute("c", 10);
     f.front('S');
     f.back('1');
     f.back('2');
@@ -267,12 +281,10 @@ TEST(query_tracker, pipelined_executes_of_one_cursor_are_one_statement) {
 // (after an earlier error of the pipeline) leaves the name as it was.
 TEST(query_tracker, a_refused_or_skipped_parse_leaves_the_name_as_it_was) {
     fixture f;
-    const auto parse = [&](const char* name, const char* sql) {
-        f.front('P', cstr(name) + cstr(sql) + std::string(2, '\0'));
-    };
+    const auto parse = [&](const char* name, const char* sql) { f.parse(name, sql); };
     const auto execute = [&](const char* name) {
-        f.front('B', cstr("") + cstr(name) + std::string(6, '\0'));
-        f.front('E', cstr("") + std::string(4, '\0'));
+        f.bind("", name);
+        f.execute("");
         f.front('S');
         f.back('2');
         f.back('C');
@@ -297,9 +309,9 @@ TEST(query_tracker, a_refused_or_skipped_parse_leaves_the_name_as_it_was) {
     f.front('Q', cstr("SELECT 1/0"));
     f.back('E');
     f.back('Z', "I");
-    f.front('P', cstr("") + cstr("SELECT 1/0 FROM x") + std::string(2, '\0'));
-    f.front('B', cstr("") + cstr("") + std::string(6, '\0'));
-    f.front('E', cstr("") + std::string(4, '\0'));
+    f.parse("", "SELECT 1/0 FROM x");
+    f.bind("", "");
+    f.execute("");
     parse("st1", "UPDATE u SET a = 1");
     f.front('S');
     f.back('1');
@@ -319,15 +331,15 @@ TEST(query_tracker, idle_waits_for_the_sync_and_the_transaction) {
     EXPECT_FALSE(f.t.idle());  // authenticating
     f.back('Z', "I");
     EXPECT_TRUE(f.t.idle());
-    f.front('P', cstr("") + cstr("SELECT 1") + std::string(2, '\0'));
+    f.parse("", "SELECT 1");
     f.front('D', "S" + cstr(""));
     f.front('H');
     f.back('1');
     f.back('t');
     f.back('T');
     EXPECT_FALSE(f.t.idle());  // described, not yet bound and synced
-    f.front('B', cstr("") + cstr("") + std::string(6, '\0'));
-    f.front('E', cstr("") + std::string(4, '\0'));
+    f.bind("", "");
+    f.execute("");
     f.front('S');
     f.back('2');
     f.back('C');
@@ -365,9 +377,9 @@ TEST(query_tracker, answers_read_together_share_their_time) {
 // statement was answered already; nothing is skipped after it.
 TEST(query_tracker, an_error_at_sync_skips_nothing) {
     fixture f;
-    f.front('P', cstr("") + cstr("INSERT INTO child VALUES (1)") + std::string(2, '\0'));
-    f.front('B', cstr("") + cstr("") + std::string(6, '\0'));
-    f.front('E', cstr("") + std::string(4, '\0'));
+    f.parse("", "INSERT INTO child VALUES (1)");
+    f.bind("", "");
+    f.execute("");
     f.front('S');
     f.back('1');
     f.back('2');
@@ -388,18 +400,18 @@ TEST(query_tracker, an_error_at_sync_skips_nothing) {
 // under its own label, and the cursor keeps its own time, ending with its transaction.
 TEST(query_tracker, a_refused_bind_over_an_open_cursor_leaves_the_cursor_its_time) {
     fixture f;
-    f.front('P', cstr("") + cstr("SELECT * FROM big") + std::string(2, '\0'));
-    f.front('B', cstr("c") + cstr("") + std::string(6, '\0'));
-    f.front('E', cstr("c") + std::string("\0\0\0\x0a", 4));
+    f.parse("", "SELECT * FROM big");
+    f.bind("c", "");
+    f.execute("c", 10);
     f.front('S');
     f.back('1');
     f.back('2');
     f.now += 2s;
     f.back('s');
     f.back('Z', "T");
-    f.front('P', cstr("") + cstr("SELECT * FROM other") + std::string(2, '\0'));
-    f.front('B', cstr("c") + cstr("") + std::string(6, '\0'));
-    f.front('E', cstr("c") + std::string(4, '\0'));
+    f.parse("", "SELECT * FROM other");
+    f.bind("c", "");
+    f.execute("c");
     f.front('S');
     f.back('1');
     f.now += 1ms;
@@ -417,24 +429,24 @@ TEST(query_tracker, a_refused_bind_over_an_open_cursor_leaves_the_cursor_its_tim
 // A Close the server skips (after an error before it) leaves the statement it named.
 TEST(query_tracker, a_skipped_close_leaves_the_statement) {
     fixture f;
-    f.front('P', cstr("s1") + cstr("SELECT * FROM kept") + std::string(2, '\0'));
+    f.parse("s1", "SELECT * FROM kept");
     f.front('S');
     f.back('1');
     f.back('Z', "I");
     f.front('Q', cstr("SELECT 1"));  // (a simple query between: no effect on s1)
     f.back('C');
     f.back('Z', "I");
-    f.front('P', cstr("") + cstr("SELECT 1/0") + std::string(2, '\0'));
-    f.front('B', cstr("") + cstr("") + std::string(6, '\0'));
-    f.front('E', cstr("") + std::string(4, '\0'));
+    f.parse("", "SELECT 1/0");
+    f.bind("", "");
+    f.execute("");
     f.front('C', "S" + cstr("s1"));
     f.front('S');
     f.back('1');
     f.back('2');
     f.back('E');
     f.back('Z', "I");
-    f.front('B', cstr("") + cstr("s1") + std::string(6, '\0'));
-    f.front('E', cstr("") + std::string(4, '\0'));
+    f.bind("", "s1");
+    f.execute("");
     f.front('S');
     f.back('2');
     f.back('C');
@@ -568,12 +580,12 @@ TEST(query_tracker, a_long_string_times_its_first_statements_only) {
 TEST(query_tracker, names_are_bounded_least_recently_used_first) {
     fixture f;
     const auto parse = [&](const std::string& name, const std::string& table) {
-        f.front('P', cstr(name) + cstr("SELECT * FROM " + table) + std::string(2, '\0'));
+        f.parse(name, "SELECT * FROM " + table);
         f.back('1');
     };
     const auto execute = [&](const std::string& name) {
-        f.front('B', cstr("") + cstr(name) + std::string(6, '\0'));
-        f.front('E', cstr("") + std::string(4, '\0'));
+        f.bind("", name);
+        f.execute("");
         f.front('S');
         f.back('2');
         f.back('C');
@@ -653,10 +665,10 @@ namespace {
 TEST(query_tracker, copy_in_over_the_extended_protocol_answers_one_sync) {
     fixture f;
     auto extended = [&](const char* sql) {
-        f.front('P', cstr("") + cstr(sql) + std::string(2, '\0'));
-        f.front('B', cstr("") + cstr("") + std::string(6, '\0'));
+        f.parse("", sql);
+        f.bind("", "");
         f.front('D', "P" + cstr(""));
-        f.front('E', cstr("") + std::string(4, '\0'));
+        f.execute("");
         f.front('S');
     };
     extended("COPY a FROM STDIN");
@@ -703,9 +715,9 @@ TEST(query_tracker, copy_in_over_the_extended_protocol_answers_one_sync) {
 TEST(query_tracker, pipelined_executes_start_when_the_previous_one_ended) {
     fixture f;
     for (const char* sql : {"INSERT INTO a VALUES (1)", "INSERT INTO b VALUES (2)"}) {
-        f.front('P', cstr("") + cstr(sql) + std::string(2, '\0'));
-        f.front('B', cstr("") + cstr("") + std::string(6, '\0'));
-        f.front('E', cstr("") + std::string(4, '\0'));
+        f.parse("", sql);
+        f.bind("", "");
+        f.execute("");
     }
     f.front('S');
     f.now += 1ms;
@@ -730,8 +742,8 @@ TEST(query_tracker, a_parse_cut_at_the_splitter_cap_keeps_its_label) {
     std::string sql = "INSERT INTO big (a) VALUES ($1)";
     while (sql.size() < 70'000) sql += ", ($1)";
     f.front('P', cstr("") + sql.substr(0, 65'535));  // no NUL, no parameter types
-    f.front('B', cstr("") + cstr("") + std::string(6, '\0'));
-    f.front('E', cstr("") + std::string(4, '\0'));
+    f.bind("", "");
+    f.execute("");
     f.front('S');
     for (char c : std::string("12CZ")) f.back(c);
     ASSERT_EQ(f.out.size(), 1u);
@@ -765,9 +777,9 @@ TEST(query_tracker, a_function_call_is_answered_up_to_its_ready_for_query) {
 // the next query is matched with its own answer.
 TEST(query_tracker, a_query_pipelined_behind_an_extended_error_is_skipped) {
     fixture f;
-    f.front('P', cstr("") + cstr("SELECT * FROM missing") + std::string(2, '\0'));
-    f.front('B', cstr("") + cstr("") + std::string(6, '\0'));
-    f.front('E', cstr("") + std::string(4, '\0'));
+    f.parse("", "SELECT * FROM missing");
+    f.bind("", "");
+    f.execute("");
     f.front('Q', cstr("SELECT * FROM x"));
     f.front('S');
     f.back('E');
