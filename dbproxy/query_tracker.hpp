@@ -129,9 +129,10 @@ class query_tracker {
         step what;
         clock::time_point start;
         named_ptr statement = nullptr;  // what a parse, bind, execute or simple is for
-        std::string name{};  // parse: the statement's name; bind, execute, close: the portal's
-        // parse, bind: what `name` stood for before, given back when the server refuses or skips
-        // the message (a Parse refused as "already exists" leaves the statement as it was).
+        // parse: the statement's name; bind, execute: the portal's; close: either's
+        std::string name{};
+        // parse, bind, close: what `name` stood for before, given back when the server refuses
+        // or skips the message (a Parse refused as "already exists" leaves the statement).
         named_ptr previous = nullptr;
         bool existed = false;    // parse, bind, close: `name` stood for something
         bool of_portal = false;  // close: of a portal (else of a statement)

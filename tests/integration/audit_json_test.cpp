@@ -185,7 +185,8 @@ TEST_F(AuditJsonTest, AbandonedLoginsAreNotFailedLogins) {
         return fake_reply{simple_response(401, "no"), false, 2000ms};
     });
     auto proc = sidelight_process::run(dir_, config(app.port()));
-    six_logins(*proc, app, [](connection&) {});  // each goes while the app is still working
+    // Each client goes away while the app is still working.
+    ASSERT_NO_FATAL_FAILURE(six_logins(*proc, app, [](connection&) {}));
     ASSERT_TRUE(eventually([&] { return count("SELECT count(*) FROM security_audit") >= 6; }, 5s));
     EXPECT_EQ(count("SELECT count(*) FROM security_audit WHERE event_type='LOGIN_ATTEMPT' AND "
                     "user_id='victim@example.com' AND status=499 AND success IS NULL AND "
@@ -203,10 +204,10 @@ TEST_F(AuditJsonTest, LoginsTheClientLeftAfterTheAppAnsweredAreJudgedByTheAnswer
     const std::string body(16 << 20, 'x');  // more than both sockets' buffers take
     fake_upstream app([&](const wire_message&) { return fake_reply{simple_response(401, body)}; });
     auto proc = sidelight_process::run(dir_, config(app.port()));
-    six_logins(*proc, app, [](connection& c) {
+    ASSERT_NO_FATAL_FAILURE(six_logins(*proc, app, [](connection& c) {
         std::this_thread::sleep_for(300ms);  // the head is in, the body stalls on the client
         c.reset();
-    });
+    }));
     ASSERT_TRUE(eventually(
         [&] { return count("SELECT count(*) FROM security_audit WHERE source='rule'") >= 6; }, 5s));
     EXPECT_EQ(count("SELECT count(*) FROM security_audit WHERE event_type='LOGIN_ATTEMPT' AND "
