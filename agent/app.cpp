@@ -147,8 +147,8 @@ void app::start_databases() {
     db_metrics_ = std::make_unique<db_metrics>(*cfg_, metrics_.registry(), metrics_);
     db_metrics_->set_audit_sink(
         [this](const dbproxy::statement_audit& a) { audit_->submit(db_audit_event(a)); });
-    databases_ =
-        std::make_unique<dbproxy::server>(cfg_->databases, cfg_->database_io, *db_metrics_);
+    databases_ = std::make_unique<dbproxy::server>(cfg_->databases, cfg_->database_io, *db_metrics_,
+                                                   cfg_->limits.header_read_timeout);
     databases_->start();
     for (std::size_t i = 0; i < cfg_->databases.size(); ++i) {
         const auto& d = cfg_->databases[i];

@@ -25,8 +25,8 @@ void log_exception(std::exception_ptr e) {
 }  // namespace
 
 server::server(std::vector<config::database_config> databases, config::database_io io,
-               observer& obs)
-    : shared_{{}, {}, obs, nullptr}, relay_(make_relay(io)) {
+               observer& obs, std::chrono::milliseconds startup_timeout)
+    : shared_{{}, {}, obs, nullptr, startup_timeout}, relay_(make_relay(io)) {
     shared_.pumps = relay_.get();
     for (std::size_t i = 0; i < databases.size(); ++i) {
         auto tls = make_db_tls_context(

@@ -35,7 +35,9 @@ namespace sidelight::dbproxy {
 class server {
   public:
     // Throws std::runtime_error when `io` names an engine this kernel does not give.
-    server(std::vector<config::database_config> databases, config::database_io io, observer& obs);
+    // `startup_timeout`: see shared_state.
+    server(std::vector<config::database_config> databases, config::database_io io, observer& obs,
+           std::chrono::milliseconds startup_timeout);
     ~server();
     server(const server&) = delete;
     server& operator=(const server&) = delete;

@@ -33,7 +33,8 @@ session::session(tcp_socket client, database& db, shared_state& shared)
       db_(db),
       shared_(shared),
       count_(shared),
-      pumps_ended_(client_.get_executor(), io_timer::time_point::max()) {}
+      pumps_ended_(client_.get_executor(), io_timer::time_point::max()),
+      startup_deadline_(client_.get_executor(), shared.startup_timeout) {}
 
 session::~session() = default;
 
@@ -62,7 +63,18 @@ void session::stop_pumps() {
 
 task<void> session::run() {
     std::string startup;
-    if (!co_await read_startup(startup)) co_return;
+    // A client that sends nothing (or too little) does not hold a connection: PostgreSQL's
+    // authentication_timeout does the same.
+    startup_deadline_.async_wait([self = shared_from_this()](error_code ec) {
+        if (ec || self->startup_read_) return;  // the packets came in time
+        spdlog::warn("event=db_startup_timeout database={}", self->db_.cfg.name);
+        error_code ignored;
+        self->client_.close(ignored);
+    });
+    const bool started = co_await read_startup(startup);
+    startup_read_ = true;
+    startup_deadline_.cancel();
+    if (!started) co_return;
     std::string reason;
     link_ = co_await database_link::open(db_.cfg, db_.tls.get(), reason);
     if (!link_) {

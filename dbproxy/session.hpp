@@ -54,6 +54,9 @@ struct shared_state {
     cancel_keys keys;
     observer& obs;
     relay* pumps = nullptr;
+    // The first packets (SSLRequest, StartupMessage or CancelRequest) must arrive within this
+    // of the connection's start (limits.header_read_timeout): else it is closed.
+    std::chrono::milliseconds startup_timeout{10'000};
     std::atomic<std::size_t> open{0};  // connections counted (connection_count), either thread
     bool draining = false;             // server::drain() was called; the database thread's
 };
@@ -86,6 +89,8 @@ class session : public std::enable_shared_from_this<session> {
     std::unique_ptr<database_link> link_;
     std::unique_ptr<watch> watch_;  // with TLS to the server, once the startup has gone
     io_timer pumps_ended_;          // never expires: cancelled when the second pump ends
+    io_timer startup_deadline_;     // closes the client when its first packets are late
+    bool startup_read_ = false;     // (a deadline handler already queued then does nothing)
     int pumps_running_ = 0;
     bool stopping_ = false;
     bool drained_ = false;             // ended by a drain: the client gets admin_shutdown()

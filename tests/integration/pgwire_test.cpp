@@ -1070,6 +1070,26 @@ TEST(PgWireTest, AShutdownLetsStatementsAndTransactionsFinishOverTls) {
     expect_a_drain(side);
 }
 
+// Clients that connect and send nothing, or half a startup packet, are closed once
+// limits.header_read_timeout is over (as PostgreSQL's authentication_timeout closes them): they
+// hold nothing, and a shutdown's drain does not wait for them.
+TEST(PgWireTest, ClientsThatSendNoStartupAreClosedAtTheHeaderTimeout) {
+    sidecar side(databases_yaml() + "limits: {header_read_timeout: 500ms}\n");
+    std::vector<connection> silent;
+    for (int i = 0; i < 20; ++i) silent.push_back(connection::connect(side.port));
+    silent.back().send(startup_packet("postgres").substr(0, 6));  // half a packet
+    EXPECT_TRUE(eventually([&] { return side.value("active_connections{type=\"db\"}") == 20; }));
+    const auto start = std::chrono::steady_clock::now();
+    for (auto& c : silent) EXPECT_TRUE(c.wait_closed(3s));
+    EXPECT_GE(std::chrono::steady_clock::now() - start, 300ms);
+    EXPECT_TRUE(eventually([&] { return side.value("active_connections{type=\"db\"}") == 0; }));
+    EXPECT_TRUE(side.proc->wait_for_log("event=db_startup_timeout database=main"));
+    auto fine = connect(side.dsn("postgres"));
+    ASSERT_EQ(PQstatus(fine.get()), CONNECTION_OK) << PQerrorMessage(fine.get());
+    ok(fine.get(), "SELECT pg_sleep(0.7)");  // a started connection outlives the deadline
+    ok(fine.get(), "SELECT 1");
+}
+
 TEST_P(PgWireRelayTest, PgbenchWorkloadGivesExactCounts) {
     sidecar side(yaml());
     expect_engine(side);
