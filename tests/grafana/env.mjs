@@ -7,52 +7,14 @@
 import { spawn, spawnSync } from "node:child_process";
 import { chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
-import net from "node:net";
-import { tmpdir, userInfo } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
 
-const pg_bin = "/usr/lib/postgresql/15/bin/";
-const as_root = userInfo().uid === 0;
+import { as_root, free_port, pg_bin, run, until } from "../support/node_env.mjs";
 
 export const POD = "shop-7d9f8-x2x4q"; // the pod and namespace target labels the Operator adds
 export const NAMESPACE = "shop";
-
-export function free_port() {
-    return new Promise((resolve, reject) => {
-        const s = net.createServer();
-        s.on("error", reject);
-        s.listen(0, "127.0.0.1", () => {
-            const { port } = s.address();
-            s.close(() => resolve(port));
-        });
-    });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what, deadline_ms, probe) {
-    const end = Date.now() + deadline_ms;
-    let last;
-    while (Date.now() < end) {
-        try {
-            if (await probe()) return;
-        } catch (e) {
-            last = e;
-        }
-        await sleep(100);
-    }
-    throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ""}`);
-}
-
-function run(args, { server_side = false, input } = {}) {
-    const argv = server_side && as_root ? ["runuser", "-u", "postgres", "--", ...args] : args;
-    const r = spawnSync(argv[0], argv.slice(1), { encoding: "utf8", input });
-    if (r.status !== 0) {
-        throw new Error(`${argv.join(" ")} exited ${r.status}: ${r.stderr}${r.stdout}`);
-    }
-    return r.stdout;
-}
 
 // PostgreSQL 15 in dir/pg (as tests/support/pg_cluster does: initdb with trust auth, pg_ctl;
 // through runuser as the postgres user when root, since PostgreSQL refuses to run as root).

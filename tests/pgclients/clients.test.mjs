@@ -6,10 +6,9 @@
 //   node --test tests/pgclients/clients.test.mjs     with SIDELIGHT=<binary>
 
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { chownSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
-import { tmpdir, userInfo } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 
@@ -17,42 +16,9 @@ import pg from "pg";
 import Cursor from "pg-cursor";
 import postgres from "postgres";
 
-const pg_bin = "/usr/lib/postgresql/15/bin/";
-const as_root = userInfo().uid === 0;
+import { as_root, free_port, pg_bin, run, sleep, until } from "../support/node_env.mjs";
+
 const password = "s3cret-pw";
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function free_port() {
-    return new Promise((resolve, reject) => {
-        const s = net.createServer();
-        s.on("error", reject);
-        s.listen(0, "127.0.0.1", () => {
-            const { port } = s.address();
-            s.close(() => resolve(port));
-        });
-    });
-}
-
-function run(args, { server_side = false } = {}) {
-    const argv = server_side && as_root ? ["runuser", "-u", "postgres", "--", ...args] : args;
-    const r = spawnSync(argv[0], argv.slice(1), { encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`${argv.join(" ")} exited ${r.status}: ${r.stderr}${r.stdout}`);
-    return r.stdout;
-}
-
-async function until(what, ms, probe) {
-    const end = Date.now() + ms;
-    let last;
-    while (Date.now() < end) {
-        try {
-            if (await probe()) return;
-        } catch (e) {
-            last = e;
-        }
-        await sleep(50);
-    }
-    throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ""}`);
-}
 
 const env = { cleanups: [] };
 
@@ -101,7 +67,7 @@ databases:
         proc.kill("SIGTERM");
         setTimeout(() => proc.kill("SIGKILL"), 10000).unref();
     }));
-    await until("the database listener", 30000, () => env.log.includes("database main listening on"));
+    await until("the database listener", 30000, () => env.log.includes("database main listening on"), 50);
 
     const direct = new pg.Client(options(env.pg_port));
     await direct.connect();
@@ -280,7 +246,7 @@ test("postgres.js: a pipelined pool, named statements, an error inside a pipelin
 
 test("every connection is gone and nothing was a protocol error", async () => {
     await until("no database connection open", 5000, async () =>
-        /^active_connections\{type="db"\} 0$/m.test(await metrics()));
+        /^active_connections\{type="db"\} 0$/m.test(await metrics()), 50);
     const text = await metrics();
     for (const m of text.matchAll(/^db_protocol_errors_total\{reason="(\w+)"\} (\d+)/gm))
         assert.equal(Number(m[2]), 0, `db_protocol_errors_total{reason="${m[1]}"}`);
