@@ -190,8 +190,47 @@ void query_tracker::finish_front(bool ok, clock::time_point now, std::vector<fin
         if (auto s = take_suspended(e.name)) earlier = s->elapsed;
     }
     out.push_back({std::move(e.statement), earlier + (now - e.start), ok, true, earlier});
+    sql_level(out.back());
     queue_.pop_front();
     start_next(now);
+}
+
+// The SQL-level prepared statements (PREPARE name AS ..., EXECUTE name): a PREPARE that
+// succeeded names its statement's labels, an EXECUTE takes those of the statement it ran (not
+// other/none: it is the DELETE it runs), DEALLOCATE and DISCARD ALL forget them. They outlive
+// transactions, as the server's do.
+void query_tracker::sql_level(finished& f) {
+    if (!f.statement || f.statement->info.prepared == sql_prepared::none) return;
+    const auto& info = f.statement->info;
+    switch (info.prepared) {
+        case sql_prepared::prepare:
+            if (f.ok && !info.prepared_targets.empty()) {
+                const auto& targets = info.prepared_targets;
+                statement_info runs;
+                runs.operation = targets.front().operation;
+                runs.table = targets.front().table;
+                runs.writes.assign(targets.begin() + 1, targets.end());
+                sql_prepared_.set(info.prepared_name,
+                                  std::make_shared<const named>(named{std::move(runs), {}}));
+            }
+            break;
+        case sql_prepared::execute:
+            if (auto runs = sql_prepared_.get(info.prepared_name)) {
+                f.statement =
+                    f.statement->text.empty()
+                        ? std::move(runs)
+                        : std::make_shared<const named>(named{runs->info, f.statement->text});
+            }
+            break;
+        case sql_prepared::deallocate:
+            if (f.ok) sql_prepared_.erase(info.prepared_name);
+            break;
+        case sql_prepared::deallocate_all:
+            if (f.ok) sql_prepared_.clear();
+            break;
+        case sql_prepared::none:
+            break;
+    }
 }
 
 void query_tracker::share_time(std::vector<finished>& chunk) {
@@ -312,6 +351,7 @@ void query_tracker::on_error(clock::time_point now, std::vector<finished>& out) 
             if (auto s = take_suspended(execute->name)) earlier = s->elapsed;
         out.push_back({std::move(execute->statement), earlier + (now - execute->start), false, true,
                        earlier});
+        sql_level(out.back());
     } else if (gone.front().what == step::parse || gone.front().what == step::bind) {
         out.push_back({gone.front().statement, now - gone.front().start, false});
     }
@@ -355,6 +395,11 @@ std::optional<query_tracker::named_ptr> query_tracker::name_map::peek(std::strin
     auto it = index_.find(server_name(name));
     if (it == index_.end()) return std::nullopt;
     return it->second->second;
+}
+
+void query_tracker::name_map::clear() {
+    index_.clear();
+    order_.clear();
 }
 
 void query_tracker::name_map::erase(std::string_view name) {

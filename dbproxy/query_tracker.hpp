@@ -118,8 +118,10 @@ class query_tracker {
                transaction_ == 'I';
     }
 
-    std::size_t pending() const { return queue_.size(); }                       // for tests
-    std::size_t names() const { return statements_.size() + portals_.size(); }  // for tests
+    std::size_t pending() const { return queue_.size(); }  // for tests
+    std::size_t names() const {                            // for tests
+        return statements_.size() + portals_.size() + sql_prepared_.size();
+    }
 
   private:
     static const statement_info unknown_info;
@@ -151,6 +153,7 @@ class query_tracker {
         void set(std::string_view name, named_ptr value);
         named_ptr get(std::string_view name);  // null when unknown
         void erase(std::string_view name);
+        void clear();
         // What `name` stands for now, if anything (its place in the order unchanged).
         std::optional<named_ptr> peek(std::string_view name) const;
         std::size_t size() const { return index_.size(); }
@@ -174,6 +177,7 @@ class query_tracker {
     void end_suspended(std::string_view portal, std::vector<finished>& out);
 
     named_ptr describe(const statement_info& info, std::string_view sql);
+    void sql_level(finished& f);
     void start_next(clock::time_point now);
 
     statement_cache& cache_;
@@ -186,6 +190,7 @@ class query_tracker {
     bool unsynced_ = false;  // P/B/D/E/C sent, not yet answered by a Sync's ReadyForQuery
     name_map statements_;    // prepared, by name
     name_map portals_;
+    name_map sql_prepared_;             // PREPARE name AS ...: the statement's labels, by name
     named_ptr last_label_;              // describe()'s last statement without its text
     std::vector<suspended> suspended_;  // at most max_names, oldest first
     std::vector<finished> ended_;       // portals gone on the client's word, reported next

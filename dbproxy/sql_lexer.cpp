@@ -18,6 +18,7 @@ struct token {
     std::string_view text;  // word: as written; quoted: between the quotes (with "" doubled)
     int depth = 0;          // parentheses open before it
     std::size_t end = 0;    // offset after it
+    std::size_t start = 0;  // its offset (set by tokens_of)
 };
 
 // ASCII classes, as the "C" locale has them (sidelight never sets another): inline tests
@@ -197,8 +198,10 @@ std::vector<token> tokens_of(std::string_view sql) {
     std::vector<token> out;
     lexer lx(sql);
     // A statement's label needs its first tokens only; a huge INSERT ... VALUES is not walked.
-    for (token t = lx.next(); t.k != kind::end && out.size() < 4096; t = lx.next())
+    for (token t = lx.next(); t.k != kind::end && out.size() < 4096; t = lx.next()) {
+        t.start = lx.start_of_last();
         out.push_back(t);
+    }
     return out;
 }
 
@@ -242,9 +245,22 @@ std::size_t skip_group(const std::vector<token>& t, std::size_t i) {
     return t.size();
 }
 
+// The text inside the group that opens at token `open` and ends before token `after` (what
+// skip_group returned): to the end of `sql` when it is not closed.
+std::string_view group_text(std::string_view sql, const std::vector<token>& t, std::size_t open,
+                            std::size_t after) {
+    const auto from = t[open].end;
+    const auto to = after <= t.size() && is_punct(t[after - 1], ')') && after - 1 > open
+                        ? t[after - 1].start
+                        : sql.size();
+    return sql.substr(from, to - from);
+}
+
 // After `WITH [RECURSIVE]`: name [(cols)] AS [[NOT] MATERIALIZED] (query) [, ...]; the index of
-// the main statement's verb, or none when the text does not have that shape.
-std::optional<std::size_t> after_ctes(const std::vector<token>& t, std::size_t i) {
+// the main statement's verb, or none when the text does not have that shape. Each query's token
+// range (its "(" and the index after its ")") goes to `bodies`.
+std::optional<std::size_t> after_ctes(const std::vector<token>& t, std::size_t i,
+                                      std::vector<std::pair<std::size_t, std::size_t>>& bodies) {
     if (i < t.size() && is_word(t[i], "recursive")) ++i;
     while (i < t.size()) {
         if (t[i].k != kind::word && t[i].k != kind::quoted) return std::nullopt;
@@ -255,7 +271,9 @@ std::optional<std::size_t> after_ctes(const std::vector<token>& t, std::size_t i
         if (i < t.size() && is_word(t[i], "not")) ++i;
         if (i < t.size() && is_word(t[i], "materialized")) ++i;
         if (i >= t.size() || !is_punct(t[i], '(')) return std::nullopt;
+        const auto open = i;
         i = skip_group(t, i);
+        bodies.emplace_back(open, i);
         if (i < t.size() && is_punct(t[i], ',')) {
             ++i;
             continue;
@@ -339,15 +357,118 @@ std::optional<std::string> ddl_table(const std::vector<token>& t, std::size_t i)
     return name_at(t, i);
 }
 
-}  // namespace
+// A statement inside a statement (a CTE's, EXPLAIN's, PREPARE's) is classified on its own text;
+// deeper than this, it is not looked into (each level lexes its text again).
+constexpr int max_nesting = 8;
 
-statement_info classify(std::string_view sql) {
+statement_info classify_at(std::string_view sql, int nesting);
+
+void add_write(statement_info& out, statement_target w) {
+    if (std::find(out.writes.begin(), out.writes.end(), w) == out.writes.end())
+        out.writes.push_back(std::move(w));
+}
+
+// What running `inner` inside `out` modifies: its own verb's table, and its own writes.
+void add_writes_of(statement_info& out, const statement_info& inner) {
+    const auto& op = inner.operation;
+    if (op == "insert" || op == "update" || op == "delete") add_write(out, {op, inner.table});
+    for (const auto& w : inner.writes) add_write(out, w);
+}
+
+// A literal (`ANALYZE 0`, `ANALYZE 'off'`) is taken as true: a text's labels never depend on a
+// literal's value (statement_cache keys on the shape), and auditing one EXPLAIN too many is the
+// safe side.
+bool is_false(const token& v) {
+    return is_any(v, {"false", "off"});
+}
+
+// EXPLAIN (options) statement | EXPLAIN [ANALYZE | ANALYSE] [VERBOSE] statement: the index of
+// the statement when EXPLAIN runs it (ANALYZE not set false), else none.
+std::optional<std::size_t> explained_and_run(const std::vector<token>& t, std::size_t i) {
+    ++i;
+    bool analyze = false;
+    if (i < t.size() && is_punct(t[i], '(')) {
+        const auto after = skip_group(t, i);
+        for (std::size_t j = i + 1; j < after; ++j) {
+            if (t[j].depth != t[i].depth + 1 || !is_any(t[j], {"analyze", "analyse"})) continue;
+            analyze = !(j + 1 < after && is_false(t[j + 1]));
+        }
+        i = after;
+    } else {
+        if (i < t.size() && is_any(t[i], {"analyze", "analyse"})) {
+            analyze = true;
+            ++i;
+        }
+        if (i < t.size() && is_word(t[i], "verbose")) ++i;
+    }
+    if (!analyze || i >= t.size()) return std::nullopt;
+    return i;
+}
+
+// PREPARE name [(types)] AS statement, EXECUTE name, DEALLOCATE [PREPARE] name | ALL,
+// DISCARD ALL.
+void sql_prepared_of(std::string_view sql, const std::vector<token>& t, std::size_t i, int nesting,
+                     statement_info& out) {
+    const auto name_after = [&](std::size_t j) -> std::optional<std::string> {
+        if (j >= t.size()) return std::nullopt;
+        if (j + 1 < t.size() && is_punct(t[j + 1], '.')) return std::nullopt;
+        return name_part(t[j]);
+    };
+    if (is_word(t[i], "discard")) {
+        if (i + 1 < t.size() && is_word(t[i + 1], "all"))
+            out.prepared = sql_prepared::deallocate_all;
+    } else if (is_word(t[i], "deallocate")) {
+        auto j = i + 1;
+        if (j < t.size() && is_word(t[j], "prepare")) ++j;
+        if (j < t.size() && is_word(t[j], "all")) {
+            out.prepared = sql_prepared::deallocate_all;
+        } else if (auto name = name_after(j)) {
+            out.prepared = sql_prepared::deallocate;
+            out.prepared_name = std::move(*name);
+        }
+    } else if (is_word(t[i], "execute")) {
+        if (auto name = name_after(i + 1)) {
+            out.prepared = sql_prepared::execute;
+            out.prepared_name = std::move(*name);
+        }
+    } else if (is_word(t[i], "prepare") && nesting < max_nesting) {
+        auto name = name_after(i + 1);
+        if (!name) return;
+        auto j = i + 2;
+        if (j < t.size() && is_punct(t[j], '(')) j = skip_group(t, j);
+        if (j + 1 >= t.size() || !is_word(t[j], "as")) return;
+        const auto inner = classify_at(sql.substr(t[j + 1].start), nesting + 1);
+        out.prepared = sql_prepared::prepare;
+        out.prepared_name = std::move(*name);
+        out.prepared_targets.push_back({inner.operation, inner.table});
+        out.prepared_targets.insert(out.prepared_targets.end(), inner.writes.begin(),
+                                    inner.writes.end());
+    }
+}
+
+// MERGE INTO [ONLY] target ... WHEN ... THEN UPDATE | DELETE | INSERT: the target, and what its
+// actions do to it.
+void merge_of(const std::vector<token>& t, std::size_t i, statement_info& out) {
+    if (i + 1 >= t.size() || !is_word(t[i + 1], "into")) return;
+    const auto target = name_at(t, i + 2);
+    if (!target) return;
+    out.table = *target;
+    const int depth = t[i].depth;
+    for (std::size_t j = i + 2; j + 1 < t.size(); ++j) {
+        if (t[j].depth != depth || !is_word(t[j], "then")) continue;
+        for (std::string_view op : {"update", "delete", "insert"})
+            if (is_word(t[j + 1], op)) add_write(out, {std::string(op), *target});
+    }
+}
+
+statement_info classify_at(std::string_view sql, int nesting) {
     const auto t = tokens_of(sql);
     std::size_t i = 0;
     while (i < t.size() && is_punct(t[i], '(')) ++i;  // (SELECT ...) UNION ...
     if (i >= t.size() || t[i].k != kind::word) return {};
+    std::vector<std::pair<std::size_t, std::size_t>> ctes;
     if (is_word(t[i], "with")) {
-        const auto main = after_ctes(t, i + 1);
+        const auto main = after_ctes(t, i + 1, ctes);
         if (!main || t[*main].k != kind::word) return {};
         i = *main;
     }
@@ -367,8 +488,24 @@ statement_info classify(std::string_view sql) {
         out.table = name_at(t, i + 1).value_or("none");
     } else if (op == "ddl") {
         out.table = ddl_table(t, i).value_or("none");
+    } else if (is_word(t[i], "merge")) {
+        merge_of(t, i, out);
+    } else if (is_word(t[i], "explain")) {
+        if (const auto run = explained_and_run(t, i); run && nesting < max_nesting)
+            add_writes_of(out, classify_at(sql.substr(t[*run].start), nesting + 1));
+    } else if (op == "other") {
+        sql_prepared_of(sql, t, i, nesting, out);
     }
+    if (nesting < max_nesting)
+        for (const auto& [open, after] : ctes)
+            add_writes_of(out, classify_at(group_text(sql, t, open, after), nesting + 1));
     return out;
+}
+
+}  // namespace
+
+statement_info classify(std::string_view sql) {
+    return classify_at(sql, 0);
 }
 
 std::vector<std::string_view> split_statements(std::string_view sql) {

@@ -14,6 +14,7 @@
 //                ddl     CREATE, ALTER, DROP, TRUNCATE, COMMENT, GRANT, REVOKE
 //                other   anything else: MERGE, SET, SHOW, LISTEN, NOTIFY, VACUUM, ANALYZE,
 //                        EXPLAIN, DO, CALL, PREPARE, EXECUTE, LOCK, ..., and unparsable text
+//              (an EXECUTE is labelled by the tracker as the statement it runs)
 //   table:     SELECT/DELETE: the first name after FROM (in a sub-query if need be); INSERT:
 //              after INTO; UPDATE, COPY and TABLE: the name after it (COPY (SELECT ...) TO:
 //              the query's); ddl: the table of CREATE TABLE x, ALTER TABLE x, DROP TABLE x,
@@ -21,7 +22,8 @@
 //              table: `public.orders` -> orders, `"Sales"."Orders"` -> Orders; unquoted names
 //              are lower-cased (PostgreSQL folds them), quoted ones keep their case without the
 //              quotes. A function in FROM, no FROM, or a name with a quote, a backslash, a
-//              space or a non-ASCII byte: "none".
+//              space or a non-ASCII byte: "none". MERGE: its target.
+//   writes:    for audit rules, the data-modifying statements inside it (see statement_info).
 //   A string is split at top-level semicolons, not inside a routine's BEGIN ATOMIC ... END.
 //
 // Pure functions, thread-safe. Any input is safe: the lexer never reads past the text.
@@ -32,9 +34,33 @@
 
 namespace sidelight::dbproxy {
 
+// An operation and a table, as statement_info names them.
+struct statement_target {
+    std::string operation;
+    std::string table;
+
+    bool operator==(const statement_target&) const = default;
+};
+
+// What a statement's SQL-level prepared statement does (PREPARE / EXECUTE / DEALLOCATE, not the
+// protocol's Parse/Bind): the tracker keeps each connection's names to label an EXECUTE by the
+// statement it runs.
+enum class sql_prepared { none, prepare, execute, deallocate, deallocate_all };
+
 struct statement_info {
     std::string operation = "other";
     std::string table = "none";
+    // The data-modifying statements it runs besides its own verb, for audit rules (never labels):
+    // an INSERT, UPDATE or DELETE in a WITH (`WITH d AS (DELETE FROM users ...) SELECT ...`),
+    // what EXPLAIN ANALYZE runs, and MERGE's actions on its target. No duplicates.
+    std::vector<statement_target> writes{};
+    // PREPARE name AS statement, EXECUTE name, DEALLOCATE [PREPARE] name | ALL (and DISCARD
+    // ALL): which, and the name (folded as the server folds it).
+    sql_prepared prepared = sql_prepared::none;
+    std::string prepared_name{};
+    // PREPARE: the prepared statement's own labels and writes (the PREPARE itself is
+    // other/none and writes nothing).
+    std::vector<statement_target> prepared_targets{};
 
     bool operator==(const statement_info&) const = default;
 };

@@ -14,17 +14,27 @@ bool listed(const std::vector<std::string>& list, std::string_view value) {
     return list.empty() || std::find(list.begin(), list.end(), value) != list.end();
 }
 
-// Does the rule name this statement's operation and table (its outcome aside)?
-bool names(const config::db_audit_rule& r, const statement_info& info) {
-    return listed(r.operations, info.operation) && listed(r.tables, info.table);
+// The operation and table of this statement that the rule names (its outcome aside): the
+// statement's own, else the first of its writes (a DELETE in a WITH, ...) the rule names.
+std::optional<audit_target> named_part(const config::db_audit_rule& r, const statement_info& info) {
+    if (listed(r.operations, info.operation) && listed(r.tables, info.table))
+        return audit_target{info.operation, info.table};
+    for (const auto& w : info.writes)
+        if (listed(r.operations, w.operation) && listed(r.tables, w.table))
+            return audit_target{w.operation, w.table};
+    return std::nullopt;
 }
 
-// Could a rule of `rules` match this statement, whatever its outcome? Then it keeps its text.
+// Could a rule of `rules` match this statement, whatever its outcome? Then it keeps its text. An
+// EXECUTE of a SQL-level prepared statement keeps it too: what it runs is known only when the
+// tracker labels it (at its end).
 query_tracker::text_filter text_filter_for(const std::vector<config::db_audit_rule>& rules) {
     if (rules.empty()) return {};
     return [&rules](const statement_info& info) {
-        return std::any_of(rules.begin(), rules.end(),
-                           [&](const config::db_audit_rule& r) { return names(r, info); });
+        return info.prepared == sql_prepared::execute ||
+               std::any_of(rules.begin(), rules.end(), [&](const config::db_audit_rule& r) {
+                   return named_part(r, info).has_value();
+               });
     };
 }
 
@@ -139,7 +149,7 @@ void watch::record() {
         const bool slow = f.elapsed > db_.cfg.slow_query;
         const auto table = db_.tables.label(f.info().table);
         shared_.obs.on_query({db_.index, f.info().operation, table, ms, f.ok, slow});
-        if (const auto* rule = audit_rule_for(f)) audit(f, *rule, ms);
+        if (const auto match = audit_rule_for(f)) audit(f, *match, ms);
         if (slow)
             spdlog::warn("event=db_slow_query database={} operation={} table={} duration_ms={:.1f}",
                          db_.cfg.name, f.info().operation, table, ms);
@@ -147,20 +157,21 @@ void watch::record() {
     done_.clear();
 }
 
-const config::db_audit_rule* watch::audit_rule_for(const query_tracker::finished& f) const {
+std::optional<watch::audit_match> watch::audit_rule_for(const query_tracker::finished& f) const {
     for (const auto& r : db_.cfg.audit) {  // first match wins
-        if (names(r, f.info()) && (r.outcome == "any" || (r.outcome == "ok") == f.ok)) return &r;
+        if (r.outcome != "any" && (r.outcome == "ok") != f.ok) continue;
+        if (auto part = named_part(r, f.info())) return audit_match{&r, *part};
     }
-    return nullptr;
+    return std::nullopt;
 }
 
-void watch::audit(const query_tracker::finished& f, const config::db_audit_rule& rule, double ms) {
+void watch::audit(const query_tracker::finished& f, const audit_match& match, double ms) {
     statement_audit a;
     a.database = db_.index;
     a.database_name = db_.cfg.name;
-    a.rule = &rule;
-    a.operation = f.info().operation;
-    a.table = f.info().table;
+    a.rule = match.rule;
+    a.operation = match.part.operation;
+    a.table = match.part.table;
     a.ok = f.ok;
     a.duration_ms = ms;
     a.user = user_;

@@ -30,6 +30,13 @@ namespace sidelight::dbproxy {
 struct database;
 struct shared_state;
 
+// The operation and table an audit rule matched: the statement's own, or one of its writes
+// (statement_info::writes). Views of the statement's labels.
+struct audit_target {
+    std::string_view operation;
+    std::string_view table;
+};
+
 // Counts one open database connection for active_connections{type="db"} while it lives; moves
 // with the connection from the session to the relay.
 class connection_count {
@@ -92,8 +99,13 @@ class watch {
     void fail(protocol_error reason, std::string_view side);  // the first one counts
     void on_database_message(char type, std::string_view body,
                              query_tracker::clock::time_point now);
-    const config::db_audit_rule* audit_rule_for(const query_tracker::finished& f) const;
-    void audit(const query_tracker::finished& f, const config::db_audit_rule& rule, double ms);
+    // The first audit rule that matches the statement, and the part of it that the rule names.
+    struct audit_match {
+        const config::db_audit_rule* rule;
+        audit_target part;
+    };
+    std::optional<audit_match> audit_rule_for(const query_tracker::finished& f) const;
+    void audit(const query_tracker::finished& f, const audit_match& match, double ms);
 
     database& db_;
     shared_state& shared_;

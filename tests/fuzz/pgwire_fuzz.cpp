@@ -4,9 +4,11 @@
 // eviction runs too), as dbproxy/session.cpp feeds them; every SQL text a Query or Parse carries
 // also goes through split_statements and classify directly. Besides crashes, leaks and memory
 // errors (ASan), it aborts when an invariant breaks:
-//  - the tracker never holds more than max_pending messages, nor more than 2 * max_names names;
+//  - the tracker never holds more than max_pending messages, nor more than 3 * max_names names
+//    (statements, portals, SQL-level prepared statements);
 //  - an operation is one of the eight of sql_lexer.hpp, for classify and for every timed
-//    statement; a table label is at most 63 bytes without a quote, a backslash or a space;
+//    statement (a write's: insert, update or delete); a table label is at most 63 bytes
+//    without a quote, a backslash or a space;
 //  - the cache answers what the lexer answers (a differential check on every text);
 //  - normalize() stays within its 4 KiB bound (plus " ...").
 //
@@ -38,15 +40,21 @@ using namespace sidelight::dbproxy;
     std::abort();
 }
 
-void check_info(const statement_info& info) {
+void check_target(std::string_view operation, std::string_view table, bool write) {
     constexpr std::string_view operations[] = {"select", "insert", "update", "delete",
                                                "copy",   "ddl",    "tx",     "other"};
-    if (std::find(std::begin(operations), std::end(operations), info.operation) ==
-        std::end(operations))
-        invariant_broken("operation outside the closed set", info.operation);
-    if (info.table.empty() || info.table.size() > 63 ||
-        info.table.find_first_of("'\"\\ ") != std::string::npos)
-        invariant_broken("table label", info.table);
+    const auto* first = std::begin(operations) + (write ? 1 : 0);  // a write: insert/update/delete
+    const auto* last = write ? std::begin(operations) + 4 : std::end(operations);
+    if (std::find(first, last, operation) == last)
+        invariant_broken("operation outside the closed set", operation);
+    if (table.empty() || table.size() > 63 || table.find_first_of("'\"\\ ") != std::string::npos)
+        invariant_broken("table label", table);
+}
+
+void check_info(const statement_info& info) {
+    check_target(info.operation, info.table, false);
+    for (const auto& w : info.writes) check_target(w.operation, w.table, true);
+    for (const auto& p : info.prepared_targets) check_target(p.operation, p.table, false);
 }
 
 // The text a Query or Parse body carries, as the tracker reads it.
@@ -114,7 +122,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (from_client.error() || from_server.error()) stopped = true;
         for (const auto& d : done) check_info(d.info());
         done.clear();
-        if (tracker.names() > 2 * query_tracker::max_names)
+        if (tracker.names() > 3 * query_tracker::max_names)
             invariant_broken("names over the cap", "");
     }
     return 0;

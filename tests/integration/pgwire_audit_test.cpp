@@ -221,5 +221,67 @@ TEST_F(PgWireAuditTest, ADeleteAfterABeginAtomicBodyIsAudited) {
     EXPECT_EQ(sample_value(m, R"(db_queries_total{operation="ddl",outcome="ok",table="none"})"), 1);
 }
 
+// A DELETE rule sees the DELETEs a statement runs besides its own verb: in a WITH, under EXPLAIN
+// ANALYZE, as a MERGE's action, and through a SQL-level prepared statement (EXECUTE). The
+// statements that only name a DELETE (EXPLAIN without ANALYZE, a PREPARE, a refused PREPARE)
+// and those that read make no row. Labels follow the main statement (an EXECUTE: what it runs).
+TEST_F(PgWireAuditTest, ADeleteInsideAnotherStatementIsAudited) {
+    start(
+        "      - name: user-deleted\n"
+        "        match: {operations: [delete], tables: [users]}\n"
+        "        action: user.delete\n");
+    const auto dbname = cluster().create_database();
+    auto c = connect(dbname);
+    auto* pc = c.get();
+    ok(pc, "CREATE TABLE users (id int)");
+    ok(pc, "INSERT INTO users SELECT generate_series(1, 10)");
+    ok(pc, "WITH d AS (DELETE FROM users WHERE id = 1 RETURNING *) SELECT count(*) FROM d");
+    ok(pc, "EXPLAIN ANALYZE DELETE FROM users WHERE id = 2");
+    ok(pc, "MERGE INTO users u USING (VALUES (3)) v(id) ON u.id = v.id WHEN MATCHED THEN DELETE");
+    ok(pc, "PREPARE del (int) AS DELETE FROM users WHERE id = $1; EXECUTE del(4)");
+    result_ptr taken(PQexec(pc, "PREPARE del AS SELECT * FROM users"), &PQclear);  // 42P05
+    ASSERT_EQ(PQresultStatus(taken.get()), PGRES_FATAL_ERROR);
+    result_ptr extended(
+        PQexecParams(pc, "EXECUTE del(5)", 0, nullptr, nullptr, nullptr, nullptr, 0), &PQclear);
+    ASSERT_EQ(PQresultStatus(extended.get()), PGRES_COMMAND_OK) << PQerrorMessage(pc);
+    // None of these deletes anything.
+    ok(pc, "EXPLAIN DELETE FROM users");
+    ok(pc, "WITH x AS (SELECT * FROM users) SELECT * FROM x");
+    ok(pc, "PREPARE sel AS SELECT * FROM users; EXECUTE sel; DEALLOCATE del");
+    result_ptr gone(PQexec(pc, "EXECUTE del(6)"), &PQclear);
+    ASSERT_EQ(PQresultStatus(gone.get()), PGRES_FATAL_ERROR);
+    EXPECT_EQ(cluster().psql("SELECT string_agg(id::text, ',' ORDER BY id) FROM users", "postgres",
+                             dbname),
+              "6,7,8,9,10");
+
+    std::vector<row> r;
+    ASSERT_TRUE(eventually([&] {
+        r = rows();
+        return r.size() >= 5;
+    })) << all_rows_text();
+    ASSERT_EQ(r.size(), 5u) << all_rows_text();
+    const std::vector<std::string> statements = {
+        "WITH d AS (DELETE FROM users WHERE id = $1 RETURNING *) SELECT count (*) FROM d",
+        "EXPLAIN ANALYZE DELETE FROM users WHERE id = $1",
+        "MERGE INTO users u USING (VALUES ($1)) v (id) ON u.id = v.id WHEN MATCHED THEN DELETE",
+        "EXECUTE del ($1)", "EXECUTE del ($1)"};
+    for (std::size_t i = 0; i < r.size(); ++i) {
+        EXPECT_EQ(r[i].action, "user.delete") << i;
+        EXPECT_EQ(r[i].method, "DELETE") << i;
+        EXPECT_EQ(r[i].entity_type, "users") << i;
+        EXPECT_EQ(r[i].changes.at("operation").as_string(), "delete") << i;
+        EXPECT_EQ(r[i].changes.at("table").as_string(), "users") << i;
+        EXPECT_EQ(std::string(r[i].changes.at("statement").as_string()), statements[i]) << i;
+    }
+    const auto m = http_get(proc_->admin_port(), "/metrics")->body;
+    EXPECT_EQ(sample_value(m, R"(db_queries_total{operation="delete",outcome="ok",table="users"})"),
+              2);
+    EXPECT_EQ(sample_value(m, R"(db_queries_total{operation="select",outcome="ok",table="d"})"), 1);
+    EXPECT_EQ(sample_value(m, R"(db_queries_total{operation="other",outcome="ok",table="users"})"),
+              1);  // the MERGE
+    EXPECT_EQ(sample_value(m, R"(db_queries_total{operation="select",outcome="ok",table="users"})"),
+              1);  // EXECUTE sel
+}
+
 }  // namespace
 }  // namespace sidelight::test

@@ -653,6 +653,70 @@ TEST(query_tracker, texts_are_kept_for_the_statements_asked_for) {
     EXPECT_EQ(out[3].text(), "");
 }
 
+// A SQL-level prepared statement: EXECUTE is labelled as the statement it runs, known from the
+// PREPARE that succeeded (a refused one changes nothing), until DEALLOCATE or DISCARD ALL.
+TEST(query_tracker, an_execute_is_labelled_by_its_prepared_statement) {
+    fixture f;
+    f.front('Q', cstr("PREPARE del (int) AS DELETE FROM users WHERE id = $1; EXECUTE del(1)"));
+    for (char c : std::string("CCZ")) f.back(c);
+    ASSERT_EQ(f.out.size(), 2u);
+    EXPECT_EQ(f.out[0].info().operation, "other");
+    EXPECT_EQ(f.out[1].info().operation, "delete");
+    EXPECT_EQ(f.out[1].info().table, "users");
+
+    // Refused (42P05: the name is taken): `del` still deletes. Over the extended protocol too.
+    f.front('Q', cstr("PREPARE del AS SELECT * FROM orders"));
+    for (char c : std::string("EZ")) f.back(c);
+    f.parse("", "EXECUTE DEL (2)");
+    f.bind("", "");
+    f.execute("");
+    f.front('S');
+    for (char c : std::string("12CZ")) f.back(c);
+    ASSERT_EQ(f.out.size(), 4u);
+    EXPECT_FALSE(f.out[2].ok);
+    EXPECT_EQ(f.out[3].info().operation, "delete");
+
+    // A write inside the prepared statement stays a write.
+    f.front('Q', cstr("PREPARE q AS WITH d AS (DELETE FROM users RETURNING *) SELECT * FROM d; "
+                      "EXECUTE q"));
+    for (char c : std::string("CTDCZ")) f.back(c);
+    ASSERT_EQ(f.out.size(), 6u);
+    EXPECT_EQ(f.out[5].info().operation, "select");
+    EXPECT_EQ(f.out[5].info().writes, (std::vector<statement_target>{{"delete", "users"}}));
+
+    // Forgotten: an EXECUTE of a name not (or no longer) prepared is other/none.
+    f.front('Q', cstr("DEALLOCATE del; EXECUTE del(3); EXECUTE q; DISCARD ALL; EXECUTE q"));
+    for (char c : std::string("CEZ")) f.back(c);
+    ASSERT_EQ(f.out.size(), 8u);
+    EXPECT_EQ(f.out[7].info().operation, "other");
+    EXPECT_EQ(f.out[7].info().table, "none");
+    f.front('Q', cstr("EXECUTE q"));
+    for (char c : std::string("CZ")) f.back(c);
+    EXPECT_EQ(f.out.at(8).info().operation, "select");
+    f.front('Q', cstr("DISCARD ALL"));
+    for (char c : std::string("CZ")) f.back(c);
+    f.front('Q', cstr("EXECUTE q"));
+    for (char c : std::string("EZ")) f.back(c);
+    ASSERT_EQ(f.out.size(), 11u);
+    EXPECT_EQ(f.out[10].info().operation, "other");
+    EXPECT_FALSE(f.out[10].ok);
+}
+
+// The text of an EXECUTE is kept (when rules exist) as what it runs is known at its end only.
+TEST(query_tracker, an_executes_text_is_kept_with_its_labels) {
+    statement_cache cache;
+    query_tracker t(cache, [](const statement_info& i) {
+        return i.operation == "delete" || i.prepared == sql_prepared::execute;
+    });
+    std::vector<query_tracker::finished> out;
+    const auto now = clock::time_point{} + 1h;
+    t.on_frontend('Q', cstr("PREPARE d AS DELETE FROM users; EXECUTE d"), now);
+    for (char c : std::string("CCZ")) t.on_backend(c, "", now, out);
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_EQ(out[1].info().operation, "delete");
+    EXPECT_EQ(out[1].text(), " EXECUTE d");
+}
+
 }  // namespace
 }  // namespace sidelight::dbproxy
 

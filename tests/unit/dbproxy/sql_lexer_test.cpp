@@ -13,6 +13,16 @@ statement_info info(std::string op, std::string table) {
     return {std::move(op), std::move(table)};
 }
 
+}  // namespace
+
+// Readable failures: the labels and writes, not the object's bytes.
+void PrintTo(const statement_info& i, std::ostream* os) {
+    *os << i.operation << "/" << i.table;
+    for (const auto& w : i.writes) *os << " +" << w.operation << "/" << w.table;
+}
+
+namespace {
+
 TEST(sql_lexer, verbs_and_tables) {
     EXPECT_EQ(classify("SELECT id FROM orders WHERE id = 1"), info("select", "orders"));
     EXPECT_EQ(classify("insert into Orders (a, b) values (1, 'x')"), info("insert", "orders"));
@@ -41,18 +51,22 @@ TEST(sql_lexer, operations_are_a_closed_set_of_eight) {
           "CREATE FUNCTION f() RETURNS int AS $$ SELECT 1 $$ LANGUAGE sql"})
         EXPECT_EQ(classify(ddl), info("ddl", "none")) << ddl;
     for (const char* other :
-         {"MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN DELETE", "SET search_path = x",
-          "SHOW work_mem", "NOTIFY jobs, 'x'", "VACUUM orders", "ANALYZE orders",
-          "EXPLAIN SELECT * FROM orders", "DO $$ BEGIN END $$", "CALL p(1)",
+         {"SET search_path = x", "SHOW work_mem", "NOTIFY jobs, 'x'", "VACUUM orders",
+          "ANALYZE orders", "EXPLAIN SELECT * FROM orders", "DO $$ BEGIN END $$", "CALL p(1)",
           "PREPARE q AS SELECT 1", "EXECUTE q", "DEALLOCATE ALL", "LOCK TABLE orders",
-          "REINDEX TABLE orders", "DISCARD ALL"})
-        EXPECT_EQ(classify(other), info("other", "none")) << other;
+          "REINDEX TABLE orders", "DISCARD ALL"}) {
+        const auto i = classify(other);  // (the prepared statements' names aside: see below)
+        EXPECT_EQ(i.operation, "other") << other;
+        EXPECT_EQ(i.table, "none") << other;
+    }
     EXPECT_EQ(classify("VALUES (1), (2)"), info("select", "none"));
+    EXPECT_EQ(classify("MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN DO NOTHING"),
+              info("other", "t"));
     EXPECT_EQ(classify("WITH x AS (SELECT 1) MERGE INTO t USING x ON true WHEN MATCHED THEN "
                        "DO NOTHING"),
-              info("other", "none"));
-    EXPECT_EQ(classify("WITH x AS (DELETE FROM a RETURNING *) INSERT INTO b SELECT * FROM x"),
-              info("insert", "b"));
+              info("other", "t"));
+    EXPECT_EQ(classify("WITH x AS (DELETE FROM a RETURNING *) INSERT INTO b SELECT * FROM x").table,
+              "b");
 }
 
 TEST(sql_lexer, ddl_names_its_table_when_plain) {
@@ -100,6 +114,126 @@ TEST(sql_lexer, ctes_resolve_to_the_main_statement) {
                        "insert into log select * from a"),
               info("insert", "log"));
     EXPECT_EQ(classify("WITH broken"), info("other", "none"));
+}
+
+statement_target write(std::string op, std::string table) {
+    return {std::move(op), std::move(table)};
+}
+
+// Labels follow the main statement; what a statement modifies besides it is in `writes`, for
+// audit rules: a DELETE wrapped in a WITH must not escape a DELETE rule.
+TEST(sql_lexer, data_modifying_ctes_are_writes) {
+    const auto del = classify(
+        "WITH d AS (DELETE FROM public.Users WHERE id = 1 RETURNING *) SELECT count(*) FROM d");
+    EXPECT_EQ(del.operation, "select");
+    EXPECT_EQ(del.table, "d");
+    EXPECT_EQ(del.writes, std::vector{write("delete", "users")});
+
+    const auto two = classify(
+        "WITH a AS (UPDATE accounts SET n = n - 1 RETURNING id), b AS (SELECT 1), "
+        "c AS (INSERT INTO log (id) SELECT id FROM a RETURNING id), "
+        "e AS (UPDATE accounts SET n = 0) DELETE FROM jobs");
+    EXPECT_EQ(two.operation, "delete");
+    EXPECT_EQ(two.table, "jobs");
+    EXPECT_EQ(two.writes, (std::vector{write("update", "accounts"), write("insert", "log")}));
+
+    // A CTE in a CTE, a CTE that only reads, and none.
+    EXPECT_EQ(classify("WITH x AS (WITH y AS (DELETE FROM users RETURNING *) SELECT * FROM y) "
+                       "SELECT * FROM x")
+                  .writes,
+              std::vector{write("delete", "users")});
+    EXPECT_TRUE(classify("WITH x AS (SELECT * FROM users) SELECT * FROM x").writes.empty());
+    EXPECT_TRUE(classify("DELETE FROM users").writes.empty());
+    // A quote or a comment in a CTE's body does not end it.
+    EXPECT_EQ(classify("WITH d AS (DELETE FROM users WHERE n = ')' /* ) */ RETURNING 1) "
+                       "SELECT 1")
+                  .writes,
+              std::vector{write("delete", "users")});
+    // Unclosed: not a statement the lexer reads (the server refuses it).
+    EXPECT_EQ(classify("WITH d AS (DELETE FROM users").writes, std::vector<statement_target>{});
+}
+
+TEST(sql_lexer, explain_analyze_runs_its_statement) {
+    EXPECT_EQ(classify("EXPLAIN ANALYZE DELETE FROM users WHERE id = 1").writes,
+              std::vector{write("delete", "users")});
+    EXPECT_EQ(classify("explain analyse verbose update users set a = 1").writes,
+              std::vector{write("update", "users")});
+    EXPECT_EQ(classify("EXPLAIN (FORMAT JSON, ANALYZE) INSERT INTO users VALUES (1)").writes,
+              std::vector{write("insert", "users")});
+    EXPECT_EQ(classify("EXPLAIN (ANALYZE true) WITH d AS (DELETE FROM users) SELECT 1").writes,
+              std::vector{write("delete", "users")});
+    // Not run: no ANALYZE, or ANALYZE set false.
+    for (const char* sql :
+         {"EXPLAIN DELETE FROM users", "EXPLAIN (ANALYZE false) DELETE FROM users",
+          "EXPLAIN (analyze off, costs) DELETE FROM users",
+          "EXPLAIN ANALYZE SELECT * FROM users"}) {
+        const auto i = classify(sql);
+        EXPECT_TRUE(i.writes.empty()) << sql;
+        EXPECT_EQ(i.operation, "other") << sql;
+        EXPECT_EQ(i.table, "none") << sql;
+    }
+    // A literal is taken as true whatever its value: labels never read a literal (texts of one
+    // shape share their labels in the cache).
+    EXPECT_EQ(classify("EXPLAIN (ANALYZE 0) DELETE FROM users"),
+              classify("EXPLAIN (ANALYZE 1) DELETE FROM users"));
+    EXPECT_EQ(classify("EXPLAIN (ANALYZE 'off') DELETE FROM users").writes,
+              std::vector{write("delete", "users")});
+}
+
+TEST(sql_lexer, merge_names_its_target_and_actions) {
+    const auto m = classify(
+        "MERGE INTO app.users u USING incoming i ON u.id = i.id WHEN MATCHED AND i.gone THEN "
+        "DELETE WHEN MATCHED THEN UPDATE SET name = i.name WHEN NOT MATCHED THEN INSERT VALUES "
+        "(i.id, i.name)");
+    EXPECT_EQ(m.operation, "other");
+    EXPECT_EQ(m.table, "users");
+    EXPECT_EQ(m.writes, (std::vector{write("delete", "users"), write("update", "users"),
+                                     write("insert", "users")}));
+    EXPECT_EQ(classify("MERGE INTO t USING s ON true WHEN MATCHED THEN DO NOTHING").writes,
+              std::vector<statement_target>{});
+}
+
+TEST(sql_lexer, sql_level_prepared_statements) {
+    const auto p = classify("PREPARE Del (int) AS DELETE FROM users WHERE id = $1");
+    EXPECT_EQ(p.operation, "other");
+    EXPECT_EQ(p.table, "none");
+    EXPECT_TRUE(p.writes.empty());  // preparing runs nothing
+    EXPECT_EQ(p.prepared, sql_prepared::prepare);
+    EXPECT_EQ(p.prepared_name, "del");
+    EXPECT_EQ(p.prepared_targets, std::vector{write("delete", "users")});
+
+    const auto cte =
+        classify("prepare \"Q\" as with d as (delete from users returning *) select * from d");
+    EXPECT_EQ(cte.prepared_name, "Q");
+    EXPECT_EQ(cte.prepared_targets, (std::vector{write("select", "d"), write("delete", "users")}));
+
+    const auto e = classify("EXECUTE Del(42)");
+    EXPECT_EQ(e.prepared, sql_prepared::execute);
+    EXPECT_EQ(e.prepared_name, "del");
+    EXPECT_EQ(classify("DEALLOCATE PREPARE del").prepared, sql_prepared::deallocate);
+    EXPECT_EQ(classify("DEALLOCATE del").prepared_name, "del");
+    EXPECT_EQ(classify("DEALLOCATE ALL").prepared, sql_prepared::deallocate_all);
+    EXPECT_EQ(classify("DISCARD ALL").prepared, sql_prepared::deallocate_all);
+    EXPECT_EQ(classify("DISCARD PLANS").prepared, sql_prepared::none);
+    EXPECT_EQ(classify("PREPARE TRANSACTION 'x'").prepared, sql_prepared::none);
+    EXPECT_EQ(classify("PREPARE x").prepared, sql_prepared::none);  // no AS: not read
+    EXPECT_EQ(classify("EXECUTE").prepared, sql_prepared::none);
+}
+
+// Each level of nesting lexes its text again: the depth is capped, and deep nesting is read
+// without a crash.
+TEST(sql_lexer, nested_statements_are_bounded) {
+    std::string sql;
+    for (int i = 0; i < 2000; ++i) sql += "WITH a AS (";
+    sql += "DELETE FROM users";
+    const auto deep = classify(sql);
+    EXPECT_EQ(deep.operation, "other");
+    std::string explains;
+    for (int i = 0; i < 2000; ++i) explains += "EXPLAIN ANALYZE ";
+    explains += "DELETE FROM users";
+    EXPECT_TRUE(classify(explains).writes.empty());  // deeper than the cap
+    EXPECT_EQ(classify("EXPLAIN ANALYZE EXPLAIN ANALYZE DELETE FROM users").writes,
+              std::vector{write("delete", "users")});
 }
 
 TEST(sql_lexer, qualified_and_quoted_names) {
