@@ -256,14 +256,20 @@ std::string_view group_text(std::string_view sql, const std::vector<token>& t, s
     return sql.substr(from, to - from);
 }
 
+// A WITH's query: the token of its name, its "(" and the index after its ")".
+struct cte {
+    std::size_t name, open, after;
+};
+
 // After `WITH [RECURSIVE]`: name [(cols)] AS [[NOT] MATERIALIZED] (query) [, ...]; the index of
-// the main statement's verb, or none when the text does not have that shape. Each query's token
-// range (its "(" and the index after its ")") goes to `bodies`.
+// the main statement's verb, or none when the text does not have that shape. Each query goes to
+// `ctes`.
 std::optional<std::size_t> after_ctes(const std::vector<token>& t, std::size_t i,
-                                      std::vector<std::pair<std::size_t, std::size_t>>& bodies) {
+                                      std::vector<cte>& ctes) {
     if (i < t.size() && is_word(t[i], "recursive")) ++i;
     while (i < t.size()) {
         if (t[i].k != kind::word && t[i].k != kind::quoted) return std::nullopt;
+        const auto name = i;
         ++i;
         if (i < t.size() && is_punct(t[i], '(')) i = skip_group(t, i);
         if (i >= t.size() || !is_word(t[i], "as")) return std::nullopt;
@@ -273,7 +279,7 @@ std::optional<std::size_t> after_ctes(const std::vector<token>& t, std::size_t i
         if (i >= t.size() || !is_punct(t[i], '(')) return std::nullopt;
         const auto open = i;
         i = skip_group(t, i);
-        bodies.emplace_back(open, i);
+        ctes.push_back({name, open, i});
         if (i < t.size() && is_punct(t[i], ',')) {
             ++i;
             continue;
@@ -461,12 +467,34 @@ void merge_of(const std::vector<token>& t, std::size_t i, statement_info& out) {
     }
 }
 
+// A WITH's queries: what they modify are the statement's writes, and a query named as the table
+// (`WITH recent AS (SELECT ... FROM orders) SELECT ... FROM recent`) stands for the table it
+// reads, through a chain of them; one that reads none of its own (a recursive one over VALUES)
+// gives none.
+void with_queries(std::string_view sql, const std::vector<token>& t, const std::vector<cte>& ctes,
+                  int nesting, statement_info& out) {
+    std::vector<std::pair<std::string, std::string>> tables;  // a query's name, its table
+    for (const auto& c : ctes) {
+        auto inner = classify_at(group_text(sql, t, c.open, c.after), nesting + 1);
+        add_writes_of(out, inner);
+        if (auto name = name_part(t[c.name])) tables.emplace_back(std::move(*name), inner.table);
+    }
+    for (std::size_t hops = 0; hops <= tables.size(); ++hops) {
+        if (out.table == "none") return;
+        const auto it = std::find_if(tables.begin(), tables.end(),
+                                     [&](const auto& q) { return q.first == out.table; });
+        if (it == tables.end()) return;
+        out.table = it->second;
+    }
+    out.table = "none";  // a cycle: a recursive query that reads only itself
+}
+
 statement_info classify_at(std::string_view sql, int nesting) {
     const auto t = tokens_of(sql);
     std::size_t i = 0;
     while (i < t.size() && is_punct(t[i], '(')) ++i;  // (SELECT ...) UNION ...
     if (i >= t.size() || t[i].k != kind::word) return {};
-    std::vector<std::pair<std::size_t, std::size_t>> ctes;
+    std::vector<cte> ctes;
     if (is_word(t[i], "with")) {
         const auto main = after_ctes(t, i + 1, ctes);
         if (!main || t[*main].k != kind::word) return {};
@@ -496,9 +524,7 @@ statement_info classify_at(std::string_view sql, int nesting) {
     } else if (op == "other") {
         sql_prepared_of(sql, t, i, nesting, out);
     }
-    if (nesting < max_nesting)
-        for (const auto& [open, after] : ctes)
-            add_writes_of(out, classify_at(group_text(sql, t, open, after), nesting + 1));
+    if (!ctes.empty() && nesting < max_nesting) with_queries(sql, t, ctes, nesting, out);
     return out;
 }
 

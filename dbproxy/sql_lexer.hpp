@@ -15,7 +15,8 @@
 //                other   anything else: MERGE, SET, SHOW, LISTEN, NOTIFY, VACUUM, ANALYZE,
 //                        EXPLAIN, DO, CALL, PREPARE, EXECUTE, LOCK, ..., and unparsable text
 //              (an EXECUTE is labelled by the tracker as the statement it runs)
-//   table:     SELECT/DELETE: the first name after FROM (in a sub-query if need be); INSERT:
+//   table:     SELECT/DELETE: the first name after FROM (in a sub-query if need be; a WITH
+//              query's name: the table that query reads); INSERT:
 //              after INTO; UPDATE, COPY and TABLE: the name after it (COPY (SELECT ...) TO:
 //              the query's); ddl: the table of CREATE TABLE x, ALTER TABLE x, DROP TABLE x,
 //              TRUNCATE [TABLE] x (other DDL: "none"). A qualified name is reduced to its

@@ -16,6 +16,10 @@ statement_info info(std::string op, std::string table) {
 }  // namespace
 
 // Readable failures: the labels and writes, not the object's bytes.
+void PrintTo(const statement_target& w, std::ostream* os) {
+    *os << w.operation << "/" << w.table;
+}
+
 void PrintTo(const statement_info& i, std::ostream* os) {
     *os << i.operation << "/" << i.table;
     for (const auto& w : i.writes) *os << " +" << w.operation << "/" << w.table;
@@ -106,7 +110,7 @@ TEST(sql_lexer, comments_and_strings_are_skipped) {
 
 TEST(sql_lexer, ctes_resolve_to_the_main_statement) {
     EXPECT_EQ(classify("WITH recent AS (SELECT * FROM orders) SELECT * FROM recent"),
-              info("select", "recent"));
+              info("select", "orders"));
     EXPECT_EQ(classify("WITH RECURSIVE t(n) AS (VALUES (1) UNION ALL SELECT n+1 FROM t) "
                        "DELETE FROM jobs WHERE id IN (SELECT n FROM t)"),
               info("delete", "jobs"));
@@ -126,7 +130,7 @@ TEST(sql_lexer, data_modifying_ctes_are_writes) {
     const auto del = classify(
         "WITH d AS (DELETE FROM public.Users WHERE id = 1 RETURNING *) SELECT count(*) FROM d");
     EXPECT_EQ(del.operation, "select");
-    EXPECT_EQ(del.table, "d");
+    EXPECT_EQ(del.table, "users");  // what `d` reads
     EXPECT_EQ(del.writes, std::vector{write("delete", "users")});
 
     const auto two = classify(
@@ -205,7 +209,8 @@ TEST(sql_lexer, sql_level_prepared_statements) {
     const auto cte =
         classify("prepare \"Q\" as with d as (delete from users returning *) select * from d");
     EXPECT_EQ(cte.prepared_name, "Q");
-    EXPECT_EQ(cte.prepared_targets, (std::vector{write("select", "d"), write("delete", "users")}));
+    EXPECT_EQ(cte.prepared_targets,
+              (std::vector{write("select", "users"), write("delete", "users")}));
 
     const auto e = classify("EXECUTE Del(42)");
     EXPECT_EQ(e.prepared, sql_prepared::execute);
@@ -234,6 +239,29 @@ TEST(sql_lexer, nested_statements_are_bounded) {
     EXPECT_TRUE(classify(explains).writes.empty());  // deeper than the cap
     EXPECT_EQ(classify("EXPLAIN ANALYZE EXPLAIN ANALYZE DELETE FROM users").writes,
               std::vector{write("delete", "users")});
+}
+
+// A WITH query named in FROM stands for the table it reads, through a chain of them; one that
+// reads no table (recursive over VALUES, or only itself) gives none.
+TEST(sql_lexer, a_with_query_named_as_the_table_gives_its_table) {
+    EXPECT_EQ(classify("WITH a AS (SELECT * FROM s.items), b AS (SELECT * FROM a) "
+                       "SELECT * FROM b JOIN users ON true"),
+              info("select", "items"));
+    EXPECT_EQ(classify("WITH \"Recent\" AS (SELECT * FROM orders) SELECT * FROM \"Recent\""),
+              info("select", "orders"));
+    EXPECT_EQ(classify("WITH recent AS (SELECT * FROM orders) SELECT * FROM \"Recent\""),
+              info("select", "Recent"));  // another name: not the query
+    EXPECT_EQ(classify("WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) "
+                       "SELECT * FROM r"),
+              info("select", "none"));
+    EXPECT_EQ(classify("WITH a AS (SELECT * FROM b), b AS (SELECT * FROM a) SELECT * FROM a"),
+              info("select", "none"));
+    EXPECT_EQ(classify("WITH none AS (SELECT * FROM t) SELECT 1"), info("select", "none"));
+    // The target of a write is a table, never a WITH query's name.
+    EXPECT_EQ(classify("WITH ids AS (SELECT id FROM old) DELETE FROM jobs USING ids"),
+              info("delete", "jobs"));
+    EXPECT_EQ(classify("WITH ids AS (SELECT id FROM old) INSERT INTO archive SELECT * FROM ids"),
+              info("insert", "archive"));
 }
 
 TEST(sql_lexer, qualified_and_quoted_names) {
