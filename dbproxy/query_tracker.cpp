@@ -122,6 +122,14 @@ query_tracker::named_ptr query_tracker::describe(const statement_info& info, std
 
 void query_tracker::on_backend(char type, std::string_view body, clock::time_point now,
                                std::vector<finished>& out) {
+    const auto first = out.size();
+    answer(type, body, now, out);
+    // Every statement finishes here: what it did to prepared statements by SQL, in order.
+    for (auto i = first; i < out.size(); ++i) sql_level(out[i]);
+}
+
+void query_tracker::answer(char type, std::string_view body, clock::time_point now,
+                           std::vector<finished>& out) {
     if (!ended_.empty()) {  // portals the client closed or replaced while suspended
         std::move(ended_.begin(), ended_.end(), std::back_inserter(out));
         ended_.clear();
@@ -190,19 +198,22 @@ void query_tracker::finish_front(bool ok, clock::time_point now, std::vector<fin
         if (auto s = take_suspended(e.name)) earlier = s->elapsed;
     }
     out.push_back({std::move(e.statement), earlier + (now - e.start), ok, true, earlier});
-    sql_level(out.back());
     queue_.pop_front();
     start_next(now);
 }
 
-// The SQL-level prepared statements (PREPARE name AS ..., EXECUTE name): a PREPARE that
-// succeeded names its statement's labels, an EXECUTE takes those of the statement it ran (not
-// other/none: it is the DELETE it runs), DEALLOCATE and DISCARD ALL forget them. They outlive
+// The prepared statements of SQL (PREPARE name AS ..., EXECUTE name), which share their names
+// with the protocol's (a Bind may name a statement PREPARE made, EXECUTE one Parse made): a
+// PREPARE that succeeded names its statement's labels; an EXECUTE takes those of the statement
+// it ran (it is the DELETE it runs, not other/none), and one that EXPLAIN ANALYZE or CREATE
+// TABLE AS ran adds them to the writes; DEALLOCATE and DISCARD ALL forget them. They outlive
 // transactions, as the server's do.
 void query_tracker::sql_level(finished& f) {
-    if (!f.statement || f.statement->info.prepared == sql_prepared::none) return;
+    if (!f.statement) return;
     const auto& info = f.statement->info;
     switch (info.prepared) {
+        case sql_prepared::none:
+            break;
         case sql_prepared::prepare:
             if (f.ok && !info.prepared_targets.empty()) {
                 const auto& targets = info.prepared_targets;
@@ -210,25 +221,31 @@ void query_tracker::sql_level(finished& f) {
                 runs.operation = targets.front().operation;
                 runs.table = targets.front().table;
                 runs.writes.assign(targets.begin() + 1, targets.end());
-                sql_prepared_.set(info.prepared_name,
-                                  std::make_shared<const named>(named{std::move(runs), {}}));
+                statements_.set(info.prepared_name,
+                                std::make_shared<const named>(named{std::move(runs), {}}));
             }
             break;
         case sql_prepared::execute:
-            if (auto runs = sql_prepared_.get(info.prepared_name)) {
+            if (auto runs = statements_.peek(info.prepared_name); runs && *runs) {
                 f.statement =
                     f.statement->text.empty()
-                        ? std::move(runs)
-                        : std::make_shared<const named>(named{runs->info, f.statement->text});
+                        ? std::move(*runs)
+                        : std::make_shared<const named>(named{(*runs)->info, f.statement->text});
+            }
+            break;
+        case sql_prepared::execute_inside:
+            if (auto runs = statements_.peek(info.prepared_name); runs && *runs) {
+                auto with = info;
+                add_writes(with, (*runs)->info);
+                f.statement =
+                    std::make_shared<const named>(named{std::move(with), f.statement->text});
             }
             break;
         case sql_prepared::deallocate:
-            if (f.ok) sql_prepared_.erase(info.prepared_name);
+            if (f.ok) statements_.erase(info.prepared_name);
             break;
         case sql_prepared::deallocate_all:
-            if (f.ok) sql_prepared_.clear();
-            break;
-        case sql_prepared::none:
+            if (f.ok) statements_.clear();
             break;
     }
 }
@@ -351,7 +368,6 @@ void query_tracker::on_error(clock::time_point now, std::vector<finished>& out) 
             if (auto s = take_suspended(execute->name)) earlier = s->elapsed;
         out.push_back({std::move(execute->statement), earlier + (now - execute->start), false, true,
                        earlier});
-        sql_level(out.back());
     } else if (gone.front().what == step::parse || gone.front().what == step::bind) {
         out.push_back({gone.front().statement, now - gone.front().start, false});
     }

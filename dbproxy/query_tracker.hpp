@@ -120,7 +120,7 @@ class query_tracker {
 
     std::size_t pending() const { return queue_.size(); }  // for tests
     std::size_t names() const {                            // for tests
-        return statements_.size() + portals_.size() + sql_prepared_.size();
+        return statements_.size() + portals_.size();
     }
 
   private:
@@ -164,6 +164,8 @@ class query_tracker {
         std::unordered_map<std::string_view, list::iterator> index_;  // views order_'s names
     };
 
+    void answer(char type, std::string_view body, clock::time_point now,
+                std::vector<finished>& out);
     void simple_query(std::string_view sql, clock::time_point now);
     void finish_front(bool ok, clock::time_point now, std::vector<finished>& out);
     void undo(const expected& e, bool refused);
@@ -188,9 +190,8 @@ class query_tracker {
     bool stopped_ = false;   // too_many_pending reported: nothing more is tracked
     char transaction_ = 0;   // the last ReadyForQuery's status (I, T, E); 0 before the first
     bool unsynced_ = false;  // P/B/D/E/C sent, not yet answered by a Sync's ReadyForQuery
-    name_map statements_;    // prepared, by name
+    name_map statements_;    // prepared, by name (by Parse or by SQL PREPARE: one namespace)
     name_map portals_;
-    name_map sql_prepared_;             // PREPARE name AS ...: the statement's labels, by name
     named_ptr last_label_;              // describe()'s last statement without its text
     std::vector<suspended> suspended_;  // at most max_names, oldest first
     std::vector<finished> ended_;       // portals gone on the client's word, reported next

@@ -194,11 +194,15 @@ class lexer {
     int depth_ = 0;
 };
 
-std::vector<token> tokens_of(std::string_view sql) {
+// A statement's label needs its first tokens only: a huge INSERT ... VALUES is not walked. A
+// statement whose writes may come late (a WITH, MERGE, EXPLAIN, COPY, CREATE, PREPARE) is read
+// whole: its text is at most the 64 KiB the splitter keeps.
+constexpr std::size_t label_tokens = 4096;
+
+std::vector<token> tokens_of(std::string_view sql, std::size_t limit) {
     std::vector<token> out;
     lexer lx(sql);
-    // A statement's label needs its first tokens only; a huge INSERT ... VALUES is not walked.
-    for (token t = lx.next(); t.k != kind::end && out.size() < 4096; t = lx.next()) {
+    for (token t = lx.next(); t.k != kind::end && out.size() < limit; t = lx.next()) {
         t.start = lx.start_of_last();
         out.push_back(t);
     }
@@ -256,6 +260,24 @@ std::string_view group_text(std::string_view sql, const std::vector<token>& t, s
     return sql.substr(from, to - from);
 }
 
+// After a WITH query's ")": SEARCH {BREADTH | DEPTH} FIRST BY col [, ...] SET col and CYCLE col
+// [, ...] SET col [TO value DEFAULT value] USING col (PostgreSQL 14), each optional: the index
+// after them.
+std::size_t after_search_and_cycle(const std::vector<token>& t, std::size_t i) {
+    const auto skip_to_set = [&](std::size_t j) {
+        const int depth = t[j].depth;
+        while (j < t.size() && !(is_word(t[j], "set") && t[j].depth == depth)) ++j;
+        return std::min(j + 2, t.size());  // SET col
+    };
+    if (i < t.size() && is_word(t[i], "search")) i = skip_to_set(i);
+    if (i < t.size() && is_word(t[i], "cycle")) {
+        i = skip_to_set(i);
+        if (i < t.size() && is_word(t[i], "to")) i = std::min(i + 4, t.size());  // TO v DEFAULT v
+        if (i < t.size() && is_word(t[i], "using")) i = std::min(i + 2, t.size());
+    }
+    return i;
+}
+
 // A WITH's query: the token of its name, its "(" and the index after its ")".
 struct cte {
     std::size_t name, open, after;
@@ -280,6 +302,7 @@ std::optional<std::size_t> after_ctes(const std::vector<token>& t, std::size_t i
         const auto open = i;
         i = skip_group(t, i);
         ctes.push_back({name, open, i});
+        i = after_search_and_cycle(t, i);
         if (i < t.size() && is_punct(t[i], ',')) {
             ++i;
             continue;
@@ -366,19 +389,16 @@ std::optional<std::string> ddl_table(const std::vector<token>& t, std::size_t i)
 // A statement inside a statement (a CTE's, EXPLAIN's, PREPARE's) is classified on its own text;
 // deeper than this, it is not looked into (each level lexes its text again).
 constexpr int max_nesting = 8;
+// What one statement keeps of its writes (each is a copy in every statement that names it).
+constexpr std::size_t max_writes = 16;
 
 statement_info classify_at(std::string_view sql, int nesting);
+void add_write(statement_info& out, statement_target w);
 
 void add_write(statement_info& out, statement_target w) {
-    if (std::find(out.writes.begin(), out.writes.end(), w) == out.writes.end())
+    if (out.writes.size() < max_writes &&
+        std::find(out.writes.begin(), out.writes.end(), w) == out.writes.end())
         out.writes.push_back(std::move(w));
-}
-
-// What running `inner` inside `out` modifies: its own verb's table, and its own writes.
-void add_writes_of(statement_info& out, const statement_info& inner) {
-    const auto& op = inner.operation;
-    if (op == "insert" || op == "update" || op == "delete") add_write(out, {op, inner.table});
-    for (const auto& w : inner.writes) add_write(out, w);
 }
 
 // A literal (`ANALYZE 0`, `ANALYZE 'off'`) is taken as true: a text's labels never depend on a
@@ -386,6 +406,12 @@ void add_writes_of(statement_info& out, const statement_info& inner) {
 // safe side.
 bool is_false(const token& v) {
     return is_any(v, {"false", "off"});
+}
+
+// An option name is a word or a quoted name, compared as the server compares it (lower case).
+bool names_analyze(const token& t) {
+    return is_any(t, {"analyze", "analyse"}) ||
+           (t.k == kind::quoted && (t.text == "analyze" || t.text == "analyse"));
 }
 
 // EXPLAIN (options) statement | EXPLAIN [ANALYZE | ANALYSE] [VERBOSE] statement: the index of
@@ -396,7 +422,7 @@ std::optional<std::size_t> explained_and_run(const std::vector<token>& t, std::s
     if (i < t.size() && is_punct(t[i], '(')) {
         const auto after = skip_group(t, i);
         for (std::size_t j = i + 1; j < after; ++j) {
-            if (t[j].depth != t[i].depth + 1 || !is_any(t[j], {"analyze", "analyse"})) continue;
+            if (t[j].depth != t[i].depth + 1 || !names_analyze(t[j])) continue;
             analyze = !(j + 1 < after && is_false(t[j + 1]));
         }
         i = after;
@@ -411,21 +437,41 @@ std::optional<std::size_t> explained_and_run(const std::vector<token>& t, std::s
     return i;
 }
 
+// A prepared statement's name as the server keeps it: an unquoted one folded to lower case
+// (ASCII, as the server folds it), a quoted one as written with "" undoubled, cut at 63 bytes
+// (at a character's start, as the server cuts an identifier in UTF-8).
+// Not a label: any byte may be in it. A U&"..." name with escapes is taken as written.
+std::optional<std::string> server_name_of(const token& t) {
+    if (t.k != kind::word && t.k != kind::quoted) return std::nullopt;
+    std::string out;
+    for (std::size_t i = 0; i < t.text.size() && out.size() <= 63; ++i) {
+        const auto u = static_cast<unsigned char>(t.text[i]);
+        if (t.k == kind::quoted && u == '"') ++i;  // "" is one quote
+        out += t.k == kind::word ? static_cast<char>(to_lower(u)) : static_cast<char>(u);
+    }
+    if (out.size() > 63) {  // cut before a character that does not fit whole (UTF-8)
+        std::size_t n = 63;
+        while (n > 0 && (static_cast<unsigned char>(out[n]) & 0xc0) == 0x80) --n;
+        out.resize(n);
+    }
+    if (out.empty()) return std::nullopt;
+    return out;
+}
+
 // PREPARE name [(types)] AS statement, EXECUTE name, DEALLOCATE [PREPARE] name | ALL,
 // DISCARD ALL.
 void sql_prepared_of(std::string_view sql, const std::vector<token>& t, std::size_t i, int nesting,
                      statement_info& out) {
     const auto name_after = [&](std::size_t j) -> std::optional<std::string> {
         if (j >= t.size()) return std::nullopt;
-        if (j + 1 < t.size() && is_punct(t[j + 1], '.')) return std::nullopt;
-        return name_part(t[j]);
+        return server_name_of(t[j]);
     };
     if (is_word(t[i], "discard")) {
         if (i + 1 < t.size() && is_word(t[i + 1], "all"))
             out.prepared = sql_prepared::deallocate_all;
     } else if (is_word(t[i], "deallocate")) {
         auto j = i + 1;
-        if (j < t.size() && is_word(t[j], "prepare")) ++j;
+        if (j + 1 < t.size() && is_word(t[j], "prepare")) ++j;  // (a statement named prepare)
         if (j < t.size() && is_word(t[j], "all")) {
             out.prepared = sql_prepared::deallocate_all;
         } else if (auto name = name_after(j)) {
@@ -476,7 +522,7 @@ void with_queries(std::string_view sql, const std::vector<token>& t, const std::
     std::vector<std::pair<std::string, std::string>> tables;  // a query's name, its table
     for (const auto& c : ctes) {
         auto inner = classify_at(group_text(sql, t, c.open, c.after), nesting + 1);
-        add_writes_of(out, inner);
+        add_writes(out, inner);
         if (auto name = name_part(t[c.name])) tables.emplace_back(std::move(*name), inner.table);
     }
     for (std::size_t hops = 0; hops <= tables.size(); ++hops) {
@@ -489,11 +535,36 @@ void with_queries(std::string_view sql, const std::vector<token>& t, const std::
     out.table = "none";  // a cycle: a recursive query that reads only itself
 }
 
+// CREATE [modifiers] TABLE x ... AS query: the index of the query.
+std::optional<std::size_t> created_from(const std::vector<token>& t, std::size_t i) {
+    if (!is_word(t[i], "create")) return std::nullopt;
+    const int depth = t[i].depth;
+    for (++i; i < t.size() && is_any(t[i], {"global", "local", "temp", "temporary", "unlogged"});)
+        ++i;
+    if (i >= t.size() || !is_word(t[i], "table")) return std::nullopt;
+    for (; i + 1 < t.size(); ++i)
+        if (is_word(t[i], "as") && t[i].depth == depth) return i + 1;
+    return std::nullopt;
+}
+
+// `inner` runs as a part of `out` (EXPLAIN ANALYZE's statement, a COPY's or CREATE TABLE AS's
+// query): what it modifies is out's too, and an EXECUTE in it is resolved by the tracker.
+void runs_inside(statement_info& out, const statement_info& inner) {
+    add_writes(out, inner);
+    if (inner.prepared == sql_prepared::execute || inner.prepared == sql_prepared::execute_inside) {
+        out.prepared = sql_prepared::execute_inside;
+        out.prepared_name = inner.prepared_name;
+    }
+}
+
 statement_info classify_at(std::string_view sql, int nesting) {
-    const auto t = tokens_of(sql);
+    auto t = tokens_of(sql, label_tokens);
     std::size_t i = 0;
     while (i < t.size() && is_punct(t[i], '(')) ++i;  // (SELECT ...) UNION ...
     if (i >= t.size() || t[i].k != kind::word) return {};
+    if (t.size() == label_tokens &&
+        is_any(t[i], {"with", "merge", "explain", "copy", "create", "prepare"}))
+        t = tokens_of(sql, sql.size());
     std::vector<cte> ctes;
     if (is_word(t[i], "with")) {
         const auto main = after_ctes(t, i + 1, ctes);
@@ -512,15 +583,20 @@ statement_info classify_at(std::string_view sql, int nesting) {
         out.table = table_after(t, i + 1, "into", depth);
     } else if (op == "copy" && i + 1 < t.size() && is_punct(t[i + 1], '(')) {
         out.table = table_after(t, i + 1, "from", depth + 1);  // COPY (SELECT ... FROM x) TO
+        if (nesting < max_nesting)                             // COPY (DELETE ... RETURNING ...) TO
+            runs_inside(out,
+                        classify_at(group_text(sql, t, i + 1, skip_group(t, i + 1)), nesting + 1));
     } else if (op == "update" || op == "copy") {
         out.table = name_at(t, i + 1).value_or("none");
     } else if (op == "ddl") {
         out.table = ddl_table(t, i).value_or("none");
+        if (const auto query = created_from(t, i); query && nesting < max_nesting)
+            runs_inside(out, classify_at(sql.substr(t[*query].start), nesting + 1));
     } else if (is_word(t[i], "merge")) {
         merge_of(t, i, out);
     } else if (is_word(t[i], "explain")) {
         if (const auto run = explained_and_run(t, i); run && nesting < max_nesting)
-            add_writes_of(out, classify_at(sql.substr(t[*run].start), nesting + 1));
+            runs_inside(out, classify_at(sql.substr(t[*run].start), nesting + 1));
     } else if (op == "other") {
         sql_prepared_of(sql, t, i, nesting, out);
     }
@@ -532,6 +608,12 @@ statement_info classify_at(std::string_view sql, int nesting) {
 
 statement_info classify(std::string_view sql) {
     return classify_at(sql, 0);
+}
+
+void add_writes(statement_info& out, const statement_info& inner) {
+    const auto& op = inner.operation;
+    if (op == "insert" || op == "update" || op == "delete") add_write(out, {op, inner.table});
+    for (const auto& w : inner.writes) add_write(out, w);
 }
 
 std::vector<std::string_view> split_statements(std::string_view sql) {

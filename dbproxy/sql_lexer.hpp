@@ -43,17 +43,19 @@ struct statement_target {
     bool operator==(const statement_target&) const = default;
 };
 
-// What a statement's SQL-level prepared statement does (PREPARE / EXECUTE / DEALLOCATE, not the
-// protocol's Parse/Bind): the tracker keeps each connection's names to label an EXECUTE by the
-// statement it runs.
-enum class sql_prepared { none, prepare, execute, deallocate, deallocate_all };
+// What a statement does with a prepared statement by SQL (PREPARE / EXECUTE / DEALLOCATE; they
+// share their names with the protocol's Parse): the tracker keeps each connection's names to
+// label an EXECUTE by the statement it runs. execute_inside: an EXECUTE run by EXPLAIN ANALYZE or
+// CREATE TABLE AS, whose statement's labels and writes become writes.
+enum class sql_prepared { none, prepare, execute, execute_inside, deallocate, deallocate_all };
 
 struct statement_info {
     std::string operation = "other";
     std::string table = "none";
     // The data-modifying statements it runs besides its own verb, for audit rules (never labels):
     // an INSERT, UPDATE or DELETE in a WITH (`WITH d AS (DELETE FROM users ...) SELECT ...`),
-    // what EXPLAIN ANALYZE runs, and MERGE's actions on its target. No duplicates.
+    // in what EXPLAIN ANALYZE runs, in a COPY's or a CREATE TABLE AS's query, and MERGE's
+    // actions on its target. No duplicates, at most 16.
     std::vector<statement_target> writes{};
     // PREPARE name AS statement, EXECUTE name, DEALLOCATE [PREPARE] name | ALL (and DISCARD
     // ALL): which, and the name (folded as the server folds it).
@@ -68,6 +70,10 @@ struct statement_info {
 
 // One statement's text (no trailing semicolon needed).
 statement_info classify(std::string_view sql);
+
+// `inner` runs as a part of `out`: what it modifies (its own verb when it writes, and its writes)
+// joins out's writes.
+void add_writes(statement_info& out, const statement_info& inner);
 
 // The statements of a simple-query string, split at top-level semicolons (not inside literals,
 // quoted identifiers, comments or parentheses); statements with no token (`;;`, a lone comment)

@@ -3,7 +3,8 @@
 // map from a query text's shape (a simple query's whole string, or a Parse's SQL, with its
 // literals replaced by a marker: shape_of) to the statement_info of each statement in it
 // (split_statements, then classify). A query sent with its values inlined, a new text each
-// time, is one entry. At most `max_entries` shapes and `max_bytes` bytes of them are kept; the
+// time, is one entry. At most `max_entries` shapes and `max_bytes` bytes of them (shapes and
+// labels) are kept; the
 // least recently used go first, and a text longer than max_bytes / 16 is lexed every time
 // instead of evicting a sixteenth of the cache. Its memory is bounded whatever the clients send.
 //
@@ -44,6 +45,7 @@ class statement_cache {
     struct entry {
         std::string text;  // the shape
         std::vector<statement_info> statements;
+        std::size_t cost = 0;  // bytes counted against max_bytes: the shape and the labels
     };
     using list = std::list<entry>;
 

@@ -26,12 +26,13 @@ std::optional<audit_target> named_part(const config::db_audit_rule& r, const sta
 }
 
 // Could a rule of `rules` match this statement, whatever its outcome? Then it keeps its text. An
-// EXECUTE of a SQL-level prepared statement keeps it too: what it runs is known only when the
-// tracker labels it (at its end).
+// EXECUTE keeps it too (one under EXPLAIN ANALYZE or CREATE TABLE AS as well): what it runs is
+// known only when the tracker labels it, at its end.
 query_tracker::text_filter text_filter_for(const std::vector<config::db_audit_rule>& rules) {
     if (rules.empty()) return {};
     return [&rules](const statement_info& info) {
         return info.prepared == sql_prepared::execute ||
+               info.prepared == sql_prepared::execute_inside ||
                std::any_of(rules.begin(), rules.end(), [&](const config::db_audit_rule& r) {
                    return named_part(r, info).has_value();
                });

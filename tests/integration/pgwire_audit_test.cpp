@@ -250,21 +250,30 @@ TEST_F(PgWireAuditTest, ADeleteInsideAnotherStatementIsAudited) {
     ok(pc, "PREPARE sel AS SELECT * FROM users; EXECUTE sel; DEALLOCATE del");
     result_ptr gone(PQexec(pc, "EXECUTE del(6)"), &PQclear);
     ASSERT_EQ(PQresultStatus(gone.get()), PGRES_FATAL_ERROR);
+    // A statement prepared by the protocol (libpq's PQprepare), run by SQL: one namespace.
+    result_ptr prepared(PQprepare(pc, "pd", "DELETE FROM users WHERE id = $1", 0, nullptr),
+                        &PQclear);
+    ASSERT_EQ(PQresultStatus(prepared.get()), PGRES_COMMAND_OK) << PQerrorMessage(pc);
+    ok(pc, "EXECUTE pd(6)");
+    ok(pc, "EXPLAIN ANALYZE EXECUTE pd(7)");
     EXPECT_EQ(cluster().psql("SELECT string_agg(id::text, ',' ORDER BY id) FROM users", "postgres",
                              dbname),
-              "6,7,8,9,10");
+              "8,9,10");
 
     std::vector<row> r;
     ASSERT_TRUE(eventually([&] {
         r = rows();
-        return r.size() >= 5;
+        return r.size() >= 7;
     })) << all_rows_text();
-    ASSERT_EQ(r.size(), 5u) << all_rows_text();
+    ASSERT_EQ(r.size(), 7u) << all_rows_text();
     const std::vector<std::string> statements = {
         "WITH d AS (DELETE FROM users WHERE id = $1 RETURNING *) SELECT count (*) FROM d",
         "EXPLAIN ANALYZE DELETE FROM users WHERE id = $1",
         "MERGE INTO users u USING (VALUES ($1)) v (id) ON u.id = v.id WHEN MATCHED THEN DELETE",
-        "EXECUTE del ($1)", "EXECUTE del ($1)"};
+        "EXECUTE del ($1)",
+        "EXECUTE del ($1)",
+        "EXECUTE pd ($1)",
+        "EXPLAIN ANALYZE EXECUTE pd ($1)"};
     for (std::size_t i = 0; i < r.size(); ++i) {
         EXPECT_EQ(r[i].action, "user.delete") << i;
         EXPECT_EQ(r[i].method, "DELETE") << i;
@@ -275,7 +284,7 @@ TEST_F(PgWireAuditTest, ADeleteInsideAnotherStatementIsAudited) {
     }
     const auto m = http_get(proc_->admin_port(), "/metrics")->body;
     EXPECT_EQ(sample_value(m, R"(db_queries_total{operation="delete",outcome="ok",table="users"})"),
-              2);
+              3);  // the EXECUTEs
     EXPECT_EQ(sample_value(m, R"(db_queries_total{operation="select",outcome="ok",table="users"})"),
               3);  // the two WITHs (`d` and `x` read users) and EXECUTE sel
     EXPECT_EQ(sample_value(m, R"(db_queries_total{operation="other",outcome="ok",table="users"})"),

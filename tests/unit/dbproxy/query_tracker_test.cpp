@@ -702,6 +702,48 @@ TEST(query_tracker, an_execute_is_labelled_by_its_prepared_statement) {
     EXPECT_FALSE(f.out[10].ok);
 }
 
+// One namespace, as the server's: EXECUTE runs a statement Parse made, Bind one PREPARE made;
+// an EXECUTE that EXPLAIN ANALYZE or CREATE TABLE AS runs adds what it runs to the writes; an
+// EXECUTE read in chunks (a row limit) is labelled when its portal ends.
+TEST(query_tracker, sql_and_protocol_prepared_statements_share_their_names) {
+    fixture f;
+    f.parse("d", "DELETE FROM users WHERE id = $1");
+    f.front('S');
+    for (char c : std::string("1Z")) f.back(c);
+    f.front('Q',
+            cstr("EXECUTE d(1); EXPLAIN ANALYZE EXECUTE d(2); CREATE TABLE x AS EXECUTE d(3)"));
+    for (char c : std::string("CTDCCZ")) f.back(c);
+    ASSERT_EQ(f.out.size(), 3u);
+    EXPECT_EQ(f.out[0].info(), (statement_info{"delete", "users"}));
+    EXPECT_EQ(f.out[1].info().operation, "other");
+    EXPECT_EQ(f.out[1].info().writes, (std::vector<statement_target>{{"delete", "users"}}));
+    EXPECT_EQ(f.out[2].info().operation, "ddl");
+    EXPECT_EQ(f.out[2].info().table, "x");
+    EXPECT_EQ(f.out[2].info().writes, (std::vector<statement_target>{{"delete", "users"}}));
+
+    f.front('Q', cstr("PREPARE e AS DELETE FROM orders RETURNING id"));
+    for (char c : std::string("CZ")) f.back(c);
+    f.bind("", "e");
+    f.execute("");
+    f.front('S');
+    for (char c : std::string("2CZ")) f.back(c);
+    ASSERT_EQ(f.out.size(), 5u);
+    EXPECT_EQ(f.out[4].info(), (statement_info{"delete", "orders"}));
+
+    // EXECUTE e over the extended protocol with a row limit: suspended, then ended by its
+    // transaction's end.
+    f.parse("", "EXECUTE e");
+    f.bind("", "");
+    f.execute("", 1);
+    f.front('S');
+    for (char c : std::string("12Ds")) f.back(c);
+    EXPECT_EQ(f.out.size(), 5u);
+    f.back('Z', "I");
+    ASSERT_EQ(f.out.size(), 6u);
+    EXPECT_EQ(f.out[5].info(), (statement_info{"delete", "orders"}));
+    EXPECT_FALSE(f.out[5].answered);
+}
+
 // The text of an EXECUTE is kept (when rules exist) as what it runs is known at its end only.
 TEST(query_tracker, an_executes_text_is_kept_with_its_labels) {
     statement_cache cache;

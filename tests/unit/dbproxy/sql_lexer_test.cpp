@@ -225,20 +225,92 @@ TEST(sql_lexer, sql_level_prepared_statements) {
     EXPECT_EQ(classify("EXECUTE").prepared, sql_prepared::none);
 }
 
-// Each level of nesting lexes its text again: the depth is capped, and deep nesting is read
-// without a crash.
+// Each level of nesting lexes its text again: the depth is capped (8 levels below the statement
+// are read), and deep nesting is read without a crash.
 TEST(sql_lexer, nested_statements_are_bounded) {
-    std::string sql;
-    for (int i = 0; i < 2000; ++i) sql += "WITH a AS (";
-    sql += "DELETE FROM users";
-    const auto deep = classify(sql);
-    EXPECT_EQ(deep.operation, "other");
+    const auto nested = [](int levels) {
+        std::string sql;
+        for (int i = 0; i < levels; ++i) sql += "WITH a AS (";
+        sql += "DELETE FROM users";
+        for (int i = 0; i < levels; ++i) sql += ") SELECT 1";
+        return classify(sql);
+    };
+    EXPECT_EQ(nested(1).writes, std::vector{write("delete", "users")});
+    EXPECT_EQ(nested(8).writes, std::vector{write("delete", "users")});
+    EXPECT_TRUE(nested(9).writes.empty());
+    EXPECT_EQ(nested(2000).operation, "select");
     std::string explains;
     for (int i = 0; i < 2000; ++i) explains += "EXPLAIN ANALYZE ";
     explains += "DELETE FROM users";
     EXPECT_TRUE(classify(explains).writes.empty());  // deeper than the cap
     EXPECT_EQ(classify("EXPLAIN ANALYZE EXPLAIN ANALYZE DELETE FROM users").writes,
               std::vector{write("delete", "users")});
+}
+
+// What the first review of this found: each a way a DELETE was run by a statement whose writes
+// did not show it.
+TEST(sql_lexer, writes_under_copy_create_table_as_and_quoted_options) {
+    const auto copy = classify("COPY (DELETE FROM users RETURNING id) TO STDOUT");
+    EXPECT_EQ(copy.operation, "copy");
+    EXPECT_EQ(copy.writes, std::vector{write("delete", "users")});
+    EXPECT_EQ(classify("COPY (WITH d AS (DELETE FROM users RETURNING *) SELECT * FROM d) TO STDOUT")
+                  .writes,
+              std::vector{write("delete", "users")});
+    const auto ctas =
+        classify("CREATE TABLE x AS WITH d AS (DELETE FROM users RETURNING *) SELECT * FROM d");
+    EXPECT_EQ(ctas, (statement_info{"ddl", "x", {write("delete", "users")}}));
+    EXPECT_TRUE(classify("CREATE TABLE x (id int GENERATED ALWAYS AS IDENTITY)").writes.empty());
+    EXPECT_EQ(classify("EXPLAIN (\"analyze\") DELETE FROM users").writes,
+              std::vector{write("delete", "users")});
+    EXPECT_TRUE(classify("EXPLAIN (\"ANALYZE\") DELETE FROM users").writes.empty());  // unknown
+    // SEARCH and CYCLE after a recursive query do not hide the queries after them.
+    EXPECT_EQ(
+        classify("WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 3) "
+                 "CYCLE n SET c TO true DEFAULT false USING p, "
+                 "d AS (DELETE FROM users RETURNING 1) SELECT * FROM d")
+            .writes,
+        std::vector{write("delete", "users")});
+    EXPECT_EQ(classify("WITH RECURSIVE r(n, m) AS (SELECT 1, 2) SEARCH DEPTH FIRST BY n, m SET o, "
+                       "d AS (DELETE FROM users RETURNING 1) SELECT * FROM d")
+                  .writes,
+              std::vector{write("delete", "users")});
+}
+
+// A statement with its writes late in a long text is read whole (an ordinary statement's label
+// needs its first 4,096 tokens only).
+TEST(sql_lexer, a_long_with_or_merge_is_read_whole) {
+    std::string ones = "1";
+    for (int i = 0; i < 3000; ++i) ones += ", 1";
+    EXPECT_EQ(
+        classify("WITH p AS (SELECT " + ones + "), d AS (DELETE FROM users RETURNING 1) SELECT 1")
+            .writes,
+        std::vector{write("delete", "users")});
+    std::string rows = "(1)";
+    for (int i = 0; i < 2000; ++i) rows += ", (1)";
+    EXPECT_EQ(classify("MERGE INTO users u USING (VALUES " + rows +
+                       ") v(id) ON u.id = v.id WHEN MATCHED THEN DELETE")
+                  .writes,
+              std::vector{write("delete", "users")});
+    // Writes are capped at 16 per statement.
+    std::string many = "WITH ";
+    for (int i = 0; i < 40; ++i)
+        many += "d" + std::to_string(i) + " AS (DELETE FROM t" + std::to_string(i) + "), ";
+    EXPECT_EQ(classify(many + "e AS (SELECT 1) SELECT 1").writes.size(), 16u);
+}
+
+TEST(sql_lexer, prepared_names_fold_as_the_server_folds_them) {
+    EXPECT_EQ(classify("PREPARE \"x y\" AS DELETE FROM users").prepared_name, "x y");
+    EXPECT_EQ(classify("EXECUTE \"x y\"").prepared_name, "x y");
+    EXPECT_EQ(classify("EXECUTE \"a\"\"b\"").prepared_name, "a\"b");
+    EXPECT_EQ(classify("PREPARE Dél AS SELECT 1").prepared_name, "dél");
+    EXPECT_EQ(classify("PREPARE " + std::string(70, 'A') + " AS SELECT 1").prepared_name,
+              std::string(63, 'a'));
+    // Cut at 63 bytes before a character that would not fit whole (2-byte é at byte 62).
+    EXPECT_EQ(classify("EXECUTE " + std::string(62, 'a') + "é").prepared_name,
+              std::string(62, 'a'));
+    EXPECT_EQ(classify("DEALLOCATE prepare").prepared_name, "prepare");
+    EXPECT_EQ(classify("EXPLAIN ANALYZE EXECUTE d").prepared, sql_prepared::execute_inside);
+    EXPECT_EQ(classify("CREATE TABLE x AS EXECUTE d (1)").prepared, sql_prepared::execute_inside);
 }
 
 // A WITH query named in FROM stands for the table it reads, through a chain of them; one that

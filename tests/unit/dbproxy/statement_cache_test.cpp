@@ -124,18 +124,28 @@ TEST(statement_cache, a_text_holding_the_marker_is_its_own_shape) {
     EXPECT_EQ(cache.misses(), 2u);
 }
 
+// The budget counts each entry's shape and its labels: an entry over a sixteenth of it (a long
+// text, or a short one of many statements) is lexed every time instead of kept.
 TEST(statement_cache, bytes_are_bounded_and_long_texts_are_not_kept) {
-    statement_cache cache(1000, 1600);  // texts over 100 bytes are never kept
-    const std::string long_text = "SELECT * FROM t WHERE x = '" + std::string(200, 'x') + "'";
+    statement_cache cache(1000, 16000);  // entries over 1000 bytes are never kept
+    const std::string long_text = "SELECT * FROM t WHERE x = '" + std::string(1200, 'x') + "'";
     EXPECT_EQ(cache.statements(long_text).at(0), (statement_info{"select", "t"}));
     EXPECT_EQ(cache.statements(long_text).at(0), (statement_info{"select", "t"}));
     EXPECT_EQ(cache.misses(), 2u);
     EXPECT_EQ(cache.size(), 0u);
+    std::string many;
+    for (int i = 0; i < 10; ++i) many += "SELECT 1;";  // 90 bytes, 10 statements
+    ASSERT_GT(10 * sizeof(statement_info), 1000u);
+    EXPECT_EQ(cache.statements(many).size(), 10u);
+    EXPECT_EQ(cache.statements(many).size(), 10u);
+    EXPECT_EQ(cache.misses(), 4u);
+    EXPECT_EQ(cache.size(), 0u);
     for (int i = 0; i < 100; ++i)
         cache.statements("SELECT * FROM t" + std::to_string(i) + " -- " + std::string(50, 'p'));
-    // Each text is 70-71 bytes: at most 1600 bytes of them stay.
-    EXPECT_LE(cache.size(), 1600u / 70);
-    EXPECT_GE(cache.size(), 1600u / 71 - 1);
+    // Each text is 70-71 bytes, its shape one more, plus one statement's labels.
+    const auto low = 71 + sizeof(statement_info), high = 72 + sizeof(statement_info);
+    EXPECT_LE(cache.size(), 16000u / low);
+    EXPECT_GE(cache.size(), 16000u / high - 1);
     EXPECT_TRUE(cache.contains("SELECT * FROM t99 -- " + std::string(50, 'p')));
     EXPECT_FALSE(cache.contains("SELECT * FROM t0 -- " + std::string(50, 'p')));
 }
