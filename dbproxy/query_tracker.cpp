@@ -42,6 +42,7 @@ std::optional<protocol_error> query_tracker::on_frontend(char type, std::string_
             queue_.push_back({step::parse, now, std::move(statement),
                               std::string(server_name(name)), before.value_or(nullptr),
                               before.has_value()});
+            ++parses_;
             unsynced_ = true;
             break;
         }
@@ -88,9 +89,10 @@ std::optional<protocol_error> query_tracker::on_frontend(char type, std::string_
         default:  // Flush, CopyData/Done/Fail, PasswordMessage, Terminate
             break;
     }
-    if (queue_.size() <= max_pending) return std::nullopt;
+    if (queue_.size() <= max_pending && parses_ <= max_pending_parses) return std::nullopt;
     stopped_ = true;
     queue_.clear();
+    parses_ = 0;
     return protocol_error::too_many_pending;
 }
 
@@ -137,23 +139,23 @@ void query_tracker::answer(char type, std::string_view body, clock::time_point n
     const auto front_is = [&](step s) { return !queue_.empty() && queue_.front().what == s; };
     switch (type) {
         case '1':  // ParseComplete
-            if (front_is(step::parse)) queue_.pop_front();
+            if (front_is(step::parse)) pop_front();
             break;
         case '2':  // BindComplete: a portal bound again is a new one
             if (front_is(step::bind)) {
                 end_suspended(queue_.front().name, out);
-                queue_.pop_front();
+                pop_front();
             }
             break;
         case '3':  // CloseComplete
             if (front_is(step::close)) {
                 if (queue_.front().of_portal) end_suspended(queue_.front().name, out);
-                queue_.pop_front();
+                pop_front();
             }
             break;
         case 'T':  // RowDescription: a Describe's answer, or a simple query's rows ahead
         case 'n':  // NoData
-            if (front_is(step::describe)) queue_.pop_front();
+            if (front_is(step::describe)) pop_front();
             break;
         case 'C':  // CommandComplete
         case 'I':  // EmptyQueryResponse
@@ -198,7 +200,7 @@ void query_tracker::finish_front(bool ok, clock::time_point now, std::vector<fin
         if (auto s = take_suspended(e.name)) earlier = s->elapsed;
     }
     out.push_back({std::move(e.statement), earlier + (now - e.start), ok, true, earlier});
-    queue_.pop_front();
+    pop_front();
     start_next(now);
 }
 
@@ -293,7 +295,7 @@ void query_tracker::suspend_front(clock::time_point now, std::vector<finished>& 
         }
         suspended_.push_back({std::move(e.name), std::move(e.statement), ran});
     }
-    queue_.pop_front();
+    pop_front();
     start_next(now);
 }
 
@@ -334,7 +336,7 @@ void query_tracker::on_error(clock::time_point now, std::vector<finished>& out) 
     if (queue_.empty()) return;  // during startup or authentication, or a FATAL at any time
     if (queue_.front().what == step::simple) {
         finish_front(false, now, out);
-        while (!queue_.empty() && queue_.front().what == step::simple) queue_.pop_front();
+        while (!queue_.empty() && queue_.front().what == step::simple) pop_front();
         return;
     }
     // A statement of a long string beyond the timed ones: its ReadyForQuery ends it.
@@ -345,7 +347,7 @@ void query_tracker::on_error(clock::time_point now, std::vector<finished>& out) 
     std::vector<expected> gone;  // the refused message, then those the server skips
     while (!queue_.empty() && queue_.front().what != step::sync) {
         gone.push_back(std::move(queue_.front()));
-        queue_.pop_front();
+        pop_front();
     }
     // An error in answer to the Sync itself (a deferred constraint or a serialization failure at
     // the implicit COMMIT): the statements were answered already, and nothing is skipped.
@@ -375,11 +377,19 @@ void query_tracker::on_error(clock::time_point now, std::vector<finished>& out) 
     if (queue_.empty()) skipping_ = true;
 }
 
+void query_tracker::pop_front() {
+    if (queue_.front().what == step::parse) --parses_;
+    queue_.pop_front();
+}
+
 void query_tracker::pop_through_sync() {
     for (std::size_t i = 0; i < queue_.size(); ++i) {
         const auto s = queue_[i].what;
         if (s == step::sync || s == step::simple_end) {
-            queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+            const auto end = queue_.begin() + static_cast<std::ptrdiff_t>(i) + 1;
+            parses_ -= static_cast<std::size_t>(std::count_if(
+                queue_.begin(), end, [](const expected& e) { return e.what == step::parse; }));
+            queue_.erase(queue_.begin(), end);
             return;
         }
     }

@@ -29,15 +29,16 @@
 //   NOTIFY, notices, ParameterStatus: no effect (a statement ends with its 'C').
 //
 // Bounded whatever the client sends: at most max_pending client messages awaiting the server's
-// answer (one more and on_frontend reports too_many_pending: the session closes the
-// connection); at most max_string_statements statements of one simple-query string are timed
-// (the server's answers to the rest are dropped at its ReadyForQuery); at most max_names named
-// statements and max_names portals are remembered, names cut at 63 bytes as the server cuts
-// them (NAMEDATALEN): one more evicts the least recently used, whose later Executes are
-// labelled other/none. Evicting instead of closing: a statement dropped with SQL (DEALLOCATE,
-// DISCARD ALL) or a portal ended with its transaction is never seen to go, so a well-behaved
-// client that runs for days would cross any cap. SQL texts are lexed through the listener's
-// statement_cache.
+// answer, max_pending_parses of them Parses (one more and on_frontend reports too_many_pending:
+// the session closes the connection; a batch of Bind/Execute pairs, asyncpg's executemany, may
+// hold tens of thousands, a flood of Parses is cut sooner); at most max_string_statements
+// statements of one simple-query string are timed (the server's answers to the rest are dropped at
+// its ReadyForQuery); at most max_names named statements and max_names portals are remembered,
+// names cut at 63 bytes as the server cuts them (NAMEDATALEN): one more evicts the least recently
+// used, whose later Executes are labelled other/none. Evicting instead of closing: a statement
+// dropped with SQL (DEALLOCATE, DISCARD ALL) or a portal ended with its transaction is never seen
+// to go, so a well-behaved client that runs for days would cross any cap. SQL texts are lexed
+// through the listener's statement_cache.
 //
 // Pure state, no I/O; not thread-safe (one per connection, driven from the database thread).
 
@@ -62,7 +63,8 @@ class query_tracker {
   public:
     using clock = std::chrono::steady_clock;
 
-    static constexpr std::size_t max_pending = 10'000;
+    static constexpr std::size_t max_pending = 100'000;
+    static constexpr std::size_t max_pending_parses = 10'000;
     static constexpr std::size_t max_string_statements = 1'000;
     static constexpr std::size_t max_names = 4'096;
 
@@ -93,7 +95,8 @@ class query_tracker {
     };
 
     // A complete client message (type and, up to the splitter's cap, its body); too_many_pending
-    // when it makes more than max_pending messages await an answer (the tracker then stops).
+    // when it makes more than max_pending messages, or max_pending_parses Parses, await an
+    // answer (the tracker then stops).
     std::optional<protocol_error> on_frontend(char type, std::string_view body,
                                               clock::time_point now);
     // A complete server message; statements it ends are appended to `out`.
@@ -170,6 +173,7 @@ class query_tracker {
     void finish_front(bool ok, clock::time_point now, std::vector<finished>& out);
     void undo(const expected& e, bool refused);
     void on_error(clock::time_point now, std::vector<finished>& out);
+    void pop_front();  // of queue_, keeping parses_
     void pop_through_sync();
     void suspend_front(clock::time_point now, std::vector<finished>& out);
     std::optional<suspended> take_suspended(std::string_view portal);
@@ -185,12 +189,13 @@ class query_tracker {
     statement_cache& cache_;
     text_filter keep_text_;
     std::deque<expected> queue_;
-    bool skipping_ = false;  // extended-protocol error seen, Sync not yet sent: the server skips
-    bool copy_in_ = false;   // CopyInResponse seen, CopyDone/CopyFail not yet sent
-    bool stopped_ = false;   // too_many_pending reported: nothing more is tracked
-    char transaction_ = 0;   // the last ReadyForQuery's status (I, T, E); 0 before the first
-    bool unsynced_ = false;  // P/B/D/E/C sent, not yet answered by a Sync's ReadyForQuery
-    name_map statements_;    // prepared, by name (by Parse or by SQL PREPARE: one namespace)
+    std::size_t parses_ = 0;  // of queue_, Parse messages
+    bool skipping_ = false;   // extended-protocol error seen, Sync not yet sent: the server skips
+    bool copy_in_ = false;    // CopyInResponse seen, CopyDone/CopyFail not yet sent
+    bool stopped_ = false;    // too_many_pending reported: nothing more is tracked
+    char transaction_ = 0;    // the last ReadyForQuery's status (I, T, E); 0 before the first
+    bool unsynced_ = false;   // P/B/D/E/C sent, not yet answered by a Sync's ReadyForQuery
+    name_map statements_;     // prepared, by name (by Parse or by SQL PREPARE: one namespace)
     name_map portals_;
     named_ptr last_label_;              // describe()'s last statement without its text
     std::vector<suspended> suspended_;  // at most max_names, oldest first

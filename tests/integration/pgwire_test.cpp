@@ -800,6 +800,44 @@ TEST_P(PgWireRelayTest, AParseFloodIsCutAtThePendingCap) {
     ok(fine.get(), "SELECT 1");
 }
 
+// asyncpg's executemany: one Parse, then a Bind and an Execute per row, one Sync, all sent at
+// once. Behind a statement that keeps the server busy, 60,000 messages await their answers (the
+// cap once was 10,000, and asyncpg's executemany of 5,000 rows was cut): every row is inserted,
+// answered and counted, and nothing is a protocol error.
+TEST_P(PgWireRelayTest, ABatchOfThirtyThousandRowsIsRelayedAndCounted) {
+    sidecar side(yaml());
+    expect_engine(side);
+    const auto dbname = cluster().create_database();
+    cluster().psql("CREATE TABLE batch (id int)", "postgres", dbname);
+    auto c = logged_in(side.port, dbname);
+    constexpr int rows = 30'000;
+    std::string batch = pg_message('Q', std::string("SELECT pg_sleep(0.5)", 21));
+    batch += pg_message('P', std::string("ins\0INSERT INTO batch VALUES (1)\0\0\0", 35));
+    const auto row = pg_message('B', std::string("\0ins\0\0\0\0\0\0\0", 11)) +
+                     pg_message('E', std::string(5, '\0'));
+    for (int i = 0; i < rows; ++i) batch += row;
+    batch += pg_message('S', "");
+    std::thread sender([&] { c.send(batch); });
+    std::string got;
+    const auto complete = std::string("INSERT 0 1\0", 11);
+    const auto count = [&] {
+        std::size_t n = 0;
+        for (auto at = got.find(complete); at != std::string::npos; at = got.find(complete, at + 1))
+            ++n;
+        return n;
+    };
+    for (int reads = 0; reads < 200 && count() < rows; ++reads) got += read_until_ready(c);
+    sender.join();
+    EXPECT_EQ(count(), static_cast<std::size_t>(rows));
+    EXPECT_EQ(got.substr(got.size() - 6), pg_message('Z', "I"));
+    EXPECT_EQ(cluster().psql("SELECT count(*) FROM batch", "postgres", dbname),
+              std::to_string(rows));
+    EXPECT_TRUE(eventually([&] { return side.value(queries("insert", "batch")) == rows; }))
+        << side.value(queries("insert", "batch"));
+    EXPECT_EQ(side.value(protocol_errors("too_many_pending")), 0);
+    ok(connect(side.dsn(dbname)).get(), "SELECT 1");
+}
+
 // 150 sessions each send a statement while sidelight is stopped (SIGSTOP), so the relay finds
 // all of them at once when it runs again, and every session gets its own answer, whole and in
 // order. (A kernel before 6.13 hands the io_uring engine all 150 in one batch, more operations

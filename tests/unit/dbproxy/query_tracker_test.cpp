@@ -551,17 +551,44 @@ TEST(startup, packets_are_told_apart_and_bad_ones_refused) {
     EXPECT_FALSE(startup_length_ok(10001));
 }
 
+// A flood of Parses is cut at max_pending_parses; a batch of Bind/Execute pairs (asyncpg's
+// executemany) goes on to max_pending messages, and the Parses it holds are counted as they are
+// answered (a batch of 20,000 that parses each row again, answered as it goes, is never cut).
 TEST(query_tracker, pending_messages_are_capped) {
     fixture f;
     const auto parse = cstr("") + cstr("SELECT 1") + std::string(2, '\0');
-    for (std::size_t i = 0; i < query_tracker::max_pending; ++i)
+    for (std::size_t i = 0; i < query_tracker::max_pending_parses; ++i)
         ASSERT_EQ(f.front('P', parse), std::nullopt) << i;
-    EXPECT_EQ(f.t.pending(), query_tracker::max_pending);
+    EXPECT_EQ(f.t.pending(), query_tracker::max_pending_parses);
     EXPECT_EQ(f.front('P', parse), protocol_error::too_many_pending);
     EXPECT_EQ(f.t.pending(), 0u);  // stopped: nothing more is kept
     EXPECT_EQ(f.front('P', parse), std::nullopt);
     EXPECT_EQ(f.t.pending(), 0u);
     EXPECT_EQ(f.cache.misses(), 1u);  // one text, lexed once
+
+    fixture g;
+    g.parse("ins", "INSERT INTO t VALUES ($1)");
+    for (std::size_t i = 1; i + 1 < query_tracker::max_pending; i += 2) {
+        g.bind("", "ins");
+        ASSERT_EQ(g.t.on_frontend('E', cstr("") + std::string(4, '\0'), g.now), std::nullopt) << i;
+    }
+    EXPECT_EQ(g.t.pending(), query_tracker::max_pending - 1);
+    EXPECT_EQ(g.front('S'), std::nullopt);
+    EXPECT_EQ(g.front('S'), protocol_error::too_many_pending);
+
+    fixture h;
+    for (int i = 0; i < 20'000; ++i) {
+        h.parse("", "INSERT INTO t VALUES ($1)");
+        h.bind("", "");
+        h.execute("");
+        h.back('1');
+        h.back('2');
+        h.back('C');
+    }
+    EXPECT_EQ(h.front('S'), std::nullopt);
+    h.back('Z', "I");
+    EXPECT_EQ(h.out.size(), 20'000u);
+    EXPECT_EQ(h.t.pending(), 0u);
 }
 
 TEST(query_tracker, a_long_string_times_its_first_statements_only) {
