@@ -35,7 +35,7 @@ std::optional<protocol_error> query_tracker::on_frontend(char type, std::string_
             // A text longer than the splitter keeps (64 KiB) has lost its NUL: its start is
             // still what the lexer labels it by.
             const auto sql = c.cstring().value_or(body.substr(std::min(c.at, body.size())));
-            const auto& parsed = cache_.statements(sql);
+            const auto& parsed = cache_.statements(sql, mode_);
             auto statement = describe(parsed.empty() ? unknown_info : parsed.front(), sql);
             auto before = statements_.peek(name);
             statements_.set(name, statement);
@@ -97,13 +97,13 @@ std::optional<protocol_error> query_tracker::on_frontend(char type, std::string_
 }
 
 void query_tracker::simple_query(std::string_view sql, clock::time_point now) {
-    const auto& statements = cache_.statements(sql);
+    const auto& statements = cache_.statements(sql, mode_);
     // An empty string (or only comments) is answered with one EmptyQueryResponse.
     if (statements.empty()) queue_.push_back({step::simple, now});
     const auto timed = std::min(statements.size(), max_string_statements);
     // The statements' own texts, only when some of them are to be kept (the cache holds labels).
     std::vector<std::string_view> pieces;
-    if (keep_text_) pieces = split_statements(sql);
+    if (keep_text_) pieces = split_statements(sql, mode_);
     for (std::size_t i = 0; i < timed; ++i) {
         queue_.push_back(
             {step::simple, now, describe(statements[i], i < pieces.size() ? pieces[i] : "")});
@@ -113,7 +113,7 @@ void query_tracker::simple_query(std::string_view sql, clock::time_point now) {
 
 query_tracker::named_ptr query_tracker::describe(const statement_info& info, std::string_view sql) {
     const bool keep = keep_text_ && keep_text_(info);
-    if (keep) return std::make_shared<const named>(named{info, std::string(sql)});
+    if (keep) return std::make_shared<const named>(named{info, std::string(sql), mode_});
     if (info == unknown_info) return nullptr;
     // Without its text a statement is only its labels: the last one is handed out again (a
     // connection mostly repeats its statements), not allocated per statement.
@@ -138,6 +138,13 @@ void query_tracker::answer(char type, std::string_view body, clock::time_point n
     }
     const auto front_is = [&](step s) { return !queue_.empty() && queue_.front().what == s; };
     switch (type) {
+        case 'S': {  // ParameterStatus: how the text that follows is read
+            cursor c{body};
+            const auto name = c.cstring();
+            const auto value = c.cstring();
+            if (name && value) apply_parameter(mode_, *name, *value);
+            break;
+        }
         case '1':  // ParseComplete
             if (front_is(step::parse)) pop_front();
             break;
@@ -229,18 +236,18 @@ void query_tracker::sql_level(finished& f) {
             break;
         case sql_prepared::execute:
             if (auto runs = statements_.peek(info.prepared_name); runs && *runs) {
-                f.statement =
-                    f.statement->text.empty()
-                        ? std::move(*runs)
-                        : std::make_shared<const named>(named{(*runs)->info, f.statement->text});
+                f.statement = f.statement->text.empty()
+                                  ? std::move(*runs)
+                                  : std::make_shared<const named>(
+                                        named{(*runs)->info, f.statement->text, f.statement->mode});
             }
             break;
         case sql_prepared::execute_inside:
             if (auto runs = statements_.peek(info.prepared_name); runs && *runs) {
                 auto with = info;
                 add_writes(with, (*runs)->info);
-                f.statement =
-                    std::make_shared<const named>(named{std::move(with), f.statement->text});
+                f.statement = std::make_shared<const named>(
+                    named{std::move(with), f.statement->text, f.statement->mode});
             }
             break;
         case sql_prepared::deallocate:

@@ -81,6 +81,7 @@ class query_tracker {
     struct named {
         statement_info info;
         std::string text;
+        lex_mode mode{};  // how `text` is read (normalize it so)
     };
     using named_ptr = std::shared_ptr<const named>;  // null: unknown (other/none, no text)
 
@@ -92,6 +93,7 @@ class query_tracker {
         clock::duration earlier{};  // of `elapsed`, a cursor's runs before the last one
         const statement_info& info() const { return statement ? statement->info : unknown_info; }
         std::string_view text() const { return statement ? statement->text : std::string_view(); }
+        lex_mode mode() const { return statement ? statement->mode : lex_mode{}; }
     };
 
     // A complete client message (type and, up to the splitter's cap, its body); too_many_pending
@@ -194,6 +196,7 @@ class query_tracker {
     bool copy_in_ = false;    // CopyInResponse seen, CopyDone/CopyFail not yet sent
     bool stopped_ = false;    // too_many_pending reported: nothing more is tracked
     char transaction_ = 0;    // the last ReadyForQuery's status (I, T, E); 0 before the first
+    lex_mode mode_;           // from the server's ParameterStatus messages
     bool unsynced_ = false;   // P/B/D/E/C sent, not yet answered by a Sync's ReadyForQuery
     name_map statements_;     // prepared, by name (by Parse or by SQL PREPARE: one namespace)
     name_map portals_;

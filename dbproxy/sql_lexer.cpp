@@ -56,7 +56,7 @@ bool equals_ci(std::string_view a, std::string_view b) {
 
 class lexer {
   public:
-    explicit lexer(std::string_view sql) : s_(sql) {}
+    explicit lexer(std::string_view sql, lex_mode mode = {}) : s_(sql), mode_(mode) {}
 
     token next() {
         skip_space_and_comments();
@@ -65,8 +65,9 @@ class lexer {
         const std::size_t start = i_;
         const char c = s_[i_];
         if ((c == 'e' || c == 'E') && peek(1) == '\'') return string_literal(start, 1, true);
-        if ((c == 'b' || c == 'B' || c == 'x' || c == 'X' || c == 'n' || c == 'N') &&
-            peek(1) == '\'')
+        if ((c == 'n' || c == 'N') && peek(1) == '\'')  // a national string: as a plain one
+            return string_literal(start, 1, mode_.backslash_strings);
+        if ((c == 'b' || c == 'B' || c == 'x' || c == 'X') && peek(1) == '\'')
             return string_literal(start, 1, false);
         if ((c == 'u' || c == 'U') && peek(1) == '&' && peek(2) == '\'')
             return string_literal(start, 2, false);
@@ -74,11 +75,12 @@ class lexer {
             i_ += 2;
             return quoted_identifier(start);
         }
-        if (c == '\'') return string_literal(start, 0, false);
+        if (c == '\'') return string_literal(start, 0, mode_.backslash_strings);
         if (c == '"') return quoted_identifier(start);
         if (c == '$') return dollar(start);
         if (word_start(c)) {
-            while (i_ < s_.size() && word_char(s_[i_])) ++i_;
+            while (i_ < s_.size() && word_char(s_[i_])) i_ += char_length();
+            i_ = std::min(i_, s_.size());
             return {kind::word, s_.substr(start, i_ - start), depth_, i_};
         }
         if (is_digit(static_cast<unsigned char>(c))) {
@@ -130,12 +132,38 @@ class lexer {
         }
     }
 
-    // '..' with '' inside; E'..' also with backslash escapes. Unterminated: to the end.
+    // The bytes of the character at i_ in the client's encoding (PostgreSQL's pg_*_mblen): in a
+    // client-only encoding, a byte >= 0x80 starts a character whose next byte may be ASCII (a
+    // backslash in SJIS, a semicolon in JOHAB) and is not that ASCII character.
+    std::size_t char_length() const {
+        const auto u = static_cast<unsigned char>(s_[i_]);
+        if (u < 0x80) return 1;
+        switch (mode_.encoding()) {
+            case lex_mode::multibyte::none:
+                return 1;
+            case lex_mode::multibyte::sjis:
+                return u >= 0xa1 && u <= 0xdf ? 1 : 2;  // half-width kana are one byte
+            case lex_mode::multibyte::two_bytes:
+                return 2;
+            case lex_mode::multibyte::gb18030: {
+                const auto next = static_cast<unsigned char>(peek(1));
+                return next >= 0x30 && next <= 0x39 ? 4 : 2;
+            }
+            case lex_mode::multibyte::euc:  // JOHAB, read as PostgreSQL reads it
+                return u == 0x8f ? 3 : 2;
+        }
+        return 1;
+    }
+
+    // '..' with '' inside; E'..' (and '..' with standard_conforming_strings off) also with
+    // backslash escapes. Unterminated: to the end.
     token string_literal(std::size_t start, std::size_t prefix, bool backslash) {
         i_ += prefix + 1;
         while (i_ < s_.size()) {
             const char c = s_[i_];
-            if (backslash && c == '\\') {
+            if (backslash && static_cast<unsigned char>(c) >= 0x80) {
+                i_ += char_length();  // its second byte is not a backslash
+            } else if (backslash && c == '\\') {
                 i_ += 2;
             } else if (c == '\'') {
                 if (peek(1) == '\'') {
@@ -189,6 +217,7 @@ class lexer {
     }
 
     std::string_view s_;
+    lex_mode mode_;
     std::size_t i_ = 0;
     std::size_t start_ = 0;
     int depth_ = 0;
@@ -199,9 +228,9 @@ class lexer {
 // whole: its text is at most the 64 KiB the splitter keeps.
 constexpr std::size_t label_tokens = 4096;
 
-std::vector<token> tokens_of(std::string_view sql, std::size_t limit) {
+std::vector<token> tokens_of(std::string_view sql, lex_mode mode, std::size_t limit) {
     std::vector<token> out;
-    lexer lx(sql);
+    lexer lx(sql, mode);
     for (token t = lx.next(); t.k != kind::end && out.size() < limit; t = lx.next()) {
         t.start = lx.start_of_last();
         out.push_back(t);
@@ -392,7 +421,7 @@ constexpr int max_nesting = 8;
 // What one statement keeps of its writes (each is a copy in every statement that names it).
 constexpr std::size_t max_writes = 16;
 
-statement_info classify_at(std::string_view sql, int nesting);
+statement_info classify_at(std::string_view sql, lex_mode mode, int nesting);
 void add_write(statement_info& out, statement_target w);
 
 void add_write(statement_info& out, statement_target w) {
@@ -460,8 +489,8 @@ std::optional<std::string> server_name_of(const token& t) {
 
 // PREPARE name [(types)] AS statement, EXECUTE name, DEALLOCATE [PREPARE] name | ALL,
 // DISCARD ALL.
-void sql_prepared_of(std::string_view sql, const std::vector<token>& t, std::size_t i, int nesting,
-                     statement_info& out) {
+void sql_prepared_of(std::string_view sql, lex_mode mode, const std::vector<token>& t,
+                     std::size_t i, int nesting, statement_info& out) {
     const auto name_after = [&](std::size_t j) -> std::optional<std::string> {
         if (j >= t.size()) return std::nullopt;
         return server_name_of(t[j]);
@@ -489,7 +518,7 @@ void sql_prepared_of(std::string_view sql, const std::vector<token>& t, std::siz
         auto j = i + 2;
         if (j < t.size() && is_punct(t[j], '(')) j = skip_group(t, j);
         if (j + 1 >= t.size() || !is_word(t[j], "as")) return;
-        const auto inner = classify_at(sql.substr(t[j + 1].start), nesting + 1);
+        const auto inner = classify_at(sql.substr(t[j + 1].start), mode, nesting + 1);
         out.prepared = sql_prepared::prepare;
         out.prepared_name = std::move(*name);
         out.prepared_targets.push_back({inner.operation, inner.table});
@@ -517,11 +546,11 @@ void merge_of(const std::vector<token>& t, std::size_t i, statement_info& out) {
 // (`WITH recent AS (SELECT ... FROM orders) SELECT ... FROM recent`) stands for the table it
 // reads, through a chain of them; one that reads none of its own (a recursive one over VALUES)
 // gives none.
-void with_queries(std::string_view sql, const std::vector<token>& t, const std::vector<cte>& ctes,
-                  int nesting, statement_info& out) {
+void with_queries(std::string_view sql, lex_mode mode, const std::vector<token>& t,
+                  const std::vector<cte>& ctes, int nesting, statement_info& out) {
     std::vector<std::pair<std::string, std::string>> tables;  // a query's name, its table
     for (const auto& c : ctes) {
-        auto inner = classify_at(group_text(sql, t, c.open, c.after), nesting + 1);
+        auto inner = classify_at(group_text(sql, t, c.open, c.after), mode, nesting + 1);
         add_writes(out, inner);
         if (auto name = name_part(t[c.name])) tables.emplace_back(std::move(*name), inner.table);
     }
@@ -557,14 +586,14 @@ void runs_inside(statement_info& out, const statement_info& inner) {
     }
 }
 
-statement_info classify_at(std::string_view sql, int nesting) {
-    auto t = tokens_of(sql, label_tokens);
+statement_info classify_at(std::string_view sql, lex_mode mode, int nesting) {
+    auto t = tokens_of(sql, mode, label_tokens);
     std::size_t i = 0;
     while (i < t.size() && is_punct(t[i], '(')) ++i;  // (SELECT ...) UNION ...
     if (i >= t.size() || t[i].k != kind::word) return {};
     if (t.size() == label_tokens &&
         is_any(t[i], {"with", "merge", "explain", "copy", "create", "prepare"}))
-        t = tokens_of(sql, sql.size());
+        t = tokens_of(sql, mode, sql.size());
     std::vector<cte> ctes;
     if (is_word(t[i], "with")) {
         const auto main = after_ctes(t, i + 1, ctes);
@@ -584,30 +613,47 @@ statement_info classify_at(std::string_view sql, int nesting) {
     } else if (op == "copy" && i + 1 < t.size() && is_punct(t[i + 1], '(')) {
         out.table = table_after(t, i + 1, "from", depth + 1);  // COPY (SELECT ... FROM x) TO
         if (nesting < max_nesting)                             // COPY (DELETE ... RETURNING ...) TO
-            runs_inside(out,
-                        classify_at(group_text(sql, t, i + 1, skip_group(t, i + 1)), nesting + 1));
+            runs_inside(out, classify_at(group_text(sql, t, i + 1, skip_group(t, i + 1)), mode,
+                                         nesting + 1));
     } else if (op == "update" || op == "copy") {
         out.table = name_at(t, i + 1).value_or("none");
     } else if (op == "ddl") {
         out.table = ddl_table(t, i).value_or("none");
         if (const auto query = created_from(t, i); query && nesting < max_nesting)
-            runs_inside(out, classify_at(sql.substr(t[*query].start), nesting + 1));
+            runs_inside(out, classify_at(sql.substr(t[*query].start), mode, nesting + 1));
     } else if (is_word(t[i], "merge")) {
         merge_of(t, i, out);
     } else if (is_word(t[i], "explain")) {
         if (const auto run = explained_and_run(t, i); run && nesting < max_nesting)
-            runs_inside(out, classify_at(sql.substr(t[*run].start), nesting + 1));
+            runs_inside(out, classify_at(sql.substr(t[*run].start), mode, nesting + 1));
     } else if (op == "other") {
-        sql_prepared_of(sql, t, i, nesting, out);
+        sql_prepared_of(sql, mode, t, i, nesting, out);
     }
-    if (!ctes.empty() && nesting < max_nesting) with_queries(sql, t, ctes, nesting, out);
+    if (!ctes.empty() && nesting < max_nesting) with_queries(sql, mode, t, ctes, nesting, out);
     return out;
 }
 
 }  // namespace
 
-statement_info classify(std::string_view sql) {
-    return classify_at(sql, 0);
+void apply_parameter(lex_mode& mode, std::string_view name, std::string_view value) {
+    using mb = lex_mode::multibyte;
+    if (equals_ci(name, "standard_conforming_strings")) {
+        mode.backslash_strings = equals_ci(value, "off");
+    } else if (equals_ci(name, "server_encoding")) {
+        mode.server_sql_ascii = equals_ci(value, "sql_ascii");
+    } else if (equals_ci(name, "client_encoding")) {
+        mode.client_encoding =
+            equals_ci(value, "sjis") || equals_ci(value, "shift_jis_2004") ? mb::sjis
+            : equals_ci(value, "big5") || equals_ci(value, "gbk") || equals_ci(value, "uhc")
+                ? mb::two_bytes
+            : equals_ci(value, "gb18030") ? mb::gb18030
+            : equals_ci(value, "johab")   ? mb::euc
+                                          : mb::none;
+    }
+}
+
+statement_info classify(std::string_view sql, lex_mode mode) {
+    return classify_at(sql, mode, 0);
 }
 
 void add_writes(statement_info& out, const statement_info& inner) {
@@ -616,9 +662,9 @@ void add_writes(statement_info& out, const statement_info& inner) {
     for (const auto& w : inner.writes) add_write(out, w);
 }
 
-std::vector<std::string_view> split_statements(std::string_view sql) {
+std::vector<std::string_view> split_statements(std::string_view sql, lex_mode mode) {
     std::vector<std::string_view> out;
-    lexer lx(sql);
+    lexer lx(sql, mode);
     std::size_t start = 0;
     std::size_t tokens = 0;    // of the statement so far
     bool create = false;       // it starts with CREATE
@@ -659,15 +705,20 @@ std::vector<std::string_view> split_statements(std::string_view sql) {
     return out;
 }
 
-void shape_of(std::string_view sql, std::string& out) {
+void shape_of(std::string_view sql, std::string& out, lex_mode mode) {
     out.clear();
+    // The mode first: a text read in another mode is another shape.
+    const auto mode_byte = static_cast<char>('0' + (mode.backslash_strings ? 1 : 0) +
+                                             2 * static_cast<int>(mode.encoding()));
     if (sql.find(shape_marker) != std::string_view::npos) {  // a marker of its own: kept whole
         out.push_back('R');
+        out.push_back(mode_byte);
         out.append(sql);
         return;
     }
     out.push_back('S');
-    lexer lx(sql);
+    out.push_back(mode_byte);
+    lexer lx(sql, mode);
     std::size_t copied = 0;
     for (token t = lx.next(); t.k != kind::end; t = lx.next()) {
         if (t.k != kind::literal) continue;
@@ -679,10 +730,10 @@ void shape_of(std::string_view sql, std::string& out) {
     out.append(sql.substr(copied));
 }
 
-std::string normalize(std::string_view sql) {
+std::string normalize(std::string_view sql, lex_mode mode) {
     constexpr std::size_t cap = 4096;
     std::string out;
-    lexer lx(sql);
+    lexer lx(sql, mode);
     int params = 0;
     bool glue_next = true;  // no space before the first token, nor after ( . [ :
     for (token t = lx.next(); t.k != kind::end; t = lx.next()) {

@@ -68,8 +68,33 @@ struct statement_info {
     bool operator==(const statement_info&) const = default;
 };
 
+// How a connection's SQL is to be read. The server lexes a text after converting it from the
+// client's encoding and with the session's standard_conforming_strings; sidelight reads the
+// client's bytes, so it follows both as the server reports them (ParameterStatus: see
+// apply_parameter). Wrong here, a string literal would end elsewhere than the server ends it:
+// the statements after it would be missed, and a literal's bytes could be read as names.
+struct lex_mode {
+    // standard_conforming_strings off: a '...' literal takes backslash escapes as E'...' does.
+    bool backslash_strings = false;
+    // client_encoding, when it is a client-only encoding whose characters' second bytes may be
+    // ASCII (a backslash in SJIS, a semicolon in JOHAB): how long a character that starts with a
+    // byte >= 0x80 is. sjis: SJIS, SHIFT_JIS_2004 (half-width kana one byte); two_bytes: BIG5,
+    // GBK, UHC; gb18030: two or four; euc: JOHAB (as PostgreSQL reads it).
+    enum class multibyte : unsigned char { none, sjis, two_bytes, gb18030, euc };
+    multibyte client_encoding = multibyte::none;
+    bool server_sql_ascii = false;  // server_encoding SQL_ASCII: the server converts nothing
+
+    // How the lexer reads characters: the client's encoding, when the server converts it.
+    multibyte encoding() const { return server_sql_ascii ? multibyte::none : client_encoding; }
+    bool operator==(const lex_mode&) const = default;
+};
+
+// A ParameterStatus the server sent (name, value) into `mode`: standard_conforming_strings,
+// client_encoding and server_encoding. Others change nothing.
+void apply_parameter(lex_mode& mode, std::string_view name, std::string_view value);
+
 // One statement's text (no trailing semicolon needed).
-statement_info classify(std::string_view sql);
+statement_info classify(std::string_view sql, lex_mode mode = {});
 
 // `inner` runs as a part of `out`: what it modifies (its own verb when it writes, and its writes)
 // joins out's writes.
@@ -78,7 +103,7 @@ void add_writes(statement_info& out, const statement_info& inner);
 // The statements of a simple-query string, split at top-level semicolons (not inside literals,
 // quoted identifiers, comments or parentheses); statements with no token (`;;`, a lone comment)
 // are left out, as the server sends nothing for them.
-std::vector<std::string_view> split_statements(std::string_view sql);
+std::vector<std::string_view> split_statements(std::string_view sql, lex_mode mode = {});
 
 // A text's shape, into `out`: the text with every literal (a number, a string, a bit string, a
 // dollar-quoted body) and every parameter replaced by one marker byte, comments and spacing kept.
@@ -87,13 +112,13 @@ std::vector<std::string_view> split_statements(std::string_view sql);
 // not once per value. A text that holds the marker byte itself is its own shape (and never
 // equals one that does not).
 inline constexpr char shape_marker = '\x01';
-void shape_of(std::string_view sql, std::string& out);
+void shape_of(std::string_view sql, std::string& out, lex_mode mode = {});
 
 // The statement as an audit row may keep it: every literal (strings, numbers, bit strings,
 // dollar-quoted bodies) and every parameter replaced by $1, $2, ... in order, comments dropped,
 // whitespace between tokens made one space; at most 4 KiB (then " ..."). It never contains a
 // value the client sent: only identifiers, keywords and punctuation.
-std::string normalize(std::string_view sql);
+std::string normalize(std::string_view sql, lex_mode mode = {});
 
 // 16 hex digits: the first 8 bytes of SHA-256 of a normalized text with unquoted names folded to
 // lower case; the same statement shape gets the same fingerprint whatever its values.

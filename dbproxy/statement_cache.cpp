@@ -6,9 +6,9 @@
 namespace sidelight::dbproxy {
 namespace {
 
-std::vector<statement_info> lex(std::string_view sql) {
+std::vector<statement_info> lex(std::string_view sql, lex_mode mode) {
     std::vector<statement_info> out;
-    for (auto s : split_statements(sql)) out.push_back(classify(s));
+    for (auto s : split_statements(sql, mode)) out.push_back(classify(s, mode));
     return out;
 }
 
@@ -23,25 +23,26 @@ std::size_t cost_of(const std::string& shape, const std::vector<statement_info>&
 
 }  // namespace
 
-bool statement_cache::contains(std::string_view sql) const {
+bool statement_cache::contains(std::string_view sql, lex_mode mode) const {
     std::string shape;
-    shape_of(sql, shape);
+    shape_of(sql, shape, mode);
     return index_.contains(shape);
 }
 
-const std::vector<statement_info>& statement_cache::statements(std::string_view sql) {
+const std::vector<statement_info>& statement_cache::statements(std::string_view sql,
+                                                               lex_mode mode) {
     if (sql.size() > max_bytes_ / 16 || max_entries_ == 0) {
         ++misses_;
-        uncached_ = lex(sql);
+        uncached_ = lex(sql, mode);
         return uncached_;
     }
-    shape_of(sql, shape_);
+    shape_of(sql, shape_, mode);
     if (auto it = index_.find(shape_); it != index_.end()) {
         entries_.splice(entries_.begin(), entries_, it->second);
         return it->second->statements;
     }
     ++misses_;
-    auto statements = lex(sql);
+    auto statements = lex(sql, mode);
     const auto cost = cost_of(shape_, statements);
     if (cost > max_bytes_ / 16) {  // many statements in one text: kept no more than a long text
         uncached_ = std::move(statements);

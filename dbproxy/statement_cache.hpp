@@ -35,11 +35,13 @@ class statement_cache {
 
     // The statements of `sql`, one statement_info each (empty for a text with no statement).
     // Valid until the next call.
-    const std::vector<statement_info>& statements(std::string_view sql);
+    // `mode`: how the connection's text is read (texts read in different modes are different
+    // entries).
+    const std::vector<statement_info>& statements(std::string_view sql, lex_mode mode = {});
 
     std::size_t size() const { return entries_.size(); }
     std::size_t misses() const { return misses_; }  // texts lexed, for tests and benchmarks
-    bool contains(std::string_view sql) const;      // whether sql's shape is kept
+    bool contains(std::string_view sql, lex_mode mode = {}) const;  // whether sql's shape is kept
 
   private:
     struct entry {

@@ -179,7 +179,7 @@ void watch::audit(const query_tracker::finished& f, const audit_match& match, do
     a.dbname = dbname_;
     a.application = application_;
     a.client_ip = client_ip_;
-    a.statement = normalize(f.text());
+    a.statement = normalize(f.text(), f.mode());
     a.fingerprint = fingerprint(a.statement);
     shared_.obs.on_statement_audit(a);
 }

@@ -111,7 +111,10 @@ class watch {
     shared_state& shared_;
     // SQL text beyond 64 KiB is not classified.
     message_splitter from_client_{direction::frontend, 64 * 1024};
-    message_splitter from_database_{direction::backend, 16};
+    // The server's bodies are read for a few bytes: a ReadyForQuery's status, a BackendKeyData,
+    // and a ParameterStatus that says how SQL is read (standard_conforming_strings, the
+    // encodings: names and values well under 64 bytes).
+    message_splitter from_database_{direction::backend, 64};
     query_tracker tracker_;
     std::optional<protocol_error> error_;
     std::string_view error_side_;  // "client" or "database server"

@@ -2,10 +2,11 @@
 // arbitrary bytes become a client stream and a server stream, fed interleaved in small chunks
 // to one message_splitter per direction and one query_tracker (with a small statement_cache, so
 // eviction runs too), as dbproxy/session.cpp feeds them; every SQL text a Query or Parse carries
-// also goes through split_statements and classify directly. Besides crashes, leaks and memory
-// errors (ASan), it aborts when an invariant breaks:
-//  - the tracker never holds more than max_pending messages, nor more than 3 * max_names names
-//    (statements, portals, SQL-level prepared statements);
+// also goes through split_statements and classify directly, read in one of the lexer's modes
+// (standard_conforming_strings off, a client-only multibyte encoding) picked by its length.
+// Besides crashes, leaks and memory errors (ASan), it aborts when an invariant breaks:
+//  - the tracker never holds more than max_pending messages, nor more than 2 * max_names names
+//    (statements, by Parse or PREPARE, and portals);
 //  - an operation is one of the eight of sql_lexer.hpp, for classify and for every timed
 //    statement (a write's: insert, update or delete); a table label is at most 63 bytes
 //    without a quote, a backslash or a space;
@@ -57,18 +58,31 @@ void check_info(const statement_info& info) {
     for (const auto& p : info.prepared_targets) check_target(p.operation, p.table, false);
 }
 
+// A way of reading text for each text (the tracker's follows the server's ParameterStatus): the
+// default, standard_conforming_strings off, and each client-only multibyte encoding.
+lex_mode mode_for(std::string_view sql) {
+    lex_mode mode;
+    const auto pick = sql.size() % 7;
+    mode.backslash_strings = pick == 1 || pick == 6;
+    if (pick >= 2 && pick <= 6)
+        mode.client_encoding = static_cast<lex_mode::multibyte>(pick == 6 ? 1 : pick - 1);
+    return mode;
+}
+
 // The text a Query or Parse body carries, as the tracker reads it.
 void check_sql(statement_cache& cache, std::string_view sql) {
-    check_info(classify(sql));
+    const auto mode = mode_for(sql);
+    check_info(classify(sql, mode));
     std::vector<statement_info> direct;
-    for (auto s : split_statements(sql)) {
+    for (auto s : split_statements(sql, mode)) {
         if (s.empty() || s.size() > sql.size()) invariant_broken("statement out of the text", s);
-        direct.push_back(classify(s));
+        direct.push_back(classify(s, mode));
         check_info(direct.back());
     }
-    if (cache.statements(sql) != direct) invariant_broken("cache differs from the lexer", sql);
+    if (cache.statements(sql, mode) != direct)
+        invariant_broken("cache differs from the lexer", sql);
     // What a database audit row keeps: bounded, and its fingerprint always 16 hex digits.
-    const auto normalized = normalize(sql);
+    const auto normalized = normalize(sql, mode);
     if (normalized.size() > 4096 + 4) invariant_broken("normalized text over its bound", sql);
     if (fingerprint(normalized).size() != 16) invariant_broken("fingerprint length", sql);
 }
@@ -100,7 +114,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     statement_cache cache(8, 4096);
     query_tracker tracker(cache);
     message_splitter from_client(direction::frontend, 64 * 1024);
-    message_splitter from_server(direction::backend, 16);
+    message_splitter from_server(direction::backend, 64);
     std::vector<query_tracker::finished> done;
     auto now = query_tracker::clock::time_point{};
     bool stopped = false;
@@ -122,7 +136,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (from_client.error() || from_server.error()) stopped = true;
         for (const auto& d : done) check_info(d.info());
         done.clear();
-        if (tracker.names() > 3 * query_tracker::max_names)
+        if (tracker.names() > 2 * query_tracker::max_names)
             invariant_broken("names over the cap", "");
     }
     return 0;

@@ -291,5 +291,43 @@ TEST_F(PgWireAuditTest, ADeleteInsideAnotherStatementIsAudited) {
               1);  // the MERGE
 }
 
+// The server reads a text with its session's standard_conforming_strings, after converting it
+// from the client's encoding; sidelight reads it as the server reports both (ParameterStatus).
+// Read another way, a literal ends elsewhere: the DELETE after it was missed, and the rest of
+// the literal could be taken for names and stored.
+TEST_F(PgWireAuditTest, ADeleteAfterALiteralIsReadAsTheServerReadsIt) {
+    start(
+        "      - name: user-deleted\n"
+        "        match: {operations: [delete], tables: [users]}\n");
+    const auto dbname = cluster().create_database();
+    auto c = connect(dbname);
+    auto* pc = c.get();
+    ok(pc, "CREATE TABLE users (id int)");
+    ok(pc, "INSERT INTO users SELECT generate_series(1, 5)");
+    ok(pc, "SET standard_conforming_strings = off");
+    ok(pc, "SELECT 'a\\''; DELETE FROM users WHERE id = 1 OR 'hunter2\\' --' = 'x'");
+    ok(pc, "SET standard_conforming_strings = on");
+    // SJIS: the second byte of ソ (83 5C) is a backslash's byte; the server converts it first.
+    const auto dsn = "host=127.0.0.1 port=" + std::to_string(port_) +
+                     " user=postgres dbname=" + dbname + " sslmode=disable client_encoding=SJIS";
+    conn_ptr sjis(PQconnectdb(dsn.c_str()), &PQfinish);
+    ASSERT_EQ(PQstatus(sjis.get()), CONNECTION_OK) << PQerrorMessage(sjis.get());
+    ok(sjis.get(), "SELECT E'\x83\x5C'; DELETE FROM users WHERE id = 2");
+    EXPECT_EQ(cluster().psql("SELECT string_agg(id::text, ',' ORDER BY id) FROM users", "postgres",
+                             dbname),
+              "3,4,5");
+    std::vector<row> r;
+    ASSERT_TRUE(eventually([&] {
+        r = rows();
+        return r.size() >= 2;
+    })) << all_rows_text();
+    ASSERT_EQ(r.size(), 2u) << all_rows_text();
+    EXPECT_EQ(std::string(r[0].changes.at("statement").as_string()),
+              "DELETE FROM users WHERE id = $1 OR $2 = $3");
+    EXPECT_EQ(std::string(r[1].changes.at("statement").as_string()),
+              "DELETE FROM users WHERE id = $1");
+    EXPECT_EQ(all_rows_text().find("hunter2"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace sidelight::test

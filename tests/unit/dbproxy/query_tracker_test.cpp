@@ -771,6 +771,26 @@ TEST(query_tracker, sql_and_protocol_prepared_statements_share_their_names) {
     EXPECT_FALSE(f.out[5].answered);
 }
 
+// The server's ParameterStatus says how the text that follows is read, and the kept text is
+// normalized the same way (no literal read as a name).
+TEST(query_tracker, parameter_status_sets_how_text_is_read) {
+    statement_cache cache;
+    query_tracker t(cache, [](const statement_info& i) { return i.operation == "delete"; });
+    std::vector<query_tracker::finished> out;
+    const auto now = clock::time_point{} + 1h;
+    t.on_backend('S', cstr("standard_conforming_strings") + cstr("off"), now, out);
+    t.on_frontend('Q', cstr("SELECT 'a\\''; DELETE FROM t WHERE n = 'x\\' OR 1=1 --'"), now);
+    for (char c : std::string("TDCCZ")) t.on_backend(c, "", now, out);
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_EQ(out[1].info(), (statement_info{"delete", "t"}));
+    EXPECT_EQ(normalize(out[1].text(), out[1].mode()), "DELETE FROM t WHERE n = $1");
+    t.on_backend('S', cstr("standard_conforming_strings") + cstr("on"), now, out);
+    t.on_frontend('Q', cstr("SELECT 'a\\'; DELETE FROM t"), now);
+    for (char c : std::string("TDCCZ")) t.on_backend(c, "", now, out);
+    ASSERT_EQ(out.size(), 4u);
+    EXPECT_EQ(out[3].info(), (statement_info{"delete", "t"}));
+}
+
 // The text of an EXECUTE is kept (when rules exist) as what it runs is known at its end only.
 TEST(query_tracker, an_executes_text_is_kept_with_its_labels) {
     statement_cache cache;

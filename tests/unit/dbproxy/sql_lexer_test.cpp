@@ -336,6 +336,56 @@ TEST(sql_lexer, a_with_query_named_as_the_table_gives_its_table) {
               info("insert", "archive"));
 }
 
+// The text is read as the server reads it: with standard_conforming_strings off, '...' takes
+// backslash escapes; in a client-only multibyte encoding, a character's second byte is not the
+// ASCII byte it looks like. Read otherwise, a literal would end elsewhere than the server ends
+// it: statements after it missed, and a literal's bytes taken for names.
+TEST(sql_lexer, the_text_is_read_in_the_connections_mode) {
+    lex_mode off;
+    apply_parameter(off, "standard_conforming_strings", "off");
+    EXPECT_TRUE(off.backslash_strings);
+    const std::string sql = "SELECT 'a\\''; DELETE FROM t WHERE id = 5; SELECT 1";
+    ASSERT_EQ(split_statements(sql, off).size(), 3u);
+    EXPECT_EQ(classify(split_statements(sql, off)[1], off), info("delete", "t"));
+    EXPECT_EQ(classify("WITH q AS (SELECT N'a\\'' AS v) DELETE FROM t WHERE id = 5", off),
+              info("delete", "t"));
+    EXPECT_EQ(normalize("SELECT 'a\\'', 'hunter2'", off), "SELECT $1, $2");
+    EXPECT_EQ(split_statements("SELECT 'a\\'; SELECT 2").size(), 2u);  // standard: as before
+    apply_parameter(off, "standard_conforming_strings", "on");
+    EXPECT_FALSE(off.backslash_strings);
+
+    lex_mode sjis;
+    apply_parameter(sjis, "client_encoding", "SJIS");
+    const std::string so = "SELECT E'\x83\x5C'; DELETE FROM t; SELECT 1";  // ソ: 83 5C
+    ASSERT_EQ(split_statements(so, sjis).size(), 3u);
+    EXPECT_EQ(classify(split_statements(so, sjis)[1], sjis), info("delete", "t"));
+    EXPECT_EQ(split_statements(so).size(), 1u);  // read as one byte each: the quote is escaped
+    // A half-width kana is one byte: the backslash after it escapes the quote.
+    EXPECT_EQ(split_statements("SELECT E'\xB1\\''; DELETE FROM t", sjis).size(), 2u);
+    lex_mode gbk, gb18030, johab;
+    apply_parameter(gbk, "client_encoding", "GBK");
+    apply_parameter(gb18030, "client_encoding", "GB18030");
+    apply_parameter(johab, "client_encoding", "JOHAB");
+    EXPECT_EQ(split_statements("SELECT E'\x81\x5C'; DELETE FROM t", gbk).size(), 2u);
+    EXPECT_EQ(split_statements("SELECT E'\x81\x30\x81\x30\x81\x5C'; DELETE FROM t", gb18030).size(),
+              2u);
+    // In JOHAB a second byte may be a semicolon: inside a name, not the end of a statement.
+    EXPECT_EQ(split_statements("SELECT a\x88\x3B FROM t", johab).size(), 1u);
+    EXPECT_EQ(split_statements("SELECT a\x88\x3B FROM t").size(), 2u);
+    // A server in SQL_ASCII converts nothing: it reads the bytes one by one, as the lexer does.
+    apply_parameter(sjis, "server_encoding", "SQL_ASCII");
+    EXPECT_EQ(split_statements(so, sjis).size(), 1u);
+    apply_parameter(sjis, "server_encoding", "UTF8");
+    EXPECT_EQ(split_statements(so, sjis).size(), 3u);
+    apply_parameter(sjis, "client_encoding", "UTF8");
+    EXPECT_EQ(sjis, lex_mode{});
+    // Texts read in different modes are different shapes.
+    std::string a, b;
+    shape_of("SELECT 1", a);
+    shape_of("SELECT 1", b, off.backslash_strings ? off : lex_mode{true});
+    EXPECT_NE(a, b);
+}
+
 TEST(sql_lexer, qualified_and_quoted_names) {
     EXPECT_EQ(classify("SELECT * FROM public.orders"), info("select", "orders"));
     EXPECT_EQ(classify("SELECT * FROM Sales.\"Orders\""), info("select", "Orders"));
