@@ -80,6 +80,17 @@ class PgWireAuditTest : public ::testing::Test {
         return out;
     }
 
+    // The audit rows once there are `n` of them, expecting no more.
+    std::vector<row> exactly_rows(std::size_t n) const {
+        std::vector<row> r;
+        EXPECT_TRUE(eventually([&] {
+            r = rows();
+            return r.size() >= n;
+        })) << all_rows_text();
+        EXPECT_EQ(r.size(), n) << all_rows_text();
+        return r;
+    }
+
     std::string all_rows_text() const {
         SQLite::Database d(dir_.path() + "/audit.db", SQLite::OPEN_READONLY);
         SQLite::Statement st(d, "SELECT * FROM audit_log");
@@ -94,6 +105,12 @@ class PgWireAuditTest : public ::testing::Test {
     std::unique_ptr<sidelight_process> proc_;
     int port_ = 0;
 };
+
+// The ids left in `users` of `dbname`, in order: "3,4,5".
+std::string ids_in_users(const std::string& dbname) {
+    return cluster().psql("SELECT string_agg(id::text, ',' ORDER BY id) FROM users", "postgres",
+                          dbname);
+}
 
 void ok(PGconn* c, const std::string& sql) {
     result_ptr r(PQexec(c, sql.c_str()), &PQclear);
@@ -256,16 +273,10 @@ TEST_F(PgWireAuditTest, ADeleteInsideAnotherStatementIsAudited) {
     ASSERT_EQ(PQresultStatus(prepared.get()), PGRES_COMMAND_OK) << PQerrorMessage(pc);
     ok(pc, "EXECUTE pd(6)");
     ok(pc, "EXPLAIN ANALYZE EXECUTE pd(7)");
-    EXPECT_EQ(cluster().psql("SELECT string_agg(id::text, ',' ORDER BY id) FROM users", "postgres",
-                             dbname),
-              "8,9,10");
+    EXPECT_EQ(ids_in_users(dbname), "8,9,10");
 
-    std::vector<row> r;
-    ASSERT_TRUE(eventually([&] {
-        r = rows();
-        return r.size() >= 7;
-    })) << all_rows_text();
-    ASSERT_EQ(r.size(), 7u) << all_rows_text();
+    const auto r = exactly_rows(7);
+    ASSERT_EQ(r.size(), 7u);
     const std::vector<std::string> statements = {
         "WITH d AS (DELETE FROM users WHERE id = $1 RETURNING *) SELECT count (*) FROM d",
         "EXPLAIN ANALYZE DELETE FROM users WHERE id = $1",
@@ -313,15 +324,9 @@ TEST_F(PgWireAuditTest, ADeleteAfterALiteralIsReadAsTheServerReadsIt) {
     conn_ptr sjis(PQconnectdb(dsn.c_str()), &PQfinish);
     ASSERT_EQ(PQstatus(sjis.get()), CONNECTION_OK) << PQerrorMessage(sjis.get());
     ok(sjis.get(), "SELECT E'\x83\x5C'; DELETE FROM users WHERE id = 2");
-    EXPECT_EQ(cluster().psql("SELECT string_agg(id::text, ',' ORDER BY id) FROM users", "postgres",
-                             dbname),
-              "3,4,5");
-    std::vector<row> r;
-    ASSERT_TRUE(eventually([&] {
-        r = rows();
-        return r.size() >= 2;
-    })) << all_rows_text();
-    ASSERT_EQ(r.size(), 2u) << all_rows_text();
+    EXPECT_EQ(ids_in_users(dbname), "3,4,5");
+    const auto r = exactly_rows(2);
+    ASSERT_EQ(r.size(), 2u);
     EXPECT_EQ(std::string(r[0].changes.at("statement").as_string()),
               "DELETE FROM users WHERE id = $1 OR $2 = $3");
     EXPECT_EQ(std::string(r[1].changes.at("statement").as_string()),
