@@ -62,7 +62,9 @@ std::optional<protocol_error> query_tracker::on_frontend(char type, std::string_
             break;
         case 'E': {
             const auto portal = server_name(c.cstring().value_or(""));
-            queue_.push_back({step::execute, now, portals_.get(portal), std::string(portal)});
+            expected e{step::execute, now, portals_.get(portal), std::string(portal)};
+            if (e.statement) e.statement = sent(e.statement, e.statement->text, e);
+            queue_.push_back(std::move(e));
             unsynced_ = true;
             break;
         }
@@ -104,9 +106,12 @@ void query_tracker::simple_query(std::string_view sql, clock::time_point now) {
     // The statements' own texts, only when some of them are to be kept (the cache holds labels).
     std::vector<std::string_view> pieces;
     if (keep_text_) pieces = split_statements(sql, mode_);
-    for (std::size_t i = 0; i < timed; ++i) {
-        queue_.push_back(
-            {step::simple, now, describe(statements[i], i < pieces.size() ? pieces[i] : "")});
+    for (std::size_t i = 0; i < statements.size(); ++i) {
+        const auto piece = i < pieces.size() ? pieces[i] : std::string_view();
+        if (i >= timed && statements[i].prepared == sql_prepared::none) continue;
+        expected e{step::simple, now, describe(statements[i], piece)};
+        e.statement = sent(std::move(e.statement), piece, e);
+        if (i < timed) queue_.push_back(std::move(e));  // (past them, only the names change)
     }
     queue_.push_back({step::simple_end, now});
 }
@@ -124,14 +129,6 @@ query_tracker::named_ptr query_tracker::describe(const statement_info& info, std
 
 void query_tracker::on_backend(char type, std::string_view body, clock::time_point now,
                                std::vector<finished>& out) {
-    const auto first = out.size();
-    answer(type, body, now, out);
-    // Every statement finishes here: what it did to prepared statements by SQL, in order.
-    for (auto i = first; i < out.size(); ++i) sql_level(out[i]);
-}
-
-void query_tracker::answer(char type, std::string_view body, clock::time_point now,
-                           std::vector<finished>& out) {
     if (!ended_.empty()) {  // portals the client closed or replaced while suspended
         std::move(ended_.begin(), ended_.end(), std::back_inserter(out));
         ended_.clear();
@@ -211,51 +208,69 @@ void query_tracker::finish_front(bool ok, clock::time_point now, std::vector<fin
     start_next(now);
 }
 
-// The prepared statements of SQL (PREPARE name AS ..., EXECUTE name), which share their names
-// with the protocol's (a Bind may name a statement PREPARE made, EXECUTE one Parse made): a
-// PREPARE that succeeded names its statement's labels; an EXECUTE takes those of the statement
-// it ran (it is the DELETE it runs, not other/none), and one that EXPLAIN ANALYZE or CREATE
-// TABLE AS ran adds them to the writes; DEALLOCATE and DISCARD ALL forget them. They outlive
-// transactions, as the server's do.
-void query_tracker::sql_level(finished& f) {
-    if (!f.statement) return;
-    const auto& info = f.statement->info;
+// The prepared statements of SQL (PREPARE name AS ..., EXECUTE name) share their names with the
+// protocol's (a Bind may name a statement PREPARE made, EXECUTE one Parse made), and the server
+// runs them in the order sent: a PREPARE names its statement's labels, a DEALLOCATE or DISCARD
+// ALL forgets, as they are sent (as Parse and Close do; given back when the server refuses or
+// skips them), and an EXECUTE is labelled as the statement it runs (it is the DELETE it runs,
+// not other/none; under EXPLAIN ANALYZE or CREATE TABLE AS, what it runs is in the writes).
+// They outlive transactions, as the server's do.
+query_tracker::named_ptr query_tracker::sent(named_ptr statement, std::string_view sql,
+                                             expected& e) {
+    if (!statement || statement->info.prepared == sql_prepared::none) return statement;
+    const auto& info = statement->info;
+    const auto change_of = [&](std::string_view name) {
+        auto before = statements_.peek(name);
+        e.change = std::make_unique<sql_change>(
+            sql_change{std::string(name), before.value_or(nullptr), before.has_value()});
+    };
     switch (info.prepared) {
         case sql_prepared::none:
             break;
         case sql_prepared::prepare:
-            if (f.ok && !info.prepared_targets.empty()) {
+            if (!info.prepared_targets.empty()) {
                 const auto& targets = info.prepared_targets;
                 statement_info runs;
                 runs.operation = targets.front().operation;
                 runs.table = targets.front().table;
                 runs.writes.assign(targets.begin() + 1, targets.end());
+                change_of(info.prepared_name);
                 statements_.set(info.prepared_name,
-                                std::make_shared<const named>(named{std::move(runs), {}}));
+                                std::make_shared<const named>(named{std::move(runs), {}, mode_}));
             }
             break;
+        case sql_prepared::deallocate:
+            change_of(info.prepared_name);
+            statements_.erase(info.prepared_name);
+            break;
+        case sql_prepared::deallocate_all:
+            e.change = std::make_unique<sql_change>(
+                sql_change{{}, nullptr, false, true, statements_.entries()});
+            statements_.clear();
+            break;
         case sql_prepared::execute:
-            if (auto runs = statements_.peek(info.prepared_name); runs && *runs) {
-                f.statement = f.statement->text.empty()
-                                  ? std::move(*runs)
-                                  : std::make_shared<const named>(
-                                        named{(*runs)->info, f.statement->text, f.statement->mode});
-            }
+            if (auto runs = statements_.peek(info.prepared_name); runs && *runs)
+                return describe((*runs)->info, sql);
             break;
         case sql_prepared::execute_inside:
             if (auto runs = statements_.peek(info.prepared_name); runs && *runs) {
                 auto with = info;
                 add_writes(with, (*runs)->info);
-                f.statement = std::make_shared<const named>(
-                    named{std::move(with), f.statement->text, f.statement->mode});
+                return describe(with, sql);
             }
             break;
-        case sql_prepared::deallocate:
-            if (f.ok) statements_.erase(info.prepared_name);
-            break;
-        case sql_prepared::deallocate_all:
-            if (f.ok) statements_.clear();
-            break;
+    }
+    return statement;
+}
+
+void query_tracker::give_back(const sql_change& change) {
+    if (change.all) {
+        statements_.clear();
+        for (const auto& [name, statement] : change.names) statements_.set(name, statement);
+    } else if (change.existed) {
+        statements_.set(change.name, change.previous);
+    } else {
+        statements_.erase(change.name);
     }
 }
 
@@ -342,6 +357,12 @@ void query_tracker::start_next(clock::time_point now) {
 void query_tracker::on_error(clock::time_point now, std::vector<finished>& out) {
     if (queue_.empty()) return;  // during startup or authentication, or a FATAL at any time
     if (queue_.front().what == step::simple) {
+        // The string ends here: what this statement and the rest of it (never run) changed in
+        // the names is given back, the last first.
+        std::size_t run = 0;
+        while (run < queue_.size() && queue_[run].what == step::simple) ++run;
+        for (auto i = run; i-- > 0;)
+            if (queue_[i].change) give_back(*queue_[i].change);
         finish_front(false, now, out);
         while (!queue_.empty() && queue_.front().what == step::simple) pop_front();
         return;
@@ -362,6 +383,7 @@ void query_tracker::on_error(clock::time_point now, std::vector<finished>& out) 
     for (auto i = gone.size(); i-- > 0;) {  // the last given back first
         const auto what = gone[i].what;
         if (what == step::parse || what == step::bind || what == step::close) undo(gone[i], i == 0);
+        if (gone[i].change) give_back(*gone[i].change);
     }
     // The error is the Execute's it was for; with none queued, a refused Parse's or Bind's own.
     const auto execute = std::find_if(gone.begin(), gone.end(),
@@ -428,6 +450,11 @@ std::optional<query_tracker::named_ptr> query_tracker::name_map::peek(std::strin
     auto it = index_.find(server_name(name));
     if (it == index_.end()) return std::nullopt;
     return it->second->second;
+}
+
+std::vector<std::pair<std::string, query_tracker::named_ptr>> query_tracker::name_map::entries()
+    const {
+    return {order_.rbegin(), order_.rend()};
 }
 
 void query_tracker::name_map::clear() {

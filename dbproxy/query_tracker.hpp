@@ -132,6 +132,15 @@ class query_tracker {
     static const statement_info unknown_info;
 
     enum class step { parse, bind, describe, execute, close, sync, simple, simple_end };
+    // What a PREPARE, DEALLOCATE or DISCARD ALL sent changed in the prepared statements' names,
+    // given back when the server refuses or skips it.
+    struct sql_change {
+        std::string name;  // "" with `all`
+        named_ptr previous;
+        bool existed = false;
+        bool all = false;  // DEALLOCATE ALL, DISCARD ALL: `names` held every name
+        std::vector<std::pair<std::string, named_ptr>> names{};
+    };
     struct expected {
         step what;
         clock::time_point start;
@@ -141,8 +150,9 @@ class query_tracker {
         // parse, bind, close: what `name` stood for before, given back when the server refuses
         // or skips the message (a Parse refused as "already exists" leaves the statement).
         named_ptr previous = nullptr;
-        bool existed = false;    // parse, bind, close: `name` stood for something
-        bool of_portal = false;  // close: of a portal (else of a statement)
+        bool existed = false;                  // parse, bind, close: `name` stood for something
+        bool of_portal = false;                // close: of a portal (else of a statement)
+        std::unique_ptr<sql_change> change{};  // simple, execute: a PREPARE's or DEALLOCATE's
     };
     // A portal whose last Execute was answered PortalSuspended: the statement goes on at its
     // next Execute, or ends (ok) when the portal goes.
@@ -159,6 +169,8 @@ class query_tracker {
         named_ptr get(std::string_view name);  // null when unknown
         void erase(std::string_view name);
         void clear();
+        // Every name, least recently used first (set() them in that order to rebuild the map).
+        std::vector<std::pair<std::string, named_ptr>> entries() const;
         // What `name` stands for now, if anything (its place in the order unchanged).
         std::optional<named_ptr> peek(std::string_view name) const;
         std::size_t size() const { return index_.size(); }
@@ -169,8 +181,6 @@ class query_tracker {
         std::unordered_map<std::string_view, list::iterator> index_;  // views order_'s names
     };
 
-    void answer(char type, std::string_view body, clock::time_point now,
-                std::vector<finished>& out);
     void simple_query(std::string_view sql, clock::time_point now);
     void finish_front(bool ok, clock::time_point now, std::vector<finished>& out);
     void undo(const expected& e, bool refused);
@@ -185,7 +195,10 @@ class query_tracker {
     void end_suspended(std::string_view portal, std::vector<finished>& out);
 
     named_ptr describe(const statement_info& info, std::string_view sql);
-    void sql_level(finished& f);
+    // A statement as the client sends it: a PREPARE or DEALLOCATE changes the names now (in
+    // order with Parse and Close), what it changed into `e`; an EXECUTE is what it runs.
+    named_ptr sent(named_ptr statement, std::string_view sql, expected& e);
+    void give_back(const sql_change& change);
     void start_next(clock::time_point now);
 
     statement_cache& cache_;

@@ -135,8 +135,9 @@ class lexer {
     // The bytes of the character at i_ in the client's encoding (PostgreSQL's pg_*_mblen): in a
     // client-only encoding, a byte >= 0x80 starts a character whose next byte may be ASCII (a
     // backslash in SJIS, a semicolon in JOHAB) and is not that ASCII character.
-    std::size_t char_length() const {
-        const auto u = static_cast<unsigned char>(s_[i_]);
+    std::size_t char_length() const { return char_length(i_); }
+    std::size_t char_length(std::size_t at) const {
+        const auto u = static_cast<unsigned char>(s_[at]);
         if (u < 0x80) return 1;
         switch (mode_.encoding()) {
             case lex_mode::multibyte::none:
@@ -146,7 +147,7 @@ class lexer {
             case lex_mode::multibyte::two_bytes:
                 return 2;
             case lex_mode::multibyte::gb18030: {
-                const auto next = static_cast<unsigned char>(peek(1));
+                const auto next = at + 1 < s_.size() ? static_cast<unsigned char>(s_[at + 1]) : 0;
                 return next >= 0x30 && next <= 0x39 ? 4 : 2;
             }
             case lex_mode::multibyte::euc:  // JOHAB, read as PostgreSQL reads it
@@ -164,10 +165,13 @@ class lexer {
             if (backslash && static_cast<unsigned char>(c) >= 0x80) {
                 i_ += char_length();  // its second byte is not a backslash
             } else if (backslash && c == '\\') {
-                i_ += 2;
+                ++i_;  // escapes the whole character after it
+                if (i_ < s_.size()) i_ += char_length();
             } else if (c == '\'') {
                 if (peek(1) == '\'') {
                     i_ += 2;
+                } else if (const auto next = continued(i_ + 1)) {
+                    i_ = *next;  // the same literal goes on, read the same way
                 } else {
                     ++i_;
                     break;
@@ -178,6 +182,28 @@ class lexer {
         }
         i_ = std::min(i_, s_.size());
         return {kind::literal, {}, depth_, i_};
+    }
+
+    // After a literal's closing quote at `at` - 1: whitespace holding a newline (and `--`
+    // comments), then a quote, continue the literal (SQL's 'foo'\n'bar'); the offset after that
+    // quote.
+    std::optional<std::size_t> continued(std::size_t at) const {
+        bool newline = false;
+        while (at < s_.size()) {
+            const char c = s_[at];
+            if (c == '\n' || c == '\r') {
+                newline = true;
+                ++at;
+            } else if (c == ' ' || c == '\t' || c == '\f') {
+                ++at;
+            } else if (c == '-' && at + 1 < s_.size() && s_[at + 1] == '-') {
+                while (at < s_.size() && s_[at] != '\n' && s_[at] != '\r') ++at;
+            } else {
+                break;
+            }
+        }
+        if (!newline || at >= s_.size() || s_[at] != '\'') return std::nullopt;
+        return at + 1;
     }
 
     token quoted_identifier(std::size_t start) {
@@ -205,7 +231,7 @@ class lexer {
             return {kind::literal, {}, depth_, i_};
         }
         while (j < s_.size() && (word_start(s_[j]) || is_digit(static_cast<unsigned char>(s_[j]))))
-            ++j;
+            j += char_length(j);  // a tag's character whose second byte looks like ASCII
         if (j >= s_.size() || s_[j] != '$') {
             ++i_;
             return {kind::punct, s_.substr(start, 1), depth_, i_};
@@ -230,6 +256,7 @@ constexpr std::size_t label_tokens = 4096;
 
 std::vector<token> tokens_of(std::string_view sql, lex_mode mode, std::size_t limit) {
     std::vector<token> out;
+    out.reserve(std::min(limit, sql.size() / 3 + 8));  // about a token per 3 bytes of SQL
     lexer lx(sql, mode);
     for (token t = lx.next(); t.k != kind::end && out.size() < limit; t = lx.next()) {
         t.start = lx.start_of_last();

@@ -25,7 +25,9 @@ namespace sidelight::dbproxy {
 class statement_cache {
   public:
     static constexpr std::size_t default_entries = 1024;
-    static constexpr std::size_t default_bytes = 1024 * 1024;
+    // Shapes and labels (a statement's labels are about 150 bytes): an entry of up to 1,700
+    // statements (max_bytes / 16) is kept.
+    static constexpr std::size_t default_bytes = 4 * 1024 * 1024;
 
     explicit statement_cache(std::size_t max_entries = default_entries,
                              std::size_t max_bytes = default_bytes)

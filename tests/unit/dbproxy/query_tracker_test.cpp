@@ -791,6 +791,42 @@ TEST(query_tracker, parameter_status_sets_how_text_is_read) {
     EXPECT_EQ(out[3].info(), (statement_info{"delete", "t"}));
 }
 
+// PREPARE and DEALLOCATE change the names as they are sent, in order with the Parses around
+// them (the server runs them in that order), and are given back when refused or skipped.
+TEST(query_tracker, sql_prepared_statements_change_names_in_the_order_sent) {
+    fixture f;
+    f.front('Q', cstr("DEALLOCATE ALL"));
+    f.parse("d", "DELETE FROM users WHERE id = $1");
+    f.front('S');
+    f.front('Q', cstr("PREPARE e AS DELETE FROM orders"));
+    f.bind("", "e");
+    f.execute("");
+    f.bind("", "d");
+    f.execute("");
+    f.front('S');
+    for (char c : std::string("CZ1ZCZ2C2CZ")) f.back(c);
+    ASSERT_EQ(f.out.size(), 4u);
+    EXPECT_EQ(f.out[2].info(), (statement_info{"delete", "orders"}));
+    EXPECT_EQ(f.out[3].info(), (statement_info{"delete", "users"}));
+
+    // Past the first 1,000 statements of a string (not timed), a PREPARE still names.
+    std::string many;
+    for (int i = 0; i < 1'000; ++i) many += "SELECT 1;";
+    f.front('Q', cstr(many + "PREPARE late AS DELETE FROM jobs"));
+    for (int i = 0; i < 1'001; ++i) f.back('C');
+    f.back('Z', "I");
+    f.front('Q', cstr("EXECUTE late"));
+    for (char c : std::string("CZ")) f.back(c);
+    EXPECT_EQ(f.out.back().info(), (statement_info{"delete", "jobs"}));
+
+    // Skipped after an error in its string: given back.
+    f.front('Q', cstr("SELECT nope; DEALLOCATE late; PREPARE late AS SELECT 1"));
+    for (char c : std::string("EZ")) f.back(c);
+    f.front('Q', cstr("EXECUTE late"));
+    for (char c : std::string("CZ")) f.back(c);
+    EXPECT_EQ(f.out.back().info(), (statement_info{"delete", "jobs"}));
+}
+
 // The text of an EXECUTE is kept (when rules exist) as what it runs is known at its end only.
 TEST(query_tracker, an_executes_text_is_kept_with_its_labels) {
     statement_cache cache;

@@ -372,6 +372,15 @@ TEST(sql_lexer, the_text_is_read_in_the_connections_mode) {
     // In JOHAB a second byte may be a semicolon: inside a name, not the end of a statement.
     EXPECT_EQ(split_statements("SELECT a\x88\x3B FROM t", johab).size(), 1u);
     EXPECT_EQ(split_statements("SELECT a\x88\x3B FROM t").size(), 2u);
+    // A backslash escapes a whole character; a dollar tag may hold one whose second byte looks
+    // like ASCII; a literal continued on the next line is read the same way (E: with escapes).
+    EXPECT_EQ(split_statements("SELECT E'\\\x83\x5C'; DELETE FROM users; --'", sjis).size(), 2u);
+    EXPECT_EQ(
+        split_statements("SELECT $\x83\x5C$ '$\x83\x5C$; DELETE FROM users; --'", sjis).size(), 2u);
+    EXPECT_EQ(split_statements("SELECT E'a'\n'\\'' ; DELETE FROM users; --'").size(), 2u);
+    EXPECT_EQ(split_statements("SELECT E'a' -- c\n  '\\'' ; DELETE FROM users; --'").size(), 2u);
+    EXPECT_EQ(split_statements("SELECT E'a' '\\'' ; DELETE FROM users; --'").size(),
+              1u);  // no newline
     // A server in SQL_ASCII converts nothing: it reads the bytes one by one, as the lexer does.
     apply_parameter(sjis, "server_encoding", "SQL_ASCII");
     EXPECT_EQ(split_statements(so, sjis).size(), 1u);

@@ -150,5 +150,16 @@ TEST(statement_cache, bytes_are_bounded_and_long_texts_are_not_kept) {
     EXPECT_FALSE(cache.contains("SELECT * FROM t0 -- " + std::string(50, 'p')));
 }
 
+// A string of a few hundred statements (a migration, a batch of inserts) is kept by default.
+TEST(statement_cache, a_string_of_many_statements_is_kept) {
+    statement_cache cache;
+    std::string inserts;
+    for (int i = 0; i < 420; ++i)
+        inserts += "INSERT INTO t VALUES (" + std::to_string(i) + ", 'x');";
+    EXPECT_EQ(cache.statements(inserts).size(), 420u);
+    EXPECT_EQ(cache.statements(inserts).size(), 420u);
+    EXPECT_EQ(cache.misses(), 1u);
+}
+
 }  // namespace
 }  // namespace sidelight::dbproxy
