@@ -444,11 +444,12 @@ std::optional<std::string> ddl_table(const std::vector<token>& t, std::size_t i)
 
 // A statement inside a statement (a CTE's, EXPLAIN's, PREPARE's) is classified on its own text;
 // deeper than this, it is not looked into (each level lexes its text again).
-constexpr int max_nesting = 8;
+constexpr int max_nesting = 4;
 // What one statement keeps of its writes (each is a copy in every statement that names it).
 constexpr std::size_t max_writes = 16;
 
-statement_info classify_at(std::string_view sql, lex_mode mode, int nesting);
+// `budget`: the bytes a statement inside may still be lexed whole for (see classify_at).
+statement_info classify_at(std::string_view sql, lex_mode mode, int nesting, std::size_t& budget);
 void add_write(statement_info& out, statement_target w);
 
 void add_write(statement_info& out, statement_target w) {
@@ -517,7 +518,7 @@ std::optional<std::string> server_name_of(const token& t) {
 // PREPARE name [(types)] AS statement, EXECUTE name, DEALLOCATE [PREPARE] name | ALL,
 // DISCARD ALL.
 void sql_prepared_of(std::string_view sql, lex_mode mode, const std::vector<token>& t,
-                     std::size_t i, int nesting, statement_info& out) {
+                     std::size_t i, int nesting, std::size_t& budget, statement_info& out) {
     const auto name_after = [&](std::size_t j) -> std::optional<std::string> {
         if (j >= t.size()) return std::nullopt;
         return server_name_of(t[j]);
@@ -545,7 +546,7 @@ void sql_prepared_of(std::string_view sql, lex_mode mode, const std::vector<toke
         auto j = i + 2;
         if (j < t.size() && is_punct(t[j], '(')) j = skip_group(t, j);
         if (j + 1 >= t.size() || !is_word(t[j], "as")) return;
-        const auto inner = classify_at(sql.substr(t[j + 1].start), mode, nesting + 1);
+        const auto inner = classify_at(sql.substr(t[j + 1].start), mode, nesting + 1, budget);
         out.prepared = sql_prepared::prepare;
         out.prepared_name = std::move(*name);
         out.prepared_targets.push_back({inner.operation, inner.table});
@@ -574,10 +575,11 @@ void merge_of(const std::vector<token>& t, std::size_t i, statement_info& out) {
 // reads, through a chain of them; one that reads none of its own (a recursive one over VALUES)
 // gives none.
 void with_queries(std::string_view sql, lex_mode mode, const std::vector<token>& t,
-                  const std::vector<cte>& ctes, int nesting, statement_info& out) {
+                  const std::vector<cte>& ctes, int nesting, std::size_t& budget,
+                  statement_info& out) {
     std::vector<std::pair<std::string, std::string>> tables;  // a query's name, its table
     for (const auto& c : ctes) {
-        auto inner = classify_at(group_text(sql, t, c.open, c.after), mode, nesting + 1);
+        auto inner = classify_at(group_text(sql, t, c.open, c.after), mode, nesting + 1, budget);
         add_writes(out, inner);
         if (auto name = name_part(t[c.name])) tables.emplace_back(std::move(*name), inner.table);
     }
@@ -613,14 +615,20 @@ void runs_inside(statement_info& out, const statement_info& inner) {
     }
 }
 
-statement_info classify_at(std::string_view sql, lex_mode mode, int nesting) {
+statement_info classify_at(std::string_view sql, lex_mode mode, int nesting, std::size_t& budget) {
     auto t = tokens_of(sql, mode, label_tokens);
     std::size_t i = 0;
     while (i < t.size() && is_punct(t[i], '(')) ++i;  // (SELECT ...) UNION ...
     if (i >= t.size() || t[i].k != kind::word) return {};
+    // Read whole: the statement itself, and those inside it while the budget lasts (each level
+    // lexes its text again: EXPLAIN ANALYZE EXPLAIN ANALYZE ... of 64 KiB would cost one lexing
+    // of the text per level).
     if (t.size() == label_tokens &&
-        is_any(t[i], {"with", "merge", "explain", "copy", "create", "prepare"}))
+        is_any(t[i], {"with", "merge", "explain", "copy", "create", "prepare"}) &&
+        (nesting == 0 || budget >= sql.size())) {
+        if (nesting > 0) budget -= sql.size();
         t = tokens_of(sql, mode, sql.size());
+    }
     std::vector<cte> ctes;
     if (is_word(t[i], "with")) {
         const auto main = after_ctes(t, i + 1, ctes);
@@ -641,22 +649,23 @@ statement_info classify_at(std::string_view sql, lex_mode mode, int nesting) {
         out.table = table_after(t, i + 1, "from", depth + 1);  // COPY (SELECT ... FROM x) TO
         if (nesting < max_nesting)                             // COPY (DELETE ... RETURNING ...) TO
             runs_inside(out, classify_at(group_text(sql, t, i + 1, skip_group(t, i + 1)), mode,
-                                         nesting + 1));
+                                         nesting + 1, budget));
     } else if (op == "update" || op == "copy") {
         out.table = name_at(t, i + 1).value_or("none");
     } else if (op == "ddl") {
         out.table = ddl_table(t, i).value_or("none");
         if (const auto query = created_from(t, i); query && nesting < max_nesting)
-            runs_inside(out, classify_at(sql.substr(t[*query].start), mode, nesting + 1));
+            runs_inside(out, classify_at(sql.substr(t[*query].start), mode, nesting + 1, budget));
     } else if (is_word(t[i], "merge")) {
         merge_of(t, i, out);
     } else if (is_word(t[i], "explain")) {
         if (const auto run = explained_and_run(t, i); run && nesting < max_nesting)
-            runs_inside(out, classify_at(sql.substr(t[*run].start), mode, nesting + 1));
+            runs_inside(out, classify_at(sql.substr(t[*run].start), mode, nesting + 1, budget));
     } else if (op == "other") {
-        sql_prepared_of(sql, mode, t, i, nesting, out);
+        sql_prepared_of(sql, mode, t, i, nesting, budget, out);
     }
-    if (!ctes.empty() && nesting < max_nesting) with_queries(sql, mode, t, ctes, nesting, out);
+    if (!ctes.empty() && nesting < max_nesting)
+        with_queries(sql, mode, t, ctes, nesting, budget, out);
     return out;
 }
 
@@ -680,7 +689,8 @@ void apply_parameter(lex_mode& mode, std::string_view name, std::string_view val
 }
 
 statement_info classify(std::string_view sql, lex_mode mode) {
-    return classify_at(sql, mode, 0);
+    std::size_t budget = sql.size();  // statements inside: once more the text, lexed whole
+    return classify_at(sql, mode, 0, budget);
 }
 
 void add_writes(statement_info& out, const statement_info& inner) {
