@@ -161,7 +161,10 @@ struct client_session::exchange_state {
     bool client_keep_alive = true;
     bool head = false;
     bool body_prebuffered = false;  // strict mode read the body into record_.request_body
-    std::string upgrade{};          // the client's Upgrade protocols, when it asked for one
+    // The prebuffered body as the client sent it, when it has a Content-Encoding: the app gets
+    // these bytes, the rules record_.request_body inflated.
+    std::optional<std::string> encoded_body{};
+    std::string upgrade{};  // the client's Upgrade protocols, when it asked for one
 };
 
 }  // namespace sidelight::proxy

@@ -130,10 +130,17 @@ task<relay_result> client_session::send_request(exchange_state& x) {
         tap(record_.plan->request_body, record_.request_body, record_.request_body_truncated));
     if (sent.read_ec) co_return sent;
     deadline_.uncap();  // the body is in: the response is not bound by its time
+    // The rules read the body before its Content-Encoding (a gzipped JSON body), as they read
+    // the response's; the app got the bytes as they came.
+    if (!x.body_prebuffered && (!record_.request_body.empty() || record_.request_body_truncated)) {
+        util::decode_captured_body(x.request.get()[http::field::content_encoding],
+                                   record_.request_body, record_.request_body_truncated,
+                                   record_.plan->max_body_bytes);
+    }
     if (!sent.write_ec && x.body_prebuffered) {
         x.conn->deadline.arm(cfg_.limits.body_idle_timeout);
-        auto [wec, wn] =
-            co_await net::async_write(up, net::buffer(record_.request_body), use_tuple);
+        const auto& bytes = x.encoded_body ? *x.encoded_body : record_.request_body;
+        auto [wec, wn] = co_await net::async_write(up, net::buffer(bytes), use_tuple);
         x.conn->deadline.done(wec);
         sent.write_ec = wec;
     }

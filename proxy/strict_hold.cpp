@@ -8,6 +8,7 @@
 #include <boost/beast/http/error.hpp>
 
 #include "proxy/client_session.hpp"
+#include "util/gzip.hpp"
 
 namespace sidelight::proxy {
 
@@ -61,6 +62,14 @@ task<beast::error_code> client_session::prebuffer_body(exchange_state& x) {
     rp.get().chunked(false);
     rp.get().content_length(record_.request_body.size());
     x.body_prebuffered = true;
+    // The rules read the body as the client wrote it before its Content-Encoding (a gzipped
+    // JSON body); the app gets the bytes as they came.
+    const auto coding = rp.get()[http::field::content_encoding];
+    if (!coding.empty()) {
+        x.encoded_body = record_.request_body;
+        util::decode_captured_body(coding, record_.request_body, record_.request_body_truncated,
+                                   cap);
+    }
     co_return beast::error_code{};
 }
 

@@ -16,6 +16,7 @@
 
 #include "tests/support/fake_upstream.hpp"
 #include "tests/support/sidelight_process.hpp"
+#include "util/gzip.hpp"
 
 namespace sidelight::test {
 namespace {
@@ -260,6 +261,68 @@ security:
     for (const auto& [what, text] : {std::pair{"store", store_bytes()}, std::pair{"export", lines},
                                      std::pair{"log", proc->stdout_text() + proc->stderr_text()}})
         EXPECT_EQ(leak(text, "S3CRET-q7Zt"), "") << what;
+}
+
+// A client that gzips its JSON (a mobile SDK, `Content-Encoding: gzip`): the rules keep the
+// body as the client wrote it before compressing (redacted as any body), in batch and in strict
+// mode (whose hold buffers it first), and the app gets the compressed bytes unchanged. A body
+// in an encoding sidelight does not inflate is not kept at all, never as its raw bytes.
+TEST_F(AuditCaptureTest, AGzippedRequestBodyIsKeptAsTheJsonTheClientWrote) {
+    fake_upstream app([](const wire_message&) {
+        return fake_reply{simple_response(201, "{}", "Content-Type: application/json\r\n")};
+    });
+    auto proc = sidelight_process::run(dir_, config(app.port(), R"(routes:
+  - /api/orders
+  - /api/profile
+audit:
+  store:
+    path: audit.db
+  batch_interval: 5ms
+  rules:
+    - name: order
+      match: {routes: [/api/orders], methods: [POST]}
+      action: CREATE_ORDER
+      changes: true
+    - name: profile
+      match: {routes: [/api/profile], methods: [PUT]}
+      action: UPDATE_PROFILE
+      changes: true
+      mode: strict
+)"));
+    const std::string order = R"({"item":"book","qty":2,"password":"hunter2-GZ"})";
+    const std::string profile = R"({"name":"Ann","password":"hunter2-GZ"})";
+    const auto packed_order = util::gzip(order), packed_profile = util::gzip(profile);
+    auto c = connection::connect(proc->proxy_port());
+    c.send(json_request("POST", "/api/orders", packed_order, "Content-Encoding: gzip\r\n"));
+    auto a = c.read_message(true);
+    ASSERT_TRUE(a);
+    EXPECT_EQ(a->status, 201);
+    c.send(json_request("PUT", "/api/profile", packed_profile, "Content-Encoding: gzip\r\n"));
+    auto b = c.read_message(true);
+    ASSERT_TRUE(b);
+    EXPECT_EQ(b->status, 201);
+    c.send(json_request("POST", "/api/orders", "\x01\x02 not brotli", "Content-Encoding: br\r\n"));
+    auto d = c.read_message(true);
+    ASSERT_TRUE(d);
+    EXPECT_EQ(d->status, 201);
+    ASSERT_TRUE(app.wait_requests(3));
+    const auto got = app.requests();
+    EXPECT_EQ(got[0].message.body, packed_order);
+    EXPECT_EQ(got[1].message.body, packed_profile);
+
+    std::vector<std::string> changes;
+    ASSERT_TRUE(eventually([&] {
+        changes.clear();
+        SQLite::Database store(db(), SQLite::OPEN_READONLY);
+        SQLite::Statement st(store, "SELECT changes FROM audit_log ORDER BY seq");
+        while (st.executeStep()) changes.push_back(st.getColumn(0).getString());
+        return changes.size() >= 3;
+    }));
+    ASSERT_EQ(changes.size(), 3u);
+    EXPECT_EQ(changes[0], R"({"item":"book","qty":2,"password":"[REDACTED]"})");
+    EXPECT_EQ(changes[1], R"({"name":"Ann","password":"[REDACTED]"})");
+    EXPECT_EQ(changes[2].find("brotli"), std::string::npos) << changes[2];
+    EXPECT_EQ(leak(store_bytes(), "hunter2"), "");
 }
 
 }  // namespace
