@@ -133,9 +133,9 @@ task<relay_result> client_session::send_request(exchange_state& x) {
     // The rules read the body before its Content-Encoding (a gzipped JSON body), as they read
     // the response's; the app got the bytes as they came.
     if (!x.body_prebuffered && (!record_.request_body.empty() || record_.request_body_truncated)) {
-        util::decode_captured_body(x.request.get()[http::field::content_encoding],
-                                   record_.request_body, record_.request_body_truncated,
-                                   record_.plan->max_body_bytes);
+        util::inflate_captured_body(x.request.get()[http::field::content_encoding],
+                                    record_.request_body, record_.request_body_truncated,
+                                    record_.plan->max_body_bytes);
     }
     if (!sent.write_ec && x.body_prebuffered) {
         x.conn->deadline.arm(cfg_.limits.body_idle_timeout);

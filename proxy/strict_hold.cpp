@@ -67,8 +67,8 @@ task<beast::error_code> client_session::prebuffer_body(exchange_state& x) {
     const auto coding = rp.get()[http::field::content_encoding];
     if (!coding.empty()) {
         x.encoded_body = record_.request_body;
-        util::decode_captured_body(coding, record_.request_body, record_.request_body_truncated,
-                                   cap);
+        util::inflate_captured_body(coding, record_.request_body, record_.request_body_truncated,
+                                    cap);
     }
     co_return beast::error_code{};
 }

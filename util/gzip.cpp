@@ -61,26 +61,21 @@ std::string gzip(std::string_view text) {
     return out;
 }
 
-void decode_captured_body(std::string_view content_encoding, std::string& body, bool& truncated,
-                          std::size_t cap) {
+bool inflate_captured_body(std::string_view content_encoding, std::string& body, bool& truncated,
+                           std::size_t cap) {
     const auto coding = trim(content_encoding);
-    if (coding.empty() || iequals(coding, "identity")) return;
+    if (coding.empty() || iequals(coding, "identity")) return true;
     const bool inflatable =
         iequals(coding, "gzip") || iequals(coding, "x-gzip") || iequals(coding, "deflate");
-    if (!inflatable || truncated) {
-        body.clear();
-        return;
-    }
+    if (!inflatable || truncated) return false;
     z_stream z{};
-    if (inflateInit2(&z, 15 + 32) != Z_OK) {  // +32: a gzip or a zlib header, told apart
-        body.clear();
-        return;
-    }
+    if (inflateInit2(&z, 15 + 32) != Z_OK) return false;  // +32: a gzip or a zlib header
     std::string out;
     char chunk[16 * 1024];
     z.next_in = reinterpret_cast<Bytef*>(body.data());
     z.avail_in = static_cast<uInt>(body.size());
     int rc = Z_OK;
+    bool cut = false;
     while (rc == Z_OK) {
         z.next_out = reinterpret_cast<Bytef*>(chunk);
         z.avail_out = sizeof chunk;
@@ -89,17 +84,21 @@ void decode_captured_body(std::string_view content_encoding, std::string& body, 
         out.append(chunk, sizeof chunk - z.avail_out);
         if (out.size() > cap) {
             out.resize(cap);
-            truncated = true;
+            cut = true;
             rc = Z_STREAM_END;
         }
         if (rc == Z_OK && z.avail_in == 0 && z.avail_out != 0) break;  // the input ended early
     }
     inflateEnd(&z);
-    if (rc != Z_STREAM_END) {
-        body.clear();
-        return;
-    }
+    if (rc != Z_STREAM_END) return false;
     body = std::move(out);
+    truncated = truncated || cut;
+    return true;
+}
+
+void decode_captured_body(std::string_view content_encoding, std::string& body, bool& truncated,
+                          std::size_t cap) {
+    if (!inflate_captured_body(content_encoding, body, truncated, cap)) body.clear();
 }
 
 bool accepts_gzip(std::string_view accept_encoding) {

@@ -18,6 +18,14 @@ std::string gzip(std::string_view text);
 void decode_captured_body(std::string_view content_encoding, std::string& body, bool& truncated,
                           std::size_t cap);
 
+// The same for a body the client sent, whose Content-Encoding it alone chose: false, the body
+// left as it came, when it cannot be inflated (another encoding, a list, a body cut by the
+// capture, or bytes that are not what the header says). The rules then read it as it is: a
+// client cannot hide plain JSON from them by naming an encoding, and bytes that are not JSON
+// are kept only as `_unparsed`, never raw.
+bool inflate_captured_body(std::string_view content_encoding, std::string& body, bool& truncated,
+                           std::size_t cap);
+
 // Whether an Accept-Encoding value accepts gzip: `gzip` or `x-gzip` (or `*`) listed with a
 // q-value above 0 (RFC 9110 12.5.3), case-insensitively.
 bool accepts_gzip(std::string_view accept_encoding);

@@ -102,5 +102,30 @@ TEST(GzipTest, ACapturedBodyIsReadBeforeItsContentEncoding) {
     EXPECT_EQ(decode("gzip", gzip(big), false, 1'000'000), big);
 }
 
+// A client's body: what cannot be inflated is left as it came (never emptied), so the rules read
+// plain JSON a client named gzip; a real inflation is capped as for responses.
+TEST(GzipTest, ARequestBodyThatDoesNotInflateIsLeftAsItCame) {
+    const std::string plain = R"({"user":"alice"})";
+    for (const char* coding : {"gzip", "br", "gzip, br", "deflate"}) {
+        std::string body = plain;
+        bool truncated = false;
+        EXPECT_FALSE(inflate_captured_body(coding, body, truncated, 1024)) << coding;
+        EXPECT_EQ(body, plain) << coding;
+        EXPECT_FALSE(truncated);
+    }
+    std::string cut = gzip(plain).substr(0, 10);
+    bool truncated = true;  // the capture cut it
+    EXPECT_FALSE(inflate_captured_body("gzip", cut, truncated, 1024));
+    EXPECT_EQ(cut.size(), 10u);
+    std::string packed = gzip(std::string(5000, 'a'));
+    truncated = false;
+    EXPECT_TRUE(inflate_captured_body("gzip", packed, truncated, 1000));
+    EXPECT_EQ(packed, std::string(1000, 'a'));
+    EXPECT_TRUE(truncated);
+    std::string identity = plain;
+    EXPECT_TRUE(inflate_captured_body("identity", identity, truncated, 1000));
+    EXPECT_EQ(identity, plain);
+}
+
 }  // namespace
 }  // namespace sidelight::util
