@@ -26,6 +26,18 @@ pg_cluster& cluster() {
     return pg_cluster::shared();
 }
 
+// Every DELETE on users becomes a user.delete row.
+const std::string user_deleted_rule =
+    "      - name: user-deleted\n"
+    "        match: {operations: [delete], tables: [users]}\n"
+    "        action: user.delete\n";
+
+void ok(PGconn* c, const std::string& sql) {
+    result_ptr r(PQexec(c, sql.c_str()), &PQclear);
+    const auto s = PQresultStatus(r.get());
+    ASSERT_TRUE(s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) << sql << ": " << PQerrorMessage(c);
+}
+
 struct row {
     std::string user_id, action, entity_type, entity_id, ip_address, user_agent, method, route;
     boost::json::object changes;
@@ -80,6 +92,16 @@ class PgWireAuditTest : public ::testing::Test {
         return out;
     }
 
+    // A new database whose `users (id int)` holds the ids 1 to n, and a connection to it through
+    // sidelight: {its name, the connection}.
+    std::pair<std::string, conn_ptr> users_database(int n) {
+        auto dbname = cluster().create_database();
+        auto c = connect(dbname);
+        ok(c.get(), "CREATE TABLE users (id int)");
+        ok(c.get(), "INSERT INTO users SELECT generate_series(1, " + std::to_string(n) + ")");
+        return {std::move(dbname), std::move(c)};
+    }
+
     // The audit rows once there are `n` of them, expecting no more.
     std::vector<row> exactly_rows(std::size_t n) const {
         std::vector<row> r;
@@ -110,12 +132,6 @@ class PgWireAuditTest : public ::testing::Test {
 std::string ids_in_users(const std::string& dbname) {
     return cluster().psql("SELECT string_agg(id::text, ',' ORDER BY id) FROM users", "postgres",
                           dbname);
-}
-
-void ok(PGconn* c, const std::string& sql) {
-    result_ptr r(PQexec(c, sql.c_str()), &PQclear);
-    const auto s = PQresultStatus(r.get());
-    ASSERT_TRUE(s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) << sql << ": " << PQerrorMessage(c);
 }
 
 TEST_F(PgWireAuditTest, DeletesOnUsersBecomeRowsWithoutTheirValues) {
@@ -218,14 +234,8 @@ TEST_F(PgWireAuditTest, RulesAreFirstMatchAndTheStatementCountIsExact) {
 // A string that creates a function with a SQL-standard body (whose own statements end in
 // semicolons) and then deletes: the DELETE is still seen as the DELETE it is.
 TEST_F(PgWireAuditTest, ADeleteAfterABeginAtomicBodyIsAudited) {
-    start(
-        "      - name: user-deleted\n"
-        "        match: {operations: [delete], tables: [users]}\n"
-        "        action: user.delete\n");
-    const auto dbname = cluster().create_database();
-    auto c = connect(dbname);
-    ok(c.get(), "CREATE TABLE users (id int)");
-    ok(c.get(), "INSERT INTO users VALUES (1), (2)");
+    start(user_deleted_rule);
+    const auto [dbname, c] = users_database(2);
     ok(c.get(),
        "CREATE FUNCTION two() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; "
        "SELECT CASE WHEN true THEN 2 END; END; DELETE FROM users WHERE id = 2; SELECT two()");
@@ -243,15 +253,9 @@ TEST_F(PgWireAuditTest, ADeleteAfterABeginAtomicBodyIsAudited) {
 // statements that only name a DELETE (EXPLAIN without ANALYZE, a PREPARE, a refused PREPARE)
 // and those that read make no row. Labels follow the main statement (an EXECUTE: what it runs).
 TEST_F(PgWireAuditTest, ADeleteInsideAnotherStatementIsAudited) {
-    start(
-        "      - name: user-deleted\n"
-        "        match: {operations: [delete], tables: [users]}\n"
-        "        action: user.delete\n");
-    const auto dbname = cluster().create_database();
-    auto c = connect(dbname);
+    start(user_deleted_rule);
+    const auto [dbname, c] = users_database(10);
     auto* pc = c.get();
-    ok(pc, "CREATE TABLE users (id int)");
-    ok(pc, "INSERT INTO users SELECT generate_series(1, 10)");
     ok(pc, "WITH d AS (DELETE FROM users WHERE id = 1 RETURNING *) SELECT count(*) FROM d");
     ok(pc, "EXPLAIN ANALYZE DELETE FROM users WHERE id = 2");
     ok(pc, "MERGE INTO users u USING (VALUES (3)) v(id) ON u.id = v.id WHEN MATCHED THEN DELETE");
@@ -307,14 +311,9 @@ TEST_F(PgWireAuditTest, ADeleteInsideAnotherStatementIsAudited) {
 // Read another way, a literal ends elsewhere: the DELETE after it was missed, and the rest of
 // the literal could be taken for names and stored.
 TEST_F(PgWireAuditTest, ADeleteAfterALiteralIsReadAsTheServerReadsIt) {
-    start(
-        "      - name: user-deleted\n"
-        "        match: {operations: [delete], tables: [users]}\n");
-    const auto dbname = cluster().create_database();
-    auto c = connect(dbname);
+    start(user_deleted_rule);
+    const auto [dbname, c] = users_database(5);
     auto* pc = c.get();
-    ok(pc, "CREATE TABLE users (id int)");
-    ok(pc, "INSERT INTO users SELECT generate_series(1, 5)");
     ok(pc, "SET standard_conforming_strings = off");
     ok(pc, "SELECT 'a\\''; DELETE FROM users WHERE id = 1 OR 'hunter2\\' --' = 'x'");
     ok(pc, "SET standard_conforming_strings = on");
