@@ -63,7 +63,8 @@ std::optional<protocol_error> query_tracker::on_frontend(char type, std::string_
         case 'E': {
             const auto portal = server_name(c.cstring().value_or(""));
             expected e{step::execute, now, portals_.get(portal), std::string(portal)};
-            if (e.statement) e.statement = sent(e.statement, e.statement->text, e);
+            if (e.statement && e.statement->info.prepared != sql_prepared::none)
+                e.statement = sent(e.statement->info, e.statement->text, e);
             queue_.push_back(std::move(e));
             unsynced_ = true;
             break;
@@ -109,8 +110,8 @@ void query_tracker::simple_query(std::string_view sql, clock::time_point now) {
     for (std::size_t i = 0; i < statements.size(); ++i) {
         const auto piece = i < pieces.size() ? pieces[i] : std::string_view();
         if (i >= timed && statements[i].prepared == sql_prepared::none) continue;
-        expected e{step::simple, now, describe(statements[i], piece)};
-        e.statement = sent(std::move(e.statement), piece, e);
+        expected e{step::simple, now};
+        e.statement = sent(statements[i], piece, e);
         if (i < timed) queue_.push_back(std::move(e));  // (past them, only the names change)
     }
     queue_.push_back({step::simple_end, now});
@@ -215,10 +216,8 @@ void query_tracker::finish_front(bool ok, clock::time_point now, std::vector<fin
 // skips them), and an EXECUTE is labelled as the statement it runs (it is the DELETE it runs,
 // not other/none; under EXPLAIN ANALYZE or CREATE TABLE AS, what it runs is in the writes).
 // They outlive transactions, as the server's do.
-query_tracker::named_ptr query_tracker::sent(named_ptr statement, std::string_view sql,
+query_tracker::named_ptr query_tracker::sent(const statement_info& info, std::string_view sql,
                                              expected& e) {
-    if (!statement || statement->info.prepared == sql_prepared::none) return statement;
-    const auto& info = statement->info;
     const auto change_of = [&](std::string_view name) {
         auto before = statements_.peek(name);
         e.change = std::make_unique<sql_change>(
@@ -260,7 +259,7 @@ query_tracker::named_ptr query_tracker::sent(named_ptr statement, std::string_vi
             }
             break;
     }
-    return statement;
+    return describe(info, sql);
 }
 
 void query_tracker::give_back(const sql_change& change) {

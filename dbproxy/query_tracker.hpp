@@ -195,9 +195,9 @@ class query_tracker {
     void end_suspended(std::string_view portal, std::vector<finished>& out);
 
     named_ptr describe(const statement_info& info, std::string_view sql);
-    // A statement as the client sends it: a PREPARE or DEALLOCATE changes the names now (in
-    // order with Parse and Close), what it changed into `e`; an EXECUTE is what it runs.
-    named_ptr sent(named_ptr statement, std::string_view sql, expected& e);
+    // A statement as the client sends it, described: a PREPARE or DEALLOCATE changes the names
+    // now (in order with Parse and Close), what it changed into `e`; an EXECUTE is what it runs.
+    named_ptr sent(const statement_info& info, std::string_view sql, expected& e);
     void give_back(const sql_change& change);
     void start_next(clock::time_point now);
 

@@ -92,7 +92,7 @@ bool inflate_captured_body(std::string_view content_encoding, std::string& body,
     inflateEnd(&z);
     if (rc != Z_STREAM_END) return false;
     body = std::move(out);
-    truncated = truncated || cut;
+    truncated = cut;  // (it was not on entry)
     return true;
 }
 
